@@ -1,0 +1,25 @@
+"""Routes and event handlers only; the logic lives in chalicelib/."""
+
+from chalice import Chalice, Rate
+
+from chalicelib import config
+from chalicelib.api import identity
+from chalicelib.events import photos
+from chalicelib.events.s3_records import objects_from_bodies
+from chalicelib.jobs import heartbeat as heartbeat_job
+from chalicelib.web import normalize_errors
+
+app = Chalice(app_name="procure")
+app.register_middleware(normalize_errors, "http")
+app.register_blueprint(identity.bp)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def heartbeat(event):
+    return heartbeat_job.run()
+
+
+@app.on_sqs_message(queue=config.get("PHOTO_QUEUE"), batch_size=10)
+def photo_events(event):
+    results = [photos.ingest(obj) for obj in objects_from_bodies(r.body for r in event)]
+    return {"processed": len(results)}

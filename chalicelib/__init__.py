@@ -1,0 +1,1 @@
+"""Procurement service: domain rules, adapters and HTTP blueprints behind app.py."""

@@ -1,0 +1,1 @@
+"""HTTP blueprints, one per area. Each registers its routes through chalicelib.web.route."""

@@ -1,0 +1,32 @@
+"""The one way to build a boto3 client: lazily, per (service, region, endpoint), never at import."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from chalicelib import config
+
+_clients: dict[tuple[str, str, str | None], Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str) -> Any:
+    key = (service, config.region(), config.endpoint_url())
+    found = _clients.get(key)
+    if found is None:
+        import boto3  # imported here: the Lambda runtime has it, and cold starts stay cheap
+
+        with _lock:
+            found = _clients.get(key)
+            if found is None:
+                found = boto3.session.Session().client(
+                    service, region_name=key[1], endpoint_url=key[2]
+                )
+                _clients[key] = found
+    return found
+
+
+def reset() -> None:
+    """Forget built clients (tests start a fresh moto per test)."""
+    _clients.clear()

@@ -1,0 +1,43 @@
+"""Configuration comes from environment variables (`.chalice/config.json` per stage).
+
+Read at call time, never cached at import, so tests and the local runner can set them.
+"""
+
+from __future__ import annotations
+
+import os
+
+DEFAULTS = {
+    "STAGE": "local",
+    "AWS_REGION": "ap-southeast-1",
+    "TABLE_PREFIX": "procure-local",
+    "PHOTO_BUCKET": "procure-local-photos",
+    "PHOTO_QUEUE": "procure-local-photo-events",
+    "EMAIL_SENDER": "no-reply@procure.example",
+    "USER_POOL_ID": "",
+    "USER_POOL_CLIENT_ID": "",
+    "PAYMENT_WEBHOOK_SECRET": "whsec_local_demo_secret",
+}
+
+
+def get(name: str) -> str:
+    """The setting `name` from the environment, or its documented default."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    if name == "AWS_REGION":
+        return os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS[name]
+    return DEFAULTS.get(name, "")
+
+
+def region() -> str:
+    return get("AWS_REGION")
+
+
+def endpoint_url() -> str | None:
+    """The AWS endpoint override (moto server locally); None in AWS."""
+    return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def table_name(suffix: str) -> str:
+    return f"{get('TABLE_PREFIX')}-{suffix}"

@@ -1,0 +1,48 @@
+"""`make job JOB=<name> NOW=<ISO 8601>`: run one scheduled handler once against the running stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import uuid
+
+from infra.local.env import use_running_stack
+
+
+def scheduled_event(now_iso: str) -> dict:
+    """The event EventBridge gives a scheduled Lambda."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": now_iso,
+        "region": os.environ.get("AWS_DEFAULT_REGION", "ap-southeast-1"),
+        "resources": [],
+        "detail": {},
+    }
+
+
+def main(job: str, now: str) -> None:
+    use_running_stack()
+    from chalicelib import clock
+
+    if now:
+        try:
+            clock.set_now(clock.parse_iso(now))
+        except ValueError:
+            raise SystemExit(f"NOW must be ISO 8601, e.g. 2026-12-01T09:00:00Z (got {now!r})") from None
+    import app as application
+
+    handler = getattr(application, job, None)
+    schedules = {s.name for s in application.app.event_sources if type(s).__name__ == "ScheduledEventConfig"}
+    if not job or handler is None or job not in schedules:
+        raise SystemExit(f"Unknown job {job!r}; jobs: {', '.join(sorted(schedules))}")
+    result = handler(scheduled_event(clock.now_iso()), None)
+    print(json.dumps(result, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "", sys.argv[2] if len(sys.argv) > 2 else "")

@@ -1,0 +1,182 @@
+"""`make run`: the whole stack on this machine.
+
+moto server (the embedded AWS) on 127.0.0.1:5000, every resource and the demo data created by the same
+code the tests use, `chalice local` serving the API on 127.0.0.1:8000, S3 notifications delivered from
+the photo queue to the app's ingestion handler, and `.local/stack.json` written once all is ready.
+Runs in the foreground; Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from infra.local.env import API_PORT, HOST, MOTO_PORT, ROOT, STACK_FILE, apply_stage_environment
+
+_stop = threading.Event()
+
+
+def say(message: str) -> None:
+    print(f"[stack] {message}", flush=True)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_for(url: str, seconds: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SystemExit(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not answer within {seconds:.0f}s")
+
+
+def deliver_photo_events(queue_url: str, queue_arn: str) -> None:
+    """What Lambda's SQS event source mapping does in AWS: poll, invoke the handler, delete on success."""
+    import app as application
+    from chalicelib import aws
+
+    sqs = aws.client("sqs")
+    while not _stop.is_set():
+        try:
+            messages = sqs.receive_message(
+                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
+        except Exception as exc:  # the server is going away on shutdown
+            if _stop.is_set():
+                return
+            say(f"photo queue poll failed: {exc}")
+            time.sleep(1)
+            continue
+        if not messages:
+            continue
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": queue_arn,
+                    "awsRegion": os.environ["AWS_DEFAULT_REGION"],
+                }
+                for m in messages
+            ]
+        }
+        try:
+            application.photo_events(event, None)
+        except Exception as exc:  # left on the queue: redelivered, then dead-lettered, as in AWS
+            say(f"photo handler failed, messages will be redelivered: {exc}")
+            continue
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+
+
+def main() -> None:
+    started = time.monotonic()
+    for port in (MOTO_PORT, API_PORT):
+        if not port_free(port):
+            raise SystemExit(f"port {port} on {HOST} is in use: is another `make run` still up?")
+    apply_stage_environment("local")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    STACK_FILE.unlink(missing_ok=True)
+
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address=HOST, port=MOTO_PORT, verbose=False)
+    moto.start()
+    endpoint = f"http://{HOST}:{MOTO_PORT}"
+    wait_for(f"{endpoint}/moto-api/", 15)
+    say(f"moto server (embedded AWS) on {endpoint}")
+
+    from chalicelib import demo, provision
+
+    stack = provision.provision(demo_users=True)
+    os.environ["USER_POOL_ID"] = stack["user_pool_id"]
+    os.environ["USER_POOL_CLIENT_ID"] = stack["client_id"]
+    say(f"resources created: tables, bucket {stack['bucket']}, queue, SES identity, pool {stack['user_pool_id']}")
+    demo.seed(stack)
+    say("demo data seeded")
+
+    chalice = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chalice")), "local", "--stage", "local",
+         "--host", HOST, "--port", str(API_PORT), "--no-autoreload"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )
+    api_url = f"http://{HOST}:{API_PORT}"
+    try:
+        wait_for(f"{api_url}/health", 60, chalice)
+        poller = threading.Thread(
+            target=deliver_photo_events, args=(stack["photo_queue_url"], stack["photo_queue_arn"]), daemon=True
+        )
+        poller.start()
+        STACK_FILE.parent.mkdir(exist_ok=True)
+        STACK_FILE.write_text(
+            json.dumps(
+                {
+                    "api_url": api_url,
+                    "aws_endpoint_url": endpoint,
+                    "region": os.environ["AWS_DEFAULT_REGION"],
+                    "user_pool_id": stack["user_pool_id"],
+                    "client_id": stack["client_id"],
+                    "bucket": stack["bucket"],
+                    "payment_webhook_secret": os.environ["PAYMENT_WEBHOOK_SECRET"],
+                    "users": [
+                        {"username": u["username"], "password": u["password"], "groups": u["groups"]}
+                        for u in stack["users"]
+                    ],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        say(f"ready in {time.monotonic() - started:.1f}s: API {api_url}, AWS {endpoint}, wrote {STACK_FILE}")
+        say("sign in: make token USER=alice@example.com   |   stop: Ctrl-C")
+        signal.signal(signal.SIGTERM, lambda *_: _stop.set())
+        while not _stop.is_set() and chalice.poll() is None:
+            _stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop.set()
+        say("stopping")
+        if chalice.poll() is None:
+            chalice.terminate()
+            try:
+                chalice.wait(10)
+            except subprocess.TimeoutExpired:
+                chalice.kill()
+        moto.stop()
+        STACK_FILE.unlink(missing_ok=True)
+        say("stopped")
+
+
+if __name__ == "__main__":
+    main()
