@@ -9,6 +9,7 @@ from chalicelib import config
 
 _clients: dict[tuple[str, str, str | None], Any] = {}
 _lock = threading.Lock()
+_session: Any = None  # one session: its loader caches service models across clients
 
 
 def client(service: str) -> Any:
@@ -17,12 +18,13 @@ def client(service: str) -> Any:
     if found is None:
         import boto3  # imported here: the Lambda runtime has it, and cold starts stay cheap
 
+        global _session
         with _lock:
             found = _clients.get(key)
             if found is None:
-                found = boto3.session.Session().client(
-                    service, region_name=key[1], endpoint_url=key[2]
-                )
+                if _session is None:
+                    _session = boto3.session.Session()
+                found = _session.client(service, region_name=key[1], endpoint_url=key[2])
                 _clients[key] = found
     return found
 

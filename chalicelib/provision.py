@@ -4,6 +4,7 @@ cannot drift; infra/ describes the same resources for CloudFormation.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from chalicelib import aws, config, emails
@@ -13,7 +14,7 @@ from chalicelib.models import all_models
 log = get_logger("provision")
 
 STAFF_GROUPS = ("reviewer", "warehouse", "admin")
-DEMO_PASSWORD = "Demo-pass-2026!"
+DEMO_PASSWORD = "Demo-pass-2026!"  # noqa: S105 - demo users of the local stack only
 DEMO_USERS = [
     {"username": "alice@example.com", "groups": []},
     {"username": "bob@example.com", "groups": []},
@@ -34,7 +35,9 @@ def create_tables() -> None:
 def create_queues() -> dict:
     sqs = aws.client("sqs")
     dlq_url = sqs.create_queue(QueueName=config.get("PHOTO_QUEUE") + "-dlq")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     queue_url = sqs.create_queue(
         QueueName=config.get("PHOTO_QUEUE"),
         Attributes={
@@ -42,7 +45,9 @@ def create_queues() -> dict:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
         },
     )["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     return {"photo_queue_url": queue_url, "photo_queue_arn": queue_arn, "photo_dlq_url": dlq_url}
 
 
@@ -52,10 +57,8 @@ def create_bucket(queue_arn: str) -> str:
     kwargs: dict = {"Bucket": bucket}
     if config.region() != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": config.region()}
-    try:
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
         s3.create_bucket(**kwargs)
-    except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
-        pass
     s3.put_bucket_cors(
         Bucket=bucket,
         CORSConfiguration={

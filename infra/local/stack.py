@@ -45,7 +45,7 @@ def wait_for(url: str, seconds: float, proc: subprocess.Popen | None = None) -> 
         if proc is not None and proc.poll() is not None:
             raise SystemExit(f"process for {url} exited with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=1):
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - our own loopback URL
                 return
         except OSError:
             time.sleep(0.1)
@@ -60,9 +60,9 @@ def deliver_photo_events(queue_url: str, queue_arn: str) -> None:
     sqs = aws.client("sqs")
     while not _stop.is_set():
         try:
-            messages = sqs.receive_message(
-                QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            ).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            )
         except Exception as exc:  # the server is going away on shutdown
             if _stop.is_set():
                 return
@@ -120,13 +120,22 @@ def main() -> None:
     stack = provision.provision(demo_users=True)
     os.environ["USER_POOL_ID"] = stack["user_pool_id"]
     os.environ["USER_POOL_CLIENT_ID"] = stack["client_id"]
-    say(f"resources created: tables, bucket {stack['bucket']}, queue, SES identity, pool {stack['user_pool_id']}")
+    say(f"resources created: tables, bucket, queues, SES identity, user pool {stack['user_pool_id']}")
     demo.seed(stack)
     say("demo data seeded")
 
     chalice = subprocess.Popen(
-        [str(Path(sys.executable).with_name("chalice")), "local", "--stage", "local",
-         "--host", HOST, "--port", str(API_PORT), "--no-autoreload"],
+        [
+            str(Path(sys.executable).with_name("chalice")),
+            "local",
+            "--stage",
+            "local",
+            "--host",
+            HOST,
+            "--port",
+            str(API_PORT),
+            "--no-autoreload",
+        ],
         cwd=ROOT,
         env=os.environ.copy(),
     )
@@ -134,7 +143,9 @@ def main() -> None:
     try:
         wait_for(f"{api_url}/health", 60, chalice)
         poller = threading.Thread(
-            target=deliver_photo_events, args=(stack["photo_queue_url"], stack["photo_queue_arn"]), daemon=True
+            target=deliver_photo_events,
+            args=(stack["photo_queue_url"], stack["photo_queue_arn"]),
+            daemon=True,
         )
         poller.start()
         STACK_FILE.parent.mkdir(exist_ok=True)

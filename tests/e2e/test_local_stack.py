@@ -1,0 +1,82 @@
+"""`make run` as a storefront developer meets it: real HTTP, real Cognito sign-in, the helper commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_stack_file_describes_the_stack(local_stack):
+    for key in (
+        "api_url",
+        "aws_endpoint_url",
+        "region",
+        "user_pool_id",
+        "client_id",
+        "bucket",
+        "payment_webhook_secret",
+        "users",
+    ):
+        assert key in local_stack
+    assert local_stack["api_url"] == "http://127.0.0.1:8000"
+    assert local_stack["aws_endpoint_url"] == "http://127.0.0.1:5000"
+    groups = [tuple(u["groups"]) for u in local_stack["users"]]
+    assert groups.count(()) >= 2
+    for group in ("reviewer", "warehouse", "admin"):
+        assert (group,) in groups
+    assert all("@" in u["username"] and u["password"] for u in local_stack["users"])
+
+
+def test_health(http):
+    response = http.call("GET", "/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_sign_in_and_me(http):
+    response = http.call("GET", "/me", user="alice@example.com")
+    assert response.status_code == 200
+    assert response.json()["email"] == "alice@example.com"
+    staff = http.call("GET", "/me", user="warehouse@procure.example").json()
+    assert staff["groups"] == ["warehouse"]
+
+
+def test_bad_tokens_are_401_not_5xx(http):
+    assert http.call("GET", "/me").status_code == 401
+    for header in ("Bearer nonsense", "Bearer a.b.c", "Bearer x.eyJzdWIiOiIxIn0.y"):
+        response = http.call("GET", "/me", headers={"Authorization": header})
+        assert response.status_code == 401
+        assert response.json()["error"]["code"] == "unauthorized"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "PHOTO_", "USER_POOL"))}
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_token_helper_prints_a_working_token(http):
+    done = _run("infra.local.token", "bob@example.com")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    response = http.call("GET", "/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.json()["email"] == "bob@example.com"
+
+
+def test_job_helper_runs_a_scheduled_handler_at_now(http):
+    done = _run("infra.local.job", "heartbeat", "2027-05-01T12:00:00Z")
+    assert done.returncode == 0, done.stderr
+    assert '"now": "2027-05-01T12:00:00Z"' in done.stdout
+    unknown = _run("infra.local.job", "no_such_job", "2027-05-01T12:00:00Z")
+    assert unknown.returncode != 0
+    assert "Unknown job" in unknown.stderr

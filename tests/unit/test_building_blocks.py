@@ -1,0 +1,158 @@
+"""The shared building blocks: money, clock, ids, errors, validation, JSON logs, S3 records."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib import clock, ids, money
+from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationError
+from chalicelib.events.s3_records import objects_from_bodies
+from chalicelib.logs import JsonFormatter
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, parse_json, validate
+
+
+class TestMoney:
+    def test_percent_rounds_half_up_once(self):
+        assert money.percent_of(50, "1") == 1  # 0.5 fen -> 1
+        assert money.percent_of(149, "1") == 1  # 1.49 -> 1
+        assert money.percent_of(150, "1") == 2  # 1.5 -> 2
+        assert money.percent_of(250, "1") == 3  # 2.5 -> 3 (half-up, not banker's)
+        assert money.percent_of(10000, "3.5") == 350
+
+    def test_percent_of_decimal_rates(self):
+        assert money.percent_of(12345, Decimal("4.4")) == 543  # 543.18
+        assert money.percent_of(0, "3") == 0
+
+    def test_fee_adds_the_fixed_part(self):
+        assert money.fee(10000, "3", 200) == 500
+
+    def test_money_must_be_integer_fen(self):
+        with pytest.raises(TypeError):
+            money.percent_of(1.5, "3")  # type: ignore[arg-type]
+
+    def test_format(self):
+        assert money.format_cny(123456) == "¥1,234.56"
+        assert money.format_cny(-5) == "-¥0.05"
+
+
+class TestClock:
+    def test_set_and_reset(self):
+        fixed = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+        clock.set_now(fixed)
+        assert clock.now() == fixed
+        assert clock.now_iso() == "2026-11-26T08:00:00Z"
+        clock.set_now(None)
+        assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
+
+    def test_environment_override(self, monkeypatch):
+        monkeypatch.setenv("CLOCK_NOW", "2027-02-01T00:00:00Z")
+        assert clock.now() == datetime(2027, 2, 1, tzinfo=UTC)
+
+    def test_parse_iso_forms(self):
+        assert clock.parse_iso("2026-11-26T16:00:00+08:00") == datetime(2026, 11, 26, 8, tzinfo=UTC)
+        assert clock.parse_iso("2026-11-26T08:00:00") == datetime(2026, 11, 26, 8, tzinfo=UTC)
+
+
+class TestIds:
+    def test_unique_prefixed_and_unguessable(self):
+        made = {ids.new_id("ord") for _ in range(2000)}
+        assert len(made) == 2000
+        sample = next(iter(made))
+        assert sample.startswith("ord_") and len(sample) == 4 + 26
+
+    def test_time_ordered(self):
+        clock.set_now(datetime(2026, 1, 1, tzinfo=UTC))
+        first = ids.new_id()
+        clock.set_now(datetime(2026, 1, 2, tzinfo=UTC))
+        assert ids.new_id() > first
+
+
+class TestErrors:
+    def test_bodies(self):
+        assert NotFound("No such order.").body() == {
+            "error": {"code": "not_found", "message": "No such order."}
+        }
+        assert Conflict("x").status == 409
+        assert InsufficientFunds("short").body()["error"]["code"] == "insufficient_funds"
+        assert InsufficientFunds("short").status == 409
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    quantity: int
+    remark: str | None = None
+
+
+class TestValidation:
+    def test_bad_json(self):
+        with pytest.raises(ValidationError, match="not valid JSON"):
+            parse_json(b"{nope")
+        with pytest.raises(ValidationError):
+            parse_json(b"")
+
+    def test_wrong_type_unknown_field_missing_field(self):
+        for data in ({"quantity": "2"}, {"quantity": 1, "status": "paid"}, {}, [], None):
+            with pytest.raises(ValidationError) as info:
+                validate(Body, data)
+            assert info.value.status == 400
+            assert info.value.details
+
+    def test_valid(self):
+        assert validate(Body, {"quantity": 2}).quantity == 2
+
+
+class TestPaging:
+    def _req(self, **query):
+        return Req(caller=None, query=query, headers={}, raw_body=b"")
+
+    def test_limit(self):
+        assert page_limit(self._req()) == 20
+        assert page_limit(self._req(limit="100")) == 100
+        for bad in ("0", "101", "-1", "x", "1.5"):
+            with pytest.raises(ValidationError):
+                page_limit(self._req(limit=bad))
+
+    def test_cursor_round_trip_and_tampering(self):
+        key = {"pk": {"S": "user"}, "sk": {"S": "order#1"}}
+        assert decode_cursor(self._req(cursor=encode_cursor(key))) == key
+        assert encode_cursor(None) is None
+        for bad in ("!!!", "bm90IGpzb24", "WzFd"):
+            with pytest.raises(ValidationError):
+                decode_cursor(self._req(cursor=bad))
+
+
+def test_json_logs_carry_extra_fields():
+    record = logging.LogRecord("procure.x", logging.INFO, __file__, 1, "hello %s", ("world",), None)
+    record.order_id = "ord_1"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "hello world"
+    assert line["order_id"] == "ord_1"
+    assert line["level"] == "INFO"
+
+
+def test_s3_records_from_sqs_bodies():
+    body = json.dumps(
+        {
+            "Records": [
+                {
+                    "eventName": "ObjectCreated:Post",
+                    "s3": {
+                        "bucket": {"name": "b"},
+                        "object": {"key": "qc/itm_1/ph+1.jpg", "size": 10, "eTag": "e", "sequencer": "01"},
+                    },
+                },
+                {"s3": {"bucket": {}}},
+            ]
+        }
+    )
+    test_event = json.dumps({"Event": "s3:TestEvent"})
+    found = list(objects_from_bodies([body, "not json", test_event, "[]"]))
+    assert len(found) == 1
+    assert found[0].key == "qc/itm_1/ph 1.jpg"
+    assert found[0].bucket == "b" and found[0].size == 10
