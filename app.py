@@ -3,7 +3,7 @@
 from chalice import Chalice, Rate
 
 from chalicelib import config
-from chalicelib.api import identity
+from chalicelib.api import catalog, identity
 from chalicelib.events import photos
 from chalicelib.events.s3_records import objects_from_bodies
 from chalicelib.jobs import heartbeat as heartbeat_job
@@ -12,6 +12,7 @@ from chalicelib.web import normalize_errors
 app = Chalice(app_name="procure")
 app.register_middleware(normalize_errors, "http")
 app.register_blueprint(identity.bp)
+app.register_blueprint(catalog.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

@@ -9,4 +9,7 @@ log = get_logger("demo")
 
 def seed(stack: dict) -> None:
     """Load every area's demo data into the freshly provisioned stack."""
+    from chalicelib.catalog import demo as catalog_demo
+
+    catalog_demo.seed(stack)
     log.info("demo data seeded", extra={"users": [u["username"] for u in stack.get("users", [])]})

@@ -1,8 +1,14 @@
-"""PynamoDB models, one small file per item type. `all_models()` lists every table we own."""
+"""PynamoDB models, one small file per area. `all_models()` lists every table we own.
+
+Each area module exposes MODELS: the model classes whose tables it owns (one per table; models
+sharing a table list it once).
+"""
 
 from __future__ import annotations
 
 
 def all_models() -> list[type]:
     """Every model with a table of its own; provisioning, infra and docs iterate this list."""
-    return []
+    from chalicelib.models import catalog, commerce
+
+    return [*catalog.MODELS, *commerce.MODELS]

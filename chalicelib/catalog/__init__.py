@@ -1,0 +1,1 @@
+"""Catalog: the product-source interface and the embedded demo catalog."""

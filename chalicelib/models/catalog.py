@@ -1,0 +1,5 @@
+"""Catalog tables (products, keyword index, ...)."""
+
+from __future__ import annotations
+
+MODELS: list[type] = []

@@ -1,0 +1,5 @@
+"""Orders, items, carts, wallet ledger, payments, idempotency records."""
+
+from __future__ import annotations
+
+MODELS: list[type] = []
