@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt token job clean-venv
+.PHONY: run test lint fmt token job topup clean-venv package
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,22 @@ token: $(STAMP)
 job: $(STAMP)
 	$(BIN)/python -m infra.local.job "$(JOB)" "$(NOW)"
 
+## make topup USER=alice@example.com AMOUNT_FEN=50000 [CHANNEL=paypal]: a signed provider webhook tops up
+topup: $(STAMP)
+	$(BIN)/python -m infra.local.topup "$(USER)" "$(AMOUNT_FEN)" "$(CHANNEL)"
+
 clean-venv:
 	rm -rf $(VENV)
+
+## make package: out/ = the Lambda zip + CloudFormation (SAM) template of PACKAGE_STAGE (default prod):
+## infra/template.py writes the merge template (tables, bucket, queues, Cognito, SES, function wiring),
+## `chalice package` merges it into its own. Offline except for the package registry. See docs/deploy.md.
+PACKAGE_STAGE ?= prod
+package: $(STAMP)
+	rm -rf out
+	mkdir -p out
+	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --output out/infra-$(PACKAGE_STAGE).json
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} $(BIN)/chalice package --stage $(PACKAGE_STAGE) \
+		--merge-template out/infra-$(PACKAGE_STAGE).json out
+	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
+	@ls -l out

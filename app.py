@@ -3,8 +3,8 @@
 from chalice import Chalice, Rate
 
 from chalicelib import config
-from chalicelib.api import catalog, identity
-from chalicelib.events import photos
+from chalicelib.api import catalog, identity, orders, photos, staff, wallet, warehouse
+from chalicelib.events import photos as photo_events_handler
 from chalicelib.events.s3_records import objects_from_bodies
 from chalicelib.jobs import heartbeat as heartbeat_job
 from chalicelib.web import normalize_errors
@@ -13,6 +13,11 @@ app = Chalice(app_name="procure")
 app.register_middleware(normalize_errors, "http")
 app.register_blueprint(identity.bp)
 app.register_blueprint(catalog.bp)
+app.register_blueprint(wallet.bp)
+app.register_blueprint(orders.bp)
+app.register_blueprint(staff.bp)
+app.register_blueprint(photos.bp)
+app.register_blueprint(warehouse.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
@@ -22,5 +27,5 @@ def heartbeat(event):
 
 @app.on_sqs_message(queue=config.get("PHOTO_QUEUE"), batch_size=10)
 def photo_events(event):
-    results = [photos.ingest(obj) for obj in objects_from_bodies(r.body for r in event)]
+    results = [photo_events_handler.ingest(obj) for obj in objects_from_bodies(r.body for r in event)]
     return {"processed": len(results)}

@@ -24,7 +24,16 @@ def client(service: str) -> Any:
             if found is None:
                 if _session is None:
                     _session = boto3.session.Session()
-                found = _session.client(service, region_name=key[1], endpoint_url=key[2])
+                kwargs: dict[str, Any] = {}
+                if service == "s3":
+                    from botocore.config import Config
+
+                    # presigned URLs and POSTs signed with SigV4 on the regional host (SigV2 and the
+                    # global host fail for newer buckets); path style for a local endpoint (moto)
+                    kwargs["config"] = Config(
+                        signature_version="s3v4", s3={"addressing_style": "path" if key[2] else "virtual"}
+                    )
+                found = _session.client(service, region_name=key[1], endpoint_url=key[2], **kwargs)
                 _clients[key] = found
     return found
 

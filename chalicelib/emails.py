@@ -11,9 +11,39 @@ log = get_logger("email")
 
 # name -> (subject, text body); SES renders {{placeholders}} from the template data.
 TEMPLATES: dict[str, tuple[str, str]] = {
-    "welcome": (
-        "Welcome to Procure, {{name}}",
-        "Hello {{name}},\n\nYour account is ready. Paste a 1688, Taobao, Tmall or Weidian link to start.\n",
+    "order_approved": (
+        "Order {{order_id}} approved: we are buying your items",
+        "Good news: we reviewed order {{order_id}} and are buying its {{item_count}} item(s) now.\n"
+        "Merchants usually ship within 1-4 days; goods reach our warehouse 3-5 days later.\n",
+    ),
+    "order_rejected": (
+        "Order {{order_id}} could not be accepted",
+        "We could not accept order {{order_id}}.\nReason: {{reason}}\n\n"
+        "{{refund}} has been returned to your wallet balance; you can use it for another order.\n",
+    ),
+    "inspection_issue": (
+        "Item {{item_id}}: our inspection found an issue",
+        'We inspected "{{title}}" (item {{item_id}}) on arrival and found an issue: {{notes}}\n'
+        "See the photos in your storage. You can accept the item as it is, or open an after-sales case.\n",
+    ),
+    "not_transportable": (
+        "Item {{item_id}} cannot be shipped internationally",
+        '"{{title}}" (item {{item_id}}) does not meet transport conditions ({{hazards}}).\n'
+        "Please negotiate a return with the merchant; open an after-sales case to have us send it back.\n",
+    ),
+    "electronics_confirm": (
+        "Item {{item_id}} arrived: please confirm from the photos",
+        '"{{title}}" (item {{item_id}}) is in our warehouse. Electronics are checked by appearance only and\n'
+        "are never powered on: please look at the arrival photos and tell us if anything is wrong.\n",
+    ),
+    "after_sales_resolved": (
+        "Your after-sales case {{case_id}} is resolved",
+        "Case {{case_id}} for item {{item_id}}: {{resolution}}. {{refund}}\n{{note}}\n",
+    ),
+    "price_difference_due": (
+        "Item {{item_id}}: the merchant's price went up",
+        "The merchant charged more than the listed price for item {{item_id}}.\n"
+        "{{amount}} is due: top up your wallet and pay the difference to continue.\n",
     ),
 }
 

@@ -145,9 +145,9 @@ def route(
                     raw_body=request.raw_body or b"",
                     path_params=path_params,
                 )
-                if body is not None:
-                    req.body = validate(body, parse_json(req.raw_body))
-                result = fn(req, **path_params)
+                if money and req.header("idempotency-key") is not None:
+                    return _idempotent(req, path, path_params, lambda: _execute(req, path_params))
+                return _execute(req, path_params)
             except ApiError as exc:
                 if exc.status >= 500:
                     log.error("api error", extra={"path": path, "code": exc.code})
@@ -155,6 +155,11 @@ def route(
             except Exception:
                 log.exception("unhandled error", extra={"path": path, "method": method})
                 return error_response(ApiError("Something went wrong on our side."))
+
+        def _execute(req: Req, path_params: dict) -> Response:
+            if body is not None:
+                req.body = validate(body, parse_json(req.raw_body))
+            result = fn(req, **path_params)
             if isinstance(result, Response):
                 return result
             if result is None:
@@ -178,6 +183,33 @@ def route(
         return view
 
     return decorator
+
+
+def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Response]) -> Response:
+    """Run a money-moving request once per (caller, route, Idempotency-Key); replay it afterwards."""
+    from chalicelib import idempotency
+
+    key = req.header("idempotency-key") or ""
+    concrete = path.format(**path_params) if path_params else path
+    scope = f"{req.user.user_id}:POST {concrete}"
+    replay = idempotency.begin(scope, key, idempotency.fingerprint(req.raw_body))
+    if replay is not None:
+        headers = {"Idempotent-Replayed": "true"}
+        if replay.body:
+            headers["Content-Type"] = "application/json"
+        return Response(body=replay.body, status_code=replay.status_code, headers=headers)
+    try:
+        response = execute()
+    except ApiError as exc:
+        if exc.status >= 500:
+            idempotency.abort(scope, key)
+            raise
+        response = error_response(exc)
+    except Exception:
+        idempotency.abort(scope, key)
+        raise
+    idempotency.finish(scope, key, response.status_code, response.body or "")
+    return response
 
 
 def normalize_errors(event: Any, get_response: Callable) -> Response:

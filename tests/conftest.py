@@ -31,6 +31,10 @@ for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CLOCK_NOW", "USER_POOL_ID", "US
 import moto  # noqa: E402,F401  (moto must hook botocore before any client exists)
 import pytest  # noqa: E402
 
+from infra.local import moto_atomic  # noqa: E402
+
+moto_atomic.apply()
+
 from chalicelib import clock  # noqa: E402
 
 

@@ -1,7 +1,88 @@
-"""Catalog: search by keyword, pasted link or image; product detail."""
+"""Catalog: search by keyword, pasted link or image; product detail. All routes are public."""
 
 from __future__ import annotations
 
 from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.catalog import links, text
+from chalicelib.catalog.source import InvalidCursor, get_source
+from chalicelib.errors import NotFound, ValidationError
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
+
+MAX_QUERY_CHARS = 200
+MAX_IMAGE_BASE64_CHARS = 7_000_100  # 5 MB of bytes, base64-encoded, with some slack for line breaks
+
+
+class ResolveBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    url: str = Field(min_length=1, max_length=links.MAX_URL_CHARS)
+
+
+class ImageSearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    image_base64: str = Field(min_length=1, max_length=MAX_IMAGE_BASE64_CHARS)
+
+
+def _bad_cursor() -> ValidationError:
+    return ValidationError("cursor is not one this API returned.")
+
+
+@route(bp, "/products/search", "GET", public=True)
+def search_products(req: Req) -> dict:
+    """Search products by keyword (all words must match); featured products without `q`."""
+    limit = page_limit(req)
+    cursor = decode_cursor(req)
+    query = (req.query.get("q") or "").strip()
+    if len(query) > MAX_QUERY_CHARS:
+        raise ValidationError(f"q must be at most {MAX_QUERY_CHARS} characters.")
+    source = get_source()
+    try:
+        if query:
+            page = source.search(text.query_terms(query), limit, cursor)
+        else:
+            page = source.featured(limit, cursor)
+    except InvalidCursor:
+        raise _bad_cursor() from None
+    return {"items": [p.summary() for p in page.items], "next_cursor": encode_cursor(page.next_cursor)}
+
+
+@route(bp, "/products/resolve", "POST", public=True, body=ResolveBody)
+def resolve_link(req: Req) -> dict:
+    """The product behind a pasted 1688 / Taobao / Tmall / Weidian link."""
+    try:
+        link = links.parse_link(req.body.url)
+    except links.UnsupportedLink as exc:
+        raise ValidationError(str(exc), code="unsupported_link") from None
+    product = get_source().by_source_ref(link.source, link.item_id)
+    if product is None:
+        raise NotFound(f"We do not have that {link.source} product (item {link.item_id}) yet.")
+    return product.detail()
+
+
+@route(bp, "/products/image-search", "POST", public=True, body=ImageSearchBody)
+def image_search(req: Req) -> dict:
+    """Products whose pictures look like the posted image, most similar first."""
+    from chalicelib.catalog import imagehash
+
+    limit = page_limit(req)
+    try:
+        data = imagehash.decode_base64(req.body.image_base64)
+        matches = get_source().image_candidates(data, limit)
+    except imagehash.NotAnImage as exc:
+        raise ValidationError(str(exc)) from None
+    items = [{**m.product.summary(), "distance": m.distance} for m in matches]
+    return {"items": items, "next_cursor": None}
+
+
+@route(bp, "/products/{product_id}", "GET", public=True)
+def get_product(req: Req, product_id: str) -> dict:
+    """Product detail: pictures, shop, SKUs with prices and stock."""
+    product = get_source().get(product_id)
+    if product is None:
+        raise NotFound("No such product.")
+    return product.detail()

@@ -1,14 +1,269 @@
-"""Photo ingestion: the S3-triggered handler behind app.photo_events."""
+"""Photo ingestion: the S3-triggered handler behind app.photo_events.
+
+S3 notifies the photo queue for every object created under `qc/`; SQS delivers at least once, in any
+order, possibly many times. `ingest` reconciles the photo with the object currently under the key, so
+any number of deliveries, shuffled, give the same result:
+
+- a key of another shape, a key no Photo record expects, an object over 10 MB, or bytes that are not
+  a JPEG/PNG/WebP image: the object is moved to `quarantine/<key>` (the Photo, if any, is `rejected`),
+  a warning is logged, and nothing is attached. A bad object never raises: it must not poison its batch.
+- a good image: a JPEG thumbnail goes to `thumbs/<item_id>/<photo_id>.jpg` (outside `qc/`, so it
+  notifies nothing), the item gets `photos[<photo_id>]` (a map keyed by photo id: setting it again
+  changes nothing) and the Photo becomes `ready` (conditionally, from pending).
+- an object already attached (same ETag) or no longer there (moved to quarantine or deleted by an
+  earlier delivery): `duplicate`.
+
+Transient AWS errors (throttling, timeouts, access) do raise, so SQS redelivers the batch; after
+5 receives the message goes to the dead-letter queue.
+"""
 
 from __future__ import annotations
 
+from chalicelib import aws, clock, config, photos
 from chalicelib.events.s3_records import S3Object
 from chalicelib.logs import get_logger
+from chalicelib.models.photos import PENDING, READY, REJECTED, Photo
+from chalicelib.provision import PHOTO_UPLOAD_PREFIX
 
 log = get_logger("events.photos")
+
+ATTACHED = "attached"
+DUPLICATE = "duplicate"
+QUARANTINED = "quarantined"
+IGNORED = "ignored"
+
+_GONE = ("NoSuchKey", "404", "NotFound")
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
 def ingest(obj: S3Object) -> str:
     """Handle one uploaded object; returns what happened (for logs and tests)."""
-    log.info("photo object received", extra={"bucket": obj.bucket, "key": obj.key, "size": obj.size})
-    return "received"
+    if obj.bucket != config.get("PHOTO_BUCKET") or not obj.key.startswith(PHOTO_UPLOAD_PREFIX):
+        # never touch objects outside qc/ (catalog images, thumbnails, quarantine)
+        log.warning("photo event ignored", extra={"bucket": obj.bucket, "key": obj.key})
+        return IGNORED
+    if obj.event_name and not obj.event_name.startswith("ObjectCreated"):
+        log.info("photo event ignored", extra={"key": obj.key, "event_name": obj.event_name})
+        return IGNORED
+
+    parsed = photos.parse_key(obj.key)
+    if parsed is None:
+        return _quarantine(obj, "unknown_key")
+    photo = _photo(parsed.photo_id)
+    if photo is None:
+        return _quarantine(obj, "unknown_photo")
+    if photo.item_id != parsed.item_id or photo.key != obj.key:
+        return _quarantine(obj, "key_mismatch")  # not this photo's key: its own upload may still come
+    item = _item(parsed.item_id)
+    if item is None:
+        return _quarantine(obj, "unknown_item", photo)
+    attached = photos.attached(item).get(photo.photo_id)
+    if attached and obj.etag and attached.get("etag") == obj.etag.strip('"'):
+        _mark_ready(photo, attached)
+        return DUPLICATE
+    if photo.status == REJECTED:
+        return _quarantine(obj, "photo_rejected", photo)  # another upload after a rejection
+    if obj.size > photos.MAX_BYTES:
+        return _quarantine(obj, "too_large", photo, item)
+
+    try:
+        got = aws.client("s3").get_object(Bucket=obj.bucket, Key=obj.key)
+    except Exception as exc:
+        if _error_code(exc) in _GONE:
+            log.info("photo object already gone", extra={"key": obj.key, "photo_id": photo.photo_id})
+            return DUPLICATE
+        raise
+    body = got["Body"]
+    try:
+        etag = str(got.get("ETag") or "").strip('"')
+        size = int(got.get("ContentLength") or 0)
+        if attached and attached.get("etag") == etag:
+            _mark_ready(photo, attached)
+            return DUPLICATE
+        if size > photos.MAX_BYTES:
+            return _quarantine(obj, "too_large", photo, item)
+        data = body.read(photos.MAX_BYTES + 1)
+    finally:
+        body.close()
+    if len(data) > photos.MAX_BYTES:
+        return _quarantine(obj, "too_large", photo, item)
+
+    try:
+        checked = photos.check_image(data)
+    except photos.NotAnImage as exc:
+        return _quarantine(obj, exc.reason, photo, item)
+
+    thumb = photos.thumb_key(parsed.item_id, photo.photo_id)
+    aws.client("s3").put_object(Bucket=obj.bucket, Key=thumb, Body=checked.thumbnail, ContentType="image/jpeg")
+    modified = got.get("LastModified")
+    entry = {
+        "key": obj.key,
+        "thumb_key": thumb,
+        "content_type": checked.info.content_type,
+        "declared_type": photo.content_type,
+        "size": len(data),
+        "width": checked.info.width,
+        "height": checked.info.height,
+        "etag": etag,
+        "uploaded_at": clock.iso(modified) if modified is not None else clock.now_iso(),
+    }
+    if not _attach(item, photo.photo_id, entry):
+        return _quarantine(obj, "unknown_item", photo)
+    _mark_ready(photo, entry)
+    log.info(
+        "photo attached",
+        extra={"photo_id": photo.photo_id, "item_id": parsed.item_id, "key": obj.key, "size": len(data)},
+    )
+    return ATTACHED
+
+
+def _photo(photo_id: str) -> Photo | None:
+    try:
+        return Photo.get(photo_id, consistent_read=True)
+    except Photo.DoesNotExist:
+        return None
+
+
+def _item(item_id: str):
+    from chalicelib.models.commerce import Item
+
+    try:
+        return Item.get(item_id, consistent_read=True)
+    except Item.DoesNotExist:
+        return None
+
+
+def _attach(item, photo_id: str, entry: dict) -> bool:
+    """Set `photos[<photo_id>]` on the item; False if the item is gone.
+
+    Only that one map key is written (last write wins: every delivery writes the same value), and the
+    version is incremented so that a concurrent full save of the item, made from a copy read before,
+    fails its version check instead of dropping the photo.
+    """
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.models.commerce import Item
+
+    now = clock.now_iso()
+    for _ in range(3):
+        try:
+            item.update(
+                actions=[Item.photos[photo_id].set(entry), Item.updated_at.set(now)],
+                condition=Item.item_id.exists() & Item.photos.exists(),
+                add_version_condition=False,
+            )
+            return True
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+        # the item is gone, or was written without a photos map: create the map once
+        try:
+            item.update(
+                actions=[Item.photos.set({photo_id: entry}), Item.updated_at.set(now)],
+                condition=Item.item_id.exists() & Item.photos.does_not_exist(),
+                add_version_condition=False,
+            )
+            return True
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+        if _item(item.item_id) is None:
+            return False
+    raise RuntimeError(f"could not attach photo {photo_id} to item {item.item_id}")
+
+
+def _detach(item, photo_id: str) -> None:
+    """Remove `photos[<photo_id>]` (an attached object was replaced by a bad one)."""
+    from pynamodb.exceptions import UpdateError
+
+    from chalicelib.models.commerce import Item
+
+    try:
+        item.update(
+            actions=[Item.photos[photo_id].remove(), Item.updated_at.set(clock.now_iso())],
+            condition=Item.item_id.exists() & Item.photos.exists(),
+            add_version_condition=False,
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def _mark_ready(photo: Photo, entry: dict) -> None:
+    if photo.status == READY:
+        return
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        photo.update(
+            actions=[
+                Photo.status.set(READY),
+                Photo.etag.set(entry.get("etag")),
+                Photo.size.set(entry.get("size")),
+                Photo.detected_type.set(entry.get("content_type")),
+                Photo.ready_at.set(clock.now_iso()),
+                Photo.expires_at.remove(),
+            ],
+            condition=Photo.photo_id.exists() & Photo.status.is_in(PENDING, READY),
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        log.warning("photo attached but its record is not pending", extra={"photo_id": photo.photo_id})
+
+
+def _mark_rejected(photo: Photo, reason: str) -> None:
+    from pynamodb.exceptions import UpdateError
+
+    try:
+        photo.update(
+            actions=[
+                Photo.status.set(REJECTED),
+                Photo.reject_reason.set(reason),
+                Photo.rejected_at.set(clock.now_iso()),
+            ],
+            condition=Photo.photo_id.exists(),  # never recreate a record TTL has deleted
+        )
+    except UpdateError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def _quarantine(obj: S3Object, reason: str, photo: Photo | None = None, item=None) -> str:
+    """Move the object to quarantine/<key>, reject the photo and detach it if it was attached."""
+    s3 = aws.client("s3")
+    target = photos.quarantine_key(obj.key)
+    try:
+        s3.copy_object(Bucket=obj.bucket, Key=target, CopySource={"Bucket": obj.bucket, "Key": obj.key})
+    except Exception as exc:
+        if _error_code(exc) not in _GONE:
+            raise
+        gone = True  # an earlier delivery moved it already
+    else:
+        gone = False
+        s3.delete_object(Bucket=obj.bucket, Key=obj.key)
+    if photo is not None:
+        if item is not None and photo.photo_id in photos.attached(item):
+            _detach(item, photo.photo_id)
+            s3.delete_object(Bucket=obj.bucket, Key=photos.thumb_key(photo.item_id, photo.photo_id))
+        if photo.status != REJECTED:
+            _mark_rejected(photo, reason)
+    if gone:
+        log.info("quarantined photo object already gone", extra={"key": obj.key, "reason": reason})
+        return DUPLICATE
+    log.warning(
+        "photo quarantined",
+        extra={
+            "bucket": obj.bucket,
+            "key": obj.key,
+            "quarantine_key": target,
+            "reason": reason,
+            "size": obj.size,
+            "photo_id": photo.photo_id if photo is not None else None,
+            "item_id": photo.item_id if photo is not None else None,
+        },
+    )
+    return QUARANTINED

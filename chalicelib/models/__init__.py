@@ -9,6 +9,6 @@ from __future__ import annotations
 
 def all_models() -> list[type]:
     """Every model with a table of its own; provisioning, infra and docs iterate this list."""
-    from chalicelib.models import catalog, commerce
+    from chalicelib.models import catalog, commerce, photos, warehouse
 
-    return [*catalog.MODELS, *commerce.MODELS]
+    return [*catalog.MODELS, *commerce.MODELS, *photos.MODELS, *warehouse.MODELS]

@@ -1,5 +1,97 @@
-"""Catalog tables (products, keyword index, ...)."""
+"""Catalog tables: products, the keyword index (word -> product ids) and the image-hash index.
+
+Access patterns (docs/data-model.md, "Catalog"):
+- product by id: GetItem / BatchGetItem on `products`.
+- product by pasted link: Query `products` GSI `by-source-ref` (source_ref = "<id space>#<item id>").
+- featured products: Query the sparse GSI `featured` (only featured products carry its keys).
+- keyword search: Query `product-words` by word (sorted by product id), membership checks by GetItem.
+- image search: Query `product-image-hashes` for one index name: a few shard items hold every hash.
+"""
 
 from __future__ import annotations
 
-MODELS: list[type] = []
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models.base import table_meta
+
+
+class SkuAttribute(MapAttribute):
+    sku_id = UnicodeAttribute()
+    props = MapAttribute(default=dict)  # {"color": "...", "size": "..."}: free-form strings
+    price_fen = NumberAttribute()
+    stock = NumberAttribute(default=0)
+
+
+class SourceRefIndex(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-source-ref"
+        projection = AllProjection()
+
+    source_ref = UnicodeAttribute(hash_key=True)
+
+
+class FeaturedIndex(GlobalSecondaryIndex):
+    """Sparse: only featured products have `featured_group`; ordered by `featured_rank`."""
+
+    class Meta:
+        index_name = "featured"
+        projection = AllProjection()
+
+    featured_group = UnicodeAttribute(hash_key=True)
+    featured_rank = NumberAttribute(range_key=True)
+
+
+class ProductModel(Model):
+    Meta = table_meta("products")
+
+    product_id = UnicodeAttribute(hash_key=True)
+    source = UnicodeAttribute()  # 1688, taobao, tmall, weidian
+    source_item_id = UnicodeAttribute()
+    source_ref = UnicodeAttribute()  # "<id space>#<item id>": Tmall shares Taobao's id space
+    source_url = UnicodeAttribute()
+    title = UnicodeAttribute()
+    title_zh = UnicodeAttribute(null=True)
+    category = UnicodeAttribute()  # apparel, electronics, general
+    images = ListAttribute(of=UnicodeAttribute, default=list)  # S3 keys, in display order
+    shop_id = UnicodeAttribute()
+    shop_name = UnicodeAttribute()
+    skus = ListAttribute(of=SkuAttribute, default=list)
+    price_fen = NumberAttribute()  # the lowest SKU price, kept for summaries
+    min_quantity = NumberAttribute(default=1)
+    domestic_shipping_fen = NumberAttribute(default=0)
+    weight_g = NumberAttribute(default=0)
+    attributes = ListAttribute(of=UnicodeAttribute, default=list)  # transport flags: battery, liquid...
+    featured_group = UnicodeAttribute(null=True)
+    featured_rank = NumberAttribute(null=True)
+
+    by_source_ref = SourceRefIndex()
+    featured = FeaturedIndex()
+
+
+class ProductWordModel(Model):
+    """The inverted index: one item per (term, product)."""
+
+    Meta = table_meta("product-words")
+
+    word = UnicodeAttribute(hash_key=True)
+    product_id = UnicodeAttribute(range_key=True)
+
+
+class ImageHashShardModel(Model):
+    """All perceptual hashes of an index in a few shard items: {product_id: [hex dHash, ...]}."""
+
+    Meta = table_meta("product-image-hashes")
+
+    index_name = UnicodeAttribute(hash_key=True)  # "dhash64"
+    shard = NumberAttribute(range_key=True)
+    entries = MapAttribute(default=dict)
+
+
+MODELS: list[type] = [ProductModel, ProductWordModel, ImageHashShardModel]

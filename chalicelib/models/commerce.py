@@ -1,5 +1,255 @@
-"""Orders, items, carts, wallet ledger, payments, idempotency records."""
+"""Orders, items, carts, the wallet ledger, payments and idempotency records.
+
+Access patterns are in docs/data-model.md. Staff work queues are sparse, sharded GSIs: `queue_key` is
+`<status>#<shard>` only while an order or item waits for staff, so each queue query reads only waiting work
+and no single key gets hot.
+"""
 
 from __future__ import annotations
 
-MODELS: list[type] = []
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from chalicelib.models.base import table_meta
+
+QUEUE_SHARDS = 4
+
+
+class OrdersByUser(GlobalSecondaryIndex):
+    """A customer's orders, newest first (GET /orders)."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class OrderQueue(GlobalSecondaryIndex):
+    """Orders waiting for staff, by due time (GET /staff/orders?status=pending_review)."""
+
+    class Meta:
+        index_name = "queue"
+        projection = AllProjection()
+
+    queue_key = UnicodeAttribute(hash_key=True)
+    queue_at = UnicodeAttribute(range_key=True)
+
+
+class Order(Model):
+    Meta = table_meta("orders")
+
+    order_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    payment_channel = UnicodeAttribute()
+    product_fen = NumberAttribute()
+    domestic_shipping_fen = NumberAttribute()
+    bank_fee_fen = NumberAttribute()
+    total_fen = NumberAttribute()
+    paid_fen = NumberAttribute(default=0)
+    refunded_fen = NumberAttribute(default=0)
+    item_ids = ListAttribute(of=UnicodeAttribute)
+    payment_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    paid_at = UnicodeAttribute(null=True)
+    review_due_at = UnicodeAttribute(null=True)
+    decided_at = UnicodeAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)
+    reject_reason = UnicodeAttribute(null=True)
+    cancelled_at = UnicodeAttribute(null=True)
+    queue_key = UnicodeAttribute(null=True)
+    queue_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_user = OrdersByUser()
+    queue = OrderQueue()
+
+
+class ItemsByOrder(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_order"
+        projection = AllProjection()
+
+    order_id = UnicodeAttribute(hash_key=True)
+    item_id = UnicodeAttribute(range_key=True)
+
+
+class ItemQueue(GlobalSecondaryIndex):
+    """Items waiting for staff (purchasing, purchased...), oldest first."""
+
+    class Meta:
+        index_name = "queue"
+        projection = AllProjection()
+
+    queue_key = UnicodeAttribute(hash_key=True)
+    queue_at = UnicodeAttribute(range_key=True)
+
+
+class ItemsByTracking(GlobalSecondaryIndex):
+    """Items expected in a domestic parcel (inbound scan matches a tracking number)."""
+
+    class Meta:
+        index_name = "by_tracking"
+        projection = KeysOnlyProjection()
+
+    tracking_no = UnicodeAttribute(hash_key=True)
+    item_id = UnicodeAttribute(range_key=True)
+
+
+class ItemsInStorage(GlobalSecondaryIndex):
+    """A customer's stored items by deadline (GET /warehouse/items). Sparse: `stored_by` is set only while
+    the item is in the warehouse (in_warehouse, inspection_issue, not_transportable, in_package)."""
+
+    class Meta:
+        index_name = "in_storage"
+        projection = AllProjection()
+
+    stored_by = UnicodeAttribute(hash_key=True)
+    storage_expires_at = UnicodeAttribute(range_key=True)
+
+
+class ItemsByDeadline(GlobalSecondaryIndex):
+    """Storage deadlines by day, sharded (`<yyyy-mm-dd>#<n>`): a sweep reads only what falls due.
+    Sparse: set only while a storage clock runs (not while the item is in a package)."""
+
+    class Meta:
+        index_name = "by_deadline"
+        projection = AllProjection()
+
+    deadline_key = UnicodeAttribute(hash_key=True)
+    storage_expires_at = UnicodeAttribute(range_key=True)
+
+
+class Item(Model):
+    """One ordered line (or forwarded parcel) as it moves from purchase to storage to shipping."""
+
+    Meta = table_meta("items")
+
+    item_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    product_id = UnicodeAttribute(null=True)
+    sku_id = UnicodeAttribute(null=True)
+    shop_id = UnicodeAttribute(null=True)
+    title = UnicodeAttribute()
+    props = MapAttribute(default=dict)
+    quantity = NumberAttribute(default=1)
+    unit_price_fen = NumberAttribute(default=0)
+    remark = UnicodeAttribute(null=True)
+    attributes = MapAttribute(default=dict)
+    purchase = MapAttribute(null=True)
+    domestic_shipment = MapAttribute(null=True)
+    tracking_no = UnicodeAttribute(null=True)
+    price_difference_due_fen = NumberAttribute(default=0)
+    # warehouse (seed step 4)
+    source = UnicodeAttribute(default="order")  # order | forwarding | exceptional
+    parcel_id = UnicodeAttribute(null=True)
+    received_at = UnicodeAttribute(null=True)
+    inspection = MapAttribute(null=True)
+    weight_g = NumberAttribute(null=True)
+    dims_cm = MapAttribute(null=True)
+    photos = MapAttribute(default=dict)  # photo_id -> {key, thumb_key, content_type, size, uploaded_at}
+    in_warehouse_at = UnicodeAttribute(null=True)
+    storage_expires_at = UnicodeAttribute(null=True)
+    stored_by = UnicodeAttribute(null=True)
+    deadline_key = UnicodeAttribute(null=True)
+    package_id = UnicodeAttribute(null=True)
+    open_case_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+    queue_key = UnicodeAttribute(null=True)
+    queue_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_order = ItemsByOrder()
+    queue = ItemQueue()
+    by_tracking = ItemsByTracking()
+    in_storage = ItemsInStorage()
+    by_deadline = ItemsByDeadline()
+
+
+class CartItem(Model):
+    Meta = table_meta("carts")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    cart_item_id = UnicodeAttribute(range_key=True)
+    product_id = UnicodeAttribute()
+    sku_id = UnicodeAttribute()
+    quantity = NumberAttribute()
+    remark = UnicodeAttribute(null=True)
+    added_at = UnicodeAttribute()
+
+
+class WalletAccount(Model):
+    """`sk = "account"`: the balance, changed only together with a ledger entry."""
+
+    Meta = table_meta("wallet")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    balance_fen = NumberAttribute(default=0)
+    version = VersionAttribute()
+
+
+class LedgerEntry(Model):
+    """`sk = "entry#<entry_id>"` in the same partition as the account: GET /wallet is one Query."""
+
+    Meta = table_meta("wallet")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entry_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    balance_after_fen = NumberAttribute()
+    ref = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class Payment(Model):
+    """Money collected by an external provider: a wallet top-up or an order paid by card/PayPal/Alipay."""
+
+    Meta = table_meta("payments")
+
+    payment_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    purpose = UnicodeAttribute()  # top_up | order
+    order_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    fee_fen = NumberAttribute()
+    charge_fen = NumberAttribute()
+    status = UnicodeAttribute()  # requires_action | succeeded
+    event_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    succeeded_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+
+class RequestRecord(Model):
+    """Idempotency: one record per (caller, route, Idempotency-Key) or per provider event id."""
+
+    Meta = table_meta("requests")
+
+    key = UnicodeAttribute(hash_key=True)
+    request_hash = UnicodeAttribute()
+    state = UnicodeAttribute()  # in_progress | done
+    status_code = NumberAttribute(null=True)
+    response_body = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)  # DynamoDB deletes expired records
+
+
+# WalletAccount and LedgerEntry share the wallet table; it is created once, from WalletAccount.
+MODELS: list[type] = [Order, Item, CartItem, WalletAccount, Payment, RequestRecord]

@@ -109,6 +109,10 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
+    from infra.local import moto_atomic
+
+    moto_atomic.apply()  # DynamoDB's write atomicity, which moto lacks across threads
+
     moto = ThreadedMotoServer(ip_address=HOST, port=MOTO_PORT, verbose=False)
     moto.start()
     endpoint = f"http://{HOST}:{MOTO_PORT}"

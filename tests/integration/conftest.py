@@ -11,7 +11,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import auth, aws, provision
+from chalicelib import auth, aws, clock, provision
 from tests.conftest import ROOT
 
 
@@ -35,9 +35,17 @@ class Api:
         self._tokens: dict[str, str] = {}
 
     def token(self, username: str) -> str:
-        if username not in self._tokens:
-            user = next(u for u in self.stack["users"] if u["username"] == username)
-            self._tokens[username] = provision.sign_in(self.stack["client_id"], username, user["password"])
+        """A fresh ID token whenever the (test) clock has moved past the cached one's expiry."""
+        import jwt
+
+        cached = self._tokens.get(username)
+        if (
+            cached
+            and jwt.decode(cached, options={"verify_signature": False})["exp"] > clock.now().timestamp() + 60
+        ):
+            return cached
+        user = next(u for u in self.stack["users"] if u["username"] == username)
+        self._tokens[username] = provision.sign_in(self.stack["client_id"], username, user["password"])
         return self._tokens[username]
 
     def user_id(self, username: str) -> str:
@@ -84,8 +92,19 @@ class Api:
         return self.call("DELETE", path, **kw)
 
 
+class _CognitoTime:
+    """moto stamps tokens with time.time(); in tests it follows our injectable clock instead."""
+
+    @staticmethod
+    def time() -> float:
+        return clock.now().timestamp()
+
+
 @pytest.fixture
-def stack() -> Iterator[dict]:
+def stack(monkeypatch) -> Iterator[dict]:
+    import moto.cognitoidp.models
+
+    monkeypatch.setattr(moto.cognitoidp.models, "time", _CognitoTime)
     with mock_aws():
         aws.reset()
         auth.jwks.clear()
@@ -115,3 +134,134 @@ BOB = "bob@example.com"
 REVIEWER = "reviewer@procure.example"
 WAREHOUSE = "warehouse@procure.example"
 ADMIN = "admin@procure.example"
+
+
+# --- a small, explicit catalog for money tests (prices chosen so every figure can be checked by hand) ---
+
+
+class FakeSource:
+    def __init__(self, products):
+        self.products = {p.product_id: p for p in products}
+
+    def get(self, product_id):
+        return self.products.get(product_id)
+
+    def get_many(self, product_ids):
+        return [self.products[p] for p in product_ids if p in self.products]
+
+
+def _products():
+    from chalicelib.catalog.source import Product, Shop, Sku
+
+    shop_a = Shop("shop_a", "Yiwu Good Goods")
+    shop_b = Shop("shop_b", "Shenzhen Gadget Factory")
+    return [
+        Product(
+            product_id="prd_tee",
+            source="1688",
+            source_item_id="610000000001",
+            source_url="https://detail.1688.com/offer/610000000001.html",
+            title="Cotton T-shirt",
+            category="apparel",
+            shop=shop_a,
+            skus=(
+                Sku("sku_tee_black_m", {"color": "black", "size": "M"}, 2500, 100),
+                Sku("sku_tee_white_l", {"color": "white", "size": "L"}, 2700, 3),
+            ),
+            min_quantity=1,
+            domestic_shipping_fen=800,
+            weight_g=200,
+        ),
+        Product(
+            product_id="prd_socks",
+            source="taobao",
+            source_item_id="700000000002",
+            source_url="https://item.taobao.com/item.htm?id=700000000002",
+            title="Wool socks 5 pairs",
+            category="apparel",
+            shop=shop_a,
+            skus=(Sku("sku_socks", {"color": "grey", "size": "one"}, 1000, 500),),
+            min_quantity=2,
+            domestic_shipping_fen=600,
+            weight_g=300,
+        ),
+        Product(
+            product_id="prd_bank",
+            source="tmall",
+            source_item_id="800000000003",
+            source_url="https://detail.tmall.com/item.htm?id=800000000003",
+            title="Power bank 10000mAh",
+            category="electronics",
+            shop=shop_b,
+            skus=(Sku("sku_bank", {"color": "white"}, 9900, 50),),
+            domestic_shipping_fen=1000,
+            weight_g=250,
+            attributes=("battery",),
+        ),
+    ]
+
+
+@pytest.fixture
+def shop(stack):
+    """Installs the explicit test catalog as the product source."""
+    from chalicelib.catalog.source import set_source
+
+    set_source(FakeSource(_products()))
+    yield
+    set_source(None)
+
+
+def top_up(api: Api, user: str, amount_fen: int, channel: str = "alipay") -> dict:
+    """A top-up settled by a correctly signed provider webhook (what `make topup` does)."""
+    created = api.post("/wallet/top-ups", {"amount_fen": amount_fen, "channel": channel}, user=user)
+    assert created.status == 201, created.body
+    result = send_webhook(api, created.body["payment_id"], created.body["charge_fen"])
+    assert result.status == 200, result.body
+    return created.body
+
+
+def send_webhook(
+    api: Api,
+    payment_id: str,
+    amount_fen: int,
+    event_id: str | None = None,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    raw: bytes | None = None,
+):
+    from chalicelib import clock, ids, payments
+
+    body = (
+        raw
+        if raw is not None
+        else json.dumps(
+            {
+                "id": event_id or ids.new_id("evt"),
+                "type": "payment.succeeded",
+                "data": {"payment_id": payment_id, "amount_fen": amount_fen},
+            }
+        ).encode()
+    )
+    signature = payments.sign(
+        body,
+        secret or os.environ["PAYMENT_WEBHOOK_SECRET"],
+        int(clock.now().timestamp()) if timestamp is None else timestamp,
+    )
+    return api.call("POST", "/payments/webhook", raw=body.decode(), headers={"X-Signature": signature})
+
+
+def sent_emails(to: str | None = None) -> list[dict]:
+    """Templated emails moto's SES accepted: [{"to", "template", "data"}]."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID]["ap-southeast-1"]
+    found = []
+    for message in backend.sent_messages:
+        if not hasattr(message, "template"):
+            continue
+        recipients = message.destinations.get("ToAddresses", [])
+        if to is None or to in recipients:
+            name = message.template.removeprefix(os.environ["TABLE_PREFIX"] + "-")
+            found.append({"to": recipients, "template": name, "data": json.loads(message.template_data)})
+    return found

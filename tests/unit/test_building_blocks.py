@@ -156,3 +156,9 @@ def test_s3_records_from_sqs_bodies():
     assert len(found) == 1
     assert found[0].key == "qc/itm_1/ph 1.jpg"
     assert found[0].bucket == "b" and found[0].size == 10
+
+
+def test_ids_ascend_under_a_frozen_clock():
+    clock.set_now(datetime(2026, 1, 1, tzinfo=UTC))
+    made = [ids.new_id("led") for _ in range(500)]
+    assert made == sorted(made) and len(set(made)) == 500

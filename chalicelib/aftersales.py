@@ -1,0 +1,147 @@
+"""After-sales: a customer opens a case for an item; staff resolve it with a refund or a return."""
+
+from __future__ import annotations
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, ids, money, wallet
+from chalicelib.errors import Conflict, NotFound, ValidationError
+from chalicelib.items import item_json, queue_page, shard_key
+from chalicelib.models.commerce import Item
+from chalicelib.models.warehouse import AfterSalesCase
+from chalicelib.notify import notify
+from chalicelib.rules import storage as storage_rules
+
+# an item is with us (or was received) when a case can be opened about it
+CASE_STATUSES = ("received", *storage_rules.CLOCK_RUNNING)
+RESOLUTIONS = ("refund", "return", "reject")
+
+
+def case_json(case: AfterSalesCase) -> dict:
+    return {
+        "case_id": case.case_id,
+        "item_id": case.item_id,
+        "type": case.type,
+        "reason": case.reason,
+        "status": case.status,
+        "resolution": case.resolution,
+        "refund_fen": int(case.refund_fen or 0),
+        "note": case.note,
+        "created_at": case.created_at,
+        "resolved_at": case.resolved_at,
+    }
+
+
+def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> dict:
+    try:
+        item = Item.get(item_id, consistent_read=True)
+    except Item.DoesNotExist:
+        raise NotFound("No such item.") from None
+    if item.user_id != user_id:
+        raise NotFound("No such item.")
+    if item.status not in CASE_STATUSES:
+        raise Conflict(f"The item is {item.status}; after-sales is for goods that reached our warehouse.")
+    if item.open_case_id:
+        raise Conflict(f"Case {item.open_case_id} is already open for this item.")
+    now = clock.now_iso()
+    case = AfterSalesCase(
+        ids.new_id("cas"),
+        user_id=user_id,
+        item_id=item_id,
+        type=case_type,
+        reason=reason,
+        status="open",
+        created_at=now,
+        queue_key=shard_key("open", item_id),
+        queue_at=now,
+    )
+    try:
+        with TransactWrite(connection=wallet._connection()) as tx:
+            tx.save(case, condition=AfterSalesCase.case_id.does_not_exist())
+            tx.update(
+                item,
+                actions=[Item.open_case_id.set(case.case_id)],
+                condition=Item.open_case_id.does_not_exist() & Item.status.is_in(*CASE_STATUSES),
+            )
+    except Exception as exc:
+        if getattr(exc, "cause_response_code", None) == "TransactionCanceledException":
+            raise Conflict("A case was opened for this item meanwhile.") from None
+        raise
+    return case_json(case)
+
+
+def list_own(user_id: str, limit: int, cursor: dict | None) -> dict:
+    result = AfterSalesCase.by_user.query(
+        user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
+    )
+    return {"items": [case_json(c) for c in result], "next_cursor": result.last_evaluated_key}
+
+
+def queue(limit: int, cursor: dict | None) -> dict:
+    cases, next_cursor = queue_page(AfterSalesCase, "open", limit, cursor)
+    return {"items": [dict(case_json(c), user_id=c.user_id) for c in cases], "next_cursor": next_cursor}
+
+
+def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note: str | None) -> dict:
+    """refund: credit the wallet (at most what the item cost); return: the goods go back to the merchant
+    (item `returned`, out of storage), with an optional refund; reject: close with no change."""
+    if resolution not in RESOLUTIONS:
+        raise ValidationError(f"resolution must be one of {', '.join(RESOLUTIONS)}.")
+    if resolution == "reject" and refund_fen:
+        raise ValidationError("A rejected case refunds nothing.")
+    if resolution == "refund" and refund_fen <= 0:
+        raise ValidationError("A refund needs refund_fen > 0.")
+
+    def unit() -> wallet.Unit:
+        try:
+            case = AfterSalesCase.get(case_id, consistent_read=True)
+        except AfterSalesCase.DoesNotExist:
+            raise NotFound("No such case.") from None
+        if case.status != "open":
+            raise Conflict("The case is already resolved.")
+        item = Item.get(case.item_id, consistent_read=True)
+        paid = int(item.unit_price_fen) * int(item.quantity)
+        if refund_fen > paid:
+            raise ValidationError(f"refund_fen can be at most what the item cost ({paid} fen).")
+        now = clock.now_iso()
+        work = wallet.Unit()
+        work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(
+                case,
+                actions=[
+                    AfterSalesCase.status.set("resolved"),
+                    AfterSalesCase.resolution.set(resolution),
+                    AfterSalesCase.refund_fen.set(refund_fen),
+                    AfterSalesCase.note.set(note),
+                    AfterSalesCase.resolved_at.set(now),
+                    AfterSalesCase.resolved_by.set(staff_id),
+                    AfterSalesCase.queue_key.remove(),
+                    AfterSalesCase.queue_at.remove(),
+                ],
+                condition=AfterSalesCase.status == "open",
+            )
+            actions = [Item.open_case_id.remove(), Item.updated_at.set(now)]
+            if resolution == "return":
+                actions += [Item.status.set("returned"), Item.stored_by.remove(), Item.deadline_key.remove()]
+            tx.update(item, actions=actions, condition=Item.open_case_id == case.case_id)
+
+        work.write(write)
+        work.result = case
+        return work
+
+    case = wallet.run(unit)
+    resolved = AfterSalesCase.get(case_id, consistent_read=True)
+    notify(
+        case.user_id,
+        "after_sales_resolved",
+        {
+            "case_id": case_id,
+            "item_id": case.item_id,
+            "resolution": resolution,
+            "refund": f"{money.format_cny(refund_fen)} was returned to your wallet." if refund_fen else "",
+            "note": note or "",
+        },
+    )
+    return dict(case_json(resolved), item=item_json(Item.get(case.item_id)))

@@ -1,0 +1,62 @@
+"""Wallet, top-ups, the payment provider's webhook, and the payment channels."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import payments, wallet
+from chalicelib.errors import ValidationError
+from chalicelib.rules.charges import channels
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+
+bp = Blueprint(__name__)
+
+MAX_TOP_UP_FEN = 10_000_000  # ¥100,000
+
+
+class TopUpBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    amount_fen: Annotated[int, Field(ge=100, le=MAX_TOP_UP_FEN)]
+    channel: Annotated[str, Field(min_length=1, max_length=32)]
+
+
+@route(bp, "/payment-channels", public=True)
+def list_payment_channels(req: Req) -> dict:
+    """Payment channels and their bank fee rules (percent + fixed part)."""
+    return {"items": [c.as_json() for c in channels().values()], "next_cursor": None}
+
+
+@route(bp, "/wallet")
+def get_wallet(req: Req) -> dict:
+    """Balance and ledger entries, newest first."""
+    entries, last = wallet.entries(req.user.user_id, page_limit(req), decode_cursor(req))
+    return {
+        "balance_fen": wallet.balance_fen(req.user.user_id),
+        "entries": [wallet.entry_json(e) for e in entries],
+        "next_cursor": encode_cursor(last),
+    }
+
+
+@route(bp, "/wallet/top-ups", "POST", body=TopUpBody, status=201, money=True)
+def create_top_up(req: Req) -> dict:
+    """Start a top-up: the provider collects charge_fen, the wallet is credited amount_fen."""
+    channel = channels().get(req.body.channel)
+    if channel is None or not channel.external:
+        external = ", ".join(c for c, v in channels().items() if v.external)
+        raise ValidationError(f"channel must be an external payment channel: {external}.")
+    return payments.payment_json(payments.create_top_up(req.user.user_id, req.body.amount_fen, channel))
+
+
+@route(bp, "/payments/{payment_id}")
+def get_payment(req: Req, payment_id: str) -> dict:
+    """One of the caller's payments (top-up or order payment) and its status."""
+    return payments.payment_json(payments.get_own(req.user.user_id, payment_id))
+
+
+@route(bp, "/payments/webhook", "POST", public=True)
+def payment_webhook(req: Req) -> dict:
+    """The payment provider's signed callback; credits the wallet once per payment."""
+    return payments.handle_webhook(req.header("x-signature"), req.raw_body)

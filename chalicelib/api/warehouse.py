@@ -1,0 +1,202 @@
+"""Warehouse (staff group `warehouse`) and the customer's storage, forwarding and after-sales."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from chalicelib import aftersales, users, warehouse
+from chalicelib.errors import ValidationError
+from chalicelib.items import queue_page
+from chalicelib.models.warehouse import Parcel
+from chalicelib.rules import inspection as rules
+from chalicelib.web import Req, decode_cursor, encode_cursor, json_response, page_limit, route
+
+bp = Blueprint(__name__)
+
+WAREHOUSE = ("warehouse",)
+CASE_STAFF = ("warehouse", "reviewer")
+Tracking = Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+Check = Literal["ok", "issue", "n/a"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class InboundBody(Strict):
+    tracking_no: Tracking
+    carrier: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    weight_g: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
+class AssignBody(Strict):
+    item_ids: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=50)
+        ]
+        | None
+    ) = None
+    user_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    customer_email: Annotated[str, Field(min_length=3, max_length=254)] | None = None
+    description: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self):
+        targets = [self.item_ids is not None, self.user_id is not None, self.customer_email is not None]
+        if sum(targets) != 1:
+            raise ValueError("send exactly one of item_ids, user_id or customer_email")
+        return self
+
+
+class Checks(Strict):
+    color: Check
+    damage: Check
+    stains: Check
+    size: Check
+    model: Check
+    version: Check
+
+
+class Dims(Strict):
+    l: Annotated[int, Field(ge=1, le=500)]  # noqa: E741 - api.md's name
+    w: Annotated[int, Field(ge=1, le=500)]
+    h: Annotated[int, Field(ge=1, le=500)]
+
+
+class InspectionBody(Strict):
+    category: Literal["apparel", "electronics", "general"]
+    checks: Checks
+    label_size: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    weight_g: Annotated[int, Field(ge=1, le=1_000_000)]
+    dims_cm: Dims
+    result: Literal["pass", "issue", "not_transportable"]
+    notes: Annotated[str, Field(max_length=1000)] | None = None
+    hazards: list[Literal[rules.HAZARDS]] | None = None  # type: ignore[valid-type]
+
+
+class CaseBody(Strict):
+    item_id: Annotated[str, Field(min_length=1, max_length=64)]
+    type: Literal["return", "exchange", "refund"]
+    reason: Text
+
+
+class ResolveBody(Strict):
+    resolution: Literal["refund", "return", "reject"]
+    refund_fen: Annotated[int, Field(ge=0, le=100_000_000)] = 0
+    note: Text | None = None
+
+
+class ForwardingBody(Strict):
+    tracking_no: Tracking
+    carrier: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    description: Text
+
+
+def _page(result: dict) -> dict:
+    result["next_cursor"] = encode_cursor(result["next_cursor"])
+    return result
+
+
+# --- staff ---------------------------------------------------------------------------------------------
+
+
+@route(bp, "/staff/inbound", "POST", groups=WAREHOUSE, body=InboundBody, status=201)
+def scan_inbound(req: Req):
+    """Scan a domestic parcel in: matched to expected items or a forwarding declaration, else exceptional."""
+    b = req.body
+    parcel, created = warehouse.receive(b.tracking_no, b.carrier, b.weight_g, req.user.user_id)
+    return parcel if created else json_response(dict(parcel, already_received=True), status=200)
+
+
+@route(bp, "/staff/parcels", groups=WAREHOUSE)
+def parcel_queue(req: Req) -> dict:
+    """Exceptional parcels waiting to be identified, oldest first."""
+    status = req.query.get("status", "exceptional")
+    if status != "exceptional":
+        raise ValidationError("status must be exceptional.")
+    parcels, cursor = queue_page(Parcel, status, page_limit(req), decode_cursor(req))
+    return {"items": [warehouse.parcel_json(p) for p in parcels], "next_cursor": encode_cursor(cursor)}
+
+
+@route(bp, "/staff/parcels/{parcel_id}/assign", "POST", groups=WAREHOUSE, body=AssignBody)
+def assign_parcel(req: Req, parcel_id: str) -> dict:
+    """Resolve an exceptional parcel: to expected items, or to the customer who identified it."""
+    b = req.body
+    user_id = b.user_id
+    if b.customer_email is not None:
+        user_id = users.user_id_by_email(b.customer_email)
+        if user_id is None:
+            raise ValidationError("No customer has that email address.")
+    return warehouse.assign(parcel_id, req.user.user_id, b.item_ids, user_id, b.description)
+
+
+@route(bp, "/staff/items/{item_id}/inspection", "POST", groups=WAREHOUSE, body=InspectionBody)
+def inspect_item(req: Req, item_id: str) -> dict:
+    """Record the appearance inspection, weight and size; pass stores the item for 90 days."""
+    return warehouse.inspect(item_id, req.user.user_id, req.body.model_dump())
+
+
+@route(bp, "/staff/after-sales", groups=CASE_STAFF)
+def case_queue(req: Req) -> dict:
+    """Open after-sales cases, oldest first."""
+    return _page(aftersales.queue(page_limit(req), decode_cursor(req)))
+
+
+@route(bp, "/staff/after-sales/{case_id}/resolve", "POST", groups=CASE_STAFF, body=ResolveBody)
+def resolve_case(req: Req, case_id: str) -> dict:
+    """Resolve a case: refund to the wallet, return the goods to the merchant, or reject."""
+    b = req.body
+    return aftersales.resolve(case_id, req.user.user_id, b.resolution, b.refund_fen, b.note)
+
+
+# --- customers ------------------------------------------------------------------------------------------
+
+
+@route(bp, "/warehouse/items")
+def stored_items(req: Req) -> dict:
+    """The caller's goods in our warehouse with their storage deadline and days left."""
+    return _page(warehouse.stored_items(req.user.user_id, page_limit(req), decode_cursor(req)))
+
+
+@route(bp, "/items/{item_id}")
+def get_item(req: Req, item_id: str) -> dict:
+    """One of the caller's items."""
+    from chalicelib.items import item_json
+
+    return item_json(warehouse.own_item(req.user.user_id, item_id))
+
+
+@route(bp, "/items/{item_id}/accept", "POST")
+def accept_item(req: Req, item_id: str) -> dict:
+    """Accept an item whose inspection found an issue: it is stored as normal."""
+    return warehouse.accept(req.user.user_id, item_id)
+
+
+@route(bp, "/after-sales", "POST", body=CaseBody, status=201)
+def open_case(req: Req) -> dict:
+    """Open an after-sales case (return, exchange or refund) for an item."""
+    b = req.body
+    return aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason)
+
+
+@route(bp, "/after-sales")
+def list_cases(req: Req) -> dict:
+    """The caller's after-sales cases, newest first."""
+    return _page(aftersales.list_own(req.user.user_id, page_limit(req), decode_cursor(req)))
+
+
+@route(bp, "/forwarding", "POST", body=ForwardingBody, status=201)
+def declare_forwarding(req: Req) -> dict:
+    """Declare a parcel you bought yourself; it is matched to you when it arrives."""
+    b = req.body
+    return warehouse.declare_forwarding(req.user.user_id, b.tracking_no, b.carrier, b.description)
+
+
+@route(bp, "/forwarding")
+def list_forwarding(req: Req) -> dict:
+    """The caller's forwarding declarations."""
+    return _page(warehouse.list_declarations(req.user.user_id, page_limit(req), decode_cursor(req)))

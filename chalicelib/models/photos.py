@@ -1,0 +1,44 @@
+"""Photo upload records (what the server expects under each presigned key).
+
+One record per presigned upload, written when staff ask for it (status `pending`). The ingestion handler
+looks the record up by the photo id in the uploaded key (GetItem) and moves it to `ready` or `rejected`.
+The item itself carries the ingested photos (`Item.photos`, a map keyed by photo id), so reading an
+item's photos never touches this table.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.models.base import table_meta
+
+PENDING = "pending"
+READY = "ready"
+REJECTED = "rejected"
+
+
+class Photo(Model):
+    Meta = table_meta("photos")
+
+    photo_id = UnicodeAttribute(hash_key=True)
+    item_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()  # the item's owner when the upload was requested
+    key = UnicodeAttribute()  # qc/<item_id>/<photo_id>.<ext>, chosen by the server
+    content_type = UnicodeAttribute()  # what staff declared (pinned in the presigned POST)
+    status = UnicodeAttribute(default=PENDING)  # pending | ready | rejected
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()  # the staff member who asked for the upload
+    upload_expires_at = UnicodeAttribute()
+    # set by ingestion
+    etag = UnicodeAttribute(null=True)
+    size = NumberAttribute(null=True)
+    detected_type = UnicodeAttribute(null=True)  # the format the bytes really are
+    ready_at = UnicodeAttribute(null=True)
+    rejected_at = UnicodeAttribute(null=True)
+    reject_reason = UnicodeAttribute(null=True)
+    # a pending record nobody uploaded to disappears after a week; ingestion clears it on `ready`
+    expires_at = TTLAttribute(null=True)
+
+
+MODELS: list[type] = [Photo]

@@ -1,0 +1,457 @@
+"""Carts and procurement orders (seed steps 2-3): quote, create, pay, cancel; prices snapshotted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, ids, payments, wallet
+from chalicelib.errors import Conflict, NotFound, ValidationError
+from chalicelib.items import item_json, shard_key
+from chalicelib.logs import get_logger
+from chalicelib.models.commerce import CartItem, Item, Order, Payment
+from chalicelib.rules import charges as charge_rules
+from chalicelib.rules.calendar import add_working_hours
+
+log = get_logger("orders")
+
+MAX_ITEMS_PER_ORDER = 40  # one DynamoDB transaction holds the order, its items and the cart removals
+REVIEW_WORKING_HOURS = 3
+ESTIMATES = {
+    "review": "within 1-3 working hours of payment (Asia/Shanghai, 09:00-18:00)",
+    "merchant_ships_in_days": "1-4",
+    "domestic_transit_days": "3-5",
+}
+CANCELLABLE = ("pending_payment", "pending_review", "approved")
+
+
+# --- catalog lookups -----------------------------------------------------------------------
+
+
+def product_and_sku(product_id: str, sku_id: str) -> tuple[dict, dict]:
+    """The product detail and SKU, or 400: clients may only order what the catalog sells."""
+    from chalicelib.catalog import find_sku, get_product
+
+    product = get_product(product_id)
+    if product is None:
+        raise ValidationError(f"Unknown product {product_id!r}.")
+    sku = find_sku(product, sku_id)
+    if sku is None:
+        raise ValidationError(f"Product {product_id!r} has no SKU {sku_id!r}.")
+    detail = product.detail()
+    return detail, next(s for s in detail["skus"] if s["sku_id"] == sku_id)
+
+
+def check_quantity(product: dict, sku: dict, quantity: int) -> None:
+    if quantity < 1:
+        raise ValidationError("quantity must be at least 1.")
+    if quantity < int(product.get("min_quantity") or 1):
+        raise ValidationError(f"This product sells at least {product['min_quantity']} per order.")
+    if quantity > int(sku.get("stock") or 0):
+        raise ValidationError(f"Only {sku.get('stock', 0)} in stock for this SKU.")
+
+
+# --- cart ----------------------------------------------------------------------------------
+
+
+def cart_item_json(cart_item: CartItem) -> dict:
+    product, sku = _lenient_lookup(cart_item.product_id, cart_item.sku_id)
+    return {
+        "cart_item_id": cart_item.cart_item_id,
+        "product_id": cart_item.product_id,
+        "sku_id": cart_item.sku_id,
+        "title": product["title"] if product else None,
+        "props": dict(sku["props"]) if sku else {},
+        "quantity": int(cart_item.quantity),
+        "unit_price_fen": int(sku["price_fen"]) if sku else None,
+        "remark": cart_item.remark,
+        "available": bool(product and sku),
+        "added_at": cart_item.added_at,
+    }
+
+
+def _lenient_lookup(product_id: str, sku_id: str) -> tuple[dict | None, dict | None]:
+    try:
+        return product_and_sku(product_id, sku_id)
+    except ValidationError:
+        return None, None
+
+
+def get_cart(user_id: str) -> dict:
+    items = [cart_item_json(c) for c in CartItem.query(user_id)]
+    subtotal = sum(i["unit_price_fen"] * i["quantity"] for i in items if i["available"])
+    return {"items": items, "subtotal_fen": subtotal}
+
+
+def add_to_cart(user_id: str, product_id: str, sku_id: str, quantity: int, remark: str | None) -> dict:
+    product, sku = product_and_sku(product_id, sku_id)
+    check_quantity(product, sku, quantity)
+    cart_item = CartItem(
+        user_id,
+        ids.new_id("cart"),
+        product_id=product_id,
+        sku_id=sku_id,
+        quantity=quantity,
+        remark=remark,
+        added_at=clock.now_iso(),
+    )
+    cart_item.save()
+    return cart_item_json(cart_item)
+
+
+def own_cart_item(user_id: str, cart_item_id: str) -> CartItem:
+    try:
+        return CartItem.get(user_id, cart_item_id)
+    except CartItem.DoesNotExist:
+        raise NotFound("No such cart item.") from None
+
+
+def update_cart_item(user_id: str, cart_item_id: str, quantity: int | None, remark: str | None) -> dict:
+    cart_item = own_cart_item(user_id, cart_item_id)
+    actions = []
+    if quantity is not None:
+        product, sku = product_and_sku(cart_item.product_id, cart_item.sku_id)
+        check_quantity(product, sku, quantity)
+        actions.append(CartItem.quantity.set(quantity))
+        cart_item.quantity = quantity
+    if remark is not None:
+        actions.append(CartItem.remark.set(remark))
+        cart_item.remark = remark
+    if actions:
+        cart_item.update(actions=actions, condition=CartItem.cart_item_id.exists())
+    return cart_item_json(cart_item)
+
+
+def remove_cart_item(user_id: str, cart_item_id: str) -> None:
+    own_cart_item(user_id, cart_item_id).delete()
+
+
+# --- quote and create ----------------------------------------------------------------------
+
+
+def _channel(name: str) -> charge_rules.Channel:
+    channel = charge_rules.channels().get(name)
+    if channel is None:
+        known = ", ".join(charge_rules.channels())
+        raise ValidationError(f"Unknown payment_channel {name!r}; one of: {known}.")
+    return channel
+
+
+def _lines(user_id: str, cart_item_ids: list[str] | None, direct: list[dict] | None) -> list[dict]:
+    """Priced lines from the caller's cart items or direct items: catalog prices, never the client's."""
+    if bool(cart_item_ids) == bool(direct):
+        raise ValidationError("Send either cart_item_ids or items (a non-empty list), not both.")
+    requested = []
+    if cart_item_ids:
+        if len(set(cart_item_ids)) != len(cart_item_ids):
+            raise ValidationError("cart_item_ids has duplicates.")
+        for cart_item_id in cart_item_ids:
+            c = own_cart_item(user_id, cart_item_id)
+            requested.append(
+                {
+                    "product_id": c.product_id,
+                    "sku_id": c.sku_id,
+                    "quantity": int(c.quantity),
+                    "remark": c.remark,
+                    "cart_item_id": c.cart_item_id,
+                }
+            )
+    else:
+        requested = [dict(d, cart_item_id=None) for d in direct or []]
+    if len(requested) > MAX_ITEMS_PER_ORDER:
+        raise ValidationError(f"An order holds at most {MAX_ITEMS_PER_ORDER} lines.")
+    lines = []
+    for r in requested:
+        product, sku = product_and_sku(r["product_id"], r["sku_id"])
+        check_quantity(product, sku, r["quantity"])
+        lines.append({**r, "product": product, "sku": sku})
+    return lines
+
+
+def _charges(lines: list[dict], channel: charge_rules.Channel) -> charge_rules.OrderCharges:
+    return charge_rules.order_charges(
+        [
+            charge_rules.Line(
+                unit_price_fen=int(line["sku"]["price_fen"]),
+                quantity=int(line["quantity"]),
+                shop_id=line["product"]["shop"]["shop_id"],
+                shop_shipping_fen=int(line["product"]["domestic_shipping_fen"]),
+            )
+            for line in lines
+        ],
+        channel,
+    )
+
+
+def quote(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
+    channel = _channel(channel_name)
+    lines = _lines(user_id, cart_item_ids, direct)
+    return {
+        "charges": _charges(lines, channel).as_json(),
+        "payment_channel": channel.channel,
+        "estimates": ESTIMATES,
+    }
+
+
+def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
+    channel = _channel(channel_name)
+    lines = _lines(user_id, cart_item_ids, direct)
+    charges = _charges(lines, channel)
+    now = clock.now_iso()
+    order_id = ids.new_id("ord")
+    items = []
+    for line in lines:
+        product, sku = line["product"], line["sku"]
+        items.append(
+            Item(
+                ids.new_id("itm"),
+                user_id=user_id,
+                order_id=order_id,
+                status="pending_payment",
+                product_id=product["product_id"],
+                sku_id=sku["sku_id"],
+                shop_id=product["shop"]["shop_id"],
+                title=product["title"],
+                props=dict(sku.get("props") or {}),
+                quantity=int(line["quantity"]),
+                unit_price_fen=int(sku["price_fen"]),
+                remark=line.get("remark"),
+                attributes={
+                    "category": product.get("category"),
+                    "transport_flags": list(product.get("attributes") or []),
+                    "weight_g_estimate": int(product.get("weight_g") or 0),
+                },
+                created_at=now,
+            )
+        )
+    order = Order(
+        order_id,
+        user_id=user_id,
+        status="pending_payment",
+        payment_channel=channel.channel,
+        product_fen=charges.product_fen,
+        domestic_shipping_fen=charges.domestic_shipping_fen,
+        bank_fee_fen=charges.bank_fee_fen,
+        total_fen=charges.total_fen,
+        item_ids=[i.item_id for i in items],
+        created_at=now,
+    )
+    with TransactWrite(connection=wallet._connection()) as tx:
+        tx.save(order, condition=Order.order_id.does_not_exist())
+        for item in items:
+            tx.save(item, condition=Item.item_id.does_not_exist())
+        for line in lines:
+            if line["cart_item_id"]:
+                tx.delete(CartItem(user_id, line["cart_item_id"]), condition=CartItem.cart_item_id.exists())
+    log.info("order created", extra={"order_id": order_id, "total_fen": charges.total_fen})
+    return order_json(order, items)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def order_items(order: Order) -> list[Item]:
+    found = {i.item_id: i for i in Item.batch_get(list(order.item_ids))}
+    return [found[i] for i in order.item_ids if i in found]
+
+
+def order_json(order: Order, items: Iterable[Item], payment: Payment | None = None) -> dict:
+    return {
+        "order_id": order.order_id,
+        "status": order.status,
+        "payment_channel": order.payment_channel,
+        "items": [item_json(i) for i in items],
+        "charges": {
+            "product_fen": int(order.product_fen),
+            "domestic_shipping_fen": int(order.domestic_shipping_fen),
+            "bank_fee_fen": int(order.bank_fee_fen),
+            "total_fen": int(order.total_fen),
+        },
+        "paid_fen": int(order.paid_fen or 0),
+        "refunded_fen": int(order.refunded_fen or 0),
+        "created_at": order.created_at,
+        "paid_at": order.paid_at,
+        "review_due_at": order.review_due_at,
+        "reject_reason": order.reject_reason,
+        "payment": payments.payment_json(payment) if payment else None,
+        "estimates": ESTIMATES,
+    }
+
+
+def own_order(user_id: str, order_id: str, consistent: bool = False) -> Order:
+    try:
+        order = Order.get(order_id, consistent_read=consistent)
+    except Order.DoesNotExist:
+        raise NotFound("No such order.") from None
+    if order.user_id != user_id:
+        raise NotFound("No such order.")
+    return order
+
+
+def list_orders(user_id: str, limit: int, cursor: dict | None) -> dict:
+    result = Order.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
+    orders = list(result)
+    wanted = [i for o in orders for i in o.item_ids]
+    found = {}
+    for start in range(0, len(wanted), 100):
+        found.update({i.item_id: i for i in Item.batch_get(wanted[start : start + 100])})
+    return {
+        "items": [order_json(o, [found[i] for i in o.item_ids if i in found]) for o in orders],
+        "next_cursor": result.last_evaluated_key,
+    }
+
+
+# --- paying --------------------------------------------------------------------------------
+
+
+def _items_to(
+    tx: TransactWrite,
+    items: list[Item],
+    expected: tuple[str, ...],
+    status: str,
+    queue_status: str | None = None,
+) -> None:
+    now = clock.now_iso()
+    for item in items:
+        actions = [Item.status.set(status), Item.updated_at.set(now)]
+        if queue_status:
+            actions += [Item.queue_key.set(shard_key(queue_status, item.item_id)), Item.queue_at.set(now)]
+        else:
+            actions += [Item.queue_key.remove(), Item.queue_at.remove()]
+        tx.update(item, actions=actions, condition=Item.status.is_in(*expected))
+
+
+def _to_review(tx: TransactWrite, order: Order, paid_fen: int) -> None:
+    now = clock.now()
+    due = clock.iso(add_working_hours(now, REVIEW_WORKING_HOURS))
+    tx.update(
+        order,
+        actions=[
+            Order.status.set("pending_review"),
+            Order.paid_fen.set(paid_fen),
+            Order.paid_at.set(clock.iso(now)),
+            Order.review_due_at.set(due),
+            Order.queue_key.set(shard_key("pending_review", order.order_id)),
+            Order.queue_at.set(due),
+        ],
+        condition=Order.status == "pending_payment",
+    )
+
+
+def pay(user_id: str, order_id: str) -> dict:
+    """Balance: debit the total and queue the order for review. External channel: a payment to complete."""
+    order = own_order(user_id, order_id, consistent=True)
+    if order.payment_channel != "balance":
+        return _pay_external(order)
+
+    def unit() -> wallet.Unit:
+        current = own_order(user_id, order_id, consistent=True)
+        if current.status != "pending_payment":
+            raise Conflict(f"The order is {current.status}; only a pending_payment order can be paid.")
+        items = order_items(current)
+        work = wallet.Unit()
+        work.move(user_id, -int(current.total_fen), "order_payment", current.order_id)
+
+        def write(tx: TransactWrite) -> None:
+            _to_review(tx, current, int(current.total_fen))
+            _items_to(tx, items, ("pending_payment",), "pending_review")
+
+        work.write(write)
+        work.result = current.order_id
+        return work
+
+    wallet.run(unit)
+    paid = own_order(user_id, order_id, consistent=True)
+    log.info("order paid from balance", extra={"order_id": order_id})
+    return order_json(paid, order_items(paid))
+
+
+def _pay_external(order: Order) -> dict:
+    if order.status != "pending_payment":
+        raise Conflict(f"The order is {order.status}; only a pending_payment order can be paid.")
+    payment = None
+    if order.payment_id:
+        payment = Payment.get(order.payment_id)
+    else:
+        channel = _channel(order.payment_channel)
+        payment = payments.new_payment(
+            order.user_id,
+            "order",
+            channel,
+            int(order.total_fen) - int(order.bank_fee_fen),
+            int(order.bank_fee_fen),
+            order_id=order.order_id,
+        )
+        with TransactWrite(connection=wallet._connection()) as tx:
+            tx.save(payment, condition=Payment.payment_id.does_not_exist())
+            tx.update(
+                order,
+                actions=[Order.payment_id.set(payment.payment_id)],
+                condition=Order.payment_id.does_not_exist() & (Order.status == "pending_payment"),
+            )
+        order.payment_id = payment.payment_id
+    return order_json(order, order_items(order), payment)
+
+
+def settle_external_payment(work: wallet.Unit, payment: Payment) -> None:
+    """Within the webhook's unit: the collected money pays the order (or stays in the wallet if cancelled)."""
+    try:
+        order = Order.get(payment.order_id, consistent_read=True)
+    except Order.DoesNotExist:
+        return
+    if order.status != "pending_payment":
+        log.warning("order no longer payable; money stays in the wallet", extra={"order_id": order.order_id})
+        return
+    items = order_items(order)
+    work.move(order.user_id, -int(order.total_fen), "order_payment", order.order_id)
+
+    def write(tx: TransactWrite) -> None:
+        _to_review(tx, order, int(order.total_fen))
+        _items_to(tx, items, ("pending_payment",), "pending_review")
+
+    work.write(write)
+
+
+# --- cancelling ----------------------------------------------------------------------------
+
+
+def cancel(user_id: str, order_id: str) -> dict:
+    """Allowed until the first item is purchased; what was paid goes back to the wallet."""
+
+    def unit() -> wallet.Unit:
+        order = own_order(user_id, order_id, consistent=True)
+        if order.status not in CANCELLABLE:
+            raise Conflict(f"The order is {order.status} and can no longer be cancelled.")
+        items = order_items(order)
+        waiting = {
+            "pending_payment": "pending_payment",
+            "pending_review": "pending_review",
+            "approved": "purchasing",
+        }[order.status]
+        if any(i.status != waiting or i.purchase for i in items):
+            raise Conflict("Some items are already purchased; open an after-sales case instead.")
+        work = wallet.Unit()
+        refund = int(order.paid_fen or 0) - int(order.refunded_fen or 0)
+        work.move(user_id, refund, "order_refund", order.order_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(
+                order,
+                actions=[
+                    Order.status.set("cancelled"),
+                    Order.cancelled_at.set(clock.now_iso()),
+                    Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
+                    Order.queue_key.remove(),
+                    Order.queue_at.remove(),
+                ],
+                condition=Order.status == order.status,
+            )
+            _items_to(tx, items, (waiting,), "cancelled")
+
+        work.write(write)
+        return work
+
+    wallet.run(unit)
+    order = own_order(user_id, order_id, consistent=True)
+    return order_json(order, order_items(order))

@@ -1,0 +1,161 @@
+"""Payments collected by an external provider (top-ups and externally paid orders) and its webhook.
+
+Webhook signing: `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, config, ids, wallet
+from chalicelib.errors import NotFound, ValidationError
+from chalicelib.logs import get_logger
+from chalicelib.models.commerce import Payment, RequestRecord
+from chalicelib.rules.charges import Channel
+
+log = get_logger("payments")
+
+SIGNATURE_TOLERANCE_SECONDS = 300
+
+
+def payment_json(payment: Payment) -> dict:
+    return {
+        "payment_id": payment.payment_id,
+        "purpose": payment.purpose,
+        "order_id": payment.order_id,
+        "amount_fen": int(payment.amount_fen),
+        "fee_fen": int(payment.fee_fen),
+        "charge_fen": int(payment.charge_fen),
+        "channel": payment.channel,
+        "status": payment.status,
+        "created_at": payment.created_at,
+        "succeeded_at": payment.succeeded_at,
+    }
+
+
+def new_payment(
+    user_id: str, purpose: str, channel: Channel, amount_fen: int, fee_fen: int, order_id: str | None = None
+) -> Payment:
+    return Payment(
+        ids.new_id("pay"),
+        user_id=user_id,
+        purpose=purpose,
+        order_id=order_id,
+        channel=channel.channel,
+        amount_fen=amount_fen,
+        fee_fen=fee_fen,
+        charge_fen=amount_fen + fee_fen,
+        status="requires_action",
+        created_at=clock.now_iso(),
+    )
+
+
+def create_top_up(user_id: str, amount_fen: int, channel: Channel) -> Payment:
+    payment = new_payment(user_id, "top_up", channel, amount_fen, channel.fee_fen(amount_fen))
+    payment.save(condition=Payment.payment_id.does_not_exist())
+    log.info(
+        "top-up created", extra={"payment_id": payment.payment_id, "charge_fen": int(payment.charge_fen)}
+    )
+    return payment
+
+
+def get_own(user_id: str, payment_id: str) -> Payment:
+    try:
+        payment = Payment.get(payment_id)
+    except Payment.DoesNotExist:
+        raise NotFound("No such payment.") from None
+    if payment.user_id != user_id:
+        raise NotFound("No such payment.")
+    return payment
+
+
+# --- the provider's webhook ----------------------------------------------------------------
+
+
+def sign(raw_body: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The X-Signature header a provider sends (used by `make topup` and tests)."""
+    t = int(time.time()) if timestamp is None else int(timestamp)
+    digest = hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={digest}"
+
+
+def verify_signature(header: str | None, raw_body: bytes) -> None:
+    if not header:
+        raise ValidationError("Missing X-Signature header.", code="invalid_signature")
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    t, v1 = parts.get("t", ""), parts.get("v1", "")
+    if not t.isdigit() or not v1:
+        raise ValidationError("Malformed X-Signature header.", code="invalid_signature")
+    if abs(clock.now().timestamp() - int(t)) > SIGNATURE_TOLERANCE_SECONDS:
+        raise ValidationError("Signature timestamp is too old or in the future.", code="invalid_signature")
+    secret = config.get("PAYMENT_WEBHOOK_SECRET").encode()
+    expected = hmac.new(secret, f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, v1):
+        raise ValidationError("Signature does not match.", code="invalid_signature")
+
+
+def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
+    """Credit a succeeded payment exactly once, however often the provider delivers the event."""
+    verify_signature(signature, raw_body)
+    try:
+        event = json.loads(raw_body)
+        event_id, event_type = str(event["id"]), str(event["type"])
+        data = event.get("data") or {}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValidationError("Webhook body must be {id, type, data}.") from None
+    if event_type != "payment.succeeded":
+        return {"received": True, "ignored": event_type}
+    payment_id, amount = data.get("payment_id"), data.get("amount_fen")
+    if not isinstance(payment_id, str) or not isinstance(amount, int) or isinstance(amount, bool):
+        raise ValidationError("data.payment_id (string) and data.amount_fen (integer) are required.")
+
+    def unit() -> wallet.Unit:
+        result = wallet.Unit()
+        try:
+            payment = Payment.get(payment_id, consistent_read=True)
+        except Payment.DoesNotExist:
+            raise ValidationError("Unknown payment.") from None
+        if amount != int(payment.charge_fen):
+            raise ValidationError(
+                f"amount_fen {amount} does not match the payment's charge_fen {int(payment.charge_fen)}."
+            )
+        if payment.status == "succeeded":
+            result.result = {"received": True, "duplicate": True, "payment_id": payment_id}
+            return result
+        now = clock.now_iso()
+        if payment.purpose == "top_up":  # the channel's fee is the provider's; the wallet gets the amount
+            result.move(payment.user_id, int(payment.amount_fen), "top_up", payment.payment_id)
+        else:  # an order's total already includes its bank fee; all of it pays the order
+            result.move(payment.user_id, int(payment.charge_fen), "payment_received", payment.payment_id)
+
+        def mark_paid(tx: TransactWrite) -> None:
+            tx.update(
+                payment,
+                actions=[
+                    Payment.status.set("succeeded"),
+                    Payment.succeeded_at.set(now),
+                    Payment.event_id.set(event_id),
+                ],
+                condition=Payment.status == "requires_action",
+            )
+            tx.save(
+                RequestRecord(f"event#payment:{event_id}", request_hash="", state="done", created_at=now),
+                condition=RequestRecord.key.does_not_exist(),
+            )
+
+        result.write(mark_paid)
+        if payment.purpose == "order" and payment.order_id:
+            from chalicelib import orders
+
+            orders.settle_external_payment(result, payment)
+        result.result = {"received": True, "duplicate": False, "payment_id": payment_id}
+        return result
+
+    outcome = wallet.run(unit)
+    log.info("webhook handled", extra={"event_id": event_id, **outcome})
+    return outcome

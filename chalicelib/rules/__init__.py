@@ -1,0 +1,1 @@
+"""The seed's business rules as pure functions: no AWS, no I/O, tested in milliseconds."""

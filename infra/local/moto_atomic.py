@@ -1,0 +1,44 @@
+"""Make moto's DynamoDB apply each write atomically, as DynamoDB does.
+
+moto evaluates a condition and then writes without a lock, so two threads can both pass the same
+condition (two transactions both "win"). Real DynamoDB never allows that, and our concurrency tests and
+the local stack must not be weaker than production. One process-wide lock around moto's write
+operations restores the guarantee; it changes moto, never our code.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+
+_LOCK = threading.RLock()
+_OPERATIONS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "batch_write_item",
+    "get_item",
+    "query",
+    "transact_get_items",
+    "batch_get_item",
+)
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _OPERATIONS:
+        original = getattr(DynamoDBBackend, name)
+
+        @functools.wraps(original)
+        def locked(self, *args, __original=original, **kwargs):
+            with _LOCK:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    _applied = True

@@ -1,0 +1,131 @@
+"""Pasted product links: every supported form parses to (platform, item id); anything else is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.catalog.links import SourceLink, UnsupportedLink, canonical_url, parse_link
+
+SUPPORTED = [
+    # 1688
+    ("https://detail.1688.com/offer/623418795512.html", "1688", "623418795512"),
+    ("http://detail.1688.com/offer/623418795512.html", "1688", "623418795512"),
+    (
+        "https://detail.1688.com/offer/623418795512.html?spm=a26352.13672862.offerlist&sk=consign",
+        "1688",
+        "623418795512",
+    ),
+    ("https://DETAIL.1688.COM/offer/623418795512.html#tab", "1688", "623418795512"),
+    ("https://m.1688.com/offer/623418795512.html", "1688", "623418795512"),
+    ("https://detail.m.1688.com/page/index.html?offerId=623418795512&spm=x", "1688", "623418795512"),
+    ("detail.1688.com/offer/623418795512.html", "1688", "623418795512"),
+    ("  https://detail.1688.com/offer/623418795512.html \n", "1688", "623418795512"),
+    ("//detail.1688.com/offer/623418795512.htm", "1688", "623418795512"),
+    # Taobao
+    ("https://item.taobao.com/item.htm?id=712883650214", "taobao", "712883650214"),
+    ("https://item.taobao.com/item.htm?spm=a1z10.1-c.w4004.1&id=712883650214&ns=1", "taobao", "712883650214"),
+    ("https://h5.m.taobao.com/awp/core/detail.htm?id=712883650214", "taobao", "712883650214"),
+    ("https://m.intl.taobao.com/detail/detail.html?id=712883650214", "taobao", "712883650214"),
+    ("https://world.taobao.com/item/712883650214.htm", "taobao", "712883650214"),
+    ("https://a.m.taobao.com/i712883650214.htm", "taobao", "712883650214"),
+    ("https://item.taobao.com/item.htm?id=712883650214&id=712883650214", "taobao", "712883650214"),
+    # Tmall
+    ("https://detail.tmall.com/item.htm?id=690125534409", "tmall", "690125534409"),
+    ("https://detail.tmall.com/item.htm?abbucket=4&id=690125534409&skuId=5012345", "tmall", "690125534409"),
+    ("https://detail.m.tmall.com/item.htm?id=690125534409", "tmall", "690125534409"),
+    ("https://chaoshi.detail.tmall.com/item.htm?id=690125534409", "tmall", "690125534409"),
+    ("https://detail.tmall.hk/hk/item.htm?id=690125534409", "tmall", "690125534409"),
+    # Weidian
+    ("https://weidian.com/item.html?itemID=4419682733", "weidian", "4419682733"),
+    ("https://weidian.com/item.html?itemID=4419682733&wfr=wx", "weidian", "4419682733"),
+    ("https://shop1590287744.v.weidian.com/item.html?itemId=4419682733", "weidian", "4419682733"),
+    ("https://m.weidian.com/item.html?itemid=4419682733", "weidian", "4419682733"),
+]
+
+
+@pytest.mark.parametrize(("url", "source", "item_id"), SUPPORTED)
+def test_supported_links_parse(url, source, item_id):
+    assert parse_link(url) == SourceLink(source=source, item_id=item_id)
+
+
+@pytest.mark.parametrize("source", ["1688", "taobao", "tmall", "weidian"])
+def test_canonical_urls_round_trip(source):
+    url = canonical_url(source, "6123456789")
+    link = parse_link(url)
+    assert (link.source, link.item_id) == (source, "6123456789")
+    assert link.canonical_url == url
+
+
+def test_tmall_and_taobao_share_one_id_space():
+    assert parse_link("https://detail.tmall.com/item.htm?id=690125534409").id_space == "taobao"
+    assert parse_link("https://item.taobao.com/item.htm?id=690125534409").id_space == "taobao"
+    assert parse_link("https://detail.1688.com/offer/690125534409.html").id_space == "1688"
+    assert parse_link("https://weidian.com/item.html?itemID=690125534409").id_space == "weidian"
+
+
+UNSUPPORTED = [
+    # other hosts and look-alikes
+    "https://www.amazon.com/dp/B0C1234567",
+    "https://www.jd.com/item/100012345678.html",
+    "https://item.jd.com/100012345678.html",
+    "https://detail.1688.com.evil.example/offer/623418795512.html",
+    "https://evil1688.com/offer/623418795512.html",
+    "https://nottaobao.com/item.htm?id=712883650214",
+    "https://taobao.com.example.org/item.htm?id=712883650214",
+    "https://fake-tmall.com/item.htm?id=690125534409",
+    "https://weidian.com.cn/item.html?itemID=4419682733",
+    "https://user:pw@item.taobao.com/item.htm?id=712883650214",
+    "https://evil.example@item.taobao.com/item.htm?id=712883650214",
+    "https://item.taobao.com:8443/item.htm?id=712883650214",
+    "https://item.taobao.com:notaport/item.htm?id=712883650214",
+    # supported hosts, no usable id
+    "https://detail.1688.com/",
+    "https://www.1688.com/",
+    "https://detail.1688.com/offer/.html",
+    "https://detail.1688.com/offer/abc.html",
+    "https://detail.1688.com/offer/623418795512.html/extra",
+    "https://item.taobao.com/item.htm",
+    "https://item.taobao.com/item.htm?id=",
+    "https://item.taobao.com/item.htm?id=abc",
+    "https://item.taobao.com/item.htm?id=-712883650214",
+    "https://item.taobao.com/item.htm?id=712883650214x",
+    "https://item.taobao.com/item.htm?id=１２３４５６７",  # full-width digits
+    "https://item.taobao.com/item.htm?id=123",
+    "https://item.taobao.com/item.htm?id=123456789012345678901",
+    "https://item.taobao.com/item.htm?id=712883650214&id=712883650215",
+    "https://item.taobao.com/item.htm?itemID=712883650214",
+    "https://shop123.taobao.com/",
+    "https://detail.tmall.com/item.htm?skuId=5012345",
+    "https://weidian.com/item.html?id=4419682733",
+    "https://weidian.com/?userid=1590287744",
+    "https://m.tb.cn/h.5xYzAbC",  # short share link: needs a network redirect
+    # not a (web) URL at all
+    "",
+    "   ",
+    "hello world",
+    "623418795512",
+    "ftp://detail.1688.com/offer/623418795512.html",
+    "javascript:alert(1)//detail.1688.com/offer/623418795512.html",
+    "file:///etc/passwd",
+    "https://",
+    "https://[::1/offer/1.html",
+    "https://detail.1688.com/offer/623418795512.html with trailing words",
+    "https://detail.1688.com/offer/" + "1" * 3000 + ".html",
+]
+
+
+@pytest.mark.parametrize("url", UNSUPPORTED)
+def test_unsupported_links_are_refused(url):
+    with pytest.raises(UnsupportedLink):
+        parse_link(url)
+
+
+@pytest.mark.parametrize("value", [None, 123, b"https://item.taobao.com/item.htm?id=712883650214", ["x"]])
+def test_non_strings_are_refused(value):
+    with pytest.raises(UnsupportedLink):
+        parse_link(value)
+
+
+def test_unsupported_link_is_a_value_error_with_a_message():
+    with pytest.raises(ValueError, match=r"\w"):
+        parse_link("https://example.com/item?id=12345678")
