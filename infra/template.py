@@ -1,0 +1,832 @@
+"""CloudFormation for everything the app needs in AWS, and the IAM policy of each stage, from the code.
+
+`make package` runs `python -m infra.template --stage prod --output out/infra-prod.json`, then
+`chalice package --stage prod --merge-template out/infra-prod.json out`. Chalice deep-merges this
+template into the SAM template it generates (functions, roles, API, schedules, SQS event sources), so:
+
+- resources come from the same sources of truth as `chalicelib/provision.py` (the local stack):
+  one DynamoDB table per model in `chalicelib.models.all_models()` (keys, GSIs, LSIs, projections and
+  TTL read from the PynamoDB classes), the photo bucket wired to the photo queue (with its dead-letter
+  queue), the Cognito pool, client and staff groups, the SES templates of `chalicelib.emails`;
+- every function Chalice generates (found by building Chalice's own template in-process, see
+  `infra/chalice_sam.py`) gets a fixed name, a log group, and environment variables pointing at
+  these resources; SQS event sources are pointed at the stack's queues;
+- the stage policy files (`.chalice/policy-<stage>.json`, `autogen_policy: false`) are generated
+  here too (`--write-policies`), and the packaged roles get them with region, account and the user
+  pool pinned to the stack.
+
+New models, handlers and templates are picked up without editing this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from infra import chalice_sam
+
+# -- settings that exist only in AWS (the local stack has no equivalent) ----------------------------
+QUARANTINE_PREFIX = "quarantine/"  # where ingestion moves rejected uploads (chalicelib/photos.py)
+QUARANTINE_DAYS = 30  # after which S3 deletes them
+LOG_RETENTION_DAYS = 30  # unless .chalice/config.json sets log_retention_in_days
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at a poisoned photo event
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # the SQS default, stated
+VISIBILITY_TIMEOUT_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the consuming function's timeout
+WEBHOOK_SECRET_PARAMETER = "PaymentWebhookSecret"  # noqa: S105 - a parameter name, not a secret
+RETAINED = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}  # data: tables, photos, users
+DISPOSABLE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}  # queues, logs: said explicitly
+
+# -- mirrored from chalicelib/provision.py (tests/integration/test_deployable.py compares the two) --
+PHOTO_CORS_RULE = {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}
+PHOTO_DLQ_MAX_RECEIVES = 5
+USER_POOL_PASSWORD_POLICY = {"MinimumLength": 10, "RequireNumbers": True, "RequireSymbols": False}
+USER_POOL_CLIENT_NAME = "storefront"
+USER_POOL_AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+
+# What the code does with each AWS service (the IAM actions of every stage policy). PynamoDB 6 builds
+# table metadata from the model classes, so request paths never call DescribeTable (only
+# Model.exists()/describe_table()/count() without a key do, which the test forbids outside
+# provisioning); TransactWriteItems is authorised per item (Put/Update/Delete/ConditionCheckItem).
+TABLE_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+]
+INDEX_ACTIONS = ["dynamodb:Query"]
+# presigned POST uploads are signed with the function's role (PutObject); ingestion reads a photo
+# (GetObject, also needed for HeadObject) and moves a rejected one to quarantine/ (Put + Delete)
+PHOTO_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+# what a Lambda SQS event source mapping needs from the function's role
+QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+EMAIL_ACTIONS = ["ses:SendTemplatedEmail"]
+USER_ACTIONS = ["cognito-idp:ListUsers"]  # chalicelib/users.py: a user's email by sub
+LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]  # the stack creates the log groups
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One Chalice stage: its resource names, all from .chalice/config.json."""
+
+    name: str
+    app_name: str
+    env: dict[str, str]
+    policy_file: str
+
+    @classmethod
+    def load(cls, name: str) -> Stage:
+        config = chalice_sam.project_config()
+        stage = config["stages"][name]
+        return cls(
+            name=name,
+            app_name=config["app_name"],
+            env=chalice_sam.stage_environment(name),
+            policy_file=stage.get("iam_policy_file") or config.get("iam_policy_file") or "policy.json",
+        )
+
+    @property
+    def prefix(self) -> str:
+        return self.env["TABLE_PREFIX"]
+
+    @property
+    def bucket(self) -> str:
+        return self.env["PHOTO_BUCKET"]
+
+    @property
+    def queue(self) -> str:
+        return self.env["PHOTO_QUEUE"]
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return self.queue + "-dlq"  # as provision.create_queues names it
+
+    @property
+    def sender(self) -> str:
+        return self.env["EMAIL_SENDER"]
+
+    @property
+    def user_pool_name(self) -> str:
+        return self.prefix + "-users"  # as provision.create_user_pool names it
+
+    @property
+    def configuration_set(self) -> str:
+        return self.prefix + "-email"
+
+    @property
+    def function_prefix(self) -> str:
+        return f"{self.app_name}-{self.name}"
+
+    def table_name(self, suffix: str) -> str:
+        return f"{self.prefix}-{suffix}"
+
+    def template_name(self, name: str) -> str:
+        return f"{self.prefix}-{name}"  # as chalicelib.emails.template_name names it
+
+
+def cfn_name(*parts: str) -> str:
+    from chalice.utils import to_cfn_resource_name
+
+    return to_cfn_resource_name("-".join(parts))
+
+
+# -- DynamoDB -------------------------------------------------------------------------------------
+
+
+def table_suffix(model: type) -> str:
+    """`orders` for the table `<TABLE_PREFIX>-orders` (models are named by base.table_meta)."""
+    from chalicelib import config
+
+    prefix = config.get("TABLE_PREFIX") + "-"
+    name = model.Meta.table_name
+    if not name.startswith(prefix):
+        raise ValueError(f"{model.__name__}: table {name!r} is not named '{prefix}<suffix>' (use table_meta)")
+    return name[len(prefix) :]
+
+
+def _loaded_models() -> list[type]:
+    from pynamodb.models import Model
+
+    found, pending = [], list(Model.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__module__.startswith("chalicelib.") and getattr(
+            getattr(cls, "Meta", None), "table_name", None
+        ):
+            found.append(cls)
+    return found
+
+
+def _keys(key_schema: list[dict]) -> list[dict]:
+    return sorted(
+        ({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in key_schema),
+        key=lambda k: k["KeyType"] != "HASH",
+    )
+
+
+def _index(schema: dict) -> dict:
+    projection = {"ProjectionType": schema["projection"]["ProjectionType"]}
+    if schema["projection"].get("NonKeyAttributes"):
+        projection["NonKeyAttributes"] = list(schema["projection"]["NonKeyAttributes"])
+    return {
+        "IndexName": schema["index_name"],
+        "KeySchema": _keys(schema["key_schema"]),
+        "Projection": projection,
+    }
+
+
+def table_resource(stage: Stage, model: type, sharing: list[type] = ()) -> dict:
+    """The AWS::DynamoDB::Table of `model` (and of models sharing its table: their indexes too)."""
+    if getattr(model.Meta, "billing_mode", "PAY_PER_REQUEST") != "PAY_PER_REQUEST":
+        raise ValueError(f"{model.__name__}: tables are on-demand (PAY_PER_REQUEST)")
+    schema = model._get_schema()
+    attributes: dict[str, str] = {}
+    indexes: dict[str, dict[str, dict]] = {"global_secondary_indexes": {}, "local_secondary_indexes": {}}
+    ttl_names = set()
+    for each in [model, *sharing]:
+        each_schema = each._get_schema()
+        if _keys(each_schema["key_schema"]) != _keys(schema["key_schema"]):
+            raise ValueError(f"{each.__name__} and {model.__name__} share a table but not its keys")
+        for attr in each_schema["attribute_definitions"]:
+            known = attributes.setdefault(attr["AttributeName"], attr["AttributeType"])
+            if known != attr["AttributeType"]:
+                raise ValueError(
+                    f"{model.Meta.table_name}: {attr['AttributeName']} is both {known} and "
+                    f"{attr['AttributeType']}"
+                )
+        for kind, found in indexes.items():
+            for index_schema in each_schema[kind]:
+                index = _index(index_schema)
+                if found.setdefault(index["IndexName"], index) != index:
+                    raise ValueError(f"{model.Meta.table_name}: index {index['IndexName']} is defined twice")
+        ttl = each._ttl_attribute()
+        if ttl is not None:
+            ttl_names.add(ttl.attr_name)
+    if len(ttl_names) > 1:
+        raise ValueError(f"{model.Meta.table_name}: more than one TTL attribute: {sorted(ttl_names)}")
+
+    properties: dict[str, Any] = {
+        "TableName": stage.table_name(table_suffix(model)),
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
+        "KeySchema": _keys(schema["key_schema"]),
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+        "DeletionProtectionEnabled": True,
+    }
+    if indexes["global_secondary_indexes"]:
+        properties["GlobalSecondaryIndexes"] = list(indexes["global_secondary_indexes"].values())
+    if indexes["local_secondary_indexes"]:
+        properties["LocalSecondaryIndexes"] = list(indexes["local_secondary_indexes"].values())
+    if ttl_names:
+        properties["TimeToLiveSpecification"] = {"AttributeName": ttl_names.pop(), "Enabled": True}
+    stream = getattr(model.Meta, "stream_view_type", None)
+    if stream:
+        properties["StreamSpecification"] = {"StreamViewType": stream}
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        **RETAINED,
+        "Properties": properties,
+    }
+
+
+def tables(stage: Stage, models: list[type] | None = None) -> dict[str, dict]:
+    """{logical id: table} for every model of all_models(); one table per model."""
+    from chalicelib.models import all_models
+
+    everything = models is None
+    models = all_models() if models is None else models
+    listed = {m.Meta.table_name: m for m in models}
+    if len(listed) != len(models):
+        raise ValueError("all_models() lists a table twice: list one model per table")
+    for other in _loaded_models() if everything else []:
+        if other.Meta.table_name not in listed:
+            raise ValueError(
+                f"{other.__module__}.{other.__name__} uses table {other.Meta.table_name!r}, which "
+                "all_models() does not list: it would exist neither locally nor in AWS"
+            )
+    resources = {}
+    for name, model in listed.items():
+        sharing = [m for m in _loaded_models() if m.Meta.table_name == name and m is not model]
+        resources[cfn_name(table_suffix(model), "table")] = table_resource(stage, model, sharing)
+    return resources
+
+
+# -- photos: bucket -> queue (+ dead letters) -----------------------------------------------------
+
+
+def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
+    from chalicelib.provision import PHOTO_UPLOAD_PREFIX
+
+    bucket_arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{stage.bucket}"}
+    return {
+        "PhotoDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            **DISPOSABLE,
+            "Properties": {
+                "QueueName": stage.dead_letter_queue,
+                "MessageRetentionPeriod": DLQ_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "PhotoQueue": {
+            "Type": "AWS::SQS::Queue",
+            **DISPOSABLE,
+            "Properties": {
+                "QueueName": stage.queue,
+                "VisibilityTimeout": visibility_timeout,
+                "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["PhotoDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": PHOTO_DLQ_MAX_RECEIVES,
+                },
+            },
+        },
+        "PhotoQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "PhotoQueue"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "PhotoBucketNotifications",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["PhotoQueue", "Arn"]},
+                            "Condition": {
+                                "ArnEquals": {"aws:SourceArn": bucket_arn},
+                                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+        "PhotoBucket": {
+            "Type": "AWS::S3::Bucket",
+            # S3 checks it may send to the queue when the notification is configured
+            "DependsOn": ["PhotoQueuePolicy"],
+            **RETAINED,
+            "Properties": {
+                "BucketName": stage.bucket,
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "CorsConfiguration": {"CorsRules": [{**copy.deepcopy(PHOTO_CORS_RULE), "MaxAge": 3000}]},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "expire-quarantine",
+                            "Status": "Enabled",
+                            "Prefix": QUARANTINE_PREFIX,
+                            "ExpirationInDays": QUARANTINE_DAYS,
+                        },
+                        {
+                            "Id": "abort-incomplete-uploads",
+                            "Status": "Enabled",
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        },
+                    ]
+                },
+                "NotificationConfiguration": {
+                    "QueueConfigurations": [
+                        {
+                            "Event": "s3:ObjectCreated:*",
+                            "Queue": {"Fn::GetAtt": ["PhotoQueue", "Arn"]},
+                            "Filter": {
+                                "S3Key": {"Rules": [{"Name": "prefix", "Value": PHOTO_UPLOAD_PREFIX}]}
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+        "PhotoBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "PhotoBucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [
+                                {"Fn::GetAtt": ["PhotoBucket", "Arn"]},
+                                {"Fn::Sub": "${PhotoBucket.Arn}/*"},
+                            ],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+# -- identity and email ---------------------------------------------------------------------------
+
+
+def cognito_resources(stage: Stage) -> dict[str, dict]:
+    from chalicelib.provision import STAFF_GROUPS
+
+    resources: dict[str, dict] = {
+        "UserPool": {
+            "Type": "AWS::Cognito::UserPool",
+            **RETAINED,
+            "Properties": {
+                "UserPoolName": stage.user_pool_name,
+                "UsernameAttributes": ["email"],
+                "AutoVerifiedAttributes": ["email"],
+                "Policies": {"PasswordPolicy": dict(USER_POOL_PASSWORD_POLICY)},
+                "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+                "DeletionProtection": "ACTIVE",
+            },
+        },
+        "UserPoolClient": {
+            "Type": "AWS::Cognito::UserPoolClient",
+            "Properties": {
+                "UserPoolId": {"Ref": "UserPool"},
+                "ClientName": USER_POOL_CLIENT_NAME,
+                "ExplicitAuthFlows": list(USER_POOL_AUTH_FLOWS),
+                "GenerateSecret": False,
+                "PreventUserExistenceErrors": "ENABLED",
+                "EnableTokenRevocation": True,
+            },
+        },
+    }
+    for group in STAFF_GROUPS:
+        resources[cfn_name("user-pool-group", group)] = {
+            "Type": "AWS::Cognito::UserPoolGroup",
+            "Properties": {
+                "UserPoolId": {"Ref": "UserPool"},
+                "GroupName": group,
+                "Description": f"Staff role '{group}' (the app reads it from the ID token's cognito:groups)",
+            },
+        }
+    return resources
+
+
+def html_part(text: str) -> str:
+    """The HTML body chalicelib.emails.ensure_templates uploads for a text body."""
+    return "<pre>" + text.replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+
+
+def email_resources(stage: Stage) -> dict[str, dict]:
+    """The configuration set and every template of chalicelib.emails (identities are verified by hand)."""
+    from chalicelib.emails import TEMPLATES
+
+    resources: dict[str, dict] = {
+        "EmailConfigurationSet": {
+            "Type": "AWS::SES::ConfigurationSet",
+            "Properties": {
+                "Name": stage.configuration_set,
+                "ReputationOptions": {"ReputationMetricsEnabled": True},
+                "SuppressionOptions": {"SuppressedReasons": ["BOUNCE", "COMPLAINT"]},
+            },
+        }
+    }
+    for name, (subject, text) in TEMPLATES.items():
+        resources[cfn_name("email-template", name)] = {
+            "Type": "AWS::SES::Template",
+            "Properties": {
+                "Template": {
+                    "TemplateName": stage.template_name(name),
+                    "SubjectPart": subject,
+                    "TextPart": text,
+                    "HtmlPart": html_part(text),
+                }
+            },
+        }
+    return resources
+
+
+# -- Chalice's functions --------------------------------------------------------------------------
+
+_SUB_QUEUE = re.compile(r"^arn:\$\{AWS::Partition\}:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:(?P<name>.+)$")
+
+
+def queue_name(queue: Any) -> str | None:
+    """The queue name in a Chalice SQS event's Queue (an Fn::Sub of the name, or a literal ARN)."""
+    if isinstance(queue, dict) and isinstance(queue.get("Fn::Sub"), str):
+        match = _SUB_QUEUE.match(queue["Fn::Sub"])
+        return match.group("name") if match else None
+    if isinstance(queue, str) and queue.startswith("arn:"):
+        return queue.rsplit(":", 1)[-1]
+    return None
+
+
+def stack_queues(stage: Stage) -> dict[str, str]:
+    """{queue name: logical id} for the queues this stack creates that handlers may consume."""
+    from chalicelib import config
+
+    # app.py registers `photo_events` with the PHOTO_QUEUE of the environment it was imported in:
+    # the stage's (chalice package) or the test stage's (tests build this template in-process)
+    return {stage.queue: "PhotoQueue", config.get("PHOTO_QUEUE"): "PhotoQueue"}
+
+
+def functions(template: dict) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, dict], int]:
+    """Name, log group and environment of every function Chalice generates; its SQS queues.
+
+    Returns the resources to merge and the longest timeout of a function consuming the photo queue.
+    """
+    config = chalice_sam.chalice_config(stage.name, app)
+    retention = config.log_retention_in_days or LOG_RETENTION_DAYS
+    models = chalice_sam.lambda_functions(stage.name, app)
+    queues = stack_queues(stage)
+    resources: dict[str, dict] = {}
+    photo_timeout = 0
+    for logical_id, function in functions(chalice).items():
+        properties = function["Properties"]
+        model = models[properties["Handler"]]
+        name = model.function_name
+        if len(name) > 64:
+            raise ValueError(f"Lambda function name {name!r} is longer than 64 characters")
+        log_group = cfn_name(model.resource_name, "log-group")  # Chalice's id when it makes one itself
+        resources[log_group] = {
+            "Type": "AWS::Logs::LogGroup",
+            **DISPOSABLE,
+            "Properties": {"LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": retention},
+        }
+        variables: dict[str, Any] = {
+            "TABLE_PREFIX": stage.prefix,
+            "PHOTO_BUCKET": {"Ref": "PhotoBucket"},
+            "PHOTO_QUEUE": {"Fn::GetAtt": ["PhotoQueue", "QueueName"]},
+            "USER_POOL_ID": {"Ref": "UserPool"},
+            "USER_POOL_CLIENT_ID": {"Ref": "UserPoolClient"},
+        }
+        if logical_id == "APIHandler":
+            variables["PAYMENT_WEBHOOK_SECRET"] = {"Ref": WEBHOOK_SECRET_PARAMETER}
+        patch: dict[str, Any] = {
+            "FunctionName": name,
+            "Environment": {"Variables": variables},
+        }
+        for event_id, event in (properties.get("Events") or {}).items():
+            if event["Type"] != "SQS":
+                continue
+            queue = queue_name(event["Properties"]["Queue"])
+            if queue not in queues:
+                raise ValueError(
+                    f"{properties['Handler']} consumes the SQS queue {queue!r}, which infra/template.py "
+                    f"does not create (it creates {sorted(set(queues))}); add the queue there"
+                )
+            # a deep merge cannot drop Chalice's Fn::Sub key, so the Fn::Sub itself is replaced
+            patch.setdefault("Events", {})[event_id] = {
+                "Properties": {"Queue": {"Fn::Sub": f"${{{queues[queue]}.Arn}}"}}
+            }
+            photo_timeout = max(photo_timeout, int(properties["Timeout"]))
+        resources[logical_id] = {"DependsOn": [log_group], "Properties": patch}
+    return resources, photo_timeout
+
+
+def pin(document: dict) -> dict:
+    """The stage policy with region, account and partition of the stack, and the stack's user pool."""
+
+    def resource(arn: str) -> Any:
+        if "${" in arn:
+            raise ValueError(f"policy resource {arn!r} uses a policy variable; pin() cannot rewrite it")
+        if arn == "arn:aws:cognito-idp:*:*:userpool/*":
+            return {"Fn::GetAtt": ["UserPool", "Arn"]}
+        match = re.match(r"^arn:aws:([a-z0-9-]+):\*:\*:(.+)$", arn)
+        if match:
+            service, rest = match.groups()
+            return {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{rest}"
+            }
+        if arn.startswith("arn:aws:s3:::"):
+            return {"Fn::Sub": "arn:${AWS::Partition}:s3:::" + arn[len("arn:aws:s3:::") :]}
+        return arn
+
+    pinned = copy.deepcopy(document)
+    for statement in pinned["Statement"]:
+        resources = statement["Resource"]
+        statement["Resource"] = (
+            [resource(r) for r in resources] if isinstance(resources, list) else resource(resources)
+        )
+    return pinned
+
+
+def role_patches(stage: Stage, chalice: dict) -> dict[str, dict]:
+    """Chalice's roles carry the stage policy file; the packaged one is pinned to the stack."""
+    document = policy(stage.policy_file)
+    patches = {}
+    for logical_id, resource in chalice["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        policies = resource["Properties"].get("Policies") or []
+        if [p["PolicyDocument"] for p in policies] != [document]:
+            raise ValueError(
+                f"role {logical_id} does not carry .chalice/{stage.policy_file} as generated: run "
+                "`.venv/bin/python -m infra.template --write-policies`"
+            )
+        patches[logical_id] = {
+            "Properties": {
+                "Policies": [{"PolicyName": policies[0]["PolicyName"], "PolicyDocument": pin(document)}]
+            }
+        }
+    return patches
+
+
+# -- the template ---------------------------------------------------------------------------------
+
+
+def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | None = None) -> dict:
+    """The template to merge into `chalice package --stage <stage_name>`."""
+    stage = Stage.load(stage_name)
+    app = app if app is not None else chalice_sam.load_app()
+    chalice = chalice_sam.chalice_template(stage_name, app)
+    patches, photo_timeout = function_patches(stage, chalice, app)
+    visibility_timeout = max(60, VISIBILITY_TIMEOUT_FACTOR * photo_timeout)
+    owned: dict[str, dict] = {
+        **tables(stage, models),
+        **photo_resources(stage, visibility_timeout),
+        **cognito_resources(stage),
+        **email_resources(stage),
+    }
+    clash = sorted(set(owned) & set(chalice["Resources"]))
+    if clash:
+        raise ValueError(f"logical ids used both by Chalice and infra/template.py: {clash}")
+    return {
+        "Description": f"{stage.app_name} ({stage_name}): Chalice app + infra/template.py (generated)",
+        "Parameters": {
+            WEBHOOK_SECRET_PARAMETER: {
+                "Type": "String",
+                "NoEcho": True,
+                "MinLength": 16,
+                "Description": "Payment provider's webhook signing secret (PAYMENT_WEBHOOK_SECRET)",
+            }
+        },
+        "Resources": {**owned, **patches, **role_patches(stage, chalice)},
+        "Outputs": {
+            "UserPoolId": {"Value": {"Ref": "UserPool"}},
+            "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
+            "PhotoBucketName": {"Value": {"Ref": "PhotoBucket"}},
+            "PhotoQueueUrl": {"Value": {"Ref": "PhotoQueue"}},
+            "PhotoDeadLetterQueueUrl": {"Value": {"Ref": "PhotoDeadLetterQueue"}},
+            "EmailConfigurationSetName": {"Value": {"Ref": "EmailConfigurationSet"}},
+        },
+    }
+
+
+def packaged(stage_name: str = "prod", *, app: Any = None) -> dict:
+    """What `make package` writes to out/sam.json (minus the zip): Chalice's template merged with build()."""
+    app = app if app is not None else chalice_sam.load_app()
+    return chalice_sam.merge(build(stage_name, app=app), chalice_sam.chalice_template(stage_name, app))
+
+
+def _stack_queue(queue: Any, resources: dict) -> bool:
+    """True if an SQS event's Queue is the ARN of a queue this template creates."""
+    target = None
+    if isinstance(queue, dict) and isinstance(queue.get("Fn::Sub"), str):
+        match = re.fullmatch(r"\$\{(\w+)\.Arn\}", queue["Fn::Sub"])
+        target = match.group(1) if match else None
+    elif isinstance(queue, dict) and isinstance(queue.get("Fn::GetAtt"), list):
+        target = queue["Fn::GetAtt"][0] if queue["Fn::GetAtt"][1:] == ["Arn"] else None
+    return target is not None and resources.get(target, {}).get("Type") == "AWS::SQS::Queue"
+
+
+def undeployed_handlers(app: Any, template: dict) -> list[str]:
+    """What `app` handles that `template` does not deploy (routes, schedules, queues...); [] if none."""
+    from chalice.app import CloudWatchEventConfig, ScheduledEventConfig, SQSEventConfig
+
+    resources = template["Resources"]
+    by_handler = {f["Properties"]["Handler"]: f for f in functions(template).values()}
+    missing = []
+    if app.routes:
+        if "app.app" not in by_handler:
+            missing.append("the API handler (app.app)")
+        paths = resources.get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {}).get("paths", {})
+        for path, methods in app.routes.items():
+            for method in methods:
+                operation = paths.get(path, {}).get(method.lower()) or {}
+                uri = json.dumps(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
+                if "${APIHandler.Arn}" not in uri:
+                    missing.append(f"route {method} {path}")
+    for source in app.event_sources:
+        kind = type(source).__name__
+        function = by_handler.get(source.handler_string)
+        events = list(((function or {}).get("Properties", {}).get("Events") or {}).values())
+        if isinstance(source, ScheduledEventConfig):
+            expression = source.schedule_expression
+            expression = expression if isinstance(expression, str) else expression.to_string()
+            ok = any(
+                e["Type"] == "Schedule" and e["Properties"].get("Schedule") == expression for e in events
+            )
+        elif isinstance(source, CloudWatchEventConfig):
+            ok = any(e["Type"] == "CloudWatchEvent" for e in events)
+        elif isinstance(source, SQSEventConfig):
+            ok = any(
+                e["Type"] == "SQS" and _stack_queue(e["Properties"].get("Queue"), resources) for e in events
+            )
+        else:  # S3 (`chalice package` refuses it: see design.md), SNS, streams: infra/ wires none yet
+            ok = False
+        if not ok:
+            missing.append(f"{kind} handler {source.handler_string}")
+    for function in app.pure_lambda_functions:
+        if function.handler_string not in by_handler:
+            missing.append(f"lambda function {function.handler_string}")
+    return missing
+
+
+# -- IAM policies ---------------------------------------------------------------------------------
+
+
+def _stage_statements(stage: Stage) -> list[dict]:
+    # Tables by the stage's name prefix (every table is `<TABLE_PREFIX>-<suffix>`, see tables()):
+    # a new model needs no policy change, and nothing outside the stage's tables is reachable.
+    tables_arn = f"arn:aws:dynamodb:*:*:table/{stage.prefix}-*"
+    return [
+        {
+            "Sid": "Logs",
+            "Action": LOG_ACTIONS,
+            "Resource": [
+                f"arn:aws:logs:*:*:log-group:/aws/lambda/{stage.function_prefix}:*",
+                f"arn:aws:logs:*:*:log-group:/aws/lambda/{stage.function_prefix}-*:*",
+            ],
+        },
+        {"Sid": "Tables", "Action": TABLE_ACTIONS, "Resource": [tables_arn]},
+        {"Sid": "TableIndexes", "Action": INDEX_ACTIONS, "Resource": [tables_arn + "/index/*"]},
+        {"Sid": "Photos", "Action": PHOTO_ACTIONS, "Resource": [f"arn:aws:s3:::{stage.bucket}/*"]},
+        {"Sid": "PhotoEvents", "Action": QUEUE_ACTIONS, "Resource": [f"arn:aws:sqs:*:*:{stage.queue}"]},
+        {
+            "Sid": "Email",
+            "Action": EMAIL_ACTIONS,
+            # identity/*: in the SES sandbox the recipients' identities are authorised too; the
+            # condition keeps the sender to the stage's address
+            "Resource": [
+                "arn:aws:ses:*:*:identity/*",
+                f"arn:aws:ses:*:*:template/{stage.prefix}-*",
+                f"arn:aws:ses:*:*:configuration-set/{stage.configuration_set}",
+            ],
+            "Condition": {"StringEquals": {"ses:FromAddress": [stage.sender]}},
+        },
+        {"Sid": "Users", "Action": USER_ACTIONS, "Resource": ["arn:aws:cognito-idp:*:*:userpool/*"]},
+    ]
+
+
+def _extend(into: list, values: list) -> None:
+    into.extend(v for v in values if v not in into)
+
+
+def policy(policy_file: str) -> dict:
+    """The policy of every stage using `policy_file` (their statements merged by Sid)."""
+    config = chalice_sam.project_config()
+    stages = [Stage.load(name) for name in config["stages"]]
+    users = [stage for stage in stages if stage.policy_file == policy_file]
+    if not users:
+        raise ValueError(f"no stage uses .chalice/{policy_file}")
+    merged: dict[str, dict] = {}
+    for stage in users:
+        for statement in _stage_statements(stage):
+            into = merged.setdefault(statement["Sid"], copy.deepcopy(statement))
+            _extend(into["Resource"], statement["Resource"])
+            if "Condition" in statement:
+                _extend(
+                    into["Condition"]["StringEquals"]["ses:FromAddress"],
+                    statement["Condition"]["StringEquals"]["ses:FromAddress"],
+                )
+    statements = []
+    for statement in merged.values():
+        statements.append({"Sid": statement.pop("Sid"), "Effect": "Allow", **statement})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_files() -> dict[str, dict]:
+    """{file name under .chalice/: policy} for every policy file a stage names."""
+    names = sorted({Stage.load(name).policy_file for name in chalice_sam.project_config()["stages"]})
+    return {name: policy(name) for name in names}
+
+
+def render(document: dict) -> str:
+    return json.dumps(document, indent=2) + "\n"
+
+
+def stale_policies() -> list[str]:
+    stale = []
+    for name, document in policy_files().items():
+        path = chalice_sam.CHALICE_DIR / name
+        if not path.exists() or path.read_text() != render(document):
+            stale.append(name)
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--output", help="write the merge template here (default: stdout)")
+    parser.add_argument("--write-policies", action="store_true", help="regenerate .chalice/policy-*.json")
+    parser.add_argument("--check-policies", action="store_true", help="fail if a policy file is stale")
+    parser.add_argument(
+        "--verify", metavar="SAM_JSON", help="fail if this packaged template misses a handler"
+    )
+    args = parser.parse_args(argv)
+    chalice_sam.apply_stage_environment(args.stage)  # before anything imports the models
+
+    if args.write_policies:
+        for name, document in policy_files().items():
+            (chalice_sam.CHALICE_DIR / name).write_text(render(document))
+            print(f"wrote .chalice/{name}", file=sys.stderr)
+        return 0
+    stale = stale_policies()
+    if stale:
+        print(
+            f"stale: {', '.join('.chalice/' + s for s in stale)} (tables or resources changed); run "
+            "`.venv/bin/python -m infra.template --write-policies` and commit the result",
+            file=sys.stderr,
+        )
+        return 1
+    if args.check_policies:
+        return 0
+    if args.verify:
+        with open(args.verify) as packaged_file:
+            missing = undeployed_handlers(chalice_sam.load_app(), json.load(packaged_file))
+        for what in missing:
+            print(f"{args.verify} does not deploy {what}", file=sys.stderr)
+        return 1 if missing else 0
+    app = chalice_sam.load_app()
+    merge_template = build(args.stage, app=app)
+    missing = undeployed_handlers(
+        app, chalice_sam.merge(merge_template, chalice_sam.chalice_template(args.stage, app))
+    )
+    if missing:
+        print(f"the package would not deploy: {'; '.join(missing)}", file=sys.stderr)
+        return 1
+    text = json.dumps(merge_template, indent=2) + "\n"
+    if args.output:
+        with open(args.output, "w") as out:
+            out.write(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
