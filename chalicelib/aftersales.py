@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, money, wallet
+from chalicelib import clock, db, ids, money, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, queue_page, shard_key
 from chalicelib.models.commerce import Item
@@ -56,7 +56,7 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> dict:
         queue_at=now,
     )
     try:
-        with TransactWrite(connection=wallet._connection()) as tx:
+        with TransactWrite(connection=db.connection()) as tx:
             tx.save(case, condition=AfterSalesCase.case_id.does_not_exist())
             tx.update(
                 item,
@@ -64,7 +64,7 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> dict:
                 condition=Item.open_case_id.does_not_exist() & Item.status.is_in(*CASE_STATUSES),
             )
     except Exception as exc:
-        if getattr(exc, "cause_response_code", None) == "TransactionCanceledException":
+        if db.lost_race(exc):
             raise Conflict("A case was opened for this item meanwhile.") from None
         raise
     return case_json(case)

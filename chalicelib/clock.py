@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -13,9 +12,6 @@ def now() -> datetime:
     """Current time as an aware UTC datetime."""
     if _override is not None:
         return _override()
-    fixed = os.environ.get("CLOCK_NOW")
-    if fixed:
-        return parse_iso(fixed)
     return datetime.now(UTC)
 
 

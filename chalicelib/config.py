@@ -16,7 +16,7 @@ DEFAULTS = {
     "EMAIL_SENDER": "no-reply@procure.example",
     "USER_POOL_ID": "",
     "USER_POOL_CLIENT_ID": "",
-    "PAYMENT_WEBHOOK_SECRET": "whsec_local_demo_secret",
+    # no default for secrets: a stage without one rejects every webhook rather than trust a known value
 }
 
 

@@ -9,7 +9,10 @@ log = get_logger("demo")
 
 def seed(stack: dict) -> None:
     """Load every area's demo data into the freshly provisioned stack."""
+    from chalicelib import clock
     from chalicelib.catalog import demo as catalog_demo
+    from chalicelib.jobs import storage_sweep
 
     catalog_demo.seed(stack)
+    storage_sweep.start_history(clock.now().date())
     log.info("demo data seeded", extra={"users": [u["username"] for u in stack.get("users", [])]})

@@ -40,10 +40,32 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Your after-sales case {{case_id}} is resolved",
         "Case {{case_id}} for item {{item_id}}: {{resolution}}. {{refund}}\n{{note}}\n",
     ),
+    "storage_reminder": (
+        "{{count}} item(s) reach the end of free storage in {{days}} day(s)",
+        "Hello,\n\nThese items in our warehouse reach the end of their storage period in {{days}} day(s):\n"
+        "{{#each items}}- {{title}} (item {{item_id}}): until {{expires_at}}\n{{/each}}\n"
+        "Submit a package before the deadline, or buy a storage extension. Goods still here after their\n"
+        "deadline are considered abandoned and destroyed.\n",
+    ),
     "price_difference_due": (
         "Item {{item_id}}: the merchant's price went up",
         "The merchant charged more than the listed price for item {{item_id}}.\n"
         "{{amount}} is due: top up your wallet and pay the difference to continue.\n",
+    ),
+    "package_payment_due": (
+        "Package {{package_id}}: {{amount}} more is due after packing",
+        "We packed package {{package_id}}. Its measured weight and size cost {{amount}} more than you paid,\n"
+        "and your wallet balance does not cover it. Top up and pay the difference to have it shipped.\n",
+    ),
+    "package_shipped": (
+        "Package {{package_id}} shipped: {{carrier}} {{tracking_no}}",
+        "Package {{package_id}} left our warehouse with {{carrier}}.\nTracking number: {{tracking_no}}\n"
+        "Track it: {{tracking_url}}\n\nPlease confirm receipt when it arrives, and rate our service.\n",
+    ),
+    "package_auto_confirmed": (
+        "Package {{package_id}} marked as delivered",
+        "Package {{package_id}} shipped {{days}} days ago, so we have marked it delivered.\n"
+        "If it has not arrived, reply to this email. You can still rate our service.\n",
     ),
 }
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from pynamodb.exceptions import DeleteError, PutError
 
-from chalicelib import clock
+from chalicelib import clock, db
 from chalicelib.errors import Conflict, ValidationError
 from chalicelib.models.commerce import RequestRecord
 
@@ -29,10 +29,6 @@ class Replay:
 
 def fingerprint(raw_body: bytes) -> str:
     return hashlib.sha256(raw_body or b"").hexdigest()
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def begin(scope: str, key: str, request_hash: str) -> Replay | None:
@@ -51,7 +47,7 @@ def begin(scope: str, key: str, request_hash: str) -> Replay | None:
         record.save(condition=RequestRecord.key.does_not_exist())
         return None
     except PutError as exc:
-        if not _conditional_failed(exc):
+        if not db.lost_race(exc):
             raise
     existing = RequestRecord.get(record_key, consistent_read=True)
     if existing.request_hash != request_hash:
@@ -89,6 +85,6 @@ def claim_event(event_key: str) -> bool:
         ).save(condition=RequestRecord.key.does_not_exist())
         return True
     except PutError as exc:
-        if _conditional_failed(exc):
+        if db.lost_race(exc):
             return False
         raise

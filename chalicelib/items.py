@@ -102,12 +102,17 @@ def item_json(item: Item) -> dict:
         "received_at": item.received_at,
         "package_id": item.package_id,
         "after_sales_case_id": item.open_case_id,
+        "storage_extended_days": int(item.storage_extended_days or 0),
     }
 
 
 def storage_json(item: Item) -> dict | None:
     """Where the item stands against its storage deadline (None unless it is stored with us)."""
-    if not item.storage_expires_at or item.status not in storage_rules.IN_STORAGE:
+    if not item.storage_expires_at or item.status not in (
+        *storage_rules.IN_STORAGE,
+        "abandoned",
+        "destroyed",
+    ):
         return None
     expires = clock.parse_iso(item.storage_expires_at)
     return {

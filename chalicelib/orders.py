@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, payments, wallet
+from chalicelib import clock, db, ids, payments, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, shard_key
 from chalicelib.logs import get_logger
@@ -237,7 +237,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
         item_ids=[i.item_id for i in items],
         created_at=now,
     )
-    with TransactWrite(connection=wallet._connection()) as tx:
+    with TransactWrite(connection=db.connection()) as tx:
         tx.save(order, condition=Order.order_id.does_not_exist())
         for item in items:
             tx.save(item, condition=Item.item_id.does_not_exist())
@@ -383,7 +383,7 @@ def _pay_external(order: Order) -> dict:
             int(order.bank_fee_fen),
             order_id=order.order_id,
         )
-        with TransactWrite(connection=wallet._connection()) as tx:
+        with TransactWrite(connection=db.connection()) as tx:
             tx.save(payment, condition=Payment.payment_id.does_not_exist())
             tx.update(
                 order,

@@ -94,6 +94,9 @@ def verify_signature(header: str | None, raw_body: bytes) -> None:
     if abs(clock.now().timestamp() - int(t)) > SIGNATURE_TOLERANCE_SECONDS:
         raise ValidationError("Signature timestamp is too old or in the future.", code="invalid_signature")
     secret = config.get("PAYMENT_WEBHOOK_SECRET").encode()
+    if not secret:
+        log.error("PAYMENT_WEBHOOK_SECRET is not configured; rejecting the webhook")
+        raise ValidationError("Webhook signing is not configured.", code="invalid_signature")
     expected = hmac.new(secret, f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, v1):
         raise ValidationError("Signature does not match.", code="invalid_signature")
@@ -105,7 +108,7 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
     try:
         event = json.loads(raw_body)
         event_id, event_type = str(event["id"]), str(event["type"])
-        data = event.get("data") or {}
+        data = event["data"] if isinstance(event.get("data"), dict) else {}  # a non-object: 400 below
     except (ValueError, KeyError, TypeError, AttributeError):
         raise ValidationError("Webhook body must be {id, type, data}.") from None
     if event_type != "payment.succeeded":

@@ -30,7 +30,8 @@ UPLOAD_EXPIRES_SECONDS = 300  # how long a presigned POST may be used
 URL_EXPIRES_SECONDS = 900  # how long a photo URL given to a customer works
 PENDING_RECORD_DAYS = 7  # a pending record nobody uploaded to is deleted by DynamoDB TTL after this
 MAX_PHOTOS_PER_ITEM = 30  # keeps the item (one DynamoDB item, 400 KB at most) small
-MAX_PIXELS = 50_000_000  # larger images are refused before decoding (decompression bombs)
+MAX_PIXELS = 50_000_000  # larger PNG/WebP images are refused before decoding (decompression bombs)
+MAX_JPEG_PIXELS = 120_000_000  # JPEGs decode at 1/8 scale for thumbnails; Pillow refuses > ~179 MP
 THUMB_MAX_PX = 320
 THUMB_PREFIX = "thumbs/"  # outside qc/: writing a thumbnail triggers no notification
 QUARANTINE_PREFIX = "quarantine/"  # infra/template.py expires it after 30 days in AWS
@@ -40,6 +41,7 @@ PHOTOGRAPHABLE = ("received", "in_warehouse", "inspection_issue", "not_transport
 
 CONTENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}  # Pillow format -> type
+_ALIASES = {"MPO": "JPEG"}  # multi-picture JPEGs (many cameras and phones) are JPEG files
 
 _KEY = re.compile(
     "^"
@@ -117,10 +119,11 @@ def sniff(data: bytes) -> ImageInfo:
         raise NotAnImage("empty")
     try:
         with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
-            info = ImageInfo(img.format, FORMATS[img.format], int(img.width), int(img.height))
+            fmt = _ALIASES.get(img.format, img.format)
+            info = ImageInfo(fmt, FORMATS[fmt], int(img.width), int(img.height))
             if info.width < 1 or info.height < 1:
                 raise NotAnImage("empty_image")
-            if info.width * info.height > MAX_PIXELS:
+            if info.width * info.height > (MAX_JPEG_PIXELS if fmt == "JPEG" else MAX_PIXELS):
                 raise NotAnImage("too_many_pixels")
             img.verify()
     except NotAnImage:
@@ -140,12 +143,14 @@ def check_image(data: bytes) -> CheckedImage:
     try:
         # verify() leaves the image unusable: reopen to decode
         with Image.open(io.BytesIO(data), formats=[info.format]) as img:
-            if img.format == "JPEG":
+            if info.format == "JPEG":
                 img.draft("RGB", (THUMB_MAX_PX, THUMB_MAX_PX))  # decode at 1/2..1/8 scale: cheap
             img.load()
             picture = ImageOps.exif_transpose(img)
             picture.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX))
-            if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+            if picture.mode in ("RGBA", "LA", "PA") or (
+                picture.mode == "P" and "transparency" in picture.info
+            ):
                 rgba = picture.convert("RGBA")
                 flat = Image.new("RGB", rgba.size, (255, 255, 255))
                 flat.paste(rgba, mask=rgba.getchannel("A"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, money, wallet
+from chalicelib import clock, db, money, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, queue_page, shard_key
 from chalicelib.logs import get_logger
@@ -60,7 +60,7 @@ def approve(order_id: str, staff_id: str) -> dict:
     items = order_items(order)
     now = clock.now_iso()
     try:
-        with TransactWrite(connection=wallet._connection()) as tx:
+        with TransactWrite(connection=db.connection()) as tx:
             tx.update(
                 order,
                 actions=[
@@ -74,10 +74,7 @@ def approve(order_id: str, staff_id: str) -> dict:
             )
             _items_to(tx, items, ("pending_review",), "purchasing", queue_status="purchasing")
     except Exception as exc:
-        if getattr(exc, "cause_response_code", None) in (
-            "TransactionCanceledException",
-            "TransactionConflictException",
-        ):
+        if db.lost_race(exc):
             raise Conflict("The order was changed by someone else; reload it.") from None
         raise
     approved = _order(order_id)
@@ -227,22 +224,19 @@ def record_domestic_shipment(item_id: str, staff_id: str, carrier: str, tracking
         raise Conflict(f"The item is {item.status}; only purchased items can be shipped by the merchant.")
     now = clock.now_iso()
     tracking = normalise_tracking(tracking_no)
-    try:
-        item.update(
-            actions=[
-                Item.status.set("shipped_domestic"),
-                Item.domestic_shipment.set(
-                    {"carrier": carrier, "tracking_no": tracking, "shipped_at": now, "recorded_by": staff_id}
-                ),
-                Item.tracking_no.set(tracking),
-                Item.updated_at.set(now),
-                Item.queue_key.set(shard_key("shipped_domestic", item.item_id)),
-                Item.queue_at.set(now),
-            ],
-            condition=Item.status == "purchased",
-        )
-    except Exception as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-            raise Conflict("The item was changed by someone else; reload it.") from None
-        raise
+    db.update_or_conflict(
+        item,
+        [
+            Item.status.set("shipped_domestic"),
+            Item.domestic_shipment.set(
+                {"carrier": carrier, "tracking_no": tracking, "shipped_at": now, "recorded_by": staff_id}
+            ),
+            Item.tracking_no.set(tracking),
+            Item.updated_at.set(now),
+            Item.queue_key.set(shard_key("shipped_domestic", item.item_id)),
+            Item.queue_at.set(now),
+        ],
+        Item.status == "purchased",
+        "The item was changed by someone else; reload it.",
+    )
     return item_json(_item(item_id))

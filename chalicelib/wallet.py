@@ -12,11 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids
+from chalicelib import clock, db, ids
 from chalicelib.errors import Conflict, InsufficientFunds
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import LedgerEntry, WalletAccount
@@ -52,8 +51,8 @@ class Unit:
         self.writes.append(op)
 
 
-def _connection() -> Connection:
-    return Connection(region=config.region())
+def _connection():
+    return db.connection()
 
 
 def account(user_id: str) -> WalletAccount:

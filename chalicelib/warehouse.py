@@ -8,7 +8,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, wallet
+from chalicelib import clock, db, ids
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, shard_key
 from chalicelib.logs import get_logger
@@ -23,14 +23,6 @@ log = get_logger("warehouse")
 
 AWAITING_ARRIVAL = ("purchased", "shipped_domestic")
 PHYSICALLY_HERE = ("received", *storage_rules.IN_STORAGE)
-
-
-def _lost_race(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) in (
-        "TransactionCanceledException",
-        "TransactionConflictException",
-        "ConditionalCheckFailedException",
-    )
 
 
 def parcel_id_for(tracking_no: str) -> str:
@@ -120,7 +112,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
         received_by=staff_id,
     )
     try:
-        with TransactWrite(connection=wallet._connection()) as tx:
+        with TransactWrite(connection=db.connection()) as tx:
             if expected or declaration:
                 new_item = None
                 if declaration:
@@ -155,7 +147,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
                 parcel.queue_at = now
             tx.save(parcel, condition=Parcel.parcel_id.does_not_exist())
     except TransactWriteError as exc:
-        if not _lost_race(exc):
+        if not db.lost_race(exc):
             raise
         try:  # another scan of the same parcel won the race: that parcel is the answer
             return parcel_json(Parcel.get(parcel_id, consistent_read=True)), False
@@ -206,7 +198,7 @@ def assign(
             int(parcel.weight_g) if parcel.weight_g else None,
         )
     try:
-        with TransactWrite(connection=wallet._connection()) as tx:
+        with TransactWrite(connection=db.connection()) as tx:
             for item in items:
                 tx.update(
                     item,
@@ -229,7 +221,7 @@ def assign(
                 condition=Parcel.status == "exceptional",
             )
     except TransactWriteError as exc:
-        if _lost_race(exc):
+        if db.lost_race(exc):
             raise Conflict("The parcel or its items changed meanwhile; reload and try again.") from None
         raise
     return parcel_json(_parcel(parcel_id))
@@ -249,7 +241,7 @@ def declare_forwarding(user_id: str, tracking_no: str, carrier: str | None, desc
     try:
         declaration.save(condition=ForwardingDeclaration.tracking_no.does_not_exist())
     except PutError as exc:
-        if _lost_race(exc):
+        if db.lost_race(exc):
             raise Conflict("This tracking number is already declared.") from None
         raise
     return declaration_json(declaration)
@@ -333,12 +325,9 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
         Item.queue_key.remove(),
         Item.queue_at.remove(),
     ]
-    try:
-        item.update(actions=actions, condition=Item.status == "received")
-    except Exception as exc:
-        if _lost_race(exc):
-            raise Conflict("The item was inspected by someone else meanwhile.") from None
-        raise
+    db.update_or_conflict(
+        item, actions, Item.status == "received", "The item was inspected by someone else meanwhile."
+    )
     template = {
         "inspection_issue": "inspection_issue",
         "not_transportable": "not_transportable",
@@ -369,15 +358,12 @@ def accept(user_id: str, item_id: str) -> dict:
     item = own_item(user_id, item_id)
     if item.status != "inspection_issue":
         raise Conflict(f"The item is {item.status}; only inspection_issue items can be accepted.")
-    try:
-        item.update(
-            actions=[Item.status.set("in_warehouse"), Item.updated_at.set(clock.now_iso())],
-            condition=Item.status == "inspection_issue",
-        )
-    except Exception as exc:
-        if _lost_race(exc):
-            raise Conflict("The item changed meanwhile; reload it.") from None
-        raise
+    db.update_or_conflict(
+        item,
+        [Item.status.set("in_warehouse"), Item.updated_at.set(clock.now_iso())],
+        Item.status == "inspection_issue",
+        "The item changed meanwhile; reload it.",
+    )
     return item_json(_item(item_id))
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,9 @@ class RouteSpec:
     status: int
     summary: str
     money: bool = False
+    # query parameters the view reads (OpenAPI: `limit`/`cursor` on lists); the view function itself
+    query: tuple[str, ...] = ()
+    view: Callable | None = field(default=None, repr=False, compare=False)
 
 
 ROUTES: list[RouteSpec] = []
@@ -74,6 +79,20 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _cors():
+    """Browsers call the API from the storefront's origin (CORS_ALLOW_ORIGIN, `*` locally)."""
+    from chalice import CORSConfig
+
+    from chalicelib import config
+
+    return CORSConfig(
+        allow_origin=config.get("CORS_ALLOW_ORIGIN") or "*",
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Signature"],
+        expose_headers=["Idempotent-Replayed"],
+        max_age=600,
+    )
 
 
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -121,12 +140,14 @@ def route(
     body: type | None = None,
     status: int = 200,
     money: bool = False,
+    query: tuple[str, ...] = (),
 ) -> Callable:
     """Register `fn(req, **path_params)` as a route.
 
     public: no token needed; otherwise a verified ID token (401) and, with `groups`, one of those
     staff groups (403). body: a pydantic model the JSON body must satisfy (400). The view returns
-    a JSON-able value (sent with `status`), a chalice Response, or None (204).
+    a JSON-able value (sent with `status`), a chalice Response, or None (204). query: the query
+    parameters the view reads, for the OpenAPI document (e.g. `("limit", "cursor")` on lists).
     """
 
     def decorator(fn: Callable) -> Callable:
@@ -166,7 +187,7 @@ def route(
                 return Response(body="", status_code=204)
             return json_response(result, status=status)
 
-        bp.route(path, methods=[method])(view)
+        bp.route(path, methods=[method], cors=_cors())(view)
         ROUTES.append(
             RouteSpec(
                 method=method,
@@ -178,6 +199,8 @@ def route(
                 status=status,
                 summary=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else fn.__name__,
                 money=money,
+                query=tuple(query),
+                view=fn,
             )
         )
         return view
@@ -239,22 +262,45 @@ def page_limit(req: Req, default: int = 20, maximum: int = 100) -> int:
     return int(raw)
 
 
+def _cursor_key() -> bytes:
+    from chalicelib import config
+
+    secret = config.get("CURSOR_SECRET") or config.get("PAYMENT_WEBHOOK_SECRET")
+    return hashlib.sha256(b"cursor:" + secret.encode()).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
+
+
 def encode_cursor(last_key: dict | None) -> str | None:
+    """An opaque, signed cursor: clients cannot forge a start key that DynamoDB would reject."""
     if not last_key:
         return None
-    text = json.dumps(last_key, default=_json_default, separators=(",", ":"), sort_keys=True)
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    payload = _b64(
+        json.dumps(last_key, default=_json_default, separators=(",", ":"), sort_keys=True).encode()
+    )
+    signature = _b64(hmac.new(_cursor_key(), payload.encode(), hashlib.sha256).digest()[:16])
+    return f"{payload}.{signature}"
 
 
 def decode_cursor(req: Req) -> dict | None:
     raw = req.query.get("cursor")
     if not raw:
         return None
+    invalid = ValidationError("cursor is not one this API returned.")
+    payload, _, signature = raw.partition(".")
     try:
-        padded = raw + "=" * (-len(raw) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationError("cursor is not one this API returned.") from None
+        expected = hmac.new(_cursor_key(), payload.encode(), hashlib.sha256).digest()[:16]
+        if not hmac.compare_digest(expected, _unb64(signature)):
+            raise invalid
+        value = json.loads(_unb64(payload))
+    except (ValueError, UnicodeError):
+        raise invalid from None
     if not isinstance(value, dict):
-        raise ValidationError("cursor is not one this API returned.")
+        raise invalid
     return value

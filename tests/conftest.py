@@ -25,7 +25,7 @@ os.environ.update(
         "AWS_REGION": "ap-southeast-1",
     }
 )
-for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "CLOCK_NOW", "USER_POOL_ID", "USER_POOL_CLIENT_ID"):
+for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "USER_POOL_ID", "USER_POOL_CLIENT_ID"):
     os.environ.pop(name, None)
 
 import moto  # noqa: E402,F401  (moto must hook botocore before any client exists)

@@ -32,7 +32,7 @@ def _bad_cursor() -> ValidationError:
     return ValidationError("cursor is not one this API returned.")
 
 
-@route(bp, "/products/search", "GET", public=True)
+@route(bp, "/products/search", "GET", public=True, query=("q", "limit", "cursor"))
 def search_products(req: Req) -> dict:
     """Search products by keyword (all words must match); featured products without `q`."""
     limit = page_limit(req)
@@ -64,7 +64,7 @@ def resolve_link(req: Req) -> dict:
     return product.detail()
 
 
-@route(bp, "/products/image-search", "POST", public=True, body=ImageSearchBody)
+@route(bp, "/products/image-search", "POST", public=True, body=ImageSearchBody, query=("limit",))
 def image_search(req: Req) -> dict:
     """Products whose pictures look like the posted image, most similar first."""
     from chalicelib.catalog import imagehash

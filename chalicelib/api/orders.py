@@ -105,7 +105,7 @@ def create_order(req: Req) -> dict:
     )
 
 
-@route(bp, "/orders")
+@route(bp, "/orders", query=("limit", "cursor"))
 def list_orders(req: Req) -> dict:
     """The caller's orders, newest first."""
     page = orders.list_orders(req.user.user_id, page_limit(req), decode_cursor(req))

@@ -34,7 +34,7 @@ def photo_upload_status(req: Req, photo_id: str) -> dict:
     return photos.photo_status(photo_id)
 
 
-@route(bp, "/items/{item_id}/photos")
+@route(bp, "/items/{item_id}/photos", query=("limit", "cursor"))
 def list_item_photos(req: Req, item_id: str) -> dict:
     """The item's QC photos, oldest first, with URLs valid for 15 minutes (owner or staff only)."""
     limit = page_limit(req)

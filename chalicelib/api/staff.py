@@ -42,7 +42,7 @@ def _status(req: Req, allowed: tuple[str, ...]) -> str:
     return status
 
 
-@route(bp, "/staff/orders", groups=REVIEWER)
+@route(bp, "/staff/orders", groups=REVIEWER, query=("status", "limit", "cursor"))
 def review_queue(req: Req) -> dict:
     """Orders waiting for staff, oldest review_due_at first, with `overdue`."""
     page = review.queue(_status(req, review.ORDER_QUEUES), page_limit(req), decode_cursor(req))
@@ -62,7 +62,7 @@ def reject_order(req: Req, order_id: str) -> dict:
     return review.reject(order_id, req.user.user_id, req.body.reason)
 
 
-@route(bp, "/staff/items", groups=("reviewer", "warehouse"))
+@route(bp, "/staff/items", groups=("reviewer", "warehouse"), query=("status", "limit", "cursor"))
 def item_queue(req: Req) -> dict:
     """Items waiting for staff: purchasing, awaiting_payment, purchased, shipped_domestic."""
     page = review.item_queue(_status(req, review.ITEM_QUEUES), page_limit(req), decode_cursor(req))

@@ -29,7 +29,7 @@ def list_payment_channels(req: Req) -> dict:
     return {"items": [c.as_json() for c in channels().values()], "next_cursor": None}
 
 
-@route(bp, "/wallet")
+@route(bp, "/wallet", query=("limit", "cursor"))
 def get_wallet(req: Req) -> dict:
     """Balance and ledger entries, newest first."""
     entries, last = wallet.entries(req.user.user_id, page_limit(req), decode_cursor(req))

@@ -112,7 +112,7 @@ def scan_inbound(req: Req):
     return parcel if created else json_response(dict(parcel, already_received=True), status=200)
 
 
-@route(bp, "/staff/parcels", groups=WAREHOUSE)
+@route(bp, "/staff/parcels", groups=WAREHOUSE, query=("status", "limit", "cursor"))
 def parcel_queue(req: Req) -> dict:
     """Exceptional parcels waiting to be identified, oldest first."""
     status = req.query.get("status", "exceptional")
@@ -140,7 +140,7 @@ def inspect_item(req: Req, item_id: str) -> dict:
     return warehouse.inspect(item_id, req.user.user_id, req.body.model_dump())
 
 
-@route(bp, "/staff/after-sales", groups=CASE_STAFF)
+@route(bp, "/staff/after-sales", groups=CASE_STAFF, query=("limit", "cursor"))
 def case_queue(req: Req) -> dict:
     """Open after-sales cases, oldest first."""
     return _page(aftersales.queue(page_limit(req), decode_cursor(req)))
@@ -156,7 +156,7 @@ def resolve_case(req: Req, case_id: str) -> dict:
 # --- customers ------------------------------------------------------------------------------------------
 
 
-@route(bp, "/warehouse/items")
+@route(bp, "/warehouse/items", query=("limit", "cursor"))
 def stored_items(req: Req) -> dict:
     """The caller's goods in our warehouse with their storage deadline and days left."""
     return _page(warehouse.stored_items(req.user.user_id, page_limit(req), decode_cursor(req)))
@@ -183,7 +183,7 @@ def open_case(req: Req) -> dict:
     return aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason)
 
 
-@route(bp, "/after-sales")
+@route(bp, "/after-sales", query=("limit", "cursor"))
 def list_cases(req: Req) -> dict:
     """The caller's after-sales cases, newest first."""
     return _page(aftersales.list_own(req.user.user_id, page_limit(req), decode_cursor(req)))
@@ -196,7 +196,7 @@ def declare_forwarding(req: Req) -> dict:
     return warehouse.declare_forwarding(req.user.user_id, b.tracking_no, b.carrier, b.description)
 
 
-@route(bp, "/forwarding")
+@route(bp, "/forwarding", query=("limit", "cursor"))
 def list_forwarding(req: Req) -> dict:
     """The caller's forwarding declarations."""
     return _page(warehouse.list_declarations(req.user.user_id, page_limit(req), decode_cursor(req)))

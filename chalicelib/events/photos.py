@@ -33,10 +33,31 @@ QUARANTINED = "quarantined"
 IGNORED = "ignored"
 
 _GONE = ("NoSuchKey", "404", "NotFound")
+# Without s3:ListBucket (the functions have none) S3 answers 403, not 404, for a missing key: such an
+# answer means "gone" only when the quarantine copy proves an earlier delivery moved the object.
+_DENIED = ("AccessDenied", "403", "Forbidden")
 
 
 def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _quarantined(obj: S3Object) -> bool:
+    """True if quarantine/<key> exists (HeadObject: needs only s3:GetObject)."""
+    try:
+        aws.client("s3").head_object(Bucket=obj.bucket, Key=photos.quarantine_key(obj.key))
+    except Exception as exc:
+        if _error_code(exc) in _GONE + _DENIED:
+            return False
+        raise
+    return True
+
+
+def _is_gone(exc: Exception, obj: S3Object) -> bool:
+    """Whether an S3 error on the object means it is no longer under its key (else: re-raise it)."""
+    code = _error_code(exc)
+    return code in _GONE or (code in _DENIED and _quarantined(obj))
 
 
 def ingest(obj: S3Object) -> str:
@@ -65,16 +86,17 @@ def ingest(obj: S3Object) -> str:
         _mark_ready(photo, attached)
         return DUPLICATE
     if photo.status == REJECTED:
-        return _quarantine(obj, "photo_rejected", photo)  # another upload after a rejection
+        if obj.etag and photo.etag == obj.etag.strip('"'):
+            return DUPLICATE  # the rejected object itself, delivered again
+        return _quarantine(obj, "photo_rejected", photo)  # another upload after a rejection: also refused
     if obj.size > photos.MAX_BYTES:
         return _quarantine(obj, "too_large", photo, item)
 
     try:
         got = aws.client("s3").get_object(Bucket=obj.bucket, Key=obj.key)
     except Exception as exc:
-        if _error_code(exc) in _GONE:
-            log.info("photo object already gone", extra={"key": obj.key, "photo_id": photo.photo_id})
-            return DUPLICATE
+        if _is_gone(exc, obj):
+            return _gone(obj, photo)
         raise
     body = got["Body"]
     try:
@@ -97,7 +119,9 @@ def ingest(obj: S3Object) -> str:
         return _quarantine(obj, exc.reason, photo, item)
 
     thumb = photos.thumb_key(parsed.item_id, photo.photo_id)
-    aws.client("s3").put_object(Bucket=obj.bucket, Key=thumb, Body=checked.thumbnail, ContentType="image/jpeg")
+    aws.client("s3").put_object(
+        Bucket=obj.bucket, Key=thumb, Body=checked.thumbnail, ContentType="image/jpeg"
+    )
     modified = got.get("LastModified")
     entry = {
         "key": obj.key,
@@ -118,6 +142,15 @@ def ingest(obj: S3Object) -> str:
         extra={"photo_id": photo.photo_id, "item_id": parsed.item_id, "key": obj.key, "size": len(data)},
     )
     return ATTACHED
+
+
+def _gone(obj: S3Object, photo: Photo | None) -> str:
+    """The object is no longer under its key: an earlier delivery moved it to quarantine (or it was
+    deleted). A photo still pending then had its rejection interrupted: finish it."""
+    if photo is not None and photo.status == PENDING and _quarantined(obj):
+        _mark_rejected(photo, "quarantined", obj.etag)
+    log.info("photo object already gone", extra={"key": obj.key})
+    return DUPLICATE
 
 
 def _photo(photo_id: str) -> Photo | None:
@@ -193,7 +226,7 @@ def _detach(item, photo_id: str) -> None:
 
 
 def _mark_ready(photo: Photo, entry: dict) -> None:
-    if photo.status == READY:
+    if photo.status == READY and photo.etag == entry.get("etag"):
         return
     from pynamodb.exceptions import UpdateError
 
@@ -215,16 +248,19 @@ def _mark_ready(photo: Photo, entry: dict) -> None:
         log.warning("photo attached but its record is not pending", extra={"photo_id": photo.photo_id})
 
 
-def _mark_rejected(photo: Photo, reason: str) -> None:
+def _mark_rejected(photo: Photo, reason: str, etag: str) -> None:
     from pynamodb.exceptions import UpdateError
 
+    actions = [
+        Photo.status.set(REJECTED),
+        Photo.reject_reason.set(reason),
+        Photo.rejected_at.set(clock.now_iso()),
+    ]
+    if etag.strip('"'):
+        actions.append(Photo.etag.set(etag.strip('"')))  # its redeliveries are then duplicates
     try:
         photo.update(
-            actions=[
-                Photo.status.set(REJECTED),
-                Photo.reject_reason.set(reason),
-                Photo.rejected_at.set(clock.now_iso()),
-            ],
+            actions=actions,
             condition=Photo.photo_id.exists(),  # never recreate a record TTL has deleted
         )
     except UpdateError as exc:
@@ -239,21 +275,16 @@ def _quarantine(obj: S3Object, reason: str, photo: Photo | None = None, item=Non
     try:
         s3.copy_object(Bucket=obj.bucket, Key=target, CopySource={"Bucket": obj.bucket, "Key": obj.key})
     except Exception as exc:
-        if _error_code(exc) not in _GONE:
+        if not _is_gone(exc, obj):
             raise
-        gone = True  # an earlier delivery moved it already
-    else:
-        gone = False
-        s3.delete_object(Bucket=obj.bucket, Key=obj.key)
+        return _gone(obj, photo)  # an earlier delivery moved it already
+    s3.delete_object(Bucket=obj.bucket, Key=obj.key)
     if photo is not None:
         if item is not None and photo.photo_id in photos.attached(item):
             _detach(item, photo.photo_id)
             s3.delete_object(Bucket=obj.bucket, Key=photos.thumb_key(photo.item_id, photo.photo_id))
         if photo.status != REJECTED:
-            _mark_rejected(photo, reason)
-    if gone:
-        log.info("quarantined photo object already gone", extra={"key": obj.key, "reason": reason})
-        return DUPLICATE
+            _mark_rejected(photo, reason, obj.etag)
     log.warning(
         "photo quarantined",
         extra={

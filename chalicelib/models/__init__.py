@@ -9,6 +9,13 @@ from __future__ import annotations
 
 def all_models() -> list[type]:
     """Every model with a table of its own; provisioning, infra and docs iterate this list."""
-    from chalicelib.models import catalog, commerce, photos, warehouse
+    from chalicelib.models import catalog, commerce, jobs, packages, photos, warehouse
 
-    return [*catalog.MODELS, *commerce.MODELS, *photos.MODELS, *warehouse.MODELS]
+    return [
+        *catalog.MODELS,
+        *commerce.MODELS,
+        *photos.MODELS,
+        *warehouse.MODELS,
+        *jobs.MODELS,
+        *packages.MODELS,
+    ]

@@ -166,6 +166,11 @@ class Item(Model):
     deadline_key = UnicodeAttribute(null=True)
     package_id = UnicodeAttribute(null=True)
     open_case_id = UnicodeAttribute(null=True)
+    # storage reminders per threshold in days: "pending:<batch id>" while being sent, then "sent:<time>"
+    reminders = MapAttribute(default=dict)
+    storage_extended_days = NumberAttribute(default=0)
+    abandoned_at = UnicodeAttribute(null=True)
+    destroyed_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)

@@ -49,6 +49,8 @@ class Parcel(Model):
     storage_expires_at = UnicodeAttribute(null=True)
     deadline_key = UnicodeAttribute(null=True)
     assigned_at = UnicodeAttribute(null=True)
+    abandoned_at = UnicodeAttribute(null=True)
+    destroyed_at = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()

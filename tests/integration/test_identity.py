@@ -122,3 +122,9 @@ def test_chalice_own_errors_use_the_api_error_shape(api):
     result = api.post("/health", body={})
     assert result.status == 405
     assert result.body["error"]["code"] == "method_not_allowed"
+
+
+def test_browsers_may_call_the_api_cross_origin(api):
+    result = api.get("/me", user=ALICE, headers={"Origin": "https://shop.example"})
+    assert result.headers.get("Access-Control-Allow-Origin") == "*"
+    assert "Idempotent-Replayed" in result.headers.get("Access-Control-Expose-Headers", "")

@@ -151,9 +151,11 @@ class Captured(logging.Handler):
 def warnings():
     handler = Captured()
     logger = logging.getLogger("procure.events.photos")
+    disabled, logger.disabled = logger.disabled, False  # whatever configured logging before us
     logger.addHandler(handler)
     yield handler.records
     logger.removeHandler(handler)
+    logger.disabled = disabled
 
 
 # --- asking for an upload ------------------------------------------------------------------------
@@ -199,9 +201,15 @@ class TestPresign:
     def test_any_item_physically_in_the_warehouse(self, api, status):
         presign(api, make_item(api, status=status))
 
-    @pytest.mark.parametrize("status", ["purchasing", "shipped_domestic", "in_package", "shipped", "cancelled"])
+    @pytest.mark.parametrize(
+        "status", ["purchasing", "shipped_domestic", "in_package", "shipped", "cancelled"]
+    )
     def test_items_not_in_the_warehouse_are_409(self, api, status):
-        result = api.post(f"/staff/items/{make_item(api, status=status)}/photos", {"content_type": "image/png"}, user=WAREHOUSE)
+        result = api.post(
+            f"/staff/items/{make_item(api, status=status)}/photos",
+            {"content_type": "image/png"},
+            user=WAREHOUSE,
+        )
         assert result.status == 409 and result.body["error"]["code"] == "conflict"
 
     def test_unknown_item_is_404(self, api):
@@ -300,7 +308,9 @@ class TestIngestion:
         (photo,) = api.get(f"/items/{item_id}/photos", user=ALICE).body["items"]
         assert photo["photo_id"] == body["photo_id"] and photo["content_type"] == "image/png"
 
-    def test_each_notification_three_times_shuffled_gives_the_same_photos(self, api, app_module, stack, warnings):
+    def test_each_notification_three_times_shuffled_gives_the_same_photos(
+        self, api, app_module, stack, warnings
+    ):
         item_id = make_item(api)
         other_item = make_item(api, owner=BOB, status="received")
         uploads = []
@@ -339,9 +349,13 @@ class TestIngestion:
         assert Item.get(item_id, consistent_read=True).version == version
         thumbs = aws.client("s3").list_objects_v2(Bucket=stack["bucket"], Prefix="thumbs/")["KeyCount"]
         assert thumbs == 4
-        assert [r.getMessage() for r in warnings].count("photo quarantined") == 2  # once each, not per delivery
+        assert [r.getMessage() for r in warnings].count(
+            "photo quarantined"
+        ) == 2  # once each, not per delivery
 
-    def test_a_non_image_is_quarantined_not_attached_and_does_not_raise(self, api, app_module, stack, warnings):
+    def test_a_non_image_is_quarantined_not_attached_and_does_not_raise(
+        self, api, app_module, stack, warnings
+    ):
         item_id = make_item(api)
         body = presign(api, item_id)
         key = body["upload"]["fields"]["key"]
@@ -356,7 +370,11 @@ class TestIngestion:
         assert api.get(f"/staff/photos/{body['photo_id']}", user=WAREHOUSE).body["reject_reason"]
         (warning,) = [r for r in warnings if r.getMessage() == "photo quarantined"]
         assert warning.levelname == "WARNING"
-        assert (warning.key, warning.reason, warning.photo_id) == (key, "not_an_allowed_image", body["photo_id"])
+        assert (warning.key, warning.reason, warning.photo_id) == (
+            key,
+            "not_an_allowed_image",
+            body["photo_id"],
+        )
 
     @pytest.mark.parametrize(
         ("data", "reason"),
@@ -372,7 +390,10 @@ class TestIngestion:
         body = presign(api, item_id)
         key = body["upload"]["fields"]["key"]
         put(stack, key, data)
-        assert ingestion.ingest(S3Object(stack["bucket"], key, len(data), "", "", "ObjectCreated:Put")) == "quarantined"
+        assert (
+            ingestion.ingest(S3Object(stack["bucket"], key, len(data), "", "", "ObjectCreated:Put"))
+            == "quarantined"
+        )
         assert Photo.get(body["photo_id"]).reject_reason == reason
         assert item_photos(item_id) == {}
 
@@ -397,7 +418,9 @@ class TestIngestion:
     def test_objects_under_unknown_keys_are_quarantined(self, api, app_module, stack, key):
         item_id, other = make_item(api), make_item(api)
         body = presign(api, item_id)
-        key = key.format(item=item_id, unknown_photo=ids.new_id("pho"), other_item=other, photo=body["photo_id"])
+        key = key.format(
+            item=item_id, unknown_photo=ids.new_id("pho"), other_item=other, photo=body["photo_id"]
+        )
         put(stack, key, image_bytes())
         deliver_queue(app_module, stack)
         assert not exists(stack, key) and exists(stack, "quarantine/" + key)
@@ -435,7 +458,64 @@ class TestIngestion:
         key = body["upload"]["fields"]["key"]
         obj = S3Object(stack["bucket"], key, 1000, "abc", "", "ObjectCreated:Post")
         assert ingestion.ingest(obj) == "duplicate"
-        assert ingestion.ingest(S3Object(stack["bucket"], "qc/junk.bin", 5, "", "", "ObjectCreated:Put")) == "duplicate"
+        assert (
+            ingestion.ingest(S3Object(stack["bucket"], "qc/junk.bin", 5, "", "", "ObjectCreated:Put"))
+            == "duplicate"
+        )
+        assert item_photos(item_id) == {}
+
+    def test_replays_work_where_s3_answers_403_for_missing_keys(self, api, app_module, stack, monkeypatch):
+        """In AWS the functions have no s3:ListBucket, so S3 says AccessDenied (not NoSuchKey) for an
+        object an earlier delivery moved away: the replays must still be duplicates, not failures."""
+        from botocore.exceptions import ClientError
+
+        s3 = aws.client("s3")
+        for name in ("get_object", "copy_object", "head_object"):
+            real = getattr(s3, name)
+
+            def denied(_real=real, _name=name, **kwargs):
+                try:
+                    return _real(**kwargs)
+                except ClientError as exc:
+                    if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+                        raise
+                    raise ClientError(
+                        {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, _name
+                    ) from None
+
+            monkeypatch.setattr(s3, name, denied)
+
+        item_id = make_item(api)
+        good, bad = presign(api, item_id), presign(api, item_id)
+        put(stack, good["upload"]["fields"]["key"], image_bytes())
+        put(stack, bad["upload"]["fields"]["key"], b"plain text")
+        put(stack, "qc/stray.txt", b"plain text")
+        replay = [m["Body"] for m in drain(stack)] * 3
+        random.Random(1).shuffle(replay)
+        deliver(app_module, stack, replay)
+        assert set(item_photos(item_id)) == {good["photo_id"]}
+        assert Photo.get(bad["photo_id"]).status == "rejected"
+        assert exists(stack, "quarantine/qc/stray.txt")
+
+    def test_an_interrupted_quarantine_is_finished_by_the_redelivery(self, api, stack):
+        item_id = make_item(api)
+        body = presign(api, item_id)
+        key = body["upload"]["fields"]["key"]
+        put(stack, key, b"not an image")
+        # a delivery moved the object, then died before rejecting the photo
+        s3 = aws.client("s3")
+        s3.copy_object(
+            Bucket=stack["bucket"],
+            Key="quarantine/" + key,
+            CopySource={"Bucket": stack["bucket"], "Key": key},
+        )
+        s3.delete_object(Bucket=stack["bucket"], Key=key)
+        assert (
+            ingestion.ingest(S3Object(stack["bucket"], key, 12, "e1", "", "ObjectCreated:Post"))
+            == "duplicate"
+        )
+        photo = Photo.get(body["photo_id"])
+        assert (photo.status, photo.reject_reason) == ("rejected", "quarantined")
         assert item_photos(item_id) == {}
 
     def test_objects_outside_qc_and_other_buckets_are_left_alone(self, api, stack):
@@ -457,7 +537,9 @@ class TestIngestion:
         s3 = aws.client("s3")
 
         def slow_down(**kwargs):
-            raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject")
+            raise ClientError(
+                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
+            )
 
         monkeypatch.setattr(s3, "get_object", slow_down)
         with pytest.raises(ClientError):

@@ -78,7 +78,9 @@ def test_keys_of_any_other_shape_do_not_parse(key):
 # --- sniffing ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("fmt", "content_type"), [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")])
+@pytest.mark.parametrize(
+    ("fmt", "content_type"), [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")]
+)
 def test_real_images_of_each_allowed_format_are_recognised(fmt, content_type):
     info = photos.sniff(image_bytes(fmt))
     assert info == photos.ImageInfo(fmt, content_type, 640, 480)
@@ -117,6 +119,14 @@ def test_truncated_images_are_refused(fmt):
     data = image_bytes(fmt, size=(800, 600), **({"quality": 95} if fmt != "PNG" else {}))
     with pytest.raises(photos.NotAnImage):
         photos.check_image(data[: len(data) // 2])
+
+
+def test_multi_picture_jpegs_from_cameras_are_jpegs():
+    out = io.BytesIO()
+    first, second = Image.new("RGB", (640, 480), (1, 2, 3)), Image.new("RGB", (640, 480), (4, 5, 6))
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    checked = photos.check_image(out.getvalue())
+    assert checked.info == photos.ImageInfo("JPEG", "image/jpeg", 640, 480)
 
 
 def test_images_with_too_many_pixels_are_refused_before_decoding():

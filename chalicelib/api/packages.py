@@ -1,0 +1,195 @@
+"""Shipping lines, packages (customers) and packing/shipping (staff group `warehouse`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import packages
+from chalicelib.errors import ValidationError
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+
+bp = Blueprint(__name__)
+
+WAREHOUSE = ("warehouse",)
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+ItemIds = Annotated[list[Id], Field(min_length=1, max_length=packages.MAX_ITEMS_PER_PACKAGE)]
+Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
+ServiceName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
+Services = Annotated[list[ServiceName], Field(max_length=10)]
+Fen = Annotated[int, Field(ge=0, le=100_000_000)]
+
+
+def _text(max_length: int, min_length: int = 1):
+    return Annotated[str, Field(min_length=min_length, max_length=max_length)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Address(Strict):
+    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+
+    name: _text(100)
+    phone: Annotated[str, Field(min_length=5, max_length=32, pattern=r"^\+?[0-9][0-9 ()-]{3,30}[0-9]$")]
+    country: Country
+    state: _text(100)
+    city: _text(100)
+    postal_code: Annotated[str, Field(min_length=2, max_length=12, pattern=r"^[A-Za-z0-9][A-Za-z0-9 -]*$")]
+    line1: _text(200)
+    line2: _text(200, 0) | None = None
+
+
+class QuoteBody(Strict):
+    item_ids: ItemIds
+    country: Country
+    services: Services = []
+    declared_value_fen: Fen | None = None
+
+
+class PackageBody(Strict):
+    item_ids: ItemIds
+    address: Address
+    line_id: Id
+    services: Services = []
+    declared_value_fen: Fen | None = None
+
+
+class Dims(Strict):
+    l: Annotated[int, Field(ge=1, le=300)]  # noqa: E741 - api.md's name
+    w: Annotated[int, Field(ge=1, le=300)]
+    h: Annotated[int, Field(ge=1, le=300)]
+
+
+class PackBody(Strict):
+    weight_g: Annotated[int, Field(ge=1, le=300_000)]
+    dims_cm: Dims
+
+
+class ShipBody(Strict):
+    carrier: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 .&-]*$")]
+    tracking_no: Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
+
+
+class ReviewBody(Strict):
+    rating: Annotated[int, Field(ge=1, le=5)]
+    comment: _text(2000, 0)
+
+
+def _page(result: dict) -> dict:
+    result["next_cursor"] = encode_cursor(result["next_cursor"])
+    return result
+
+
+# --- public ----------------------------------------------------------------------------------------------
+
+
+@route(bp, "/shipping-lines", public=True, query=("country",))
+def shipping_lines(req: Req) -> dict:
+    """International shipping lines and their rates, optionally only those serving `?country=`."""
+    country = req.query.get("country")
+    if country is not None and not (len(country) == 2 and country.isascii() and country.isalpha()):
+        raise ValidationError("country must be an ISO 3166-1 alpha-2 code such as US.")
+    return {"items": packages.shipping_lines(country.upper() if country else None), "next_cursor": None}
+
+
+@route(bp, "/package-services")
+def package_services(req: Req) -> dict:
+    """Value-added services, their prices and the package service fee rule."""
+    return packages.catalog()
+
+
+# --- customers -------------------------------------------------------------------------------------------
+
+
+@route(bp, "/packages/quote", "POST", body=QuoteBody)
+def quote_package(req: Req) -> dict:
+    """Every line that may carry these stored items to a country, with chargeable weight and charges."""
+    b = req.body
+    return packages.quote(req.user.user_id, b.item_ids, b.country, b.services, b.declared_value_fen)
+
+
+@route(bp, "/packages", "POST", body=PackageBody, status=201)
+def create_package(req: Req) -> dict:
+    """Submit a package of stored items: they become in_package and their storage clock stops."""
+    b = req.body
+    return packages.create(
+        req.user.user_id, b.item_ids, b.address.model_dump(), b.line_id, b.services, b.declared_value_fen
+    )
+
+
+@route(bp, "/packages", query=("limit", "cursor"))
+def list_packages(req: Req) -> dict:
+    """The caller's packages, newest first."""
+    return _page(packages.list_packages(req.user.user_id, page_limit(req), decode_cursor(req)))
+
+
+@route(bp, "/packages/{package_id}")
+def get_package(req: Req, package_id: str) -> dict:
+    """One of the caller's packages with its items, tracking once shipped, and review."""
+    return packages.get_package(req.user.user_id, package_id)
+
+
+@route(bp, "/packages/{package_id}/pay", "POST", money=True)
+def pay_package(req: Req, package_id: str) -> dict:
+    """Pay the package from the wallet; it joins the packing queue."""
+    return packages.pay(req.user.user_id, package_id)
+
+
+@route(bp, "/packages/{package_id}/pay-difference", "POST", money=True)
+def pay_package_difference(req: Req, package_id: str) -> dict:
+    """Pay a higher final charge after packing from the wallet."""
+    return packages.pay_difference(req.user.user_id, package_id)
+
+
+@route(bp, "/packages/{package_id}/cancel", "POST", money=True)
+def cancel_package(req: Req, package_id: str) -> dict:
+    """Cancel before packing: items back to storage with their original deadline, payment refunded."""
+    return packages.cancel(req.user.user_id, package_id)
+
+
+@route(bp, "/packages/{package_id}/confirm-receipt", "POST")
+def confirm_receipt(req: Req, package_id: str) -> dict:
+    """Confirm the package arrived: delivered."""
+    return packages.confirm_receipt(req.user.user_id, package_id)
+
+
+@route(bp, "/packages/{package_id}/review", "POST", body=ReviewBody, status=201)
+def review_package(req: Req, package_id: str) -> dict:
+    """Rate a delivered package (1-5) once."""
+    return packages.add_review(req.user.user_id, package_id, req.body.rating, req.body.comment)
+
+
+# --- staff -----------------------------------------------------------------------------------------------
+
+
+@route(bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"))
+def package_queue(req: Req) -> dict:
+    """Packages waiting for the warehouse: paid (to pack), packed (to ship) or awaiting_payment."""
+    status = req.query.get("status", "paid")
+    if status not in packages.STAFF_QUEUES:
+        raise ValidationError(f"status must be one of: {', '.join(packages.STAFF_QUEUES)}.")
+    return _page(packages.queue(status, page_limit(req), decode_cursor(req)))
+
+
+@route(bp, "/staff/packages/{package_id}", groups=WAREHOUSE)
+def staff_get_package(req: Req, package_id: str) -> dict:
+    """Any package with its items (for packers)."""
+    return packages.staff_package(package_id)
+
+
+@route(bp, "/staff/packages/{package_id}/pack", "POST", groups=WAREHOUSE, body=PackBody)
+def pack_package(req: Req, package_id: str) -> dict:
+    """Packed with the measured weight and size; the final charge is settled through the wallet."""
+    b = req.body
+    return packages.pack(package_id, req.user.user_id, b.weight_g, b.dims_cm.model_dump())
+
+
+@route(bp, "/staff/packages/{package_id}/ship", "POST", groups=WAREHOUSE, body=ShipBody)
+def ship_package(req: Req, package_id: str) -> dict:
+    """Shipped with the carrier's tracking number; the customer is emailed a tracking link."""
+    b = req.body
+    return packages.ship(package_id, req.user.user_id, b.carrier, b.tracking_no)

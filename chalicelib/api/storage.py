@@ -1,0 +1,56 @@
+"""Storage policy routes: extensions for customers, the destruction queue for the warehouse."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from chalice import Blueprint
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import storage
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+
+bp = Blueprint(__name__)
+
+WAREHOUSE = ("warehouse",)
+
+
+class ExtendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    periods: Annotated[int, Field(ge=1, le=6)] = 1
+
+
+@route(bp, "/items/{item_id}/extend-storage", "POST", body=ExtendBody, money=True)
+def extend_storage(req: Req, item_id: str) -> dict:
+    """Buy 30 more storage days per period from the wallet (up to the maximum total)."""
+    return storage.extend(req.user.user_id, item_id, req.body.periods)
+
+
+@route(bp, "/storage/extension-price")
+def extension_price(req: Req) -> dict:
+    """What a storage extension costs and how far it can go."""
+    return {
+        "days_per_period": storage.EXTENSION_DAYS,
+        "price_fen": storage.extension_price_fen(),
+        "max_total_days": storage.max_storage_days(),
+    }
+
+
+@route(bp, "/staff/destruction-queue", groups=WAREHOUSE, query=("limit", "cursor"))
+def destruction_queue(req: Req) -> dict:
+    """Abandoned items and expired exceptional parcels awaiting physical destruction."""
+    page = storage.destruction_queue(page_limit(req), decode_cursor(req))
+    page["next_cursor"] = encode_cursor(page["next_cursor"])
+    return page
+
+
+@route(bp, "/staff/items/{item_id}/destroy", "POST", groups=WAREHOUSE)
+def destroy_item(req: Req, item_id: str) -> dict:
+    """Confirm an abandoned item was physically destroyed."""
+    return storage.destroy_item(item_id)
+
+
+@route(bp, "/staff/parcels/{parcel_id}/destroy", "POST", groups=WAREHOUSE)
+def destroy_parcel(req: Req, parcel_id: str) -> dict:
+    """Confirm an expired exceptional parcel was physically destroyed."""
+    return storage.destroy_parcel(parcel_id)

@@ -1,0 +1,304 @@
+"""The daily storage sweep (seed: "Goods Storage Period").
+
+- Reminders before the deadline (default 7 and 1 days, REMINDER_DAYS): one email per customer per run
+  and threshold, listing all their items at that threshold; each item reminded at most once per
+  threshold; never a late reminder for an item already past its deadline.
+- Items still stored past their deadline with no package: `abandoned`, onto the destruction queue,
+  no email. Exceptional parcels past their 30 days: the same. Items in a package have no deadline entry
+  and are never touched.
+
+Cost follows what is due: deadlines live in a sparse index keyed `<UTC day>#<shard>`; a run queries only
+the days that entered a window since the last run (a checkpoint per window), so reads grow with the
+items due, not with everything in storage. Days missed by skipped runs are caught up. The checkpoint
+advances only after a day is done; a run that nears the Lambda time limit stops between days and the
+next run continues. Every action is an idempotent conditional write, so a rerun after a crash redoes
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from botocore.exceptions import ClientError
+
+from chalicelib import clock, db, emails, ids, users
+from chalicelib.items import shard_key
+from chalicelib.logs import get_logger
+from chalicelib.models.commerce import Item, RequestRecord
+from chalicelib.models.jobs import JobState
+from chalicelib.models.warehouse import Parcel
+from chalicelib.rules import storage as storage_rules
+
+log = get_logger("jobs.storage_sweep")
+
+JOB = "storage_sweep"
+STOP_WHEN_REMAINING_MS = 60_000
+FIRST_RUN_LOOKBACK_DAYS = 30
+_TRANSIENT_SES = {
+    "Throttling",
+    "ThrottlingException",
+    "ServiceUnavailable",
+    "TooManyRequestsException",
+    "RequestTimeout",
+    "InternalFailure",
+}
+
+
+def reminder_days() -> list[int]:
+    raw = os.environ.get("REMINDER_DAYS", "7,1")
+    return sorted({int(x) for x in raw.split(",") if x.strip()})
+
+
+class OutOfTime(Exception):
+    """Raised between days when the Lambda is about to time out; the checkpoint keeps the progress."""
+
+
+class Sweep:
+    def __init__(self, now: datetime, context=None):
+        self.now = now
+        self.now_iso = clock.iso(now)
+        self.today = now.date()
+        self.context = context
+        self.stats: dict[str, int] = defaultdict(int)
+        try:
+            self.job = JobState.get(JOB, consistent_read=True)
+        except JobState.DoesNotExist:
+            self.job = JobState(JOB, state={})
+        self.state = self.job.state.as_dict() if hasattr(self.job.state, "as_dict") else dict(self.job.state)
+
+    # --- checkpoints ------------------------------------------------------------------------------------
+
+    def _day(self, key: str, default: date) -> date:
+        value = self.state.get(key)
+        return date.fromisoformat(value) if value else default
+
+    def _save(self, key: str, day: date) -> None:
+        self.state[key] = day.isoformat()
+        self.job.state = self.state
+        self.job.updated_at = clock.now_iso()
+        self.job.save()
+
+    def _check_time(self) -> None:
+        if self.context is not None and self.context.get_remaining_time_in_millis() < STOP_WHEN_REMAINING_MS:
+            raise OutOfTime
+
+    # --- reading the deadline index -----------------------------------------------------------------------
+
+    def _query(self, model, day: date, up_to_now: bool):
+        for shard in range(storage_rules.DEADLINE_SHARDS):
+            key = f"{day.isoformat()}#{shard}"
+            condition = model.storage_expires_at <= self.now_iso if up_to_now else None
+            for row in model.by_deadline.query(key, condition, page_size=200):
+                self.stats["read"] += 1
+                yield row
+
+    # --- abandonment ------------------------------------------------------------------------------------
+
+    def abandon(self) -> None:
+        first = self._day("abandon_done_through", self.today - timedelta(days=FIRST_RUN_LOOKBACK_DAYS))
+        day = first + timedelta(days=1)
+        while day <= self.today:
+            self._check_time()
+            whole_day = day < self.today
+            for item in self._query(Item, day, up_to_now=not whole_day):
+                self._abandon_item(item)
+            for parcel in self._query(Parcel, day, up_to_now=not whole_day):
+                self._abandon_parcel(parcel)
+            if whole_day:
+                self._save("abandon_done_through", day)
+            day += timedelta(days=1)
+
+    def _abandon_item(self, item: Item) -> None:
+        expires = item.storage_expires_at
+        if item.status not in storage_rules.CLOCK_RUNNING or not expires or expires > self.now_iso:
+            return
+        if item.open_case_id:  # the customer's feedback is open with staff: not abandoned meanwhile
+            self.stats["held_by_after_sales"] += 1
+            return
+        abandoned = db.update_if(
+            item,
+            [
+                Item.status.set("abandoned"),
+                Item.abandoned_at.set(self.now_iso),
+                Item.deadline_key.remove(),
+                Item.queue_key.set(shard_key("destruction", item.item_id)),
+                Item.queue_at.set(self.now_iso),
+                Item.updated_at.set(self.now_iso),
+            ],
+            (Item.status == item.status)
+            & (Item.storage_expires_at == expires)
+            & Item.open_case_id.does_not_exist(),
+        )
+        # a failed condition means it was packaged, extended or taken to after-sales meanwhile
+        self.stats["items_abandoned" if abandoned else "skipped_changed"] += 1
+
+    def _abandon_parcel(self, parcel: Parcel) -> None:
+        if parcel.status != "exceptional" or (parcel.storage_expires_at or "") > self.now_iso:
+            return
+        abandoned = db.update_if(
+            parcel,
+            [
+                Parcel.status.set("abandoned"),
+                Parcel.abandoned_at.set(self.now_iso),
+                Parcel.deadline_key.remove(),
+                Parcel.queue_key.set(shard_key("destruction", parcel.parcel_id)),
+                Parcel.queue_at.set(self.now_iso),
+            ],
+            Parcel.status == "exceptional",
+        )
+        self.stats["parcels_abandoned" if abandoned else "skipped_changed"] += 1
+
+    # --- reminders ------------------------------------------------------------------------------------
+
+    def remind(self) -> None:
+        thresholds = reminder_days()
+        if not thresholds:
+            return
+        # the days each threshold's window gained since its last run
+        wanted: dict[date, list[int]] = defaultdict(list)
+        for n in thresholds:
+            # a first run covers everything from today on; later runs only the days new to the window
+            start = self._day(f"reminded_through_{n}", self.today - timedelta(days=1)) + timedelta(days=1)
+            day = start
+            while day <= self.today + timedelta(days=n):
+                wanted[day].append(n)
+                day += timedelta(days=1)
+        held: set[int] = set()  # thresholds whose checkpoint stays put: a reminder there was deferred
+        for day in sorted(wanted):
+            self._check_time()
+            batches: dict[tuple[str, int], list[tuple[Item, list[int]]]] = defaultdict(list)
+            for item in self._query(Item, day, up_to_now=False):
+                due = self._due_thresholds(item, thresholds)
+                if due:
+                    batches[(item.user_id, due[0])].append((item, due))
+            deferred = False
+            for (user_id, threshold), entries in batches.items():
+                deferred |= not self._send_batch(user_id, threshold, entries)
+            if deferred:  # re-read this day next run so the deferred reminder is sent then
+                held.update(wanted[day])
+            for n in wanted[day]:
+                if n not in held and day > self._day(f"reminded_through_{n}", date.min):
+                    self._save(f"reminded_through_{n}", day)
+
+    def _due_thresholds(self, item: Item, thresholds: list[int]) -> list[int]:
+        """The thresholds this item is within, most urgent first; [] if none is owed now."""
+        if item.status not in storage_rules.CLOCK_RUNNING or not item.storage_expires_at:
+            return []
+        if item.storage_expires_at <= self.now_iso:
+            return []  # no late reminders: the deadline has passed
+        expiry_day = clock.parse_iso(item.storage_expires_at).date()
+        within = [n for n in thresholds if expiry_day <= self.today + timedelta(days=n)]
+        if not within:
+            return []
+        marks = item.reminders.as_dict() if hasattr(item.reminders, "as_dict") else dict(item.reminders or {})
+        mark = marks.get(str(within[0]), "")
+        if mark.startswith("sent:"):
+            return []
+        if mark.startswith("pending:") and self._batch_done(mark.removeprefix("pending:")):
+            self._mark(item, within, mark, "sent:" + self.now_iso)  # sent before a crash: just record it
+            return []
+        return within
+
+    def _batch_done(self, batch_id: str) -> bool:
+        try:
+            return RequestRecord.get(f"reminder#{batch_id}", consistent_read=True).state == "done"
+        except RequestRecord.DoesNotExist:
+            return False
+
+    def _mark(self, item: Item, thresholds: list[int], expected: str | None, value: str | None) -> bool:
+        """Set (or with value None, clear) the item's reminder marks, if its mark is still `expected`."""
+        head = Item.reminders[str(thresholds[0])]
+        condition = head.does_not_exist() if expected is None else head == expected
+        actions = [
+            Item.reminders[str(n)].set(value) if value is not None else Item.reminders[str(n)].remove()
+            for n in thresholds
+        ]
+        return db.update_if(item, actions, condition & (Item.status == item.status))
+
+    def _send_batch(self, user_id: str, threshold: int, entries: list[tuple[Item, list[int]]]) -> bool:
+        """Claim, send, record. False if the email could not be sent (left for the next run)."""
+        batch_id = ids.new_id("rmd")
+        pending = f"pending:{batch_id}"
+        claimed = []
+        for item, due in entries:
+            marks = (
+                item.reminders.as_dict() if hasattr(item.reminders, "as_dict") else dict(item.reminders or {})
+            )
+            current = marks.get(str(due[0]))
+            if self._mark(item, due, current, pending):
+                claimed.append((item, due))
+        if not claimed:
+            return True
+        address = users.email_of(user_id)
+        message_id = self._send(address, threshold, [i for i, _ in claimed]) if address else None
+        if message_id is None:  # left for the next run: release the claims, nothing is lost
+            for item, due in claimed:
+                self._release(item, due, pending)
+            self.stats["reminders_deferred"] += len(claimed)
+            return False
+        RequestRecord(
+            f"reminder#{batch_id}",
+            request_hash=user_id,
+            state="done",
+            response_body=message_id,
+            created_at=self.now_iso,
+        ).save()
+        sent = "sent:" + self.now_iso
+        for item, due in claimed:
+            self._mark(item, due, pending, sent)
+        self.stats["reminder_emails"] += 1
+        self.stats[f"items_reminded_{threshold}d"] += len(claimed)
+        return True
+
+    def _release(self, item: Item, due: list[int], pending: str) -> None:
+        self._mark(item, due, pending, None)
+
+    def _send(self, address: str, threshold: int, items: list[Item]) -> str | None:
+        data = {
+            "days": threshold,
+            "count": len(items),
+            "items": [
+                {"item_id": i.item_id, "title": i.title, "expires_at": i.storage_expires_at} for i in items
+            ],
+        }
+        delay = 0.2
+        for attempt in range(4):
+            try:
+                return emails.send("storage_reminder", address, data)
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in _TRANSIENT_SES and attempt < 3:
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                log.warning("reminder not sent", extra={"code": code, "threshold": threshold})
+                return None
+        return None
+
+
+def start_history(day: date) -> None:
+    """Record that nothing was stored before `day` (a new stack), so the first run catches up from
+    there instead of a fixed look-back. Leaves an existing checkpoint alone."""
+    try:
+        JobState.get(JOB, consistent_read=True)
+    except JobState.DoesNotExist:
+        JobState(JOB, state={"abandon_done_through": (day - timedelta(days=1)).isoformat()}).save(
+            condition=JobState.job.does_not_exist()
+        )
+
+
+def run(context=None) -> dict:
+    sweep = Sweep(clock.now(), context)
+    finished = True
+    try:
+        sweep.abandon()
+        sweep.remind()
+    except OutOfTime:
+        finished = False
+        log.warning("stopping before the Lambda time limit; the next run continues", extra=dict(sweep.stats))
+    result = {"job": JOB, "now": sweep.now_iso, "finished": finished, **dict(sweep.stats)}
+    log.info("storage sweep", extra=result)
+    return result

@@ -1,0 +1,126 @@
+"""International packages (seed steps 5-7) and their one-per-package reviews.
+
+Access patterns are in docs/data-model.md ("Packages"). Both secondary indexes on packages are sparse:
+`queue_key` (`<queue>#<shard>`) is set only while the package waits for warehouse staff, and
+`ship_key` (`<shipped UTC day>#<shard>`) only while it is shipped and not yet confirmed delivered,
+so the packing queue and the auto-confirm job read only what waits for them.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models.base import table_meta
+
+
+class PackagesByUser(GlobalSecondaryIndex):
+    """A customer's packages, newest first (GET /packages)."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class PackageQueue(GlobalSecondaryIndex):
+    """Packages waiting for the warehouse (`paid` to pack, `packed` to ship, `awaiting_payment`), oldest
+    first (GET /staff/packages?status=)."""
+
+    class Meta:
+        index_name = "queue"
+        projection = AllProjection()
+
+    queue_key = UnicodeAttribute(hash_key=True)
+    queue_at = UnicodeAttribute(range_key=True)
+
+
+class PackagesByShipDay(GlobalSecondaryIndex):
+    """Shipped, unconfirmed packages by shipping day, sharded: the auto-confirm job's due list."""
+
+    class Meta:
+        index_name = "by_ship_day"
+        projection = AllProjection()
+
+    ship_key = UnicodeAttribute(hash_key=True)
+    shipped_at = UnicodeAttribute(range_key=True)
+
+
+class Package(Model):
+    """Stored items consolidated for international shipping: address, line, services and the charge.
+
+    The charge fields (`chargeable_weight_g` ... `total_fen`) hold the quote until packing and the final
+    charge afterwards; `estimate` keeps the quote. `rates` snapshots the line, service fee rule and
+    service prices at submission, so packing reprices with what the customer agreed to.
+    """
+
+    Meta = table_meta("packages")
+
+    package_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending_payment | paid | packed | shipped | delivered | cancelled
+    item_ids = ListAttribute(of=UnicodeAttribute)
+    item_statuses = MapAttribute(default=dict)  # item_id -> status before packaging (for cancel)
+    line_id = UnicodeAttribute()
+    country = UnicodeAttribute()
+    address = MapAttribute()
+    services = ListAttribute(of=UnicodeAttribute, default=list)
+    declared_value_fen = NumberAttribute(default=0)
+    rates = MapAttribute()
+    estimate = MapAttribute()
+    actual_weight_g = NumberAttribute()
+    volumetric_weight_g = NumberAttribute()
+    chargeable_weight_g = NumberAttribute()
+    shipping_fen = NumberAttribute()
+    service_fee_fen = NumberAttribute()
+    services_fen = NumberAttribute()
+    services_breakdown = MapAttribute(default=dict)
+    total_fen = NumberAttribute()
+    paid_fen = NumberAttribute(default=0)
+    refunded_fen = NumberAttribute(default=0)
+    due_fen = NumberAttribute(default=0)  # a higher final charge the wallet could not cover
+    packed = MapAttribute(null=True)  # {weight_g, dims_cm, packed_at, packed_by, difference_fen, settlement}
+    carrier = UnicodeAttribute(null=True)
+    tracking_no = UnicodeAttribute(null=True)
+    tracking_url = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    paid_at = UnicodeAttribute(null=True)
+    shipped_at = UnicodeAttribute(null=True)
+    shipped_by = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    delivery_confirmed_by = UnicodeAttribute(null=True)  # customer | auto
+    cancelled_at = UnicodeAttribute(null=True)
+    queue_key = UnicodeAttribute(null=True)
+    queue_at = UnicodeAttribute(null=True)
+    ship_key = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_user = PackagesByUser()
+    queue = PackageQueue()
+    by_ship_day = PackagesByShipDay()
+
+
+class PackageReview(Model):
+    """The customer's rating of a delivered package; the key makes it one per package."""
+
+    Meta = table_meta("package-reviews")
+
+    package_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    rating = NumberAttribute()
+    comment = UnicodeAttribute(default="")
+    line_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+MODELS: list[type] = [Package, PackageReview]

@@ -1,0 +1,741 @@
+"""International packages (seed steps 5-7): quote, submit, pay, cancel, pack, ship, receipt and rating.
+
+Every state change is one conditional DynamoDB transaction built by `wallet.run`, which re-runs the
+build on a lost race; each build re-reads what it needs and raises Conflict itself when the state no
+longer allows the action, so two concurrent requests never both win. Money moves only as ledger legs in
+the same transaction. Prices come from `rules.shipping.price()` only: the quote, the charge at
+submission and the final charge after packing (with the rates snapshotted at submission).
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import timedelta
+
+from pynamodb.exceptions import PutError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, ids, money, wallet
+from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
+from chalicelib.items import item_json, plain, queue_page, shard_key
+from chalicelib.logs import get_logger
+from chalicelib.models.commerce import Item
+from chalicelib.models.packages import Package, PackageReview
+from chalicelib.notify import notify
+from chalicelib.review import normalise_tracking
+from chalicelib.rules import shipping as rules
+from chalicelib.rules import storage as storage_rules
+
+log = get_logger("packages")
+
+MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
+PACKABLE = ("in_warehouse", "not_transportable")
+CANCELLABLE = ("pending_payment", "paid")  # before packing
+STAFF_QUEUES = ("paid", "packed", "awaiting_payment")
+SHIP_DAY_SHARDS = 4
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+def _package(package_id: str) -> Package:
+    if not package_id or len(package_id) > 64:
+        raise NotFound("No such package.")
+    try:
+        return Package.get(package_id, consistent_read=True)
+    except Package.DoesNotExist:
+        raise NotFound("No such package.") from None
+
+
+def own_package(user_id: str, package_id: str) -> Package:
+    package = _package(package_id)
+    if package.user_id != user_id:
+        raise NotFound("No such package.")
+    return package
+
+
+def _items_by_id(item_ids: list[str]) -> dict[str, Item]:
+    found: dict[str, Item] = {}
+    for start in range(0, len(item_ids), 100):
+        found.update(
+            {i.item_id: i for i in Item.batch_get(item_ids[start : start + 100], consistent_read=True)}
+        )
+    return found
+
+
+def package_items(package: Package) -> list[Item]:
+    found = _items_by_id(list(package.item_ids))
+    return [found[i] for i in package.item_ids if i in found]
+
+
+def _review(package_id: str) -> PackageReview | None:
+    try:
+        return PackageReview.get(package_id)
+    except PackageReview.DoesNotExist:
+        return None
+
+
+def review_json(review: PackageReview) -> dict:
+    return {"rating": int(review.rating), "comment": review.comment, "created_at": review.created_at}
+
+
+def package_json(
+    package: Package, items: list[Item] | None = None, review: PackageReview | None = None
+) -> dict:
+    rates = plain(package.rates) or {}
+    line = rates.get("line") or {}
+    packed = plain(package.packed)
+    if packed:
+        packed.pop("packed_by", None)
+    shipped = package.status in ("shipped", "delivered") and package.tracking_no
+    body = {
+        "package_id": package.package_id,
+        "status": package.status,
+        "item_ids": list(package.item_ids),
+        "item_count": len(package.item_ids),
+        "line_id": package.line_id,
+        "line": {"name": line.get("name"), "carrier": line.get("carrier"), "est_days": line.get("est_days")},
+        "country": package.country,
+        "address": plain(package.address),
+        "services": list(package.services or []),
+        "declared_value_fen": int(package.declared_value_fen),
+        "actual_weight_g": int(package.actual_weight_g),
+        "volumetric_weight_g": int(package.volumetric_weight_g),
+        "chargeable_weight_g": int(package.chargeable_weight_g),
+        "shipping_fen": int(package.shipping_fen),
+        "service_fee_fen": int(package.service_fee_fen),
+        "services_fen": int(package.services_fen),
+        "services_breakdown": plain(package.services_breakdown) or {},
+        "total_fen": int(package.total_fen),
+        "estimate": plain(package.estimate),
+        "packed": packed,
+        "paid_fen": int(package.paid_fen or 0),
+        "refunded_fen": int(package.refunded_fen or 0),
+        "due_fen": int(package.due_fen or 0),
+        "created_at": package.created_at,
+        "paid_at": package.paid_at,
+        "shipped_at": package.shipped_at,
+        "delivered_at": package.delivered_at,
+        "delivery_confirmed_by": package.delivery_confirmed_by,
+        "cancelled_at": package.cancelled_at,
+        "auto_confirm_at": _auto_confirm_at(package) if package.status == "shipped" else None,
+        "tracking": (
+            {
+                "carrier": package.carrier,
+                "tracking_no": package.tracking_no,
+                "tracking_url": package.tracking_url,
+            }
+            if shipped
+            else None
+        ),
+        "review": review_json(review) if review else None,
+    }
+    if items is not None:
+        body["items"] = [item_json(i) for i in items]
+    return body
+
+
+def _auto_confirm_at(package: Package) -> str | None:
+    if not package.shipped_at:
+        return None
+    return clock.iso(clock.parse_iso(package.shipped_at) + timedelta(days=rules.auto_confirm_days()))
+
+
+def get_package(user_id: str, package_id: str) -> dict:
+    package = own_package(user_id, package_id)
+    return package_json(package, package_items(package), _review(package_id))
+
+
+def staff_package(package_id: str) -> dict:
+    package = _package(package_id)
+    return dict(package_json(package, package_items(package), _review(package_id)), user_id=package.user_id)
+
+
+def _paged(read, cursor: dict | None) -> dict:
+    """A page read with the client's cursor; a cursor DynamoDB refuses is the client's error (400)."""
+    try:
+        return read()
+    except ApiError:
+        raise
+    except Exception:
+        if cursor is None:
+            raise
+        raise ValidationError("cursor is not one this API returned.") from None
+
+
+def list_packages(user_id: str, limit: int, cursor: dict | None) -> dict:
+    def read() -> dict:
+        result = Package.by_user.query(
+            user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
+        )
+        return {"items": [package_json(p) for p in result], "next_cursor": result.last_evaluated_key}
+
+    return _paged(read, cursor)
+
+
+def queue(status: str, limit: int, cursor: dict | None) -> dict:
+    """A warehouse queue (oldest first) with each package's items, so packers know what to pick."""
+    packages, next_cursor = _paged(lambda: queue_page(Package, status, limit, cursor), cursor)
+    found = _items_by_id([i for p in packages for i in p.item_ids])
+    rows = []
+    for package in packages:
+        items = [found[i] for i in package.item_ids if i in found]
+        rows.append(dict(package_json(package, items), user_id=package.user_id))
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+def shipping_lines(country: str | None) -> list[dict]:
+    return [line.as_json() for line in rules.lines().values() if country is None or line.serves(country)]
+
+
+def catalog() -> dict:
+    """The value-added services and the service fee rule (what a storefront shows next to the quote)."""
+    return {
+        "services": [s.as_json() for s in rules.services().values()],
+        "service_fee": rules.service_fee_rule().as_json(),
+        "auto_confirm_days": rules.auto_confirm_days(),
+    }
+
+
+# --- goods -----------------------------------------------------------------------------------------------
+
+
+def goods_flags(item: Item) -> set[str]:
+    """What a line may refuse: the catalog's transport flags and the hazards the inspection recorded."""
+    attributes = plain(item.attributes) or {}
+    inspection = plain(item.inspection) or {}
+    return {*(attributes.get("transport_flags") or []), *(inspection.get("hazards") or [])}
+
+
+def _goods_value_fen(item: Item) -> int:
+    purchase = plain(item.purchase) or {}
+    unit = purchase.get("actual_unit_price_fen", item.unit_price_fen)
+    return int(unit or 0) * int(item.quantity or 1)
+
+
+def _volume_cm3(dims: dict | None) -> int:
+    dims = dims or {}
+    return int(dims.get("l", 0)) * int(dims.get("w", 0)) * int(dims.get("h", 0))
+
+
+def _stored_items(user_id: str, item_ids: list[str]) -> list[Item]:
+    """The caller's items, each stored and not in another package (404 / 409 otherwise)."""
+    if not item_ids:
+        raise ValidationError("item_ids must name at least one item.")
+    if len(set(item_ids)) != len(item_ids):
+        raise ValidationError("item_ids has duplicates.")
+    if len(item_ids) > MAX_ITEMS_PER_PACKAGE:
+        raise ValidationError(f"A package holds at most {MAX_ITEMS_PER_PACKAGE} items.")
+    found = _items_by_id(item_ids)
+    items = []
+    for item_id in item_ids:
+        item = found.get(item_id)
+        if item is None or item.user_id != user_id:
+            raise NotFound(f"No such item {item_id}.")
+        if item.status == "in_package":
+            raise Conflict(f"Item {item_id} is already in package {item.package_id}.")
+        if item.status not in PACKABLE:
+            raise Conflict(
+                f"Item {item_id} is {item.status}; only items stored in the warehouse can be packed."
+            )
+        if item.weight_g is None or not item.dims_cm:
+            raise Conflict(f"Item {item_id} has not been weighed and measured yet.")
+        if item.status == "not_transportable" and not (plain(item.inspection) or {}).get("hazards"):
+            raise Conflict(f"Item {item_id} cannot be transported.")
+        items.append(item)
+    return items
+
+
+def _shipment(items: list[Item], declared_value_fen: int | None) -> rules.Shipment:
+    return rules.Shipment(
+        weight_g=sum(int(i.weight_g) for i in items),
+        volume_cm3=sum(_volume_cm3(plain(i.dims_cm)) for i in items),
+        item_count=len(items),
+        declared_value_fen=(
+            sum(_goods_value_fen(i) for i in items) if declared_value_fen is None else declared_value_fen
+        ),
+    )
+
+
+def _check_services(chosen: list[str]) -> dict[str, rules.Service]:
+    catalog = rules.services()
+    unknown = [s for s in chosen if s not in catalog]
+    if unknown:
+        raise ValidationError(f"Unknown services: {', '.join(unknown)}; one of: {', '.join(catalog)}.")
+    if len(set(chosen)) != len(chosen):
+        raise ValidationError("services has duplicates.")
+    return catalog
+
+
+def _price(line: rules.Line, shipment: rules.Shipment, chosen, fee_rule, catalog) -> rules.Price:
+    try:
+        return rules.price(line, shipment, chosen, fee_rule, catalog)
+    except rules.RuleError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+# --- quote and submit ------------------------------------------------------------------------------------
+
+
+def quote(
+    user_id: str, item_ids: list[str], country: str, chosen: list[str], declared_value_fen: int | None
+) -> dict:
+    """Every line that may carry these items to `country`, cheapest first, priced by `rules.price()`."""
+    country = country.upper()
+    catalog = _check_services(chosen)
+    fee_rule = rules.service_fee_rule()
+    items = _stored_items(user_id, item_ids)
+    shipment = _shipment(items, declared_value_fen)
+    goods = set().union(*(goods_flags(i) for i in items))
+    quotes, unavailable = [], []
+    for line in rules.lines().values():
+        reason = rules.refusal(line, country, shipment.weight_g, goods)
+        if reason:
+            if line.serves(country):
+                unavailable.append({"line_id": line.line_id, "reason": reason})
+            continue
+        priced = _price(line, shipment, chosen, fee_rule, catalog)
+        quotes.append(
+            {
+                "line_id": line.line_id,
+                "name": line.name,
+                "carrier": line.carrier,
+                "est_days": line.est_days,
+                **priced.as_json(),
+            }
+        )
+    quotes.sort(key=lambda q: (q["total_fen"], q["line_id"]))
+    return {
+        "country": country,
+        "item_ids": list(item_ids),
+        "services": list(chosen),
+        "declared_value_fen": shipment.declared_value_fen,
+        "quotes": quotes,
+        "unavailable": unavailable,
+    }
+
+
+def create(
+    user_id: str,
+    item_ids: list[str],
+    address: dict,
+    line_id: str,
+    chosen: list[str],
+    declared_value_fen: int | None,
+) -> dict:
+    """Submit a package: the items become `in_package` (their storage clock stops) in one transaction."""
+    line = rules.lines().get(line_id)
+    if line is None:
+        raise ValidationError(f"Unknown line_id {line_id!r}; see GET /shipping-lines.")
+    address = {k: v for k, v in address.items() if v is not None}
+    address["country"] = address["country"].upper()
+    if not line.serves(address["country"]):
+        raise ValidationError(f"{line.name} does not deliver to {address['country']}.")
+    catalog = _check_services(chosen)
+    fee_rule = rules.service_fee_rule()
+    rates = rules.rates_snapshot(line, chosen)
+
+    def unit() -> wallet.Unit:
+        items = _stored_items(user_id, item_ids)
+        shipment = _shipment(items, declared_value_fen)
+        goods = set().union(*(goods_flags(i) for i in items))
+        reason = rules.refusal(line, address["country"], shipment.weight_g, goods)
+        if reason:
+            raise ValidationError(reason + " Choose a line from POST /packages/quote.")
+        priced = _price(line, shipment, chosen, fee_rule, catalog)
+        now = clock.now_iso()
+        package = Package(
+            ids.new_id("pkg"),
+            user_id=user_id,
+            status="pending_payment",
+            item_ids=list(item_ids),
+            item_statuses={i.item_id: i.status for i in items},
+            line_id=line.line_id,
+            country=address["country"],
+            address=address,
+            services=list(chosen),
+            declared_value_fen=shipment.declared_value_fen,
+            rates=rates,
+            estimate=priced.as_json(),
+            actual_weight_g=priced.actual_weight_g,
+            volumetric_weight_g=priced.volumetric_weight_g,
+            chargeable_weight_g=priced.chargeable_weight_g,
+            shipping_fen=priced.shipping_fen,
+            service_fee_fen=priced.service_fee_fen,
+            services_fen=priced.services_fen,
+            services_breakdown=dict(priced.service_lines),
+            total_fen=priced.total_fen,
+            created_at=now,
+            updated_at=now,
+        )
+        work = wallet.Unit()
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(package, condition=Package.package_id.does_not_exist())
+            for item in items:
+                tx.update(
+                    item,
+                    actions=[
+                        Item.status.set("in_package"),
+                        Item.package_id.set(package.package_id),
+                        Item.deadline_key.remove(),  # the storage clock stops; the sweep never sees it
+                        Item.updated_at.set(now),
+                    ],
+                    condition=(Item.status == item.status) & (Item.user_id == user_id),
+                )
+
+        work.write(write)
+        work.result = package
+        return work
+
+    package = wallet.run(unit)
+    log.info(
+        "package submitted", extra={"package_id": package.package_id, "total_fen": int(package.total_fen)}
+    )
+    return package_json(package, package_items(package))
+
+
+# --- paying and cancelling ---------------------------------------------------------------------------------
+
+
+def pay(user_id: str, package_id: str) -> dict:
+    """Debit the total from the wallet; the package joins the packing queue."""
+
+    def unit() -> wallet.Unit:
+        package = own_package(user_id, package_id)
+        if package.status != "pending_payment":
+            raise Conflict(f"The package is {package.status}; only a pending_payment package can be paid.")
+        total = int(package.total_fen)
+        now = clock.now_iso()
+        work = wallet.Unit()
+        work.move(user_id, -total, "package_payment", package.package_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(
+                package,
+                actions=[
+                    Package.status.set("paid"),
+                    Package.paid_fen.set(total),
+                    Package.paid_at.set(now),
+                    Package.updated_at.set(now),
+                    Package.queue_key.set(shard_key("paid", package.package_id)),
+                    Package.queue_at.set(now),
+                ],
+                condition=Package.status == "pending_payment",
+            )
+
+        work.write(write)
+        return work
+
+    wallet.run(unit)
+    log.info("package paid", extra={"package_id": package_id})
+    return get_package(user_id, package_id)
+
+
+def cancel(user_id: str, package_id: str) -> dict:
+    """Before packing: the items return to storage with their original deadline; what was paid is refunded."""
+
+    def unit() -> wallet.Unit:
+        package = own_package(user_id, package_id)
+        if package.status not in CANCELLABLE:
+            raise Conflict(f"The package is {package.status}; it can be cancelled only before packing.")
+        items = package_items(package)
+        previous = plain(package.item_statuses) or {}
+        refund = int(package.paid_fen or 0) - int(package.refunded_fen or 0)
+        now = clock.now_iso()
+        work = wallet.Unit()
+        work.move(user_id, refund, "package_refund", package.package_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(
+                package,
+                actions=[
+                    Package.status.set("cancelled"),
+                    Package.cancelled_at.set(now),
+                    Package.updated_at.set(now),
+                    Package.refunded_fen.set(int(package.refunded_fen or 0) + refund),
+                    Package.queue_key.remove(),
+                    Package.queue_at.remove(),
+                ],
+                condition=Package.status == package.status,
+            )
+            for item in items:
+                actions = [
+                    Item.status.set(previous.get(item.item_id, "in_warehouse")),
+                    Item.package_id.remove(),
+                    Item.updated_at.set(now),
+                ]
+                if item.storage_expires_at:  # the original deadline: the clock resumes where it stopped
+                    expires = clock.parse_iso(item.storage_expires_at)
+                    actions.append(Item.deadline_key.set(storage_rules.deadline_key(expires, item.item_id)))
+                tx.update(
+                    item,
+                    actions=actions,
+                    condition=(Item.status == "in_package") & (Item.package_id == package.package_id),
+                )
+
+        work.write(write)
+        return work
+
+    wallet.run(unit)
+    log.info("package cancelled", extra={"package_id": package_id})
+    return get_package(user_id, package_id)
+
+
+# --- packing ---------------------------------------------------------------------------------------------
+
+
+def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
+    """`packed` with the measured weight and size; the final charge is repriced by the same rule and the
+    difference refunded or charged through the ledger, or left due when the wallet is short."""
+
+    def build(may_charge: bool):
+        def unit() -> wallet.Unit:
+            package = _package(package_id)
+            if package.status != "paid":
+                raise Conflict(f"The package is {package.status}; only paid packages are packed.")
+            line, fee_rule, catalog = rules.from_snapshot(plain(package.rates))
+            if weight_g > line.max_weight_g:
+                raise Conflict(
+                    f"{weight_g} g is over the {line.max_weight_g} g limit of {line.name}; "
+                    "the customer must cancel and split the package."
+                )
+            shipment = rules.Shipment(
+                weight_g=weight_g,
+                volume_cm3=_volume_cm3(dims_cm),
+                item_count=len(package.item_ids),
+                declared_value_fen=int(package.declared_value_fen),
+            )
+            final = _price(line, shipment, list(package.services or []), fee_rule, catalog)
+            paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
+            difference = final.total_fen - (paid - refunded)
+            work = wallet.Unit()
+            due = 0
+            if difference > 0 and (not may_charge or wallet.balance_fen(package.user_id) < difference):
+                due, settlement, queue_status = difference, "awaiting_payment", "awaiting_payment"
+            elif difference > 0:
+                work.move(package.user_id, -difference, "package_difference_charge", package.package_id)
+                paid, settlement, queue_status = paid + difference, "charged", "packed"
+            elif difference < 0:
+                work.move(package.user_id, -difference, "package_difference_refund", package.package_id)
+                refunded, settlement, queue_status = refunded - difference, "refunded", "packed"
+            else:
+                settlement, queue_status = "none", "packed"
+            now = clock.now_iso()
+            packed = {
+                "weight_g": weight_g,
+                "dims_cm": dict(dims_cm),
+                "packed_at": now,
+                "packed_by": staff_id,
+                "difference_fen": difference,
+                "settlement": settlement,
+            }
+
+            def write(tx: TransactWrite) -> None:
+                tx.update(
+                    package,
+                    actions=[
+                        Package.status.set("packed"),
+                        Package.packed.set(packed),
+                        Package.actual_weight_g.set(final.actual_weight_g),
+                        Package.volumetric_weight_g.set(final.volumetric_weight_g),
+                        Package.chargeable_weight_g.set(final.chargeable_weight_g),
+                        Package.shipping_fen.set(final.shipping_fen),
+                        Package.service_fee_fen.set(final.service_fee_fen),
+                        Package.services_fen.set(final.services_fen),
+                        Package.services_breakdown.set(dict(final.service_lines)),
+                        Package.total_fen.set(final.total_fen),
+                        Package.paid_fen.set(paid),
+                        Package.refunded_fen.set(refunded),
+                        Package.due_fen.set(due),
+                        Package.updated_at.set(now),
+                        Package.queue_key.set(shard_key(queue_status, package.package_id)),
+                        Package.queue_at.set(now),
+                    ],
+                    condition=Package.status == "paid",
+                )
+
+            work.write(write)
+            work.result = (package.user_id, due)
+            return work
+
+        return unit
+
+    try:
+        user_id, due = wallet.run(build(may_charge=True))
+    except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
+        user_id, due = wallet.run(build(may_charge=False))
+    if due:
+        notify(
+            user_id,
+            "package_payment_due",
+            {"package_id": package_id, "amount": money.format_cny(due)},
+        )
+    log.info("package packed", extra={"package_id": package_id, "due_fen": due})
+    return staff_package(package_id)
+
+
+def pay_difference(user_id: str, package_id: str) -> dict:
+    """The customer pays a higher final charge from the wallet; the package becomes ready to ship."""
+
+    def unit() -> wallet.Unit:
+        package = own_package(user_id, package_id)
+        due = int(package.due_fen or 0)
+        if package.status != "packed" or due <= 0:
+            raise Conflict("Nothing is due on this package.")
+        now = clock.now_iso()
+        work = wallet.Unit()
+        work.move(user_id, -due, "package_difference_charge", package.package_id)
+
+        def write(tx: TransactWrite) -> None:
+            packed = plain(package.packed) or {}
+            packed["settlement"] = "charged"
+            tx.update(
+                package,
+                actions=[
+                    Package.paid_fen.set(int(package.paid_fen or 0) + due),
+                    Package.due_fen.set(0),
+                    Package.packed.set(packed),
+                    Package.updated_at.set(now),
+                    Package.queue_key.set(shard_key("packed", package.package_id)),
+                    Package.queue_at.set(now),
+                ],
+                condition=(Package.status == "packed") & (Package.due_fen == due),
+            )
+
+        work.write(write)
+        return work
+
+    wallet.run(unit)
+    return get_package(user_id, package_id)
+
+
+# --- shipping and receipt ------------------------------------------------------------------------------
+
+
+def ship_key(shipped_at: str, package_id: str) -> str:
+    """`<UTC day>#<shard>`: the auto-confirm job reads one day's shipped packages per shard."""
+    return f"{shipped_at[:10]}#{zlib.crc32(package_id.encode()) % SHIP_DAY_SHARDS}"
+
+
+def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict:
+    """`shipped` with the carrier's tracking number (only when fully paid); the customer is emailed."""
+    tracking = normalise_tracking(tracking_no)
+    carrier = carrier.strip()
+    url = rules.tracking_url(carrier, tracking)
+
+    def unit() -> wallet.Unit:
+        package = _package(package_id)
+        if package.status != "packed":
+            raise Conflict(f"The package is {package.status}; only packed packages can be shipped.")
+        if int(package.due_fen or 0) > 0:
+            raise Conflict("The customer has not paid the final charge yet.")
+        items = package_items(package)
+        now = clock.now_iso()
+        work = wallet.Unit()
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(
+                package,
+                actions=[
+                    Package.status.set("shipped"),
+                    Package.carrier.set(carrier),
+                    Package.tracking_no.set(tracking),
+                    Package.tracking_url.set(url),
+                    Package.shipped_at.set(now),
+                    Package.shipped_by.set(staff_id),
+                    Package.ship_key.set(ship_key(now, package.package_id)),
+                    Package.updated_at.set(now),
+                    Package.queue_key.remove(),
+                    Package.queue_at.remove(),
+                ],
+                condition=(Package.status == "packed") & (Package.due_fen == 0),
+            )
+            for item in items:
+                tx.update(
+                    item,
+                    actions=[
+                        Item.status.set("shipped"),
+                        Item.stored_by.remove(),  # no longer in our warehouse
+                        Item.deadline_key.remove(),
+                        Item.updated_at.set(now),
+                    ],
+                    condition=(Item.status == "in_package") & (Item.package_id == package.package_id),
+                )
+
+        work.write(write)
+        work.result = package.user_id
+        return work
+
+    user_id = wallet.run(unit)
+    notify(
+        user_id,
+        "package_shipped",
+        {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
+    )
+    log.info("package shipped", extra={"package_id": package_id})
+    return staff_package(package_id)
+
+
+def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> Package:
+    """`delivered`, by the customer (`user_id` given: own packages only) or by the auto-confirm job."""
+
+    def unit() -> wallet.Unit:
+        package = own_package(user_id, package_id) if user_id else _package(package_id)
+        if package.status != "shipped":
+            raise Conflict(f"The package is {package.status}; only a shipped package can be confirmed.")
+        items = [i for i in package_items(package) if i.status == "shipped"]
+        now = clock.now_iso()
+        work = wallet.Unit()
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(
+                package,
+                actions=[
+                    Package.status.set("delivered"),
+                    Package.delivered_at.set(now),
+                    Package.delivery_confirmed_by.set(confirmed_by),
+                    Package.ship_key.remove(),
+                    Package.updated_at.set(now),
+                ],
+                condition=Package.status == "shipped",
+            )
+            for item in items:
+                tx.update(
+                    item,
+                    actions=[Item.status.set("delivered"), Item.updated_at.set(now)],
+                    condition=(Item.status == "shipped") & (Item.package_id == package.package_id),
+                )
+
+        work.write(write)
+        work.result = package
+        return work
+
+    return wallet.run(unit)
+
+
+def confirm_receipt(user_id: str, package_id: str) -> dict:
+    deliver(package_id, "customer", user_id=user_id)
+    return get_package(user_id, package_id)
+
+
+def add_review(user_id: str, package_id: str, rating: int, comment: str) -> dict:
+    """One review per delivered package: the table's key makes a second one a 409."""
+    package = own_package(user_id, package_id)
+    if package.status != "delivered":
+        raise Conflict(f"The package is {package.status}; it can be rated once delivered.")
+    review = PackageReview(
+        package_id,
+        user_id=user_id,
+        rating=rating,
+        comment=comment,
+        line_id=package.line_id,
+        created_at=clock.now_iso(),
+    )
+    try:
+        review.save(condition=PackageReview.package_id.does_not_exist())
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            raise Conflict("This package has already been reviewed.") from None
+        raise
+    return dict(review_json(review), package_id=package_id)

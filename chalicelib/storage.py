@@ -1,0 +1,123 @@
+"""Storage after inspection: paid extensions, the destruction queue and confirmed destruction."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, wallet
+from chalicelib.db import update_or_conflict
+from chalicelib.errors import Conflict, NotFound, ValidationError
+from chalicelib.items import item_json, queue_page
+from chalicelib.models.commerce import Item
+from chalicelib.models.warehouse import Parcel
+from chalicelib.rules import storage as storage_rules
+from chalicelib.warehouse import own_item, parcel_json
+
+EXTENSION_DAYS = 30
+
+
+def extension_price_fen() -> int:
+    """Per item and 30 days; agents sell this at ¥10-15 a month (docs/market.md)."""
+    return int(os.environ.get("STORAGE_EXTENSION_FEN", "1200"))
+
+
+def max_storage_days() -> int:
+    return int(os.environ.get("MAX_STORAGE_DAYS", "180"))
+
+
+def extend(user_id: str, item_id: str, periods: int) -> dict:
+    """Buy `periods` × 30 more days from the wallet, up to the maximum total; reminders follow."""
+    if periods < 1:
+        raise ValidationError("periods must be at least 1.")
+
+    def unit() -> wallet.Unit:
+        item = own_item(user_id, item_id)
+        if item.status not in storage_rules.CLOCK_RUNNING or not item.storage_expires_at:
+            raise Conflict(f"The item is {item.status}; only items in storage can be extended.")
+        expires = clock.parse_iso(item.storage_expires_at)
+        if expires <= clock.now():
+            raise Conflict("The storage period has already ended.")
+        started = clock.parse_iso(item.in_warehouse_at)
+        new_expires = expires + timedelta(days=EXTENSION_DAYS * periods)
+        total_days = (new_expires - started).days
+        if total_days > max_storage_days():
+            raise Conflict(f"Storage can be extended to at most {max_storage_days()} days in total.")
+        price = extension_price_fen() * periods
+        work = wallet.Unit()
+        work.move(user_id, -price, "storage_extension", item.item_id)
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(
+                item,
+                actions=[
+                    Item.storage_expires_at.set(clock.iso(new_expires)),
+                    Item.deadline_key.set(storage_rules.deadline_key(new_expires, item.item_id)),
+                    Item.storage_extended_days.set(
+                        int(item.storage_extended_days or 0) + EXTENSION_DAYS * periods
+                    ),
+                    Item.reminders.set({}),  # reminders follow the new deadline
+                    Item.updated_at.set(clock.now_iso()),
+                ],
+                condition=(Item.status == item.status) & (Item.storage_expires_at == item.storage_expires_at),
+            )
+
+        work.write(write)
+        return work
+
+    wallet.run(unit)
+    return item_json(own_item(user_id, item_id))
+
+
+def destruction_queue(limit: int, cursor: dict | None) -> dict:
+    """Abandoned items, then expired exceptional parcels, each oldest first, awaiting destruction."""
+    cursor = cursor or {"phase": "items"}
+    if not isinstance(cursor.get("phase"), str):
+        raise ValidationError("cursor is not one this API returned.")
+    rows: list[dict] = []
+    if cursor["phase"] == "items":
+        items, next_items = queue_page(Item, "destruction", limit, cursor.get("at"))
+        rows += [
+            dict(item_json(i), kind="item", user_id=i.user_id, abandoned_at=i.abandoned_at) for i in items
+        ]
+        if next_items:
+            return {"items": rows, "next_cursor": {"phase": "items", "at": next_items}}
+        cursor = {"phase": "parcels"}
+        limit -= len(rows)
+        if limit <= 0:
+            return {"items": rows, "next_cursor": cursor}
+    parcels, next_parcels = queue_page(Parcel, "destruction", limit, cursor.get("at"))
+    rows += [dict(parcel_json(p), kind="parcel", abandoned_at=p.abandoned_at) for p in parcels]
+    return {"items": rows, "next_cursor": {"phase": "parcels", "at": next_parcels} if next_parcels else None}
+
+
+def _destroy(model, key: str, what: str):
+    """abandoned -> destroyed once staff confirm the physical destruction; leaves the queue."""
+    try:
+        found = model.get(key, consistent_read=True)
+    except model.DoesNotExist:
+        raise NotFound(f"No such {what}.") from None
+    if found.status != "abandoned":
+        raise Conflict(f"The {what} is {found.status}; only abandoned goods are destroyed.")
+    update_or_conflict(
+        found,
+        [
+            model.status.set("destroyed"),
+            model.destroyed_at.set(clock.now_iso()),
+            model.queue_key.remove(),
+            model.queue_at.remove(),
+        ],
+        model.status == "abandoned",
+        f"The {what} changed meanwhile.",
+    )
+    return model.get(key, consistent_read=True)
+
+
+def destroy_item(item_id: str) -> dict:
+    return item_json(_destroy(Item, item_id, "item"))
+
+
+def destroy_parcel(parcel_id: str) -> dict:
+    return parcel_json(_destroy(Parcel, parcel_id, "parcel"))
