@@ -80,3 +80,15 @@ def test_job_helper_runs_a_scheduled_handler_at_now(http):
     unknown = _run("infra.local.job", "no_such_job", "2027-05-01T12:00:00Z")
     assert unknown.returncode != 0
     assert "Unknown job" in unknown.stderr
+
+
+def test_topup_helper_credits_the_wallet_through_a_signed_webhook(http):
+    before = http.call("GET", "/wallet", user="bob@example.com").json()["balance_fen"]
+    done = _run("infra.local.topup", "bob@example.com", "12345", "paypal")
+    assert done.returncode == 0, done.stderr
+    assert '"status": "requires_action"' in done.stdout
+    after = http.call("GET", "/wallet", user="bob@example.com").json()
+    assert after["balance_fen"] == before + 12345
+    assert after["entries"][0]["kind"] == "top_up"
+    bad = _run("infra.local.topup", "bob@example.com", "lots", "")
+    assert bad.returncode != 0 and "AMOUNT_FEN" in bad.stderr
