@@ -305,13 +305,14 @@ def list_orders(user_id: str, limit: int, cursor: dict | None) -> dict:
 # --- paying --------------------------------------------------------------------------------
 
 
-def _items_to(
+def move_items(
     tx: TransactWrite,
     items: list[Item],
     expected: tuple[str, ...],
     status: str,
     queue_status: str | None = None,
 ) -> None:
+    """Within `tx`: each item from one of `expected` to `status` (on a staff queue if `queue_status`)."""
     now = clock.now_iso()
     for item in items:
         actions = [Item.status.set(status), Item.updated_at.set(now)]
@@ -355,7 +356,7 @@ def pay(user_id: str, order_id: str) -> dict:
 
         def write(tx: TransactWrite) -> None:
             _to_review(tx, current, int(current.total_fen))
-            _items_to(tx, items, ("pending_payment",), "pending_review")
+            move_items(tx, items, ("pending_payment",), "pending_review")
 
         work.write(write)
         work.result = current.order_id
@@ -408,7 +409,7 @@ def settle_external_payment(work: wallet.Unit, payment: Payment) -> None:
 
     def write(tx: TransactWrite) -> None:
         _to_review(tx, order, int(order.total_fen))
-        _items_to(tx, items, ("pending_payment",), "pending_review")
+        move_items(tx, items, ("pending_payment",), "pending_review")
 
     work.write(write)
 
@@ -447,7 +448,7 @@ def cancel(user_id: str, order_id: str) -> dict:
                 ],
                 condition=Order.status == order.status,
             )
-            _items_to(tx, items, (waiting,), "cancelled")
+            move_items(tx, items, (waiting,), "cancelled")
 
         work.write(write)
         return work

@@ -10,7 +10,7 @@ from chalicelib.items import item_json, plain, queue_page, shard_key
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
-from chalicelib.orders import _items_to, order_items, order_json
+from chalicelib.orders import move_items, order_items, order_json
 
 log = get_logger("review")
 
@@ -72,7 +72,7 @@ def approve(order_id: str, staff_id: str) -> dict:
                 ],
                 condition=Order.status == "pending_review",
             )
-            _items_to(tx, items, ("pending_review",), "purchasing", queue_status="purchasing")
+            move_items(tx, items, ("pending_review",), "purchasing", queue_status="purchasing")
     except Exception as exc:
         if db.lost_race(exc):
             raise Conflict("The order was changed by someone else; reload it.") from None
@@ -108,7 +108,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
                 ],
                 condition=Order.status == "pending_review",
             )
-            _items_to(tx, items, ("pending_review",), "rejected")
+            move_items(tx, items, ("pending_review",), "rejected")
 
         work.write(write)
         work.result = (order.user_id, refund)

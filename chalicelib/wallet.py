@@ -51,10 +51,6 @@ class Unit:
         self.writes.append(op)
 
 
-def _connection():
-    return db.connection()
-
-
 def account(user_id: str) -> WalletAccount:
     """The user's account, created (balance 0) on first use."""
     try:
@@ -91,7 +87,7 @@ def run(build: Callable[[], Unit]) -> Any:
 
 def _commit(unit: Unit) -> None:
     now = clock.now_iso()
-    with TransactWrite(connection=_connection()) as tx:
+    with TransactWrite(connection=db.connection()) as tx:
         for user_id, legs in unit.legs.items():
             acct = account(user_id)
             balance = int(acct.balance_fen)
