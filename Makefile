@@ -57,3 +57,27 @@ package: $(STAMP)
 		--merge-template out/infra-$(PACKAGE_STAGE).json out
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
 	@ls -l out
+
+## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
+.PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep
+openapi: $(STAMP)
+	$(BIN)/python -m chalicelib.openapi --write
+
+## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians)
+bench: bench-api bench-cold-start bench-schemathesis bench-sweep
+
+## make bench-api: DynamoDB requests per route (in-process moto) and the lifecycle's reads/writes/transitions
+bench-api: $(STAMP)
+	$(BIN)/python bench/api_cost.py
+
+## make bench-cold-start: fresh-process `import app` against bench/minimal_app; the Lambda zip's size
+bench-cold-start: $(STAMP)
+	$(BIN)/python bench/cold_start.py
+
+## make bench-schemathesis: the schemathesis run of the test suite, its case count into docs/benchmarks.md
+bench-schemathesis: $(STAMP)
+	SCHEMATHESIS_REPORT=1 $(BIN)/python -m pytest -q tests/integration/test_schemathesis.py
+
+## make bench-sweep: the storage sweep's reads against what is due (bench/sweep.py)
+bench-sweep: $(STAMP)
+	$(BIN)/python bench/sweep.py

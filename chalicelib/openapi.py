@@ -78,8 +78,8 @@ QUERY_PARAMETERS: dict[str, dict] = {
         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
     },
     "cursor": {
-        "description": "The `next_cursor` of the previous page (opaque).",
-        "schema": {"type": "string", "minLength": 1},
+        "description": "The `next_cursor` of the previous page (opaque; empty or absent: the first page).",
+        "schema": {"type": "string"},
     },
     "q": {
         "description": "Keywords; every word must match. Without it: featured products.",

@@ -113,7 +113,7 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
         raise ValidationError("Webhook body must be {id, type, data}.") from None
     if event_type != "payment.succeeded":
         return {"received": True, "ignored": event_type}
-    payment_id, amount = data.get("payment_id"), data.get("amount_fen")
+    payment_id, amount = data.get("payment_id") or None, data.get("amount_fen")  # "": not a key
     if not isinstance(payment_id, str) or not isinstance(amount, int) or isinstance(amount, bool):
         raise ValidationError("data.payment_id (string) and data.amount_fen (integer) are required.")
 

@@ -21,7 +21,7 @@ from typing import Any
 from chalice import Blueprint, Chalice, Response
 
 from chalicelib import auth
-from chalicelib.errors import ApiError, Unauthorized, ValidationError
+from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
 
 log = get_logger("http")
@@ -44,6 +44,7 @@ class RouteSpec:
 
 
 ROUTES: list[RouteSpec] = []
+MAX_ID_LENGTH = 128
 
 
 @dataclass
@@ -159,6 +160,9 @@ def route(
                 caller = None if public else auth.authenticate(headers.get("authorization"))
                 if groups:
                     auth.require_group(caller, *groups)
+                # ids are short and never empty: DynamoDB would refuse "" or an over-long key with a 500
+                if not all(0 < len(v) <= MAX_ID_LENGTH for v in path_params.values()):
+                    raise NotFound("No such resource.")
                 req = Req(
                     caller=caller,
                     query=dict(request.query_params or {}),
