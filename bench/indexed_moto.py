@@ -62,6 +62,12 @@ def _reindex_key(table, key_json: dict) -> None:
     _place(table, pk, item)
 
 
+def reset() -> None:
+    """Forget every bucket: call when a new moto backend starts (table names repeat across runs)."""
+    _buckets.clear()
+    _where.clear()
+
+
 def apply() -> None:
     global _applied
     if _applied:
@@ -87,7 +93,8 @@ def apply() -> None:
 
     @functools.wraps(original_query)
     def query(self, *args, **kwargs):
-        index_name = kwargs.get("index_name")
+        # moto's backend passes index_name as the 8th positional argument
+        index_name = kwargs.get("index_name", args[7] if len(args) > 7 else None)
         conditions = kwargs.get("hash_key_conditions") or []
         if not index_name or index_name not in _index_hash_attrs(self) or len(conditions) != 1:
             return original_query(self, *args, **kwargs)

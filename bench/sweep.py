@@ -86,6 +86,7 @@ def one_run(total: int) -> dict:
     from chalicelib.models.commerce import Item
 
     with mock_aws():
+        indexed_moto.reset()
         aws.reset()
         auth.jwks.clear()
         users._email.cache_clear()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib.catalog import links, text
 from chalicelib.catalog.source import InvalidCursor, get_source
 from chalicelib.errors import NotFound, ValidationError
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -16,15 +17,11 @@ MAX_QUERY_CHARS = 200
 MAX_IMAGE_BASE64_CHARS = 7_000_100  # 5 MB of bytes, base64-encoded, with some slack for line breaks
 
 
-class ResolveBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class ResolveBody(Body):
     url: str = Field(min_length=1, max_length=links.MAX_URL_CHARS)
 
 
-class ImageSearchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class ImageSearchBody(Body):
     image_base64: str = Field(min_length=1, max_length=MAX_IMAGE_BASE64_CHARS)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from chalicelib import orders, review
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -17,18 +18,14 @@ Remark = Annotated[str, Field(max_length=500)]
 Quantity = Annotated[int, Field(ge=1, le=100_000)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class CartItemBody(Strict):
+class CartItemBody(Body):
     product_id: Id
     sku_id: Id
     quantity: Quantity
     remark: Remark | None = None
 
 
-class CartItemPatch(Strict):
+class CartItemPatch(Body):
     quantity: Quantity | None = None
     remark: Remark | None = None
 
@@ -39,14 +36,14 @@ class CartItemPatch(Strict):
         return self
 
 
-class DirectItem(Strict):
+class DirectItem(Body):
     product_id: Id
     sku_id: Id
     quantity: Quantity
     remark: Remark | None = None
 
 
-class OrderBody(Strict):
+class OrderBody(Body):
     cart_item_ids: Annotated[list[Id], Field(min_length=1, max_length=orders.MAX_ITEMS_PER_ORDER)] | None = (
         None
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from chalicelib import packages
 from chalicelib.errors import ValidationError
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -26,12 +27,8 @@ def _text(max_length: int, min_length: int = 1):
     return Annotated[str, Field(min_length=min_length, max_length=max_length)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Address(Strict):
-    model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
+class Address(Body):
+    model_config = Body.model_config | ConfigDict(str_strip_whitespace=True)
 
     name: _text(100)
     phone: Annotated[str, Field(min_length=5, max_length=32, pattern=r"^\+?[0-9][0-9 ()-]{3,30}[0-9]$")]
@@ -43,38 +40,38 @@ class Address(Strict):
     line2: _text(200, 0) | None = None
 
 
-class QuoteBody(Strict):
+class QuoteBody(Body):
     item_ids: ItemIds
     country: Country
-    services: Services = []
+    services: Services = Field(default_factory=list)
     declared_value_fen: Fen | None = None
 
 
-class PackageBody(Strict):
+class PackageBody(Body):
     item_ids: ItemIds
     address: Address
     line_id: Id
-    services: Services = []
+    services: Services = Field(default_factory=list)
     declared_value_fen: Fen | None = None
 
 
-class Dims(Strict):
+class Dims(Body):
     l: Annotated[int, Field(ge=1, le=300)]  # noqa: E741 - api.md's name
     w: Annotated[int, Field(ge=1, le=300)]
     h: Annotated[int, Field(ge=1, le=300)]
 
 
-class PackBody(Strict):
+class PackBody(Body):
     weight_g: Annotated[int, Field(ge=1, le=300_000)]
     dims_cm: Dims
 
 
-class ShipBody(Strict):
+class ShipBody(Body):
     carrier: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 .&-]*$")]
     tracking_no: Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
 
 
-class ReviewBody(Strict):
+class ReviewBody(Body):
     rating: Annotated[int, Field(ge=1, le=5)]
     comment: _text(2000, 0)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict
 
 from chalicelib import photos
 from chalicelib.errors import ValidationError
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -16,9 +16,7 @@ bp = Blueprint(__name__)
 WAREHOUSE = ("warehouse",)
 
 
-class PhotoUploadBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
+class PhotoUploadBody(Body):
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib import review
 from chalicelib.errors import ValidationError
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -17,20 +18,16 @@ REVIEWER = ("reviewer",)
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class RejectBody(Strict):
+class RejectBody(Body):
     reason: Text
 
 
-class PurchaseBody(Strict):
+class PurchaseBody(Body):
     merchant_order_no: Annotated[str, Field(min_length=1, max_length=64)]
     actual_unit_price_fen: Annotated[int, Field(ge=0, le=100_000_000)]
 
 
-class ShipmentBody(Strict):
+class ShipmentBody(Body):
     carrier: Annotated[str, Field(min_length=1, max_length=64)]
     tracking_no: Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib import storage
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -15,8 +16,7 @@ bp = Blueprint(__name__)
 WAREHOUSE = ("warehouse",)
 
 
-class ExtendBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class ExtendBody(Body):
     periods: Annotated[int, Field(ge=1, le=6)] = 1
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib import payments, wallet
 from chalicelib.errors import ValidationError
 from chalicelib.rules.charges import channels
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -17,8 +18,7 @@ bp = Blueprint(__name__)
 MAX_TOP_UP_FEN = 10_000_000  # ¥100,000
 
 
-class TopUpBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class TopUpBody(Body):
     amount_fen: Annotated[int, Field(ge=100, le=MAX_TOP_UP_FEN)]
     channel: Annotated[str, Field(min_length=1, max_length=32)]
 

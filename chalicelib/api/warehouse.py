@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from chalicelib import aftersales, users, warehouse
 from chalicelib.errors import ValidationError
 from chalicelib.items import queue_page
 from chalicelib.models.warehouse import Parcel
 from chalicelib.rules import inspection as rules
+from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, json_response, page_limit, route
 
 bp = Blueprint(__name__)
@@ -23,17 +24,13 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 Check = Literal["ok", "issue", "n/a"]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class InboundBody(Strict):
+class InboundBody(Body):
     tracking_no: Tracking
     carrier: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     weight_g: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
 
 
-class AssignBody(Strict):
+class AssignBody(Body):
     item_ids: (
         Annotated[
             list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=50)
@@ -52,7 +49,7 @@ class AssignBody(Strict):
         return self
 
 
-class Checks(Strict):
+class Checks(Body):
     color: Check
     damage: Check
     stains: Check
@@ -61,13 +58,13 @@ class Checks(Strict):
     version: Check
 
 
-class Dims(Strict):
+class Dims(Body):
     l: Annotated[int, Field(ge=1, le=500)]  # noqa: E741 - api.md's name
     w: Annotated[int, Field(ge=1, le=500)]
     h: Annotated[int, Field(ge=1, le=500)]
 
 
-class InspectionBody(Strict):
+class InspectionBody(Body):
     category: Literal["apparel", "electronics", "general"]
     checks: Checks
     label_size: Annotated[str, Field(min_length=1, max_length=32)] | None = None
@@ -78,19 +75,19 @@ class InspectionBody(Strict):
     hazards: list[Literal[rules.HAZARDS]] | None = None  # type: ignore[valid-type]
 
 
-class CaseBody(Strict):
+class CaseBody(Body):
     item_id: Annotated[str, Field(min_length=1, max_length=64)]
     type: Literal["return", "exchange", "refund"]
     reason: Text
 
 
-class ResolveBody(Strict):
+class ResolveBody(Body):
     resolution: Literal["refund", "return", "reject"]
     refund_fen: Annotated[int, Field(ge=0, le=100_000_000)] = 0
     note: Text | None = None
 
 
-class ForwardingBody(Strict):
+class ForwardingBody(Body):
     tracking_no: Tracking
     carrier: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     description: Text
