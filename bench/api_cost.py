@@ -470,16 +470,14 @@ def _ops_text(ops: Counter) -> str:
 
 
 WHY_OVER = (
-    "Why customer routes exceed 3 (the operations column): the cart and order routes look products up "
-    "one line at a time (`orders.product_and_sku` / `_lenient_lookup`: one GetItem per line) and cart items "
-    "one at a time (`orders.own_cart_item`), so `GET /cart`, `POST /orders/quote` and `POST /orders` grow "
-    "with the number of lines; `CartItem.batch_get` and `ProductSource.get_many` (one BatchGetItem) would "
-    "make them constant. The money moves (order and package pay, cancel, pay-difference, confirm-receipt, "
-    "storage extension) run as a wallet unit of work: the object is read to check ownership, read again "
-    "consistently inside the unit (with its items), the wallet account is read for the balance, one "
-    "TransactWriteItems writes everything, and the object and its items are read again for the answer; "
-    "checking ownership inside the unit and answering from what was written would save 2-3 reads each. "
-    "Staff queues (`GET /staff/orders`, `/staff/items`, ...) query each of their sharded index partitions."
+    "Why customer routes exceed 3 (the operations column): the cart and order routes read their products "
+    "and cart items in one BatchGetItem each, so they stay constant however many lines. The money moves "
+    "(order and package pay, cancel, pay-difference, confirm-receipt, storage extension) run as a wallet "
+    "unit of work: the object is read to check ownership, read again consistently inside the unit (with "
+    "its items), the wallet account is read for the balance, one TransactWriteItems writes everything, and "
+    "the object and its items are read again for the answer; checking ownership inside the unit and "
+    "answering from what was written would save 2-3 reads each. Staff queues (`GET /staff/orders`, "
+    "`/staff/items`, ...) query each of their sharded index partitions."
 )
 
 

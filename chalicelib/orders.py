@@ -29,18 +29,27 @@ CANCELLABLE = ("pending_payment", "pending_review", "approved")
 # --- catalog lookups -----------------------------------------------------------------------
 
 
-def product_and_sku(product_id: str, sku_id: str) -> tuple[dict, dict]:
-    """The product detail and SKU, or 400: clients may only order what the catalog sells."""
-    from chalicelib.catalog import find_sku, get_product
+def catalog_details(product_ids) -> dict[str, dict]:
+    """Product details by id for every known product among `product_ids`, in one batched lookup."""
+    from chalicelib.catalog.source import get_source
 
-    product = get_product(product_id)
+    wanted = [p for p in dict.fromkeys(product_ids) if isinstance(p, str)]
+    return {p.product_id: p.detail() for p in get_source().get_many(wanted)} if wanted else {}
+
+
+def sku_of(details: dict[str, dict], product_id: str, sku_id: str) -> tuple[dict, dict]:
+    """The product detail and SKU, or 400: clients may only order what the catalog sells."""
+    product = details.get(product_id)
     if product is None:
         raise ValidationError(f"Unknown product {product_id!r}.")
-    sku = find_sku(product, sku_id)
+    sku = next((s for s in product["skus"] if s["sku_id"] == sku_id), None)
     if sku is None:
         raise ValidationError(f"Product {product_id!r} has no SKU {sku_id!r}.")
-    detail = product.detail()
-    return detail, next(s for s in detail["skus"] if s["sku_id"] == sku_id)
+    return product, sku
+
+
+def product_and_sku(product_id: str, sku_id: str) -> tuple[dict, dict]:
+    return sku_of(catalog_details([product_id]), product_id, sku_id)
 
 
 def check_quantity(product: dict, sku: dict, quantity: int) -> None:
@@ -55,8 +64,14 @@ def check_quantity(product: dict, sku: dict, quantity: int) -> None:
 # --- cart ----------------------------------------------------------------------------------
 
 
-def cart_item_json(cart_item: CartItem) -> dict:
-    product, sku = _lenient_lookup(cart_item.product_id, cart_item.sku_id)
+def cart_item_json(cart_item: CartItem, details: dict[str, dict] | None = None) -> dict:
+    """The cart line priced from the catalog now (`details` from catalog_details, or looked up)."""
+    if details is None:
+        details = catalog_details([cart_item.product_id])
+    try:
+        product, sku = sku_of(details, cart_item.product_id, cart_item.sku_id)
+    except ValidationError:
+        product, sku = None, None
     return {
         "cart_item_id": cart_item.cart_item_id,
         "product_id": cart_item.product_id,
@@ -71,15 +86,10 @@ def cart_item_json(cart_item: CartItem) -> dict:
     }
 
 
-def _lenient_lookup(product_id: str, sku_id: str) -> tuple[dict | None, dict | None]:
-    try:
-        return product_and_sku(product_id, sku_id)
-    except ValidationError:
-        return None, None
-
-
 def get_cart(user_id: str) -> dict:
-    items = [cart_item_json(c) for c in CartItem.query(user_id)]
+    cart = list(CartItem.query(user_id))
+    details = catalog_details(c.product_id for c in cart)
+    items = [cart_item_json(c, details) for c in cart]
     subtotal = sum(i["unit_price_fen"] * i["quantity"] for i in items if i["available"])
     return {"items": items, "subtotal_fen": subtotal}
 
@@ -146,24 +156,28 @@ def _lines(user_id: str, cart_item_ids: list[str] | None, direct: list[dict] | N
     if cart_item_ids:
         if len(set(cart_item_ids)) != len(cart_item_ids):
             raise ValidationError("cart_item_ids has duplicates.")
-        for cart_item_id in cart_item_ids:
-            c = own_cart_item(user_id, cart_item_id)
-            requested.append(
-                {
-                    "product_id": c.product_id,
-                    "sku_id": c.sku_id,
-                    "quantity": int(c.quantity),
-                    "remark": c.remark,
-                    "cart_item_id": c.cart_item_id,
-                }
-            )
+        found = {c.cart_item_id: c for c in CartItem.batch_get([(user_id, i) for i in cart_item_ids])}
+        missing = [i for i in cart_item_ids if i not in found]
+        if missing:
+            raise NotFound("No such cart item.")
+        requested = [
+            {
+                "product_id": c.product_id,
+                "sku_id": c.sku_id,
+                "quantity": int(c.quantity),
+                "remark": c.remark,
+                "cart_item_id": c.cart_item_id,
+            }
+            for c in (found[i] for i in cart_item_ids)
+        ]
     else:
         requested = [dict(d, cart_item_id=None) for d in direct or []]
     if len(requested) > MAX_ITEMS_PER_ORDER:
         raise ValidationError(f"An order holds at most {MAX_ITEMS_PER_ORDER} lines.")
+    details = catalog_details(r["product_id"] for r in requested)
     lines = []
     for r in requested:
-        product, sku = product_and_sku(r["product_id"], r["sku_id"])
+        product, sku = sku_of(details, r["product_id"], r["sku_id"])
         check_quantity(product, sku, r["quantity"])
         lines.append({**r, "product": product, "sku": sku})
     return lines
