@@ -34,10 +34,10 @@ def update_or_conflict(obj, actions: list, condition, message: str) -> None:
         raise
 
 
-def update_if(obj, actions: list, condition) -> bool:
+def update_if(obj, actions: list, condition, *, add_version_condition: bool = True) -> bool:
     """Apply a conditional update; False (not an error) when the condition no longer holds."""
     try:
-        obj.update(actions=actions, condition=condition)
+        obj.update(actions=actions, condition=condition, add_version_condition=add_version_condition)
         return True
     except Exception as exc:
         if lost_race(exc):

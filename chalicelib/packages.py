@@ -15,7 +15,7 @@ from datetime import timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, money, wallet
+from chalicelib import clock, db, ids, money, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, queue_page, shard_key
 from chalicelib.logs import get_logger
@@ -735,7 +735,7 @@ def add_review(user_id: str, package_id: str, rating: int, comment: str) -> dict
     try:
         review.save(condition=PackageReview.package_id.does_not_exist())
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if db.lost_race(exc):
             raise Conflict("This package has already been reviewed.") from None
         raise
     return dict(review_json(review), package_id=package_id)

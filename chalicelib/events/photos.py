@@ -19,7 +19,7 @@ Transient AWS errors (throttling, timeouts, access) do raise, so SQS redelivers 
 
 from __future__ import annotations
 
-from chalicelib import aws, clock, config, photos
+from chalicelib import aws, clock, config, db, photos
 from chalicelib.events.s3_records import S3Object
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, READY, REJECTED, Photo
@@ -176,33 +176,25 @@ def _attach(item, photo_id: str, entry: dict) -> bool:
     version is incremented so that a concurrent full save of the item, made from a copy read before,
     fails its version check instead of dropping the photo.
     """
-    from pynamodb.exceptions import UpdateError
-
     from chalicelib.models.commerce import Item
 
     now = clock.now_iso()
     for _ in range(3):
-        try:
-            item.update(
-                actions=[Item.photos[photo_id].set(entry), Item.updated_at.set(now)],
-                condition=Item.item_id.exists() & Item.photos.exists(),
-                add_version_condition=False,
-            )
+        if db.update_if(
+            item,
+            [Item.photos[photo_id].set(entry), Item.updated_at.set(now)],
+            Item.item_id.exists() & Item.photos.exists(),
+            add_version_condition=False,
+        ):
             return True
-        except UpdateError as exc:
-            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise
         # the item is gone, or was written without a photos map: create the map once
-        try:
-            item.update(
-                actions=[Item.photos.set({photo_id: entry}), Item.updated_at.set(now)],
-                condition=Item.item_id.exists() & Item.photos.does_not_exist(),
-                add_version_condition=False,
-            )
+        if db.update_if(
+            item,
+            [Item.photos.set({photo_id: entry}), Item.updated_at.set(now)],
+            Item.item_id.exists() & Item.photos.does_not_exist(),
+            add_version_condition=False,
+        ):
             return True
-        except UpdateError as exc:
-            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-                raise
         if _item(item.item_id) is None:
             return False
     raise RuntimeError(f"could not attach photo {photo_id} to item {item.item_id}")
@@ -210,47 +202,35 @@ def _attach(item, photo_id: str, entry: dict) -> bool:
 
 def _detach(item, photo_id: str) -> None:
     """Remove `photos[<photo_id>]` (an attached object was replaced by a bad one)."""
-    from pynamodb.exceptions import UpdateError
-
     from chalicelib.models.commerce import Item
 
-    try:
-        item.update(
-            actions=[Item.photos[photo_id].remove(), Item.updated_at.set(clock.now_iso())],
-            condition=Item.item_id.exists() & Item.photos.exists(),
-            add_version_condition=False,
-        )
-    except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+    db.update_if(
+        item,
+        [Item.photos[photo_id].remove(), Item.updated_at.set(clock.now_iso())],
+        Item.item_id.exists() & Item.photos.exists(),
+        add_version_condition=False,
+    )
 
 
 def _mark_ready(photo: Photo, entry: dict) -> None:
     if photo.status == READY and photo.etag == entry.get("etag"):
         return
-    from pynamodb.exceptions import UpdateError
-
-    try:
-        photo.update(
-            actions=[
-                Photo.status.set(READY),
-                Photo.etag.set(entry.get("etag")),
-                Photo.size.set(entry.get("size")),
-                Photo.detected_type.set(entry.get("content_type")),
-                Photo.ready_at.set(clock.now_iso()),
-                Photo.expires_at.remove(),
-            ],
-            condition=Photo.photo_id.exists() & Photo.status.is_in(PENDING, READY),
-        )
-    except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+    if not db.update_if(
+        photo,
+        [
+            Photo.status.set(READY),
+            Photo.etag.set(entry.get("etag")),
+            Photo.size.set(entry.get("size")),
+            Photo.detected_type.set(entry.get("content_type")),
+            Photo.ready_at.set(clock.now_iso()),
+            Photo.expires_at.remove(),
+        ],
+        Photo.photo_id.exists() & Photo.status.is_in(PENDING, READY),
+    ):
         log.warning("photo attached but its record is not pending", extra={"photo_id": photo.photo_id})
 
 
 def _mark_rejected(photo: Photo, reason: str, etag: str) -> None:
-    from pynamodb.exceptions import UpdateError
-
     actions = [
         Photo.status.set(REJECTED),
         Photo.reject_reason.set(reason),
@@ -258,14 +238,7 @@ def _mark_rejected(photo: Photo, reason: str, etag: str) -> None:
     ]
     if etag.strip('"'):
         actions.append(Photo.etag.set(etag.strip('"')))  # its redeliveries are then duplicates
-    try:
-        photo.update(
-            actions=actions,
-            condition=Photo.photo_id.exists(),  # never recreate a record TTL has deleted
-        )
-    except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
+    db.update_if(photo, actions, Photo.photo_id.exists())  # never recreate a record TTL has deleted
 
 
 def _quarantine(obj: S3Object, reason: str, photo: Photo | None = None, item=None) -> str:
