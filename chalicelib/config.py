@@ -41,3 +41,22 @@ def endpoint_url() -> str | None:
 
 def table_name(suffix: str) -> str:
     return f"{get('TABLE_PREFIX')}-{suffix}"
+
+
+# --- business settings -------------------------------------------------------------------------------
+# Every business rule's tunable number, with its default; the environment variable of the same name
+# overrides it per stage (.chalice/config.json).
+BUSINESS_DEFAULTS = {
+    # days a submitted package may stay unpaid before it expires and its items go back to storage
+    "PACKAGE_PAYMENT_DAYS": "7",
+    # an item back on the shelf after a hold keeps its deadline, but never less than this many days
+    "STORAGE_RESUME_GRACE_DAYS": "7",
+}
+
+
+def get_int(name: str) -> int:
+    """A whole-number business setting (BUSINESS_DEFAULTS gives the default)."""
+    raw = os.environ.get(name) or BUSINESS_DEFAULTS.get(name) or DEFAULTS.get(name)
+    if raw is None:
+        raise KeyError(f"no setting {name}")
+    return int(raw)

@@ -43,3 +43,42 @@ def update_if(obj, actions: list, condition, *, add_version_condition: bool = Tr
         if lost_race(exc):
             return False
         raise
+
+
+def batch_read(wanted: list[tuple[type, tuple]]) -> dict[tuple[type, tuple], object]:
+    """Read items of several tables in one BatchGetItem (strongly consistent), by (model, key).
+
+    `key` is `(hash,)` or `(hash, range)`. Missing items are absent from the answer. One request for
+    up to 100 keys (the caller keeps within that), plus a retry of whatever DynamoDB left unprocessed.
+    """
+    by_table: dict[str, list[tuple[type, tuple]]] = {}
+    for model, key in dict.fromkeys(wanted):
+        by_table.setdefault(model.Meta.table_name, []).append((model, key))
+    request = {}
+    for table, entries in by_table.items():
+        keys = []
+        for model, key in entries:
+            names = [model._hash_key_attribute()]
+            if model._range_key_attribute() is not None:
+                names.append(model._range_key_attribute())
+            keys.append({attr.attr_name: {"S": str(value)} for attr, value in zip(names, key, strict=True)})
+        request[table] = {"Keys": keys, "ConsistentRead": True}
+    found: dict[tuple[type, tuple], object] = {}
+    client = connection().client
+    while request:
+        answer = client.batch_get_item(RequestItems=request)
+        for table, rows in answer.get("Responses", {}).items():
+            for row in rows:
+                for model, key in by_table[table]:
+                    if _matches(model, key, row):
+                        found[(model, key)] = model.from_raw_data(row)
+                        break
+        request = answer.get("UnprocessedKeys") or {}
+    return found
+
+
+def _matches(model: type, key: tuple, row: dict) -> bool:
+    names = [model._hash_key_attribute()]
+    if model._range_key_attribute() is not None:
+        names.append(model._range_key_attribute())
+    return all(row.get(a.attr_name, {}).get("S") == str(v) for a, v in zip(names, key, strict=True))

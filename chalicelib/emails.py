@@ -57,6 +57,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "We packed package {{package_id}}. Its measured weight and size cost {{amount}} more than you paid,\n"
         "and your wallet balance does not cover it. Top up and pay the difference to have it shipped.\n",
     ),
+    "package_expired": (
+        "Package {{package_id}} was not paid and has been cancelled",
+        "Package {{package_id}} waited {{days}} days for payment, so we cancelled it.\n"
+        "Its {{item_count}} item(s) are back in storage with their storage deadlines; submit a new package\n"
+        "before those deadlines to have them shipped.\n",
+    ),
     "package_shipped": (
         "Package {{package_id}} shipped: {{carrier}} {{tracking_no}}",
         "Package {{package_id}} left our warehouse with {{carrier}}.\nTracking number: {{tracking_no}}\n"

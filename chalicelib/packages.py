@@ -15,11 +15,11 @@ from datetime import timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids, money, wallet
+from chalicelib import clock, config, db, ids, lifecycle, money, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, queue_page, shard_key
 from chalicelib.logs import get_logger
-from chalicelib.models.commerce import Item
+from chalicelib.models.commerce import Item, WalletAccount
 from chalicelib.models.packages import Package, PackageReview
 from chalicelib.notify import notify
 from chalicelib.review import normalise_tracking
@@ -30,7 +30,6 @@ log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
 PACKABLE = ("in_warehouse", "not_transportable")
-CANCELLABLE = ("pending_payment", "paid")  # before packing
 STAFF_QUEUES = ("paid", "packed", "awaiting_payment")
 SHIP_DAY_SHARDS = 4
 
@@ -118,6 +117,8 @@ def package_json(
         "delivered_at": package.delivered_at,
         "delivery_confirmed_by": package.delivery_confirmed_by,
         "cancelled_at": package.cancelled_at,
+        "cancel_reason": package.cancel_reason,
+        "payment_due_at": package.payment_due_at if package.status == "pending_payment" else None,
         "auto_confirm_at": _auto_confirm_at(package) if package.status == "shipped" else None,
         "tracking": (
             {
@@ -343,9 +344,12 @@ def create(
         if reason:
             raise ValidationError(reason + " Choose a line from POST /packages/quote.")
         priced = _price(line, shipment, chosen, fee_rule, catalog)
-        now = clock.now_iso()
+        now_dt = clock.now()
+        now = clock.iso(now_dt)
+        package_id = ids.new_id("pkg")
+        payment_due = now_dt + timedelta(days=config.get_int("PACKAGE_PAYMENT_DAYS"))
         package = Package(
-            ids.new_id("pkg"),
+            package_id,
             user_id=user_id,
             status="pending_payment",
             item_ids=list(item_ids),
@@ -365,6 +369,8 @@ def create(
             services_fen=priced.services_fen,
             services_breakdown=dict(priced.service_lines),
             total_fen=priced.total_fen,
+            payment_due_at=clock.iso(payment_due),
+            deadline_key=storage_rules.deadline_key(payment_due, package_id),
             created_at=now,
             updated_at=now,
         )
@@ -399,87 +405,147 @@ def create(
 
 
 def pay(user_id: str, package_id: str) -> dict:
-    """Debit the total from the wallet; the package joins the packing queue."""
+    """Debit the total from the wallet; the package joins the packing queue.
+
+    Three DynamoDB requests: the package, its items and the wallet account in one batch, one transaction;
+    the answer is built from what was committed."""
 
     def unit() -> wallet.Unit:
         package = own_package(user_id, package_id)
-        if package.status != "pending_payment":
-            raise Conflict(f"The package is {package.status}; only a pending_payment package can be paid.")
+        lifecycle.PACKAGE.require("pay", package.status)
+        items, work = _items_and_account(package)
         total = int(package.total_fen)
         now = clock.now_iso()
-        work = wallet.Unit()
         work.move(user_id, -total, "package_payment", package.package_id)
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                package,
-                actions=[
-                    Package.status.set("paid"),
-                    Package.paid_fen.set(total),
-                    Package.paid_at.set(now),
-                    Package.updated_at.set(now),
-                    Package.queue_key.set(shard_key("paid", package.package_id)),
-                    Package.queue_at.set(now),
-                ],
-                condition=Package.status == "pending_payment",
-            )
-
-        work.write(write)
+        actions = [
+            Package.status.set(lifecycle.PACKAGE.target("pay")),
+            Package.paid_fen.set(total),
+            Package.paid_at.set(now),
+            Package.updated_at.set(now),
+            Package.queue_key.set(shard_key("paid", package.package_id)),
+            Package.queue_at.set(now),
+            Package.deadline_key.remove(),  # paid: no longer expires
+        ]
+        work.update(package, actions, lifecycle.PACKAGE.condition(Package.status, "pay"))
+        package.status, package.paid_fen, package.paid_at = lifecycle.PACKAGE.target("pay"), total, now
+        work.result = package_json(package, items)
         return work
 
-    wallet.run(unit)
+    body = wallet.run(unit)
     log.info("package paid", extra={"package_id": package_id})
-    return get_package(user_id, package_id)
+    return body
+
+
+def _items_and_account(package: Package) -> tuple[list[Item], wallet.Unit]:
+    """The package's items and its owner's wallet account in one batch read; a unit that uses the account."""
+    keys = [(Item, (i,)) for i in package.item_ids]
+    account_key = (WalletAccount, wallet.account_key(package.user_id))
+    found = db.batch_read([*keys, account_key])
+    work = wallet.Unit()
+    work.accounts[package.user_id] = found.get(account_key) or wallet.new_account(package.user_id)
+    return [found[k] for k in keys if k in found], work
 
 
 def cancel(user_id: str, package_id: str) -> dict:
-    """Before packing: the items return to storage with their original deadline; what was paid is refunded."""
+    """Before packing: the items return to storage with their deadline; what was paid is refunded."""
 
     def unit() -> wallet.Unit:
         package = own_package(user_id, package_id)
-        if package.status not in CANCELLABLE:
-            raise Conflict(f"The package is {package.status}; it can be cancelled only before packing.")
-        items = package_items(package)
-        previous = plain(package.item_statuses) or {}
-        refund = int(package.paid_fen or 0) - int(package.refunded_fen or 0)
-        now = clock.now_iso()
-        work = wallet.Unit()
-        work.move(user_id, refund, "package_refund", package.package_id)
+        lifecycle.PACKAGE.require("cancel", package.status)  # only before packing
+        return _release(package, "cancel", "customer")
 
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                package,
-                actions=[
-                    Package.status.set("cancelled"),
-                    Package.cancelled_at.set(now),
-                    Package.updated_at.set(now),
-                    Package.refunded_fen.set(int(package.refunded_fen or 0) + refund),
-                    Package.queue_key.remove(),
-                    Package.queue_at.remove(),
-                ],
-                condition=Package.status == package.status,
-            )
-            for item in items:
-                actions = [
-                    Item.status.set(previous.get(item.item_id, "in_warehouse")),
-                    Item.package_id.remove(),
-                    Item.updated_at.set(now),
-                ]
-                if item.storage_expires_at:  # the original deadline: the clock resumes where it stopped
-                    expires = clock.parse_iso(item.storage_expires_at)
-                    actions.append(Item.deadline_key.set(storage_rules.deadline_key(expires, item.item_id)))
-                tx.update(
-                    item,
-                    actions=actions,
-                    condition=(Item.status == "in_package") & (Item.package_id == package.package_id),
-                )
-
-        work.write(write)
-        return work
-
-    wallet.run(unit)
+    body = wallet.run(unit)
     log.info("package cancelled", extra={"package_id": package_id})
-    return get_package(user_id, package_id)
+    return body
+
+
+def expire(package: Package) -> bool:
+    """An unpaid package past its payment deadline (the storage sweep): cancelled, items back in storage
+    with their deadlines, the customer told. False when it was paid or cancelled meanwhile."""
+
+    def unit() -> wallet.Unit:
+        current = _package(package.package_id)
+        if not lifecycle.PACKAGE.allows("expire", current.status) or (current.payment_due_at or "") > (
+            clock.now_iso()
+        ):
+            return wallet.Unit(result=None)
+        return _release(current, "expire", "payment_expired")
+
+    body = wallet.run(unit)
+    if body is None:
+        return False
+    notify(
+        package.user_id,
+        "package_expired",
+        {
+            "package_id": package.package_id,
+            "days": config.get_int("PACKAGE_PAYMENT_DAYS"),
+            "item_count": len(package.item_ids),
+        },
+    )
+    log.info("unpaid package expired", extra={"package_id": package.package_id})
+    return True
+
+
+def _release(package: Package, action: str, reason: str) -> wallet.Unit:
+    """The unit that cancels `package` (by `action`): refund what was paid, items back on the shelf.
+
+    An item's storage clock resumes with its own deadline, never less than the grace period from now, and
+    its deadline index key is on a day the sweep will still read (see rules.storage.deadline_key)."""
+    items, work = _items_and_account(package)
+    previous = plain(package.item_statuses) or {}
+    refund = int(package.paid_fen or 0) - int(package.refunded_fen or 0)
+    now_dt = clock.now()
+    now = clock.iso(now_dt)
+    grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
+    work.move(package.user_id, refund, "package_refund", package.package_id)
+    target = lifecycle.PACKAGE.target(action)
+    work.update(
+        package,
+        [
+            Package.status.set(target),
+            Package.cancelled_at.set(now),
+            Package.cancel_reason.set(reason),
+            Package.updated_at.set(now),
+            Package.refunded_fen.set(int(package.refunded_fen or 0) + refund),
+            Package.queue_key.remove(),
+            Package.queue_at.remove(),
+            Package.deadline_key.remove(),
+        ],
+        Package.status == package.status,
+    )
+    for item in items:
+        status = previous.get(item.item_id)
+        if status not in lifecycle.ITEM.targets("unpackage"):
+            status = lifecycle.ItemStatus.IN_WAREHOUSE
+        actions = [
+            Item.status.set(status),
+            Item.package_id.remove(),
+            Item.updated_at.set(now),
+        ]
+        if item.storage_expires_at:
+            actions += resume_clock_actions(item, now_dt, grace)
+        work.update(
+            item,
+            actions,
+            lifecycle.ITEM.condition(Item.status, "unpackage") & (Item.package_id == package.package_id),
+        )
+        item.status, item.package_id = status, None
+    package.status, package.cancelled_at, package.cancel_reason = target, now, reason
+    package.refunded_fen = int(package.refunded_fen or 0) + refund
+    work.result = package_json(package, items)
+    return work
+
+
+def resume_clock_actions(item: Item, now, grace_days: int) -> list:
+    """Writes that restart an item's storage clock after a hold (see rules.storage.resumed_expires_at)."""
+    expires = clock.parse_iso(item.storage_expires_at)
+    resumed = storage_rules.resumed_expires_at(expires, now, grace_days)
+    actions = [Item.deadline_key.set(storage_rules.deadline_key(resumed, item.item_id, now.date()))]
+    if resumed != expires:  # a later deadline: its reminders are owed afresh
+        actions += [Item.storage_expires_at.set(clock.iso(resumed)), Item.reminders.set({})]
+        item.storage_expires_at = clock.iso(resumed)
+    return actions
 
 
 # --- packing ---------------------------------------------------------------------------------------------

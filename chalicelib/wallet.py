@@ -1,54 +1,27 @@
 """The wallet: a ledger whose balance never goes negative, written with the state change that moved it.
 
-A unit of work reads what it needs, builds one DynamoDB transaction (account balance + ledger entries +
-the state changes, each conditional), and commits it. If any condition fails because something changed
-underneath, the whole unit is re-run from fresh reads; its own checks then turn a lost race into a 409.
+The wallet does not own transactions: a unit of work (chalicelib/uow.py) carries ledger legs per user,
+and `write_legs` adds them to its transaction as ledger entries plus the account's new balance, whose
+version condition makes a concurrent movement on the same account re-run the whole unit from fresh reads.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids
-from chalicelib.errors import Conflict, InsufficientFunds
-from chalicelib.logs import get_logger
+from chalicelib import clock, ids, uow
+from chalicelib.errors import InsufficientFunds
 from chalicelib.models.commerce import LedgerEntry, WalletAccount
 
-log = get_logger("wallet")
-
 ACCOUNT_SK = "account"
-MAX_ATTEMPTS = 12
 
-
-@dataclass(frozen=True)
-class Leg:
-    """One ledger movement: positive credits the wallet, negative debits it."""
-
-    amount_fen: int
-    kind: str
-    ref: str
-
-
-@dataclass
-class Unit:
-    """What a unit of work wants committed: ledger legs per user, plus any other conditional writes."""
-
-    legs: dict[str, list[Leg]] = field(default_factory=dict)
-    writes: list[Callable[[TransactWrite], None]] = field(default_factory=list)
-    result: Any = None
-
-    def move(self, user_id: str, amount_fen: int, kind: str, ref: str) -> None:
-        if amount_fen:
-            self.legs.setdefault(user_id, []).append(Leg(int(amount_fen), kind, ref))
-
-    def write(self, op: Callable[[TransactWrite], None]) -> None:
-        self.writes.append(op)
+# the unit of work lives in uow; these names stay for the callers that build one
+Unit = uow.Unit
+Leg = uow.Leg
+run = uow.run
 
 
 def account(user_id: str) -> WalletAccount:
@@ -62,59 +35,48 @@ def account(user_id: str) -> WalletAccount:
         return WalletAccount.get(user_id, ACCOUNT_SK, consistent_read=True)
 
 
+def account_key(user_id: str) -> tuple[str, str]:
+    return (user_id, ACCOUNT_SK)
+
+
+def new_account(user_id: str) -> WalletAccount:
+    """An account not stored yet: the transaction that first moves money creates it (version 1)."""
+    return WalletAccount(user_id, ACCOUNT_SK, balance_fen=0)
+
+
 def balance_fen(user_id: str) -> int:
     return int(account(user_id).balance_fen)
 
 
-def run(build: Callable[[], Unit]) -> Any:
-    """Run a unit of work until it commits or its own checks refuse it; returns `unit.result`."""
-    for attempt in range(MAX_ATTEMPTS):
-        unit = build()
-        if not unit.legs and not unit.writes:
-            return unit.result
+def write_legs(tx: TransactWrite, user_id: str, legs: list[uow.Leg], acct: WalletAccount | None) -> None:
+    """Within `tx`: one ledger entry per leg and the account's new balance (never below zero)."""
+    if acct is None:
         try:
-            _commit(unit)
-            return unit.result
-        except TransactWriteError as exc:
-            if exc.cause_response_code not in (
-                "TransactionCanceledException",
-                "TransactionConflictException",
-            ):
-                raise
-            log.info("transaction lost a race; re-reading", extra={"attempt": attempt + 1})
-    raise Conflict("The resource is busy; try again.")
-
-
-def _commit(unit: Unit) -> None:
+            acct = WalletAccount.get(user_id, ACCOUNT_SK, consistent_read=True)
+        except WalletAccount.DoesNotExist:
+            acct = new_account(user_id)
     now = clock.now_iso()
-    with TransactWrite(connection=db.connection()) as tx:
-        for user_id, legs in unit.legs.items():
-            acct = account(user_id)
-            balance = int(acct.balance_fen)
-            for leg in legs:
-                balance += leg.amount_fen
-                if balance < 0:
-                    raise InsufficientFunds(
-                        f"The wallet balance is short by {-balance} fen; top up and try again."
-                    )
-                entry_id = ids.new_id("led")
-                tx.save(
-                    LedgerEntry(
-                        user_id,
-                        f"entry#{entry_id}",
-                        entry_id=entry_id,
-                        kind=leg.kind,
-                        amount_fen=leg.amount_fen,
-                        balance_after_fen=balance,
-                        ref=leg.ref,
-                        created_at=now,
-                    ),
-                    condition=LedgerEntry.sk.does_not_exist(),
-                )
-            # the version condition makes a concurrent movement on this account restart the unit
-            tx.update(acct, actions=[WalletAccount.balance_fen.set(balance)])
-        for write in unit.writes:
-            write(tx)
+    balance = int(acct.balance_fen or 0)
+    for leg in legs:
+        balance += leg.amount_fen
+        if balance < 0:
+            raise InsufficientFunds(f"The wallet balance is short by {-balance} fen; top up and try again.")
+        entry_id = ids.new_id("led")
+        tx.save(
+            LedgerEntry(
+                user_id,
+                f"entry#{entry_id}",
+                entry_id=entry_id,
+                kind=leg.kind,
+                amount_fen=leg.amount_fen,
+                balance_after_fen=balance,
+                ref=leg.ref,
+                created_at=now,
+            ),
+            condition=LedgerEntry.sk.does_not_exist(),
+        )
+    # the version condition (or "does not exist yet") makes a concurrent movement restart the unit
+    tx.update(acct, actions=[WalletAccount.balance_fen.set(balance)])
 
 
 def entries(user_id: str, limit: int, last_key: dict | None = None) -> tuple[list[LedgerEntry], dict | None]:

@@ -5,7 +5,9 @@
   threshold; never a late reminder for an item already past its deadline.
 - Items still stored past their deadline with no package: `abandoned`, onto the destruction queue,
   no email. Exceptional parcels past their 30 days: the same. Items in a package have no deadline entry
-  and are never touched.
+  and are never touched; a package left unpaid past its payment deadline expires (cancelled, its items
+  back on the shelf with their deadlines, the customer emailed), read from the packages' own deadline
+  index by the same day walk.
 
 Cost follows what is due: deadlines live in a sparse index keyed `<UTC day>#<shard>`; a run queries only
 the days that entered a window since the last run (a checkpoint per window), so reads grow with the
@@ -24,11 +26,12 @@ from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, db, emails, ids, users
+from chalicelib import clock, db, emails, ids, lifecycle, users
 from chalicelib.items import shard_key
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.jobs import JobState
+from chalicelib.models.packages import Package
 from chalicelib.models.warehouse import Parcel
 from chalicelib.rules import storage as storage_rules
 
@@ -36,6 +39,7 @@ log = get_logger("jobs.storage_sweep")
 
 JOB = "storage_sweep"
 STOP_WHEN_REMAINING_MS = 60_000
+MAX_ABANDON_ATTEMPTS = 4
 FIRST_RUN_LOOKBACK_DAYS = 30
 _TRANSIENT_SES = {
     "Throttling",
@@ -63,6 +67,7 @@ class Sweep:
         self.today = now.date()
         self.context = context
         self.stats: dict[str, int] = defaultdict(int)
+        self.day_incomplete = False
         try:
             self.job = JobState.get(JOB, consistent_read=True)
         except JobState.DoesNotExist:
@@ -87,10 +92,11 @@ class Sweep:
 
     # --- reading the deadline index -----------------------------------------------------------------------
 
-    def _query(self, model, day: date, up_to_now: bool):
+    def _query(self, model, day: date, up_to_now: bool, due_attribute=None):
+        due = due_attribute if due_attribute is not None else model.storage_expires_at
         for shard in range(storage_rules.DEADLINE_SHARDS):
             key = f"{day.isoformat()}#{shard}"
-            condition = model.storage_expires_at <= self.now_iso if up_to_now else None
+            condition = due <= self.now_iso if up_to_now else None
             for row in model.by_deadline.query(key, condition, page_size=200):
                 self.stats["read"] += 1
                 yield row
@@ -102,38 +108,62 @@ class Sweep:
         day = first + timedelta(days=1)
         while day <= self.today:
             self._check_time()
+            self.day_incomplete = False
             whole_day = day < self.today
             for item in self._query(Item, day, up_to_now=not whole_day):
                 self._abandon_item(item)
             for parcel in self._query(Parcel, day, up_to_now=not whole_day):
                 self._abandon_parcel(parcel)
+            for package in self._query(Package, day, not whole_day, Package.payment_due_at):
+                self._expire_package(package)
+            if self.day_incomplete:
+                break  # the checkpoint stays before this day: the next run reads it again
             if whole_day:
                 self._save("abandon_done_through", day)
             day += timedelta(days=1)
 
     def _abandon_item(self, item: Item) -> None:
-        expires = item.storage_expires_at
-        if item.status not in storage_rules.CLOCK_RUNNING or not expires or expires > self.now_iso:
+        """Abandon a stored item past its deadline. A lost race re-reads the item and decides again, so an
+        item changed meanwhile (packaged, extended, under after-sales, or only re-marked by a reminder) is
+        either left alone for a reason or abandoned: never skipped while still due."""
+        for _attempt in range(MAX_ABANDON_ATTEMPTS):
+            expires = item.storage_expires_at
+            if item.status not in lifecycle.CLOCK_RUNNING or not expires or expires > self.now_iso:
+                self.stats["skipped_changed"] += 1
+                return
+            if item.open_case_id:  # the customer's feedback is open with staff: not abandoned meanwhile
+                self.stats["held_by_after_sales"] += 1
+                return
+            if db.update_if(
+                item,
+                [
+                    Item.status.set(lifecycle.ITEM.target("abandon")),
+                    Item.abandoned_at.set(self.now_iso),
+                    Item.deadline_key.remove(),
+                    Item.queue_key.set(shard_key("destruction", item.item_id)),
+                    Item.queue_at.set(self.now_iso),
+                    Item.updated_at.set(self.now_iso),
+                ],
+                (Item.status == item.status)
+                & (Item.storage_expires_at == expires)
+                & Item.open_case_id.does_not_exist(),
+            ):
+                self.stats["items_abandoned"] += 1
+                return
+            try:
+                item = Item.get(item.item_id, consistent_read=True)
+            except Item.DoesNotExist:
+                return
+        # still racing after several tries: keep this day open so the next run reads it again
+        self.stats["abandon_retried_later"] += 1
+        self.day_incomplete = True
+
+    def _expire_package(self, package: Package) -> None:
+        from chalicelib import packages
+
+        if package.status != lifecycle.PackageStatus.PENDING_PAYMENT:
             return
-        if item.open_case_id:  # the customer's feedback is open with staff: not abandoned meanwhile
-            self.stats["held_by_after_sales"] += 1
-            return
-        abandoned = db.update_if(
-            item,
-            [
-                Item.status.set("abandoned"),
-                Item.abandoned_at.set(self.now_iso),
-                Item.deadline_key.remove(),
-                Item.queue_key.set(shard_key("destruction", item.item_id)),
-                Item.queue_at.set(self.now_iso),
-                Item.updated_at.set(self.now_iso),
-            ],
-            (Item.status == item.status)
-            & (Item.storage_expires_at == expires)
-            & Item.open_case_id.does_not_exist(),
-        )
-        # a failed condition means it was packaged, extended or taken to after-sales meanwhile
-        self.stats["items_abandoned" if abandoned else "skipped_changed"] += 1
+        self.stats["packages_expired" if packages.expire(package) else "skipped_changed"] += 1
 
     def _abandon_parcel(self, parcel: Parcel) -> None:
         if parcel.status != "exceptional" or (parcel.storage_expires_at or "") > self.now_iso:
@@ -185,7 +215,7 @@ class Sweep:
 
     def _due_thresholds(self, item: Item, thresholds: list[int]) -> list[int]:
         """The thresholds this item is within, most urgent first; [] if none is owed now."""
-        if item.status not in storage_rules.CLOCK_RUNNING or not item.storage_expires_at:
+        if item.status not in lifecycle.CLOCK_RUNNING or not item.storage_expires_at:
             return []
         if item.storage_expires_at <= self.now_iso:
             return []  # no late reminders: the deadline has passed

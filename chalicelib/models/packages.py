@@ -55,6 +55,18 @@ class PackagesByShipDay(GlobalSecondaryIndex):
     shipped_at = UnicodeAttribute(range_key=True)
 
 
+class PackagesByPaymentDeadline(GlobalSecondaryIndex):
+    """Unpaid packages by the day their payment is due, sharded (`<UTC day>#<n>`): the storage sweep
+    expires them. Sparse: `deadline_key` is set only while the package waits for payment."""
+
+    class Meta:
+        index_name = "by_deadline"
+        projection = AllProjection()
+
+    deadline_key = UnicodeAttribute(hash_key=True)
+    payment_due_at = UnicodeAttribute(range_key=True)
+
+
 class Package(Model):
     """Stored items consolidated for international shipping: address, line, services and the charge.
 
@@ -99,6 +111,9 @@ class Package(Model):
     delivered_at = UnicodeAttribute(null=True)
     delivery_confirmed_by = UnicodeAttribute(null=True)  # customer | auto
     cancelled_at = UnicodeAttribute(null=True)
+    cancel_reason = UnicodeAttribute(null=True)  # customer | payment_expired
+    payment_due_at = UnicodeAttribute(null=True)
+    deadline_key = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     ship_key = UnicodeAttribute(null=True)
@@ -108,6 +123,7 @@ class Package(Model):
     by_user = PackagesByUser()
     queue = PackageQueue()
     by_ship_day = PackagesByShipDay()
+    by_deadline = PackagesByPaymentDeadline()
 
 
 class PackageReview(Model):

@@ -1,0 +1,102 @@
+"""The one unit of work for every write that touches more than one item, money moving or not.
+
+A build function reads what it needs and returns a `Unit`: conditional writes (each a callable adding
+itself to the transaction), ledger legs per user (the wallet turns them into ledger entries and a
+version-checked balance), and the result to answer with. `run()` commits it as one DynamoDB transaction.
+When a condition fails because something changed underneath (a lost race), the build is run again from
+fresh reads, whose own checks then refuse what the new state no longer allows (a 409); a unit that must
+not be re-run (`retry=False`) turns the lost race straight into a 409 naming what changed. Either way a
+lost race is never a 500, and nothing is half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import db
+from chalicelib.errors import Conflict
+from chalicelib.logs import get_logger
+
+log = get_logger("uow")
+
+MAX_ATTEMPTS = 12
+TRANSACTION_LIMIT = 100  # DynamoDB's limit of actions in one transaction
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One ledger movement: positive credits the wallet, negative debits it."""
+
+    amount_fen: int
+    kind: str
+    ref: str
+
+
+@dataclass
+class Unit:
+    """What a unit of work wants committed."""
+
+    legs: dict[str, list[Leg]] = field(default_factory=dict)
+    writes: list[Callable[[TransactWrite], None]] = field(default_factory=list)
+    result: Any = None
+    # wallet accounts the build already read (e.g. in the same batch as its items): saves a read
+    accounts: dict[str, Any] = field(default_factory=dict)
+
+    def move(self, user_id: str, amount_fen: int, kind: str, ref: str) -> None:
+        if amount_fen:
+            self.legs.setdefault(user_id, []).append(Leg(int(amount_fen), kind, ref))
+
+    def write(self, op: Callable[[TransactWrite], None]) -> None:
+        self.writes.append(op)
+
+    def update(self, obj, actions: list, condition=None) -> None:
+        self.writes.append(lambda tx: tx.update(obj, actions=actions, condition=condition))
+
+    def save(self, obj, condition=None) -> None:
+        self.writes.append(lambda tx: tx.save(obj, condition=condition))
+
+    def delete(self, obj, condition=None) -> None:
+        self.writes.append(lambda tx: tx.delete(obj, condition=condition))
+
+    def check(self, model, hash_key, condition) -> None:
+        self.writes.append(lambda tx: tx.condition_check(model, hash_key, condition=condition))
+
+    @property
+    def empty(self) -> bool:
+        return not self.legs and not self.writes
+
+
+def run(
+    build: Callable[[], Unit],
+    *,
+    retry: bool = True,
+    conflict: str = "The resource was changed by another request meanwhile; reload it and try again.",
+) -> Any:
+    """Commit what `build()` returns; re-build on a lost race (or 409 with `conflict` if `retry` is off)."""
+    for attempt in range(MAX_ATTEMPTS if retry else 1):
+        unit = build()
+        if unit.empty:
+            return unit.result
+        try:
+            commit(unit)
+            return unit.result
+        except TransactWriteError as exc:
+            if not db.lost_race(exc):
+                raise
+            log.info("unit of work lost a race", extra={"attempt": attempt + 1, "retry": retry})
+    raise Conflict(conflict if not retry else "The resource is busy; try again.")
+
+
+def commit(unit: Unit) -> None:
+    from chalicelib import wallet
+
+    with TransactWrite(connection=db.connection()) as tx:
+        for user_id, legs in unit.legs.items():
+            wallet.write_legs(tx, user_id, legs, unit.accounts.get(user_id))
+        for write in unit.writes:
+            write(tx)
