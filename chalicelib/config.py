@@ -51,6 +51,8 @@ BUSINESS_DEFAULTS = {
     "PACKAGE_PAYMENT_DAYS": "7",
     # an item back on the shelf after a hold keeps its deadline, but never less than this many days
     "STORAGE_RESUME_GRACE_DAYS": "7",
+    # the Lambda timeout (.chalice/config.json lambda_timeout): an idempotency claim is leased this long
+    "FUNCTION_TIMEOUT_SECONDS": "30",
 }
 
 

@@ -343,6 +343,12 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
                             "ExpirationInDays": QUARANTINE_DAYS,
                         },
                         {
+                            "Id": "expire-idempotency-responses",
+                            "Status": "Enabled",
+                            "Prefix": "idempotency/",
+                            "ExpirationInDays": 2,
+                        },
+                        {
                             "Id": "abort-incomplete-uploads",
                             "Status": "Enabled",
                             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},

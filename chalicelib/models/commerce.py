@@ -250,7 +250,9 @@ class RequestRecord(Model):
     key = UnicodeAttribute(hash_key=True)
     request_hash = UnicodeAttribute()
     state = UnicodeAttribute()  # in_progress | done
+    lease_until = UnicodeAttribute(null=True)  # an in_progress claim older than this was abandoned
     status_code = NumberAttribute(null=True)
+    # the response, zlib-compressed and base64 ("z:..."), or "s3:<key>" when even that is too large
     response_body = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)  # DynamoDB deletes expired records
