@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids, payments, wallet
+from chalicelib import clock, ids, lifecycle, payments, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, shard_key
 from chalicelib.logs import get_logger
@@ -251,13 +251,20 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
         item_ids=[i.item_id for i in items],
         created_at=now,
     )
-    with TransactWrite(connection=db.connection()) as tx:
-        tx.save(order, condition=Order.order_id.does_not_exist())
-        for item in items:
-            tx.save(item, condition=Item.item_id.does_not_exist())
-        for line in lines:
-            if line["cart_item_id"]:
-                tx.delete(CartItem(user_id, line["cart_item_id"]), condition=CartItem.cart_item_id.exists())
+    work = uow.Unit(result=order)
+    work.save(order, Order.order_id.does_not_exist())
+    for item in items:
+        work.save(item, Item.item_id.does_not_exist())
+    for line in lines:
+        if line["cart_item_id"]:
+            work.delete(CartItem(user_id, line["cart_item_id"]), CartItem.cart_item_id.exists())
+    # a lost race here is another order taking the same cart item (or its removal): not worth re-running
+    uow.run(
+        lambda: work,
+        retry=False,
+        conflict="A cart item in this order was ordered or removed by another request meanwhile; "
+        "reload the cart.",
+    )
     log.info("order created", extra={"order_id": order_id, "total_fen": charges.total_fen})
     return order_json(order, items)
 
@@ -383,29 +390,33 @@ def pay(user_id: str, order_id: str) -> dict:
 
 
 def _pay_external(order: Order) -> dict:
-    if order.status != "pending_payment":
-        raise Conflict(f"The order is {order.status}; only a pending_payment order can be paid.")
-    payment = None
+    """The payment the provider must collect for this order (created once; later calls return it)."""
+    lifecycle.ORDER.require("pay", order.status)
     if order.payment_id:
-        payment = Payment.get(order.payment_id)
-    else:
-        channel = _channel(order.payment_channel)
-        payment = payments.new_payment(
-            order.user_id,
-            "order",
-            channel,
-            int(order.total_fen) - int(order.bank_fee_fen),
-            int(order.bank_fee_fen),
-            order_id=order.order_id,
-        )
-        with TransactWrite(connection=db.connection()) as tx:
-            tx.save(payment, condition=Payment.payment_id.does_not_exist())
-            tx.update(
-                order,
-                actions=[Order.payment_id.set(payment.payment_id)],
-                condition=Order.payment_id.does_not_exist() & (Order.status == "pending_payment"),
-            )
-        order.payment_id = payment.payment_id
+        return order_json(order, order_items(order), Payment.get(order.payment_id))
+    channel = _channel(order.payment_channel)
+    payment = payments.new_payment(
+        order.user_id,
+        "order",
+        channel,
+        int(order.total_fen) - int(order.bank_fee_fen),
+        int(order.bank_fee_fen),
+        order_id=order.order_id,
+    )
+    work = uow.Unit()
+    work.save(payment, Payment.payment_id.does_not_exist())
+    work.update(
+        order,
+        [Order.payment_id.set(payment.payment_id)],
+        Order.payment_id.does_not_exist() & lifecycle.ORDER.condition(Order.status, "pay"),
+    )
+    uow.run(
+        lambda: work,
+        retry=False,
+        conflict="Another request started this order's payment (or changed the order) meanwhile; "
+        "GET the order to see its payment.",
+    )
+    order.payment_id = payment.payment_id
     return order_json(order, order_items(order), payment)
 
 
