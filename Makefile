@@ -58,6 +58,11 @@ package: $(STAMP)
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
 	@ls -l out
 
+## make docs: the lifecycle section of docs/data-model.md and docs/openapi.json, from the code
+.PHONY: docs
+docs: openapi
+	$(BIN)/python -m chalicelib.lifecycle
+
 ## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
 .PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep
 openapi: $(STAMP)

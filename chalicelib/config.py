@@ -20,6 +20,12 @@ DEFAULTS = {
 }
 
 
+# where objects live in the photo bucket: uploads under qc/ trigger ingestion (S3 -> SQS); idempotent
+# responses too large for DynamoDB are kept under idempotency/ for two days
+PHOTO_UPLOAD_PREFIX = "qc/"
+IDEMPOTENCY_PREFIX = "idempotency/"
+
+
 def get(name: str) -> str:
     """The setting `name` from the environment, or its documented default."""
     value = os.environ.get(name)
@@ -47,6 +53,12 @@ def table_name(suffix: str) -> str:
 # Every business rule's tunable number, with its default; the environment variable of the same name
 # overrides it per stage (.chalice/config.json).
 BUSINESS_DEFAULTS = {
+    # storage (seed: 90 days free, reminders before the deadline); extensions per 30 days, up to a cap
+    "REMINDER_DAYS": "7,1",
+    "STORAGE_EXTENSION_FEN": "1200",
+    "MAX_STORAGE_DAYS": "180",
+    # days after shipping when an unconfirmed package is taken as delivered
+    "AUTO_CONFIRM_DAYS": "20",
     # days a submitted package may stay unpaid before it expires and its items go back to storage
     "PACKAGE_PAYMENT_DAYS": "7",
     # an item back on the shelf after a hold keeps its deadline, but never less than this many days
@@ -54,6 +66,16 @@ BUSINESS_DEFAULTS = {
     # the Lambda timeout (.chalice/config.json lambda_timeout): an idempotency claim is leased this long
     "FUNCTION_TIMEOUT_SECONDS": "30",
 }
+
+
+# Tables of rules kept as JSON in the environment, each with its built-in default beside the rule:
+# PAYMENT_CHANNELS (rules/charges.py), SHIPPING_LINES, PACKAGE_SERVICE_FEE, VALUE_ADDED_SERVICES
+# (rules/shipping.py).
+
+
+def setting(name: str) -> str:
+    """A business setting as text: the environment's value, or its default above."""
+    return os.environ.get(name) or BUSINESS_DEFAULTS[name]
 
 
 def get_int(name: str) -> int:

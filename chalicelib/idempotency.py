@@ -28,7 +28,6 @@ from chalicelib.models.commerce import RequestRecord
 TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 MAX_INLINE_CHARS = 300_000  # well inside DynamoDB's 400 KB item, with the key and the other fields
-SPILL_PREFIX = "idempotency/"
 
 
 @dataclass(frozen=True)
@@ -109,7 +108,7 @@ def _store_body(record_key: str, body: str) -> str:
         return packed
     from chalicelib import aws
 
-    object_key = SPILL_PREFIX + hashlib.sha256(record_key.encode()).hexdigest() + ".json"
+    object_key = config.IDEMPOTENCY_PREFIX + hashlib.sha256(record_key.encode()).hexdigest() + ".json"
     aws.client("s3").put_object(
         Bucket=config.get("PHOTO_BUCKET"), Key=object_key, Body=body.encode(), ContentType="application/json"
     )

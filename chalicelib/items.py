@@ -121,3 +121,21 @@ def storage_json(item: Item) -> dict | None:
         "days_left": storage_rules.days_left(expires, clock.now()),
         "clock_running": item.status in storage_rules.CLOCK_RUNNING,
     }
+
+
+def with_account(user_id: str, item_ids, extra: tuple = ()) -> tuple[list[Item], dict, object]:
+    """Items, the owner's wallet account and any `extra` (model, key) pairs in ONE batch read.
+
+    Returns (items in `item_ids` order, {(model, key): found} for `extra`, a unit of work that already
+    holds the account, so committing it reads nothing more). What money-moving routes use to stay within
+    three DynamoDB requests: the object, this batch, the transaction.
+    """
+    from chalicelib import db, wallet
+    from chalicelib.models.commerce import WalletAccount
+
+    keys = [(Item, (i,)) for i in item_ids]
+    account_key = (WalletAccount, wallet.account_key(user_id))
+    found = db.batch_read([*keys, account_key, *extra])
+    work = wallet.Unit()
+    work.accounts[user_id] = found.get(account_key) or wallet.new_account(user_id)
+    return [found[k] for k in keys if k in found], {k: found[k] for k in extra if k in found}, work

@@ -153,7 +153,7 @@ class Lifecycle:
 
     def condition(self, status_attribute, action: str):
         """The DynamoDB write condition: the stored status is still one `action` may start from."""
-        sources = self.sources(action)
+        sources = [s.value for s in self.sources(action)]
         return status_attribute == sources[0] if len(sources) == 1 else status_attribute.is_in(*sources)
 
 
@@ -253,3 +253,90 @@ CASE_OPEN_FOR = ITEM.sources("return")
 EXPECTED_SHIPMENT = AWAITING_ARRIVAL
 # final statuses: nothing happens to these any more
 ITEM_FINAL = ITEM.final()
+
+
+# --- the table as documentation (docs/data-model.md and the OpenAPI document are generated from it) ----
+
+
+def markdown() -> str:
+    """The statuses, the transition table and a state diagram per entity, as Markdown."""
+    names = {"item": "item", "order": "order", "package": "package", "parcel": "inbound parcel"}
+    lines = [
+        MARK_START,
+        "## Lifecycle",
+        "",
+        "Generated from the transition table in `chalicelib/lifecycle.py` (`make docs`; a test fails when",
+        "this section is stale). Services build their write conditions from the same table.",
+        "",
+        "### Statuses",
+        "",
+    ]
+    for key, title in names.items():
+        statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
+        lines.append(f"- {title}: {statuses}")
+    lines.append(f"- after-sales case: {', '.join(f'`{s.value}`' for s in CASE.statuses)}")
+    lines += ["", "### Transitions", ""]
+    lines += ["| entity | action | from | to | who |", "|---|---|---|---|---|"]
+    for machine in LIFECYCLES.values():
+        for t in machine.transitions:
+            sources = ", ".join(f"`{s.value}`" for s in t.sources)
+            who = ", ".join(a.value for a in t.actors)
+            lines.append(f"| {machine.entity} | {t.action} | {sources} | `{t.target.value}` | {who} |")
+    for machine in LIFECYCLES.values():
+        lines += ["", f"#### {machine.entity}", "", "```mermaid", "stateDiagram-v2"]
+        reached = {t.target for t in machine.transitions}
+        for s in machine.statuses:
+            if s not in reached:  # where the entity starts
+                lines.append(f"    [*] --> {s.value}")
+        for t in machine.transitions:
+            for s in t.sources:
+                if s != t.target:
+                    lines.append(f"    {s.value} --> {t.target.value}: {t.action}")
+        for s in machine.final():
+            lines.append(f"    {s.value} --> [*]")
+        lines.append("```")
+    lines.append(MARK_END)
+    return "\n".join(lines) + "\n"
+
+
+MARK_START = "<!-- lifecycle: generated -->"
+MARK_END = "<!-- lifecycle: end -->"
+
+
+def with_section(document: str) -> str:
+    """`document` (docs/data-model.md) with its lifecycle section replaced (or appended) by markdown()."""
+    if MARK_START in document:
+        head, rest = document.split(MARK_START, 1)
+        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
+        return head + markdown() + ("\n" + tail if tail else "")
+    return document.rstrip("\n") + "\n\n" + markdown()
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parents[1] / "docs" / "data-model.md"
+    target.write_text(with_section(target.read_text()))
+    print(f"wrote the lifecycle section of {target}")
+
+
+def openapi_schemas() -> dict:
+    """Component schemas of the status enums, each describing its transitions."""
+    schemas = {}
+    for machine, name in (
+        (ITEM, "ItemStatus"),
+        (ORDER, "OrderStatus"),
+        (PACKAGE, "PackageStatus"),
+        (PARCEL, "ParcelStatus"),
+        (CASE, "CaseStatus"),
+    ):
+        moves = "; ".join(
+            f"{t.action}: {'/'.join(s.value for s in t.sources)} -> {t.target.value}"
+            for t in machine.transitions
+        )
+        schemas[name] = {
+            "type": "string",
+            "enum": [s.value for s in machine.statuses],
+            "description": f"The {machine.entity}'s status. Transitions: {moves}.",
+        }
+    return schemas

@@ -302,7 +302,14 @@ def build(routes: list[web.RouteSpec] | None = None) -> dict:
     paths: dict[str, dict] = {}
     for spec in sorted(routes, key=lambda s: (s.path, _METHOD_ORDER.index(s.method.lower()))):
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, body_refs, enums)
-    schemas = {"Error": ERROR_SCHEMA, "Page": PAGE_SCHEMA, **dict(sorted(defs.items()))}
+    from chalicelib import lifecycle
+
+    schemas = {
+        "Error": ERROR_SCHEMA,
+        "Page": PAGE_SCHEMA,
+        **lifecycle.openapi_schemas(),  # the lifecycle table: statuses and their transitions
+        **dict(sorted(defs.items())),
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},

@@ -8,7 +8,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, ids, lifecycle, payments, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, shard_key
+from chalicelib.items import item_json, shard_key, with_account
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import CartItem, Item, Order, Payment
 from chalicelib.rules import charges as charge_rules
@@ -344,49 +344,51 @@ def move_items(
         tx.update(item, actions=actions, condition=Item.status.is_in(*expected))
 
 
-def _to_review(tx: TransactWrite, order: Order, paid_fen: int) -> None:
+def _to_review(work: uow.Unit, order: Order, items: list[Item], paid_fen: int) -> None:
+    """Within `work`: the paid order (and its items) onto the review queue, due in working hours.
+    `order` and `items` are updated in memory to what is committed, so the answer needs no re-read."""
     now = clock.now()
     due = clock.iso(add_working_hours(now, REVIEW_WORKING_HOURS))
-    tx.update(
+    target = lifecycle.ORDER.target("pay")
+    work.update(
         order,
-        actions=[
-            Order.status.set("pending_review"),
+        [
+            Order.status.set(target),
             Order.paid_fen.set(paid_fen),
             Order.paid_at.set(clock.iso(now)),
             Order.review_due_at.set(due),
-            Order.queue_key.set(shard_key("pending_review", order.order_id)),
+            Order.queue_key.set(shard_key(target, order.order_id)),
             Order.queue_at.set(due),
         ],
-        condition=Order.status == "pending_payment",
+        lifecycle.ORDER.condition(Order.status, "pay"),
     )
+    order.status, order.paid_fen, order.paid_at, order.review_due_at = target, paid_fen, clock.iso(now), due
+    work.write(lambda tx: move_items(tx, items, lifecycle.ITEM.sources("pay"), lifecycle.ITEM.target("pay")))
+    for item in items:
+        item.status = lifecycle.ITEM.target("pay")
 
 
 def pay(user_id: str, order_id: str) -> dict:
-    """Balance: debit the total and queue the order for review. External channel: a payment to complete."""
-    order = own_order(user_id, order_id, consistent=True)
-    if order.payment_channel != "balance":
-        return _pay_external(order)
+    """Balance: debit the total and queue the order for review. External channel: a payment to complete.
+
+    Balance: three DynamoDB requests (the order; its items and the wallet account in one batch; the
+    transaction), answered from what was committed."""
+    first = [own_order(user_id, order_id, consistent=True)]
+    if first[0].payment_channel != "balance":
+        return _pay_external(first[0])
 
     def unit() -> wallet.Unit:
-        current = own_order(user_id, order_id, consistent=True)
-        if current.status != "pending_payment":
-            raise Conflict(f"The order is {current.status}; only a pending_payment order can be paid.")
-        items = order_items(current)
-        work = wallet.Unit()
+        current = first.pop() if first else own_order(user_id, order_id, consistent=True)
+        lifecycle.ORDER.require("pay", current.status)
+        items, _, work = with_account(user_id, current.item_ids)
         work.move(user_id, -int(current.total_fen), "order_payment", current.order_id)
-
-        def write(tx: TransactWrite) -> None:
-            _to_review(tx, current, int(current.total_fen))
-            move_items(tx, items, ("pending_payment",), "pending_review")
-
-        work.write(write)
-        work.result = current.order_id
+        _to_review(work, current, items, int(current.total_fen))
+        work.result = order_json(current, items)
         return work
 
-    wallet.run(unit)
-    paid = own_order(user_id, order_id, consistent=True)
+    body = wallet.run(unit)
     log.info("order paid from balance", extra={"order_id": order_id})
-    return order_json(paid, order_items(paid))
+    return body
 
 
 def _pay_external(order: Order) -> dict:
@@ -431,12 +433,7 @@ def settle_external_payment(work: wallet.Unit, payment: Payment) -> None:
         return
     items = order_items(order)
     work.move(order.user_id, -int(order.total_fen), "order_payment", order.order_id)
-
-    def write(tx: TransactWrite) -> None:
-        _to_review(tx, order, int(order.total_fen))
-        move_items(tx, items, ("pending_payment",), "pending_review")
-
-    work.write(write)
+    _to_review(work, order, items, int(order.total_fen))
 
 
 # --- cancelling ----------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, db, ids, lifecycle, money, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
-from chalicelib.items import item_json, plain, queue_page, shard_key
+from chalicelib.items import item_json, plain, queue_page, shard_key, with_account
 from chalicelib.logs import get_logger
-from chalicelib.models.commerce import Item, WalletAccount
+from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
 from chalicelib.notify import notify
 from chalicelib.review import normalise_tracking
@@ -437,13 +437,8 @@ def pay(user_id: str, package_id: str) -> dict:
 
 
 def _items_and_account(package: Package) -> tuple[list[Item], wallet.Unit]:
-    """The package's items and its owner's wallet account in one batch read; a unit that uses the account."""
-    keys = [(Item, (i,)) for i in package.item_ids]
-    account_key = (WalletAccount, wallet.account_key(package.user_id))
-    found = db.batch_read([*keys, account_key])
-    work = wallet.Unit()
-    work.accounts[package.user_id] = found.get(account_key) or wallet.new_account(package.user_id)
-    return [found[k] for k in keys if k in found], work
+    items, _, work = with_account(package.user_id, package.item_ids)
+    return items, work
 
 
 def cancel(user_id: str, package_id: str) -> dict:
@@ -647,33 +642,30 @@ def pay_difference(user_id: str, package_id: str) -> dict:
     def unit() -> wallet.Unit:
         package = own_package(user_id, package_id)
         due = int(package.due_fen or 0)
-        if package.status != "packed" or due <= 0:
+        if not lifecycle.PACKAGE.allows("pay_difference", package.status) or due <= 0:
             raise Conflict("Nothing is due on this package.")
+        items, work = _items_and_account(package)
         now = clock.now_iso()
-        work = wallet.Unit()
         work.move(user_id, -due, "package_difference_charge", package.package_id)
-
-        def write(tx: TransactWrite) -> None:
-            packed = plain(package.packed) or {}
-            packed["settlement"] = "charged"
-            tx.update(
-                package,
-                actions=[
-                    Package.paid_fen.set(int(package.paid_fen or 0) + due),
-                    Package.due_fen.set(0),
-                    Package.packed.set(packed),
-                    Package.updated_at.set(now),
-                    Package.queue_key.set(shard_key("packed", package.package_id)),
-                    Package.queue_at.set(now),
-                ],
-                condition=(Package.status == "packed") & (Package.due_fen == due),
-            )
-
-        work.write(write)
+        packed = plain(package.packed) or {}
+        packed["settlement"] = "charged"
+        work.update(
+            package,
+            [
+                Package.paid_fen.set(int(package.paid_fen or 0) + due),
+                Package.due_fen.set(0),
+                Package.packed.set(packed),
+                Package.updated_at.set(now),
+                Package.queue_key.set(shard_key("packed", package.package_id)),
+                Package.queue_at.set(now),
+            ],
+            lifecycle.PACKAGE.condition(Package.status, "pay_difference") & (Package.due_fen == due),
+        )
+        package.paid_fen, package.due_fen, package.packed = int(package.paid_fen or 0) + due, 0, packed
+        work.result = package_json(package, items)
         return work
 
-    wallet.run(unit)
-    return get_package(user_id, package_id)
+    return wallet.run(unit)
 
 
 # --- shipping and receipt ------------------------------------------------------------------------------
@@ -743,46 +735,47 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
     return staff_package(package_id)
 
 
-def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> Package:
-    """`delivered`, by the customer (`user_id` given: own packages only) or by the auto-confirm job."""
+def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> tuple[Package, list[Item]]:
+    """`delivered`, by the customer (`user_id` given: own packages only) or by the auto-confirm job.
+    Returns the package and its items as committed."""
 
     def unit() -> wallet.Unit:
         package = own_package(user_id, package_id) if user_id else _package(package_id)
-        if package.status != "shipped":
-            raise Conflict(f"The package is {package.status}; only a shipped package can be confirmed.")
-        items = [i for i in package_items(package) if i.status == "shipped"]
+        lifecycle.PACKAGE.require("deliver", package.status)
+        items = package_items(package)
         now = clock.now_iso()
         work = wallet.Unit()
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                package,
-                actions=[
-                    Package.status.set("delivered"),
-                    Package.delivered_at.set(now),
-                    Package.delivery_confirmed_by.set(confirmed_by),
-                    Package.ship_key.remove(),
-                    Package.updated_at.set(now),
-                ],
-                condition=Package.status == "shipped",
+        delivered = lifecycle.PACKAGE.target("deliver")
+        work.update(
+            package,
+            [
+                Package.status.set(delivered),
+                Package.delivered_at.set(now),
+                Package.delivery_confirmed_by.set(confirmed_by),
+                Package.ship_key.remove(),
+                Package.updated_at.set(now),
+            ],
+            lifecycle.PACKAGE.condition(Package.status, "deliver"),
+        )
+        for item in items:
+            if not lifecycle.ITEM.allows("deliver", item.status):
+                continue
+            work.update(
+                item,
+                [Item.status.set(lifecycle.ITEM.target("deliver")), Item.updated_at.set(now)],
+                lifecycle.ITEM.condition(Item.status, "deliver") & (Item.package_id == package.package_id),
             )
-            for item in items:
-                tx.update(
-                    item,
-                    actions=[Item.status.set("delivered"), Item.updated_at.set(now)],
-                    condition=(Item.status == "shipped") & (Item.package_id == package.package_id),
-                )
-
-        work.write(write)
-        work.result = package
+            item.status = lifecycle.ITEM.target("deliver")
+        package.status, package.delivered_at, package.delivery_confirmed_by = delivered, now, confirmed_by
+        work.result = (package, items)
         return work
 
     return wallet.run(unit)
 
 
 def confirm_receipt(user_id: str, package_id: str) -> dict:
-    deliver(package_id, "customer", user_id=user_id)
-    return get_package(user_id, package_id)
+    package, items = deliver(package_id, "customer", user_id=user_id)
+    return package_json(package, items)  # no review yet: a package is rated once delivered
 
 
 def add_review(user_id: str, package_id: str, rating: int, comment: str) -> dict:

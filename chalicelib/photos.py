@@ -21,7 +21,6 @@ from chalicelib import aws, clock, config, ids
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, Photo
-from chalicelib.provision import PHOTO_UPLOAD_PREFIX
 
 log = get_logger("photos")
 
@@ -45,7 +44,7 @@ _ALIASES = {"MPO": "JPEG"}  # multi-picture JPEGs (many cameras and phones) are 
 
 _KEY = re.compile(
     "^"
-    + re.escape(PHOTO_UPLOAD_PREFIX)
+    + re.escape(config.PHOTO_UPLOAD_PREFIX)
     + r"(?P<item_id>[A-Za-z0-9_-]{1,64})/(?P<photo_id>pho_[0-9A-Z]{26})\.(?P<ext>jpg|png|webp)$"
 )
 
@@ -66,7 +65,7 @@ def extension(content_type: str) -> str:
 
 
 def upload_key(item_id: str, photo_id: str, content_type: str) -> str:
-    return f"{PHOTO_UPLOAD_PREFIX}{item_id}/{photo_id}.{extension(content_type)}"
+    return f"{config.PHOTO_UPLOAD_PREFIX}{item_id}/{photo_id}.{extension(content_type)}"
 
 
 def thumb_key(item_id: str, photo_id: str) -> str:

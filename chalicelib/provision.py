@@ -22,7 +22,7 @@ DEMO_USERS = [
     {"username": "warehouse@procure.example", "groups": ["warehouse"]},
     {"username": "admin@procure.example", "groups": ["admin"]},
 ]
-PHOTO_UPLOAD_PREFIX = "qc/"
+PHOTO_UPLOAD_PREFIX = config.PHOTO_UPLOAD_PREFIX
 
 
 def create_tables() -> None:

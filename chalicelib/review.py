@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, money, wallet
+from chalicelib import clock, db, lifecycle, money, uow, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, queue_page, shard_key
 from chalicelib.logs import get_logger
@@ -55,31 +55,34 @@ def item_queue(status: str, limit: int, cursor: dict | None) -> dict:
 
 def approve(order_id: str, staff_id: str) -> dict:
     order = _order(order_id)
-    if order.status != "pending_review":
-        raise Conflict(f"The order is {order.status}; only pending_review orders can be approved.")
+    lifecycle.ORDER.require("approve", order.status)
     items = order_items(order)
     now = clock.now_iso()
-    try:
-        with TransactWrite(connection=db.connection()) as tx:
-            tx.update(
-                order,
-                actions=[
-                    Order.status.set("approved"),
-                    Order.decided_at.set(now),
-                    Order.decided_by.set(staff_id),
-                    Order.queue_key.set(shard_key("approved", order.order_id)),
-                    Order.queue_at.set(now),
-                ],
-                condition=Order.status == "pending_review",
-            )
-            move_items(tx, items, ("pending_review",), "purchasing", queue_status="purchasing")
-    except Exception as exc:
-        if db.lost_race(exc):
-            raise Conflict("The order was changed by someone else; reload it.") from None
-        raise
-    approved = _order(order_id)
+    approved = lifecycle.ORDER.target("approve")
+    work = uow.Unit()
+    work.update(
+        order,
+        [
+            Order.status.set(approved),
+            Order.decided_at.set(now),
+            Order.decided_by.set(staff_id),
+            Order.queue_key.set(shard_key(approved, order.order_id)),
+            Order.queue_at.set(now),
+        ],
+        lifecycle.ORDER.condition(Order.status, "approve"),
+    )
+    purchasing = lifecycle.ITEM.target("approve")
+    work.write(
+        lambda tx: move_items(
+            tx, items, lifecycle.ITEM.sources("approve"), purchasing, queue_status=purchasing
+        )
+    )
+    uow.run(lambda: work, retry=False, conflict="The order was changed by someone else; reload it.")
+    order.status, order.decided_at = approved, now
+    for item in items:
+        item.status = purchasing
     notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
-    return order_json(approved, order_items(approved))
+    return order_json(order, items)
 
 
 def reject(order_id: str, staff_id: str, reason: str) -> dict:

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-from pynamodb.transactions import TransactWrite
-
-from chalicelib import clock, wallet
+from chalicelib import clock, config, lifecycle, wallet
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, queue_page
+from chalicelib.items import item_json, queue_page, with_account
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import Parcel
 from chalicelib.rules import storage as storage_rules
-from chalicelib.warehouse import own_item, parcel_json
+from chalicelib.warehouse import parcel_json
 
 EXTENSION_DAYS = 30
 
 
 def extension_price_fen() -> int:
     """Per item and 30 days; agents sell this at ¥10-15 a month (docs/market.md)."""
-    return int(os.environ.get("STORAGE_EXTENSION_FEN", "1200"))
+    return config.get_int("STORAGE_EXTENSION_FEN")
 
 
 def max_storage_days() -> int:
-    return int(os.environ.get("MAX_STORAGE_DAYS", "180"))
+    return config.get_int("MAX_STORAGE_DAYS")
 
 
 def extend(user_id: str, item_id: str, periods: int) -> dict:
@@ -34,8 +31,12 @@ def extend(user_id: str, item_id: str, periods: int) -> dict:
         raise ValidationError("periods must be at least 1.")
 
     def unit() -> wallet.Unit:
-        item = own_item(user_id, item_id)
-        if item.status not in storage_rules.CLOCK_RUNNING or not item.storage_expires_at:
+        # the item and the wallet account in one batch: two requests in all with the transaction
+        found, _, work = with_account(user_id, [item_id])
+        if not found or found[0].user_id != user_id:
+            raise NotFound("No such item.")
+        item = found[0]
+        if item.status not in lifecycle.CLOCK_RUNNING or not item.storage_expires_at:
             raise Conflict(f"The item is {item.status}; only items in storage can be extended.")
         expires = clock.parse_iso(item.storage_expires_at)
         if expires <= clock.now():
@@ -46,29 +47,29 @@ def extend(user_id: str, item_id: str, periods: int) -> dict:
         if total_days > max_storage_days():
             raise Conflict(f"Storage can be extended to at most {max_storage_days()} days in total.")
         price = extension_price_fen() * periods
-        work = wallet.Unit()
         work.move(user_id, -price, "storage_extension", item.item_id)
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                item,
-                actions=[
-                    Item.storage_expires_at.set(clock.iso(new_expires)),
-                    Item.deadline_key.set(storage_rules.deadline_key(new_expires, item.item_id)),
-                    Item.storage_extended_days.set(
-                        int(item.storage_extended_days or 0) + EXTENSION_DAYS * periods
-                    ),
-                    Item.reminders.set({}),  # reminders follow the new deadline
-                    Item.updated_at.set(clock.now_iso()),
-                ],
-                condition=(Item.status == item.status) & (Item.storage_expires_at == item.storage_expires_at),
-            )
-
-        work.write(write)
+        extended = int(item.storage_extended_days or 0) + EXTENSION_DAYS * periods
+        now = clock.now_iso()
+        work.update(
+            item,
+            [
+                Item.storage_expires_at.set(clock.iso(new_expires)),
+                Item.deadline_key.set(storage_rules.deadline_key(new_expires, item.item_id)),
+                Item.storage_extended_days.set(extended),
+                Item.reminders.set({}),  # reminders follow the new deadline
+                Item.updated_at.set(now),
+            ],
+            (Item.status == item.status) & (Item.storage_expires_at == item.storage_expires_at),
+        )
+        item.storage_expires_at, item.storage_extended_days, item.updated_at = (
+            clock.iso(new_expires),
+            extended,
+            now,
+        )
+        work.result = item_json(item)
         return work
 
-    wallet.run(unit)
-    return item_json(own_item(user_id, item_id))
+    return wallet.run(unit)
 
 
 def destruction_queue(limit: int, cursor: dict | None) -> dict:

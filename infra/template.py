@@ -265,7 +265,7 @@ def tables(stage: Stage, models: list[type] | None = None) -> dict[str, dict]:
 
 
 def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
-    from chalicelib.provision import PHOTO_UPLOAD_PREFIX
+    from chalicelib.config import IDEMPOTENCY_PREFIX, PHOTO_UPLOAD_PREFIX
 
     bucket_arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{stage.bucket}"}
     return {
@@ -345,7 +345,7 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
                         {
                             "Id": "expire-idempotency-responses",
                             "Status": "Enabled",
-                            "Prefix": "idempotency/",
+                            "Prefix": IDEMPOTENCY_PREFIX,
                             "ExpirationInDays": 2,
                         },
                         {

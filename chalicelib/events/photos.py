@@ -23,7 +23,6 @@ from chalicelib import aws, clock, config, db, photos
 from chalicelib.events.s3_records import S3Object
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, READY, REJECTED, Photo
-from chalicelib.provision import PHOTO_UPLOAD_PREFIX
 
 log = get_logger("events.photos")
 
@@ -62,7 +61,7 @@ def _is_gone(exc: Exception, obj: S3Object) -> bool:
 
 def ingest(obj: S3Object) -> str:
     """Handle one uploaded object; returns what happened (for logs and tests)."""
-    if obj.bucket != config.get("PHOTO_BUCKET") or not obj.key.startswith(PHOTO_UPLOAD_PREFIX):
+    if obj.bucket != config.get("PHOTO_BUCKET") or not obj.key.startswith(config.PHOTO_UPLOAD_PREFIX):
         # never touch objects outside qc/ (catalog images, thumbnails, quarantine)
         log.warning("photo event ignored", extra={"bucket": obj.bucket, "key": obj.key})
         return IGNORED

@@ -19,14 +19,13 @@ nothing twice.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, db, emails, ids, lifecycle, users
+from chalicelib import clock, config, db, emails, ids, lifecycle, users
 from chalicelib.items import shard_key
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
@@ -52,7 +51,7 @@ _TRANSIENT_SES = {
 
 
 def reminder_days() -> list[int]:
-    raw = os.environ.get("REMINDER_DAYS", "7,1")
+    raw = config.setting("REMINDER_DAYS")
     return sorted({int(x) for x in raw.split(",") if x.strip()})
 
 

@@ -339,8 +339,10 @@ def services() -> dict[str, Service]:
 
 def auto_confirm_days() -> int:
     """Days after shipping when an unconfirmed package is taken as delivered (AUTO_CONFIRM_DAYS)."""
-    raw = os.environ.get("AUTO_CONFIRM_DAYS")
-    return int(raw) if raw and raw.isdigit() and int(raw) > 0 else 20
+    from chalicelib import config
+
+    raw = config.setting("AUTO_CONFIRM_DAYS")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else int(config.BUSINESS_DEFAULTS["AUTO_CONFIRM_DAYS"])
 
 
 # --- the price -------------------------------------------------------------------------------------

@@ -1,0 +1,135 @@
+"""The lifecycle table: statuses as the API documents them, transitions as the business runs them,
+named sets derived from the table, and no status string retyped anywhere else in the code."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from chalicelib import lifecycle
+from chalicelib.errors import Conflict
+from chalicelib.lifecycle import CASE, ITEM, LIFECYCLES, ORDER, PACKAGE, PARCEL, ItemStatus
+
+ROOT = Path(__file__).resolve().parents[2]
+API_DOC = ROOT.parent / "shared" / "docs" / "api.md"
+DATA_MODEL = ROOT / "docs" / "data-model.md"
+DOCUMENTED = {"item": ITEM, "order": ORDER, "package": PACKAGE, "inbound parcel": PARCEL}
+
+
+def documented_statuses(text: str) -> dict[str, list[str]]:
+    """`- item: \\`a\\`, \\`b\\` ...` lines of a "Statuses" section."""
+    section = text.split("## Statuses", 1)[1].split("\n## ", 1)[0].split("\n### ", 1)[0]
+    found: dict[str, list[str]] = {}
+    for match in re.finditer(r"^- ([a-z ]+): ((?:`[a-z_]+`,?\s*)+)", section, re.M):
+        found[match.group(1).strip()] = re.findall(r"`([a-z_]+)`", match.group(2))
+    return found
+
+
+def test_the_data_model_documents_the_lifecycle_table_as_generated():
+    text = DATA_MODEL.read_text()
+    assert lifecycle.with_section(text) == text, "run `make docs`"
+
+
+def test_the_enums_are_the_statuses_the_data_model_documents():
+    documented = documented_statuses(DATA_MODEL.read_text())
+    for entity, machine in DOCUMENTED.items():
+        assert documented[entity] == [s.value for s in machine.statuses], entity
+
+
+@pytest.mark.skipif(not API_DOC.exists(), reason="the shared api.md sits beside the repository")
+def test_the_enums_are_the_statuses_the_api_contract_documents():
+    documented = documented_statuses(API_DOC.read_text())
+    for entity, machine in DOCUMENTED.items():
+        assert documented[entity] == [s.value for s in machine.statuses], entity
+
+
+@pytest.mark.parametrize("machine", LIFECYCLES.values(), ids=LIFECYCLES.keys())
+def test_every_status_but_the_first_is_reached_and_every_unfinished_one_can_move(machine):
+    first = next(iter(machine.statuses))
+    reached = {t.target for t in machine.transitions}
+    created_directly = {ItemStatus.RECEIVED} if machine is ITEM else set()  # forwarded parcels
+    created_directly |= {lifecycle.ParcelStatus.MATCHED, lifecycle.ParcelStatus.EXCEPTIONAL}
+    for status in machine.statuses:
+        if status != first and status not in created_directly:
+            assert status in reached, f"{machine.entity}: nothing leads to {status}"
+    for status in machine.statuses:
+        if status not in machine.final() and status not in (lifecycle.ParcelStatus.MATCHED,):
+            assert any(status in t.sources for t in machine.transitions), status
+
+
+def test_the_named_sets_come_from_the_table():
+    assert lifecycle.CLOCK_RUNNING == ("in_warehouse", "inspection_issue", "not_transportable")
+    assert (*lifecycle.CLOCK_RUNNING, "in_package") == lifecycle.IN_STORAGE
+    assert lifecycle.PACKABLE == ("in_warehouse", "not_transportable")
+    assert lifecycle.AWAITING_ARRIVAL == ("purchased", "shipped_domestic")
+    assert ("received", *lifecycle.CLOCK_RUNNING) == lifecycle.CASE_OPEN_FOR
+    assert set(lifecycle.ITEM_FINAL) == {"delivered", "cancelled", "rejected", "returned", "destroyed"}
+    assert ORDER.final() == ("rejected", "cancelled")
+    assert set(PACKAGE.final()) == {"delivered", "cancelled"}
+    assert CASE.final() == ("resolved",)
+
+
+def test_an_action_from_the_wrong_status_is_a_409_in_the_business_words():
+    ORDER.require("approve", "pending_review")
+    with pytest.raises(Conflict, match="The order is approved; approve needs it to be pending_review"):
+        ORDER.require("approve", "approved")
+    assert PACKAGE.allows("cancel", "paid") and not PACKAGE.allows("cancel", "packed")
+
+
+def test_who_may_trigger_an_action():
+    assert ORDER.actors("approve") == (lifecycle.Actor.REVIEWER,)
+    assert lifecycle.Actor.SYSTEM in PACKAGE.actors("expire")
+    assert ITEM.actors("abandon") == (lifecycle.Actor.SYSTEM,)
+
+
+def test_a_write_condition_is_built_from_the_table():
+    from chalicelib.models.commerce import Item
+
+    single = ORDER.condition(Item.status, "approve")
+    many = ITEM.condition(Item.status, "cancel")
+    assert str(single) == "status = {'S': 'pending_review'}"
+    assert str(many) == ("status IN ({'S': 'pending_payment'}, {'S': 'pending_review'}, {'S': 'purchasing'})")
+
+
+def test_a_transition_naming_a_foreign_status_is_refused():
+    with pytest.raises(TypeError):
+        lifecycle.Lifecycle(
+            "x",
+            lifecycle.OrderStatus,
+            [lifecycle.Transition("go", (ItemStatus.RECEIVED,), ItemStatus.SHIPPED, ())],
+        )
+
+
+# --- no status retyped outside the table --------------------------------------------------------------
+
+STATUS_WORDS = {s.value for machine in LIFECYCLES.values() for s in machine.statuses} | {
+    s.value for s in lifecycle.DeclarationStatus
+}
+
+
+def status_literals(path: Path) -> list[tuple[int, str]]:
+    """String constants naming a status, except dictionary keys (JSON field names such as "received")."""
+    tree = ast.parse(path.read_text())
+    keys = {
+        id(k) for node in ast.walk(tree) if isinstance(node, ast.Dict) for k in node.keys if k is not None
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value in STATUS_WORDS
+        and id(node) not in keys
+    ]
+
+
+def test_no_status_string_appears_outside_the_lifecycle_table():
+    offenders = []
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        if path.name == "lifecycle.py" or "catalog" in path.parts:
+            continue
+        offenders += [f"{path.relative_to(ROOT)}:{line}: {word!r}" for line, word in status_literals(path)]
+    assert offenders == [], "use chalicelib.lifecycle instead:\n" + "\n".join(offenders)
