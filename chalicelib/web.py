@@ -109,25 +109,42 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), status=error.status)
 
 
-_JSON_STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_JSON_STRUCTURE = re.compile(rb'[\[\]{}"]')
+
+
+def _string_end(raw: bytes, position: int) -> int:
+    """Where the JSON string opened just before `position` ends (after its quote); -1 if it never does."""
+    while (quote := raw.find(b'"', position)) >= 0:
+        escapes = quote
+        while escapes > position and raw[escapes - 1] == ord("\\"):
+            escapes -= 1
+        if (quote - escapes) % 2 == 0:  # an even run of backslashes escapes itself, not the quote
+            return quote + 1
+        position = quote + 1
+    return -1
 
 
 def check_body(raw: bytes, max_bytes: int = MAX_BODY_BYTES) -> None:
     """Size and nesting depth of a (JSON) body, measured without decoding it; 400 past a bound.
 
-    Python's json module recurses once per level: 100,000 nested brackets raise RecursionError (a 500).
-    Strings are skipped whole by the regex, so a large string value costs one C-level match.
+    Python's json module recurses once per level: 100,000 nested brackets raised RecursionError (a
+    500). One pass from left to right, linear in the body: strings are skipped with bytes.find
+    (however large), and an unterminated string ends the scan (json.loads then says 400).
     """
     if len(raw) > max_bytes:
         raise ValidationError(f"The body is larger than {max_bytes} bytes.")
-    depth = 0
-    for token in _JSON_STRUCTURE.finditer(raw):
-        char = token.group()[:1]
-        if char in (b"[", b"{"):
+    depth, position = 0, 0
+    while (found := _JSON_STRUCTURE.search(raw, position)) is not None:
+        char, position = raw[found.start()], found.end()
+        if char == ord('"'):
+            position = _string_end(raw, position)
+            if position < 0:
+                return
+        elif char in b"[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
                 raise ValidationError(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
-        elif char in (b"]", b"}"):
+        else:
             depth -= 1
 
 
