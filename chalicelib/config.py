@@ -22,6 +22,7 @@ DEFAULTS = {
     "CORS_ALLOWED_ORIGINS": "",
     "CURSOR_MAX_AGE_SECONDS": "86400",  # a list cursor older than this is refused (400): page again
     "IMAGE_SEARCH_MAX_PIXELS": "4000000",  # image search decodes at most this many pixels (400 above)
+    "PHOTO_MAX_PIXELS": "16000000",  # a QC photo (PNG/WebP) of more pixels is quarantined undecoded
 }
 
 LOCAL_STAGES = ("local", "test")  # stages that may run with demo secrets and development origins
