@@ -10,9 +10,10 @@ from chalicelib.events.s3_records import objects_from_bodies
 from chalicelib.jobs import auto_confirm as auto_confirm_job
 from chalicelib.jobs import heartbeat as heartbeat_job
 from chalicelib.jobs import storage_sweep as storage_sweep_job
-from chalicelib.web import normalize_errors
+from chalicelib.web import cors, normalize_errors
 
 app = Chalice(app_name="procure")
+app.register_middleware(cors, "http")  # first: it sees every response, errors included
 app.register_middleware(normalize_errors, "http")
 app.register_blueprint(identity.bp)
 app.register_blueprint(catalog.bp)

@@ -16,8 +16,17 @@ DEFAULTS = {
     "EMAIL_SENDER": "no-reply@procure.example",
     "USER_POOL_ID": "",
     "USER_POOL_CLIENT_ID": "",
-    # no default for secrets: a stage without one rejects every webhook rather than trust a known value
+    # no default for secrets (PAYMENT_WEBHOOK_SECRET, CURSOR_SECRET): outside the local and test stages
+    # the API refuses to serve without them (production_problems) rather than trust a known value
+    # browsers may call the API from these origins (a comma list; the stages set their own)
+    "CORS_ALLOWED_ORIGINS": "",
+    "CURSOR_MAX_AGE_SECONDS": "86400",  # a list cursor older than this is refused (400): page again
+    "IMAGE_SEARCH_MAX_PIXELS": "4000000",  # image search decodes at most this many pixels (400 above)
+    "PHOTO_MAX_PIXELS": "16000000",  # a QC photo (PNG/WebP) of more pixels is quarantined undecoded
 }
+
+LOCAL_STAGES = ("local", "test")  # stages that may run with demo secrets and development origins
+REQUIRED_SECRETS = ("PAYMENT_WEBHOOK_SECRET", "CURSOR_SECRET")
 
 
 # where objects live in the photo bucket: uploads under qc/ trigger ingestion (S3 -> SQS); idempotent
@@ -34,6 +43,29 @@ def get(name: str) -> str:
     if name == "AWS_REGION":
         return os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS[name]
     return DEFAULTS.get(name, "")
+
+
+def get_int(name: str) -> int:
+    """An integer setting; a malformed value is a configuration error, so the default is used."""
+    try:
+        return int(get(name))
+    except ValueError:
+        return int(DEFAULTS[name])
+
+
+def cors_allowed_origins() -> frozenset[str]:
+    """The exact origins (scheme://host[:port]) browsers may call the API from."""
+    return frozenset(o.strip().rstrip("/") for o in get("CORS_ALLOWED_ORIGINS").split(",") if o.strip())
+
+
+def production_problems() -> list[str]:
+    """Why this process must not serve (empty in the local and test stages, and when all is set)."""
+    if get("STAGE") in LOCAL_STAGES:
+        return []
+    problems = [f"{name} is not set" for name in REQUIRED_SECRETS if not get(name)]
+    if "*" in cors_allowed_origins():
+        problems.append("CORS_ALLOWED_ORIGINS may not contain * outside the local and test stages")
+    return problems
 
 
 def region() -> str:

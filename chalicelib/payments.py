@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 
 from pynamodb.transactions import TransactWrite
@@ -21,6 +22,8 @@ from chalicelib.rules.charges import Channel
 log = get_logger("payments")
 
 SIGNATURE_TOLERANCE_SECONDS = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def payment_json(payment: Payment) -> dict:
@@ -88,8 +91,10 @@ def verify_signature(header: str | None, raw_body: bytes) -> None:
     if not header:
         raise ValidationError("Missing X-Signature header.", code="invalid_signature")
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    t, v1 = parts.get("t", ""), parts.get("v1", "")
-    if not t.isdigit() or not v1:
+    t, v1 = parts.get("t", "").strip(), parts.get("v1", "").strip()
+    # ASCII digits of a plausible length and 64 hex digits, checked before int() and the comparison:
+    # a 400-digit `t` overflowed the float subtraction, a non-ASCII `v1` broke compare_digest (500s)
+    if not _TIMESTAMP.fullmatch(t) or not _HEX_DIGEST.fullmatch(v1):
         raise ValidationError("Malformed X-Signature header.", code="invalid_signature")
     if abs(clock.now().timestamp() - int(t)) > SIGNATURE_TOLERANCE_SECONDS:
         raise ValidationError("Signature timestamp is too old or in the future.", code="invalid_signature")
@@ -98,7 +103,7 @@ def verify_signature(header: str | None, raw_body: bytes) -> None:
         log.error("PAYMENT_WEBHOOK_SECRET is not configured; rejecting the webhook")
         raise ValidationError("Webhook signing is not configured.", code="invalid_signature")
     expected = hmac.new(secret, f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, v1):
+    if not hmac.compare_digest(expected, v1.lower()):
         raise ValidationError("Signature does not match.", code="invalid_signature")
 
 

@@ -29,7 +29,8 @@ UPLOAD_EXPIRES_SECONDS = 300  # how long a presigned POST may be used
 URL_EXPIRES_SECONDS = 900  # how long a photo URL given to a customer works
 PENDING_RECORD_DAYS = 7  # a pending record nobody uploaded to is deleted by DynamoDB TTL after this
 MAX_PHOTOS_PER_ITEM = 30  # keeps the item (one DynamoDB item, 400 KB at most) small
-MAX_PIXELS = 50_000_000  # larger PNG/WebP images are refused before decoding (decompression bombs)
+# PNG/WebP decode at full size: above PHOTO_MAX_PIXELS (config, 16 MP: ~190 MB peak) they are refused
+# from the header, before decoding (a 190 KB PNG of 49 MP RGBA peaked at 564 MB in a 512 MB function)
 MAX_JPEG_PIXELS = 120_000_000  # JPEGs decode at 1/8 scale for thumbnails; Pillow refuses > ~179 MP
 THUMB_MAX_PX = 320
 THUMB_PREFIX = "thumbs/"  # outside qc/: writing a thumbnail triggers no notification
@@ -109,9 +110,15 @@ class CheckedImage:
     thumbnail: bytes  # JPEG, at most THUMB_MAX_PX on its longer side
 
 
+def max_pixels() -> int:
+    """The most pixels a PNG/WebP photo may have (PHOTO_MAX_PIXELS); JPEGs decode reduced."""
+    return config.get_int("PHOTO_MAX_PIXELS")
+
+
 def sniff(data: bytes) -> ImageInfo:
     """What the bytes really are (never the name or the declared type); NotAnImage unless they are a
-    JPEG, PNG or WebP within MAX_PIXELS whose structure Pillow's verify() accepts."""
+    JPEG, PNG or WebP within max_pixels() (JPEG: MAX_JPEG_PIXELS) whose structure Pillow's verify()
+    accepts."""
     from PIL import Image
 
     if not data:
@@ -122,7 +129,7 @@ def sniff(data: bytes) -> ImageInfo:
             info = ImageInfo(fmt, FORMATS[fmt], int(img.width), int(img.height))
             if info.width < 1 or info.height < 1:
                 raise NotAnImage("empty_image")
-            if info.width * info.height > (MAX_JPEG_PIXELS if fmt == "JPEG" else MAX_PIXELS):
+            if info.width * info.height > (MAX_JPEG_PIXELS if fmt == "JPEG" else max_pixels()):
                 raise NotAnImage("too_many_pixels")
             img.verify()
     except NotAnImage:

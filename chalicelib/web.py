@@ -12,7 +12,9 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -46,6 +48,19 @@ class RouteSpec:
 ROUTES: list[RouteSpec] = []
 MAX_ID_LENGTH = 128
 
+# Bounds on untrusted input, checked before anything decodes it (design.md): a request past one is a 400.
+MAX_BODY_BYTES = 64 * 1024  # a JSON body (route(max_body_bytes=...) for a route that takes more)
+MAX_JSON_DEPTH = 32  # nesting of arrays/objects: our bodies use 3, providers' events under 10
+MAX_HEADER_CHARS = 8192  # any header value (ID tokens are 1-4 KB)
+HEADER_LIMITS = {"x-signature": 512}
+MAX_CURSOR_CHARS = 2048
+
+# CORS: what a browser on an allowed origin (config.cors_allowed_origins) may send and read
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
+CORS_EXPOSE_HEADERS = ("Idempotent-Replayed",)
+CORS_MAX_AGE_SECONDS = 600
+PREFLIGHT_PATHS: set[str] = set()  # paths whose OPTIONS (CORS preflight) view route() registered
+
 
 @dataclass
 class Req:
@@ -57,6 +72,7 @@ class Req:
     raw_body: bytes
     body: Any = None
     path_params: dict[str, str] = field(default_factory=dict)
+    route: str = ""  # "METHOD /path/{template}": what list cursors are bound to
 
     @property
     def user(self) -> auth.Caller:
@@ -82,20 +98,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _cors():
-    """Browsers call the API from the storefront's origin (CORS_ALLOW_ORIGIN, `*` locally)."""
-    from chalice import CORSConfig
-
-    from chalicelib import config
-
-    return CORSConfig(
-        allow_origin=config.get("CORS_ALLOW_ORIGIN") or "*",
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Signature"],
-        expose_headers=["Idempotent-Replayed"],
-        max_age=600,
-    )
-
-
 def json_response(body: Any, status: int = 200, headers: dict | None = None) -> Response:
     all_headers = {"Content-Type": "application/json"}
     all_headers.update(headers or {})
@@ -107,9 +109,56 @@ def error_response(error: ApiError) -> Response:
     return json_response(error.body(), status=error.status)
 
 
+_JSON_STRUCTURE = re.compile(rb'[\[\]{}"]')
+
+
+def _string_end(raw: bytes, position: int) -> int:
+    """Where the JSON string opened just before `position` ends (after its quote); -1 if it never does."""
+    while (quote := raw.find(b'"', position)) >= 0:
+        escapes = quote
+        while escapes > position and raw[escapes - 1] == ord("\\"):
+            escapes -= 1
+        if (quote - escapes) % 2 == 0:  # an even run of backslashes escapes itself, not the quote
+            return quote + 1
+        position = quote + 1
+    return -1
+
+
+def check_body(raw: bytes, max_bytes: int = MAX_BODY_BYTES) -> None:
+    """Size and nesting depth of a (JSON) body, measured without decoding it; 400 past a bound.
+
+    Python's json module recurses once per level: 100,000 nested brackets raised RecursionError (a
+    500). One pass from left to right, linear in the body: strings are skipped with bytes.find
+    (however large), and an unterminated string ends the scan (json.loads then says 400).
+    """
+    if len(raw) > max_bytes:
+        raise ValidationError(f"The body is larger than {max_bytes} bytes.")
+    depth, position = 0, 0
+    while (found := _JSON_STRUCTURE.search(raw, position)) is not None:
+        char, position = raw[found.start()], found.end()
+        if char == ord('"'):
+            position = _string_end(raw, position)
+            if position < 0:
+                return
+        elif char in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValidationError(f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+        else:
+            depth -= 1
+
+
+def check_headers(headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        limit = HEADER_LIMITS.get(name, MAX_HEADER_CHARS)
+        if len(value) > limit:
+            raise ValidationError(f"The {name} header is longer than {limit} characters.")
+
+
 def parse_json(raw: bytes) -> Any:
     if not raw:
         raise ValidationError("A JSON body is required.")
+    check_body(raw, max_bytes=len(raw))  # depth only: the route checked the size
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -142,6 +191,7 @@ def route(
     status: int = 200,
     money: bool = False,
     query: tuple[str, ...] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Callable:
     """Register `fn(req, **path_params)` as a route.
 
@@ -149,6 +199,8 @@ def route(
     staff groups (403). body: a pydantic model the JSON body must satisfy (400). The view returns
     a JSON-able value (sent with `status`), a chalice Response, or None (204). query: the query
     parameters the view reads, for the OpenAPI document (e.g. `("limit", "cursor")` on lists).
+    max_body_bytes: the largest body the route reads (400 above; every body's JSON depth is bounded).
+    Every path also gets an OPTIONS view answering CORS preflights (`_register_preflight`).
     """
 
     def decorator(fn: Callable) -> Callable:
@@ -156,7 +208,10 @@ def route(
         def view(**path_params: str) -> Response:
             request = bp.current_request
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+            bound = None
             try:
+                check_configuration()
+                check_headers(headers)
                 caller = None if public else auth.authenticate(headers.get("authorization"))
                 if groups:
                     auth.require_group(caller, *groups)
@@ -169,7 +224,11 @@ def route(
                     headers=headers,
                     raw_body=request.raw_body or b"",
                     path_params=path_params,
+                    route=f"{method} {path}",
                 )
+                if req.raw_body:
+                    check_body(req.raw_body, max_body_bytes)
+                bound = _current.set(req)
                 if money and req.header("idempotency-key") is not None:
                     return _idempotent(req, path, path_params, lambda: _execute(req, path_params))
                 return _execute(req, path_params)
@@ -180,6 +239,9 @@ def route(
             except Exception:
                 log.exception("unhandled error", extra={"path": path, "method": method})
                 return error_response(ApiError("Something went wrong on our side."))
+            finally:
+                if bound is not None:
+                    _current.reset(bound)
 
         def _execute(req: Req, path_params: dict) -> Response:
             if body is not None:
@@ -191,7 +253,8 @@ def route(
                 return Response(body="", status_code=204)
             return json_response(result, status=status)
 
-        bp.route(path, methods=[method], cors=_cors())(view)
+        bp.route(path, methods=[method])(view)
+        _register_preflight(bp, path)
         ROUTES.append(
             RouteSpec(
                 method=method,
@@ -239,6 +302,104 @@ def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Re
     return response
 
 
+# --- production configuration and CORS ----------------------------------------------------------
+
+_configuration_problems: list[str] | None = None
+
+
+def check_configuration() -> None:
+    """Refuse to serve (500 `configuration_error`) where config.production_problems() names any.
+
+    Checked once per process, at the first request rather than at import, so `chalice package`
+    (which imports app.py without the stage's variables) still works.
+    """
+    from chalicelib import config
+
+    global _configuration_problems
+    if _configuration_problems is None:
+        _configuration_problems = config.production_problems()
+        if _configuration_problems:
+            log.error(
+                "refusing to serve: the stage is not configured",
+                extra={"stage": config.get("STAGE"), "problems": _configuration_problems},
+            )
+    if _configuration_problems:
+        raise ApiError(
+            "The service is not configured: " + "; ".join(_configuration_problems) + ".",
+            code="configuration_error",
+        )
+
+
+def reset_configuration_check() -> None:
+    """Check the configuration again at the next request (tests change the environment)."""
+    global _configuration_problems
+    _configuration_problems = None
+
+
+def _allowed_origin(origin: str | None) -> str | None:
+    from chalicelib import config
+
+    return origin if origin and origin in config.cors_allowed_origins() else None
+
+
+def _vary_origin(headers: dict) -> None:
+    vary = [v.strip() for v in headers.get("Vary", "").split(",") if v.strip()]
+    if "origin" not in {v.lower() for v in vary}:
+        headers["Vary"] = ", ".join([*vary, "Origin"])
+
+
+def _register_preflight(bp: Blueprint | Chalice, path: str) -> None:
+    """An OPTIONS view for `path` (once): the CORS preflight answered by the app itself.
+
+    Chalice's CORSConfig takes one static origin and is an API Gateway mock in AWS; allowed origins
+    are stage configuration (CORS_ALLOWED_ORIGINS), so Lambda answers, the same way locally and in AWS.
+    """
+    if path in PREFLIGHT_PATHS:
+        return
+    PREFLIGHT_PATHS.add(path)
+
+    def preflight(**path_params: str) -> Response:
+        try:
+            check_configuration()
+        except ApiError as exc:
+            return error_response(exc)
+        methods = [*sorted({spec.method for spec in ROUTES if spec.path == path}), "OPTIONS"]
+        headers = {"Allow": ", ".join(methods)}
+        origin = _allowed_origin((bp.current_request.headers or {}).get("origin"))
+        if origin:
+            headers.update(
+                {
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": ", ".join(methods),
+                    "Access-Control-Allow-Headers": ", ".join(CORS_ALLOW_HEADERS),
+                    "Access-Control-Expose-Headers": ", ".join(CORS_EXPOSE_HEADERS),
+                    "Access-Control-Max-Age": str(CORS_MAX_AGE_SECONDS),
+                }
+            )
+        _vary_origin(headers)
+        return Response(body="", status_code=204, headers=headers)
+
+    preflight.__name__ = "preflight_" + (re.sub(r"\W+", "_", path).strip("_") or "root")
+    bp.route(path, methods=["OPTIONS"])(preflight)
+
+
+def cors(event: Any, get_response: Callable) -> Response:
+    """HTTP middleware (register it first, so it sees every response): a request from an allowed
+    origin gets `Access-Control-Allow-Origin: <that origin>`; others get no allow-origin header.
+    Every response says `Vary: Origin` (caches must not serve one origin's answer to another)."""
+    response = get_response(event)
+    headers = dict(response.headers or {})
+    for name in [h for h in headers if h.lower().startswith("access-control-allow-origin")]:
+        del headers[name]
+    origin = _allowed_origin((event.headers or {}).get("origin"))
+    if origin:
+        headers["Access-Control-Allow-Origin"] = origin
+        headers["Access-Control-Expose-Headers"] = ", ".join(CORS_EXPOSE_HEADERS)
+    _vary_origin(headers)
+    response.headers = headers
+    return response
+
+
 def normalize_errors(event: Any, get_response: Callable) -> Response:
     """HTTP middleware: errors Chalice produces itself (415, 405, its own 500) get api.md's shape."""
     response = get_response(event)
@@ -266,10 +427,15 @@ def page_limit(req: Req, default: int = 20, maximum: int = 100) -> int:
     return int(raw)
 
 
+_current: ContextVar[Req | None] = ContextVar("procure_request", default=None)
+
+
 def _cursor_key() -> bytes:
     from chalicelib import config
 
-    secret = config.get("CURSOR_SECRET") or config.get("PAYMENT_WEBHOOK_SECRET")
+    secret = config.get("CURSOR_SECRET")
+    if not secret:  # outside local/test check_configuration() refused the request already
+        raise ApiError("List cursors are not configured (CURSOR_SECRET).", code="configuration_error")
     return hashlib.sha256(b"cursor:" + secret.encode()).digest()
 
 
@@ -281,30 +447,59 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode((text + "=" * (-len(text) % 4)).encode())
 
 
-def encode_cursor(last_key: dict | None) -> str | None:
-    """An opaque, signed cursor: clients cannot forge a start key that DynamoDB would reject."""
+def _cursor_scope(req: Req | None) -> bytes:
+    """The list a cursor belongs to: route, path parameters, filters (query minus paging) and caller."""
+    if req is None:  # outside a request (scripts, unit tests): an anonymous list of no route
+        req = Req(caller=None, query={}, headers={}, raw_body=b"")
+    query = {k: v for k, v in req.query.items() if k not in ("cursor", "limit")}
+    caller = req.caller.user_id if req.caller is not None else "public"
+    return json.dumps([req.route, caller, req.path_params, query], sort_keys=True).encode()
+
+
+def _cursor_signature(req: Req | None, payload: str) -> bytes:
+    message = _cursor_scope(req) + b"\n" + payload.encode()
+    return hmac.new(_cursor_key(), message, hashlib.sha256).digest()[:16]
+
+
+def encode_cursor(last_key: dict | None, req: Req | None = None) -> str | None:
+    """An opaque cursor for the next page of the current request's list (or `req`'s).
+
+    Signed together with its list (route, path parameters, filters) and caller, and stamped with its
+    issue time: a client can neither forge a start key DynamoDB would reject, nor replay a cursor on
+    another list or as another user, nor use it after CURSOR_MAX_AGE_SECONDS.
+    """
     if not last_key:
         return None
-    payload = _b64(
-        json.dumps(last_key, default=_json_default, separators=(",", ":"), sort_keys=True).encode()
-    )
-    signature = _b64(hmac.new(_cursor_key(), payload.encode(), hashlib.sha256).digest()[:16])
-    return f"{payload}.{signature}"
+    from chalicelib import clock
+
+    req = req if req is not None else _current.get()
+    body = {"k": last_key, "iat": int(clock.now().timestamp())}
+    payload = _b64(json.dumps(body, default=_json_default, separators=(",", ":"), sort_keys=True).encode())
+    return f"{payload}.{_b64(_cursor_signature(req, payload))}"
 
 
 def decode_cursor(req: Req) -> dict | None:
+    """The start key in `?cursor=`; 400 for a cursor of another list or caller, tampered or stale."""
+    from chalicelib import clock, config
+
     raw = req.query.get("cursor")
     if not raw:
         return None
-    invalid = ValidationError("cursor is not one this API returned.")
+    invalid = ValidationError("cursor is not one this API returned for this list.")
+    if len(raw) > MAX_CURSOR_CHARS:
+        raise invalid
     payload, _, signature = raw.partition(".")
     try:
-        expected = hmac.new(_cursor_key(), payload.encode(), hashlib.sha256).digest()[:16]
-        if not hmac.compare_digest(expected, _unb64(signature)):
+        if not hmac.compare_digest(_cursor_signature(req, payload), _unb64(signature)):
             raise invalid
         value = json.loads(_unb64(payload))
     except (ValueError, UnicodeError):
         raise invalid from None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not isinstance(value.get("k"), dict):
         raise invalid
-    return value
+    issued, now = value.get("iat"), clock.now().timestamp()
+    if not isinstance(issued, int) or issued > now + 300:
+        raise invalid
+    if now - issued > config.get_int("CURSOR_MAX_AGE_SECONDS"):
+        raise ValidationError("cursor has expired: start again from the first page.")
+    return value["k"]

@@ -38,6 +38,9 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at a poi
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # the SQS default, stated
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the consuming function's timeout
 WEBHOOK_SECRET_PARAMETER = "PaymentWebhookSecret"  # noqa: S105 - a parameter name, not a secret
+CURSOR_SECRET_PARAMETER = "CursorSecret"  # noqa: S105 - a parameter name, not a secret
+CORS_ORIGINS_PARAMETER = "CorsAllowedOrigins"
+CORS_ORIGINS_PATTERN = r"^https://[^,*\s/]+(,https://[^,*\s/]+)*$"  # exact https origins; never *
 RETAINED = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}  # data: tables, photos, users
 DISPOSABLE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}  # queues, logs: said explicitly
 
@@ -530,6 +533,8 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
         }
         if logical_id == "APIHandler":
             variables["PAYMENT_WEBHOOK_SECRET"] = {"Ref": WEBHOOK_SECRET_PARAMETER}
+            variables["CURSOR_SECRET"] = {"Ref": CURSOR_SECRET_PARAMETER}
+            variables["CORS_ALLOWED_ORIGINS"] = {"Ref": CORS_ORIGINS_PARAMETER}
         patch: dict[str, Any] = {
             "FunctionName": name,
             "Environment": {"Variables": variables},
@@ -627,7 +632,19 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "NoEcho": True,
                 "MinLength": 16,
                 "Description": "Payment provider's webhook signing secret (PAYMENT_WEBHOOK_SECRET)",
-            }
+            },
+            CURSOR_SECRET_PARAMETER: {
+                "Type": "String",
+                "NoEcho": True,
+                "MinLength": 32,
+                "Description": "Key that signs list cursors (CURSOR_SECRET); random, not the webhook's",
+            },
+            CORS_ORIGINS_PARAMETER: {
+                "Type": "String",
+                "AllowedPattern": CORS_ORIGINS_PATTERN,
+                "ConstraintDescription": "a comma list of https origins such as https://shop.example, no *",
+                "Description": "Origins browsers may call the API from (CORS_ALLOWED_ORIGINS)",
+            },
         },
         "Resources": {**owned, **patches, **role_patches(stage, chalice)},
         "Outputs": {

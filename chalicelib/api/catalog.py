@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.catalog import links, text
+from chalicelib.catalog import imagehash, links, text
 from chalicelib.catalog.source import InvalidCursor, get_source
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.schemas import Body
@@ -14,7 +14,8 @@ from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 bp = Blueprint(__name__)
 
 MAX_QUERY_CHARS = 200
-MAX_IMAGE_BASE64_CHARS = 7_000_100  # 5 MB of bytes, base64-encoded, with some slack for line breaks
+# imagehash.MAX_IMAGE_BYTES base64-encoded, with slack for MIME line breaks and a data: URL prefix
+MAX_IMAGE_BASE64_CHARS = imagehash.MAX_IMAGE_BYTES * 4 // 3 * 103 // 100 + 256
 
 
 class ResolveBody(Body):
@@ -61,11 +62,21 @@ def resolve_link(req: Req) -> dict:
     return product.detail()
 
 
-@route(bp, "/products/image-search", "POST", public=True, body=ImageSearchBody, query=("limit",))
+@route(
+    bp,
+    "/products/image-search",
+    "POST",
+    public=True,
+    body=ImageSearchBody,
+    query=("limit",),
+    max_body_bytes=MAX_IMAGE_BASE64_CHARS + 1024,
+)
 def image_search(req: Req) -> dict:
-    """Products whose pictures look like the posted image, most similar first."""
-    from chalicelib.catalog import imagehash
+    """Products whose pictures look like the posted image, most similar first.
 
+    JPEG, PNG or WebP of at most 4 MB and IMAGE_SEARCH_MAX_PIXELS decoded pixels (4,000,000 by
+    default; JPEGs decode at up to 1/8 scale, so phone photos fit); anything else is a 400.
+    """
     limit = page_limit(req)
     try:
         data = imagehash.decode_base64(req.body.image_base64)

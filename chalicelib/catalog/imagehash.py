@@ -13,9 +13,10 @@ import base64
 import binascii
 import io
 
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000  # a 5 MB file claiming more pixels than this is a decompression bomb
+MAX_IMAGE_BYTES = 4 * 1024 * 1024  # base64-encoded (5.6 MB) it still fits Lambda's 6 MB request payload
+FORMATS = ("JPEG", "PNG", "WEBP")  # what a storefront sends (a phone photo, a screenshot)
 HASH_BITS = 64
+DRAFT_SIZE = (64, 64)  # JPEG decodes at the smallest 1/2..1/8 scale still at least this large
 
 
 class NotAnImage(ValueError):
@@ -30,7 +31,7 @@ def decode_base64(text: str) -> bytes:
             raise NotAnImage("image_base64 is a data: URL without base64 data.")
     text = "".join(text.split())  # line-wrapped base64 (MIME style) is common
     if len(text) > (MAX_IMAGE_BYTES * 4) // 3 + 4:
-        raise NotAnImage("The image is larger than 5 MB.")
+        raise NotAnImage(_too_large())
     if "-" in text or "_" in text:
         text = text.replace("-", "+").replace("_", "/")
     text += "=" * (-len(text) % 4)
@@ -41,28 +42,55 @@ def decode_base64(text: str) -> bytes:
     if not data:
         raise NotAnImage("image_base64 is empty.")
     if len(data) > MAX_IMAGE_BYTES:
-        raise NotAnImage("The image is larger than 5 MB.")
+        raise NotAnImage(_too_large())
     return data
 
 
-def dhash(data: bytes) -> int:
-    """The 64-bit dHash of an encoded image (JPEG, PNG, GIF, WebP, BMP ...). Raises NotAnImage."""
+def _too_large() -> str:
+    return f"The image is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB."
+
+
+def max_pixels() -> int:
+    """The most pixels image search decodes (IMAGE_SEARCH_MAX_PIXELS): a few megapixels."""
+    from chalicelib import config
+
+    return config.get_int("IMAGE_SEARCH_MAX_PIXELS")
+
+
+def dhash(data: bytes, pixel_limit: int | None = None) -> int:
+    """The 64-bit dHash of a JPEG, PNG or WebP image. Raises NotAnImage.
+
+    The dimensions come from the header, before anything is decoded: an image that would decode to
+    more than `pixel_limit` (default max_pixels()) pixels is refused, so a small file claiming
+    millions of pixels (a 170 KB PNG of 6,300 x 6,300 RGBA decodes to 160 MB, composited to 660 MB)
+    costs nothing. JPEGs decode at a reduced scale (draft), so large phone photos stay cheap.
+    """
     if len(data) > MAX_IMAGE_BYTES:
-        raise NotAnImage("The image is larger than 5 MB.")
+        raise NotAnImage(_too_large())
     from PIL import Image
 
+    limit = pixel_limit if pixel_limit is not None else max_pixels()
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:  # reads the header only
             width, height = img.size
-            if width < 1 or height < 1 or width * height > MAX_PIXELS:
+            if width < 1 or height < 1:
                 raise NotAnImage("The image dimensions are not acceptable.")
-            img.draft("RGB", (64, 64))  # JPEG: decode at a reduced scale, fast and small
+            img.draft("RGB", DRAFT_SIZE)  # JPEG: size becomes the reduced one; other formats: no-op
+            if img.size[0] * img.size[1] > limit:
+                raise NotAnImage(
+                    f"The image is {width} x {height} pixels; image search takes at most {limit:,} "
+                    "pixels (send a smaller picture)."
+                )
             img.load()
             grey = _to_grey(img)
             small = grey.resize((9, 8), Image.Resampling.LANCZOS)
             pixels = list(small.getdata())
     except NotAnImage:
         raise
+    except Image.DecompressionBombError:
+        raise NotAnImage("The image has too many pixels.") from None
+    except Image.UnidentifiedImageError:
+        raise NotAnImage("The image must be a JPEG, PNG or WebP picture.") from None
     except Exception:  # PIL raises many types for bad input (OSError, SyntaxError, ValueError, ...)
         raise NotAnImage("The bytes are not an image we can read.") from None
     return hash_from_grid(pixels)

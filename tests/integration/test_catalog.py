@@ -375,6 +375,39 @@ def test_image_search_rejects_what_is_not_an_image(api, catalog):
         assert result.json["error"]["code"] == "validation_error"
 
 
+def test_a_small_png_claiming_6300_by_6300_pixels_is_400_before_it_is_decoded(api):
+    """Issue 11, hole 5: a 155 KB PNG of 6,300 x 6,300 RGBA used to be decoded and composited at full
+    size (about 650 MB, measured) by this public route; the header's dimensions now refuse it (the
+    memory figure is checked in tests/unit/test_catalog_imagehash.py, in a fresh process)."""
+    from tests.images import bomb_png
+
+    result = api.post("/products/image-search", {"image_base64": b64(bomb_png(6300, 6300))})
+    assert result.status == 400
+    assert result.json["error"]["code"] == "validation_error"
+    assert "6300 x 6300 pixels" in result.json["error"]["message"]
+    assert "4,000,000" in result.json["error"]["message"]
+
+
+def test_image_search_takes_jpeg_png_and_webp_only(api, catalog):
+    product_id = next(iter(catalog))
+    with Image.open(io.BytesIO(image_bytes(api, product_id))) as img:
+        for fmt, status in (("PNG", 200), ("WEBP", 200), ("GIF", 400), ("BMP", 400), ("TIFF", 400)):
+            out = io.BytesIO()
+            img.save(out, format=fmt)
+            result = api.post("/products/image-search", {"image_base64": b64(out.getvalue())})
+            assert result.status == status, fmt
+            if status == 400:
+                assert "JPEG, PNG or WebP" in result.json["error"]["message"]
+
+
+def test_image_search_bounds_the_upload_before_decoding_it(api):
+    from chalicelib.catalog import imagehash
+
+    over = b64(b"\xff\xd8\xff" + b"\x00" * imagehash.MAX_IMAGE_BYTES)
+    result = api.post("/products/image-search", {"image_base64": over})
+    assert result.status == 400 and result.json["error"]["code"] == "validation_error"
+
+
 def test_truncated_image_is_400(api, catalog):
     data = image_bytes(api, next(iter(catalog)))
     result = api.post("/products/image-search", {"image_base64": b64(data[: len(data) // 3])})

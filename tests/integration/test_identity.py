@@ -124,12 +124,6 @@ def test_chalice_own_errors_use_the_api_error_shape(api):
     assert result.body["error"]["code"] == "method_not_allowed"
 
 
-def test_browsers_may_call_the_api_cross_origin(api):
-    result = api.get("/me", user=ALICE, headers={"Origin": "https://shop.example"})
-    assert result.headers.get("Access-Control-Allow-Origin") == "*"
-    assert "Idempotent-Replayed" in result.headers.get("Access-Control-Expose-Headers", "")
-
-
 def test_overlong_or_empty_ids_are_404_not_5xx(api):
     assert api.get("/orders/" + "x" * 3000, user=ALICE).status == 404
     assert api.get("/orders/" + "x" * 128, user=ALICE).status == 404

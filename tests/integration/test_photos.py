@@ -397,6 +397,28 @@ class TestIngestion:
         assert Photo.get(body["photo_id"]).reject_reason == reason
         assert item_photos(item_id) == {}
 
+    def test_a_small_png_of_too_many_pixels_is_quarantined_before_it_is_decoded(
+        self, api, stack, monkeypatch
+    ):
+        """A 190 KB PNG of 7,000 x 7,000 RGBA peaked at 564 MB in the 512 MB ingestion function (crash,
+        redelivery, dead letter); above PHOTO_MAX_PIXELS (16 MP) the header alone now refuses it."""
+        from tests.images import bomb_png
+
+        item_id = make_item(api)
+        for data, limit in ((bomb_png(7000, 7000), None), (bomb_png(1000, 1000), "999999")):
+            if limit:
+                monkeypatch.setenv("PHOTO_MAX_PIXELS", limit)
+            body = presign(api, item_id, "image/png")
+            key = body["upload"]["fields"]["key"]
+            put(stack, key, data, "image/png")
+            assert (
+                ingestion.ingest(S3Object(stack["bucket"], key, len(data), "", "", "ObjectCreated:Put"))
+                == "quarantined"
+            )
+            assert Photo.get(body["photo_id"]).reject_reason == "too_many_pixels"
+            assert exists(stack, "quarantine/" + key)
+        assert item_photos(item_id) == {}
+
     def test_a_png_under_a_jpeg_key_is_fine_and_reported_as_png(self, api, app_module, stack):
         item_id = make_item(api)
         body = presign(api, item_id, "image/jpeg")

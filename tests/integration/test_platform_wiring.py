@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from chalicelib import aws, clock, provision
-from chalicelib.web import ROUTES
+from chalicelib.web import PREFLIGHT_PATHS, ROUTES
 from infra.local.job import scheduled_event
 
 
@@ -51,8 +51,10 @@ def test_uploads_under_the_photo_prefix_reach_the_ingestion_handler(stack, app_m
 
 def test_every_chalice_route_was_declared_through_the_route_table(app_module):
     declared = {(spec.method, spec.path) for spec in ROUTES}
+    preflights = {("OPTIONS", path) for path in PREFLIGHT_PATHS}  # route() adds one per path (CORS)
     registered = {(method, path) for path, methods in app_module.app.routes.items() for method in methods}
-    assert registered == declared
+    assert registered == declared | preflights
+    assert {spec.path for spec in ROUTES} == PREFLIGHT_PATHS
     public = {(s.method, s.path) for s in ROUTES if s.public}
     assert ("GET", "/health") in public
     assert ("GET", "/me") not in public

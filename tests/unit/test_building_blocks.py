@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,19 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib import clock, ids, money
-from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationError
+from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.events.s3_records import objects_from_bodies
 from chalicelib.logs import JsonFormatter
-from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, parse_json, validate
+from chalicelib.web import (
+    MAX_JSON_DEPTH,
+    Req,
+    check_body,
+    decode_cursor,
+    encode_cursor,
+    page_limit,
+    parse_json,
+    validate,
+)
 
 
 class TestMoney:
@@ -122,6 +132,55 @@ class TestPaging:
         for bad in ("!!!", "bm90IGpzb24", "WzFd", forged, encode_cursor(key) + "x"):
             with pytest.raises(ValidationError):
                 decode_cursor(self._req(cursor=bad))
+
+    def test_the_cursor_key_is_its_own_secret_not_the_webhooks(self, monkeypatch):
+        key = {"pk": "user", "sk": "order#1"}
+        cursor = encode_cursor(key)
+        monkeypatch.setenv("PAYMENT_WEBHOOK_SECRET", "whsec_rotated_" + "x" * 20)
+        assert decode_cursor(self._req(cursor=cursor)) == key
+        monkeypatch.setenv("CURSOR_SECRET", "another-cursor-secret-" + "y" * 20)
+        with pytest.raises(ValidationError):
+            decode_cursor(self._req(cursor=cursor))
+        monkeypatch.delenv("CURSOR_SECRET")
+        with pytest.raises(ApiError) as info:
+            encode_cursor(key)
+        assert (info.value.status, info.value.code) == (500, "configuration_error")
+
+    def test_a_cursor_names_its_list_and_caller_in_its_signature_only(self):
+        scoped = Req(caller=None, query={"status": "a"}, headers={}, raw_body=b"", route="GET /x")
+        cursor = encode_cursor({"after": "1"}, scoped)
+        payload = json.loads(base64.urlsafe_b64decode(cursor.split(".")[0] + "=="))
+        assert set(payload) == {"k", "iat"}
+        assert decode_cursor(Req(None, {"status": "a", "cursor": cursor}, {}, b"", route="GET /x")) == {
+            "after": "1"
+        }
+        for other in ({"status": "b"}, {}):
+            with pytest.raises(ValidationError):
+                decode_cursor(Req(None, {**other, "cursor": cursor}, {}, b"", route="GET /x"))
+        with pytest.raises(ValidationError):
+            decode_cursor(Req(None, {"status": "a", "cursor": cursor}, {}, b"", route="GET /y"))
+
+
+class TestBodyBounds:
+    """check_body bounds a JSON body's size and depth without decoding it (issue 11, hole 8)."""
+
+    def test_the_depth_bound_leaves_ordinary_bodies_and_strings_alone(self):
+        check_body(b'{"a": [[["x"]]], "s": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')
+        check_body(b'{"s": "\\\\\\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}')
+        check_body(b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH)
+        with pytest.raises(ValidationError):
+            check_body(b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1))
+        with pytest.raises(ValidationError):
+            check_body(b'{"s": "a\\\\"' + b"[" * 40)  # an escaped backslash ends the string
+
+    def test_the_depth_scan_is_linear_in_the_body(self):
+        """Even for unterminated strings full of escaped quotes (rescanning from each quote is quadratic)."""
+        import time
+
+        for body in (b'"' + b'\\"' * 21_000, b'"' * 65_000, b"[]" * 32_000, b'"' + b"\\" * 32_000):
+            started = time.perf_counter()
+            check_body(body)
+            assert time.perf_counter() - started < 5, body[:10]
 
 
 def test_json_logs_carry_extra_fields():
