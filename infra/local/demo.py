@@ -384,10 +384,11 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     # --- the storage policy, later --------------------------------------------------------------
     later = clock.iso(clock.now() + timedelta(days=SWEEP_AFTER_DAYS))
     result = run_job("storage_sweep", later)
-    figures = ", ".join(f"{k} {v}" for k, v in result.items() if k not in ("job", "now", "finished"))
     step(
         f"storage sweep at {later} (make job JOB=storage_sweep NOW={later})",
-        f"finished {result.get('finished')}: {figures or 'nothing due'}",
+        f"reminder emails {result.get('reminder_emails', 0)}, items abandoned "
+        f"{result.get('items_abandoned', 0)}, parcels abandoned {result.get('parcels_abandoned', 0)} "
+        f"(finished: {result.get('finished')}; this journey's goods left storage in the package)",
     )
     return {
         "order_id": order_id,
