@@ -146,6 +146,17 @@ def thread_safe(app: Chalice) -> Chalice:
     return app
 
 
+def stage_config(app: Chalice, stage: str, project_dir: str) -> Config:
+    """The stage's chalice Config for an app already imported (its environment left as it is)."""
+    import json as _json
+    from pathlib import Path
+
+    on_disk = _json.loads((Path(project_dir) / ".chalice" / "config.json").read_text())
+    return Config.create(
+        chalice_stage=stage, chalice_app=app, project_dir=project_dir, config_from_disk=on_disk
+    )
+
+
 def load(stage: str, project_dir: str) -> ChaliceWSGI:
     """What `chalice local --stage <stage>` loads: the project's app.py with the stage's config (its
     environment variables applied), its routes validated as `chalice deploy` would."""
