@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt token job topup clean-venv package
+.PHONY: run test lint fmt token job topup clean-venv package demo bench-load
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## make demo: the whole journey over HTTP against the running `make run`, step by step (rerunnable)
+demo: $(STAMP)
+	$(BIN)/python -m infra.local.demo
 
 ## make token USER=alice@example.com: an ID token from the running local stack's Cognito
 token: $(STAMP)
@@ -82,6 +86,13 @@ bench-cold-start: $(STAMP)
 ## make bench-schemathesis: the schemathesis run of the test suite, its case count into docs/benchmarks.md
 bench-schemathesis: $(STAMP)
 	SCHEMATHESIS_REPORT=1 $(BIN)/python -m pytest -q tests/integration/test_schemathesis.py
+
+## make bench-load [CLIENTS=50] [DURATION=30]: concurrent clients against the running `make run`
+## (public reads, signed-in reads, money moves); requests/s, p50/p95/p99, errors into docs/benchmarks.md
+CLIENTS ?= 50
+DURATION ?= 30
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py --clients $(CLIENTS) --seconds $(DURATION)
 
 ## make bench-sweep: the storage sweep's reads against what is due (bench/sweep.py)
 bench-sweep: $(STAMP)

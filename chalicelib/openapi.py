@@ -25,7 +25,8 @@ VERSION = "1.0.0"
 TITLE = "Procure storefront and staff API"
 DESCRIPTION = (
     "A China sourcing agent's procurement backend: catalog, cart and orders, wallet and payments, review "
-    "and purchasing, warehouse, storage and packages. JSON in and out; money is integer fen (`*_fen`); "
+    "and purchasing, warehouse, storage and packages. JSON in and out (request bodies with "
+    "`Content-Type: application/json`, else 415); money is integer fen (`*_fen`); "
     'errors are `{"error": {"code", "message"}}`; lists take `?limit=` (1-100, default 20) and '
     '`?cursor=` and answer `{"items", "next_cursor"}`; money-moving POSTs accept an `Idempotency-Key`. '
     "Every operation without `security: []` needs `Authorization: Bearer <Cognito ID token>`; staff "
@@ -71,6 +72,10 @@ ERRORS = {
     403: ("Forbidden", "forbidden: the caller lacks the staff group this operation needs."),
     404: ("NotFound", "not_found: no such object, or another customer's (its existence stays hidden)."),
     409: ("Conflict", "conflict or insufficient_funds: not allowed from the current state."),
+    415: (
+        "UnsupportedMediaType",
+        "unsupported_media_type: a body sent without `Content-Type: application/json` (nothing changed).",
+    ),
 }
 QUERY_PARAMETERS: dict[str, dict] = {
     "limit": {
@@ -213,6 +218,8 @@ def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
         statuses.add(404)
     if writes and not spec.public:
         statuses.add(409)
+    if spec.body is not None or spec.name == "payment_webhook":
+        statuses.add(415)
     return sorted(statuses)
 
 

@@ -411,6 +411,8 @@ def normalize_errors(event: Any, get_response: Callable) -> Response:
         }.get(response.status_code, "internal_error")
         status = response.status_code if response.status_code < 500 else 500
         message = str(response.body.get("Message") or "Request failed.")
+        if response.status_code == 415:  # a JSON body needs its type (curl -d sends form-urlencoded)
+            message += "; send JSON bodies with Content-Type: application/json."
         return json_response({"error": {"code": code, "message": message}}, status=status)
     return response
 

@@ -608,6 +608,114 @@ def role_patches(stage: Stage, chalice: dict) -> dict[str, dict]:
 # -- the template ---------------------------------------------------------------------------------
 
 
+# -- API Gateway's own answers in the contract's shape ------------------------------------------------
+# Requests API Gateway answers without calling the function get api.md's `{"error": {"code", "message"}}`
+# instead of its `{"message": ...}`: (response type, status, code, message). The app verifies tokens itself
+# (no authorizer, no IAM auth), so MISSING_AUTHENTICATION_TOKEN means "no such route or method" here.
+GATEWAY_RESPONSES: tuple[tuple[str, int | None, str, str], ...] = (
+    ("MISSING_AUTHENTICATION_TOKEN", 404, "not_found", "No such route."),
+    ("RESOURCE_NOT_FOUND", 404, "not_found", "No such route."),
+    ("UNAUTHORIZED", 401, "unauthorized", "Sign in first."),
+    ("EXPIRED_TOKEN", 401, "unauthorized", "The token has expired; sign in again."),
+    ("INVALID_SIGNATURE", 401, "unauthorized", "The token is not valid."),
+    ("AUTHORIZER_FAILURE", 401, "unauthorized", "The token is not valid."),
+    ("ACCESS_DENIED", 403, "forbidden", "Not allowed."),
+    ("WAF_FILTERED", 403, "forbidden", "Not allowed."),
+    ("THROTTLED", 429, "too_many_requests", "Too many requests; retry after a short wait."),
+    ("QUOTA_EXCEEDED", 429, "too_many_requests", "Too many requests; retry after a short wait."),
+    ("REQUEST_TOO_LARGE", 413, "payload_too_large", "The request body is too large (10 MB at most)."),
+    (
+        "UNSUPPORTED_MEDIA_TYPE",
+        415,
+        "unsupported_media_type",
+        "Send JSON bodies with Content-Type: application/json.",
+    ),
+    ("BAD_REQUEST_BODY", 400, "validation_error", "The request body is not valid."),
+    ("BAD_REQUEST_PARAMETERS", 400, "validation_error", "The request parameters are not valid."),
+    (
+        "INTEGRATION_TIMEOUT",
+        504,
+        "timeout",
+        "The request took too long; retry it (with the same Idempotency-Key).",
+    ),
+    ("INTEGRATION_FAILURE", 502, "internal_error", "Something went wrong on our side."),
+    ("DEFAULT_4XX", None, "bad_request", "The request was refused."),
+    ("DEFAULT_5XX", None, "internal_error", "Something went wrong on our side."),
+)
+
+
+def _error_template(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}})
+
+
+def gateway_responses() -> dict:
+    """The REST API's `x-amazon-apigateway-gateway-responses`: every answer API Gateway gives itself."""
+    responses = {}
+    for response_type, status, code, message in GATEWAY_RESPONSES:
+        response: dict[str, Any] = {
+            "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+            "responseTemplates": {"application/json": _error_template(code, message)},
+        }
+        if status is not None:
+            response["statusCode"] = status
+        responses[response_type] = response
+    return responses
+
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head")
+
+
+def method_not_allowed(methods: list[str]) -> dict:
+    """An `x-amazon-apigateway-any-method` answering 405 + Allow itself (a MOCK integration, no Lambda).
+
+    API Gateway picks a resource's own methods (and Chalice's OPTIONS preflight) before ANY, so only the
+    methods the route does not have reach it."""
+    allow = ", ".join(sorted({*methods, "OPTIONS"}))
+    return {
+        "produces": ["application/json"],
+        "responses": {"405": {"description": "Method not allowed", "headers": {"Allow": {"type": "string"}}}},
+        "x-amazon-apigateway-integration": {
+            "type": "mock",
+            "passthroughBehavior": "when_no_match",
+            "requestTemplates": {"application/json": '{"statusCode": 405}'},
+            "responses": {
+                "default": {
+                    "statusCode": "405",
+                    "responseParameters": {"method.response.header.Allow": f"'{allow}'"},
+                    "responseTemplates": {
+                        "application/json": _error_template(
+                            "method_not_allowed", f"This method is not allowed here; use {allow}."
+                        )
+                    },
+                }
+            },
+        },
+    }
+
+
+def api_patch(chalice: dict) -> dict[str, dict]:
+    """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods."""
+    paths = chalice["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    any_methods = {
+        path: {
+            "x-amazon-apigateway-any-method": method_not_allowed(
+                [m.upper() for m in operations if m in HTTP_METHODS]
+            )
+        }
+        for path, operations in paths.items()
+    }
+    return {
+        "RestAPI": {
+            "Properties": {
+                "DefinitionBody": {
+                    "x-amazon-apigateway-gateway-responses": gateway_responses(),
+                    "paths": any_methods,
+                }
+            }
+        }
+    }
+
+
 def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | None = None) -> dict:
     """The template to merge into `chalice package --stage <stage_name>`."""
     stage = Stage.load(stage_name)
@@ -646,7 +754,12 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "Description": "Origins browsers may call the API from (CORS_ALLOWED_ORIGINS)",
             },
         },
-        "Resources": {**owned, **patches, **role_patches(stage, chalice)},
+        "Resources": {
+            **owned,
+            **patches,
+            **role_patches(stage, chalice),
+            **(api_patch(chalice) if app.routes else {}),
+        },
         "Outputs": {
             "UserPoolId": {"Value": {"Ref": "UserPool"}},
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},

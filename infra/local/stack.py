@@ -1,7 +1,8 @@
 """`make run`: the whole stack on this machine.
 
 moto server (the embedded AWS) on 127.0.0.1:5000, every resource and the demo data created by the same
-code the tests use, `chalice local` serving the API on 127.0.0.1:8000, S3 notifications delivered from
+code the tests use, the Chalice app serving the API on 127.0.0.1:8000 (infra.local.serve: what
+`chalice local` serves, under waitress, holding 50+ concurrent clients), S3 notifications delivered from
 the photo queue to the app's ingestion handler, and `.local/stack.json` written once all is ready.
 Runs in the foreground; Ctrl-C stops everything it started.
 """
@@ -18,7 +19,6 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 
 from infra.local.env import API_PORT, HOST, MOTO_PORT, ROOT, STACK_FILE, apply_stage_environment
 
@@ -130,15 +130,15 @@ def main() -> None:
 
     chalice = subprocess.Popen(
         [
-            str(Path(sys.executable).with_name("chalice")),
-            "local",
+            sys.executable,
+            "-m",
+            "infra.local.serve",
             "--stage",
             "local",
             "--host",
             HOST,
             "--port",
             str(API_PORT),
-            "--no-autoreload",
         ],
         cwd=ROOT,
         env=os.environ.copy(),

@@ -2,11 +2,11 @@
 no input produces a 5xx, and every answer is one the OpenAPI document lists (status, content type and,
 where documented, body schema).
 
-Chalice is not WSGI; `ChaliceWSGI` serves the app through chalice's LocalGateway (what `chalice local`
-runs, and what `chalice.test.Client` calls), with path parameters URL-decoded as API Gateway does, so
-schemathesis's WSGI transport calls it in-process. Per operation and caller: schema-valid cases
-(positive) and schema-invalid ones (negative), plus positive cases whose path parameters are the
-customer's real objects (so handlers run past the 404 with fuzzed bodies). The webhook's generated
+Chalice is not WSGI; `infra.local.wsgi.ChaliceWSGI` (what `make run` serves under waitress) serves the
+app through chalice's LocalGateway (what `chalice local` runs, and what `chalice.test.Client` calls), with
+path parameters URL-decoded as API Gateway does, so schemathesis's WSGI transport calls it in-process.
+Per operation and caller: schema-valid cases (positive) and schema-invalid ones (negative), plus
+positive cases whose path parameters are the customer's real objects (so handlers run past the 404 with fuzzed bodies). The webhook's generated
 bodies are signed, so they reach the handler too. Bounded and deterministic: `MAX_EXAMPLES` per
 (operation, caller, mode), derandomized, no example database.
 
@@ -16,7 +16,6 @@ bodies are signed, so they reach the handler too. Bounded and deterministic: `MA
 
 from __future__ import annotations
 
-import http
 import json
 import os
 import re
@@ -24,7 +23,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
 
 import pytest
 import schemathesis
@@ -43,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
 
 import app as application
 from chalicelib import openapi
+from infra.local.wsgi import ChaliceWSGI, stage_config
 from tests.conftest import ROOT
 from tests.integration.conftest import ADMIN, ALICE
 from tests.integration.test_auth_matrix import explicit_catalog, in_process_stack, seed
@@ -78,53 +77,6 @@ CASES: Counter = Counter()
 FAILED: set[str] = set()
 
 
-class ChaliceWSGI:
-    """A WSGI application over chalice's LocalGateway (stage "test", the project's .chalice/config.json)."""
-
-    def __init__(self, app, project_dir: str = str(ROOT), stage: str = "test"):
-        from chalice.local import LocalGateway
-        from chalice.test import Client
-
-        class ApiGatewayLike(LocalGateway):
-            """Route on the raw path (a `/` inside a parameter stays inside it), then decode parameters."""
-
-            def _generate_lambda_event(self, method, path, headers, body):
-                event = super()._generate_lambda_event(method, path, headers, body)
-                params = event.get("pathParameters") or {}
-                event["pathParameters"] = {name: unquote(value) for name, value in params.items()}
-                return event
-
-        self._http = Client(app, stage_name=stage, project_dir=project_dir).http
-        self._http._local_gateway = ApiGatewayLike(app, self._http._config)
-
-    def __call__(self, environ: dict, start_response) -> list[bytes]:
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-        path = (
-            raw.split("?", 1)[0] if raw else quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/")
-        )
-        query = environ.get("QUERY_STRING")
-        raw_path = f"{path}?{query}" if query else path
-        headers = {
-            key[5:].replace("_", "-").title(): value
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            if environ.get(key):
-                headers[key.replace("_", "-").title()] = environ[key]
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        response = self._http.request(environ["REQUEST_METHOD"], raw_path, headers=headers, body=body)
-        status = response.status_code
-        try:
-            reason = http.HTTPStatus(status).phrase
-        except ValueError:
-            reason = "Unknown"
-        data = response.body if isinstance(response.body, bytes) else (response.body or "").encode()
-        start_response(f"{status} {reason}", [(k, str(v)) for k, v in response.headers.items()])
-        return [data]
-
-
 @dataclass
 class World:
     wsgi: ChaliceWSGI
@@ -139,7 +91,7 @@ def world(request) -> Iterator[World]:
         mine = {**objects["staff"], **objects[ALICE]}
         started = time.perf_counter()
         yield World(
-            wsgi=ChaliceWSGI(application.app),
+            wsgi=ChaliceWSGI(application.app, stage_config(application.app, "test", str(ROOT))),
             tokens={role: api.token(user) for role, user in CALLERS.items()},
             real_ids={name: mine[kind] for name, kind in REAL_IDS.items()},
         )

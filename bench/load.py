@@ -1,0 +1,270 @@
+"""`make bench-load [CLIENTS=50] [DURATION=30]`: concurrent clients against the running `make run`.
+
+Each client is a thread with its own keep-alive connection, looping for a fixed time over a mix of
+public reads (search, product detail, shipping lines, health), signed-in reads (me, wallet, orders)
+and money moves (create an order, pay it from the wallet with an Idempotency-Key), in a deterministic
+per-client order. Before the run two demo wallets are topped up through the signed webhook.
+
+An error is a failed connection, a 5xx, or any status the request should not get (a money move may
+get 409: a wallet busy with the other clients' payments after its retries, which is the contract's
+answer to a lost race, counted apart). Requests per second, p50/p95/p99 latency and the error count
+go to their own section of docs/benchmarks.md. These are local figures: moto and the API server on
+this machine, not Lambda and DynamoDB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.sweep import replace_section  # noqa: E402
+from infra.local.demo import Api  # noqa: E402
+from infra.local.env import load_stack  # noqa: E402
+
+HEADING = "## Local load (`make bench-load`)"
+USERS = ("alice@example.com", "bob@example.com")
+MIX = (("public read", 50), ("signed-in read", 35), ("money move", 15))
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self.conflicts: dict[str, int] = defaultdict(int)
+        self.examples: list[str] = []
+
+    def add(self, kind: str, seconds: float, status: int | str, ok: bool, conflict: bool = False) -> None:
+        with self.lock:
+            self.samples[kind].append(seconds)
+            if conflict:
+                self.conflicts[kind] += 1
+            elif not ok:
+                self.errors[kind] += 1
+                if len(self.examples) < 10:
+                    self.examples.append(f"{kind}: {status}")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+class Client:
+    def __init__(self, number: int, base: str, tokens: dict[str, str], catalog: dict, recorder: Recorder):
+        self.rng = random.Random(number)
+        self.base = base
+        self.session = requests.Session()
+        self.user = USERS[number % len(USERS)]
+        self.auth = {"Authorization": f"Bearer {tokens[self.user]}"}
+        self.catalog = catalog
+        self.recorder = recorder
+
+    def send(self, kind: str, method: str, path: str, *, expect: tuple[int, ...], **kwargs) -> dict | None:
+        started = time.perf_counter()
+        try:
+            response = self.session.request(method, self.base + path, timeout=60, **kwargs)
+        except requests.RequestException as exc:
+            self.recorder.add(kind, time.perf_counter() - started, type(exc).__name__, ok=False)
+            self.session = requests.Session()
+            return None
+        elapsed = time.perf_counter() - started
+        status = response.status_code
+        conflict = kind == "money move" and status == 409
+        self.recorder.add(kind, elapsed, status, ok=status in expect, conflict=conflict)
+        return response.json() if status in expect and response.content else None
+
+    def public_read(self) -> None:
+        choice = self.rng.randrange(4)
+        if choice == 0:
+            word = self.rng.choice(("hoodie", "case", "bag", "shoes", "lamp"))
+            self.send("public read", "GET", "/products/search", params={"q": word}, expect=(200,))
+        elif choice == 1:
+            self.send("public read", "GET", f"/products/{self.catalog['product_id']}", expect=(200,))
+        elif choice == 2:
+            self.send("public read", "GET", "/shipping-lines", params={"country": "US"}, expect=(200,))
+        else:
+            self.send("public read", "GET", "/health", expect=(200,))
+
+    def signed_in_read(self) -> None:
+        path = self.rng.choice(("/me", "/wallet", "/orders?limit=5", "/cart"))
+        self.send("signed-in read", "GET", path, headers=self.auth, expect=(200,))
+
+    def money_move(self) -> None:
+        body = {
+            "items": [
+                {"product_id": self.catalog["product_id"], "sku_id": self.catalog["sku_id"], "quantity": 1}
+            ],
+            "payment_channel": "balance",
+        }
+        order = self.send(
+            "money move",
+            "POST",
+            "/orders",
+            json=body,
+            headers=self.auth,
+            expect=(201,),
+        )
+        if order:
+            headers = {**self.auth, "Idempotency-Key": uuid.uuid4().hex}
+            self.send(
+                "money move", "POST", f"/orders/{order['order_id']}/pay", headers=headers, expect=(200,)
+            )
+
+    def run(self, deadline: float) -> None:
+        kinds = [kind for kind, weight in MIX for _ in range(weight)]
+        actions = {
+            "public read": self.public_read,
+            "signed-in read": self.signed_in_read,
+            "money move": self.money_move,
+        }
+        while time.monotonic() < deadline:
+            actions[self.rng.choice(kinds)]()
+
+
+def prepare(stack: dict) -> tuple[dict[str, str], dict]:
+    """Tokens, a product to order, and money in both wallets (signed webhooks)."""
+    from chalicelib import payments
+
+    api = Api(stack)
+    product = api.call("GET", "/products/search", params={"q": "hoodie"})["items"][0]
+    detail = api.call("GET", f"/products/{product['product_id']}")
+    sku = next(s for s in detail["skus"] if s["stock"] >= max(1, detail["min_quantity"]))
+    for user in USERS:
+        for _ in range(3):
+            top_up = api.call(
+                "POST",
+                "/wallet/top-ups",
+                user=user,
+                body={"amount_fen": 10_000_000, "channel": "alipay"},
+                expect=201,
+            )
+            event = json.dumps(
+                {
+                    "id": f"evt_{uuid.uuid4().hex}",
+                    "type": "payment.succeeded",
+                    "data": {"payment_id": top_up["payment_id"], "amount_fen": top_up["charge_fen"]},
+                }
+            ).encode()
+            api.call(
+                "POST",
+                "/payments/webhook",
+                data=event,
+                headers={
+                    "X-Signature": payments.sign(event, stack["payment_webhook_secret"]),
+                    "Content-Type": "application/json",
+                },
+            )
+    return {user: api.token(user) for user in USERS}, {
+        "product_id": detail["product_id"],
+        "sku_id": sku["sku_id"],
+    }
+
+
+def run(clients: int, seconds: float) -> tuple[Recorder, float]:
+    stack = load_stack()
+    tokens, catalog = prepare(stack)
+    recorder = Recorder()
+    workers = [Client(i, stack["api_url"], tokens, catalog, recorder) for i in range(clients)]
+    started = time.monotonic()
+    deadline = started + seconds
+    threads = [threading.Thread(target=w.run, args=(deadline,), daemon=True) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 120)
+    return recorder, time.monotonic() - started
+
+
+def rows(recorder: Recorder, elapsed: float) -> list[tuple]:
+    out = []
+    everything: list[float] = []
+    for kind, _ in MIX:
+        values = recorder.samples.get(kind, [])
+        everything += values
+        out.append((kind, values, recorder.errors.get(kind, 0), recorder.conflicts.get(kind, 0)))
+    out.append(("all", everything, sum(recorder.errors.values()), sum(recorder.conflicts.values())))
+    return [
+        (
+            kind,
+            len(values),
+            len(values) / elapsed,
+            1000 * statistics.median(values) if values else 0.0,
+            1000 * percentile(values, 0.95),
+            1000 * percentile(values, 0.99),
+            errors,
+            conflicts,
+        )
+        for kind, values, errors, conflicts in out
+    ]
+
+
+def section(clients: int, seconds: float, table: list[tuple], elapsed: float) -> str:
+    lines = [
+        HEADING,
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}: {clients} concurrent clients for {seconds:.0f} s "
+        f"({elapsed:.0f} s with the last answers) against `make run` (the API under waitress, moto server), "
+        "bench/load.py. **Local figures**: moto and the API server share this 2-core machine (with the "
+        "benchmark's own clients); they say the local stack holds a storefront's test suite, not what "
+        "Lambda and DynamoDB do.",
+        "",
+        "| requests | count | requests/s | p50 | p95 | p99 | errors | 409 (lost race) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, count, rate, p50, p95, p99, errors, conflicts in table:
+        name = f"**{kind}**" if kind == "all" else kind
+        latency = f"{p50:.0f} ms | {p95:.0f} ms | {p99:.0f} ms"
+        lines.append(f"| {name} | {count:,} | {rate:.1f} | {latency} | {errors} | {conflicts} |")
+    lines += [
+        "",
+        "Mix: public reads 50 % (search, product, shipping lines, health), signed-in reads 35 % (me, wallet, "
+        "orders, cart), money moves 15 % (create an order, then pay it from the wallet with an "
+        "Idempotency-Key; two requests). Errors: failed connections, 5xx, or a status the request should "
+        "not get; a money move's 409 (a wallet busy past its retries) is the contract's answer to a lost "
+        "race and counted apart.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+    if not 1 <= args.clients <= 500 or not 1 <= args.seconds <= 600:
+        raise SystemExit("--clients must be 1..500 and --seconds 1..600")
+    recorder, elapsed = run(args.clients, args.seconds)
+    table = rows(recorder, elapsed)
+    text = section(args.clients, args.seconds, table, elapsed)
+    print(text)
+    if recorder.examples:
+        print("errors, first ones:", *recorder.examples, sep="\n  ")
+    if not args.no_write:
+        replace_section(ROOT / "docs" / "benchmarks.md", HEADING, text)
+        print("wrote docs/benchmarks.md")
+    return 1 if sum(recorder.errors.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""`make demo`: the whole customer journey over HTTP against the running `make run`, step by step.
+
+Search, cart, quote, order, a top-up through the provider's signed webhook, pay, staff review, a purchase
+at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment,
+the warehouse's inbound scan, an inspection with a QC photo uploaded through the presigned POST and
+ingested from the photo queue, storage days left, a package quote on two lines, the package, its
+payment, packing, shipping, confirmation of receipt and rating, and finally the storage sweep run as
+`make job` runs it, at a later date. Every run makes new objects (fresh ids, tracking numbers and
+Idempotency-Keys), so it can be rerun against the same stack. Exits non-zero at the first unexpected
+answer, printing it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+import requests
+
+from infra.local.env import ROOT, load_stack
+
+ALICE = "alice@example.com"
+REVIEWER = "reviewer@procure.example"
+WAREHOUSE = "warehouse@procure.example"
+ADDRESS = {
+    "name": "Alice Example",
+    "phone": "+1 415 555 0100",
+    "country": "US",
+    "state": "CA",
+    "city": "San Francisco",
+    "postal_code": "94105",
+    "line1": "1 Market St",
+}
+PRICE_RISE_FEN = 300  # the merchant's actual unit price is ¥3.00 above the listing
+SWEEP_AFTER_DAYS = 83  # the sweep runs when the stored goods have 7 days left
+
+
+class DemoError(SystemExit):
+    pass
+
+
+def cny(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    return f"{sign}¥{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+
+
+class Api:
+    """The storefront's and the staff console's HTTP calls, signed in as the demo users."""
+
+    def __init__(self, stack: dict):
+        self.stack = stack
+        self.base = stack["api_url"]
+        self.session = requests.Session()
+        self._tokens: dict[str, str] = {}
+
+    def token(self, username: str) -> str:
+        if username not in self._tokens:
+            user = next(u for u in self.stack["users"] if u["username"] == username)
+            answer = self.session.post(
+                self.stack["aws_endpoint_url"] + "/",
+                headers={
+                    "Content-Type": "application/x-amz-json-1.1",
+                    "X-Amz-Target": "AWSCognitoIdentityProviderService.InitiateAuth",
+                },
+                data=json.dumps(
+                    {
+                        "ClientId": self.stack["client_id"],
+                        "AuthFlow": "USER_PASSWORD_AUTH",
+                        "AuthParameters": {"USERNAME": username, "PASSWORD": user["password"]},
+                    }
+                ),
+                timeout=30,
+            )
+            answer.raise_for_status()
+            self._tokens[username] = answer.json()["AuthenticationResult"]["IdToken"]
+        return self._tokens[username]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        user: str | None = None,
+        body: dict | None = None,
+        data: bytes | None = None,
+        headers: dict | None = None,
+        params: dict | None = None,
+        expect: int = 200,
+    ) -> dict:
+        all_headers = dict(headers or {})
+        if user:
+            all_headers["Authorization"] = f"Bearer {self.token(user)}"
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        response = self.session.request(
+            method, self.base + path, data=data, headers=all_headers, params=params, timeout=60
+        )
+        if response.status_code != expect:
+            raise DemoError(
+                f"\n{method} {path} answered {response.status_code}, expected {expect}:\n{response.text}"
+            )
+        return response.json() if response.content else {}
+
+
+def qc_photo() -> bytes:
+    """A small JPEG standing in for the warehouse camera's picture."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (640, 480), (235, 235, 230))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((140, 90, 500, 400), fill=(40, 70, 140))
+    draw.text((160, 110), f"QC {uuid.uuid4().hex[:8]}", fill=(255, 255, 255))
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def run_job(job: str, now: str) -> dict:
+    """`make job JOB=<job> NOW=<now>`'s mechanism: the scheduled handler once, with the clock at `now`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "PHOTO_", "USER_POOL"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.local.job", job, now],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DemoError(f"make job JOB={job} NOW={now} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout[done.stdout.rfind("{\n") :])  # the result, after the job's log lines
+
+
+def journey(api: Api, say: Callable[[str], None] = print) -> dict:
+    """The whole journey; returns the ids it made."""
+    from chalicelib import clock, payments
+
+    steps = iter(range(1, 100))
+
+    def step(title: str, *lines: str) -> None:
+        say(f"{next(steps):>2}. {title}")
+        for line in lines:
+            say(f"      {line}")
+
+    # --- the storefront ------------------------------------------------------------------------
+    found = api.call("GET", "/products/search", params={"q": "hoodie"})["items"]
+    product = api.call("GET", f"/products/{found[0]['product_id']}")
+    sku = next(s for s in product["skus"] if s["stock"] >= max(1, product["min_quantity"]))
+    quantity = max(1, product["min_quantity"])
+    props = ", ".join(f"{k} {v}" for k, v in (sku.get("props") or {}).items())
+    step(
+        'search "hoodie"',
+        f"{len(found)} found; first: {product['title']} ({product['source']}, {product['product_id']})",
+        f"SKU {sku['sku_id']} ({props}): {cny(sku['price_fen'])}, {sku['stock']} in stock",
+    )
+
+    cart_item = api.call(
+        "POST",
+        "/cart/items",
+        user=ALICE,
+        body={"product_id": product["product_id"], "sku_id": sku["sku_id"], "quantity": quantity},
+        expect=201,
+    )
+    step("add to cart", f"{cart_item['cart_item_id']}: {quantity} × {cny(sku['price_fen'])}")
+
+    order_body = {"cart_item_ids": [cart_item["cart_item_id"]], "payment_channel": "balance"}
+    charges = api.call("POST", "/orders/quote", user=ALICE, body=order_body)["charges"]
+    step(
+        "quote",
+        f"goods {cny(charges['product_fen'])} + domestic shipping {cny(charges['domestic_shipping_fen'])} "
+        f"+ bank fee {cny(charges['bank_fee_fen'])} = {cny(charges['total_fen'])}",
+    )
+    order = api.call("POST", "/orders", user=ALICE, body=order_body, expect=201)
+    order_id = order["order_id"]
+    item_id = order["items"][0]["item_id"]
+    step("order", f"{order_id} {order['status']}, total {cny(order['charges']['total_fen'])}; item {item_id}")
+
+    # --- money in: the provider's signed webhook ------------------------------------------------
+    top_up_fen = order["charges"]["total_fen"] + 100_000
+    top_up = api.call(
+        "POST",
+        "/wallet/top-ups",
+        user=ALICE,
+        body={"amount_fen": top_up_fen, "channel": "alipay"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        expect=201,
+    )
+    event = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "payment.succeeded",
+            "data": {"payment_id": top_up["payment_id"], "amount_fen": top_up["charge_fen"]},
+        }
+    ).encode()
+    signature = payments.sign(event, api.stack["payment_webhook_secret"])
+    api.call(
+        "POST",
+        "/payments/webhook",
+        data=event,
+        headers={"X-Signature": signature, "Content-Type": "application/json"},
+    )
+    balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+    step(
+        "top up through the signed webhook",
+        f"{top_up['payment_id']}: Alipay collects {cny(top_up['charge_fen'])} for {cny(top_up_fen)}",
+        f"wallet {cny(balance)}",
+    )
+
+    paid = api.call(
+        "POST", f"/orders/{order_id}/pay", user=ALICE, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+    step(
+        "pay from the wallet",
+        f"order {paid['status']}, review due {paid['review_due_at']}; wallet {cny(balance)}",
+    )
+
+    # --- staff: review, purchase, domestic shipment ---------------------------------------------
+    approved = api.call("POST", f"/staff/orders/{order_id}/approve", user=REVIEWER)
+    step("review", f"approved by reviewer: order {approved['status']}")
+
+    actual = sku["price_fen"] + PRICE_RISE_FEN
+    bought = api.call(
+        "POST",
+        f"/staff/items/{item_id}/purchase",
+        user=REVIEWER,
+        body={"merchant_order_no": "TB" + uuid.uuid4().hex[:12].upper(), "actual_unit_price_fen": actual},
+    )
+    purchase = bought["purchase"]
+    balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+    step(
+        "purchase at the merchant",
+        f"{purchase['merchant_order_no']}: actual {cny(actual)} vs listed {cny(sku['price_fen'])}, "
+        f"difference {cny(purchase['price_difference_fen'])} {purchase['settlement']}; wallet {cny(balance)}",
+    )
+
+    tracking = "YT" + uuid.uuid4().hex[:12].upper()
+    shipped = api.call(
+        "POST",
+        f"/staff/items/{item_id}/domestic-shipment",
+        user=REVIEWER,
+        body={"carrier": "YTO", "tracking_no": tracking},
+    )
+    step("domestic shipment", f"YTO {tracking}: item {shipped['status']}")
+
+    # --- the warehouse ----------------------------------------------------------------------------
+    parcel = api.call("POST", "/staff/inbound", user=WAREHOUSE, body={"tracking_no": tracking}, expect=201)
+    step(
+        "inbound scan", f"parcel {parcel['parcel_id']} {parcel['status']} to {', '.join(parcel['item_ids'])}"
+    )
+
+    upload = api.call(
+        "POST",
+        f"/staff/items/{item_id}/photos",
+        user=WAREHOUSE,
+        body={"content_type": "image/jpeg"},
+        expect=201,
+    )
+    picture = qc_photo()
+    target = upload["upload"]
+    sent = requests.post(
+        target["url"], data=target["fields"], files={"file": ("qc.jpg", picture, "image/jpeg")}, timeout=30
+    )
+    if sent.status_code not in (200, 201, 204):
+        raise DemoError(f"the presigned upload failed: {sent.status_code} {sent.text}")
+    uploaded = time.monotonic()
+    photos: list = []
+    while not photos and time.monotonic() - uploaded < 20:
+        time.sleep(0.2)
+        photos = api.call("GET", f"/items/{item_id}/photos", user=ALICE)["items"]
+    if not photos:
+        raise DemoError(f"the QC photo {upload['photo_id']} was not ingested within 20 s")
+    inspected = api.call(
+        "POST",
+        f"/staff/items/{item_id}/inspection",
+        user=WAREHOUSE,
+        body={
+            "category": "apparel",
+            "checks": {
+                "color": "ok",
+                "damage": "ok",
+                "stains": "ok",
+                "size": "ok",
+                "model": "n/a",
+                "version": "n/a",
+            },
+            "label_size": "L",
+            "weight_g": 650,
+            "dims_cm": {"l": 35, "w": 25, "h": 8},
+            "result": "pass",
+        },
+    )
+    step(
+        "inspection with a QC photo",
+        f"photo {upload['photo_id']} ({len(picture):,} bytes) uploaded by presigned POST, "
+        f"ingested in {time.monotonic() - uploaded:.1f} s",
+        f"passed: 650 g, 35×25×8 cm; item {inspected['status']}",
+    )
+
+    stored = {
+        i["item_id"]: i
+        for i in api.call("GET", "/warehouse/items", user=ALICE, params={"limit": 100})["items"]
+    }
+    storage = stored[item_id]["storage"]
+    step("storage", f"{storage['days_left']} days left, until {storage['expires_at']}")
+
+    # --- the package ------------------------------------------------------------------------------
+    quotes = api.call("POST", "/packages/quote", user=ALICE, body={"item_ids": [item_id], "country": "US"})[
+        "quotes"
+    ]
+    by_line = {q["line_id"]: q for q in quotes}
+    shown = [by_line[line] for line in ("ems", "china_post_sal") if line in by_line] or quotes[:2]
+    step(
+        f"package quote to the US ({len(quotes)} lines carry it; two shown)",
+        *(
+            f"{q['line_id']:<15} chargeable {q['chargeable_weight_g']} g: shipping {cny(q['shipping_fen'])} "
+            f"+ service fee {cny(q['service_fee_fen'])} = {cny(q['total_fen'])}"
+            for q in shown
+        ),
+    )
+    line = shown[0]["line_id"]
+    package = api.call(
+        "POST",
+        "/packages",
+        user=ALICE,
+        body={"item_ids": [item_id], "address": ADDRESS, "line_id": line},
+        expect=201,
+    )
+    package_id = package["package_id"]
+    step("package", f"{package_id} on {line}: {package['status']}, {cny(package['total_fen'])}")
+
+    paid_package = api.call(
+        "POST", f"/packages/{package_id}/pay", user=ALICE, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+    step("pay the package", f"{paid_package['status']}; wallet {cny(balance)}")
+
+    packed = api.call(
+        "POST",
+        f"/staff/packages/{package_id}/pack",
+        user=WAREHOUSE,
+        body={"weight_g": 720, "dims_cm": {"l": 36, "w": 26, "h": 9}},
+    )
+    settled = packed.get("packed") or {}
+    step(
+        "pack",
+        f"720 g in 36×26×9 cm: final {cny(packed['total_fen'])}, "
+        f"difference {cny(settled.get('difference_fen', 0))} ({settled.get('settlement', 'none')})",
+    )
+
+    ship_no = "EE" + uuid.uuid4().hex[:9].upper() + "CN"
+    shipped_package = api.call(
+        "POST",
+        f"/staff/packages/{package_id}/ship",
+        user=WAREHOUSE,
+        body={"carrier": "EMS", "tracking_no": ship_no},
+    )
+    tracking_info = shipped_package.get("tracking") or {}
+    step(
+        "ship", f"{shipped_package['status']}: EMS {ship_no} {tracking_info.get('tracking_url', '')}".rstrip()
+    )
+
+    confirmed = api.call("POST", f"/packages/{package_id}/confirm-receipt", user=ALICE)
+    step("confirm receipt", f"package {confirmed['status']}")
+
+    review = api.call(
+        "POST",
+        f"/packages/{package_id}/review",
+        user=ALICE,
+        body={"rating": 5, "comment": "Well packed, arrived in 9 days."},
+        expect=201,
+    )
+    step("rate", f"{review['rating']}/5: {review['comment']}")
+
+    # --- the storage policy, later --------------------------------------------------------------
+    later = clock.iso(clock.now() + timedelta(days=SWEEP_AFTER_DAYS))
+    result = run_job("storage_sweep", later)
+    step(
+        f"storage sweep at {later} (make job JOB=storage_sweep NOW={later})",
+        f"reminder emails {result.get('reminder_emails', 0)}, items abandoned "
+        f"{result.get('items_abandoned', 0)}, parcels abandoned {result.get('parcels_abandoned', 0)} "
+        f"(finished: {result.get('finished')}; this journey's goods left storage in the package)",
+    )
+    return {
+        "order_id": order_id,
+        "item_id": item_id,
+        "package_id": package_id,
+        "photo_id": upload["photo_id"],
+    }
+
+
+def main() -> None:
+    stack = load_stack()
+    api = Api(stack)
+    try:
+        api.call("GET", "/health")
+    except requests.RequestException:
+        raise DemoError(f"The API at {stack['api_url']} does not answer: is `make run` up?") from None
+    print(f"The journey against {stack['api_url']} (moto at {stack['aws_endpoint_url']}):")
+    started = time.monotonic()
+    journey(api)
+    print(f"Done in {time.monotonic() - started:.1f} s.")
+
+
+if __name__ == "__main__":
+    main()
