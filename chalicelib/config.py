@@ -46,11 +46,13 @@ def get(name: str) -> str:
 
 
 def get_int(name: str) -> int:
-    """An integer setting; a malformed value is a configuration error, so the default is used."""
+    """An integer setting (DEFAULTS or BUSINESS_DEFAULTS give its default); a malformed value is a
+    configuration error, so the default is used."""
+    default = BUSINESS_DEFAULTS.get(name) or DEFAULTS[name]
     try:
-        return int(get(name))
+        return int(os.environ.get(name) or default)
     except ValueError:
-        return int(DEFAULTS[name])
+        return int(default)
 
 
 def cors_allowed_origins() -> frozenset[str]:
@@ -108,11 +110,3 @@ BUSINESS_DEFAULTS = {
 def setting(name: str) -> str:
     """A business setting as text: the environment's value, or its default above."""
     return os.environ.get(name) or BUSINESS_DEFAULTS[name]
-
-
-def get_int(name: str) -> int:
-    """A whole-number business setting (BUSINESS_DEFAULTS gives the default)."""
-    raw = os.environ.get(name) or BUSINESS_DEFAULTS.get(name) or DEFAULTS.get(name)
-    if raw is None:
-        raise KeyError(f"no setting {name}")
-    return int(raw)
