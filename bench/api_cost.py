@@ -373,6 +373,14 @@ def run_once() -> tuple[list[Row], Lifecycle]:
         ok(api.post(f"/staff/items/{pricey_item}/purchase", body, user=REVIEWER))
         top_up(api, BOB, 5000)
         s.call("POST /items/{item_id}/pay-difference", BOB, item_id=pricey_item)
+        # ... or declines it: the item is cancelled and what was paid for it refunded
+        declined = ok(api.post("/orders", {"items": [tee_white], "payment_channel": "balance"}, user=BOB))
+        top_up(api, BOB, declined["charges"]["total_fen"])
+        ok(api.post(f"/orders/{declined['order_id']}/pay", user=BOB))
+        ok(api.post(f"/staff/orders/{declined['order_id']}/approve", user=REVIEWER))
+        declined_item = declined["items"][0]["item_id"]
+        ok(api.post(f"/staff/items/{declined_item}/purchase", body, user=REVIEWER))
+        s.call("POST /items/{item_id}/decline-difference", BOB, item_id=declined_item)
         # storage: an item with an inspection issue, extensions, after-sales
         more = stored(api, user=ALICE, items=(TEE, SOCKS), tracking="YT7000002")
         issue = stored(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids, money, wallet
+from chalicelib import clock, db, ids, money, refunds, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, queue_page, shard_key
 from chalicelib.models.commerce import Item
@@ -15,6 +15,9 @@ from chalicelib.rules import storage as storage_rules
 # an item is with us (or was received) when a case can be opened about it
 CASE_STATUSES = ("received", *storage_rules.CLOCK_RUNNING)
 RESOLUTIONS = ("refund", "return", "reject")
+# the item statuses each resolution may be applied in: a return only while the goods are still stored
+# with us (never in a package), a refund likewise; a reject changes nothing on the item
+RESOLVABLE_IN = {"refund": CASE_STATUSES, "return": CASE_STATUSES, "reject": None}
 
 
 def case_json(case: AfterSalesCase) -> dict:
@@ -100,9 +103,13 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
         if case.status != "open":
             raise Conflict("The case is already resolved.")
         item = Item.get(case.item_id, consistent_read=True)
-        paid = int(item.unit_price_fen) * int(item.quantity)
-        if refund_fen > paid:
-            raise ValidationError(f"refund_fen can be at most what the item cost ({paid} fen).")
+        allowed = RESOLVABLE_IN[resolution]
+        if allowed is not None and item.status not in allowed:
+            raise Conflict(
+                f"The item is {item.status}; a {resolution} resolution needs it stored in the warehouse "
+                f"({', '.join(allowed)})."
+            )
+        refunds.check(item, refund_fen)  # at most what was paid for the item minus earlier refunds
         now = clock.now_iso()
         work = wallet.Unit()
         work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id)
@@ -122,10 +129,23 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
                 ],
                 condition=AfterSalesCase.status == "open",
             )
-            actions = [Item.open_case_id.remove(), Item.updated_at.set(now)]
+            actions = [
+                Item.open_case_id.remove(),
+                Item.updated_at.set(now),
+                *refunds.refund_actions(item, refund_fen),
+            ]
+            condition = Item.open_case_id == case.case_id
+            if allowed is not None:
+                condition = condition & Item.status.is_in(*allowed)
             if resolution == "return":
-                actions += [Item.status.set("returned"), Item.stored_by.remove(), Item.deadline_key.remove()]
-            tx.update(item, actions=actions, condition=Item.open_case_id == case.case_id)
+                actions += [
+                    Item.status.set("returned"),
+                    Item.stored_by.remove(),
+                    Item.deadline_key.remove(),
+                    Item.queue_key.remove(),  # a received item leaves the inspection queue
+                    Item.queue_at.remove(),
+                ]
+            tx.update(item, actions=actions, condition=condition)
 
         work.write(write)
         work.result = case

@@ -6,6 +6,7 @@ Read at call time, never cached at import, so tests and the local runner can set
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 
 DEFAULTS = {
     "STAGE": "local",
@@ -42,7 +43,7 @@ def get(name: str) -> str:
         return value
     if name == "AWS_REGION":
         return os.environ.get("AWS_DEFAULT_REGION") or DEFAULTS[name]
-    return DEFAULTS.get(name, "")
+    return DEFAULTS.get(name) or BUSINESS_DEFAULTS.get(name, "")
 
 
 def get_int(name: str) -> int:
@@ -70,6 +71,11 @@ def production_problems() -> list[str]:
     return problems
 
 
+def get_decimal(name: str) -> Decimal:
+    """A decimal setting (percentages)."""
+    return Decimal(get(name))
+
+
 def region() -> str:
     return get("AWS_REGION")
 
@@ -87,6 +93,11 @@ def table_name(suffix: str) -> str:
 # Every business rule's tunable number, with its default; the environment variable of the same name
 # overrides it per stage (.chalice/config.json).
 BUSINESS_DEFAULTS = {
+    # a higher purchase price is charged without asking only up to the lower of these two; above it the
+    # item waits for the customer's confirmation (POST /items/{id}/pay-difference or decline-difference)
+    "PRICE_DIFFERENCE_CONFIRM_PERCENT": "5",  # percent of the line's paid goods price
+    "PRICE_DIFFERENCE_CONFIRM_FEN": "10000",  # 100 CNY
+    "FORWARDING_MAX_OPEN_PER_CUSTOMER": "20",  # open forwarding declarations one customer may hold
     # storage (seed: 90 days free, reminders before the deadline); extensions per 30 days, up to a cap
     "REMINDER_DAYS": "7,1",
     "STORAGE_EXTENSION_FEN": "1200",

@@ -50,7 +50,16 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "price_difference_due": (
         "Item {{item_id}}: the merchant's price went up",
         "The merchant charged more than the listed price for item {{item_id}}.\n"
-        "{{amount}} is due: top up your wallet and pay the difference to continue.\n",
+        "{{amount}} is due: top up your wallet and pay the difference to continue,\n"
+        "or decline it to cancel the item with a refund of {{refund}} to your wallet.\n",
+    ),
+    "price_difference_confirm": (
+        "Item {{item_id}}: the merchant's price went up, please confirm",
+        'The merchant now asks {{actual}} per unit for "{{title}}" (item {{item_id}})\n'
+        "instead of {{listed}}. "
+        "The difference, {{amount}}, is more than we charge without asking you.\n"
+        "Pay the difference from your wallet to have the item bought, or decline it to cancel the item\n"
+        "with a refund of {{refund}} to your wallet.\n",
     ),
     "package_payment_due": (
         "Package {{package_id}}: {{amount}} more is due after packing",

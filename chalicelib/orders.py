@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, lifecycle, payments, uow, wallet
+from chalicelib import clock, ids, lifecycle, payments, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, shard_key, with_account
 from chalicelib.logs import get_logger
@@ -24,6 +24,10 @@ ESTIMATES = {
     "domestic_transit_days": "3-5",
 }
 CANCELLABLE = ("pending_payment", "pending_review", "approved")
+REFUND_POLICY = (
+    "Cancelling or rejecting an order refunds its goods and domestic shipping to the wallet; the payment "
+    "channel's bank fee (refund_excludes_fen) was kept by the provider and is not refunded."
+)
 
 
 # --- catalog lookups -----------------------------------------------------------------------
@@ -295,6 +299,8 @@ def order_json(order: Order, items: Iterable[Item], payment: Payment | None = No
         "paid_at": order.paid_at,
         "review_due_at": order.review_due_at,
         "reject_reason": order.reject_reason,
+        "refund_excludes_fen": int(order.bank_fee_fen),
+        "refund_policy": REFUND_POLICY,
         "payment": payments.payment_json(payment) if payment else None,
         "estimates": ESTIMATES,
     }
@@ -332,8 +338,10 @@ def move_items(
     expected: tuple[str, ...],
     status: str,
     queue_status: str | None = None,
+    extra: Callable[[Item], list] | None = None,
 ) -> None:
-    """Within `tx`: each item from one of `expected` to `status` (on a staff queue if `queue_status`)."""
+    """Within `tx`: each item from one of `expected` to `status` (on a staff queue if `queue_status`),
+    plus `extra(item)`'s actions (a refund's share of the item)."""
     now = clock.now_iso()
     for item in items:
         actions = [Item.status.set(status), Item.updated_at.set(now)]
@@ -341,6 +349,11 @@ def move_items(
             actions += [Item.queue_key.set(shard_key(queue_status, item.item_id)), Item.queue_at.set(now)]
         else:
             actions += [Item.queue_key.remove(), Item.queue_at.remove()]
+        if status == "pending_review" and "pending_payment" in expected:
+            # an item enters review exactly when its order is paid: its goods are paid for (refund cap)
+            actions.append(Item.paid_fen.set(refunds.goods_fen(item)))
+        if extra:
+            actions += extra(item)
         tx.update(item, actions=actions, condition=Item.status.is_in(*expected))
 
 
@@ -439,6 +452,20 @@ def settle_external_payment(work: wallet.Unit, payment: Payment) -> None:
 # --- cancelling ----------------------------------------------------------------------------
 
 
+def refund_due_fen(order: Order) -> int:
+    """What cancelling or rejecting the order returns to the wallet: what was paid for it, less the
+    channel's bank fee (the provider kept it: REFUND_POLICY) and what was already refunded."""
+    paid = int(order.paid_fen or 0)
+    if paid <= 0:
+        return 0
+    return max(0, paid - int(order.bank_fee_fen or 0) - int(order.refunded_fen or 0))
+
+
+def refund_item(item: Item) -> list:
+    """An item's share of an order refund: whatever may still be refunded for it (move_items `extra`)."""
+    return refunds.refund_actions(item, refunds.refundable_fen(item))
+
+
 def cancel(user_id: str, order_id: str) -> dict:
     """Allowed until the first item is purchased; what was paid goes back to the wallet."""
 
@@ -455,7 +482,7 @@ def cancel(user_id: str, order_id: str) -> dict:
         if any(i.status != waiting or i.purchase for i in items):
             raise Conflict("Some items are already purchased; open an after-sales case instead.")
         work = wallet.Unit()
-        refund = int(order.paid_fen or 0) - int(order.refunded_fen or 0)
+        refund = refund_due_fen(order)
         work.move(user_id, refund, "order_refund", order.order_id)
 
         def write(tx: TransactWrite) -> None:
@@ -470,7 +497,7 @@ def cancel(user_id: str, order_id: str) -> dict:
                 ],
                 condition=Order.status == order.status,
             )
-            move_items(tx, items, (waiting,), "cancelled")
+            move_items(tx, items, (waiting,), "cancelled", extra=refund_item)
 
         work.write(write)
         return work

@@ -239,6 +239,11 @@ def _stored_items(user_id: str, item_ids: list[str]) -> list[Item]:
             raise Conflict(
                 f"Item {item_id} is {item.status}; only items stored in the warehouse can be packed."
             )
+        if item.open_case_id:
+            raise Conflict(
+                f"Item {item_id} has an open after-sales case {item.open_case_id}; "
+                "it can be packed once the case is resolved."
+            )
         if item.weight_g is None or not item.dims_cm:
             raise Conflict(f"Item {item_id} has not been weighed and measured yet.")
         if item.status == "not_transportable" and not (plain(item.inspection) or {}).get("hazards"):
@@ -387,7 +392,9 @@ def create(
                         Item.deadline_key.remove(),  # the storage clock stops; the sweep never sees it
                         Item.updated_at.set(now),
                     ],
-                    condition=(Item.status == item.status) & (Item.user_id == user_id),
+                    condition=(Item.status == item.status)
+                    & (Item.user_id == user_id)
+                    & Item.open_case_id.does_not_exist(),
                 )
 
         work.write(write)

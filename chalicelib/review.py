@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, lifecycle, money, uow, wallet
+from chalicelib import clock, config, db, lifecycle, money, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, queue_page, shard_key
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
-from chalicelib.orders import move_items, order_items, order_json
+from chalicelib.orders import move_items, order_items, order_json, refund_due_fen, refund_item
 
 log = get_logger("review")
 
@@ -94,7 +94,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
             raise Conflict(f"The order is {order.status}; only pending_review orders can be rejected.")
         items = order_items(order)
         work = wallet.Unit()
-        refund = int(order.paid_fen or 0) - int(order.refunded_fen or 0)
+        refund = refund_due_fen(order)  # the bank fee of an external channel is not refunded
         work.move(order.user_id, refund, "order_refund", order.order_id)
 
         def write(tx: TransactWrite) -> None:
@@ -111,7 +111,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
                 ],
                 condition=Order.status == "pending_review",
             )
-            move_items(tx, items, ("pending_review",), "rejected")
+            move_items(tx, items, ("pending_review",), "rejected", extra=refund_item)
 
         work.write(write)
         work.result = (order.user_id, refund)
@@ -127,8 +127,31 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
     return order_json(rejected, order_items(rejected))
 
 
+def confirm_threshold_fen(item: Item) -> int:
+    """The largest higher price charged without asking the customer: the lower of a percentage of the
+    line's paid goods price and a fixed amount (PRICE_DIFFERENCE_CONFIRM_PERCENT / _FEN in config)."""
+    percent = money.percent_of(refunds.paid_fen(item), config.get_decimal("PRICE_DIFFERENCE_CONFIRM_PERCENT"))
+    return min(percent, config.get_int("PRICE_DIFFERENCE_CONFIRM_FEN"))
+
+
+def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> None:
+    """Adds an item's refund to its order's `refunded_fen` (ADD: sibling items do not conflict)."""
+    tx.update(
+        order,
+        actions=[Order.refunded_fen.add(refund)],
+        condition=condition,
+        add_version_condition=False,
+    )
+
+
 def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_unit_price_fen: int) -> dict:
-    """Item bought from the merchant; the price difference × quantity is refunded or charged."""
+    """Item bought from the merchant; the price difference x quantity is refunded or charged.
+
+    A lower price is refunded (at most what was paid for the item). A higher one is charged from the
+    wallet only up to `confirm_threshold_fen`; above it, or when the wallet is short, the item waits in
+    the `awaiting_payment` queue until the customer pays it (pay-difference) or declines it
+    (decline-difference: the item is cancelled and refunded), and the customer is emailed.
+    """
 
     def unit() -> wallet.Unit:
         item = _item(item_id)
@@ -145,18 +168,37 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             "purchased_by": staff_id,
         }
         work = wallet.Unit()
-        short = difference > 0 and wallet.balance_fen(item.user_id) < difference
-        if short:
+        item_actions: list = []
+        refund = 0
+        waiting = None  # the email template when the customer must act
+        if difference > confirm_threshold_fen(item):
+            waiting = "price_difference_confirm"
+            purchase["settlement"] = "awaiting_confirmation"
+        elif difference > 0 and wallet.balance_fen(item.user_id) < difference:
+            waiting = "price_difference_due"
             purchase["settlement"] = "awaiting_payment"
+        if waiting:
             status, queue_status, due = "purchasing", "awaiting_payment", difference
         else:
-            purchase["settlement"] = "refunded" if difference < 0 else ("charged" if difference else "none")
-            kind = "price_difference_refund" if difference < 0 else "price_difference_charge"
-            work.move(item.user_id, -difference, kind, item.item_id)
             status, queue_status, due = "purchased", "purchased", 0
+            if difference > 0:
+                purchase["settlement"] = "charged"
+                work.move(item.user_id, -difference, "price_difference_charge", item.item_id)
+                item_actions = refunds.paid_actions(item, difference)
+            elif difference < 0:
+                refund = min(-difference, refunds.refundable_fen(item))
+                purchase["settlement"] = "refunded"
+                purchase["refunded_fen"] = refund
+                work.move(item.user_id, refund, "price_difference_refund", item.item_id)
+                item_actions = refunds.refund_actions(item, refund)
+            else:
+                purchase["settlement"] = "none"
 
         def write(tx: TransactWrite) -> None:
-            tx.condition_check(Order, order.order_id, condition=Order.status == "approved")
+            if refund:
+                _order_refunded(tx, order, refund, Order.status == "approved")
+            else:
+                tx.condition_check(Order, order.order_id, condition=Order.status == "approved")
             tx.update(
                 item,
                 actions=[
@@ -166,17 +208,29 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
                     Item.updated_at.set(now),
                     Item.queue_key.set(shard_key(queue_status, item.item_id)),
                     Item.queue_at.set(now),
+                    *item_actions,
                 ],
                 condition=(Item.status == "purchasing") & Item.purchase.does_not_exist(),
             )
 
         work.write(write)
-        work.result = (item.user_id, short, difference)
+        work.result = (item, waiting, difference)
         return work
 
-    user_id, short, difference = wallet.run(unit)
-    if short:
-        notify(user_id, "price_difference_due", {"item_id": item_id, "amount": money.format_cny(difference)})
+    item, waiting, difference = wallet.run(unit)
+    if waiting:
+        notify(
+            item.user_id,
+            waiting,
+            {
+                "item_id": item_id,
+                "title": item.title,
+                "amount": money.format_cny(difference),
+                "listed": money.format_cny(int(item.unit_price_fen)),
+                "actual": money.format_cny(actual_unit_price_fen),
+                "refund": money.format_cny(refunds.refundable_fen(item)),
+            },
+        )
     return item_json(_item(item_id))
 
 
@@ -206,9 +260,54 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
                     Item.updated_at.set(now),
                     Item.queue_key.set(shard_key("purchased", item.item_id)),
                     Item.queue_at.set(now),
+                    *refunds.paid_actions(item, due),
                 ],
                 condition=(Item.status == "purchasing") & (Item.price_difference_due_fen == due),
             )
+
+        work.write(write)
+        return work
+
+    wallet.run(unit)
+    return item_json(_item(item_id))
+
+
+def decline_price_difference(user_id: str, item_id: str) -> dict:
+    """The customer declines a higher actual price: the item is cancelled (we cancel the merchant order)
+    and what was paid for it is refunded to the wallet (its order's domestic shipping is not)."""
+
+    def unit() -> wallet.Unit:
+        item = _item(item_id)
+        if item.user_id != user_id:
+            raise NotFound("No such item.")
+        due = int(item.price_difference_due_fen or 0)
+        if item.status != "purchasing" or due <= 0:
+            raise Conflict("No price difference awaits your decision on this item.")
+        order = _order(item.order_id)
+        refund = refunds.refundable_fen(item)
+        work = wallet.Unit()
+        work.move(user_id, refund, "item_refund", item.item_id)
+        now = clock.now_iso()
+
+        def write(tx: TransactWrite) -> None:
+            purchase = plain(item.purchase) or {}
+            purchase["settlement"] = "declined"
+            purchase["refunded_fen"] = refund
+            tx.update(
+                item,
+                actions=[
+                    Item.status.set("cancelled"),
+                    Item.price_difference_due_fen.set(0),
+                    Item.purchase.set(purchase),
+                    Item.updated_at.set(now),
+                    Item.queue_key.remove(),
+                    Item.queue_at.remove(),
+                    *refunds.refund_actions(item, refund),
+                ],
+                condition=(Item.status == "purchasing") & (Item.price_difference_due_fen == due),
+            )
+            if refund:
+                _order_refunded(tx, order, refund, Order.order_id.exists())
 
         work.write(write)
         return work

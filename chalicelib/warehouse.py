@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from datetime import datetime
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids
+from chalicelib import clock, config, db, ids
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, shard_key
+from chalicelib.items import item_json, plain, shard_key
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
@@ -40,6 +41,8 @@ def parcel_json(parcel: Parcel) -> dict:
         "received_at": parcel.received_at,
         "weight_g": int(parcel.weight_g) if parcel.weight_g is not None else None,
     }
+    if parcel.contested:
+        body["contested"] = plain(parcel.contested)
     if parcel.storage_expires_at:
         body["storage_expires_at"] = parcel.storage_expires_at
     return body
@@ -85,8 +88,42 @@ def _new_stored_item(
     )
 
 
+def _declarations(tracking: str) -> list[ForwardingDeclaration]:
+    """The open declarations of a tracking number, one per customer (one Query)."""
+    return [d for d in ForwardingDeclaration.query(tracking, consistent_read=True) if d.status == "declared"]
+
+
+def _close_declaration(
+    tx: TransactWrite, declaration: ForwardingDeclaration, status: str, parcel_id: str, item_id: str | None
+) -> None:
+    """Within `tx`: an open (or contested) declaration leaves the customer's open count."""
+    actions = [
+        ForwardingDeclaration.status.set(status),
+        ForwardingDeclaration.parcel_id.set(parcel_id),
+        ForwardingDeclaration.open_by.remove(),
+    ]
+    if item_id:
+        actions.append(ForwardingDeclaration.item_id.set(item_id))
+    tx.update(
+        declaration,
+        actions=actions,
+        condition=ForwardingDeclaration.status.is_in("declared", "exceptional"),
+    )
+
+
+# a scan's transaction holds the parcel, the matched items and the declarations it closes (limit 100)
+MAX_DECLARATIONS_IN_SCAN = 90
+
+
 def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_id: str) -> tuple[dict, bool]:
-    """Scan a domestic parcel in. Returns (parcel, created); a second scan returns the same parcel."""
+    """Scan a domestic parcel in. Returns (parcel, created); a second scan returns the same parcel.
+
+    Expected items and open forwarding declarations of the number all of one customer: matched to that
+    customer (a declaration by the owner of expected items just matches them; a declaration alone becomes
+    a stored item of the declarant). Claims of different customers: the parcel is exceptional, no owner
+    is chosen, the declarations are marked `exceptional`, and staff resolve it with assign. Nothing: an
+    unknown (exceptional) parcel.
+    """
     tracking = normalise_tracking(tracking_no)
     parcel_id = parcel_id_for(tracking)
     try:
@@ -97,12 +134,8 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
     now = clock.iso(now_dt)
     keys = [i.item_id for i in Item.by_tracking.query(tracking)]
     expected = [i for i in Item.batch_get(keys) if i.status in AWAITING_ARRIVAL] if keys else []
-    try:
-        declaration = ForwardingDeclaration.get(tracking, consistent_read=True)
-        if declaration.status != "declared":
-            declaration = None
-    except ForwardingDeclaration.DoesNotExist:
-        declaration = None
+    declarations = _declarations(tracking)
+    owners = {i.user_id for i in expected} | {d.user_id for d in declarations}
     parcel = Parcel(
         parcel_id,
         tracking_no=tracking,
@@ -111,33 +144,30 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
         received_at=now,
         received_by=staff_id,
     )
+    overflow: list[ForwardingDeclaration] = []
     try:
         with TransactWrite(connection=db.connection()) as tx:
-            if expected or declaration:
+            if len(owners) == 1:
+                [owner] = owners
                 new_item = None
-                if declaration:
+                if not expected:  # a declaration alone: the declarant's goods become a stored item
+                    [declaration] = declarations
                     new_item = _new_stored_item(
-                        declaration.user_id, declaration.description, "forwarding", parcel_id, now, weight_g
+                        owner, declaration.description, "forwarding", parcel_id, now, weight_g
                     )
                     tx.save(new_item, condition=Item.item_id.does_not_exist())
-                    tx.update(
-                        declaration,
-                        actions=[
-                            ForwardingDeclaration.status.set("received"),
-                            ForwardingDeclaration.item_id.set(new_item.item_id),
-                            ForwardingDeclaration.parcel_id.set(parcel_id),
-                        ],
-                        condition=ForwardingDeclaration.status == "declared",
-                    )
+                for declaration in declarations:  # at most one: one per (tracking number, customer)
+                    matched = new_item.item_id if new_item else expected[0].item_id
+                    _close_declaration(tx, declaration, "received", parcel_id, matched)
                 for item in expected:
                     tx.update(
                         item,
                         actions=_received_actions(item.item_id, parcel_id, now),
-                        condition=Item.status.is_in(*AWAITING_ARRIVAL),
+                        condition=Item.status.is_in(*AWAITING_ARRIVAL) & (Item.user_id == owner),
                     )
                 parcel.status = "matched"
                 parcel.item_ids = [i.item_id for i in expected] + ([new_item.item_id] if new_item else [])
-                parcel.user_id = declaration.user_id if declaration else expected[0].user_id
+                parcel.user_id = owner
             else:
                 expires = storage_rules.exceptional_expires_at(now_dt)
                 parcel.status = "exceptional"
@@ -145,6 +175,14 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
                 parcel.deadline_key = storage_rules.deadline_key(expires, parcel_id)
                 parcel.queue_key = shard_key("exceptional", parcel_id)
                 parcel.queue_at = now
+                if owners:  # contested: claims of different customers; staff decide, nobody is told whose
+                    parcel.contested = {
+                        "declared_by": sorted(d.user_id for d in declarations),
+                        "expected_item_ids": [i.item_id for i in expected],
+                    }
+                    for declaration in declarations[:MAX_DECLARATIONS_IN_SCAN]:
+                        _close_declaration(tx, declaration, "exceptional", parcel_id, None)
+                    overflow = declarations[MAX_DECLARATIONS_IN_SCAN:]
             tx.save(parcel, condition=Parcel.parcel_id.does_not_exist())
     except TransactWriteError as exc:
         if not db.lost_race(exc):
@@ -153,6 +191,9 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
             return parcel_json(Parcel.get(parcel_id, consistent_read=True)), False
         except Parcel.DoesNotExist:
             raise Conflict("The expected items changed while scanning; scan again.") from None
+    for declaration in overflow:  # more claimants than one transaction holds: each on its own
+        with contextlib.suppress(TransactWriteError), TransactWrite(connection=db.connection()) as tx:
+            _close_declaration(tx, declaration, "exceptional", parcel_id, None)
     log.info("parcel received", extra={"parcel_id": parcel_id, "status": parcel.status})
     return parcel_json(parcel), True
 
@@ -197,6 +238,13 @@ def assign(
             now,
             int(parcel.weight_g) if parcel.weight_g else None,
         )
+    # declarations the scan marked exceptional: the assigned customer's is received, the others rejected
+    contested = [
+        d
+        for d in ForwardingDeclaration.query(parcel.tracking_no, consistent_read=True)
+        if d.status == "exceptional" and d.parcel_id == parcel_id
+    ]
+    assigned_item = items[0].item_id if items else new_item.item_id
     try:
         with TransactWrite(connection=db.connection()) as tx:
             for item in items:
@@ -207,6 +255,15 @@ def assign(
                 )
             if new_item:
                 tx.save(new_item, condition=Item.item_id.does_not_exist())
+            for declaration in contested[:MAX_DECLARATIONS_IN_SCAN]:
+                mine = declaration.user_id == owner
+                _close_declaration(
+                    tx,
+                    declaration,
+                    "received" if mine else "rejected",
+                    parcel_id,
+                    assigned_item if mine else None,
+                )
             tx.update(
                 parcel,
                 actions=[
@@ -227,22 +284,46 @@ def assign(
     return parcel_json(_parcel(parcel_id))
 
 
+NOT_DECLARABLE = (
+    "This tracking number cannot be declared for forwarding. If the parcel is yours, contact support with "
+    "your proof of purchase."
+)
+
+
 def declare_forwarding(user_id: str, tracking_no: str, carrier: str | None, description: str) -> dict:
+    """One open declaration per (tracking number, customer). A number that is another customer's expected
+    shipment (their purchased items awaiting arrival with it) is refused with NOT_DECLARABLE, which says
+    neither whose it is nor that it exists; another customer's declaration of the same number does not
+    block this one (the scan makes a contested parcel exceptional). 3 requests: Query, Query COUNT, Put."""
     tracking = normalise_tracking(tracking_no)
+    others = [
+        i for i in Item.by_tracking.query(tracking) if i.status in AWAITING_ARRIVAL and i.user_id != user_id
+    ]
+    if others:
+        raise Conflict(NOT_DECLARABLE, code="not_declarable")
+    cap = config.get_int("FORWARDING_MAX_OPEN_PER_CUSTOMER")
+    if ForwardingDeclaration.open_by_user.count(user_id, limit=cap) >= cap:
+        raise Conflict(
+            f"You have {cap} open forwarding declarations, the most one customer may hold; declare more "
+            "once some of your parcels have arrived.",
+            code="too_many_declarations",
+        )
+    now = clock.now_iso()
     declaration = ForwardingDeclaration(
         tracking,
+        user_id,
         declaration_id=ids.new_id("fwd"),
-        user_id=user_id,
         carrier=carrier,
         description=description,
         status="declared",
-        declared_at=clock.now_iso(),
+        declared_at=now,
+        open_by=user_id,
     )
     try:
         declaration.save(condition=ForwardingDeclaration.tracking_no.does_not_exist())
     except PutError as exc:
         if db.lost_race(exc):
-            raise Conflict("This tracking number is already declared.") from None
+            raise Conflict("You have already declared this tracking number.") from None
         raise
     return declaration_json(declaration)
 

@@ -138,3 +138,9 @@ def cancel_order(req: Req, order_id: str) -> dict:
 def pay_price_difference(req: Req, item_id: str) -> dict:
     """Pay a higher actual purchase price from the wallet."""
     return review.pay_price_difference(req.user.user_id, item_id)
+
+
+@route(bp, "/items/{item_id}/decline-difference", "POST", money=True)
+def decline_price_difference(req: Req, item_id: str) -> dict:
+    """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded."""
+    return review.decline_price_difference(req.user.user_id, item_id)

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import table_meta
@@ -96,11 +96,12 @@ class ItemQueue(GlobalSecondaryIndex):
 
 
 class ItemsByTracking(GlobalSecondaryIndex):
-    """Items expected in a domestic parcel (inbound scan matches a tracking number)."""
+    """Items expected in a domestic parcel (inbound scan matches a tracking number). Projects the owner and
+    status too: a forwarding declaration checks whose expected shipment a number is with this one Query."""
 
     class Meta:
         index_name = "by_tracking"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["user_id", "status"])
 
     tracking_no = UnicodeAttribute(hash_key=True)
     item_id = UnicodeAttribute(range_key=True)
@@ -152,6 +153,11 @@ class Item(Model):
     domestic_shipment = MapAttribute(null=True)
     tracking_no = UnicodeAttribute(null=True)
     price_difference_due_fen = NumberAttribute(default=0)
+    # money per item (chalicelib/refunds.py): what the customer paid for it (goods price x quantity once the
+    # order is paid, plus any price difference charged) and what was refunded for it since; each is
+    # written in the transaction of the ledger leg that moved it, and refunded_fen <= paid_fen always
+    paid_fen = NumberAttribute(default=0)
+    refunded_fen = NumberAttribute(default=0)
     # warehouse (seed step 4)
     source = UnicodeAttribute(default="order")  # order | forwarding | exceptional
     parcel_id = UnicodeAttribute(null=True)

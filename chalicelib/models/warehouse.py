@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import table_meta
@@ -51,6 +57,8 @@ class Parcel(Model):
     assigned_at = UnicodeAttribute(null=True)
     abandoned_at = UnicodeAttribute(null=True)
     destroyed_at = UnicodeAttribute(null=True)
+    # why the scan could not choose an owner: {"declared_by": [user ids], "expected_item_ids": [...]}
+    contested = MapAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()
@@ -68,23 +76,42 @@ class DeclarationsByUser(GlobalSecondaryIndex):
     declared_at = UnicodeAttribute(range_key=True)
 
 
+class OpenDeclarationsByUser(GlobalSecondaryIndex):
+    """A customer's open declarations (sparse: `open_by` is set only while `declared`): counted against
+    FORWARDING_MAX_OPEN_PER_CUSTOMER."""
+
+    class Meta:
+        index_name = "open_by_user"
+        projection = KeysOnlyProjection()
+
+    open_by = UnicodeAttribute(hash_key=True)
+    declared_at = UnicodeAttribute(range_key=True)
+
+
 class ForwardingDeclaration(Model):
-    """A parcel a customer bought themselves and sent to our warehouse (transshipment). Keyed by the
-    tracking number: one declaration per parcel, matched when the parcel is scanned in."""
+    """A parcel a customer bought themselves and sent to our warehouse (transshipment). Keyed by
+    (tracking number, customer): several customers may declare one number without learning of each
+    other, one customer once; the inbound scan reads every declaration of the number with one Query.
+    status: declared -> received (matched at the scan, or assigned to this customer by staff), or
+    exceptional (the scan found claims of different customers: staff resolve the parcel) -> received or
+    rejected when staff assign it."""
 
     Meta = table_meta("forwarding")
 
     tracking_no = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
     declaration_id = UnicodeAttribute()
-    user_id = UnicodeAttribute()
     carrier = UnicodeAttribute(null=True)
     description = UnicodeAttribute()
-    status = UnicodeAttribute()  # declared | received
+    status = UnicodeAttribute()  # declared | received | exceptional | rejected
     declared_at = UnicodeAttribute()
+    open_by = UnicodeAttribute(null=True)  # = user_id while declared
     item_id = UnicodeAttribute(null=True)
     parcel_id = UnicodeAttribute(null=True)
+    version = VersionAttribute()
 
     by_user = DeclarationsByUser()
+    open_by_user = OpenDeclarationsByUser()
 
 
 class CasesByUser(GlobalSecondaryIndex):

@@ -220,6 +220,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/orders/{order_id}/pay"): Expect(OWNER, params=ORDER),
     ("POST", "/orders/{order_id}/cancel"): Expect(OWNER, params=ORDER),
     ("POST", "/items/{item_id}/pay-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
+    ("POST", "/items/{item_id}/decline-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
     # wallet and payments
     ("GET", "/payment-channels"): Expect(PUBLIC),
     ("GET", "/wallet"): Expect(SIGNED_IN),

@@ -164,8 +164,8 @@ class TestForwarding:
             user=BOB,
         )
         assert declared.status == 201 and declared.body["status"] == "declared"
-        assert (
-            api.post("/forwarding", {"tracking_no": "sf 1234567", "description": "mine"}, user=ALICE).status
+        assert (  # one declaration per (tracking number, customer); another customer's is no oracle
+            api.post("/forwarding", {"tracking_no": "sf 1234567", "description": "mine"}, user=BOB).status
             == 409
         )
         scan = api.post("/staff/inbound", {"tracking_no": "SF1234567", "weight_g": 1500}, user=WAREHOUSE).body
