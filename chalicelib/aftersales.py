@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids, money, refunds, wallet
+from chalicelib import clock, config, ids, lifecycle, money, refunds, storage, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, queue_page, shard_key
+from chalicelib.lifecycle import CaseStatus, ItemStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
 from chalicelib.notify import notify
-from chalicelib.rules import storage as storage_rules
 
 # an item is with us (or was received) when a case can be opened about it
-CASE_STATUSES = ("received", *storage_rules.CLOCK_RUNNING)
+CASE_STATUSES = lifecycle.CASE_OPEN_FOR
 RESOLUTIONS = ("refund", "return", "reject")
 # the item statuses each resolution may be applied in: a return only while the goods are still stored
 # with us (never in a package), a refund likewise; a reject changes nothing on the item
@@ -53,23 +53,19 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> dict:
         item_id=item_id,
         type=case_type,
         reason=reason,
-        status="open",
+        status=CaseStatus.OPEN,
         created_at=now,
-        queue_key=shard_key("open", item_id),
+        queue_key=shard_key(CaseStatus.OPEN, item_id),
         queue_at=now,
     )
-    try:
-        with TransactWrite(connection=db.connection()) as tx:
-            tx.save(case, condition=AfterSalesCase.case_id.does_not_exist())
-            tx.update(
-                item,
-                actions=[Item.open_case_id.set(case.case_id)],
-                condition=Item.open_case_id.does_not_exist() & Item.status.is_in(*CASE_STATUSES),
-            )
-    except Exception as exc:
-        if db.lost_race(exc):
-            raise Conflict("A case was opened for this item meanwhile.") from None
-        raise
+    work = uow.Unit(result=case)
+    work.save(case, AfterSalesCase.case_id.does_not_exist())
+    work.update(
+        item,
+        [Item.open_case_id.set(case.case_id)],
+        Item.open_case_id.does_not_exist() & Item.status.is_in(*CASE_STATUSES),
+    )
+    uow.run(lambda: work, retry=False, conflict="A case was opened for this item (or it changed) meanwhile.")
     return case_json(case)
 
 
@@ -81,7 +77,7 @@ def list_own(user_id: str, limit: int, cursor: dict | None) -> dict:
 
 
 def queue(limit: int, cursor: dict | None) -> dict:
-    cases, next_cursor = queue_page(AfterSalesCase, "open", limit, cursor)
+    cases, next_cursor = queue_page(AfterSalesCase, CaseStatus.OPEN, limit, cursor)
     return {"items": [dict(case_json(c), user_id=c.user_id) for c in cases], "next_cursor": next_cursor}
 
 
@@ -100,7 +96,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             case = AfterSalesCase.get(case_id, consistent_read=True)
         except AfterSalesCase.DoesNotExist:
             raise NotFound("No such case.") from None
-        if case.status != "open":
+        if case.status != CaseStatus.OPEN:
             raise Conflict("The case is already resolved.")
         item = Item.get(case.item_id, consistent_read=True)
         allowed = RESOLVABLE_IN[resolution]
@@ -118,7 +114,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             tx.update(
                 case,
                 actions=[
-                    AfterSalesCase.status.set("resolved"),
+                    AfterSalesCase.status.set(CaseStatus.RESOLVED),
                     AfterSalesCase.resolution.set(resolution),
                     AfterSalesCase.refund_fen.set(refund_fen),
                     AfterSalesCase.note.set(note),
@@ -127,7 +123,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
                     AfterSalesCase.queue_key.remove(),
                     AfterSalesCase.queue_at.remove(),
                 ],
-                condition=AfterSalesCase.status == "open",
+                condition=AfterSalesCase.status == CaseStatus.OPEN,
             )
             actions = [
                 Item.open_case_id.remove(),
@@ -137,9 +133,13 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             condition = Item.open_case_id == case.case_id
             if allowed is not None:
                 condition = condition & Item.status.is_in(*allowed)
+            if resolution != "return" and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
+                # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
+                grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
+                actions += storage.resume_clock_actions(item, clock.now(), grace)
             if resolution == "return":
                 actions += [
-                    Item.status.set("returned"),
+                    Item.status.set(ItemStatus.RETURNED),
                     Item.stored_by.remove(),
                     Item.deadline_key.remove(),
                     Item.queue_key.remove(),  # a received item leaves the inspection queue

@@ -7,7 +7,7 @@ import zlib
 
 from pynamodb.models import Model
 
-from chalicelib import clock, photos
+from chalicelib import clock, lifecycle, photos
 from chalicelib.models.commerce import QUEUE_SHARDS, Item
 from chalicelib.rules import storage as storage_rules
 
@@ -108,11 +108,7 @@ def item_json(item: Item) -> dict:
 
 def storage_json(item: Item) -> dict | None:
     """Where the item stands against its storage deadline (None unless it is stored with us)."""
-    if not item.storage_expires_at or item.status not in (
-        *storage_rules.IN_STORAGE,
-        "abandoned",
-        "destroyed",
-    ):
+    if not item.storage_expires_at or item.status not in lifecycle.WITH_DEADLINE:
         return None
     expires = clock.parse_iso(item.storage_expires_at)
     return {

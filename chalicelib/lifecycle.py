@@ -76,9 +76,27 @@ class CaseStatus(StrEnum):
 
 
 class DeclarationStatus(StrEnum):
+    """A customer's forwarding declaration: open until its parcel is scanned in."""
+
     DECLARED = "declared"
-    RECEIVED = "received"
-    DISPUTED = "disputed"
+    RECEIVED = "received"  # matched to the declarer at the scan, or assigned to them by staff
+    EXCEPTIONAL = "exceptional"  # the parcel was claimed by someone else too: staff decide
+    REJECTED = "rejected"  # staff gave the contested parcel to someone else
+
+
+class ItemSource(StrEnum):
+    """How an item came to us: bought for an order, a declared forwarded parcel, or an unidentified
+    (exceptional) parcel that staff assigned to a customer."""
+
+    ORDER = "order"
+    FORWARDING = "forwarding"
+    EXCEPTIONAL = "exceptional"
+
+
+class PhotoStatus(StrEnum):
+    PENDING = "pending"
+    READY = "ready"
+    REJECTED = "rejected"
 
 
 @dataclass(frozen=True)
@@ -151,9 +169,9 @@ class Lifecycle:
             doing = action.replace("_", " ")
             raise Conflict(f"The {what or self.entity} is {current}; {doing} needs it to be {allowed}.")
 
-    def condition(self, status_attribute, action: str):
-        """The DynamoDB write condition: the stored status is still one `action` may start from."""
-        sources = [s.value for s in self.sources(action)]
+    def condition(self, status_attribute, *actions: str):
+        """The DynamoDB write condition: the stored status is still one `actions` may start from."""
+        sources = [s.value for s in self.sources(*actions)]
         return status_attribute == sources[0] if len(sources) == 1 else status_attribute.is_in(*sources)
 
 
@@ -235,7 +253,35 @@ CASE = Lifecycle(
     [Transition("resolve", (K.OPEN,), K.RESOLVED, (R, W))],
 )
 
-LIFECYCLES = {"item": ITEM, "order": ORDER, "package": PACKAGE, "parcel": PARCEL, "case": CASE}
+DECLARATION = Lifecycle(
+    "forwarding declaration",
+    DeclarationStatus,
+    [
+        Transition("match", (DeclarationStatus.DECLARED,), DeclarationStatus.RECEIVED, (W,)),
+        Transition("contest", (DeclarationStatus.DECLARED,), DeclarationStatus.EXCEPTIONAL, (W,)),
+        Transition("assign", (DeclarationStatus.EXCEPTIONAL,), DeclarationStatus.RECEIVED, (W,)),
+        Transition("assign_elsewhere", (DeclarationStatus.EXCEPTIONAL,), DeclarationStatus.REJECTED, (W,)),
+    ],
+)
+
+PHOTO = Lifecycle(
+    "photo",
+    PhotoStatus,
+    [
+        Transition("ingest", (PhotoStatus.PENDING,), PhotoStatus.READY, (S,)),
+        Transition("quarantine", (PhotoStatus.PENDING,), PhotoStatus.REJECTED, (S,)),
+    ],
+)
+
+LIFECYCLES = {
+    "item": ITEM,
+    "order": ORDER,
+    "package": PACKAGE,
+    "parcel": PARCEL,
+    "case": CASE,
+    "declaration": DECLARATION,
+    "photo": PHOTO,
+}
 
 # --- named sets, derived from the table ---------------------------------------------------------------
 
@@ -247,6 +293,10 @@ IN_STORAGE = (*CLOCK_RUNNING, I.IN_PACKAGE)
 PACKABLE = ITEM.sources("package")
 # what the inbound scan matches
 AWAITING_ARRIVAL = ITEM.sources("receive")
+# physically in our warehouse (received, inspected, or packed and waiting to leave)
+PHYSICALLY_HERE = (I.RECEIVED, *IN_STORAGE)
+# shown with a storage deadline to the customer: stored, or past the deadline and (being) destroyed
+WITH_DEADLINE = (*IN_STORAGE, I.ABANDONED, I.DESTROYED)
 # goods that reached us and have not left (nor been packed): after-sales cases are about these
 CASE_OPEN_FOR = ITEM.sources("return")
 # items that are someone's expected shipment (purchased, not yet scanned in)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import web
+from chalicelib.lifecycle import ParcelStatus
 
 VERSION = "1.0.0"
 TITLE = "Procure storefront and staff API"
@@ -163,7 +164,7 @@ def _status_enums() -> dict[str, list[str]]:
         "review_queue": list(review.ORDER_QUEUES),
         "item_queue": list(review.ITEM_QUEUES),
         "package_queue": list(packages.STAFF_QUEUES),
-        "parcel_queue": ["exceptional"],
+        "parcel_queue": [ParcelStatus.EXCEPTIONAL],
     }
 
 

@@ -9,6 +9,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clock, ids, lifecycle, payments, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, shard_key, with_account
+from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import CartItem, Item, Order, Payment
 from chalicelib.rules import charges as charge_rules
@@ -23,7 +24,7 @@ ESTIMATES = {
     "merchant_ships_in_days": "1-4",
     "domestic_transit_days": "3-5",
 }
-CANCELLABLE = ("pending_payment", "pending_review", "approved")
+CANCELLABLE = lifecycle.ORDER.sources("cancel")
 REFUND_POLICY = (
     "Cancelling or rejecting an order refunds its goods and domestic shipping to the wallet; the payment "
     "channel's bank fee (refund_excludes_fen) was kept by the provider and is not refunded."
@@ -226,7 +227,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
                 ids.new_id("itm"),
                 user_id=user_id,
                 order_id=order_id,
-                status="pending_payment",
+                status=ItemStatus.PENDING_PAYMENT,
                 product_id=product["product_id"],
                 sku_id=sku["sku_id"],
                 shop_id=product["shop"]["shop_id"],
@@ -246,7 +247,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
     order = Order(
         order_id,
         user_id=user_id,
-        status="pending_payment",
+        status=OrderStatus.PENDING_PAYMENT,
         payment_channel=channel.channel,
         product_fen=charges.product_fen,
         domestic_shipping_fen=charges.domestic_shipping_fen,
@@ -349,7 +350,7 @@ def move_items(
             actions += [Item.queue_key.set(shard_key(queue_status, item.item_id)), Item.queue_at.set(now)]
         else:
             actions += [Item.queue_key.remove(), Item.queue_at.remove()]
-        if status == "pending_review" and "pending_payment" in expected:
+        if status == ItemStatus.PENDING_REVIEW and ItemStatus.PENDING_PAYMENT in expected:
             # an item enters review exactly when its order is paid: its goods are paid for (refund cap)
             actions.append(Item.paid_fen.set(refunds.goods_fen(item)))
         if extra:
@@ -441,7 +442,7 @@ def settle_external_payment(work: wallet.Unit, payment: Payment) -> None:
         order = Order.get(payment.order_id, consistent_read=True)
     except Order.DoesNotExist:
         return
-    if order.status != "pending_payment":
+    if order.status != OrderStatus.PENDING_PAYMENT:
         log.warning("order no longer payable; money stays in the wallet", extra={"order_id": order.order_id})
         return
     items = order_items(order)
@@ -474,10 +475,10 @@ def cancel(user_id: str, order_id: str) -> dict:
         if order.status not in CANCELLABLE:
             raise Conflict(f"The order is {order.status} and can no longer be cancelled.")
         items = order_items(order)
-        waiting = {
-            "pending_payment": "pending_payment",
-            "pending_review": "pending_review",
-            "approved": "purchasing",
+        waiting = {  # where an order's items wait while the order is in each cancellable status
+            OrderStatus.PENDING_PAYMENT: ItemStatus.PENDING_PAYMENT,
+            OrderStatus.PENDING_REVIEW: ItemStatus.PENDING_REVIEW,
+            OrderStatus.APPROVED: ItemStatus.PURCHASING,
         }[order.status]
         if any(i.status != waiting or i.purchase for i in items):
             raise Conflict("Some items are already purchased; open an after-sales case instead.")
@@ -489,7 +490,7 @@ def cancel(user_id: str, order_id: str) -> dict:
             tx.update(
                 order,
                 actions=[
-                    Order.status.set("cancelled"),
+                    Order.status.set(OrderStatus.CANCELLED),
                     Order.cancelled_at.set(clock.now_iso()),
                     Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
                     Order.queue_key.remove(),
@@ -497,7 +498,7 @@ def cancel(user_id: str, order_id: str) -> dict:
                 ],
                 condition=Order.status == order.status,
             )
-            move_items(tx, items, (waiting,), "cancelled", extra=refund_item)
+            move_items(tx, items, (waiting,), ItemStatus.CANCELLED, extra=refund_item)
 
         work.write(write)
         return work

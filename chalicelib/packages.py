@@ -15,9 +15,10 @@ from datetime import timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, ids, lifecycle, money, wallet
+from chalicelib import clock, config, db, ids, lifecycle, money, storage, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, queue_page, shard_key, with_account
+from chalicelib.lifecycle import ItemStatus, PackageStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
@@ -29,8 +30,8 @@ from chalicelib.rules import storage as storage_rules
 log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
-PACKABLE = ("in_warehouse", "not_transportable")
-STAFF_QUEUES = ("paid", "packed", "awaiting_payment")
+PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
+STAFF_QUEUES = (PackageStatus.PAID, PackageStatus.PACKED, "awaiting_payment")
 SHIP_DAY_SHARDS = 4
 
 
@@ -86,7 +87,7 @@ def package_json(
     packed = plain(package.packed)
     if packed:
         packed.pop("packed_by", None)
-    shipped = package.status in ("shipped", "delivered") and package.tracking_no
+    shipped = package.status in (PackageStatus.SHIPPED, PackageStatus.DELIVERED) and package.tracking_no
     body = {
         "package_id": package.package_id,
         "status": package.status,
@@ -118,8 +119,8 @@ def package_json(
         "delivery_confirmed_by": package.delivery_confirmed_by,
         "cancelled_at": package.cancelled_at,
         "cancel_reason": package.cancel_reason,
-        "payment_due_at": package.payment_due_at if package.status == "pending_payment" else None,
-        "auto_confirm_at": _auto_confirm_at(package) if package.status == "shipped" else None,
+        "payment_due_at": package.payment_due_at if package.status == PackageStatus.PENDING_PAYMENT else None,
+        "auto_confirm_at": _auto_confirm_at(package) if package.status == PackageStatus.SHIPPED else None,
         "tracking": (
             {
                 "carrier": package.carrier,
@@ -233,7 +234,7 @@ def _stored_items(user_id: str, item_ids: list[str]) -> list[Item]:
         item = found.get(item_id)
         if item is None or item.user_id != user_id:
             raise NotFound(f"No such item {item_id}.")
-        if item.status == "in_package":
+        if item.status == ItemStatus.IN_PACKAGE:
             raise Conflict(f"Item {item_id} is already in package {item.package_id}.")
         if item.status not in PACKABLE:
             raise Conflict(
@@ -246,7 +247,7 @@ def _stored_items(user_id: str, item_ids: list[str]) -> list[Item]:
             )
         if item.weight_g is None or not item.dims_cm:
             raise Conflict(f"Item {item_id} has not been weighed and measured yet.")
-        if item.status == "not_transportable" and not (plain(item.inspection) or {}).get("hazards"):
+        if item.status == ItemStatus.NOT_TRANSPORTABLE and not (plain(item.inspection) or {}).get("hazards"):
             raise Conflict(f"Item {item_id} cannot be transported.")
         items.append(item)
     return items
@@ -356,7 +357,7 @@ def create(
         package = Package(
             package_id,
             user_id=user_id,
-            status="pending_payment",
+            status=PackageStatus.PENDING_PAYMENT,
             item_ids=list(item_ids),
             item_statuses={i.item_id: i.status for i in items},
             line_id=line.line_id,
@@ -387,7 +388,7 @@ def create(
                 tx.update(
                     item,
                     actions=[
-                        Item.status.set("in_package"),
+                        Item.status.set(ItemStatus.IN_PACKAGE),
                         Item.package_id.set(package.package_id),
                         Item.deadline_key.remove(),  # the storage clock stops; the sweep never sees it
                         Item.updated_at.set(now),
@@ -429,7 +430,7 @@ def pay(user_id: str, package_id: str) -> dict:
             Package.paid_fen.set(total),
             Package.paid_at.set(now),
             Package.updated_at.set(now),
-            Package.queue_key.set(shard_key("paid", package.package_id)),
+            Package.queue_key.set(shard_key(PackageStatus.PAID, package.package_id)),
             Package.queue_at.set(now),
             Package.deadline_key.remove(),  # paid: no longer expires
         ]
@@ -526,7 +527,7 @@ def _release(package: Package, action: str, reason: str) -> wallet.Unit:
             Item.updated_at.set(now),
         ]
         if item.storage_expires_at:
-            actions += resume_clock_actions(item, now_dt, grace)
+            actions += storage.resume_clock_actions(item, now_dt, grace)
         work.update(
             item,
             actions,
@@ -539,17 +540,6 @@ def _release(package: Package, action: str, reason: str) -> wallet.Unit:
     return work
 
 
-def resume_clock_actions(item: Item, now, grace_days: int) -> list:
-    """Writes that restart an item's storage clock after a hold (see rules.storage.resumed_expires_at)."""
-    expires = clock.parse_iso(item.storage_expires_at)
-    resumed = storage_rules.resumed_expires_at(expires, now, grace_days)
-    actions = [Item.deadline_key.set(storage_rules.deadline_key(resumed, item.item_id, now.date()))]
-    if resumed != expires:  # a later deadline: its reminders are owed afresh
-        actions += [Item.storage_expires_at.set(clock.iso(resumed)), Item.reminders.set({})]
-        item.storage_expires_at = clock.iso(resumed)
-    return actions
-
-
 # --- packing ---------------------------------------------------------------------------------------------
 
 
@@ -560,7 +550,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
     def build(may_charge: bool):
         def unit() -> wallet.Unit:
             package = _package(package_id)
-            if package.status != "paid":
+            if package.status != PackageStatus.PAID:
                 raise Conflict(f"The package is {package.status}; only paid packages are packed.")
             line, fee_rule, catalog = rules.from_snapshot(plain(package.rates))
             if weight_g > line.max_weight_g:
@@ -583,12 +573,12 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 due, settlement, queue_status = difference, "awaiting_payment", "awaiting_payment"
             elif difference > 0:
                 work.move(package.user_id, -difference, "package_difference_charge", package.package_id)
-                paid, settlement, queue_status = paid + difference, "charged", "packed"
+                paid, settlement, queue_status = paid + difference, "charged", PackageStatus.PACKED
             elif difference < 0:
                 work.move(package.user_id, -difference, "package_difference_refund", package.package_id)
-                refunded, settlement, queue_status = refunded - difference, "refunded", "packed"
+                refunded, settlement, queue_status = refunded - difference, "refunded", PackageStatus.PACKED
             else:
-                settlement, queue_status = "none", "packed"
+                settlement, queue_status = "none", PackageStatus.PACKED
             now = clock.now_iso()
             packed = {
                 "weight_g": weight_g,
@@ -603,7 +593,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 tx.update(
                     package,
                     actions=[
-                        Package.status.set("packed"),
+                        Package.status.set(PackageStatus.PACKED),
                         Package.packed.set(packed),
                         Package.actual_weight_g.set(final.actual_weight_g),
                         Package.volumetric_weight_g.set(final.volumetric_weight_g),
@@ -620,7 +610,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                         Package.queue_key.set(shard_key(queue_status, package.package_id)),
                         Package.queue_at.set(now),
                     ],
-                    condition=Package.status == "paid",
+                    condition=Package.status == PackageStatus.PAID,
                 )
 
             work.write(write)
@@ -663,7 +653,7 @@ def pay_difference(user_id: str, package_id: str) -> dict:
                 Package.due_fen.set(0),
                 Package.packed.set(packed),
                 Package.updated_at.set(now),
-                Package.queue_key.set(shard_key("packed", package.package_id)),
+                Package.queue_key.set(shard_key(PackageStatus.PACKED, package.package_id)),
                 Package.queue_at.set(now),
             ],
             lifecycle.PACKAGE.condition(Package.status, "pay_difference") & (Package.due_fen == due),
@@ -691,7 +681,7 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
 
     def unit() -> wallet.Unit:
         package = _package(package_id)
-        if package.status != "packed":
+        if package.status != PackageStatus.PACKED:
             raise Conflict(f"The package is {package.status}; only packed packages can be shipped.")
         if int(package.due_fen or 0) > 0:
             raise Conflict("The customer has not paid the final charge yet.")
@@ -703,7 +693,7 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
             tx.update(
                 package,
                 actions=[
-                    Package.status.set("shipped"),
+                    Package.status.set(PackageStatus.SHIPPED),
                     Package.carrier.set(carrier),
                     Package.tracking_no.set(tracking),
                     Package.tracking_url.set(url),
@@ -714,18 +704,19 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
                     Package.queue_key.remove(),
                     Package.queue_at.remove(),
                 ],
-                condition=(Package.status == "packed") & (Package.due_fen == 0),
+                condition=(Package.status == PackageStatus.PACKED) & (Package.due_fen == 0),
             )
             for item in items:
                 tx.update(
                     item,
                     actions=[
-                        Item.status.set("shipped"),
+                        Item.status.set(ItemStatus.SHIPPED),
                         Item.stored_by.remove(),  # no longer in our warehouse
                         Item.deadline_key.remove(),
                         Item.updated_at.set(now),
                     ],
-                    condition=(Item.status == "in_package") & (Item.package_id == package.package_id),
+                    condition=(Item.status == ItemStatus.IN_PACKAGE)
+                    & (Item.package_id == package.package_id),
                 )
 
         work.write(write)
@@ -788,7 +779,7 @@ def confirm_receipt(user_id: str, package_id: str) -> dict:
 def add_review(user_id: str, package_id: str, rating: int, comment: str) -> dict:
     """One review per delivered package: the table's key makes a second one a 409."""
     package = own_package(user_id, package_id)
-    if package.status != "delivered":
+    if package.status != PackageStatus.DELIVERED:
         raise Conflict(f"The package is {package.status}; it can be rated once delivered.")
     review = PackageReview(
         package_id,

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib import aws, clock, config, ids
+from chalicelib import aws, clock, config, ids, lifecycle
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, Photo
@@ -37,7 +37,7 @@ THUMB_PREFIX = "thumbs/"  # outside qc/: writing a thumbnail triggers no notific
 QUARANTINE_PREFIX = "quarantine/"  # infra/template.py expires it after 30 days in AWS
 
 # statuses in which the item is physically in the warehouse, so staff can photograph it
-PHOTOGRAPHABLE = ("received", "in_warehouse", "inspection_issue", "not_transportable")
+PHOTOGRAPHABLE = lifecycle.CASE_OPEN_FOR  # received or stored, not yet packed
 
 CONTENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}  # Pillow format -> type

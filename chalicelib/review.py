@@ -7,6 +7,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clock, config, db, lifecycle, money, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, queue_page, shard_key
+from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
@@ -14,8 +15,14 @@ from chalicelib.orders import move_items, order_items, order_json, refund_due_fe
 
 log = get_logger("review")
 
-ORDER_QUEUES = ("pending_review", "approved")
-ITEM_QUEUES = ("purchasing", "awaiting_payment", "purchased", "shipped_domestic", "received")
+ORDER_QUEUES = (OrderStatus.PENDING_REVIEW, OrderStatus.APPROVED)
+ITEM_QUEUES = (
+    ItemStatus.PURCHASING,
+    "awaiting_payment",
+    ItemStatus.PURCHASED,
+    ItemStatus.SHIPPED_DOMESTIC,
+    ItemStatus.RECEIVED,
+)
 
 
 def _order(order_id: str) -> Order:
@@ -42,7 +49,7 @@ def queue(status: str, limit: int, cursor: dict | None) -> dict:
         row["item_count"] = len(order.item_ids)
         row["user_id"] = order.user_id
         row["overdue"] = bool(
-            order.review_due_at and order.review_due_at < now and status == "pending_review"
+            order.review_due_at and order.review_due_at < now and status == OrderStatus.PENDING_REVIEW
         )
         rows.append(row)
     return {"items": rows, "next_cursor": next_cursor}
@@ -90,7 +97,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
 
     def unit() -> wallet.Unit:
         order = _order(order_id)
-        if order.status != "pending_review":
+        if order.status != OrderStatus.PENDING_REVIEW:
             raise Conflict(f"The order is {order.status}; only pending_review orders can be rejected.")
         items = order_items(order)
         work = wallet.Unit()
@@ -101,7 +108,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
             tx.update(
                 order,
                 actions=[
-                    Order.status.set("rejected"),
+                    Order.status.set(OrderStatus.REJECTED),
                     Order.decided_at.set(clock.now_iso()),
                     Order.decided_by.set(staff_id),
                     Order.reject_reason.set(reason),
@@ -109,9 +116,9 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
                     Order.queue_key.remove(),
                     Order.queue_at.remove(),
                 ],
-                condition=Order.status == "pending_review",
+                condition=Order.status == OrderStatus.PENDING_REVIEW,
             )
-            move_items(tx, items, ("pending_review",), "rejected", extra=refund_item)
+            move_items(tx, items, (ItemStatus.PENDING_REVIEW,), ItemStatus.REJECTED, extra=refund_item)
 
         work.write(write)
         work.result = (order.user_id, refund)
@@ -155,7 +162,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
     def unit() -> wallet.Unit:
         item = _item(item_id)
-        if item.status != "purchasing" or item.purchase:
+        if item.status != ItemStatus.PURCHASING or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
         order = _order(item.order_id)
         difference = (actual_unit_price_fen - int(item.unit_price_fen)) * int(item.quantity)
@@ -178,9 +185,9 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             waiting = "price_difference_due"
             purchase["settlement"] = "awaiting_payment"
         if waiting:
-            status, queue_status, due = "purchasing", "awaiting_payment", difference
+            status, queue_status, due = ItemStatus.PURCHASING, "awaiting_payment", difference
         else:
-            status, queue_status, due = "purchased", "purchased", 0
+            status, queue_status, due = ItemStatus.PURCHASED, ItemStatus.PURCHASED, 0
             if difference > 0:
                 purchase["settlement"] = "charged"
                 work.move(item.user_id, -difference, "price_difference_charge", item.item_id)
@@ -196,9 +203,9 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
         def write(tx: TransactWrite) -> None:
             if refund:
-                _order_refunded(tx, order, refund, Order.status == "approved")
+                _order_refunded(tx, order, refund, Order.status == OrderStatus.APPROVED)
             else:
-                tx.condition_check(Order, order.order_id, condition=Order.status == "approved")
+                tx.condition_check(Order, order.order_id, condition=Order.status == OrderStatus.APPROVED)
             tx.update(
                 item,
                 actions=[
@@ -210,7 +217,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
                     Item.queue_at.set(now),
                     *item_actions,
                 ],
-                condition=(Item.status == "purchasing") & Item.purchase.does_not_exist(),
+                condition=(Item.status == ItemStatus.PURCHASING) & Item.purchase.does_not_exist(),
             )
 
         work.write(write)
@@ -242,7 +249,7 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
         if item.user_id != user_id:
             raise NotFound("No such item.")
         due = int(item.price_difference_due_fen or 0)
-        if item.status != "purchasing" or due <= 0:
+        if item.status != ItemStatus.PURCHASING or due <= 0:
             raise Conflict("Nothing is due on this item.")
         work = wallet.Unit()
         work.move(user_id, -due, "price_difference_charge", item.item_id)
@@ -254,15 +261,15 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
             tx.update(
                 item,
                 actions=[
-                    Item.status.set("purchased"),
+                    Item.status.set(ItemStatus.PURCHASED),
                     Item.price_difference_due_fen.set(0),
                     Item.purchase.set(purchase),
                     Item.updated_at.set(now),
-                    Item.queue_key.set(shard_key("purchased", item.item_id)),
+                    Item.queue_key.set(shard_key(ItemStatus.PURCHASED, item.item_id)),
                     Item.queue_at.set(now),
                     *refunds.paid_actions(item, due),
                 ],
-                condition=(Item.status == "purchasing") & (Item.price_difference_due_fen == due),
+                condition=(Item.status == ItemStatus.PURCHASING) & (Item.price_difference_due_fen == due),
             )
 
         work.write(write)
@@ -281,7 +288,7 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
         if item.user_id != user_id:
             raise NotFound("No such item.")
         due = int(item.price_difference_due_fen or 0)
-        if item.status != "purchasing" or due <= 0:
+        if item.status != ItemStatus.PURCHASING or due <= 0:
             raise Conflict("No price difference awaits your decision on this item.")
         order = _order(item.order_id)
         refund = refunds.refundable_fen(item)
@@ -296,7 +303,7 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
             tx.update(
                 item,
                 actions=[
-                    Item.status.set("cancelled"),
+                    Item.status.set(ItemStatus.CANCELLED),
                     Item.price_difference_due_fen.set(0),
                     Item.purchase.set(purchase),
                     Item.updated_at.set(now),
@@ -304,7 +311,7 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
                     Item.queue_at.remove(),
                     *refunds.refund_actions(item, refund),
                 ],
-                condition=(Item.status == "purchasing") & (Item.price_difference_due_fen == due),
+                condition=(Item.status == ItemStatus.PURCHASING) & (Item.price_difference_due_fen == due),
             )
             if refund:
                 _order_refunded(tx, order, refund, Order.order_id.exists())
@@ -322,23 +329,23 @@ def normalise_tracking(tracking_no: str) -> str:
 
 def record_domestic_shipment(item_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict:
     item = _item(item_id)
-    if item.status != "purchased":
+    if item.status != ItemStatus.PURCHASED:
         raise Conflict(f"The item is {item.status}; only purchased items can be shipped by the merchant.")
     now = clock.now_iso()
     tracking = normalise_tracking(tracking_no)
     db.update_or_conflict(
         item,
         [
-            Item.status.set("shipped_domestic"),
+            Item.status.set(ItemStatus.SHIPPED_DOMESTIC),
             Item.domestic_shipment.set(
                 {"carrier": carrier, "tracking_no": tracking, "shipped_at": now, "recorded_by": staff_id}
             ),
             Item.tracking_no.set(tracking),
             Item.updated_at.set(now),
-            Item.queue_key.set(shard_key("shipped_domestic", item.item_id)),
+            Item.queue_key.set(shard_key(ItemStatus.SHIPPED_DOMESTIC, item.item_id)),
             Item.queue_at.set(now),
         ],
-        Item.status == "purchased",
+        Item.status == ItemStatus.PURCHASED,
         "The item was changed by someone else; reload it.",
     )
     return item_json(_item(item_id))

@@ -100,17 +100,17 @@ def _destroy(model, key: str, what: str):
         found = model.get(key, consistent_read=True)
     except model.DoesNotExist:
         raise NotFound(f"No such {what}.") from None
-    if found.status != "abandoned":
+    if found.status != lifecycle.ItemStatus.ABANDONED:  # the same word for items and parcels
         raise Conflict(f"The {what} is {found.status}; only abandoned goods are destroyed.")
     update_or_conflict(
         found,
         [
-            model.status.set("destroyed"),
+            model.status.set(lifecycle.ItemStatus.DESTROYED),
             model.destroyed_at.set(clock.now_iso()),
             model.queue_key.remove(),
             model.queue_at.remove(),
         ],
-        model.status == "abandoned",
+        model.status == lifecycle.ItemStatus.ABANDONED,
         f"The {what} changed meanwhile.",
     )
     return model.get(key, consistent_read=True)
@@ -122,3 +122,14 @@ def destroy_item(item_id: str) -> dict:
 
 def destroy_parcel(parcel_id: str) -> dict:
     return parcel_json(_destroy(Parcel, parcel_id, "parcel"))
+
+
+def resume_clock_actions(item: Item, now, grace_days: int) -> list:
+    """Writes that restart an item's storage clock after a hold (see rules.storage.resumed_expires_at)."""
+    expires = clock.parse_iso(item.storage_expires_at)
+    resumed = storage_rules.resumed_expires_at(expires, now, grace_days)
+    actions = [Item.deadline_key.set(storage_rules.deadline_key(resumed, item.item_id, now.date()))]
+    if resumed != expires:  # a later deadline: its reminders are owed afresh
+        actions += [Item.storage_expires_at.set(clock.iso(resumed)), Item.reminders.set({})]
+        item.storage_expires_at = clock.iso(resumed)
+    return actions

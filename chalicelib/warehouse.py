@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from datetime import datetime
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, ids
+from chalicelib import clock, config, db, ids, lifecycle, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, plain, shard_key
+from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
@@ -22,8 +24,8 @@ from chalicelib.rules import storage as storage_rules
 
 log = get_logger("warehouse")
 
-AWAITING_ARRIVAL = ("purchased", "shipped_domestic")
-PHYSICALLY_HERE = ("received", *storage_rules.IN_STORAGE)
+AWAITING_ARRIVAL = (ItemStatus.PURCHASED, ItemStatus.SHIPPED_DOMESTIC)
+PHYSICALLY_HERE = lifecycle.PHYSICALLY_HERE
 
 
 def parcel_id_for(tracking_no: str) -> str:
@@ -57,11 +59,11 @@ def _item(item_id: str) -> Item:
 
 def _received_actions(item_id: str, parcel_id: str, now: str) -> list:
     return [
-        Item.status.set("received"),
+        Item.status.set(ItemStatus.RECEIVED),
         Item.parcel_id.set(parcel_id),
         Item.received_at.set(now),
         Item.updated_at.set(now),
-        Item.queue_key.set(shard_key("received", item_id)),
+        Item.queue_key.set(shard_key(ItemStatus.RECEIVED, item_id)),
         Item.queue_at.set(now),
     ]
 
@@ -73,7 +75,7 @@ def _new_stored_item(
     return Item(
         item_id,
         user_id=user_id,
-        status="received",
+        status=ItemStatus.RECEIVED,
         source=source,
         title=title,
         quantity=1,
@@ -83,14 +85,18 @@ def _new_stored_item(
         weight_g=weight_g,
         created_at=now,
         updated_at=now,
-        queue_key=shard_key("received", item_id),
+        queue_key=shard_key(ItemStatus.RECEIVED, item_id),
         queue_at=now,
     )
 
 
 def _declarations(tracking: str) -> list[ForwardingDeclaration]:
     """The open declarations of a tracking number, one per customer (one Query)."""
-    return [d for d in ForwardingDeclaration.query(tracking, consistent_read=True) if d.status == "declared"]
+    return [
+        d
+        for d in ForwardingDeclaration.query(tracking, consistent_read=True)
+        if d.status == DeclarationStatus.DECLARED
+    ]
 
 
 def _close_declaration(
@@ -107,7 +113,7 @@ def _close_declaration(
     tx.update(
         declaration,
         actions=actions,
-        condition=ForwardingDeclaration.status.is_in("declared", "exceptional"),
+        condition=lifecycle.DECLARATION.condition(ForwardingDeclaration.status, "match", "assign"),
     )
 
 
@@ -145,55 +151,69 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
         received_by=staff_id,
     )
     overflow: list[ForwardingDeclaration] = []
+
+    def write(tx: TransactWrite) -> None:
+        nonlocal overflow
+        if len(owners) == 1:
+            [owner] = owners
+            new_item = None
+            if not expected:  # a declaration alone: the declarant's goods become a stored item
+                [declaration] = declarations
+                new_item = _new_stored_item(
+                    owner,
+                    declaration.description,
+                    lifecycle.ItemSource.FORWARDING,
+                    parcel_id,
+                    now,
+                    weight_g,
+                )
+                tx.save(new_item, condition=Item.item_id.does_not_exist())
+            for declaration in declarations:  # at most one: one per (tracking number, customer)
+                matched = new_item.item_id if new_item else expected[0].item_id
+                _close_declaration(tx, declaration, DeclarationStatus.RECEIVED, parcel_id, matched)
+            for item in expected:
+                tx.update(
+                    item,
+                    actions=_received_actions(item.item_id, parcel_id, now),
+                    condition=Item.status.is_in(*AWAITING_ARRIVAL) & (Item.user_id == owner),
+                )
+            parcel.status = ParcelStatus.MATCHED
+            parcel.item_ids = [i.item_id for i in expected] + ([new_item.item_id] if new_item else [])
+            parcel.user_id = owner
+        else:
+            expires = storage_rules.exceptional_expires_at(now_dt)
+            parcel.status = ParcelStatus.EXCEPTIONAL
+            parcel.storage_expires_at = clock.iso(expires)
+            parcel.deadline_key = storage_rules.deadline_key(expires, parcel_id)
+            parcel.queue_key = shard_key(ParcelStatus.EXCEPTIONAL, parcel_id)
+            parcel.queue_at = now
+            if owners:  # contested: claims of different customers; staff decide, nobody is told whose
+                parcel.contested = {
+                    "declared_by": sorted(d.user_id for d in declarations),
+                    "expected_item_ids": [i.item_id for i in expected],
+                }
+                for declaration in declarations[:MAX_DECLARATIONS_IN_SCAN]:
+                    _close_declaration(tx, declaration, DeclarationStatus.EXCEPTIONAL, parcel_id, None)
+                overflow = declarations[MAX_DECLARATIONS_IN_SCAN:]
+        tx.save(parcel, condition=Parcel.parcel_id.does_not_exist())
+
     try:
-        with TransactWrite(connection=db.connection()) as tx:
-            if len(owners) == 1:
-                [owner] = owners
-                new_item = None
-                if not expected:  # a declaration alone: the declarant's goods become a stored item
-                    [declaration] = declarations
-                    new_item = _new_stored_item(
-                        owner, declaration.description, "forwarding", parcel_id, now, weight_g
-                    )
-                    tx.save(new_item, condition=Item.item_id.does_not_exist())
-                for declaration in declarations:  # at most one: one per (tracking number, customer)
-                    matched = new_item.item_id if new_item else expected[0].item_id
-                    _close_declaration(tx, declaration, "received", parcel_id, matched)
-                for item in expected:
-                    tx.update(
-                        item,
-                        actions=_received_actions(item.item_id, parcel_id, now),
-                        condition=Item.status.is_in(*AWAITING_ARRIVAL) & (Item.user_id == owner),
-                    )
-                parcel.status = "matched"
-                parcel.item_ids = [i.item_id for i in expected] + ([new_item.item_id] if new_item else [])
-                parcel.user_id = owner
-            else:
-                expires = storage_rules.exceptional_expires_at(now_dt)
-                parcel.status = "exceptional"
-                parcel.storage_expires_at = clock.iso(expires)
-                parcel.deadline_key = storage_rules.deadline_key(expires, parcel_id)
-                parcel.queue_key = shard_key("exceptional", parcel_id)
-                parcel.queue_at = now
-                if owners:  # contested: claims of different customers; staff decide, nobody is told whose
-                    parcel.contested = {
-                        "declared_by": sorted(d.user_id for d in declarations),
-                        "expected_item_ids": [i.item_id for i in expected],
-                    }
-                    for declaration in declarations[:MAX_DECLARATIONS_IN_SCAN]:
-                        _close_declaration(tx, declaration, "exceptional", parcel_id, None)
-                    overflow = declarations[MAX_DECLARATIONS_IN_SCAN:]
-            tx.save(parcel, condition=Parcel.parcel_id.does_not_exist())
-    except TransactWriteError as exc:
-        if not db.lost_race(exc):
-            raise
+        uow.run(lambda: uow.Unit(writes=[write]), retry=False)
+    except Conflict:
         try:  # another scan of the same parcel won the race: that parcel is the answer
             return parcel_json(Parcel.get(parcel_id, consistent_read=True)), False
         except Parcel.DoesNotExist:
             raise Conflict("The expected items changed while scanning; scan again.") from None
     for declaration in overflow:  # more claimants than one transaction holds: each on its own
-        with contextlib.suppress(TransactWriteError), TransactWrite(connection=db.connection()) as tx:
-            _close_declaration(tx, declaration, "exceptional", parcel_id, None)
+        with contextlib.suppress(Conflict):  # closed meanwhile
+            contest = functools.partial(
+                _close_declaration,
+                declaration=declaration,
+                status=DeclarationStatus.EXCEPTIONAL,
+                parcel_id=parcel_id,
+                item_id=None,
+            )
+            uow.run(lambda c=contest: uow.Unit(writes=[c]), retry=False)
     log.info("parcel received", extra={"parcel_id": parcel_id, "status": parcel.status})
     return parcel_json(parcel), True
 
@@ -210,7 +230,7 @@ def assign(
 ) -> dict:
     """Resolve an exceptional parcel: to items we were expecting, or to a customer who identified it."""
     parcel = _parcel(parcel_id)
-    if parcel.status != "exceptional":
+    if parcel.status != ParcelStatus.EXCEPTIONAL:
         raise Conflict(f"The parcel is {parcel.status}; only exceptional parcels can be assigned.")
     now = clock.now_iso()
     items: list[Item] = []
@@ -233,7 +253,7 @@ def assign(
         new_item = _new_stored_item(
             owner,
             description or f"Parcel {parcel.tracking_no}",
-            "exceptional",
+            lifecycle.ItemSource.EXCEPTIONAL,
             parcel_id,
             now,
             int(parcel.weight_g) if parcel.weight_g else None,
@@ -242,45 +262,47 @@ def assign(
     contested = [
         d
         for d in ForwardingDeclaration.query(parcel.tracking_no, consistent_read=True)
-        if d.status == "exceptional" and d.parcel_id == parcel_id
+        if d.status == DeclarationStatus.EXCEPTIONAL and d.parcel_id == parcel_id
     ]
     assigned_item = items[0].item_id if items else new_item.item_id
-    try:
-        with TransactWrite(connection=db.connection()) as tx:
-            for item in items:
-                tx.update(
-                    item,
-                    actions=_received_actions(item.item_id, parcel_id, now),
-                    condition=Item.status.is_in(*AWAITING_ARRIVAL),
-                )
-            if new_item:
-                tx.save(new_item, condition=Item.item_id.does_not_exist())
-            for declaration in contested[:MAX_DECLARATIONS_IN_SCAN]:
-                mine = declaration.user_id == owner
-                _close_declaration(
-                    tx,
-                    declaration,
-                    "received" if mine else "rejected",
-                    parcel_id,
-                    assigned_item if mine else None,
-                )
+
+    def write(tx: TransactWrite) -> None:
+        for item in items:
             tx.update(
-                parcel,
-                actions=[
-                    Parcel.status.set("assigned"),
-                    Parcel.user_id.set(owner),
-                    Parcel.item_ids.set([i.item_id for i in items] or [new_item.item_id]),
-                    Parcel.assigned_at.set(now),
-                    Parcel.deadline_key.remove(),
-                    Parcel.queue_key.remove(),
-                    Parcel.queue_at.remove(),
-                ],
-                condition=Parcel.status == "exceptional",
+                item,
+                actions=_received_actions(item.item_id, parcel_id, now),
+                condition=Item.status.is_in(*AWAITING_ARRIVAL),
             )
-    except TransactWriteError as exc:
-        if db.lost_race(exc):
-            raise Conflict("The parcel or its items changed meanwhile; reload and try again.") from None
-        raise
+        if new_item:
+            tx.save(new_item, condition=Item.item_id.does_not_exist())
+        for declaration in contested[:MAX_DECLARATIONS_IN_SCAN]:
+            mine = declaration.user_id == owner
+            _close_declaration(
+                tx,
+                declaration,
+                DeclarationStatus.RECEIVED if mine else DeclarationStatus.REJECTED,
+                parcel_id,
+                assigned_item if mine else None,
+            )
+        tx.update(
+            parcel,
+            actions=[
+                Parcel.status.set(ParcelStatus.ASSIGNED),
+                Parcel.user_id.set(owner),
+                Parcel.item_ids.set([i.item_id for i in items] or [new_item.item_id]),
+                Parcel.assigned_at.set(now),
+                Parcel.deadline_key.remove(),
+                Parcel.queue_key.remove(),
+                Parcel.queue_at.remove(),
+            ],
+            condition=Parcel.status == ParcelStatus.EXCEPTIONAL,
+        )
+
+    uow.run(
+        lambda: uow.Unit(writes=[write]),
+        retry=False,
+        conflict="The parcel or its items changed meanwhile; reload and try again.",
+    )
     return parcel_json(_parcel(parcel_id))
 
 
@@ -315,7 +337,7 @@ def declare_forwarding(user_id: str, tracking_no: str, carrier: str | None, desc
         declaration_id=ids.new_id("fwd"),
         carrier=carrier,
         description=description,
-        status="declared",
+        status=DeclarationStatus.DECLARED,
         declared_at=now,
         open_by=user_id,
     )
@@ -363,7 +385,7 @@ def storage_actions(item_id: str, status: str, owner: str, expires: datetime, no
 
 def inspect(item_id: str, staff_id: str, body: dict) -> dict:
     item = _item(item_id)
-    if item.status != "received":
+    if item.status != ItemStatus.RECEIVED:
         raise Conflict(f"The item is {item.status}; only received items are inspected.")
     try:
         assessed = inspection_rules.assess(
@@ -378,9 +400,11 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
         raise ValidationError(str(exc)) from None
     now_dt = clock.now()
     now = clock.iso(now_dt)
-    status = {"pass": "in_warehouse", "issue": "inspection_issue", "not_transportable": "not_transportable"}[
-        assessed.result
-    ]
+    status = {
+        "pass": ItemStatus.IN_WAREHOUSE,
+        "issue": ItemStatus.INSPECTION_ISSUE,
+        "not_transportable": ItemStatus.NOT_TRANSPORTABLE,
+    }[assessed.result]
     record = {
         "category": assessed.category,
         "checks": assessed.checks,
@@ -407,11 +431,11 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
         Item.queue_at.remove(),
     ]
     db.update_or_conflict(
-        item, actions, Item.status == "received", "The item was inspected by someone else meanwhile."
+        item, actions, Item.status == ItemStatus.RECEIVED, "The item was inspected by someone else meanwhile."
     )
     template = {
-        "inspection_issue": "inspection_issue",
-        "not_transportable": "not_transportable",
+        "inspection_issue": ItemStatus.INSPECTION_ISSUE,
+        "not_transportable": ItemStatus.NOT_TRANSPORTABLE,
     }.get(status, "electronics_confirm" if assessed.customer_confirmation_requested else None)
     if template:
         notify(
@@ -437,12 +461,12 @@ def own_item(user_id: str, item_id: str) -> Item:
 def accept(user_id: str, item_id: str) -> dict:
     """The customer accepts an item the inspection found an issue with: it is stored as normal."""
     item = own_item(user_id, item_id)
-    if item.status != "inspection_issue":
+    if item.status != ItemStatus.INSPECTION_ISSUE:
         raise Conflict(f"The item is {item.status}; only inspection_issue items can be accepted.")
     db.update_or_conflict(
         item,
-        [Item.status.set("in_warehouse"), Item.updated_at.set(clock.now_iso())],
-        Item.status == "inspection_issue",
+        [Item.status.set(ItemStatus.IN_WAREHOUSE), Item.updated_at.set(clock.now_iso())],
+        Item.status == ItemStatus.INSPECTION_ISSUE,
         "The item changed meanwhile; reload it.",
     )
     return item_json(_item(item_id))

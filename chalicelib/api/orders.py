@@ -8,6 +8,7 @@ from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib import orders, review
+from chalicelib.lifecycle import OrderStatus
 from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -115,7 +116,7 @@ def get_order(req: Req, order_id: str) -> dict:
     """One of the caller's orders with its items."""
     order = orders.own_order(req.user.user_id, order_id)
     payment = None
-    if order.payment_id and order.status == "pending_payment":
+    if order.payment_id and order.status == OrderStatus.PENDING_PAYMENT:
         from chalicelib.models.commerce import Payment
 
         payment = Payment.get(order.payment_id)

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field
 
 from chalicelib import packages
 from chalicelib.errors import ValidationError
+from chalicelib.lifecycle import PackageStatus
 from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -166,7 +167,7 @@ def review_package(req: Req, package_id: str) -> dict:
 @route(bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"))
 def package_queue(req: Req) -> dict:
     """Packages waiting for the warehouse: paid (to pack), packed (to ship) or awaiting_payment."""
-    status = req.query.get("status", "paid")
+    status = req.query.get("status", PackageStatus.PAID)
     if status not in packages.STAFF_QUEUES:
         raise ValidationError(f"status must be one of: {', '.join(packages.STAFF_QUEUES)}.")
     return _page(packages.queue(status, page_limit(req), decode_cursor(req)))

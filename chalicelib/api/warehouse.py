@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from chalicelib import aftersales, users, warehouse
 from chalicelib.errors import ValidationError
 from chalicelib.items import queue_page
+from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
 from chalicelib.rules import inspection as rules
 from chalicelib.schemas import Body
@@ -70,7 +71,7 @@ class InspectionBody(Body):
     label_size: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     weight_g: Annotated[int, Field(ge=1, le=1_000_000)]
     dims_cm: Dims
-    result: Literal["pass", "issue", "not_transportable"]
+    result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE]
     notes: Annotated[str, Field(max_length=1000)] | None = None
     hazards: list[Literal[rules.HAZARDS]] | None = None  # type: ignore[valid-type]
 
@@ -112,8 +113,8 @@ def scan_inbound(req: Req):
 @route(bp, "/staff/parcels", groups=WAREHOUSE, query=("status", "limit", "cursor"))
 def parcel_queue(req: Req) -> dict:
     """Exceptional parcels waiting to be identified, oldest first."""
-    status = req.query.get("status", "exceptional")
-    if status != "exceptional":
+    status = req.query.get("status", ParcelStatus.EXCEPTIONAL)
+    if status != ParcelStatus.EXCEPTIONAL:
         raise ValidationError("status must be exceptional.")
     parcels, cursor = queue_page(Parcel, status, page_limit(req), decode_cursor(req))
     return {"items": [warehouse.parcel_json(p) for p in parcels], "next_cursor": encode_cursor(cursor)}

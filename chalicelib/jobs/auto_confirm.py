@@ -17,6 +17,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib import clock
 from chalicelib.errors import ApiError
+from chalicelib.lifecycle import PackageStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
@@ -119,6 +120,6 @@ def _confirm(package: Package) -> str:
 
 def _no_longer_shipped(package_id: str) -> bool:
     try:
-        return Package.get(package_id, consistent_read=True).status != "shipped"
+        return Package.get(package_id, consistent_read=True).status != PackageStatus.SHIPPED
     except Package.DoesNotExist:
         return True

@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import clock, config, db, emails, ids, lifecycle, users
 from chalicelib.items import shard_key
+from chalicelib.lifecycle import ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.jobs import JobState
@@ -165,18 +166,18 @@ class Sweep:
         self.stats["packages_expired" if packages.expire(package) else "skipped_changed"] += 1
 
     def _abandon_parcel(self, parcel: Parcel) -> None:
-        if parcel.status != "exceptional" or (parcel.storage_expires_at or "") > self.now_iso:
+        if parcel.status != ParcelStatus.EXCEPTIONAL or (parcel.storage_expires_at or "") > self.now_iso:
             return
         abandoned = db.update_if(
             parcel,
             [
-                Parcel.status.set("abandoned"),
+                Parcel.status.set(ParcelStatus.ABANDONED),
                 Parcel.abandoned_at.set(self.now_iso),
                 Parcel.deadline_key.remove(),
                 Parcel.queue_key.set(shard_key("destruction", parcel.parcel_id)),
                 Parcel.queue_at.set(self.now_iso),
             ],
-            Parcel.status == "exceptional",
+            Parcel.status == ParcelStatus.EXCEPTIONAL,
         )
         self.stats["parcels_abandoned" if abandoned else "skipped_changed"] += 1
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
+from chalicelib.lifecycle import PhotoStatus
 from chalicelib.models.base import table_meta
 
-PENDING = "pending"
-READY = "ready"
-REJECTED = "rejected"
+PENDING = PhotoStatus.PENDING
+READY = PhotoStatus.READY
+REJECTED = PhotoStatus.REJECTED
 
 
 class Photo(Model):

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.lifecycle import ItemStatus
+
 CHECKS = ("color", "damage", "stains", "size", "model", "version")
 OUTCOMES = ("ok", "issue", "n/a")
 CATEGORIES = ("apparel", "electronics", "general")
-RESULTS = ("pass", "issue", "not_transportable")
+RESULTS = ("pass", "issue", ItemStatus.NOT_TRANSPORTABLE)
 HAZARDS = ("battery", "liquid", "powder", "magnet", "blade", "flammable", "other")
 # outside the inspection's scope for apparel: recorded, never a reason to fail the inspection
 APPAREL_OUT_OF_SCOPE = ("color", "size")
@@ -64,7 +66,7 @@ def assess(
         raise InspectionRejected(f"{', '.join(in_scope)} found an issue: the result cannot be pass.")
     if result == "issue" and not issues and not (notes or "").strip():
         raise InspectionRejected("an issue result needs a check marked issue or notes saying what is wrong.")
-    if result == "not_transportable" and not hazards:
+    if result == ItemStatus.NOT_TRANSPORTABLE and not hazards:
         raise InspectionRejected('say why the goods cannot travel: hazards, e.g. ["battery"].')
     return Inspection(
         category=category,
