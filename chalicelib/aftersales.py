@@ -6,11 +6,12 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, ids, lifecycle, money, refunds, storage, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, queue_page, shard_key
+from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus, ItemStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
 from chalicelib.notify import notify
+from chalicelib.queues import queue_page, shard_key
 
 # an item is with us (or was received) when a case can be opened about it
 CASE_STATUSES = lifecycle.CASE_OPEN_FOR

@@ -158,11 +158,11 @@ WEBHOOK_BODY = {
 
 
 def _status_enums() -> dict[str, list[str]]:
-    from chalicelib import packages, review
+    from chalicelib import packages, purchasing
 
     return {
-        "review_queue": list(review.ORDER_QUEUES),
-        "item_queue": list(review.ITEM_QUEUES),
+        "review_queue": list(purchasing.ORDER_QUEUES),
+        "item_queue": list(purchasing.ITEM_QUEUES),
         "package_queue": list(packages.STAFF_QUEUES),
         "parcel_queue": [ParcelStatus.EXCEPTIONAL],
     }

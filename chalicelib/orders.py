@@ -8,10 +8,11 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, ids, lifecycle, payments, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, shard_key, with_account
+from chalicelib.items import item_json, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import CartItem, Item, Order, Payment
+from chalicelib.queues import shard_key
 from chalicelib.rules import charges as charge_rules
 from chalicelib.rules.calendar import add_working_hours
 
@@ -468,13 +469,16 @@ def refund_item(item: Item) -> list:
 
 
 def cancel(user_id: str, order_id: str) -> dict:
-    """Allowed until the first item is purchased; what was paid goes back to the wallet."""
+    """Allowed until the first item is purchased; what was paid goes back to the wallet (REFUND_POLICY).
+
+    Three DynamoDB requests: the order; its items and the wallet account in one batch; the transaction."""
+    first = [own_order(user_id, order_id, consistent=True)]
 
     def unit() -> wallet.Unit:
-        order = own_order(user_id, order_id, consistent=True)
+        order = first.pop() if first else own_order(user_id, order_id, consistent=True)
         if order.status not in CANCELLABLE:
             raise Conflict(f"The order is {order.status} and can no longer be cancelled.")
-        items = order_items(order)
+        items, _, work = with_account(user_id, order.item_ids)
         waiting = {  # where an order's items wait while the order is in each cancellable status
             OrderStatus.PENDING_PAYMENT: ItemStatus.PENDING_PAYMENT,
             OrderStatus.PENDING_REVIEW: ItemStatus.PENDING_REVIEW,
@@ -482,27 +486,28 @@ def cancel(user_id: str, order_id: str) -> dict:
         }[order.status]
         if any(i.status != waiting or i.purchase for i in items):
             raise Conflict("Some items are already purchased; open an after-sales case instead.")
-        work = wallet.Unit()
         refund = refund_due_fen(order)
         work.move(user_id, refund, "order_refund", order.order_id)
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                order,
-                actions=[
-                    Order.status.set(OrderStatus.CANCELLED),
-                    Order.cancelled_at.set(clock.now_iso()),
-                    Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
-                    Order.queue_key.remove(),
-                    Order.queue_at.remove(),
-                ],
-                condition=Order.status == order.status,
-            )
-            move_items(tx, items, (waiting,), ItemStatus.CANCELLED, extra=refund_item)
-
-        work.write(write)
+        now = clock.now_iso()
+        cancelled = lifecycle.ORDER.target("cancel")
+        work.update(
+            order,
+            [
+                Order.status.set(cancelled),
+                Order.cancelled_at.set(now),
+                Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
+                Order.queue_key.remove(),
+                Order.queue_at.remove(),
+            ],
+            Order.status == order.status,
+        )
+        item_target = lifecycle.ITEM.target("cancel")
+        work.write(lambda tx: move_items(tx, items, (waiting,), item_target, extra=refund_item))
+        order.status, order.cancelled_at = cancelled, now
+        order.refunded_fen = int(order.refunded_fen or 0) + refund
+        for item in items:
+            item.status = item_target
+        work.result = order_json(order, items)
         return work
 
-    wallet.run(unit)
-    order = own_order(user_id, order_id, consistent=True)
-    return order_json(order, order_items(order))
+    return wallet.run(unit)

@@ -17,15 +17,16 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, db, ids, lifecycle, money, storage, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
-from chalicelib.items import item_json, plain, queue_page, shard_key, with_account
+from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import ItemStatus, PackageStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
 from chalicelib.notify import notify
-from chalicelib.review import normalise_tracking
+from chalicelib.queues import queue_page, shard_key
 from chalicelib.rules import shipping as rules
 from chalicelib.rules import storage as storage_rules
+from chalicelib.tracking import normalise_tracking
 
 log = get_logger("packages")
 

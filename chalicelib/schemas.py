@@ -5,8 +5,36 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+
+# --- field types every request body shares (declared once) -------------------------------------------
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+TrackingNo = Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
+Carrier = Annotated[str, Field(min_length=1, max_length=64)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+Fen = Annotated[int, Field(ge=0, le=100_000_000)]
+GoodsWeightG = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class ItemDims(Body):
+    """An item's measured size in cm."""
+
+    l: Annotated[int, Field(ge=1, le=500)]  # noqa: E741 - api.md's name
+    w: Annotated[int, Field(ge=1, le=500)]
+    h: Annotated[int, Field(ge=1, le=500)]
+
+
+class PackageDims(Body):
+    """A packed parcel's size in cm (a carton that a line can carry)."""
+
+    l: Annotated[int, Field(ge=1, le=300)]  # noqa: E741 - api.md's name
+    w: Annotated[int, Field(ge=1, le=300)]
+    h: Annotated[int, Field(ge=1, le=300)]

@@ -7,9 +7,10 @@ from datetime import timedelta
 from chalicelib import clock, config, lifecycle, wallet
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, queue_page, with_account
+from chalicelib.items import item_json, with_account
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import Parcel
+from chalicelib.queues import queue_page
 from chalicelib.rules import storage as storage_rules
 from chalicelib.warehouse import parcel_json
 

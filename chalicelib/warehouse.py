@@ -12,15 +12,16 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, db, ids, lifecycle, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, plain, shard_key
+from chalicelib.items import item_json, plain
 from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
 from chalicelib.notify import notify
-from chalicelib.review import normalise_tracking
+from chalicelib.queues import shard_key
 from chalicelib.rules import inspection as inspection_rules
 from chalicelib.rules import storage as storage_rules
+from chalicelib.tracking import normalise_tracking
 
 log = get_logger("warehouse")
 

@@ -7,14 +7,13 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-from chalicelib import orders, review
+from chalicelib import orders, purchasing
 from chalicelib.lifecycle import OrderStatus
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, Id
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
 
-Id = Annotated[str, Field(min_length=1, max_length=64)]
 Remark = Annotated[str, Field(max_length=500)]
 Quantity = Annotated[int, Field(ge=1, le=100_000)]
 
@@ -138,10 +137,10 @@ def cancel_order(req: Req, order_id: str) -> dict:
 @route(bp, "/items/{item_id}/pay-difference", "POST", money=True)
 def pay_price_difference(req: Req, item_id: str) -> dict:
     """Pay a higher actual purchase price from the wallet."""
-    return review.pay_price_difference(req.user.user_id, item_id)
+    return purchasing.pay_price_difference(req.user.user_id, item_id)
 
 
 @route(bp, "/items/{item_id}/decline-difference", "POST", money=True)
 def decline_price_difference(req: Req, item_id: str) -> dict:
     """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded."""
-    return review.decline_price_difference(req.user.user_id, item_id)
+    return purchasing.decline_price_difference(req.user.user_id, item_id)

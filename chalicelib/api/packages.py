@@ -10,18 +10,16 @@ from pydantic import ConfigDict, Field
 from chalicelib import packages
 from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import PackageStatus
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
 
 WAREHOUSE = ("warehouse",)
-Id = Annotated[str, Field(min_length=1, max_length=64)]
 ItemIds = Annotated[list[Id], Field(min_length=1, max_length=packages.MAX_ITEMS_PER_PACKAGE)]
 Country = Annotated[str, Field(pattern=r"^[A-Za-z]{2}$")]
 ServiceName = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")]
 Services = Annotated[list[ServiceName], Field(max_length=10)]
-Fen = Annotated[int, Field(ge=0, le=100_000_000)]
 
 
 def _text(max_length: int, min_length: int = 1):
@@ -56,20 +54,14 @@ class PackageBody(Body):
     declared_value_fen: Fen | None = None
 
 
-class Dims(Body):
-    l: Annotated[int, Field(ge=1, le=300)]  # noqa: E741 - api.md's name
-    w: Annotated[int, Field(ge=1, le=300)]
-    h: Annotated[int, Field(ge=1, le=300)]
-
-
 class PackBody(Body):
     weight_g: Annotated[int, Field(ge=1, le=300_000)]
-    dims_cm: Dims
+    dims_cm: PackageDims
 
 
 class ShipBody(Body):
     carrier: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 .&-]*$")]
-    tracking_no: Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
+    tracking_no: TrackingNo
 
 
 class ReviewBody(Body):

@@ -7,15 +7,14 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import review
+from chalicelib import purchasing
 from chalicelib.errors import ValidationError
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
 
 REVIEWER = ("reviewer",)
-Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class RejectBody(Body):
@@ -24,12 +23,12 @@ class RejectBody(Body):
 
 class PurchaseBody(Body):
     merchant_order_no: Annotated[str, Field(min_length=1, max_length=64)]
-    actual_unit_price_fen: Annotated[int, Field(ge=0, le=100_000_000)]
+    actual_unit_price_fen: Fen
 
 
 class ShipmentBody(Body):
-    carrier: Annotated[str, Field(min_length=1, max_length=64)]
-    tracking_no: Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
+    carrier: Carrier
+    tracking_no: TrackingNo
 
 
 def _status(req: Req, allowed: tuple[str, ...]) -> str:
@@ -42,7 +41,7 @@ def _status(req: Req, allowed: tuple[str, ...]) -> str:
 @route(bp, "/staff/orders", groups=REVIEWER, query=("status", "limit", "cursor"))
 def review_queue(req: Req) -> dict:
     """Orders waiting for staff, oldest review_due_at first, with `overdue`."""
-    page = review.queue(_status(req, review.ORDER_QUEUES), page_limit(req), decode_cursor(req))
+    page = purchasing.queue(_status(req, purchasing.ORDER_QUEUES), page_limit(req), decode_cursor(req))
     page["next_cursor"] = encode_cursor(page["next_cursor"])
     return page
 
@@ -50,19 +49,19 @@ def review_queue(req: Req) -> dict:
 @route(bp, "/staff/orders/{order_id}/approve", "POST", groups=REVIEWER)
 def approve_order(req: Req, order_id: str) -> dict:
     """Approve a paid order: its items go to purchasing."""
-    return review.approve(order_id, req.user.user_id)
+    return purchasing.approve(order_id, req.user.user_id)
 
 
 @route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody)
 def reject_order(req: Req, order_id: str) -> dict:
     """Reject: full refund to the wallet and an email to the customer."""
-    return review.reject(order_id, req.user.user_id, req.body.reason)
+    return purchasing.reject(order_id, req.user.user_id, req.body.reason)
 
 
 @route(bp, "/staff/items", groups=("reviewer", "warehouse"), query=("status", "limit", "cursor"))
 def item_queue(req: Req) -> dict:
     """Items waiting for staff: purchasing, awaiting_payment, purchased, shipped_domestic."""
-    page = review.item_queue(_status(req, review.ITEM_QUEUES), page_limit(req), decode_cursor(req))
+    page = purchasing.item_queue(_status(req, purchasing.ITEM_QUEUES), page_limit(req), decode_cursor(req))
     page["next_cursor"] = encode_cursor(page["next_cursor"])
     return page
 
@@ -70,7 +69,7 @@ def item_queue(req: Req) -> dict:
 @route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody)
 def record_purchase(req: Req, item_id: str) -> dict:
     """Record the purchase at the actual price; the difference is refunded or charged."""
-    return review.record_purchase(
+    return purchasing.record_purchase(
         item_id, req.user.user_id, req.body.merchant_order_no, req.body.actual_unit_price_fen
     )
 
@@ -78,4 +77,6 @@ def record_purchase(req: Req, item_id: str) -> dict:
 @route(bp, "/staff/items/{item_id}/domestic-shipment", "POST", groups=REVIEWER, body=ShipmentBody)
 def record_domestic_shipment(req: Req, item_id: str) -> dict:
     """Record the merchant's shipment to our warehouse."""
-    return review.record_domestic_shipment(item_id, req.user.user_id, req.body.carrier, req.body.tracking_no)
+    return purchasing.record_domestic_shipment(
+        item_id, req.user.user_id, req.body.carrier, req.body.tracking_no
+    )

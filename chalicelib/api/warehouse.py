@@ -9,36 +9,29 @@ from pydantic import Field, model_validator
 
 from chalicelib import aftersales, users, warehouse
 from chalicelib.errors import ValidationError
-from chalicelib.items import queue_page
 from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
+from chalicelib.queues import queue_page
 from chalicelib.rules import inspection as rules
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, Carrier, Fen, GoodsWeightG, Id, ItemDims, Text, TrackingNo
 from chalicelib.web import Req, decode_cursor, encode_cursor, json_response, page_limit, route
 
 bp = Blueprint(__name__)
 
 WAREHOUSE = ("warehouse",)
 CASE_STAFF = ("warehouse", "reviewer")
-Tracking = Annotated[str, Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9 -]+$")]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
 Check = Literal["ok", "issue", "n/a"]
 
 
 class InboundBody(Body):
-    tracking_no: Tracking
-    carrier: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    weight_g: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    tracking_no: TrackingNo
+    carrier: Carrier | None = None
+    weight_g: GoodsWeightG | None = None
 
 
 class AssignBody(Body):
-    item_ids: (
-        Annotated[
-            list[Annotated[str, Field(min_length=1, max_length=64)]], Field(min_length=1, max_length=50)
-        ]
-        | None
-    ) = None
-    user_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    item_ids: Annotated[list[Id], Field(min_length=1, max_length=50)] | None = None
+    user_id: Id | None = None
     customer_email: Annotated[str, Field(min_length=3, max_length=254)] | None = None
     description: Text | None = None
 
@@ -59,38 +52,32 @@ class Checks(Body):
     version: Check
 
 
-class Dims(Body):
-    l: Annotated[int, Field(ge=1, le=500)]  # noqa: E741 - api.md's name
-    w: Annotated[int, Field(ge=1, le=500)]
-    h: Annotated[int, Field(ge=1, le=500)]
-
-
 class InspectionBody(Body):
     category: Literal["apparel", "electronics", "general"]
     checks: Checks
     label_size: Annotated[str, Field(min_length=1, max_length=32)] | None = None
-    weight_g: Annotated[int, Field(ge=1, le=1_000_000)]
-    dims_cm: Dims
-    result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE]
+    weight_g: GoodsWeightG
+    dims_cm: ItemDims
+    result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE.value]
     notes: Annotated[str, Field(max_length=1000)] | None = None
     hazards: list[Literal[rules.HAZARDS]] | None = None  # type: ignore[valid-type]
 
 
 class CaseBody(Body):
-    item_id: Annotated[str, Field(min_length=1, max_length=64)]
+    item_id: Id
     type: Literal["return", "exchange", "refund"]
     reason: Text
 
 
 class ResolveBody(Body):
     resolution: Literal["refund", "return", "reject"]
-    refund_fen: Annotated[int, Field(ge=0, le=100_000_000)] = 0
+    refund_fen: Fen = 0
     note: Text | None = None
 
 
 class ForwardingBody(Body):
-    tracking_no: Tracking
-    carrier: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    tracking_no: TrackingNo
+    carrier: Carrier | None = None
     description: Text
 
 

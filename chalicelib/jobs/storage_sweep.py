@@ -26,13 +26,13 @@ from datetime import date, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from chalicelib import clock, config, db, emails, ids, lifecycle, users
-from chalicelib.items import shard_key
 from chalicelib.lifecycle import ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
 from chalicelib.models.warehouse import Parcel
+from chalicelib.queues import shard_key
 from chalicelib.rules import storage as storage_rules
 
 log = get_logger("jobs.storage_sweep")

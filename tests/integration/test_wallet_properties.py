@@ -8,7 +8,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import clock, errors, ids, orders, payments, review, wallet
+from chalicelib import clock, errors, ids, orders, payments, purchasing, wallet
 from chalicelib.catalog.source import set_source
 from chalicelib.models.commerce import LedgerEntry
 from tests.integration.conftest import FakeSource, _products
@@ -94,19 +94,19 @@ def test_ledger_balance_and_conservation(stack, steps):
                         assert refundable
                         expected += int(current.paid_fen)
                     elif kind == "reject":
-                        review.reject(order["order_id"], "staff", "test")
+                        purchasing.reject(order["order_id"], "staff", "test")
                         expected += int(current.paid_fen)
                     elif kind == "purchase":
                         if current.status == "pending_review":
-                            review.approve(order["order_id"], "staff")
+                            purchasing.approve(order["order_id"], "staff")
                         actual = max(0, int(item.unit_price_fen) + step[2])
                         difference = (actual - int(item.unit_price_fen)) * int(item.quantity)
-                        result = review.record_purchase(item.item_id, "staff", "M", actual)
+                        result = purchasing.record_purchase(item.item_id, "staff", "M", actual)
                         if result["status"] == "purchased":
                             expected -= difference
                     else:
                         due = int(item.price_difference_due_fen or 0)
-                        review.pay_price_difference(user_id, item.item_id)
+                        purchasing.pay_price_difference(user_id, item.item_id)
                         expected -= due
             except (errors.Conflict, errors.NotFound):
                 pass  # refused transitions move no money; the books below prove it

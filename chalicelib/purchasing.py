@@ -1,4 +1,7 @@
-"""Review and purchasing (seed step 3): staff approve or reject paid orders, buy, and record shipment."""
+"""Staff order review and purchasing (seed step 3): approve or reject paid orders, buy at the real price
+(price differences settled, or confirmed or declined by the customer), and record the merchant's shipment.
+
+Not to be confused with the customer's rating of a delivered package (packages.add_review)."""
 
 from __future__ import annotations
 
@@ -6,14 +9,16 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, db, lifecycle, money, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.items import item_json, plain, queue_page, shard_key
+from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
 from chalicelib.orders import move_items, order_items, order_json, refund_due_fen, refund_item
+from chalicelib.queues import queue_page, shard_key
+from chalicelib.tracking import normalise_tracking
 
-log = get_logger("review")
+log = get_logger("purchasing")
 
 ORDER_QUEUES = (OrderStatus.PENDING_REVIEW, OrderStatus.APPROVED)
 ITEM_QUEUES = (
@@ -242,41 +247,41 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
 
 def pay_price_difference(user_id: str, item_id: str) -> dict:
-    """The customer settles a higher actual price from the wallet; the item becomes purchased."""
+    """The customer settles a higher actual price from the wallet; the item becomes purchased.
+    Two DynamoDB requests: the item and the wallet account in one batch, then the transaction."""
 
     def unit() -> wallet.Unit:
-        item = _item(item_id)
-        if item.user_id != user_id:
+        found, _, work = with_account(user_id, [item_id])
+        if not found or found[0].user_id != user_id:
             raise NotFound("No such item.")
+        item = found[0]
         due = int(item.price_difference_due_fen or 0)
-        if item.status != ItemStatus.PURCHASING or due <= 0:
+        if not lifecycle.ITEM.allows("pay_difference", item.status) or due <= 0:
             raise Conflict("Nothing is due on this item.")
-        work = wallet.Unit()
         work.move(user_id, -due, "price_difference_charge", item.item_id)
         now = clock.now_iso()
-
-        def write(tx: TransactWrite) -> None:
-            purchase = plain(item.purchase) or {}
-            purchase["settlement"] = "charged"
-            tx.update(
-                item,
-                actions=[
-                    Item.status.set(ItemStatus.PURCHASED),
-                    Item.price_difference_due_fen.set(0),
-                    Item.purchase.set(purchase),
-                    Item.updated_at.set(now),
-                    Item.queue_key.set(shard_key(ItemStatus.PURCHASED, item.item_id)),
-                    Item.queue_at.set(now),
-                    *refunds.paid_actions(item, due),
-                ],
-                condition=(Item.status == ItemStatus.PURCHASING) & (Item.price_difference_due_fen == due),
-            )
-
-        work.write(write)
+        purchase = plain(item.purchase) or {}
+        purchase["settlement"] = "charged"
+        purchased = lifecycle.ITEM.target("pay_difference")
+        work.update(
+            item,
+            [
+                Item.status.set(purchased),
+                Item.price_difference_due_fen.set(0),
+                Item.purchase.set(purchase),
+                Item.updated_at.set(now),
+                Item.queue_key.set(shard_key(purchased, item.item_id)),
+                Item.queue_at.set(now),
+                *refunds.paid_actions(item, due),
+            ],
+            lifecycle.ITEM.condition(Item.status, "pay_difference") & (Item.price_difference_due_fen == due),
+        )
+        item.status, item.price_difference_due_fen, item.purchase = purchased, 0, purchase
+        item.paid_fen = refunds.paid_fen(item) + due
+        work.result = item_json(item)
         return work
 
-    wallet.run(unit)
-    return item_json(_item(item_id))
+    return wallet.run(unit)
 
 
 def decline_price_difference(user_id: str, item_id: str) -> dict:
@@ -321,10 +326,6 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
 
     wallet.run(unit)
     return item_json(_item(item_id))
-
-
-def normalise_tracking(tracking_no: str) -> str:
-    return "".join(tracking_no.split()).upper()
 
 
 def record_domestic_shipment(item_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict:
