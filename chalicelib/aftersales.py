@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids, lifecycle, money, refunds, storage, uow, wallet
+from chalicelib import clock, config, ids, lifecycle, money, refunds, storage, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus, ItemStatus
@@ -92,7 +92,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
     if resolution == "refund" and refund_fen <= 0:
         raise ValidationError("A refund needs refund_fen > 0.")
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         try:
             case = AfterSalesCase.get(case_id, consistent_read=True)
         except AfterSalesCase.DoesNotExist:
@@ -108,7 +108,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             )
         refunds.check(item, refund_fen)  # at most what was paid for the item minus earlier refunds
         now = clock.now_iso()
-        work = wallet.Unit()
+        work = uow.Unit()
         work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id)
 
         def write(tx: TransactWrite) -> None:
@@ -152,7 +152,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
         work.result = case
         return work
 
-    case = wallet.run(unit)
+    case = uow.run(unit)
     resolved = AfterSalesCase.get(case_id, consistent_read=True)
     notify(
         case.user_id,

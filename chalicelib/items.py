@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib import clock, lifecycle, photos
+from chalicelib import clock, lifecycle, photos, uow
 from chalicelib.models.commerce import Item
 from chalicelib.rules import storage as storage_rules
 
@@ -77,6 +77,6 @@ def with_account(user_id: str, item_ids, extra: tuple = ()) -> tuple[list[Item],
     keys = [(Item, (i,)) for i in item_ids]
     account_key = (WalletAccount, wallet.account_key(user_id))
     found = db.batch_read([*keys, account_key, *extra])
-    work = wallet.Unit()
+    work = uow.Unit()
     work.accounts[user_id] = found.get(account_key) or wallet.new_account(user_id)
     return [found[k] for k in keys if k in found], {k: found[k] for k in extra if k in found}, work

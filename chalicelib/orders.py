@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, lifecycle, payments, refunds, uow, wallet
+from chalicelib import clock, ids, lifecycle, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
@@ -392,7 +392,7 @@ def pay(user_id: str, order_id: str) -> dict:
     if first[0].payment_channel != "balance":
         return _pay_external(first[0])
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         current = first.pop() if first else own_order(user_id, order_id, consistent=True)
         lifecycle.ORDER.require("pay", current.status)
         items, _, work = with_account(user_id, current.item_ids)
@@ -401,7 +401,7 @@ def pay(user_id: str, order_id: str) -> dict:
         work.result = order_json(current, items)
         return work
 
-    body = wallet.run(unit)
+    body = uow.run(unit)
     log.info("order paid from balance", extra={"order_id": order_id})
     return body
 
@@ -437,7 +437,7 @@ def _pay_external(order: Order) -> dict:
     return order_json(order, order_items(order), payment)
 
 
-def settle_external_payment(work: wallet.Unit, payment: Payment) -> None:
+def settle_external_payment(work: uow.Unit, payment: Payment) -> None:
     """Within the webhook's unit: the collected money pays the order (or stays in the wallet if cancelled)."""
     try:
         order = Order.get(payment.order_id, consistent_read=True)
@@ -474,7 +474,7 @@ def cancel(user_id: str, order_id: str) -> dict:
     Three DynamoDB requests: the order; its items and the wallet account in one batch; the transaction."""
     first = [own_order(user_id, order_id, consistent=True)]
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         order = first.pop() if first else own_order(user_id, order_id, consistent=True)
         if order.status not in CANCELLABLE:
             raise Conflict(f"The order is {order.status} and can no longer be cancelled.")
@@ -510,4 +510,4 @@ def cancel(user_id: str, order_id: str) -> dict:
         work.result = order_json(order, items)
         return work
 
-    return wallet.run(unit)
+    return uow.run(unit)

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, ids, lifecycle, money, storage, wallet
+from chalicelib import clock, config, db, ids, lifecycle, money, storage, uow, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import ItemStatus, PackageStatus
@@ -343,7 +343,7 @@ def create(
     fee_rule = rules.service_fee_rule()
     rates = rules.rates_snapshot(line, chosen)
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         items = _stored_items(user_id, item_ids)
         shipment = _shipment(items, declared_value_fen)
         goods = set().union(*(goods_flags(i) for i in items))
@@ -381,7 +381,7 @@ def create(
             created_at=now,
             updated_at=now,
         )
-        work = wallet.Unit()
+        work = uow.Unit()
 
         def write(tx: TransactWrite) -> None:
             tx.save(package, condition=Package.package_id.does_not_exist())
@@ -403,7 +403,7 @@ def create(
         work.result = package
         return work
 
-    package = wallet.run(unit)
+    package = uow.run(unit)
     log.info(
         "package submitted", extra={"package_id": package.package_id, "total_fen": int(package.total_fen)}
     )
@@ -419,7 +419,7 @@ def pay(user_id: str, package_id: str) -> dict:
     Three DynamoDB requests: the package, its items and the wallet account in one batch, one transaction;
     the answer is built from what was committed."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         package = own_package(user_id, package_id)
         lifecycle.PACKAGE.require("pay", package.status)
         items, work = _items_and_account(package)
@@ -440,12 +440,12 @@ def pay(user_id: str, package_id: str) -> dict:
         work.result = package_json(package, items)
         return work
 
-    body = wallet.run(unit)
+    body = uow.run(unit)
     log.info("package paid", extra={"package_id": package_id})
     return body
 
 
-def _items_and_account(package: Package) -> tuple[list[Item], wallet.Unit]:
+def _items_and_account(package: Package) -> tuple[list[Item], uow.Unit]:
     items, _, work = with_account(package.user_id, package.item_ids)
     return items, work
 
@@ -453,12 +453,12 @@ def _items_and_account(package: Package) -> tuple[list[Item], wallet.Unit]:
 def cancel(user_id: str, package_id: str) -> dict:
     """Before packing: the items return to storage with their deadline; what was paid is refunded."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         package = own_package(user_id, package_id)
         lifecycle.PACKAGE.require("cancel", package.status)  # only before packing
         return _release(package, "cancel", "customer")
 
-    body = wallet.run(unit)
+    body = uow.run(unit)
     log.info("package cancelled", extra={"package_id": package_id})
     return body
 
@@ -467,15 +467,15 @@ def expire(package: Package) -> bool:
     """An unpaid package past its payment deadline (the storage sweep): cancelled, items back in storage
     with their deadlines, the customer told. False when it was paid or cancelled meanwhile."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         current = _package(package.package_id)
         if not lifecycle.PACKAGE.allows("expire", current.status) or (current.payment_due_at or "") > (
             clock.now_iso()
         ):
-            return wallet.Unit(result=None)
+            return uow.Unit(result=None)
         return _release(current, "expire", "payment_expired")
 
-    body = wallet.run(unit)
+    body = uow.run(unit)
     if body is None:
         return False
     notify(
@@ -491,7 +491,7 @@ def expire(package: Package) -> bool:
     return True
 
 
-def _release(package: Package, action: str, reason: str) -> wallet.Unit:
+def _release(package: Package, action: str, reason: str) -> uow.Unit:
     """The unit that cancels `package` (by `action`): refund what was paid, items back on the shelf.
 
     An item's storage clock resumes with its own deadline, never less than the grace period from now, and
@@ -549,7 +549,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
     difference refunded or charged through the ledger, or left due when the wallet is short."""
 
     def build(may_charge: bool):
-        def unit() -> wallet.Unit:
+        def unit() -> uow.Unit:
             package = _package(package_id)
             if package.status != PackageStatus.PAID:
                 raise Conflict(f"The package is {package.status}; only paid packages are packed.")
@@ -568,7 +568,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
             final = _price(line, shipment, list(package.services or []), fee_rule, catalog)
             paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
             difference = final.total_fen - (paid - refunded)
-            work = wallet.Unit()
+            work = uow.Unit()
             due = 0
             if difference > 0 and (not may_charge or wallet.balance_fen(package.user_id) < difference):
                 due, settlement, queue_status = difference, "awaiting_payment", "awaiting_payment"
@@ -621,9 +621,9 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
         return unit
 
     try:
-        user_id, due = wallet.run(build(may_charge=True))
+        user_id, due = uow.run(build(may_charge=True))
     except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
-        user_id, due = wallet.run(build(may_charge=False))
+        user_id, due = uow.run(build(may_charge=False))
     if due:
         notify(
             user_id,
@@ -637,7 +637,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
 def pay_difference(user_id: str, package_id: str) -> dict:
     """The customer pays a higher final charge from the wallet; the package becomes ready to ship."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         package = own_package(user_id, package_id)
         due = int(package.due_fen or 0)
         if not lifecycle.PACKAGE.allows("pay_difference", package.status) or due <= 0:
@@ -663,7 +663,7 @@ def pay_difference(user_id: str, package_id: str) -> dict:
         work.result = package_json(package, items)
         return work
 
-    return wallet.run(unit)
+    return uow.run(unit)
 
 
 # --- shipping and receipt ------------------------------------------------------------------------------
@@ -680,7 +680,7 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
     carrier = carrier.strip()
     url = rules.tracking_url(carrier, tracking)
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         package = _package(package_id)
         if package.status != PackageStatus.PACKED:
             raise Conflict(f"The package is {package.status}; only packed packages can be shipped.")
@@ -688,7 +688,7 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
             raise Conflict("The customer has not paid the final charge yet.")
         items = package_items(package)
         now = clock.now_iso()
-        work = wallet.Unit()
+        work = uow.Unit()
 
         def write(tx: TransactWrite) -> None:
             tx.update(
@@ -724,7 +724,7 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
         work.result = package.user_id
         return work
 
-    user_id = wallet.run(unit)
+    user_id = uow.run(unit)
     notify(
         user_id,
         "package_shipped",
@@ -738,12 +738,12 @@ def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> t
     """`delivered`, by the customer (`user_id` given: own packages only) or by the auto-confirm job.
     Returns the package and its items as committed."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         package = own_package(user_id, package_id) if user_id else _package(package_id)
         lifecycle.PACKAGE.require("deliver", package.status)
         items = package_items(package)
         now = clock.now_iso()
-        work = wallet.Unit()
+        work = uow.Unit()
         delivered = lifecycle.PACKAGE.target("deliver")
         work.update(
             package,
@@ -769,7 +769,7 @@ def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> t
         work.result = (package, items)
         return work
 
-    return wallet.run(unit)
+    return uow.run(unit)
 
 
 def confirm_receipt(user_id: str, package_id: str) -> dict:

@@ -13,7 +13,7 @@ import time
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids, wallet
+from chalicelib import clock, config, ids, uow
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, RequestRecord
@@ -122,8 +122,8 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
     if not isinstance(payment_id, str) or not isinstance(amount, int) or isinstance(amount, bool):
         raise ValidationError("data.payment_id (string) and data.amount_fen (integer) are required.")
 
-    def unit() -> wallet.Unit:
-        result = wallet.Unit()
+    def unit() -> uow.Unit:
+        result = uow.Unit()
         try:
             payment = Payment.get(payment_id, consistent_read=True)
         except Payment.DoesNotExist:
@@ -164,6 +164,6 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
         result.result = {"received": True, "duplicate": False, "payment_id": payment_id}
         return result
 
-    outcome = wallet.run(unit)
+    outcome = uow.run(unit)
     log.info("webhook handled", extra={"event_id": event_id, **outcome})
     return outcome

@@ -100,12 +100,12 @@ def approve(order_id: str, staff_id: str) -> dict:
 def reject(order_id: str, staff_id: str, reason: str) -> dict:
     """Order rejected, the full amount paid goes back to the wallet, the customer is emailed."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         order = _order(order_id)
         if order.status != OrderStatus.PENDING_REVIEW:
             raise Conflict(f"The order is {order.status}; only pending_review orders can be rejected.")
         items = order_items(order)
-        work = wallet.Unit()
+        work = uow.Unit()
         refund = refund_due_fen(order)  # the bank fee of an external channel is not refunded
         work.move(order.user_id, refund, "order_refund", order.order_id)
 
@@ -129,7 +129,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
         work.result = (order.user_id, refund)
         return work
 
-    user_id, refund = wallet.run(unit)
+    user_id, refund = uow.run(unit)
     notify(
         user_id,
         "order_rejected",
@@ -165,7 +165,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
     (decline-difference: the item is cancelled and refunded), and the customer is emailed.
     """
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         item = _item(item_id)
         if item.status != ItemStatus.PURCHASING or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
@@ -179,7 +179,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             "purchased_at": now,
             "purchased_by": staff_id,
         }
-        work = wallet.Unit()
+        work = uow.Unit()
         item_actions: list = []
         refund = 0
         waiting = None  # the email template when the customer must act
@@ -229,7 +229,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
         work.result = (item, waiting, difference)
         return work
 
-    item, waiting, difference = wallet.run(unit)
+    item, waiting, difference = uow.run(unit)
     if waiting:
         notify(
             item.user_id,
@@ -250,7 +250,7 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
     """The customer settles a higher actual price from the wallet; the item becomes purchased.
     Two DynamoDB requests: the item and the wallet account in one batch, then the transaction."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         found, _, work = with_account(user_id, [item_id])
         if not found or found[0].user_id != user_id:
             raise NotFound("No such item.")
@@ -281,14 +281,14 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
         work.result = item_json(item)
         return work
 
-    return wallet.run(unit)
+    return uow.run(unit)
 
 
 def decline_price_difference(user_id: str, item_id: str) -> dict:
     """The customer declines a higher actual price: the item is cancelled (we cancel the merchant order)
     and what was paid for it is refunded to the wallet (its order's domestic shipping is not)."""
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         item = _item(item_id)
         if item.user_id != user_id:
             raise NotFound("No such item.")
@@ -297,7 +297,7 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
             raise Conflict("No price difference awaits your decision on this item.")
         order = _order(item.order_id)
         refund = refunds.refundable_fen(item)
-        work = wallet.Unit()
+        work = uow.Unit()
         work.move(user_id, refund, "item_refund", item.item_id)
         now = clock.now_iso()
 
@@ -324,7 +324,7 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
         work.write(write)
         return work
 
-    wallet.run(unit)
+    uow.run(unit)
     return item_json(_item(item_id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib import clock, config, lifecycle, wallet
+from chalicelib import clock, config, lifecycle, uow
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
@@ -31,7 +31,7 @@ def extend(user_id: str, item_id: str, periods: int) -> dict:
     if periods < 1:
         raise ValidationError("periods must be at least 1.")
 
-    def unit() -> wallet.Unit:
+    def unit() -> uow.Unit:
         # the item and the wallet account in one batch: two requests in all with the transaction
         found, _, work = with_account(user_id, [item_id])
         if not found or found[0].user_id != user_id:
@@ -70,7 +70,7 @@ def extend(user_id: str, item_id: str, periods: int) -> dict:
         work.result = item_json(item)
         return work
 
-    return wallet.run(unit)
+    return uow.run(unit)
 
 
 def destruction_queue(limit: int, cursor: dict | None) -> dict:

@@ -18,11 +18,6 @@ from chalicelib.models.commerce import LedgerEntry, WalletAccount
 
 ACCOUNT_SK = "account"
 
-# the unit of work lives in uow; these names stay for the callers that build one
-Unit = uow.Unit
-Leg = uow.Leg
-run = uow.run
-
 
 def account(user_id: str) -> WalletAccount:
     """The user's account, created (balance 0) on first use."""
