@@ -139,3 +139,26 @@ def test_a_paid_package_never_expires(api):
     assert result.get("packages_expired", 0) == 0
     assert api.get(f"/packages/{package_id}", user=ALICE).body["status"] == "paid"
     assert item(item_id).status == "in_package"
+
+
+def test_an_item_held_by_an_after_sales_case_that_is_rejected_is_abandoned_after_the_grace(api):
+    from tests.integration.conftest import WAREHOUSE
+
+    [item_id] = stored(api)
+    expires = deadline(item_id)
+    case = api.post("/after-sales", {"item_id": item_id, "type": "refund", "reason": "Stained"}, user=ALICE)
+    assert case.status == 201, case.body
+    # the deadline passes while the case is open: the sweep holds the item and checkpoints the day
+    held = sweep_at(expires + timedelta(days=3))
+    assert held["held_by_after_sales"] == 1 and item(item_id).status == "in_warehouse"
+    assert checkpoint() > expires.date().isoformat()
+    closed_at = expires + timedelta(days=3, hours=2)
+    clock.set_now(closed_at)
+    resolved = api.post(
+        f"/staff/after-sales/{case.body['case_id']}/resolve", {"resolution": "reject"}, user=WAREHOUSE
+    )
+    assert resolved.status == 200, resolved.body
+    assert deadline(item_id) == closed_at + timedelta(days=7)  # the grace period, on a day still read
+    assert sweep_at(closed_at + timedelta(days=6)).get("items_abandoned", 0) == 0
+    assert sweep_at(closed_at + timedelta(days=7, hours=1))["items_abandoned"] == 1
+    assert item(item_id).status == "abandoned"
