@@ -18,7 +18,7 @@ from chalicelib.orders import move_items, order_items, order_json, refund_due_fe
 from chalicelib.queues import queue_page, shard_key
 from chalicelib.tracking import normalise_tracking
 
-log = get_logger("purchasing")
+log = get_logger("orders.purchasing")
 
 ORDER_QUEUES = (OrderStatus.PENDING_REVIEW, OrderStatus.APPROVED)
 ITEM_QUEUES = (

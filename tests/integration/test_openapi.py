@@ -65,12 +65,19 @@ def test_every_registered_route_is_documented_once(document):
     assert len({op["operationId"] for op in documented.values()}) == len(documented)
 
 
+# routes api.md announces that an open issue builds; each is named with its issue, and the test fails as
+# soon as one exists (remove it here then) or another route goes missing
+NOT_BUILT_YET = {("GET", "/currencies"): "issue 14: real sourcing and the customer's currency"}
+
+
 def test_api_md_routes_are_all_in_the_document(document):
     wanted = api_md_routes()
     assert len(wanted) >= 40, wanted  # the parser found the tables
     assert ("DELETE", "/cart/items/{cart_item_id}") in wanted and ("GET", "/orders/{order_id}") in wanted
-    missing = sorted(set(wanted) - set(operations(document)))
+    documented = set(operations(document))
+    missing = sorted(set(wanted) - documented - set(NOT_BUILT_YET))
     assert missing == [], f"api.md routes missing from the OpenAPI document: {missing}"
+    assert not set(NOT_BUILT_YET) & documented, "built now: take it off NOT_BUILT_YET"
 
 
 def test_auth_bodies_and_errors_follow_the_route_table(document):
