@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-## make run: moto on 127.0.0.1:5000, every resource, demo data, chalice local on 127.0.0.1:8000
+## make run: moto on 127.0.0.1:5000, every resource, demo data, the API (the Chalice app under waitress) on 127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/python -m infra.local.stack
 

@@ -41,6 +41,7 @@ from infra.local.env import load_stack  # noqa: E402
 HEADING = "## Local load (`make bench-load`)"
 USERS = ("alice@example.com", "bob@example.com")
 MIX = (("public read", 50), ("signed-in read", 35), ("money move", 15))
+LOAD: dict[str, float] = {}  # the machine's 1-minute load average before and after the run
 
 
 class Recorder:
@@ -179,6 +180,7 @@ def prepare(stack: dict) -> tuple[dict[str, str], dict]:
 
 
 def run(clients: int, seconds: float) -> tuple[Recorder, float]:
+    LOAD["before"] = os.getloadavg()[0]
     stack = load_stack()
     tokens, catalog = prepare(stack)
     recorder = Recorder()
@@ -190,6 +192,7 @@ def run(clients: int, seconds: float) -> tuple[Recorder, float]:
         thread.start()
     for thread in threads:
         thread.join(seconds + 120)
+    LOAD["after"] = os.getloadavg()[0]
     return recorder, time.monotonic() - started
 
 
@@ -225,7 +228,9 @@ def section(clients: int, seconds: float, table: list[tuple], elapsed: float) ->
         f"({elapsed:.0f} s with the last answers) against `make run` (the API under waitress, moto server), "
         "bench/load.py. **Local figures**: moto and the API server share this 2-core machine (with the "
         "benchmark's own clients); they say the local stack holds a storefront's test suite, not what "
-        "Lambda and DynamoDB do.",
+        "Lambda and DynamoDB do. The machine's 1-minute load average was "
+        f"{LOAD.get('before', 0):.1f} before the run and {LOAD.get('after', 0):.1f} after it (other work "
+        "shares these cores; every DynamoDB call is a moto HTTP request handled in Python).",
         "",
         "| requests | count | requests/s | p50 | p95 | p99 | errors | 409 (lost race) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",

@@ -39,7 +39,6 @@ ADDRESS = {
     "line1": "1 Market St",
 }
 PRICE_RISE_FEN = 300  # the merchant's actual unit price is ¥3.00 above the listing
-SWEEP_AFTER_DAYS = 83  # the sweep runs when the stored goods have 7 days left
 
 
 class DemoError(SystemExit):
@@ -154,25 +153,37 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     # --- the storefront ------------------------------------------------------------------------
     found = api.call("GET", "/products/search", params={"q": "hoodie"})["items"]
     product = api.call("GET", f"/products/{found[0]['product_id']}")
-    sku = next(s for s in product["skus"] if s["stock"] >= max(1, product["min_quantity"]))
     quantity = max(1, product["min_quantity"])
-    props = ", ".join(f"{k} {v}" for k, v in (sku.get("props") or {}).items())
+    skus = [s for s in product["skus"] if s["stock"] >= quantity][:2]  # two colours or sizes
+
+    def props(s: dict) -> str:
+        return ", ".join(f"{k} {v}" for k, v in (s.get("props") or {}).items())
+
     step(
         'search "hoodie"',
         f"{len(found)} found; first: {product['title']} ({product['source']}, {product['product_id']})",
-        f"SKU {sku['sku_id']} ({props}): {cny(sku['price_fen'])}, {sku['stock']} in stock",
+        *(f"SKU {s['sku_id']} ({props(s)}): {cny(s['price_fen'])}, {s['stock']} in stock" for s in skus),
     )
 
-    cart_item = api.call(
-        "POST",
-        "/cart/items",
-        user=ALICE,
-        body={"product_id": product["product_id"], "sku_id": sku["sku_id"], "quantity": quantity},
-        expect=201,
+    cart_items = [
+        api.call(
+            "POST",
+            "/cart/items",
+            user=ALICE,
+            body={"product_id": product["product_id"], "sku_id": s["sku_id"], "quantity": quantity},
+            expect=201,
+        )
+        for s in skus
+    ]
+    step(
+        "add to cart",
+        *(
+            f"{c['cart_item_id']}: {quantity} × {cny(s['price_fen'])} ({props(s)})"
+            for c, s in zip(cart_items, skus, strict=True)
+        ),
     )
-    step("add to cart", f"{cart_item['cart_item_id']}: {quantity} × {cny(sku['price_fen'])}")
 
-    order_body = {"cart_item_ids": [cart_item["cart_item_id"]], "payment_channel": "balance"}
+    order_body = {"cart_item_ids": [c["cart_item_id"] for c in cart_items], "payment_channel": "balance"}
     charges = api.call("POST", "/orders/quote", user=ALICE, body=order_body)["charges"]
     step(
         "quote",
@@ -181,8 +192,14 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     )
     order = api.call("POST", "/orders", user=ALICE, body=order_body, expect=201)
     order_id = order["order_id"]
-    item_id = order["items"][0]["item_id"]
-    step("order", f"{order_id} {order['status']}, total {cny(order['charges']['total_fen'])}; item {item_id}")
+    by_sku = {i["sku_id"]: i["item_id"] for i in order["items"]}
+    item_ids = [by_sku[s["sku_id"]] for s in skus]
+    item_id = item_ids[0]  # travels in the package; the other one stays in storage
+    step(
+        "order",
+        f"{order_id} {order['status']}, total {cny(order['charges']['total_fen'])}",
+        f"items {', '.join(item_ids)}",
+    )
 
     # --- money in: the provider's signed webhook ------------------------------------------------
     top_up_fen = order["charges"]["total_fen"] + 100_000
@@ -228,29 +245,33 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     approved = api.call("POST", f"/staff/orders/{order_id}/approve", user=REVIEWER)
     step("review", f"approved by reviewer: order {approved['status']}")
 
-    actual = sku["price_fen"] + PRICE_RISE_FEN
-    bought = api.call(
-        "POST",
-        f"/staff/items/{item_id}/purchase",
-        user=REVIEWER,
-        body={"merchant_order_no": "TB" + uuid.uuid4().hex[:12].upper(), "actual_unit_price_fen": actual},
-    )
-    purchase = bought["purchase"]
+    merchant_order = "TB" + uuid.uuid4().hex[:12].upper()
+    lines = []
+    for n, (one, s) in enumerate(zip(item_ids, skus, strict=True)):
+        actual = s["price_fen"] + (PRICE_RISE_FEN if n == 0 else 0)
+        bought = api.call(
+            "POST",
+            f"/staff/items/{one}/purchase",
+            user=REVIEWER,
+            body={"merchant_order_no": merchant_order, "actual_unit_price_fen": actual},
+        )
+        purchase = bought["purchase"]
+        lines.append(
+            f"{one}: actual {cny(actual)} vs listed {cny(s['price_fen'])}, difference "
+            f"{cny(purchase['price_difference_fen'])} {purchase['settlement']}"
+        )
     balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
-    step(
-        "purchase at the merchant",
-        f"{purchase['merchant_order_no']}: actual {cny(actual)} vs listed {cny(sku['price_fen'])}, "
-        f"difference {cny(purchase['price_difference_fen'])} {purchase['settlement']}; wallet {cny(balance)}",
-    )
+    step(f"purchase at the merchant ({merchant_order})", *lines, f"wallet {cny(balance)}")
 
     tracking = "YT" + uuid.uuid4().hex[:12].upper()
-    shipped = api.call(
-        "POST",
-        f"/staff/items/{item_id}/domestic-shipment",
-        user=REVIEWER,
-        body={"carrier": "YTO", "tracking_no": tracking},
-    )
-    step("domestic shipment", f"YTO {tracking}: item {shipped['status']}")
+    for one in item_ids:
+        shipped = api.call(
+            "POST",
+            f"/staff/items/{one}/domestic-shipment",
+            user=REVIEWER,
+            body={"carrier": "YTO", "tracking_no": tracking},
+        )
+    step("domestic shipment", f"one YTO parcel {tracking}: items {shipped['status']}")
 
     # --- the warehouse ----------------------------------------------------------------------------
     parcel = api.call("POST", "/staff/inbound", user=WAREHOUSE, body={"tracking_no": tracking}, expect=201)
@@ -279,31 +300,32 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         photos = api.call("GET", f"/items/{item_id}/photos", user=ALICE)["items"]
     if not photos:
         raise DemoError(f"the QC photo {upload['photo_id']} was not ingested within 20 s")
-    inspected = api.call(
-        "POST",
-        f"/staff/items/{item_id}/inspection",
-        user=WAREHOUSE,
-        body={
-            "category": "apparel",
-            "checks": {
-                "color": "ok",
-                "damage": "ok",
-                "stains": "ok",
-                "size": "ok",
-                "model": "n/a",
-                "version": "n/a",
+    for one in item_ids:
+        inspected = api.call(
+            "POST",
+            f"/staff/items/{one}/inspection",
+            user=WAREHOUSE,
+            body={
+                "category": "apparel",
+                "checks": {
+                    "color": "ok",
+                    "damage": "ok",
+                    "stains": "ok",
+                    "size": "ok",
+                    "model": "n/a",
+                    "version": "n/a",
+                },
+                "label_size": "L",
+                "weight_g": 650,
+                "dims_cm": {"l": 35, "w": 25, "h": 8},
+                "result": "pass",
             },
-            "label_size": "L",
-            "weight_g": 650,
-            "dims_cm": {"l": 35, "w": 25, "h": 8},
-            "result": "pass",
-        },
-    )
+        )
     step(
         "inspection with a QC photo",
         f"photo {upload['photo_id']} ({len(picture):,} bytes) uploaded by presigned POST, "
         f"ingested in {time.monotonic() - uploaded:.1f} s",
-        f"passed: 650 g, 35×25×8 cm; item {inspected['status']}",
+        f"both passed: 650 g, 35×25×8 cm each; items {inspected['status']}",
     )
 
     stored = {
@@ -311,7 +333,7 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         for i in api.call("GET", "/warehouse/items", user=ALICE, params={"limit": 100})["items"]
     }
     storage = stored[item_id]["storage"]
-    step("storage", f"{storage['days_left']} days left, until {storage['expires_at']}")
+    step("storage", f"{storage['days_left']} days left for each, until {storage['expires_at']}")
 
     # --- the package ------------------------------------------------------------------------------
     quotes = api.call("POST", "/packages/quote", user=ALICE, body={"item_ids": [item_id], "country": "US"})[
@@ -336,7 +358,11 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         expect=201,
     )
     package_id = package["package_id"]
-    step("package", f"{package_id} on {line}: {package['status']}, {cny(package['total_fen'])}")
+    step(
+        "package",
+        f"{package_id} on {line} with {item_id}: {package['status']}, {cny(package['total_fen'])}",
+        f"{item_ids[1]} stays in storage",
+    )
 
     paid_package = api.call(
         "POST", f"/packages/{package_id}/pay", user=ALICE, headers={"Idempotency-Key": uuid.uuid4().hex}
@@ -348,12 +374,13 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         "POST",
         f"/staff/packages/{package_id}/pack",
         user=WAREHOUSE,
-        body={"weight_g": 720, "dims_cm": {"l": 36, "w": 26, "h": 9}},
+        body={"weight_g": 720, "dims_cm": {"l": 40, "w": 30, "h": 12}},
     )
     settled = packed.get("packed") or {}
     step(
         "pack",
-        f"720 g in 36×26×9 cm: final {cny(packed['total_fen'])}, "
+        f"720 g in a 40×30×12 cm box, chargeable {packed['chargeable_weight_g']} g: final "
+        f"{cny(packed['total_fen'])}, "
         f"difference {cny(settled.get('difference_fen', 0))} ({settled.get('settlement', 'none')})",
     )
 
@@ -382,17 +409,17 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     step("rate", f"{review['rating']}/5: {review['comment']}")
 
     # --- the storage policy, later --------------------------------------------------------------
-    later = clock.iso(clock.now() + timedelta(days=SWEEP_AFTER_DAYS))
+    later = clock.iso(clock.parse_iso(storage["expires_at"]) - timedelta(days=7))
     result = run_job("storage_sweep", later)
     step(
         f"storage sweep at {later} (make job JOB=storage_sweep NOW={later})",
         f"reminder emails {result.get('reminder_emails', 0)}, items abandoned "
         f"{result.get('items_abandoned', 0)}, parcels abandoned {result.get('parcels_abandoned', 0)} "
-        f"(finished: {result.get('finished')}; this journey's goods left storage in the package)",
+        "(0 when an earlier run already swept that day)",
     )
     return {
         "order_id": order_id,
-        "item_id": item_id,
+        "item_ids": item_ids,
         "package_id": package_id,
         "photo_id": upload["photo_id"],
     }
