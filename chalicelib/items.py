@@ -37,6 +37,9 @@ def item_json(item: Item) -> dict:
         "purchase": plain(item.purchase),
         "domestic_shipment": plain(item.domestic_shipment),
         "price_difference_due_fen": int(item.price_difference_due_fen or 0),
+        # what the customer paid for this line's goods, and what was refunded of it (the refund cap)
+        "paid_fen": int(item.paid_fen or 0),
+        "refunded_fen": int(item.refunded_fen or 0),
         "inspection": plain(item.inspection),
         "photos": photos.photo_list(item),
         "weight_g": int(item.weight_g) if item.weight_g is not None else None,

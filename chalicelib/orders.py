@@ -438,13 +438,15 @@ def _pay_external(order: Order) -> dict:
 
 
 def settle_external_payment(work: uow.Unit, payment: Payment) -> None:
-    """Within the webhook's unit: the collected money pays the order (or stays in the wallet if cancelled)."""
+    """Within the webhook's unit: the collected money pays the order. An order no longer payable (cancelled
+    meanwhile) leaves the money in the wallet, less the channel's bank fee the provider kept (REFUND_POLICY)."""
     try:
         order = Order.get(payment.order_id, consistent_read=True)
     except Order.DoesNotExist:
         return
     if order.status != OrderStatus.PENDING_PAYMENT:
         log.warning("order no longer payable; money stays in the wallet", extra={"order_id": order.order_id})
+        work.move(order.user_id, -int(payment.fee_fen), "payment_channel_fee", payment.payment_id)
         return
     items = order_items(order)
     work.move(order.user_id, -int(order.total_fen), "order_payment", order.order_id)

@@ -50,3 +50,18 @@ def test_concurrent_pays_on_an_external_channel_create_one_payment_and_no_500(ap
     again = api.post(f"/orders/{order['order_id']}/pay", user=ALICE)
     assert again.status == 200 and again.body["payment"]["payment_id"] == payment_id
     assert stored["status"] == "pending_payment"
+
+
+def test_a_payment_arriving_after_the_order_was_cancelled_stays_in_the_wallet_less_the_bank_fee(api):
+    from tests.integration.conftest import send_webhook
+
+    order = api.post("/orders", {"items": [TEE], "payment_channel": "paypal"}, user=ALICE).body
+    payment = api.post(f"/orders/{order['order_id']}/pay", user=ALICE).body["payment"]
+    assert api.post(f"/orders/{order['order_id']}/cancel", user=ALICE).status == 200
+    assert send_webhook(api, payment["payment_id"], payment["charge_fen"]).status == 200
+    wallet = api.get("/wallet", user=ALICE).body
+    # the provider collected charge_fen and kept its fee: the customer keeps the rest (REFUND_POLICY)
+    assert wallet["balance_fen"] == payment["charge_fen"] - payment["fee_fen"] == payment["amount_fen"]
+    kinds = [e["kind"] for e in wallet["entries"]]
+    assert kinds.count("payment_received") == 1 and kinds.count("payment_channel_fee") == 1
+    assert api.get(f"/orders/{order['order_id']}", user=ALICE).body["status"] == "cancelled"
