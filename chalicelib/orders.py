@@ -439,7 +439,8 @@ def _pay_external(order: Order) -> dict:
 
 def settle_external_payment(work: uow.Unit, payment: Payment) -> None:
     """Within the webhook's unit: the collected money pays the order. An order no longer payable (cancelled
-    meanwhile) leaves the money in the wallet, less the channel's bank fee the provider kept (REFUND_POLICY)."""
+    meanwhile) leaves the money in the wallet, less the channel's bank fee the provider kept
+    (REFUND_POLICY)."""
     try:
         order = Order.get(payment.order_id, consistent_read=True)
     except Order.DoesNotExist:

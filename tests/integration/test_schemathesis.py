@@ -6,9 +6,10 @@ Chalice is not WSGI; `infra.local.wsgi.ChaliceWSGI` (what `make run` serves unde
 app through chalice's LocalGateway (what `chalice local` runs, and what `chalice.test.Client` calls), with
 path parameters URL-decoded as API Gateway does, so schemathesis's WSGI transport calls it in-process.
 Per operation and caller: schema-valid cases (positive) and schema-invalid ones (negative), plus
-positive cases whose path parameters are the customer's real objects (so handlers run past the 404 with
-fuzzed bodies). The webhook's generated bodies are signed, so they reach the handler too. Bounded and
-deterministic: `MAX_EXAMPLES` per (operation, caller, mode), derandomized, no example database.
+positive cases whose path parameters are the customer's real objects (so handlers run past the 404
+with fuzzed bodies). The webhook's generated bodies are signed, so they reach the handler too.
+Bounded and deterministic: `MAX_EXAMPLES` per (operation, caller, mode), derandomized, no example
+database.
 
 `SCHEMATHESIS_MAX_EXAMPLES=25 pytest tests/integration/test_schemathesis.py` for a longer run;
 `SCHEMATHESIS_REPORT=1` writes the case count to docs/benchmarks.md (`make bench-schemathesis`).
