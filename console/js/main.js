@@ -2,7 +2,7 @@
 import * as api from "./api.js";
 import * as auth from "./auth.js";
 import { countdown } from "./worktime.js";
-import { act, errorBox, fail, field, h, plain, showError } from "./ui.js";
+import { act, errorBox, fail, field, fill, h, plain, showError } from "./ui.js";
 import * as review from "./screens/review.js";
 import * as warehouse from "./screens/warehouse.js";
 import * as admin from "./screens/admin.js";
@@ -39,7 +39,7 @@ function may(route) {
 
 function navLinks() {
   const here = location.hash;
-  nav.replaceChildren(
+  fill(nav, 
     h(
       "ul",
       {},
@@ -53,12 +53,12 @@ function navLinks() {
 
 function header() {
   if (!me) {
-    who.replaceChildren();
-    nav.replaceChildren();
+    fill(who);
+    fill(nav);
     return;
   }
   const out = h("button", { type: "button", class: "link", onclick: () => auth.signOut() }, "Sign out");
-  who.replaceChildren(h("span", {}, me.email || me.user_id, " ", h("small", {}, (me.groups || []).join(", ") || "customer")), out);
+  fill(who, h("span", {}, me.email || me.user_id, " ", h("small", {}, (me.groups || []).join(", ") || "customer")), out);
   navLinks();
 }
 
@@ -86,14 +86,14 @@ async function route() {
   }
   const [r, m] = match;
   if (!may(r)) {
-    view.replaceChildren(h("h1", {}, "Not for your role"), h("p", {}, `${r[2]} is for: ${r[1].join(", ")}.`), h("p", {}, h("a", { href: home() }, "Back to your screens")));
+    fill(view, h("h1", {}, "Not for your role"), h("p", {}, `${r[2]} is for: ${r[1].join(", ")}.`), h("p", {}, h("a", { href: home() }, "Back to your screens")));
     return undefined;
   }
   document.title = `${r[2]} · Procure staff console`;
   // each navigation renders into its own element: a slow screen that finishes after the user moved on
   // writes into a detached element instead of over the new screen
   const target = h("div", { class: "screen" }, h("p", { class: "muted" }, "Loading…"));
-  view.replaceChildren(target);
+  fill(view, target);
   try {
     await r[3](target, ...m.slice(1), me);
   } catch (error) {
@@ -104,8 +104,8 @@ async function route() {
 
 function staffOnly() {
   document.title = "Staff only · Procure";
-  nav.replaceChildren();
-  view.replaceChildren(
+  fill(nav);
+  fill(view, 
     h(
       "section",
       { class: "card narrow staff-only" },
@@ -138,7 +138,7 @@ function signInPage(challenge) {
       return route();
     });
   });
-  view.replaceChildren(f);
+  fill(view, f);
   email.control.focus();
   return undefined;
 }
@@ -157,7 +157,7 @@ function newPasswordPage(challenge) {
       return route();
     });
   });
-  view.replaceChildren(f);
+  fill(view, f);
   pw.control.focus();
 }
 
@@ -178,7 +178,7 @@ async function start() {
     if (!response.ok) throw new Error(`config.json answered ${response.status}`);
     config = await response.json();
   } catch (error) {
-    view.replaceChildren(h("h1", {}, "Console not configured"), h("p", { class: "error", role: "alert" }, `The runtime configuration could not be read: ${plain(error)}`));
+    fill(view, h("h1", {}, "Console not configured"), h("p", { class: "error", role: "alert" }, `The runtime configuration could not be read: ${plain(error)}`));
     return;
   }
   api.configure(config);

@@ -20,6 +20,13 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** el.replaceChildren for h()'s kinds of children (null and false skipped, arrays flattened). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const child of children) {
     if (child === null || child === undefined || child === false) continue;
@@ -159,6 +166,7 @@ export function form(attrs, children, submitText, fn, { box = errorBox(), extra 
     event.preventDefault();
     act(submit, box, () => fn(el));
   });
+  el.addEventListener("input", () => clearError(box)); // the error goes once the user corrects
   el.submitButton = submit;
   el.errorBox = box;
   return el;
@@ -191,9 +199,9 @@ export function table(headers, rows, caption) {
 }
 
 export function loading(view, text = "Loading…") {
-  view.replaceChildren(h("p", { class: "muted" }, text));
+  fill(view, h("p", { class: "muted" }, text));
 }
 
 export function fail(view, error, title) {
-  view.replaceChildren(h("h1", {}, title || "Something went wrong"), h("p", { class: "error", role: "alert" }, plain(error)));
+  fill(view, h("h1", {}, title || "Something went wrong"), h("p", { class: "error", role: "alert" }, plain(error)));
 }

@@ -1,7 +1,7 @@
 // Admin: queue sizes and overdue counts across the whole operation.
 import { get } from "../api.js";
 import { countdown } from "../worktime.js";
-import { h } from "../ui.js";
+import { fill, h } from "../ui.js";
 
 const QUEUES = [
   ["Review", "Orders waiting for review", "/staff/orders?status=pending_review", "#/review"],
@@ -30,5 +30,5 @@ export async function dashboard(view) {
     }
     return h("li", { class: `tile${overdue && overdue.classList.contains("bad") ? " alert" : ""}` }, h("span", { class: "area" }, area), h("span", { class: "n", "aria-label": `${size} ${title}` }, size), h("a", { href }, title), overdue);
   });
-  view.replaceChildren(h("h1", {}, "Dashboard"), h("p", { class: "summary" }, "Queue sizes now (a queue over 100 shows 100+)."), h("ul", { class: "tiles" }, cards));
+  fill(view, h("h1", {}, "Dashboard"), h("p", { class: "summary" }, "Queue sizes now (a queue over 100 shows 100+)."), h("ul", { class: "tiles" }, cards));
 }

@@ -2,7 +2,7 @@
 // purchasing at the actual price (difference explained before submitting) and the domestic shipment.
 import { get, post, publicGet } from "../api.js";
 import { countdown } from "../worktime.js";
-import { act, errorBox, fen, field, form, h, newKey, props, say, shortId, table, when, yuanToFen } from "../ui.js";
+import { act, errorBox, fen, field, form, fill, h, newKey, props, say, shortId, table, when, yuanToFen } from "../ui.js";
 
 function due(order) {
   const c = countdown(order.review_due_at);
@@ -25,7 +25,7 @@ export async function queue(view) {
       h("td", {}, when(o.created_at)),
     ),
   );
-  view.replaceChildren(
+  fill(view, 
     h("h1", {}, "Review queue"),
     h("p", { class: "summary" }, `${orders.length}${page.next_cursor ? "+" : ""} orders waiting for review, `, h("strong", { class: overdue ? "bad" : null }, `${overdue} overdue`), ". Oldest deadline first; deadlines count China working hours (09:00-18:00 Beijing, Monday-Friday)."),
     orders.length
@@ -68,7 +68,7 @@ function purchaseForm(item, reload) {
   price.control.addEventListener("input", update);
   update();
   let key = newKey();
-  return form({ class: "inline-form", "aria-label": `Purchase ${item.title}` }, [no, price, preview], "Record purchase", async () => {
+  return form({ class: "inline-form", "aria-label": `Purchase ${item.title}` }, [h("div", { class: "row" }, no, price), preview], "Record purchase", async () => {
     const value = yuanToFen(price.control.value);
     if (!no.control.value.trim()) throw new Error("Enter the merchant's order number.");
     if (Number.isNaN(value)) throw new Error("Enter the actual unit price in yuan, e.g. 12.50.");
@@ -82,7 +82,7 @@ function purchaseForm(item, reload) {
 function shipmentForm(item, reload) {
   const carrier = field("Carrier", { name: "carrier", required: true, maxlength: 64, list: "carriers", autocomplete: "off" });
   const tracking = field("Tracking no", { name: "tracking_no", required: true, maxlength: 64, autocomplete: "off" });
-  return form({ class: "inline-form", "aria-label": `Domestic shipment of ${item.title}` }, [carrier, tracking], "Record shipment", async () => {
+  return form({ class: "inline-form", "aria-label": `Domestic shipment of ${item.title}` }, [h("div", { class: "row" }, carrier, tracking)], "Record shipment", async () => {
     if (!carrier.control.value.trim() || !tracking.control.value.trim()) throw new Error("Enter the carrier and the tracking number.");
     await post(`/staff/items/${item.item_id}/domestic-shipment`, { carrier: carrier.control.value.trim(), tracking_no: tracking.control.value.trim() });
     say("Domestic shipment recorded.");
@@ -165,7 +165,7 @@ export async function order(view, orderId) {
     );
   }
   parts.push(h("datalist", { id: "carriers" }, ["SF Express", "YTO Express", "ZTO Express", "STO Express", "Yunda", "JD Logistics", "EMS"].map((v) => h("option", { value: v }))));
-  view.replaceChildren(...parts);
+  fill(view, ...parts);
 }
 
 export async function purchasing(view) {
@@ -190,5 +190,5 @@ export async function purchasing(view) {
         : h("p", { class: "empty" }, "Nothing here."),
     );
   });
-  view.replaceChildren(h("h1", {}, "Purchasing"), ...sections);
+  fill(view, h("h1", {}, "Purchasing"), ...sections);
 }

@@ -7,7 +7,7 @@ import {
   fen,
   field,
   form,
-  h,
+  fill, h,
   intOf,
   newKey,
   props,
@@ -66,7 +66,7 @@ export async function inbound(view) {
       const kind = parcel.already_received ? "already" : parcel.status === "matched" ? "matched" : "exceptional";
       await showScan(feedback, parcel, kind);
       scans.unshift([no, kind]);
-      history.replaceChildren(...scans.slice(0, 20).map(([t, k]) => h("li", { class: `k-${k}` }, `${t}: ${OUTCOME[k][1]}`)));
+      fill(history, ...scans.slice(0, 20).map(([t, k]) => h("li", { class: `k-${k}` }, `${t}: ${OUTCOME[k][1]}`)));
       tracking.control.value = "";
       weight.control.value = "";
     } finally {
@@ -76,7 +76,7 @@ export async function inbound(view) {
       }, 0);
     }
   });
-  view.replaceChildren(h("h1", {}, "Inbound scan"), f, feedback, h("h2", {}, "This session"), history);
+  fill(view, h("h1", {}, "Inbound scan"), f, feedback, h("h2", {}, "This session"), history);
   tracking.control.focus();
 }
 
@@ -96,7 +96,7 @@ async function showScan(box, parcel, kind) {
     );
   }
   box.className = `scan-feedback big ${tone}`;
-  box.replaceChildren(
+  fill(box, 
     h("p", { class: "verdict" }, title),
     h("p", {}, `${parcel.tracking_no} · parcel ${shortId(parcel.parcel_id)} · ${advice}`),
     parcel.storage_expires_at ? h("p", {}, `Kept until ${when(parcel.storage_expires_at)} unless someone claims it.`) : null,
@@ -127,7 +127,7 @@ export async function parcels(view) {
     });
     return h("section", { class: "card", dataset: { parcelId: p.parcel_id } }, h("h2", {}, p.tracking_no, h("small", {}, ` ${p.carrier || ""}`)), h("p", {}, `Received ${when(p.received_at)}${p.weight_g ? ` · ${p.weight_g} g` : ""} · kept until ${when(p.storage_expires_at)}`), f);
   });
-  view.replaceChildren(h("h1", {}, "Exceptional parcels"), h("p", { class: "summary" }, `${page.items.length} parcels nobody expected, oldest first. Assign one when a customer identifies it.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No exceptional parcel.")]));
+  fill(view, h("h1", {}, "Exceptional parcels"), h("p", { class: "summary" }, `${page.items.length} parcels nobody expected, oldest first. Assign one when a customer identifies it.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No exceptional parcel.")]));
 }
 
 // --- inspection --------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ export async function inspectionQueue(view) {
       h("td", {}, h("a", { href: `#/label/item/${i.item_id}` }, "Label")),
     ),
   );
-  view.replaceChildren(h("h1", {}, "Inspection"), h("p", { class: "summary" }, `${page.items.length}${page.next_cursor ? "+" : ""} received items waiting for inspection, oldest first.`), rows.length ? table(["Item", "Qty", "Customer remark", "Received", ""], rows, "Received items") : h("p", { class: "empty" }, "Nothing to inspect."));
+  fill(view, h("h1", {}, "Inspection"), h("p", { class: "summary" }, `${page.items.length}${page.next_cursor ? "+" : ""} received items waiting for inspection, oldest first.`), rows.length ? table(["Item", "Qty", "Customer remark", "Received", ""], rows, "Received items") : h("p", { class: "empty" }, "Nothing to inspect."));
 }
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
@@ -159,7 +159,7 @@ function photoPanel(item) {
 
   async function showThumbs() {
     const page = await get(`/items/${item.item_id}/photos?limit=100`);
-    thumbs.replaceChildren(...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `QC photo ${n + 1} of ${item.title}`, loading: "lazy", width: 120, height: 120 })))));
+    fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `QC photo ${n + 1} of ${item.title}`, loading: "lazy", width: 120, height: 120 })))));
   }
 
   async function one(file) {
@@ -269,7 +269,7 @@ function inspectionForm(item, done) {
 export async function inspect(view, itemId) {
   const item = await findItem(itemId);
   if (!item) {
-    view.replaceChildren(h("h1", {}, "Item not waiting for inspection"), h("p", {}, `Item ${itemId} is not in the received queue (already inspected, or not scanned in yet).`), h("p", {}, h("a", { href: "#/inspection" }, "Back to inspection")));
+    fill(view, h("h1", {}, "Item not waiting for inspection"), h("p", {}, `Item ${itemId} is not in the received queue (already inspected, or not scanned in yet).`), h("p", {}, h("a", { href: "#/inspection" }, "Back to inspection")));
     return;
   }
   const outcome = h("div", { "aria-live": "polite" });
@@ -287,12 +287,12 @@ export async function inspect(view, itemId) {
   );
   const done = (saved) => {
     const stored = saved.storage?.expires_at ? ` Stored until ${when(saved.storage.expires_at)}.` : "";
-    outcome.replaceChildren(h("p", { class: "banner ok", role: "status" }, `Inspection saved: the item is ${saved.status}.${stored}`), h("p", {}, h("a", { href: "#/inspection" }, "Next item"), " · ", h("a", { href: `#/label/item/${item.item_id}` }, "Print label")));
+    fill(outcome, h("p", { class: "banner ok", role: "status" }, `Inspection saved: the item is ${saved.status}.${stored}`), h("p", {}, h("a", { href: "#/inspection" }, "Next item"), " · ", h("a", { href: `#/label/item/${item.item_id}` }, "Print label")));
     f.remove();
     say(`Inspection saved: ${saved.status}`);
   };
   const f = item.status === "received" ? inspectionForm(item, done) : h("p", {}, `Inspected: ${item.status}.`);
-  view.replaceChildren(h("p", { class: "crumbs" }, h("a", { href: "#/inspection" }, "Inspection")), h("h1", {}, `Inspect ${item.title}`), summary, h("div", { class: "two" }, h("section", { class: "card" }, h("h2", {}, "Inspection"), outcome, f), photoPanel(item)));
+  fill(view, h("p", { class: "crumbs" }, h("a", { href: "#/inspection" }, "Inspection")), h("h1", {}, `Inspect ${item.title}`), summary, h("div", { class: "two" }, h("section", { class: "card" }, h("h2", {}, "Inspection"), outcome, f), photoPanel(item)));
 }
 
 // --- packing and shipping ----------------------------------------------------------------------------
@@ -304,7 +304,7 @@ export async function packing(view) {
     ["awaiting_payment", "Packed, waiting for the customer to pay the difference"],
   ];
   const pages = await Promise.all(queues.map(([s]) => get(`/staff/packages?status=${s}&limit=100`)));
-  view.replaceChildren(
+  fill(view, 
     h("h1", {}, "Packing"),
     ...queues.map(([status, title], n) => {
       const list = pages[n].items;
@@ -342,7 +342,7 @@ function packForm(pkg, reload) {
   const dims = ["l", "w", "h"].map((d) => field({ l: "Length (cm)", w: "Width (cm)", h: "Height (cm)" }[d], { inputmode: "numeric", required: true, autocomplete: "off" }));
   const preview = h("div", { class: "preview", role: "status", "aria-live": "polite" }, "Enter the weight and size to see the final charge.");
   let rates = null;
-  Promise.all([publicGet("/shipping-lines"), publicGet("/package-services")])
+  Promise.all([publicGet("/shipping-lines"), get("/package-services")])
     .then(([lines, services]) => {
       const list = lines.items || lines;
       rates = { line: list.find((l) => l.line_id === pkg.line_id), fee: services.service_fee || services.fee_rule || services.service_fee_rule };
@@ -361,7 +361,7 @@ function packForm(pkg, reload) {
     const c = finalCharge(pkg, rates.line, rates.fee, m.w, m.dims);
     const what = c.difference < 0 ? `${fen(-c.difference)} is refunded to the customer's wallet.` : c.difference > 0 ? `${fen(c.difference)} more is charged from the customer's wallet; if the balance is short the package waits for the customer to pay.` : "It matches what was paid: no money moves.";
     preview.className = `preview ${c.difference < 0 ? "refund" : c.difference > 0 ? "charge" : "same"}`;
-    preview.replaceChildren(h("p", {}, `Chargeable ${c.chargeable} g: shipping ${fen(c.shipping)} + service fee ${fen(c.serviceFee)} + services ${fen(pkg.services_fen)} = `, h("strong", {}, `final ${fen(c.total)}`), `; paid ${fen(c.paid)}.`), h("p", {}, what));
+    fill(preview, h("p", {}, `Chargeable ${c.chargeable} g: shipping ${fen(c.shipping)} + service fee ${fen(c.serviceFee)} + services ${fen(pkg.services_fen)} = `, h("strong", {}, `final ${fen(c.total)}`), `; paid ${fen(c.paid)}.`), h("p", {}, what));
   }
   [weight, ...dims].forEach((x) => x.control.addEventListener("input", update));
   let key = newKey();
@@ -414,7 +414,7 @@ export async function packageDetail(view, packageId) {
   ];
   if (pkg.status === "paid") parts.push(h("section", { class: "card" }, h("h2", {}, "Pack"), packForm(pkg, reload)));
   if (pkg.status === "packed") parts.push(h("section", { class: "card" }, h("h2", {}, "Ship"), shipForm(pkg, reload)));
-  view.replaceChildren(...parts);
+  fill(view, ...parts);
 }
 
 // --- labels (4 x 6 in) ---------------------------------------------------------------------------------
@@ -425,7 +425,7 @@ function barcode(text) {
   svg.setAttribute("aria-label", `Code 128 barcode of ${text}`);
   svg.classList.add("barcode");
   if (window.JsBarcode) {
-    window.JsBarcode(svg, text, { format: "CODE128", width: 2, height: 90, margin: 0, displayValue: true, fontSize: 16 });
+    window.JsBarcode(svg, text, { format: "CODE128", width: 2, height: 90, margin: 0, displayValue: false });
     svg.setAttribute("viewBox", `0 0 ${parseFloat(svg.getAttribute("width"))} ${parseFloat(svg.getAttribute("height"))}`);
     svg.removeAttribute("width");
     svg.removeAttribute("height");
@@ -441,16 +441,16 @@ export async function label(view, kind, id) {
     const p = await get(`/staff/packages/${id}`);
     const a = p.address || {};
     customer = p.user_id;
-    lines = [h("p", { class: "big" }, `${p.country} · ${p.line?.name || p.line_id}`), h("p", {}, `${a.name || ""}, ${a.city || ""}`), h("p", {}, `${p.item_count} items${p.packed ? ` · ${p.packed.weight_g} g` : ""}`)];
+    lines = [h("p", { class: "big" }, `${p.country} · ${p.line?.name || p.line_id}`), h("p", {}, `${a.name || ""}, ${a.city || ""}`), h("p", {}, `${p.item_count} item${p.item_count === 1 ? "" : "s"}${p.packed ? ` · ${p.packed.weight_g} g` : ""}`)];
   } else {
     const i = await findItem(id);
     customer = i?.user_id;
     lines = i ? [h("p", { class: "big" }, i.title), h("p", {}, `${props(i.props)} × ${i.quantity}`)] : [h("p", {}, "Item")];
   }
   const shelf = h("p", { class: "shelf" }, "Shelf: ", h("span", { class: "blank" }, ""));
-  view.replaceChildren(
+  fill(view, 
     h("div", { class: "no-print" }, h("h1", {}, `Label for ${kind} ${shortId(id)}`), h("p", {}, "Sized for a 4 × 6 in label printer. "), h("button", { type: "button", class: "primary", onclick: () => window.print() }, "Print label")),
-    h("article", { class: "label", "aria-label": "Label preview" }, h("p", { class: "kind" }, kind === "package" ? "PACKAGE" : "ITEM"), barcode(id), h("p", { class: "ref" }, `Customer ref ${customer ? String(customer).slice(-8).toUpperCase() : "–"}`), ...lines, shelf),
+    h("article", { class: "label", "aria-label": "Label preview" }, h("p", { class: "kind" }, kind === "package" ? "PACKAGE" : "ITEM"), barcode(id), h("p", { class: "code" }, id), h("p", { class: "ref" }, `Customer ref ${customer ? String(customer).slice(-8).toUpperCase() : "–"}`), ...lines, shelf),
   );
 }
 
@@ -493,7 +493,7 @@ export async function destruction(view) {
       h("td", {}, h("div", { class: "actions" }, ask, confirm, cancel), box),
     );
   });
-  view.replaceChildren(h("h1", {}, "Destruction queue"), h("p", { class: "summary" }, `${page.items.length} abandoned items and expired parcels awaiting physical destruction.`), rows.length ? table(["Kind", "What", "Id", "Abandoned", "Action"], rows, "Awaiting destruction") : h("p", { class: "empty" }, "Nothing to destroy."));
+  fill(view, h("h1", {}, "Destruction queue"), h("p", { class: "summary" }, `${page.items.length} abandoned items and expired parcels awaiting physical destruction.`), rows.length ? table(["Kind", "What", "Id", "Abandoned", "Action"], rows, "Awaiting destruction") : h("p", { class: "empty" }, "Nothing to destroy."));
 }
 
 // --- after-sales --------------------------------------------------------------------------------------
@@ -523,5 +523,5 @@ export async function afterSales(view) {
     });
     return h("section", { class: "card", dataset: { caseId: c.case_id } }, h("h2", {}, `${c.type} · item ${shortId(c.item_id)}`), h("p", {}, `“${c.reason}” · opened ${when(c.created_at)}`), f);
   });
-  view.replaceChildren(h("h1", {}, "After-sales"), h("p", { class: "summary" }, `${page.items.length} open cases, oldest first.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No open case.")]));
+  fill(view, h("h1", {}, "After-sales"), h("p", { class: "summary" }, `${page.items.length} open cases, oldest first.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No open case.")]));
 }
