@@ -379,3 +379,47 @@ def test_the_main_screens_fit_a_768_px_tablet_and_every_control_is_labelled(cons
     expect(page.locator("main table")).to_be_visible()
     console.shot("review-queue-tablet", full_page=False)
     assert PASSWORD  # the demo password the fixtures sign in with
+
+
+def test_a_warehouse_user_assigns_an_exceptional_parcel_to_the_customer_who_identified_it(console, http):
+    tracking = "ZT" + uuid.uuid4().hex[:12].upper()
+    parcel = flows.ok(
+        http.call("POST", "/staff/inbound", user=flows.WAREHOUSE, json={"tracking_no": tracking}), 201
+    )
+    page = console.page
+    console.sign_in(flows.WAREHOUSE)
+    console.go("#/parcels")
+    card = page.locator(f"section[data-parcel-id='{parcel['parcel_id']}']")
+    card.get_by_label("Customer email").fill("nobody@example.com")
+    card.get_by_role("button", name="Assign").click()
+    expect(card.get_by_role("alert")).to_contain_text(
+        "No customer has that email address."
+    )  # next to the form
+    card.get_by_label("Customer email").fill(flows.CUSTOMER)
+    card.get_by_label("Description (optional)").fill("Blue phone case, declared by chat")
+    card.get_by_role("button", name="Assign").click()
+    expect(page.locator(f"section[data-parcel-id='{parcel['parcel_id']}']")).to_have_count(0)
+
+
+def test_an_after_sales_case_is_resolved_with_a_refund(console, http):
+    item = flows.stored_item(http)
+    case = flows.ok(
+        http.call(
+            "POST",
+            "/after-sales",
+            user=flows.CUSTOMER,
+            json={"item_id": item["item_id"], "type": "refund", "reason": "Two stitches loose on the sleeve"},
+        ),
+        201,
+    )
+    page = console.page
+    console.sign_in(flows.REVIEWER)
+    console.go("#/after-sales")
+    card = page.locator(f"section[data-case-id='{case['case_id']}']")
+    expect(card).to_contain_text("Two stitches loose on the sleeve")
+    card.get_by_label("Refund amount (¥)").fill("5.00")
+    card.get_by_label("Note to the customer").fill("Partial refund for the loose stitches.")
+    card.get_by_role("button", name="Resolve").click()
+    expect(page.locator(f"section[data-case-id='{case['case_id']}']")).to_have_count(0)
+    wallet = flows.ok(http.call("GET", "/wallet", user=flows.CUSTOMER))
+    assert any(e["amount_fen"] == 500 for e in wallet["entries"][:5]), wallet["entries"][:5]
