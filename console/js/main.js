@@ -99,6 +99,8 @@ async function route() {
   } catch (error) {
     fail(target, error, r[2]);
   }
+  // keyboard and screen-reader users land on the new screen (unless it focused a field itself)
+  if (target.isConnected && !view.contains(document.activeElement)) view.focus({ preventScroll: true });
   return undefined;
 }
 

@@ -294,6 +294,10 @@ def test_a_warehouse_user_inspects_with_an_uploaded_photo_that_then_appears(cons
     console.shot("inspection")
     form.get_by_role("button", name="Save inspection").click()
     expect(page.get_by_role("status").filter(has_text="Inspection saved")).to_contain_text("in_warehouse")
+    page.get_by_role("link", name="Print label").click()
+    label = page.locator("article.label")
+    expect(label.get_by_role("img", name=f"Code 128 barcode of {item['item_id']}")).to_be_visible()
+    expect(label).to_contain_text(item["title"])
 
 
 def test_a_warehouse_user_packs_with_the_final_charge_shown_then_ships_and_prints_a_label(console, http):
