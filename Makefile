@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt token job topup clean-venv package demo bench-load
+.PHONY: run test lint fmt token job topup clean-venv package demo bench-load browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +14,26 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)
 
-## make run: moto on 127.0.0.1:5000, every resource, demo data, the API (the Chalice app under waitress) on 127.0.0.1:8000
+## the browser tests drive Debian's Chromium (Playwright's own browser download is not used): installed
+## once when missing (as root, or through sudo)
+CHROMIUM := /usr/bin/chromium
+CHROMIUM_STAMP := $(VENV)/.chromium
+$(CHROMIUM_STAMP): $(STAMP)
+	@test -x $(CHROMIUM) || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@test -x $(CHROMIUM)
+	touch $(CHROMIUM_STAMP)
+
+browser: $(CHROMIUM_STAMP)
+
+## make run: moto on 127.0.0.1:5000, every resource, demo data, the API (the Chalice app under waitress)
+## on 127.0.0.1:8000, the staff console on 127.0.0.1:8080
 run: $(STAMP)
 	$(BIN)/python -m infra.local.stack
 
-## make test: lint, format check, then every test (unit, integration on in-process moto, e2e)
-test: $(STAMP) lint
+## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser)
+test: $(STAMP) $(CHROMIUM_STAMP) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -60,6 +60,19 @@ def queue(status: str, limit: int, cursor: dict | None) -> dict:
     return {"items": rows, "next_cursor": next_cursor}
 
 
+def order_detail(order_id: str) -> dict:
+    """One order for staff: items, charges, owner and whether its review is overdue."""
+    order = _order(order_id)
+    row = order_json(order, order_items(order))
+    row["user_id"] = order.user_id
+    row["overdue"] = bool(
+        order.status == OrderStatus.PENDING_REVIEW
+        and order.review_due_at
+        and order.review_due_at < clock.now_iso()
+    )
+    return row
+
+
 def item_queue(status: str, limit: int, cursor: dict | None) -> dict:
     items, next_cursor = queue_page(Item, status, limit, cursor)
     return {"items": [dict(item_json(i), user_id=i.user_id) for i in items], "next_cursor": next_cursor}

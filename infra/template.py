@@ -44,6 +44,13 @@ CORS_ORIGINS_PATTERN = r"^https://[^,*\s/]+(,https://[^,*\s/]+)*$"  # exact http
 RETAINED = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}  # data: tables, photos, users
 DISPOSABLE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}  # queues, logs: said explicitly
 
+# -- the staff console (console/): a private bucket behind CloudFront ---------------------------------
+# AWS managed CloudFront cache policies
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+CONSOLE_CONFIG = "config.json"  # written at deploy time by infra/console_deploy.py (docs/deploy.md)
+HSTS_SECONDS = 2 * 365 * 24 * 3600
+
 # -- mirrored from chalicelib/provision.py (tests/integration/test_deployable.py compares the two) --
 PHOTO_CORS_RULE = {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}
 PHOTO_DLQ_MAX_RECEIVES = 5
@@ -533,8 +540,13 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
         }
         if logical_id == "APIHandler":
             variables["PAYMENT_WEBHOOK_SECRET"] = {"Ref": WEBHOOK_SECRET_PARAMETER}
+<<<<<<< HEAD
             variables["CURSOR_SECRET"] = {"Ref": CURSOR_SECRET_PARAMETER}
             variables["CORS_ALLOWED_ORIGINS"] = {"Ref": CORS_ORIGINS_PARAMETER}
+=======
+            # the staff console's origin, for the API's allowed CORS origins
+            variables["CONSOLE_ORIGIN"] = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+>>>>>>> console
         patch: dict[str, Any] = {
             "FunctionName": name,
             "Environment": {"Variables": variables},
@@ -608,6 +620,7 @@ def role_patches(stage: Stage, chalice: dict) -> dict[str, dict]:
 # -- the template ---------------------------------------------------------------------------------
 
 
+<<<<<<< HEAD
 # -- API Gateway's own answers in the contract's shape ------------------------------------------------
 # Requests API Gateway answers without calling the function get api.md's `{"error": {"code", "message"}}`
 # instead of its `{"message": ...}`: (response type, status, code, message). The app verifies tokens itself
@@ -687,12 +700,181 @@ def method_not_allowed(methods: list[str]) -> dict:
                             "method_not_allowed", f"This method is not allowed here; use {allow}."
                         )
                     },
+=======
+def console_csp() -> dict:
+    """The console's Content-Security-Policy: its own files, the API, Cognito and the photo bucket only."""
+    # any API Gateway API of the region: naming RestAPI here would make a cycle (the API's function
+    # names the console's origin for CORS, the distribution needs this policy)
+    api = "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    cognito = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}"
+    photos = "https://${PhotoBucket}.s3.${AWS::URLSuffix} https://${PhotoBucket}.s3.${AWS::Region}.${AWS::URLSuffix}"
+    return {
+        "Fn::Sub": (
+            "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"img-src 'self' data: blob: {photos}; connect-src 'self' {api} {cognito} {photos}; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+        )
+    }
+
+
+def console_resources(stage: Stage) -> dict[str, dict]:
+    """The staff console: a private S3 bucket (all public access blocked) served only through CloudFront
+    with origin access control, HTTPS only, and security headers on every response."""
+    bucket_arn = {"Fn::GetAtt": ["ConsoleBucket", "Arn"]}
+    return {
+        "ConsoleBucket": {
+            "Type": "AWS::S3::Bucket",
+            **DISPOSABLE,  # static files, uploaded again by every deploy
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            "Id": "old-console-versions",
+                            "Status": "Enabled",
+                            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                        }
+                    ]
+                },
+            },
+        },
+        "ConsoleBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "ConsoleBucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "CloudFrontReadsThroughOriginAccessControl",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudfront.amazonaws.com"},
+                            "Action": "s3:GetObject",
+                            "Resource": {"Fn::Sub": "${ConsoleBucket.Arn}/*"},
+                            "Condition": {
+                                "StringEquals": {
+                                    "AWS:SourceArn": {
+                                        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
+                                        "distribution/${ConsoleDistribution}"
+                                    }
+                                }
+                            },
+                        },
+                        {
+                            "Sid": "TlsOnly",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [bucket_arn, {"Fn::Sub": "${ConsoleBucket.Arn}/*"}],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        },
+                    ],
+                },
+            },
+        },
+        "ConsoleOriginAccessControl": {
+            "Type": "AWS::CloudFront::OriginAccessControl",
+            "Properties": {
+                "OriginAccessControlConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-console"},
+                    "Description": "CloudFront signs its requests to the private console bucket",
+                    "OriginAccessControlOriginType": "s3",
+                    "SigningBehavior": "always",
+                    "SigningProtocol": "sigv4",
+                }
+            },
+        },
+        "ConsoleSecurityHeaders": {
+            "Type": "AWS::CloudFront::ResponseHeadersPolicy",
+            "Properties": {
+                "ResponseHeadersPolicyConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-console-security"},
+                    "Comment": "Security headers of the staff console",
+                    "SecurityHeadersConfig": {
+                        "StrictTransportSecurity": {
+                            "AccessControlMaxAgeSec": HSTS_SECONDS,
+                            "IncludeSubdomains": True,
+                            "Preload": False,
+                            "Override": True,
+                        },
+                        "ContentTypeOptions": {"Override": True},
+                        "FrameOptions": {"FrameOption": "DENY", "Override": True},
+                        "ReferrerPolicy": {"ReferrerPolicy": "same-origin", "Override": True},
+                        "XSSProtection": {"Protection": True, "ModeBlock": True, "Override": True},
+                        "ContentSecurityPolicy": {"ContentSecurityPolicy": console_csp(), "Override": True},
+                    },
+                    "CustomHeadersConfig": {
+                        "Items": [
+                            {
+                                "Header": "Permissions-Policy",
+                                "Value": "camera=(self), microphone=(), geolocation=()",
+                                "Override": True,
+                            }
+                        ]
+                    },
+                }
+            },
+        },
+        "ConsoleDistribution": {
+            "Type": "AWS::CloudFront::Distribution",
+            "Properties": {
+                "DistributionConfig": {
+                    "Comment": f"{stage.app_name} {stage.name} staff console",
+                    "Enabled": True,
+                    "HttpVersion": "http2and3",
+                    "IPV6Enabled": True,
+                    "PriceClass": "PriceClass_All",
+                    "DefaultRootObject": "index.html",
+                    "Origins": [
+                        {
+                            "Id": "console-bucket",
+                            "DomainName": {"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]},
+                            "S3OriginConfig": {"OriginAccessIdentity": ""},
+                            "OriginAccessControlId": {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]},
+                        }
+                    ],
+                    "DefaultCacheBehavior": {
+                        "TargetOriginId": "console-bucket",
+                        "ViewerProtocolPolicy": "redirect-to-https",
+                        "AllowedMethods": ["GET", "HEAD"],
+                        "CachedMethods": ["GET", "HEAD"],
+                        "Compress": True,
+                        "CachePolicyId": CACHING_OPTIMIZED,
+                        "ResponseHeadersPolicyId": {"Ref": "ConsoleSecurityHeaders"},
+                    },
+                    "CacheBehaviors": [
+                        {
+                            "PathPattern": CONSOLE_CONFIG,
+                            "TargetOriginId": "console-bucket",
+                            "ViewerProtocolPolicy": "https-only",
+                            "AllowedMethods": ["GET", "HEAD"],
+                            "CachedMethods": ["GET", "HEAD"],
+                            "Compress": True,
+                            "CachePolicyId": CACHING_DISABLED,
+                            "ResponseHeadersPolicyId": {"Ref": "ConsoleSecurityHeaders"},
+                        }
+                    ],
+                    "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+>>>>>>> console
                 }
             },
         },
     }
 
 
+<<<<<<< HEAD
 def api_patch(chalice: dict) -> dict[str, dict]:
     """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods."""
     paths = chalice["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
@@ -716,6 +898,8 @@ def api_patch(chalice: dict) -> dict[str, dict]:
     }
 
 
+=======
+>>>>>>> console
 def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | None = None) -> dict:
     """The template to merge into `chalice package --stage <stage_name>`."""
     stage = Stage.load(stage_name)
@@ -728,6 +912,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
         **photo_resources(stage, visibility_timeout),
         **cognito_resources(stage),
         **email_resources(stage),
+        **console_resources(stage),
     }
     clash = sorted(set(owned) & set(chalice["Resources"]))
     if clash:
@@ -767,6 +952,9 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
             "PhotoQueueUrl": {"Value": {"Ref": "PhotoQueue"}},
             "PhotoDeadLetterQueueUrl": {"Value": {"Ref": "PhotoDeadLetterQueue"}},
             "EmailConfigurationSetName": {"Value": {"Ref": "EmailConfigurationSet"}},
+            "ConsoleBucketName": {"Value": {"Ref": "ConsoleBucket"}},
+            "ConsoleDistributionId": {"Value": {"Ref": "ConsoleDistribution"}},
+            "ConsoleURL": {"Value": {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}},
         },
     }
 

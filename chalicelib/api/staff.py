@@ -46,6 +46,12 @@ def review_queue(req: Req) -> dict:
     return page
 
 
+@route(bp, "/staff/orders/{order_id}", groups=REVIEWER)
+def staff_get_order(req: Req, order_id: str) -> dict:
+    """Any order with its items, charges and review deadline (the console's order detail)."""
+    return purchasing.order_detail(order_id)
+
+
 @route(bp, "/staff/orders/{order_id}/approve", "POST", groups=REVIEWER)
 def approve_order(req: Req, order_id: str) -> dict:
     """Approve a paid order: its items go to purchasing."""

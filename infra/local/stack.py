@@ -100,7 +100,9 @@ def deliver_photo_events(queue_url: str, queue_arn: str) -> None:
 
 def main() -> None:
     started = time.monotonic()
-    for port in (MOTO_PORT, API_PORT):
+    from infra.local import console
+
+    for port in (MOTO_PORT, API_PORT, console.CONSOLE_PORT):
         if not port_free(port):
             raise SystemExit(f"port {port} on {HOST} is in use: is another `make run` still up?")
     apply_stage_environment("local")
@@ -144,6 +146,7 @@ def main() -> None:
         env=os.environ.copy(),
     )
     api_url = f"http://{HOST}:{API_PORT}"
+    console_server = None
     try:
         wait_for(f"{api_url}/health", 60, chalice)
         poller = threading.Thread(
@@ -152,11 +155,13 @@ def main() -> None:
             daemon=True,
         )
         poller.start()
+        console_server = console.start(api_url, endpoint, stack, os.environ["AWS_DEFAULT_REGION"])
         STACK_FILE.parent.mkdir(exist_ok=True)
         STACK_FILE.write_text(
             json.dumps(
                 {
                     "api_url": api_url,
+                    "console_url": console_server.url,
                     "aws_endpoint_url": endpoint,
                     "region": os.environ["AWS_DEFAULT_REGION"],
                     "user_pool_id": stack["user_pool_id"],
@@ -173,6 +178,7 @@ def main() -> None:
             + "\n"
         )
         say(f"ready in {time.monotonic() - started:.1f}s: API {api_url}, AWS {endpoint}, wrote {STACK_FILE}")
+        say(f"console_url {console_server.url}   (staff console; demo staff users in {STACK_FILE.name})")
         say("sign in: make token USER=alice@example.com   |   stop: Ctrl-C")
         signal.signal(signal.SIGTERM, lambda *_: _stop.set())
         while not _stop.is_set() and chalice.poll() is None:
@@ -182,6 +188,8 @@ def main() -> None:
     finally:
         _stop.set()
         say("stopping")
+        if console_server is not None:
+            console_server.stop()
         if chalice.poll() is None:
             chalice.terminate()
             try:

@@ -231,6 +231,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     # review and purchasing
     ("GET", "/staff/orders"): Expect(REV),
+    ("GET", "/staff/orders/{order_id}"): Expect(REV, params=ORDER),
     ("POST", "/staff/orders/{order_id}/approve"): Expect(REV, params=ORDER),
     ("POST", "/staff/orders/{order_id}/reject"): Expect(REV, params=ORDER, body={"reason": "out of stock"}),
     ("GET", "/staff/items"): Expect(("reviewer", "warehouse")),

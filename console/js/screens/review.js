@@ -1,0 +1,194 @@
+// Reviewer screens: the review queue (deadline countdown), an order's detail with approve / reject,
+// purchasing at the actual price (difference explained before submitting) and the domestic shipment.
+import { get, post, publicGet } from "../api.js";
+import { countdown } from "../worktime.js";
+import { act, errorBox, fen, field, form, fill, h, newKey, props, say, shortId, table, when, yuanToFen } from "../ui.js";
+
+function due(order) {
+  const c = countdown(order.review_due_at);
+  return h("span", { class: "countdown", dataset: { due: order.review_due_at || "" } }, c.text);
+}
+
+export async function queue(view) {
+  const page = await get("/staff/orders?status=pending_review&limit=100");
+  const orders = [...page.items].sort((a, b) => String(a.review_due_at).localeCompare(String(b.review_due_at)));
+  const overdue = orders.filter((o) => o.overdue || countdown(o.review_due_at).overdue).length;
+  const rows = orders.map((o) =>
+    h(
+      "tr",
+      { class: o.overdue || countdown(o.review_due_at).overdue ? "overdue" : null, dataset: { overdueRow: "1", orderId: o.order_id } },
+      h("td", {}, h("a", { href: `#/orders/${o.order_id}` }, shortId(o.order_id))),
+      h("td", {}, due(o), h("br"), h("small", {}, `due ${when(o.review_due_at)} Beijing`)),
+      h("td", { class: "num" }, o.item_count),
+      h("td", { class: "num" }, fen(o.charges.total_fen)),
+      h("td", {}, o.payment_channel),
+      h("td", {}, when(o.created_at)),
+    ),
+  );
+  fill(view, 
+    h("h1", {}, "Review queue"),
+    h("p", { class: "summary" }, `${orders.length}${page.next_cursor ? "+" : ""} orders waiting for review, `, h("strong", { class: overdue ? "bad" : null }, `${overdue} overdue`), ". Oldest deadline first; deadlines count China working hours (09:00-18:00 Beijing, Monday-Friday)."),
+    orders.length
+      ? table(["Order", "Deadline", "Items", "Total", "Paid by", "Created"], rows, "Orders waiting for review")
+      : h("p", { class: "empty" }, "No order is waiting for review."),
+  );
+}
+
+function sourceLink(product) {
+  return product?.source_url ? h("a", { href: product.source_url, target: "_blank", rel: "noopener noreferrer" }, `${product.source} page`) : "–";
+}
+
+/** What a purchase at `actualFen` per unit does to the customer's money, in words. */
+export function differenceText(item, actualFen) {
+  const diff = (actualFen - item.unit_price_fen) * item.quantity;
+  if (diff < 0) return { kind: "refund", text: `${fen(-diff)} cheaper than paid: refunded to the customer's wallet on submit.` };
+  if (diff > 0)
+    return {
+      kind: "charge",
+      text: `${fen(diff)} more than paid: charged from the customer's wallet; if the balance is short the item waits for the customer to pay the difference.`,
+    };
+  return { kind: "same", text: "Same price as paid: no money moves." };
+}
+
+function purchaseForm(item, reload) {
+  const no = field("Merchant order no", { name: "merchant_order_no", required: true, maxlength: 64, autocomplete: "off" });
+  const price = field("Actual unit price (¥)", { name: "actual_unit_price", inputmode: "decimal", required: true, value: (item.unit_price_fen / 100).toFixed(2) }, { hint: `Customer paid ${fen(item.unit_price_fen)} × ${item.quantity}` });
+  const preview = h("p", { class: "preview", role: "status", "aria-live": "polite" });
+  const update = () => {
+    const value = yuanToFen(price.control.value);
+    if (Number.isNaN(value)) {
+      preview.textContent = "Enter the price in yuan, e.g. 12.50.";
+      preview.className = "preview";
+      return;
+    }
+    const d = differenceText(item, value);
+    preview.textContent = d.text;
+    preview.className = `preview ${d.kind}`;
+  };
+  price.control.addEventListener("input", update);
+  update();
+  let key = newKey();
+  return form({ class: "inline-form", "aria-label": `Purchase ${item.title}` }, [h("div", { class: "row" }, no, price), preview], "Record purchase", async () => {
+    const value = yuanToFen(price.control.value);
+    if (!no.control.value.trim()) throw new Error("Enter the merchant's order number.");
+    if (Number.isNaN(value)) throw new Error("Enter the actual unit price in yuan, e.g. 12.50.");
+    const result = await post(`/staff/items/${item.item_id}/purchase`, { merchant_order_no: no.control.value.trim(), actual_unit_price_fen: value }, { idempotencyKey: key });
+    key = newKey();
+    say(`Purchase recorded: item is ${result.status}.`);
+    await reload();
+  });
+}
+
+function shipmentForm(item, reload) {
+  const carrier = field("Carrier", { name: "carrier", required: true, maxlength: 64, list: "carriers", autocomplete: "off" });
+  const tracking = field("Tracking no", { name: "tracking_no", required: true, maxlength: 64, autocomplete: "off" });
+  return form({ class: "inline-form", "aria-label": `Domestic shipment of ${item.title}` }, [h("div", { class: "row" }, carrier, tracking)], "Record shipment", async () => {
+    if (!carrier.control.value.trim() || !tracking.control.value.trim()) throw new Error("Enter the carrier and the tracking number.");
+    await post(`/staff/items/${item.item_id}/domestic-shipment`, { carrier: carrier.control.value.trim(), tracking_no: tracking.control.value.trim() });
+    say("Domestic shipment recorded.");
+    await reload();
+  });
+}
+
+function itemActions(item, reload) {
+  if (item.status === "purchasing") return purchaseForm(item, reload);
+  if (item.status === "purchased") return shipmentForm(item, reload);
+  if (item.status === "awaiting_payment" || item.price_difference_due_fen)
+    return h("p", {}, `Waiting for the customer to pay ${fen(item.price_difference_due_fen)}.`);
+  return null;
+}
+
+export async function order(view, orderId) {
+  const reload = () => order(view, orderId);
+  const o = await get(`/staff/orders/${orderId}`);
+  const products = {};
+  await Promise.all(
+    [...new Set(o.items.map((i) => i.product_id))].map(async (id) => {
+      products[id] = await publicGet(`/products/${id}`).catch(() => null);
+    }),
+  );
+  const c = o.charges;
+  const rows = o.items.map((i) =>
+    h(
+      "tr",
+      { dataset: { itemId: i.item_id } },
+      h("td", {}, h("strong", {}, i.title), h("br"), h("small", {}, `SKU ${i.sku_id} · ${props(i.props)}`)),
+      h("td", { class: "num" }, i.quantity),
+      h("td", { class: "num" }, fen(i.unit_price_fen)),
+      h("td", {}, i.remark || "–"),
+      h("td", {}, sourceLink(products[i.product_id])),
+      h("td", {}, h("span", { class: `status s-${i.status}` }, i.status), i.purchase ? h("small", { class: "block" }, `order ${i.purchase.merchant_order_no}, ${fen(i.purchase.actual_unit_price_fen)}/unit`) : null, i.domestic_shipment ? h("small", { class: "block" }, `${i.domestic_shipment.carrier} ${i.domestic_shipment.tracking_no}`) : null),
+    ),
+  );
+  const parts = [
+    h("p", { class: "crumbs" }, h("a", { href: "#/review" }, "Review queue"), " / ", h("a", { href: "#/purchasing" }, "Purchasing")),
+    h("h1", {}, `Order ${shortId(o.order_id)}`),
+    h(
+      "dl",
+      { class: "facts", dataset: o.status === "pending_review" ? { overdueRow: "1" } : {} },
+      h("dt", {}, "Status"),
+      h("dd", {}, h("span", { class: `status s-${o.status}` }, o.status)),
+      h("dt", {}, "Customer"),
+      h("dd", {}, o.user_id),
+      o.review_due_at ? [h("dt", {}, "Review deadline"), h("dd", { class: o.overdue ? "bad" : null }, when(o.review_due_at), " Beijing · ", o.status === "pending_review" ? due(o) : "reviewed")] : null,
+      h("dt", {}, "Charges"),
+      h("dd", {}, `products ${fen(c.product_fen)} + domestic shipping ${fen(c.domestic_shipping_fen)} + bank fee ${fen(c.bank_fee_fen)} = `, h("strong", {}, fen(c.total_fen)), ` (paid ${fen(o.paid_fen)} by ${o.payment_channel})`),
+    ),
+    table(["Item", "Qty", "Unit price", "Customer remark", "Source", "Status"], rows, "Items"),
+  ];
+  if (o.status === "pending_review") {
+    const approveBox = errorBox();
+    const approve = h("button", { type: "button", class: "primary" }, "Approve order");
+    approve.addEventListener("click", () =>
+      act(approve, approveBox, async () => {
+        await post(`/staff/orders/${orderId}/approve`);
+        say("Order approved: its items are now purchasing.");
+        await reload();
+      }),
+    );
+    const reason = field("Reason for rejecting", { name: "reason", required: true, maxlength: 500, rows: 2 }, { tag: "textarea", hint: "Sent to the customer; the full amount returns to their wallet." });
+    let key = newKey();
+    const reject = form({ class: "inline-form reject", "aria-label": "Reject order" }, [reason], "Reject and refund", async () => {
+      if (!reason.control.value.trim()) throw new Error("Say why the order is rejected.");
+      await post(`/staff/orders/${orderId}/reject`, { reason: reason.control.value.trim() }, { idempotencyKey: key });
+      key = newKey();
+      say("Order rejected and refunded.");
+      await reload();
+    });
+    reject.submitButton.className = "danger";
+    parts.push(h("section", { class: "card decision", "aria-label": "Decision" }, h("h2", {}, "Decision"), h("div", { class: "actions" }, approve), approveBox, reject));
+  }
+  const work = o.items.map((i) => [i, itemActions(i, reload)]).filter(([, el]) => el);
+  if (work.length) {
+    parts.push(
+      h("section", { class: "card" }, h("h2", {}, "Purchasing and shipment"), work.map(([i, el]) => h("div", { class: "work", dataset: { itemId: i.item_id } }, h("h3", {}, `${i.title} × ${i.quantity}`, h("small", {}, ` ${props(i.props)}`)), el))),
+    );
+  }
+  parts.push(h("datalist", { id: "carriers" }, ["SF Express", "YTO Express", "ZTO Express", "STO Express", "Yunda", "JD Logistics", "EMS"].map((v) => h("option", { value: v }))));
+  fill(view, ...parts);
+}
+
+export async function purchasing(view) {
+  const queues = [
+    ["purchasing", "To buy"],
+    ["awaiting_payment", "Waiting for the customer to pay a difference"],
+    ["purchased", "Bought: record the merchant's shipment"],
+    ["shipped_domestic", "On the way to the warehouse"],
+  ];
+  const pages = await Promise.all(queues.map(([s]) => get(`/staff/items?status=${s}&limit=100`)));
+  const sections = queues.map(([, title], n) => {
+    const items = pages[n].items;
+    return h(
+      "section",
+      { class: "card", "aria-label": title },
+      h("h2", {}, title, h("span", { class: "count" }, ` ${items.length}${pages[n].next_cursor ? "+" : ""}`)),
+      items.length
+        ? table(
+            ["Item", "Qty", "Paid/unit", "Remark", "Order"],
+            items.map((i) => h("tr", {}, h("td", {}, i.title, h("br"), h("small", {}, props(i.props))), h("td", { class: "num" }, i.quantity), h("td", { class: "num" }, fen(i.unit_price_fen)), h("td", {}, i.remark || "–"), h("td", {}, h("a", { href: `#/orders/${i.order_id}` }, `Open order ${shortId(i.order_id)}`)))),
+          )
+        : h("p", { class: "empty" }, "Nothing here."),
+    );
+  });
+  fill(view, h("h1", {}, "Purchasing"), ...sections);
+}

@@ -1,0 +1,527 @@
+// Warehouse screens: inbound scanning, exceptional parcels, inspection with QC photos, packing and
+// shipping, 4x6 in labels, the destruction queue and after-sales.
+import { get, post, publicGet } from "../api.js";
+import {
+  act,
+  errorBox,
+  fen,
+  field,
+  form,
+  fill, h,
+  intOf,
+  newKey,
+  props,
+  radios,
+  say,
+  shortId,
+  showError,
+  table,
+  uid,
+  when,
+  yuanToFen,
+} from "../ui.js";
+
+const items = new Map(); // item_id -> the last item JSON seen (queues carry full items)
+const remember = (list) => list.forEach((i) => items.set(i.item_id, i));
+
+async function itemQueue(status) {
+  const page = await get(`/staff/items?status=${status}&limit=100`);
+  remember(page.items);
+  return page;
+}
+
+async function findItem(itemId) {
+  if (!items.has(itemId)) await itemQueue("received");
+  return items.get(itemId) || null;
+}
+
+// --- inbound -------------------------------------------------------------------------------------------
+
+const scans = []; // this screen's scan history, newest first
+
+const OUTCOME = {
+  matched: ["ok", "Matched", "Expected goods: put them on the inspection shelf."],
+  exceptional: ["warn", "Exceptional", "Nobody expects this parcel: put it on the exceptional shelf."],
+  already: ["info", "Already received", "This parcel was scanned before: nothing changed."],
+};
+
+export async function inbound(view) {
+  const feedback = h("section", { class: "scan-feedback", "aria-live": "assertive", "aria-atomic": "true" });
+  const history = h("ol", { class: "scan-history", "aria-label": "Scans on this screen" });
+  const tracking = field("Tracking number (scan)", { name: "tracking_no", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", class: "scan-input", maxlength: 64 }, { hint: "Scan the domestic parcel's barcode (the scanner presses Enter), or type it and press Enter." });
+  const carrier = field("Carrier (optional)", { name: "carrier", maxlength: 64, autocomplete: "off" });
+  const weight = field("Parcel weight in g (optional)", { name: "weight_g", inputmode: "numeric", autocomplete: "off" });
+  const f = form({ class: "scan-form", "aria-label": "Inbound scan" }, [tracking, h("details", {}, h("summary", {}, "Carrier and weight"), h("div", { class: "row" }, carrier, weight))], "Receive", async () => {
+    const no = tracking.control.value.trim();
+    if (!no) throw new Error("Scan or type a tracking number.");
+    const body = { tracking_no: no };
+    if (carrier.control.value.trim()) body.carrier = carrier.control.value.trim();
+    if (weight.control.value.trim()) {
+      const g = intOf(weight.control.value);
+      if (Number.isNaN(g) || g < 1) throw new Error("The weight is a whole number of grams.");
+      body.weight_g = g;
+    }
+    try {
+      const parcel = await post("/staff/inbound", body);
+      const kind = parcel.already_received ? "already" : parcel.status === "matched" ? "matched" : "exceptional";
+      await showScan(feedback, parcel, kind);
+      scans.unshift([no, kind]);
+      fill(history, ...scans.slice(0, 20).map(([t, k]) => h("li", { class: `k-${k}` }, `${t}: ${OUTCOME[k][1]}`)));
+      tracking.control.value = "";
+      weight.control.value = "";
+    } finally {
+      setTimeout(() => {
+        tracking.control.focus();
+        tracking.control.select();
+      }, 0);
+    }
+  });
+  fill(view, h("h1", {}, "Inbound scan"), f, feedback, h("h2", {}, "This session"), history);
+  tracking.control.focus();
+}
+
+async function showScan(box, parcel, kind) {
+  const [tone, title, advice] = OUTCOME[kind];
+  let expected = null;
+  if (parcel.item_ids?.length) {
+    const page = await itemQueue("received").catch(() => ({ items: [] }));
+    const known = new Map(page.items.map((i) => [i.item_id, i]));
+    expected = h(
+      "ul",
+      { class: "expected" },
+      parcel.item_ids.map((id) => {
+        const i = known.get(id);
+        return h("li", {}, i ? [h("strong", {}, `${i.title} × ${i.quantity}`), ` ${props(i.props)}`, i.remark ? ` · remark: ${i.remark}` : "", " ", h("a", { href: `#/inspection/${id}` }, "Inspect"), " ", h("a", { href: `#/label/item/${id}` }, "Label")] : `item ${shortId(id)}`);
+      }),
+    );
+  }
+  box.className = `scan-feedback big ${tone}`;
+  fill(box, 
+    h("p", { class: "verdict" }, title),
+    h("p", {}, `${parcel.tracking_no} · parcel ${shortId(parcel.parcel_id)} · ${advice}`),
+    parcel.storage_expires_at ? h("p", {}, `Kept until ${when(parcel.storage_expires_at)} unless someone claims it.`) : null,
+    expected ? [h("p", {}, `Expected items (${parcel.item_ids.length}):`), expected] : null,
+  );
+  say(`${title}: ${parcel.tracking_no}`);
+}
+
+// --- exceptional parcels --------------------------------------------------------------------------------
+
+export async function parcels(view) {
+  const page = await get("/staff/parcels?status=exceptional&limit=100");
+  const cards = page.items.map((p) => {
+    const email = field("Customer email", { type: "email", autocomplete: "off" });
+    const ids = field("or item ids (comma separated)", { autocomplete: "off" });
+    const note = field("Description (optional)", { maxlength: 500, autocomplete: "off" });
+    const f = form({ class: "inline-form", "aria-label": `Assign parcel ${p.tracking_no}` }, [h("div", { class: "row" }, email, ids), note], "Assign", async () => {
+      const body = {};
+      const itemIds = ids.control.value.split(/[\s,]+/).filter(Boolean);
+      if (email.control.value.trim() && itemIds.length) throw new Error("Give a customer email or item ids, not both.");
+      if (email.control.value.trim()) body.customer_email = email.control.value.trim();
+      else if (itemIds.length) body.item_ids = itemIds;
+      else throw new Error("Give the customer's email or the item ids this parcel holds.");
+      if (note.control.value.trim()) body.description = note.control.value.trim();
+      await post(`/staff/parcels/${p.parcel_id}/assign`, body);
+      say(`Parcel ${p.tracking_no} assigned.`);
+      await parcels(view);
+    });
+    return h("section", { class: "card", dataset: { parcelId: p.parcel_id } }, h("h2", {}, p.tracking_no, h("small", {}, ` ${p.carrier || ""}`)), h("p", {}, `Received ${when(p.received_at)}${p.weight_g ? ` · ${p.weight_g} g` : ""} · kept until ${when(p.storage_expires_at)}`), f);
+  });
+  fill(view, h("h1", {}, "Exceptional parcels"), h("p", { class: "summary" }, `${page.items.length} parcels nobody expected, oldest first. Assign one when a customer identifies it.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No exceptional parcel.")]));
+}
+
+// --- inspection --------------------------------------------------------------------------------------
+
+export async function inspectionQueue(view) {
+  const page = await itemQueue("received");
+  const rows = page.items.map((i) =>
+    h(
+      "tr",
+      {},
+      h("td", {}, h("a", { href: `#/inspection/${i.item_id}` }, i.title), h("br"), h("small", {}, props(i.props))),
+      h("td", { class: "num" }, i.quantity),
+      h("td", {}, i.remark || "–"),
+      h("td", {}, when(i.received_at)),
+      h("td", {}, h("a", { href: `#/label/item/${i.item_id}` }, "Label")),
+    ),
+  );
+  fill(view, h("h1", {}, "Inspection"), h("p", { class: "summary" }, `${page.items.length}${page.next_cursor ? "+" : ""} received items waiting for inspection, oldest first.`), rows.length ? table(["Item", "Qty", "Customer remark", "Received", ""], rows, "Received items") : h("p", { class: "empty" }, "Nothing to inspect."));
+}
+
+const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
+
+function photoPanel(item) {
+  const thumbs = h("ul", { class: "thumbs", "aria-label": "QC photos" });
+  const status = h("ul", { class: "uploads", "aria-live": "polite" });
+  const box = errorBox();
+  const input = field("QC photos (camera or files)", { type: "file", accept: ACCEPT.join(","), capture: "environment", multiple: true }, { hint: "JPEG, PNG or WebP, at most 10 MB each; they appear below once processed." });
+  const upload = h("button", { type: "button", class: "primary" }, "Upload photos");
+
+  async function showThumbs() {
+    const page = await get(`/items/${item.item_id}/photos?limit=100`);
+    fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `QC photo ${n + 1} of ${item.title}`, loading: "lazy", width: 120, height: 120 })))));
+  }
+
+  async function one(file) {
+    const line = h("li", {}, `${file.name}: uploading…`);
+    status.append(line);
+    if (!ACCEPT.includes(file.type)) throw new Error(`${file.name} is not a JPEG, PNG or WebP picture.`);
+    if (file.size > 10 * 1024 * 1024) throw new Error(`${file.name} is over 10 MB.`);
+    const ticket = await post(`/staff/items/${item.item_id}/photos`, { content_type: file.type });
+    const body = new FormData();
+    Object.entries(ticket.upload.fields).forEach(([k, v]) => body.append(k, v));
+    body.append("file", file);
+    let response;
+    try {
+      response = await fetch(ticket.upload.url, { method: "POST", body });
+    } catch {
+      throw new Error(`${file.name}: the photo storage could not be reached.`);
+    }
+    if (!response.ok) throw new Error(`${file.name}: the photo storage refused the upload (${response.status}).`);
+    line.textContent = `${file.name}: uploaded, processing…`;
+    for (let n = 0; n < 60; n += 1) {
+      const s = await get(`/staff/photos/${ticket.photo_id}`);
+      if (s.status === "ready") {
+        line.textContent = `${file.name}: added.`;
+        line.className = "ok";
+        return showThumbs();
+      }
+      if (s.status === "rejected") {
+        line.textContent = `${file.name}: rejected, ${s.reject_reason || "not a usable picture"}.`;
+        line.className = "bad";
+        return undefined;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    line.textContent = `${file.name}: still processing; reload later to see it.`;
+    return undefined;
+  }
+
+  upload.addEventListener("click", () =>
+    act(upload, box, async () => {
+      const files = [...input.control.files];
+      if (!files.length) throw new Error("Choose or take a photo first.");
+      for (const file of files) await one(file);
+      input.control.value = "";
+    }),
+  );
+  showThumbs().catch((error) => showError(box, error));
+  return h("section", { class: "card", "aria-labelledby": "photos-h" }, h("h2", { id: "photos-h" }, "QC photos"), input, h("div", { class: "actions" }, upload), box, status, thumbs);
+}
+
+const CHECKS = [
+  ["color", "Colour"],
+  ["damage", "Significant damage"],
+  ["stains", "Stains"],
+  ["size", "Size"],
+  ["model", "Model"],
+  ["version", "Version number"],
+];
+const HAZARDS = ["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"];
+
+function inspectionForm(item, done) {
+  const category = radios("Category", "category", [["general", "General"], ["apparel", "Apparel"], ["electronics", "Electronics"]], "general");
+  const checks = CHECKS.map(([name, text]) => field(text, { name: `check-${name}` }, { tag: "select", options: [["ok", "OK"], ["issue", "Issue"], ["n/a", "N/A"]] }));
+  const label = field("Size on the label or tag", { name: "label_size", maxlength: 32, autocomplete: "off" }, { hint: "Apparel is checked against the customer's remark and its label size." });
+  const powered = h("div", { class: "field check" }, h("input", { type: "checkbox", id: "never-powered", name: "never_powered" }), h("label", { for: "never-powered" }, "Not powered on: appearance only (electronics are never switched on)"));
+  const hazards = h("fieldset", { class: "hazards" }, h("legend", {}, "Cannot travel because of (hazards)"), HAZARDS.map((hz) => {
+    const id = uid("hz");
+    return h("span", { class: "choice" }, h("input", { type: "checkbox", id, value: hz, name: "hazard" }), h("label", { for: id }, hz));
+  }));
+  const weight = field("Weight (g)", { name: "weight_g", inputmode: "numeric", required: true, autocomplete: "off" });
+  const dims = ["l", "w", "h"].map((d) => field({ l: "Length (cm)", w: "Width (cm)", h: "Height (cm)" }[d], { name: `dims-${d}`, inputmode: "numeric", required: true, autocomplete: "off" }));
+  const result = radios("Result", "result", [["pass", "Pass: store it"], ["issue", "Issue: ask the customer"], ["not_transportable", "Not transportable"]], "pass");
+  const notes = field("Notes (optional)", { name: "notes", maxlength: 1000, rows: 2 }, { tag: "textarea" });
+  const apparelOnly = h("div", { class: "apparel-only" }, label);
+  const electronicsOnly = h("div", { class: "electronics-only" }, powered);
+  const sync = () => {
+    const c = category.value();
+    apparelOnly.hidden = c !== "apparel";
+    electronicsOnly.hidden = c !== "electronics";
+  };
+  category.addEventListener("change", sync);
+  sync();
+  return form({ class: "inspection", "aria-label": "Inspection" }, [category, h("fieldset", { class: "checks" }, h("legend", {}, "Appearance checks"), h("div", { class: "grid3" }, checks)), apparelOnly, electronicsOnly, h("div", { class: "grid4" }, weight, dims), hazards, result, notes], "Save inspection", async () => {
+    const c = category.value();
+    const w = intOf(weight.control.value);
+    const d = dims.map((x) => intOf(x.control.value));
+    if (Number.isNaN(w) || w < 1) throw new Error("Weight is a whole number of grams.");
+    if (d.some((x) => Number.isNaN(x) || x < 1)) throw new Error("Length, width and height are whole centimetres.");
+    if (c === "apparel" && !label.control.value.trim()) throw new Error("Apparel: enter the size on the label or tag.");
+    if (c === "electronics" && !powered.querySelector("input").checked) throw new Error("Electronics: confirm it was not powered on.");
+    const chosen = [...hazards.querySelectorAll("input:checked")].map((x) => x.value);
+    const body = {
+      category: c,
+      checks: Object.fromEntries(CHECKS.map(([name], n) => [name, checks[n].control.value])),
+      weight_g: w,
+      dims_cm: { l: d[0], w: d[1], h: d[2] },
+      result: result.value(),
+    };
+    if (c === "apparel") body.label_size = label.control.value.trim();
+    if (chosen.length) body.hazards = chosen;
+    if (notes.control.value.trim()) body.notes = notes.control.value.trim();
+    const saved = await post(`/staff/items/${item.item_id}/inspection`, body);
+    items.set(saved.item_id || item.item_id, { ...item, ...saved });
+    done(saved);
+  });
+}
+
+export async function inspect(view, itemId) {
+  const item = await findItem(itemId);
+  if (!item) {
+    fill(view, h("h1", {}, "Item not waiting for inspection"), h("p", {}, `Item ${itemId} is not in the received queue (already inspected, or not scanned in yet).`), h("p", {}, h("a", { href: "#/inspection" }, "Back to inspection")));
+    return;
+  }
+  const outcome = h("div", { "aria-live": "polite" });
+  const summary = h(
+    "dl",
+    { class: "facts" },
+    h("dt", {}, "Item"),
+    h("dd", {}, h("strong", {}, item.title), ` × ${item.quantity}`),
+    h("dt", {}, "SKU"),
+    h("dd", {}, `${item.sku_id} · ${props(item.props)}`),
+    h("dt", {}, "Customer remark"),
+    h("dd", {}, item.remark || "–"),
+    h("dt", {}, "Status"),
+    h("dd", {}, h("span", { class: `status s-${item.status}` }, item.status)),
+  );
+  const done = (saved) => {
+    const stored = saved.storage?.expires_at ? ` Stored until ${when(saved.storage.expires_at)}.` : "";
+    fill(outcome, h("p", { class: "banner ok", role: "status" }, `Inspection saved: the item is ${saved.status}.${stored}`), h("p", {}, h("a", { href: "#/inspection" }, "Next item"), " · ", h("a", { href: `#/label/item/${item.item_id}` }, "Print label")));
+    f.remove();
+    say(`Inspection saved: ${saved.status}`);
+  };
+  const f = item.status === "received" ? inspectionForm(item, done) : h("p", {}, `Inspected: ${item.status}.`);
+  fill(view, h("p", { class: "crumbs" }, h("a", { href: "#/inspection" }, "Inspection")), h("h1", {}, `Inspect ${item.title}`), summary, h("div", { class: "two" }, h("section", { class: "card" }, h("h2", {}, "Inspection"), outcome, f), photoPanel(item)));
+}
+
+// --- packing and shipping ----------------------------------------------------------------------------
+
+export async function packing(view) {
+  const queues = [
+    ["paid", "To pack"],
+    ["packed", "To ship"],
+    ["awaiting_payment", "Packed, waiting for the customer to pay the difference"],
+  ];
+  const pages = await Promise.all(queues.map(([s]) => get(`/staff/packages?status=${s}&limit=100`)));
+  fill(view, 
+    h("h1", {}, "Packing"),
+    ...queues.map(([status, title], n) => {
+      const list = pages[n].items;
+      return h(
+        "section",
+        { class: "card", "aria-label": title },
+        h("h2", {}, title, h("span", { class: "count" }, ` ${list.length}`)),
+        list.length
+          ? table(
+              ["Package", "Items", "Line", "Country", "Paid"],
+              list.map((p) => h("tr", {}, h("td", {}, h("a", { href: `#/packages/${p.package_id}` }, `${status === "paid" ? "Pack" : "Open"} ${shortId(p.package_id)}`)), h("td", { class: "num" }, p.item_count), h("td", {}, p.line?.name || p.line_id), h("td", {}, p.country), h("td", { class: "num" }, fen(p.paid_fen - p.refunded_fen)))),
+            )
+          : h("p", { class: "empty" }, "Nothing here."),
+      );
+    }),
+  );
+}
+
+/** The final charge for a measured weight and size, by the line's published rate (the server decides). */
+export function finalCharge(pkg, line, feeRule, weightG, dims) {
+  const volume = dims.l * dims.w * dims.h;
+  const volumetric = Math.ceil((volume * 1000) / line.volumetric_divisor);
+  const chargeable = Math.max(weightG, volumetric);
+  const steps = Math.ceil(Math.max(0, chargeable - line.first_weight_g) / line.step_weight_g);
+  const shipping = line.first_fee_fen + steps * line.step_fee_fen;
+  const pct = Number(feeRule?.percent_of_shipping || 0);
+  const serviceFee = Math.round((shipping * pct) / 100) + Number(feeRule?.package_fen || 0) + Number(feeRule?.per_extra_item_fen || 0) * Math.max(0, pkg.item_count - 1);
+  const total = shipping + serviceFee + pkg.services_fen;
+  const paid = pkg.paid_fen - pkg.refunded_fen;
+  return { chargeable, shipping, serviceFee, total, paid, difference: total - paid };
+}
+
+function packForm(pkg, reload) {
+  const weight = field("Final weight (g)", { inputmode: "numeric", required: true, autocomplete: "off" }, { hint: "From the scale, packed." });
+  const dims = ["l", "w", "h"].map((d) => field({ l: "Length (cm)", w: "Width (cm)", h: "Height (cm)" }[d], { inputmode: "numeric", required: true, autocomplete: "off" }));
+  const preview = h("div", { class: "preview", role: "status", "aria-live": "polite" }, "Enter the weight and size to see the final charge.");
+  let rates = null;
+  Promise.all([publicGet("/shipping-lines"), get("/package-services")])
+    .then(([lines, services]) => {
+      const list = lines.items || lines;
+      rates = { line: list.find((l) => l.line_id === pkg.line_id), fee: services.service_fee || services.fee_rule || services.service_fee_rule };
+      update();
+    })
+    .catch(() => (preview.textContent = "The line's rates could not be loaded; the server still computes the final charge."));
+  function measured() {
+    const w = intOf(weight.control.value);
+    const d = dims.map((x) => intOf(x.control.value));
+    if (Number.isNaN(w) || w < 1 || d.some((x) => Number.isNaN(x) || x < 1)) return null;
+    return { w, dims: { l: d[0], w: d[1], h: d[2] } };
+  }
+  function update() {
+    const m = measured();
+    if (!m || !rates?.line) return;
+    const c = finalCharge(pkg, rates.line, rates.fee, m.w, m.dims);
+    const what = c.difference < 0 ? `${fen(-c.difference)} is refunded to the customer's wallet.` : c.difference > 0 ? `${fen(c.difference)} more is charged from the customer's wallet; if the balance is short the package waits for the customer to pay.` : "It matches what was paid: no money moves.";
+    preview.className = `preview ${c.difference < 0 ? "refund" : c.difference > 0 ? "charge" : "same"}`;
+    fill(preview, h("p", {}, `Chargeable ${c.chargeable} g: shipping ${fen(c.shipping)} + service fee ${fen(c.serviceFee)} + services ${fen(pkg.services_fen)} = `, h("strong", {}, `final ${fen(c.total)}`), `; paid ${fen(c.paid)}.`), h("p", {}, what));
+  }
+  [weight, ...dims].forEach((x) => x.control.addEventListener("input", update));
+  let key = newKey();
+  return form({ class: "inline-form", "aria-label": "Pack" }, [h("div", { class: "grid4" }, weight, dims), preview], "Confirm packed", async () => {
+    const m = measured();
+    if (!m) throw new Error("Weight in whole grams and length, width and height in whole centimetres.");
+    const result = await post(`/staff/packages/${pkg.package_id}/pack`, { weight_g: m.w, dims_cm: m.dims }, { idempotencyKey: key });
+    key = newKey();
+    say(`Packed: ${result.status}.`);
+    await reload();
+  });
+}
+
+function shipForm(pkg, reload) {
+  const carrier = field("Carrier", { required: true, maxlength: 64, value: pkg.line?.carrier || "", autocomplete: "off" });
+  const tracking = field("Tracking no", { required: true, maxlength: 64, autocomplete: "off" });
+  return form({ class: "inline-form", "aria-label": "Ship" }, [h("div", { class: "row" }, carrier, tracking)], "Ship package", async () => {
+    if (!carrier.control.value.trim() || !tracking.control.value.trim()) throw new Error("Enter the carrier and the tracking number.");
+    await post(`/staff/packages/${pkg.package_id}/ship`, { carrier: carrier.control.value.trim(), tracking_no: tracking.control.value.trim() });
+    say("Shipped: the customer is emailed the tracking number.");
+    await reload();
+  });
+}
+
+export async function packageDetail(view, packageId) {
+  const reload = () => packageDetail(view, packageId);
+  const pkg = await get(`/staff/packages/${packageId}`);
+  const a = pkg.address || {};
+  const list = pkg.items || [];
+  remember(list);
+  const parts = [
+    h("p", { class: "crumbs" }, h("a", { href: "#/packing" }, "Packing")),
+    h("h1", {}, `Package ${shortId(pkg.package_id)}`),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Status"),
+      h("dd", {}, h("span", { class: `status s-${pkg.status}` }, pkg.status)),
+      h("dt", {}, "Line"),
+      h("dd", {}, `${pkg.line?.name || pkg.line_id} (${pkg.line?.carrier || ""}) to ${pkg.country}`),
+      h("dt", {}, "Ship to"),
+      h("dd", {}, [a.name, a.line1, a.line2, a.city, a.state, a.postal_code, a.country].filter(Boolean).join(", ")),
+      h("dt", {}, "Quoted"),
+      h("dd", {}, `${pkg.chargeable_weight_g} g chargeable, total ${fen(pkg.total_fen)}; paid ${fen(pkg.paid_fen)}${pkg.refunded_fen ? `, refunded ${fen(pkg.refunded_fen)}` : ""}${pkg.due_fen ? `, due ${fen(pkg.due_fen)}` : ""}`),
+      pkg.packed ? [h("dt", {}, "Packed"), h("dd", {}, `${pkg.packed.weight_g} g, ${pkg.packed.dims_cm.l}×${pkg.packed.dims_cm.w}×${pkg.packed.dims_cm.h} cm`)] : null,
+      pkg.tracking ? [h("dt", {}, "Tracking"), h("dd", {}, `${pkg.tracking.carrier} ${pkg.tracking.tracking_no}`)] : null,
+    ),
+    table(["Item", "Qty", "Weight", "Item id"], list.map((i) => h("tr", {}, h("td", {}, i.title, h("br"), h("small", {}, props(i.props))), h("td", { class: "num" }, i.quantity), h("td", { class: "num" }, i.weight_g ? `${i.weight_g} g` : "–"), h("td", {}, h("code", {}, i.item_id)))), "Items to pick"),
+    h("p", {}, h("a", { class: "button", href: `#/label/package/${pkg.package_id}` }, "Print package label")),
+  ];
+  if (pkg.status === "paid") parts.push(h("section", { class: "card" }, h("h2", {}, "Pack"), packForm(pkg, reload)));
+  if (pkg.status === "packed") parts.push(h("section", { class: "card" }, h("h2", {}, "Ship"), shipForm(pkg, reload)));
+  fill(view, ...parts);
+}
+
+// --- labels (4 x 6 in) ---------------------------------------------------------------------------------
+
+function barcode(text) {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `Code 128 barcode of ${text}`);
+  svg.classList.add("barcode");
+  if (window.JsBarcode) {
+    window.JsBarcode(svg, text, { format: "CODE128", width: 2, height: 90, margin: 0, displayValue: false });
+    svg.setAttribute("viewBox", `0 0 ${parseFloat(svg.getAttribute("width"))} ${parseFloat(svg.getAttribute("height"))}`);
+    svg.removeAttribute("width");
+    svg.removeAttribute("height");
+    svg.setAttribute("preserveAspectRatio", "none");
+  }
+  return svg;
+}
+
+export async function label(view, kind, id) {
+  let lines;
+  let customer;
+  if (kind === "package") {
+    const p = await get(`/staff/packages/${id}`);
+    const a = p.address || {};
+    customer = p.user_id;
+    lines = [h("p", { class: "big" }, `${p.country} · ${p.line?.name || p.line_id}`), h("p", {}, `${a.name || ""}, ${a.city || ""}`), h("p", {}, `${p.item_count} item${p.item_count === 1 ? "" : "s"}${p.packed ? ` · ${p.packed.weight_g} g` : ""}`)];
+  } else {
+    const i = await findItem(id);
+    customer = i?.user_id;
+    lines = i ? [h("p", { class: "big" }, i.title), h("p", {}, `${props(i.props)} × ${i.quantity}`)] : [h("p", {}, "Item")];
+  }
+  const shelf = h("p", { class: "shelf" }, "Shelf: ", h("span", { class: "blank" }, ""));
+  fill(view, 
+    h("div", { class: "no-print" }, h("h1", {}, `Label for ${kind} ${shortId(id)}`), h("p", {}, "Sized for a 4 × 6 in label printer. "), h("button", { type: "button", class: "primary", onclick: () => window.print() }, "Print label")),
+    h("article", { class: "label", "aria-label": "Label preview" }, h("p", { class: "kind" }, kind === "package" ? "PACKAGE" : "ITEM"), barcode(id), h("p", { class: "code" }, id), h("p", { class: "ref" }, `Customer ref ${customer ? String(customer).slice(-8).toUpperCase() : "–"}`), ...lines, shelf),
+  );
+}
+
+// --- destruction --------------------------------------------------------------------------------------
+
+export async function destruction(view) {
+  const page = await get("/staff/destruction-queue?limit=100");
+  const rows = page.items.map((row) => {
+    const id = row.kind === "item" ? row.item_id : row.parcel_id;
+    const box = errorBox();
+    const ask = h("button", { type: "button", class: "danger" }, "Destroy…");
+    const confirm = h("button", { type: "button", class: "danger", hidden: true }, "Confirm: physically destroyed");
+    const cancel = h("button", { type: "button", hidden: true }, "Cancel");
+    ask.addEventListener("click", () => {
+      ask.hidden = true;
+      confirm.hidden = false;
+      cancel.hidden = false;
+      confirm.focus();
+    });
+    cancel.addEventListener("click", () => {
+      ask.hidden = false;
+      confirm.hidden = true;
+      cancel.hidden = true;
+      ask.focus();
+    });
+    confirm.addEventListener("click", () =>
+      act(confirm, box, async () => {
+        await post(`/staff/${row.kind === "item" ? "items" : "parcels"}/${id}/destroy`);
+        say(`${row.kind} destroyed.`);
+        await destruction(view);
+      }),
+    );
+    return h(
+      "tr",
+      { dataset: { id } },
+      h("td", {}, row.kind),
+      h("td", {}, row.kind === "item" ? [row.title, h("br"), h("small", {}, props(row.props))] : `parcel ${row.tracking_no}`),
+      h("td", {}, h("code", {}, shortId(id))),
+      h("td", {}, when(row.abandoned_at)),
+      h("td", {}, h("div", { class: "actions" }, ask, confirm, cancel), box),
+    );
+  });
+  fill(view, h("h1", {}, "Destruction queue"), h("p", { class: "summary" }, `${page.items.length} abandoned items and expired parcels awaiting physical destruction.`), rows.length ? table(["Kind", "What", "Id", "Abandoned", "Action"], rows, "Awaiting destruction") : h("p", { class: "empty" }, "Nothing to destroy."));
+}
+
+// --- after-sales --------------------------------------------------------------------------------------
+
+export async function afterSales(view) {
+  const page = await get("/staff/after-sales?limit=100");
+  const cards = page.items.map((c) => {
+    const resolution = field("Resolution", { name: "resolution" }, { tag: "select", options: [["refund", "Refund to wallet"], ["return", "Return goods to the merchant"], ["reject", "Reject the request"]] });
+    const amount = field("Refund amount (¥)", { name: "refund", inputmode: "decimal", autocomplete: "off" });
+    const note = field("Note to the customer", { name: "note", maxlength: 500, rows: 2 }, { tag: "textarea" });
+    const sync = () => (amount.hidden = resolution.control.value !== "refund");
+    resolution.control.addEventListener("change", sync);
+    sync();
+    let key = newKey();
+    const f = form({ class: "inline-form", "aria-label": `Resolve case ${c.case_id}` }, [h("div", { class: "row" }, resolution, amount), note], "Resolve", async () => {
+      const body = { resolution: resolution.control.value };
+      if (body.resolution === "refund") {
+        const value = yuanToFen(amount.control.value);
+        if (Number.isNaN(value) || value <= 0) throw new Error("Enter the refund in yuan, e.g. 25.00.");
+        body.refund_fen = value;
+      }
+      if (note.control.value.trim()) body.note = note.control.value.trim();
+      await post(`/staff/after-sales/${c.case_id}/resolve`, body, { idempotencyKey: key });
+      key = newKey();
+      say("Case resolved.");
+      await afterSales(view);
+    });
+    return h("section", { class: "card", dataset: { caseId: c.case_id } }, h("h2", {}, `${c.type} · item ${shortId(c.item_id)}`), h("p", {}, `“${c.reason}” · opened ${when(c.created_at)}`), f);
+  });
+  fill(view, h("h1", {}, "After-sales"), h("p", { class: "summary" }, `${page.items.length} open cases, oldest first.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No open case.")]));
+}

@@ -1,0 +1,97 @@
+"""The staff console in AWS: a private bucket behind CloudFront (origin access control, HTTPS only,
+security headers), its runtime config generated at deploy time, its origin given to the API."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from infra import console_deploy, template
+from infra.local.console import CONSOLE_DIR
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict:
+    return template.console_resources(template.Stage.load("prod"))
+
+
+def test_the_console_bucket_is_private_and_readable_only_by_its_distribution(resources):
+    bucket = resources["ConsoleBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    allow, deny = resources["ConsoleBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"} and allow["Action"] == "s3:GetObject"
+    assert (
+        "distribution/${ConsoleDistribution}"
+        in allow["Condition"]["StringEquals"]["AWS:SourceArn"]["Fn::Sub"]
+    )
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_cloudfront_serves_it_over_https_only_with_origin_access_control_and_security_headers(resources):
+    config = resources["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    (origin,) = config["Origins"]
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
+    oac = resources["ConsoleOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
+    assert (oac["SigningBehavior"], oac["SigningProtocol"]) == ("always", "sigv4")
+    behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
+    assert all(b["ViewerProtocolPolicy"] in ("redirect-to-https", "https-only") for b in behaviours)
+    assert all(b["ResponseHeadersPolicyId"] == {"Ref": "ConsoleSecurityHeaders"} for b in behaviours)
+    (config_behaviour,) = config["CacheBehaviors"]
+    assert config_behaviour["PathPattern"] == "config.json"
+    assert config_behaviour["CachePolicyId"] == template.CACHING_DISABLED  # a new deploy is seen at once
+    headers = resources["ConsoleSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = headers["SecurityHeadersConfig"]
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 365 * 24 * 3600
+    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert security["ContentTypeOptions"]["Override"] is True
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
+    assert "https://cognito-idp.${AWS::Region}" in csp and "${PhotoBucket}" in csp
+
+
+def test_the_package_has_the_console_its_outputs_and_gives_its_origin_to_the_api():
+    built = template.build("prod")
+    assert {"ConsoleBucket", "ConsoleDistribution", "ConsoleSecurityHeaders"} <= set(built["Resources"])
+    assert {"ConsoleBucketName", "ConsoleDistributionId", "ConsoleURL"} <= set(built["Outputs"])
+    variables = built["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["CONSOLE_ORIGIN"] == {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+
+
+def test_the_runtime_config_is_generated_from_the_stack_outputs():
+    outputs = {
+        "EndpointURL": "https://abc.execute-api.ap-southeast-1.amazonaws.com/api/",
+        "UserPoolId": "ap-southeast-1_pool",
+        "UserPoolClientId": "client123",
+    }
+    assert console_deploy.config_from_outputs(outputs, "ap-southeast-1") == {
+        "api_url": "https://abc.execute-api.ap-southeast-1.amazonaws.com/api",
+        "cognito_endpoint": "https://cognito-idp.ap-southeast-1.amazonaws.com",
+        "user_pool_id": "ap-southeast-1_pool",
+        "client_id": "client123",
+        "region": "ap-southeast-1",
+    }
+
+
+@mock_aws
+def test_the_deploy_step_uploads_every_file_with_its_type_and_an_uncached_config():
+    s3 = boto3.client("s3", region_name="ap-southeast-1")
+    s3.create_bucket(Bucket="console", CreateBucketConfiguration={"LocationConstraint": "ap-southeast-1"})
+    config = {
+        "api_url": "https://x/api",
+        "cognito_endpoint": "https://c",
+        "user_pool_id": "p",
+        "client_id": "c",
+    }
+    keys = console_deploy.upload(s3, "console", dict(config, region="r"))
+    assert {"index.html", "app.css", "js/main.js", "vendor/jsbarcode-3.12.3/MIT-LICENSE.txt"} <= set(keys)
+    assert len(keys) == len([p for p in CONSOLE_DIR.rglob("*") if p.is_file()]) + 1
+    module = s3.head_object(Bucket="console", Key="js/main.js")
+    assert module["ContentType"] == "text/javascript"
+    stored = s3.get_object(Bucket="console", Key="config.json")
+    assert stored["CacheControl"] == "no-store"
+    assert json.loads(stored["Body"].read())["api_url"] == "https://x/api"
