@@ -57,8 +57,10 @@ def get_int(name: str) -> int:
 
 
 def cors_allowed_origins() -> frozenset[str]:
-    """The exact origins (scheme://host[:port]) browsers may call the API from."""
-    return frozenset(o.strip().rstrip("/") for o in get("CORS_ALLOWED_ORIGINS").split(",") if o.strip())
+    """The exact origins (scheme://host[:port]) browsers may call the API from: the stage's list, plus the
+    staff console's own origin where the template deploys one (CONSOLE_ORIGIN)."""
+    listed = [*get("CORS_ALLOWED_ORIGINS").split(","), get("CONSOLE_ORIGIN")]
+    return frozenset(o.strip().rstrip("/") for o in listed if o.strip())
 
 
 def production_problems() -> list[str]:

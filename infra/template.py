@@ -540,13 +540,10 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
         }
         if logical_id == "APIHandler":
             variables["PAYMENT_WEBHOOK_SECRET"] = {"Ref": WEBHOOK_SECRET_PARAMETER}
-<<<<<<< HEAD
             variables["CURSOR_SECRET"] = {"Ref": CURSOR_SECRET_PARAMETER}
             variables["CORS_ALLOWED_ORIGINS"] = {"Ref": CORS_ORIGINS_PARAMETER}
-=======
             # the staff console's origin, for the API's allowed CORS origins
             variables["CONSOLE_ORIGIN"] = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
->>>>>>> console
         patch: dict[str, Any] = {
             "FunctionName": name,
             "Environment": {"Variables": variables},
@@ -620,7 +617,6 @@ def role_patches(stage: Stage, chalice: dict) -> dict[str, dict]:
 # -- the template ---------------------------------------------------------------------------------
 
 
-<<<<<<< HEAD
 # -- API Gateway's own answers in the contract's shape ------------------------------------------------
 # Requests API Gateway answers without calling the function get api.md's `{"error": {"code", "message"}}`
 # instead of its `{"message": ...}`: (response type, status, code, message). The app verifies tokens itself
@@ -700,7 +696,12 @@ def method_not_allowed(methods: list[str]) -> dict:
                             "method_not_allowed", f"This method is not allowed here; use {allow}."
                         )
                     },
-=======
+                }
+            },
+        },
+    }
+
+
 def console_csp() -> dict:
     """The console's Content-Security-Policy: its own files, the API, Cognito and the photo bucket only."""
     # any API Gateway API of the region: naming RestAPI here would make a cycle (the API's function
@@ -867,14 +868,12 @@ def console_resources(stage: Stage) -> dict[str, dict]:
                         }
                     ],
                     "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
->>>>>>> console
                 }
             },
         },
     }
 
 
-<<<<<<< HEAD
 def api_patch(chalice: dict) -> dict[str, dict]:
     """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods."""
     paths = chalice["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
@@ -898,8 +897,6 @@ def api_patch(chalice: dict) -> dict[str, dict]:
     }
 
 
-=======
->>>>>>> console
 def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | None = None) -> dict:
     """The template to merge into `chalice package --stage <stage_name>`."""
     stage = Stage.load(stage_name)

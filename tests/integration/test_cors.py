@@ -114,3 +114,11 @@ def test_every_path_answers_its_preflight_without_a_token(api):
         assert set(result.headers["Access-Control-Allow-Methods"].replace(" ", "").split(",")) == methods | {
             "OPTIONS"
         }, path
+
+
+def test_the_deployed_console_origin_is_allowed_with_the_stage_list(monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://shop.example")
+    monkeypatch.setenv("CONSOLE_ORIGIN", "https://d111111abcdef8.cloudfront.net")
+    assert config.cors_allowed_origins() == {"https://shop.example", "https://d111111abcdef8.cloudfront.net"}
