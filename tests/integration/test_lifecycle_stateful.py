@@ -8,13 +8,16 @@ including a declaration of another customer's number) and exceptional ones assig
 storage extended; packages are quoted, created, paid, cancelled, packed heavier or lighter, topped up,
 shipped and confirmed; time jumps forward and the scheduled jobs run as app handlers.
 
-After every step the named checks in INVARIANTS read the API's tables (GetItem / BatchGetItem / Query
-only: a Scan fails the test) and compare them with the test's own book of what each call should have
-moved. Every response must be < 500. Add a check by writing a function `check(world) -> None` that
-asserts, and listing it in INVARIANTS.
+After every step the named checks in INVARIANTS read the tables by key (GetItem, and the Query of a
+wallet partition, straight from moto's in-process store; no Scan: a Scan through PynamoDB fails the test)
+and compare them with the test's own book of what each successful call should have moved. Every response
+must be < 500. To add a check, write `check_<rule>(world: World) -> None` that asserts, and list it in
+INVARIANTS.
 
-Knobs (environment): LIFECYCLE_EXAMPLES / LIFECYCLE_STEPS scale the run; LIFECYCLE_ONLY=<check,...> runs
-only those checks (to shrink one failure at a time).
+Knobs (environment): LIFECYCLE_EXAMPLES / LIFECYCLE_STEPS scale the run (default 12 x 100);
+LIFECYCLE_ONLY=<check,...> runs only those checks (to shrink one failure at a time); LIFECYCLE_COLLECT=1
+records every violated check instead of failing, skips shrinking and prints the routes the run exercised
+(to survey a branch). The run prints its steps, API calls and time.
 """
 
 from __future__ import annotations
