@@ -1,0 +1,1341 @@
+"""The whole lifecycle as a Hypothesis state machine over HTTP, with the design's invariants after every step.
+
+Customers (fresh ones per example) top up, order on the balance and on external channels (settled by the
+provider's signed webhook), pay, cancel; staff approve, reject, purchase at a higher or lower price, record
+the merchant's shipment; parcels are scanned in (known numbers, unknown numbers, forwarding declarations,
+including a declaration of another customer's number) and exceptional ones assigned; items are inspected
+(pass / issue / not_transportable), issues accepted, after-sales cases opened and resolved every way,
+storage extended; packages are quoted, created, paid, cancelled, packed heavier or lighter, topped up,
+shipped and confirmed; time jumps forward and the scheduled jobs run as app handlers.
+
+After every step the named checks in INVARIANTS read the tables by key (GetItem, and the Query of a
+wallet partition, straight from moto's in-process store; no Scan: a Scan through PynamoDB fails the test)
+and compare them with the test's own book of what each successful call should have moved. Every response
+must be < 500. To add a check, write `check_<rule>(world: World) -> None` that asserts, and list it in
+INVARIANTS.
+
+Knobs (environment): LIFECYCLE_EXAMPLES / LIFECYCLE_STEPS scale the run (default 12 x 100);
+LIFECYCLE_ONLY=<check,...> runs only those checks (to shrink one failure at a time); LIFECYCLE_COLLECT=1
+records every violated check instead of failing, skips shrinking and prints the routes the run exercised
+(to survey a branch). The run prints its steps, API calls and time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import re
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from pynamodb.connection import Connection, TableConnection
+
+from chalicelib import clock, ids, payments
+from chalicelib.models.commerce import Item, LedgerEntry, Order, WalletAccount
+from chalicelib.models.jobs import JobState
+from chalicelib.models.packages import Package
+from chalicelib.models.warehouse import Parcel
+from infra.local.job import scheduled_event
+from tests.integration.conftest import REVIEWER, WAREHOUSE
+
+pytestmark = pytest.mark.usefixtures("shop", "no_scans", "one_dynamodb_connection", "one_deadline_shard")
+
+EXAMPLES = int(os.environ.get("LIFECYCLE_EXAMPLES", "12"))
+STEPS = int(os.environ.get("LIFECYCLE_STEPS", "100"))
+T0 = datetime(2027, 1, 4, 2, 0, tzinfo=UTC)  # each example starts EPOCH_GAP days after the previous one
+EPOCH_GAP = timedelta(days=1500)
+CUSTOMERS = 3
+
+# --- the lifecycle's vocabulary as the API documents it ---------------------------------------------------
+
+STORED = ("in_warehouse", "inspection_issue", "not_transportable", "in_package")  # clock running or packed
+CLOCK_RUNNING = ("in_warehouse", "inspection_issue", "not_transportable")
+FINAL_ITEM = ("cancelled", "rejected", "returned", "abandoned", "destroyed", "shipped", "delivered")
+OPEN_PACKAGE = ("pending_payment", "paid", "packed")
+PAID_PACKAGE = ("paid", "packed", "shipped", "delivered")
+# ledger kinds by what they mean for the books (a new kind must be placed here)
+LEDGER_KINDS = {
+    "top_up": "topups",
+    "payment_received": "provider",
+    "order_payment": "paid",
+    "price_difference_charge": "paid",
+    "storage_extension": "paid",
+    "package_payment": "paid",
+    "package_difference_charge": "paid",
+    "order_refund": "refunds",
+    "price_difference_refund": "refunds",
+    "after_sales_refund": "refunds",
+    "package_refund": "refunds",
+    "package_difference_refund": "refunds",
+}
+
+SKUS = [
+    {"product_id": "prd_tee", "sku_id": "sku_tee_black_m", "quantity": 2},
+    {"product_id": "prd_tee", "sku_id": "sku_tee_white_l", "quantity": 1},
+    {"product_id": "prd_socks", "sku_id": "sku_socks", "quantity": 2},
+    {"product_id": "prd_bank", "sku_id": "sku_bank", "quantity": 1},
+]
+ADDRESS = {
+    "name": "Test Customer",
+    "phone": "+1 415 555 0100",
+    "country": "US",
+    "state": "CA",
+    "city": "San Francisco",
+    "postal_code": "94105",
+    "line1": "1 Market St",
+}
+PASS_CHECKS = {"color": "ok", "damage": "ok", "stains": "ok", "size": "ok", "model": "n/a", "version": "n/a"}
+ISSUE_CHECKS = dict(PASS_CHECKS, damage="issue")
+
+STATS = {"steps": 0, "examples": 0, "calls": 0, "read_s": 0.0, "sweep_s": 0.0}
+ROUTES_HIT: Counter = Counter()  # (method, route, status) -> calls, printed in LIFECYCLE_COLLECT mode
+
+
+@pytest.fixture
+def one_dynamodb_connection(stack, monkeypatch):
+    """Transactions share one PynamoDB connection here. chalicelib.db.connection() builds a new one, with a
+    new botocore session that reloads the service model, for every transaction (about 100 ms of CPU
+    each); that cost is the app's, not the lifecycle's, and would otherwise dominate this test's time."""
+    from chalicelib import db
+
+    shared = db.connection()
+    monkeypatch.setattr(db, "connection", lambda: shared)
+
+
+@pytest.fixture
+def one_deadline_shard(monkeypatch):
+    """Storage deadlines and ship days in one index shard a day instead of eight and four. The jobs Query
+    every shard of every day they catch up, and moto answers each Query by reading the whole table: with
+    the real shard counts a month's jump costs over 800 Queries. Sharding is a scale concern; the
+    lifecycle is the same."""
+    from chalicelib import packages
+    from chalicelib.jobs import auto_confirm
+    from chalicelib.rules import storage as storage_rules
+
+    monkeypatch.setattr(storage_rules, "DEADLINE_SHARDS", 1)
+    monkeypatch.setattr(packages, "SHIP_DAY_SHARDS", 1)
+    monkeypatch.setattr(auto_confirm, "SHIP_DAY_SHARDS", 1)
+
+
+@pytest.fixture
+def no_scans(monkeypatch):
+    """Neither the app nor these checks may Scan: any scan through PynamoDB fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a Scan was issued (design.md: no Scan)")
+
+    monkeypatch.setattr(Connection, "scan", refuse)
+    monkeypatch.setattr(TableConnection, "scan", refuse)
+
+
+# --- the test's own model and book ----------------------------------------------------------------------
+
+
+@dataclass
+class Book:
+    """What the calls that succeeded should have moved for one customer, by meaning."""
+
+    topups: int = 0  # credited from provider top-ups
+    provider: int = 0  # collected by the provider for orders on external channels
+    paid: int = 0  # goods, domestic shipping, bank fees, price differences, storage, packages
+    refunds: int = 0
+
+    @property
+    def balance(self) -> int:
+        return self.topups + self.provider - self.paid + self.refunds
+
+
+@dataclass
+class Tracking:
+    """A domestic tracking number: who may claim the parcel, and what the scan did with it."""
+
+    number: str
+    declarer: str | None = None  # user_id of an accepted forwarding declaration
+    parcel_id: str | None = None
+    claims_at_scan: frozenset[str] | None = None  # owners by purchase or declaration when first scanned
+
+
+@dataclass
+class Model:
+    users: list[dict] = field(default_factory=list)  # {"name", "id"}
+    books: dict[str, Book] = field(default_factory=dict)
+    orders: dict[str, dict] = field(default_factory=dict)  # id -> {user, channel, total, paid, refunded, ...}
+    items: dict[str, dict] = field(default_factory=dict)  # id -> {user, order_id, goods_fen, tracking}
+    packages: dict[str, dict] = field(default_factory=dict)  # id -> {user, paid, refunded, due}
+    cases: dict[str, dict] = field(default_factory=dict)  # id -> {user, item_id}
+    trackings: dict[str, Tracking] = field(default_factory=dict)
+    payment_ids: list[str] = field(default_factory=list)  # top-ups and external order payments
+
+
+@dataclass
+class World:
+    """One consistent read of the tables after a step, next to the model."""
+
+    model: Model
+    accounts: dict[str, int]  # user_id -> balance_fen (0 when no account yet)
+    ledgers: dict[str, list[LedgerEntry]]
+    items: dict[str, Item]
+    orders: dict[str, Order]
+    packages: dict[str, Package]  # every package of every customer (Query by user)
+    parcels: dict[str, Parcel]
+    abandon_done_through: date | None  # the storage sweep's checkpoint: it reads only later days
+
+
+# --- the invariants -------------------------------------------------------------------------------------
+
+
+def check_wallet_equals_its_ledger_and_is_never_negative(world: World) -> None:
+    for user_id, balance in world.accounts.items():
+        entries = world.ledgers[user_id]
+        assert balance >= 0, f"{user_id}: balance {balance} is negative"
+        assert balance == sum(int(e.amount_fen) for e in entries), (
+            f"{user_id}: balance {balance} != ledger sum {sum(int(e.amount_fen) for e in entries)}"
+        )
+        assert all(int(e.balance_after_fen) >= 0 for e in entries), f"{user_id}: a ledger step went negative"
+
+
+def _ledger_totals(entries: list[LedgerEntry]) -> Counter:
+    totals: Counter = Counter()
+    for entry in entries:
+        meaning = LEDGER_KINDS.get(entry.kind)
+        assert meaning is not None, f"ledger kind {entry.kind!r} is not classified in LEDGER_KINDS"
+        sign = -1 if meaning == "paid" else 1
+        totals[meaning] += sign * int(entry.amount_fen)
+    return totals
+
+
+def check_money_is_conserved(world: World) -> None:
+    """top-ups + provider payments = balances + paid for goods, shipping and services - refunds, and each
+    term is what the test's own book says the successful calls should have moved."""
+    for user_id, balance in world.accounts.items():
+        ledger = _ledger_totals(world.ledgers[user_id])
+        book = world.model.books[user_id]
+        assert ledger["topups"] + ledger["provider"] == balance + ledger["paid"] - ledger["refunds"], (
+            f"{user_id}: money not conserved: {dict(ledger)} vs balance {balance}"
+        )
+        expected = {
+            "topups": book.topups,
+            "provider": book.provider,
+            "paid": book.paid,
+            "refunds": book.refunds,
+        }
+        actual = {k: ledger[k] for k in expected}
+        assert actual == expected, f"{user_id}: ledger {actual} != book {expected}"
+        assert balance == book.balance, f"{user_id}: balance {balance} != book {book.balance}"
+
+
+def check_no_item_refunded_more_than_paid(world: World) -> None:
+    """Per item: price-difference and after-sales refunds <= goods paid + price differences charged.
+    Per order and per package: refunds <= payments."""
+    by_ref: dict[tuple[str, str], int] = defaultdict(int)
+    for entries in world.ledgers.values():
+        for e in entries:
+            by_ref[(e.kind, e.ref)] += abs(int(e.amount_fen))
+    case_refunds: dict[str, int] = defaultdict(int)
+    for case_id, case in world.model.cases.items():
+        case_refunds[case["item_id"]] += by_ref[("after_sales_refund", case_id)]
+    for item_id, item in world.model.items.items():
+        order_paid = item["order_id"] and by_ref[("order_payment", item["order_id"])] > 0
+        paid = (item["goods_fen"] if order_paid else 0) + by_ref[("price_difference_charge", item_id)]
+        refunded = by_ref[("price_difference_refund", item_id)] + case_refunds[item_id]
+        assert refunded <= paid, f"item {item_id}: refunded {refunded} fen of {paid} paid for it"
+    for order_id in world.model.orders:
+        refunded, paid = by_ref[("order_refund", order_id)], by_ref[("order_payment", order_id)]
+        assert refunded <= paid, f"order {order_id}: refunded {refunded} fen of {paid} paid"
+    for package_id in world.model.packages:
+        paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
+        refunded = by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
+        assert refunded <= paid, f"package {package_id}: refunded {refunded} fen of {paid} paid"
+
+
+def _sweep_reads(key: str | None, expires_at: str | None, checkpoint: date | None) -> bool:
+    """True when the storage sweep will still read this deadline: the index day is the deadline's day
+    (an earlier day is read before the item is due, then never again) and after the checkpoint."""
+    if not key or not expires_at:
+        return False
+    day = date.fromisoformat(key.split("#", 1)[0])
+    return day == clock.parse_iso(expires_at).date() and (checkpoint is None or day > checkpoint)
+
+
+def check_every_stored_item_is_paid_for_or_swept_or_final(world: World) -> None:
+    """A stored item is in a paid package, or has a deadline the sweep will still read, or is final.
+
+    Received items have no storage deadline yet (storage starts at inspection): they must be on the
+    inspection queue instead. Items with an open after-sales case are held for staff (the sweep skips
+    them); the check applies again once the case is resolved."""
+    for item_id, item in world.items.items():
+        if item.status == "received":
+            assert (item.queue_key or "").startswith("received#"), f"{item_id}: received but on no queue"
+            continue
+        if item.status not in STORED or item.open_case_id:
+            continue
+        package = world.packages.get(item.package_id or "")
+        if item.status == "in_package":
+            assert package is not None, f"{item_id}: in_package without a package"
+            if package.status in PAID_PACKAGE:
+                continue
+            package_deadline = getattr(package, "deadline_key", None)  # an unpaid package that expires
+            assert _sweep_reads(item.deadline_key, item.storage_expires_at, world.abandon_done_through) or (
+                package_deadline
+                and _sweep_reads(
+                    package_deadline, getattr(package, "expires_at", None), world.abandon_done_through
+                )
+            ), (
+                f"{item_id}: in unpaid package {package.package_id} ({package.status}), "
+                "no deadline the sweep reads"
+            )
+            continue
+        assert _sweep_reads(item.deadline_key, item.storage_expires_at, world.abandon_done_through), (
+            f"{item_id} ({item.status}): deadline {item.storage_expires_at} key {item.deadline_key} "
+            f"is not read by the sweep (done through {world.abandon_done_through})"
+        )
+
+
+def check_no_item_in_two_open_packages(world: World) -> None:
+    """Each item is in at most one open package, and an open package holds only its own packed items."""
+    holders: dict[str, list[str]] = defaultdict(list)
+    for package in world.packages.values():
+        if package.status in OPEN_PACKAGE:
+            for item_id in package.item_ids:
+                holders[item_id].append(package.package_id)
+    for item_id, packages in holders.items():
+        assert len(packages) == 1, f"{item_id} is in open packages {packages}"
+        item = world.items.get(item_id)
+        assert item is not None and item.status == "in_package" and item.package_id == packages[0], (
+            f"open package {packages[0]} holds {item_id} which is "
+            f"{item.status if item else 'missing'} (package_id {item.package_id if item else None})"
+        )
+
+
+def check_parcels_belong_to_whom_they_match(world: World) -> None:
+    """A parcel matched at the scan belongs to the one customer whose purchase or declaration it matches;
+    when those disagree it belongs to no one (exceptional, for staff to resolve)."""
+    for tracking in world.model.trackings.values():
+        if not tracking.parcel_id or tracking.claims_at_scan is None:
+            continue
+        parcel = world.parcels[tracking.parcel_id]
+        claims = tracking.claims_at_scan
+        if parcel.status == "matched":
+            assert len(claims) == 1 and parcel.user_id in claims, (
+                f"parcel {tracking.number} matched to {parcel.user_id}; purchases/declarations: {set(claims)}"
+            )
+        if len(claims) > 1:
+            assert parcel.status != "matched", (
+                f"parcel {tracking.number} claimed by {set(claims)} was matched"
+            )
+
+
+INVARIANTS: list[Callable[[World], None]] = [
+    check_wallet_equals_its_ledger_and_is_never_negative,
+    check_money_is_conserved,
+    check_no_item_refunded_more_than_paid,
+    check_every_stored_item_is_paid_for_or_swept_or_final,
+    check_no_item_in_two_open_packages,
+    check_parcels_belong_to_whom_they_match,
+]
+COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
+VIOLATIONS: dict[str, str] = {}
+_only = {n.strip() for n in os.environ.get("LIFECYCLE_ONLY", "").split(",") if n.strip()}
+ACTIVE = [
+    c for c in INVARIANTS if not _only or c.__name__ in _only or c.__name__.removeprefix("check_") in _only
+]
+
+
+# --- the state machine ----------------------------------------------------------------------------------
+
+_example_no = itertools.count()
+pick = st.integers(0, 1 << 16)
+
+
+def _one(candidates: list, index: int):
+    return candidates[index % len(candidates)] if candidates else None
+
+
+class Lifecycle(RuleBasedStateMachine):
+    api = None  # set by the test
+    app = None
+
+    def __init__(self):
+        super().__init__()
+        self.k = next(_example_no)
+        STATS["examples"] += 1
+        self.m = Model()
+        self.world: World | None = None
+        self.now = T0 + self.k * EPOCH_GAP
+        self.serial = itertools.count()
+        self.last_money: dict | None = None
+        clock.set_now(self.now)
+        self._reset_jobs()
+
+    # --- plumbing ---
+
+    def _reset_jobs(self) -> None:
+        """Job checkpoints start at this example's first day, so a sweep reads only this example's days."""
+        from chalicelib.jobs import storage_sweep
+
+        for job in ("storage_sweep", "auto_confirm_receipt"):
+            with contextlib.suppress(JobState.DoesNotExist):
+                JobState.get(job, consistent_read=True).delete()
+        storage_sweep.start_history(self.now.date())
+        cutoff = self.now - timedelta(days=20)
+        JobState("auto_confirm_receipt", state={"done_through": cutoff.date().isoformat()}).save()
+
+    def call(self, method: str, path: str, user: str | None = None, body=None, money: bool = False):
+        headers = {"Idempotency-Key": str(uuid.uuid4())} if money else None
+        result = self.api.call(method, path, user=user, body=body, headers=headers)
+        STATS["calls"] += 1
+        ROUTES_HIT[(method, re.sub(r"/[a-z]{3}_[0-9A-Za-z]+", "/{id}", path), result.status)] += 1
+        assert result.status < 500, f"{method} {path} answered {result.status}: {result.body}"
+        if money:
+            self.last_money = {
+                "method": method,
+                "path": path,
+                "user": user,
+                "body": body,
+                "headers": headers,
+                "status": result.status,
+                "response": result.body,
+                "at": self.now,
+            }
+        return result
+
+    def _webhook(self, payment_id: str, amount_fen: int, event_id: str | None = None):
+        body = json.dumps(
+            {
+                "id": event_id or ids.new_id("evt"),
+                "type": "payment.succeeded",
+                "data": {"payment_id": payment_id, "amount_fen": amount_fen},
+            }
+        )
+        signature = payments.sign(
+            body.encode(), os.environ["PAYMENT_WEBHOOK_SECRET"], int(clock.now().timestamp())
+        )
+        result = self.api.call("POST", "/payments/webhook", raw=body, headers={"X-Signature": signature})
+        STATS["calls"] += 1
+        assert result.status < 500, f"webhook answered {result.status}: {result.body}"
+        return result
+
+    def _name(self, user_id: str) -> str:
+        return next(u["name"] for u in self.m.users if u["id"] == user_id)
+
+    def _user(self, index: int) -> dict:
+        return self.m.users[index % len(self.m.users)]
+
+    def _tracking(self, prefix: str) -> str:
+        return f"{prefix}{self.k:04d}X{next(self.serial):05d}"
+
+    def _items(self, *statuses: str, user: str | None = None) -> list[Item]:
+        w = self.world
+        return [
+            i
+            for i in (w.items.values() if w else [])
+            if i.status in statuses and (user is None or i.user_id == user)
+        ]
+
+    def _orders(self, *statuses: str) -> list[Order]:
+        return [o for o in (self.world.orders.values() if self.world else []) if o.status in statuses]
+
+    def _packages(self, *statuses: str) -> list[Package]:
+        return [p for p in (self.world.packages.values() if self.world else []) if p.status in statuses]
+
+    # --- what each rule can act on now (its precondition: something to act on) ---
+
+    def _pay_order_candidates(self) -> list:
+        return self._orders("pending_payment")
+
+    def _cancel_order_candidates(self) -> list:
+        return self._orders("pending_payment", "pending_review", "approved")
+
+    def _staff_decide_candidates(self) -> list:
+        return self._orders("pending_review")
+
+    def _purchase_candidates(self) -> list:
+        return [i for i in self._items("purchasing") if not i.purchase]
+
+    def _pay_price_difference_candidates(self) -> list:
+        return [i for i in self.world.items.values() if int(i.price_difference_due_fen or 0) > 0]
+
+    def _domestic_shipment_candidates(self) -> list:
+        return self._items("purchased")
+
+    def _inspect_candidates(self) -> list:
+        return self._items("received")
+
+    def _accept_issue_candidates(self) -> list:
+        return self._items("inspection_issue")
+
+    def _open_case_candidates(self) -> list:
+        return [i for i in self._items("received", *STORED) if not i.open_case_id]
+
+    def _resolve_case_candidates(self) -> list:
+        return [i for i in self.world.items.values() if i.open_case_id]
+
+    def _extend_storage_candidates(self) -> list:
+        return self._items(*CLOCK_RUNNING)
+
+    def _pay_package_candidates(self) -> list:
+        return self._packages("pending_payment")
+
+    def _cancel_package_candidates(self) -> list:
+        return self._packages(*OPEN_PACKAGE)
+
+    def _pack_candidates(self) -> list:
+        return self._packages("paid")
+
+    def _pay_package_difference_candidates(self) -> list:
+        return [p for p in self._packages("packed") if int(p.due_fen or 0) > 0]
+
+    def _ship_package_candidates(self) -> list:
+        return self._packages("packed")
+
+    def _confirm_receipt_candidates(self) -> list:
+        return self._packages("shipped")
+
+    # --- setup ---
+
+    @initialize()
+    def customers(self):
+        for n in range(CUSTOMERS):
+            name = f"c{self.k}n{n}-{uuid.uuid4().hex[:6]}@example.com"
+            user_id = self.api.add_user(name)
+            self.m.users.append({"name": name, "id": user_id})
+            self.m.books[user_id] = Book()
+        price = self.call("GET", "/storage/extension-price", user=self.m.users[0]["name"])
+        self.extension_fen = price.body["price_fen"]
+
+    # --- money in ---
+
+    @rule(who=pick, amount=st.sampled_from([500, 3000, 20000, 100000]))
+    def top_up(self, who, amount):
+        user = self._user(who)
+        created = self.call(
+            "POST",
+            "/wallet/top-ups",
+            user=user["name"],
+            body={"amount_fen": amount, "channel": "alipay"},
+            money=True,
+        )
+        assert created.status == 201, created.body
+        self.m.payment_ids.append(created.body["payment_id"])
+        settled = self._webhook(created.body["payment_id"], created.body["charge_fen"])
+        assert settled.status == 200, settled.body
+        self.m.books[user["id"]].topups += amount
+
+    # --- orders ---
+
+    @rule(
+        who=pick,
+        lines=st.lists(st.sampled_from(SKUS), min_size=1, max_size=2),
+        channel=st.sampled_from(["balance", "balance", "alipay", "card"]),
+        via_cart=st.booleans(),
+    )
+    def create_order(self, who, lines, channel, via_cart):
+        user = self._user(who)
+        if via_cart:
+            cart_ids = []
+            for line in lines:
+                added = self.call("POST", "/cart/items", user=user["name"], body=line)
+                assert added.status == 201, added.body
+                cart_ids.append(added.body["cart_item_id"])
+            body = {"cart_item_ids": cart_ids, "payment_channel": channel}
+        else:
+            body = {"items": lines, "payment_channel": channel}
+        created = self.call("POST", "/orders", user=user["name"], body=body)
+        assert created.status == 201, created.body
+        order = created.body
+        self.m.orders[order["order_id"]] = {
+            "user": user["id"],
+            "channel": channel,
+            "total": order["charges"]["total_fen"],
+            "paid": 0,
+            "refunded": 0,
+            "payment_id": None,
+            "charge": None,
+        }
+        for item in order["items"]:
+            self.m.items[item["item_id"]] = {
+                "user": user["id"],
+                "order_id": order["order_id"],
+                "goods_fen": item["unit_price_fen"] * item["quantity"],
+                "tracking": None,
+            }
+
+    @precondition(lambda self: bool(self._pay_order_candidates()))
+    @rule(index=pick)
+    def pay_order(self, index):
+        order = _one(self._pay_order_candidates(), index)
+        self._pay_order(order)
+
+    def _pay_order(self, order: Order, top_up_first: bool = False) -> None:
+        mine = self.m.orders[order.order_id]
+        if top_up_first and mine["channel"] == "balance":
+            self._afford(mine["user"], mine["total"])
+        result = self.call("POST", f"/orders/{order.order_id}/pay", user=self._name(mine["user"]), money=True)
+        if mine["channel"] == "balance":
+            if result.status == 200:
+                self.m.books[mine["user"]].paid += mine["total"]
+                mine["paid"] = mine["total"]
+            else:
+                assert result.status == 409, result.body
+        elif result.status == 200:
+            payment = result.body["payment"]
+            assert payment["charge_fen"] == mine["total"], (payment, mine)
+            mine["payment_id"], mine["charge"] = payment["payment_id"], payment["charge_fen"]
+            self.m.payment_ids.append(payment["payment_id"])
+
+    def _unsettled_payments(self) -> list:
+        return [(oid, o) for oid, o in self.m.orders.items() if o["payment_id"] and not o.get("settled")]
+
+    @precondition(lambda self: bool(self._unsettled_payments()))
+    @rule(index=pick, retry=st.booleans())
+    def provider_settles(self, index, retry):
+        """The provider's webhook for an order paid on an external channel (maybe after a cancel)."""
+        order_id, mine = _one(self._unsettled_payments(), index)
+        self._settle(order_id, mine, retry)
+
+    def _settle(self, order_id: str, mine: dict, retry: bool = False) -> None:
+        before = self.world.orders[order_id].status
+        event_id = ids.new_id("evt")
+        result = self._webhook(mine["payment_id"], mine["charge"], event_id)
+        assert result.status == 200, result.body
+        assert not result.body.get("duplicate"), result.body
+        mine["settled"] = True
+        book = self.m.books[mine["user"]]
+        book.provider += mine["charge"]
+        if before == "pending_payment":  # the money pays the order; otherwise it stays in the wallet
+            book.paid += mine["total"]
+            mine["paid"] = mine["total"]
+        if retry:  # the provider delivers the same event again, then a new event for the same payment
+            again = self._webhook(mine["payment_id"], mine["charge"], event_id)
+            assert again.status == 200, again.body
+            other = self._webhook(mine["payment_id"], mine["charge"])
+            assert other.status == 200 and other.body.get("duplicate"), other.body
+
+    @precondition(lambda self: bool(self._cancel_order_candidates()))
+    @rule(index=pick)
+    def cancel_order(self, index):
+        order = _one(self._cancel_order_candidates(), index)
+        mine = self.m.orders[order.order_id]
+        result = self.call(
+            "POST", f"/orders/{order.order_id}/cancel", user=self._name(mine["user"]), money=True
+        )
+        if result.status == 200:
+            self._refund_order(mine)
+        else:
+            assert result.status == 409, result.body
+
+    def _refund_order(self, mine: dict) -> None:
+        self.m.books[mine["user"]].refunds += mine["paid"] - mine["refunded"]
+        mine["refunded"] = mine["paid"]
+
+    @precondition(lambda self: bool(self._staff_decide_candidates()))
+    @rule(index=pick, approve=st.booleans())
+    def staff_decide(self, index, approve):
+        order = _one(self._staff_decide_candidates(), index)
+        self._decide(order, approve)
+
+    def _decide(self, order: Order, approve: bool) -> None:
+        if approve:
+            result = self.call("POST", f"/staff/orders/{order.order_id}/approve", user=REVIEWER)
+        else:
+            result = self.call(
+                "POST",
+                f"/staff/orders/{order.order_id}/reject",
+                user=REVIEWER,
+                body={"reason": "out of stock"},
+            )
+        assert result.status == 200, result.body
+        if not approve:
+            self._refund_order(self.m.orders[order.order_id])
+
+    # --- purchasing ---
+
+    @precondition(lambda self: bool(self._purchase_candidates()))
+    @rule(index=pick, delta=st.sampled_from([0, -1000, -100, 300, 5000, 20000]))
+    def purchase(self, index, delta):
+        item = _one(self._purchase_candidates(), index)
+        self._purchase(item, delta)
+
+    def _purchase(self, item: Item, delta: int) -> None:
+        unit = int(item.unit_price_fen)
+        actual = max(0, unit + delta)
+        result = self.call(
+            "POST",
+            f"/staff/items/{item.item_id}/purchase",
+            user=REVIEWER,
+            body={"merchant_order_no": f"M{next(self.serial)}", "actual_unit_price_fen": actual},
+        )
+        assert result.status == 200, result.body
+        difference = (actual - unit) * int(item.quantity)
+        purchase = result.body["purchase"]
+        assert purchase["price_difference_fen"] == difference, purchase
+        book = self.m.books[item.user_id]
+        settlement = purchase["settlement"]
+        if settlement == "refunded":
+            book.refunds += -difference
+        elif settlement == "charged":
+            book.paid += difference
+        # anything else ("awaiting_payment", "none", a customer's confirmation...) moves no money now
+
+    @precondition(lambda self: bool(self._pay_price_difference_candidates()))
+    @rule(index=pick)
+    def pay_price_difference(self, index):
+        item = _one(self._pay_price_difference_candidates(), index)
+        self._pay_item_difference(item)
+
+    def _pay_item_difference(self, item: Item) -> None:
+        due = int(item.price_difference_due_fen)
+        result = self.call(
+            "POST", f"/items/{item.item_id}/pay-difference", user=self._name(item.user_id), money=True
+        )
+        if result.status == 200:
+            self.m.books[item.user_id].paid += due
+        else:
+            assert result.status == 409, result.body
+
+    @precondition(lambda self: bool(self._domestic_shipment_candidates()))
+    @rule(index=pick, share=st.booleans())
+    def domestic_shipment(self, index, share):
+        item = _one(self._domestic_shipment_candidates(), index)
+        self._ship_domestic(item, share)
+
+    def _ship_domestic(self, item: Item, share: bool = False) -> None:
+        tracking = None
+        if share:  # another item of the same customer already on its way in one parcel
+            for other_id, other in self.m.items.items():
+                t = self.m.trackings.get(other["tracking"] or "")
+                if other["user"] == item.user_id and t and t.parcel_id is None and other_id != item.item_id:
+                    tracking = t.number
+                    break
+        tracking = tracking or self._tracking("YT")
+        result = self.call(
+            "POST",
+            f"/staff/items/{item.item_id}/domestic-shipment",
+            user=REVIEWER,
+            body={"carrier": "YTO", "tracking_no": tracking},
+        )
+        assert result.status == 200, result.body
+        self.m.items[item.item_id]["tracking"] = tracking
+        self.m.trackings.setdefault(tracking, Tracking(tracking))
+
+    # --- inbound and forwarding ---
+
+    def _claims(self, tracking: Tracking) -> frozenset[str]:
+        owners = {
+            mine["user"]
+            for item_id, mine in self.m.items.items()
+            if mine["tracking"] == tracking.number
+            and self.world.items.get(item_id) is not None
+            and self.world.items[item_id].status in ("purchased", "shipped_domestic")
+        }
+        if tracking.declarer:
+            owners.add(tracking.declarer)
+        return frozenset(owners)
+
+    @rule(kind=st.sampled_from(["known", "known", "unknown", "again"]), index=pick)
+    def scan_inbound(self, kind, index):
+        unscanned = [t for t in self.m.trackings.values() if t.parcel_id is None]
+        scanned = [t for t in self.m.trackings.values() if t.parcel_id is not None]
+        if kind == "known" and unscanned:
+            tracking = _one(unscanned, index)
+        elif kind == "again" and scanned:
+            tracking = _one(scanned, index)
+        else:
+            tracking = Tracking(self._tracking("SF"))
+            self.m.trackings[tracking.number] = tracking
+        self._scan(tracking)
+
+    def _scan(self, tracking: Tracking) -> None:
+        claims = self._claims(tracking) if tracking.parcel_id is None else None
+        result = self.call(
+            "POST", "/staff/inbound", user=WAREHOUSE, body={"tracking_no": tracking.number, "weight_g": 800}
+        )
+        assert result.status in (200, 201, 409), result.body
+        if result.status == 201:
+            tracking.parcel_id = result.body["parcel_id"]
+            tracking.claims_at_scan = claims
+            self._learn_parcel_items(result.body)
+        elif result.status == 200:
+            assert result.body.get("already_received"), result.body
+            tracking.parcel_id = result.body["parcel_id"]
+
+    def _learn_parcel_items(self, parcel: dict) -> None:
+        """Items a scan or an assignment created (forwarded or identified parcels) join the model."""
+        for item_id in parcel.get("item_ids") or []:
+            if item_id not in self.m.items:
+                found = Item.get(item_id, consistent_read=True)
+                self.m.items[item_id] = {
+                    "user": found.user_id,
+                    "order_id": None,
+                    "goods_fen": 0,
+                    "tracking": None,
+                }
+
+    @rule(who=pick, whose=st.sampled_from(["fresh", "fresh", "another_customers"]), index=pick)
+    def declare_forwarding(self, who, whose, index):
+        user = self._user(who)
+        number = None
+        if whose == "another_customers":
+            theirs = [
+                t
+                for t in self.m.trackings.values()
+                if t.parcel_id is None and self._claims(t) and user["id"] not in self._claims(t)
+            ]
+            chosen = _one(theirs, index)
+            number = chosen.number if chosen else None
+        number = number or self._tracking("JD")
+        result = self.call(
+            "POST",
+            "/forwarding",
+            user=user["name"],
+            body={"tracking_no": number, "description": "Shoes bought on my own"},
+        )
+        assert result.status in (201, 409, 400), result.body
+        tracking = self.m.trackings.setdefault(number, Tracking(number))
+        if result.status == 201:
+            assert tracking.declarer is None, f"{number} declared twice"
+            tracking.declarer = user["id"]
+
+    def _exceptional_parcels(self) -> list:
+        return [
+            t
+            for t in self.m.trackings.values()
+            if t.parcel_id and self.world.parcels[t.parcel_id].status == "exceptional"
+        ]
+
+    @precondition(lambda self: bool(self._exceptional_parcels()))
+    @rule(index=pick)
+    def assign_parcel(self, index):
+        self._assign(_one(self._exceptional_parcels(), index), index)
+
+    def _assign(self, tracking: Tracking, index: int) -> None:
+        """Staff resolve it as they should: to the purchase it carries, else the declarer, else whoever
+        identifies it."""
+        expected = [
+            item_id
+            for item_id, mine in self.m.items.items()
+            if mine["tracking"] == tracking.number
+            and getattr(self.world.items.get(item_id), "status", None) in ("purchased", "shipped_domestic")
+        ]
+        owners = {self.m.items[i]["user"] for i in expected}
+        if expected and len(owners) == 1:
+            body = {"item_ids": expected}
+        elif tracking.declarer:
+            body = {"user_id": tracking.declarer, "description": "Declared parcel"}
+        else:
+            body = {"customer_email": self._user(index)["name"], "description": "Identified parcel"}
+        result = self.call("POST", f"/staff/parcels/{tracking.parcel_id}/assign", user=WAREHOUSE, body=body)
+        assert result.status in (200, 409), result.body
+        if result.status == 200:
+            self._learn_parcel_items(result.body)
+
+    # --- inspection, after-sales, storage ---
+
+    @precondition(lambda self: bool(self._inspect_candidates()))
+    @rule(
+        index=pick,
+        result=st.sampled_from(["pass", "pass", "issue", "not_transportable"]),
+        heavy=st.booleans(),
+    )
+    def inspect(self, index, result, heavy):
+        item = _one(self._inspect_candidates(), index)
+        self._inspect(item, result, heavy)
+
+    def _inspect(self, item: Item, outcome: str = "pass", heavy: bool = False) -> None:
+        body = {
+            "category": "general",
+            "checks": ISSUE_CHECKS if outcome == "issue" else PASS_CHECKS,
+            "weight_g": 2600 if heavy else 400,
+            "dims_cm": {"l": 30, "w": 20, "h": 10 if heavy else 5},
+            "result": outcome,
+        }
+        if outcome == "not_transportable":
+            body["hazards"] = ["battery"]
+        result = self.call("POST", f"/staff/items/{item.item_id}/inspection", user=WAREHOUSE, body=body)
+        assert result.status == 200, result.body
+
+    @precondition(lambda self: bool(self._accept_issue_candidates()))
+    @rule(index=pick)
+    def accept_issue(self, index):
+        item = _one(self._accept_issue_candidates(), index)
+        result = self.call("POST", f"/items/{item.item_id}/accept", user=self._name(item.user_id))
+        assert result.status in (200, 409), result.body
+
+    @precondition(lambda self: bool(self._open_case_candidates()))
+    @rule(index=pick, kind=st.sampled_from(["return", "exchange", "refund"]))
+    def open_case(self, index, kind):
+        item = _one(self._open_case_candidates(), index)
+        result = self.call(
+            "POST",
+            "/after-sales",
+            user=self._name(item.user_id),
+            body={"item_id": item.item_id, "type": kind, "reason": "Not as described"},
+        )
+        assert result.status in (201, 409), result.body
+        if result.status == 201:
+            self.m.cases[result.body["case_id"]] = {"user": item.user_id, "item_id": item.item_id}
+
+    @precondition(lambda self: bool(self._resolve_case_candidates()))
+    @rule(
+        index=pick,
+        resolution=st.sampled_from(["refund", "refund", "return", "reject"]),
+        quarters=st.integers(0, 4),
+    )
+    def resolve_case(self, index, resolution, quarters):
+        item = _one(self._resolve_case_candidates(), index)
+        goods = self.m.items[item.item_id]["goods_fen"]
+        refund = 0 if resolution == "reject" else goods * quarters // 4
+        if resolution == "refund":
+            refund = max(refund, 1)
+        result = self.call(
+            "POST",
+            f"/staff/after-sales/{item.open_case_id}/resolve",
+            user=WAREHOUSE,
+            body={"resolution": resolution, "refund_fen": refund},
+        )
+        assert result.status in (200, 400, 409), result.body
+        if result.status == 200:
+            self.m.books[item.user_id].refunds += refund
+
+    @precondition(lambda self: bool(self._extend_storage_candidates()))
+    @rule(index=pick, periods=st.integers(1, 2))
+    def extend_storage(self, index, periods):
+        item = _one(self._extend_storage_candidates(), index)
+        result = self.call(
+            "POST",
+            f"/items/{item.item_id}/extend-storage",
+            user=self._name(item.user_id),
+            body={"periods": periods},
+            money=True,
+        )
+        assert result.status in (200, 409), result.body
+        if result.status == 200:
+            self.m.books[item.user_id].paid += self.extension_fen * periods
+
+    # --- packages ---
+
+    def _customers_with_stored_items(self) -> list:
+        return [u for u in self.m.users if self._items(*CLOCK_RUNNING, user=u["id"])]
+
+    @precondition(lambda self: bool(self._customers_with_stored_items()))
+    @rule(who=pick, count=st.integers(1, 3), careless=st.booleans())
+    def create_package(self, who, count, careless):
+        """Quote, then submit the cheapest line. `careless` also offers items that may not be packable
+        (with an open case, already packaged, not inspected) to see them refused."""
+        user = _one(self._customers_with_stored_items(), who)
+        statuses = (
+            ("in_warehouse", "not_transportable", "inspection_issue", "in_package", "received")
+            if careless
+            else (
+                "in_warehouse",
+                "not_transportable",
+            )
+        )
+        candidates = [i.item_id for i in self._items(*statuses, user=user["id"])]
+        if not candidates:
+            return
+        self._package(user, candidates[:count])
+
+    def _package(self, user: dict, item_ids: list[str]) -> None:
+        quote = self.call(
+            "POST", "/packages/quote", user=user["name"], body={"item_ids": item_ids, "country": "US"}
+        )
+        assert quote.status in (200, 400, 404, 409), quote.body
+        if quote.status != 200 or not quote.body["quotes"]:
+            return
+        line_id = quote.body["quotes"][0]["line_id"]
+        created = self.call(
+            "POST",
+            "/packages",
+            user=user["name"],
+            body={
+                "item_ids": item_ids,
+                "address": ADDRESS,
+                "line_id": line_id,
+                "services": ["reinforcement"],
+            },
+        )
+        assert created.status in (201, 400, 409), created.body
+        if created.status == 201:
+            self.m.packages[created.body["package_id"]] = {
+                "user": user["id"],
+                "paid": 0,
+                "refunded": 0,
+                "due": 0,
+            }
+
+    @precondition(lambda self: bool(self._pay_package_candidates()))
+    @rule(index=pick)
+    def pay_package(self, index):
+        package = _one(self._pay_package_candidates(), index)
+        self._pay_package(package)
+
+    def _pay_package(self, package: Package, top_up_first: bool = False) -> None:
+        mine = self.m.packages[package.package_id]
+        if top_up_first:
+            self._afford(package.user_id, int(package.total_fen))
+        result = self.call(
+            "POST", f"/packages/{package.package_id}/pay", user=self._name(package.user_id), money=True
+        )
+        if result.status == 200:
+            total = int(package.total_fen)
+            self.m.books[package.user_id].paid += total
+            mine["paid"] += total
+        else:
+            assert result.status == 409, result.body
+
+    @precondition(lambda self: bool(self._cancel_package_candidates()))
+    @rule(index=pick)
+    def cancel_package(self, index):
+        package = _one(self._cancel_package_candidates(), index)
+        mine = self.m.packages[package.package_id]
+        result = self.call(
+            "POST", f"/packages/{package.package_id}/cancel", user=self._name(package.user_id), money=True
+        )
+        assert result.status in (200, 409), result.body
+        if result.status == 200:
+            self.m.books[package.user_id].refunds += mine["paid"] - mine["refunded"]
+            mine["refunded"] = mine["paid"]
+
+    @precondition(lambda self: bool(self._pack_candidates()))
+    @rule(index=pick, factor=st.sampled_from([1.0, 0.5, 1.6, 4.0]))
+    def pack(self, index, factor):
+        package = _one(self._pack_candidates(), index)
+        self._pack(package, factor)
+
+    def _pack(self, package: Package, factor: float = 1.0) -> None:
+        mine = self.m.packages[package.package_id]
+        weight = max(1, min(30000, int(int(package.actual_weight_g) * factor)))
+        result = self.call(
+            "POST",
+            f"/staff/packages/{package.package_id}/pack",
+            user=WAREHOUSE,
+            body={"weight_g": weight, "dims_cm": {"l": 30, "w": 20, "h": 10}},
+        )
+        assert result.status in (200, 409), result.body
+        if result.status != 200:
+            return
+        packed = result.body["packed"]
+        difference = result.body["total_fen"] - (mine["paid"] - mine["refunded"])
+        assert packed["difference_fen"] == difference, (packed, mine, result.body["total_fen"])
+        book = self.m.books[package.user_id]
+        if packed["settlement"] == "charged":
+            book.paid += difference
+            mine["paid"] += difference
+        elif packed["settlement"] == "refunded":
+            book.refunds += -difference
+            mine["refunded"] += -difference
+        else:  # left due for the customer (or nothing to settle): no money moves now
+            mine["due"] = int(result.body.get("due_fen") or 0)
+
+    @precondition(lambda self: bool(self._pay_package_difference_candidates()))
+    @rule(index=pick)
+    def pay_package_difference(self, index):
+        package = _one(self._pay_package_difference_candidates(), index)
+        self._pay_package_difference(package)
+
+    def _pay_package_difference(self, package: Package) -> None:
+        mine = self.m.packages[package.package_id]
+        result = self.call(
+            "POST",
+            f"/packages/{package.package_id}/pay-difference",
+            user=self._name(package.user_id),
+            money=True,
+        )
+        if result.status == 200:
+            self.m.books[package.user_id].paid += mine["due"]
+            mine["paid"] += mine["due"]
+            mine["due"] = 0
+        else:
+            assert result.status == 409, result.body
+
+    @precondition(lambda self: bool(self._ship_package_candidates()))
+    @rule(index=pick)
+    def ship_package(self, index):
+        package = _one(self._ship_package_candidates(), index)
+        self._ship(package)
+
+    def _ship(self, package: Package) -> None:
+        result = self.call(
+            "POST",
+            f"/staff/packages/{package.package_id}/ship",
+            user=WAREHOUSE,
+            body={"carrier": "EMS", "tracking_no": f"EE{next(self.serial):07d}CN"},
+        )
+        assert result.status in (200, 409), result.body
+
+    @precondition(lambda self: bool(self._confirm_receipt_candidates()))
+    @rule(index=pick)
+    def confirm_receipt(self, index):
+        package = _one(self._confirm_receipt_candidates(), index)
+        result = self.call(
+            "POST", f"/packages/{package.package_id}/confirm-receipt", user=self._name(package.user_id)
+        )
+        assert result.status == 200, result.body
+
+    # --- time and jobs ---
+
+    @rule(days=st.sampled_from([1, 4, 15, 30, 45]), hours=st.integers(0, 23))
+    def sweep_later(self, days, hours):
+        """Time moves on; the scheduled jobs run as Lambda would call them."""
+        self.now += timedelta(days=days, hours=hours)
+        clock.set_now(self.now)
+        started = time.perf_counter()
+        result = self.app.storage_sweep(scheduled_event(clock.now_iso()), None)
+        assert result["finished"], result
+        self.app.auto_confirm_receipt(scheduled_event(clock.now_iso()), None)
+        STATS["sweep_s"] += time.perf_counter() - started
+
+    # --- retries ---
+
+    @precondition(lambda self: self.last_money is not None and self.last_money["at"] == self.now)
+    @rule()
+    def retry_last_money_call(self):
+        """A client retries its last money call with the same Idempotency-Key: the same answer, no money."""
+        last = self.last_money
+        again = self.api.call(
+            last["method"], last["path"], user=last["user"], body=last["body"], headers=last["headers"]
+        )
+        STATS["calls"] += 1
+        assert again.status < 500, again.body
+        assert (again.status, again.body) == (last["status"], last["response"]), (
+            f"replay of {last['method']} {last['path']}: {again.status} {again.body} "
+            f"!= {last['status']} {last['response']}"
+        )
+
+    # --- the happy path, one step for something (so lifecycles get deep within an example) ---
+
+    @rule(index=pick)
+    def advance_something(self, index):
+        self._advance(index)
+
+    @rule(index=pick)
+    def advance_something_else(self, index):
+        self._advance(index)
+
+    @rule(index=pick)
+    def advance_yet_another(self, index):
+        self._advance(index)
+
+    def _advance(self, index: int) -> None:
+        """One happy-path step for something: a lifecycle stage is picked first, then something in it, so
+        a flood of early-stage work (say, declared parcels) does not starve the later stages."""
+        stages: list[list[Callable[[], None]]] = []
+        paying = []
+        for order in self._orders("pending_payment"):
+            mine = self.m.orders[order.order_id]
+            if mine["payment_id"] and not mine.get("settled"):
+                paying.append(lambda o=order, m=mine: self._settle(o.order_id, m))
+            else:
+                paying.append(lambda o=order: self._pay_order(o, top_up_first=True))
+        stages.append(paying)
+        stages.append([lambda o=o: self._decide(o, True) for o in self._orders("pending_review")])
+        stages.append([lambda i=i: self._purchase(i, 0) for i in self._purchase_candidates()])
+        stages.append(
+            [lambda i=i: self._pay_item_difference(i) for i in self._pay_price_difference_candidates()]
+        )
+        stages.append([lambda i=i: self._ship_domestic(i, True) for i in self._items("purchased")])
+        stages.append(
+            [
+                lambda t=t: self._scan(t)
+                for t in self.m.trackings.values()
+                if t.parcel_id is None and self._claims(t)
+            ]
+        )
+        stages.append([lambda i=i: self._inspect(i) for i in self._items("received")])
+        packing = []
+        for user in self.m.users:
+            stored = [i.item_id for i in self._items("in_warehouse", user=user["id"]) if not i.open_case_id]
+            if stored:
+                packing.append(lambda u=user, s=stored: self._package(u, s[:2]))
+        stages.append(packing)
+        stages.append(
+            [lambda p=p: self._pay_package(p, top_up_first=True) for p in self._packages("pending_payment")]
+        )
+        stages.append([lambda p=p: self._pack(p) for p in self._packages("paid")])
+        stages.append(
+            [lambda p=p: self._pay_package_difference(p) for p in self._pay_package_difference_candidates()]
+        )
+        stages.append(
+            [lambda p=p: self._ship(p) for p in self._packages("packed") if not int(p.due_fen or 0)]
+        )
+        stages = [stage for stage in stages if stage]
+        if not stages:
+            self.top_up(index, 20000)
+            return
+        stage = stages[index % len(stages)]
+        stage[(index // len(stages)) % len(stage)]()
+
+    def _afford(self, user_id: str, amount_fen: int) -> None:
+        """The customer tops up what the wallet lacks for a payment."""
+        short = amount_fen - self.world.accounts.get(user_id, 0)
+        if short > 0:
+            user_index = next(n for n, u in enumerate(self.m.users) if u["id"] == user_id)
+            self.top_up(user_index, max(500, short))
+
+    # --- after every step ---
+
+    def teardown(self):
+        """Delete this example's rows (by key; no Scan): moto answers a Query by reading its whole table,
+        so rows left over from earlier examples would make every later step slower."""
+        if not self.m.users:
+            return
+        from chalicelib.models.commerce import Payment
+        from chalicelib.models.warehouse import AfterSalesCase, ForwardingDeclaration
+
+        wallet_rows = [
+            {"user_id": u["id"], "sk": sk} for u in self.m.users for sk in _partition(WalletAccount, u["id"])
+        ]
+        _batch_delete(
+            {
+                WalletAccount: wallet_rows,
+                Item: [{"item_id": i} for i in self.m.items],
+                Order: [{"order_id": o} for o in self.m.orders],
+                Package: [{"package_id": p} for p in self.m.packages],
+                Parcel: [{"parcel_id": t.parcel_id} for t in self.m.trackings.values() if t.parcel_id],
+                ForwardingDeclaration: [{"tracking_no": t} for t in self.m.trackings],
+                AfterSalesCase: [{"case_id": c} for c in self.m.cases],
+                Payment: [{"payment_id": p} for p in self.m.payment_ids],
+            }
+        )
+
+    @invariant()
+    def invariants_hold(self):
+        STATS["steps"] += 1
+        started = time.perf_counter()
+        self.world = self._read_world()
+        STATS["read_s"] += time.perf_counter() - started
+        for check in ACTIVE:
+            if not COLLECT:
+                check(self.world)
+                continue
+            try:
+                check(self.world)
+            except AssertionError as exc:
+                VIOLATIONS.setdefault(check.__name__, str(exc).splitlines()[0])
+
+    def _read_world(self) -> World:
+        """The model's rows by key, and each customer's ledger (the Query of its wallet partition)."""
+        wallets = {u["id"]: _partition(WalletAccount, u["id"]) for u in self.m.users}
+        accounts = {
+            user_id: int(rows["account"]["balance_fen"]["N"]) if "account" in rows else 0
+            for user_id, rows in wallets.items()
+        }
+        ledgers = {
+            user_id: [
+                LedgerEntry.from_raw_data(raw) for sk, raw in sorted(rows.items()) if sk.startswith("entry#")
+            ]
+            for user_id, rows in wallets.items()
+        }
+        jobs = _get(JobState, ["storage_sweep"])
+        done = jobs["storage_sweep"].state.as_dict().get("abandon_done_through") if jobs else None
+        return World(
+            model=self.m,
+            accounts=accounts,
+            ledgers=ledgers,
+            items=_get(Item, list(self.m.items)),
+            orders=_get(Order, list(self.m.orders)),
+            packages=_get(Package, list(self.m.packages)),
+            parcels=_get(Parcel, [t.parcel_id for t in self.m.trackings.values() if t.parcel_id]),
+            abandon_done_through=date.fromisoformat(done) if done else None,
+        )
+
+
+# --- reading and clearing the tables -------------------------------------------------------------------
+# The checks read moto's in-process store by key: the GetItem / Query of a partition, without the HTTP
+# round trip (moto 5 spends about 20 ms serialising one item row, and this test reads thousands).
+
+
+def _moto_table(model):
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_DEFAULT_REGION"]].get_table(
+        model.Meta.table_name
+    )
+
+
+def _get(model, keys: list[str]) -> dict:
+    """GetItem of each hash key (tables without a range key), as the model; missing keys are left out."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = _moto_table(model)
+    found = {}
+    for key in keys:
+        row = table.get_item(DynamoType({"S": key}))
+        if row is not None:
+            found[key] = model.from_raw_data(row.to_json()["Attributes"])
+    return found
+
+
+def _partition(model, hash_key: str) -> dict[str, dict]:
+    """Query of one partition (a table with a range key): range key -> the raw row."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    rows = _moto_table(model).items.get(DynamoType({"S": hash_key}), {})
+    return {range_key.value: row.to_json()["Attributes"] for range_key, row in rows.items()}
+
+
+def _batch_delete(doomed: dict[type, list[dict]]) -> None:
+    from chalicelib import aws
+
+    dynamodb = aws.client("dynamodb")
+    requests = [
+        (model.Meta.table_name, {"DeleteRequest": {"Key": {k: {"S": v} for k, v in key.items()}}})
+        for model, keys in doomed.items()
+        for key in {json.dumps(k, sort_keys=True): k for k in keys}.values()  # each key once
+    ]
+    for start in range(0, len(requests), 25):
+        batch: dict[str, list] = defaultdict(list)
+        for table, request in requests[start : start + 25]:
+            batch[table].append(request)
+        while batch:
+            batch = dynamodb.batch_write_item(RequestItems=dict(batch)).get("UnprocessedItems") or {}
+
+
+def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module):
+    Lifecycle.api, Lifecycle.app = api, app_module
+    STATS.update(steps=0, examples=0, calls=0, read_s=0.0, sweep_s=0.0)
+    started = time.monotonic()
+    try:
+        run_state_machine_as_test(
+            Lifecycle,
+            settings=settings(
+                max_examples=EXAMPLES,
+                stateful_step_count=STEPS,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                print_blob=False,
+                suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.generate] if COLLECT else list(Phase),
+            ),
+        )
+    finally:
+        print(
+            f"\nlifecycle: {STATS['examples']} examples, {STATS['steps']} checked steps, "
+            f"{STATS['calls']} API calls in {time.monotonic() - started:.1f} s "
+            f"(checks' reads {STATS['read_s']:.1f} s, scheduled jobs {STATS['sweep_s']:.1f} s)"
+        )
+        for name, message in VIOLATIONS.items():
+            print(f"violated {name}: {message}")
+        if COLLECT:
+            for (method, route, status), n in sorted(ROUTES_HIT.items()):
+                print(f"{n:5d} {method} {route} -> {status}")
