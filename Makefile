@@ -61,7 +61,7 @@ package: $(STAMP)
 ## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
 .PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep
 openapi: $(STAMP)
-	$(BIN)/python -m chalicelib.openapi --write
+	$(BIN)/python -m chalicelib.openapi --write   # and chalicelib/route_index.py
 
 ## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians)
 bench: bench-api bench-cold-start bench-schemathesis bench-sweep

@@ -20,7 +20,7 @@ from typing import Any
 
 from chalice import Blueprint, Chalice, Response
 
-from chalicelib import auth
+from chalicelib import auth, observability
 from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
 
@@ -158,6 +158,7 @@ def route(
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
             try:
                 caller = None if public else auth.authenticate(headers.get("authorization"))
+                observability.bind(caller_id=caller.user_id if caller else None)  # the sub, never the email
                 if groups:
                     auth.require_group(caller, *groups)
                 # ids are short and never empty: DynamoDB would refuse "" or an over-long key with a 500

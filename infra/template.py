@@ -802,6 +802,11 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    from chalicelib import routing
+
+    if routing.index_is_stale():
+        print("stale: chalicelib/route_index.py (routes changed); run `make openapi` and commit", file=sys.stderr)
+        return 1
     if args.check_policies:
         return 0
     if args.verify:

@@ -35,7 +35,9 @@ from infra.local import moto_atomic  # noqa: E402
 
 moto_atomic.apply()
 
-from chalicelib import clock  # noqa: E402
+from chalicelib import clock, routing  # noqa: E402
+
+routing.load_all()  # app.py imports route modules on first use; tests reading web.ROUTES need them all
 
 
 @pytest.fixture(autouse=True)
