@@ -5,9 +5,11 @@ and a blueprint module is imported on the first request to one of its routes (ch
 each event handler imports its job when it first runs.
 """
 
+import time
+
 from chalice import Chalice, Rate
 
-from chalicelib import config, observability, routing
+from chalicelib import config, metrics, observability, routing
 from chalicelib.web import normalize_errors
 
 app = Chalice(app_name="procure")
@@ -20,21 +22,23 @@ routing.register(app)
 def heartbeat(event):
     from chalicelib.jobs import heartbeat as heartbeat_job
 
-    return heartbeat_job.run()
+    return metrics.job(heartbeat_job.run(), time.monotonic())
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def storage_sweep(event):
     from chalicelib.jobs import storage_sweep as storage_sweep_job
 
-    return storage_sweep_job.run(event.context)
+    started = time.monotonic()
+    return metrics.job(storage_sweep_job.run(event.context), started)
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def auto_confirm_receipt(event):
     from chalicelib.jobs import auto_confirm as auto_confirm_job
 
-    return auto_confirm_job.run(event.context)
+    started = time.monotonic()
+    return metrics.job(auto_confirm_job.run(event.context), started)
 
 
 @app.on_sqs_message(queue=config.get("PHOTO_QUEUE"), batch_size=10)

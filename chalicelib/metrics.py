@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 NAMESPACE = "Procure"
@@ -25,16 +26,16 @@ NAMESPACE = "Procure"
 # alarms (infra/template.py) are built from this table, and a test checks every name is recorded.
 CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
     "OrdersCreated": ("Count", (), "procurement orders created"),
-    "OrdersPaid": ("Count", (), "orders paid (wallet or provider)"),
-    "PaymentsSettled": ("Count", ("channel",), "provider payments settled by a signed webhook"),
+    "OrdersPaid": ("Count", (), "orders paid, from the wallet or by the provider (order_payment legs)"),
+    "PaymentsSettled": ("Count", (), "provider payments settled by a signed webhook (not duplicates)"),
     "WebhooksRejected": ("Count", ("reason",), "payment webhooks refused (bad signature, stale, unknown...)"),
-    "ReviewsOverdue": ("Count", (), "orders found waiting for review past the review deadline"),
+    "ReviewsOverdue": ("Count", (), "orders waiting for review past their review deadline (hourly gauge)"),
     "ParcelsReceived": ("Count", ("outcome",), "parcels received at the warehouse: matched or exceptional"),
     "PhotosIngested": ("Count", (), "QC photos attached to their item"),
     "PhotosQuarantined": ("Count", ("reason",), "uploads moved to quarantine/, by reason"),
     "RemindersSent": ("Count", (), "storage reminder emails sent"),
     "ItemsAbandoned": ("Count", (), "items (and exceptional parcels) abandoned past their storage deadline"),
-    "ItemsDestroyed": ("Count", (), "abandoned items destroyed"),
+    "ItemsDestroyed": ("Count", ("what",), "abandoned items and parcels destroyed"),
     "SweepDurationMs": ("Milliseconds", (), "storage sweep run time"),
     "SweepDaysCaughtUp": ("Count", (), "deadline days the storage sweep completed in a run"),
     "MoneyMovedFen": ("None", ("kind",), "money moved through the wallet ledger, in fen, per ledger kind"),
@@ -70,10 +71,44 @@ def count(name: str, value: int = 1, **dimensions: Any) -> None:
 
 
 def ledger(legs: dict[str, Iterable[Any]]) -> None:
-    """The wallet's committed legs ({user_id: [Leg(amount_fen, kind, ref)]}): money moved per kind."""
+    """The wallet's committed legs ({user_id: [Leg(amount_fen, kind, ref)]}): money moved per kind, and
+    orders paid (an `order_payment` leg, from the balance or settled by the provider)."""
     for user_legs in legs.values():
         for leg in user_legs:
             record("MoneyMovedFen", abs(int(leg.amount_fen)), kind=leg.kind)
+            if leg.kind == "order_payment":
+                count("OrdersPaid")
+
+
+def job(result: dict, started: float) -> dict:
+    """A scheduled job's run (`result` as the job returns it, `started` = time.monotonic() before it):
+    JobCompleted{job} when it finished its work (the 26-hour alarms' heartbeat), and the sweep's
+    duration, reminders sent and items abandoned from its stats. Returns `result`."""
+    import time
+
+    name = result.get("job", "unknown")
+    finished = result.get("finished", not result.get("stopped_early", False))
+    if name == "storage_sweep":
+        record("SweepDurationMs", round((time.monotonic() - started) * 1000))
+        count("RemindersSent", int(result.get("reminder_emails", 0)))
+        count(
+            "ItemsAbandoned", int(result.get("items_abandoned", 0)) + int(result.get("parcels_abandoned", 0))
+        )
+    if finished:
+        count("JobCompleted", job=name)
+    return result
+
+
+@contextmanager
+def on_error(name: str) -> Iterator[None]:
+    """Count `name` with `reason` = the error's code when the block raises an ApiError (re-raised)."""
+    from chalicelib.errors import ApiError
+
+    try:
+        yield
+    except ApiError as exc:
+        count(name, reason=exc.code)
+        raise
 
 
 def pending() -> dict:

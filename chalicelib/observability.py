@@ -61,6 +61,17 @@ def bind_correlation(metadata: dict | None) -> None:
         bind(correlation_id=value)
 
 
+def upload_metadata() -> dict[str, str]:
+    """Presigned POST fields carrying the correlation id into the upload's S3 metadata."""
+    value = correlation_id()
+    return {f"x-amz-meta-{CORRELATION_METADATA}": value} if value else {}
+
+
+def upload_conditions() -> list[dict[str, str]]:
+    """The POST policy conditions pinning those fields (the uploader cannot change them)."""
+    return [{key: value} for key, value in upload_metadata().items()]
+
+
 def tracing_enabled() -> bool:
     disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true", "yes", "on"}
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not disabled

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids, payments, wallet
+from chalicelib import clock, db, ids, metrics, payments, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, shard_key
 from chalicelib.logs import get_logger
@@ -259,6 +259,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
             if line["cart_item_id"]:
                 tx.delete(CartItem(user_id, line["cart_item_id"]), condition=CartItem.cart_item_id.exists())
     log.info("order created", extra={"order_id": order_id, "total_fen": charges.total_fen})
+    metrics.count("OrdersCreated")
     return order_json(order, items)
 
 

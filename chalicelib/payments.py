@@ -12,7 +12,7 @@ import time
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids, wallet
+from chalicelib import clock, config, ids, metrics, wallet
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, RequestRecord
@@ -160,5 +160,6 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
         return result
 
     outcome = wallet.run(unit)
+    metrics.count("PaymentsSettled", 0 if outcome.get("duplicate") else 1)
     log.info("webhook handled", extra={"event_id": event_id, **outcome})
     return outcome

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, wallet
+from chalicelib import clock, metrics, wallet
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, queue_page
@@ -112,6 +112,7 @@ def _destroy(model, key: str, what: str):
         model.status == "abandoned",
         f"The {what} changed meanwhile.",
     )
+    metrics.count("ItemsDestroyed", what=what)
     return model.get(key, consistent_read=True)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids
+from chalicelib import clock, db, ids, metrics
 from chalicelib.errors import Conflict, InsufficientFunds
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import LedgerEntry, WalletAccount
@@ -74,6 +74,7 @@ def run(build: Callable[[], Unit]) -> Any:
             return unit.result
         try:
             _commit(unit)
+            metrics.ledger(unit.legs)
             return unit.result
         except TransactWriteError as exc:
             if exc.cause_response_code not in (

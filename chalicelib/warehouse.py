@@ -8,7 +8,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids
+from chalicelib import clock, db, ids, metrics
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, shard_key
 from chalicelib.logs import get_logger
@@ -154,6 +154,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
         except Parcel.DoesNotExist:
             raise Conflict("The expected items changed while scanning; scan again.") from None
     log.info("parcel received", extra={"parcel_id": parcel_id, "status": parcel.status})
+    metrics.count("ParcelsReceived", outcome=parcel.status)  # matched or exceptional
     return parcel_json(parcel), True
 
 

@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, db, emails, ids, users
+from chalicelib import clock, db, emails, ids, metrics, users
 from chalicelib.items import shard_key
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
@@ -109,6 +109,7 @@ class Sweep:
                 self._abandon_parcel(parcel)
             if whole_day:
                 self._save("abandon_done_through", day)
+                metrics.count("SweepDaysCaughtUp")
             day += timedelta(days=1)
 
     def _abandon_item(self, item: Item) -> None:
