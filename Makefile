@@ -45,7 +45,8 @@ topup: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-## make package: out/ = the Lambda zip + CloudFormation (SAM) template of PACKAGE_STAGE (default prod):
+## make package: out/ = the function zip, the dependency layer zip + CloudFormation (SAM) template of
+## PACKAGE_STAGE (default prod):
 ## infra/template.py writes the merge template (tables, bucket, queues, Cognito, SES, function wiring),
 ## `chalice package` merges it into its own. Offline except for the package registry. See docs/deploy.md.
 PACKAGE_STAGE ?= prod
@@ -56,7 +57,7 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} $(BIN)/chalice package --stage $(PACKAGE_STAGE) \
 		--merge-template out/infra-$(PACKAGE_STAGE).json out
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
-	@ls -l out
+	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; both zip sizes
 
 ## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
 .PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep
