@@ -116,9 +116,9 @@ def run(case: str, sample_files: dict[str, str] | None = None) -> dict:
 
 
 def main() -> None:
-    from bench.sweep import replace_section
-
     import tempfile
+
+    from bench.sweep import replace_section
 
     with tempfile.TemporaryDirectory() as directory:
         files = samples(Path(directory))
