@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from infra import chalice_sam
+from infra import chalice_sam, monitoring
 
 # -- settings that exist only in AWS (the local stack has no equivalent) ----------------------------
 QUARANTINE_PREFIX = "quarantine/"  # where ingestion moves rejected uploads (chalicelib/photos.py)
@@ -118,6 +118,10 @@ class Stage:
                 if settings.get("iam_policy_file")
             ),
         )
+
+    @property
+    def api_stage(self) -> str:
+        return chalice_sam.project_config()["stages"][self.name].get("api_gateway_stage", "api")
 
     def policy_file_of(self, function: str) -> str:
         return dict(self.function_policy_files).get(function, self.policy_file)
@@ -667,6 +671,8 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
         **cognito_resources(stage),
         **email_resources(stage),
     }
+    watching, alarm_parameters, conditions = monitoring.resources(stage, chalice)
+    owned.update(watching)
     clash = sorted(set(owned) & set(chalice["Resources"]))
     if clash:
         raise ValueError(f"logical ids used both by Chalice and infra/template.py: {clash}")
@@ -678,8 +684,10 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "NoEcho": True,
                 "MinLength": 16,
                 "Description": "Payment provider's webhook signing secret (PAYMENT_WEBHOOK_SECRET)",
-            }
+            },
+            **alarm_parameters,
         },
+        "Conditions": conditions,
         "Resources": {**owned, **patches, **role_patches(stage, chalice, app)},
         "Outputs": {
             "UserPoolId": {"Value": {"Ref": "UserPool"}},
@@ -688,6 +696,8 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
             "PhotoQueueUrl": {"Value": {"Ref": "PhotoQueue"}},
             "PhotoDeadLetterQueueUrl": {"Value": {"Ref": "PhotoDeadLetterQueue"}},
             "EmailConfigurationSetName": {"Value": {"Ref": "EmailConfigurationSet"}},
+            "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+            "DashboardName": {"Value": {"Ref": "Dashboard"}},
         },
     }
 
