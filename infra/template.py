@@ -33,6 +33,11 @@ from infra import chalice_sam, monitoring
 # -- settings that exist only in AWS (the local stack has no equivalent) ----------------------------
 QUARANTINE_PREFIX = "quarantine/"  # where ingestion moves rejected uploads (chalicelib/photos.py)
 QUARANTINE_DAYS = 30  # after which S3 deletes them
+PHOTO_ORIGINALS_PREFIX = "qc/"  # uploads (chalicelib.provision.PHOTO_UPLOAD_PREFIX); thumbnails are thumbs/
+PHOTO_ORIGINAL_TRANSITION_DAYS = 60  # originals to Glacier Instant Retrieval (stack parameter default)
+# originals deleted this long after upload (0: never). Photos are taken on arrival; goods are stored up
+# to 90 days and shipped within weeks, so 365 days is about 8 months after a typical delivery.
+PHOTO_ORIGINAL_EXPIRATION_DAYS = 365
 LOG_RETENTION_DAYS = 30  # unless .chalice/config.json sets log_retention_in_days
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at a poisoned photo event
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # the SQS default, stated
@@ -386,6 +391,31 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
                             "ExpirationInDays": QUARANTINE_DAYS,
                         },
                         {
+                            # originals are looked at while the goods are in the warehouse; thumbnails
+                            # (thumbs/) stay in S3 Standard for as long as the item exists (docs/cost.md)
+                            "Id": "photo-originals-to-glacier-ir",
+                            "Status": "Enabled",
+                            "Prefix": PHOTO_ORIGINALS_PREFIX,
+                            "Transitions": [
+                                {
+                                    "StorageClass": "GLACIER_IR",
+                                    "TransitionInDays": {"Ref": "PhotoOriginalTransitionDays"},
+                                }
+                            ],
+                        },
+                        {
+                            "Id": "photo-originals-expire",
+                            "Status": {"Fn::If": ["ExpirePhotoOriginals", "Enabled", "Disabled"]},
+                            "Prefix": PHOTO_ORIGINALS_PREFIX,
+                            "ExpirationInDays": {
+                                "Fn::If": [
+                                    "ExpirePhotoOriginals",
+                                    {"Ref": "PhotoOriginalExpirationDays"},
+                                    36500,
+                                ]
+                            },
+                        },
+                        {
                             "Id": "abort-incomplete-uploads",
                             "Status": "Enabled",
                             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
@@ -686,8 +716,25 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "Description": "Payment provider's webhook signing secret (PAYMENT_WEBHOOK_SECRET)",
             },
             **alarm_parameters,
+            "PhotoOriginalTransitionDays": {
+                "Type": "Number",
+                "Default": PHOTO_ORIGINAL_TRANSITION_DAYS,
+                "MinValue": 1,
+                "Description": "Days after upload when photo originals (qc/) go to Glacier Instant Retrieval",
+            },
+            "PhotoOriginalExpirationDays": {
+                "Type": "Number",
+                "Default": PHOTO_ORIGINAL_EXPIRATION_DAYS,
+                "MinValue": 0,
+                "Description": "Days after upload to delete photo originals (0: never; thumbnails stay)",
+            },
         },
-        "Conditions": conditions,
+        "Conditions": {
+            **conditions,
+            "ExpirePhotoOriginals": {
+                "Fn::Not": [{"Fn::Equals": [{"Ref": "PhotoOriginalExpirationDays"}, 0]}]
+            },
+        },
         "Resources": {**owned, **patches, **role_patches(stage, chalice, app)},
         "Outputs": {
             "UserPoolId": {"Value": {"Ref": "UserPool"}},

@@ -149,3 +149,19 @@ def test_the_layer_drops_only_what_the_lambda_runtime_provides(tmp_path):
             archive.writestr(name, "x" * 1000)
     layer.slim(path)
     assert sorted(zipfile.ZipFile(path).namelist()) == sorted(kept)
+
+
+def test_photo_originals_move_to_a_cheaper_class_and_expire_while_thumbnails_stay(packaged):
+    rules = {
+        r["Id"]: r
+        for r in packaged["Resources"]["PhotoBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    }
+    cheaper = rules["photo-originals-to-glacier-ir"]
+    assert cheaper["Prefix"] == "qc/" and cheaper["Transitions"][0]["StorageClass"] == "GLACIER_IR"
+    expire = rules["photo-originals-expire"]
+    assert expire["Prefix"] == "qc/"
+    assert expire["ExpirationInDays"]["Fn::If"][1] == {"Ref": "PhotoOriginalExpirationDays"}
+    assert not any(r.get("Prefix", "").startswith("thumbs") for r in rules.values())
+    assert packaged["Parameters"]["PhotoOriginalExpirationDays"]["Default"] > (
+        packaged["Parameters"]["PhotoOriginalTransitionDays"]["Default"] + 30  # Glacier IR's minimum
+    )
