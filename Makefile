@@ -60,18 +60,19 @@ package: $(STAMP)
 	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; both zip sizes
 
 ## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
-.PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep
+.PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
 openapi: $(STAMP)
 	$(BIN)/python -m chalicelib.openapi --write   # and chalicelib/route_index.py
 
 ## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians)
-bench: bench-api bench-cold-start bench-schemathesis bench-sweep
+bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
 
 ## make bench-api: DynamoDB requests per route (in-process moto) and the lifecycle's reads/writes/transitions
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_cost.py
 
-## make bench-cold-start: fresh-process `import app` against bench/minimal_app; the Lambda zip's size
+## make bench-cold-start: fresh-process `import app` against bench/minimal_app (whole process, alternating
+## pairs); the function and layer zip sizes of the last `make package`
 bench-cold-start: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 
@@ -82,3 +83,7 @@ bench-schemathesis: $(STAMP)
 ## make bench-sweep: the storage sweep's reads against what is due (bench/sweep.py)
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/sweep.py
+
+## make bench-footprint: peak memory and time of each function's work (sizes Lambda memory and timeouts)
+bench-footprint: $(STAMP)
+	$(BIN)/python bench/footprint.py

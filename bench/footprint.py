@@ -8,7 +8,7 @@ the wall time of the work after the import:
   RGBA PNG (the pixel limit; PNGs decode in full) and a 24 MP JPEG (draft decoding); ingestion handles a
   batch of 10 such objects one after another;
 - jobs: the scheduled jobs' modules and a DynamoDB + SES client.
-Writes its section of docs/benchmarks.md; infra/template.py's FUNCTION_SETTINGS cite these figures.
+Writes its section of docs/benchmarks.md; docs/deploy.md's per-function settings cite these figures.
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def main() -> None:
             "",
             f"Samples: PNG 2600x1280 noise {sizes['png']:,} bytes, PNG 7000x7000 RGBA (49 MP, the most "
             f"MAX_PIXELS allows) {sizes['png_50mp']:,} bytes, JPEG 6000x4000 {sizes['jpeg']:,} bytes. "
-            "Memory and timeouts in infra/template.py (FUNCTION_SETTINGS) follow: the API and the jobs never "
+            "Memory and timeouts (`lambda_functions` of .chalice/config.json, docs/deploy.md) follow: the API and the jobs never "
             "decode an image; photo ingestion decodes up to 10 per batch, one at a time.",
             "",
         ]
