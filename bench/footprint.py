@@ -142,7 +142,8 @@ def main() -> None:
             f"Samples: PNG 2600x1280 noise {sizes['png']:,} bytes, PNG 7000x7000 RGBA (49 MP, the most "
             f"MAX_PIXELS allows) {sizes['png_50mp']:,} bytes, JPEG 6000x4000 {sizes['jpeg']:,} bytes. "
             "Memory and timeouts (`lambda_functions` of .chalice/config.json, docs/deploy.md) follow: "
-            "the API and the jobs never decode an image; photo ingestion decodes up to 10 per batch, one at a time.",
+            "the API and the jobs never decode an image; photo ingestion decodes up to 10 per batch, "
+            "one at a time.",
             "",
         ]
     )
