@@ -35,7 +35,7 @@ BLUEPRINTS = (
 INDEX_FILE = Path(__file__).with_name("route_index.py")
 
 _lock = threading.RLock()
-_loaded: set[str] = set()
+_loaded: set[tuple[int, str]] = set()  # (id of the app, module)
 
 
 def _index() -> dict[str, list[tuple[str, str]]]:
@@ -67,10 +67,10 @@ def _stand_in(app: Any, module: str, method: str, path: str):
 
 def load(app: Any, module: str) -> None:
     """Import `module` and put its real routes on `app` in place of the stand-ins (once)."""
-    if module in _loaded:
+    if (id(app), module) in _loaded:
         return
     with _lock:
-        if module in _loaded:
+        if (id(app), module) in _loaded:
             return
         blueprint = importlib.import_module(module).bp
         for method, path in _index().get(module, ()):
@@ -78,7 +78,7 @@ def load(app: Any, module: str) -> None:
             if method in entries and entries[method].view_name == f"lazy:{module}":
                 del entries[method]
         app.register_blueprint(blueprint)
-        _loaded.add(module)
+        _loaded.add((id(app), module))
 
 
 def load_all(app: Any | None = None) -> None:
@@ -90,8 +90,9 @@ def load_all(app: Any | None = None) -> None:
             importlib.import_module(module)
 
 
-def loaded() -> set[str]:
-    return set(_loaded)
+def loaded(app: Any) -> set[str]:
+    """The modules whose real routes are on `app`."""
+    return {module for app_id, module in _loaded if app_id == id(app)}
 
 
 # -- the index ------------------------------------------------------------------------------------

@@ -89,14 +89,27 @@ def test_the_route_index_is_the_route_table():
     assert not routing.index_is_stale(), "chalicelib/route_index.py is stale: run `make openapi`"
 
 
-def test_a_route_module_is_imported_on_its_first_request_and_then_served_directly(api):
-    assert api.get("/health").status == 200
-    from app import app
-
-    entry = app.routes["/health"]["GET"]
-    assert not entry.view_name.startswith("lazy:")  # the real view replaced the stand-in
-    assert "chalicelib.api.identity" in routing.loaded()
-    assert api.get("/me").status == 401  # another route of the same module: the real view answers
+def test_a_route_module_is_imported_on_its_first_request_and_then_served_directly():
+    probe = (
+        "import sys, json, app\n"
+        "from chalice.test import Client\n"
+        "before = app.app.routes['/health']['GET'].view_name\n"
+        "with Client(app.app) as client:\n"
+        "    first = client.http.get('/health')\n"
+        "    after = app.app.routes['/health']['GET'].view_name\n"
+        "    second = client.http.get('/me')\n"
+        "print(json.dumps([before, first.status_code, json.loads(first.body), after, second.status_code,\n"
+        "    'chalicelib.api.identity' in sys.modules, 'chalicelib.api.orders' in sys.modules]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()[-1]
+    before, status, body, after, me_status, identity_loaded, orders_loaded = json.loads(out)
+    assert before == "lazy:chalicelib.api.identity" and after == "health"  # the real view replaced it
+    assert (status, body) == (200, {"status": "ok"})
+    assert me_status == 401  # another route of the module, answered by its real view
+    assert identity_loaded and not orders_loaded  # only the module the request needed
 
 
 # --- metrics (EMF on stdout) ---------------------------------------------------------------------
