@@ -90,8 +90,8 @@ def _cors():
 
     return CORSConfig(
         allow_origin=config.get("CORS_ALLOW_ORIGIN") or "*",
-        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Signature"],
-        expose_headers=["Idempotent-Replayed"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Signature", "X-Correlation-Id"],
+        expose_headers=["Idempotent-Replayed", "X-Correlation-Id"],
         max_age=600,
     )
 

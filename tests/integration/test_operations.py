@@ -263,6 +263,7 @@ def test_without_a_correlation_header_the_request_id_is_the_correlation_id(api, 
     capsys.readouterr()
     result = api.get("/wallet", user=ALICE)
     assert result.headers["X-Correlation-Id"]
+    assert "X-Correlation-Id" in result.headers.get("Access-Control-Expose-Headers", "")  # storefront JS
     assert observability.current() == {}  # nothing leaks into the next invocation
 
 
