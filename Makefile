@@ -63,7 +63,8 @@ topup: $(STAMP)
 clean-venv:
 	rm -rf $(VENV)
 
-## make package: out/ = the Lambda zip + CloudFormation (SAM) template of PACKAGE_STAGE (default prod):
+## make package: out/ = the function zip, the dependency layer zip + CloudFormation (SAM) template of
+## PACKAGE_STAGE (default prod):
 ## infra/template.py writes the merge template (tables, bucket, queues, Cognito, SES, function wiring),
 ## `chalice package` merges it into its own. Offline except for the package registry. See docs/deploy.md.
 PACKAGE_STAGE ?= prod
@@ -74,7 +75,7 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} $(BIN)/chalice package --stage $(PACKAGE_STAGE) \
 		--merge-template out/infra-$(PACKAGE_STAGE).json out
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
-	@ls -l out
+	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; both zip sizes
 
 ## make docs: the lifecycle section of docs/data-model.md and docs/openapi.json, from the code
 .PHONY: docs
@@ -82,18 +83,19 @@ docs: openapi
 	$(BIN)/python -m chalicelib.lifecycle
 
 ## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
-.PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep
+.PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
 openapi: $(STAMP)
-	$(BIN)/python -m chalicelib.openapi --write
+	$(BIN)/python -m chalicelib.openapi --write   # and chalicelib/route_index.py
 
 ## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians)
-bench: bench-api bench-cold-start bench-schemathesis bench-sweep
+bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
 
 ## make bench-api: DynamoDB requests per route (in-process moto) and the lifecycle's reads/writes/transitions
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_cost.py
 
-## make bench-cold-start: fresh-process `import app` against bench/minimal_app; the Lambda zip's size
+## make bench-cold-start: fresh-process `import app` against bench/minimal_app (whole process, alternating
+## pairs); the function and layer zip sizes of the last `make package`
 bench-cold-start: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 
@@ -111,3 +113,7 @@ bench-load: $(STAMP)
 ## make bench-sweep: the storage sweep's reads against what is due (bench/sweep.py)
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/sweep.py
+
+## make bench-footprint: peak memory and time of each function's work (sizes Lambda memory and timeouts)
+bench-footprint: $(STAMP)
+	$(BIN)/python bench/footprint.py

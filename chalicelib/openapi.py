@@ -348,7 +348,10 @@ _cache: dict[int, dict] = {}
 
 
 def document() -> dict:
-    """The document of the running app (built once per route table)."""
+    """The document of the running app (built once per route table; every route module loaded first)."""
+    from chalicelib import routing
+
+    routing.load_all()
     key = len(web.ROUTES)
     if key not in _cache:
         _cache.clear()
@@ -369,6 +372,9 @@ def main(argv: list[str]) -> int:
     text = render(document())
     if "--write" in argv:
         DEFAULT_OUTPUT.write_text(text)
+        from chalicelib import routing
+
+        routing.write_index()  # app.py registers routes from it (cold start)
         paths = len(document()["paths"])
         print(f"wrote {DEFAULT_OUTPUT.relative_to(DEFAULT_OUTPUT.parents[1])} ({paths} paths)")
     else:

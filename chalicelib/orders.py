@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, lifecycle, payments, refunds, uow
+from chalicelib import clock, ids, lifecycle, metrics, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
@@ -272,6 +272,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
         "reload the cart.",
     )
     log.info("order created", extra={"order_id": order_id, "total_fen": charges.total_fen})
+    metrics.count("OrdersCreated")
     return order_json(order, items)
 
 

@@ -13,7 +13,7 @@ import time
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids, uow
+from chalicelib import clock, config, ids, metrics, uow
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, RequestRecord
@@ -165,5 +165,6 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
         return result
 
     outcome = uow.run(unit)
+    metrics.count("PaymentsSettled", 0 if outcome.get("duplicate") else 1)
     log.info("webhook handled", extra={"event_id": event_id, **outcome})
     return outcome

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib import aws, clock, config, ids, lifecycle
+from chalicelib import aws, clock, config, ids, lifecycle, observability
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, Photo
@@ -210,8 +210,12 @@ def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
     upload = aws.client("s3").generate_presigned_post(
         Bucket=config.get("PHOTO_BUCKET"),
         Key=key,
-        Fields={"Content-Type": content_type},
-        Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, MAX_BYTES]],
+        Fields={"Content-Type": content_type, **observability.upload_metadata()},
+        Conditions=[
+            {"Content-Type": content_type},
+            ["content-length-range", 1, MAX_BYTES],
+            *observability.upload_conditions(),
+        ],
         ExpiresIn=UPLOAD_EXPIRES_SECONDS,
     )
     log.info("photo upload requested", extra={"photo_id": photo_id, "item_id": item_id, "by": staff_id})

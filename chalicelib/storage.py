@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib import clock, config, lifecycle, uow
+from chalicelib import clock, config, lifecycle, metrics, uow
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
@@ -114,6 +114,7 @@ def _destroy(model, key: str, what: str):
         model.status == lifecycle.ItemStatus.ABANDONED,
         f"The {what} changed meanwhile.",
     )
+    metrics.count("ItemsDestroyed", what=what)
     return model.get(key, consistent_read=True)
 
 

@@ -84,6 +84,10 @@ def run(
             return unit.result
         try:
             commit(unit)
+            if unit.legs:
+                from chalicelib import metrics
+
+                metrics.ledger(unit.legs)  # money moved, per ledger kind
             return unit.result
         except TransactWriteError as exc:
             if not db.lost_race(exc):

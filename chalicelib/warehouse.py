@@ -10,7 +10,7 @@ from datetime import datetime
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, ids, lifecycle, uow
+from chalicelib import clock, config, db, ids, lifecycle, metrics, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, plain
 from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
@@ -216,6 +216,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
             )
             uow.run(lambda c=contest: uow.Unit(writes=[c]), retry=False)
     log.info("parcel received", extra={"parcel_id": parcel_id, "status": parcel.status})
+    metrics.count("ParcelsReceived", outcome=parcel.status)  # matched or exceptional
     return parcel_json(parcel), True
 
 

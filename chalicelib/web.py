@@ -23,7 +23,7 @@ from typing import Any
 
 from chalice import Blueprint, Chalice, Response
 
-from chalicelib import auth
+from chalicelib import auth, observability
 from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
 
@@ -57,10 +57,11 @@ HEADER_LIMITS = {"x-signature": 512}
 MAX_CURSOR_CHARS = 2048
 
 # CORS: what a browser on an allowed origin (config.cors_allowed_origins) may send and read
-CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
-CORS_EXPOSE_HEADERS = ("Idempotent-Replayed",)
+CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id")
+CORS_EXPOSE_HEADERS = ("Idempotent-Replayed", "X-Correlation-Id")
 CORS_MAX_AGE_SECONDS = 600
 PREFLIGHT_PATHS: set[str] = set()  # paths whose OPTIONS (CORS preflight) view route() registered
+PREFLIGHT_OWNER: dict[str, str] = {}  # path -> the blueprint module that carries its OPTIONS view
 
 
 @dataclass
@@ -220,6 +221,7 @@ def route(
                 check_configuration()
                 check_headers(headers)
                 caller = None if public else auth.authenticate(headers.get("authorization"))
+                observability.bind(caller_id=caller.user_id if caller else None)  # the sub, never the email
                 if groups:
                     auth.require_group(caller, *groups)
                 # ids are short and never empty: DynamoDB would refuse "" or an over-long key with a 500
@@ -364,6 +366,7 @@ def _register_preflight(bp: Blueprint | Chalice, path: str) -> None:
     if path in PREFLIGHT_PATHS:
         return
     PREFLIGHT_PATHS.add(path)
+    PREFLIGHT_OWNER[path] = getattr(bp, "_import_name", "")
 
     def preflight(**path_params: str) -> Response:
         try:

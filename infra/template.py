@@ -28,11 +28,16 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from infra import chalice_sam
+from infra import chalice_sam, monitoring
 
 # -- settings that exist only in AWS (the local stack has no equivalent) ----------------------------
 QUARANTINE_PREFIX = "quarantine/"  # where ingestion moves rejected uploads (chalicelib/photos.py)
 QUARANTINE_DAYS = 30  # after which S3 deletes them
+PHOTO_ORIGINALS_PREFIX = "qc/"  # uploads (chalicelib.provision.PHOTO_UPLOAD_PREFIX); thumbnails are thumbs/
+PHOTO_ORIGINAL_TRANSITION_DAYS = 60  # originals to Glacier Instant Retrieval (stack parameter default)
+# originals deleted this long after upload (0: never). Photos are taken on arrival; goods are stored up
+# to 90 days and shipped within weeks, so 365 days is about 8 months after a typical delivery.
+PHOTO_ORIGINAL_EXPIRATION_DAYS = 365
 LOG_RETENTION_DAYS = 30  # unless .chalice/config.json sets log_retention_in_days
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at a poisoned photo event
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # the SQS default, stated
@@ -81,6 +86,23 @@ QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttribu
 EMAIL_ACTIONS = ["ses:SendTemplatedEmail"]
 USER_ACTIONS = ["cognito-idp:ListUsers"]  # chalicelib/users.py: a user's email by sub
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]  # the stack creates the log groups
+# X-Ray has no resource-level permissions: the one statement whose Resource is "*" (stages with xray)
+TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+
+# What each function calls (statement Sids of _stage_statements), for stages whose `lambda_functions`
+# give functions their own policy file (prod). tests/integration/test_deployable.py checks these against
+# the AWS calls reachable from each handler's imports. A function missing here gets every statement.
+FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
+    # routes: tables, presigned photo uploads/GETs, emails (notify), users' emails by sub
+    "api_handler": ("Logs", "Tables", "TableIndexes", "Photos", "Email", "Users", "Tracing"),
+    # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
+    "photo_events": ("Logs", "Tables", "TableIndexes", "Photos", "PhotoEvents", "Tracing"),
+    # reminders by email to the owner's address (Cognito); no photos, no queue
+    "storage_sweep": ("Logs", "Tables", "TableIndexes", "Email", "Users", "Tracing"),
+    "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Email", "Users", "Tracing"),
+    # counts overdue reviews (one Query per queue shard)
+    "heartbeat": ("Logs", "Tables", "TableIndexes", "Tracing"),
+}
 
 
 @dataclass(frozen=True)
@@ -91,17 +113,43 @@ class Stage:
     app_name: str
     env: dict[str, str]
     policy_file: str
+    xray: bool = False
+    function_policy_files: tuple[tuple[str, str], ...] = ()  # (function, file) from lambda_functions
 
     @classmethod
     def load(cls, name: str) -> Stage:
         config = chalice_sam.project_config()
         stage = config["stages"][name]
+        functions = stage.get("lambda_functions") or {}
         return cls(
             name=name,
             app_name=config["app_name"],
             env=chalice_sam.stage_environment(name),
             policy_file=stage.get("iam_policy_file") or config.get("iam_policy_file") or "policy.json",
+            xray=bool(stage.get("xray", config.get("xray", False))),
+            function_policy_files=tuple(
+                (function, settings["iam_policy_file"])
+                for function, settings in sorted(functions.items())
+                if settings.get("iam_policy_file")
+            ),
         )
+
+    @property
+    def api_stage(self) -> str:
+        return chalice_sam.project_config()["stages"][self.name].get("api_gateway_stage", "api")
+
+    def policy_file_of(self, function: str) -> str:
+        return dict(self.function_policy_files).get(function, self.policy_file)
+
+    def functions_using(self, policy_file: str) -> list[str | None]:
+        """The functions whose policy is `policy_file` (None: every function without a file of its own)."""
+        own = [f for f, name in self.function_policy_files if name == policy_file]
+        if policy_file != self.policy_file:
+            return own
+        if not self.function_policy_files:
+            return [None]
+        overridden = {f for f, _ in self.function_policy_files}
+        return own + [f for f in FUNCTION_GRANTS if f not in overridden]
 
     @property
     def prefix(self) -> str:
@@ -359,6 +407,31 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
                             "ExpirationInDays": 2,
                         },
                         {
+                            # originals are looked at while the goods are in the warehouse; thumbnails
+                            # (thumbs/) stay in S3 Standard for as long as the item exists (docs/cost.md)
+                            "Id": "photo-originals-to-glacier-ir",
+                            "Status": "Enabled",
+                            "Prefix": PHOTO_ORIGINALS_PREFIX,
+                            "Transitions": [
+                                {
+                                    "StorageClass": "GLACIER_IR",
+                                    "TransitionInDays": {"Ref": "PhotoOriginalTransitionDays"},
+                                }
+                            ],
+                        },
+                        {
+                            "Id": "photo-originals-expire",
+                            "Status": {"Fn::If": ["ExpirePhotoOriginals", "Enabled", "Disabled"]},
+                            "Prefix": PHOTO_ORIGINALS_PREFIX,
+                            "ExpirationInDays": {
+                                "Fn::If": [
+                                    "ExpirePhotoOriginals",
+                                    {"Ref": "PhotoOriginalExpirationDays"},
+                                    36500,
+                                ]
+                            },
+                        },
+                        {
                             "Id": "abort-incomplete-uploads",
                             "Status": "Enabled",
                             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
@@ -570,6 +643,8 @@ def pin(document: dict) -> dict:
     """The stage policy with region, account and partition of the stack, and the stack's user pool."""
 
     def resource(arn: str) -> Any:
+        if arn == "*":
+            return arn
         if "${" in arn:
             raise ValueError(f"policy resource {arn!r} uses a policy variable; pin() cannot rewrite it")
         if arn == "arn:aws:cognito-idp:*:*:userpool/*":
@@ -593,17 +668,33 @@ def pin(document: dict) -> dict:
     return pinned
 
 
-def role_patches(stage: Stage, chalice: dict) -> dict[str, dict]:
-    """Chalice's roles carry the stage policy file; the packaged one is pinned to the stack."""
-    document = policy(stage.policy_file)
+def role_policy_files(stage: Stage, chalice: dict, app: Any) -> dict[str, str]:
+    """{role logical id: the policy file of the function(s) using it}."""
+    models = chalice_sam.lambda_functions(stage.name, app)
+    files: dict[str, str] = {}
+    for function in functions(chalice).values():
+        properties = function["Properties"]
+        name = models[properties["Handler"]].resource_name
+        role = properties.get("Role", {}).get("Fn::GetAtt", [None])[0]
+        if role is not None:
+            files[role] = stage.policy_file_of(name)
+    return files
+
+
+def role_patches(stage: Stage, chalice: dict, app: Any = None) -> dict[str, dict]:
+    """Chalice's roles carry their function's policy file; the packaged one is pinned to the stack."""
+    app = app if app is not None else chalice_sam.load_app()
+    by_role = role_policy_files(stage, chalice, app)
     patches = {}
     for logical_id, resource in chalice["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
+        policy_file = by_role.get(logical_id, stage.policy_file)
+        document = policy(policy_file)
         policies = resource["Properties"].get("Policies") or []
         if [p["PolicyDocument"] for p in policies] != [document]:
             raise ValueError(
-                f"role {logical_id} does not carry .chalice/{stage.policy_file} as generated: run "
+                f"role {logical_id} does not carry .chalice/{policy_file} as generated: run "
                 "`.venv/bin/python -m infra.template --write-policies`"
             )
         patches[logical_id] = {
@@ -911,6 +1002,8 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
         **email_resources(stage),
         **console_resources(stage),
     }
+    watching, alarm_parameters, conditions = monitoring.resources(stage, chalice)
+    owned.update(watching)
     clash = sorted(set(owned) & set(chalice["Resources"]))
     if clash:
         raise ValueError(f"logical ids used both by Chalice and infra/template.py: {clash}")
@@ -935,11 +1028,30 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "ConstraintDescription": "a comma list of https origins such as https://shop.example, no *",
                 "Description": "Origins browsers may call the API from (CORS_ALLOWED_ORIGINS)",
             },
+            **alarm_parameters,
+            "PhotoOriginalTransitionDays": {
+                "Type": "Number",
+                "Default": PHOTO_ORIGINAL_TRANSITION_DAYS,
+                "MinValue": 1,
+                "Description": "Days after upload when photo originals (qc/) go to Glacier Instant Retrieval",
+            },
+            "PhotoOriginalExpirationDays": {
+                "Type": "Number",
+                "Default": PHOTO_ORIGINAL_EXPIRATION_DAYS,
+                "MinValue": 0,
+                "Description": "Days after upload to delete photo originals (0: never; thumbnails stay)",
+            },
+        },
+        "Conditions": {
+            **conditions,
+            "ExpirePhotoOriginals": {
+                "Fn::Not": [{"Fn::Equals": [{"Ref": "PhotoOriginalExpirationDays"}, 0]}]
+            },
         },
         "Resources": {
             **owned,
             **patches,
-            **role_patches(stage, chalice),
+            **role_patches(stage, chalice, app),
             **(api_patch(chalice) if app.routes else {}),
         },
         "Outputs": {
@@ -952,6 +1064,8 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
             "ConsoleBucketName": {"Value": {"Ref": "ConsoleBucket"}},
             "ConsoleDistributionId": {"Value": {"Ref": "ConsoleDistribution"}},
             "ConsoleURL": {"Value": {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}},
+            "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+            "DashboardName": {"Value": {"Ref": "Dashboard"}},
         },
     }
 
@@ -1049,7 +1163,14 @@ def _stage_statements(stage: Stage) -> list[dict]:
             "Condition": {"StringEquals": {"ses:FromAddress": [stage.sender]}},
         },
         {"Sid": "Users", "Action": USER_ACTIONS, "Resource": ["arn:aws:cognito-idp:*:*:userpool/*"]},
+        *([{"Sid": "Tracing", "Action": TRACING_ACTIONS, "Resource": ["*"]}] if stage.xray else []),
     ]
+
+
+def _by_sid(sid: str) -> list[str]:
+    """The actions of statement `sid` (any stage)."""
+    (statement,) = [s for s in _stage_statements(Stage.load("prod")) if s["Sid"] == sid]
+    return list(statement["Action"])
 
 
 def _extend(into: list, values: list) -> None:
@@ -1060,12 +1181,15 @@ def policy(policy_file: str) -> dict:
     """The policy of every stage using `policy_file` (their statements merged by Sid)."""
     config = chalice_sam.project_config()
     stages = [Stage.load(name) for name in config["stages"]]
-    users = [stage for stage in stages if stage.policy_file == policy_file]
+    users = [(stage, fn) for stage in stages for fn in stage.functions_using(policy_file)]
     if not users:
         raise ValueError(f"no stage uses .chalice/{policy_file}")
     merged: dict[str, dict] = {}
-    for stage in users:
+    for stage, function in users:
+        grants = FUNCTION_GRANTS.get(function) if function else None
         for statement in _stage_statements(stage):
+            if grants is not None and statement["Sid"] not in grants:
+                continue
             into = merged.setdefault(statement["Sid"], copy.deepcopy(statement))
             _extend(into["Resource"], statement["Resource"])
             if "Condition" in statement:
@@ -1081,7 +1205,11 @@ def policy(policy_file: str) -> dict:
 
 def policy_files() -> dict[str, dict]:
     """{file name under .chalice/: policy} for every policy file a stage names."""
-    names = sorted({Stage.load(name).policy_file for name in chalice_sam.project_config()["stages"]})
+    names: set[str] = set()
+    for name in chalice_sam.project_config()["stages"]:
+        stage = Stage.load(name)
+        names |= {stage.policy_file, *(f for _, f in stage.function_policy_files)}
+    names = sorted(names)
     return {name: policy(name) for name in names}
 
 
@@ -1120,6 +1248,14 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"stale: {', '.join('.chalice/' + s for s in stale)} (tables or resources changed); run "
             "`.venv/bin/python -m infra.template --write-policies` and commit the result",
+            file=sys.stderr,
+        )
+        return 1
+    from chalicelib import routing
+
+    if routing.index_is_stale():
+        print(
+            "stale: chalicelib/route_index.py (routes changed); run `make openapi` and commit",
             file=sys.stderr,
         )
         return 1

@@ -35,7 +35,13 @@ from infra.local import moto_atomic  # noqa: E402
 
 moto_atomic.apply()
 
-from chalicelib import clock  # noqa: E402
+# app.py imports each route module on its first request (cold starts); tests want the whole route table
+# (web.ROUTES) and every route of the code on the app, even before chalicelib/route_index.py is
+# regenerated. tests/integration/test_operations.py checks the lazy path in a fresh process.
+import app as _application  # noqa: E402
+from chalicelib import clock, routing  # noqa: E402
+
+routing.load_all(_application.app)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import payments, wallet
+from chalicelib import metrics, payments, wallet
 from chalicelib.errors import ValidationError
 from chalicelib.rules.charges import channels
 from chalicelib.schemas import Body
@@ -59,4 +59,5 @@ def get_payment(req: Req, payment_id: str) -> dict:
 @route(bp, "/payments/webhook", "POST", public=True)
 def payment_webhook(req: Req) -> dict:
     """The payment provider's signed callback; credits the wallet once per payment."""
-    return payments.handle_webhook(req.header("x-signature"), req.raw_body)
+    with metrics.on_error("WebhooksRejected"):  # by reason: the error code (invalid_signature, ...)
+        return payments.handle_webhook(req.header("x-signature"), req.raw_body)

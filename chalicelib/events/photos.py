@@ -19,7 +19,7 @@ Transient AWS errors (throttling, timeouts, access) do raise, so SQS redelivers 
 
 from __future__ import annotations
 
-from chalicelib import aws, clock, config, db, photos
+from chalicelib import aws, clock, config, db, metrics, observability, photos
 from chalicelib.events.s3_records import S3Object
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, READY, REJECTED, Photo
@@ -97,6 +97,7 @@ def ingest(obj: S3Object) -> str:
         if _is_gone(exc, obj):
             return _gone(obj, photo)
         raise
+    observability.bind_correlation(got.get("Metadata"))  # from the API request that issued the upload
     body = got["Body"]
     try:
         etag = str(got.get("ETag") or "").strip('"')
@@ -136,6 +137,7 @@ def ingest(obj: S3Object) -> str:
     if not _attach(item, photo.photo_id, entry):
         return _quarantine(obj, "unknown_item", photo)
     _mark_ready(photo, entry)
+    metrics.count("PhotosIngested")
     log.info(
         "photo attached",
         extra={"photo_id": photo.photo_id, "item_id": parsed.item_id, "key": obj.key, "size": len(data)},
@@ -251,6 +253,7 @@ def _quarantine(obj: S3Object, reason: str, photo: Photo | None = None, item=Non
             raise
         return _gone(obj, photo)  # an earlier delivery moved it already
     s3.delete_object(Bucket=obj.bucket, Key=obj.key)
+    metrics.count("PhotosQuarantined", reason=reason)
     if photo is not None:
         if item is not None and photo.photo_id in photos.attached(item):
             _detach(item, photo.photo_id)

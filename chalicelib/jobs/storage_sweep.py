@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, config, db, emails, ids, lifecycle, users
+from chalicelib import clock, config, db, emails, ids, lifecycle, metrics, users
 from chalicelib.lifecycle import ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
@@ -120,6 +120,7 @@ class Sweep:
                 break  # the checkpoint stays before this day: the next run reads it again
             if whole_day:
                 self._save("abandon_done_through", day)
+                metrics.count("SweepDaysCaughtUp")
             day += timedelta(days=1)
 
     def _abandon_item(self, item: Item) -> None:

@@ -373,18 +373,103 @@ def test_policies_name_resources_not_wildcards():
     for name, document in template.policy_files().items():
         for statement in document["Statement"]:
             resources = statement["Resource"]
+            if statement["Sid"] == "Tracing":  # X-Ray has no resource-level permissions
+                assert statement["Action"] == template.TRACING_ACTIONS and resources == ["*"]
+                continue
             assert resources != "*" and "*" not in resources, (name, statement["Sid"])
             assert "dynamodb:Scan" not in statement["Action"], "no Scan anywhere (design.md)"
             assert not any(a.endswith(":*") for a in statement["Action"]), (name, statement["Sid"])
 
 
-def test_packaged_roles_carry_the_stage_policy_pinned_to_the_stack(packaged):
-    prod = json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())
+def _prod_policy_of(function: str) -> dict:
+    return json.loads((ROOT / ".chalice" / Stage.load("prod").policy_file_of(function)).read_text())
+
+
+def test_packaged_roles_carry_their_functions_policy_pinned_to_the_stack(application, packaged):
+    models = chalice_sam.lambda_functions("prod", application)
     roles = of_type(packaged, "AWS::IAM::Role")
-    assert roles
-    for logical_id, role in roles.items():
-        (attached,) = role["Properties"]["Policies"]
-        assert attached["PolicyDocument"] == template.pin(prod), logical_id
+    assert len(roles) == len(template.functions(packaged)) == len(template.FUNCTION_GRANTS)
+    for function in template.functions(packaged).values():
+        name = models[function["Properties"]["Handler"]].resource_name
+        (role_id, _) = function["Properties"]["Role"]["Fn::GetAtt"]
+        (attached,) = roles[role_id]["Properties"]["Policies"]
+        assert attached["PolicyDocument"] == template.pin(_prod_policy_of(name)), name
+        sids = [s["Sid"] for s in attached["PolicyDocument"]["Statement"]]
+        assert sids == [s for s in sids if s in template.FUNCTION_GRANTS[name]], name
+
+
+# Where each function's code starts: the modules its handler imports (app.py, the middleware and
+# the route modules for the API). Everything they import, at the top or inside functions, is reachable.
+ENTRY_MODULES = {
+    "api_handler": [
+        "chalicelib.routing",
+        "chalicelib.web",
+        *__import__("chalicelib.routing").routing.BLUEPRINTS,
+    ],
+    "photo_events": ["chalicelib.events.photos", "chalicelib.events.s3_records"],
+    "storage_sweep": ["chalicelib.jobs.storage_sweep"],
+    "auto_confirm_receipt": ["chalicelib.jobs.auto_confirm"],
+    "heartbeat": ["chalicelib.jobs.heartbeat"],
+}
+ALWAYS = ["chalicelib.observability", "chalicelib.metrics", "chalicelib.logs", "chalicelib.config"]
+# files a function imports but whose AWS calls it never makes (the import graph over-approximates)
+IMPORTED_NOT_CALLED = {
+    # chalicelib/items.py imports photos for item_json's signed photo URLs; the jobs use only shard_key
+    "storage_sweep": {"chalicelib/photos.py"},
+    "auto_confirm_receipt": {"chalicelib/photos.py"},
+    "heartbeat": {"chalicelib/photos.py"},
+}
+
+
+def _module_file(module: str) -> Path | None:
+    base = ROOT / Path(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def reachable_files(modules: list[str]) -> set[str]:
+    """Every chalicelib file imported, directly or not, at any depth (lazy imports included)."""
+    seen: set[str] = set()
+    pending = list(modules)
+    while pending:
+        module = pending.pop()
+        path = _module_file(module)
+        if path is None or path.relative_to(ROOT).as_posix() in seen:
+            continue
+        seen.add(path.relative_to(ROOT).as_posix())
+        tree = _lambda_code(path)  # local-only code (provisioning) is imported for constants, never run
+        for node in ast.walk(tree) if tree is not None else []:
+            if isinstance(node, ast.Import):
+                pending.extend(a.name for a in node.names if a.name.startswith("chalicelib"))
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chalicelib"):
+                pending.append(node.module)
+                pending.extend(f"{node.module}.{a.name}" for a in node.names)
+    return seen
+
+
+def test_each_function_is_granted_what_its_code_calls_and_nothing_it_never_calls(application, packaged):
+    assert set(ENTRY_MODULES) == set(template.FUNCTION_GRANTS)
+    used = aws_actions_used()
+    sqs_consumers = {
+        name
+        for name, f in (
+            (chalice_sam.lambda_functions("prod", application)[f["Properties"]["Handler"]], f)
+            for f in template.functions(packaged).values()
+        )
+        for name in [name.resource_name]
+        if any(e["Type"] == "SQS" for e in (f["Properties"].get("Events") or {}).values())
+    }
+    for function, entries in ENTRY_MODULES.items():
+        files = reachable_files(entries + ALWAYS) - IMPORTED_NOT_CALLED.get(function, set())
+        calls = {action for action, where in used.items() if where & files}
+        statements = {s["Sid"]: s["Action"] for s in _prod_policy_of(function)["Statement"]}
+        granted = {a for actions in statements.values() for a in actions}
+        assert calls <= granted, (function, sorted(calls - granted))
+        for sid in ("Photos", "Email", "Users"):  # AWS APIs the code calls itself (DynamoDB is PynamoDB's)
+            assert (sid in statements) == bool(calls & set(template._by_sid(sid))), (function, sid)
+        assert ("PhotoEvents" in statements) == (function in sqs_consumers), function
 
 
 def _python_files() -> list[Path]:
@@ -443,9 +528,7 @@ def aws_actions_used() -> dict[str, set[str]]:
 
 def test_every_aws_call_in_lambda_code_is_granted():
     granted = {
-        a
-        for s in json.loads((ROOT / ".chalice" / "policy-prod.json").read_text())["Statement"]
-        for a in s["Action"]
+        a for f in template.FUNCTION_GRANTS for s in _prod_policy_of(f)["Statement"] for a in s["Action"]
     }
     used = aws_actions_used()
     assert "ses:SendTemplatedEmail" in used  # the scan finds calls

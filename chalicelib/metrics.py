@@ -1,0 +1,148 @@
+"""Business and health metrics as CloudWatch embedded metric format (EMF) lines on stdout.
+
+Services record with one line, e.g. `metrics.count("OrdersCreated")` or
+`metrics.count("WebhooksRejected", reason="bad_signature")`; nothing is sent to AWS from the function:
+CloudWatch Logs turns each EMF line into metrics (no PutMetricData, no IAM grant, no latency).
+
+Values are buffered and written when the invocation ends (chalicelib/observability.py flushes them
+after every handler, also when it raised), one EMF document per dimension set, through AWS Lambda
+Powertools' EphemeralMetrics. A metric recorded with dimensions is also recorded without them, so
+alarms and the dashboard can use the total (CloudWatch alarms cannot sum over a dimension).
+
+Namespace `Procure`, dimension `service` = `procure-<STAGE>`: the stages of one account stay apart.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+NAMESPACE = "Procure"
+
+# every metric the code records: name -> (unit, dimension names, what it counts). The dashboard and the
+# alarms (infra/template.py) are built from this table, and a test checks every name is recorded.
+CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "OrdersCreated": ("Count", (), "procurement orders created"),
+    "OrdersPaid": ("Count", (), "orders paid, from the wallet or by the provider (order_payment legs)"),
+    "PaymentsSettled": ("Count", (), "provider payments settled by a signed webhook (not duplicates)"),
+    "WebhooksRejected": ("Count", ("reason",), "payment webhooks refused (bad signature, stale, unknown...)"),
+    "ReviewsOverdue": ("Count", (), "orders waiting for review past their review deadline (hourly gauge)"),
+    "ParcelsReceived": ("Count", ("outcome",), "parcels received at the warehouse: matched or exceptional"),
+    "PhotosIngested": ("Count", (), "QC photos attached to their item"),
+    "PhotosQuarantined": ("Count", ("reason",), "uploads moved to quarantine/, by reason"),
+    "RemindersSent": ("Count", (), "storage reminder emails sent"),
+    "ItemsAbandoned": ("Count", (), "items (and exceptional parcels) abandoned past their storage deadline"),
+    "ItemsDestroyed": ("Count", ("what",), "abandoned items and parcels destroyed"),
+    "SweepDurationMs": ("Milliseconds", (), "storage sweep run time"),
+    "SweepDaysCaughtUp": ("Count", (), "deadline days the storage sweep completed in a run"),
+    "MoneyMovedFen": ("None", ("kind",), "money moved through the wallet ledger, in fen, per ledger kind"),
+    "JobCompleted": ("Count", ("job",), "a scheduled job finished its run (heartbeat for the 26 h alarms)"),
+}
+
+_lock = threading.Lock()
+# {dimensions (sorted tuple of pairs): {metric name: (unit, [values])}}
+_pending: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, list[float]]]] = {}
+
+
+def service() -> str:
+    from chalicelib import config
+
+    return f"procure-{config.get('STAGE')}"
+
+
+def record(name: str, value: float, unit: str | None = None, **dimensions: Any) -> None:
+    """Buffer one value of `name` (unit from CATALOG unless given); flushed at the end of the invocation."""
+    unit = unit or CATALOG.get(name, ("Count",))[0]
+    sets = [()]
+    if dimensions:
+        sets.append(tuple(sorted((k, str(v)) for k, v in dimensions.items())))
+    with _lock:
+        for dims in sets:
+            _pending.setdefault(dims, {}).setdefault(name, (unit, []))[1].append(value)
+
+
+def count(name: str, value: int = 1, **dimensions: Any) -> None:
+    """`name` happened `value` times (0 is skipped: nothing happened)."""
+    if value:
+        record(name, value, "Count", **dimensions)
+
+
+def ledger(legs: dict[str, Iterable[Any]]) -> None:
+    """The wallet's committed legs ({user_id: [Leg(amount_fen, kind, ref)]}): money moved per kind, and
+    orders paid (an `order_payment` leg, from the balance or settled by the provider)."""
+    for user_legs in legs.values():
+        for leg in user_legs:
+            record("MoneyMovedFen", abs(int(leg.amount_fen)), kind=leg.kind)
+            if leg.kind == "order_payment":
+                count("OrdersPaid")
+
+
+def job(result: dict, started: float) -> dict:
+    """A scheduled job's run (`result` as the job returns it, `started` = time.monotonic() before it):
+    JobCompleted{job} when it finished its work (the 26-hour alarms' heartbeat), and the sweep's
+    duration, reminders sent and items abandoned from its stats. Returns `result`."""
+    import time
+
+    name = result.get("job", "unknown")
+    finished = result.get("finished", not result.get("stopped_early", False))
+    if name == "storage_sweep":
+        record("SweepDurationMs", round((time.monotonic() - started) * 1000))
+        count("RemindersSent", int(result.get("reminder_emails", 0)))
+        count(
+            "ItemsAbandoned", int(result.get("items_abandoned", 0)) + int(result.get("parcels_abandoned", 0))
+        )
+    if finished:
+        count("JobCompleted", job=name)
+    return result
+
+
+@contextmanager
+def on_error(name: str) -> Iterator[None]:
+    """Count `name` with `reason` = the error's code when the block raises an ApiError (re-raised)."""
+    from chalicelib.errors import ApiError
+
+    try:
+        yield
+    except ApiError as exc:
+        count(name, reason=exc.code)
+        raise
+
+
+def pending() -> dict:
+    """What would be flushed now (tests)."""
+    with _lock:
+        return {
+            dims: {n: (u, list(v)) for n, (u, v) in metrics.items()} for dims, metrics in _pending.items()
+        }
+
+
+def flush() -> list[dict]:
+    """Write every buffered value as EMF (one JSON line per dimension set); returns the documents."""
+    with _lock:
+        batches = list(_pending.items())
+        _pending.clear()
+    if not batches:
+        return []
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    units = {u.value: u for u in MetricUnit}
+    documents = []
+    for dims, metrics in batches:
+        emf = EphemeralMetrics(namespace=NAMESPACE, service=service())
+        for key, value in dims:
+            emf.add_dimension(name=key, value=value)
+        for name, (unit, values) in metrics.items():
+            for value in values:
+                emf.add_metric(name=name, unit=units.get(unit, MetricUnit.Count), value=value)
+        document = emf.serialize_metric_set()
+        documents.append(document)
+        print(json.dumps(document, separators=(",", ":")), flush=True)  # what flush_metrics() prints
+    return documents
+
+
+def discard() -> None:
+    with _lock:
+        _pending.clear()
