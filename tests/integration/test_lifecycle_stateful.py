@@ -167,7 +167,9 @@ class Tracking:
     """A domestic tracking number: who may claim the parcel, and what the scan did with it."""
 
     number: str
-    declarer: str | None = None  # user_id of an accepted forwarding declaration
+    # user_ids of accepted forwarding declarations (one per customer; several customers may declare one
+    # number: no "already declared" oracle, and the scan makes a parcel claimed by two exceptional)
+    declarers: set[str] = field(default_factory=set)
     parcel_id: str | None = None
     claims_at_scan: frozenset[str] | None = None  # owners by purchase or declaration when first scanned
 
@@ -295,7 +297,7 @@ def check_every_stored_item_is_paid_for_or_swept_or_final(world: World) -> None:
             assert _sweep_reads(item.deadline_key, item.storage_expires_at, world.abandon_done_through) or (
                 package_deadline
                 and _sweep_reads(
-                    package_deadline, getattr(package, "expires_at", None), world.abandon_done_through
+                    package_deadline, package.payment_due_at, world.abandon_done_through
                 )
             ), (
                 f"{item_id}: in unpaid package {package.package_id} ({package.status}), "
@@ -745,8 +747,7 @@ class Lifecycle(RuleBasedStateMachine):
             and self.world.items.get(item_id) is not None
             and self.world.items[item_id].status in ("purchased", "shipped_domestic")
         }
-        if tracking.declarer:
-            owners.add(tracking.declarer)
+        owners |= tracking.declarers
         return frozenset(owners)
 
     @rule(kind=st.sampled_from(["known", "known", "unknown", "again"]), index=pick)
@@ -810,8 +811,8 @@ class Lifecycle(RuleBasedStateMachine):
         assert result.status in (201, 409, 400), result.body
         tracking = self.m.trackings.setdefault(number, Tracking(number))
         if result.status == 201:
-            assert tracking.declarer is None, f"{number} declared twice"
-            tracking.declarer = user["id"]
+            assert user["id"] not in tracking.declarers, f"{number} declared twice by one customer"
+            tracking.declarers.add(user["id"])
 
     def _exceptional_parcels(self) -> list:
         return [
@@ -837,8 +838,8 @@ class Lifecycle(RuleBasedStateMachine):
         owners = {self.m.items[i]["user"] for i in expected}
         if expected and len(owners) == 1:
             body = {"item_ids": expected}
-        elif tracking.declarer:
-            body = {"user_id": tracking.declarer, "description": "Declared parcel"}
+        elif tracking.declarers:
+            body = {"user_id": sorted(tracking.declarers)[0], "description": "Declared parcel"}
         else:
             body = {"customer_email": self._user(index)["name"], "description": "Identified parcel"}
         result = self.call("POST", f"/staff/parcels/{tracking.parcel_id}/assign", user=WAREHOUSE, body=body)
