@@ -259,18 +259,25 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
     return item_json(_item(item_id))
 
 
+def _difference_due(user_id: str, item_id: str, action: str, nothing: str) -> tuple[Item, int, uow.Unit]:
+    """The caller's item with a price difference awaiting them, what is due, and a unit holding their
+    wallet account (one batch read); 404 for another's item, 409 `nothing` when no difference awaits."""
+    found, _, work = with_account(user_id, [item_id])
+    if not found or found[0].user_id != user_id:
+        raise NotFound("No such item.")
+    item = found[0]
+    due = int(item.price_difference_due_fen or 0)
+    if not lifecycle.ITEM.allows(action, item.status) or due <= 0:
+        raise Conflict(nothing)
+    return item, due, work
+
+
 def pay_price_difference(user_id: str, item_id: str) -> dict:
     """The customer settles a higher actual price from the wallet; the item becomes purchased.
     Two DynamoDB requests: the item and the wallet account in one batch, then the transaction."""
 
     def unit() -> uow.Unit:
-        found, _, work = with_account(user_id, [item_id])
-        if not found or found[0].user_id != user_id:
-            raise NotFound("No such item.")
-        item = found[0]
-        due = int(item.price_difference_due_fen or 0)
-        if not lifecycle.ITEM.allows("pay_difference", item.status) or due <= 0:
-            raise Conflict("Nothing is due on this item.")
+        item, due, work = _difference_due(user_id, item_id, "pay_difference", "Nothing is due on this item.")
         work.move(user_id, -due, "price_difference_charge", item.item_id)
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
@@ -304,13 +311,9 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
     order's refunded total is an ADD, so the order need not be read)."""
 
     def unit() -> uow.Unit:
-        found, _, work = with_account(user_id, [item_id])
-        if not found or found[0].user_id != user_id:
-            raise NotFound("No such item.")
-        item = found[0]
-        due = int(item.price_difference_due_fen or 0)
-        if not lifecycle.ITEM.allows("decline_difference", item.status) or due <= 0:
-            raise Conflict("No price difference awaits your decision on this item.")
+        item, due, work = _difference_due(
+            user_id, item_id, "decline_difference", "No price difference awaits your decision on this item."
+        )
         refund = refunds.refundable_fen(item)
         work.move(user_id, refund, "item_refund", item.item_id)
         now = clock.now_iso()
