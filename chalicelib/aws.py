@@ -39,5 +39,8 @@ def client(service: str) -> Any:
 
 
 def reset() -> None:
-    """Forget built clients (tests start a fresh moto per test)."""
+    """Forget built clients and DynamoDB connections (tests start a fresh moto per test)."""
+    from chalicelib import db
+
     _clients.clear()
+    db._connections.clear()

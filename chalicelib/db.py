@@ -14,9 +14,18 @@ LOST_RACE = (
 )
 
 
+_connections: dict[tuple[str, str | None], Connection] = {}
+
+
 def connection() -> Connection:
-    """For TransactWrite; honours AWS_ENDPOINT_URL like every other client."""
-    return Connection(region=config.region())
+    """For TransactWrite and batch reads; honours AWS_ENDPOINT_URL like every other client. One per
+    (region, endpoint) and process: a new Connection builds a botocore session and reloads the
+    DynamoDB service model (about 100 ms of CPU), which a warm Lambda must not pay per transaction."""
+    key = (config.region(), config.endpoint_url())
+    found = _connections.get(key)
+    if found is None:
+        found = _connections.setdefault(key, Connection(region=key[0]))
+    return found
 
 
 def lost_race(exc: Exception) -> bool:

@@ -84,6 +84,8 @@ LEDGER_KINDS = {
     "after_sales_refund": "refunds",
     "package_refund": "refunds",
     "package_difference_refund": "refunds",
+    "item_refund": "refunds",  # a declined price difference: the item's goods back
+    "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
 }
 
 SKUS = [
@@ -296,9 +298,7 @@ def check_every_stored_item_is_paid_for_or_swept_or_final(world: World) -> None:
             package_deadline = getattr(package, "deadline_key", None)  # an unpaid package that expires
             assert _sweep_reads(item.deadline_key, item.storage_expires_at, world.abandon_done_through) or (
                 package_deadline
-                and _sweep_reads(
-                    package_deadline, package.payment_due_at, world.abandon_done_through
-                )
+                and _sweep_reads(package_deadline, package.payment_due_at, world.abandon_done_through)
             ), (
                 f"{item_id}: in unpaid package {package.package_id} ({package.status}), "
                 "no deadline the sweep reads"
