@@ -1211,7 +1211,10 @@ class Lifecycle(RuleBasedStateMachine):
                 Order: [{"order_id": o} for o in self.m.orders],
                 Package: [{"package_id": p} for p in self.m.packages],
                 Parcel: [{"parcel_id": t.parcel_id} for t in self.m.trackings.values() if t.parcel_id],
-                ForwardingDeclaration: [{"tracking_no": t} for t in self.m.trackings],
+                # keyed by (tracking number, customer): one per customer may declare a number
+                ForwardingDeclaration: [
+                    {"tracking_no": t, "user_id": u["id"]} for t in self.m.trackings for u in self.m.users
+                ],
                 AfterSalesCase: [{"case_id": c} for c in self.m.cases],
                 Payment: [{"payment_id": p} for p in self.m.payment_ids],
             }
