@@ -39,9 +39,10 @@ def test_an_unknown_path_is_404_not_found_with_or_without_a_token(client):
             assert response.json == {"error": {"code": "not_found", "message": "No such route."}}
 
 
-def test_a_cors_preflight_is_answered_by_the_gateway(client):
-    response = client.open("/orders", method="OPTIONS")
-    assert response.status_code == 200
+def test_a_cors_preflight_is_answered_by_the_app(client):
+    response = client.open("/orders", method="OPTIONS", headers={"Origin": "http://localhost:5173"})
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
 
 
