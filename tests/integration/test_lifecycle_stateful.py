@@ -566,6 +566,7 @@ class Lifecycle(RuleBasedStateMachine):
             "user": user["id"],
             "channel": channel,
             "total": order["charges"]["total_fen"],
+            "bank_fee": order["charges"]["bank_fee_fen"],
             "paid": 0,
             "refunded": 0,
             "payment_id": None,
@@ -624,6 +625,8 @@ class Lifecycle(RuleBasedStateMachine):
         if before == "pending_payment":  # the money pays the order; otherwise it stays in the wallet
             book.paid += mine["total"]
             mine["paid"] = mine["total"]
+        else:  # ... less the channel's bank fee, which the provider kept (the refund policy)
+            book.paid += mine["bank_fee"]
         if retry:  # the provider delivers the same event again, then a new event for the same payment
             again = self._webhook(mine["payment_id"], mine["charge"], event_id)
             assert again.status == 200, again.body
@@ -644,8 +647,10 @@ class Lifecycle(RuleBasedStateMachine):
             assert result.status == 409, result.body
 
     def _refund_order(self, mine: dict) -> None:
-        self.m.books[mine["user"]].refunds += mine["paid"] - mine["refunded"]
-        mine["refunded"] = mine["paid"]
+        """Cancel and reject refund what was paid less the channel's bank fee the provider kept."""
+        refund = max(0, mine["paid"] - mine["bank_fee"] - mine["refunded"]) if mine["paid"] else 0
+        self.m.books[mine["user"]].refunds += refund
+        mine["refunded"] += refund
 
     @precondition(lambda self: bool(self._staff_decide_candidates()))
     @rule(index=pick, approve=st.booleans())
