@@ -322,6 +322,21 @@ def tables(stage: Stage, models: list[type] | None = None) -> dict[str, dict]:
 # -- photos: bucket -> queue (+ dead letters) -----------------------------------------------------
 
 
+# what every bucket of ours is: encrypted at rest, never public, objects owned by the bucket owner
+PRIVATE_BUCKET = {
+    "BucketEncryption": {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    },
+    "PublicAccessBlockConfiguration": {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    },
+    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+}
+
+
 def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
     from chalicelib.config import IDEMPOTENCY_PREFIX, PHOTO_UPLOAD_PREFIX
 
@@ -379,18 +394,7 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
             **RETAINED,
             "Properties": {
                 "BucketName": stage.bucket,
-                "BucketEncryption": {
-                    "ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                    ]
-                },
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "IgnorePublicAcls": True,
-                    "RestrictPublicBuckets": True,
-                },
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                **copy.deepcopy(PRIVATE_BUCKET),
                 "CorsConfiguration": {"CorsRules": [{**copy.deepcopy(PHOTO_CORS_RULE), "MaxAge": 3000}]},
                 "LifecycleConfiguration": {
                     "Rules": [
@@ -818,18 +822,7 @@ def console_resources(stage: Stage) -> dict[str, dict]:
             "Type": "AWS::S3::Bucket",
             **DISPOSABLE,  # static files, uploaded again by every deploy
             "Properties": {
-                "BucketEncryption": {
-                    "ServerSideEncryptionConfiguration": [
-                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                    ]
-                },
-                "PublicAccessBlockConfiguration": {
-                    "BlockPublicAcls": True,
-                    "BlockPublicPolicy": True,
-                    "IgnorePublicAcls": True,
-                    "RestrictPublicBuckets": True,
-                },
-                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                **copy.deepcopy(PRIVATE_BUCKET),
                 "VersioningConfiguration": {"Status": "Enabled"},
                 "LifecycleConfiguration": {
                     "Rules": [
