@@ -757,7 +757,13 @@ def gateway_responses() -> dict:
     responses = {}
     for response_type, status, code, message in GATEWAY_RESPONSES:
         response: dict[str, Any] = {
-            "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+            "responseParameters": {
+                "gatewayresponse.header.Content-Type": "'application/json'",
+                # a storefront on its own origin can read these errors too; they are the same for every
+                # caller and carry no credentials, so echoing the request's Origin reveals nothing
+                "gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
+                "gatewayresponse.header.Vary": "'Origin'",
+            },
             "responseTemplates": {"application/json": _error_template(code, message)},
         }
         if status is not None:

@@ -69,3 +69,12 @@ def test_the_routes_still_reach_the_function(api):
             if method in template.HTTP_METHODS:
                 uri = json.dumps(operations[method]["x-amazon-apigateway-integration"]["uri"])
                 assert "${APIHandler.Arn}" in uri, (method, path)
+
+
+def test_a_browser_on_another_origin_can_read_api_gateways_own_errors(api):
+    for response_type, response in api["x-amazon-apigateway-gateway-responses"].items():
+        parameters = response["responseParameters"]
+        assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == (
+            "method.request.header.Origin"
+        ), response_type
+        assert parameters["gatewayresponse.header.Vary"] == "'Origin'", response_type
