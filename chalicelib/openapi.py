@@ -99,20 +99,6 @@ QUERY_PARAMETERS: dict[str, dict] = {
 }
 # Cheap, real response schemas for a few key operations (the rest: any JSON object).
 RESPONSE_SCHEMAS: dict[str, dict] = {
-    "health": {
-        "type": "object",
-        "required": ["status"],
-        "properties": {"status": {"const": "ok"}},
-    },
-    "me": {
-        "type": "object",
-        "required": ["user_id", "email", "groups"],
-        "properties": {
-            "user_id": {"type": "string"},
-            "email": {"type": "string"},
-            "groups": {"type": "array", "items": {"type": "string"}},
-        },
-    },
     "get_wallet": {
         "type": "object",
         "required": ["balance_fen", "entries", "next_cursor"],
@@ -168,23 +154,35 @@ def _status_enums() -> dict[str, list[str]]:
     }
 
 
-def _body_schemas(routes: list[web.RouteSpec]) -> tuple[dict[type, dict], dict[str, dict]]:
-    """{model: its schema or $ref} and the hoisted component schemas, names unique across modules."""
+def _model_schemas(routes: list[web.RouteSpec]) -> tuple[dict[tuple[type, str], dict], dict[str, dict]]:
+    """{(model, mode): its schema or $ref} and the hoisted component schemas, for request bodies
+    (mode "validation") and response models (mode "serialization"). Component names are plain
+    identifiers: a name pydantic qualifies because two modules use it (`chalicelib__api__warehouse__Dims`)
+    becomes `WarehouseDims`."""
     from pydantic.json_schema import models_json_schema
 
-    models = list(dict.fromkeys(spec.body for spec in routes if spec.body is not None))
-    if not models:
-        return {}, {}
-    refs, top = models_json_schema(
-        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+    keys = list(
+        dict.fromkeys(
+            [(spec.body, "validation") for spec in routes if spec.body is not None]
+            + [(spec.response, "serialization") for spec in routes if spec.response is not None]
+        )
     )
+    if not keys:
+        return {}, {}
+    refs, top = models_json_schema(keys, ref_template="#/components/schemas/{model}")
     defs = top.get("$defs", {})
-    # pydantic qualifies names used by two models (`chalicelib__api__warehouse__Dims`): `warehouse.Dims`
-    renames = {name: ".".join(name.split("__")[-2:]) for name in defs if "__" in name}
+    renames = {name: _plain_name(name) for name in defs if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", name)}
     prefix = "#/components/schemas/"
     renamed = _rename_refs({prefix + old: prefix + new for old, new in renames.items()}, [refs, defs])
     refs, defs = renamed[0], {renames.get(name, name): schema for name, schema in renamed[1].items()}
-    return {model: refs[(model, "validation")] for model in models}, defs
+    return refs, defs
+
+
+def _plain_name(name: str) -> str:
+    """`chalicelib__api__warehouse__Dims` -> `WarehouseDims`; `Page_Order_` -> `PageOrder`."""
+    parts = name.split("__")[-2:] if "__" in name else [name]
+    words = [w for part in parts for w in re.split(r"[^A-Za-z0-9]+", part) if w]
+    return "".join(w[:1].upper() + w[1:] for w in words)
 
 
 def _rename_refs(renames: dict[str, str], value: Any) -> Any:
@@ -224,7 +222,7 @@ def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
     return sorted(statuses)
 
 
-def _operation(spec: web.RouteSpec, body_refs: dict[type, dict], enums: dict[str, list[str]]) -> dict:
+def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: dict[str, list[str]]) -> dict:
     path_params = _PATH_PARAM.findall(spec.path)
     parameters: list[dict] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
@@ -263,7 +261,7 @@ def _operation(spec: web.RouteSpec, body_refs: dict[type, dict], enums: dict[str
     if spec.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {"application/json": {"schema": body_refs[spec.body]}},
+            "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }
     if spec.name == "payment_webhook":
         operation["parameters"] = [
@@ -284,7 +282,10 @@ def _operation(spec: web.RouteSpec, body_refs: dict[type, dict], enums: dict[str
     if _returns_nothing(spec):
         responses["204"] = {"description": "Done; no content."}
     else:
-        schema = RESPONSE_SCHEMAS.get(spec.name)
+        if spec.response is not None:
+            schema = refs[(spec.response, "serialization")]
+        else:
+            schema = RESPONSE_SCHEMAS.get(spec.name)
         if schema is None:
             schema = {"$ref": "#/components/schemas/Page"} if "cursor" in spec.query else {"type": "object"}
         responses[str(spec.status)] = {
@@ -305,18 +306,19 @@ def _operation(spec: web.RouteSpec, body_refs: dict[type, dict], enums: dict[str
 def build(routes: list[web.RouteSpec] | None = None) -> dict:
     """The whole document for `routes` (default: every route registered so far)."""
     routes = list(web.ROUTES if routes is None else routes)
-    body_refs, defs = _body_schemas(routes)
+    refs, defs = _model_schemas(routes)
     enums = _status_enums()
     paths: dict[str, dict] = {}
     for spec in sorted(routes, key=lambda s: (s.path, _METHOD_ORDER.index(s.method.lower()))):
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, body_refs, enums)
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs, enums)
     from chalicelib import lifecycle
 
     schemas = {
         "Error": ERROR_SCHEMA,
         "Page": PAGE_SCHEMA,
-        **lifecycle.openapi_schemas(),  # the lifecycle table: statuses and their transitions
         **dict(sorted(defs.items())),
+        # the lifecycle table: statuses and their transitions (replaces the bare enums models refer to)
+        **lifecycle.openapi_schemas(),
     }
     return {
         "openapi": "3.1.0",

@@ -44,6 +44,8 @@ class RouteSpec:
     # query parameters the view reads (OpenAPI: `limit`/`cursor` on lists); the view function itself
     query: tuple[str, ...] = ()
     view: Callable | None = field(default=None, repr=False, compare=False)
+    # the pydantic model (chalicelib.responses) the success body is serialized through; None: not typed yet
+    response: type | None = None
 
 
 ROUTES: list[RouteSpec] = []
@@ -200,6 +202,7 @@ def route(
     money: bool = False,
     query: tuple[str, ...] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
+    response: type | None = None,
 ) -> Callable:
     """Register `fn(req, **path_params)` as a route.
 
@@ -208,6 +211,8 @@ def route(
     a JSON-able value (sent with `status`), a chalice Response, or None (204). query: the query
     parameters the view reads, for the OpenAPI document (e.g. `("limit", "cursor")` on lists).
     max_body_bytes: the largest body the route reads (400 above; every body's JSON depth is bounded).
+    response: the model (a chalicelib.responses.Out) the success body is serialized through, so the
+    OpenAPI document describes exactly what is sent (`serialize_response`).
     Every path also gets an OPTIONS view answering CORS preflights (`_register_preflight`).
     """
 
@@ -260,6 +265,8 @@ def route(
                 return result
             if result is None:
                 return Response(body="", status_code=204)
+            if response is not None:
+                result = serialize_response(response, result, f"{method} {path}")
             return json_response(result, status=status)
 
         bp.route(path, methods=[method])(view)
@@ -277,11 +284,35 @@ def route(
                 money=money,
                 query=tuple(query),
                 view=fn,
+                response=response,
             )
         )
         return view
 
     return decorator
+
+
+def serialize_response(model: type, result: Any, route_name: str) -> Any:
+    """`result` as `model` serializes it: the fields it documents, in their documented types.
+
+    A result the model does not describe (an undocumented field, a wrong type) is a bug: in local and
+    test stages it is a 500 (tests fail on it); elsewhere it is logged and the body goes out as the
+    view built it, so a contract slip never takes a route down in production.
+    """
+    from pydantic import ValidationError as PydanticError
+
+    from chalicelib import config
+
+    try:
+        return model.model_validate(result).model_dump(mode="json", exclude_unset=True)
+    except PydanticError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
+        ]
+        log.error("response_contract_violation", extra={"route": route_name, "problems": problems})
+        if config.get("STAGE") in config.LOCAL_STAGES:
+            raise ApiError(f"Response of {route_name} breaks its documented schema: {problems}") from None
+        return json.loads(json.dumps(result, default=_json_default))
 
 
 def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Response]) -> Response:
