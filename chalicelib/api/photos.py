@@ -8,6 +8,7 @@ from chalice import Blueprint
 
 from chalicelib import photos
 from chalicelib.errors import ValidationError
+from chalicelib.responses.photos import ItemPhotoPage, PhotoUpload, PhotoUploadStatus
 from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -20,19 +21,27 @@ class PhotoUploadBody(Body):
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
 
 
-@route(bp, "/staff/items/{item_id}/photos", "POST", groups=WAREHOUSE, body=PhotoUploadBody, status=201)
+@route(
+    bp,
+    "/staff/items/{item_id}/photos",
+    "POST",
+    groups=WAREHOUSE,
+    body=PhotoUploadBody,
+    status=201,
+    response=PhotoUpload,
+)
 def request_photo_upload(req: Req, item_id: str) -> dict:
     """A presigned POST for one QC photo of an item in the warehouse (JPEG, PNG or WebP, at most 10 MB)."""
     return photos.request_upload(item_id, req.user.user_id, req.body.content_type)
 
 
-@route(bp, "/staff/photos/{photo_id}", groups=WAREHOUSE)
+@route(bp, "/staff/photos/{photo_id}", groups=WAREHOUSE, response=PhotoUploadStatus)
 def photo_upload_status(req: Req, photo_id: str) -> dict:
     """Where a requested upload stands: pending, ready (attached) or rejected (quarantined)."""
     return photos.photo_status(photo_id)
 
 
-@route(bp, "/items/{item_id}/photos", query=("limit", "cursor"))
+@route(bp, "/items/{item_id}/photos", query=("limit", "cursor"), response=ItemPhotoPage)
 def list_item_photos(req: Req, item_id: str) -> dict:
     """The item's QC photos, oldest first, with URLs valid for 15 minutes (owner or staff only)."""
     limit = page_limit(req)

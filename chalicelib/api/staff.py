@@ -9,6 +9,8 @@ from pydantic import Field
 
 from chalicelib import purchasing
 from chalicelib.errors import ValidationError
+from chalicelib.responses.items import Item, StaffItemPage
+from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
 from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -38,7 +40,7 @@ def _status(req: Req, allowed: tuple[str, ...]) -> str:
     return status
 
 
-@route(bp, "/staff/orders", groups=REVIEWER, query=("status", "limit", "cursor"))
+@route(bp, "/staff/orders", groups=REVIEWER, query=("status", "limit", "cursor"), response=ReviewQueuePage)
 def review_queue(req: Req) -> dict:
     """Orders waiting for staff, oldest review_due_at first, with `overdue`."""
     page = purchasing.queue(_status(req, purchasing.ORDER_QUEUES), page_limit(req), decode_cursor(req))
@@ -46,25 +48,31 @@ def review_queue(req: Req) -> dict:
     return page
 
 
-@route(bp, "/staff/orders/{order_id}", groups=REVIEWER)
+@route(bp, "/staff/orders/{order_id}", groups=REVIEWER, response=StaffOrderDetail)
 def staff_get_order(req: Req, order_id: str) -> dict:
     """Any order with its items, charges and review deadline (the console's order detail)."""
     return purchasing.order_detail(order_id)
 
 
-@route(bp, "/staff/orders/{order_id}/approve", "POST", groups=REVIEWER)
+@route(bp, "/staff/orders/{order_id}/approve", "POST", groups=REVIEWER, response=OrderDetail)
 def approve_order(req: Req, order_id: str) -> dict:
     """Approve a paid order: its items go to purchasing."""
     return purchasing.approve(order_id, req.user.user_id)
 
 
-@route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody)
+@route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody, response=OrderDetail)
 def reject_order(req: Req, order_id: str) -> dict:
     """Reject: full refund to the wallet and an email to the customer."""
     return purchasing.reject(order_id, req.user.user_id, req.body.reason)
 
 
-@route(bp, "/staff/items", groups=("reviewer", "warehouse"), query=("status", "limit", "cursor"))
+@route(
+    bp,
+    "/staff/items",
+    groups=("reviewer", "warehouse"),
+    query=("status", "limit", "cursor"),
+    response=StaffItemPage,
+)
 def item_queue(req: Req) -> dict:
     """Items waiting for staff: purchasing, awaiting_payment, purchased, shipped_domestic."""
     page = purchasing.item_queue(_status(req, purchasing.ITEM_QUEUES), page_limit(req), decode_cursor(req))
@@ -72,7 +80,7 @@ def item_queue(req: Req) -> dict:
     return page
 
 
-@route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody)
+@route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody, response=Item)
 def record_purchase(req: Req, item_id: str) -> dict:
     """Record the purchase at the actual price; the difference is refunded or charged."""
     return purchasing.record_purchase(
@@ -80,7 +88,9 @@ def record_purchase(req: Req, item_id: str) -> dict:
     )
 
 
-@route(bp, "/staff/items/{item_id}/domestic-shipment", "POST", groups=REVIEWER, body=ShipmentBody)
+@route(
+    bp, "/staff/items/{item_id}/domestic-shipment", "POST", groups=REVIEWER, body=ShipmentBody, response=Item
+)
 def record_domestic_shipment(req: Req, item_id: str) -> dict:
     """Record the merchant's shipment to our warehouse."""
     return purchasing.record_domestic_shipment(

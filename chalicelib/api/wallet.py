@@ -9,6 +9,7 @@ from pydantic import Field
 
 from chalicelib import metrics, payments, wallet
 from chalicelib.errors import ValidationError
+from chalicelib.responses.wallet import Payment, PaymentChannelPage, Wallet, WebhookAck
 from chalicelib.rules.charges import channels
 from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
@@ -23,13 +24,13 @@ class TopUpBody(Body):
     channel: Annotated[str, Field(min_length=1, max_length=32)]
 
 
-@route(bp, "/payment-channels", public=True)
+@route(bp, "/payment-channels", public=True, response=PaymentChannelPage)
 def list_payment_channels(req: Req) -> dict:
     """Payment channels and their bank fee rules (percent + fixed part)."""
     return {"items": [c.as_json() for c in channels().values()], "next_cursor": None}
 
 
-@route(bp, "/wallet", query=("limit", "cursor"))
+@route(bp, "/wallet", query=("limit", "cursor"), response=Wallet)
 def get_wallet(req: Req) -> dict:
     """Balance and ledger entries, newest first."""
     entries, last = wallet.entries(req.user.user_id, page_limit(req), decode_cursor(req))
@@ -40,7 +41,7 @@ def get_wallet(req: Req) -> dict:
     }
 
 
-@route(bp, "/wallet/top-ups", "POST", body=TopUpBody, status=201, money=True)
+@route(bp, "/wallet/top-ups", "POST", body=TopUpBody, status=201, money=True, response=Payment)
 def create_top_up(req: Req) -> dict:
     """Start a top-up: the provider collects charge_fen, the wallet is credited amount_fen."""
     channel = channels().get(req.body.channel)
@@ -50,13 +51,13 @@ def create_top_up(req: Req) -> dict:
     return payments.payment_json(payments.create_top_up(req.user.user_id, req.body.amount_fen, channel))
 
 
-@route(bp, "/payments/{payment_id}")
+@route(bp, "/payments/{payment_id}", response=Payment)
 def get_payment(req: Req, payment_id: str) -> dict:
     """One of the caller's payments (top-up or order payment) and its status."""
     return payments.payment_json(payments.get_own(req.user.user_id, payment_id))
 
 
-@route(bp, "/payments/webhook", "POST", public=True)
+@route(bp, "/payments/webhook", "POST", public=True, response=WebhookAck)
 def payment_webhook(req: Req) -> dict:
     """The payment provider's signed callback; credits the wallet once per payment."""
     with metrics.on_error("WebhooksRejected"):  # by reason: the error code (invalid_signature, ...)

@@ -12,6 +12,7 @@ from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
 from chalicelib.queues import queue_page
+from chalicelib.responses.items import Item, ItemPage
 from chalicelib.rules import inspection as rules
 from chalicelib.schemas import Body, Carrier, Fen, GoodsWeightG, Id, ItemDims, Text, TrackingNo
 from chalicelib.web import Req, decode_cursor, encode_cursor, json_response, page_limit, route
@@ -141,13 +142,13 @@ def resolve_case(req: Req, case_id: str) -> dict:
 # --- customers ------------------------------------------------------------------------------------------
 
 
-@route(bp, "/warehouse/items", query=("limit", "cursor"))
+@route(bp, "/warehouse/items", query=("limit", "cursor"), response=ItemPage)
 def stored_items(req: Req) -> dict:
     """The caller's goods in our warehouse with their storage deadline and days left."""
     return _page(warehouse.stored_items(req.user.user_id, page_limit(req), decode_cursor(req)))
 
 
-@route(bp, "/items/{item_id}")
+@route(bp, "/items/{item_id}", response=Item)
 def get_item(req: Req, item_id: str) -> dict:
     """One of the caller's items."""
     from chalicelib.items import item_json
@@ -155,7 +156,7 @@ def get_item(req: Req, item_id: str) -> dict:
     return item_json(warehouse.own_item(req.user.user_id, item_id))
 
 
-@route(bp, "/items/{item_id}/accept", "POST")
+@route(bp, "/items/{item_id}/accept", "POST", response=Item)
 def accept_item(req: Req, item_id: str) -> dict:
     """Accept an item whose inspection found an issue: it is stored as normal."""
     return warehouse.accept(req.user.user_id, item_id)

@@ -145,8 +145,18 @@ def test_lists_take_limit_and_cursor(document):
     orders = documented[("GET", "/orders")]
     limit = next(p for p in orders["parameters"] if p["name"] == "limit")
     assert limit["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
-    page = orders["responses"]["200"]["content"]["application/json"]["schema"]
-    assert page == {"$ref": "#/components/schemas/Page"}
+    schemas = document["components"]["schemas"]
+    for spec in ROUTES:
+        if "cursor" not in spec.query:
+            continue
+        success = documented[(spec.method, spec.path)]["responses"]["200"]
+        ref = success["content"]["application/json"]["schema"]
+        page = schemas[ref["$ref"].rsplit("/", 1)[-1]]  # a named list envelope
+        lists = [name for name, prop in page["properties"].items() if prop.get("type") == "array"]
+        # a list envelope: {"items"|"entries" (GET /wallet), "next_cursor"}
+        assert "next_cursor" in page["required"] and lists, f"{spec.method} {spec.path}"
+    orders_page = orders["responses"]["200"]["content"]["application/json"]["schema"]
+    assert orders_page == {"$ref": "#/components/schemas/OrderPage"}
 
 
 def test_the_committed_docs_openapi_json_is_fresh(document):

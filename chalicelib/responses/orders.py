@@ -1,0 +1,206 @@
+"""Responses of the cart and order routes, and of the staff review queue and order detail."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from chalicelib.responses.base import Fen, OrderStatus, Out, Timestamp
+from chalicelib.responses.items import _EXAMPLE_ITEM, Item
+from chalicelib.responses.wallet import Payment
+
+_CART_LINE = {
+    "cart_item_id": "cart_01JDX3R1M6Q7Y8ZK2W4V5T6S7H",
+    "product_id": "prd_1688_672318455",
+    "sku_id": "prd_1688_672318455-white-l",
+    "title": "Women's linen shirt, loose fit",
+    "props": {"colour": "white", "size": "L"},
+    "quantity": 2,
+    "unit_price_fen": 3900,
+    "remark": "white, size L",
+    "available": True,
+    "added_at": "2026-11-29T01:58:00Z",
+}
+
+
+class CartLine(Out):
+    """A line of the cart, priced from the catalog now (`available` false: the SKU is gone)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_CART_LINE]})
+
+    cart_item_id: str
+    product_id: str
+    sku_id: str
+    title: str | None = Field(description="Null when the product is no longer available.")
+    props: dict[str, str]
+    quantity: int
+    unit_price_fen: Fen | None = Field(description="Today's price; null when the SKU is no longer available.")
+    remark: str | None
+    available: bool
+    added_at: Timestamp
+
+
+class Cart(Out):
+    """The caller's cart; `subtotal_fen` sums the available lines."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_CART_LINE], "subtotal_fen": 7800}]})
+
+    items: list[CartLine]
+    subtotal_fen: Fen
+
+
+class OrderCharges(Out):
+    """What the order costs: goods, domestic shipping (once per shop) and the channel's bank fee."""
+
+    product_fen: Fen
+    domestic_shipping_fen: Fen
+    bank_fee_fen: Fen
+    total_fen: Fen
+
+
+class OrderEstimates(Out):
+    """How long the steps before our warehouse usually take."""
+
+    review: str
+    merchant_ships_in_days: str
+    domestic_transit_days: str
+
+
+_CHARGES = {"product_fen": 7800, "domestic_shipping_fen": 800, "bank_fee_fen": 0, "total_fen": 8600}
+_ESTIMATES = {
+    "review": "within 1-3 working hours of payment (Asia/Shanghai, 09:00-18:00)",
+    "merchant_ships_in_days": "1-4",
+    "domestic_transit_days": "3-5",
+}
+
+
+class OrderQuote(Out):
+    """Exact charges for the given lines on a payment channel (nothing is created)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"charges": _CHARGES, "payment_channel": "balance", "estimates": _ESTIMATES}]
+        }
+    )
+
+    charges: OrderCharges
+    payment_channel: str
+    estimates: OrderEstimates
+
+
+class _OrderFields(Out):
+    """What every view of an order shows."""
+
+    order_id: str
+    status: OrderStatus
+    payment_channel: str
+    charges: OrderCharges
+    paid_fen: Fen
+    refunded_fen: Fen
+    created_at: Timestamp
+    paid_at: Timestamp | None
+    review_due_at: Timestamp | None = Field(
+        description="When staff review is due (working hours after payment)."
+    )
+    reject_reason: str | None
+    refund_excludes_fen: Fen = Field(description="The bank fee, which a refund does not return.")
+    refund_policy: str
+    payment: Payment | None = Field(
+        description="The external payment to complete, while an order on a provider channel awaits payment."
+    )
+    estimates: OrderEstimates
+
+
+_ORDER = {
+    "order_id": "ord_01JDX3R1M6Q7Y8ZK2W4V5T6S7B",
+    "status": "approved",
+    "payment_channel": "balance",
+    "charges": _CHARGES,
+    "paid_fen": 8600,
+    "refunded_fen": 0,
+    "created_at": "2026-11-29T02:14:00Z",
+    "paid_at": "2026-11-29T02:15:00Z",
+    "review_due_at": "2026-11-29T05:15:00Z",
+    "reject_reason": None,
+    "refund_excludes_fen": 0,
+    "refund_policy": "Cancelling or rejecting an order refunds its goods and domestic shipping to the "
+    "wallet; the payment channel's bank fee (refund_excludes_fen) was kept by the provider "
+    "and is not refunded.",
+    "payment": None,
+    "estimates": _ESTIMATES,
+}
+_ORDER_ITEM = {
+    **_EXAMPLE_ITEM,
+    "status": "purchasing",
+    "purchase": None,
+    "domestic_shipment": None,
+    "paid_fen": 7800,
+    "refunded_fen": 0,
+    "inspection": None,
+    "photos": [],
+    "weight_g": None,
+    "dims_cm": None,
+    "storage": None,
+    "parcel_id": None,
+    "received_at": None,
+}
+
+
+class OrderDetail(_OrderFields):
+    """A procurement order with its items and charges."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_ORDER, "items": [_ORDER_ITEM]}]})
+
+    items: list[Item]
+
+
+class OrderPage(Out):
+    """A page of the caller's orders, newest first; `next_cursor` continues it (null: the last page)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [{**_ORDER, "items": [_ORDER_ITEM]}], "next_cursor": None}]}
+    )
+
+    items: list[OrderDetail]
+    next_cursor: str | None
+
+
+_STAFF = {"user_id": "user-alice", "overdue": False}
+
+
+class StaffOrderDetail(OrderDetail):
+    """Any order as the review console shows it: with its owner and whether its review is overdue."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_ORDER, "items": [_ORDER_ITEM], **_STAFF}]})
+
+    user_id: str = Field(description="The owner's id (Cognito sub).")
+    overdue: bool = Field(description="Still pending review after review_due_at.")
+
+
+class ReviewQueueOrder(_OrderFields):
+    """An order in a staff queue: its charges and deadline, and how many items it has."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_ORDER, "status": "pending_review", "item_count": 1, **_STAFF}]}
+    )
+
+    item_count: int
+    user_id: str = Field(description="The owner's id (Cognito sub).")
+    overdue: bool = Field(description="Still pending review after review_due_at.")
+
+
+class ReviewQueuePage(Out):
+    """A page of orders waiting for staff, oldest review_due_at first (null `next_cursor`: the last page)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [{**_ORDER, "status": "pending_review", "item_count": 1, **_STAFF}],
+                    "next_cursor": "eyJrIjoiLi4uIn0",
+                }
+            ]
+        }
+    )
+
+    items: list[ReviewQueueOrder]
+    next_cursor: str | None
