@@ -77,7 +77,7 @@ class Inspection(Out):
 
     category: Literal["apparel", "electronics", "general"]
     checks: InspectionChecks
-    result: Literal["pass", "issue", "not_transportable"]
+    result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE.value]
     label_size: str | None = Field(description="The size on the label or tag (apparel).")
     notes: str | None
     hazards: list[Hazard] = Field(description="Why the goods cannot travel, when they cannot.")
@@ -126,7 +126,7 @@ class ItemStorage(Out):
 _EXAMPLE_ITEM = {
     "item_id": "itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A",
     "order_id": "ord_01JDX3R1M6Q7Y8ZK2W4V5T6S7B",
-    "status": "in_warehouse",
+    "status": ItemStatus.IN_WAREHOUSE.value,
     "product_id": "tb_6543210987",
     "sku_id": "tb_6543210987_1",
     "title": "Linen shirt",

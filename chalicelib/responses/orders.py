@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import Fen, OrderStatus, Out, Timestamp
+from chalicelib.responses.base import Fen, ItemStatus, OrderStatus, Out, Timestamp
 from chalicelib.responses.items import _EXAMPLE_ITEM, Item
 from chalicelib.responses.wallet import Payment
 
@@ -112,7 +112,7 @@ class _OrderFields(Out):
 
 _ORDER = {
     "order_id": "ord_01JDX3R1M6Q7Y8ZK2W4V5T6S7B",
-    "status": "approved",
+    "status": OrderStatus.APPROVED.value,
     "payment_channel": "balance",
     "charges": _CHARGES,
     "paid_fen": 8600,
@@ -130,7 +130,7 @@ _ORDER = {
 }
 _ORDER_ITEM = {
     **_EXAMPLE_ITEM,
-    "status": "purchasing",
+    "status": ItemStatus.PURCHASING.value,
     "purchase": None,
     "domestic_shipment": None,
     "paid_fen": 7800,
@@ -180,7 +180,9 @@ class ReviewQueueOrder(_OrderFields):
     """An order in a staff queue: its charges and deadline, and how many items it has."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{**_ORDER, "status": "pending_review", "item_count": 1, **_STAFF}]}
+        json_schema_extra={
+            "examples": [{**_ORDER, "status": OrderStatus.PENDING_REVIEW.value, "item_count": 1, **_STAFF}]
+        }
     )
 
     item_count: int
@@ -195,7 +197,9 @@ class ReviewQueuePage(Out):
         json_schema_extra={
             "examples": [
                 {
-                    "items": [{**_ORDER, "status": "pending_review", "item_count": 1, **_STAFF}],
+                    "items": [
+                        {**_ORDER, "status": OrderStatus.PENDING_REVIEW.value, "item_count": 1, **_STAFF}
+                    ],
                     "next_cursor": "eyJrIjoiLi4uIn0",
                 }
             ]

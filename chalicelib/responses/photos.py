@@ -61,7 +61,7 @@ class PhotoUploadStatus(Out):
                 {
                     "photo_id": "pho_01JDX3R1M6Q7Y8ZK2W4V5T6S7C",
                     "item_id": "itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A",
-                    "status": "ready",
+                    "status": PhotoStatus.READY.value,
                     "content_type": "image/jpeg",
                     "created_at": "2026-11-30T08:00:00Z",
                     "ready_at": "2026-11-30T08:02:00Z",
