@@ -12,13 +12,13 @@ from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import PackageStatus
 from chalicelib.responses.packages import (
     PackageDetail,
-    PackageList,
+    PackagePage,
     PackageQuote,
     PackageReview,
     StaffPackage,
-    StaffPackageList,
+    StaffPackagePage,
 )
-from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLineList
+from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLinePage
 from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -86,7 +86,7 @@ def _page(result: dict) -> dict:
 # --- public ----------------------------------------------------------------------------------------------
 
 
-@route(bp, "/shipping-lines", public=True, query=("country",), response=ShippingLineList)
+@route(bp, "/shipping-lines", public=True, query=("country",), response=ShippingLinePage)
 def shipping_lines(req: Req) -> dict:
     """International shipping lines and their rates, optionally only those serving `?country=`."""
     country = req.query.get("country")
@@ -120,7 +120,7 @@ def create_package(req: Req) -> dict:
     )
 
 
-@route(bp, "/packages", query=("limit", "cursor"), response=PackageList)
+@route(bp, "/packages", query=("limit", "cursor"), response=PackagePage)
 def list_packages(req: Req) -> dict:
     """The caller's packages, newest first."""
     return _page(packages.list_packages(req.user.user_id, page_limit(req), decode_cursor(req)))
@@ -166,7 +166,7 @@ def review_package(req: Req, package_id: str) -> dict:
 
 
 @route(
-    bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=StaffPackageList
+    bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=StaffPackagePage
 )
 def package_queue(req: Req) -> dict:
     """Packages waiting for the warehouse: paid (to pack), packed (to ship) or awaiting_payment."""

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from chalicelib import storage
 from chalicelib.responses.items import Item
-from chalicelib.responses.storage import DestructionQueue, StorageExtensionPrice
+from chalicelib.responses.storage import DestructionQueuePage, StorageExtensionPrice
 from chalicelib.responses.warehouse import Parcel
 from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
@@ -39,7 +39,9 @@ def extension_price(req: Req) -> dict:
     }
 
 
-@route(bp, "/staff/destruction-queue", groups=WAREHOUSE, query=("limit", "cursor"), response=DestructionQueue)
+@route(
+    bp, "/staff/destruction-queue", groups=WAREHOUSE, query=("limit", "cursor"), response=DestructionQueuePage
+)
 def destruction_queue(req: Req) -> dict:
     """Abandoned items and expired exceptional parcels awaiting physical destruction."""
     page = storage.destruction_queue(page_limit(req), decode_cursor(req))

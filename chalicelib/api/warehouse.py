@@ -15,13 +15,13 @@ from chalicelib.queues import queue_page
 from chalicelib.responses.items import Item
 from chalicelib.responses.warehouse import (
     AfterSalesCase,
-    AfterSalesCaseList,
+    AfterSalesCasePage,
     ForwardingDeclaration,
-    ForwardingDeclarationList,
-    ParcelList,
+    ForwardingDeclarationPage,
+    ParcelPage,
     ResolvedAfterSalesCase,
     ScannedParcel,
-    StaffAfterSalesCaseList,
+    StaffAfterSalesCasePage,
 )
 from chalicelib.responses.warehouse import (
     Parcel as ParcelOut,
@@ -123,7 +123,7 @@ def scan_inbound(req: Req):
     return json_response(again, status=200)
 
 
-@route(bp, "/staff/parcels", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=ParcelList)
+@route(bp, "/staff/parcels", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=ParcelPage)
 def parcel_queue(req: Req) -> dict:
     """Exceptional parcels waiting to be identified, oldest first."""
     status = req.query.get("status", ParcelStatus.EXCEPTIONAL)
@@ -152,7 +152,7 @@ def inspect_item(req: Req, item_id: str) -> dict:
 
 
 @route(
-    bp, "/staff/after-sales", groups=CASE_STAFF, query=("limit", "cursor"), response=StaffAfterSalesCaseList
+    bp, "/staff/after-sales", groups=CASE_STAFF, query=("limit", "cursor"), response=StaffAfterSalesCasePage
 )
 def case_queue(req: Req) -> dict:
     """Open after-sales cases, oldest first."""
@@ -203,7 +203,7 @@ def open_case(req: Req) -> dict:
     return aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason)
 
 
-@route(bp, "/after-sales", query=("limit", "cursor"), response=AfterSalesCaseList)
+@route(bp, "/after-sales", query=("limit", "cursor"), response=AfterSalesCasePage)
 def list_cases(req: Req) -> dict:
     """The caller's after-sales cases, newest first."""
     return _page(aftersales.list_own(req.user.user_id, page_limit(req), decode_cursor(req)))
@@ -216,7 +216,7 @@ def declare_forwarding(req: Req) -> dict:
     return warehouse.declare_forwarding(req.user.user_id, b.tracking_no, b.carrier, b.description)
 
 
-@route(bp, "/forwarding", query=("limit", "cursor"), response=ForwardingDeclarationList)
+@route(bp, "/forwarding", query=("limit", "cursor"), response=ForwardingDeclarationPage)
 def list_forwarding(req: Req) -> dict:
     """The caller's forwarding declarations."""
     return _page(warehouse.list_declarations(req.user.user_id, page_limit(req), decode_cursor(req)))

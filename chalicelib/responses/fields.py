@@ -21,3 +21,10 @@ def absent(*, format: str | None = None, **kwargs: Any) -> Any:
             field_schema["format"] = format
 
     return Field(default=None, json_schema_extra=schema, **kwargs)
+
+
+def example_of(model: Any) -> dict[str, Any]:
+    """A copy of `model`'s first documented example (empty when it has none), to build examples on."""
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    return dict(examples[0]) if examples else {}

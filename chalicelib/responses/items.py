@@ -19,6 +19,17 @@ from chalicelib.responses.base import Fen, ItemStatus, Out, Timestamp
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
+
+
+def _no_default(schema: dict) -> None:
+    schema.pop("default", None)
+
+
+def absent(description: str):
+    """A field whose key is sometimes absent (never null): not required, with no default in the schema."""
+    return Field(default=None, description=description, json_schema_extra=_no_default)
+
+
 Settlement = Literal["none", "charged", "refunded", "awaiting_confirmation", "awaiting_payment", "declined"]
 
 
@@ -36,8 +47,8 @@ class ItemPurchase(Out):
         description="What became of the difference: none, charged from the wallet, refunded to it, "
         "awaiting_confirmation or awaiting_payment by the customer, or declined (the item is cancelled)."
     )
-    refunded_fen: Fen = Field(
-        default=0, description="Refunded to the wallet; present only when settlement is refunded or declined."
+    refunded_fen: Fen = absent(
+        "Refunded to the wallet; present only when settlement is refunded or declined."
     )
 
 

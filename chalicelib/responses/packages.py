@@ -10,11 +10,11 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import Fen, Out, PackageStatus, Timestamp
-from chalicelib.responses.fields import absent
+from chalicelib.responses.base import Fen, ItemStatus, Out, PackageStatus, Timestamp
+from chalicelib.responses.fields import absent, example_of
 from chalicelib.responses.items import Item
 
-ITEM_EXAMPLE: dict = Item.model_config["json_schema_extra"]["examples"][0]
+ITEM_EXAMPLE = example_of(Item)
 
 
 class PackagePrice(Out):
@@ -200,7 +200,7 @@ class PackageSummary(Out):
 
 _PACKAGE_EXAMPLE = {
     "package_id": "pkg_01JDX5B7N8P9Q0R1S2T3U4V5W6",
-    "status": "paid",
+    "status": PackageStatus.PAID,
     "item_ids": ["itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A"],
     "item_count": 1,
     "line_id": "ems",
@@ -254,7 +254,7 @@ _PACKAGE_EXAMPLE = {
 }
 _PACKED_ITEM_EXAMPLE = {
     **ITEM_EXAMPLE,
-    "status": "in_package",
+    "status": ItemStatus.IN_PACKAGE,
     "package_id": _PACKAGE_EXAMPLE["package_id"],
     "storage": {**(ITEM_EXAMPLE.get("storage") or {}), "clock_running": False},
 }
@@ -270,7 +270,7 @@ class PackageDetail(PackageSummary):
     items: list[Item]
 
 
-class PackageList(Out):
+class PackagePage(Out):
     """A page of the caller's packages (without their items), newest first; pass `next_cursor` back as
     `cursor` for the next page (null: the last)."""
 
@@ -284,7 +284,7 @@ class PackageList(Out):
 
 _SHIPPED_EXAMPLE = {
     **_PACKAGE_EXAMPLE,
-    "status": "shipped",
+    "status": PackageStatus.SHIPPED,
     "packed": {
         "weight_g": 480,
         "dims_cm": {"l": 32, "w": 26, "h": 6},
@@ -299,7 +299,7 @@ _SHIPPED_EXAMPLE = {
         "tracking_no": "EE123456789CN",
         "tracking_url": "https://t.17track.net/en#nums=EE123456789CN",
     },
-    "items": [{**_PACKED_ITEM_EXAMPLE, "status": "shipped", "storage": None}],
+    "items": [{**_PACKED_ITEM_EXAMPLE, "status": ItemStatus.SHIPPED, "storage": None}],
     "user_id": "user-alice",
 }
 
@@ -312,7 +312,7 @@ class StaffPackage(PackageDetail):
     user_id: str = Field(description="The owner's id (Cognito sub).")
 
 
-class StaffPackageList(Out):
+class StaffPackagePage(Out):
     """A page of a warehouse package queue, oldest first, each package with its items."""
 
     model_config = ConfigDict(

@@ -46,7 +46,7 @@ _LINE_EXAMPLE = {
 }
 
 
-class ShippingLineList(Out):
+class ShippingLinePage(Out):
     """Every shipping line (or those serving `?country=`), in one page."""
 
     model_config = ConfigDict(

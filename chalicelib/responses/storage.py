@@ -10,11 +10,12 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import Fen, Out, Timestamp
+from chalicelib.responses.base import Fen, ItemStatus, Out, ParcelStatus, Timestamp
+from chalicelib.responses.fields import example_of
 from chalicelib.responses.items import Item, StaffItem
 from chalicelib.responses.warehouse import Parcel
 
-ITEM_EXAMPLE: dict = Item.model_config["json_schema_extra"]["examples"][0]
+ITEM_EXAMPLE = example_of(Item)
 
 
 class StorageExtensionPrice(Out):
@@ -31,7 +32,7 @@ class StorageExtensionPrice(Out):
 
 _ABANDONED_ITEM = {
     **ITEM_EXAMPLE,
-    "status": "abandoned",
+    "status": ItemStatus.ABANDONED,
     "storage": {
         "in_warehouse_at": "2026-08-30T08:00:00Z",
         "expires_at": "2026-11-28T08:00:00Z",
@@ -45,7 +46,7 @@ _ABANDONED_ITEM = {
 _ABANDONED_PARCEL = {
     "kind": "parcel",
     "parcel_id": "pcl_8c2e4a6b0d1f3e5a7c9b1d3f5e",
-    "status": "abandoned",
+    "status": ParcelStatus.ABANDONED,
     "tracking_no": "YT2233445566778",
     "carrier": "YTO",
     "item_ids": [],
@@ -77,7 +78,7 @@ class DestructionQueueParcel(Parcel):
 DestructionQueueEntry = Annotated[DestructionQueueItem | DestructionQueueParcel, Field(discriminator="kind")]
 
 
-class DestructionQueue(Out):
+class DestructionQueuePage(Out):
     """A page of goods awaiting physical destruction: abandoned items first, then expired exceptional
     parcels, each oldest first; `kind` tells them apart."""
 

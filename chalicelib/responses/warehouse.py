@@ -11,10 +11,10 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.responses.base import CaseStatus, DeclarationStatus, Fen, Out, ParcelStatus, Timestamp
-from chalicelib.responses.fields import absent
+from chalicelib.responses.fields import absent, example_of
 from chalicelib.responses.items import Item
 
-ITEM_EXAMPLE: dict = Item.model_config["json_schema_extra"]["examples"][0]
+ITEM_EXAMPLE = example_of(Item)
 
 # --- inbound parcels -----------------------------------------------------------------------------------
 
@@ -28,7 +28,7 @@ class ParcelClaims(Out):
 
 _PARCEL_EXAMPLE = {
     "parcel_id": "pcl_3f9a1c0e7b2d4a6f8e1c3b5d7a",
-    "status": "matched",
+    "status": ParcelStatus.MATCHED,
     "tracking_no": "SF1234567890",
     "carrier": "SF",
     "item_ids": ["itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A"],
@@ -60,7 +60,7 @@ class Parcel(Out):
 
 _EXCEPTIONAL_EXAMPLE = {
     "parcel_id": "pcl_8c2e4a6b0d1f3e5a7c9b1d3f5e",
-    "status": "exceptional",
+    "status": ParcelStatus.EXCEPTIONAL,
     "tracking_no": "YT2233445566778",
     "carrier": "YTO",
     "item_ids": [],
@@ -79,7 +79,7 @@ class ScannedParcel(Parcel):
     already_received: bool = absent(description="Present (true) when the parcel had been scanned before.")
 
 
-class ParcelList(Out):
+class ParcelPage(Out):
     """A page of exceptional parcels waiting to be identified, oldest first."""
 
     model_config = ConfigDict(
@@ -98,7 +98,7 @@ _DECLARATION_EXAMPLE = {
     "tracking_no": "YT9988776655443",
     "carrier": "YTO",
     "description": "Two phone cases bought on Pinduoduo",
-    "status": "declared",
+    "status": DeclarationStatus.DECLARED,
     "declared_at": "2026-11-28T10:00:00Z",
     "item_id": None,
 }
@@ -118,7 +118,7 @@ class ForwardingDeclaration(Out):
     item_id: str | None = Field(description="The stored item it became, once received.")
 
 
-class ForwardingDeclarationList(Out):
+class ForwardingDeclarationPage(Out):
     """A page of the caller's forwarding declarations, newest first."""
 
     model_config = ConfigDict(
@@ -137,7 +137,7 @@ _CASE_EXAMPLE = {
     "item_id": "itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A",
     "type": "refund",
     "reason": "A seam is torn on the left sleeve (see the QC photos).",
-    "status": "open",
+    "status": CaseStatus.OPEN,
     "resolution": None,
     "refund_fen": 0,
     "note": None,
@@ -163,7 +163,7 @@ class AfterSalesCase(Out):
     resolved_at: Timestamp | None
 
 
-class AfterSalesCaseList(Out):
+class AfterSalesCasePage(Out):
     """A page of the caller's after-sales cases, newest first."""
 
     model_config = ConfigDict(
@@ -182,7 +182,7 @@ class StaffAfterSalesCase(AfterSalesCase):
     user_id: str = Field(description="The customer's id (Cognito sub).")
 
 
-class StaffAfterSalesCaseList(Out):
+class StaffAfterSalesCasePage(Out):
     """A page of open after-sales cases, oldest first."""
 
     model_config = ConfigDict(
@@ -203,12 +203,12 @@ class ResolvedAfterSalesCase(AfterSalesCase):
             "examples": [
                 {
                     **_CASE_EXAMPLE,
-                    "status": "resolved",
+                    "status": CaseStatus.RESOLVED,
                     "resolution": "refund",
                     "refund_fen": 4000,
                     "note": "Partial refund for the torn seam.",
                     "resolved_at": "2026-11-30T12:00:00Z",
-                    "item": {**ITEM_EXAMPLE, "refunded_fen": ITEM_EXAMPLE["refunded_fen"] + 4000},
+                    "item": {**ITEM_EXAMPLE, "refunded_fen": ITEM_EXAMPLE.get("refunded_fen", 0) + 4000},
                 }
             ]
         }

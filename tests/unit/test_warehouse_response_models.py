@@ -35,7 +35,7 @@ def test_every_model_has_a_description_and_its_examples_validate(model):
 
 def test_top_level_list_envelopes_carry_items_and_a_nullable_next_cursor():
     for model in _models():
-        if model.__name__.endswith(("List", "Queue")):
+        if model.__name__.endswith("Page"):
             schema = model.model_json_schema(mode="serialization")
             assert {"items", "next_cursor"} <= set(schema["required"]), model
             assert schema["properties"]["next_cursor"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
@@ -67,7 +67,7 @@ def test_shipping_lines_and_the_service_catalog_validate_as_the_rules_build_them
     monkeypatch.setenv("STAGE", "test")
     lines = [line.as_json() for line in shipping_rules.lines().values()]
     assert (
-        web.serialize_response(shipping.ShippingLineList, {"items": lines, "next_cursor": None}, "x")["items"]
+        web.serialize_response(shipping.ShippingLinePage, {"items": lines, "next_cursor": None}, "x")["items"]
         == lines
     )
     catalog = {
@@ -79,17 +79,17 @@ def test_shipping_lines_and_the_service_catalog_validate_as_the_rules_build_them
 
 
 def test_destruction_queue_entries_are_told_apart_by_kind():
-    schema = storage.DestructionQueue.model_json_schema(mode="serialization")
+    schema = storage.DestructionQueuePage.model_json_schema(mode="serialization")
     items = schema["properties"]["items"]["items"]
     assert items["discriminator"]["propertyName"] == "kind"
     assert set(items["discriminator"]["mapping"]) == {"item", "parcel"}
-    example = storage.DestructionQueue.model_config["json_schema_extra"]["examples"][0]
-    page = storage.DestructionQueue.model_validate(example)
+    example = storage.DestructionQueuePage.model_config["json_schema_extra"]["examples"][0]
+    page = storage.DestructionQueuePage.model_validate(example)
     assert [type(e).__name__ for e in page.items] == ["DestructionQueueItem", "DestructionQueueParcel"]
 
 
 def test_a_package_list_row_has_no_items_and_a_package_detail_must_have_them():
-    row = packages.PackageList.model_config["json_schema_extra"]["examples"][0]["items"][0]
+    row = packages.PackagePage.model_config["json_schema_extra"]["examples"][0]["items"][0]
     assert "items" not in row
     with pytest.raises(ValueError, match="items"):
         packages.PackageDetail.model_validate(row)
