@@ -10,6 +10,15 @@ from pydantic import ConfigDict, Field
 from chalicelib import packages
 from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import PackageStatus
+from chalicelib.responses.packages import (
+    PackageDetail,
+    PackagePage,
+    PackageQuote,
+    PackageReview,
+    StaffPackage,
+    StaffPackagePage,
+)
+from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLinePage
 from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -77,7 +86,7 @@ def _page(result: dict) -> dict:
 # --- public ----------------------------------------------------------------------------------------------
 
 
-@route(bp, "/shipping-lines", public=True, query=("country",))
+@route(bp, "/shipping-lines", public=True, query=("country",), response=ShippingLinePage)
 def shipping_lines(req: Req) -> dict:
     """International shipping lines and their rates, optionally only those serving `?country=`."""
     country = req.query.get("country")
@@ -86,7 +95,7 @@ def shipping_lines(req: Req) -> dict:
     return {"items": packages.shipping_lines(country.upper() if country else None), "next_cursor": None}
 
 
-@route(bp, "/package-services")
+@route(bp, "/package-services", response=PackageServiceCatalog)
 def package_services(req: Req) -> dict:
     """Value-added services, their prices and the package service fee rule."""
     return packages.catalog()
@@ -95,14 +104,14 @@ def package_services(req: Req) -> dict:
 # --- customers -------------------------------------------------------------------------------------------
 
 
-@route(bp, "/packages/quote", "POST", body=QuoteBody)
+@route(bp, "/packages/quote", "POST", body=QuoteBody, response=PackageQuote)
 def quote_package(req: Req) -> dict:
     """Every line that may carry these stored items to a country, with chargeable weight and charges."""
     b = req.body
     return packages.quote(req.user.user_id, b.item_ids, b.country, b.services, b.declared_value_fen)
 
 
-@route(bp, "/packages", "POST", body=PackageBody, status=201)
+@route(bp, "/packages", "POST", body=PackageBody, status=201, response=PackageDetail)
 def create_package(req: Req) -> dict:
     """Submit a package of stored items: they become in_package and their storage clock stops."""
     b = req.body
@@ -111,43 +120,43 @@ def create_package(req: Req) -> dict:
     )
 
 
-@route(bp, "/packages", query=("limit", "cursor"))
+@route(bp, "/packages", query=("limit", "cursor"), response=PackagePage)
 def list_packages(req: Req) -> dict:
     """The caller's packages, newest first."""
     return _page(packages.list_packages(req.user.user_id, page_limit(req), decode_cursor(req)))
 
 
-@route(bp, "/packages/{package_id}")
+@route(bp, "/packages/{package_id}", response=PackageDetail)
 def get_package(req: Req, package_id: str) -> dict:
     """One of the caller's packages with its items, tracking once shipped, and review."""
     return packages.get_package(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/pay", "POST", money=True)
+@route(bp, "/packages/{package_id}/pay", "POST", money=True, response=PackageDetail)
 def pay_package(req: Req, package_id: str) -> dict:
     """Pay the package from the wallet; it joins the packing queue."""
     return packages.pay(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/pay-difference", "POST", money=True)
+@route(bp, "/packages/{package_id}/pay-difference", "POST", money=True, response=PackageDetail)
 def pay_package_difference(req: Req, package_id: str) -> dict:
     """Pay a higher final charge after packing from the wallet."""
     return packages.pay_difference(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/cancel", "POST", money=True)
+@route(bp, "/packages/{package_id}/cancel", "POST", money=True, response=PackageDetail)
 def cancel_package(req: Req, package_id: str) -> dict:
     """Cancel before packing: items back to storage with their original deadline, payment refunded."""
     return packages.cancel(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/confirm-receipt", "POST")
+@route(bp, "/packages/{package_id}/confirm-receipt", "POST", response=PackageDetail)
 def confirm_receipt(req: Req, package_id: str) -> dict:
     """Confirm the package arrived: delivered."""
     return packages.confirm_receipt(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/review", "POST", body=ReviewBody, status=201)
+@route(bp, "/packages/{package_id}/review", "POST", body=ReviewBody, status=201, response=PackageReview)
 def review_package(req: Req, package_id: str) -> dict:
     """Rate a delivered package (1-5) once."""
     return packages.add_review(req.user.user_id, package_id, req.body.rating, req.body.comment)
@@ -156,7 +165,9 @@ def review_package(req: Req, package_id: str) -> dict:
 # --- staff -----------------------------------------------------------------------------------------------
 
 
-@route(bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"))
+@route(
+    bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=StaffPackagePage
+)
 def package_queue(req: Req) -> dict:
     """Packages waiting for the warehouse: paid (to pack), packed (to ship) or awaiting_payment."""
     status = req.query.get("status", PackageStatus.PAID)
@@ -165,20 +176,24 @@ def package_queue(req: Req) -> dict:
     return _page(packages.queue(status, page_limit(req), decode_cursor(req)))
 
 
-@route(bp, "/staff/packages/{package_id}", groups=WAREHOUSE)
+@route(bp, "/staff/packages/{package_id}", groups=WAREHOUSE, response=StaffPackage)
 def staff_get_package(req: Req, package_id: str) -> dict:
     """Any package with its items (for packers)."""
     return packages.staff_package(package_id)
 
 
-@route(bp, "/staff/packages/{package_id}/pack", "POST", groups=WAREHOUSE, body=PackBody)
+@route(
+    bp, "/staff/packages/{package_id}/pack", "POST", groups=WAREHOUSE, body=PackBody, response=StaffPackage
+)
 def pack_package(req: Req, package_id: str) -> dict:
     """Packed with the measured weight and size; the final charge is settled through the wallet."""
     b = req.body
     return packages.pack(package_id, req.user.user_id, b.weight_g, b.dims_cm.model_dump())
 
 
-@route(bp, "/staff/packages/{package_id}/ship", "POST", groups=WAREHOUSE, body=ShipBody)
+@route(
+    bp, "/staff/packages/{package_id}/ship", "POST", groups=WAREHOUSE, body=ShipBody, response=StaffPackage
+)
 def ship_package(req: Req, package_id: str) -> dict:
     """Shipped with the carrier's tracking number; the customer is emailed a tracking link."""
     b = req.body

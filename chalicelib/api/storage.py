@@ -8,6 +8,9 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib import storage
+from chalicelib.responses.items import Item
+from chalicelib.responses.storage import DestructionQueuePage, StorageExtensionPrice
+from chalicelib.responses.warehouse import Parcel
 from chalicelib.schemas import Body
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -20,13 +23,13 @@ class ExtendBody(Body):
     periods: Annotated[int, Field(ge=1, le=6)] = 1
 
 
-@route(bp, "/items/{item_id}/extend-storage", "POST", body=ExtendBody, money=True)
+@route(bp, "/items/{item_id}/extend-storage", "POST", body=ExtendBody, money=True, response=Item)
 def extend_storage(req: Req, item_id: str) -> dict:
     """Buy 30 more storage days per period from the wallet (up to the maximum total)."""
     return storage.extend(req.user.user_id, item_id, req.body.periods)
 
 
-@route(bp, "/storage/extension-price")
+@route(bp, "/storage/extension-price", response=StorageExtensionPrice)
 def extension_price(req: Req) -> dict:
     """What a storage extension costs and how far it can go."""
     return {
@@ -36,7 +39,9 @@ def extension_price(req: Req) -> dict:
     }
 
 
-@route(bp, "/staff/destruction-queue", groups=WAREHOUSE, query=("limit", "cursor"))
+@route(
+    bp, "/staff/destruction-queue", groups=WAREHOUSE, query=("limit", "cursor"), response=DestructionQueuePage
+)
 def destruction_queue(req: Req) -> dict:
     """Abandoned items and expired exceptional parcels awaiting physical destruction."""
     page = storage.destruction_queue(page_limit(req), decode_cursor(req))
@@ -44,13 +49,13 @@ def destruction_queue(req: Req) -> dict:
     return page
 
 
-@route(bp, "/staff/items/{item_id}/destroy", "POST", groups=WAREHOUSE)
+@route(bp, "/staff/items/{item_id}/destroy", "POST", groups=WAREHOUSE, response=Item)
 def destroy_item(req: Req, item_id: str) -> dict:
     """Confirm an abandoned item was physically destroyed."""
     return storage.destroy_item(item_id)
 
 
-@route(bp, "/staff/parcels/{parcel_id}/destroy", "POST", groups=WAREHOUSE)
+@route(bp, "/staff/parcels/{parcel_id}/destroy", "POST", groups=WAREHOUSE, response=Parcel)
 def destroy_parcel(req: Req, parcel_id: str) -> dict:
     """Confirm an expired exceptional parcel was physically destroyed."""
     return storage.destroy_parcel(parcel_id)

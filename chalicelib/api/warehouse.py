@@ -13,9 +13,30 @@ from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
 from chalicelib.queues import queue_page
 from chalicelib.responses.items import Item, ItemPage
+from chalicelib.responses.warehouse import (
+    AfterSalesCase,
+    AfterSalesCasePage,
+    ForwardingDeclaration,
+    ForwardingDeclarationPage,
+    ParcelPage,
+    ResolvedAfterSalesCase,
+    ScannedParcel,
+    StaffAfterSalesCasePage,
+)
+from chalicelib.responses.warehouse import (
+    Parcel as ParcelOut,
+)
 from chalicelib.rules import inspection as rules
 from chalicelib.schemas import Body, Carrier, Fen, GoodsWeightG, Id, ItemDims, Text, TrackingNo
-from chalicelib.web import Req, decode_cursor, encode_cursor, json_response, page_limit, route
+from chalicelib.web import (
+    Req,
+    decode_cursor,
+    encode_cursor,
+    json_response,
+    page_limit,
+    route,
+    serialize_response,
+)
 
 bp = Blueprint(__name__)
 
@@ -90,15 +111,19 @@ def _page(result: dict) -> dict:
 # --- staff ---------------------------------------------------------------------------------------------
 
 
-@route(bp, "/staff/inbound", "POST", groups=WAREHOUSE, body=InboundBody, status=201)
+@route(bp, "/staff/inbound", "POST", groups=WAREHOUSE, body=InboundBody, status=201, response=ScannedParcel)
 def scan_inbound(req: Req):
     """Scan a domestic parcel in: matched to expected items or a forwarding declaration, else exceptional."""
     b = req.body
     parcel, created = warehouse.receive(b.tracking_no, b.carrier, b.weight_g, req.user.user_id)
-    return parcel if created else json_response(dict(parcel, already_received=True), status=200)
+    if created:
+        return parcel
+    # a repeated scan: the same parcel, 200, through the same model as the 201
+    again = serialize_response(ScannedParcel, dict(parcel, already_received=True), "POST /staff/inbound")
+    return json_response(again, status=200)
 
 
-@route(bp, "/staff/parcels", groups=WAREHOUSE, query=("status", "limit", "cursor"))
+@route(bp, "/staff/parcels", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=ParcelPage)
 def parcel_queue(req: Req) -> dict:
     """Exceptional parcels waiting to be identified, oldest first."""
     status = req.query.get("status", ParcelStatus.EXCEPTIONAL)
@@ -108,7 +133,7 @@ def parcel_queue(req: Req) -> dict:
     return {"items": [warehouse.parcel_json(p) for p in parcels], "next_cursor": encode_cursor(cursor)}
 
 
-@route(bp, "/staff/parcels/{parcel_id}/assign", "POST", groups=WAREHOUSE, body=AssignBody)
+@route(bp, "/staff/parcels/{parcel_id}/assign", "POST", groups=WAREHOUSE, body=AssignBody, response=ParcelOut)
 def assign_parcel(req: Req, parcel_id: str) -> dict:
     """Resolve an exceptional parcel: to expected items, or to the customer who identified it."""
     b = req.body
@@ -120,19 +145,28 @@ def assign_parcel(req: Req, parcel_id: str) -> dict:
     return warehouse.assign(parcel_id, req.user.user_id, b.item_ids, user_id, b.description)
 
 
-@route(bp, "/staff/items/{item_id}/inspection", "POST", groups=WAREHOUSE, body=InspectionBody)
+@route(bp, "/staff/items/{item_id}/inspection", "POST", groups=WAREHOUSE, body=InspectionBody, response=Item)
 def inspect_item(req: Req, item_id: str) -> dict:
     """Record the appearance inspection, weight and size; pass stores the item for 90 days."""
     return warehouse.inspect(item_id, req.user.user_id, req.body.model_dump())
 
 
-@route(bp, "/staff/after-sales", groups=CASE_STAFF, query=("limit", "cursor"))
+@route(
+    bp, "/staff/after-sales", groups=CASE_STAFF, query=("limit", "cursor"), response=StaffAfterSalesCasePage
+)
 def case_queue(req: Req) -> dict:
     """Open after-sales cases, oldest first."""
     return _page(aftersales.queue(page_limit(req), decode_cursor(req)))
 
 
-@route(bp, "/staff/after-sales/{case_id}/resolve", "POST", groups=CASE_STAFF, body=ResolveBody)
+@route(
+    bp,
+    "/staff/after-sales/{case_id}/resolve",
+    "POST",
+    groups=CASE_STAFF,
+    body=ResolveBody,
+    response=ResolvedAfterSalesCase,
+)
 def resolve_case(req: Req, case_id: str) -> dict:
     """Resolve a case: refund to the wallet, return the goods to the merchant, or reject."""
     b = req.body
@@ -162,27 +196,27 @@ def accept_item(req: Req, item_id: str) -> dict:
     return warehouse.accept(req.user.user_id, item_id)
 
 
-@route(bp, "/after-sales", "POST", body=CaseBody, status=201)
+@route(bp, "/after-sales", "POST", body=CaseBody, status=201, response=AfterSalesCase)
 def open_case(req: Req) -> dict:
     """Open an after-sales case (return, exchange or refund) for an item."""
     b = req.body
     return aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason)
 
 
-@route(bp, "/after-sales", query=("limit", "cursor"))
+@route(bp, "/after-sales", query=("limit", "cursor"), response=AfterSalesCasePage)
 def list_cases(req: Req) -> dict:
     """The caller's after-sales cases, newest first."""
     return _page(aftersales.list_own(req.user.user_id, page_limit(req), decode_cursor(req)))
 
 
-@route(bp, "/forwarding", "POST", body=ForwardingBody, status=201)
+@route(bp, "/forwarding", "POST", body=ForwardingBody, status=201, response=ForwardingDeclaration)
 def declare_forwarding(req: Req) -> dict:
     """Declare a parcel you bought yourself; it is matched to you when it arrives."""
     b = req.body
     return warehouse.declare_forwarding(req.user.user_id, b.tracking_no, b.carrier, b.description)
 
 
-@route(bp, "/forwarding", query=("limit", "cursor"))
+@route(bp, "/forwarding", query=("limit", "cursor"), response=ForwardingDeclarationPage)
 def list_forwarding(req: Req) -> dict:
     """The caller's forwarding declarations."""
     return _page(warehouse.list_declarations(req.user.user_id, page_limit(req), decode_cursor(req)))

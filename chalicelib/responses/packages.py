@@ -1,0 +1,352 @@
+"""Responses of the package routes: quotes, the customer's packages and the warehouse's packing queue.
+
+Shapes are `chalicelib.packages` (`quote`, `package_json`, `review_json`); the items inside a package are
+the one `Item` of responses/items.py.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from chalicelib.responses.base import Fen, ItemStatus, Out, PackageStatus, Timestamp
+from chalicelib.responses.fields import absent, example_of
+from chalicelib.responses.items import Item
+
+ITEM_EXAMPLE = example_of(Item)
+
+
+class PackagePrice(Out):
+    """A package's charge by the one price rule: weights in grams, amounts in fen."""
+
+    actual_weight_g: int
+    volumetric_weight_g: int = Field(description="l*w*h (cm) * 1000 / the line's volumetric divisor.")
+    chargeable_weight_g: int = Field(description="The larger of the actual and volumetric weights.")
+    shipping_fen: Fen
+    service_fee_fen: Fen
+    services_fen: Fen = Field(description="The value-added services, summed.")
+    services_breakdown: dict[str, Fen] = Field(description="Each chosen service and its price.")
+    total_fen: Fen = Field(description="shipping_fen + service_fee_fen + services_fen.")
+
+
+class LineQuote(PackagePrice):
+    """What one line would charge to carry the items."""
+
+    line_id: str
+    name: str
+    carrier: str
+    est_days: str
+
+
+class UnavailableLine(Out):
+    """A line serving the country that refuses these goods or this weight, and why."""
+
+    line_id: str
+    reason: str
+
+
+_PRICE_EXAMPLE = {
+    "actual_weight_g": 1200,
+    "volumetric_weight_g": 1000,
+    "chargeable_weight_g": 1200,
+    "shipping_fen": 27600,
+    "service_fee_fen": 1700,
+    "services_fen": 774,
+    "services_breakdown": {"insurance": 774},
+    "total_fen": 30074,
+}
+
+
+class PackageQuote(Out):
+    """Every line that may carry these stored items to the country, cheapest first, and the lines that
+    serve the country but refuse them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "country": "US",
+                    "item_ids": ["itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A", "itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7E"],
+                    "services": ["insurance"],
+                    "declared_value_fen": 25800,
+                    "quotes": [
+                        {
+                            "line_id": "ems",
+                            "name": "EMS",
+                            "carrier": "EMS",
+                            "est_days": "7-15",
+                            **_PRICE_EXAMPLE,
+                        }
+                    ],
+                    "unavailable": [
+                        {"line_id": "dhl_express", "reason": "DHL Express Worldwide does not carry brand."}
+                    ],
+                }
+            ]
+        }
+    )
+
+    country: str
+    item_ids: list[str]
+    services: list[str]
+    declared_value_fen: Fen = Field(description="As sent, else the goods' value (what was paid for them).")
+    quotes: list[LineQuote]
+    unavailable: list[UnavailableLine]
+
+
+class PackageLine(Out):
+    """The shipping line the package travels by (from the rates agreed at submission)."""
+
+    name: str | None
+    carrier: str | None
+    est_days: str | None
+
+
+class ShippingAddress(Out):
+    """Where the package goes."""
+
+    name: str
+    phone: str
+    country: str = Field(description="ISO 3166-1 alpha-2, upper case.")
+    state: str
+    city: str
+    postal_code: str
+    line1: str
+    line2: str = absent(description="Absent when not given.")
+
+
+class PackedDims(Out):
+    """The packed carton's size in cm."""
+
+    l: int  # noqa: E741 - api.md's name
+    w: int
+    h: int
+
+
+class PackingRecord(Out):
+    """What packing measured, and how the final charge was settled against what was paid."""
+
+    weight_g: int
+    dims_cm: PackedDims
+    packed_at: Timestamp
+    difference_fen: int = Field(
+        description="Final charge minus what was paid, in fen: negative when it was cheaper."
+    )
+    settlement: Literal["none", "charged", "refunded", "awaiting_payment"] = Field(
+        description="charged or refunded through the wallet, or awaiting_payment (see due_fen)."
+    )
+
+
+class PackageTracking(Out):
+    """The international shipment: carrier, tracking number and the carrier's tracking page."""
+
+    carrier: str
+    tracking_no: str
+    tracking_url: str
+
+
+class PackageRating(Out):
+    """The customer's rating of the delivered package."""
+
+    rating: int = Field(ge=1, le=5)
+    comment: str
+    created_at: Timestamp
+
+
+class PackageSummary(Out):
+    """A package: address, line, services, the charge (the quote until packing, the final charge
+    after), payments, tracking once shipped and the review once rated."""
+
+    package_id: str
+    status: PackageStatus
+    item_ids: list[str]
+    item_count: int
+    line_id: str
+    line: PackageLine
+    country: str
+    address: ShippingAddress
+    services: list[str]
+    declared_value_fen: Fen
+    actual_weight_g: int
+    volumetric_weight_g: int
+    chargeable_weight_g: int
+    shipping_fen: Fen
+    service_fee_fen: Fen
+    services_fen: Fen
+    services_breakdown: dict[str, Fen]
+    total_fen: Fen = Field(description="The charge: the quote until packing, the final charge after.")
+    estimate: PackagePrice | None = Field(description="The quote at submission (kept after packing).")
+    packed: PackingRecord | None
+    paid_fen: Fen
+    refunded_fen: Fen
+    due_fen: Fen = Field(description="A higher final charge still to pay (POST .../pay-difference).")
+    created_at: Timestamp
+    paid_at: Timestamp | None
+    shipped_at: Timestamp | None
+    delivered_at: Timestamp | None
+    delivery_confirmed_by: Literal["customer", "auto"] | None = Field(
+        description="customer, or auto when the confirmation period passed."
+    )
+    cancelled_at: Timestamp | None
+    cancel_reason: Literal["customer", "payment_expired"] | None
+    payment_due_at: Timestamp | None = Field(
+        description="Set while pending_payment: unpaid, it is cancelled."
+    )
+    auto_confirm_at: Timestamp | None = Field(description="Set while shipped: when it counts as delivered.")
+    tracking: PackageTracking | None = Field(description="Set once shipped.")
+    review: PackageRating | None
+
+
+_PACKAGE_EXAMPLE = {
+    "package_id": "pkg_01JDX5B7N8P9Q0R1S2T3U4V5W6",
+    "status": PackageStatus.PAID,
+    "item_ids": ["itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A"],
+    "item_count": 1,
+    "line_id": "ems",
+    "line": {"name": "EMS", "carrier": "EMS", "est_days": "7-15"},
+    "country": "US",
+    "address": {
+        "name": "Alice Example",
+        "phone": "+1 415 555 0100",
+        "country": "US",
+        "state": "CA",
+        "city": "San Francisco",
+        "postal_code": "94103",
+        "line1": "1 Market St",
+        "line2": "Apt 4",
+    },
+    "services": ["insurance"],
+    "declared_value_fen": 17000,
+    "actual_weight_g": 420,
+    "volumetric_weight_g": 500,
+    "chargeable_weight_g": 500,
+    "shipping_fen": 18000,
+    "service_fee_fen": 1500,
+    "services_fen": 510,
+    "services_breakdown": {"insurance": 510},
+    "total_fen": 20010,
+    "estimate": {
+        "actual_weight_g": 420,
+        "volumetric_weight_g": 500,
+        "chargeable_weight_g": 500,
+        "shipping_fen": 18000,
+        "service_fee_fen": 1500,
+        "services_fen": 510,
+        "services_breakdown": {"insurance": 510},
+        "total_fen": 20010,
+    },
+    "packed": None,
+    "paid_fen": 20010,
+    "refunded_fen": 0,
+    "due_fen": 0,
+    "created_at": "2026-11-30T09:00:00Z",
+    "paid_at": "2026-11-30T09:05:00Z",
+    "shipped_at": None,
+    "delivered_at": None,
+    "delivery_confirmed_by": None,
+    "cancelled_at": None,
+    "cancel_reason": None,
+    "payment_due_at": None,
+    "auto_confirm_at": None,
+    "tracking": None,
+    "review": None,
+}
+_PACKED_ITEM_EXAMPLE = {
+    **ITEM_EXAMPLE,
+    "status": ItemStatus.IN_PACKAGE,
+    "package_id": _PACKAGE_EXAMPLE["package_id"],
+    "storage": {**(ITEM_EXAMPLE.get("storage") or {}), "clock_running": False},
+}
+
+
+class PackageDetail(PackageSummary):
+    """A package with its items."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_PACKAGE_EXAMPLE, "items": [_PACKED_ITEM_EXAMPLE]}]}
+    )
+
+    items: list[Item]
+
+
+class PackagePage(Out):
+    """A page of the caller's packages (without their items), newest first; pass `next_cursor` back as
+    `cursor` for the next page (null: the last)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_PACKAGE_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[PackageSummary]
+    next_cursor: str | None
+
+
+_SHIPPED_EXAMPLE = {
+    **_PACKAGE_EXAMPLE,
+    "status": PackageStatus.SHIPPED,
+    "packed": {
+        "weight_g": 480,
+        "dims_cm": {"l": 32, "w": 26, "h": 6},
+        "packed_at": "2026-12-01T02:00:00Z",
+        "difference_fen": 0,
+        "settlement": "none",
+    },
+    "shipped_at": "2026-12-01T06:00:00Z",
+    "auto_confirm_at": "2026-12-21T06:00:00Z",
+    "tracking": {
+        "carrier": "EMS",
+        "tracking_no": "EE123456789CN",
+        "tracking_url": "https://t.17track.net/en#nums=EE123456789CN",
+    },
+    "items": [{**_PACKED_ITEM_EXAMPLE, "status": ItemStatus.SHIPPED, "storage": None}],
+    "user_id": "user-alice",
+}
+
+
+class StaffPackage(PackageDetail):
+    """A package as packers see it: with its items and its owner."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SHIPPED_EXAMPLE]})
+
+    user_id: str = Field(description="The owner's id (Cognito sub).")
+
+
+class StaffPackagePage(Out):
+    """A page of a warehouse package queue, oldest first, each package with its items."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [{**_PACKAGE_EXAMPLE, "items": [_PACKED_ITEM_EXAMPLE], "user_id": "user-alice"}],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )
+
+    items: list[StaffPackage]
+    next_cursor: str | None
+
+
+class PackageReview(Out):
+    """The customer's rating of a delivered package (one per package)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "package_id": "pkg_01JDX5B7N8P9Q0R1S2T3U4V5W6",
+                    "rating": 5,
+                    "comment": "Well packed, arrived in nine days.",
+                    "created_at": "2026-12-10T12:00:00Z",
+                }
+            ]
+        }
+    )
+
+    package_id: str
+    rating: int = Field(ge=1, le=5)
+    comment: str
+    created_at: Timestamp
