@@ -295,7 +295,7 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
         for status, description in EXTRA_SUCCESS.get(spec.name, {}).items():
             responses[str(status)] = {
                 "description": description,
-                "content": {"application/json": {"schema": {"type": "object"}}},
+                "content": {"application/json": {"schema": copy.deepcopy(schema)}},
             }
     for status in _errors(spec, path_params):
         responses[str(status)] = {"$ref": f"#/components/responses/{ERRORS[status][0]}"}

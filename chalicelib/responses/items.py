@@ -14,20 +14,11 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.lifecycle import ItemSource
-from chalicelib.responses.base import Fen, ItemStatus, Out, Timestamp
+from chalicelib.responses.base import Fen, ItemStatus, Out, Timestamp, absent
 
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
-
-
-def _no_default(schema: dict) -> None:
-    schema.pop("default", None)
-
-
-def absent(description: str):
-    """A field whose key is sometimes absent (never null): not required, with no default in the schema."""
-    return Field(default=None, description=description, json_schema_extra=_no_default)
 
 
 Settlement = Literal["none", "charged", "refunded", "awaiting_confirmation", "awaiting_payment", "declined"]

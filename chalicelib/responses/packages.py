@@ -10,8 +10,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import Fen, ItemStatus, Out, PackageStatus, Timestamp
-from chalicelib.responses.fields import absent, example_of
+from chalicelib.responses.base import Fen, ItemStatus, Out, PackageStatus, Timestamp, absent, example_of
 from chalicelib.responses.items import Item
 
 ITEM_EXAMPLE = example_of(Item)

@@ -10,8 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import Fen, ItemStatus, Out, ParcelStatus, Timestamp
-from chalicelib.responses.fields import example_of
+from chalicelib.responses.base import Fen, ItemStatus, Out, ParcelStatus, Timestamp, example_of
 from chalicelib.responses.items import Item, StaffItem
 from chalicelib.responses.warehouse import Parcel
 

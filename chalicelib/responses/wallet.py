@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import Fen, Out, Timestamp
-from chalicelib.responses.items import absent
+from chalicelib.responses.base import Fen, Out, Timestamp, absent
 
 
 class PaymentChannel(Out):

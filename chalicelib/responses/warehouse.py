@@ -10,8 +10,16 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import CaseStatus, DeclarationStatus, Fen, Out, ParcelStatus, Timestamp
-from chalicelib.responses.fields import absent, example_of
+from chalicelib.responses.base import (
+    CaseStatus,
+    DeclarationStatus,
+    Fen,
+    Out,
+    ParcelStatus,
+    Timestamp,
+    absent,
+    example_of,
+)
 from chalicelib.responses.items import Item
 
 ITEM_EXAMPLE = example_of(Item)
