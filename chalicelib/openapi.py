@@ -122,6 +122,14 @@ EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
 }
 WEBHOOK_BODY = {
     "type": "object",
+    "description": "The payment provider's event, signed in `X-Signature` (the raw body is what is signed).",
+    "examples": [
+        {
+            "id": "evt_3PqL8x2eZvKYlo2C0d1f2g3h",
+            "type": "payment.succeeded",
+            "data": {"payment_id": "pay_01JD3Q8Y6Z5N7B2K4M9P0R1S2T", "amount_fen": 50500},
+        }
+    ],
     "required": ["id", "type"],
     "properties": {
         "id": {"type": "string", "description": "The provider's event id (deliveries are deduplicated)."},

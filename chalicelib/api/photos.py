@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib import photos
 from chalicelib.errors import ValidationError
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -17,6 +17,10 @@ WAREHOUSE = ("warehouse",)
 
 
 class PhotoUploadBody(Body):
+    """The kind of QC photo about to be uploaded (the presigned POST only accepts that type)."""
+
+    model_config = example({"content_type": "image/jpeg"})
+
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
 
 

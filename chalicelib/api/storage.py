@@ -8,7 +8,7 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib import storage
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -17,7 +17,13 @@ WAREHOUSE = ("warehouse",)
 
 
 class ExtendBody(Body):
-    periods: Annotated[int, Field(ge=1, le=6)] = 1
+    """How much more storage to buy for a stored item."""
+
+    model_config = example({"periods": 1})
+
+    periods: Annotated[
+        int, Field(ge=1, le=6, description="30-day periods (`GET /storage/extension-price`).")
+    ] = 1
 
 
 @route(bp, "/items/{item_id}/extend-storage", "POST", body=ExtendBody, money=True)
