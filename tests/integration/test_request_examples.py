@@ -85,6 +85,33 @@ def test_every_request_body_in_the_document_has_a_description_and_an_example():
     assert missing == []
 
 
+def test_every_success_response_documents_its_json_schema():
+    doc = openapi.build()
+    missing = [
+        f"{method.upper()} {path} {status}"
+        for path, methods in doc["paths"].items()
+        for method, operation in methods.items()
+        for status, response in operation["responses"].items()
+        if status.startswith("2")
+        and status != "204"  # no content
+        and "schema" not in response.get("content", {}).get("application/json", {})
+    ]
+    assert missing == []
+
+
+def test_every_object_schema_and_response_under_components_has_a_description():
+    components = openapi.build()["components"]
+    undescribed = [
+        name
+        for name, schema in components["schemas"].items()
+        if schema.get("type") == "object" and not schema.get("description", "").strip()
+    ]
+    undescribed += [
+        name for name, response in components["responses"].items() if not response.get("description")
+    ]
+    assert undescribed == []
+
+
 @pytest.fixture(scope="module")
 def api() -> Iterator[Api]:
     from chalicelib.catalog import demo
