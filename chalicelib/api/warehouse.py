@@ -45,9 +45,12 @@ class AssignBody(Body):
     user_id: Id | None = Field(
         None, description="The customer who identified the parcel: a stored item is created."
     )
-    customer_email: Annotated[str, Field(min_length=3, max_length=254)] | None = Field(
-        None, description="Like `user_id`, by the customer's sign-in email."
-    )
+    # printable ASCII without quotes or backslashes: the address goes into a Cognito ListUsers filter,
+    # which refuses control characters (a 500 found by schemathesis)
+    customer_email: (
+        Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[!#-?A-\[\]-~]+@[!#-?A-\[\]-~]+$")]
+        | None
+    ) = Field(None, description="Like `user_id`, by the customer's sign-in email.")
     description: Text | None = Field(
         None, description="The new stored item's description (default: the parcel's)."
     )
