@@ -188,7 +188,9 @@ def _write_benchmarks_section(seconds: float) -> None:
         "",
         "Server errors found while building this, fixed: a correctly signed payment webhook whose `data` "
         "is not an object, or whose `data.payment_id` is empty (DynamoDB refuses an empty key); an empty "
-        "path parameter (`POST /orders//pay`, which chalice local routes to the view).",
+        "path parameter (`POST /orders//pay`, which chalice local routes to the view); a `customer_email` "
+        "with control characters in `POST /staff/parcels/{parcel_id}/assign` (Cognito's ListUsers filter "
+        "refused it).",
         "",
     ]
     replace_section(ROOT / "docs" / "benchmarks.md", "## API fuzzing", "\n".join(lines))
