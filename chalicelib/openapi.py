@@ -348,7 +348,11 @@ LINKS: dict[tuple[str, int], list[_Link]] = {
         )
     ],
     ("add_cart_item", 201): [
-        ("update_cart_item", {"cart_item_id": "$response.body#/cart_item_id"}, None),
+        (
+            "update_cart_item",
+            {"cart_item_id": "$response.body#/cart_item_id"},
+            {"quantity": "$request.body#/quantity"},
+        ),
         ("remove_cart_item", {"cart_item_id": "$response.body#/cart_item_id"}, None),
         (
             "quote_order",
@@ -372,7 +376,7 @@ LINKS: dict[tuple[str, int], list[_Link]] = {
         for target in ("get_order", "cancel_order", "staff_get_order", "approve_order", "reject_order")
     ],
     ("get_cart", 200): [
-        ("update_cart_item", {"cart_item_id": _LISTED + "cart_item_id"}, None),
+        ("update_cart_item", {"cart_item_id": _LISTED + "cart_item_id"}, {"quantity": _LISTED + "quantity"}),
         ("remove_cart_item", {"cart_item_id": _LISTED + "cart_item_id"}, None),
         ("create_order", {}, {"cart_item_ids": [_LISTED + "cart_item_id"], "payment_channel": "balance"}),
     ],
