@@ -40,6 +40,7 @@ _PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 ERROR_SCHEMA = {
     "type": "object",
+    "description": "Every error answer: a stable machine-readable `code` and a message for people.",
     "required": ["error"],
     "properties": {
         "error": {
@@ -61,6 +62,7 @@ ERROR_SCHEMA = {
 }
 PAGE_SCHEMA = {
     "type": "object",
+    "description": "One page of a list; `next_cursor` is null on the last page.",
     "required": ["items", "next_cursor"],
     "properties": {
         "items": {"type": "array", "items": {"type": "object"}},
@@ -122,6 +124,14 @@ EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
 }
 WEBHOOK_BODY = {
     "type": "object",
+    "description": "The payment provider's event, signed in `X-Signature` (the raw body is what is signed).",
+    "examples": [
+        {
+            "id": "evt_3PqL8x2eZvKYlo2C0d1f2g3h",
+            "type": "payment.succeeded",
+            "data": {"payment_id": "pay_01JD3Q8Y6Z5N7B2K4M9P0R1S2T", "amount_fen": 50500},
+        }
+    ],
     "required": ["id", "type"],
     "properties": {
         "id": {"type": "string", "description": "The provider's event id (deliveries are deduplicated)."},
@@ -303,6 +313,210 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
     return operation
 
 
+# OpenAPI links: how a storefront (and schemathesis's stateful phase) follows one answer to the next call
+# on the same object. (source operationId, its status) -> [(target operationId, parameters, body)]; a
+# parameter or body value is a runtime expression ($response.body#/..., $request.path.x, $request.body#/...).
+_ORDER = {"order_id": "$response.body#/order_id"}
+_SAME_ORDER = {"order_id": "$request.path.order_id"}
+_FIRST_ITEM = {"item_id": "$response.body#/items/0/item_id"}
+_SAME_ITEM = {"item_id": "$request.path.item_id"}
+_PACKAGE = {"package_id": "$response.body#/package_id"}
+_SAME_PACKAGE = {"package_id": "$request.path.package_id"}
+_LISTED = "$response.body#/items/0/"
+_ADDRESS = {
+    "name": "Alice Martin",
+    "phone": "+33 6 12 34 56 78",
+    "country": "FR",
+    "state": "Ile-de-France",
+    "city": "Paris",
+    "postal_code": "75011",
+    "line1": "12 rue Oberkampf",
+}
+_Link = tuple[str, dict[str, str], dict | None]
+LINKS: dict[tuple[str, int], list[_Link]] = {
+    # catalog -> cart -> order
+    ("search_products", 200): [("get_product", {"product_id": _LISTED + "product_id"}, None)],
+    ("get_product", 200): [
+        (
+            "add_cart_item",
+            {},
+            {
+                "product_id": "$response.body#/product_id",
+                "sku_id": "$response.body#/skus/0/sku_id",
+                "quantity": "$response.body#/min_quantity",
+            },
+        )
+    ],
+    ("add_cart_item", 201): [
+        (
+            "update_cart_item",
+            {"cart_item_id": "$response.body#/cart_item_id"},
+            {"quantity": "$request.body#/quantity"},
+        ),
+        ("remove_cart_item", {"cart_item_id": "$response.body#/cart_item_id"}, None),
+        (
+            "quote_order",
+            {},
+            {"cart_item_ids": ["$response.body#/cart_item_id"], "payment_channel": "balance"},
+        ),
+        (
+            "create_order",
+            {},
+            {"cart_item_ids": ["$response.body#/cart_item_id"], "payment_channel": "balance"},
+        ),
+    ],
+    ("update_cart_item", 200): [("remove_cart_item", {"cart_item_id": "$request.path.cart_item_id"}, None)],
+    # order -> pay -> get / cancel; staff review and purchase
+    ("create_order", 201): [
+        *((target, _ORDER, None) for target in ("get_order", "pay_order", "cancel_order", "staff_get_order")),
+        ("get_item", _FIRST_ITEM, None),
+    ],
+    ("pay_order", 200): [
+        (target, _SAME_ORDER, None)
+        for target in ("get_order", "cancel_order", "staff_get_order", "approve_order", "reject_order")
+    ],
+    ("get_cart", 200): [
+        ("update_cart_item", {"cart_item_id": _LISTED + "cart_item_id"}, {"quantity": _LISTED + "quantity"}),
+        ("remove_cart_item", {"cart_item_id": _LISTED + "cart_item_id"}, None),
+        ("create_order", {}, {"cart_item_ids": [_LISTED + "cart_item_id"], "payment_channel": "balance"}),
+    ],
+    ("list_orders", 200): [
+        (target, {"order_id": _LISTED + "order_id"}, None)
+        for target in ("get_order", "pay_order", "cancel_order")
+    ],
+    ("review_queue", 200): [
+        (target, {"order_id": _LISTED + "order_id"}, None)
+        for target in ("staff_get_order", "approve_order", "reject_order")
+    ],
+    ("approve_order", 200): [
+        ("staff_get_order", _SAME_ORDER, None),
+        ("get_order", _SAME_ORDER, None),
+        ("record_purchase", _FIRST_ITEM, None),
+    ],
+    ("reject_order", 200): [("get_order", _SAME_ORDER, None)],
+    ("cancel_order", 200): [("get_order", _SAME_ORDER, None)],
+    ("item_queue", 200): [
+        (target, {"item_id": _LISTED + "item_id"}, None)
+        for target in ("record_purchase", "record_domestic_shipment")
+    ],
+    ("record_purchase", 200): [
+        (target, _SAME_ITEM, None)
+        for target in (
+            "record_domestic_shipment",
+            "pay_price_difference",
+            "decline_price_difference",
+            "get_item",
+        )
+    ],
+    ("record_domestic_shipment", 200): [
+        ("scan_inbound", {}, {"tracking_no": "$request.body#/tracking_no"}),
+        ("get_item", _SAME_ITEM, None),
+    ],
+    # warehouse: parcels, inspection, photos, storage, after-sales
+    ("declare_forwarding", 201): [("scan_inbound", {}, {"tracking_no": "$response.body#/tracking_no"})],
+    **{
+        ("scan_inbound", status): [
+            ("assign_parcel", {"parcel_id": "$response.body#/parcel_id"}, None),
+            ("destroy_parcel", {"parcel_id": "$response.body#/parcel_id"}, None),
+            ("inspect_item", {"item_id": "$response.body#/item_ids/0"}, None),
+        ]
+        for status in (200, 201)
+    },
+    ("parcel_queue", 200): [
+        (target, {"parcel_id": _LISTED + "parcel_id"}, None) for target in ("assign_parcel", "destroy_parcel")
+    ],
+    ("inspect_item", 200): [
+        *(
+            (target, _SAME_ITEM, None)
+            for target in (
+                "get_item",
+                "accept_item",
+                "request_photo_upload",
+                "list_item_photos",
+                "extend_storage",
+            )
+        ),
+        ("open_case", {}, {"item_id": "$request.path.item_id"}),
+    ],
+    ("request_photo_upload", 201): [("photo_upload_status", {"photo_id": "$response.body#/photo_id"}, None)],
+    ("stored_items", 200): [
+        *(
+            (target, {"item_id": _LISTED + "item_id"}, None)
+            for target in ("get_item", "list_item_photos", "extend_storage", "request_photo_upload")
+        ),
+        ("open_case", {}, {"item_id": _LISTED + "item_id"}),
+        ("quote_package", {}, {"item_ids": [_LISTED + "item_id"], "country": "FR", "services": []}),
+        (
+            "create_package",
+            {},
+            {"item_ids": [_LISTED + "item_id"], "address": _ADDRESS, "line_id": "ems", "services": []},
+        ),
+    ],
+    ("destruction_queue", 200): [("destroy_item", {"item_id": _LISTED + "item_id"}, None)],
+    ("open_case", 201): [("resolve_case", {"case_id": "$response.body#/case_id"}, None)],
+    ("list_cases", 200): [("resolve_case", {"case_id": _LISTED + "case_id"}, None)],
+    ("case_queue", 200): [("resolve_case", {"case_id": _LISTED + "case_id"}, None)],
+    # package -> pay -> get; pack, ship, receive, review
+    ("create_package", 201): [
+        (target, _PACKAGE, None)
+        for target in ("get_package", "pay_package", "cancel_package", "staff_get_package", "pack_package")
+    ],
+    ("list_packages", 200): [
+        (target, {"package_id": _LISTED + "package_id"}, None)
+        for target in ("get_package", "pay_package", "cancel_package", "confirm_receipt")
+    ],
+    ("pay_package", 200): [
+        (target, _SAME_PACKAGE, None)
+        for target in ("get_package", "staff_get_package", "pack_package", "cancel_package")
+    ],
+    ("package_queue", 200): [
+        (target, {"package_id": _LISTED + "package_id"}, None)
+        for target in ("staff_get_package", "pack_package", "ship_package")
+    ],
+    ("pack_package", 200): [
+        (target, _SAME_PACKAGE, None) for target in ("get_package", "pay_package_difference", "ship_package")
+    ],
+    ("ship_package", 200): [(target, _SAME_PACKAGE, None) for target in ("get_package", "confirm_receipt")],
+    ("confirm_receipt", 200): [("review_package", _SAME_PACKAGE, None)],
+    # wallet: top-up -> (the provider's webhook) -> get payment
+    ("create_top_up", 201): [
+        ("get_payment", {"payment_id": "$response.body#/payment_id"}, None),
+        (
+            "payment_webhook",
+            {},
+            {
+                "id": "$response.body#/payment_id",
+                "type": "payment.succeeded",
+                "data": {
+                    "payment_id": "$response.body#/payment_id",
+                    "amount_fen": "$response.body#/charge_fen",
+                },
+            },
+        ),
+    ],
+    ("payment_webhook", 200): [("get_payment", {"payment_id": "$request.body#/data/payment_id"}, None)],
+}
+
+
+def _add_links(paths: dict[str, dict]) -> None:
+    """`links` on the success responses of LINKS' sources (targets named by operationId), in place."""
+    operations = {op["operationId"]: op for methods in paths.values() for op in methods.values()}
+    for (source, status), links in LINKS.items():
+        if source not in operations:
+            continue  # a partial route table (tests building the document of a few routes)
+        response = operations[source]["responses"][str(status)]
+        for target, parameters, body in links:
+            if target not in operations:
+                continue
+            link: dict[str, Any] = {"operationId": target}
+            if parameters:
+                link["parameters"] = dict(parameters)
+            if body is not None:
+                link["requestBody"] = copy.deepcopy(body)
+            name = "".join(w.capitalize() for w in target.split("_"))
+            response.setdefault("links", {})[name] = link
+
+
 def build(routes: list[web.RouteSpec] | None = None) -> dict:
     """The whole document for `routes` (default: every route registered so far)."""
     routes = list(web.ROUTES if routes is None else routes)
@@ -311,6 +525,7 @@ def build(routes: list[web.RouteSpec] | None = None) -> dict:
     paths: dict[str, dict] = {}
     for spec in sorted(routes, key=lambda s: (s.path, _METHOD_ORDER.index(s.method.lower()))):
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, refs, enums)
+    _add_links(paths)
     from chalicelib import lifecycle
 
     schemas = {

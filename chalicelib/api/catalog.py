@@ -9,7 +9,7 @@ from chalicelib.catalog import imagehash, links, text
 from chalicelib.catalog.source import InvalidCursor, get_source
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.responses.catalog import ImageMatchPage, ProductDetail, ProductPage
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -20,11 +20,33 @@ MAX_IMAGE_BASE64_CHARS = imagehash.MAX_IMAGE_BYTES * 4 // 3 * 103 // 100 + 256
 
 
 class ResolveBody(Body):
-    url: str = Field(min_length=1, max_length=links.MAX_URL_CHARS)
+    """A product page link pasted from 1688, Taobao, Tmall or Weidian (desktop or mobile page)."""
+
+    model_config = example({"url": "https://detail.1688.com/offer/623418795512.html"})
+
+    url: str = Field(
+        min_length=1,
+        max_length=links.MAX_URL_CHARS,
+        description="The page's URL as copied; other query parameters and fragments are ignored. Short "
+        "share links (m.tb.cn, qr.1688.com) are not supported (400 unsupported_link).",
+    )
 
 
 class ImageSearchBody(Body):
-    image_base64: str = Field(min_length=1, max_length=MAX_IMAGE_BASE64_CHARS)
+    """A picture to search the catalog with (JPEG, PNG or WebP, at most 4 MB)."""
+
+    model_config = example(
+        {
+            "image_base64": "iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAAGUlEQVR4nGM8"
+            "ISfHQApgIkn1qIZRDUNKAwBPHwEkcYw1mAAAAABJRU5ErkJggg=="
+        }
+    )
+
+    image_base64: str = Field(
+        min_length=1,
+        max_length=MAX_IMAGE_BASE64_CHARS,
+        description="The image file's bytes in base64 (a `data:image/...;base64,` URL is accepted too).",
+    )
 
 
 def _bad_cursor() -> ValidationError:

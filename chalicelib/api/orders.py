@@ -11,7 +11,7 @@ from chalicelib import orders, purchasing
 from chalicelib.lifecycle import OrderStatus
 from chalicelib.responses.items import Item
 from chalicelib.responses.orders import Cart, CartLine, OrderDetail, OrderPage, OrderQuote
-from chalicelib.schemas import Body, Id
+from chalicelib.schemas import Body, Id, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -20,14 +20,27 @@ Remark = Annotated[str, Field(max_length=500)]
 Quantity = Annotated[int, Field(ge=1, le=100_000)]
 
 
+TEE = {"product_id": "prd_jizgrxmusvz4jbqbjklk35fw", "sku_id": "sku_2l2q4atjbohrxfgt"}  # the demo catalog's
+
+
 class CartItemBody(Body):
+    """A product's SKU to put in the cart (the same SKU again adds a separate line)."""
+
+    model_config = example({**TEE, "quantity": 2, "remark": "Please check the seams."})
+
     product_id: Id
-    sku_id: Id
-    quantity: Quantity
-    remark: Remark | None = None
+    sku_id: Id = Field(description="One of the product's `skus[].sku_id` (its color, size... combination).")
+    quantity: Quantity = Field(
+        description="At least the product's `min_quantity`, at most the SKU's `stock`."
+    )
+    remark: Remark | None = Field(None, description="A note for our buyer and the warehouse (free text).")
 
 
 class CartItemPatch(Body):
+    """New values for a cart line: quantity and/or remark (at least one)."""
+
+    model_config = example({"quantity": 3})
+
     quantity: Quantity | None = None
     remark: Remark | None = None
 
@@ -39,20 +52,32 @@ class CartItemPatch(Body):
 
 
 class DirectItem(Body):
+    """One line of an order placed without the cart ("buy now")."""
+
+    model_config = example({**TEE, "quantity": 2})
+
     product_id: Id
-    sku_id: Id
-    quantity: Quantity
-    remark: Remark | None = None
+    sku_id: Id = Field(description="One of the product's `skus[].sku_id`.")
+    quantity: Quantity = Field(
+        description="At least the product's `min_quantity`, at most the SKU's `stock`."
+    )
+    remark: Remark | None = Field(None, description="A note for our buyer and the warehouse (free text).")
 
 
 class OrderBody(Body):
+    """What to order: either cart lines (`cart_item_ids`, taken out of the cart) or `items` directly."""
+
+    model_config = example({"items": [{**TEE, "quantity": 2}], "payment_channel": "balance"})
+
     cart_item_ids: Annotated[list[Id], Field(min_length=1, max_length=orders.MAX_ITEMS_PER_ORDER)] | None = (
         None
     )
     items: Annotated[list[DirectItem], Field(min_length=1, max_length=orders.MAX_ITEMS_PER_ORDER)] | None = (
         None
     )
-    payment_channel: Annotated[str, Field(min_length=1, max_length=32)]
+    payment_channel: Annotated[str, Field(min_length=1, max_length=32)] = Field(
+        description="How the order will be paid (`GET /payment-channels`); its bank fee is in the charges."
+    )
 
     @model_validator(mode="after")
     def _one_source(self):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from chalicelib import packages
 from chalicelib.errors import ValidationError
@@ -19,7 +19,7 @@ from chalicelib.responses.packages import (
     StaffPackagePage,
 )
 from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLinePage
-from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo
+from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -35,8 +35,23 @@ def _text(max_length: int, min_length: int = 1):
     return Annotated[str, Field(min_length=min_length, max_length=max_length)]
 
 
+ADDRESS = {
+    "name": "Alice Martin",
+    "phone": "+33 6 12 34 56 78",
+    "country": "FR",
+    "state": "Île-de-France",
+    "city": "Paris",
+    "postal_code": "75011",
+    "line1": "12 rue Oberkampf",
+    "line2": "Bâtiment B, 3e étage",
+}
+ITEMS = ["itm_01JD3Q8Y6Z5N7B2K4M9P0R1S2T", "itm_01JD3Q8Y70A1B2C3D4E5F6G7H8"]  # stored items of the caller
+
+
 class Address(Body):
-    model_config = Body.model_config | ConfigDict(str_strip_whitespace=True)
+    """Where the package goes abroad (surrounding spaces are trimmed)."""
+
+    model_config = example(ADDRESS, str_strip_whitespace=True)
 
     name: _text(100)
     phone: Annotated[str, Field(min_length=5, max_length=32, pattern=r"^\+?[0-9][0-9 ()-]{3,30}[0-9]$")]
@@ -49,32 +64,62 @@ class Address(Body):
 
 
 class QuoteBody(Body):
-    item_ids: ItemIds
-    country: Country
-    services: Services = Field(default_factory=list)
-    declared_value_fen: Fen | None = None
+    """Stored items to ship together, and where: what each shipping line would charge."""
+
+    model_config = example({"item_ids": ITEMS, "country": "FR", "services": ["insurance"]})
+
+    item_ids: ItemIds = Field(description="The caller's items in storage (`GET /warehouse/items`).")
+    country: Country = Field(description="ISO 3166-1 alpha-2 destination country.")
+    services: Services = Field(
+        default_factory=list, description="Value-added services (`GET /package-services`)."
+    )
+    declared_value_fen: Fen | None = Field(
+        None, description="The value declared to customs; default: what the items cost."
+    )
 
 
 class PackageBody(Body):
-    item_ids: ItemIds
+    """Consolidate stored items into one package to ship abroad on a shipping line."""
+
+    model_config = example(
+        {"item_ids": ITEMS, "address": ADDRESS, "line_id": "ems", "services": ["insurance"]}
+    )
+
+    item_ids: ItemIds = Field(description="The caller's items in storage (`GET /warehouse/items`).")
     address: Address
-    line_id: Id
-    services: Services = Field(default_factory=list)
-    declared_value_fen: Fen | None = None
+    line_id: Id = Field(description="A line serving the address's country (`GET /shipping-lines?country=`).")
+    services: Services = Field(
+        default_factory=list, description="Value-added services (`GET /package-services`)."
+    )
+    declared_value_fen: Fen | None = Field(
+        None, description="The value declared to customs; default: what the items cost."
+    )
 
 
 class PackBody(Body):
-    weight_g: Annotated[int, Field(ge=1, le=300_000)]
+    """The packed package as weighed and measured: its final shipping price follows from them."""
+
+    model_config = example({"weight_g": 2350, "dims_cm": {"l": 40, "w": 30, "h": 20}})
+
+    weight_g: Annotated[int, Field(ge=1, le=300_000, description="Gross weight in grams.")]
     dims_cm: PackageDims
 
 
 class ShipBody(Body):
+    """The package handed to the international carrier."""
+
+    model_config = example({"carrier": "EMS", "tracking_no": "EE123456789CN"})
+
     carrier: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 .&-]*$")]
-    tracking_no: TrackingNo
+    tracking_no: TrackingNo = Field(description="The carrier's tracking number (customers track with it).")
 
 
 class ReviewBody(Body):
-    rating: Annotated[int, Field(ge=1, le=5)]
+    """The customer's review of a received package."""
+
+    model_config = example({"rating": 5, "comment": "Well packed, arrived in 9 days."})
+
+    rating: Annotated[int, Field(ge=1, le=5, description="1 (bad) to 5 (excellent).")]
     comment: _text(2000, 0)
 
 

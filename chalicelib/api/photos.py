@@ -9,7 +9,7 @@ from chalice import Blueprint
 from chalicelib import photos
 from chalicelib.errors import ValidationError
 from chalicelib.responses.photos import ItemPhotoPage, PhotoUpload, PhotoUploadStatus
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -18,6 +18,10 @@ WAREHOUSE = ("warehouse",)
 
 
 class PhotoUploadBody(Body):
+    """The kind of QC photo about to be uploaded (the presigned POST only accepts that type)."""
+
+    model_config = example({"content_type": "image/jpeg"})
+
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
 
 

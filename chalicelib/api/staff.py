@@ -11,7 +11,7 @@ from chalicelib import purchasing
 from chalicelib.errors import ValidationError
 from chalicelib.responses.items import Item, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
-from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo
+from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -20,17 +20,36 @@ REVIEWER = ("reviewer",)
 
 
 class RejectBody(Body):
+    """Why the order is rejected (the customer is emailed it; what they paid goes back to the wallet)."""
+
+    model_config = example({"reason": "The shop no longer sells this model."})
+
     reason: Text
 
 
 class PurchaseBody(Body):
-    merchant_order_no: Annotated[str, Field(min_length=1, max_length=64)]
-    actual_unit_price_fen: Fen
+    """The purchase made at the shop for an approved item."""
+
+    model_config = example({"merchant_order_no": "3519847755023641288", "actual_unit_price_fen": 1790})
+
+    merchant_order_no: Annotated[
+        str, Field(min_length=1, max_length=64, description="The shop's order number.")
+    ]
+    actual_unit_price_fen: Fen = Field(
+        description="What the shop charged per unit; a difference from the quoted price is refunded to the "
+        "wallet (cheaper) or asked of the customer (dearer)."
+    )
 
 
 class ShipmentBody(Body):
-    carrier: Carrier
-    tracking_no: TrackingNo
+    """The shop's shipment of a purchased item to our warehouse."""
+
+    model_config = example({"carrier": "ZTO", "tracking_no": "78812345678901"})
+
+    carrier: Carrier = Field(description="The domestic courier (SF, ZTO, YTO...).")
+    tracking_no: TrackingNo = Field(
+        description="The courier's tracking number: the warehouse matches the parcel by it."
+    )
 
 
 def _status(req: Req, allowed: tuple[str, ...]) -> str:

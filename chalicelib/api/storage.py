@@ -11,7 +11,7 @@ from chalicelib import storage
 from chalicelib.responses.items import Item
 from chalicelib.responses.storage import DestructionQueuePage, StorageExtensionPrice
 from chalicelib.responses.warehouse import Parcel
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -20,7 +20,13 @@ WAREHOUSE = ("warehouse",)
 
 
 class ExtendBody(Body):
-    periods: Annotated[int, Field(ge=1, le=6)] = 1
+    """How much more storage to buy for a stored item."""
+
+    model_config = example({"periods": 1})
+
+    periods: Annotated[
+        int, Field(ge=1, le=6, description="30-day periods (`GET /storage/extension-price`).")
+    ] = 1
 
 
 @route(bp, "/items/{item_id}/extend-storage", "POST", body=ExtendBody, money=True, response=Item)

@@ -11,7 +11,7 @@ from chalicelib import metrics, payments, wallet
 from chalicelib.errors import ValidationError
 from chalicelib.responses.wallet import Payment, PaymentChannelPage, Wallet, WebhookAck
 from chalicelib.rules.charges import channels
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)
@@ -20,8 +20,20 @@ MAX_TOP_UP_FEN = 10_000_000  # ¥100,000
 
 
 class TopUpBody(Body):
-    amount_fen: Annotated[int, Field(ge=100, le=MAX_TOP_UP_FEN)]
-    channel: Annotated[str, Field(min_length=1, max_length=32)]
+    """Money to add to the wallet through an external payment channel."""
+
+    model_config = example({"amount_fen": 50000, "channel": "alipay"})
+
+    amount_fen: Annotated[int, Field(ge=100, le=MAX_TOP_UP_FEN, description="What the wallet is credited.")]
+    channel: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=32,
+            description="An external channel of `GET /payment-channels` (not `balance`); the provider "
+            "collects `charge_fen` = amount + the channel's fee.",
+        ),
+    ]
 
 
 @route(bp, "/payment-channels", public=True, response=PaymentChannelPage)

@@ -27,7 +27,7 @@ from chalicelib.responses.warehouse import (
     Parcel as ParcelOut,
 )
 from chalicelib.rules import inspection as rules
-from chalicelib.schemas import Body, Carrier, Fen, GoodsWeightG, Id, ItemDims, Text, TrackingNo
+from chalicelib.schemas import Body, Carrier, Fen, GoodsWeightG, Id, ItemDims, Text, TrackingNo, example
 from chalicelib.web import (
     Req,
     decode_cursor,
@@ -46,16 +46,36 @@ Check = Literal["ok", "issue", "n/a"]
 
 
 class InboundBody(Body):
+    """A parcel scanned at the warehouse door: matched to the items expected under its tracking number, to
+    a customer's forwarding declaration, or else kept as exceptional."""
+
+    model_config = example({"tracking_no": "78812345678901", "carrier": "ZTO", "weight_g": 420})
+
     tracking_no: TrackingNo
     carrier: Carrier | None = None
-    weight_g: GoodsWeightG | None = None
+    weight_g: GoodsWeightG | None = Field(None, description="The parcel's weight in grams, as weighed.")
 
 
 class AssignBody(Body):
-    item_ids: Annotated[list[Id], Field(min_length=1, max_length=50)] | None = None
-    user_id: Id | None = None
-    customer_email: Annotated[str, Field(min_length=3, max_length=254)] | None = None
-    description: Text | None = None
+    """Whose an exceptional parcel is: exactly one of `item_ids`, `user_id` or `customer_email`."""
+
+    model_config = example({"customer_email": "alice@example.com", "description": "Blue ceramic tea set"})
+
+    item_ids: Annotated[list[Id], Field(min_length=1, max_length=50)] | None = Field(
+        None, description="Items awaiting arrival that the parcel contains (one customer's)."
+    )
+    user_id: Id | None = Field(
+        None, description="The customer who identified the parcel: a stored item is created."
+    )
+    # printable ASCII without quotes or backslashes: the address goes into a Cognito ListUsers filter,
+    # which refuses control characters (a 500 found by schemathesis)
+    customer_email: (
+        Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[!#-?A-\[\]-~]+@[!#-?A-\[\]-~]+$")]
+        | None
+    ) = Field(None, description="Like `user_id`, by the customer's sign-in email.")
+    description: Text | None = Field(
+        None, description="The new stored item's description (default: the parcel's)."
+    )
 
     @model_validator(mode="after")
     def _one_target(self):
@@ -66,6 +86,12 @@ class AssignBody(Body):
 
 
 class Checks(Body):
+    """The appearance checks of an inspection: `ok`, `issue`, or `n/a` (not applicable)."""
+
+    model_config = example(
+        {"color": "ok", "damage": "ok", "stains": "ok", "size": "ok", "model": "n/a", "version": "n/a"}
+    )
+
     color: Check
     damage: Check
     stains: Check
@@ -75,32 +101,86 @@ class Checks(Body):
 
 
 class InspectionBody(Body):
+    """The warehouse's inspection of an arrived item: checks, weight and size, and the verdict."""
+
+    model_config = example(
+        {
+            "category": "apparel",
+            "checks": {
+                "color": "ok",
+                "damage": "ok",
+                "stains": "ok",
+                "size": "ok",
+                "model": "n/a",
+                "version": "n/a",
+            },
+            "label_size": "M",
+            "weight_g": 380,
+            "dims_cm": {"l": 35, "w": 25, "h": 4},
+            "result": "pass",
+            "notes": "2 pcs, tags attached.",
+        }
+    )
+
     category: Literal["apparel", "electronics", "general"]
     checks: Checks
     label_size: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     weight_g: GoodsWeightG
     dims_cm: ItemDims
-    result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE.value]
+    result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE.value] = Field(
+        description="pass: stored; issue: the customer decides (accept or after-sales); not_transportable: "
+        "it cannot ship abroad (a hazard)."
+    )
     notes: Annotated[str, Field(max_length=1000)] | None = None
-    hazards: list[Literal[rules.HAZARDS]] | None = None  # type: ignore[valid-type]
+    hazards: list[Literal[rules.HAZARDS]] | None = Field(  # type: ignore[valid-type]
+        None, description="Transport hazards found (shipping lines may refuse them)."
+    )
 
 
 class CaseBody(Body):
+    """An after-sales request about one of the caller's items."""
+
+    model_config = example(
+        {
+            "item_id": "itm_01JD3Q8Y6Z5N7B2K4M9P0R1S2T",
+            "type": "exchange",
+            "reason": "Size M is too small; L please.",
+        }
+    )
+
     item_id: Id
     type: Literal["return", "exchange", "refund"]
     reason: Text
 
 
 class ResolveBody(Body):
-    resolution: Literal["refund", "return", "reject"]
-    refund_fen: Fen = 0
+    """How staff close an open after-sales case."""
+
+    model_config = example(
+        {"resolution": "refund", "refund_fen": 1850, "note": "Stain confirmed on the photos."}
+    )
+
+    resolution: Literal["refund", "return", "reject"] = Field(
+        description="refund: credit the wallet; return: the goods go back to the merchant (optional refund); "
+        "reject: close with no change."
+    )
+    refund_fen: Fen = Field(
+        0,
+        description="Credited to the wallet: at most what the item cost minus earlier refunds; 0 for reject.",
+    )
     note: Text | None = None
 
 
 class ForwardingBody(Body):
-    tracking_no: TrackingNo
+    """A parcel the customer bought elsewhere and sends to our warehouse themselves."""
+
+    model_config = example(
+        {"tracking_no": "SF1234567890123", "carrier": "SF", "description": "Ceramic tea set, 1 box"}
+    )
+
+    tracking_no: TrackingNo = Field(description="The courier's tracking number: the parcel is matched by it.")
     carrier: Carrier | None = None
-    description: Text
+    description: Text = Field(description="What is inside (it becomes the stored item's description).")
 
 
 def _page(result: dict) -> dict:
