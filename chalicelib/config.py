@@ -112,6 +112,9 @@ BUSINESS_DEFAULTS = {
     "STORAGE_RESUME_GRACE_DAYS": "7",
     # the Lambda timeout (.chalice/config.json lambda_timeout): an idempotency claim is leased this long
     "FUNCTION_TIMEOUT_SECONDS": "30",
+    # an order re-prices its cart lines at creation: a change of at most this percent of the cart's
+    # price snapshot is accepted (and shown); a larger one is 409 price_changed (docs/sources.md)
+    "REPRICE_TOLERANCE_PERCENT": "2",
 }
 
 
