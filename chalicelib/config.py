@@ -38,6 +38,7 @@ DEFAULTS = {
     "SOURCE_BREAKER_OPEN_SECONDS": "30",
     "PRODUCT_CACHE_MINUTES": "10",  # a fetched product is served without asking for this long
     "PRODUCT_CACHE_STALE_HOURS": "24",  # and kept this long, served only while the marketplace is down
+    "REPRICE_MAX_AGE_SECONDS": "60",  # quotes and orders re-read a cached product older than this
     "SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN": "1000",  # when a shop's freight cannot be estimated
     # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua / Yiwu)
     "WAREHOUSE_PROVINCE_CODE": "330000",

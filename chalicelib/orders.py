@@ -36,12 +36,17 @@ REFUND_POLICY = (
 # --- catalog lookups -----------------------------------------------------------------------
 
 
-def catalog_details(product_ids) -> dict[str, dict]:
-    """Product details by id for every known product among `product_ids`, in one batched lookup."""
+def catalog_details(product_ids, current: bool = False) -> dict[str, dict]:
+    """Product details by id for every known product among `product_ids`, in one batched lookup;
+    `current`: as the marketplace has them now (sources with a cache re-read it, docs/sources.md)."""
     from chalicelib.catalog.source import get_source
 
     wanted = [p for p in dict.fromkeys(product_ids) if isinstance(p, str)]
-    return {p.product_id: p.detail() for p in get_source().get_many(wanted)} if wanted else {}
+    if not wanted:
+        return {}
+    source = get_source()
+    read = getattr(source, "get_current", None) if current else None
+    return {p.product_id: p.detail() for p in (read or source.get_many)(wanted)}
 
 
 def sku_of(details: dict[str, dict], product_id: str, sku_id: str) -> tuple[dict, dict]:
@@ -200,7 +205,7 @@ def _lines(user_id: str, cart_item_ids: list[str] | None, direct: list[dict] | N
         requested = [dict(d, cart_item_id=None, snapshot_price_fen=None) for d in direct or []]
     if len(requested) > MAX_ITEMS_PER_ORDER:
         raise ValidationError(f"An order holds at most {MAX_ITEMS_PER_ORDER} lines.")
-    details = catalog_details(r["product_id"] for r in requested)
+    details = catalog_details((r["product_id"] for r in requested), current=True)
     lines, short, moved = [], [], []
     for r in requested:
         if r["cart_item_id"] and _gone(details, r):

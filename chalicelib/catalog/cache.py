@@ -5,7 +5,9 @@
 - kept for PRODUCT_CACHE_STALE_HOURS (default 24) after it was fetched, and served (stale) only when
   the marketplace cannot answer; DynamoDB's TTL deletes it afterwards;
 - "gone" answers (delisted, no such item) are cached as well, so a dead link is not asked again
-  while fresh.
+  while fresh;
+- quotes and orders ask for a copy at most REPRICE_MAX_AGE_SECONDS old (default 60): they re-price
+  against the marketplace, not against what a customer saw minutes ago.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from chalicelib.catalog.source import Product, Shop, Sku
 class Entry:
     product: Product | None  # None: the marketplace said the item is gone
     fresh: bool
+    age_seconds: float  # since it was fetched
 
 
 def dumps(product: Product) -> str:
@@ -48,7 +51,9 @@ def read(product_id: str) -> Entry | None:
     now = clock.now()
     if row.expires_at is not None and row.expires_at <= now:  # TTL deletion lags: expired is absent
         return None
-    return Entry(loads(row.body) if row.body else None, fresh=float(row.fresh_until) > now.timestamp())
+    age = (now - clock.parse_iso(row.fetched_at)).total_seconds()
+    product = loads(row.body) if row.body else None
+    return Entry(product, fresh=float(row.fresh_until) > now.timestamp(), age_seconds=age)
 
 
 def write(product_id: str, product: Product | None) -> None:

@@ -74,10 +74,11 @@ class CompositeSource:
     def __init__(self, demo: ProductSource):
         self.demo = demo
 
-    def _remote(self, adapter, item_id: str) -> Product | None:
+    def _remote(self, adapter, item_id: str, max_age_seconds: float | None = None) -> Product | None:
         product_id = adapter.prefix + item_id
         cached = cache.read(product_id)
-        if cached is not None and cached.fresh:
+        young = cached is not None and (max_age_seconds is None or cached.age_seconds <= max_age_seconds)
+        if young and cached.fresh:
             return cached.product
         try:
             product = adapter.fetch(item_id)
@@ -100,16 +101,23 @@ class CompositeSource:
         adapter = adapter_for(split[0])
         return self._remote(adapter, split[1]) if adapter is not None else self.demo.get(product_id)
 
-    def get_many(self, product_ids: list[str]) -> list[Product]:
+    def get_many(self, product_ids: list[str], max_age_seconds: float | None = None) -> list[Product]:
+        """The known products among `product_ids`; adapter products no older than `max_age_seconds`
+        when given (re-pricing), else as cached."""
         wanted = list(dict.fromkeys(p for p in product_ids if isinstance(p, str)))
         local = [p for p in wanted if _split(p) is None or adapter_for(_split(p)[0]) is None]
         found = {p.product_id: p for p in self.demo.get_many(local)} if local else {}
         for product_id in wanted:
             if product_id not in local:
-                product = self.get(product_id)
+                id_space, item_id = _split(product_id)
+                product = self._remote(adapter_for(id_space), item_id, max_age_seconds)
                 if product is not None:
                     found[product_id] = product
         return [found[p] for p in wanted if p in found]
+
+    def get_current(self, product_ids: list[str]) -> list[Product]:
+        """get_many for re-pricing: marketplace products fetched at most REPRICE_MAX_AGE_SECONDS ago."""
+        return self.get_many(product_ids, remote.setting_float("REPRICE_MAX_AGE_SECONDS", 60))
 
     def by_source_ref(self, source: str, source_item_id: str) -> Product | None:
         adapter = adapter_for(ID_SPACE.get(source, ""))

@@ -4,6 +4,7 @@ source_unavailable, and adapter products in the cart and orders."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -141,3 +142,23 @@ def test_an_adapter_product_goes_into_the_cart_and_an_order_at_its_price(api, ma
     assert created.body["charges"]["product_fen"] == 3700
     assert created.body["charges"]["domestic_shipping_fen"] == 600
     assert detail_calls(market) == 1  # the cart and the order used the cached detail
+
+
+def test_an_order_re_prices_against_the_marketplace_not_the_cached_copy(api, market):
+    added = api.post(
+        "/cart/items",
+        {"product_id": "1688-623418795512", "sku_id": "5012345678901", "quantity": 2},
+        user=ALICE,
+    )
+    assert added.status == 201 and added.body["added_unit_price_fen"] == 1850
+    offer = json.loads(fixture("1688/detail_multi_sku.json"))
+    offer["result"]["result"]["productSkuInfos"][0]["price"] = "19.90"  # +7.6%: the shop raised it
+    market.add("POST", api_path(DETAIL), 200, json.dumps(offer))
+    clock.set_now(START + timedelta(minutes=2))  # the cached copy is fresh for browsing, too old to charge
+    assert api.get("/cart", user=ALICE).body["items"][0]["unit_price_fen"] == 1850  # browsing: the cache
+    body = {"cart_item_ids": [added.body["cart_item_id"]], "payment_channel": "balance"}
+    result = api.post("/orders", body, user=ALICE)
+    assert result.status == 409 and result.body["error"]["code"] == "price_changed"
+    assert result.body["error"]["details"][0]["unit_price_fen"] == 1990
+    assert detail_calls(market) == 2
+    assert api.get("/orders", user=ALICE).body["items"] == []
