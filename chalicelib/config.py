@@ -24,6 +24,25 @@ DEFAULTS = {
     "CURSOR_MAX_AGE_SECONDS": "86400",  # a list cursor older than this is refused (400): page again
     "IMAGE_SEARCH_MAX_PIXELS": "4000000",  # image search decodes at most this many pixels (400 above)
     "PHOTO_MAX_PIXELS": "16000000",  # a QC photo (PNG/WebP) of more pixels is quarantined undecoded
+    # product sources (docs/sources.md): demo (the embedded catalog) or the marketplace's API adapter
+    "PRODUCT_SOURCE_1688": "demo",  # demo | alibaba
+    "PRODUCT_SOURCE_TAOBAO": "demo",  # demo | onebound (Taobao and Tmall)
+    "ALIBABA_BASE_URL": "https://gw.open.1688.com/openapi",
+    "ONEBOUND_BASE_URL": "https://api-gw.onebound.cn",
+    "SOURCE_CONNECT_TIMEOUT_SECONDS": "2",
+    "SOURCE_READ_TIMEOUT_SECONDS": "5",
+    "SOURCE_MAX_ATTEMPTS": "3",  # per call, on timeouts, 429, 5xx and throttled answers
+    "SOURCE_BACKOFF_BASE_MS": "200",  # full jitter: a random wait up to base x 2^attempt
+    "SOURCE_DEADLINE_SECONDS": "10",  # one call, its retries and waits included
+    "SOURCE_BREAKER_FAILURES": "5",  # failed calls in a row that open a marketplace's breaker
+    "SOURCE_BREAKER_OPEN_SECONDS": "30",
+    "PRODUCT_CACHE_MINUTES": "10",  # a fetched product is served without asking for this long
+    "PRODUCT_CACHE_STALE_HOURS": "24",  # and kept this long, served only while the marketplace is down
+    "REPRICE_MAX_AGE_SECONDS": "60",  # quotes and orders re-read a cached product older than this
+    "SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN": "1000",  # when a shop's freight cannot be estimated
+    # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua / Yiwu)
+    "WAREHOUSE_PROVINCE_CODE": "330000",
+    "WAREHOUSE_CITY_CODE": "330700",
 }
 
 LOCAL_STAGES = ("local", "test")  # stages that may run with demo secrets and development origins
@@ -112,6 +131,9 @@ BUSINESS_DEFAULTS = {
     "STORAGE_RESUME_GRACE_DAYS": "7",
     # the Lambda timeout (.chalice/config.json lambda_timeout): an idempotency claim is leased this long
     "FUNCTION_TIMEOUT_SECONDS": "30",
+    # an order re-prices its cart lines at creation: a change of at most this percent of the cart's
+    # price snapshot is accepted (and shown); a larger one is 409 price_changed (docs/sources.md)
+    "REPRICE_TOLERANCE_PERCENT": "2",
 }
 
 

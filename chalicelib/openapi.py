@@ -74,10 +74,19 @@ ERRORS = {
     401: ("Unauthorized", "unauthorized: no token, or an invalid or expired one."),
     403: ("Forbidden", "forbidden: the caller lacks the staff group this operation needs."),
     404: ("NotFound", "not_found: no such object, or another customer's (its existence stays hidden)."),
-    409: ("Conflict", "conflict or insufficient_funds: not allowed from the current state."),
+    409: (
+        "Conflict",
+        "conflict or insufficient_funds: not allowed from the current state; on quotes and orders also "
+        "price_changed and out_of_stock, whose `error.details` list the lines (docs/sources.md).",
+    ),
     415: (
         "UnsupportedMediaType",
         "unsupported_media_type: a body sent without `Content-Type: application/json` (nothing changed).",
+    ),
+    503: (
+        "SourceUnavailable",
+        "source_unavailable: a marketplace API did not answer in time, throttled us or is not configured "
+        "(docs/sources.md); try again later.",
     ),
 }
 QUERY_PARAMETERS: dict[str, dict] = {
@@ -120,7 +129,16 @@ EXTRA_SUCCESS: dict[str, dict[int, str]] = {
 }
 # Errors a view answers besides those api.md's conventions give it (see `_errors`).
 EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
-    "resolve_link": (404,),  # a supported link to a product we do not have
+    "resolve_link": (404, 503),  # a supported link to a product we do not have; a marketplace down
+    # routes that read products from a marketplace API when one is switched on (docs/sources.md)
+    "search_products": (503,),
+    "image_search": (503,),
+    "get_product": (503,),
+    "get_cart": (503,),
+    "add_cart_item": (503,),
+    "update_cart_item": (503,),
+    "quote_order": (503,),
+    "create_order": (503,),
 }
 WEBHOOK_BODY = {
     "type": "object",

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, lifecycle, metrics, payments, refunds, uow
+from chalicelib import clock, config, ids, lifecycle, metrics, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
@@ -35,12 +36,17 @@ REFUND_POLICY = (
 # --- catalog lookups -----------------------------------------------------------------------
 
 
-def catalog_details(product_ids) -> dict[str, dict]:
-    """Product details by id for every known product among `product_ids`, in one batched lookup."""
+def catalog_details(product_ids, current: bool = False) -> dict[str, dict]:
+    """Product details by id for every known product among `product_ids`, in one batched lookup;
+    `current`: as the marketplace has them now (sources with a cache re-read it, docs/sources.md)."""
     from chalicelib.catalog.source import get_source
 
     wanted = [p for p in dict.fromkeys(product_ids) if isinstance(p, str)]
-    return {p.product_id: p.detail() for p in get_source().get_many(wanted)} if wanted else {}
+    if not wanted:
+        return {}
+    source = get_source()
+    read = getattr(source, "get_current", None) if current else None
+    return {p.product_id: p.detail() for p in (read or source.get_many)(wanted)}
 
 
 def sku_of(details: dict[str, dict], product_id: str, sku_id: str) -> tuple[dict, dict]:
@@ -78,6 +84,8 @@ def cart_item_json(cart_item: CartItem, details: dict[str, dict] | None = None) 
         product, sku = sku_of(details, cart_item.product_id, cart_item.sku_id)
     except ValidationError:
         product, sku = None, None
+    current = int(sku["price_fen"]) if sku else None
+    snapshot = _snapshot(cart_item)
     return {
         "cart_item_id": cart_item.cart_item_id,
         "product_id": cart_item.product_id,
@@ -85,11 +93,18 @@ def cart_item_json(cart_item: CartItem, details: dict[str, dict] | None = None) 
         "title": product["title"] if product else None,
         "props": dict(sku["props"]) if sku else {},
         "quantity": int(cart_item.quantity),
-        "unit_price_fen": int(sku["price_fen"]) if sku else None,
+        "unit_price_fen": current,  # the source's price now
+        "added_unit_price_fen": snapshot,  # the price when added (or last accepted)
+        "price_changed": current is not None and snapshot is not None and current != snapshot,
+        "stock": int(sku.get("stock") or 0) if sku else 0,
         "remark": cart_item.remark,
         "available": bool(product and sku),
         "added_at": cart_item.added_at,
     }
+
+
+def _snapshot(cart_item: CartItem) -> int | None:
+    return int(cart_item.unit_price_fen) if cart_item.unit_price_fen is not None else None
 
 
 def get_cart(user_id: str) -> dict:
@@ -111,6 +126,7 @@ def add_to_cart(user_id: str, product_id: str, sku_id: str, quantity: int, remar
         quantity=quantity,
         remark=remark,
         added_at=clock.now_iso(),
+        unit_price_fen=int(sku["price_fen"]),
     )
     cart_item.save()
     return cart_item_json(cart_item)
@@ -123,14 +139,22 @@ def own_cart_item(user_id: str, cart_item_id: str) -> CartItem:
         raise NotFound("No such cart item.") from None
 
 
-def update_cart_item(user_id: str, cart_item_id: str, quantity: int | None, remark: str | None) -> dict:
+def update_cart_item(
+    user_id: str, cart_item_id: str, quantity: int | None, remark: str | None, accept_price: bool = False
+) -> dict:
+    """Change quantity and/or remark; `accept_price` takes the source's current price as the snapshot
+    (what the storefront sends after the customer agreed to a 409 price_changed)."""
     cart_item = own_cart_item(user_id, cart_item_id)
     actions = []
-    if quantity is not None:
+    if quantity is not None or accept_price:
         product, sku = product_and_sku(cart_item.product_id, cart_item.sku_id)
-        check_quantity(product, sku, quantity)
-        actions.append(CartItem.quantity.set(quantity))
-        cart_item.quantity = quantity
+        if quantity is not None:
+            check_quantity(product, sku, quantity)
+            actions.append(CartItem.quantity.set(quantity))
+            cart_item.quantity = quantity
+        if accept_price:
+            actions.append(CartItem.unit_price_fen.set(int(sku["price_fen"])))
+            cart_item.unit_price_fen = int(sku["price_fen"])
     if remark is not None:
         actions.append(CartItem.remark.set(remark))
         cart_item.remark = remark
@@ -173,20 +197,90 @@ def _lines(user_id: str, cart_item_ids: list[str] | None, direct: list[dict] | N
                 "quantity": int(c.quantity),
                 "remark": c.remark,
                 "cart_item_id": c.cart_item_id,
+                "snapshot_price_fen": _snapshot(c),
             }
             for c in (found[i] for i in cart_item_ids)
         ]
     else:
-        requested = [dict(d, cart_item_id=None) for d in direct or []]
+        requested = [dict(d, cart_item_id=None, snapshot_price_fen=None) for d in direct or []]
     if len(requested) > MAX_ITEMS_PER_ORDER:
         raise ValidationError(f"An order holds at most {MAX_ITEMS_PER_ORDER} lines.")
-    details = catalog_details(r["product_id"] for r in requested)
-    lines = []
+    details = catalog_details((r["product_id"] for r in requested), current=True)
+    lines, short, moved = [], [], []
     for r in requested:
+        if r["cart_item_id"] and _gone(details, r):
+            short.append(_line_ref(r) | {"quantity": r["quantity"], "stock": 0, "available": False})
+            continue
         product, sku = sku_of(details, r["product_id"], r["sku_id"])
+        stock = int(sku.get("stock") or 0)
+        if r["quantity"] > stock:
+            short.append(_line_ref(r) | {"quantity": r["quantity"], "stock": stock, "available": stock > 0})
+            continue
         check_quantity(product, sku, r["quantity"])
-        lines.append({**r, "product": product, "sku": sku})
+        line = {**r, "product": product, "sku": sku}
+        change = price_change(r["snapshot_price_fen"], int(sku["price_fen"]))
+        if change is not None and not within_tolerance(r["snapshot_price_fen"], int(sku["price_fen"])):
+            moved.append(_line_ref(r) | change)
+        lines.append(line)
+    if short:
+        raise Conflict(
+            "Some lines are out of stock (or no longer sold) for the quantity asked; "
+            "change the quantity or remove them.",
+            code="out_of_stock",
+            details=short,
+        )
+    if moved:
+        raise Conflict(
+            f"Prices changed by more than {tolerance_percent()}% since these items were put in the cart; "
+            "confirm the new prices (PATCH /cart/items/{id} with accept_price) and order again.",
+            code="price_changed",
+            details=moved,
+        )
     return lines
+
+
+def _gone(details: dict[str, dict], requested: dict) -> bool:
+    """A cart line whose product or SKU the source no longer sells (delisted since it was added)."""
+    product = details.get(requested["product_id"])
+    return product is None or not any(s["sku_id"] == requested["sku_id"] for s in product["skus"])
+
+
+def _line_ref(requested: dict) -> dict:
+    return {
+        "cart_item_id": requested["cart_item_id"],
+        "product_id": requested["product_id"],
+        "sku_id": requested["sku_id"],
+    }
+
+
+def tolerance_percent() -> Decimal:
+    return config.get_decimal("REPRICE_TOLERANCE_PERCENT")
+
+
+def within_tolerance(snapshot_fen: int, current_fen: int) -> bool:
+    """A re-priced line is accepted when it moved by at most REPRICE_TOLERANCE_PERCENT of its snapshot."""
+    return abs(current_fen - snapshot_fen) * 100 <= tolerance_percent() * snapshot_fen
+
+
+def price_change(snapshot_fen: int | None, current_fen: int) -> dict | None:
+    """The snapshot vs current price of a cart line, or None when it did not move (or has no snapshot)."""
+    if snapshot_fen is None or snapshot_fen == current_fen:
+        return None
+    return {
+        "snapshot_unit_price_fen": snapshot_fen,
+        "unit_price_fen": current_fen,
+        "change_fen": current_fen - snapshot_fen,
+    }
+
+
+def _accepted_changes(lines: list[dict]) -> list[dict]:
+    """The cart lines re-priced within the tolerance: charged at the new price, shown with the old."""
+    changes = []
+    for line in lines:
+        change = price_change(line["snapshot_price_fen"], int(line["sku"]["price_fen"]))
+        if change is not None:
+            changes.append(_line_ref(line) | change)
+    return changes
 
 
 def _charges(lines: list[dict], channel: charge_rules.Channel) -> charge_rules.OrderCharges:
@@ -210,6 +304,7 @@ def quote(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
     return {
         "charges": _charges(lines, channel).as_json(),
         "payment_channel": channel.channel,
+        "price_changes": _accepted_changes(lines),
         "estimates": ESTIMATES,
     }
 
@@ -236,6 +331,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
                 props=dict(sku.get("props") or {}),
                 quantity=int(line["quantity"]),
                 unit_price_fen=int(sku["price_fen"]),
+                snapshot_unit_price_fen=line["snapshot_price_fen"],
                 remark=line.get("remark"),
                 attributes={
                     "category": product.get("category"),
@@ -306,6 +402,20 @@ def order_json(order: Order, items: Iterable[Item], payment: Payment | None = No
         "refund_policy": REFUND_POLICY,
         "payment": payments.payment_json(payment) if payment else None,
         "estimates": ESTIMATES,
+        # cart lines re-priced at creation within the tolerance: the cart's snapshot vs what was charged
+        "price_changes": [
+            {
+                "item_id": i.item_id,
+                "product_id": i.product_id,
+                "sku_id": i.sku_id,
+                "snapshot_unit_price_fen": int(i.snapshot_unit_price_fen),
+                "unit_price_fen": int(i.unit_price_fen),
+                "change_fen": int(i.unit_price_fen) - int(i.snapshot_unit_price_fen),
+            }
+            for i in items
+            if i.snapshot_unit_price_fen is not None
+            and int(i.snapshot_unit_price_fen) != int(i.unit_price_fen)
+        ],
     }
 
 

@@ -86,6 +86,9 @@ QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttribu
 EMAIL_ACTIONS = ["ses:SendTemplatedEmail"]
 USER_ACTIONS = ["cognito-idp:ListUsers"]  # chalicelib/users.py: a user's email by sub
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]  # the stack creates the log groups
+# the marketplace API credentials: one secret per stage, read once per container (docs/sources.md)
+SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
+SOURCE_CREDENTIALS_SECRET = "{prefix}/marketplace-credentials"  # noqa: S105 - a name, not a secret
 # X-Ray has no resource-level permissions: the one statement whose Resource is "*" (stages with xray)
 TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
@@ -94,7 +97,17 @@ TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 # the AWS calls reachable from each handler's imports. A function missing here gets every statement.
 FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
     # routes: tables, presigned photo uploads/GETs, emails (notify), users' emails by sub
-    "api_handler": ("Logs", "Tables", "TableIndexes", "Photos", "Email", "Users", "Tracing"),
+    # and the marketplace API credentials (chalicelib/catalog/credentials.py) for the product sources
+    "api_handler": (
+        "Logs",
+        "Tables",
+        "TableIndexes",
+        "Photos",
+        "Email",
+        "Users",
+        "SourceCredentials",
+        "Tracing",
+    ),
     # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
     "photo_events": ("Logs", "Tables", "TableIndexes", "Photos", "PhotoEvents", "Tracing"),
     # reminders by email to the owner's address (Cognito); no photos, no queue
@@ -621,6 +634,8 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
             variables["CORS_ALLOWED_ORIGINS"] = {"Ref": CORS_ORIGINS_PARAMETER}
             # the staff console's origin, for the API's allowed CORS origins
             variables["CONSOLE_ORIGIN"] = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+            # the product sources' credentials (read lazily); PRODUCT_SOURCE_1688/_TAOBAO pick the sources
+            variables["SOURCE_CREDENTIALS_SECRET"] = {"Ref": "MarketplaceCredentials"}
         patch: dict[str, Any] = {
             "FunctionName": name,
             "Environment": {"Variables": variables},
@@ -641,6 +656,21 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
             photo_timeout = max(photo_timeout, int(properties["Timeout"]))
         resources[logical_id] = {"DependsOn": [log_group], "Properties": patch}
     return resources, photo_timeout
+
+
+def source_resources(stage: Stage) -> dict[str, dict]:
+    """The marketplace API credentials' secret, created empty: operators put its JSON value
+    ({"ALIBABA_APP_KEY": ..., "ONEBOUND_KEY": ...}, docs/sources.md) with put-secret-value."""
+    return {
+        "MarketplaceCredentials": {
+            "Type": "AWS::SecretsManager::Secret",
+            **RETAINED,
+            "Properties": {
+                "Name": SOURCE_CREDENTIALS_SECRET.format(prefix=stage.prefix),
+                "Description": "1688 and Taobao API credentials for the product sources (docs/sources.md)",
+            },
+        }
+    }
 
 
 def pin(document: dict) -> dict:
@@ -1000,6 +1030,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
         **cognito_resources(stage),
         **email_resources(stage),
         **console_resources(stage),
+        **source_resources(stage),
     }
     watching, alarm_parameters, conditions = monitoring.resources(stage, chalice)
     owned.update(watching)
@@ -1162,6 +1193,14 @@ def _stage_statements(stage: Stage) -> list[dict]:
             "Condition": {"StringEquals": {"ses:FromAddress": [stage.sender]}},
         },
         {"Sid": "Users", "Action": USER_ACTIONS, "Resource": ["arn:aws:cognito-idp:*:*:userpool/*"]},
+        {
+            "Sid": "SourceCredentials",
+            "Action": SECRET_ACTIONS,
+            # Secrets Manager appends 6 random characters to a secret's ARN
+            "Resource": [
+                f"arn:aws:secretsmanager:*:*:secret:{SOURCE_CREDENTIALS_SECRET.format(prefix=stage.prefix)}-*"
+            ],
+        },
         *([{"Sid": "Tracing", "Action": TRACING_ACTIONS, "Resource": ["*"]}] if stage.xray else []),
     ]
 

@@ -43,11 +43,12 @@ class CartItemPatch(Body):
 
     quantity: Quantity | None = None
     remark: Remark | None = None
+    accept_price: bool | None = None  # true: the current price becomes the line's snapshot
 
     @model_validator(mode="after")
     def _something(self):
-        if self.quantity is None and self.remark is None:
-            raise ValueError("send quantity and/or remark")
+        if self.quantity is None and self.remark is None and not self.accept_price:
+            raise ValueError("send quantity, remark and/or accept_price")
         return self
 
 
@@ -102,7 +103,8 @@ def add_cart_item(req: Req) -> dict:
 @route(bp, "/cart/items/{cart_item_id}", "PATCH", body=CartItemPatch, response=CartLine)
 def update_cart_item(req: Req, cart_item_id: str) -> dict:
     """Change a cart item's quantity or remark."""
-    return orders.update_cart_item(req.user.user_id, cart_item_id, req.body.quantity, req.body.remark)
+    b = req.body
+    return orders.update_cart_item(req.user.user_id, cart_item_id, b.quantity, b.remark, bool(b.accept_price))
 
 
 @route(bp, "/cart/items/{cart_item_id}", "DELETE")

@@ -8,12 +8,18 @@ Recognised (http or https, any case in the host, query parameters in any order, 
            (h5.m.taobao.com, m.intl.taobao.com, world.taobao.com/item/<id>.htm, a.m.taobao.com/i<id>.htm)
 - Tmall:   https://detail.tmall.com/item.htm?id=<id> and any *.tmall.com / *.tmall.hk page with `id=<id>`
            (detail.m.tmall.com, chaoshi.detail.tmall.com)
+- Tmall:   also https://world.tmall.com/item/<id>.htm
 - Weidian: https://weidian.com/item.html?itemID=<id> (also *.weidian.com, `itemId`/`itemid`)
+- Share TEXT: what the apps' "share" button copies, a sentence with the link inside (Taobao's
+  "【淘宝】... https://... 「title」点击链接直接打开", 1688's "【1688】..."): the http(s) links in it are
+  tried in turn; it resolves when they name exactly one product.
 
 Taobao and Tmall share one item-id space (a Tmall item opens under item.taobao.com too), so both
 resolve through the id space "taobao". Anything else (another host, no id, several different ids,
 credentials or a port in the URL, not a URL at all) is UnsupportedLink. Short share links (m.tb.cn,
-qr.1688.com) need a network redirect and are not supported here.
+qr.1688.com, k.youshop10.com...) carry no item id: resolving them needs a network redirect to the
+marketplace, which we do not follow (an open redirect fetcher, and the apps' links expire); they are
+refused with a message that says how to get the full link.
 """
 
 from __future__ import annotations
@@ -26,6 +32,12 @@ MAX_URL_CHARS = 2048
 _ITEM_ID = re.compile(r"[0-9]{5,20}")
 _1688_PATH = re.compile(r"/offer/([0-9]+)\.html?")
 _TAOBAO_PATHS = (re.compile(r"/item/([0-9]+)\.html?"), re.compile(r"/i([0-9]+)\.html?"))
+_TMALL_PATH = re.compile(r"/item/([0-9]+)\.html?")
+# an http(s) link inside share text: ASCII URL characters only, so it ends at CJK text and 「」【】
+_LINK_IN_TEXT = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+", re.IGNORECASE)
+_TRAILING = ".,;:!?)'"
+# share-link shorteners: the item id is only behind a redirect
+SHORT_LINK_HOSTS = ("m.tb.cn", "tb.cn", "e.tb.cn", "s.tb.cn", "qr.1688.com", "k.youshop10.com", "url.cn")
 
 SOURCES = ("1688", "taobao", "tmall", "weidian")
 ID_SPACE = {"1688": "1688", "taobao": "taobao", "tmall": "taobao", "weidian": "weidian"}
@@ -78,12 +90,40 @@ def _one_param(query: dict[str, list[str]], *names: str) -> str | None:
 
 
 def parse_link(text: object) -> SourceLink:
-    """The platform and item id of a pasted product link; raises UnsupportedLink for anything else."""
+    """The platform and item id of a pasted product link or share text; UnsupportedLink otherwise."""
     if not isinstance(text, str):
         raise UnsupportedLink("The link must be a string.")
     url = text.strip()
-    if not url or len(url) > MAX_URL_CHARS or any(c.isspace() for c in url):
+    if not url or len(url) > MAX_URL_CHARS:
         raise UnsupportedLink("That is not a product link.")
+    if any(c.isspace() or ord(c) > 127 for c in url):
+        return _parse_share_text(url)
+    return _parse_url(url)
+
+
+def _parse_share_text(text: str) -> SourceLink:
+    """The one product named by the links inside a share text."""
+    found: dict[tuple[str, str], SourceLink] = {}
+    short: list[str] = []
+    for match in _LINK_IN_TEXT.finditer(text):
+        candidate = match.group(0).rstrip(_TRAILING)
+        try:
+            link = _parse_url(candidate)
+        except UnsupportedLink as exc:
+            if str(exc).startswith("That is a short share link"):
+                short.append(candidate)
+            continue
+        found[(link.id_space, link.item_id)] = link
+    if len(found) == 1:
+        return next(iter(found.values()))
+    if len(found) > 1:
+        raise UnsupportedLink("That text has links to several products; paste one product link at a time.")
+    if short:
+        return _parse_url(short[0])  # raises the short-link message
+    raise UnsupportedLink("That is not a product link: no 1688, Taobao, Tmall or Weidian link in the text.")
+
+
+def _parse_url(url: str) -> SourceLink:
     if "://" not in url and not url.startswith("//"):
         url = "https://" + url  # "detail.1688.com/offer/1.html" pasted without the scheme
     elif url.startswith("//"):
@@ -98,6 +138,11 @@ def parse_link(text: object) -> SourceLink:
     if parts.username is not None or parts.password is not None or port is not None:
         raise UnsupportedLink("That is not a product link from a supported platform.")
     host = (parts.hostname or "").rstrip(".").lower()
+    if host in SHORT_LINK_HOSTS:
+        raise UnsupportedLink(
+            f"That is a short share link ({host}) and does not contain the item number. Open it in a "
+            "browser and paste the address of the product page it opens."
+        )
     query = parse_qs(parts.query, keep_blank_values=False)
     path = parts.path
 
@@ -110,6 +155,9 @@ def parse_link(text: object) -> SourceLink:
     elif _host_is(host, "tmall.com", "tmall.hk"):
         source = "tmall"
         item_id = _one_param(query, "id")
+        match = _TMALL_PATH.fullmatch(path)
+        if item_id is None and match:
+            item_id = match.group(1)
     elif _host_is(host, "taobao.com"):
         source = "taobao"
         item_id = _one_param(query, "id")

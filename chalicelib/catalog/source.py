@@ -95,14 +95,36 @@ class Product:
 
 
 @dataclass(frozen=True)
+class Summary:
+    """A search hit from a marketplace API: what a list shows, before the product's detail is fetched."""
+
+    product_id: str
+    source: str
+    title: str
+    price_fen: int
+    image_url: str | None
+    shop_name: str
+
+    def summary(self) -> dict:
+        return {
+            "product_id": self.product_id,
+            "source": self.source,
+            "title": self.title,
+            "price_fen": self.price_fen,
+            "image_url": self.image_url,
+            "shop_name": self.shop_name,
+        }
+
+
+@dataclass(frozen=True)
 class Page:
-    items: list[Product]
+    items: list[Product | Summary]
     next_cursor: dict | None = None  # opaque to callers; the API encodes it with web.encode_cursor
 
 
 @dataclass(frozen=True)
 class ImageMatch:
-    product: Product
+    product: Product | Summary
     distance: int  # 0 = identical picture; larger = less similar
 
 
@@ -131,15 +153,23 @@ class ProductSource(Protocol):
 
 
 _source: ProductSource | None = None
+_defaults: dict[tuple[str, ...], ProductSource] = {}
 
 
 def get_source() -> ProductSource:
-    global _source
-    if _source is None:
-        from chalicelib.catalog.dynamo_source import DynamoProductSource
+    """The installed source, else the configured one: the demo catalog, or (when PRODUCT_SOURCE_1688 /
+    PRODUCT_SOURCE_TAOBAO switch a marketplace to its API) the composite that routes per marketplace."""
+    if _source is not None:
+        return _source
+    from chalicelib.catalog.composite import CompositeSource, switches
+    from chalicelib.catalog.dynamo_source import DynamoProductSource
 
-        _source = DynamoProductSource()
-    return _source
+    key = switches()
+    found = _defaults.get(key)
+    if found is None:
+        demo = DynamoProductSource()
+        found = _defaults[key] = demo if set(key) == {"demo"} else CompositeSource(demo)
+    return found
 
 
 def set_source(source: ProductSource | None) -> None:

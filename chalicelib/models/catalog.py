@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -94,4 +95,21 @@ class ImageHashShardModel(Model):
     entries = MapAttribute(default=dict)
 
 
-MODELS: list[type] = [ProductModel, ProductWordModel, ImageHashShardModel]
+class ProductCacheModel(Model):
+    """Product detail fetched from a marketplace API (catalog/cache.py): GetItem / PutItem by our id.
+
+    Served while `fresh_until` is ahead (PRODUCT_CACHE_MINUTES); kept until `expires_at`
+    (PRODUCT_CACHE_STALE_HOURS) to be served while the marketplace is down; DynamoDB's TTL deletes it
+    after that. `body` is the product as JSON, or absent for an offer the marketplace says is gone.
+    """
+
+    Meta = table_meta("product-cache")
+
+    product_id = UnicodeAttribute(hash_key=True)  # 1688-<offerId>, taobao-<num_iid>
+    body = UnicodeAttribute(null=True)
+    fetched_at = UnicodeAttribute()
+    fresh_until = NumberAttribute()  # epoch seconds
+    expires_at = TTLAttribute()
+
+
+MODELS: list[type] = [ProductModel, ProductWordModel, ImageHashShardModel, ProductCacheModel]

@@ -147,6 +147,8 @@ class Item(Model):
     props = MapAttribute(default=dict)
     quantity = NumberAttribute(default=1)
     unit_price_fen = NumberAttribute(default=0)
+    # the cart's price snapshot when the order re-priced the line (unit_price_fen is what was charged)
+    snapshot_unit_price_fen = NumberAttribute(null=True)
     remark = UnicodeAttribute(null=True)
     attributes = MapAttribute(default=dict)
     purchase = MapAttribute(null=True)
@@ -200,6 +202,9 @@ class CartItem(Model):
     quantity = NumberAttribute()
     remark = UnicodeAttribute(null=True)
     added_at = UnicodeAttribute()
+    # the SKU's price when it was added (or last accepted): order creation re-prices against it
+    # (orders.REPRICE_TOLERANCE_PERCENT); None on items added before snapshots existed
+    unit_price_fen = NumberAttribute(null=True)
 
 
 class WalletAccount(Model):

@@ -40,6 +40,39 @@ SUPPORTED = [
     ("https://weidian.com/item.html?itemID=4419682733&wfr=wx", "weidian", "4419682733"),
     ("https://shop1590287744.v.weidian.com/item.html?itemId=4419682733", "weidian", "4419682733"),
     ("https://m.weidian.com/item.html?itemid=4419682733", "weidian", "4419682733"),
+    ("https://world.tmall.com/item/690125534409.htm", "tmall", "690125534409"),
+    # mobile app share links: tracking parameters around the id
+    (
+        "https://item.taobao.com/item.htm?ut_sk=1.ZGVtbw_21380790_1700000000000.Copy.1&id=712883650214"
+        "&sourceType=item&price=39.9&suid=5F1D&shareUniqueId=2345&un=abc&share_crt_v=1&spm=a2159r.13376460.0.0",
+        "taobao",
+        "712883650214",
+    ),
+    (
+        "https://m.1688.com/offer/623418795512.html?src=desktop&sk=consign&__pageId__=123&cosite=wx",
+        "1688",
+        "623418795512",
+    ),
+    # share TEXT: what the apps' share button copies, the link somewhere inside
+    (
+        "【淘宝】https://item.taobao.com/item.htm?id=712883650214&sourceType=item 「夏季纯棉短袖T恤男宽松」"
+        "点击链接直接打开 或者 淘宝搜索直接打开",
+        "taobao",
+        "712883650214",
+    ),
+    (
+        "【天猫】限时优惠 https://detail.tmall.com/item.htm?id=690125534409&skuId=5012345，「充电宝」",
+        "tmall",
+        "690125534409",
+    ),
+    ("【1688】https://detail.1688.com/offer/623418795512.html 义乌小商品 手机壳", "1688", "623418795512"),
+    ("https://detail.1688.com/offer/623418795512.html with trailing words", "1688", "623418795512"),
+    ("看看这个 https://weidian.com/item.html?itemID=4419682733。", "weidian", "4419682733"),
+    (
+        "https://item.taobao.com/item.htm?id=712883650214 and again https://item.taobao.com/item.htm?id=712883650214",
+        "taobao",
+        "712883650214",
+    ),
 ]
 
 
@@ -99,6 +132,11 @@ UNSUPPORTED = [
     "https://weidian.com/item.html?id=4419682733",
     "https://weidian.com/?userid=1590287744",
     "https://m.tb.cn/h.5xYzAbC",  # short share link: needs a network redirect
+    "https://qr.1688.com/s/AbCdEf",
+    "【淘宝】https://m.tb.cn/h.5xYzAbC?tk=AbCd CZ3457 「夏季纯棉短袖T恤」点击链接直接打开",
+    "【淘宝】 「夏季纯棉短袖T恤」 no link at all",
+    "two products https://item.taobao.com/item.htm?id=712883650214 https://detail.1688.com/offer/623418795512.html",
+    "look: javascript:alert(1)//detail.1688.com/offer/623418795512.html",
     # not a (web) URL at all
     "",
     "   ",
@@ -109,7 +147,6 @@ UNSUPPORTED = [
     "file:///etc/passwd",
     "https://",
     "https://[::1/offer/1.html",
-    "https://detail.1688.com/offer/623418795512.html with trailing words",
     "https://detail.1688.com/offer/" + "1" * 3000 + ".html",
 ]
 
@@ -129,3 +166,18 @@ def test_non_strings_are_refused(value):
 def test_unsupported_link_is_a_value_error_with_a_message():
     with pytest.raises(ValueError, match=r"\w"):
         parse_link("https://example.com/item?id=12345678")
+
+
+def test_a_short_share_link_says_how_to_get_the_full_link():
+    for text in (
+        "https://m.tb.cn/h.5xYzAbC",
+        "【淘宝】https://m.tb.cn/h.5xYzAbC?tk=AbCd 「T恤」点击链接直接打开",
+    ):
+        with pytest.raises(UnsupportedLink, match=r"short share link \(m\.tb\.cn\).*paste the address"):
+            parse_link(text)
+
+
+def test_share_text_naming_several_products_is_refused_with_a_reason():
+    text = "https://item.taobao.com/item.htm?id=712883650214 https://item.taobao.com/item.htm?id=712883650215"
+    with pytest.raises(UnsupportedLink, match="several products"):
+        parse_link(text)

@@ -1,0 +1,233 @@
+"""Calling a marketplace API without hanging a Lambda: timeouts, bounded retries, a circuit breaker.
+
+Every marketplace call goes through `call()`:
+
+- connect and read timeouts on every request (SOURCE_CONNECT_TIMEOUT_SECONDS, SOURCE_READ_TIMEOUT_SECONDS);
+- at most SOURCE_MAX_ATTEMPTS attempts, and only on answers worth repeating: a timeout or dropped
+  connection, HTTP 429 / 5xx, or a body the adapter classifies as throttled. Waits between attempts
+  are exponential with full jitter (a random wait in [0, SOURCE_BACKOFF_BASE_MS x 2^attempt]), and
+  the whole call (attempts and waits) stays within SOURCE_DEADLINE_SECONDS: no new attempt starts
+  when the time left could not cover it;
+- a circuit breaker per marketplace: after SOURCE_BREAKER_FAILURES calls in a row failed (every attempt
+  used up), the marketplace is not called for SOURCE_BREAKER_OPEN_SECONDS; calls then fail at once.
+  After that one call is let through (half-open): a success closes the breaker, a failure re-opens it.
+  The breaker lives in the process (one per Lambda container): containers learn separately, which
+  bounds the damage to one deadline per container per open period and needs no shared state.
+
+Failures surface as `SourceUnavailable`, a 503 `source_unavailable` for the storefront.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+import requests
+
+from chalicelib import clock, config
+from chalicelib.errors import ApiError
+from chalicelib.logs import get_logger
+
+log = get_logger("catalog.remote")
+
+OK, THROTTLED, FAILED = "ok", "throttled", "failed"  # what an adapter says of a parsed answer body
+
+
+class SourceUnavailable(ApiError):
+    """A marketplace API is down, throttling us, misconfigured or behind an open circuit breaker."""
+
+    status = 503
+    code = "source_unavailable"
+
+
+def setting_float(name: str, default: float) -> float:
+    try:
+        value = float(config.get(name) or default)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+def setting_int(name: str, default: int) -> int:
+    try:
+        value = int(config.get(name) or default)
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+@dataclass
+class Breaker:
+    marketplace: str
+    failures: int = 0
+    opened_at: float | None = None
+
+    def allows(self) -> bool:
+        if self.opened_at is None:
+            return True
+        return clock.now().timestamp() - self.opened_at >= setting_float("SOURCE_BREAKER_OPEN_SECONDS", 30)
+
+    def succeeded(self) -> None:
+        self.failures, self.opened_at = 0, None
+
+    def failed(self) -> None:
+        self.failures += 1
+        if self.failures >= max(1, setting_int("SOURCE_BREAKER_FAILURES", 5)):
+            if self.opened_at is None or self.allows():
+                log.warning(
+                    "circuit opened", extra={"marketplace": self.marketplace, "failures": self.failures}
+                )
+            self.opened_at = clock.now().timestamp()
+
+
+_breakers: dict[str, Breaker] = {}
+_lock = threading.Lock()
+_session = threading.local()
+
+
+def breaker(marketplace: str) -> Breaker:
+    with _lock:
+        return _breakers.setdefault(marketplace, Breaker(marketplace))
+
+
+def reset() -> None:
+    """Close every breaker (tests; a new container starts this way)."""
+    with _lock:
+        _breakers.clear()
+
+
+def _http() -> requests.Session:
+    session = getattr(_session, "value", None)
+    if session is None:
+        session = _session.value = requests.Session()
+    return session
+
+
+def _backoff(attempt: int) -> float:
+    base = setting_float("SOURCE_BACKOFF_BASE_MS", 200) / 1000
+    return random.uniform(0, min(base * 2**attempt, 5.0))
+
+
+def call(
+    marketplace: str,
+    method: str,
+    url: str,
+    *,
+    params: dict | None = None,
+    data: dict | None = None,
+    classify: Callable[[Any], str],
+) -> Any:
+    """The parsed JSON answer of one marketplace request, retried and bounded as described above.
+
+    `classify(body)` says OK (return it: includes definite answers such as "no such item"),
+    THROTTLED (retry) or FAILED (no retry: bad credentials, a malformed request).
+    """
+    gate = breaker(marketplace)
+    if not gate.allows():
+        raise SourceUnavailable(
+            f"The {marketplace} marketplace is not answering; try again in a minute.",
+            code="source_unavailable",
+        )
+    timeouts = (
+        setting_float("SOURCE_CONNECT_TIMEOUT_SECONDS", 2),
+        setting_float("SOURCE_READ_TIMEOUT_SECONDS", 5),
+    )
+    attempts = max(1, setting_int("SOURCE_MAX_ATTEMPTS", 3))
+    deadline = time.monotonic() + setting_float("SOURCE_DEADLINE_SECONDS", 10)
+    reason = "no attempt"
+    for attempt in range(attempts):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        retry = True
+        try:
+            response = _http().request(
+                method,
+                url,
+                params=params,
+                data=data,
+                timeout=(min(timeouts[0], left), min(timeouts[1], left)),
+            )
+        except requests.Timeout:
+            reason = "timed out"
+        except requests.RequestException as exc:
+            reason = f"connection failed ({type(exc).__name__})"
+        else:
+            if response.status_code == 429:
+                reason = "HTTP 429 (throttled)"
+            elif response.status_code >= 500:
+                reason = f"HTTP {response.status_code}"
+            else:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body, verdict = None, FAILED
+                else:
+                    verdict = classify(body)
+                if verdict == OK:
+                    gate.succeeded()
+                    return body
+                reason = "throttled" if verdict == THROTTLED else f"refused (HTTP {response.status_code})"
+                retry = verdict == THROTTLED
+        if not retry or attempt == attempts - 1:
+            break
+        wait = _backoff(attempt)
+        if time.monotonic() + wait >= deadline:
+            break
+        time.sleep(wait)
+    gate.failed()
+    log.warning("marketplace call failed", extra={"marketplace": marketplace, "reason": reason})
+    raise SourceUnavailable(
+        f"The {marketplace} marketplace did not answer ({reason}); try again in a minute."
+    )
+
+
+# --- mapping helpers shared by the adapters -------------------------------------------------------
+
+
+def fen(value: Any) -> int | None:
+    """Integer fen from a marketplace's yuan amount ("12.50", 12.5, "12"); None when absent or malformed."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0:
+        return None
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def whole(value: Any, default: int = 0) -> int:
+    """A non-negative integer from a number or numeric text (stock, quantities)."""
+    try:
+        number = int(Decimal(str(value).strip()))
+    except (InvalidOperation, ValueError):
+        return default
+    return max(0, number)
+
+
+def grams_from_kg(value: Any) -> int:
+    """Grams from a weight in kilograms (1688's product weight, Taobao's item_weight)."""
+    try:
+        kg = Decimal(str(value).strip())
+    except InvalidOperation:
+        return 0
+    if not kg.is_finite() or kg <= 0:
+        return 0
+    return int((kg * 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def absolute_url(url: Any) -> str | None:
+    """Marketplace picture links come as //img.alicdn.com/...: https; anything but http(s) is dropped."""
+    if not isinstance(url, str) or not url.strip():
+        return None
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    return url if url.startswith(("https://", "http://")) else None

@@ -1,0 +1,270 @@
+"""The 1688 and Taobao adapters against recorded answers, through their real HTTP layer: signed
+requests, careful mapping, sold-out and delisted offers, errors, throttling, timeouts, the breaker."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib import clock
+from chalicelib.catalog import remote
+from chalicelib.catalog.alibaba import AlibabaClient, AlibabaSource, signature
+from chalicelib.catalog.source import InvalidCursor, Sku
+from chalicelib.catalog.taobao import OneboundClient, TaobaoSource
+from tests.replay_server import ReplayServer
+from tests.sources import ACCESS_TOKEN, APP_KEY, APP_SECRET, NS, api_path, fast_retries, fixture  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
+DETAIL = "product.search.queryProductDetail"
+FREIGHT = "product.freight.estimate"
+
+
+@pytest.fixture
+def server():
+    with ReplayServer() as s:
+        yield s
+
+
+def alibaba(server) -> AlibabaSource:
+    return AlibabaSource(AlibabaClient(APP_KEY, APP_SECRET, ACCESS_TOKEN, base_url=server.url + "/openapi"))
+
+
+def taobao(server) -> TaobaoSource:
+    return TaobaoSource(OneboundClient("t-key", "t-secret", base_url=server.url))
+
+
+def calls(server, api: str) -> int:
+    return sum(1 for r in server.requests if r.path == api_path(api))
+
+
+# --- 1688 ----------------------------------------------------------------------------------
+
+
+def test_1688_requests_are_signed_with_hmac_sha1_over_the_path_and_sorted_parameters(server):
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_multi_sku.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    alibaba(server).fetch("623418795512")
+    request = next(r for r in server.requests if r.path == api_path(DETAIL))
+    params = dict(request.query)
+    sent = params.pop("_aop_signature")
+    assert params["access_token"] == ACCESS_TOKEN
+    assert json.loads(params["offerDetailParam"]) == {"offerId": 623418795512, "country": "en"}
+    path = f"{NS}/{DETAIL}/{APP_KEY}"
+    message = path + "".join(k + params[k] for k in sorted(params))
+    assert sent == hmac.new(APP_SECRET.encode(), message.encode(), hashlib.sha1).hexdigest().upper()
+    assert sent == signature(path, params, APP_SECRET) and sent.isupper() and len(sent) == 40
+
+
+def test_1688_signature_known_answer():
+    # computed independently: HMAC-SHA1("secret", "param2/1/ns/api/1b1=2c=3") in uppercase hex
+    expected = hmac.new(b"secret", b"param2/1/ns/api/1b1=2c=3", hashlib.sha1).hexdigest().upper()
+    assert signature("param2/1/ns/api/1", {"c": "=3", "b": "1=2"}, "secret") == expected
+
+
+def test_1688_multi_sku_offer_maps_translations_sku_prices_moq_grams_and_freight(server):
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_multi_sku.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    product = alibaba(server).fetch("623418795512")
+    assert product.product_id == "1688-623418795512" and product.source == "1688"
+    assert product.source_url == "https://detail.1688.com/offer/623418795512.html"
+    assert product.title == "2024 summer cotton short-sleeve T-shirt men loose crew neck"
+    assert product.title_zh == "2024夏季新款纯棉短袖T恤男宽松圆领"
+    assert product.shop.name == "义乌市优品服饰有限公司"
+    assert product.skus == (
+        Sku("5012345678901", {"Color": "Black", "Size": "XL"}, 1850, 1200),
+        Sku("5012345678902", {"Color": "White", "Size": "XL"}, 1850, 0),
+        # no SKU price: the price range of the smallest quantity (2 pieces: 19.80), the highest; the
+        # untranslated attribute keeps its Chinese name and value
+        Sku("5012345678903", {"颜色": "藏青色", "Size": "XXL"}, 1980, 300),
+    )
+    assert product.min_quantity == 2
+    assert product.weight_g == 260  # grams per SKU (the heaviest), not the offer's 0.25 kg
+    assert product.domestic_shipping_fen == 600
+    assert product.images == (
+        "https://cbu01.alicdn.com/img/ibank/O1CN01aaaa_!!2200000000001-0-cib.jpg",
+        "https://cbu01.alicdn.com/img/ibank/O1CN01bbbb_!!2200000000001-0-cib.jpg",
+    )
+
+
+def test_1688_offer_priced_by_quantity_has_one_sku_at_the_moq_price_and_kg_weight(server):
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_normal.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight_free.json"))
+    product = alibaba(server).fetch("681234567890")
+    assert product.skus == (Sku("681234567890", {}, 420, 8000),)
+    assert product.min_quantity == 3  # the first range's startQuantity
+    assert product.weight_g == 80  # 0.08 kg
+    assert product.domestic_shipping_fen == 0  # free postage
+
+
+def test_1688_sold_out_offer_is_a_product_with_no_stock(server):
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_sold_out.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    product = alibaba(server).fetch("681234567890")
+    assert [s.stock for s in product.skus] == [0]
+
+
+def test_1688_delisted_and_unknown_offers_are_no_product(server):
+    for name in ("1688/detail_delisted.json", "1688/detail_not_found.json"):
+        server.add("POST", api_path(DETAIL), 200, fixture(name))
+        assert alibaba(server).fetch("681234567890") is None
+    assert calls(server, FREIGHT) == 0
+
+
+def test_1688_freight_failure_falls_back_to_the_default_domestic_shipping(server, monkeypatch):
+    monkeypatch.setenv("SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN", "1200")
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_normal.json"))
+    server.add("POST", api_path(FREIGHT), 400, fixture("1688/error_signature.json"))
+    assert alibaba(server).fetch("681234567890").domestic_shipping_fen == 1200
+
+
+def test_1688_gateway_error_is_503_without_retrying(server):
+    server.add("POST", api_path(DETAIL), 400, fixture("1688/error_signature.json"))
+    with pytest.raises(remote.SourceUnavailable) as raised:
+        alibaba(server).fetch("681234567890")
+    assert raised.value.status == 503 and raised.value.code == "source_unavailable"
+    assert calls(server, DETAIL) == 1
+
+
+def test_1688_throttling_is_retried_with_backoff_then_answers(server):
+    throttled = fixture("1688/throttled.json")
+    server.add(
+        "POST", api_path(DETAIL), [429, 400, 200], [throttled, throttled, fixture("1688/detail_normal.json")]
+    )
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    assert alibaba(server).fetch("681234567890").product_id == "1688-681234567890"
+    assert calls(server, DETAIL) == 3
+
+
+def test_1688_persistent_throttling_gives_up_after_the_bounded_attempts(server, monkeypatch):
+    monkeypatch.setenv("SOURCE_MAX_ATTEMPTS", "3")
+    server.add("POST", api_path(DETAIL), 400, fixture("1688/throttled.json"))
+    with pytest.raises(remote.SourceUnavailable, match="throttled"):
+        alibaba(server).fetch("681234567890")
+    assert calls(server, DETAIL) == 3
+
+
+def test_a_marketplace_that_times_out_is_503_within_the_deadline(server, monkeypatch):
+    monkeypatch.setenv("SOURCE_DEADLINE_SECONDS", "1")
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_normal.json"), delay=2)
+    started = time.monotonic()
+    with pytest.raises(remote.SourceUnavailable, match="timed out"):
+        alibaba(server).fetch("681234567890")
+    assert time.monotonic() - started < 1.5  # the deadline bounds attempts and waits together
+
+
+def test_5xx_is_retried(server):
+    server.add("POST", api_path(DETAIL), [502, 200], ["bad gateway", fixture("1688/detail_normal.json")])
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    assert alibaba(server).fetch("681234567890") is not None
+
+
+def test_the_breaker_opens_after_repeated_failures_and_half_opens_later(server, monkeypatch):
+    monkeypatch.setenv("SOURCE_BREAKER_FAILURES", "2")
+    monkeypatch.setenv("SOURCE_BREAKER_OPEN_SECONDS", "30")
+    monkeypatch.setenv("SOURCE_MAX_ATTEMPTS", "1")
+    start = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    clock.set_now(start)
+    server.add("POST", api_path(DETAIL), 503, "down")
+    for _ in range(2):
+        with pytest.raises(remote.SourceUnavailable):
+            alibaba(server).fetch("681234567890")
+    assert calls(server, DETAIL) == 2
+    with pytest.raises(remote.SourceUnavailable, match="not answering"):
+        alibaba(server).fetch("681234567890")
+    assert calls(server, DETAIL) == 2  # open: failed at once, the marketplace was not called
+    clock.set_now(start + timedelta(seconds=31))
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_normal.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    assert alibaba(server).fetch("681234567890") is not None  # half-open: one call let through
+    assert remote.breaker("1688").failures == 0
+
+
+def test_1688_keyword_search_maps_hits_and_pages(server):
+    server.add("POST", api_path("product.search.keywordQuery"), 200, fixture("1688/keyword.json"))
+    page = alibaba(server).search("cotton tshirt", 2, None)
+    assert [s.summary() for s in page.items] == [
+        {
+            "product_id": "1688-623418795512",
+            "source": "1688",
+            "title": "Cotton short-sleeve T-shirt men",
+            "price_fen": 1850,
+            "image_url": "https://cbu01.alicdn.com/img/ibank/O1CN01aaaa.jpg",
+            "shop_name": "1688 seller",
+        },
+        {
+            "product_id": "1688-623418795599",
+            "source": "1688",
+            "title": "Loose T-shirt",
+            "price_fen": 1200,
+            "image_url": "https://cbu01.alicdn.com/img/ibank/O1CN01cccc.jpg",
+            "shop_name": "1688 seller",
+        },
+    ]
+    assert page.next_cursor == {"page": 2}
+    sent = json.loads(server.requests[-1].query["offerQueryParam"])
+    assert sent == {"keyword": "cotton tshirt", "beginPage": 1, "pageSize": 2, "country": "en"}
+    for bad in ({"page": "2"}, {"page": 0}, {"after": "x"}):
+        with pytest.raises(InvalidCursor):
+            alibaba(server).search("x", 2, bad)
+
+
+def test_1688_image_search_uploads_then_queries(server):
+    server.add("POST", api_path("product.image.upload"), 200, fixture("1688/image_upload.json"))
+    server.add("POST", api_path("product.search.imageQuery"), 200, fixture("1688/image_query.json"))
+    hits = alibaba(server).image_search(b"\x89PNG fake bytes", 5)
+    assert [h.product_id for h in hits] == ["1688-681234567890"]
+    assert json.loads(server.requests[-1].query["imageParam"])["imageId"] == "1145141919810"
+
+
+# --- Taobao / Tmall (onebound item_get) ----------------------------------------------------
+
+ITEM_GET = "/taobao/item_get/"
+
+
+def test_taobao_item_maps_tmall_skus_prices_stock_weight_and_freight(server):
+    server.add("GET", ITEM_GET, 200, fixture("taobao/item.json"))
+    product = taobao(server).fetch("690125534409")
+    assert server.requests[0].query == {
+        "key": "t-key",
+        "secret": "t-secret",
+        "num_iid": "690125534409",
+        "lang": "en",
+    }
+    assert product.product_id == "taobao-690125534409" and product.source == "tmall"
+    assert product.source_url == "https://detail.tmall.com/item.htm?id=690125534409"
+    assert product.title == "Power bank 10000mAh fast charging slim"
+    assert product.title_zh == "充电宝10000毫安快充超薄"
+    assert product.shop.name == "Xiaomi official flagship store"
+    assert product.skus == (
+        Sku("5012398761001", {"Color": "White"}, 8900, 1200),
+        Sku("5012398761002", {"Color": "Black: matte"}, 9250, 0),  # ':' inside a value survives
+    )
+    assert product.weight_g == 300 and product.domestic_shipping_fen == 800
+    assert product.images == (
+        "https://img.alicdn.com/imgextra/i1/1714128138/O1CN01main.jpg",
+        "https://img.alicdn.com/imgextra/i2/1714128138/O1CN01side.jpg",
+    )
+
+
+def test_taobao_sold_out_delisted_and_unknown(server):
+    server.add("GET", ITEM_GET, 200, fixture("taobao/sold_out.json"))
+    assert {s.stock for s in taobao(server).fetch("690125534409").skus} == {0}
+    server.add("GET", ITEM_GET, 200, fixture("taobao/delisted.json"))
+    assert taobao(server).fetch("690125534409") is None
+    server.add("GET", ITEM_GET, 200, fixture("taobao/not_found.json"))
+    assert taobao(server).fetch("690125534409") is None
+
+
+def test_taobao_error_is_503_and_throttling_is_retried(server):
+    server.add("GET", ITEM_GET, 200, fixture("taobao/error.json"))
+    with pytest.raises(remote.SourceUnavailable):
+        taobao(server).fetch("690125534409")
+    assert len(server.requests) == 1
+    server.add("GET", ITEM_GET, [200, 200], [fixture("taobao/throttled.json"), fixture("taobao/item.json")])
+    assert taobao(server).fetch("690125534409") is not None
+    assert len(server.requests) == 3
