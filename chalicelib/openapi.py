@@ -51,9 +51,27 @@ ERROR_SCHEMA = {
                 "message": {"type": "string"},
                 "details": {
                     "type": "array",
+                    "description": "validation_error: one entry per bad field (`field`, `problem`). "
+                    "price_changed: one per line that moved beyond the tolerance (the new price to show "
+                    "the customer). out_of_stock: one per line the shop cannot supply.",
                     "items": {
                         "type": "object",
-                        "properties": {"field": {"type": "string"}, "problem": {"type": "string"}},
+                        "properties": {
+                            "field": {"type": "string"},
+                            "problem": {"type": "string"},
+                            "cart_item_id": {
+                                "type": ["string", "null"],
+                                "description": "Null: a direct item.",
+                            },
+                            "product_id": {"type": "string"},
+                            "sku_id": {"type": "string"},
+                            "snapshot_unit_price_fen": {"type": "integer"},
+                            "unit_price_fen": {"type": "integer", "description": "The price now."},
+                            "change_fen": {"type": "integer"},
+                            "quantity": {"type": "integer", "description": "What the line asks for."},
+                            "stock": {"type": "integer", "description": "What the shop has."},
+                            "available": {"type": "boolean", "description": "False: delisted or gone."},
+                        },
                     },
                 },
             },

@@ -16,6 +16,9 @@ _CART_LINE = {
     "props": {"colour": "white", "size": "L"},
     "quantity": 2,
     "unit_price_fen": 3900,
+    "added_unit_price_fen": 3900,
+    "price_changed": False,
+    "stock": 120,
     "remark": "white, size L",
     "available": True,
     "added_at": "2026-11-29T01:58:00Z",
@@ -34,6 +37,12 @@ class CartLine(Out):
     props: dict[str, str]
     quantity: int
     unit_price_fen: Fen | None = Field(description="Today's price; null when the SKU is no longer available.")
+    added_unit_price_fen: Fen | None = Field(
+        description="The price when the line was added (or last accepted with `accept_price`): the cart's "
+        "snapshot, against which an order re-prices; null for lines added before snapshots existed."
+    )
+    price_changed: bool = Field(description="Today's price differs from the snapshot.")
+    stock: int = Field(description="Units the shop has now (0 when the SKU is gone).")
     remark: str | None
     available: bool
     added_at: Timestamp
@@ -73,17 +82,49 @@ _ESTIMATES = {
 }
 
 
+class QuotePriceChange(Out):
+    """A cart line whose price moved since it was added, within REPRICE_TOLERANCE_PERCENT: it is charged
+    at the new price (a larger move is a 409 `price_changed` instead)."""
+
+    cart_item_id: str | None
+    product_id: str
+    sku_id: str
+    snapshot_unit_price_fen: Fen
+    unit_price_fen: Fen = Field(description="The price charged.")
+    change_fen: int = Field(description="unit_price_fen - snapshot_unit_price_fen (negative: cheaper).")
+
+
+class OrderPriceChange(Out):
+    """An order line that was re-priced at creation, within the tolerance: the cart's snapshot against
+    the price charged."""
+
+    item_id: str
+    product_id: str
+    sku_id: str
+    snapshot_unit_price_fen: Fen
+    unit_price_fen: Fen = Field(description="The price charged.")
+    change_fen: int = Field(description="unit_price_fen - snapshot_unit_price_fen (negative: cheaper).")
+
+
 class OrderQuote(Out):
     """Exact charges for the given lines on a payment channel (nothing is created)."""
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"charges": _CHARGES, "payment_channel": "balance", "estimates": _ESTIMATES}]
+            "examples": [
+                {
+                    "charges": _CHARGES,
+                    "payment_channel": "balance",
+                    "price_changes": [],
+                    "estimates": _ESTIMATES,
+                }
+            ]
         }
     )
 
     charges: OrderCharges
     payment_channel: str
+    price_changes: list[QuotePriceChange] = Field(description="Lines re-priced within the tolerance.")
     estimates: OrderEstimates
 
 
@@ -108,6 +149,9 @@ class _OrderFields(Out):
         description="The external payment to complete, while an order on a provider channel awaits payment."
     )
     estimates: OrderEstimates
+    price_changes: list[OrderPriceChange] = Field(
+        description="Lines re-priced at creation within the tolerance (empty when nothing moved)."
+    )
 
 
 _ORDER = {
@@ -127,6 +171,7 @@ _ORDER = {
     "and is not refunded.",
     "payment": None,
     "estimates": _ESTIMATES,
+    "price_changes": [],
 }
 _ORDER_ITEM = {
     **_EXAMPLE_ITEM,
