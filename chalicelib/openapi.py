@@ -126,21 +126,6 @@ QUERY_PARAMETERS: dict[str, dict] = {
     },
     "status": {"description": "Which queue.", "schema": {"type": "string"}},
 }
-# Cheap, real response schemas for a few key operations (the rest: any JSON object).
-RESPONSE_SCHEMAS: dict[str, dict] = {
-    "get_wallet": {
-        "type": "object",
-        "required": ["balance_fen", "entries", "next_cursor"],
-        "properties": {
-            "balance_fen": {"type": "integer"},
-            "entries": {"type": "array", "items": {"type": "object"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    },
-    "list_payment_channels": {"$ref": "#/components/schemas/Page"},
-    "shipping_lines": {"$ref": "#/components/schemas/Page"},
-    "image_search": {"$ref": "#/components/schemas/Page"},
-}
 # Statuses a view answers besides its declared success status.
 EXTRA_SUCCESS: dict[str, dict[int, str]] = {
     "scan_inbound": {200: "The parcel was already received: the same answer, with `already_received`."},
@@ -328,10 +313,7 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
     if _returns_nothing(spec):
         responses["204"] = {"description": "Done; no content."}
     else:
-        if spec.response is not None:
-            schema = refs[(spec.response, "serialization")]
-        else:
-            schema = RESPONSE_SCHEMAS.get(spec.name)
+        schema = refs[(spec.response, "serialization")] if spec.response is not None else None
         if schema is None:
             schema = {"$ref": "#/components/schemas/Page"} if "cursor" in spec.query else {"type": "object"}
         responses[str(spec.status)] = {
