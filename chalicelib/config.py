@@ -24,6 +24,10 @@ DEFAULTS = {
     "CURSOR_MAX_AGE_SECONDS": "86400",  # a list cursor older than this is refused (400): page again
     "IMAGE_SEARCH_MAX_PIXELS": "4000000",  # image search decodes at most this many pixels (400 above)
     "PHOTO_MAX_PIXELS": "16000000",  # a QC photo (PNG/WebP) of more pixels is quarantined undecoded
+    # exchange rates (docs/currencies.md): the source the exchange_rates job reads, and its address
+    "CURRENCY_SOURCE": "ecb",
+    "ECB_BASE_URL": "https://www.ecb.europa.eu",
+    "CURRENCY_SOURCE_TIMEOUT_SECONDS": "10",
 }
 
 LOCAL_STAGES = ("local", "test")  # stages that may run with demo secrets and development origins
@@ -112,6 +116,11 @@ BUSINESS_DEFAULTS = {
     "STORAGE_RESUME_GRACE_DAYS": "7",
     # the Lambda timeout (.chalice/config.json lambda_timeout): an idempotency claim is leased this long
     "FUNCTION_TIMEOUT_SECONDS": "30",
+    # the customer's currency (docs/currencies.md): our margin over the reference rate, in the customer's
+    # disfavour (market practice 2-3%), and the age past which a rate is stale (conversions stop, 503):
+    # 128 h covers the ECB's longest gap (Easter, Christmas: four closing days) plus the hourly job's lag
+    "CURRENCY_MARGIN_PERCENT": "2.5",
+    "CURRENCY_MAX_AGE_HOURS": "128",
 }
 
 

@@ -59,20 +59,20 @@ class OrderBody(Body):
         return self
 
 
-@route(bp, "/cart")
+@route(bp, "/cart", currency=True)
 def get_cart(req: Req) -> dict:
     """The caller's cart, priced from the catalog."""
     return orders.get_cart(req.user.user_id)
 
 
-@route(bp, "/cart/items", "POST", body=CartItemBody, status=201)
+@route(bp, "/cart/items", "POST", body=CartItemBody, status=201, currency=True)
 def add_cart_item(req: Req) -> dict:
     """Put a SKU in the cart."""
     b = req.body
     return orders.add_to_cart(req.user.user_id, b.product_id, b.sku_id, b.quantity, b.remark)
 
 
-@route(bp, "/cart/items/{cart_item_id}", "PATCH", body=CartItemPatch)
+@route(bp, "/cart/items/{cart_item_id}", "PATCH", body=CartItemPatch, currency=True)
 def update_cart_item(req: Req, cart_item_id: str) -> dict:
     """Change a cart item's quantity or remark."""
     return orders.update_cart_item(req.user.user_id, cart_item_id, req.body.quantity, req.body.remark)
@@ -88,13 +88,13 @@ def _direct(body: OrderBody) -> list[dict] | None:
     return [d.model_dump() for d in body.items] if body.items is not None else None
 
 
-@route(bp, "/orders/quote", "POST", body=OrderBody)
+@route(bp, "/orders/quote", "POST", body=OrderBody, currency=True)
 def quote_order(req: Req) -> dict:
     """Exact charges for cart items or direct items on a payment channel."""
     return orders.quote(req.user.user_id, req.body.cart_item_ids, _direct(req.body), req.body.payment_channel)
 
 
-@route(bp, "/orders", "POST", body=OrderBody, status=201)
+@route(bp, "/orders", "POST", body=OrderBody, status=201, currency=True)
 def create_order(req: Req) -> dict:
     """Create a procurement order; prices are snapshotted and ordered cart items leave the cart."""
     return orders.create(
@@ -102,7 +102,7 @@ def create_order(req: Req) -> dict:
     )
 
 
-@route(bp, "/orders", query=("limit", "cursor"))
+@route(bp, "/orders", query=("limit", "cursor"), currency=True)
 def list_orders(req: Req) -> dict:
     """The caller's orders, newest first."""
     page = orders.list_orders(req.user.user_id, page_limit(req), decode_cursor(req))
@@ -110,7 +110,7 @@ def list_orders(req: Req) -> dict:
     return page
 
 
-@route(bp, "/orders/{order_id}")
+@route(bp, "/orders/{order_id}", currency=True)
 def get_order(req: Req, order_id: str) -> dict:
     """One of the caller's orders with its items."""
     order = orders.own_order(req.user.user_id, order_id)
@@ -122,13 +122,13 @@ def get_order(req: Req, order_id: str) -> dict:
     return orders.order_json(order, orders.order_items(order), payment)
 
 
-@route(bp, "/orders/{order_id}/pay", "POST", money=True)
+@route(bp, "/orders/{order_id}/pay", "POST", money=True, currency=True)
 def pay_order(req: Req, order_id: str) -> dict:
     """Pay: from the wallet (balance channel) or by an external payment completed by the provider."""
     return orders.pay(req.user.user_id, order_id)
 
 
-@route(bp, "/orders/{order_id}/cancel", "POST", money=True)
+@route(bp, "/orders/{order_id}/cancel", "POST", money=True, currency=True)
 def cancel_order(req: Req, order_id: str) -> dict:
     """Cancel before any item is purchased; what was paid returns to the wallet."""
     return orders.cancel(req.user.user_id, order_id)

@@ -95,14 +95,14 @@ def package_services(req: Req) -> dict:
 # --- customers -------------------------------------------------------------------------------------------
 
 
-@route(bp, "/packages/quote", "POST", body=QuoteBody)
+@route(bp, "/packages/quote", "POST", body=QuoteBody, currency=True)
 def quote_package(req: Req) -> dict:
     """Every line that may carry these stored items to a country, with chargeable weight and charges."""
     b = req.body
     return packages.quote(req.user.user_id, b.item_ids, b.country, b.services, b.declared_value_fen)
 
 
-@route(bp, "/packages", "POST", body=PackageBody, status=201)
+@route(bp, "/packages", "POST", body=PackageBody, status=201, currency=True)
 def create_package(req: Req) -> dict:
     """Submit a package of stored items: they become in_package and their storage clock stops."""
     b = req.body
@@ -111,19 +111,19 @@ def create_package(req: Req) -> dict:
     )
 
 
-@route(bp, "/packages", query=("limit", "cursor"))
+@route(bp, "/packages", query=("limit", "cursor"), currency=True)
 def list_packages(req: Req) -> dict:
     """The caller's packages, newest first."""
     return _page(packages.list_packages(req.user.user_id, page_limit(req), decode_cursor(req)))
 
 
-@route(bp, "/packages/{package_id}")
+@route(bp, "/packages/{package_id}", currency=True)
 def get_package(req: Req, package_id: str) -> dict:
     """One of the caller's packages with its items, tracking once shipped, and review."""
     return packages.get_package(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/pay", "POST", money=True)
+@route(bp, "/packages/{package_id}/pay", "POST", money=True, currency=True)
 def pay_package(req: Req, package_id: str) -> dict:
     """Pay the package from the wallet; it joins the packing queue."""
     return packages.pay(req.user.user_id, package_id)
@@ -135,7 +135,7 @@ def pay_package_difference(req: Req, package_id: str) -> dict:
     return packages.pay_difference(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/cancel", "POST", money=True)
+@route(bp, "/packages/{package_id}/cancel", "POST", money=True, currency=True)
 def cancel_package(req: Req, package_id: str) -> dict:
     """Cancel before packing: items back to storage with their original deadline, payment refunded."""
     return packages.cancel(req.user.user_id, package_id)

@@ -21,3 +21,6 @@ class Me(Out):
     user_id: str = Field(description="The Cognito `sub`: the customer's id everywhere in the API.")
     email: str
     groups: list[str] = Field(description="Staff groups (reviewer, warehouse, admin); empty for customers.")
+    currency: str | None = Field(
+        default=None, description="The saved display currency (PUT /me/preferences); null: CNY only."
+    )
