@@ -37,6 +37,7 @@ PUBLIC_ROUTES = {
     ("POST", "/payments/webhook"),
     ("GET", "/shipping-lines"),
     ("GET", "/openapi.json"),
+    ("GET", "/currencies"),
 }
 
 # Code that runs only on a laptop or in tests (provisioning, demo data), never in Lambda: its AWS
