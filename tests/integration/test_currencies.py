@@ -454,3 +454,69 @@ def test_the_local_stack_seed_converts_out_of_the_box(api):
     # staff routes take no currency: the parameter is ignored there
     staff = api.get("/staff/orders?status=pending_review&currency=XYZ", user=REVIEWER)
     assert staff.status == 200 and "display_currency" not in staff.body
+
+
+# --- the OpenAPI document -------------------------------------------------------------------------
+
+
+def test_the_openapi_document_describes_the_currency_parameter_and_converted_fields():
+    from chalicelib import openapi
+    from chalicelib.web import ROUTES
+
+    document = openapi.document()
+    flagged = [spec for spec in ROUTES if spec.currency]
+    assert len(flagged) == 22
+    for spec in ROUTES:
+        operation = document["paths"][spec.path][spec.method.lower()]
+        names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
+        assert ("currency" in names) == spec.currency, (spec.method, spec.path)
+        if spec.currency:
+            assert operation["responses"]["503"] == {"$ref": "#/components/responses/ServiceUnavailable"}
+            assert "400" in operation["responses"]
+    wallet = document["paths"]["/wallet"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert wallet["properties"]["balance_minor"]["type"] == "integer"
+    assert wallet["properties"]["display_currency"] == {"$ref": "#/components/schemas/DisplayCurrency"}
+    page = document["components"]["schemas"]["Page"]
+    assert page["properties"]["display_currency"] == {"$ref": "#/components/schemas/DisplayCurrency"}
+    assert "code" in document["components"]["schemas"]["DisplayCurrency"]["required"]
+
+
+def test_minor_siblings_reach_every_schema_a_converted_response_refers_to():
+    from chalicelib.openapi import add_currency
+    from chalicelib.web import RouteSpec
+
+    spec = RouteSpec("GET", "/x", "x", True, (), None, 200, "x", currency=True)
+    document = {
+        "paths": {
+            "/x": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Outer"}}
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "components": {
+            "schemas": {
+                "Outer": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "total_fen": {"type": "integer"},
+                        "lines": {"type": "array", "items": {"$ref": "#/components/schemas/Line"}},
+                    },
+                },
+                "Line": {"type": "object", "properties": {"price_fen": {"type": "integer"}, "qty": {}}},
+            },
+            "responses": {},
+        },
+    }
+    schemas = add_currency(document, [spec])["components"]["schemas"]
+    assert schemas["Outer"]["properties"]["total_minor"]["type"] == "integer"
+    assert "display_currency" in schemas["Outer"]["properties"]
+    assert set(schemas["Line"]["properties"]) == {"price_fen", "price_minor", "qty"}
+    assert "display_currency" not in schemas["Line"]["properties"]  # only on the body itself
