@@ -318,7 +318,7 @@ def preference(user_id: str) -> str | None:
     from chalicelib.models.currency import UserPreference
 
     try:
-        code = UserPreference.get(user_id).currency
+        code = UserPreference.get(user_id, consistent_read=True).currency  # a save is seen at once
     except UserPreference.DoesNotExist:
         return None
     return code if code in CURRENCIES else None
