@@ -42,6 +42,14 @@ def auto_confirm_receipt(event):
     return metrics.job(auto_confirm_job.run(event.context), started)
 
 
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def exchange_rates(event):
+    from chalicelib.jobs import exchange_rates as exchange_rates_job
+
+    started = time.monotonic()
+    return metrics.job(exchange_rates_job.run(event.context), started)
+
+
 @app.on_sqs_message(queue=config.get("PHOTO_QUEUE"), batch_size=10)
 def photo_events(event):
     from chalicelib.events import photos as photo_events_handler

@@ -43,6 +43,10 @@ DEFAULTS = {
     # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua / Yiwu)
     "WAREHOUSE_PROVINCE_CODE": "330000",
     "WAREHOUSE_CITY_CODE": "330700",
+    # exchange rates (docs/currencies.md): the source the exchange_rates job reads, and its address
+    "CURRENCY_SOURCE": "ecb",
+    "ECB_BASE_URL": "https://www.ecb.europa.eu",
+    "CURRENCY_SOURCE_TIMEOUT_SECONDS": "10",
 }
 
 LOCAL_STAGES = ("local", "test")  # stages that may run with demo secrets and development origins
@@ -134,6 +138,11 @@ BUSINESS_DEFAULTS = {
     # an order re-prices its cart lines at creation: a change of at most this percent of the cart's
     # price snapshot is accepted (and shown); a larger one is 409 price_changed (docs/sources.md)
     "REPRICE_TOLERANCE_PERCENT": "2",
+    # the customer's currency (docs/currencies.md): our margin over the reference rate, in the customer's
+    # disfavour (market practice 2-3%), and the age past which a rate is stale (conversions stop, 503):
+    # 128 h covers the ECB's longest gap (Easter, Christmas: four closing days) plus the hourly job's lag
+    "CURRENCY_MARGIN_PERCENT": "2.5",
+    "CURRENCY_MAX_AGE_HOURS": "128",
 }
 
 

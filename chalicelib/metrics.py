@@ -40,6 +40,7 @@ CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
     "SweepDaysCaughtUp": ("Count", (), "deadline days the storage sweep completed in a run"),
     "MoneyMovedFen": ("None", ("kind",), "money moved through the wallet ledger, in fen, per ledger kind"),
     "JobCompleted": ("Count", ("job",), "a scheduled job finished its run (heartbeat for the 26 h alarms)"),
+    "ExchangeRatesStale": ("Count", (), "currencies whose rate is stale after an exchange-rate run"),
 }
 
 _lock = threading.Lock()

@@ -102,9 +102,10 @@ ERRORS = {
         "unsupported_media_type: a body sent without `Content-Type: application/json` (nothing changed).",
     ),
     503: (
-        "SourceUnavailable",
+        "ServiceUnavailable",
         "source_unavailable: a marketplace API did not answer in time, throttled us or is not configured "
-        "(docs/sources.md); try again later.",
+        "(docs/sources.md); try again later. rate_unavailable: no exchange rate, or a stale one, for the "
+        "currency asked for (amounts in CNY still work without `currency`; docs/currencies.md).",
     ),
 }
 QUERY_PARAMETERS: dict[str, dict] = {
@@ -553,7 +554,7 @@ def build(routes: list[web.RouteSpec] | None = None) -> dict:
         # the lifecycle table: statuses and their transitions (replaces the bare enums models refer to)
         **lifecycle.openapi_schemas(),
     }
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
         "paths": paths,
@@ -577,6 +578,107 @@ def build(routes: list[web.RouteSpec] | None = None) -> dict:
             },
         },
     }
+    return add_currency(document, routes)
+
+
+# --- the customer's currency (chalicelib/currency.py, docs/currencies.md) -----------------------------
+
+DISPLAY_CURRENCY_SCHEMA = {
+    "type": "object",
+    "description": "The currency the `*_minor` amounts are in; present only when a currency was asked for "
+    "(`?currency=` or the saved preference).",
+    "required": ["code", "minor_units", "rate", "cny_per_unit", "rate_at", "source", "margin_percent"],
+    "properties": {
+        "code": {"type": "string", "description": "ISO 4217 code."},
+        "minor_units": {"type": "integer", "description": "Decimal places of the currency (JPY, KRW: 0)."},
+        "rate": {"type": "string", "description": "Units per 1 CNY, margin included (a decimal string)."},
+        "cny_per_unit": {"type": "string", "description": "1 / rate, shown only (a decimal string)."},
+        "rate_at": {
+            "type": "string",
+            "format": "date-time",
+            "description": "When the source fixed the rate.",
+        },
+        "source": {"type": "string"},
+        "margin_percent": {"type": "string", "description": "Our margin over the reference rate."},
+    },
+    "additionalProperties": False,
+}
+CURRENCY_PARAMETER = {
+    "name": "currency",
+    "in": "query",
+    "required": False,
+    "description": "Also show amounts in this currency (GET /currencies): a `<name>_minor` integer in its "
+    "minor units next to every `<name>_fen`, and `display_currency`. Without it, a signed-in customer's "
+    "saved preference (PUT /me/preferences) applies. Unknown code: 400; stale rate: 503 rate_unavailable.",
+    "schema": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+}
+
+
+def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
+    """On every route declared with `currency=True`: the `currency` query parameter, the 400/503 it can
+    answer, and in its success schemas (and every schema they reach) an optional integer `<name>_minor`
+    next to each `<name>_fen` property, plus an optional `display_currency` on the body itself. Shared
+    components gain the optional properties for every route that uses them (they are sent only when a
+    currency was asked for)."""
+    flagged = [spec for spec in routes if spec.currency]
+    if not flagged:
+        return document
+    schemas = document["components"]["schemas"]
+    schemas["DisplayCurrency"] = copy.deepcopy(DISPLAY_CURRENCY_SCHEMA)
+    seen: set[str] = set()
+    for spec in flagged:
+        operation = document["paths"][spec.path][spec.method.lower()]
+        operation.setdefault("parameters", []).append(copy.deepcopy(CURRENCY_PARAMETER))
+        responses = operation["responses"]
+        for status in (400, 503):
+            responses.setdefault(str(status), {"$ref": f"#/components/responses/{ERRORS[status][0]}"})
+        for status, answer in responses.items():
+            if not status.startswith("2") or "content" not in answer:
+                continue
+            schema = answer["content"]["application/json"]["schema"]
+            top = _component(schema, schemas)
+            if top.get("type", "object") == "object":
+                top.setdefault("properties", {}).setdefault(
+                    "display_currency", {"$ref": "#/components/schemas/DisplayCurrency"}
+                )
+            _add_minor(schema, schemas, seen)
+        operation["responses"] = dict(sorted(responses.items()))
+    return document
+
+
+def _component(schema: dict, schemas: dict) -> dict:
+    ref = schema.get("$ref", "")
+    return schemas[ref.removeprefix("#/components/schemas/")] if ref else schema
+
+
+def _add_minor(schema: Any, schemas: dict, seen: set[str]) -> None:
+    if isinstance(schema, list):
+        for value in schema:
+            _add_minor(value, schemas, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+        name = ref.removeprefix("#/components/schemas/")
+        if name not in seen and name in schemas:
+            seen.add(name)
+            _add_minor(schemas[name], schemas, seen)
+        return
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        for name in list(properties):
+            if name.endswith("_fen") and f"{name[:-4]}_minor" not in properties:
+                properties[f"{name[:-4]}_minor"] = {
+                    "type": "integer",
+                    "description": f"`{name}` in `display_currency`'s minor units (only when a currency "
+                    "was asked for).",
+                }
+        for value in properties.values():
+            _add_minor(value, schemas, seen)
+    for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
+        if key in schema:
+            _add_minor(schema[key], schemas, seen)
 
 
 _cache: dict[int, dict] = {}

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids, lifecycle, metrics, payments, refunds, uow
+from chalicelib import clock, config, currency, ids, lifecycle, metrics, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
@@ -352,6 +352,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
         total_fen=charges.total_fen,
         item_ids=[i.item_id for i in items],
         created_at=now,
+        fx=currency.snapshot(),
     )
     work = uow.Unit(result=order)
     work.save(order, Order.order_id.does_not_exist())
@@ -401,6 +402,12 @@ def order_json(order: Order, items: Iterable[Item], payment: Payment | None = No
         "refund_excludes_fen": int(order.bank_fee_fen),
         "refund_policy": REFUND_POLICY,
         "payment": payments.payment_json(payment) if payment else None,
+        "fx_snapshot": currency.snapshot_json(
+            currency.stored(order.fx),
+            total_fen=int(order.total_fen),
+            paid_fen=int(order.paid_fen or 0),
+            refunded_fen=int(order.refunded_fen or 0),
+        ),
         "estimates": ESTIMATES,
         # cart lines re-priced at creation within the tolerance: the cart's snapshot vs what was charged
         "price_changes": [
@@ -507,7 +514,9 @@ def pay(user_id: str, order_id: str) -> dict:
         current = first.pop() if first else own_order(user_id, order_id, consistent=True)
         lifecycle.ORDER.require("pay", current.status)
         items, _, work = with_account(user_id, current.item_ids)
-        work.move(user_id, -int(current.total_fen), "order_payment", current.order_id)
+        work.move(
+            user_id, -int(current.total_fen), "order_payment", current.order_id, currency.stored(current.fx)
+        )
         _to_review(work, current, items, int(current.total_fen))
         work.result = order_json(current, items)
         return work
@@ -561,7 +570,9 @@ def settle_external_payment(work: uow.Unit, payment: Payment) -> None:
         work.move(order.user_id, -int(payment.fee_fen), "payment_channel_fee", payment.payment_id)
         return
     items = order_items(order)
-    work.move(order.user_id, -int(order.total_fen), "order_payment", order.order_id)
+    work.move(
+        order.user_id, -int(order.total_fen), "order_payment", order.order_id, currency.stored(order.fx)
+    )
     _to_review(work, order, items, int(order.total_fen))
 
 
@@ -601,7 +612,7 @@ def cancel(user_id: str, order_id: str) -> dict:
         if any(i.status != waiting or i.purchase for i in items):
             raise Conflict("Some items are already purchased; open an after-sales case instead.")
         refund = refund_due_fen(order)
-        work.move(user_id, refund, "order_refund", order.order_id)
+        work.move(user_id, refund, "order_refund", order.order_id, currency.stored(order.fx))
         now = clock.now_iso()
         cancelled = lifecycle.ORDER.target("cancel")
         work.update(

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, ids, lifecycle, money, storage, uow, wallet
+from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import ItemStatus, PackageStatus
@@ -132,6 +132,11 @@ def package_json(
             else None
         ),
         "review": review_json(review) if review else None,
+        "fx_snapshot": currency.snapshot_json(
+            currency.stored(package.fx),
+            paid_fen=int(package.paid_fen or 0),
+            refunded_fen=int(package.refunded_fen or 0),
+        ),
     }
     if items is not None:
         body["items"] = [item_json(i) for i in items]
@@ -425,8 +430,10 @@ def pay(user_id: str, package_id: str) -> dict:
         items, work = _items_and_account(package)
         total = int(package.total_fen)
         now = clock.now_iso()
-        work.move(user_id, -total, "package_payment", package.package_id)
+        snap = currency.snapshot() or currency.stored(package.fx)  # the rate paid at, if one was asked for
+        work.move(user_id, -total, "package_payment", package.package_id, snap)
         actions = [
+            *([Package.fx.set(snap)] if snap else []),
             Package.status.set(lifecycle.PACKAGE.target("pay")),
             Package.paid_fen.set(total),
             Package.paid_at.set(now),
@@ -437,6 +444,7 @@ def pay(user_id: str, package_id: str) -> dict:
         ]
         work.update(package, actions, lifecycle.PACKAGE.condition(Package.status, "pay"))
         package.status, package.paid_fen, package.paid_at = lifecycle.PACKAGE.target("pay"), total, now
+        package.fx = snap
         work.result = package_json(package, items)
         return work
 
@@ -502,7 +510,7 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
     now_dt = clock.now()
     now = clock.iso(now_dt)
     grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
-    work.move(package.user_id, refund, "package_refund", package.package_id)
+    work.move(package.user_id, refund, "package_refund", package.package_id, currency.stored(package.fx))
     target = lifecycle.PACKAGE.target(action)
     work.update(
         package,

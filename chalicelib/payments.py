@@ -13,7 +13,7 @@ import time
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids, metrics, uow
+from chalicelib import clock, config, currency, ids, metrics, uow
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, RequestRecord
@@ -38,6 +38,11 @@ def payment_json(payment: Payment) -> dict:
         "status": payment.status,
         "created_at": payment.created_at,
         "succeeded_at": payment.succeeded_at,
+        "fx_snapshot": currency.snapshot_json(
+            currency.stored(payment.fx),
+            amount_fen=int(payment.amount_fen),
+            charge_fen=int(payment.charge_fen),
+        ),
     }
 
 
@@ -55,6 +60,7 @@ def new_payment(
         charge_fen=amount_fen + fee_fen,
         status="requires_action",
         created_at=clock.now_iso(),
+        fx=currency.snapshot(),
     )
 
 
@@ -137,9 +143,11 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
             return result
         now = clock.now_iso()
         if payment.purpose == "top_up":  # the channel's fee is the provider's; the wallet gets the amount
-            result.move(payment.user_id, int(payment.amount_fen), "top_up", payment.payment_id)
+            fx = currency.stored(payment.fx)
+            result.move(payment.user_id, int(payment.amount_fen), "top_up", payment.payment_id, fx)
         else:  # an order's total already includes its bank fee; all of it pays the order
-            result.move(payment.user_id, int(payment.charge_fen), "payment_received", payment.payment_id)
+            fx = currency.stored(payment.fx)
+            result.move(payment.user_id, int(payment.charge_fen), "payment_received", payment.payment_id, fx)
 
         def mark_paid(tx: TransactWrite) -> None:
             tx.update(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, lifecycle, money, refunds, uow, wallet
+from chalicelib import clock, config, currency, db, lifecycle, money, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
@@ -120,7 +120,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
         items = order_items(order)
         work = uow.Unit()
         refund = refund_due_fen(order)  # the bank fee of an external channel is not refunded
-        work.move(order.user_id, refund, "order_refund", order.order_id)
+        work.move(order.user_id, refund, "order_refund", order.order_id, currency.stored(order.fx))
 
         def write(tx: TransactWrite) -> None:
             tx.update(

@@ -88,4 +88,8 @@ ROUTES_BY_MODULE = {
     "chalicelib.api.docs": [
         ("GET", "/openapi.json"),
     ],
+    "chalicelib.api.currencies": [
+        ("GET", "/currencies"),
+        ("PUT", "/me/preferences"),
+    ],
 }

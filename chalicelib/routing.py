@@ -31,6 +31,7 @@ BLUEPRINTS = (
     "chalicelib.api.storage",
     "chalicelib.api.packages",
     "chalicelib.api.docs",
+    "chalicelib.api.currencies",
 )
 INDEX_FILE = Path(__file__).with_name("route_index.py")
 

@@ -35,6 +35,7 @@ class Leg:
     amount_fen: int
     kind: str
     ref: str
+    fx: dict | None = None  # the rate snapshot the ledger entry keeps (chalicelib/currency.py)
 
 
 @dataclass
@@ -47,9 +48,9 @@ class Unit:
     # wallet accounts the build already read (e.g. in the same batch as its items): saves a read
     accounts: dict[str, Any] = field(default_factory=dict)
 
-    def move(self, user_id: str, amount_fen: int, kind: str, ref: str) -> None:
+    def move(self, user_id: str, amount_fen: int, kind: str, ref: str, fx: dict | None = None) -> None:
         if amount_fen:
-            self.legs.setdefault(user_id, []).append(Leg(int(amount_fen), kind, ref))
+            self.legs.setdefault(user_id, []).append(Leg(int(amount_fen), kind, ref, fx or None))
 
     def write(self, op: Callable[[TransactWrite], None]) -> None:
         self.writes.append(op)

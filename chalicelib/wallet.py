@@ -12,7 +12,7 @@ import contextlib
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, uow
+from chalicelib import clock, currency, ids, uow
 from chalicelib.errors import InsufficientFunds
 from chalicelib.models.commerce import LedgerEntry, WalletAccount
 
@@ -67,6 +67,7 @@ def write_legs(tx: TransactWrite, user_id: str, legs: list[uow.Leg], acct: Walle
                 balance_after_fen=balance,
                 ref=leg.ref,
                 created_at=now,
+                fx=leg.fx,
             ),
             condition=LedgerEntry.sk.does_not_exist(),
         )
@@ -95,4 +96,7 @@ def entry_json(entry: LedgerEntry) -> dict:
         "balance_after_fen": int(entry.balance_after_fen),
         "created_at": entry.created_at,
         "ref": entry.ref,
+        # the rate of the order, package payment or top-up it belongs to: the amount in the customer's
+        # currency at THAT rate (a refund goes back at the rate paid, not today's)
+        "fx_snapshot": currency.snapshot_json(currency.stored(entry.fx), amount_fen=int(entry.amount_fen)),
     }

@@ -46,6 +46,8 @@ class RouteSpec:
     view: Callable | None = field(default=None, repr=False, compare=False)
     # the pydantic model (chalicelib.responses) the success body is serialized through; None: not typed yet
     response: type | None = None
+    # amounts also in the caller's currency (?currency= or the saved preference): chalicelib/currency.py
+    currency: bool = False
 
 
 ROUTES: list[RouteSpec] = []
@@ -203,6 +205,7 @@ def route(
     query: tuple[str, ...] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
     response: type | None = None,
+    currency: bool = False,
 ) -> Callable:
     """Register `fn(req, **path_params)` as a route.
 
@@ -213,6 +216,10 @@ def route(
     max_body_bytes: the largest body the route reads (400 above; every body's JSON depth is bounded).
     response: the model (a chalicelib.responses.Out) the success body is serialized through, so the
     OpenAPI document describes exactly what is sent (`serialize_response`).
+    currency: when the caller asks for a currency (`?currency=USD`, or a signed-in customer's saved
+    preference), the serialized body gets `<name>_minor` next to every `<name>_fen` and a
+    `display_currency` object; an unsupported code is a 400 and a stale rate a 503, both before the
+    view runs (chalicelib/currency.py).
     Every path also gets an OPTIONS view answering CORS preflights (`_register_preflight`).
     """
 
@@ -260,14 +267,32 @@ def route(
         def _execute(req: Req, path_params: dict) -> Response:
             if body is not None:
                 req.body = validate(body, parse_json(req.raw_body))
-            result = fn(req, **path_params)
+            if currency:
+                return _in_currency(req, path_params)
+            return _respond(fn(req, **path_params))
+
+        def _respond(result: Any, display: Any = None) -> Response:
             if isinstance(result, Response):
                 return result
             if result is None:
                 return Response(body="", status_code=204)
             if response is not None:
                 result = serialize_response(response, result, f"{method} {path}")
+            if display is not None:
+                from chalicelib.currency import convert_body
+
+                result = convert_body(result, display)
             return json_response(result, status=status)
+
+        def _in_currency(req: Req, path_params: dict) -> Response:
+            from chalicelib import currency as fx
+
+            display = fx.resolve(req.query, req.caller.user_id if req.caller else None)
+            token = fx.bind(display)
+            try:
+                return _respond(fn(req, **path_params), display)
+            finally:
+                fx.unbind(token)
 
         bp.route(path, methods=[method])(view)
         _register_preflight(bp, path)
@@ -285,6 +310,7 @@ def route(
                 query=tuple(query),
                 view=fn,
                 response=response,
+                currency=currency,
             )
         )
         return view

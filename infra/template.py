@@ -115,6 +115,8 @@ FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
     "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Email", "Users", "Tracing"),
     # counts overdue reviews (one Query per queue shard)
     "heartbeat": ("Logs", "Tables", "TableIndexes", "Tracing"),
+    # reads the rate source over HTTPS (no AWS call) and writes the exchange-rates table (no index)
+    "exchange_rates": ("Logs", "Tables", "Tracing"),
 }
 
 

@@ -53,7 +53,15 @@ def _bad_cursor() -> ValidationError:
     return ValidationError("cursor is not one this API returned.")
 
 
-@route(bp, "/products/search", "GET", public=True, query=("q", "limit", "cursor"), response=ProductPage)
+@route(
+    bp,
+    "/products/search",
+    "GET",
+    public=True,
+    query=("q", "limit", "cursor"),
+    currency=True,
+    response=ProductPage,
+)
 def search_products(req: Req) -> dict:
     """Search products by keyword (all words must match); featured products without `q`."""
     limit = page_limit(req)
@@ -72,7 +80,7 @@ def search_products(req: Req) -> dict:
     return {"items": [p.summary() for p in page.items], "next_cursor": encode_cursor(page.next_cursor)}
 
 
-@route(bp, "/products/resolve", "POST", public=True, body=ResolveBody, response=ProductDetail)
+@route(bp, "/products/resolve", "POST", public=True, body=ResolveBody, currency=True, response=ProductDetail)
 def resolve_link(req: Req) -> dict:
     """The product behind a pasted 1688 / Taobao / Tmall / Weidian link."""
     try:
@@ -93,6 +101,7 @@ def resolve_link(req: Req) -> dict:
     body=ImageSearchBody,
     query=("limit",),
     max_body_bytes=MAX_IMAGE_BASE64_CHARS + 1024,
+    currency=True,
     response=ImageMatchPage,
 )
 def image_search(req: Req) -> dict:
@@ -111,7 +120,7 @@ def image_search(req: Req) -> dict:
     return {"items": items, "next_cursor": None}
 
 
-@route(bp, "/products/{product_id}", "GET", public=True, response=ProductDetail)
+@route(bp, "/products/{product_id}", "GET", public=True, currency=True, response=ProductDetail)
 def get_product(req: Req, product_id: str) -> dict:
     """Product detail: pictures, shop, SKUs with prices and stock."""
     product = get_source().get(product_id)

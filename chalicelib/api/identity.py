@@ -18,5 +18,7 @@ def health(req: Req) -> dict:
 
 @route(bp, "/me", response=Me)
 def me(req: Req) -> dict:
-    """The signed-in user: id, email and staff groups."""
-    return req.user.as_json()
+    """The signed-in user: id, email, staff groups and saved display currency."""
+    from chalicelib import currency
+
+    return {**req.user.as_json(), "currency": currency.preference(req.user.user_id)}

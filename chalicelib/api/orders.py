@@ -87,20 +87,20 @@ class OrderBody(Body):
         return self
 
 
-@route(bp, "/cart", response=Cart)
+@route(bp, "/cart", currency=True, response=Cart)
 def get_cart(req: Req) -> dict:
     """The caller's cart, priced from the catalog."""
     return orders.get_cart(req.user.user_id)
 
 
-@route(bp, "/cart/items", "POST", body=CartItemBody, status=201, response=CartLine)
+@route(bp, "/cart/items", "POST", body=CartItemBody, status=201, currency=True, response=CartLine)
 def add_cart_item(req: Req) -> dict:
     """Put a SKU in the cart."""
     b = req.body
     return orders.add_to_cart(req.user.user_id, b.product_id, b.sku_id, b.quantity, b.remark)
 
 
-@route(bp, "/cart/items/{cart_item_id}", "PATCH", body=CartItemPatch, response=CartLine)
+@route(bp, "/cart/items/{cart_item_id}", "PATCH", body=CartItemPatch, currency=True, response=CartLine)
 def update_cart_item(req: Req, cart_item_id: str) -> dict:
     """Change a cart item's quantity or remark."""
     b = req.body
@@ -117,13 +117,13 @@ def _direct(body: OrderBody) -> list[dict] | None:
     return [d.model_dump() for d in body.items] if body.items is not None else None
 
 
-@route(bp, "/orders/quote", "POST", body=OrderBody, response=OrderQuote)
+@route(bp, "/orders/quote", "POST", body=OrderBody, currency=True, response=OrderQuote)
 def quote_order(req: Req) -> dict:
     """Exact charges for cart items or direct items on a payment channel."""
     return orders.quote(req.user.user_id, req.body.cart_item_ids, _direct(req.body), req.body.payment_channel)
 
 
-@route(bp, "/orders", "POST", body=OrderBody, status=201, response=OrderDetail)
+@route(bp, "/orders", "POST", body=OrderBody, status=201, currency=True, response=OrderDetail)
 def create_order(req: Req) -> dict:
     """Create a procurement order; prices are snapshotted and ordered cart items leave the cart."""
     return orders.create(
@@ -131,7 +131,7 @@ def create_order(req: Req) -> dict:
     )
 
 
-@route(bp, "/orders", query=("limit", "cursor"), response=OrderPage)
+@route(bp, "/orders", query=("limit", "cursor"), currency=True, response=OrderPage)
 def list_orders(req: Req) -> dict:
     """The caller's orders, newest first."""
     page = orders.list_orders(req.user.user_id, page_limit(req), decode_cursor(req))
@@ -139,7 +139,7 @@ def list_orders(req: Req) -> dict:
     return page
 
 
-@route(bp, "/orders/{order_id}", response=OrderDetail)
+@route(bp, "/orders/{order_id}", currency=True, response=OrderDetail)
 def get_order(req: Req, order_id: str) -> dict:
     """One of the caller's orders with its items."""
     order = orders.own_order(req.user.user_id, order_id)
@@ -151,13 +151,13 @@ def get_order(req: Req, order_id: str) -> dict:
     return orders.order_json(order, orders.order_items(order), payment)
 
 
-@route(bp, "/orders/{order_id}/pay", "POST", money=True, response=OrderDetail)
+@route(bp, "/orders/{order_id}/pay", "POST", money=True, currency=True, response=OrderDetail)
 def pay_order(req: Req, order_id: str) -> dict:
     """Pay: from the wallet (balance channel) or by an external payment completed by the provider."""
     return orders.pay(req.user.user_id, order_id)
 
 
-@route(bp, "/orders/{order_id}/cancel", "POST", money=True, response=OrderDetail)
+@route(bp, "/orders/{order_id}/cancel", "POST", money=True, currency=True, response=OrderDetail)
 def cancel_order(req: Req, order_id: str) -> dict:
     """Cancel before any item is purchased; what was paid returns to the wallet."""
     return orders.cancel(req.user.user_id, order_id)

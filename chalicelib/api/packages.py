@@ -149,14 +149,14 @@ def package_services(req: Req) -> dict:
 # --- customers -------------------------------------------------------------------------------------------
 
 
-@route(bp, "/packages/quote", "POST", body=QuoteBody, response=PackageQuote)
+@route(bp, "/packages/quote", "POST", body=QuoteBody, currency=True, response=PackageQuote)
 def quote_package(req: Req) -> dict:
     """Every line that may carry these stored items to a country, with chargeable weight and charges."""
     b = req.body
     return packages.quote(req.user.user_id, b.item_ids, b.country, b.services, b.declared_value_fen)
 
 
-@route(bp, "/packages", "POST", body=PackageBody, status=201, response=PackageDetail)
+@route(bp, "/packages", "POST", body=PackageBody, status=201, currency=True, response=PackageDetail)
 def create_package(req: Req) -> dict:
     """Submit a package of stored items: they become in_package and their storage clock stops."""
     b = req.body
@@ -165,19 +165,19 @@ def create_package(req: Req) -> dict:
     )
 
 
-@route(bp, "/packages", query=("limit", "cursor"), response=PackagePage)
+@route(bp, "/packages", query=("limit", "cursor"), currency=True, response=PackagePage)
 def list_packages(req: Req) -> dict:
     """The caller's packages, newest first."""
     return _page(packages.list_packages(req.user.user_id, page_limit(req), decode_cursor(req)))
 
 
-@route(bp, "/packages/{package_id}", response=PackageDetail)
+@route(bp, "/packages/{package_id}", currency=True, response=PackageDetail)
 def get_package(req: Req, package_id: str) -> dict:
     """One of the caller's packages with its items, tracking once shipped, and review."""
     return packages.get_package(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/pay", "POST", money=True, response=PackageDetail)
+@route(bp, "/packages/{package_id}/pay", "POST", money=True, currency=True, response=PackageDetail)
 def pay_package(req: Req, package_id: str) -> dict:
     """Pay the package from the wallet; it joins the packing queue."""
     return packages.pay(req.user.user_id, package_id)
@@ -189,7 +189,7 @@ def pay_package_difference(req: Req, package_id: str) -> dict:
     return packages.pay_difference(req.user.user_id, package_id)
 
 
-@route(bp, "/packages/{package_id}/cancel", "POST", money=True, response=PackageDetail)
+@route(bp, "/packages/{package_id}/cancel", "POST", money=True, currency=True, response=PackageDetail)
 def cancel_package(req: Req, package_id: str) -> dict:
     """Cancel before packing: items back to storage with their original deadline, payment refunded."""
     return packages.cancel(req.user.user_id, package_id)

@@ -42,7 +42,7 @@ def list_payment_channels(req: Req) -> dict:
     return {"items": [c.as_json() for c in channels().values()], "next_cursor": None}
 
 
-@route(bp, "/wallet", query=("limit", "cursor"), response=Wallet)
+@route(bp, "/wallet", query=("limit", "cursor"), currency=True, response=Wallet)
 def get_wallet(req: Req) -> dict:
     """Balance and ledger entries, newest first."""
     entries, last = wallet.entries(req.user.user_id, page_limit(req), decode_cursor(req))
@@ -53,7 +53,7 @@ def get_wallet(req: Req) -> dict:
     }
 
 
-@route(bp, "/wallet/top-ups", "POST", body=TopUpBody, status=201, money=True, response=Payment)
+@route(bp, "/wallet/top-ups", "POST", body=TopUpBody, status=201, money=True, currency=True, response=Payment)
 def create_top_up(req: Req) -> dict:
     """Start a top-up: the provider collects charge_fen, the wallet is credited amount_fen."""
     channel = channels().get(req.body.channel)
@@ -63,7 +63,7 @@ def create_top_up(req: Req) -> dict:
     return payments.payment_json(payments.create_top_up(req.user.user_id, req.body.amount_fen, channel))
 
 
-@route(bp, "/payments/{payment_id}", response=Payment)
+@route(bp, "/payments/{payment_id}", currency=True, response=Payment)
 def get_payment(req: Req, payment_id: str) -> dict:
     """One of the caller's payments (top-up or order payment) and its status."""
     return payments.payment_json(payments.get_own(req.user.user_id, payment_id))

@@ -69,6 +69,9 @@ class Order(Model):
     cancelled_at = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
+    # the customer's currency when they asked for one at ordering (chalicelib/currency.py): the rate the
+    # order's payment and refunds are shown at
+    fx = MapAttribute(null=True)
     version = VersionAttribute()
 
     by_user = OrdersByUser()
@@ -231,6 +234,7 @@ class LedgerEntry(Model):
     balance_after_fen = NumberAttribute()
     ref = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    fx = MapAttribute(null=True)  # the rate snapshot of the movement, when it had one (currency.py)
 
 
 class Payment(Model):
@@ -250,6 +254,7 @@ class Payment(Model):
     event_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     succeeded_at = UnicodeAttribute(null=True)
+    fx = MapAttribute(null=True)  # the customer's currency when they asked for one (currency.py)
     version = VersionAttribute()
 
 

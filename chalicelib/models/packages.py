@@ -106,6 +106,7 @@ class Package(Model):
     tracking_url = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     paid_at = UnicodeAttribute(null=True)
+    fx = MapAttribute(null=True)  # the customer's currency at payment, when they asked for one (currency.py)
     shipped_at = UnicodeAttribute(null=True)
     shipped_by = UnicodeAttribute(null=True)
     delivered_at = UnicodeAttribute(null=True)

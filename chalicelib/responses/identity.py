@@ -27,6 +27,7 @@ class Me(Out):
                     "user_id": "0f6c2a4e-8b1d-4f3a-9c7e-2d5b8a1e6f40",
                     "email": "alice@example.com",
                     "groups": [],
+                    "currency": "USD",
                 }
             ]
         }
@@ -35,3 +36,6 @@ class Me(Out):
     user_id: str = Field(description="The Cognito `sub`: the customer's id everywhere in the API.")
     email: str
     groups: list[str] = Field(description="Staff groups (reviewer, warehouse, admin); empty for customers.")
+    currency: str | None = Field(
+        description="The saved display currency (PUT /me/preferences); null: CNY only."
+    )

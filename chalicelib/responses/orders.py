@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field
 
 from chalicelib.responses.base import Fen, ItemStatus, OrderStatus, Out, Timestamp
+from chalicelib.responses.currencies import FxSnapshot
 from chalicelib.responses.items import _EXAMPLE_ITEM, Item
 from chalicelib.responses.wallet import Payment
 
@@ -151,6 +152,9 @@ class _OrderFields(Out):
     estimates: OrderEstimates
     price_changes: list[OrderPriceChange] = Field(
         description="Lines re-priced at creation within the tolerance (empty when nothing moved)."
+    )
+    fx_snapshot: FxSnapshot | None = Field(
+        default=None, description="The customer's currency at the time (null: paid in CNY only)."
     )
 
 

@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.responses.base import Fen, ItemStatus, Out, PackageStatus, Timestamp, absent, example_of
+from chalicelib.responses.currencies import FxSnapshot
 from chalicelib.responses.items import Item
 
 ITEM_EXAMPLE = example_of(Item)
@@ -195,6 +196,9 @@ class PackageSummary(Out):
     auto_confirm_at: Timestamp | None = Field(description="Set while shipped: when it counts as delivered.")
     tracking: PackageTracking | None = Field(description="Set once shipped.")
     review: PackageRating | None
+    fx_snapshot: FxSnapshot | None = Field(
+        default=None, description="The customer's currency at the time (null: paid in CNY only)."
+    )
 
 
 _PACKAGE_EXAMPLE = {

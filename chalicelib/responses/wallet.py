@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
+from chalicelib.responses.currencies import FxSnapshot
 
 
 class PaymentChannel(Out):
@@ -66,6 +67,9 @@ class WalletEntry(Out):
     balance_after_fen: Fen
     created_at: Timestamp
     ref: str = Field(description="The order, item, package, case or payment the money moved for.")
+    fx_snapshot: FxSnapshot | None = Field(
+        default=None, description="The customer's currency at the time (null: paid in CNY only)."
+    )
 
 
 class Wallet(Out):
@@ -141,6 +145,9 @@ class Payment(Out):
     status: Literal["requires_action", "succeeded"]
     created_at: Timestamp
     succeeded_at: Timestamp | None
+    fx_snapshot: FxSnapshot | None = Field(
+        default=None, description="The customer's currency at the time (null: paid in CNY only)."
+    )
 
 
 class WebhookAck(Out):

@@ -29,6 +29,14 @@ EXPECT = {
     "TOKEN=": ['"email": "alice@example.com"'],
     "API=": ['"total_fen"', '"status": "pending_review"', '"status": "approved"', '"balance_fen"'],
     "make job JOB=storage_sweep": ['"job": "storage_sweep"', '"now": "2027-01-01T09:00:00Z"'],
+    "curl -s http://127.0.0.1:8000/currencies": [
+        '"currency": "USD"',
+        '"price_minor"',
+        '"code": "validation_error"',
+        '"currency": "JPY"',
+        '"balance_minor"',
+        '"currency": null',
+    ],
 }
 
 

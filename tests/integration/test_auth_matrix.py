@@ -195,6 +195,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/health"): Expect(PUBLIC),
     ("GET", "/me"): Expect(SIGNED_IN),
     ("GET", "/openapi.json"): Expect(PUBLIC),
+    # currencies
+    ("GET", "/currencies"): Expect(PUBLIC),
+    ("PUT", "/me/preferences"): Expect(SIGNED_IN, body={"currency": "USD"}),
     # catalog
     ("GET", "/products/search"): Expect(PUBLIC),
     ("POST", "/products/resolve"): Expect(PUBLIC, body={"url": "{source_url}"}),

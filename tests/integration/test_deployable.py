@@ -37,6 +37,7 @@ PUBLIC_ROUTES = {
     ("POST", "/payments/webhook"),
     ("GET", "/shipping-lines"),
     ("GET", "/openapi.json"),
+    ("GET", "/currencies"),
 }
 
 # Code that runs only on a laptop or in tests (provisioning, demo data), never in Lambda: its AWS
@@ -410,6 +411,7 @@ ENTRY_MODULES = {
     "storage_sweep": ["chalicelib.jobs.storage_sweep"],
     "auto_confirm_receipt": ["chalicelib.jobs.auto_confirm"],
     "heartbeat": ["chalicelib.jobs.heartbeat"],
+    "exchange_rates": ["chalicelib.jobs.exchange_rates"],
 }
 ALWAYS = ["chalicelib.observability", "chalicelib.metrics", "chalicelib.logs", "chalicelib.config"]
 # files a function imports but whose AWS calls it never makes (the import graph over-approximates)

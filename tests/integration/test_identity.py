@@ -20,7 +20,7 @@ def test_health_is_public(api):
 def test_me_returns_the_signed_in_customer(api):
     result = api.get("/me", user=ALICE)
     assert result.status == 200
-    assert result.body == {"user_id": api.user_id(ALICE), "email": ALICE, "groups": []}
+    assert result.body == {"user_id": api.user_id(ALICE), "email": ALICE, "groups": [], "currency": None}
 
 
 def test_me_lists_staff_groups(api):

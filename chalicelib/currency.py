@@ -1,0 +1,422 @@
+"""The customer's currency: rates in force, the one conversion rule, converted response bodies, snapshots.
+
+Stored money and the ledger stay integer fen (CNY). A caller who asks for a currency (`?currency=USD`
+on a route declared with `web.route(..., currency=True)`, or the customer's saved preference) gets,
+after the body is serialized, a `<name>_minor` integer next to every `<name>_fen` field and a top-level
+`display_currency` object. docs/currencies.md is the customer-facing description; in short:
+
+- `rate` is units of the currency per 1 CNY with our margin included; it is the reference rate (no
+  margin, from the source) times (1 + CURRENCY_MARGIN_PERCENT / 100), so every CNY amount costs the
+  customer the margin more in their currency than at the reference rate (the customer's disfavour),
+  the same way for charges and for refunds (a refund uses the rate snapshotted when the customer paid).
+- One rounding rule: `minor = fen / 100 * rate * 10**minor_units`, in decimal arithmetic, rounded
+  once, ROUND_HALF_UP (halves away from zero) to a whole minor unit (cents; yen and won have none).
+- A rate whose `rate_at` is older than CURRENCY_MAX_AGE_HOURS is stale: a converted route answers
+  503 `rate_unavailable` instead of showing or snapshotting old data.
+
+Cost: a converted request reads one rate (GetItem) and, without `?currency`, the caller's preference
+(GetItem); GET /currencies reads every rate in one BatchGetItem.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from chalicelib import clock, config
+from chalicelib.errors import ApiError, ValidationError
+
+# ISO 4217: code -> (name, minor units)
+CURRENCIES: dict[str, tuple[str, int]] = {
+    "USD": ("US dollar", 2),
+    "EUR": ("Euro", 2),
+    "GBP": ("Pound sterling", 2),
+    "AUD": ("Australian dollar", 2),
+    "CAD": ("Canadian dollar", 2),
+    "JPY": ("Japanese yen", 0),
+    "KRW": ("South Korean won", 0),
+    "SGD": ("Singapore dollar", 2),
+}
+RATE_PLACES = Decimal("1E-10")  # rates are kept and applied with 10 decimal places
+SHOWN_PLACES = Decimal("1E-6")  # cny_per_unit is shown only (conversions use `rate`)
+
+
+class RateUnavailable(ApiError):
+    status = 503
+    code = "rate_unavailable"
+
+
+def margin_percent() -> Decimal:
+    return Decimal(config.get("CURRENCY_MARGIN_PERCENT"))
+
+
+def max_age() -> timedelta:
+    return timedelta(hours=config.get_int("CURRENCY_MAX_AGE_HOURS"))
+
+
+def minor_units(code: str) -> int:
+    return CURRENCIES[code][1]
+
+
+def check_code(raw: str | None) -> str:
+    """An upper-cased supported code; 400 naming the supported ones otherwise."""
+    code = (raw or "").strip().upper()
+    if code not in CURRENCIES:
+        raise ValidationError(
+            f"currency must be one of {', '.join(CURRENCIES)} (got {str(raw)[:16]!r}); see GET /currencies."
+        )
+    return code
+
+
+def _decimal_text(value: Decimal) -> str:
+    """A decimal string without exponent or trailing zeros: '0.1408', '190.5'."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def applied_rate(reference: Decimal, margin: Decimal) -> Decimal:
+    """Units per CNY the customer is charged at: the reference with the margin in our favour."""
+    return (reference * (1 + margin / 100)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def to_minor(amount_fen: int, rate: Decimal | str, units: int) -> int:
+    """THE conversion: fen -> the currency's minor units at `rate` (units per CNY), rounded once, half-up."""
+    if not isinstance(amount_fen, int) or isinstance(amount_fen, bool):
+        raise TypeError("amount_fen must be an int")
+    exact = Decimal(amount_fen) * Decimal(str(rate)) * (Decimal(10) ** units) / 100
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True)
+class Display:
+    """The rate a response is converted with (and a write snapshots)."""
+
+    code: str
+    rate: Decimal  # units per CNY, margin included
+    reference_rate: Decimal
+    margin_percent: Decimal
+    rate_at: str
+    rate_date: str
+    source: str
+
+    @property
+    def minor_units(self) -> int:
+        return minor_units(self.code)
+
+    def convert(self, amount_fen: int) -> int:
+        return to_minor(amount_fen, self.rate, self.minor_units)
+
+    def as_json(self) -> dict:
+        """The `display_currency` object of converted responses."""
+        return {
+            "code": self.code,
+            "minor_units": self.minor_units,
+            "rate": _decimal_text(self.rate),
+            "cny_per_unit": _decimal_text((1 / self.rate).quantize(SHOWN_PLACES, rounding=ROUND_HALF_UP)),
+            "rate_at": self.rate_at,
+            "source": self.source,
+            "margin_percent": _decimal_text(self.margin_percent),
+        }
+
+    def snapshot(self) -> dict:
+        """What an order, package payment, top-up and ledger entry keep (rates as strings)."""
+        return {
+            "code": self.code,
+            "minor_units": self.minor_units,
+            "rate": _decimal_text(self.rate),
+            "rate_at": self.rate_at,
+            "source": self.source,
+            "margin_percent": _decimal_text(self.margin_percent),
+        }
+
+
+def _display(row: Any, margin: Decimal | None = None) -> Display:
+    margin = margin_percent() if margin is None else margin
+    reference = Decimal(row.reference_rate)
+    return Display(
+        code=row.currency,
+        rate=applied_rate(reference, margin),
+        reference_rate=reference,
+        margin_percent=margin,
+        rate_at=row.rate_at,
+        rate_date=row.rate_date,
+        source=row.source,
+    )
+
+
+def is_stale(rate_at: str) -> bool:
+    return clock.now() - clock.parse_iso(rate_at) > max_age()
+
+
+# --- reading the rates in force ------------------------------------------------------------------
+
+
+def current_rows() -> dict[str, Any]:
+    """{code: ExchangeRate "current" row} for the supported currencies that have one (one BatchGetItem)."""
+    from chalicelib import db
+    from chalicelib.models.currency import CURRENT, ExchangeRate
+
+    found = db.batch_read([(ExchangeRate, (code, CURRENT)) for code in CURRENCIES])
+    return {key[1][0]: row for key, row in found.items()}
+
+
+def rate_in_force(code: str) -> Display:
+    """The rate to convert with now; 503 rate_unavailable when there is none or it is stale."""
+    from chalicelib.models.currency import CURRENT, ExchangeRate
+
+    try:
+        row = ExchangeRate.get(code, CURRENT)
+    except ExchangeRate.DoesNotExist:
+        raise RateUnavailable(f"No exchange rate for {code} yet; amounts are available in CNY.") from None
+    if is_stale(row.rate_at):
+        raise RateUnavailable(
+            f"The {code} rate ({row.source}, {row.rate_at}) is older than "
+            f"{config.get_int('CURRENCY_MAX_AGE_HOURS')} hours, so we do not convert with it; amounts are "
+            "available in CNY (without ?currency) meanwhile."
+        )
+    return _display(row)
+
+
+def list_json() -> dict:
+    """GET /currencies: every supported currency, with its rate in force (or none yet) and staleness."""
+    rows = current_rows()
+    margin = margin_percent()
+    items = []
+    for code, (name, units) in CURRENCIES.items():
+        row = rows.get(code)
+        entry: dict[str, Any] = {"currency": code, "name": name, "minor_units": units}
+        if row is None:
+            entry.update(
+                {
+                    "rate": None,
+                    "units_per_cny": None,
+                    "cny_per_unit": None,
+                    "reference_rate": None,
+                    "margin_percent": _decimal_text(margin),
+                    "source": None,
+                    "as_of": None,
+                    "rate_date": None,
+                    "stale": True,
+                }
+            )
+        else:
+            shown = _display(row, margin)
+            rate = _decimal_text(shown.rate)
+            entry.update(
+                {
+                    "rate": rate,
+                    "units_per_cny": rate,
+                    "cny_per_unit": shown.as_json()["cny_per_unit"],
+                    "reference_rate": _decimal_text(shown.reference_rate),
+                    "margin_percent": _decimal_text(margin),
+                    "source": row.source,
+                    "as_of": row.rate_at,
+                    "rate_date": row.rate_date,
+                    "stale": is_stale(row.rate_at),
+                }
+            )
+        items.append(entry)
+    return {"items": items, "next_cursor": None}
+
+
+# --- the caller's currency for this request -------------------------------------------------------
+
+_current: ContextVar[Display | None] = ContextVar("procure_display_currency", default=None)
+
+
+def requested_code(query: dict[str, str], user_id: str | None) -> str | None:
+    """`?currency=` (400 if unsupported), else the signed-in caller's saved preference, else None."""
+    if "currency" in query:
+        return check_code(query.get("currency"))
+    if user_id:
+        return preference(user_id)
+    return None
+
+
+def resolve(query: dict[str, str], user_id: str | None) -> Display | None:
+    """The Display for this request, or None (no currency asked for). 400 / 503 before anything runs."""
+    code = requested_code(query, user_id)
+    return rate_in_force(code) if code else None
+
+
+def bind(display: Display | None):
+    return _current.set(display)
+
+
+def unbind(token) -> None:
+    _current.reset(token)
+
+
+def current() -> Display | None:
+    """The currency the caller of the running request asked for (None: none, or outside a request)."""
+    return _current.get()
+
+
+def snapshot() -> dict | None:
+    """The snapshot a write of this request stores (None when no currency was asked for)."""
+    display = current()
+    return display.snapshot() if display is not None else None
+
+
+def stored(value: Any) -> dict | None:
+    """A snapshot read back from a MapAttribute (or None)."""
+    if value is None:
+        return None
+    raw = value.as_dict() if hasattr(value, "as_dict") else dict(value)
+    return raw or None
+
+
+def snapshot_json(snap: dict | None, **amounts_fen: int) -> dict | None:
+    """A stored snapshot as responses show it, with each `<name>_fen` given converted at ITS rate as
+    `<name>_minor` (not today's rate: what the customer paid or gets back)."""
+    if not snap:
+        return None
+    shown = {k: snap[k] for k in ("code", "minor_units", "rate", "rate_at", "source", "margin_percent")}
+    shown["minor_units"] = int(shown["minor_units"])
+    for name, fen in amounts_fen.items():
+        shown[f"{name.removesuffix('_fen')}_minor"] = to_minor(int(fen), snap["rate"], shown["minor_units"])
+    return shown
+
+
+# --- converting a serialized body ---------------------------------------------------------------
+
+
+def convert_body(body: Any, display: Display) -> Any:
+    """`body` with `<name>_minor` next to every integer `<name>_fen` (at any depth) and, on an object
+    body, `display_currency`. Snapshots (`fx`) keep their own amounts and are left as they are."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out: dict = {}
+        for key, item in value.items():
+            out[key] = item if key == "fx_snapshot" else walk(item)
+            if (
+                isinstance(key, str)
+                and key.endswith("_fen")
+                and isinstance(item, int)
+                and not isinstance(item, bool)
+            ):
+                out[key.removesuffix("_fen") + "_minor"] = display.convert(item)
+        return out
+
+    converted = walk(body)
+    if isinstance(converted, dict):
+        converted["display_currency"] = display.as_json()
+    return converted
+
+
+# --- preferences ------------------------------------------------------------------------------
+
+
+def preference(user_id: str) -> str | None:
+    from chalicelib.models.currency import UserPreference
+
+    try:
+        code = UserPreference.get(user_id, consistent_read=True).currency  # a save is seen at once
+    except UserPreference.DoesNotExist:
+        return None
+    return code if code in CURRENCIES else None
+
+
+def save_preference(user_id: str, code: str | None) -> dict:
+    """Set (or with None clear) the caller's display currency; a concurrent change is a 409."""
+    from pynamodb.exceptions import PutError
+
+    from chalicelib import db
+    from chalicelib.errors import Conflict
+    from chalicelib.models.currency import UserPreference
+
+    try:
+        prefs = UserPreference.get(user_id, consistent_read=True)
+    except UserPreference.DoesNotExist:
+        prefs = UserPreference(user_id)
+    if prefs.currency == code and prefs.version is not None:
+        return {"currency": code}  # nothing to change (idempotent)
+    prefs.currency = code
+    prefs.updated_at = clock.now_iso()
+    try:
+        prefs.save()  # the version condition (or "does not exist yet") guards the read
+    except PutError as exc:
+        if db.lost_race(exc):
+            raise Conflict("Your preferences were changed by another request meanwhile; try again.") from None
+        raise
+    return {"currency": code}
+
+
+# --- writing rates (the job and the demo seed) ------------------------------------------------------
+
+
+def store(rates: dict[str, Decimal], *, source: str, rate_date: str, rate_at: str) -> dict:
+    """Record `rates` (units per CNY, no margin) published for `rate_date`: a history row per currency
+    (written once) and the current row when this date is newer than the one in force. Idempotent: the
+    same date again writes nothing. Returns {"updated": [...], "unchanged": [...]}."""
+    from pynamodb.exceptions import PutError
+
+    from chalicelib import db
+    from chalicelib.models.currency import CURRENT, ExchangeRate
+
+    now = clock.now_iso()
+    in_force = current_rows()
+    result: dict[str, list[str]] = {"updated": [], "unchanged": []}
+    for code in CURRENCIES:
+        if code not in rates:
+            continue
+        current = in_force.get(code)
+        if current is not None and current.rate_date >= rate_date and current.source == source:
+            result["unchanged"].append(code)
+            continue
+        text = _decimal_text(rates[code].quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
+        fields = {
+            "reference_rate": text,
+            "source": source,
+            "rate_date": rate_date,
+            "rate_at": rate_at,
+            "fetched_at": now,
+        }
+        try:
+            ExchangeRate(code, rate_date, **fields).save(condition=ExchangeRate.day.does_not_exist())
+        except PutError as exc:
+            if not db.lost_race(exc):
+                raise  # the history row exists: written by an earlier or concurrent run
+        newer = ExchangeRate.day.does_not_exist() | (ExchangeRate.rate_date < rate_date)
+        if current is not None and current.source != source:
+            newer = newer | (ExchangeRate.source != source)  # a real source replaces the demo seed
+        try:
+            ExchangeRate(code, CURRENT, **fields).save(condition=newer)
+            result["updated"].append(code)
+        except PutError as exc:
+            if not db.lost_race(exc):
+                raise
+            result["unchanged"].append(code)  # a concurrent run stored this date (or a newer one) first
+    return result
+
+
+# demo rates for the local stack (`make run`): units per 1 CNY, about those of late 2026
+DEMO_RATES = {
+    "USD": "0.1405",
+    "EUR": "0.1212",
+    "GBP": "0.1061",
+    "AUD": "0.2145",
+    "CAD": "0.1962",
+    "JPY": "21.37",
+    "KRW": "196.4",
+    "SGD": "0.1823",
+}
+
+
+def seed_demo() -> dict:
+    """Rates in force for the local stack, stamped now, so conversions work out of the box; the
+    exchange_rates job replaces them with the configured source's."""
+    now = clock.now()
+    return store(
+        {code: Decimal(rate) for code, rate in DEMO_RATES.items()},
+        source="demo",
+        rate_date=now.date().isoformat(),
+        rate_at=clock.iso(now),
+    )

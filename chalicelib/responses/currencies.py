@@ -1,0 +1,94 @@
+"""Responses of the currency routes (docs/currencies.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+from chalicelib.responses.base import Out, Timestamp, absent
+
+DecimalText = Annotated[
+    str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", description="A decimal number as a string.")
+]
+
+
+class CurrencyRate(Out):
+    """A supported currency and the rate in force (rates are decimal strings, never floats)."""
+
+    currency: str = Field(description="ISO 4217 code.")
+    name: str
+    minor_units: int = Field(description="ISO 4217 minor units: 2 for cents, 0 for JPY and KRW.")
+    rate: DecimalText | None = Field(
+        description="Units of this currency per 1 CNY, margin included; conversions use it (null: none yet)."
+    )
+    units_per_cny: DecimalText | None = Field(description="The same as `rate`.")
+    cny_per_unit: DecimalText | None = Field(
+        description="CNY per 1 unit of this currency (1 / rate), shown only."
+    )
+    reference_rate: DecimalText | None = Field(
+        description="Units per 1 CNY from the source, before our margin."
+    )
+    margin_percent: DecimalText = Field(
+        description="Our margin over the reference rate, in the customer's disfavour."
+    )
+    source: str | None = Field(description="Where the reference rate comes from: `ecb`, or `demo` locally.")
+    as_of: Timestamp | None = Field(
+        description="When the source fixed the rate (staleness is measured from it)."
+    )
+    rate_date: str | None = Field(description="The date the source published the rate for (yyyy-mm-dd).")
+    stale: bool = Field(
+        description="Older than the configured age (or missing): conversions answer 503 rate_unavailable."
+    )
+
+
+_USD = {
+    "currency": "USD",
+    "name": "US dollar",
+    "minor_units": 2,
+    "rate": "0.1351",
+    "units_per_cny": "0.1351",
+    "cny_per_unit": "7.4019",
+    "reference_rate": "0.1386",
+    "margin_percent": "2.5",
+    "source": "ecb",
+    "as_of": "2026-11-27T15:00:00Z",
+    "rate_date": "2026-11-27",
+    "stale": False,
+}
+
+
+class CurrencyList(Out):
+    """Every supported currency with the rate in force (one page: `next_cursor` is always null)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_USD], "next_cursor": None}]})
+
+    items: list[CurrencyRate]
+    next_cursor: None = None
+
+
+class FxSnapshot(Out):
+    """The rate an order, package payment, top-up or ledger entry was made at, and its amounts converted
+    at THAT rate (`<name>_minor`, in the currency's minor units): a refund goes back at the rate paid."""
+
+    code: str
+    minor_units: int
+    rate: DecimalText = Field(description="Units of the currency per 1 CNY, margin included.")
+    rate_at: Timestamp
+    source: str
+    margin_percent: DecimalText
+    amount_minor: int = absent("Ledger entries and payments: `amount_fen` at the snapshot's rate.")
+    charge_minor: int = absent("Payments: `charge_fen` at the snapshot's rate.")
+    total_minor: int = absent("Orders: `charges.total_fen` at the snapshot's rate.")
+    paid_minor: int = absent("Orders and packages: `paid_fen` at the snapshot's rate.")
+    refunded_minor: int = absent("Orders and packages: `refunded_fen` at the snapshot's rate.")
+
+
+class Preferences(Out):
+    """The caller's saved preferences."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"currency": "USD"}]})
+
+    currency: str | None = Field(
+        description="Display currency used when a request names none (null: CNY only)."
+    )
