@@ -197,7 +197,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/openapi.json"): Expect(PUBLIC),
     # currencies
     ("GET", "/currencies"): Expect(PUBLIC),
-    ("PUT", "/me/preferences"): Expect(SIGNED_IN, body={"currency": "USD"}),
+    # null: the module's shared world must not start converting every later answer (no rates seeded)
+    ("PUT", "/me/preferences"): Expect(SIGNED_IN, body={"currency": None}),
     # catalog
     ("GET", "/products/search"): Expect(PUBLIC),
     ("POST", "/products/resolve"): Expect(PUBLIC, body={"url": "{source_url}"}),
