@@ -474,7 +474,8 @@ def test_the_openapi_document_describes_the_currency_parameter_and_converted_fie
             assert operation["responses"]["503"] == {"$ref": "#/components/responses/ServiceUnavailable"}
             assert "400" in operation["responses"]
     schemas = document["components"]["schemas"]
-    wallet_ref = document["paths"]["/wallet"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    answer = document["paths"]["/wallet"]["get"]["responses"]["200"]
+    wallet_ref = answer["content"]["application/json"]["schema"]
     wallet = schemas[wallet_ref["$ref"].removeprefix("#/components/schemas/")]
     assert wallet["properties"]["balance_minor"]["type"] == "integer"
     assert wallet["properties"]["display_currency"] == {"$ref": "#/components/schemas/DisplayCurrency"}
