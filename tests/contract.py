@@ -138,7 +138,8 @@ class Contract:
             content_type = content_type[0] if content_type else ""
         media = content_type.split(";", 1)[0].strip().lower()
         if media not in content:
-            raise ContractViolation(f"{where}: Content-Type {content_type!r}, documented: {', '.join(content)}")
+            documented = ", ".join(content)
+            raise ContractViolation(f"{where}: Content-Type {content_type!r}, documented: {documented}")
         schema = content[media].get("schema")
         if schema is not None:
             self.validate(schema, _json(data, where), where)
@@ -206,7 +207,7 @@ def _requests_hook(original):
     def send(self, request, **kwargs):
         response = original(self, request, **kwargs)
         url = request.url or ""
-        base = next((b for b in _bases if url == b or url.startswith(b + "/") or url.startswith(b + "?")), None)
+        base = next((b for b in _bases if url == b or url.startswith((b + "/", b + "?"))), None)
         if base is not None:
             rest = url[len(base) :] or "/"
             if kwargs.get("stream"):
