@@ -320,9 +320,11 @@ def build(routes: list[web.RouteSpec] | None = None) -> dict:
         # the lifecycle table: statuses and their transitions (replaces the bare enums models refer to)
         **lifecycle.openapi_schemas(),
     }
+    _titles_are_names(schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -344,6 +346,30 @@ def build(routes: list[web.RouteSpec] | None = None) -> dict:
             },
         },
     }
+
+
+# One tag per area (the view's module): what a generated client groups its operations by.
+TAGS: dict[str, str] = {
+    "catalog": "Products from 1688, Taobao, Tmall and Weidian: search, detail, link and image lookup.",
+    "orders": "The customer's cart, quotes and orders: create, pay, cancel, confirm, after-sales.",
+    "wallet": "The customer's wallet balance and ledger, top-ups and payment channels; the provider webhook.",
+    "packages": "Consolidation of stored items into packages: quote, create, pay, pack, ship, track.",
+    "storage": "Warehouse storage: the 90-day limit, paid extensions, the destruction queue.",
+    "photos": "Inspection photos: staff uploads, the photos of an item.",
+    "staff": "Review and purchasing: the order and item queues, approve or reject, buy, domestic shipment.",
+    "warehouse": "Inbound parcels, inspection, weighing, exceptions and after-sales cases.",
+    "identity": "The signed-in user (`/me`) and the service's health.",
+    "docs": "This document (`GET /openapi.json`).",
+}
+COMPONENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+
+def _titles_are_names(schemas: dict[str, dict]) -> None:
+    """A component's `title` is its component name: openapi-python-client names classes by title, so two
+    `ResolveBody` titles (catalog's and warehouse's) collided and one endpoint was dropped."""
+    for name, schema in schemas.items():
+        if isinstance(schema, dict) and schema.get("title") not in (None, name):
+            schema["title"] = name
 
 
 _cache: dict[int, dict] = {}

@@ -28,7 +28,6 @@ import contextlib
 import functools
 import json
 import os
-import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -75,19 +74,19 @@ class Contract:
     def __init__(self, doc: dict):
         self.doc = doc
         self._root = {"components": _closed(doc.get("components", {}))}
-        self._paths: list[tuple[re.Pattern, str]] = []
-        for template in doc["paths"]:
-            pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template))
-            self._paths.append((re.compile(f"^{pattern}$"), template))
-        # literal segments win over parameters (/staff/orders/queue before /staff/orders/{order_id})
-        self._paths.sort(key=lambda p: [seg.startswith("{") for seg in p[1].split("/")])
+        # the route matching of chalice's local gateway (what tests and `make run` serve through):
+        # literal segments before parameters, a trailing slash ignored, an empty segment a parameter
+        from chalice.local import RouteMatcher
 
-    def match(self, method: str, path: str) -> tuple[str | None, dict | None]:
+        self._matcher = RouteMatcher(list(doc["paths"]))
+
+    def match(self, method: str, raw_path: str) -> tuple[str | None, dict | None]:
         """(path template, operation) for a request path; (template, None) for an undocumented method."""
-        for pattern, template in self._paths:
-            if pattern.match(path):
-                return template, self.doc["paths"][template].get(method.lower())
-        return None, None
+        try:
+            template = self._matcher.match_route(raw_path).route
+        except ValueError:
+            return None, None
+        return template, self.doc["paths"][template].get(method.lower())
 
     def _response(self, operation: dict, status: int) -> dict | None:
         response = operation["responses"].get(str(status))
@@ -114,8 +113,8 @@ class Contract:
         method = method.upper()
         if method == "OPTIONS":
             return
-        path = unquote(urlsplit(raw_path).path or "/")
-        where = f"{method} {path} answered {status}"
+        path = urlsplit(raw_path).path or "/"
+        where = f"{method} {unquote(path)} answered {status}"
         template, operation = self.match(method, path)
         data = body.encode() if isinstance(body, str) else (body or b"")
         if operation is None:  # no such operation: the gateway's own error answer
