@@ -97,6 +97,16 @@ docs: openapi
 openapi: $(STAMP)
 	$(BIN)/python -m chalicelib.openapi --write   # and chalicelib/route_index.py
 
+## make contract-release: docs/contract/openapi-released.json := the current document, the copy breaking
+## changes are checked against; CHANGELOG.md's `## Unreleased` becomes the version's section (docs/contract.md)
+.PHONY: contract-release contract-changes
+contract-release: $(STAMP)
+	$(BIN)/python -m infra.contract --release
+
+## make contract-changes: the breaking changes against the released copy, and whether CHANGELOG.md has them
+contract-changes: $(STAMP)
+	$(BIN)/python -m infra.contract
+
 ## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians)
 bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
 
