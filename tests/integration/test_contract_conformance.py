@@ -121,6 +121,7 @@ def test_literal_path_segments_win_over_parameters():
 def test_an_undocumented_route_may_only_answer_a_gateway_error():
     check("GET", "/nowhere", 404, ERROR)
     check("POST", "/things/t1", 405, ERROR)
+    check("HEAD", "/things/t1", 405, b"")  # an answer to HEAD has no body
     with pytest.raises(ContractViolation, match="no operation"):
         check("GET", "/nowhere", 200, "{}")
 
