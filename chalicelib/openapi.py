@@ -68,7 +68,11 @@ PAGE_SCHEMA = {
     },
 }
 ERRORS = {
-    400: ("BadRequest", "validation_error (or a more specific code such as unsupported_link): bad input."),
+    400: (
+        "BadRequest",
+        "validation_error (or a more specific code such as unsupported_link): bad input, or an over-long "
+        "header value.",
+    ),
     401: ("Unauthorized", "unauthorized: no token, or an invalid or expired one."),
     403: ("Forbidden", "forbidden: the caller lacks the staff group this operation needs."),
     404: ("NotFound", "not_found: no such object, or another customer's (its existence stays hidden)."),
@@ -204,8 +208,7 @@ def _returns_nothing(spec: web.RouteSpec) -> bool:
 def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
     writes = spec.method != "GET"
     statuses = set(EXTRA_ERRORS.get(spec.name, ()))
-    if spec.body is not None or spec.query or spec.money or writes:
-        statuses.add(400)
+    statuses.add(400)  # any request: an over-long header value (web.MAX_HEADER_CHARS), besides bad input
     if not spec.public:
         statuses.add(401)
     if spec.groups:
