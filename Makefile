@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt token job topup clean-venv package demo bench-load browser
+.PHONY: run test lint fmt token job topup clean-venv package demo bench-load browser contract-tools
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,13 +27,23 @@ $(CHROMIUM_STAMP): $(STAMP)
 
 browser: $(CHROMIUM_STAMP)
 
+## the contract tests' Node tool (openapi-typescript, pinned in tools/openapi-typescript/package-lock.json):
+## `npm ci` when missing or when the lock file changes
+TS_TOOLS := tools/openapi-typescript
+TS_STAMP := $(TS_TOOLS)/node_modules/.installed
+$(TS_STAMP): $(TS_TOOLS)/package.json $(TS_TOOLS)/package-lock.json
+	cd $(TS_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TS_STAMP)
+
+contract-tools: $(TS_STAMP)
+
 ## make run: moto on 127.0.0.1:5000, every resource, demo data, the API (the Chalice app under waitress)
 ## on 127.0.0.1:8000, the staff console on 127.0.0.1:8080
 run: $(STAMP)
 	$(BIN)/python -m infra.local.stack
 
 ## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser)
-test: $(STAMP) $(CHROMIUM_STAMP) lint
+test: $(STAMP) $(CHROMIUM_STAMP) $(TS_STAMP) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -86,6 +96,16 @@ docs: openapi
 .PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
 openapi: $(STAMP)
 	$(BIN)/python -m chalicelib.openapi --write   # and chalicelib/route_index.py
+
+## make contract-release: docs/contract/openapi-released.json := the current document, the copy breaking
+## changes are checked against; CHANGELOG.md's `## Unreleased` becomes the version's section (docs/contract.md)
+.PHONY: contract-release contract-changes
+contract-release: $(STAMP)
+	$(BIN)/python -m infra.contract --release
+
+## make contract-changes: the breaking changes against the released copy, and whether CHANGELOG.md has them
+contract-changes: $(STAMP)
+	$(BIN)/python -m infra.contract
 
 ## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians)
 bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint

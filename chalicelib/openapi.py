@@ -88,7 +88,11 @@ PAGE_SCHEMA = {
     },
 }
 ERRORS = {
-    400: ("BadRequest", "validation_error (or a more specific code such as unsupported_link): bad input."),
+    400: (
+        "BadRequest",
+        "validation_error (or a more specific code such as unsupported_link): bad input, or an over-long "
+        "header value.",
+    ),
     401: ("Unauthorized", "unauthorized: no token, or an invalid or expired one."),
     403: ("Forbidden", "forbidden: the caller lacks the staff group this operation needs."),
     404: ("NotFound", "not_found: no such object, or another customer's (its existence stays hidden)."),
@@ -236,8 +240,7 @@ def _returns_nothing(spec: web.RouteSpec) -> bool:
 def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
     writes = spec.method != "GET"
     statuses = set(EXTRA_ERRORS.get(spec.name, ()))
-    if spec.body is not None or spec.query or spec.money or writes:
-        statuses.add(400)
+    statuses.add(400)  # any request: an over-long header value (web.MAX_HEADER_CHARS), besides bad input
     if not spec.public:
         statuses.add(401)
     if spec.groups:
@@ -554,9 +557,11 @@ def build(routes: list[web.RouteSpec] | None = None) -> dict:
         # the lifecycle table: statuses and their transitions (replaces the bare enums models refer to)
         **lifecycle.openapi_schemas(),
     }
+    _titles_are_names(schemas)
     document = {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": VERSION, "description": DESCRIPTION},
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": paths,
         "components": {
             "securitySchemes": {
@@ -679,6 +684,30 @@ def _add_minor(schema: Any, schemas: dict, seen: set[str]) -> None:
     for key in ("items", "additionalProperties", "anyOf", "oneOf", "allOf", "prefixItems"):
         if key in schema:
             _add_minor(schema[key], schemas, seen)
+
+
+# One tag per area (the view's module): what a generated client groups its operations by.
+TAGS: dict[str, str] = {
+    "catalog": "Products from 1688, Taobao, Tmall and Weidian: search, detail, link and image lookup.",
+    "orders": "The customer's cart, quotes and orders: create, pay, cancel, confirm, after-sales.",
+    "wallet": "The customer's wallet balance and ledger, top-ups and payment channels; the provider webhook.",
+    "packages": "Consolidation of stored items into packages: quote, create, pay, pack, ship, track.",
+    "storage": "Warehouse storage: the 90-day limit, paid extensions, the destruction queue.",
+    "photos": "Inspection photos: staff uploads, the photos of an item.",
+    "staff": "Review and purchasing: the order and item queues, approve or reject, buy, domestic shipment.",
+    "warehouse": "Inbound parcels, inspection, weighing, exceptions and after-sales cases.",
+    "identity": "The signed-in user (`/me`) and the service's health.",
+    "docs": "This document (`GET /openapi.json`).",
+}
+COMPONENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+
+
+def _titles_are_names(schemas: dict[str, dict]) -> None:
+    """A component's `title` is its component name: openapi-python-client names classes by title, so two
+    `ResolveBody` titles (catalog's and warehouse's) collided and one endpoint was dropped."""
+    for name, schema in schemas.items():
+        if isinstance(schema, dict) and schema.get("title") not in (None, name):
+            schema["title"] = name
 
 
 _cache: dict[int, dict] = {}

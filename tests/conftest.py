@@ -43,6 +43,11 @@ from chalicelib import clock, routing  # noqa: E402
 
 routing.load_all(_application.app)
 
+# every answer a test receives is checked against the OpenAPI document (tests/contract.py)
+from tests import contract  # noqa: E402
+
+contract.install()
+
 
 @pytest.fixture(autouse=True)
 def _real_clock():

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from infra.local.env import STACK_FILE
+from tests import contract
 from tests.conftest import ROOT
 
 
@@ -32,6 +33,7 @@ def _running_stack() -> dict | None:
 def local_stack() -> Iterator[dict]:
     existing = _running_stack()
     if existing:
+        contract.watch(existing["api_url"])  # every answer from the API is checked against the document
         yield existing
         return
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "PHOTO_", "USER_POOL"))}
@@ -52,6 +54,7 @@ def local_stack() -> Iterator[dict]:
         pytest.fail(
             "make run's stack did not come up; see .local-e2e.log:\n" + (ROOT / ".local-e2e.log").read_text()
         )
+    contract.watch(stack["api_url"])
     yield stack
     proc.send_signal(signal.SIGINT)  # what Ctrl-C does
     try:
