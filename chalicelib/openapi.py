@@ -696,6 +696,7 @@ TAGS: dict[str, str] = {
     "photos": "Inspection photos: staff uploads, the photos of an item.",
     "staff": "Review and purchasing: the order and item queues, approve or reject, buy, domestic shipment.",
     "warehouse": "Inbound parcels, inspection, weighing, exceptions and after-sales cases.",
+    "currencies": "The customer's currencies: supported ones with the rate in force, the saved preference.",
     "identity": "The signed-in user (`/me`) and the service's health.",
     "docs": "This document (`GET /openapi.json`).",
 }
