@@ -10,6 +10,8 @@ an address (SNS asks it to confirm). docs/operations.md says what each alarm mea
   in 26 hours (hourly periods, missing data breaching: one completion in 26 hours keeps it OK).
 - SesBounceRate / SesComplaintRate: the account's reputation rates over half of where SES starts a
   review (bounces 5%, complaints 0.1%).
+- ExchangeRatesStale: after 3 hourly exchange-rate runs in a row, some supported currency's rate is
+  still stale (or missing): customers asking for it get 503 rate_unavailable (docs/currencies.md).
 - WebhookRejectionSpike: 10 or more payment webhooks refused in 5 minutes (a provider misconfiguration,
   a rotated secret, or someone probing the public endpoint).
 """
@@ -27,6 +29,7 @@ API_5XX_RATE = 0.05
 SES_BOUNCE_RATE = 0.025  # SES reviews an account at 5%
 SES_COMPLAINT_RATE = 0.0005  # SES reviews an account at 0.1%
 WEBHOOK_REJECTIONS_IN_5_MINUTES = 10
+STALE_RATE_RUNS = 3  # hourly exchange-rate runs in a row that still leave a stale currency
 
 
 def _alarm(description: str, **properties: Any) -> dict:
@@ -75,6 +78,17 @@ def alarms(stage: Any, functions: dict[str, dict], api_name: str | None) -> dict
             Period=300,
             EvaluationPeriods=1,
             Threshold=WEBHOOK_REJECTIONS_IN_5_MINUTES,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        ),
+        "ExchangeRatesStale": _alarm(
+            f"A supported currency's exchange rate is still stale after {STALE_RATE_RUNS} hourly runs: "
+            "conversions in it answer 503 rate_unavailable.",
+            **_custom("ExchangeRatesStale", service),
+            Statistic="Minimum",
+            Period=3600,
+            EvaluationPeriods=STALE_RATE_RUNS,
+            DatapointsToAlarm=STALE_RATE_RUNS,
+            Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         ),
         "SesBounceRate": _alarm(

@@ -46,6 +46,7 @@ def test_every_alarm_the_issue_names_exists_and_notifies_the_topic(packaged):
         "SesBounceRate",
         "SesComplaintRate",
         "WebhookRejectionSpike",
+        "ExchangeRatesStale",
         *(f"{f}{m}" for f in functions for m in ("Errors", "Throttles")),
     }
     assert set(alarms) == expected
@@ -78,6 +79,16 @@ def test_the_26_hour_alarms_watch_the_heartbeat_the_jobs_emit(packaged):
         assert properties["TreatMissingData"] == "breaching"  # silence is the failure
         assert (properties["ComparisonOperator"], properties["Threshold"]) == ("LessThanThreshold", 1)
     assert set(monitoring.DAILY_JOBS) == {storage_sweep.JOB, auto_confirm.JOB}
+
+
+def test_stale_exchange_rates_alarm_after_three_hourly_runs_that_left_a_currency_stale(packaged):
+    properties = of_type(packaged, "AWS::CloudWatch::Alarm")["ExchangeRatesStale"]["Properties"]
+    assert properties["Namespace"] == metrics.NAMESPACE and properties["MetricName"] == "ExchangeRatesStale"
+    assert properties["Dimensions"] == [{"Name": "service", "Value": "procure-prod"}]
+    assert "ExchangeRatesStale" in metrics.CATALOG
+    assert properties["Statistic"] == "Minimum"  # every run in the window left a stale currency
+    assert properties["Period"] == 3600 and properties["EvaluationPeriods"] == 3
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
 
 
 def test_the_topic_has_an_optional_email_subscription_parameter(packaged):
