@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, ids, lifecycle, money, refunds, storage, uow
+from chalicelib import clock, config, currency, ids, lifecycle, money, refunds, storage, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus, ItemStatus
@@ -109,7 +109,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
         refunds.check(item, refund_fen)  # at most what was paid for the item minus earlier refunds
         now = clock.now_iso()
         work = uow.Unit()
-        work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id)
+        work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id, currency.stored(item.fx))
 
         def write(tx: TransactWrite) -> None:
             tx.update(

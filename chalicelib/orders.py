@@ -341,6 +341,9 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
                 created_at=now,
             )
         )
+    fx = currency.snapshot()
+    for item in items:
+        item.fx = fx
     order = Order(
         order_id,
         user_id=user_id,
@@ -352,7 +355,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
         total_fen=charges.total_fen,
         item_ids=[i.item_id for i in items],
         created_at=now,
-        fx=currency.snapshot(),
+        fx=fx,
     )
     work = uow.Unit(result=order)
     work.save(order, Order.order_id.does_not_exist())

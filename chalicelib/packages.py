@@ -577,14 +577,19 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
             paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
             difference = final.total_fen - (paid - refunded)
             work = uow.Unit()
+            package_fx = currency.stored(package.fx)  # the rate the package was paid at
             due = 0
             if difference > 0 and (not may_charge or wallet.balance_fen(package.user_id) < difference):
                 due, settlement, queue_status = difference, "awaiting_payment", "awaiting_payment"
             elif difference > 0:
-                work.move(package.user_id, -difference, "package_difference_charge", package.package_id)
+                work.move(
+                    package.user_id, -difference, "package_difference_charge", package.package_id, package_fx
+                )
                 paid, settlement, queue_status = paid + difference, "charged", PackageStatus.PACKED
             elif difference < 0:
-                work.move(package.user_id, -difference, "package_difference_refund", package.package_id)
+                work.move(
+                    package.user_id, -difference, "package_difference_refund", package.package_id, package_fx
+                )
                 refunded, settlement, queue_status = refunded - difference, "refunded", PackageStatus.PACKED
             else:
                 settlement, queue_status = "none", PackageStatus.PACKED
@@ -652,7 +657,7 @@ def pay_difference(user_id: str, package_id: str) -> dict:
             raise Conflict("Nothing is due on this package.")
         items, work = _items_and_account(package)
         now = clock.now_iso()
-        work.move(user_id, -due, "package_difference_charge", package.package_id)
+        work.move(user_id, -due, "package_difference_charge", package.package_id, currency.stored(package.fx))
         packed = plain(package.packed) or {}
         packed["settlement"] = "charged"
         work.update(

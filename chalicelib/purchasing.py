@@ -208,13 +208,21 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             status, queue_status, due = ItemStatus.PURCHASED, ItemStatus.PURCHASED, 0
             if difference > 0:
                 purchase["settlement"] = "charged"
-                work.move(item.user_id, -difference, "price_difference_charge", item.item_id)
+                work.move(
+                    item.user_id,
+                    -difference,
+                    "price_difference_charge",
+                    item.item_id,
+                    currency.stored(item.fx),
+                )
                 item_actions = refunds.paid_actions(item, difference)
             elif difference < 0:
                 refund = min(-difference, refunds.refundable_fen(item))
                 purchase["settlement"] = "refunded"
                 purchase["refunded_fen"] = refund
-                work.move(item.user_id, refund, "price_difference_refund", item.item_id)
+                work.move(
+                    item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx)
+                )
                 item_actions = refunds.refund_actions(item, refund)
             else:
                 purchase["settlement"] = "none"
@@ -278,7 +286,7 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
 
     def unit() -> uow.Unit:
         item, due, work = _difference_due(user_id, item_id, "pay_difference", "Nothing is due on this item.")
-        work.move(user_id, -due, "price_difference_charge", item.item_id)
+        work.move(user_id, -due, "price_difference_charge", item.item_id, currency.stored(item.fx))
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
         purchase["settlement"] = "charged"
@@ -315,7 +323,7 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
             user_id, item_id, "decline_difference", "No price difference awaits your decision on this item."
         )
         refund = refunds.refundable_fen(item)
-        work.move(user_id, refund, "item_refund", item.item_id)
+        work.move(user_id, refund, "item_refund", item.item_id, currency.stored(item.fx))
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
         purchase["settlement"] = "declined"

@@ -180,6 +180,8 @@ class Item(Model):
     # storage reminders per threshold in days: "pending:<batch id>" while being sent, then "sent:<time>"
     reminders = MapAttribute(default=dict)
     storage_extended_days = NumberAttribute(default=0)
+    # the order's rate snapshot (currency.py), so refunds and charges of this item alone keep that rate
+    fx = MapAttribute(null=True)
     abandoned_at = UnicodeAttribute(null=True)
     destroyed_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()

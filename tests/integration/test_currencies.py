@@ -423,6 +423,31 @@ class TestSnapshots:
         assert refund["fx_snapshot"]["rate"] == "0.1445282444"
         assert payment["kind"] == "order_payment" and payment["fx_snapshot"]["amount_minor"] == -838
 
+    def test_an_item_refund_goes_back_at_the_orders_snapshotted_rate(self, api, ecb):
+        clock.set_now(datetime(2026, 11, 28, 9, 0, tzinfo=UTC))
+        exchange_rates.run()  # Friday's rates
+        top_up(api, ALICE, 100_000)
+        order = api.post(
+            "/orders?currency=USD", {"items": [TEE], "payment_channel": "balance"}, user=ALICE
+        ).body
+        assert api.post(f"/orders/{order['order_id']}/pay", user=ALICE).status == 200
+        assert api.post(f"/staff/orders/{order['order_id']}/approve", user=REVIEWER).status == 200
+        answer(ecb, MONDAY)  # the rates move before staff buy the item
+        clock.set_now(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
+        exchange_rates.run()
+        item = order["items"][0]
+        cheaper = item["unit_price_fen"] - 100  # the merchant charged 1 yuan less per unit: refunded
+        bought = api.post(
+            f"/staff/items/{item['item_id']}/purchase",
+            {"merchant_order_no": "M-1", "actual_unit_price_fen": cheaper},
+            user=REVIEWER,
+        )
+        assert bought.status == 200, bought.body
+        refund = api.get("/wallet", user=ALICE).body["entries"][0]
+        assert refund["kind"] == "price_difference_refund" and refund["amount_fen"] == 200
+        assert refund["fx_snapshot"]["rate"] == "0.1445282444"  # the order's rate, not Monday's
+        assert refund["fx_snapshot"]["amount_minor"] == to_minor(200, FRIDAY_USD, 2)
+
     def test_a_top_up_in_a_currency_keeps_its_rate_on_the_ledger(self, api):
         fresh_rates(AUD="0.2145")
         rate = applied("AUD")
