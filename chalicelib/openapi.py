@@ -22,7 +22,7 @@ from typing import Any
 from chalicelib import web
 from chalicelib.lifecycle import ParcelStatus
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 TITLE = "Procure storefront and staff API"
 DESCRIPTION = (
     "A China sourcing agent's procurement backend: catalog, cart and orders, wallet and payments, review "

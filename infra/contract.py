@@ -207,8 +207,9 @@ def release(now: datetime | None = None) -> str:
     RELEASED.parent.mkdir(parents=True, exist_ok=True)
     RELEASED.write_text(openapi.render(doc))
     stamp = f"## {version} ({(now or datetime.now(UTC)):%Y-%m-%d})"
-    if _unreleased(text) is not None:
-        text = text.replace(UNRELEASED, f"{UNRELEASED}\n\n{EMPTY_SECTION}\n{stamp}", 1)
+    if _unreleased(text) is not None:  # the heading line, not a mention of it in the prose
+        heading = re.compile(rf"^{re.escape(UNRELEASED)}[ \t]*$", re.M)
+        text = heading.sub(f"{UNRELEASED}\n\n{EMPTY_SECTION}\n{stamp}", text, count=1)
     else:
         text = text.rstrip("\n") + f"\n\n{UNRELEASED}\n\n{EMPTY_SECTION}\n{stamp}\n"
     CHANGELOG.write_text(text)

@@ -233,6 +233,25 @@ def test_a_release_moves_the_unreleased_section_under_the_version(tmp_path, monk
         contract.release()
 
 
+def test_a_release_leaves_a_mention_of_the_unreleased_heading_in_the_prose_alone(tmp_path, monkeypatch):
+    monkeypatch.setattr(contract, "RELEASED", tmp_path / "released.json")
+    monkeypatch.setattr(contract, "CHANGELOG", tmp_path / "CHANGELOG.md")
+    monkeypatch.setattr(contract, "ROOT", tmp_path)
+    doc = copy.deepcopy(BASE)
+    doc["info"]["version"] = "1.1.0"
+    monkeypatch.setattr(contract, "current_document", lambda: doc)
+    prose = "# Changelog\n\nBreaking changes go under `## Unreleased` (see below).\n\n"
+    contract.CHANGELOG.write_text(prose + "## Unreleased\n\n### Contract\n\nNo breaking change.\n")
+    contract.RELEASED.write_text(json.dumps(BASE))
+
+    contract.release(datetime(2026, 12, 1, tzinfo=UTC))
+
+    text = contract.CHANGELOG.read_text()
+    assert text.startswith(
+        prose + "## Unreleased\n\n### Contract\n\nNo breaking change.\n\n## 1.1.0 (2026-12-01)"
+    )
+
+
 def test_a_release_refuses_an_unrecorded_breaking_change(tmp_path, monkeypatch):
     monkeypatch.setattr(contract, "RELEASED", tmp_path / "released.json")
     monkeypatch.setattr(contract, "CHANGELOG", tmp_path / "CHANGELOG.md")
