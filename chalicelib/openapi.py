@@ -615,7 +615,7 @@ CURRENCY_PARAMETER = {
     "description": "Also show amounts in this currency (GET /currencies): a `<name>_minor` integer in its "
     "minor units next to every `<name>_fen`, and `display_currency`. Without it, a signed-in customer's "
     "saved preference (PUT /me/preferences) applies. Unknown code: 400; stale rate: 503 rate_unavailable.",
-    "schema": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
+    "schema": {"type": "string", "enum": []},  # chalicelib.currency.CURRENCIES, filled by add_currency
 }
 
 
@@ -628,12 +628,16 @@ def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
     flagged = [spec for spec in routes if spec.currency]
     if not flagged:
         return document
+    from chalicelib.currency import CURRENCIES
+
     schemas = document["components"]["schemas"]
     schemas["DisplayCurrency"] = copy.deepcopy(DISPLAY_CURRENCY_SCHEMA)
+    parameter = copy.deepcopy(CURRENCY_PARAMETER)
+    parameter["schema"]["enum"] = list(CURRENCIES)
     seen: set[str] = set()
     for spec in flagged:
         operation = document["paths"][spec.path][spec.method.lower()]
-        operation.setdefault("parameters", []).append(copy.deepcopy(CURRENCY_PARAMETER))
+        operation.setdefault("parameters", []).append(copy.deepcopy(parameter))
         responses = operation["responses"]
         for status in (400, 503):
             responses.setdefault(str(status), {"$ref": f"#/components/responses/{ERRORS[status][0]}"})

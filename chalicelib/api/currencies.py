@@ -7,13 +7,17 @@ from pydantic import Field
 
 from chalicelib import currency
 from chalicelib.responses.currencies import CurrencyList, Preferences
-from chalicelib.schemas import Body
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 
 class PreferencesBody(Body):
+    """The caller's display currency: amounts on every currency route are also shown in it."""
+
+    model_config = example({"currency": "USD"})
+
     currency: str | None = Field(
         max_length=8, description="A code of GET /currencies (e.g. USD), or null to show CNY only."
     )
