@@ -179,8 +179,8 @@ def _write_benchmarks_section(seconds: float) -> None:
         "Never a 2xx: " + (", ".join(f"`{label}`" for label in never) or "none") + ".",
         "",
         "Checks: no server error, status code and content type documented, response body matching its "
-        "documented schema (only as strict as the documented schemas: routes without a response model "
-        "are documented as any JSON object); schema-invalid input answered with a 4xx. Known failures "
+        "documented schema (every operation has a typed response model; objects are closed, so an "
+        "undocumented field fails); schema-invalid input answered with a 4xx. Known failures "
         "(xfail): "
         + (", ".join(sorted(KNOWN_FAILURES)) or "none")
         + ". Failing now: "
