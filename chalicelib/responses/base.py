@@ -29,6 +29,14 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True, use_enum_values=True)
 
 
+class CmDims(Out):
+    """A size in whole centimetres: length, width, height."""
+
+    l: int  # noqa: E741 - api.md's name
+    w: int
+    h: int
+
+
 Fen = Annotated[int, Field(description="Integer fen (CNY cents).")]
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 Day = Annotated[str, Field(json_schema_extra={"format": "date"})]
@@ -61,6 +69,7 @@ def example_of(model: Any) -> dict[str, Any]:
 
 __all__ = [
     "CaseStatus",
+    "CmDims",
     "Day",
     "DeclarationStatus",
     "Fen",

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.lifecycle import ItemSource
-from chalicelib.responses.base import Fen, ItemStatus, Out, Timestamp, absent
+from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
 
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
@@ -97,12 +97,8 @@ class ItemPhoto(Out):
     size: int = Field(description="Bytes.")
 
 
-class MeasuredDims(Out):
+class MeasuredDims(CmDims):
     """The item's measured size in cm."""
-
-    l: int  # noqa: E741 - api.md's name
-    w: int
-    h: int
 
 
 class ItemStorage(Out):

@@ -10,7 +10,16 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.responses.base import Fen, ItemStatus, Out, PackageStatus, Timestamp, absent, example_of
+from chalicelib.responses.base import (
+    CmDims,
+    Fen,
+    ItemStatus,
+    Out,
+    PackageStatus,
+    Timestamp,
+    absent,
+    example_of,
+)
 from chalicelib.responses.currencies import FxSnapshot
 from chalicelib.responses.items import Item
 
@@ -116,12 +125,8 @@ class ShippingAddress(Out):
     line2: str = absent(description="Absent when not given.")
 
 
-class PackedDims(Out):
+class PackedDims(CmDims):
     """The packed carton's size in cm."""
-
-    l: int  # noqa: E741 - api.md's name
-    w: int
-    h: int
 
 
 class PackingRecord(Out):
@@ -201,6 +206,16 @@ class PackageSummary(Out):
     )
 
 
+_PRICE_EXAMPLE = {
+    "actual_weight_g": 420,
+    "volumetric_weight_g": 500,
+    "chargeable_weight_g": 500,
+    "shipping_fen": 18000,
+    "service_fee_fen": 1500,
+    "services_fen": 510,
+    "services_breakdown": {"insurance": 510},
+    "total_fen": 20010,
+}
 _PACKAGE_EXAMPLE = {
     "package_id": "pkg_01JDX5B7N8P9Q0R1S2T3U4V5W6",
     "status": PackageStatus.PAID,
@@ -221,24 +236,8 @@ _PACKAGE_EXAMPLE = {
     },
     "services": ["insurance"],
     "declared_value_fen": 17000,
-    "actual_weight_g": 420,
-    "volumetric_weight_g": 500,
-    "chargeable_weight_g": 500,
-    "shipping_fen": 18000,
-    "service_fee_fen": 1500,
-    "services_fen": 510,
-    "services_breakdown": {"insurance": 510},
-    "total_fen": 20010,
-    "estimate": {
-        "actual_weight_g": 420,
-        "volumetric_weight_g": 500,
-        "chargeable_weight_g": 500,
-        "shipping_fen": 18000,
-        "service_fee_fen": 1500,
-        "services_fen": 510,
-        "services_breakdown": {"insurance": 510},
-        "total_fen": 20010,
-    },
+    **_PRICE_EXAMPLE,
+    "estimate": _PRICE_EXAMPLE,  # before packing, the estimate is the price
     "packed": None,
     "paid_fen": 20010,
     "refunded_fen": 0,
