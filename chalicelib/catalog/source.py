@@ -10,7 +10,7 @@ Values here are plain frozen dataclasses: money is integer fen, image URLs are a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Protocol, runtime_checkable
 
 BATTERY = "battery"  # attributes flag: carries a lithium battery (shipping lines may refuse it)
@@ -62,14 +62,10 @@ class Product:
         return BATTERY in self.attributes
 
     def summary(self) -> dict:
-        return {
-            "product_id": self.product_id,
-            "source": self.source,
-            "title": self.title,
-            "price_fen": self.price_fen,
-            "image_url": self.images[0] if self.images else None,
-            "shop_name": self.shop.name,
-        }
+        image_url = self.images[0] if self.images else None
+        return Summary(
+            self.product_id, self.source, self.title, self.price_fen, image_url, self.shop.name
+        ).summary()
 
     def detail(self) -> dict:
         return {
@@ -106,14 +102,8 @@ class Summary:
     shop_name: str
 
     def summary(self) -> dict:
-        return {
-            "product_id": self.product_id,
-            "source": self.source,
-            "title": self.title,
-            "price_fen": self.price_fen,
-            "image_url": self.image_url,
-            "shop_name": self.shop_name,
-        }
+        """What a list shows of a product (a search result, a featured product)."""
+        return asdict(self)
 
 
 @dataclass(frozen=True)
