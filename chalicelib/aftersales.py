@@ -6,7 +6,6 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, currency, ids, lifecycle, money, refunds, storage, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus, ItemStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
@@ -21,22 +20,7 @@ RESOLUTIONS = ("refund", "return", "reject")
 RESOLVABLE_IN = {"refund": CASE_STATUSES, "return": CASE_STATUSES, "reject": None}
 
 
-def case_json(case: AfterSalesCase) -> dict:
-    return {
-        "case_id": case.case_id,
-        "item_id": case.item_id,
-        "type": case.type,
-        "reason": case.reason,
-        "status": case.status,
-        "resolution": case.resolution,
-        "refund_fen": int(case.refund_fen or 0),
-        "note": case.note,
-        "created_at": case.created_at,
-        "resolved_at": case.resolved_at,
-    }
-
-
-def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> dict:
+def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> AfterSalesCase:
     try:
         item = Item.get(item_id, consistent_read=True)
     except Item.DoesNotExist:
@@ -67,24 +51,26 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> dict:
         Item.open_case_id.does_not_exist() & Item.status.is_in(*CASE_STATUSES),
     )
     uow.run(lambda: work, retry=False, conflict="A case was opened for this item (or it changed) meanwhile.")
-    return case_json(case)
+    return case
 
 
-def list_own(user_id: str, limit: int, cursor: dict | None) -> dict:
+def list_own(user_id: str, limit: int, cursor: dict | None) -> tuple[list[AfterSalesCase], dict | None]:
     result = AfterSalesCase.by_user.query(
         user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
     )
-    return {"items": [case_json(c) for c in result], "next_cursor": result.last_evaluated_key}
+    return list(result), result.last_evaluated_key
 
 
-def queue(limit: int, cursor: dict | None) -> dict:
-    cases, next_cursor = queue_page(AfterSalesCase, CaseStatus.OPEN, limit, cursor)
-    return {"items": [dict(case_json(c), user_id=c.user_id) for c in cases], "next_cursor": next_cursor}
+def queue(limit: int, cursor: dict | None) -> tuple[list[AfterSalesCase], dict | None]:
+    return queue_page(AfterSalesCase, CaseStatus.OPEN, limit, cursor)
 
 
-def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note: str | None) -> dict:
+def resolve(
+    case_id: str, staff_id: str, resolution: str, refund_fen: int, note: str | None
+) -> tuple[AfterSalesCase, Item]:
     """refund: credit the wallet (at most what the item cost); return: the goods go back to the merchant
-    (item `returned`, out of storage), with an optional refund; reject: close with no change."""
+    (item `returned`, out of storage), with an optional refund; reject: close with no change. Returns the
+    case and its item as committed."""
     if resolution not in RESOLUTIONS:
         raise ValidationError(f"resolution must be one of {', '.join(RESOLUTIONS)}.")
     if resolution == "reject" and refund_fen:
@@ -149,11 +135,18 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             tx.update(item, actions=actions, condition=condition)
 
         work.write(write)
-        work.result = case
+        work.result = (case, item, now)
         return work
 
-    case = uow.run(unit)
-    resolved = AfterSalesCase.get(case_id, consistent_read=True)
+    case, item, now = uow.run(unit)
+    # what the transaction committed, in memory (the write above reads the item's figures it replaces;
+    # a resumed storage clock is already set on `item` by storage.resume_clock_actions)
+    case.status, case.resolution, case.refund_fen = CaseStatus.RESOLVED, resolution, refund_fen
+    case.note, case.resolved_at = note, now
+    item.open_case_id = None
+    item.refunded_fen = refunds.refunded_fen(item) + refund_fen
+    if resolution == "return":
+        item.status = ItemStatus.RETURNED
     notify(
         case.user_id,
         "after_sales_resolved",
@@ -165,4 +158,4 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             "note": note or "",
         },
     )
-    return dict(case_json(resolved), item=item_json(Item.get(case.item_id)))
+    return case, item

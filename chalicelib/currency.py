@@ -71,7 +71,7 @@ def check_code(raw: str | None) -> str:
     return code
 
 
-def _decimal_text(value: Decimal) -> str:
+def decimal_text(value: Decimal) -> str:
     """A decimal string without exponent or trailing zeros: '0.1408', '190.5'."""
     text = format(value.normalize(), "f")
     return text
@@ -109,16 +109,21 @@ class Display:
     def convert(self, amount_fen: int) -> int:
         return to_minor(amount_fen, self.rate, self.minor_units)
 
+    @property
+    def cny_per_unit(self) -> Decimal:
+        """CNY per 1 unit of the currency (1 / rate), shown only."""
+        return (1 / self.rate).quantize(SHOWN_PLACES, rounding=ROUND_HALF_UP)
+
     def as_json(self) -> dict:
         """The `display_currency` object of converted responses."""
         return {
             "code": self.code,
             "minor_units": self.minor_units,
-            "rate": _decimal_text(self.rate),
-            "cny_per_unit": _decimal_text((1 / self.rate).quantize(SHOWN_PLACES, rounding=ROUND_HALF_UP)),
+            "rate": decimal_text(self.rate),
+            "cny_per_unit": decimal_text(self.cny_per_unit),
             "rate_at": self.rate_at,
             "source": self.source,
-            "margin_percent": _decimal_text(self.margin_percent),
+            "margin_percent": decimal_text(self.margin_percent),
         }
 
     def snapshot(self) -> dict:
@@ -126,10 +131,10 @@ class Display:
         return {
             "code": self.code,
             "minor_units": self.minor_units,
-            "rate": _decimal_text(self.rate),
+            "rate": decimal_text(self.rate),
             "rate_at": self.rate_at,
             "source": self.source,
-            "margin_percent": _decimal_text(self.margin_percent),
+            "margin_percent": decimal_text(self.margin_percent),
         }
 
 
@@ -180,46 +185,29 @@ def rate_in_force(code: str) -> Display:
     return _display(row)
 
 
-def list_json() -> dict:
+@dataclass(frozen=True)
+class Listed:
+    """A supported currency as GET /currencies lists it: the rate in force (None: none yet)."""
+
+    code: str
+    name: str
+    minor_units: int
+    margin_percent: Decimal
+    shown: Display | None
+    stale: bool
+
+
+def listing() -> list[Listed]:
     """GET /currencies: every supported currency, with its rate in force (or none yet) and staleness."""
     rows = current_rows()
     margin = margin_percent()
-    items = []
+    listed = []
     for code, (name, units) in CURRENCIES.items():
         row = rows.get(code)
-        entry: dict[str, Any] = {"currency": code, "name": name, "minor_units": units}
-        if row is None:
-            entry.update(
-                {
-                    "rate": None,
-                    "units_per_cny": None,
-                    "cny_per_unit": None,
-                    "reference_rate": None,
-                    "margin_percent": _decimal_text(margin),
-                    "source": None,
-                    "as_of": None,
-                    "rate_date": None,
-                    "stale": True,
-                }
-            )
-        else:
-            shown = _display(row, margin)
-            rate = _decimal_text(shown.rate)
-            entry.update(
-                {
-                    "rate": rate,
-                    "units_per_cny": rate,
-                    "cny_per_unit": shown.as_json()["cny_per_unit"],
-                    "reference_rate": _decimal_text(shown.reference_rate),
-                    "margin_percent": _decimal_text(margin),
-                    "source": row.source,
-                    "as_of": row.rate_at,
-                    "rate_date": row.rate_date,
-                    "stale": is_stale(row.rate_at),
-                }
-            )
-        items.append(entry)
-    return {"items": items, "next_cursor": None}
+        shown = _display(row, margin) if row is not None else None
+        stale = is_stale(row.rate_at) if row is not None else True
+        listed.append(Listed(code, name, units, margin, shown, stale))
+    return listed
 
 
 # --- the caller's currency for this request -------------------------------------------------------
@@ -267,18 +255,6 @@ def stored(value: Any) -> dict | None:
         return None
     raw = value.as_dict() if hasattr(value, "as_dict") else dict(value)
     return raw or None
-
-
-def snapshot_json(snap: dict | None, **amounts_fen: int) -> dict | None:
-    """A stored snapshot as responses show it, with each `<name>_fen` given converted at ITS rate as
-    `<name>_minor` (not today's rate: what the customer paid or gets back)."""
-    if not snap:
-        return None
-    shown = {k: snap[k] for k in ("code", "minor_units", "rate", "rate_at", "source", "margin_percent")}
-    shown["minor_units"] = int(shown["minor_units"])
-    for name, fen in amounts_fen.items():
-        shown[f"{name.removesuffix('_fen')}_minor"] = to_minor(int(fen), snap["rate"], shown["minor_units"])
-    return shown
 
 
 # --- converting a serialized body ---------------------------------------------------------------
@@ -371,7 +347,7 @@ def store(rates: dict[str, Decimal], *, source: str, rate_date: str, rate_at: st
         if current is not None and current.rate_date >= rate_date and current.source == source:
             result["unchanged"].append(code)
             continue
-        text = _decimal_text(rates[code].quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
+        text = decimal_text(rates[code].quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
         fields = {
             "reference_rate": text,
             "source": source,

@@ -1,12 +1,11 @@
-"""Items as customers and staff see them (the JSON shape), and reads that serve money-moving routes."""
+"""Reads of items that serve money-moving routes, and stored maps as plain values."""
 
 from __future__ import annotations
 
 import json
 
-from chalicelib import clock, lifecycle, photos, uow
+from chalicelib import uow
 from chalicelib.models.commerce import Item
-from chalicelib.rules import storage as storage_rules
 
 
 def plain(value):
@@ -19,52 +18,6 @@ def plain(value):
 
 def _number(value):
     return int(value) if value == int(value) else float(value)
-
-
-def item_json(item: Item) -> dict:
-    """api.md's item shape; warehouse fields (inspection, photos, storage) join as they are recorded."""
-    return {
-        "item_id": item.item_id,
-        "order_id": item.order_id,
-        "status": item.status,
-        "product_id": item.product_id,
-        "sku_id": item.sku_id,
-        "title": item.title,
-        "props": plain(item.props) or {},
-        "quantity": int(item.quantity),
-        "unit_price_fen": int(item.unit_price_fen),
-        "remark": item.remark,
-        "purchase": plain(item.purchase),
-        "domestic_shipment": plain(item.domestic_shipment),
-        "price_difference_due_fen": int(item.price_difference_due_fen or 0),
-        # what the customer paid for this line's goods, and what was refunded of it (the refund cap)
-        "paid_fen": int(item.paid_fen or 0),
-        "refunded_fen": int(item.refunded_fen or 0),
-        "inspection": plain(item.inspection),
-        "photos": photos.photo_list(item),
-        "weight_g": int(item.weight_g) if item.weight_g is not None else None,
-        "dims_cm": plain(item.dims_cm),
-        "storage": storage_json(item),
-        "source": item.source,
-        "parcel_id": item.parcel_id,
-        "received_at": item.received_at,
-        "package_id": item.package_id,
-        "after_sales_case_id": item.open_case_id,
-        "storage_extended_days": int(item.storage_extended_days or 0),
-    }
-
-
-def storage_json(item: Item) -> dict | None:
-    """Where the item stands against its storage deadline (None unless it is stored with us)."""
-    if not item.storage_expires_at or item.status not in lifecycle.WITH_DEADLINE:
-        return None
-    expires = clock.parse_iso(item.storage_expires_at)
-    return {
-        "in_warehouse_at": item.in_warehouse_at,
-        "expires_at": item.storage_expires_at,
-        "days_left": storage_rules.days_left(expires, clock.now()),
-        "clock_running": item.status in storage_rules.CLOCK_RUNNING,
-    }
 
 
 def with_account(user_id: str, item_ids, extra: tuple = ()) -> tuple[list[Item], dict, object]:

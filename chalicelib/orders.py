@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, currency, ids, lifecycle, metrics, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, with_account
+from chalicelib.items import with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import CartItem, Item, Order, Payment
@@ -31,6 +32,43 @@ REFUND_POLICY = (
     "Cancelling or rejecting an order refunds its goods and domestic shipping to the wallet; the payment "
     "channel's bank fee (refund_excludes_fen) was kept by the provider and is not refunded."
 )
+
+
+@dataclass
+class OrderResult:
+    """An order as a route committed (or read) it: the order, its items, and the external payment to
+    complete while one is pending. The view (responses/orders.py) turns it into JSON."""
+
+    order: Order
+    items: list[Item]
+    payment: Payment | None = None
+
+
+@dataclass
+class PricedCartItem:
+    """A cart line with its product and SKU as the catalog has them now (None: no longer sold)."""
+
+    cart_item: CartItem
+    product: dict | None
+    sku: dict | None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.product and self.sku)
+
+    @property
+    def unit_price_fen(self) -> int | None:
+        """The source's price now."""
+        return int(self.sku["price_fen"]) if self.sku else None
+
+
+@dataclass
+class Quote:
+    """Exact charges for some lines on a channel, and the lines re-priced within the tolerance."""
+
+    charges: charge_rules.OrderCharges
+    channel: charge_rules.Channel
+    price_changes: list[dict]
 
 
 # --- catalog lookups -----------------------------------------------------------------------
@@ -76,7 +114,7 @@ def check_quantity(product: dict, sku: dict, quantity: int) -> None:
 # --- cart ----------------------------------------------------------------------------------
 
 
-def cart_item_json(cart_item: CartItem, details: dict[str, dict] | None = None) -> dict:
+def priced(cart_item: CartItem, details: dict[str, dict] | None = None) -> PricedCartItem:
     """The cart line priced from the catalog now (`details` from catalog_details, or looked up)."""
     if details is None:
         details = catalog_details([cart_item.product_id])
@@ -84,38 +122,23 @@ def cart_item_json(cart_item: CartItem, details: dict[str, dict] | None = None) 
         product, sku = sku_of(details, cart_item.product_id, cart_item.sku_id)
     except ValidationError:
         product, sku = None, None
-    current = int(sku["price_fen"]) if sku else None
-    snapshot = _snapshot(cart_item)
-    return {
-        "cart_item_id": cart_item.cart_item_id,
-        "product_id": cart_item.product_id,
-        "sku_id": cart_item.sku_id,
-        "title": product["title"] if product else None,
-        "props": dict(sku["props"]) if sku else {},
-        "quantity": int(cart_item.quantity),
-        "unit_price_fen": current,  # the source's price now
-        "added_unit_price_fen": snapshot,  # the price when added (or last accepted)
-        "price_changed": current is not None and snapshot is not None and current != snapshot,
-        "stock": int(sku.get("stock") or 0) if sku else 0,
-        "remark": cart_item.remark,
-        "available": bool(product and sku),
-        "added_at": cart_item.added_at,
-    }
+    return PricedCartItem(cart_item, product, sku)
 
 
-def _snapshot(cart_item: CartItem) -> int | None:
+def snapshot_price_fen(cart_item: CartItem) -> int | None:
+    """The price when the line was added (or last accepted)."""
     return int(cart_item.unit_price_fen) if cart_item.unit_price_fen is not None else None
 
 
-def get_cart(user_id: str) -> dict:
+def get_cart(user_id: str) -> list[PricedCartItem]:
     cart = list(CartItem.query(user_id))
     details = catalog_details(c.product_id for c in cart)
-    items = [cart_item_json(c, details) for c in cart]
-    subtotal = sum(i["unit_price_fen"] * i["quantity"] for i in items if i["available"])
-    return {"items": items, "subtotal_fen": subtotal}
+    return [priced(c, details) for c in cart]
 
 
-def add_to_cart(user_id: str, product_id: str, sku_id: str, quantity: int, remark: str | None) -> dict:
+def add_to_cart(
+    user_id: str, product_id: str, sku_id: str, quantity: int, remark: str | None
+) -> PricedCartItem:
     product, sku = product_and_sku(product_id, sku_id)
     check_quantity(product, sku, quantity)
     cart_item = CartItem(
@@ -129,7 +152,7 @@ def add_to_cart(user_id: str, product_id: str, sku_id: str, quantity: int, remar
         unit_price_fen=int(sku["price_fen"]),
     )
     cart_item.save()
-    return cart_item_json(cart_item)
+    return priced(cart_item)
 
 
 def own_cart_item(user_id: str, cart_item_id: str) -> CartItem:
@@ -141,7 +164,7 @@ def own_cart_item(user_id: str, cart_item_id: str) -> CartItem:
 
 def update_cart_item(
     user_id: str, cart_item_id: str, quantity: int | None, remark: str | None, accept_price: bool = False
-) -> dict:
+) -> PricedCartItem:
     """Change quantity and/or remark; `accept_price` takes the source's current price as the snapshot
     (what the storefront sends after the customer agreed to a 409 price_changed)."""
     cart_item = own_cart_item(user_id, cart_item_id)
@@ -160,7 +183,7 @@ def update_cart_item(
         cart_item.remark = remark
     if actions:
         cart_item.update(actions=actions, condition=CartItem.cart_item_id.exists())
-    return cart_item_json(cart_item)
+    return priced(cart_item)
 
 
 def remove_cart_item(user_id: str, cart_item_id: str) -> None:
@@ -197,7 +220,7 @@ def _lines(user_id: str, cart_item_ids: list[str] | None, direct: list[dict] | N
                 "quantity": int(c.quantity),
                 "remark": c.remark,
                 "cart_item_id": c.cart_item_id,
-                "snapshot_price_fen": _snapshot(c),
+                "snapshot_price_fen": snapshot_price_fen(c),
             }
             for c in (found[i] for i in cart_item_ids)
         ]
@@ -298,18 +321,13 @@ def _charges(lines: list[dict], channel: charge_rules.Channel) -> charge_rules.O
     )
 
 
-def quote(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
+def quote(user_id: str, cart_item_ids, direct, channel_name: str) -> Quote:
     channel = _channel(channel_name)
     lines = _lines(user_id, cart_item_ids, direct)
-    return {
-        "charges": _charges(lines, channel).as_json(),
-        "payment_channel": channel.channel,
-        "price_changes": _accepted_changes(lines),
-        "estimates": ESTIMATES,
-    }
+    return Quote(_charges(lines, channel), channel, _accepted_changes(lines))
 
 
-def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
+def create(user_id: str, cart_item_ids, direct, channel_name: str) -> OrderResult:
     channel = _channel(channel_name)
     lines = _lines(user_id, cart_item_ids, direct)
     charges = _charges(lines, channel)
@@ -373,7 +391,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
     )
     log.info("order created", extra={"order_id": order_id, "total_fen": charges.total_fen})
     metrics.count("OrdersCreated")
-    return order_json(order, items)
+    return OrderResult(order, items)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -382,51 +400,6 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
 def order_items(order: Order) -> list[Item]:
     found = {i.item_id: i for i in Item.batch_get(list(order.item_ids))}
     return [found[i] for i in order.item_ids if i in found]
-
-
-def order_json(order: Order, items: Iterable[Item], payment: Payment | None = None) -> dict:
-    return {
-        "order_id": order.order_id,
-        "status": order.status,
-        "payment_channel": order.payment_channel,
-        "items": [item_json(i) for i in items],
-        "charges": {
-            "product_fen": int(order.product_fen),
-            "domestic_shipping_fen": int(order.domestic_shipping_fen),
-            "bank_fee_fen": int(order.bank_fee_fen),
-            "total_fen": int(order.total_fen),
-        },
-        "paid_fen": int(order.paid_fen or 0),
-        "refunded_fen": int(order.refunded_fen or 0),
-        "created_at": order.created_at,
-        "paid_at": order.paid_at,
-        "review_due_at": order.review_due_at,
-        "reject_reason": order.reject_reason,
-        "refund_excludes_fen": int(order.bank_fee_fen),
-        "refund_policy": REFUND_POLICY,
-        "payment": payments.payment_json(payment) if payment else None,
-        "fx_snapshot": currency.snapshot_json(
-            currency.stored(order.fx),
-            total_fen=int(order.total_fen),
-            paid_fen=int(order.paid_fen or 0),
-            refunded_fen=int(order.refunded_fen or 0),
-        ),
-        "estimates": ESTIMATES,
-        # cart lines re-priced at creation within the tolerance: the cart's snapshot vs what was charged
-        "price_changes": [
-            {
-                "item_id": i.item_id,
-                "product_id": i.product_id,
-                "sku_id": i.sku_id,
-                "snapshot_unit_price_fen": int(i.snapshot_unit_price_fen),
-                "unit_price_fen": int(i.unit_price_fen),
-                "change_fen": int(i.unit_price_fen) - int(i.snapshot_unit_price_fen),
-            }
-            for i in items
-            if i.snapshot_unit_price_fen is not None
-            and int(i.snapshot_unit_price_fen) != int(i.unit_price_fen)
-        ],
-    }
 
 
 def own_order(user_id: str, order_id: str, consistent: bool = False) -> Order:
@@ -439,17 +412,24 @@ def own_order(user_id: str, order_id: str, consistent: bool = False) -> Order:
     return order
 
 
-def list_orders(user_id: str, limit: int, cursor: dict | None) -> dict:
+def read_order(user_id: str, order_id: str) -> OrderResult:
+    """One of the caller's orders with its items, and its external payment while it awaits payment."""
+    order = own_order(user_id, order_id)
+    payment = None
+    if order.payment_id and order.status == OrderStatus.PENDING_PAYMENT:
+        payment = Payment.get(order.payment_id)
+    return OrderResult(order, order_items(order), payment)
+
+
+def list_orders(user_id: str, limit: int, cursor: dict | None) -> tuple[list[OrderResult], dict | None]:
     result = Order.by_user.query(user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
     orders = list(result)
     wanted = [i for o in orders for i in o.item_ids]
     found = {}
     for start in range(0, len(wanted), 100):
         found.update({i.item_id: i for i in Item.batch_get(wanted[start : start + 100])})
-    return {
-        "items": [order_json(o, [found[i] for i in o.item_ids if i in found]) for o in orders],
-        "next_cursor": result.last_evaluated_key,
-    }
+    page = [OrderResult(o, [found[i] for i in o.item_ids if i in found]) for o in orders]
+    return page, result.last_evaluated_key
 
 
 # --- paying --------------------------------------------------------------------------------
@@ -501,10 +481,10 @@ def _to_review(work: uow.Unit, order: Order, items: list[Item], paid_fen: int) -
     order.status, order.paid_fen, order.paid_at, order.review_due_at = target, paid_fen, clock.iso(now), due
     work.write(lambda tx: move_items(tx, items, lifecycle.ITEM.sources("pay"), lifecycle.ITEM.target("pay")))
     for item in items:
-        item.status = lifecycle.ITEM.target("pay")
+        item.status, item.paid_fen = lifecycle.ITEM.target("pay"), refunds.goods_fen(item)
 
 
-def pay(user_id: str, order_id: str) -> dict:
+def pay(user_id: str, order_id: str) -> OrderResult:
     """Balance: debit the total and queue the order for review. External channel: a payment to complete.
 
     Balance: three DynamoDB requests (the order; its items and the wallet account in one batch; the
@@ -521,19 +501,19 @@ def pay(user_id: str, order_id: str) -> dict:
             user_id, -int(current.total_fen), "order_payment", current.order_id, currency.stored(current.fx)
         )
         _to_review(work, current, items, int(current.total_fen))
-        work.result = order_json(current, items)
+        work.result = OrderResult(current, items)
         return work
 
-    body = uow.run(unit)
+    paid = uow.run(unit)
     log.info("order paid from balance", extra={"order_id": order_id})
-    return body
+    return paid
 
 
-def _pay_external(order: Order) -> dict:
+def _pay_external(order: Order) -> OrderResult:
     """The payment the provider must collect for this order (created once; later calls return it)."""
     lifecycle.ORDER.require("pay", order.status)
     if order.payment_id:
-        return order_json(order, order_items(order), Payment.get(order.payment_id))
+        return OrderResult(order, order_items(order), Payment.get(order.payment_id))
     channel = _channel(order.payment_channel)
     payment = payments.new_payment(
         order.user_id,
@@ -557,7 +537,7 @@ def _pay_external(order: Order) -> dict:
         "GET the order to see its payment.",
     )
     order.payment_id = payment.payment_id
-    return order_json(order, order_items(order), payment)
+    return OrderResult(order, order_items(order), payment)
 
 
 def settle_external_payment(work: uow.Unit, payment: Payment) -> None:
@@ -596,7 +576,14 @@ def refund_item(item: Item) -> list:
     return refunds.refund_actions(item, refunds.refundable_fen(item))
 
 
-def cancel(user_id: str, order_id: str) -> dict:
+def refunded_items(items: list[Item]) -> None:
+    """`items` in memory as committed after `refund_item` refunded each whatever was left (call it after
+    the commit: `refund_item` reads the figures when the transaction is written)."""
+    for item in items:
+        item.refunded_fen = max(refunds.refunded_fen(item), refunds.paid_fen(item))
+
+
+def cancel(user_id: str, order_id: str) -> OrderResult:
     """Allowed until the first item is purchased; what was paid goes back to the wallet (REFUND_POLICY).
 
     Three DynamoDB requests: the order; its items and the wallet account in one batch; the transaction."""
@@ -635,7 +622,9 @@ def cancel(user_id: str, order_id: str) -> dict:
         order.refunded_fen = int(order.refunded_fen or 0) + refund
         for item in items:
             item.status = item_target
-        work.result = order_json(order, items)
+        work.result = OrderResult(order, items)
         return work
 
-    return uow.run(unit)
+    cancelled = uow.run(unit)
+    refunded_items(cancelled.items)
+    return cancelled

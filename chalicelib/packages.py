@@ -10,6 +10,7 @@ submission and the final charge after packing (with the rates snapshotted at sub
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from datetime import timedelta
 
 from pynamodb.exceptions import PutError
@@ -17,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
-from chalicelib.items import item_json, plain, with_account
+from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import ItemStatus, PackageStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
@@ -34,6 +35,16 @@ MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wa
 PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
 STAFF_QUEUES = (PackageStatus.PAID, PackageStatus.PACKED, "awaiting_payment")
 SHIP_DAY_SHARDS = 4
+
+
+@dataclass
+class PackageResult:
+    """A package as a route committed (or read) it, with its items and, once rated, its review; the view
+    (responses/packages.py) turns it into JSON."""
+
+    package: Package
+    items: list[Item]
+    review: PackageReview | None = None
 
 
 # --- reading -------------------------------------------------------------------------------------------
@@ -76,90 +87,24 @@ def _review(package_id: str) -> PackageReview | None:
         return None
 
 
-def review_json(review: PackageReview) -> dict:
-    return {"rating": int(review.rating), "comment": review.comment, "created_at": review.created_at}
-
-
-def package_json(
-    package: Package, items: list[Item] | None = None, review: PackageReview | None = None
-) -> dict:
-    rates = plain(package.rates) or {}
-    line = rates.get("line") or {}
-    packed = plain(package.packed)
-    if packed:
-        packed.pop("packed_by", None)
-    shipped = package.status in (PackageStatus.SHIPPED, PackageStatus.DELIVERED) and package.tracking_no
-    body = {
-        "package_id": package.package_id,
-        "status": package.status,
-        "item_ids": list(package.item_ids),
-        "item_count": len(package.item_ids),
-        "line_id": package.line_id,
-        "line": {"name": line.get("name"), "carrier": line.get("carrier"), "est_days": line.get("est_days")},
-        "country": package.country,
-        "address": plain(package.address),
-        "services": list(package.services or []),
-        "declared_value_fen": int(package.declared_value_fen),
-        "actual_weight_g": int(package.actual_weight_g),
-        "volumetric_weight_g": int(package.volumetric_weight_g),
-        "chargeable_weight_g": int(package.chargeable_weight_g),
-        "shipping_fen": int(package.shipping_fen),
-        "service_fee_fen": int(package.service_fee_fen),
-        "services_fen": int(package.services_fen),
-        "services_breakdown": plain(package.services_breakdown) or {},
-        "total_fen": int(package.total_fen),
-        "estimate": plain(package.estimate),
-        "packed": packed,
-        "paid_fen": int(package.paid_fen or 0),
-        "refunded_fen": int(package.refunded_fen or 0),
-        "due_fen": int(package.due_fen or 0),
-        "created_at": package.created_at,
-        "paid_at": package.paid_at,
-        "shipped_at": package.shipped_at,
-        "delivered_at": package.delivered_at,
-        "delivery_confirmed_by": package.delivery_confirmed_by,
-        "cancelled_at": package.cancelled_at,
-        "cancel_reason": package.cancel_reason,
-        "payment_due_at": package.payment_due_at if package.status == PackageStatus.PENDING_PAYMENT else None,
-        "auto_confirm_at": _auto_confirm_at(package) if package.status == PackageStatus.SHIPPED else None,
-        "tracking": (
-            {
-                "carrier": package.carrier,
-                "tracking_no": package.tracking_no,
-                "tracking_url": package.tracking_url,
-            }
-            if shipped
-            else None
-        ),
-        "review": review_json(review) if review else None,
-        "fx_snapshot": currency.snapshot_json(
-            currency.stored(package.fx),
-            paid_fen=int(package.paid_fen or 0),
-            refunded_fen=int(package.refunded_fen or 0),
-        ),
-    }
-    if items is not None:
-        body["items"] = [item_json(i) for i in items]
-    return body
-
-
-def _auto_confirm_at(package: Package) -> str | None:
+def auto_confirm_at(package: Package) -> str | None:
+    """When a shipped package counts as delivered unless the customer confirms it first."""
     if not package.shipped_at:
         return None
     return clock.iso(clock.parse_iso(package.shipped_at) + timedelta(days=rules.auto_confirm_days()))
 
 
-def get_package(user_id: str, package_id: str) -> dict:
+def get_package(user_id: str, package_id: str) -> PackageResult:
     package = own_package(user_id, package_id)
-    return package_json(package, package_items(package), _review(package_id))
+    return PackageResult(package, package_items(package), _review(package_id))
 
 
-def staff_package(package_id: str) -> dict:
+def staff_package(package_id: str) -> PackageResult:
     package = _package(package_id)
-    return dict(package_json(package, package_items(package), _review(package_id)), user_id=package.user_id)
+    return PackageResult(package, package_items(package), _review(package_id))
 
 
-def _paged(read, cursor: dict | None) -> dict:
+def _paged(read, cursor: dict | None):
     """A page read with the client's cursor; a cursor DynamoDB refuses is the client's error (400)."""
     try:
         return read()
@@ -171,25 +116,22 @@ def _paged(read, cursor: dict | None) -> dict:
         raise ValidationError("cursor is not one this API returned.") from None
 
 
-def list_packages(user_id: str, limit: int, cursor: dict | None) -> dict:
-    def read() -> dict:
+def list_packages(user_id: str, limit: int, cursor: dict | None) -> tuple[list[Package], dict | None]:
+    def read() -> tuple[list[Package], dict | None]:
         result = Package.by_user.query(
             user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
         )
-        return {"items": [package_json(p) for p in result], "next_cursor": result.last_evaluated_key}
+        return list(result), result.last_evaluated_key
 
     return _paged(read, cursor)
 
 
-def queue(status: str, limit: int, cursor: dict | None) -> dict:
+def queue(status: str, limit: int, cursor: dict | None) -> tuple[list[PackageResult], dict | None]:
     """A warehouse queue (oldest first) with each package's items, so packers know what to pick."""
     packages, next_cursor = _paged(lambda: queue_page(Package, status, limit, cursor), cursor)
     found = _items_by_id([i for p in packages for i in p.item_ids])
-    rows = []
-    for package in packages:
-        items = [found[i] for i in package.item_ids if i in found]
-        rows.append(dict(package_json(package, items), user_id=package.user_id))
-    return {"items": rows, "next_cursor": next_cursor}
+    rows = [PackageResult(p, [found[i] for i in p.item_ids if i in found]) for p in packages]
+    return rows, next_cursor
 
 
 def shipping_lines(country: str | None) -> list[dict]:
@@ -335,7 +277,7 @@ def create(
     line_id: str,
     chosen: list[str],
     declared_value_fen: int | None,
-) -> dict:
+) -> PackageResult:
     """Submit a package: the items become `in_package` (their storage clock stops) in one transaction."""
     line = rules.lines().get(line_id)
     if line is None:
@@ -405,20 +347,23 @@ def create(
                 )
 
         work.write(write)
-        work.result = package
+        work.result = PackageResult(package, items)
         return work
 
-    package = uow.run(unit)
+    submitted = uow.run(unit)
+    package = submitted.package
+    for item in submitted.items:  # as committed (the write's conditions read the statuses it replaces)
+        item.status, item.package_id = ItemStatus.IN_PACKAGE, package.package_id
     log.info(
         "package submitted", extra={"package_id": package.package_id, "total_fen": int(package.total_fen)}
     )
-    return package_json(package, package_items(package))
+    return submitted
 
 
 # --- paying and cancelling ---------------------------------------------------------------------------------
 
 
-def pay(user_id: str, package_id: str) -> dict:
+def pay(user_id: str, package_id: str) -> PackageResult:
     """Debit the total from the wallet; the package joins the packing queue.
 
     Three DynamoDB requests: the package, its items and the wallet account in one batch, one transaction;
@@ -445,12 +390,12 @@ def pay(user_id: str, package_id: str) -> dict:
         work.update(package, actions, lifecycle.PACKAGE.condition(Package.status, "pay"))
         package.status, package.paid_fen, package.paid_at = lifecycle.PACKAGE.target("pay"), total, now
         package.fx = snap
-        work.result = package_json(package, items)
+        work.result = PackageResult(package, items)
         return work
 
-    body = uow.run(unit)
+    paid = uow.run(unit)
     log.info("package paid", extra={"package_id": package_id})
-    return body
+    return paid
 
 
 def _items_and_account(package: Package) -> tuple[list[Item], uow.Unit]:
@@ -458,7 +403,7 @@ def _items_and_account(package: Package) -> tuple[list[Item], uow.Unit]:
     return items, work
 
 
-def cancel(user_id: str, package_id: str) -> dict:
+def cancel(user_id: str, package_id: str) -> PackageResult:
     """Before packing: the items return to storage with their deadline; what was paid is refunded."""
 
     def unit() -> uow.Unit:
@@ -466,9 +411,9 @@ def cancel(user_id: str, package_id: str) -> dict:
         lifecycle.PACKAGE.require("cancel", package.status)  # only before packing
         return _release(package, "cancel", "customer")
 
-    body = uow.run(unit)
+    cancelled = uow.run(unit)
     log.info("package cancelled", extra={"package_id": package_id})
-    return body
+    return cancelled
 
 
 def expire(package: Package) -> bool:
@@ -545,14 +490,14 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
         item.status, item.package_id = status, None
     package.status, package.cancelled_at, package.cancel_reason = target, now, reason
     package.refunded_fen = int(package.refunded_fen or 0) + refund
-    work.result = package_json(package, items)
+    work.result = PackageResult(package, items)
     return work
 
 
 # --- packing ---------------------------------------------------------------------------------------------
 
 
-def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
+def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> PackageResult:
     """`packed` with the measured weight and size; the final charge is repriced by the same rule and the
     difference refunded or charged through the ledger, or left due when the wallet is short."""
 
@@ -628,26 +573,35 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 )
 
             work.write(write)
-            work.result = (package.user_id, due)
+            # the package as committed, in memory (the write above reads only its key)
+            package.status, package.packed, package.due_fen = PackageStatus.PACKED, packed, due
+            package.actual_weight_g = final.actual_weight_g
+            package.volumetric_weight_g = final.volumetric_weight_g
+            package.chargeable_weight_g = final.chargeable_weight_g
+            package.shipping_fen, package.service_fee_fen = final.shipping_fen, final.service_fee_fen
+            package.services_fen, package.services_breakdown = final.services_fen, dict(final.service_lines)
+            package.total_fen, package.paid_fen, package.refunded_fen = final.total_fen, paid, refunded
+            # a paid package has no review yet (customers rate delivered ones)
+            work.result = (PackageResult(package, package_items(package)), due)
             return work
 
         return unit
 
     try:
-        user_id, due = uow.run(build(may_charge=True))
+        packed, due = uow.run(build(may_charge=True))
     except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
-        user_id, due = uow.run(build(may_charge=False))
+        packed, due = uow.run(build(may_charge=False))
     if due:
         notify(
-            user_id,
+            packed.package.user_id,
             "package_payment_due",
             {"package_id": package_id, "amount": money.format_cny(due)},
         )
     log.info("package packed", extra={"package_id": package_id, "due_fen": due})
-    return staff_package(package_id)
+    return packed
 
 
-def pay_difference(user_id: str, package_id: str) -> dict:
+def pay_difference(user_id: str, package_id: str) -> PackageResult:
     """The customer pays a higher final charge from the wallet; the package becomes ready to ship."""
 
     def unit() -> uow.Unit:
@@ -673,7 +627,7 @@ def pay_difference(user_id: str, package_id: str) -> dict:
             lifecycle.PACKAGE.condition(Package.status, "pay_difference") & (Package.due_fen == due),
         )
         package.paid_fen, package.due_fen, package.packed = int(package.paid_fen or 0) + due, 0, packed
-        work.result = package_json(package, items)
+        work.result = PackageResult(package, items)
         return work
 
     return uow.run(unit)
@@ -687,7 +641,7 @@ def ship_key(shipped_at: str, package_id: str) -> str:
     return f"{shipped_at[:10]}#{zlib.crc32(package_id.encode()) % SHIP_DAY_SHARDS}"
 
 
-def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict:
+def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> PackageResult:
     """`shipped` with the carrier's tracking number (only when fully paid); the customer is emailed."""
     tracking = normalise_tracking(tracking_no)
     carrier = carrier.strip()
@@ -734,17 +688,23 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
                 )
 
         work.write(write)
-        work.result = package.user_id
+        # what the transaction commits, in memory (the write above reads only keys); a packed package has
+        # no review yet (customers rate delivered ones)
+        package.status, package.carrier, package.tracking_no = PackageStatus.SHIPPED, carrier, tracking
+        package.tracking_url, package.shipped_at, package.shipped_by = url, now, staff_id
+        for item in items:
+            item.status = ItemStatus.SHIPPED
+        work.result = PackageResult(package, items)
         return work
 
-    user_id = uow.run(unit)
+    shipped = uow.run(unit)
     notify(
-        user_id,
+        shipped.package.user_id,
         "package_shipped",
         {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
     )
     log.info("package shipped", extra={"package_id": package_id})
-    return staff_package(package_id)
+    return shipped
 
 
 def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> tuple[Package, list[Item]]:
@@ -785,12 +745,12 @@ def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> t
     return uow.run(unit)
 
 
-def confirm_receipt(user_id: str, package_id: str) -> dict:
+def confirm_receipt(user_id: str, package_id: str) -> PackageResult:
     package, items = deliver(package_id, "customer", user_id=user_id)
-    return package_json(package, items)  # no review yet: a package is rated once delivered
+    return PackageResult(package, items)  # no review yet: a package is rated once delivered
 
 
-def add_review(user_id: str, package_id: str, rating: int, comment: str) -> dict:
+def add_review(user_id: str, package_id: str, rating: int, comment: str) -> PackageReview:
     """One review per delivered package: the table's key makes a second one a 409."""
     package = own_package(user_id, package_id)
     if package.status != PackageStatus.DELIVERED:
@@ -809,4 +769,4 @@ def add_review(user_id: str, package_id: str, rating: int, comment: str) -> dict
         if db.lost_race(exc):
             raise Conflict("This package has already been reviewed.") from None
         raise
-    return dict(review_json(review), package_id=package_id)
+    return review

@@ -26,26 +26,6 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def payment_json(payment: Payment) -> dict:
-    return {
-        "payment_id": payment.payment_id,
-        "purpose": payment.purpose,
-        "order_id": payment.order_id,
-        "amount_fen": int(payment.amount_fen),
-        "fee_fen": int(payment.fee_fen),
-        "charge_fen": int(payment.charge_fen),
-        "channel": payment.channel,
-        "status": payment.status,
-        "created_at": payment.created_at,
-        "succeeded_at": payment.succeeded_at,
-        "fx_snapshot": currency.snapshot_json(
-            currency.stored(payment.fx),
-            amount_fen=int(payment.amount_fen),
-            charge_fen=int(payment.charge_fen),
-        ),
-    }
-
-
 def new_payment(
     user_id: str, purpose: str, channel: Channel, amount_fen: int, fee_fen: int, order_id: str | None = None
 ) -> Payment:

@@ -9,12 +9,19 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, currency, db, lifecycle, money, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.items import item_json, plain, with_account
+from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
-from chalicelib.orders import move_items, order_items, order_json, refund_due_fen, refund_item
+from chalicelib.orders import (
+    OrderResult,
+    move_items,
+    order_items,
+    refund_due_fen,
+    refund_item,
+    refunded_items,
+)
 from chalicelib.queues import queue_page, shard_key
 from chalicelib.tracking import normalise_tracking
 
@@ -44,41 +51,22 @@ def _item(item_id: str) -> Item:
         raise NotFound("No such item.") from None
 
 
-def queue(status: str, limit: int, cursor: dict | None) -> dict:
-    orders, next_cursor = queue_page(Order, status, limit, cursor)
-    now = clock.now_iso()
-    rows = []
-    for order in orders:
-        row = order_json(order, [])
-        row.pop("items")
-        row["item_count"] = len(order.item_ids)
-        row["user_id"] = order.user_id
-        row["overdue"] = bool(
-            order.review_due_at and order.review_due_at < now and status == OrderStatus.PENDING_REVIEW
-        )
-        rows.append(row)
-    return {"items": rows, "next_cursor": next_cursor}
+def queue(status: str, limit: int, cursor: dict | None) -> tuple[list[Order], dict | None]:
+    """A page of the orders in a staff queue, oldest first, and the key to continue from."""
+    return queue_page(Order, status, limit, cursor)
 
 
-def order_detail(order_id: str) -> dict:
-    """One order for staff: items, charges, owner and whether its review is overdue."""
+def order_detail(order_id: str) -> OrderResult:
+    """One order for staff, with its items."""
     order = _order(order_id)
-    row = order_json(order, order_items(order))
-    row["user_id"] = order.user_id
-    row["overdue"] = bool(
-        order.status == OrderStatus.PENDING_REVIEW
-        and order.review_due_at
-        and order.review_due_at < clock.now_iso()
-    )
-    return row
+    return OrderResult(order, order_items(order))
 
 
-def item_queue(status: str, limit: int, cursor: dict | None) -> dict:
-    items, next_cursor = queue_page(Item, status, limit, cursor)
-    return {"items": [dict(item_json(i), user_id=i.user_id) for i in items], "next_cursor": next_cursor}
+def item_queue(status: str, limit: int, cursor: dict | None) -> tuple[list[Item], dict | None]:
+    return queue_page(Item, status, limit, cursor)
 
 
-def approve(order_id: str, staff_id: str) -> dict:
+def approve(order_id: str, staff_id: str) -> OrderResult:
     order = _order(order_id)
     lifecycle.ORDER.require("approve", order.status)
     items = order_items(order)
@@ -107,10 +95,10 @@ def approve(order_id: str, staff_id: str) -> dict:
     for item in items:
         item.status = purchasing
     notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
-    return order_json(order, items)
+    return OrderResult(order, items)
 
 
-def reject(order_id: str, staff_id: str, reason: str) -> dict:
+def reject(order_id: str, staff_id: str, reason: str) -> OrderResult:
     """Order rejected, the full amount paid goes back to the wallet, the customer is emailed."""
 
     def unit() -> uow.Unit:
@@ -139,17 +127,23 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
             move_items(tx, items, (ItemStatus.PENDING_REVIEW,), ItemStatus.REJECTED, extra=refund_item)
 
         work.write(write)
-        work.result = (order.user_id, refund)
+        work.result = (OrderResult(order, items), refund)
         return work
 
-    user_id, refund = uow.run(unit)
+    rejected, refund = uow.run(unit)
+    # what the transaction committed, in memory (the write above reads the figures it replaces)
+    order = rejected.order
+    order.status, order.reject_reason = OrderStatus.REJECTED, reason
+    order.refunded_fen = int(order.refunded_fen or 0) + refund
+    for item in rejected.items:
+        item.status = ItemStatus.REJECTED
+    refunded_items(rejected.items)
     notify(
-        user_id,
+        order.user_id,
         "order_rejected",
         {"order_id": order_id, "reason": reason, "refund": money.format_cny(refund)},
     )
-    rejected = _order(order_id)
-    return order_json(rejected, order_items(rejected))
+    return rejected
 
 
 def confirm_threshold_fen(item: Item) -> int:
@@ -169,7 +163,7 @@ def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> 
     )
 
 
-def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_unit_price_fen: int) -> dict:
+def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_unit_price_fen: int) -> Item:
     """Item bought from the merchant; the price difference x quantity is refunded or charged.
 
     A lower price is refunded (at most what was paid for the item). A higher one is charged from the
@@ -247,6 +241,12 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             )
 
         work.write(write)
+        # the item as committed, in memory (every action above is already built from the figures read)
+        item.status, item.purchase, item.price_difference_due_fen = status, purchase, due
+        if purchase["settlement"] == "charged":
+            item.paid_fen = refunds.paid_fen(item) + difference
+        elif refund:
+            item.refunded_fen = refunds.refunded_fen(item) + refund
         work.result = (item, waiting, difference)
         return work
 
@@ -264,7 +264,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
                 "refund": money.format_cny(refunds.refundable_fen(item)),
             },
         )
-    return item_json(_item(item_id))
+    return item
 
 
 def _difference_due(user_id: str, item_id: str, action: str, nothing: str) -> tuple[Item, int, uow.Unit]:
@@ -280,7 +280,7 @@ def _difference_due(user_id: str, item_id: str, action: str, nothing: str) -> tu
     return item, due, work
 
 
-def pay_price_difference(user_id: str, item_id: str) -> dict:
+def pay_price_difference(user_id: str, item_id: str) -> Item:
     """The customer settles a higher actual price from the wallet; the item becomes purchased.
     Two DynamoDB requests: the item and the wallet account in one batch, then the transaction."""
 
@@ -306,13 +306,13 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
         )
         item.status, item.price_difference_due_fen, item.purchase = purchased, 0, purchase
         item.paid_fen = refunds.paid_fen(item) + due
-        work.result = item_json(item)
+        work.result = item
         return work
 
     return uow.run(unit)
 
 
-def decline_price_difference(user_id: str, item_id: str) -> dict:
+def decline_price_difference(user_id: str, item_id: str) -> Item:
     """The customer declines a higher actual price: the item is cancelled (we cancel the merchant order)
     and what was paid for it is refunded to the wallet (its order's domestic shipping is not).
     Two DynamoDB requests: the item and the wallet account in one batch, then the transaction (the
@@ -348,13 +348,15 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
             work.write(lambda tx: _order_refunded(tx, order, refund, Order.order_id.exists()))
         item.status, item.price_difference_due_fen, item.purchase = cancelled, 0, purchase
         item.refunded_fen = refunds.refunded_fen(item) + refund
-        work.result = item_json(item)
+        work.result = item
         return work
 
     return uow.run(unit)
 
 
-def record_domestic_shipment(item_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict:
+def record_domestic_shipment(item_id: str, staff_id: str, carrier: str, tracking_no: str) -> Item:
+    """The merchant shipped the item to our warehouse; the answer is the item as the update committed it
+    (DynamoDB's new image, which PynamoDB's update reads back into `item`)."""
     item = _item(item_id)
     if item.status != ItemStatus.PURCHASED:
         raise Conflict(f"The item is {item.status}; only purchased items can be shipped by the merchant.")
@@ -375,4 +377,4 @@ def record_domestic_shipment(item_id: str, staff_id: str, carrier: str, tracking
         Item.status == ItemStatus.PURCHASED,
         "The item was changed by someone else; reload it.",
     )
-    return item_json(_item(item_id))
+    return item

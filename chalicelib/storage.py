@@ -7,12 +7,11 @@ from datetime import timedelta
 from chalicelib import clock, config, lifecycle, metrics, uow
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, with_account
+from chalicelib.items import with_account
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import Parcel
 from chalicelib.queues import queue_page
 from chalicelib.rules import storage as storage_rules
-from chalicelib.warehouse import parcel_json
 
 EXTENSION_DAYS = 30
 
@@ -26,7 +25,7 @@ def max_storage_days() -> int:
     return config.get_int("MAX_STORAGE_DAYS")
 
 
-def extend(user_id: str, item_id: str, periods: int) -> dict:
+def extend(user_id: str, item_id: str, periods: int) -> Item:
     """Buy `periods` × 30 more days from the wallet, up to the maximum total; reminders follow."""
     if periods < 1:
         raise ValidationError("periods must be at least 1.")
@@ -67,32 +66,31 @@ def extend(user_id: str, item_id: str, periods: int) -> dict:
             extended,
             now,
         )
-        work.result = item_json(item)
+        work.result = item
         return work
 
     return uow.run(unit)
 
 
-def destruction_queue(limit: int, cursor: dict | None) -> dict:
-    """Abandoned items, then expired exceptional parcels, each oldest first, awaiting destruction."""
+def destruction_queue(limit: int, cursor: dict | None) -> tuple[list[Item | Parcel], dict | None]:
+    """Abandoned items, then expired exceptional parcels, each oldest first, awaiting destruction; and
+    where the next page starts."""
     cursor = cursor or {"phase": "items"}
     if not isinstance(cursor.get("phase"), str):
         raise ValidationError("cursor is not one this API returned.")
-    rows: list[dict] = []
+    goods: list[Item | Parcel] = []
     if cursor["phase"] == "items":
         items, next_items = queue_page(Item, "destruction", limit, cursor.get("at"))
-        rows += [
-            dict(item_json(i), kind="item", user_id=i.user_id, abandoned_at=i.abandoned_at) for i in items
-        ]
+        goods += items
         if next_items:
-            return {"items": rows, "next_cursor": {"phase": "items", "at": next_items}}
+            return goods, {"phase": "items", "at": next_items}
         cursor = {"phase": "parcels"}
-        limit -= len(rows)
+        limit -= len(goods)
         if limit <= 0:
-            return {"items": rows, "next_cursor": cursor}
+            return goods, cursor
     parcels, next_parcels = queue_page(Parcel, "destruction", limit, cursor.get("at"))
-    rows += [dict(parcel_json(p), kind="parcel", abandoned_at=p.abandoned_at) for p in parcels]
-    return {"items": rows, "next_cursor": {"phase": "parcels", "at": next_parcels} if next_parcels else None}
+    goods += parcels
+    return goods, {"phase": "parcels", "at": next_parcels} if next_parcels else None
 
 
 def _destroy(model, key: str, what: str):
@@ -115,15 +113,15 @@ def _destroy(model, key: str, what: str):
         f"The {what} changed meanwhile.",
     )
     metrics.count("ItemsDestroyed", what=what)
-    return model.get(key, consistent_read=True)
+    return found  # as the update committed it (PynamoDB reads the new image back into it)
 
 
-def destroy_item(item_id: str) -> dict:
-    return item_json(_destroy(Item, item_id, "item"))
+def destroy_item(item_id: str) -> Item:
+    return _destroy(Item, item_id, "item")
 
 
-def destroy_parcel(parcel_id: str) -> dict:
-    return parcel_json(_destroy(Parcel, parcel_id, "parcel"))
+def destroy_parcel(parcel_id: str) -> Parcel:
+    return _destroy(Parcel, parcel_id, "parcel")
 
 
 def resume_clock_actions(item: Item, now, grace_days: int) -> list:

@@ -12,7 +12,7 @@ import contextlib
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, currency, ids, uow
+from chalicelib import clock, ids, uow
 from chalicelib.errors import InsufficientFunds
 from chalicelib.models.commerce import LedgerEntry, WalletAccount
 
@@ -86,17 +86,3 @@ def entries(user_id: str, limit: int, last_key: dict | None = None) -> tuple[lis
     )
     items = list(result)
     return items, result.last_evaluated_key
-
-
-def entry_json(entry: LedgerEntry) -> dict:
-    return {
-        "entry_id": entry.entry_id,
-        "kind": entry.kind,
-        "amount_fen": int(entry.amount_fen),
-        "balance_after_fen": int(entry.balance_after_fen),
-        "created_at": entry.created_at,
-        "ref": entry.ref,
-        # the rate of the order, package payment or top-up it belongs to: the amount in the customer's
-        # currency at THAT rate (a refund goes back at the rate paid, not today's)
-        "fx_snapshot": currency.snapshot_json(currency.stored(entry.fx), amount_fen=int(entry.amount_fen)),
-    }

@@ -12,7 +12,6 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, db, ids, lifecycle, metrics, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.items import item_json, plain
 from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
@@ -32,23 +31,6 @@ PHYSICALLY_HERE = lifecycle.PHYSICALLY_HERE
 def parcel_id_for(tracking_no: str) -> str:
     """Derived from the tracking number: concurrent scans of one parcel race for one key."""
     return "pcl_" + hashlib.sha256(tracking_no.encode()).hexdigest()[:26]
-
-
-def parcel_json(parcel: Parcel) -> dict:
-    body = {
-        "parcel_id": parcel.parcel_id,
-        "status": parcel.status,
-        "tracking_no": parcel.tracking_no,
-        "carrier": parcel.carrier,
-        "item_ids": list(parcel.item_ids or []),
-        "received_at": parcel.received_at,
-        "weight_g": int(parcel.weight_g) if parcel.weight_g is not None else None,
-    }
-    if parcel.contested:
-        body["contested"] = plain(parcel.contested)
-    if parcel.storage_expires_at:
-        body["storage_expires_at"] = parcel.storage_expires_at
-    return body
 
 
 def _item(item_id: str) -> Item:
@@ -122,7 +104,9 @@ def _close_declaration(
 MAX_DECLARATIONS_IN_SCAN = 90
 
 
-def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_id: str) -> tuple[dict, bool]:
+def receive(
+    tracking_no: str, carrier: str | None, weight_g: int | None, staff_id: str
+) -> tuple[Parcel, bool]:
     """Scan a domestic parcel in. Returns (parcel, created); a second scan returns the same parcel.
 
     Expected items and open forwarding declarations of the number all of one customer: matched to that
@@ -134,7 +118,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
     tracking = normalise_tracking(tracking_no)
     parcel_id = parcel_id_for(tracking)
     try:
-        return parcel_json(Parcel.get(parcel_id, consistent_read=True)), False
+        return Parcel.get(parcel_id, consistent_read=True), False
     except Parcel.DoesNotExist:
         pass
     now_dt = clock.now()
@@ -202,7 +186,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
         uow.run(lambda: uow.Unit(writes=[write]), retry=False)
     except Conflict:
         try:  # another scan of the same parcel won the race: that parcel is the answer
-            return parcel_json(Parcel.get(parcel_id, consistent_read=True)), False
+            return Parcel.get(parcel_id, consistent_read=True), False
         except Parcel.DoesNotExist:
             raise Conflict("The expected items changed while scanning; scan again.") from None
     for declaration in overflow:  # more claimants than one transaction holds: each on its own
@@ -217,7 +201,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
             uow.run(lambda c=contest: uow.Unit(writes=[c]), retry=False)
     log.info("parcel received", extra={"parcel_id": parcel_id, "status": parcel.status})
     metrics.count("ParcelsReceived", outcome=parcel.status)  # matched or exceptional
-    return parcel_json(parcel), True
+    return parcel, True
 
 
 def _parcel(parcel_id: str) -> Parcel:
@@ -229,7 +213,7 @@ def _parcel(parcel_id: str) -> Parcel:
 
 def assign(
     parcel_id: str, staff_id: str, item_ids: list[str] | None, user_id: str | None, description: str | None
-) -> dict:
+) -> Parcel:
     """Resolve an exceptional parcel: to items we were expecting, or to a customer who identified it."""
     parcel = _parcel(parcel_id)
     if parcel.status != ParcelStatus.EXCEPTIONAL:
@@ -305,7 +289,10 @@ def assign(
         retry=False,
         conflict="The parcel or its items changed meanwhile; reload and try again.",
     )
-    return parcel_json(_parcel(parcel_id))
+    # the parcel as committed (the write above reads only its key)
+    parcel.status, parcel.user_id, parcel.assigned_at = ParcelStatus.ASSIGNED, owner, now
+    parcel.item_ids = [i.item_id for i in items] or [new_item.item_id]
+    return parcel
 
 
 NOT_DECLARABLE = (
@@ -314,7 +301,9 @@ NOT_DECLARABLE = (
 )
 
 
-def declare_forwarding(user_id: str, tracking_no: str, carrier: str | None, description: str) -> dict:
+def declare_forwarding(
+    user_id: str, tracking_no: str, carrier: str | None, description: str
+) -> ForwardingDeclaration:
     """One open declaration per (tracking number, customer). A number that is another customer's expected
     shipment (their purchased items awaiting arrival with it) is refused with NOT_DECLARABLE, which says
     neither whose it is nor that it exists; another customer's declaration of the same number does not
@@ -349,26 +338,16 @@ def declare_forwarding(user_id: str, tracking_no: str, carrier: str | None, desc
         if db.lost_race(exc):
             raise Conflict("You have already declared this tracking number.") from None
         raise
-    return declaration_json(declaration)
+    return declaration
 
 
-def declaration_json(d: ForwardingDeclaration) -> dict:
-    return {
-        "declaration_id": d.declaration_id,
-        "tracking_no": d.tracking_no,
-        "carrier": d.carrier,
-        "description": d.description,
-        "status": d.status,
-        "declared_at": d.declared_at,
-        "item_id": d.item_id,
-    }
-
-
-def list_declarations(user_id: str, limit: int, cursor: dict | None) -> dict:
+def list_declarations(
+    user_id: str, limit: int, cursor: dict | None
+) -> tuple[list[ForwardingDeclaration], dict | None]:
     result = ForwardingDeclaration.by_user.query(
         user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
     )
-    return {"items": [declaration_json(d) for d in result], "next_cursor": result.last_evaluated_key}
+    return list(result), result.last_evaluated_key
 
 
 # --- inspection and storage --------------------------------------------------------------------------
@@ -385,7 +364,9 @@ def storage_actions(item_id: str, status: str, owner: str, expires: datetime, no
     ]
 
 
-def inspect(item_id: str, staff_id: str, body: dict) -> dict:
+def inspect(item_id: str, staff_id: str, body: dict) -> Item:
+    """The appearance inspection, weight and size of a received item; the answer is the item as the update
+    committed it (DynamoDB's new image, which PynamoDB's update reads back into `item`)."""
     item = _item(item_id)
     if item.status != ItemStatus.RECEIVED:
         raise Conflict(f"The item is {item.status}; only received items are inspected.")
@@ -450,7 +431,7 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
                 "hazards": ", ".join(assessed.hazards),
             },
         )
-    return item_json(_item(item_id))
+    return item
 
 
 def own_item(user_id: str, item_id: str) -> Item:
@@ -460,7 +441,7 @@ def own_item(user_id: str, item_id: str) -> Item:
     return item
 
 
-def accept(user_id: str, item_id: str) -> dict:
+def accept(user_id: str, item_id: str) -> Item:
     """The customer accepts an item the inspection found an issue with: it is stored as normal."""
     item = own_item(user_id, item_id)
     if item.status != ItemStatus.INSPECTION_ISSUE:
@@ -471,10 +452,10 @@ def accept(user_id: str, item_id: str) -> dict:
         Item.status == ItemStatus.INSPECTION_ISSUE,
         "The item changed meanwhile; reload it.",
     )
-    return item_json(_item(item_id))
+    return item  # as the update committed it (its new image)
 
 
-def stored_items(user_id: str, limit: int, cursor: dict | None) -> dict:
+def stored_items(user_id: str, limit: int, cursor: dict | None) -> tuple[list[Item], dict | None]:
     """The customer's goods in our warehouse, soonest deadline first."""
     result = Item.in_storage.query(user_id, limit=limit, last_evaluated_key=cursor)
-    return {"items": [item_json(i) for i in result], "next_cursor": result.last_evaluated_key}
+    return list(result), result.last_evaluated_key

@@ -24,9 +24,9 @@ class PreferencesBody(Body):
 
 
 @route(bp, "/currencies", public=True, response=CurrencyList)
-def list_currencies(req: Req) -> dict:
+def list_currencies(req: Req) -> CurrencyList:
     """Supported currencies with the rate in force (units per CNY, margin included), its source and time."""
-    return currency.list_json()
+    return CurrencyList.of(currency.listing())
 
 
 @route(bp, "/me/preferences", "PUT", body=PreferencesBody, response=Preferences)

@@ -8,7 +8,6 @@ from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib import orders, purchasing
-from chalicelib.lifecycle import OrderStatus
 from chalicelib.responses.items import Item
 from chalicelib.responses.orders import Cart, CartLine, OrderDetail, OrderPage, OrderQuote
 from chalicelib.schemas import Body, Id, example
@@ -88,23 +87,24 @@ class OrderBody(Body):
 
 
 @route(bp, "/cart", currency=True, response=Cart)
-def get_cart(req: Req) -> dict:
+def get_cart(req: Req) -> Cart:
     """The caller's cart, priced from the catalog."""
-    return orders.get_cart(req.user.user_id)
+    return Cart.of(orders.get_cart(req.user.user_id))
 
 
 @route(bp, "/cart/items", "POST", body=CartItemBody, status=201, currency=True, response=CartLine)
-def add_cart_item(req: Req) -> dict:
+def add_cart_item(req: Req) -> CartLine:
     """Put a SKU in the cart."""
     b = req.body
-    return orders.add_to_cart(req.user.user_id, b.product_id, b.sku_id, b.quantity, b.remark)
+    return CartLine.of(orders.add_to_cart(req.user.user_id, b.product_id, b.sku_id, b.quantity, b.remark))
 
 
 @route(bp, "/cart/items/{cart_item_id}", "PATCH", body=CartItemPatch, currency=True, response=CartLine)
-def update_cart_item(req: Req, cart_item_id: str) -> dict:
+def update_cart_item(req: Req, cart_item_id: str) -> CartLine:
     """Change a cart item's quantity or remark."""
     b = req.body
-    return orders.update_cart_item(req.user.user_id, cart_item_id, b.quantity, b.remark, bool(b.accept_price))
+    line = orders.update_cart_item(req.user.user_id, cart_item_id, b.quantity, b.remark, bool(b.accept_price))
+    return CartLine.of(line)
 
 
 @route(bp, "/cart/items/{cart_item_id}", "DELETE")
@@ -118,58 +118,53 @@ def _direct(body: OrderBody) -> list[dict] | None:
 
 
 @route(bp, "/orders/quote", "POST", body=OrderBody, currency=True, response=OrderQuote)
-def quote_order(req: Req) -> dict:
+def quote_order(req: Req) -> OrderQuote:
     """Exact charges for cart items or direct items on a payment channel."""
-    return orders.quote(req.user.user_id, req.body.cart_item_ids, _direct(req.body), req.body.payment_channel)
+    b = req.body
+    return OrderQuote.of(orders.quote(req.user.user_id, b.cart_item_ids, _direct(b), b.payment_channel))
 
 
 @route(bp, "/orders", "POST", body=OrderBody, status=201, currency=True, response=OrderDetail)
-def create_order(req: Req) -> dict:
+def create_order(req: Req) -> OrderDetail:
     """Create a procurement order; prices are snapshotted and ordered cart items leave the cart."""
-    return orders.create(
-        req.user.user_id, req.body.cart_item_ids, _direct(req.body), req.body.payment_channel
+    b = req.body
+    return OrderDetail.of_result(
+        orders.create(req.user.user_id, b.cart_item_ids, _direct(b), b.payment_channel)
     )
 
 
 @route(bp, "/orders", query=("limit", "cursor"), currency=True, response=OrderPage)
-def list_orders(req: Req) -> dict:
+def list_orders(req: Req) -> OrderPage:
     """The caller's orders, newest first."""
-    page = orders.list_orders(req.user.user_id, page_limit(req), decode_cursor(req))
-    page["next_cursor"] = encode_cursor(page["next_cursor"])
-    return page
+    page, last = orders.list_orders(req.user.user_id, page_limit(req), decode_cursor(req))
+    return OrderPage.of(page, encode_cursor(last))
 
 
 @route(bp, "/orders/{order_id}", currency=True, response=OrderDetail)
-def get_order(req: Req, order_id: str) -> dict:
+def get_order(req: Req, order_id: str) -> OrderDetail:
     """One of the caller's orders with its items."""
-    order = orders.own_order(req.user.user_id, order_id)
-    payment = None
-    if order.payment_id and order.status == OrderStatus.PENDING_PAYMENT:
-        from chalicelib.models.commerce import Payment
-
-        payment = Payment.get(order.payment_id)
-    return orders.order_json(order, orders.order_items(order), payment)
+    return OrderDetail.of_result(orders.read_order(req.user.user_id, order_id))
 
 
 @route(bp, "/orders/{order_id}/pay", "POST", money=True, currency=True, response=OrderDetail)
-def pay_order(req: Req, order_id: str) -> dict:
+def pay_order(req: Req, order_id: str) -> OrderDetail:
     """Pay: from the wallet (balance channel) or by an external payment completed by the provider."""
-    return orders.pay(req.user.user_id, order_id)
+    return OrderDetail.of_result(orders.pay(req.user.user_id, order_id))
 
 
 @route(bp, "/orders/{order_id}/cancel", "POST", money=True, currency=True, response=OrderDetail)
-def cancel_order(req: Req, order_id: str) -> dict:
+def cancel_order(req: Req, order_id: str) -> OrderDetail:
     """Cancel before any item is purchased; what was paid returns to the wallet."""
-    return orders.cancel(req.user.user_id, order_id)
+    return OrderDetail.of_result(orders.cancel(req.user.user_id, order_id))
 
 
 @route(bp, "/items/{item_id}/pay-difference", "POST", money=True, response=Item)
-def pay_price_difference(req: Req, item_id: str) -> dict:
+def pay_price_difference(req: Req, item_id: str) -> Item:
     """Pay a higher actual purchase price from the wallet."""
-    return purchasing.pay_price_difference(req.user.user_id, item_id)
+    return Item.of(purchasing.pay_price_difference(req.user.user_id, item_id))
 
 
 @route(bp, "/items/{item_id}/decline-difference", "POST", money=True, response=Item)
-def decline_price_difference(req: Req, item_id: str) -> dict:
+def decline_price_difference(req: Req, item_id: str) -> Item:
     """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded."""
-    return purchasing.decline_price_difference(req.user.user_id, item_id)
+    return Item.of(purchasing.decline_price_difference(req.user.user_id, item_id))

@@ -123,11 +123,6 @@ class ReviewBody(Body):
     comment: _text(2000, 0)
 
 
-def _page(result: dict) -> dict:
-    result["next_cursor"] = encode_cursor(result["next_cursor"])
-    return result
-
-
 # --- public ----------------------------------------------------------------------------------------------
 
 
@@ -157,54 +152,59 @@ def quote_package(req: Req) -> dict:
 
 
 @route(bp, "/packages", "POST", body=PackageBody, status=201, currency=True, response=PackageDetail)
-def create_package(req: Req) -> dict:
+def create_package(req: Req) -> PackageDetail:
     """Submit a package of stored items: they become in_package and their storage clock stops."""
     b = req.body
-    return packages.create(
-        req.user.user_id, b.item_ids, b.address.model_dump(), b.line_id, b.services, b.declared_value_fen
+    address = b.address.model_dump()
+    created = packages.create(
+        req.user.user_id, b.item_ids, address, b.line_id, b.services, b.declared_value_fen
     )
+    return PackageDetail.of_result(created)
 
 
 @route(bp, "/packages", query=("limit", "cursor"), currency=True, response=PackagePage)
-def list_packages(req: Req) -> dict:
+def list_packages(req: Req) -> PackagePage:
     """The caller's packages, newest first."""
-    return _page(packages.list_packages(req.user.user_id, page_limit(req), decode_cursor(req)))
+    listed, last = packages.list_packages(req.user.user_id, page_limit(req), decode_cursor(req))
+    return PackagePage.of(listed, encode_cursor(last))
 
 
 @route(bp, "/packages/{package_id}", currency=True, response=PackageDetail)
-def get_package(req: Req, package_id: str) -> dict:
+def get_package(req: Req, package_id: str) -> PackageDetail:
     """One of the caller's packages with its items, tracking once shipped, and review."""
-    return packages.get_package(req.user.user_id, package_id)
+    return PackageDetail.of_result(packages.get_package(req.user.user_id, package_id))
 
 
 @route(bp, "/packages/{package_id}/pay", "POST", money=True, currency=True, response=PackageDetail)
-def pay_package(req: Req, package_id: str) -> dict:
+def pay_package(req: Req, package_id: str) -> PackageDetail:
     """Pay the package from the wallet; it joins the packing queue."""
-    return packages.pay(req.user.user_id, package_id)
+    return PackageDetail.of_result(packages.pay(req.user.user_id, package_id))
 
 
 @route(bp, "/packages/{package_id}/pay-difference", "POST", money=True, response=PackageDetail)
-def pay_package_difference(req: Req, package_id: str) -> dict:
+def pay_package_difference(req: Req, package_id: str) -> PackageDetail:
     """Pay a higher final charge after packing from the wallet."""
-    return packages.pay_difference(req.user.user_id, package_id)
+    return PackageDetail.of_result(packages.pay_difference(req.user.user_id, package_id))
 
 
 @route(bp, "/packages/{package_id}/cancel", "POST", money=True, currency=True, response=PackageDetail)
-def cancel_package(req: Req, package_id: str) -> dict:
+def cancel_package(req: Req, package_id: str) -> PackageDetail:
     """Cancel before packing: items back to storage with their original deadline, payment refunded."""
-    return packages.cancel(req.user.user_id, package_id)
+    return PackageDetail.of_result(packages.cancel(req.user.user_id, package_id))
 
 
 @route(bp, "/packages/{package_id}/confirm-receipt", "POST", response=PackageDetail)
-def confirm_receipt(req: Req, package_id: str) -> dict:
+def confirm_receipt(req: Req, package_id: str) -> PackageDetail:
     """Confirm the package arrived: delivered."""
-    return packages.confirm_receipt(req.user.user_id, package_id)
+    return PackageDetail.of_result(packages.confirm_receipt(req.user.user_id, package_id))
 
 
 @route(bp, "/packages/{package_id}/review", "POST", body=ReviewBody, status=201, response=PackageReview)
-def review_package(req: Req, package_id: str) -> dict:
+def review_package(req: Req, package_id: str) -> PackageReview:
     """Rate a delivered package (1-5) once."""
-    return packages.add_review(req.user.user_id, package_id, req.body.rating, req.body.comment)
+    return PackageReview.of(
+        packages.add_review(req.user.user_id, package_id, req.body.rating, req.body.comment)
+    )
 
 
 # --- staff -----------------------------------------------------------------------------------------------
@@ -213,33 +213,36 @@ def review_package(req: Req, package_id: str) -> dict:
 @route(
     bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=StaffPackagePage
 )
-def package_queue(req: Req) -> dict:
+def package_queue(req: Req) -> StaffPackagePage:
     """Packages waiting for the warehouse: paid (to pack), packed (to ship) or awaiting_payment."""
     status = req.query.get("status", PackageStatus.PAID)
     if status not in packages.STAFF_QUEUES:
         raise ValidationError(f"status must be one of: {', '.join(packages.STAFF_QUEUES)}.")
-    return _page(packages.queue(status, page_limit(req), decode_cursor(req)))
+    queued, last = packages.queue(status, page_limit(req), decode_cursor(req))
+    return StaffPackagePage.of(queued, encode_cursor(last))
 
 
 @route(bp, "/staff/packages/{package_id}", groups=WAREHOUSE, response=StaffPackage)
-def staff_get_package(req: Req, package_id: str) -> dict:
+def staff_get_package(req: Req, package_id: str) -> StaffPackage:
     """Any package with its items (for packers)."""
-    return packages.staff_package(package_id)
+    return StaffPackage.of_result(packages.staff_package(package_id))
 
 
 @route(
     bp, "/staff/packages/{package_id}/pack", "POST", groups=WAREHOUSE, body=PackBody, response=StaffPackage
 )
-def pack_package(req: Req, package_id: str) -> dict:
+def pack_package(req: Req, package_id: str) -> StaffPackage:
     """Packed with the measured weight and size; the final charge is settled through the wallet."""
     b = req.body
-    return packages.pack(package_id, req.user.user_id, b.weight_g, b.dims_cm.model_dump())
+    return StaffPackage.of_result(
+        packages.pack(package_id, req.user.user_id, b.weight_g, b.dims_cm.model_dump())
+    )
 
 
 @route(
     bp, "/staff/packages/{package_id}/ship", "POST", groups=WAREHOUSE, body=ShipBody, response=StaffPackage
 )
-def ship_package(req: Req, package_id: str) -> dict:
+def ship_package(req: Req, package_id: str) -> StaffPackage:
     """Shipped with the carrier's tracking number; the customer is emailed a tracking link."""
     b = req.body
-    return packages.ship(package_id, req.user.user_id, b.carrier, b.tracking_no)
+    return StaffPackage.of_result(packages.ship(package_id, req.user.user_id, b.carrier, b.tracking_no))

@@ -60,29 +60,30 @@ def _status(req: Req, allowed: tuple[str, ...]) -> str:
 
 
 @route(bp, "/staff/orders", groups=REVIEWER, query=("status", "limit", "cursor"), response=ReviewQueuePage)
-def review_queue(req: Req) -> dict:
+def review_queue(req: Req) -> ReviewQueuePage:
     """Orders waiting for staff, oldest review_due_at first, with `overdue`."""
-    page = purchasing.queue(_status(req, purchasing.ORDER_QUEUES), page_limit(req), decode_cursor(req))
-    page["next_cursor"] = encode_cursor(page["next_cursor"])
-    return page
+    queued, last = purchasing.queue(
+        _status(req, purchasing.ORDER_QUEUES), page_limit(req), decode_cursor(req)
+    )
+    return ReviewQueuePage.of(queued, encode_cursor(last))
 
 
 @route(bp, "/staff/orders/{order_id}", groups=REVIEWER, response=StaffOrderDetail)
-def staff_get_order(req: Req, order_id: str) -> dict:
+def staff_get_order(req: Req, order_id: str) -> StaffOrderDetail:
     """Any order with its items, charges and review deadline (the console's order detail)."""
-    return purchasing.order_detail(order_id)
+    return StaffOrderDetail.of_result(purchasing.order_detail(order_id))
 
 
 @route(bp, "/staff/orders/{order_id}/approve", "POST", groups=REVIEWER, response=OrderDetail)
-def approve_order(req: Req, order_id: str) -> dict:
+def approve_order(req: Req, order_id: str) -> OrderDetail:
     """Approve a paid order: its items go to purchasing."""
-    return purchasing.approve(order_id, req.user.user_id)
+    return OrderDetail.of_result(purchasing.approve(order_id, req.user.user_id))
 
 
 @route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody, response=OrderDetail)
-def reject_order(req: Req, order_id: str) -> dict:
+def reject_order(req: Req, order_id: str) -> OrderDetail:
     """Reject: full refund to the wallet and an email to the customer."""
-    return purchasing.reject(order_id, req.user.user_id, req.body.reason)
+    return OrderDetail.of_result(purchasing.reject(order_id, req.user.user_id, req.body.reason))
 
 
 @route(
@@ -92,26 +93,27 @@ def reject_order(req: Req, order_id: str) -> dict:
     query=("status", "limit", "cursor"),
     response=StaffItemPage,
 )
-def item_queue(req: Req) -> dict:
+def item_queue(req: Req) -> StaffItemPage:
     """Items waiting for staff: purchasing, awaiting_payment, purchased, shipped_domestic."""
-    page = purchasing.item_queue(_status(req, purchasing.ITEM_QUEUES), page_limit(req), decode_cursor(req))
-    page["next_cursor"] = encode_cursor(page["next_cursor"])
-    return page
+    items, last = purchasing.item_queue(
+        _status(req, purchasing.ITEM_QUEUES), page_limit(req), decode_cursor(req)
+    )
+    return StaffItemPage.of(items, encode_cursor(last))
 
 
 @route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody, response=Item)
-def record_purchase(req: Req, item_id: str) -> dict:
+def record_purchase(req: Req, item_id: str) -> Item:
     """Record the purchase at the actual price; the difference is refunded or charged."""
-    return purchasing.record_purchase(
-        item_id, req.user.user_id, req.body.merchant_order_no, req.body.actual_unit_price_fen
+    b = req.body
+    return Item.of(
+        purchasing.record_purchase(item_id, req.user.user_id, b.merchant_order_no, b.actual_unit_price_fen)
     )
 
 
 @route(
     bp, "/staff/items/{item_id}/domestic-shipment", "POST", groups=REVIEWER, body=ShipmentBody, response=Item
 )
-def record_domestic_shipment(req: Req, item_id: str) -> dict:
+def record_domestic_shipment(req: Req, item_id: str) -> Item:
     """Record the merchant's shipment to our warehouse."""
-    return purchasing.record_domestic_shipment(
-        item_id, req.user.user_id, req.body.carrier, req.body.tracking_no
-    )
+    b = req.body
+    return Item.of(purchasing.record_domestic_shipment(item_id, req.user.user_id, b.carrier, b.tracking_no))

@@ -30,9 +30,9 @@ class ExtendBody(Body):
 
 
 @route(bp, "/items/{item_id}/extend-storage", "POST", body=ExtendBody, money=True, response=Item)
-def extend_storage(req: Req, item_id: str) -> dict:
+def extend_storage(req: Req, item_id: str) -> Item:
     """Buy 30 more storage days per period from the wallet (up to the maximum total)."""
-    return storage.extend(req.user.user_id, item_id, req.body.periods)
+    return Item.of(storage.extend(req.user.user_id, item_id, req.body.periods))
 
 
 @route(bp, "/storage/extension-price", response=StorageExtensionPrice)
@@ -48,20 +48,19 @@ def extension_price(req: Req) -> dict:
 @route(
     bp, "/staff/destruction-queue", groups=WAREHOUSE, query=("limit", "cursor"), response=DestructionQueuePage
 )
-def destruction_queue(req: Req) -> dict:
+def destruction_queue(req: Req) -> DestructionQueuePage:
     """Abandoned items and expired exceptional parcels awaiting physical destruction."""
-    page = storage.destruction_queue(page_limit(req), decode_cursor(req))
-    page["next_cursor"] = encode_cursor(page["next_cursor"])
-    return page
+    goods, next_cursor = storage.destruction_queue(page_limit(req), decode_cursor(req))
+    return DestructionQueuePage.of(goods, encode_cursor(next_cursor))
 
 
 @route(bp, "/staff/items/{item_id}/destroy", "POST", groups=WAREHOUSE, response=Item)
-def destroy_item(req: Req, item_id: str) -> dict:
+def destroy_item(req: Req, item_id: str) -> Item:
     """Confirm an abandoned item was physically destroyed."""
-    return storage.destroy_item(item_id)
+    return Item.of(storage.destroy_item(item_id))
 
 
 @route(bp, "/staff/parcels/{parcel_id}/destroy", "POST", groups=WAREHOUSE, response=Parcel)
-def destroy_parcel(req: Req, parcel_id: str) -> dict:
+def destroy_parcel(req: Req, parcel_id: str) -> Parcel:
     """Confirm an expired exceptional parcel was physically destroyed."""
-    return storage.destroy_parcel(parcel_id)
+    return Parcel.of(storage.destroy_parcel(parcel_id))

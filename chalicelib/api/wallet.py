@@ -43,30 +43,26 @@ def list_payment_channels(req: Req) -> dict:
 
 
 @route(bp, "/wallet", query=("limit", "cursor"), currency=True, response=Wallet)
-def get_wallet(req: Req) -> dict:
+def get_wallet(req: Req) -> Wallet:
     """Balance and ledger entries, newest first."""
     entries, last = wallet.entries(req.user.user_id, page_limit(req), decode_cursor(req))
-    return {
-        "balance_fen": wallet.balance_fen(req.user.user_id),
-        "entries": [wallet.entry_json(e) for e in entries],
-        "next_cursor": encode_cursor(last),
-    }
+    return Wallet.of(wallet.balance_fen(req.user.user_id), entries, encode_cursor(last))
 
 
 @route(bp, "/wallet/top-ups", "POST", body=TopUpBody, status=201, money=True, currency=True, response=Payment)
-def create_top_up(req: Req) -> dict:
+def create_top_up(req: Req) -> Payment:
     """Start a top-up: the provider collects charge_fen, the wallet is credited amount_fen."""
     channel = channels().get(req.body.channel)
     if channel is None or not channel.external:
         external = ", ".join(c for c, v in channels().items() if v.external)
         raise ValidationError(f"channel must be an external payment channel: {external}.")
-    return payments.payment_json(payments.create_top_up(req.user.user_id, req.body.amount_fen, channel))
+    return Payment.of(payments.create_top_up(req.user.user_id, req.body.amount_fen, channel))
 
 
 @route(bp, "/payments/{payment_id}", currency=True, response=Payment)
-def get_payment(req: Req, payment_id: str) -> dict:
+def get_payment(req: Req, payment_id: str) -> Payment:
     """One of the caller's payments (top-up or order payment) and its status."""
-    return payments.payment_json(payments.get_own(req.user.user_id, payment_id))
+    return Payment.of(payments.get_own(req.user.user_id, payment_id))
 
 
 @route(bp, "/payments/webhook", "POST", public=True, response=WebhookAck)

@@ -183,11 +183,6 @@ class ForwardingBody(Body):
     description: Text = Field(description="What is inside (it becomes the stored item's description).")
 
 
-def _page(result: dict) -> dict:
-    result["next_cursor"] = encode_cursor(result["next_cursor"])
-    return result
-
-
 # --- staff ---------------------------------------------------------------------------------------------
 
 
@@ -197,24 +192,24 @@ def scan_inbound(req: Req):
     b = req.body
     parcel, created = warehouse.receive(b.tracking_no, b.carrier, b.weight_g, req.user.user_id)
     if created:
-        return parcel
+        return ScannedParcel.of(parcel)
     # a repeated scan: the same parcel, 200, through the same model as the 201
-    again = serialize_response(ScannedParcel, dict(parcel, already_received=True), "POST /staff/inbound")
-    return json_response(again, status=200)
+    again = ScannedParcel.of(parcel, already_received=True)
+    return json_response(serialize_response(ScannedParcel, again, "POST /staff/inbound"), status=200)
 
 
 @route(bp, "/staff/parcels", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=ParcelPage)
-def parcel_queue(req: Req) -> dict:
+def parcel_queue(req: Req) -> ParcelPage:
     """Exceptional parcels waiting to be identified, oldest first."""
     status = req.query.get("status", ParcelStatus.EXCEPTIONAL)
     if status != ParcelStatus.EXCEPTIONAL:
         raise ValidationError("status must be exceptional.")
     parcels, cursor = queue_page(Parcel, status, page_limit(req), decode_cursor(req))
-    return {"items": [warehouse.parcel_json(p) for p in parcels], "next_cursor": encode_cursor(cursor)}
+    return ParcelPage.of(parcels, encode_cursor(cursor))
 
 
 @route(bp, "/staff/parcels/{parcel_id}/assign", "POST", groups=WAREHOUSE, body=AssignBody, response=ParcelOut)
-def assign_parcel(req: Req, parcel_id: str) -> dict:
+def assign_parcel(req: Req, parcel_id: str) -> ParcelOut:
     """Resolve an exceptional parcel: to expected items, or to the customer who identified it."""
     b = req.body
     user_id = b.user_id
@@ -222,21 +217,22 @@ def assign_parcel(req: Req, parcel_id: str) -> dict:
         user_id = users.user_id_by_email(b.customer_email)
         if user_id is None:
             raise ValidationError("No customer has that email address.")
-    return warehouse.assign(parcel_id, req.user.user_id, b.item_ids, user_id, b.description)
+    return ParcelOut.of(warehouse.assign(parcel_id, req.user.user_id, b.item_ids, user_id, b.description))
 
 
 @route(bp, "/staff/items/{item_id}/inspection", "POST", groups=WAREHOUSE, body=InspectionBody, response=Item)
-def inspect_item(req: Req, item_id: str) -> dict:
+def inspect_item(req: Req, item_id: str) -> Item:
     """Record the appearance inspection, weight and size; pass stores the item for 90 days."""
-    return warehouse.inspect(item_id, req.user.user_id, req.body.model_dump())
+    return Item.of(warehouse.inspect(item_id, req.user.user_id, req.body.model_dump()))
 
 
 @route(
     bp, "/staff/after-sales", groups=CASE_STAFF, query=("limit", "cursor"), response=StaffAfterSalesCasePage
 )
-def case_queue(req: Req) -> dict:
+def case_queue(req: Req) -> StaffAfterSalesCasePage:
     """Open after-sales cases, oldest first."""
-    return _page(aftersales.queue(page_limit(req), decode_cursor(req)))
+    cases, last = aftersales.queue(page_limit(req), decode_cursor(req))
+    return StaffAfterSalesCasePage.of(cases, encode_cursor(last))
 
 
 @route(
@@ -247,56 +243,59 @@ def case_queue(req: Req) -> dict:
     body=ResolveBody,
     response=ResolvedAfterSalesCase,
 )
-def resolve_case(req: Req, case_id: str) -> dict:
+def resolve_case(req: Req, case_id: str) -> ResolvedAfterSalesCase:
     """Resolve a case: refund to the wallet, return the goods to the merchant, or reject."""
     b = req.body
-    return aftersales.resolve(case_id, req.user.user_id, b.resolution, b.refund_fen, b.note)
+    case, item = aftersales.resolve(case_id, req.user.user_id, b.resolution, b.refund_fen, b.note)
+    return ResolvedAfterSalesCase.of_resolved(case, item)
 
 
 # --- customers ------------------------------------------------------------------------------------------
 
 
 @route(bp, "/warehouse/items", query=("limit", "cursor"), response=ItemPage)
-def stored_items(req: Req) -> dict:
+def stored_items(req: Req) -> ItemPage:
     """The caller's goods in our warehouse with their storage deadline and days left."""
-    return _page(warehouse.stored_items(req.user.user_id, page_limit(req), decode_cursor(req)))
+    items, last = warehouse.stored_items(req.user.user_id, page_limit(req), decode_cursor(req))
+    return ItemPage.of(items, encode_cursor(last))
 
 
 @route(bp, "/items/{item_id}", response=Item)
-def get_item(req: Req, item_id: str) -> dict:
+def get_item(req: Req, item_id: str) -> Item:
     """One of the caller's items."""
-    from chalicelib.items import item_json
-
-    return item_json(warehouse.own_item(req.user.user_id, item_id))
+    return Item.of(warehouse.own_item(req.user.user_id, item_id))
 
 
 @route(bp, "/items/{item_id}/accept", "POST", response=Item)
-def accept_item(req: Req, item_id: str) -> dict:
+def accept_item(req: Req, item_id: str) -> Item:
     """Accept an item whose inspection found an issue: it is stored as normal."""
-    return warehouse.accept(req.user.user_id, item_id)
+    return Item.of(warehouse.accept(req.user.user_id, item_id))
 
 
 @route(bp, "/after-sales", "POST", body=CaseBody, status=201, response=AfterSalesCase)
-def open_case(req: Req) -> dict:
+def open_case(req: Req) -> AfterSalesCase:
     """Open an after-sales case (return, exchange or refund) for an item."""
     b = req.body
-    return aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason)
+    return AfterSalesCase.of(aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason))
 
 
 @route(bp, "/after-sales", query=("limit", "cursor"), response=AfterSalesCasePage)
-def list_cases(req: Req) -> dict:
+def list_cases(req: Req) -> AfterSalesCasePage:
     """The caller's after-sales cases, newest first."""
-    return _page(aftersales.list_own(req.user.user_id, page_limit(req), decode_cursor(req)))
+    cases, last = aftersales.list_own(req.user.user_id, page_limit(req), decode_cursor(req))
+    return AfterSalesCasePage.of(cases, encode_cursor(last))
 
 
 @route(bp, "/forwarding", "POST", body=ForwardingBody, status=201, response=ForwardingDeclaration)
-def declare_forwarding(req: Req) -> dict:
+def declare_forwarding(req: Req) -> ForwardingDeclaration:
     """Declare a parcel you bought yourself; it is matched to you when it arrives."""
     b = req.body
-    return warehouse.declare_forwarding(req.user.user_id, b.tracking_no, b.carrier, b.description)
+    declared = warehouse.declare_forwarding(req.user.user_id, b.tracking_no, b.carrier, b.description)
+    return ForwardingDeclaration.of(declared)
 
 
 @route(bp, "/forwarding", query=("limit", "cursor"), response=ForwardingDeclarationPage)
-def list_forwarding(req: Req) -> dict:
+def list_forwarding(req: Req) -> ForwardingDeclarationPage:
     """The caller's forwarding declarations."""
-    return _page(warehouse.list_declarations(req.user.user_id, page_limit(req), decode_cursor(req)))
+    declarations, last = warehouse.list_declarations(req.user.user_id, page_limit(req), decode_cursor(req))
+    return ForwardingDeclarationPage.of(declarations, encode_cursor(last))

@@ -6,13 +6,16 @@
   generator accepts them. Names are unique across modules (a test checks).
 - Money is integer fen (`Fen`), timestamps are ISO 8601 strings in UTC (`Timestamp`, `format:
   date-time`), dates are `Day` (`format: date`).
+- Views own the JSON: a model's `of(...)` classmethod builds it from the domain objects a service
+  returns (`OrderDetail.of(order, items, payment)`); services never build response dicts.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
 
 from chalicelib.lifecycle import (
     CaseStatus,
@@ -27,6 +30,34 @@ from chalicelib.lifecycle import (
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True, use_enum_values=True)
+
+    @classmethod
+    def build(cls, **fields: Any) -> Self:
+        """This model of `fields` (what every `of` constructor returns); the keys left out stay absent.
+
+        A field the model does not document, or of the wrong type, is a contract violation
+        (`violation`): an error in local and test stages, logged and sent as built elsewhere.
+        """
+        try:
+            return cls.model_validate(fields)
+        except PydanticError as exc:
+            violation(cls.__name__, exc)
+            return cls.model_construct(**fields)
+
+
+def violation(where: str, exc: PydanticError) -> None:
+    """A response that breaks its documented schema: logged; in local and test stages a 500 (tests fail
+    on it), elsewhere the caller sends the body as built, so a contract slip never takes a route down."""
+    from chalicelib import config
+    from chalicelib.errors import ApiError
+    from chalicelib.logs import get_logger
+
+    problems = [
+        f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)[:5]
+    ]
+    get_logger("http").error("response_contract_violation", extra={"route": where, "problems": problems})
+    if config.get("STAGE") in config.LOCAL_STAGES:
+        raise ApiError(f"Response of {where} breaks its documented schema: {problems}") from None
 
 
 class CmDims(Out):
@@ -82,4 +113,5 @@ __all__ = [
     "Timestamp",
     "absent",
     "example_of",
+    "violation",
 ]

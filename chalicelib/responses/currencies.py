@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib import currency
 from chalicelib.responses.base import Out, Timestamp, absent
 
 DecimalText = Annotated[
@@ -41,6 +42,24 @@ class CurrencyRate(Out):
         description="Older than the configured age (or missing): conversions answer 503 rate_unavailable."
     )
 
+    @classmethod
+    def of(cls, listed: currency.Listed) -> Self:
+        shown, text = listed.shown, currency.decimal_text
+        return cls.build(
+            currency=listed.code,
+            name=listed.name,
+            minor_units=listed.minor_units,
+            rate=text(shown.rate) if shown else None,
+            units_per_cny=text(shown.rate) if shown else None,
+            cny_per_unit=text(shown.cny_per_unit) if shown else None,
+            reference_rate=text(shown.reference_rate) if shown else None,
+            margin_percent=text(listed.margin_percent),
+            source=shown.source if shown else None,
+            as_of=shown.rate_at if shown else None,
+            rate_date=shown.rate_date if shown else None,
+            stale=listed.stale,
+        )
+
 
 _USD = {
     "currency": "USD",
@@ -66,6 +85,10 @@ class CurrencyList(Out):
     items: list[CurrencyRate]
     next_cursor: None = None
 
+    @classmethod
+    def of(cls, listed: list[currency.Listed]) -> Self:
+        return cls.build(items=[CurrencyRate.of(c) for c in listed], next_cursor=None)
+
 
 class FxSnapshot(Out):
     """The rate an order, package payment, top-up or ledger entry was made at, and its amounts converted
@@ -82,6 +105,21 @@ class FxSnapshot(Out):
     total_minor: int = absent("Orders: `charges.total_fen` at the snapshot's rate.")
     paid_minor: int = absent("Orders and packages: `paid_fen` at the snapshot's rate.")
     refunded_minor: int = absent("Orders and packages: `refunded_fen` at the snapshot's rate.")
+
+    @classmethod
+    def of(cls, stored: Any, **amounts_fen: Any) -> Self | None:
+        """A stored snapshot (a MapAttribute, or None) with each `<name>_fen` converted at ITS rate as
+        `<name>_minor` (not today's rate: what the customer paid or gets back)."""
+        snap = currency.stored(stored)
+        if not snap:
+            return None
+        units = int(snap["minor_units"])
+        shown = {k: snap[k] for k in ("code", "rate", "rate_at", "source", "margin_percent")}
+        minor = {
+            f"{name.removesuffix('_fen')}_minor": currency.to_minor(int(fen), snap["rate"], units)
+            for name, fen in amounts_fen.items()
+        }
+        return cls.build(**shown, minor_units=units, **minor)
 
 
 class Preferences(Out):

@@ -1,20 +1,24 @@
-"""The item as customers and staff see it (`chalicelib.items.item_json`), and its nested records.
+"""The item as customers and staff see it (`Item.of`), and its nested records.
 
 Every nested record is written by exactly one service: `purchase` by chalicelib/purchasing.py
 (record_purchase, pay/decline the price difference), `domestic_shipment` by record_domestic_shipment,
 `inspection`, `weight_g` and `dims_cm` by chalicelib/warehouse.py inspect, `photos` by the photo
-ingestion (chalicelib/events/photos.py), `storage` is derived (chalicelib/items.py storage_json).
+ingestion (chalicelib/events/photos.py), `storage` is derived (`ItemStorage.of`).
 Packages, after-sales cases, storage and staff queues embed this same `Item`.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib import clock, lifecycle, photos
+from chalicelib.items import plain
 from chalicelib.lifecycle import ItemSource
+from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
+from chalicelib.rules import storage as storage_rules
 
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
@@ -108,6 +112,18 @@ class ItemStorage(Out):
     expires_at: Timestamp
     days_left: int = Field(description="Whole days until expires_at (0 or less: due).")
     clock_running: bool = Field(description="False while the item is in a package.")
+
+    @classmethod
+    def of(cls, item: commerce.Item) -> Self | None:
+        """Where `item` stands against its storage deadline (None unless it is stored with us)."""
+        if not item.storage_expires_at or item.status not in lifecycle.WITH_DEADLINE:
+            return None
+        return cls.build(
+            in_warehouse_at=item.in_warehouse_at,
+            expires_at=item.storage_expires_at,
+            days_left=storage_rules.days_left(clock.parse_iso(item.storage_expires_at), clock.now()),
+            clock_running=item.status in storage_rules.CLOCK_RUNNING,
+        )
 
 
 _EXAMPLE_ITEM = {
@@ -227,6 +243,41 @@ class Item(Out):
     after_sales_case_id: str | None = Field(description="The open after-sales case, if any.")
     storage_extended_days: int
 
+    @classmethod
+    def of(cls, item: commerce.Item, **extra: Any) -> Self:
+        """`item` as recorded; warehouse fields (inspection, photos, storage) join as they are made.
+        `extra`: the fields a subclass adds (a staff view's owner, a storage row's kind)."""
+        return cls.build(
+            item_id=item.item_id,
+            order_id=item.order_id,
+            status=item.status,
+            product_id=item.product_id,
+            sku_id=item.sku_id,
+            title=item.title,
+            props=plain(item.props) or {},
+            quantity=int(item.quantity),
+            unit_price_fen=int(item.unit_price_fen),
+            remark=item.remark,
+            purchase=plain(item.purchase),
+            domestic_shipment=plain(item.domestic_shipment),
+            price_difference_due_fen=int(item.price_difference_due_fen or 0),
+            # what the customer paid for this line's goods, and what was refunded of it (the refund cap)
+            paid_fen=int(item.paid_fen or 0),
+            refunded_fen=int(item.refunded_fen or 0),
+            inspection=plain(item.inspection),
+            photos=photos.photo_list(item),
+            weight_g=int(item.weight_g) if item.weight_g is not None else None,
+            dims_cm=plain(item.dims_cm),
+            storage=ItemStorage.of(item),
+            source=item.source,
+            parcel_id=item.parcel_id,
+            received_at=item.received_at,
+            package_id=item.package_id,
+            after_sales_case_id=item.open_case_id,
+            storage_extended_days=int(item.storage_extended_days or 0),
+            **extra,
+        )
+
 
 class StaffItem(Item):
     """An item as staff see it: with its owner."""
@@ -234,6 +285,10 @@ class StaffItem(Item):
     model_config = ConfigDict(json_schema_extra={"examples": [{**_EXAMPLE_ITEM, "user_id": "user-alice"}]})
 
     user_id: str = Field(description="The owner's id (Cognito sub).")
+
+    @classmethod
+    def of(cls, item: commerce.Item, **extra: Any) -> Self:
+        return super().of(item, user_id=item.user_id, **extra)
 
 
 class ItemPage(Out):
@@ -245,6 +300,10 @@ class ItemPage(Out):
 
     items: list[Item]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, items: list[commerce.Item], next_cursor: str | None) -> Self:
+        return cls.build(items=[Item.of(i) for i in items], next_cursor=next_cursor)
 
 
 class StaffItemPage(Out):
@@ -260,3 +319,7 @@ class StaffItemPage(Out):
 
     items: list[StaffItem]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, items: list[commerce.Item], next_cursor: str | None) -> Self:
+        return cls.build(items=[StaffItem.of(i) for i in items], next_cursor=next_cursor)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 from pydantic import ConfigDict, Field
 
+from chalicelib import clock, orders
+from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, ItemStatus, OrderStatus, Out, Timestamp
 from chalicelib.responses.currencies import FxSnapshot
 from chalicelib.responses.items import _EXAMPLE_ITEM, Item
@@ -48,6 +52,27 @@ class CartLine(Out):
     available: bool
     added_at: Timestamp
 
+    @classmethod
+    def of(cls, line: orders.PricedCartItem) -> Self:
+        cart_item, product, sku = line.cart_item, line.product, line.sku
+        current = line.unit_price_fen
+        snapshot = orders.snapshot_price_fen(cart_item)
+        return cls.build(
+            cart_item_id=cart_item.cart_item_id,
+            product_id=cart_item.product_id,
+            sku_id=cart_item.sku_id,
+            title=product["title"] if product else None,
+            props=dict(sku["props"]) if sku else {},
+            quantity=int(cart_item.quantity),
+            unit_price_fen=current,  # the source's price now
+            added_unit_price_fen=snapshot,  # the price when added (or last accepted)
+            price_changed=current is not None and snapshot is not None and current != snapshot,
+            stock=int(sku.get("stock") or 0) if sku else 0,
+            remark=cart_item.remark,
+            available=line.available,
+            added_at=cart_item.added_at,
+        )
+
 
 class Cart(Out):
     """The caller's cart; `subtotal_fen` sums the available lines."""
@@ -57,6 +82,11 @@ class Cart(Out):
     items: list[CartLine]
     subtotal_fen: Fen
 
+    @classmethod
+    def of(cls, lines: list[orders.PricedCartItem]) -> Self:
+        subtotal = sum(line.unit_price_fen * int(line.cart_item.quantity) for line in lines if line.available)
+        return cls.build(items=[CartLine.of(line) for line in lines], subtotal_fen=subtotal)
+
 
 class OrderCharges(Out):
     """What the order costs: goods, domestic shipping (once per shop) and the channel's bank fee."""
@@ -65,6 +95,16 @@ class OrderCharges(Out):
     domestic_shipping_fen: Fen
     bank_fee_fen: Fen
     total_fen: Fen
+
+    @classmethod
+    def of(cls, charges: Any) -> Self:
+        """The charges of an order (or a quote's `rules.charges.OrderCharges`)."""
+        return cls.build(
+            product_fen=int(charges.product_fen),
+            domestic_shipping_fen=int(charges.domestic_shipping_fen),
+            bank_fee_fen=int(charges.bank_fee_fen),
+            total_fen=int(charges.total_fen),
+        )
 
 
 class OrderEstimates(Out):
@@ -128,6 +168,15 @@ class OrderQuote(Out):
     price_changes: list[QuotePriceChange] = Field(description="Lines re-priced within the tolerance.")
     estimates: OrderEstimates
 
+    @classmethod
+    def of(cls, quote: orders.Quote) -> Self:
+        return cls.build(
+            charges=OrderCharges.of(quote.charges),
+            payment_channel=quote.channel.channel,
+            price_changes=quote.price_changes,
+            estimates=orders.ESTIMATES,
+        )
+
 
 class _OrderFields(Out):
     """What every view of an order shows."""
@@ -155,6 +204,61 @@ class _OrderFields(Out):
     )
     fx_snapshot: FxSnapshot | None = Field(
         default=None, description="The customer's currency at the time (null: paid in CNY only)."
+    )
+
+    @classmethod
+    def of(
+        cls,
+        order: commerce.Order,
+        lines: list[commerce.Item],
+        payment: commerce.Payment | None = None,
+        **extra,
+    ) -> Self:
+        """What every view of `order` shows; its item `lines` only for their price changes (an OrderDetail
+        lists them); `extra`: the fields a subclass adds."""
+        return cls.build(
+            order_id=order.order_id,
+            status=order.status,
+            payment_channel=order.payment_channel,
+            charges=OrderCharges.of(order),
+            paid_fen=int(order.paid_fen or 0),
+            refunded_fen=int(order.refunded_fen or 0),
+            created_at=order.created_at,
+            paid_at=order.paid_at,
+            review_due_at=order.review_due_at,
+            reject_reason=order.reject_reason,
+            refund_excludes_fen=int(order.bank_fee_fen),
+            refund_policy=orders.REFUND_POLICY,
+            payment=Payment.of(payment) if payment else None,
+            fx_snapshot=FxSnapshot.of(
+                order.fx,
+                total_fen=int(order.total_fen),
+                paid_fen=int(order.paid_fen or 0),
+                refunded_fen=int(order.refunded_fen or 0),
+            ),
+            estimates=orders.ESTIMATES,
+            # cart lines re-priced at creation within the tolerance: the cart's snapshot vs what was charged
+            price_changes=[
+                {
+                    "item_id": i.item_id,
+                    "product_id": i.product_id,
+                    "sku_id": i.sku_id,
+                    "snapshot_unit_price_fen": int(i.snapshot_unit_price_fen),
+                    "unit_price_fen": int(i.unit_price_fen),
+                    "change_fen": int(i.unit_price_fen) - int(i.snapshot_unit_price_fen),
+                }
+                for i in lines
+                if i.snapshot_unit_price_fen is not None
+                and int(i.snapshot_unit_price_fen) != int(i.unit_price_fen)
+            ],
+            **extra,
+        )
+
+
+def _overdue(order: commerce.Order, now: str) -> bool:
+    """Still pending review after its review_due_at."""
+    return bool(
+        order.status == OrderStatus.PENDING_REVIEW and order.review_due_at and order.review_due_at < now
     )
 
 
@@ -201,6 +305,21 @@ class OrderDetail(_OrderFields):
 
     items: list[Item]
 
+    @classmethod
+    def of(
+        cls,
+        order: commerce.Order,
+        lines: list[commerce.Item],
+        payment: commerce.Payment | None = None,
+        **extra,
+    ) -> Self:
+        return super().of(order, lines, payment, items=[Item.of(i) for i in lines], **extra)
+
+    @classmethod
+    def of_result(cls, result: orders.OrderResult) -> Self:
+        """What an order route committed (or read): the order, its items and any payment to complete."""
+        return cls.of(result.order, result.items, result.payment)
+
 
 class OrderPage(Out):
     """A page of the caller's orders, newest first; `next_cursor` continues it (null: the last page)."""
@@ -211,6 +330,10 @@ class OrderPage(Out):
 
     items: list[OrderDetail]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, results: list[orders.OrderResult], next_cursor: str | None) -> Self:
+        return cls.build(items=[OrderDetail.of_result(r) for r in results], next_cursor=next_cursor)
 
 
 _STAFF = {"user_id": "user-alice", "overdue": False}
@@ -223,6 +346,11 @@ class StaffOrderDetail(OrderDetail):
 
     user_id: str = Field(description="The owner's id (Cognito sub).")
     overdue: bool = Field(description="Still pending review after review_due_at.")
+
+    @classmethod
+    def of_result(cls, result: orders.OrderResult) -> Self:
+        order = result.order
+        return cls.of(order, result.items, user_id=order.user_id, overdue=_overdue(order, clock.now_iso()))
 
 
 class ReviewQueueOrder(_OrderFields):
@@ -237,6 +365,12 @@ class ReviewQueueOrder(_OrderFields):
     item_count: int
     user_id: str = Field(description="The owner's id (Cognito sub).")
     overdue: bool = Field(description="Still pending review after review_due_at.")
+
+    @classmethod
+    def of_queued(cls, order: commerce.Order, now: str) -> Self:
+        return cls.of(
+            order, [], item_count=len(order.item_ids), user_id=order.user_id, overdue=_overdue(order, now)
+        )
 
 
 class ReviewQueuePage(Out):
@@ -257,3 +391,8 @@ class ReviewQueuePage(Out):
 
     items: list[ReviewQueueOrder]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, queued: list[commerce.Order], next_cursor: str | None) -> Self:
+        now = clock.now_iso()
+        return cls.build(items=[ReviewQueueOrder.of_queued(o, now) for o in queued], next_cursor=next_cursor)

@@ -1,15 +1,20 @@
 """Responses of the package routes: quotes, the customer's packages and the warehouse's packing queue.
 
-Shapes are `chalicelib.packages` (`quote`, `package_json`, `review_json`); the items inside a package are
-the one `Item` of responses/items.py.
+Shapes are built here from what `chalicelib.packages` returns (`PackageDetail.of(package, items)`; the
+quote is still a dict of `packages.quote`); the items inside a package are the one `Item` of
+responses/items.py.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib import packages
+from chalicelib.items import plain
+from chalicelib.models import commerce
+from chalicelib.models import packages as stored
 from chalicelib.responses.base import (
     CmDims,
     Fen,
@@ -158,6 +163,10 @@ class PackageRating(Out):
     comment: str
     created_at: Timestamp
 
+    @classmethod
+    def of(cls, review: stored.PackageReview) -> Self:
+        return cls.build(rating=int(review.rating), comment=review.comment, created_at=review.created_at)
+
 
 class PackageSummary(Out):
     """A package: address, line, services, the charge (the quote until packing, the final charge
@@ -204,6 +213,67 @@ class PackageSummary(Out):
     fx_snapshot: FxSnapshot | None = Field(
         default=None, description="The customer's currency at the time (null: paid in CNY only)."
     )
+
+    @classmethod
+    def of(cls, package: stored.Package, review: stored.PackageReview | None = None, **extra: Any) -> Self:
+        """`package` as recorded; `extra`: the fields a subclass adds (its items, its owner)."""
+        rates = plain(package.rates) or {}
+        line = rates.get("line") or {}
+        packed = plain(package.packed)
+        if packed:
+            packed.pop("packed_by", None)
+        status = package.status
+        shipped = status in (PackageStatus.SHIPPED, PackageStatus.DELIVERED) and package.tracking_no
+        return cls.build(
+            package_id=package.package_id,
+            status=status,
+            item_ids=list(package.item_ids),
+            item_count=len(package.item_ids),
+            line_id=package.line_id,
+            line={"name": line.get("name"), "carrier": line.get("carrier"), "est_days": line.get("est_days")},
+            country=package.country,
+            address=plain(package.address),
+            services=list(package.services or []),
+            declared_value_fen=int(package.declared_value_fen),
+            actual_weight_g=int(package.actual_weight_g),
+            volumetric_weight_g=int(package.volumetric_weight_g),
+            chargeable_weight_g=int(package.chargeable_weight_g),
+            shipping_fen=int(package.shipping_fen),
+            service_fee_fen=int(package.service_fee_fen),
+            services_fen=int(package.services_fen),
+            services_breakdown=plain(package.services_breakdown) or {},
+            total_fen=int(package.total_fen),
+            estimate=plain(package.estimate),
+            packed=packed,
+            paid_fen=int(package.paid_fen or 0),
+            refunded_fen=int(package.refunded_fen or 0),
+            due_fen=int(package.due_fen or 0),
+            created_at=package.created_at,
+            paid_at=package.paid_at,
+            shipped_at=package.shipped_at,
+            delivered_at=package.delivered_at,
+            delivery_confirmed_by=package.delivery_confirmed_by,
+            cancelled_at=package.cancelled_at,
+            cancel_reason=package.cancel_reason,
+            payment_due_at=package.payment_due_at if status == PackageStatus.PENDING_PAYMENT else None,
+            auto_confirm_at=packages.auto_confirm_at(package) if status == PackageStatus.SHIPPED else None,
+            tracking=(
+                {
+                    "carrier": package.carrier,
+                    "tracking_no": package.tracking_no,
+                    "tracking_url": package.tracking_url,
+                }
+                if shipped
+                else None
+            ),
+            review=PackageRating.of(review) if review else None,
+            fx_snapshot=FxSnapshot.of(
+                package.fx,
+                paid_fen=int(package.paid_fen or 0),
+                refunded_fen=int(package.refunded_fen or 0),
+            ),
+            **extra,
+        )
 
 
 _PRICE_EXAMPLE = {
@@ -271,6 +341,21 @@ class PackageDetail(PackageSummary):
 
     items: list[Item]
 
+    @classmethod
+    def of(
+        cls,
+        package: stored.Package,
+        items: list[commerce.Item],
+        review: stored.PackageReview | None = None,
+        **extra: Any,
+    ) -> Self:
+        return super().of(package, review, items=[Item.of(i) for i in items], **extra)
+
+    @classmethod
+    def of_result(cls, result: packages.PackageResult) -> Self:
+        """What a package route committed (or read): the package, its items and its review."""
+        return cls.of(result.package, result.items, result.review)
+
 
 class PackagePage(Out):
     """A page of the caller's packages (without their items), newest first; pass `next_cursor` back as
@@ -282,6 +367,10 @@ class PackagePage(Out):
 
     items: list[PackageSummary]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, listed: list[stored.Package], next_cursor: str | None) -> Self:
+        return cls.build(items=[PackageSummary.of(p) for p in listed], next_cursor=next_cursor)
 
 
 _SHIPPED_EXAMPLE = {
@@ -313,6 +402,11 @@ class StaffPackage(PackageDetail):
 
     user_id: str = Field(description="The owner's id (Cognito sub).")
 
+    @classmethod
+    def of_result(cls, result: packages.PackageResult) -> Self:
+        package = result.package
+        return cls.of(package, result.items, result.review, user_id=package.user_id)
+
 
 class StaffPackagePage(Out):
     """A page of a warehouse package queue, oldest first, each package with its items."""
@@ -330,6 +424,10 @@ class StaffPackagePage(Out):
 
     items: list[StaffPackage]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, queued: list[packages.PackageResult], next_cursor: str | None) -> Self:
+        return cls.build(items=[StaffPackage.of_result(r) for r in queued], next_cursor=next_cursor)
 
 
 class PackageReview(Out):
@@ -352,3 +450,12 @@ class PackageReview(Out):
     rating: int = Field(ge=1, le=5)
     comment: str
     created_at: Timestamp
+
+    @classmethod
+    def of(cls, review: stored.PackageReview) -> Self:
+        return cls.build(
+            package_id=review.package_id,
+            rating=int(review.rating),
+            comment=review.comment,
+            created_at=review.created_at,
+        )

@@ -6,10 +6,12 @@ parcel's destruction the `Parcel` of responses/warehouse.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.models import commerce
+from chalicelib.models import warehouse as stored
 from chalicelib.responses.base import Fen, ItemStatus, Out, ParcelStatus, Timestamp, example_of
 from chalicelib.responses.items import Item, StaffItem
 from chalicelib.responses.warehouse import Parcel
@@ -64,6 +66,10 @@ class DestructionQueueItem(StaffItem):
     kind: Literal["item"]
     abandoned_at: Timestamp | None
 
+    @classmethod
+    def of(cls, item: commerce.Item, **extra: Any) -> Self:
+        return super().of(item, kind="item", abandoned_at=item.abandoned_at, **extra)
+
 
 class DestructionQueueParcel(Parcel):
     """An exceptional parcel nobody identified in time, waiting to be destroyed."""
@@ -72,6 +78,10 @@ class DestructionQueueParcel(Parcel):
 
     kind: Literal["parcel"]
     abandoned_at: Timestamp | None
+
+    @classmethod
+    def of(cls, parcel: stored.Parcel, **extra: Any) -> Self:
+        return super().of(parcel, kind="parcel", abandoned_at=parcel.abandoned_at, **extra)
 
 
 DestructionQueueEntry = Annotated[DestructionQueueItem | DestructionQueueParcel, Field(discriminator="kind")]
@@ -87,3 +97,12 @@ class DestructionQueuePage(Out):
 
     items: list[DestructionQueueEntry]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, goods: list[commerce.Item | stored.Parcel], next_cursor: str | None) -> Self:
+        """Abandoned items and parcels in queue order, each as its kind of entry."""
+        entries = [
+            DestructionQueueItem.of(g) if isinstance(g, commerce.Item) else DestructionQueueParcel.of(g)
+            for g in goods
+        ]
+        return cls.build(items=entries, next_cursor=next_cursor)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.currencies import FxSnapshot
 
@@ -71,6 +72,20 @@ class WalletEntry(Out):
         default=None, description="The customer's currency at the time (null: paid in CNY only)."
     )
 
+    @classmethod
+    def of(cls, entry: commerce.LedgerEntry) -> Self:
+        return cls.build(
+            entry_id=entry.entry_id,
+            kind=entry.kind,
+            amount_fen=int(entry.amount_fen),
+            balance_after_fen=int(entry.balance_after_fen),
+            created_at=entry.created_at,
+            ref=entry.ref,
+            # the rate of the order, package payment or top-up it belongs to: the amount in the customer's
+            # currency at THAT rate (a refund goes back at the rate paid, not today's)
+            fx_snapshot=FxSnapshot.of(entry.fx, amount_fen=int(entry.amount_fen)),
+        )
+
 
 class Wallet(Out):
     """The wallet balance and a page of its ledger, newest first."""
@@ -110,6 +125,12 @@ class Wallet(Out):
         description="Pass back as `cursor` for older entries (null: the last page)."
     )
 
+    @classmethod
+    def of(cls, balance_fen: int, entries: list[commerce.LedgerEntry], next_cursor: str | None) -> Self:
+        return cls.build(
+            balance_fen=balance_fen, entries=[WalletEntry.of(e) for e in entries], next_cursor=next_cursor
+        )
+
 
 class Payment(Out):
     """Money a payment provider collects: a wallet top-up or an order paid by card, PayPal or Alipay."""
@@ -148,6 +169,24 @@ class Payment(Out):
     fx_snapshot: FxSnapshot | None = Field(
         default=None, description="The customer's currency at the time (null: paid in CNY only)."
     )
+
+    @classmethod
+    def of(cls, payment: commerce.Payment) -> Self:
+        return cls.build(
+            payment_id=payment.payment_id,
+            purpose=payment.purpose,
+            order_id=payment.order_id,
+            amount_fen=int(payment.amount_fen),
+            fee_fen=int(payment.fee_fen),
+            charge_fen=int(payment.charge_fen),
+            channel=payment.channel,
+            status=payment.status,
+            created_at=payment.created_at,
+            succeeded_at=payment.succeeded_at,
+            fx_snapshot=FxSnapshot.of(
+                payment.fx, amount_fen=int(payment.amount_fen), charge_fen=int(payment.charge_fen)
+            ),
+        )
 
 
 class WebhookAck(Out):

@@ -1,15 +1,18 @@
 """Responses of the warehouse routes: inbound parcels, forwarding declarations and after-sales cases.
 
-Shapes are `chalicelib.warehouse` (`parcel_json`, `declaration_json`) and `chalicelib.aftersales`
-(`case_json`); an inspected item is the one `Item` of responses/items.py.
+Built here (`Parcel.of(parcel)`, `AfterSalesCase.of(case)`...) from what `chalicelib.warehouse` and
+`chalicelib.aftersales` return; an inspected item is the one `Item` of responses/items.py.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.items import plain
+from chalicelib.models import commerce
+from chalicelib.models import warehouse as stored
 from chalicelib.responses.base import (
     CaseStatus,
     DeclarationStatus,
@@ -65,6 +68,25 @@ class Parcel(Out):
         "destroyed.",
     )
 
+    @classmethod
+    def of(cls, parcel: stored.Parcel, **extra: Any) -> Self:
+        """`parcel` as recorded; `contested` and `storage_expires_at` only when set. `extra`: the fields
+        a subclass adds."""
+        if parcel.contested:
+            extra["contested"] = plain(parcel.contested)
+        if parcel.storage_expires_at:
+            extra["storage_expires_at"] = parcel.storage_expires_at
+        return cls.build(
+            parcel_id=parcel.parcel_id,
+            status=parcel.status,
+            tracking_no=parcel.tracking_no,
+            carrier=parcel.carrier,
+            item_ids=list(parcel.item_ids or []),
+            received_at=parcel.received_at,
+            weight_g=int(parcel.weight_g) if parcel.weight_g is not None else None,
+            **extra,
+        )
+
 
 _EXCEPTIONAL_EXAMPLE = {
     "parcel_id": "pcl_8c2e4a6b0d1f3e5a7c9b1d3f5e",
@@ -97,6 +119,10 @@ class ParcelPage(Out):
     items: list[Parcel]
     next_cursor: str | None
 
+    @classmethod
+    def of(cls, parcels: list[stored.Parcel], next_cursor: str | None) -> Self:
+        return cls.build(items=[Parcel.of(p) for p in parcels], next_cursor=next_cursor)
+
 
 # --- forwarding declarations ------------------------------------------------------------------------------
 
@@ -125,6 +151,18 @@ class ForwardingDeclaration(Out):
     declared_at: Timestamp
     item_id: str | None = Field(description="The stored item it became, once received.")
 
+    @classmethod
+    def of(cls, declaration: stored.ForwardingDeclaration) -> Self:
+        return cls.build(
+            declaration_id=declaration.declaration_id,
+            tracking_no=declaration.tracking_no,
+            carrier=declaration.carrier,
+            description=declaration.description,
+            status=declaration.status,
+            declared_at=declaration.declared_at,
+            item_id=declaration.item_id,
+        )
+
 
 class ForwardingDeclarationPage(Out):
     """A page of the caller's forwarding declarations, newest first."""
@@ -135,6 +173,10 @@ class ForwardingDeclarationPage(Out):
 
     items: list[ForwardingDeclaration]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, declarations: list[stored.ForwardingDeclaration], next_cursor: str | None) -> Self:
+        return cls.build(items=[ForwardingDeclaration.of(d) for d in declarations], next_cursor=next_cursor)
 
 
 # --- after-sales cases -------------------------------------------------------------------------------------
@@ -170,6 +212,23 @@ class AfterSalesCase(Out):
     created_at: Timestamp
     resolved_at: Timestamp | None
 
+    @classmethod
+    def of(cls, case: stored.AfterSalesCase, **extra: Any) -> Self:
+        """`case` as recorded; `extra`: the fields a subclass adds (the owner, the resolved item)."""
+        return cls.build(
+            case_id=case.case_id,
+            item_id=case.item_id,
+            type=case.type,
+            reason=case.reason,
+            status=case.status,
+            resolution=case.resolution,
+            refund_fen=int(case.refund_fen or 0),
+            note=case.note,
+            created_at=case.created_at,
+            resolved_at=case.resolved_at,
+            **extra,
+        )
+
 
 class AfterSalesCasePage(Out):
     """A page of the caller's after-sales cases, newest first."""
@@ -181,6 +240,10 @@ class AfterSalesCasePage(Out):
     items: list[AfterSalesCase]
     next_cursor: str | None
 
+    @classmethod
+    def of(cls, cases: list[stored.AfterSalesCase], next_cursor: str | None) -> Self:
+        return cls.build(items=[AfterSalesCase.of(c) for c in cases], next_cursor=next_cursor)
+
 
 class StaffAfterSalesCase(AfterSalesCase):
     """An after-sales case as staff see it: with the customer's id."""
@@ -188,6 +251,10 @@ class StaffAfterSalesCase(AfterSalesCase):
     model_config = ConfigDict(json_schema_extra={"examples": [{**_CASE_EXAMPLE, "user_id": "user-alice"}]})
 
     user_id: str = Field(description="The customer's id (Cognito sub).")
+
+    @classmethod
+    def of(cls, case: stored.AfterSalesCase, **extra: Any) -> Self:
+        return super().of(case, user_id=case.user_id, **extra)
 
 
 class StaffAfterSalesCasePage(Out):
@@ -201,6 +268,10 @@ class StaffAfterSalesCasePage(Out):
 
     items: list[StaffAfterSalesCase]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, cases: list[stored.AfterSalesCase], next_cursor: str | None) -> Self:
+        return cls.build(items=[StaffAfterSalesCase.of(c) for c in cases], next_cursor=next_cursor)
 
 
 class ResolvedAfterSalesCase(AfterSalesCase):
@@ -223,3 +294,7 @@ class ResolvedAfterSalesCase(AfterSalesCase):
     )
 
     item: Item
+
+    @classmethod
+    def of_resolved(cls, case: stored.AfterSalesCase, item: commerce.Item) -> Self:
+        return cls.of(case, item=Item.of(item))

@@ -414,13 +414,9 @@ ENTRY_MODULES = {
     "exchange_rates": ["chalicelib.jobs.exchange_rates"],
 }
 ALWAYS = ["chalicelib.observability", "chalicelib.metrics", "chalicelib.logs", "chalicelib.config"]
-# files a function imports but whose AWS calls it never makes (the import graph over-approximates)
-IMPORTED_NOT_CALLED = {
-    # chalicelib/items.py imports photos for item_json's signed photo URLs; the jobs use only shard_key
-    "storage_sweep": {"chalicelib/photos.py"},
-    "auto_confirm_receipt": {"chalicelib/photos.py"},
-    "heartbeat": {"chalicelib/photos.py"},
-}
+# files a function imports but whose AWS calls it never makes (the import graph over-approximates);
+# none since the item's JSON (and its signed photo URLs) moved from chalicelib/items.py to the responses
+IMPORTED_NOT_CALLED: dict[str, set[str]] = {}
 
 
 def _module_file(module: str) -> Path | None:

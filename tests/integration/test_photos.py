@@ -14,11 +14,12 @@ import pytest
 import requests
 from PIL import Image
 
-from chalicelib import aws, clock, ids, items, photos
+from chalicelib import aws, clock, ids, photos
 from chalicelib.events import photos as ingestion
 from chalicelib.events.s3_records import S3Object
 from chalicelib.models.commerce import Item
 from chalicelib.models.photos import Photo
+from chalicelib.responses.items import Item as ItemOut
 from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, WAREHOUSE
 
 MB = 1024 * 1024
@@ -284,8 +285,8 @@ class TestIngestion:
         assert api.get(f"/staff/photos/{body['photo_id']}", user=WAREHOUSE).body["status"] == "ready"
 
         # the item shape of api.md carries them too (orders, storage)
-        shaped = items.item_json(Item.get(item_id))["photos"]
-        assert [p["photo_id"] for p in shaped] == [body["photo_id"]] and shaped[0]["url"]
+        shaped = ItemOut.of(Item.get(item_id)).photos
+        assert [p.photo_id for p in shaped] == [body["photo_id"]] and shaped[0].url
 
         # another customer never learns the item exists; staff may look
         for user, status in ((BOB, 404), (WAREHOUSE, 200), (REVIEWER, 200), (ADMIN, 200), (None, 401)):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from chalicelib import clock, errors, ids, orders, payments, purchasing, wallet
 from chalicelib.catalog.source import set_source
-from chalicelib.models.commerce import LedgerEntry
+from chalicelib.models.commerce import LedgerEntry, Order
 from tests.integration.conftest import FakeSource, _products
 
 ops = st.lists(
@@ -52,7 +52,7 @@ def test_ledger_balance_and_conservation(stack, steps):
     try:
         user_id = ids.new_id("usr")  # a fresh wallet per example
         expected = 0
-        made: list[dict] = []
+        made: list[Order] = []
         for step in steps:
             kind = step[0]
             try:
@@ -72,37 +72,37 @@ def test_ledger_balance_and_conservation(stack, steps):
                             }
                         ],
                         "balance",
-                    )
-                    total = order["charges"]["total_fen"]
+                    ).order
+                    total = int(order.total_fen)
                     if total <= expected:
-                        orders.pay(user_id, order["order_id"])
+                        orders.pay(user_id, order.order_id)
                         expected -= total
                         made.append(order)
                     else:
                         try:
-                            orders.pay(user_id, order["order_id"])
+                            orders.pay(user_id, order.order_id)
                             raise AssertionError("paid with a short balance")
                         except errors.InsufficientFunds:
                             pass
                 elif kind in ("cancel", "reject", "purchase", "pay_difference") and made:
                     order = made[step[1] % len(made)]
-                    current = orders.own_order(user_id, order["order_id"], consistent=True)
+                    current = orders.own_order(user_id, order.order_id, consistent=True)
                     item = orders.order_items(current)[0]
                     if kind == "cancel":
                         refundable = current.status in orders.CANCELLABLE and not item.purchase
-                        orders.cancel(user_id, order["order_id"])
+                        orders.cancel(user_id, order.order_id)
                         assert refundable
                         expected += int(current.paid_fen)
                     elif kind == "reject":
-                        purchasing.reject(order["order_id"], "staff", "test")
+                        purchasing.reject(order.order_id, "staff", "test")
                         expected += int(current.paid_fen)
                     elif kind == "purchase":
                         if current.status == "pending_review":
-                            purchasing.approve(order["order_id"], "staff")
+                            purchasing.approve(order.order_id, "staff")
                         actual = max(0, int(item.unit_price_fen) + step[2])
                         difference = (actual - int(item.unit_price_fen)) * int(item.quantity)
                         result = purchasing.record_purchase(item.item_id, "staff", "M", actual)
-                        if result["status"] == "purchased":
+                        if result.status == "purchased":
                             expected -= difference
                     else:
                         due = int(item.price_difference_due_fen or 0)

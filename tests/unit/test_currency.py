@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib import currency, rate_sources
 from chalicelib.currency import Display, applied_rate, convert_body, to_minor
+from chalicelib.responses.currencies import FxSnapshot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rates"
 
@@ -107,7 +108,7 @@ class TestConvertedBodies:
         }
 
     def test_snapshots_keep_their_own_rate(self):
-        snap = currency.snapshot_json(usd("0.2").snapshot(), amount_fen=1000)
+        snap = FxSnapshot.of(usd("0.2").snapshot(), amount_fen=1000).model_dump(exclude_unset=True)
         converted = convert_body({"amount_fen": 1000, "fx_snapshot": snap}, usd())
         assert converted["fx_snapshot"]["amount_minor"] == 200  # at the snapshotted 0.2, not today's
         assert converted["amount_minor"] == 145
