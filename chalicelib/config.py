@@ -143,6 +143,9 @@ BUSINESS_DEFAULTS = {
     # 128 h covers the ECB's longest gap (Easter, Christmas: four closing days) plus the hourly job's lag
     "CURRENCY_MARGIN_PERCENT": "2.5",
     "CURRENCY_MAX_AGE_HOURS": "128",
+    # a published rate that moved more than this percent from the rate in force (same source) is held
+    # back, not used, and alarmed (ExchangeRatesRefused): a genuine move that large needs a person
+    "CURRENCY_MAX_DAILY_CHANGE_PERCENT": "10",
 }
 
 
