@@ -33,6 +33,7 @@ CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
     "ParcelsReceived": ("Count", ("outcome",), "parcels received at the warehouse: matched or exceptional"),
     "PhotosIngested": ("Count", (), "QC photos attached to their item"),
     "PhotosQuarantined": ("Count", ("reason",), "uploads moved to quarantine/, by reason"),
+    "PhotoMessagesFailed": ("Count", (), "photo queue messages handed back to SQS for redelivery"),
     "RemindersSent": ("Count", (), "storage reminder emails sent"),
     "ItemsAbandoned": ("Count", (), "items (and exceptional parcels) abandoned past their storage deadline"),
     "ItemsDestroyed": ("Count", ("what",), "abandoned items and parcels destroyed"),
