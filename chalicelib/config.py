@@ -40,6 +40,7 @@ DEFAULTS = {
     "PRODUCT_CACHE_STALE_HOURS": "24",  # and kept this long, served only while the marketplace is down
     "REPRICE_MAX_AGE_SECONDS": "60",  # quotes and orders re-read a cached product older than this
     "SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN": "1000",  # when a shop's freight cannot be estimated
+    "SOURCE_MAX_PRICE_FEN": "10000000",  # a marketplace unit price above ¥100,000 is taken as malformed
     # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua / Yiwu)
     "WAREHOUSE_PROVINCE_CODE": "330000",
     "WAREHOUSE_CITY_CODE": "330700",
