@@ -44,6 +44,13 @@ class Out(BaseModel):
             violation(cls.__name__, exc)
             return cls.model_construct(**fields)
 
+    @classmethod
+    def of_result(cls, result: Any) -> Self:
+        """This model of what a service returned (an `OrderResult`, an item...): how a route renders a
+        unit of work's result for its idempotency record (web.serialize_response). Models of money routes
+        define it."""
+        raise TypeError(f"{cls.__name__} is not built from a {type(result).__name__}")
+
 
 def violation(where: str, exc: PydanticError) -> None:
     """A response that breaks its documented schema: logged; in local and test stages a 500 (tests fail

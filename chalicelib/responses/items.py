@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field
 from chalicelib import clock, lifecycle, photos
 from chalicelib.items import plain
 from chalicelib.lifecycle import ItemSource
+from chalicelib.lifecycle import Settlement as S
 from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
 from chalicelib.rules import storage as storage_rules
@@ -25,7 +26,14 @@ CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
 
 
-Settlement = Literal["none", "charged", "refunded", "awaiting_confirmation", "awaiting_payment", "declined"]
+Settlement = Literal[
+    S.NONE.value,
+    S.CHARGED.value,
+    S.REFUNDED.value,
+    S.AWAITING_CONFIRMATION.value,
+    S.AWAITING_PAYMENT.value,
+    S.DECLINED.value,
+]
 
 
 class ItemPurchase(Out):
@@ -143,7 +151,7 @@ _EXAMPLE_ITEM = {
         "price_difference_fen": -800,
         "purchased_at": "2026-11-29T03:10:00Z",
         "purchased_by": "staff-reviewer-1",
-        "settlement": "refunded",
+        "settlement": S.REFUNDED.value,
         "refunded_fen": 800,
     },
     "domestic_shipment": {
@@ -277,6 +285,10 @@ class Item(Out):
             storage_extended_days=int(item.storage_extended_days or 0),
             **extra,
         )
+
+    @classmethod
+    def of_result(cls, result: commerce.Item) -> Self:
+        return cls.of(result)
 
 
 class StaffItem(Item):

@@ -6,6 +6,7 @@ from typing import Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.lifecycle import PaymentStatus
 from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.currencies import FxSnapshot
@@ -146,7 +147,7 @@ class Payment(Out):
                     "fee_fen": 1650,
                     "charge_fen": 51650,
                     "channel": "card",
-                    "status": "requires_action",
+                    "status": PaymentStatus.REQUIRES_ACTION.value,
                     "created_at": "2026-11-29T02:09:00Z",
                     "succeeded_at": None,
                 }
@@ -163,7 +164,7 @@ class Payment(Out):
     fee_fen: Fen = Field(description="The channel's bank fee.")
     charge_fen: Fen = Field(description="What the provider collects: amount_fen + fee_fen.")
     channel: str
-    status: Literal["requires_action", "succeeded"]
+    status: Literal[PaymentStatus.REQUIRES_ACTION.value, PaymentStatus.SUCCEEDED.value]
     created_at: Timestamp
     succeeded_at: Timestamp | None
     fx_snapshot: FxSnapshot | None = Field(
@@ -187,6 +188,10 @@ class Payment(Out):
                 payment.fx, amount_fen=int(payment.amount_fen), charge_fen=int(payment.charge_fen)
             ),
         )
+
+    @classmethod
+    def of_result(cls, result: commerce.Payment) -> Self:
+        return cls.of(result)
 
 
 class WebhookAck(Out):
