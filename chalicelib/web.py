@@ -211,8 +211,11 @@ def route(
 
     public: no token needed; otherwise a verified ID token (401) and, with `groups`, one of those
     staff groups (403). body: a pydantic model the JSON body must satisfy (400). The view returns
-    a JSON-able value (sent with `status`), a chalice Response, or None (204). query: the query
-    parameters the view reads, for the OpenAPI document (e.g. `("limit", "cursor")` on lists).
+    the response model it built (`Model.of(...)`), what its service returned (built by
+    `response.of_result`: what money routes do, so the answer recorded in the money's transaction is
+    the one sent), a JSON-able value (sent with `status`), a chalice Response, or None (204).
+    query: the query parameters the view reads, for the OpenAPI document (e.g. `("limit", "cursor")`
+    on lists).
     max_body_bytes: the largest body the route reads (400 above; every body's JSON depth is bounded).
     response: the model (a chalicelib.responses.Out) the success body is serialized through, so the
     OpenAPI document describes exactly what is sent (`serialize_response`).
@@ -269,8 +272,8 @@ def route(
                 req.body = validate(body, parse_json(req.raw_body))
             if currency:
                 return _in_currency(req, path_params)
-            _answer_with(lambda result: _respond(result))
-            return _respond(fn(req, **path_params))
+            rendered = _answer_with(lambda result: _respond(result))
+            return _committed_or(rendered, fn(req, **path_params), _respond)
 
         def _respond(result: Any, display: Any = None) -> Response:
             if isinstance(result, Response):
@@ -291,8 +294,10 @@ def route(
             display = fx.resolve(req.query, req.caller.user_id if req.caller else None)
             token = fx.bind(display)
             try:
-                _answer_with(lambda result: _respond(result, display))
-                return _respond(fn(req, **path_params), display)
+                rendered = _answer_with(lambda result: _respond(result, display))
+                return _committed_or(
+                    rendered, fn(req, **path_params), lambda result: _respond(result, display)
+                )
             finally:
                 fx.unbind(token)
 
@@ -344,13 +349,30 @@ def serialize_response(model: type, result: Any, route_name: str) -> Any:
         return json.loads(json.dumps(result, default=_json_default))
 
 
-def _answer_with(respond: Callable[[Any], Response]) -> None:
-    """How the running request's claim (if any) renders a unit of work's result as its answer."""
+def _answer_with(respond: Callable[[Any], Response]) -> dict[str, tuple[Any, Response]]:
+    """How the running request's claim (if any) renders a unit of work's result as its answer; returns
+    where the last rendering is kept (the result and its response), for `_committed_or`."""
     from chalicelib import idempotency
 
+    rendered: dict[str, tuple[Any, Response]] = {}
     claim = idempotency.current()
     if claim is not None:
-        claim.render = lambda result: _status_and_body(respond(result))
+
+        def render(result: Any) -> tuple[int, str]:
+            rendered["last"] = (result, respond(result))
+            return _status_and_body(rendered["last"][1])
+
+        claim.render = render
+    return rendered
+
+
+def _committed_or(rendered: dict[str, tuple[Any, Response]], result: Any, respond: Callable) -> Response:
+    """The view's `result` as the route answers it: when it is the very result a unit of work committed
+    (a view returning what its service returned), the answer recorded with that commit, rendered once
+    (presigned photo URLs and `days_left` are rendered at a time, so twice could differ)."""
+    if "last" in rendered and rendered["last"][0] is result:
+        return rendered["last"][1]
+    return respond(result)
 
 
 def _status_and_body(response: Response) -> tuple[int, str]:

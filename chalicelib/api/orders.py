@@ -8,6 +8,7 @@ from chalice import Blueprint
 from pydantic import Field, model_validator
 
 from chalicelib import orders, purchasing
+from chalicelib.models.commerce import Item as StoredItem
 from chalicelib.responses.items import Item
 from chalicelib.responses.orders import Cart, CartLine, OrderDetail, OrderPage, OrderQuote
 from chalicelib.schemas import Body, Id, example
@@ -147,24 +148,24 @@ def get_order(req: Req, order_id: str) -> OrderDetail:
 
 
 @route(bp, "/orders/{order_id}/pay", "POST", money=True, currency=True, response=OrderDetail)
-def pay_order(req: Req, order_id: str) -> OrderDetail:
+def pay_order(req: Req, order_id: str) -> orders.OrderResult:
     """Pay: from the wallet (balance channel) or by an external payment completed by the provider."""
-    return OrderDetail.of_result(orders.pay(req.user.user_id, order_id))
+    return orders.pay(req.user.user_id, order_id)  # what committed: OrderDetail.of_result renders it
 
 
 @route(bp, "/orders/{order_id}/cancel", "POST", money=True, currency=True, response=OrderDetail)
-def cancel_order(req: Req, order_id: str) -> OrderDetail:
+def cancel_order(req: Req, order_id: str) -> orders.OrderResult:
     """Cancel before any item is purchased; what was paid returns to the wallet."""
-    return OrderDetail.of_result(orders.cancel(req.user.user_id, order_id))
+    return orders.cancel(req.user.user_id, order_id)
 
 
 @route(bp, "/items/{item_id}/pay-difference", "POST", money=True, response=Item)
-def pay_price_difference(req: Req, item_id: str) -> Item:
+def pay_price_difference(req: Req, item_id: str) -> StoredItem:
     """Pay a higher actual purchase price from the wallet."""
-    return Item.of(purchasing.pay_price_difference(req.user.user_id, item_id))
+    return purchasing.pay_price_difference(req.user.user_id, item_id)
 
 
 @route(bp, "/items/{item_id}/decline-difference", "POST", money=True, response=Item)
-def decline_price_difference(req: Req, item_id: str) -> Item:
+def decline_price_difference(req: Req, item_id: str) -> StoredItem:
     """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded."""
-    return Item.of(purchasing.decline_price_difference(req.user.user_id, item_id))
+    return purchasing.decline_price_difference(req.user.user_id, item_id)

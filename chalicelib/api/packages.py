@@ -176,21 +176,21 @@ def get_package(req: Req, package_id: str) -> PackageDetail:
 
 
 @route(bp, "/packages/{package_id}/pay", "POST", money=True, currency=True, response=PackageDetail)
-def pay_package(req: Req, package_id: str) -> PackageDetail:
+def pay_package(req: Req, package_id: str) -> packages.PackageResult:
     """Pay the package from the wallet; it joins the packing queue."""
-    return PackageDetail.of_result(packages.pay(req.user.user_id, package_id))
+    return packages.pay(req.user.user_id, package_id)  # what committed: PackageDetail.of_result renders it
 
 
 @route(bp, "/packages/{package_id}/pay-difference", "POST", money=True, response=PackageDetail)
-def pay_package_difference(req: Req, package_id: str) -> PackageDetail:
+def pay_package_difference(req: Req, package_id: str) -> packages.PackageResult:
     """Pay a higher final charge after packing from the wallet."""
-    return PackageDetail.of_result(packages.pay_difference(req.user.user_id, package_id))
+    return packages.pay_difference(req.user.user_id, package_id)
 
 
 @route(bp, "/packages/{package_id}/cancel", "POST", money=True, currency=True, response=PackageDetail)
-def cancel_package(req: Req, package_id: str) -> PackageDetail:
+def cancel_package(req: Req, package_id: str) -> packages.PackageResult:
     """Cancel before packing: items back to storage with their original deadline, payment refunded."""
-    return PackageDetail.of_result(packages.cancel(req.user.user_id, package_id))
+    return packages.cancel(req.user.user_id, package_id)
 
 
 @route(bp, "/packages/{package_id}/confirm-receipt", "POST", response=PackageDetail)

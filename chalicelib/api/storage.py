@@ -8,6 +8,7 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib import storage
+from chalicelib.models.commerce import Item as StoredItem
 from chalicelib.responses.items import Item
 from chalicelib.responses.storage import DestructionQueuePage, StorageExtensionPrice
 from chalicelib.responses.warehouse import Parcel
@@ -30,9 +31,9 @@ class ExtendBody(Body):
 
 
 @route(bp, "/items/{item_id}/extend-storage", "POST", body=ExtendBody, money=True, response=Item)
-def extend_storage(req: Req, item_id: str) -> Item:
+def extend_storage(req: Req, item_id: str) -> StoredItem:
     """Buy 30 more storage days per period from the wallet (up to the maximum total)."""
-    return Item.of(storage.extend(req.user.user_id, item_id, req.body.periods))
+    return storage.extend(req.user.user_id, item_id, req.body.periods)  # Item.of_result renders it
 
 
 @route(bp, "/storage/extension-price", response=StorageExtensionPrice)
