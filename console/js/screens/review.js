@@ -1,8 +1,9 @@
 // Reviewer screens: the review queue (deadline countdown), an order's detail with approve / reject,
-// purchasing at the actual price (difference explained before submitting) and the domestic shipment.
+// purchasing at the actual price (the server's settlement preview shown before submitting) and the domestic shipment.
 import { get, post, publicGet } from "../api.js";
 import { countdown } from "../worktime.js";
-import { act, errorBox, fen, field, form, fill, h, newKey, props, say, shortId, table, when, yuanToFen } from "../ui.js";
+import { settlementKind, settlementText, previewer } from "../settlement.js";
+import { act, errorBox, fen, field, form, fill, h, newKey, plain, props, say, shortId, table, when, yuanToFen } from "../ui.js";
 
 function due(order) {
   const c = countdown(order.review_due_at);
@@ -38,33 +39,30 @@ function sourceLink(product) {
   return product?.source_url ? h("a", { href: product.source_url, target: "_blank", rel: "noopener noreferrer" }, `${product.source} page`) : "–";
 }
 
-/** What a purchase at `actualFen` per unit does to the customer's money, in words. */
-export function differenceText(item, actualFen) {
-  const diff = (actualFen - item.unit_price_fen) * item.quantity;
-  if (diff < 0) return { kind: "refund", text: `${fen(-diff)} cheaper than paid: refunded to the customer's wallet on submit.` };
-  if (diff > 0)
-    return {
-      kind: "charge",
-      text: `${fen(diff)} more than paid: charged from the customer's wallet; if the balance is short the item waits for the customer to pay the difference.`,
-    };
-  return { kind: "same", text: "Same price as paid: no money moves." };
-}
-
 function purchaseForm(item, reload) {
   const no = field("Merchant order no", { name: "merchant_order_no", required: true, maxlength: 64, autocomplete: "off" });
   const price = field("Actual unit price (¥)", { name: "actual_unit_price", inputmode: "decimal", required: true, value: (item.unit_price_fen / 100).toFixed(2) }, { hint: `Customer paid ${fen(item.unit_price_fen)} × ${item.quantity}` });
   const preview = h("p", { class: "preview", role: "status", "aria-live": "polite" });
-  const update = () => {
-    const value = yuanToFen(price.control.value);
-    if (Number.isNaN(value)) {
-      preview.textContent = "Enter the price in yuan, e.g. 12.50.";
+  // the server decides (its consent threshold and the customer's wallet); the console only says it
+  const update = previewer(
+    () => {
+      const value = yuanToFen(price.control.value);
+      if (Number.isNaN(value)) {
+        preview.textContent = "Enter the price in yuan, e.g. 12.50.";
+        preview.className = "preview";
+        return null;
+      }
+      return post(`/staff/items/${item.item_id}/purchase-preview`, { actual_unit_price_fen: value });
+    },
+    (answer) => {
+      preview.textContent = settlementText(answer.decision, "item");
+      preview.className = `preview ${settlementKind(answer.decision)}`;
+    },
+    (error) => {
+      preview.textContent = `No preview: ${plain(error)}`;
       preview.className = "preview";
-      return;
-    }
-    const d = differenceText(item, value);
-    preview.textContent = d.text;
-    preview.className = `preview ${d.kind}`;
-  };
+    },
+  );
   price.control.addEventListener("input", update);
   update();
   let key = newKey();

@@ -1,6 +1,7 @@
 // Warehouse screens: inbound scanning, exceptional parcels, inspection with QC photos, packing and
 // shipping, 4x6 in labels, the destruction queue and after-sales.
-import { get, post, publicGet } from "../api.js";
+import { get, post } from "../api.js";
+import { previewer, settlementKind, settlementText } from "../settlement.js";
 import {
   act,
   errorBox,
@@ -10,6 +11,7 @@ import {
   fill, h,
   intOf,
   newKey,
+  plain,
   props,
   radios,
   say,
@@ -323,46 +325,36 @@ export async function packing(view) {
   );
 }
 
-/** The final charge for a measured weight and size, by the line's published rate (the server decides). */
-export function finalCharge(pkg, line, feeRule, weightG, dims) {
-  const volume = dims.l * dims.w * dims.h;
-  const volumetric = Math.ceil((volume * 1000) / line.volumetric_divisor);
-  const chargeable = Math.max(weightG, volumetric);
-  const steps = Math.ceil(Math.max(0, chargeable - line.first_weight_g) / line.step_weight_g);
-  const shipping = line.first_fee_fen + steps * line.step_fee_fen;
-  const pct = Number(feeRule?.percent_of_shipping || 0);
-  const serviceFee = Math.round((shipping * pct) / 100) + Number(feeRule?.package_fen || 0) + Number(feeRule?.per_extra_item_fen || 0) * Math.max(0, pkg.item_count - 1);
-  const total = shipping + serviceFee + pkg.services_fen;
-  const paid = pkg.paid_fen - pkg.refunded_fen;
-  return { chargeable, shipping, serviceFee, total, paid, difference: total - paid };
-}
-
 function packForm(pkg, reload) {
   const weight = field("Final weight (g)", { inputmode: "numeric", required: true, autocomplete: "off" }, { hint: "From the scale, packed." });
   const dims = ["l", "w", "h"].map((d) => field({ l: "Length (cm)", w: "Width (cm)", h: "Height (cm)" }[d], { inputmode: "numeric", required: true, autocomplete: "off" }));
   const preview = h("div", { class: "preview", role: "status", "aria-live": "polite" }, "Enter the weight and size to see the final charge.");
-  let rates = null;
-  Promise.all([publicGet("/shipping-lines"), get("/package-services")])
-    .then(([lines, services]) => {
-      const list = lines.items || lines;
-      rates = { line: list.find((l) => l.line_id === pkg.line_id), fee: services.service_fee || services.fee_rule || services.service_fee_rule };
-      update();
-    })
-    .catch(() => (preview.textContent = "The line's rates could not be loaded; the server still computes the final charge."));
   function measured() {
     const w = intOf(weight.control.value);
     const d = dims.map((x) => intOf(x.control.value));
     if (Number.isNaN(w) || w < 1 || d.some((x) => Number.isNaN(x) || x < 1)) return null;
     return { w, dims: { l: d[0], w: d[1], h: d[2] } };
   }
-  function update() {
-    const m = measured();
-    if (!m || !rates?.line) return;
-    const c = finalCharge(pkg, rates.line, rates.fee, m.w, m.dims);
-    const what = c.difference < 0 ? `${fen(-c.difference)} is refunded to the customer's wallet.` : c.difference > 0 ? `${fen(c.difference)} more is charged from the customer's wallet; if the balance is short the package waits for the customer to pay.` : "It matches what was paid: no money moves.";
-    preview.className = `preview ${c.difference < 0 ? "refund" : c.difference > 0 ? "charge" : "same"}`;
-    fill(preview, h("p", {}, `Chargeable ${c.chargeable} g: shipping ${fen(c.shipping)} + service fee ${fen(c.serviceFee)} + services ${fen(pkg.services_fen)} = `, h("strong", {}, `final ${fen(c.total)}`), `; paid ${fen(c.paid)}.`), h("p", {}, what));
-  }
+  // the server prices it by the rates agreed at submission and decides the settlement; the console says it
+  const update = previewer(
+    () => {
+      const m = measured();
+      return m && post(`/staff/packages/${pkg.package_id}/pack-preview`, { weight_g: m.w, dims_cm: m.dims });
+    },
+    (answer) => {
+      const p = answer.price;
+      preview.className = `preview ${settlementKind(answer.decision)}`;
+      fill(
+        preview,
+        h("p", {}, `Chargeable ${p.chargeable_weight_g} g: shipping ${fen(p.shipping_fen)} + service fee ${fen(p.service_fee_fen)} + services ${fen(p.services_fen)} = `, h("strong", {}, `final ${fen(p.total_fen)}`), `; paid ${fen(answer.held_fen)}.`),
+        h("p", {}, settlementText(answer.decision, "package")),
+      );
+    },
+    (error) => {
+      preview.className = "preview";
+      fill(preview, h("p", {}, `No preview: ${plain(error)}`));
+    },
+  );
   [weight, ...dims].forEach((x) => x.control.addEventListener("input", update));
   let key = newKey();
   return form({ class: "inline-form", "aria-label": "Pack" }, [h("div", { class: "grid4" }, weight, dims), preview], "Confirm packed", async () => {
