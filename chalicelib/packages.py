@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, with_account
-from chalicelib.lifecycle import ItemStatus, PackageStatus
+from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
@@ -33,7 +33,7 @@ log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
 PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
-STAFF_QUEUES = (PackageStatus.PAID, PackageStatus.PACKED, "awaiting_payment")
+STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
 SHIP_DAY_SHARDS = 4
 
 
@@ -609,7 +609,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
             work = uow.Unit()
             package_fx = currency.stored(package.fx)  # the rate the package was paid at
             due = decision.due_fen
-            queue_status = "awaiting_payment" if decision.waits_for_customer else PackageStatus.PACKED
+            queue_status = Queue.AWAITING_PAYMENT if decision.waits_for_customer else Queue.PACKED
             if decision.charge_fen:
                 work.move(
                     package.user_id,
@@ -635,7 +635,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 "packed_at": now,
                 "packed_by": staff_id,
                 "difference_fen": difference.amount_fen,
-                "settlement": str(decision.settlement),
+                "settlement": decision.settlement.value,
             }
 
             def write(tx: TransactWrite) -> None:
@@ -694,7 +694,7 @@ def pay_difference(user_id: str, package_id: str) -> dict:
         now = clock.now_iso()
         work.move(user_id, -due, "package_difference_charge", package.package_id, currency.stored(package.fx))
         packed = plain(package.packed) or {}
-        packed["settlement"] = "charged"
+        packed["settlement"] = SETTLEMENT.target("pay_difference").value
         work.update(
             package,
             [

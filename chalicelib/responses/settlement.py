@@ -6,12 +6,19 @@ they commit; the console shows these answers instead of computing them itself.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field
 
 from chalicelib.responses.base import Out
 from chalicelib.responses.packages import _PRICE_EXAMPLE, PackagePrice
 from chalicelib.rules import settlement as rule
-from chalicelib.rules.settlement import Settlement
+from chalicelib.rules.settlement import Settlement as S
+
+# what the rule decides; `declined` is the customer's later answer, never a decision
+Decided = Literal[
+    S.NONE.value, S.CHARGED.value, S.REFUNDED.value, S.AWAITING_CONFIRMATION.value, S.AWAITING_PAYMENT.value
+]
 
 _DECISION_EXAMPLE = {
     "difference_fen": 600,
@@ -32,7 +39,7 @@ class SettlementDecision(Out):
     consent_threshold_fen: int | None = Field(
         description="The largest charge made without asking the customer; null when none is asked (packing)."
     )
-    settlement: Settlement = Field(
+    settlement: Decided = Field(
         description="none; charged from the wallet; refunded to it; awaiting_confirmation (over the consent "
         "threshold: the customer pays or declines); awaiting_payment (the wallet is short)."
     )
@@ -45,7 +52,7 @@ class SettlementDecision(Out):
         return cls(
             difference_fen=difference.amount_fen,
             consent_threshold_fen=difference.consent_threshold_fen,
-            settlement=decision.settlement,
+            settlement=decision.settlement.value,
             charge_fen=decision.charge_fen,
             refund_fen=decision.refund_fen,
             due_fen=decision.due_fen,

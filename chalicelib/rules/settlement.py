@@ -15,19 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 
 from chalicelib import money
+from chalicelib.lifecycle import Settlement  # the table's words; `decided` never gives `declined`
 
-
-class Settlement(StrEnum):
-    """What becomes of a difference (the `settlement` of a purchase or a packing record)."""
-
-    NONE = "none"
-    CHARGED = "charged"
-    REFUNDED = "refunded"
-    AWAITING_CONFIRMATION = "awaiting_confirmation"
-    AWAITING_PAYMENT = "awaiting_payment"
+__all__ = [
+    "Decision",
+    "Difference",
+    "Settlement",
+    "decide",
+    "needs_balance",
+    "purchase_consent_threshold_fen",
+]
 
 
 @dataclass(frozen=True)
