@@ -23,7 +23,7 @@ Decided = Literal[
 _DECISION_EXAMPLE = {
     "difference_fen": 600,
     "consent_threshold_fen": 890,
-    "settlement": "charged",
+    "settlement": S.CHARGED.value,
     "charge_fen": 600,
     "refund_fen": 0,
     "due_fen": 0,
@@ -96,7 +96,7 @@ class PackPreview(Out):
                     "decision": {
                         "difference_fen": 1074,
                         "consent_threshold_fen": None,
-                        "settlement": "charged",
+                        "settlement": S.CHARGED.value,
                         "charge_fen": 1074,
                         "refund_fen": 0,
                         "due_fen": 0,
