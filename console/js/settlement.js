@@ -1,11 +1,15 @@
+// @ts-check
 // The server's settlement preview in words. The rule (charged silently up to a consent threshold, else
 // waiting for the customer; refunds capped) lives on the server only (chalicelib/rules/settlement.py):
 // this module asks it and says what it answered, so the console cannot drift from what will happen.
 import { fen } from "./ui.js";
 
+/** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
+
 /**
  * What a settlement decision does to the customer's money, in words.
- * `thing` is "item" or "package" (who waits when the customer must act).
+ * @param {Schemas["SettlementDecision"]} decision
+ * @param {"item" | "package"} thing who waits when the customer must act
  */
 export function settlementText(decision, thing) {
   const d = decision;
@@ -23,7 +27,10 @@ export function settlementText(decision, thing) {
   }
 }
 
-/** The preview's CSS kind: refund, charge (money moves now), wait (the customer must act) or same. */
+/**
+ * The preview's CSS kind: refund, charge (money moves now), wait (the customer must act) or same.
+ * @param {Schemas["SettlementDecision"]} decision
+ */
 export function settlementKind(decision) {
   return (
     { refunded: "refund", charged: "charge", awaiting_confirmation: "wait", awaiting_payment: "wait" }[decision.settlement] ||
@@ -34,6 +41,12 @@ export function settlementKind(decision) {
 /**
  * Ask the server as the user types: `ask()` returns the preview's promise (or null when the input is
  * incomplete); only the answer to the latest question is shown, after a short pause in typing.
+ */
+/**
+ * @template T
+ * @param {() => Promise<T> | null} ask
+ * @param {(answer: T) => void} show
+ * @param {(error: unknown) => void} fail
  */
 export function previewer(ask, show, fail, pauseMs = 250) {
   let asked = 0;
