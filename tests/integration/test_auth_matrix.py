@@ -195,6 +195,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/health"): Expect(PUBLIC),
     ("GET", "/me"): Expect(SIGNED_IN),
     ("GET", "/openapi.json"): Expect(PUBLIC),
+    ("GET", "/policies"): Expect(PUBLIC),
     # currencies
     ("GET", "/currencies"): Expect(PUBLIC),
     # null: the module's shared world must not start converting every later answer (no rates seeded)

@@ -37,6 +37,7 @@ PUBLIC_ROUTES = {
     ("POST", "/payments/webhook"),
     ("GET", "/shipping-lines"),
     ("GET", "/openapi.json"),
+    ("GET", "/policies"),
     ("GET", "/currencies"),
 }
 
