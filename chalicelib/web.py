@@ -53,7 +53,7 @@ class RouteSpec:
 ROUTES: list[RouteSpec] = []
 MAX_ID_LENGTH = 128
 
-# Bounds on untrusted input, checked before anything decodes it (design.md): a request past one is a 400.
+# Bounds on untrusted input, checked before anything decodes it (a design rule): a request past one is a 400.
 MAX_BODY_BYTES = 256 * 1024  # a JSON body (route(max_body_bytes=...) for a route that takes more)
 MAX_JSON_DEPTH = 32  # nesting of arrays/objects: our bodies use 3, providers' events under 10
 MAX_HEADER_CHARS = 8192  # any header value (ID tokens are 1-4 KB)
@@ -291,7 +291,10 @@ def route(
         def _in_currency(req: Req, path_params: dict) -> Response:
             from chalicelib import currency as fx
 
-            display = fx.resolve(req.query, req.caller.user_id if req.caller else None)
+            # only a read may refuse an explicit ?currency=: a display currency never stops a write
+            display = fx.resolve(
+                req.query, req.caller.user_id if req.caller else None, may_refuse=method == "GET"
+            )
             token = fx.bind(display)
             try:
                 rendered = _answer_with(lambda result: _respond(result, display))
@@ -522,7 +525,7 @@ def cors(event: Any, get_response: Callable) -> Response:
 
 
 def normalize_errors(event: Any, get_response: Callable) -> Response:
-    """HTTP middleware: errors Chalice produces itself (415, 405, its own 500) get api.md's shape."""
+    """HTTP middleware: errors Chalice produces itself (415, 405, its own 500) get the error shape."""
     response = get_response(event)
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         code = {

@@ -70,7 +70,7 @@ def violation(where: str, exc: PydanticError) -> None:
 class CmDims(Out):
     """A size in whole centimetres: length, width, height."""
 
-    l: int  # noqa: E741 - api.md's name
+    l: int  # noqa: E741 - the contract's name
     w: int
     h: int
 
