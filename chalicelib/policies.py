@@ -9,7 +9,7 @@ Pure reads of the environment and constants: no AWS call, cheap to serve.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from chalicelib import config, money
 from chalicelib.orders import ESTIMATES, REVIEW_WORKING_HOURS
@@ -228,11 +228,6 @@ NOTICES = [
         "marked; only lines that accept them can carry them, or you may arrange a return with the merchant.",
     ),
 ]
-
-
-def as_json() -> dict:
-    """The `GET /policies` answer."""
-    return {"rules": [asdict(r) for r in rules()], "notices": [asdict(n) for n in NOTICES]}
 
 
 def markdown() -> str:

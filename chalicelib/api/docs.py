@@ -20,9 +20,9 @@ def openapi_document(req: Req) -> dict:
 
 
 @route(bp, "/policies", public=True, response=Policies)
-def business_policies(req: Req) -> dict:
+def business_policies(req: Req) -> Policies:
     """Every business rule in force (storage days, reminders, consent thresholds, fees...) with its
     sentence in plain English, and the notices a storefront shows (shelf life, inspection scope...)."""
     from chalicelib import policies
 
-    return policies.as_json()
+    return Policies.of(policies.rules(), policies.NOTICES)

@@ -3,10 +3,12 @@ GET /policies (chalicelib.policies)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import asdict
+from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
+from chalicelib import policies
 from chalicelib.responses.base import Out
 
 
@@ -83,3 +85,7 @@ class Policies(Out):
 
     rules: list[PolicyRule]
     notices: list[PolicyNotice]
+
+    @classmethod
+    def of(cls, rules: list[policies.Rule], notices: list[policies.Notice]) -> Self:
+        return cls.build(rules=[asdict(r) for r in rules], notices=[asdict(n) for n in notices])

@@ -6,7 +6,7 @@ they commit; the console shows these answers instead of computing them itself.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import ConfigDict, Field
 
@@ -48,8 +48,8 @@ class SettlementDecision(Out):
     due_fen: int = Field(ge=0, description="Left for the customer to pay.")
 
     @classmethod
-    def of(cls, difference: rule.Difference, decision: rule.Decision) -> SettlementDecision:
-        return cls(
+    def of(cls, difference: rule.Difference, decision: rule.Decision) -> Self:
+        return cls.build(
             difference_fen=difference.amount_fen,
             consent_threshold_fen=difference.consent_threshold_fen,
             settlement=decision.settlement.value,

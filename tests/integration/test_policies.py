@@ -4,12 +4,13 @@ shows (both from chalicelib.policies)."""
 from __future__ import annotations
 
 from chalicelib import policies
+from chalicelib.responses.docs import Policies
 
 
 def test_the_rules_in_force_are_public_with_a_sentence_each(api):
     answer = api.get("/policies")
     assert answer.status == 200, answer.body
-    assert answer.body == policies.as_json()
+    assert answer.body == Policies.of(policies.rules(), policies.NOTICES).model_dump(mode="json")
     rules = {r["key"]: r for r in answer.body["rules"]}
     assert rules["storage_days"]["value"] == 90 and "90 days" in rules["storage_days"]["text"]
     assert rules["reminder_days"]["value"] == "7,1"
