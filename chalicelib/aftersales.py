@@ -138,6 +138,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
                 # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
                 grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
                 actions += storage.resume_clock_actions(item, clock.now(), grace)
+                storage.reread_reminders([storage.reread_day(item, clock.now())])(tx)
             if resolution == "return":
                 actions += [
                     Item.status.set(ItemStatus.RETURNED),

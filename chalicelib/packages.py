@@ -527,6 +527,7 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
         ],
         Package.status == package.status,
     )
+    reread: set = set()  # deadline days a reminder window may have read while the items were packed
     for item in items:
         status = previous.get(item.item_id)
         if status not in lifecycle.ITEM.targets("unpackage"):
@@ -538,12 +539,15 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
         ]
         if item.storage_expires_at:
             actions += storage.resume_clock_actions(item, now_dt, grace)
+            reread.add(storage.reread_day(item, now_dt))
         work.update(
             item,
             actions,
             lifecycle.ITEM.condition(Item.status, "unpackage") & (Item.package_id == package.package_id),
         )
         item.status, item.package_id = status, None
+    if reread - {None}:
+        work.write(storage.reread_reminders(reread))
     package.status, package.cancelled_at, package.cancel_reason = target, now, reason
     package.refunded_fen = int(package.refunded_fen or 0) + refund
     work.result = package_json(package, items)
