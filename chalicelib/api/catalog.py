@@ -8,7 +8,7 @@ from pydantic import Field
 from chalicelib.catalog import imagehash, links, text
 from chalicelib.catalog.source import InvalidCursor, get_source
 from chalicelib.errors import NotFound, ValidationError
-from chalicelib.responses.catalog import ImageMatchPage, ProductDetail, ProductPage
+from chalicelib.responses.catalog import ImageMatchPage, ProductDetail, ProductPage, ResolvedProduct
 from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -80,9 +80,11 @@ def search_products(req: Req) -> dict:
     return {"items": [p.summary() for p in page.items], "next_cursor": encode_cursor(page.next_cursor)}
 
 
-@route(bp, "/products/resolve", "POST", public=True, body=ResolveBody, currency=True, response=ProductDetail)
+@route(
+    bp, "/products/resolve", "POST", public=True, body=ResolveBody, currency=True, response=ResolvedProduct
+)
 def resolve_link(req: Req) -> dict:
-    """The product behind a pasted 1688 / Taobao / Tmall / Weidian link."""
+    """The product behind a pasted 1688 / Taobao / Tmall / Weidian link (and the variant it names)."""
     try:
         link = links.parse_link(req.body.url)
     except links.UnsupportedLink as exc:
@@ -90,7 +92,8 @@ def resolve_link(req: Req) -> dict:
     product = get_source().by_source_ref(link.source, link.item_id)
     if product is None:
         raise NotFound(f"We do not have that {link.source} product (item {link.item_id}) yet.")
-    return product.detail()
+    known = {s.sku_id for s in product.skus}
+    return {**product.detail(), "selected_sku_id": link.sku_id if link.sku_id in known else None}
 
 
 @route(

@@ -7,7 +7,8 @@ Recognised (http or https, any case in the host, query parameters in any order, 
 - Taobao:  https://item.taobao.com/item.htm?id=<id> and any *.taobao.com page with `id=<id>`
            (h5.m.taobao.com, m.intl.taobao.com, world.taobao.com/item/<id>.htm, a.m.taobao.com/i<id>.htm)
 - Tmall:   https://detail.tmall.com/item.htm?id=<id> and any *.tmall.com / *.tmall.hk page with `id=<id>`
-           (detail.m.tmall.com, chaoshi.detail.tmall.com)
+           (detail.m.tmall.com, chaoshi.detail.tmall.com); a Taobao or Tmall link's `skuId=` (the
+           variant the customer had picked) is kept as `sku_id`
 - Tmall:   also https://world.tmall.com/item/<id>.htm
 - Weidian: https://weidian.com/item.html?itemID=<id> (also *.weidian.com, `itemId`/`itemid`)
 - Share TEXT: what the apps' "share" button copies, a sentence with the link inside (Taobao's
@@ -51,6 +52,7 @@ class UnsupportedLink(ValueError):
 class SourceLink:
     source: str  # the platform the link names: 1688, taobao, tmall, weidian
     item_id: str
+    sku_id: str | None = None  # the variant a Taobao / Tmall link names (`skuId=`), if any
 
     @property
     def id_space(self) -> str:
@@ -113,9 +115,9 @@ def _parse_share_text(text: str) -> SourceLink:
             if str(exc).startswith("That is a short share link"):
                 short.append(candidate)
             continue
-        found[(link.id_space, link.item_id)] = link
+        found.setdefault((link.id_space, link.item_id), link)
     if len(found) == 1:
-        return next(iter(found.values()))
+        return next(iter(found.values()))  # (the first link naming the product: its skuId kept)
     if len(found) > 1:
         raise UnsupportedLink("That text has links to several products; paste one product link at a time.")
     if short:
@@ -175,4 +177,7 @@ def _parse_url(url: str) -> SourceLink:
         raise UnsupportedLink("Only 1688, Taobao, Tmall and Weidian product links are supported.")
     if item_id is None or not _ITEM_ID.fullmatch(item_id):
         raise UnsupportedLink(f"That {source} link does not name a product (no item id in it).")
-    return SourceLink(source=source, item_id=item_id)
+    sku_id = _one_param(query, "skuId", "skuid", "sku_id") if source in ("taobao", "tmall") else None
+    return SourceLink(
+        source=source, item_id=item_id, sku_id=sku_id if sku_id and _ITEM_ID.fullmatch(sku_id) else None
+    )

@@ -35,7 +35,9 @@ from chalicelib.logs import get_logger
 
 log = get_logger("catalog.remote")
 
-OK, THROTTLED, FAILED = "ok", "throttled", "failed"  # what an adapter says of a parsed answer body
+# what an adapter says of a parsed answer body: OK, THROTTLED (retry), FAILED (an outage-like failure,
+# counted by the breaker), REFUSED (a definite refusal of this call: not retried, not counted)
+OK, THROTTLED, FAILED, REFUSED = "ok", "throttled", "failed", "refused"
 
 
 class SourceUnavailable(ApiError):
@@ -125,7 +127,8 @@ def call(
     """The parsed JSON answer of one marketplace request, retried and bounded as described above.
 
     `classify(body)` says OK (return it: includes definite answers such as "no such item"),
-    THROTTLED (retry) or FAILED (no retry: bad credentials, a malformed request).
+    THROTTLED (retry), FAILED (no retry: bad credentials, a malformed request) or REFUSED (no retry,
+    and the breaker is not told: one caller's bad item never closes the marketplace for everyone).
     """
     gate = breaker(marketplace)
     if not gate.allows():
@@ -172,6 +175,11 @@ def call(
                 if verdict == OK:
                     gate.succeeded()
                     return body
+                if verdict == REFUSED:
+                    log.info("marketplace refused the call", extra={"marketplace": marketplace})
+                    raise SourceUnavailable(
+                        f"The {marketplace} marketplace refused this request; try again later."
+                    )
                 reason = "throttled" if verdict == THROTTLED else f"refused (HTTP {response.status_code})"
                 retry = verdict == THROTTLED
         if not retry or attempt == attempts - 1:
