@@ -79,6 +79,7 @@ class Req:
     body: Any = None
     path_params: dict[str, str] = field(default_factory=dict)
     route: str = ""  # "METHOD /path/{template}": what list cursors are bound to
+    source_ip: str = ""  # API Gateway's identity.sourceIp (not a header: a client cannot choose it)
 
     @property
     def user(self) -> auth.Caller:
@@ -246,6 +247,7 @@ def route(
                     raw_body=request.raw_body or b"",
                     path_params=path_params,
                     route=f"{method} {path}",
+                    source_ip=str(((request.context or {}).get("identity") or {}).get("sourceIp") or ""),
                 )
                 if req.raw_body:
                     check_body(req.raw_body, max_body_bytes)
@@ -497,6 +499,11 @@ def page_limit(req: Req, default: int = 20, maximum: int = 100) -> int:
 
 
 _current: ContextVar[Req | None] = ContextVar("procure_request", default=None)
+
+
+def current_request() -> Req | None:
+    """The request being served (None outside a route: jobs, tests calling services directly)."""
+    return _current.get()
 
 
 def _cursor_key() -> bytes:

@@ -178,3 +178,122 @@ def test_absurd_marketplace_numbers_are_answered_and_cached_never_a_500(api, mar
     market.add("GET", "/taobao/item_get/", 200, json.dumps(item))
     clock.set_now(START + timedelta(minutes=11))
     assert api.get("/products/taobao-690125534409").status == 404
+
+
+# --- the marketplace quota: caches, per-client and total budgets, the breaker kept for everyone -------
+
+KEYWORD = "product.search.keywordQuery"
+
+
+def from_ip(monkeypatch, ip: str) -> None:
+    """The next requests come from `ip` (API Gateway's identity.sourceIp)."""
+    import chalice.local
+
+    monkeypatch.setattr(chalice.local.LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+
+
+def keyword_calls(server) -> int:
+    return sum(1 for r in server.requests if r.path == api_path(KEYWORD))
+
+
+def test_the_same_search_by_many_visitors_costs_one_marketplace_call(api, market, monkeypatch):
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    for n in range(40):
+        from_ip(monkeypatch, f"203.0.113.{n}")
+        assert api.get("/products/search?q=cotton+tshirt&limit=2").status == 200
+    assert keyword_calls(market) == 1
+    clock.set_now(START + timedelta(minutes=11))  # SEARCH_CACHE_MINUTES (10) later: asked again
+    assert api.get("/products/search?q=cotton+tshirt&limit=2").status == 200
+    assert keyword_calls(market) == 2
+
+
+def test_the_same_image_searched_twice_costs_one_marketplace_call(api, market):
+    import base64
+
+    from tests.images import bomb_png
+
+    market.add("POST", api_path("product.image.upload"), 200, fixture("1688/image_upload.json"))
+    market.add("POST", api_path("product.search.imageQuery"), 200, fixture("1688/image_query.json"))
+    image = base64.b64encode(bomb_png(16, 16)).decode()
+    for _ in range(3):
+        found = api.post("/products/image-search", {"image_base64": image})
+        assert found.status == 200 and found.body["items"][0]["product_id"] == "1688-681234567890"
+    assert sum(1 for r in market.requests if r.path == api_path("product.image.upload")) == 1
+
+
+def test_one_client_over_its_budget_gets_429_and_nobody_else_is_affected(api, market, monkeypatch):
+    monkeypatch.setenv("SOURCE_CALLS_PER_CLIENT_PER_HOUR", "5")
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    from_ip(monkeypatch, "198.51.100.7")
+    answers = [api.get(f"/products/search?q=word{n}").status for n in range(40)]
+    answers += [
+        api.post("/products/resolve", {"url": f"https://detail.1688.com/offer/6234187955{n:02d}.html"}).status
+        for n in range(40)
+    ]
+    assert answers.count(200) == 5 and answers.count(429) == 75
+    assert keyword_calls(market) + detail_calls(market) == 5  # 80 requests, 5 marketplace calls
+    refused = api.get("/products/search?q=word99")
+    assert refused.body["error"]["code"] == "too_many_requests"
+    assert 0 < refused.body["error"]["details"][0]["retry_after_seconds"] <= 3600
+    assert api.get("/products/search?q=word0").status == 200  # what was looked up is still served
+    from chalicelib.catalog import remote
+
+    assert remote.breaker("1688").allows() and remote.breaker("1688").failures == 0
+    from_ip(monkeypatch, "192.0.2.44")  # another visitor
+    assert api.get("/products/search?q=word77").status == 200
+    clock.set_now(START + timedelta(hours=1))  # the next hour: a new budget
+    from_ip(monkeypatch, "198.51.100.7")
+    assert api.get("/products/search?q=word50").status == 200
+
+
+def test_the_total_budget_bounds_every_client_together(api, market, monkeypatch):
+    monkeypatch.setenv("SOURCE_CALLS_PER_HOUR", "3")
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    statuses = []
+    for n in range(6):
+        from_ip(monkeypatch, f"203.0.113.{n}")
+        statuses.append(api.get(f"/products/search?q=word{n}").status)
+    assert statuses == [200, 200, 200, 429, 429, 429] and keyword_calls(market) == 3
+
+
+def test_over_budget_a_cached_product_is_served_stale_rather_than_refused(api, market, monkeypatch):
+    assert api.post("/products/resolve", {"url": LINK_1688}).status == 200
+    monkeypatch.setenv("SOURCE_CALLS_PER_CLIENT_PER_HOUR", "0")
+    clock.set_now(START + timedelta(hours=2))  # stale
+    assert api.get("/products/1688-623418795512").status == 200
+    assert detail_calls(market) == 1
+
+
+def test_keyword_hits_show_the_shop_name_of_an_offer_already_looked_up(api, market):
+    assert api.post("/products/resolve", {"url": LINK_1688}).status == 200
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    page = api.get("/products/search?q=cotton+tshirt&limit=2")
+    shops = {i["product_id"]: i["shop_name"] for i in page.body["items"]}
+    assert shops["1688-623418795512"] == "义乌市优品服饰有限公司"  # from its detail (companyName)
+    assert shops["1688-623418795599"] == "1688 seller"  # never looked up: the keyword hit has no shop
+
+
+def test_a_tmall_links_sku_is_the_selected_variant(api, market):
+    share = (
+        "【天猫】https://detail.tmall.com/item.htm?id=690125534409&skuId=5012398761002 "
+        "「充电宝」点击链接直接打开"
+    )
+    result = api.post("/products/resolve", {"url": share})
+    assert result.status == 200 and result.body["selected_sku_id"] == "5012398761002"
+    unknown = api.post("/products/resolve", {"url": share.replace("5012398761002", "5012398769999")})
+    assert unknown.body["selected_sku_id"] is None  # not one of the item's SKUs: the customer picks
+
+
+def test_onebound_refusals_do_not_open_the_breaker_for_everyone(api, market, monkeypatch):
+    from chalicelib.catalog import remote
+
+    monkeypatch.setenv("SOURCE_BREAKER_FAILURES", "2")
+    item = json.loads(fixture("taobao/error.json"))
+    item.update({"error": "item-error", "error_code": "5003", "reason": "该商品数据异常 (item data error)"})
+    market.add("GET", "/taobao/item_get/", 200, json.dumps(item))
+    for n in range(5):
+        assert api.get(f"/products/taobao-69012553440{n}").status == 503
+    assert sum(1 for r in market.requests if r.path == "/taobao/item_get/") == 5  # each one asked
+    assert remote.breaker("taobao").allows() and remote.breaker("taobao").failures == 0
+    market.add("GET", "/taobao/item_get/", 200, fixture("taobao/item.json"))
+    assert api.get("/products/taobao-690125534409").status == 200
