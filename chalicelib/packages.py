@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, with_account
-from chalicelib.lifecycle import ItemStatus, PackageStatus
+from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue, Settlement
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
@@ -32,7 +32,7 @@ log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
 PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
-STAFF_QUEUES = (PackageStatus.PAID, PackageStatus.PACKED, "awaiting_payment")
+STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
 SHIP_DAY_SHARDS = 4
 
 
@@ -580,19 +580,23 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
             package_fx = currency.stored(package.fx)  # the rate the package was paid at
             due = 0
             if difference > 0 and (not may_charge or wallet.balance_fen(package.user_id) < difference):
-                due, settlement, queue_status = difference, "awaiting_payment", "awaiting_payment"
+                due, settlement, queue_status = (
+                    difference,
+                    Settlement.AWAITING_PAYMENT,
+                    Queue.AWAITING_PAYMENT,
+                )
             elif difference > 0:
                 work.move(
                     package.user_id, -difference, "package_difference_charge", package.package_id, package_fx
                 )
-                paid, settlement, queue_status = paid + difference, "charged", PackageStatus.PACKED
+                paid, settlement, queue_status = paid + difference, Settlement.CHARGED, Queue.PACKED
             elif difference < 0:
                 work.move(
                     package.user_id, -difference, "package_difference_refund", package.package_id, package_fx
                 )
-                refunded, settlement, queue_status = refunded - difference, "refunded", PackageStatus.PACKED
+                refunded, settlement, queue_status = refunded - difference, Settlement.REFUNDED, Queue.PACKED
             else:
-                settlement, queue_status = "none", PackageStatus.PACKED
+                settlement, queue_status = Settlement.NONE, Queue.PACKED
             now = clock.now_iso()
             packed = {
                 "weight_g": weight_g,
@@ -600,7 +604,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 "packed_at": now,
                 "packed_by": staff_id,
                 "difference_fen": difference,
-                "settlement": settlement,
+                "settlement": settlement.value,
             }
 
             def write(tx: TransactWrite) -> None:
@@ -659,7 +663,7 @@ def pay_difference(user_id: str, package_id: str) -> dict:
         now = clock.now_iso()
         work.move(user_id, -due, "package_difference_charge", package.package_id, currency.stored(package.fx))
         packed = plain(package.packed) or {}
-        packed["settlement"] = "charged"
+        packed["settlement"] = SETTLEMENT.target("pay_difference").value
         work.update(
             package,
             [
