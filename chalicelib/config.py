@@ -41,6 +41,8 @@ DEFAULTS = {
     "SEARCH_CACHE_MINUTES": "10",  # a marketplace search page (keyword or image) served without asking
     "REPRICE_MAX_AGE_SECONDS": "60",  # quotes and orders re-read a cached product older than this
     "SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN": "1000",  # when a shop's freight cannot be estimated
+    # tests and local runs only: short links are requested at <this>/<host><path> (catalog/shortlinks.py)
+    "SHORT_LINK_BASE_URL": "",
     "SOURCE_MAX_PRICE_FEN": "10000000",  # a marketplace unit price above ¥100,000 is taken as malformed
     # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua, Yiwu)
     "WAREHOUSE_PROVINCE_CODE": "330000",

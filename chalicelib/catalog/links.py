@@ -18,9 +18,9 @@ Recognised (http or https, any case in the host, query parameters in any order, 
 Taobao and Tmall share one item-id space (a Tmall item opens under item.taobao.com too), so both
 resolve through the id space "taobao". Anything else (another host, no id, several different ids,
 credentials or a port in the URL, not a URL at all) is UnsupportedLink. Short share links (m.tb.cn,
-qr.1688.com, k.youshop10.com...) carry no item id: resolving them needs a network redirect to the
-marketplace, which we do not follow (an open redirect fetcher, and the apps' links expire); they are
-refused with a message that says how to get the full link.
+qr.1688.com, k.youshop10.com...) carry no item id: they raise ShortLink (an UnsupportedLink whose
+message says how to get the full link); catalog/shortlinks.py resolves the Taobao and 1688 ones over
+the network, one request to the short-link host itself, never following where it points.
 """
 
 from __future__ import annotations
@@ -46,6 +46,15 @@ ID_SPACE = {"1688": "1688", "taobao": "taobao", "tmall": "taobao", "weidian": "w
 
 class UnsupportedLink(ValueError):
     """Not a product link from a platform we buy on."""
+
+
+class ShortLink(UnsupportedLink):
+    """A share short link (m.tb.cn, qr.1688.com...): the item id is behind a redirect. The message is
+    the 400 to give when it cannot be resolved (catalog/shortlinks.py resolves it)."""
+
+    def __init__(self, message: str, url: str, host: str):
+        super().__init__(message)
+        self.url, self.host = url, host
 
 
 @dataclass(frozen=True)
@@ -111,9 +120,10 @@ def _parse_share_text(text: str) -> SourceLink:
         candidate = match.group(0).rstrip(_TRAILING)
         try:
             link = _parse_url(candidate)
-        except UnsupportedLink as exc:
-            if str(exc).startswith("That is a short share link"):
-                short.append(candidate)
+        except ShortLink:
+            short.append(candidate)
+            continue
+        except UnsupportedLink:
             continue
         found.setdefault((link.id_space, link.item_id), link)
     if len(found) == 1:
@@ -141,9 +151,11 @@ def _parse_url(url: str) -> SourceLink:
         raise UnsupportedLink("That is not a product link from a supported platform.")
     host = (parts.hostname or "").rstrip(".").lower()
     if host in SHORT_LINK_HOSTS:
-        raise UnsupportedLink(
+        raise ShortLink(
             f"That is a short share link ({host}) and does not contain the item number. Open it in a "
-            "browser and paste the address of the product page it opens."
+            "browser and paste the address of the product page it opens.",
+            url,
+            host,
         )
     query = parse_qs(parts.query, keep_blank_values=False)
     path = parts.path

@@ -297,3 +297,98 @@ def test_onebound_refusals_do_not_open_the_breaker_for_everyone(api, market, mon
     assert remote.breaker("taobao").allows() and remote.breaker("taobao").failures == 0
     market.add("GET", "/taobao/item_get/", 200, fixture("taobao/item.json"))
     assert api.get("/products/taobao-690125534409").status == 200
+
+
+# --- share texts whose only link is a short link ----------------------------------------------------
+
+TAOBAO_SHORT_SHARE = (
+    "【淘宝】限时特惠 https://m.tb.cn/h.gW3kLpQ?tk=Ab12Cd3 「充电宝10000毫安快充」点击链接直接打开"
+)
+# the landing page m.tb.cn / e.tb.cn answer (SOURCES.md): the target is in a script, not a redirect
+TAOBAO_SHORT_PAGE = (
+    "<html><head><title>淘宝</title></head><body><script>"
+    "var url = 'https://item.taobao.com/item.htm?ut_sk=1.x&id=690125534409&sourceType=item&skuId=5012398761001';"
+    "location.replace(url);</script></body></html>"
+)
+
+
+@pytest.fixture
+def short_links(market, monkeypatch):
+    monkeypatch.setenv("SHORT_LINK_BASE_URL", market.url + "/short")
+    return market
+
+
+def test_a_taobao_share_text_with_only_a_short_link_resolves_through_the_adapter(api, short_links):
+    short_links.add("GET", "/short/m.tb.cn/h.gW3kLpQ", 200, TAOBAO_SHORT_PAGE, content_type="text/html")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 200, result.body
+    assert (
+        result.body["product_id"] == "taobao-690125534409"
+        and result.body["selected_sku_id"] == "5012398761001"
+    )
+    (opened,) = [r for r in short_links.requests if r.path.startswith("/short/")]
+    assert opened.query == {"tk": "Ab12Cd3"}  # the short link as shared, asked once
+
+
+def test_a_1688_short_link_is_read_from_its_redirect_without_fetching_the_target(api, short_links):
+    target = "https://m.1688.com/offer/623418795512.html?sk=share"
+    short_links.add(
+        "GET",
+        "/short/qr.1688.com/s/xYz12AbC",
+        302,
+        "",
+        content_type="text/html",
+        headers={"Location": target},
+    )
+    answered = api.post("/products/resolve", {"url": "【1688】https://qr.1688.com/s/xYz12AbC 纯棉T恤"})
+    assert answered.status == 200, answered.body
+    assert answered.body["product_id"] == "1688-623418795512"
+    assert not [r for r in short_links.requests if "offer" in r.path]  # the target was never requested
+
+
+@pytest.mark.parametrize(
+    ("status", "page"),
+    [
+        (404, "<html>链接已失效</html>"),  # an expired share link
+        (200, "<html>no product here https://www.taobao.com/</html>"),
+        (
+            200,
+            "<html>var url = 'https://detail.1688.com/offer/623418795512.html';</html>",
+        ),  # another marketplace
+    ],
+)
+def test_a_short_link_that_cannot_be_resolved_keeps_the_clear_400(api, short_links, status, page):
+    short_links.add("GET", "/short/m.tb.cn/h.gW3kLpQ", status, page, content_type="text/html")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 400 and result.body["error"]["code"] == "unsupported_link"
+    assert "short share link (m.tb.cn)" in result.body["error"]["message"]
+
+
+def test_a_short_link_host_that_times_out_keeps_the_clear_400_within_the_deadline(
+    api, short_links, monkeypatch
+):
+    import time
+
+    monkeypatch.setenv("SOURCE_DEADLINE_SECONDS", "1")
+    short_links.add(
+        "GET", "/short/m.tb.cn/h.gW3kLpQ", 200, TAOBAO_SHORT_PAGE, content_type="text/html", delay=2
+    )
+    started = time.monotonic()
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 400 and result.body["error"]["code"] == "unsupported_link"
+    assert time.monotonic() - started < 2
+
+
+def test_short_links_spend_the_quota(api, short_links, monkeypatch):
+    monkeypatch.setenv("SOURCE_CALLS_PER_CLIENT_PER_HOUR", "0")
+    short_links.add("GET", "/short/m.tb.cn/h.gW3kLpQ", 200, TAOBAO_SHORT_PAGE, content_type="text/html")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 429
+    assert not [r for r in short_links.requests if r.path.startswith("/short/")]
+
+
+def test_with_the_demo_catalog_a_short_link_is_refused_without_any_request(api, short_links, monkeypatch):
+    monkeypatch.setenv("PRODUCT_SOURCE_TAOBAO", "demo")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 400 and "short share link" in result.body["error"]["message"]
+    assert short_links.requests == []

@@ -200,3 +200,20 @@ def test_share_text_naming_several_products_is_refused_with_a_reason():
 )
 def test_a_taobao_or_tmall_links_sku_id_is_kept(url, sku_id):
     assert parse_link(url).sku_id == sku_id
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("https://m.tb.cn/h.gW3kLpQ?tk=Ab12Cd3", "m.tb.cn"),
+        ("【淘宝】 https://e.tb.cn/h.RLiCrsU28uLGSKX?tk=ejKGgT8h0To 「包」点击链接直接打开", "e.tb.cn"),
+        ("【1688】https://qr.1688.com/s/xYz12AbC 纯棉T恤", "qr.1688.com"),
+    ],
+)
+def test_a_short_link_is_a_short_link_error_naming_its_host_and_url(text, host):
+    from chalicelib.catalog.links import ShortLink
+
+    with pytest.raises(ShortLink) as raised:
+        parse_link(text)
+    assert raised.value.host == host and raised.value.url.startswith(f"https://{host}/")
+    assert isinstance(raised.value, UnsupportedLink)  # unresolved, it is still the clear 400
