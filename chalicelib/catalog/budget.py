@@ -20,6 +20,7 @@ A counter lives for its hour plus one (TTL).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import timedelta
 
 from chalicelib import clock, config
@@ -40,17 +41,29 @@ def _limit(name: str) -> int:
         return int(config.BUSINESS_DEFAULTS[name])
 
 
+# who the running request is (web.route binds it): (signed-in user id or None, source IP)
+_caller: ContextVar[tuple[str | None, str] | None] = ContextVar("procure_budget_caller", default=None)
+
+
+def bind(user_id: str | None, source_ip: str):
+    return _caller.set((user_id, source_ip or "unknown"))
+
+
+def unbind(token) -> None:
+    if token is not None:
+        _caller.reset(token)
+
+
 def client() -> tuple[str, int] | None:
     """(who is asking, their hourly limit): the signed-in user, else the request's source IP; None
     outside a request."""
-    from chalicelib import web
-
-    req = web.current_request()
-    if req is None:
+    caller = _caller.get()
+    if caller is None:
         return None
-    if req.caller is not None:
-        return f"user#{req.caller.user_id}", _limit("SOURCE_CALLS_PER_USER_PER_HOUR")
-    return f"ip#{req.source_ip or 'unknown'}", _limit("SOURCE_CALLS_PER_CLIENT_PER_HOUR")
+    user_id, source_ip = caller
+    if user_id is not None:
+        return f"user#{user_id}", _limit("SOURCE_CALLS_PER_USER_PER_HOUR")
+    return f"ip#{source_ip}", _limit("SOURCE_CALLS_PER_CLIENT_PER_HOUR")
 
 
 def _spend(key: str, limit: int, expires) -> bool:
