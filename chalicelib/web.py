@@ -54,7 +54,7 @@ class RouteSpec:
 ROUTES: list[RouteSpec] = []
 MAX_ID_LENGTH = 128
 
-# Bounds on untrusted input, checked before anything decodes it (design.md): a request past one is a 400.
+# Bounds on untrusted input, checked before anything decodes it (a design rule): a request past one is a 400.
 MAX_BODY_BYTES = 256 * 1024  # a JSON body (route(max_body_bytes=...) for a route that takes more)
 MAX_JSON_DEPTH = 32  # nesting of arrays/objects: our bodies use 3, providers' events under 10
 MAX_HEADER_CHARS = 8192  # any header value (ID tokens are 1-4 KB)
@@ -504,7 +504,7 @@ def cors(event: Any, get_response: Callable) -> Response:
 
 
 def normalize_errors(event: Any, get_response: Callable) -> Response:
-    """HTTP middleware: errors Chalice produces itself (415, 405, its own 500) get api.md's shape."""
+    """HTTP middleware: errors Chalice produces itself (415, 405, its own 500) get the error shape."""
     response = get_response(event)
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         code = {
