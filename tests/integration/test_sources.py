@@ -304,7 +304,7 @@ def test_onebound_refusals_do_not_open_the_breaker_for_everyone(api, market, mon
 TAOBAO_SHORT_SHARE = (
     "【淘宝】限时特惠 https://m.tb.cn/h.gW3kLpQ?tk=Ab12Cd3 「充电宝10000毫安快充」点击链接直接打开"
 )
-# the landing page m.tb.cn / e.tb.cn answer (SOURCES.md): the target is in a script, not a redirect
+# m.tb.cn / e.tb.cn answer a page whose script holds the target (tests/fixtures/sources/SOURCES.md)
 TAOBAO_SHORT_PAGE = (
     "<html><head><title>淘宝</title></head><body><script>"
     "var url = 'https://item.taobao.com/item.htm?ut_sk=1.x&id=690125534409&sourceType=item&skuId=5012398761001';"

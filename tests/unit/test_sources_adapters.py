@@ -469,7 +469,7 @@ def test_1688_a_small_image_is_uploaded_unchanged(server):
     assert base64.b64decode(uploaded) == b"\x89PNG small"
 
 
-# --- onebound freight and refusals as real answers carry them (SOURCES.md) ---------------------------
+# --- onebound freight and refusals as real answers carry them (tests/fixtures/sources/SOURCES.md) ---
 
 
 @pytest.mark.parametrize(
