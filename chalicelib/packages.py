@@ -580,7 +580,7 @@ def pack_difference(package: Package, final: rules.Price) -> settlement.Differen
 
 
 def preview_pack(package_id: str, weight_g: int, dims_cm: dict):
-    """What packing at this weight and size would charge and settle now; nothing is written.
+    """What packing at this weight and size would charge and settle now; moves no money.
     One or two DynamoDB reads: the package, and the wallet when a charge depends on its balance."""
     package = _package(package_id)
     final = _final_price(package, weight_g, dims_cm)

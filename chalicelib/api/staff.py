@@ -125,7 +125,7 @@ def record_purchase(req: Req, item_id: str) -> dict:
     response=PurchasePreview,
 )
 def preview_purchase(req: Req, item_id: str) -> PurchasePreview:
-    """How a purchase at this actual price would settle now (the console's preview); changes nothing."""
+    """How a purchase at this actual price would settle now (the console's preview); moves no money."""
     price = req.body.actual_unit_price_fen
     item, difference, decision = purchasing.preview_purchase(item_id, price)
     return PurchasePreview(
