@@ -301,7 +301,7 @@ class Lifecycle:
             raise KeyError(f"{self.entity} action {action!r} has several targets; name one with to=")
         row = rows[0]
         status = model.status
-        condition = status == source if source is not None else self.condition(status, action)
+        condition = status == str(source) if source is not None else self.condition(status, action)
         if when is not None:
             condition = condition & when
         updates: dict[str, Any] = {"status": row.target}
@@ -516,7 +516,8 @@ def markdown() -> str:
         "## Lifecycle",
         "",
         "Generated from the transition table in `chalicelib/lifecycle.py` (`make docs`; a test fails when",
-        "this section is stale). Services build their write conditions from the same table.",
+        "this section is stale). Every status write is built from the same table (`Lifecycle.move`: the",
+        "condition, the stamps, the queue keys), and `who` is checked against each route's groups.",
         "",
         "### Statuses",
         "",
