@@ -1,6 +1,6 @@
 """The lifecycle of items, orders, packages, parcels and after-sales cases: one home, pure code.
 
-Each entity's statuses are an enum whose values are the API's status strings (docs/api.md, "Statuses").
+Each entity's statuses are an enum whose values are the API's status strings (docs/data-model.md, glossary).
 Its allowed transitions are one table: a business action, the statuses it may start from, the status it
 leads to, who may trigger it, and the timestamps it stamps; each entity also declares which statuses put
 it on a staff work queue. Every status write goes through one call, `ITEM.move(item, "approve", now=...)`:

@@ -3,7 +3,7 @@
 One source of truth: every route registered through `web.route()` appears with its path parameters,
 operationId (the view's name), summary (the view's docstring), security (bearer Cognito ID token unless
 public), the JSON Schema of the pydantic model its body is validated with, its success status, and
-the error responses api.md's conventions give it. `GET /openapi.json` serves it; `make openapi` writes
+the error responses the API's conventions give it. `GET /openapi.json` serves it; `make openapi` writes
 docs/openapi.json (a test fails when that file is stale).
 
     .venv/bin/python -m chalicelib.openapi            # print
@@ -135,7 +135,7 @@ QUERY_PARAMETERS: dict[str, dict] = {
 EXTRA_SUCCESS: dict[str, dict[int, str]] = {
     "scan_inbound": {200: "The parcel was already received: the same answer, with `already_received`."},
 }
-# Errors a view answers besides those api.md's conventions give it (see `_errors`).
+# Errors a view answers besides those the API's conventions give it (see `_errors`).
 EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
     "resolve_link": (404, 503),  # a supported link to a product we do not have; a marketplace down
     # routes that read products from a marketplace API when one is switched on (docs/sources.md)

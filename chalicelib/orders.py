@@ -528,14 +528,14 @@ def _pay_external(order: Order) -> dict:
         [Order.payment_id.set(payment.payment_id)],
         Order.payment_id.does_not_exist() & lifecycle.ORDER.condition(Order.status, "pay"),
     )
-    uow.run(
+    order.payment_id = payment.payment_id
+    work.result = order_json(order, order_items(order), payment)  # the answer, recorded with the commit
+    return uow.run(
         lambda: work,
         retry=False,
         conflict="Another request started this order's payment (or changed the order) meanwhile; "
         "GET the order to see its payment.",
     )
-    order.payment_id = payment.payment_id
-    return order_json(order, order_items(order), payment)
 
 
 def settle_external_payment(work: uow.Unit, payment: Payment) -> None:

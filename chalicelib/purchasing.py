@@ -16,6 +16,7 @@ from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
 from chalicelib.orders import move_items, order_items, order_json, refund_due_fen, refund_item
 from chalicelib.queues import queue_page
+from chalicelib.rules import settlement
 from chalicelib.tracking import normalise_tracking
 
 log = get_logger("orders.purchasing")
@@ -28,6 +29,10 @@ ITEM_QUEUES = (
     Queue.SHIPPED_DOMESTIC,
     Queue.RECEIVED,
 )
+WAITING_EMAIL = {
+    Settlement.AWAITING_CONFIRMATION: "price_difference_confirm",
+    Settlement.AWAITING_PAYMENT: "price_difference_due",
+}
 
 
 def _order(order_id: str) -> Order:
@@ -126,10 +131,40 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
 
 
 def confirm_threshold_fen(item: Item) -> int:
-    """The largest higher price charged without asking the customer: the lower of a percentage of the
-    line's paid goods price and a fixed amount (PRICE_DIFFERENCE_CONFIRM_PERCENT / _FEN in config)."""
-    percent = money.percent_of(refunds.paid_fen(item), config.get_decimal("PRICE_DIFFERENCE_CONFIRM_PERCENT"))
-    return min(percent, config.get_int("PRICE_DIFFERENCE_CONFIRM_FEN"))
+    """The largest higher price charged without asking the customer (rules.settlement)."""
+    return settlement.purchase_consent_threshold_fen(
+        refunds.paid_fen(item),
+        config.get_decimal("PRICE_DIFFERENCE_CONFIRM_PERCENT"),
+        config.get_int("PRICE_DIFFERENCE_CONFIRM_FEN"),
+    )
+
+
+def purchase_difference(item: Item, actual_unit_price_fen: int) -> settlement.Difference:
+    """(actual - listed unit price) x quantity, with the item's consent threshold and refundable amount."""
+    return settlement.Difference(
+        amount_fen=(actual_unit_price_fen - int(item.unit_price_fen)) * int(item.quantity),
+        consent_threshold_fen=confirm_threshold_fen(item),
+        refundable_fen=refunds.refundable_fen(item),
+    )
+
+
+def settle(user_id: str, difference: settlement.Difference) -> settlement.Decision:
+    """How `difference` settles now against the customer's wallet (read only when it matters)."""
+    balance = wallet.balance_fen(user_id) if settlement.needs_balance(difference) else None
+    return settlement.decide(difference, balance)
+
+
+def preview_purchase(
+    item_id: str, actual_unit_price_fen: int
+) -> tuple[Item, settlement.Difference, settlement.Decision]:
+    """What recording a purchase at this price would settle now, for the console (409 unless the item
+    awaits its purchase); moves no money and records nothing (the wallet read may create an empty
+    account). One or two DynamoDB reads: the item, and the wallet when a charge depends on its balance."""
+    item = _item(item_id)
+    if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
+        raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
+    difference = purchase_difference(item, actual_unit_price_fen)
+    return item, difference, settle(item.user_id, difference)
 
 
 def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> None:
@@ -156,49 +191,37 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
         if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
         order = _order(item.order_id)
-        difference = (actual_unit_price_fen - int(item.unit_price_fen)) * int(item.quantity)
+        difference = purchase_difference(item, actual_unit_price_fen)
+        decision = settle(item.user_id, difference)
         now = clock.now_iso()
         purchase = {
             "merchant_order_no": merchant_order_no,
             "actual_unit_price_fen": actual_unit_price_fen,
-            "price_difference_fen": difference,
+            "price_difference_fen": difference.amount_fen,
             "purchased_at": now,
             "purchased_by": staff_id,
         }
         work = uow.Unit()
         item_actions: list = []
-        refund = 0
-        waiting = None  # the email template when the customer must act
-        if difference > confirm_threshold_fen(item):
-            waiting = "price_difference_confirm"
-            purchase["settlement"] = Settlement.AWAITING_CONFIRMATION.value
-        elif difference > 0 and wallet.balance_fen(item.user_id) < difference:
-            waiting = "price_difference_due"
-            purchase["settlement"] = Settlement.AWAITING_PAYMENT.value
-        if waiting:
-            action, due = "await_difference", difference
-        else:
-            action, due = "purchase", 0
-            if difference > 0:
-                purchase["settlement"] = Settlement.CHARGED.value
-                work.move(
-                    item.user_id,
-                    -difference,
-                    "price_difference_charge",
-                    item.item_id,
-                    currency.stored(item.fx),
-                )
-                item_actions = refunds.paid_actions(item, difference)
-            elif difference < 0:
-                refund = min(-difference, refunds.refundable_fen(item))
-                purchase["settlement"] = Settlement.REFUNDED.value
-                purchase["refunded_fen"] = refund
-                work.move(
-                    item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx)
-                )
-                item_actions = refunds.refund_actions(item, refund)
-            else:
-                purchase["settlement"] = Settlement.NONE.value
+        refund = decision.refund_fen
+        purchase["settlement"] = decision.settlement.value
+        waiting = WAITING_EMAIL.get(decision.settlement)  # the email template when the customer must act
+        action, due = (
+            ("await_difference", decision.due_fen) if decision.waits_for_customer else ("purchase", 0)
+        )
+        if decision.charge_fen:
+            work.move(
+                item.user_id,
+                -decision.charge_fen,
+                "price_difference_charge",
+                item.item_id,
+                currency.stored(item.fx),
+            )
+            item_actions = refunds.paid_actions(item, decision.charge_fen)
+        elif decision.settlement == Settlement.REFUNDED:
+            purchase["refunded_fen"] = refund
+            work.move(item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx))
+            item_actions = refunds.refund_actions(item, refund)
 
         def write(tx: TransactWrite) -> None:
             if refund:
@@ -213,7 +236,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
         move = lifecycle.ITEM.move(item, action, now=now, also=also, when=Item.purchase.does_not_exist())
 
         work.write(write)
-        work.result = (item, waiting, difference)
+        work.result = (item, waiting, difference.amount_fen)
         return work
 
     item, waiting, difference = uow.run(unit)

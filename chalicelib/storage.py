@@ -18,7 +18,7 @@ EXTENSION_DAYS = 30
 
 
 def extension_price_fen() -> int:
-    """Per item and 30 days; agents sell this at ¥10-15 a month (docs/market.md)."""
+    """Per item and 30 days; agents sell this at ¥10-15 a month (their published price lists)."""
     return config.get_int("STORAGE_EXTENSION_FEN")
 
 

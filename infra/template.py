@@ -753,7 +753,7 @@ def role_patches(stage: Stage, chalice: dict, app: Any = None) -> dict[str, dict
 
 
 # -- API Gateway's own answers in the contract's shape ------------------------------------------------
-# Requests API Gateway answers without calling the function get api.md's `{"error": {"code", "message"}}`
+# Requests API Gateway answers without calling the function get the API's `{"error": {"code", "message"}}`
 # instead of its `{"message": ...}`: (response type, status, code, message). The app verifies tokens itself
 # (no authorizer, no IAM auth), so MISSING_AUTHENTICATION_TOKEN means "no such route or method" here.
 GATEWAY_RESPONSES: tuple[tuple[str, int | None, str, str], ...] = (
@@ -1164,7 +1164,7 @@ def undeployed_handlers(app: Any, template: dict) -> list[str]:
                 and e["Properties"].get("FunctionResponseTypes") == list(BATCH_RESPONSE_TYPES)
                 for e in events
             )
-        else:  # S3 (`chalice package` refuses it: see design.md), SNS, streams: infra/ wires none yet
+        else:  # S3 (`chalice package` refuses it for a bucket the stack makes), SNS, streams: not wired
             ok = False
         if not ok:
             missing.append(f"{kind} handler {source.handler_string}")

@@ -195,6 +195,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/health"): Expect(PUBLIC),
     ("GET", "/me"): Expect(SIGNED_IN),
     ("GET", "/openapi.json"): Expect(PUBLIC),
+    ("GET", "/policies"): Expect(PUBLIC),
     # currencies
     ("GET", "/currencies"): Expect(PUBLIC),
     # null: the module's shared world must not start converting every later answer (no rates seeded)
@@ -243,6 +244,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
         REV,
         params={"item_id": "order_item_id"},
         body={"merchant_order_no": "M1", "actual_unit_price_fen": 2500},
+    ),
+    ("POST", "/staff/items/{item_id}/purchase-preview"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"actual_unit_price_fen": 2500}
     ),
     ("POST", "/staff/items/{item_id}/domestic-shipment"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"carrier": "YTO", "tracking_no": "YT9999999"}
@@ -297,6 +301,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/staff/packages"): Expect(WH),
     ("GET", "/staff/packages/{package_id}"): Expect(WH, params=PACKAGE),
     ("POST", "/staff/packages/{package_id}/pack"): Expect(
+        WH, params=PACKAGE, body={"weight_g": 500, "dims_cm": {"l": 20, "w": 20, "h": 10}}
+    ),
+    ("POST", "/staff/packages/{package_id}/pack-preview"): Expect(
         WH, params=PACKAGE, body={"weight_g": 500, "dims_cm": {"l": 20, "w": 20, "h": 10}}
     ),
     ("POST", "/staff/packages/{package_id}/ship"): Expect(
@@ -378,7 +385,7 @@ def test_every_route_has_an_expectation():
 
 
 def test_the_expectations_agree_with_the_route_table():
-    """The table is written from api.md; the code's auth declarations must say the same."""
+    """The table is written from the contract; the code's auth declarations must say the same."""
     for spec in ROUTES:
         who = EXPECT[(spec.method, spec.path)].who
         assert spec.public == (who == PUBLIC), (spec.method, spec.path)

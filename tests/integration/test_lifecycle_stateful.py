@@ -141,7 +141,7 @@ def no_scans(monkeypatch):
     """Neither the app nor these checks may Scan: any scan through PynamoDB fails the test."""
 
     def refuse(*args, **kwargs):
-        raise AssertionError("a Scan was issued (design.md: no Scan)")
+        raise AssertionError("a Scan was issued (docs/data-model.md: no Scan)")
 
     monkeypatch.setattr(Connection, "scan", refuse)
     monkeypatch.setattr(TableConnection, "scan", refuse)
