@@ -608,13 +608,26 @@ DISPLAY_CURRENCY_SCHEMA = {
     },
     "additionalProperties": False,
 }
+DISPLAY_CURRENCY_UNAVAILABLE_SCHEMA = {
+    "type": "object",
+    "description": "A currency was asked for (the saved preference, or `?currency=` on a write) but has no "
+    "usable rate now: every amount is in CNY only, and nothing was snapshotted at a rate.",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string", "description": "ISO 4217 code asked for."},
+        "message": {"type": "string", "description": "Why, for the customer."},
+    },
+    "additionalProperties": False,
+}
 CURRENCY_PARAMETER = {
     "name": "currency",
     "in": "query",
     "required": False,
     "description": "Also show amounts in this currency (GET /currencies): a `<name>_minor` integer in its "
     "minor units next to every `<name>_fen`, and `display_currency`. Without it, a signed-in customer's "
-    "saved preference (PUT /me/preferences) applies. Unknown code: 400; stale rate: 503 rate_unavailable.",
+    "saved preference (PUT /me/preferences) applies. Unknown code: 400. No usable rate: on a read, 503 "
+    "rate_unavailable; on a write (and for the saved preference) the answer is in CNY with "
+    "`display_currency_unavailable`.",
     "schema": {"type": "string", "enum": []},  # chalicelib.currency.CURRENCIES, filled by add_currency
 }
 
@@ -632,6 +645,7 @@ def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
 
     schemas = document["components"]["schemas"]
     schemas["DisplayCurrency"] = copy.deepcopy(DISPLAY_CURRENCY_SCHEMA)
+    schemas["DisplayCurrencyUnavailable"] = copy.deepcopy(DISPLAY_CURRENCY_UNAVAILABLE_SCHEMA)
     parameter = copy.deepcopy(CURRENCY_PARAMETER)
     parameter["schema"]["enum"] = list(CURRENCIES)
     seen: set[str] = set()
@@ -639,7 +653,7 @@ def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
         operation = document["paths"][spec.path][spec.method.lower()]
         operation.setdefault("parameters", []).append(copy.deepcopy(parameter))
         responses = operation["responses"]
-        for status in (400, 503):
+        for status in (400, 503) if spec.method == "GET" else (400,):  # only a read refuses a currency
             responses.setdefault(str(status), {"$ref": f"#/components/responses/{ERRORS[status][0]}"})
         for status, answer in responses.items():
             if not status.startswith("2") or "content" not in answer:
@@ -647,8 +661,11 @@ def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
             schema = answer["content"]["application/json"]["schema"]
             top = _component(schema, schemas)
             if top.get("type", "object") == "object":
-                top.setdefault("properties", {}).setdefault(
-                    "display_currency", {"$ref": "#/components/schemas/DisplayCurrency"}
+                properties = top.setdefault("properties", {})
+                properties.setdefault("display_currency", {"$ref": "#/components/schemas/DisplayCurrency"})
+                properties.setdefault(
+                    "display_currency_unavailable",
+                    {"$ref": "#/components/schemas/DisplayCurrencyUnavailable"},
                 )
             _add_minor(schema, schemas, seen)
         operation["responses"] = dict(sorted(responses.items()))

@@ -290,7 +290,10 @@ def route(
         def _in_currency(req: Req, path_params: dict) -> Response:
             from chalicelib import currency as fx
 
-            display = fx.resolve(req.query, req.caller.user_id if req.caller else None)
+            # only a read may refuse an explicit ?currency=: a display currency never stops a write
+            display = fx.resolve(
+                req.query, req.caller.user_id if req.caller else None, may_refuse=method == "GET"
+            )
             token = fx.bind(display)
             try:
                 _answer_with(lambda result: _respond(result, display))
