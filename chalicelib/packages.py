@@ -295,6 +295,8 @@ def quote(
 ) -> dict:
     """Every line that may carry these items to `country`, cheapest first, priced by `rules.price()`."""
     country = country.upper()
+    if not any(line.serves(country) for line in rules.lines().values()):
+        raise ValidationError(f"No shipping line delivers to {country}; see GET /shipping-lines.")
     catalog = _check_services(chosen)
     fee_rule = rules.service_fee_rule()
     items = _stored_items(user_id, item_ids)
