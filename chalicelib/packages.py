@@ -31,7 +31,7 @@ from chalicelib.tracking import normalise_tracking
 log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
-PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
+PACKABLE = lifecycle.PACKABLE
 STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
 SHIP_DAY_SHARDS = 4
 
@@ -365,7 +365,6 @@ def create(
         package = Package(
             package_id,
             user_id=user_id,
-            status=PackageStatus.PENDING_PAYMENT,
             item_ids=list(item_ids),
             item_statuses={i.item_id: i.status for i in items},
             line_id=line.line_id,
@@ -388,6 +387,7 @@ def create(
             created_at=now,
             updated_at=now,
         )
+        lifecycle.PACKAGE.start(package, PackageStatus.PENDING_PAYMENT, now=now)
         work = uow.Unit(result=package)
         work.save(package, Package.package_id.does_not_exist())
         also = [
