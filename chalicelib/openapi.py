@@ -53,7 +53,8 @@ ERROR_SCHEMA = {
                     "type": "array",
                     "description": "validation_error: one entry per bad field (`field`, `problem`). "
                     "price_changed: one per line that moved beyond the tolerance (the new price to show "
-                    "the customer). out_of_stock: one per line the shop cannot supply.",
+                    "the customer). out_of_stock: one per line the shop cannot supply. too_many_requests: "
+                    "`retry_after_seconds`.",
                     "items": {
                         "type": "object",
                         "properties": {
@@ -71,6 +72,10 @@ ERROR_SCHEMA = {
                             "quantity": {"type": "integer", "description": "What the line asks for."},
                             "stock": {"type": "integer", "description": "What the shop has."},
                             "available": {"type": "boolean", "description": "False: delisted or gone."},
+                            "retry_after_seconds": {
+                                "type": "integer",
+                                "description": "too_many_requests: when the marketplace quota renews.",
+                            },
                         },
                     },
                 },
@@ -105,6 +110,12 @@ ERRORS = {
         "UnsupportedMediaType",
         "unsupported_media_type: a body sent without `Content-Type: application/json` (nothing changed).",
     ),
+    429: (
+        "TooManyRequests",
+        "too_many_requests: over the marketplace quota (new searches, links and products looked up per "
+        "hour, per caller and in total; docs/sources.md); what was already looked up keeps working. "
+        "`error.details[0].retry_after_seconds` says when to try again.",
+    ),
     503: (
         "ServiceUnavailable",
         "source_unavailable: a marketplace API did not answer in time, throttled us or is not configured "
@@ -137,16 +148,17 @@ EXTRA_SUCCESS: dict[str, dict[int, str]] = {
 }
 # Errors a view answers besides those the API's conventions give it (see `_errors`).
 EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
-    "resolve_link": (404, 503),  # a supported link to a product we do not have; a marketplace down
-    # routes that read products from a marketplace API when one is switched on (docs/sources.md)
-    "search_products": (503,),
-    "image_search": (503,),
-    "get_product": (503,),
-    "get_cart": (503,),
-    "add_cart_item": (503,),
-    "update_cart_item": (503,),
-    "quote_order": (503,),
-    "create_order": (503,),
+    "resolve_link": (404, 429, 503),  # a product we do not have; over the quota; a marketplace down
+    # routes that read products from a marketplace API when one is switched on (docs/sources.md): a
+    # lookup the cache cannot answer spends the marketplace quota (429 past it)
+    "search_products": (429, 503),
+    "image_search": (429, 503),
+    "get_product": (429, 503),
+    "get_cart": (429, 503),
+    "add_cart_item": (429, 503),
+    "update_cart_item": (429, 503),
+    "quote_order": (429, 503),
+    "create_order": (429, 503),
 }
 WEBHOOK_BODY = {
     "type": "object",

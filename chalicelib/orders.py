@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from chalicelib import clock, config, currency, ids, lifecycle, metrics, payments, refunds, uow
+from chalicelib import clock, config, currency, db, ids, lifecycle, metrics, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
@@ -138,6 +138,11 @@ def add_to_cart(
 ) -> PricedCartItem:
     product, sku = product_and_sku(product_id, sku_id)
     check_quantity(product, sku, quantity)
+    same = next(
+        (c for c in CartItem.query(user_id) if c.product_id == product_id and c.sku_id == sku_id), None
+    )
+    if same is not None:
+        return _merge_into(same, product, sku, quantity, remark)
     cart_item = CartItem(
         user_id,
         ids.new_id("cart"),
@@ -149,6 +154,25 @@ def add_to_cart(
         unit_price_fen=int(sku["price_fen"]),
     )
     cart_item.save()
+    return priced(cart_item)
+
+
+def _merge_into(
+    cart_item: CartItem, product: dict, sku: dict, quantity: int, remark: str | None
+) -> PricedCartItem:
+    """The same SKU added again adds to its line (stock-checked on the sum); the condition on the old
+    quantity makes two racing adds both count or one retry."""
+    total = int(cart_item.quantity) + quantity
+    check_quantity(product, sku, total)
+    actions = [CartItem.quantity.set(total)]
+    if remark is not None:
+        actions.append(CartItem.remark.set(remark))
+    db.update_or_conflict(
+        cart_item,
+        actions,
+        CartItem.quantity == int(cart_item.quantity),
+        "This cart line changed meanwhile; add again.",
+    )
     return priced(cart_item)
 
 
@@ -338,7 +362,6 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> OrderResul
                 ids.new_id("itm"),
                 user_id=user_id,
                 order_id=order_id,
-                status=ItemStatus.PENDING_PAYMENT,
                 product_id=product["product_id"],
                 sku_id=sku["sku_id"],
                 shop_id=product["shop"]["shop_id"],
@@ -359,10 +382,10 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> OrderResul
     fx = currency.snapshot()
     for item in items:
         item.fx = fx
+        lifecycle.ITEM.start(item, ItemStatus.PENDING_PAYMENT, now=now)
     order = Order(
         order_id,
         user_id=user_id,
-        status=OrderStatus.PENDING_PAYMENT,
         payment_channel=channel.channel,
         product_fen=charges.product_fen,
         domestic_shipping_fen=charges.domestic_shipping_fen,
@@ -372,6 +395,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> OrderResul
         created_at=now,
         fx=fx,
     )
+    lifecycle.ORDER.start(order, OrderStatus.PENDING_PAYMENT, now=now)
     work = uow.Unit(result=order)
     work.save(order, Order.order_id.does_not_exist())
     for item in items:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 
 from chalicelib import clock, config, lifecycle, metrics, uow
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import with_account
-from chalicelib.models.commerce import Item
+from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.warehouse import Parcel
 from chalicelib.queues import queue_page
 from chalicelib.rules import storage as storage_rules
 
 EXTENSION_DAYS = 30
+REREAD_PREFIX = "reminders-reread#"  # + a UTC day: the sweep reads that day's deadlines again for reminders
 
 
 def extension_price_fen() -> int:
@@ -59,7 +61,7 @@ def extend(user_id: str, item_id: str, periods: int) -> Item:
                 Item.reminders.set({}),  # reminders follow the new deadline
                 Item.updated_at.set(now),
             ],
-            (Item.status == item.status) & (Item.storage_expires_at == item.storage_expires_at),
+            lifecycle.ITEM.check(Item, item.status) & (Item.storage_expires_at == item.storage_expires_at),
         )
         item.storage_expires_at, item.storage_extended_days, item.updated_at = (
             clock.iso(new_expires),
@@ -80,7 +82,7 @@ def destruction_queue(limit: int, cursor: dict | None) -> tuple[list[Item | Parc
         raise ValidationError("cursor is not one this API returned.")
     goods: list[Item | Parcel] = []
     if cursor["phase"] == "items":
-        items, next_items = queue_page(Item, "destruction", limit, cursor.get("at"))
+        items, next_items = queue_page(Item, lifecycle.Queue.DESTRUCTION, limit, cursor.get("at"))
         goods += items
         if next_items:
             return goods, {"phase": "items", "at": next_items}
@@ -88,40 +90,32 @@ def destruction_queue(limit: int, cursor: dict | None) -> tuple[list[Item | Parc
         limit -= len(goods)
         if limit <= 0:
             return goods, cursor
-    parcels, next_parcels = queue_page(Parcel, "destruction", limit, cursor.get("at"))
+    parcels, next_parcels = queue_page(Parcel, lifecycle.Queue.DESTRUCTION, limit, cursor.get("at"))
     goods += parcels
     return goods, {"phase": "parcels", "at": next_parcels} if next_parcels else None
 
 
-def _destroy(model, key: str, what: str):
+def _destroy(machine: lifecycle.Lifecycle, model, key: str, what: str):
     """abandoned -> destroyed once staff confirm the physical destruction; leaves the queue."""
     try:
         found = model.get(key, consistent_read=True)
     except model.DoesNotExist:
         raise NotFound(f"No such {what}.") from None
-    if found.status != lifecycle.ItemStatus.ABANDONED:  # the same word for items and parcels
+    if not machine.allows("destroy", found.status):
         raise Conflict(f"The {what} is {found.status}; only abandoned goods are destroyed.")
     update_or_conflict(
-        found,
-        [
-            model.status.set(lifecycle.ItemStatus.DESTROYED),
-            model.destroyed_at.set(clock.now_iso()),
-            model.queue_key.remove(),
-            model.queue_at.remove(),
-        ],
-        model.status == lifecycle.ItemStatus.ABANDONED,
-        f"The {what} changed meanwhile.",
+        found, *machine.move(found, "destroy", now=clock.now_iso()), f"The {what} changed meanwhile."
     )
     metrics.count("ItemsDestroyed", what=what)
     return found  # as the update committed it (PynamoDB reads the new image back into it)
 
 
 def destroy_item(item_id: str) -> Item:
-    return _destroy(Item, item_id, "item")
+    return _destroy(lifecycle.ITEM, Item, item_id, "item")
 
 
 def destroy_parcel(parcel_id: str) -> Parcel:
-    return _destroy(Parcel, parcel_id, "parcel")
+    return _destroy(lifecycle.PARCEL, Parcel, parcel_id, "parcel")
 
 
 def resume_clock_actions(item: Item, now, grace_days: int) -> list:
@@ -133,3 +127,40 @@ def resume_clock_actions(item: Item, now, grace_days: int) -> list:
         actions += [Item.storage_expires_at.set(clock.iso(resumed)), Item.reminders.set({})]
         item.storage_expires_at = clock.iso(resumed)
     return actions
+
+
+def reminder_days() -> list[int]:
+    """Days before the deadline a reminder is sent (REMINDER_DAYS), ascending."""
+    raw = config.setting("REMINDER_DAYS")
+    return sorted({int(x) for x in raw.split(",") if x.strip()})
+
+
+def reread_day(item: Item, now) -> date | None:
+    """The deadline day of an item whose clock just resumed, when a reminder window may already have read
+    that day (it is within the longest threshold of today): the sweep must read it again, or a reminder
+    still owed (the item was on hold when its day was read) would never be sent."""
+    if not item.storage_expires_at or not reminder_days():
+        return None
+    day = clock.parse_iso(item.storage_expires_at).date()
+    return day if day <= now.date() + timedelta(days=max(reminder_days())) else None
+
+
+def reread_reminders(days: Iterable[date | None]) -> Callable:
+    """A unit-of-work write: mark each day for the sweep to read again for reminders (one item per day,
+    written once per transaction; a concurrent mark of the same day is a lost race the unit re-runs)."""
+    wanted = sorted({d for d in days if d is not None})
+    now = clock.now()
+
+    def write(tx) -> None:
+        for day in wanted:
+            tx.update(
+                RequestRecord(REREAD_PREFIX + day.isoformat()),
+                actions=[
+                    RequestRecord.request_hash.set(""),
+                    RequestRecord.state.set("reread"),
+                    RequestRecord.created_at.set(clock.iso(now)),
+                    RequestRecord.expires_at.set(now + timedelta(days=max(reminder_days(), default=0) + 30)),
+                ],
+            )
+
+    return write

@@ -24,6 +24,7 @@ from typing import Any
 from chalice import Blueprint, Chalice, Response
 
 from chalicelib import auth, observability
+from chalicelib.catalog import budget
 from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
 
@@ -48,6 +49,8 @@ class RouteSpec:
     response: type | None = None
     # amounts also in the caller's currency (?currency= or the saved preference): chalicelib/currency.py
     currency: bool = False
+    # the lifecycle actions the route performs, "<entity>.<action>" (`@performs`): checked against groups
+    moves: tuple[str, ...] = ()
 
 
 ROUTES: list[RouteSpec] = []
@@ -79,6 +82,7 @@ class Req:
     body: Any = None
     path_params: dict[str, str] = field(default_factory=dict)
     route: str = ""  # "METHOD /path/{template}": what list cursors are bound to
+    source_ip: str = ""  # API Gateway's identity.sourceIp (not a header: a client cannot choose it)
 
     @property
     def user(self) -> auth.Caller:
@@ -231,7 +235,7 @@ def route(
         def view(**path_params: str) -> Response:
             request = bp.current_request
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-            bound = None
+            bound = caller_bound = None
             try:
                 check_configuration()
                 check_headers(headers)
@@ -249,10 +253,12 @@ def route(
                     raw_body=request.raw_body or b"",
                     path_params=path_params,
                     route=f"{method} {path}",
+                    source_ip=str(((request.context or {}).get("identity") or {}).get("sourceIp") or ""),
                 )
                 if req.raw_body:
                     check_body(req.raw_body, max_body_bytes)
                 bound = _current.set(req)
+                caller_bound = budget.bind(caller.user_id if caller else None, req.source_ip)
                 if money and req.header("idempotency-key") is not None:
                     return _idempotent(req, path, path_params, lambda: _execute(req, path_params))
                 return _execute(req, path_params)
@@ -266,6 +272,7 @@ def route(
             finally:
                 if bound is not None:
                     _current.reset(bound)
+                    budget.unbind(caller_bound)
 
         def _execute(req: Req, path_params: dict) -> Response:
             if body is not None:
@@ -321,11 +328,24 @@ def route(
                 view=fn,
                 response=response,
                 currency=currency,
+                moves=tuple(getattr(fn, "lifecycle_moves", ())),
             )
         )
         return view
 
     return decorator
+
+
+def performs(*moves: str) -> Callable:
+    """Declares, under `@route`, the lifecycle actions a view performs (`"order.approve"`, keys of
+    `lifecycle.LIFECYCLES`): tests/unit/test_route_actors.py checks the route's groups against the
+    table's "who may trigger" column, and that every staff and customer action has a route."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.lifecycle_moves = moves
+        return fn
+
+    return mark
 
 
 def serialize_response(model: type, result: Any, route_name: str) -> Any:

@@ -13,7 +13,7 @@ from chalicelib.responses.items import Item, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
 from chalicelib.responses.settlement import PurchasePreview, SettlementDecision
 from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo, example
-from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)
 
@@ -84,12 +84,14 @@ def staff_get_order(req: Req, order_id: str) -> StaffOrderDetail:
 
 
 @route(bp, "/staff/orders/{order_id}/approve", "POST", groups=REVIEWER, response=OrderDetail)
+@performs("order.approve", "item.approve")
 def approve_order(req: Req, order_id: str) -> OrderDetail:
     """Approve a paid order: its items go to purchasing."""
     return OrderDetail.of_result(purchasing.approve(order_id, req.user.user_id))
 
 
 @route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody, response=OrderDetail)
+@performs("order.reject", "item.reject")
 def reject_order(req: Req, order_id: str) -> OrderDetail:
     """Reject: full refund to the wallet and an email to the customer."""
     return OrderDetail.of_result(purchasing.reject(order_id, req.user.user_id, req.body.reason))
@@ -111,6 +113,7 @@ def item_queue(req: Req) -> StaffItemPage:
 
 
 @route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody, response=Item)
+@performs("item.purchase", "item.await_difference")
 def record_purchase(req: Req, item_id: str) -> Item:
     """Record the purchase at the actual price; the difference is refunded or charged."""
     b = req.body
@@ -143,6 +146,7 @@ def preview_purchase(req: Req, item_id: str) -> PurchasePreview:
 @route(
     bp, "/staff/items/{item_id}/domestic-shipment", "POST", groups=REVIEWER, body=ShipmentBody, response=Item
 )
+@performs("item.ship_domestic")
 def record_domestic_shipment(req: Req, item_id: str) -> Item:
     """Record the merchant's shipment to our warehouse."""
     b = req.body

@@ -570,3 +570,40 @@ def test_request_code_never_needs_describe_table():
                     f"{path.relative_to(ROOT)}:{node.lineno} {node.func.value.id}.{node.func.attr}()"
                 )
     assert offending == []
+
+
+# -- throttling the public API (issue 21: the marketplace quota) --------------------------------------
+
+
+def test_the_stage_and_the_public_marketplace_routes_are_throttled(application, packaged):
+    settings = packaged["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    by_path = {(s["ResourcePath"], s["HttpMethod"]): s for s in settings}
+    default = by_path[("/*", "*")]
+    assert default["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRate"}
+    assert default["ThrottlingBurstLimit"] == {"Ref": "ApiThrottleBurst"}
+    for path, method in template.MARKETPLACE_ROUTES:
+        assert method in application.routes[path]  # a route the app really has
+        setting = by_path[(template.resource_path(path), method)]
+        assert setting["ThrottlingRateLimit"] == {"Ref": "MarketplaceThrottleRate"}
+    assert template.resource_path("/products/{product_id}") == "/~1products~1{product_id}"
+    parameters = packaged["Parameters"]
+    assert parameters["MarketplaceThrottleRate"]["Default"] < parameters["ApiThrottleRate"]["Default"]
+
+
+def test_an_optional_waf_rate_rule_blocks_one_flooding_address(packaged):
+    parameter = packaged["Parameters"][template.WAF_RATE_PARAMETER]
+    assert parameter["Default"] == 0  # off unless the operator sets a limit
+    acl = packaged["Resources"]["ApiWebAcl"]
+    assert acl["Type"] == "AWS::WAFv2::WebACL" and acl["Condition"] == "UseWaf"
+    (rule,) = acl["Properties"]["Rules"]
+    assert rule["Action"] == {"Block": {}}
+    assert rule["Statement"]["RateBasedStatement"] == {
+        "Limit": {"Ref": template.WAF_RATE_PARAMETER},
+        "AggregateKeyType": "IP",
+    }
+    association = packaged["Resources"]["ApiWebAclAssociation"]
+    assert association["Condition"] == "UseWaf"
+    assert "${RestAPI}/stages/${RestAPI.Stage}" in association["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert packaged["Conditions"]["UseWaf"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": template.WAF_RATE_PARAMETER}, 0]}]
+    }
