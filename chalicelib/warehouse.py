@@ -260,9 +260,8 @@ def assign(
         retry=False,
         conflict="The parcel or its items changed meanwhile; reload and try again.",
     )
-    # the parcel as committed (the write above reads only its key)
-    parcel.status, parcel.user_id, parcel.assigned_at = ParcelStatus.ASSIGNED, owner, now
-    parcel.item_ids = [i.item_id for i in items] or [new_item.item_id]
+    # the parcel as committed (the move set its status and stamps)
+    parcel.user_id, parcel.item_ids = owner, [i.item_id for i in items] or [new_item.item_id]
     return parcel
 
 
