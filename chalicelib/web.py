@@ -49,6 +49,8 @@ class RouteSpec:
     response: type | None = None
     # amounts also in the caller's currency (?currency= or the saved preference): chalicelib/currency.py
     currency: bool = False
+    # the lifecycle actions the route performs, "<entity>.<action>" (`@performs`): checked against groups
+    moves: tuple[str, ...] = ()
 
 
 ROUTES: list[RouteSpec] = []
@@ -321,11 +323,24 @@ def route(
                 view=fn,
                 response=response,
                 currency=currency,
+                moves=tuple(getattr(fn, "lifecycle_moves", ())),
             )
         )
         return view
 
     return decorator
+
+
+def performs(*moves: str) -> Callable:
+    """Declares, under `@route`, the lifecycle actions a view performs (`"order.approve"`, keys of
+    `lifecycle.LIFECYCLES`): tests/unit/test_route_actors.py checks the route's groups against the
+    table's "who may trigger" column, and that every staff and customer action has a route."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.lifecycle_moves = moves
+        return fn
+
+    return mark
 
 
 def serialize_response(model: type, result: Any, route_name: str) -> Any:

@@ -155,8 +155,9 @@ def test_a_transition_naming_a_foreign_status_is_refused():
 
 # --- no status retyped outside the table --------------------------------------------------------------
 
+# every status, payment, settlement and staff-queue word
 STATUS_WORDS = {s.value for machine in LIFECYCLES.values() for s in machine.statuses} | {
-    s.value for s in lifecycle.DeclarationStatus
+    s.value for s in (*lifecycle.DeclarationStatus, *lifecycle.Queue)
 }
 
 
@@ -183,3 +184,55 @@ def test_no_status_string_appears_outside_the_lifecycle_table():
             continue
         offenders += [f"{path.relative_to(ROOT)}:{line}: {word!r}" for line, word in status_literals(path)]
     assert offenders == [], "use chalicelib.lifecycle instead:\n" + "\n".join(offenders)
+
+
+def _is_status(node: ast.AST, model_only: bool = False) -> bool:
+    """`<x>.status`; with `model_only`, only on a PynamoDB model class (`Item.status`, `model.status`)."""
+    if not (isinstance(node, ast.Attribute) and node.attr == "status"):
+        return False
+    if not model_only:
+        return True
+    base = node.value
+    return isinstance(base, ast.Name) and (base.id[:1].isupper() or base.id == "model")
+
+
+def status_writes(path: Path) -> list[tuple[int, str]]:
+    """Status writes and hand-typed status conditions: `X.status.set(...)`, `X.status.is_in(...)`,
+    `Model.status == ...` (a DynamoDB condition), and `x.status = ...` (in memory: the move does it)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("set", "is_in", "remove") and _is_status(node.func.value):
+                found.append((node.lineno, f"status.{node.func.attr}()"))
+        elif isinstance(node, ast.Compare):
+            if any(_is_status(side, model_only=True) for side in (node.left, *node.comparators)):
+                found.append((node.lineno, "a status condition"))
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                parts = target.elts if isinstance(target, ast.Tuple) else [target]
+                if any(_is_status(part) for part in parts):
+                    found.append((node.lineno, "a status assignment"))
+    return found
+
+
+def test_every_status_write_and_condition_goes_through_the_lifecycle_table():
+    offenders = []
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        if path.name == "lifecycle.py" or "catalog" in path.parts:
+            continue
+        offenders += [f"{path.relative_to(ROOT)}:{line}: {what}" for line, what in status_writes(path)]
+    assert offenders == [], "use lifecycle.<ENTITY>.move/check/start instead:\n" + "\n".join(offenders)
+
+
+def test_the_write_check_sees_what_it_forbids(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "Item.status.set('x')\n"
+        "cond = Order.status == 'y'\n"
+        "cond = Item.status.is_in('a', 'b')\n"
+        "item.status = 'z'\n"
+        "order.status, order.paid_at = 'p', now\n"
+        "ok = item.status == other\n"  # a read of an instance is no condition
+    )
+    assert sorted(line for line, _ in status_writes(sample)) == [1, 2, 3, 4, 5]
