@@ -237,3 +237,23 @@ def test_identical_titles_are_told_apart_and_inspection_shows_the_listing_beside
     expect(page.get_by_role("region", name="QC photos")).to_be_visible()
     expect(page.locator("dl.facts").first).to_contain_text(first["item_id"])
     console.shot("inspection-listing")
+
+
+def test_a_parcel_scanned_by_mistake_is_voided_from_the_exceptional_parcels_screen(console, http):
+    wrong = f"0F{uuid.uuid4().hex[:6].upper()}"  # a truncated scan: an exceptional parcel nobody expects
+    parcel = flows.ok(
+        http.call("POST", "/staff/inbound", user=flows.WAREHOUSE, json={"tracking_no": wrong}), 201
+    )
+    page = console.page
+    console.sign_in(flows.WAREHOUSE)
+    expect(page.get_by_role("heading", name="Inbound scan")).to_be_visible()
+    console.go("#/parcels")
+    card = page.locator(f"section.card[data-parcel-id='{parcel['parcel_id']}']")
+    card.get_by_text("Scanned by mistake? Void it").click()
+    undo = card.get_by_role("form", name=f"Void parcel {wrong}")
+    undo.get_by_role("button", name="Void wrong scan").click()
+    expect(undo.get_by_role("alert")).to_contain_text("Say why")
+    undo.get_by_label("Why it was a wrong scan").fill("two barcodes read as one")
+    undo.get_by_role("button", name="Void wrong scan").click()
+    expect(card).to_have_count(0)
+    assert wrong not in _exceptional_tracking_numbers(http)

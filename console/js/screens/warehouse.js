@@ -92,7 +92,8 @@ async function sendScan(scan) {
     scan.state = "failed";
     scan.note = plain(error);
     renderScans();
-    if (screen?.form.isConnected) showError(screen.form.errorBox, `${scan.no} not recorded. ${plain(error)}`);
+    // its own alert: the form's error box clears on the next keystroke, which a scanner sends at once
+    if (screen?.alert.isConnected) showError(screen.alert, `${scan.no} not recorded. ${plain(error)}`);
     say(`Not recorded: ${scan.no}`);
   }
 }
@@ -157,8 +158,9 @@ export async function inbound(view) {
     renderScans();
     drain();
   });
-  screen = { feedback, history, count, form: f };
-  fill(view, h("h1", {}, "Inbound scan"), f, feedback, h("h2", {}, "This session"), count, history);
+  const alert = errorBox();
+  screen = { feedback, history, count, alert };
+  fill(view, h("h1", {}, "Inbound scan"), f, alert, feedback, h("h2", {}, "This session"), count, history);
   renderScans();
   tracking.control.focus();
 }
@@ -213,7 +215,16 @@ export async function parcels(view) {
       say(`Parcel ${p.tracking_no} assigned.`);
       await parcels(view);
     });
-    return h("section", { class: "card", dataset: { parcelId: p.parcel_id } }, h("h2", {}, p.tracking_no, h("small", {}, ` ${p.carrier || ""}`)), h("p", {}, `Received ${when(p.received_at)}${p.weight_g ? ` · ${p.weight_g} g` : ""} · kept until ${when(p.storage_expires_at)}`), f);
+    const reason = field("Why it was a wrong scan", { maxlength: 500, autocomplete: "off" });
+    const undo = form({ class: "inline-form void", "aria-label": `Void parcel ${p.tracking_no}` }, [reason], "Void wrong scan", async () => {
+      if (!reason.control.value.trim()) throw new Error("Say why this scan was wrong.");
+      await post(`/staff/parcels/${p.parcel_id}/void`, { reason: reason.control.value.trim() });
+      say(`Parcel ${p.tracking_no} voided.`);
+      await parcels(view);
+    });
+    undo.submitButton.className = "danger";
+    const voidable = !p.contested && !p.item_ids.length;
+    return h("section", { class: "card", dataset: { parcelId: p.parcel_id } }, h("h2", {}, p.tracking_no, h("small", {}, ` ${p.carrier || ""}`)), h("p", {}, `Received ${when(p.received_at)}${p.weight_g ? ` · ${p.weight_g} g` : ""} · kept until ${when(p.storage_expires_at)}`), f, voidable ? h("details", { class: "void" }, h("summary", {}, "Scanned by mistake? Void it (soon after the scan)"), undo) : null);
   });
   fill(view, h("h1", {}, "Exceptional parcels"), h("p", { class: "summary" }, `${page.items.length} parcels nobody expected, oldest first. Assign one when a customer identifies it.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No exceptional parcel.")]));
 }
