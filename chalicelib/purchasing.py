@@ -78,6 +78,11 @@ def order_detail(order_id: str) -> dict:
     return row
 
 
+def staff_item(item_id: str) -> dict:
+    item = _item(item_id)
+    return dict(item_json(item), user_id=item.user_id)
+
+
 def item_queue(status: str, limit: int, cursor: dict | None) -> dict:
     items, next_cursor = queue_page(Item, status, limit, cursor)
     return {"items": [dict(item_json(i), user_id=i.user_id) for i in items], "next_cursor": next_cursor}

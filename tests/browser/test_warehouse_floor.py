@@ -4,6 +4,7 @@ Each test drives the console against the real local stack (under the stack lock)
 
 from __future__ import annotations
 
+import io
 import uuid
 
 from playwright.sync_api import expect
@@ -80,3 +81,37 @@ def test_a_scan_the_api_refuses_is_shown_as_not_recorded_and_the_next_scans_go_o
     expect(history.locator("li[data-tracking='??']")).to_contain_text("Not recorded")
     expect(history.locator(f"li[data-tracking='{good}']")).to_contain_text("Exceptional")
     expect(page.get_by_role("alert")).to_contain_text("?? not recorded")
+
+
+def _printed(page) -> tuple[int, str]:
+    """The page as Chromium prints it (its CSS page size): (number of pages, their text)."""
+    from pypdf import PdfReader
+
+    pdf = PdfReader(io.BytesIO(page.pdf(prefer_css_page_size=True, print_background=True)))
+    return len(pdf.pages), " ".join(" ".join(p.extract_text() for p in pdf.pages).split())
+
+
+def test_a_reloaded_item_label_keeps_its_content_and_prints_as_one_4x6_page(console, http):
+    item = flows.stored_item(http)  # inspected: no longer in the received queue
+    owner = flows.ok(http.call("GET", f"/staff/items/{item['item_id']}", user=flows.WAREHOUSE))["user_id"]
+    console.sign_in(flows.WAREHOUSE)
+    expect(console.page.get_by_role("heading", name="Inbound scan")).to_be_visible()
+    console.open(f"#/label/item/{item['item_id']}")  # a reload: nothing cached in the page
+    label = console.page.locator("article.label")
+    expect(label).to_contain_text(item["title"])
+    expect(label).to_contain_text(f"Customer ref {owner[-8:].upper()}")
+    pages, text = _printed(console.page)
+    assert pages == 1
+    assert item["item_id"] in text and f"Customer ref {owner[-8:].upper()}" in text
+    assert item["title"].split()[0] in text
+
+
+def test_a_package_label_prints_as_one_4x6_page(console, http):
+    package = flows.paid_package(http)
+    console.sign_in(flows.WAREHOUSE)
+    expect(console.page.get_by_role("heading", name="Inbound scan")).to_be_visible()
+    console.go(f"#/label/package/{package['package_id']}")
+    expect(console.page.locator("article.label")).to_contain_text("PACKAGE")
+    pages, text = _printed(console.page)
+    assert pages == 1
+    assert package["package_id"] in text and "US" in text
