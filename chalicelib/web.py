@@ -286,7 +286,7 @@ def route(
                 return Response(body="", status_code=204)
             if response is not None:
                 result = serialize_response(response, result, f"{method} {path}")
-            if not groups:  # a customer's (or public) answer never names staff members
+            if not groups and not public:  # a customer's answer never names staff members
                 from chalicelib.responses.items import without_staff_ids
 
                 result = without_staff_ids(result)
