@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import auth, clock, config, currency, db, lifecycle, money, refunds, uow, wallet
+from chalicelib import auth, clock, config, currency, db, lifecycle, money, refunds, uow, users, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, OrderStatus, Queue, Settlement
@@ -70,6 +70,8 @@ def order_detail(order_id: str) -> dict:
     order = _order(order_id)
     row = order_json(order, order_items(order))
     row["user_id"] = order.user_id
+    row["customer_email"] = users.email_of(order.user_id)
+    row["refund_if_rejected_fen"] = refund_due_fen(order)
     row["overdue"] = bool(
         order.status == OrderStatus.PENDING_REVIEW
         and order.review_due_at
