@@ -42,6 +42,14 @@ class OrderResult:
 
 
 @dataclass
+class StaffOrderResult(OrderResult):
+    """An order as the review console reads it: also its owner's email and what rejecting it now refunds."""
+
+    customer_email: str | None = None
+    refund_if_rejected_fen: int = 0
+
+
+@dataclass
 class PricedCartItem:
     """A cart line with its product and SKU as the catalog has them now (None: no longer sold)."""
 

@@ -7,14 +7,21 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, currency, db, lifecycle, money, refunds, uow, wallet
+from chalicelib import auth, clock, config, currency, db, lifecycle, money, refunds, uow, users, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, Queue, Settlement
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
-from chalicelib.orders import OrderResult, move_items, order_items, refund_due_fen, refund_item
+from chalicelib.orders import (
+    OrderResult,
+    StaffOrderResult,
+    move_items,
+    order_items,
+    refund_due_fen,
+    refund_item,
+)
 from chalicelib.queues import queue_page
 from chalicelib.rules import settlement
 from chalicelib.tracking import normalise_tracking
@@ -54,10 +61,16 @@ def queue(status: str, limit: int, cursor: dict | None) -> tuple[list[Order], di
     return queue_page(Order, status, limit, cursor)
 
 
-def order_detail(order_id: str) -> OrderResult:
-    """One order for staff, with its items."""
+def order_detail(order_id: str) -> StaffOrderResult:
+    """One order for staff, with its items, its owner's email and what rejecting it now refunds."""
     order = _order(order_id)
-    return OrderResult(order, order_items(order))
+    email, refund = users.email_of(order.user_id), refund_due_fen(order)
+    return StaffOrderResult(order, order_items(order), customer_email=email, refund_if_rejected_fen=refund)
+
+
+def staff_item(item_id: str) -> Item:
+    """One item in any status (what a scanned item label opens)."""
+    return _item(item_id)
 
 
 def item_queue(status: str, limit: int, cursor: dict | None) -> tuple[list[Item], dict | None]:
@@ -66,6 +79,7 @@ def item_queue(status: str, limit: int, cursor: dict | None) -> tuple[list[Item]
 
 def approve(order_id: str, staff_id: str) -> OrderResult:
     order = _order(order_id)
+    auth.require_not_own(staff_id, order.user_id, "approve")
     lifecycle.ORDER.require("approve", order.status)
     items = order_items(order)
     now = clock.now_iso()
@@ -84,6 +98,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> OrderResult:
 
     def unit() -> uow.Unit:
         order = _order(order_id)
+        auth.require_not_own(staff_id, order.user_id, "reject")
         if not lifecycle.ORDER.allows("reject", order.status):
             raise Conflict(f"The order is {order.status}; only pending_review orders can be rejected.")
         items = order_items(order)
@@ -169,6 +184,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
     def unit() -> uow.Unit:
         item = _item(item_id)
+        auth.require_not_own(staff_id, item.user_id, "record a purchase (and its refund or charge) for")
         if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
         order = _order(item.order_id)

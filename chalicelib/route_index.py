@@ -34,6 +34,7 @@ ROUTES_BY_MODULE = {
     ],
     "chalicelib.api.staff": [
         ("GET", "/staff/items"),
+        ("GET", "/staff/items/{item_id}"),
         ("GET", "/staff/orders"),
         ("GET", "/staff/orders/{order_id}"),
         ("POST", "/staff/items/{item_id}/domestic-shipment"),
@@ -61,6 +62,7 @@ ROUTES_BY_MODULE = {
         ("POST", "/staff/inbound"),
         ("POST", "/staff/items/{item_id}/inspection"),
         ("POST", "/staff/parcels/{parcel_id}/assign"),
+        ("POST", "/staff/parcels/{parcel_id}/void"),
     ],
     "chalicelib.api.storage": [
         ("GET", "/staff/destruction-queue"),

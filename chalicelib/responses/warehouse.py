@@ -37,6 +37,14 @@ class ParcelClaims(Out):
     expected_item_ids: list[str] = Field(description="Purchased items shipped with this tracking number.")
 
 
+class ParcelVoid(Out):
+    """Who voided a parcel scanned by mistake, when and why."""
+
+    voided_at: Timestamp
+    voided_by: str = Field(description="The staff member's id.")
+    reason: str
+
+
 _PARCEL_EXAMPLE = {
     "parcel_id": "pcl_3f9a1c0e7b2d4a6f8e1c3b5d7a",
     "status": ParcelStatus.MATCHED,
@@ -67,6 +75,7 @@ class Parcel(Out):
         description="Set when it arrived exceptional: kept until then (30 days after receipt), then "
         "destroyed.",
     )
+    void: ParcelVoid = absent(description="Present when staff voided it as a wrong scan (status `voided`).")
 
     @classmethod
     def of(cls, parcel: stored.Parcel, **extra: Any) -> Self:
@@ -76,6 +85,12 @@ class Parcel(Out):
             extra["contested"] = plain(parcel.contested)
         if parcel.storage_expires_at:
             extra["storage_expires_at"] = parcel.storage_expires_at
+        if parcel.voided_at:
+            extra["void"] = {
+                "voided_at": parcel.voided_at,
+                "voided_by": parcel.voided_by,
+                "reason": parcel.void_reason,
+            }
         return cls.build(
             parcel_id=parcel.parcel_id,
             status=parcel.status,

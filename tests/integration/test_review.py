@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import clock
-from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, WAREHOUSE, sent_emails, top_up
+from tests.integration.conftest import (
+    ADMIN,
+    ALICE,
+    BOB,
+    REVIEWER,
+    WAREHOUSE,
+    send_webhook,
+    sent_emails,
+    top_up,
+)
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -84,6 +93,21 @@ def test_reject_refunds_in_full_and_emails_the_reason(api):
     assert api.post(f"/staff/orders/{order['order_id']}/reject", {"reason": "x"}, user=REVIEWER).status == 409
     assert balance(api) == 5800
     assert api.post(f"/staff/orders/{order['order_id']}/reject", {}, user=REVIEWER).status in (400, 409)
+
+
+def test_the_order_detail_names_the_customer_by_email_and_what_a_rejection_returns(api):
+    balance_paid = paid_order(api, top_up_fen=5800)
+    detail = api.get(f"/staff/orders/{balance_paid['order_id']}", user=REVIEWER).body
+    assert detail["customer_email"] == "alice@example.com" and detail["user_id"] == api.user_id(ALICE)
+    assert detail["refund_if_rejected_fen"] == 5800  # paid from the wallet: all of it comes back
+    created = api.post("/orders", {"items": [TEE], "payment_channel": "card"}, user=ALICE).body
+    payment = api.post(f"/orders/{created['order_id']}/pay", user=ALICE).body["payment"]
+    assert send_webhook(api, payment["payment_id"], payment["charge_fen"]).status == 200
+    card = api.get(f"/staff/orders/{created['order_id']}", user=REVIEWER).body
+    assert card["paid_fen"] == 6124 and card["charges"]["bank_fee_fen"] == 324
+    assert card["refund_if_rejected_fen"] == 5800  # the card's bank fee is kept
+    api.post(f"/staff/orders/{created['order_id']}/reject", {"reason": "Shop closed"}, user=REVIEWER)
+    assert api.get(f"/staff/orders/{created['order_id']}", user=REVIEWER).body["refund_if_rejected_fen"] == 0
 
 
 def _approved(api, **kw):
@@ -218,3 +242,21 @@ def test_twenty_concurrent_approvals_one_wins(api):
         )
     statuses = sorted(r.status for r in results)
     assert statuses.count(200) == 1 and statuses.count(409) == 19, statuses
+
+
+def test_a_reviewer_cannot_approve_reject_or_purchase_for_their_own_order(api):
+    """Issue 21, item 8: four eyes on money; another staff member (here the admin) can."""
+    own = paid_order(api, user=REVIEWER)
+    order_id = own["order_id"]
+    approve = api.post(f"/staff/orders/{order_id}/approve", user=REVIEWER)
+    assert approve.status == 403 and "your own order" in approve.body["error"]["message"]
+    reject = api.post(f"/staff/orders/{order_id}/reject", {"reason": "mine"}, user=REVIEWER)
+    assert reject.status == 403
+    assert api.get(f"/orders/{order_id}", user=REVIEWER).body["status"] == "pending_review"  # nothing changed
+    assert api.post(f"/staff/orders/{order_id}/approve", user=ADMIN).status == 200
+    item_id = own["items"][0]["item_id"]
+    body = {"merchant_order_no": "TB-OWN", "actual_unit_price_fen": 100}  # would refund most of it
+    before = balance(api, REVIEWER)
+    assert api.post(f"/staff/items/{item_id}/purchase", body, user=REVIEWER).status == 403
+    assert balance(api, REVIEWER) == before
+    assert api.post(f"/staff/items/{item_id}/purchase", body, user=ADMIN).status == 200
