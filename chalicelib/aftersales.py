@@ -10,7 +10,6 @@ from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus, ItemStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
-from chalicelib.notify import notify
 from chalicelib.queues import queue_page, shard_key
 
 # an item is with us (or was received) when a case can be opened about it
@@ -149,20 +148,22 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             tx.update(item, actions=actions, condition=condition)
 
         work.write(write)
+        work.notify(
+            case.user_id,
+            "after_sales_resolved",
+            {
+                "case_id": case_id,
+                "item_id": case.item_id,
+                "resolution": resolution,
+                "refund": f"{money.format_cny(refund_fen)} was returned to your wallet."
+                if refund_fen
+                else "",
+                "note": note or "",
+            },
+        )
         work.result = case
         return work
 
     case = uow.run(unit)
     resolved = AfterSalesCase.get(case_id, consistent_read=True)
-    notify(
-        case.user_id,
-        "after_sales_resolved",
-        {
-            "case_id": case_id,
-            "item_id": case.item_id,
-            "resolution": resolution,
-            "refund": f"{money.format_cny(refund_fen)} was returned to your wallet." if refund_fen else "",
-            "note": note or "",
-        },
-    )
     return dict(case_json(resolved), item=item_json(Item.get(case.item_id)))

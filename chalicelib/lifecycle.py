@@ -99,6 +99,15 @@ class PhotoStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class OutboxStatus(StrEnum):
+    """An email event of the outbox (chalicelib/models/outbox.py)."""
+
+    PENDING = "pending"  # written with its change; not sent yet, or its last attempt failed
+    SENDING = "sending"  # claimed by a handler until its claim expires
+    SENT = "sent"
+    UNDELIVERABLE = "undeliverable"  # no address, or SES refused it for good: never retried
+
+
 @dataclass(frozen=True)
 class Transition:
     action: str
@@ -273,6 +282,18 @@ PHOTO = Lifecycle(
     ],
 )
 
+OUTBOX = Lifecycle(
+    "outbox event",
+    OutboxStatus,
+    [
+        Transition("claim", (OutboxStatus.PENDING,), OutboxStatus.SENDING, (S,)),
+        Transition("take_over", (OutboxStatus.SENDING,), OutboxStatus.SENDING, (S,)),  # its claim expired
+        Transition("release", (OutboxStatus.SENDING,), OutboxStatus.PENDING, (S,)),  # a transient failure
+        Transition("send", (OutboxStatus.SENDING,), OutboxStatus.SENT, (S,)),
+        Transition("refuse", (OutboxStatus.SENDING,), OutboxStatus.UNDELIVERABLE, (S,)),
+    ],
+)
+
 LIFECYCLES = {
     "item": ITEM,
     "order": ORDER,
@@ -281,6 +302,7 @@ LIFECYCLES = {
     "case": CASE,
     "declaration": DECLARATION,
     "photo": PHOTO,
+    "outbox": OUTBOX,
 }
 
 # --- named sets, derived from the table ---------------------------------------------------------------

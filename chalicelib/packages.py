@@ -22,7 +22,6 @@ from chalicelib.lifecycle import ItemStatus, PackageStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
-from chalicelib.notify import notify
 from chalicelib.queues import queue_page, shard_key
 from chalicelib.rules import shipping as rules
 from chalicelib.rules import storage as storage_rules
@@ -481,20 +480,21 @@ def expire(package: Package) -> bool:
             clock.now_iso()
         ):
             return uow.Unit(result=None)
-        return _release(current, "expire", "payment_expired")
+        work = _release(current, "expire", "payment_expired")
+        work.notify(
+            current.user_id,
+            "package_expired",
+            {
+                "package_id": current.package_id,
+                "days": config.get_int("PACKAGE_PAYMENT_DAYS"),
+                "item_count": len(current.item_ids),
+            },
+        )
+        return work
 
     body = uow.run(unit)
     if body is None:
         return False
-    notify(
-        package.user_id,
-        "package_expired",
-        {
-            "package_id": package.package_id,
-            "days": config.get_int("PACKAGE_PAYMENT_DAYS"),
-            "item_count": len(package.item_ids),
-        },
-    )
     log.info("unpaid package expired", extra={"package_id": package.package_id})
     return True
 
@@ -628,21 +628,21 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 )
 
             work.write(write)
-            work.result = (package.user_id, due)
+            if due:
+                work.notify(
+                    package.user_id,
+                    "package_payment_due",
+                    {"package_id": package_id, "amount": money.format_cny(due)},
+                )
+            work.result = due
             return work
 
         return unit
 
     try:
-        user_id, due = uow.run(build(may_charge=True))
+        due = uow.run(build(may_charge=True))
     except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
-        user_id, due = uow.run(build(may_charge=False))
-    if due:
-        notify(
-            user_id,
-            "package_payment_due",
-            {"package_id": package_id, "amount": money.format_cny(due)},
-        )
+        due = uow.run(build(may_charge=False))
     log.info("package packed", extra={"package_id": package_id, "due_fen": due})
     return staff_package(package_id)
 
@@ -734,22 +734,25 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
                 )
 
         work.write(write)
+        work.notify(
+            package.user_id,
+            "package_shipped",
+            {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
+        )
         work.result = package.user_id
         return work
 
-    user_id = uow.run(unit)
-    notify(
-        user_id,
-        "package_shipped",
-        {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
-    )
+    uow.run(unit)
     log.info("package shipped", extra={"package_id": package_id})
     return staff_package(package_id)
 
 
-def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> tuple[Package, list[Item]]:
+def deliver(
+    package_id: str, confirmed_by: str, user_id: str | None = None, email: tuple[str, dict] | None = None
+) -> tuple[Package, list[Item]]:
     """`delivered`, by the customer (`user_id` given: own packages only) or by the auto-confirm job.
-    Returns the package and its items as committed."""
+    `email` (template, data) is sent to the owner if and only if this commits. Returns the package and
+    its items as committed."""
 
     def unit() -> uow.Unit:
         package = own_package(user_id, package_id) if user_id else _package(package_id)
@@ -779,6 +782,8 @@ def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> t
             )
             item.status = lifecycle.ITEM.target("deliver")
         package.status, package.delivered_at, package.delivery_confirmed_by = delivered, now, confirmed_by
+        if email:
+            work.notify(package.user_id, *email)
         work.result = (package, items)
         return work
 

@@ -13,7 +13,6 @@ from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
-from chalicelib.notify import notify
 from chalicelib.orders import move_items, order_items, order_json, refund_due_fen, refund_item
 from chalicelib.queues import queue_page, shard_key
 from chalicelib.tracking import normalise_tracking
@@ -102,11 +101,11 @@ def approve(order_id: str, staff_id: str) -> dict:
             tx, items, lifecycle.ITEM.sources("approve"), purchasing, queue_status=purchasing
         )
     )
+    work.notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
     uow.run(lambda: work, retry=False, conflict="The order was changed by someone else; reload it.")
     order.status, order.decided_at = approved, now
     for item in items:
         item.status = purchasing
-    notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
     return order_json(order, items)
 
 
@@ -139,15 +138,15 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
             move_items(tx, items, (ItemStatus.PENDING_REVIEW,), ItemStatus.REJECTED, extra=refund_item)
 
         work.write(write)
+        work.notify(
+            order.user_id,
+            "order_rejected",
+            {"order_id": order_id, "reason": reason, "refund": money.format_cny(refund)},
+        )
         work.result = (order.user_id, refund)
         return work
 
-    user_id, refund = uow.run(unit)
-    notify(
-        user_id,
-        "order_rejected",
-        {"order_id": order_id, "reason": reason, "refund": money.format_cny(refund)},
-    )
+    uow.run(unit)
     rejected = _order(order_id)
     return order_json(rejected, order_items(rejected))
 
@@ -247,23 +246,23 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             )
 
         work.write(write)
+        if waiting:
+            work.notify(
+                item.user_id,
+                waiting,
+                {
+                    "item_id": item_id,
+                    "title": item.title,
+                    "amount": money.format_cny(difference),
+                    "listed": money.format_cny(int(item.unit_price_fen)),
+                    "actual": money.format_cny(actual_unit_price_fen),
+                    "refund": money.format_cny(refunds.refundable_fen(item)),
+                },
+            )
         work.result = (item, waiting, difference)
         return work
 
-    item, waiting, difference = uow.run(unit)
-    if waiting:
-        notify(
-            item.user_id,
-            waiting,
-            {
-                "item_id": item_id,
-                "title": item.title,
-                "amount": money.format_cny(difference),
-                "listed": money.format_cny(int(item.unit_price_fen)),
-                "actual": money.format_cny(actual_unit_price_fen),
-                "refund": money.format_cny(refunds.refundable_fen(item)),
-            },
-        )
+    uow.run(unit)
     return item_json(_item(item_id))
 
 

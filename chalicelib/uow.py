@@ -7,6 +7,10 @@ When a condition fails because something changed underneath (a lost race), the b
 fresh reads, whose own checks then refuse what the new state no longer allows (a 409); a unit that must
 not be re-run (`retry=False`) turns the lost race straight into a 409 naming what changed. Either way a
 lost race is never a 500, and nothing is half-written.
+
+Side effects leave through the outbox: `notify()` adds an email event (chalicelib/models/outbox.py) to
+the same transaction, so a committed change always has its email and a lost race or a refused change
+has none; chalicelib/events/outbox.py sends it after the request, at least once.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db
+from chalicelib import clock, db, ids
 from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
+from chalicelib.models.outbox import UNSENT, OutboxEvent
 
 log = get_logger("uow")
 
@@ -63,6 +68,18 @@ class Unit:
 
     def delete(self, obj, condition=None) -> None:
         self.writes.append(lambda tx: tx.delete(obj, condition=condition))
+
+    def notify(self, user_id: str, template: str, data: dict) -> None:
+        """Email `user_id` with `template` once this unit commits (an outbox event in its transaction)."""
+        event = OutboxEvent(
+            ids.new_id("evt"),
+            user_id=user_id,
+            template=template,
+            data=data,
+            created_at=clock.now_iso(),
+            unsent=UNSENT,
+        )
+        self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
 
     def check(self, model, hash_key, condition) -> None:
         self.writes.append(lambda tx: tx.condition_check(model, hash_key, condition=condition))

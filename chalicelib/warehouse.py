@@ -17,7 +17,6 @@ from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
-from chalicelib.notify import notify
 from chalicelib.queues import shard_key
 from chalicelib.rules import inspection as inspection_rules
 from chalicelib.rules import storage as storage_rules
@@ -432,15 +431,14 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
         Item.queue_key.remove(),
         Item.queue_at.remove(),
     ]
-    db.update_or_conflict(
-        item, actions, Item.status == ItemStatus.RECEIVED, "The item was inspected by someone else meanwhile."
-    )
+    work = uow.Unit()
+    work.update(item, actions, Item.status == ItemStatus.RECEIVED)
     template = {
         "inspection_issue": ItemStatus.INSPECTION_ISSUE,
         "not_transportable": ItemStatus.NOT_TRANSPORTABLE,
     }.get(status, "electronics_confirm" if assessed.customer_confirmation_requested else None)
     if template:
-        notify(
+        work.notify(
             item.user_id,
             template,
             {
@@ -450,6 +448,7 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
                 "hazards": ", ".join(assessed.hazards),
             },
         )
+    uow.run(lambda: work, retry=False, conflict="The item was inspected by someone else meanwhile.")
     return item_json(_item(item_id))
 
 

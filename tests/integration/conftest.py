@@ -12,6 +12,7 @@ from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import auth, aws, clock, provision
+from infra.local.streams import StreamDriver
 from tests.conftest import ROOT
 
 
@@ -100,9 +101,21 @@ class _CognitoTime:
         return clock.now().timestamp()
 
 
+# the outbox table's stream, driven in-process as Lambda would (infra/local/streams.py)
+_outbox: list[StreamDriver] = []
+
+
+def outbox() -> StreamDriver:
+    """The current test's outbox stream driver, invoking app.outbox_events."""
+    return _outbox[-1]
+
+
 @pytest.fixture
 def stack(monkeypatch) -> Iterator[dict]:
     import moto.cognitoidp.models
+
+    import app as application
+    from chalicelib import config
 
     monkeypatch.setattr(moto.cognitoidp.models, "time", _CognitoTime)
     with mock_aws():
@@ -111,7 +124,9 @@ def stack(monkeypatch) -> Iterator[dict]:
         described = provision.provision(demo_users=True)
         os.environ["USER_POOL_ID"] = described["user_pool_id"]
         os.environ["USER_POOL_CLIENT_ID"] = described["client_id"]
+        _outbox.append(StreamDriver(config.table_name("outbox"), application.outbox_events))
         yield described
+        _outbox.clear()
         aws.reset()
         auth.jwks.clear()
 
@@ -251,7 +266,10 @@ def send_webhook(
 
 
 def sent_emails(to: str | None = None) -> list[dict]:
-    """Templated emails moto's SES accepted: [{"to", "template", "data"}]."""
+    """Templated emails moto's SES accepted: [{"to", "template", "data"}], once the outbox handler has
+    been given every event written so far (what Lambda does within a second of the commit)."""
+    if _outbox:
+        outbox().drain()
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
