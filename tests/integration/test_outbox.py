@@ -170,3 +170,17 @@ def test_a_user_without_an_address_is_undeliverable_not_retried(api):
     assert sent_emails() == []
     (event,) = events()
     assert event.status == "undeliverable" and outbox().failed_records == 0
+
+
+def test_events_the_stream_gave_up_on_are_sent_by_the_redrive_once(api, monkeypatch):
+    from infra import outbox as redrive
+
+    notify_many(api, 2)
+    monkeypatch.setattr(emails, "send", unavailable)
+    assert sent_emails() == []  # the stream keeps failing...
+    monkeypatch.undo()
+    assert redrive.redrive(timedelta(hours=1)) == {}  # too recent: still the stream's
+    clock.set_now(clock.now() + timedelta(days=2))  # ...until its records expired
+    assert redrive.redrive(timedelta(hours=1)) == {"sent": 2}
+    assert redrive.redrive(timedelta(hours=1)) == {}
+    assert len(ses_messages()) == 2
