@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt token job topup clean-venv package demo bench-load browser contract-tools
+.PHONY: run test lint fmt token job topup clean-venv package demo bench-load browser contract-tools console-tools console-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,13 +37,32 @@ $(TS_STAMP): $(TS_TOOLS)/package.json $(TS_TOOLS)/package-lock.json
 
 contract-tools: $(TS_STAMP)
 
+## the staff console's checkers (ESLint, TypeScript; pinned in tools/console-check/package-lock.json): `npm ci`
+## when missing or when the lock file changes
+CONSOLE_TOOLS := tools/console-check
+CONSOLE_STAMP := $(CONSOLE_TOOLS)/node_modules/.installed
+$(CONSOLE_STAMP): $(CONSOLE_TOOLS)/package.json $(CONSOLE_TOOLS)/package-lock.json
+	cd $(CONSOLE_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CONSOLE_STAMP)
+
+console-tools: $(CONSOLE_STAMP)
+
+## make console-check: ESLint, then `tsc --checkJs` over console/js (every file `// @ts-check`, no build step)
+## against the types openapi-typescript generates from docs/openapi.json; tests/integration/test_console_js.py
+## runs the same checks in `make test`
+console-check: $(CONSOLE_STAMP) $(TS_STAMP)
+	$(TS_TOOLS)/node_modules/.bin/openapi-typescript docs/openapi.json --output $(CONSOLE_TOOLS)/generated/api.d.ts
+	$(CONSOLE_TOOLS)/node_modules/.bin/eslint -c $(CONSOLE_TOOLS)/eslint.config.mjs console/js
+	$(CONSOLE_TOOLS)/node_modules/.bin/tsc -p $(CONSOLE_TOOLS)/tsconfig.json
+
 ## make run: moto on 127.0.0.1:5000, every resource, demo data, the API (the Chalice app under waitress)
 ## on 127.0.0.1:8000, the staff console on 127.0.0.1:8080
 run: $(STAMP)
 	$(BIN)/python -m infra.local.stack
 
-## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser)
-test: $(STAMP) $(CHROMIUM_STAMP) $(TS_STAMP) lint
+## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser, the
+## console's ESLint and type check)
+test: $(STAMP) $(CHROMIUM_STAMP) $(TS_STAMP) $(CONSOLE_STAMP) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -45,6 +45,11 @@ CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
     "MoneyMovedFen": ("None", ("kind",), "money moved through the wallet ledger, in fen, per ledger kind"),
     "JobCompleted": ("Count", ("job",), "a scheduled job finished its run (heartbeat for the 26 h alarms)"),
     "ExchangeRatesStale": ("Count", (), "currencies whose rate is stale after an exchange-rate run"),
+    "ExchangeRatesRefused": (
+        "Count",
+        ("reason",),
+        "published rates held back: future_date, out_of_bounds, jump (a day-over-day move past the limit)",
+    ),
 }
 
 _lock = threading.Lock()

@@ -8,6 +8,10 @@ fresh reads, whose own checks then refuse what the new state no longer allows (a
 not be re-run (`retry=False`) turns the lost race straight into a 409 naming what changed. Either way a
 lost race is never a 500, and nothing is half-written.
 
+Inside a request holding an Idempotency-Key claim (chalicelib/idempotency.py), every transaction also
+marks the claim done with the answer the unit's result makes, conditioned on the claim's attempt: the
+answer a retry replays commits with the money or not at all (one more action in the transaction).
+
 Side effects leave through the outbox: `notify()` adds an email event (chalicelib/models/outbox.py) to
 the same transaction, so a committed change always has its email and a lost race or a refused change
 has none; chalicelib/events/outbox.py sends it after the request, at least once.
@@ -22,7 +26,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, ids
+from chalicelib import clock, db, idempotency, ids
 from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
 from chalicelib.models.outbox import UNSENT, OutboxEvent
@@ -110,6 +114,9 @@ def run(
         except TransactWriteError as exc:
             if not db.lost_race(exc):
                 raise
+            claim = idempotency.current()
+            if claim is not None:
+                idempotency.cancelled(claim)  # cancelled: nothing applied; 409 if the claim was taken over
             log.info("unit of work lost a race", extra={"attempt": attempt + 1, "retry": retry})
     raise Conflict(conflict if not retry else "The resource is busy; try again.")
 
@@ -117,8 +124,15 @@ def run(
 def commit(unit: Unit) -> None:
     from chalicelib import wallet
 
+    claim = idempotency.current()
+    answer = None
     with TransactWrite(connection=db.connection()) as tx:
         for user_id, legs in unit.legs.items():
             wallet.write_legs(tx, user_id, legs, unit.accounts.get(user_id))
         for write in unit.writes:
             write(tx)
+        if claim is not None:
+            answer = idempotency.complete_in(tx, claim, unit.result)
+            claim.in_doubt = True  # from here until the answer arrives, the commit may or may not apply
+    if claim is not None:
+        claim.in_doubt, claim.answer = False, answer

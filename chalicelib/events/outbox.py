@@ -64,19 +64,18 @@ def deliver(event_id: str) -> str:
     """Send one event unless it was sent or is being sent; returns its status (or `duplicate`)."""
     now = clock.now()
     event = OutboxEvent(event_id)
+    claim = OUTBOX.move(
+        event,
+        "claim",
+        now=clock.iso(now),
+        also=[
+            OutboxEvent.claimed_until.set(clock.iso(now + timedelta(seconds=CLAIM_SECONDS))),
+            OutboxEvent.attempts.add(1),
+        ],
+        when=(OutboxEvent.status == OutboxStatus.PENDING) | (OutboxEvent.claimed_until < clock.iso(now)),
+    )
     try:
-        event.update(
-            actions=[
-                OutboxEvent.status.set(OUTBOX.target("claim")),
-                OutboxEvent.claimed_until.set(clock.iso(now + timedelta(seconds=CLAIM_SECONDS))),
-                OutboxEvent.attempts.add(1),
-            ],
-            condition=OUTBOX.condition(OutboxEvent.status, "claim")
-            | (
-                OUTBOX.condition(OutboxEvent.status, "take_over")
-                & (OutboxEvent.claimed_until < clock.iso(now))
-            ),
-        )
+        event.update(actions=claim.actions, condition=claim.condition)
     except UpdateError as exc:
         if db.lost_race(exc):
             log.info("email event already handled", extra={"event_id": event_id})
@@ -111,13 +110,18 @@ def _finish(
 ) -> str:
     """`send` or `refuse` a claimed event: no longer owed, kept DELIVERED_KEEP_DAYS."""
     now = clock.now()
-    status = OUTBOX.target(action)
-    actions = [
-        OutboxEvent.status.set(status),
-        OutboxEvent.unsent.remove(),
-        OutboxEvent.claimed_until.remove(),
-        OutboxEvent.expires_at.set(now + timedelta(days=DELIVERED_KEEP_DAYS)),
-    ]
+    move = OUTBOX.move(
+        event,
+        action,
+        now=clock.iso(now),
+        also=[
+            OutboxEvent.unsent.remove(),
+            OutboxEvent.claimed_until.remove(),
+            OutboxEvent.expires_at.set(now + timedelta(days=DELIVERED_KEEP_DAYS)),
+        ],
+    )
+    status = event.status
+    actions = move.actions
     if status == OutboxStatus.SENT:
         actions += [OutboxEvent.sent_at.set(clock.iso(now)), OutboxEvent.message_id.set(message_id)]
         metrics.count("EmailsSent", template=event.template)
@@ -125,19 +129,17 @@ def _finish(
         actions.append(OutboxEvent.error.set(error))
         metrics.count("EmailsUndeliverable", template=event.template)
         log.warning("email undeliverable", extra={"event_id": event.event_id, "error": error})
-    if not db.update_if(event, actions, OUTBOX.condition(OutboxEvent.status, action)):
+    if not db.update_if(event, actions, move.condition):
         log.warning("email event changed while it was sent", extra={"event_id": event.event_id})
     return status.value
 
 
 def _release(event: OutboxEvent, error: str) -> None:
     """Back to `pending` after a transient failure, so the retry (or another handler) may claim it."""
-    db.update_if(
+    move = OUTBOX.move(
         event,
-        [
-            OutboxEvent.status.set(OUTBOX.target("release")),
-            OutboxEvent.claimed_until.remove(),
-            OutboxEvent.error.set(error[:500]),
-        ],
-        OUTBOX.condition(OutboxEvent.status, "release"),
+        "release",
+        now=clock.now_iso(),
+        also=[OutboxEvent.claimed_until.remove(), OutboxEvent.error.set(error[:500])],
     )
+    db.update_if(event, move.actions, move.condition)
