@@ -1,6 +1,6 @@
 """The lifecycle of items, orders, packages, parcels and after-sales cases: one home, pure code.
 
-Each entity's statuses are an enum whose values are the API's status strings (docs/api.md, "Statuses").
+Each entity's statuses are an enum whose values are the API's status strings (docs/data-model.md, glossary).
 Its allowed transitions are one table: a business action, the statuses it may start from, the status it
 leads to, who may trigger it, and the timestamps it stamps; each entity also declares which statuses put
 it on a staff work queue. Every status write goes through one call, `ITEM.move(item, "approve", now=...)`:
@@ -255,25 +255,24 @@ class Lifecycle:
     def check(self, model, *statuses: StrEnum):
         """A guard on an entity the write does not move (e.g. the order of an item being bought): its
         stored status is one of `statuses` (name them from the table: `ORDER.target("approve")`)."""
-        for status in statuses:
-            if not isinstance(status, self.statuses):
-                raise TypeError(f"{self.entity} has no status {status!r}")
-        values = [s.value for s in statuses]
+        values = [self.statuses(s).value for s in statuses]  # ValueError for a word not in the table
         return model.status == values[0] if len(values) == 1 else model.status.is_in(*values)
 
     def queue_names(self) -> tuple[Queue, ...]:
         found = {*(self.queues or {}).values(), *(t.queue for t in self.transitions if t.queue)}
         return tuple(q for q in Queue if q in found)
 
-    def queue_fields(self, status: StrEnum, entity_id: str, now: str) -> dict:
-        """A new record's status and queue-index attributes (constructor keywords) for `status`."""
-        from chalicelib.queues import shard_key
-
-        fields: dict = {"status": self.statuses(status)}
+    def start(self, obj, status: StrEnum, *, now: str, queue_id: str | None = None):
+        """A new record (not saved yet) in its first status, on the staff queue of that status if any;
+        `queue_id` shards the queue by another id than the record's key. Returns `obj`."""
+        obj.status = self.statuses(status)
         queue = (self.queues or {}).get(status)
         if queue is not None:
-            fields.update(queue_key=shard_key(queue, entity_id), queue_at=now)
-        return fields
+            from chalicelib.queues import shard_key
+
+            entity_id = queue_id or getattr(obj, type(obj)._hash_key_attribute().attr_name)
+            obj.queue_key, obj.queue_at = shard_key(queue, entity_id), now
+        return obj
 
     def move(
         self,
@@ -311,7 +310,7 @@ class Lifecycle:
             raise KeyError(f"{self.entity} action {action!r} has several targets; name one with to=")
         row = rows[0]
         status = model.status
-        condition = status == source if source is not None else self.condition(status, action)
+        condition = status == str(source) if source is not None else self.condition(status, action)
         if when is not None:
             condition = condition & when
         updates: dict[str, Any] = {"status": row.target}
@@ -539,7 +538,8 @@ def markdown() -> str:
         "## Lifecycle",
         "",
         "Generated from the transition table in `chalicelib/lifecycle.py` (`make docs`; a test fails when",
-        "this section is stale). Services build their write conditions from the same table.",
+        "this section is stale). Every status write is built from the same table (`Lifecycle.move`: the",
+        "condition, the stamps, the queue keys), and `who` is checked against each route's groups.",
         "",
         "### Statuses",
         "",
