@@ -72,7 +72,7 @@ def deliver(event_id: str) -> str:
             OutboxEvent.claimed_until.set(clock.iso(now + timedelta(seconds=CLAIM_SECONDS))),
             OutboxEvent.attempts.add(1),
         ],
-        when=(OutboxEvent.status == OutboxStatus.PENDING) | (OutboxEvent.claimed_until < clock.iso(now)),
+        when=OUTBOX.check(OutboxEvent, OutboxStatus.PENDING) | (OutboxEvent.claimed_until < clock.iso(now)),
     )
     try:
         event.update(actions=claim.actions, condition=claim.condition)
