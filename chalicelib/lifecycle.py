@@ -180,6 +180,7 @@ class Lifecycle:
         *,
         stamps: tuple[str, ...] = (),
         queues: Mapping[StrEnum, Queue] | None = None,
+        starts: tuple[StrEnum, ...] = (),
     ):
         self.entity = entity
         self.statuses = statuses
@@ -187,6 +188,9 @@ class Lifecycle:
         self.stamps = stamps  # stamped by every move (e.g. updated_at)
         # None: the entity has no queue index; otherwise a status not listed takes it off its queue
         self.queues = dict(queues) if queues is not None else None
+        # what a new record may be created in: every status no transition reaches, and `starts`
+        reached = {t.target for t in self.transitions}
+        self.starts = tuple(s for s in statuses if s not in reached or s in starts)
         for t in self.transitions:
             for status in (*t.sources, t.target):
                 if not isinstance(status, statuses):
@@ -265,6 +269,8 @@ class Lifecycle:
     def start(self, obj, status: StrEnum, *, now: str, queue_id: str | None = None):
         """A new record (not saved yet) in its first status, on the staff queue of that status if any;
         `queue_id` shards the queue by another id than the record's key. Returns `obj`."""
+        if status not in self.starts:
+            raise ValueError(f"a new {self.entity} starts {', '.join(self.starts)}, not {status}")
         obj.status = self.statuses(status)
         queue = (self.queues or {}).get(status)
         if queue is not None:
@@ -377,6 +383,7 @@ ITEM = Lifecycle(
         Transition("destroy", (I.ABANDONED,), I.DESTROYED, (W,), ("destroyed_at",)),
     ],
     stamps=("updated_at",),
+    starts=(I.RECEIVED,),  # a forwarded or unidentified parcel's goods arrive as a new item
     queues={
         I.PURCHASING: Q.PURCHASING,
         I.PURCHASED: Q.PURCHASED,
@@ -478,6 +485,7 @@ SETTLEMENT = Lifecycle(
         Transition("pay_difference", SETTLING, Settlement.CHARGED, (C,)),
         Transition("decline_difference", SETTLING, Settlement.DECLINED, (C,)),
     ],
+    starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
 )
 
 OUTBOX = Lifecycle(
@@ -575,10 +583,8 @@ def markdown() -> str:
             )
     for machine in LIFECYCLES.values():
         lines += ["", f"#### {machine.entity}", "", "```mermaid", "stateDiagram-v2"]
-        reached = {t.target for t in machine.transitions}
-        for s in machine.statuses:
-            if s not in reached:  # where the entity starts
-                lines.append(f"    [*] --> {s.value}")
+        for s in machine.starts:
+            lines.append(f"    [*] --> {s.value}")
         for t in machine.transitions:
             for s in t.sources:
                 if s != t.target:

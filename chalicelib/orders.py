@@ -342,7 +342,6 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
                 ids.new_id("itm"),
                 user_id=user_id,
                 order_id=order_id,
-                status=ItemStatus.PENDING_PAYMENT,
                 product_id=product["product_id"],
                 sku_id=sku["sku_id"],
                 shop_id=product["shop"]["shop_id"],
@@ -363,10 +362,10 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
     fx = currency.snapshot()
     for item in items:
         item.fx = fx
+        lifecycle.ITEM.start(item, ItemStatus.PENDING_PAYMENT, now=now)
     order = Order(
         order_id,
         user_id=user_id,
-        status=OrderStatus.PENDING_PAYMENT,
         payment_channel=channel.channel,
         product_fen=charges.product_fen,
         domestic_shipping_fen=charges.domestic_shipping_fen,
@@ -376,6 +375,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
         created_at=now,
         fx=fx,
     )
+    lifecycle.ORDER.start(order, OrderStatus.PENDING_PAYMENT, now=now)
     work = uow.Unit(result=order)
     work.save(order, Order.order_id.does_not_exist())
     for item in items:

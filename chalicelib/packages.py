@@ -30,7 +30,7 @@ from chalicelib.tracking import normalise_tracking
 log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
-PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
+PACKABLE = lifecycle.PACKABLE
 STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
 SHIP_DAY_SHARDS = 4
 
@@ -364,7 +364,6 @@ def create(
         package = Package(
             package_id,
             user_id=user_id,
-            status=PackageStatus.PENDING_PAYMENT,
             item_ids=list(item_ids),
             item_statuses={i.item_id: i.status for i in items},
             line_id=line.line_id,
@@ -387,6 +386,7 @@ def create(
             created_at=now,
             updated_at=now,
         )
+        lifecycle.PACKAGE.start(package, PackageStatus.PENDING_PAYMENT, now=now)
         work = uow.Unit(result=package)
         work.save(package, Package.package_id.does_not_exist())
         also = [
@@ -505,6 +505,7 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
         Package.deadline_key.remove(),
     ]
     work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, source=package.status, also=also))
+    reread: set = set()  # deadline days a reminder window may have read while the items were packed
     for item in items:
         status = previous.get(item.item_id)
         if status not in lifecycle.ITEM.targets("unpackage"):
@@ -512,9 +513,12 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
         also = [Item.package_id.remove()]
         if item.storage_expires_at:
             also += storage.resume_clock_actions(item, now_dt, grace)
+            reread.add(storage.reread_day(item, now_dt))
         when = Item.package_id == package.package_id
         work.update(item, *lifecycle.ITEM.move(item, "unpackage", now=now, to=status, also=also, when=when))
         item.package_id = None
+    if reread - {None}:
+        work.write(storage.reread_reminders(reread))
     package.cancel_reason, package.refunded_fen = reason, refunded
     work.result = package_json(package, items)
     return work

@@ -309,10 +309,10 @@ def declare_forwarding(user_id: str, tracking_no: str, carrier: str | None, desc
         declaration_id=ids.new_id("fwd"),
         carrier=carrier,
         description=description,
-        status=DeclarationStatus.DECLARED,
         declared_at=now,
         open_by=user_id,
     )
+    lifecycle.DECLARATION.start(declaration, DeclarationStatus.DECLARED, now=now)
     try:
         declaration.save(condition=ForwardingDeclaration.tracking_no.does_not_exist())
     except PutError as exc:

@@ -4,7 +4,10 @@
   day and threshold (up to REMINDER_BATCH items each), listing their items at that threshold; each item
   reminded at most once per threshold; never a late reminder for an item already past its deadline.
   The items' marks and the email (an outbox event, sent by app.outbox_events) are one transaction, so
-  a reminder is recorded exactly when its email is owed, whatever SES does.
+  a reminder is recorded exactly when its email is owed, whatever SES does. A deadline that comes back
+  onto a day a window already read (an item's clock resuming after a package or an after-sales hold)
+  is marked by its writer (storage.reread_reminders) and read again at the next run: a reminder still
+  owed is sent then, late, rather than never.
 - Items still stored past their deadline with no package: `abandoned`, onto the destruction queue,
   no email. Exceptional parcels past their 30 days: the same. Items in a package have no deadline entry
   and are never touched; a package left unpaid past its payment deadline expires (cancelled, its items
@@ -24,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from chalicelib import clock, config, db, lifecycle, metrics, uow
+from chalicelib import clock, db, lifecycle, metrics, storage, uow
 from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
@@ -42,9 +45,7 @@ FIRST_RUN_LOOKBACK_DAYS = 30
 REMINDER_BATCH = 99  # items per reminder email: their marks and the email event fill one transaction (100)
 
 
-def reminder_days() -> list[int]:
-    raw = config.setting("REMINDER_DAYS")
-    return sorted({int(x) for x in raw.split(",") if x.strip()})
+reminder_days = storage.reminder_days
 
 
 class OutOfTime(Exception):
@@ -176,6 +177,10 @@ class Sweep:
             while day <= self.today + timedelta(days=n):
                 wanted[day].append(n)
                 day += timedelta(days=1)
+        # days a resumed clock put back in a window that already read them (chalicelib/storage.py marks them)
+        reread = self._reread_marks(thresholds)
+        for day in reread:
+            wanted.setdefault(day, [])
         held: set[int] = set()  # thresholds whose checkpoint stays put: a reminder there was deferred
         for day in sorted(wanted):
             self._check_time()
@@ -189,9 +194,27 @@ class Sweep:
                 deferred |= not self._send_batch(user_id, threshold, entries)
             if deferred:  # re-read this day next run so the deferred reminder is sent then
                 held.update(wanted[day])
+            elif day in reread:
+                self._clear_mark(reread[day])
             for n in wanted[day]:
                 if n not in held and day > self._day(f"reminded_through_{n}", date.min):
                     self._save(f"reminded_through_{n}", day)
+
+    def _reread_marks(self, thresholds: list[int]) -> dict[date, RequestRecord]:
+        """The marked days from today to the longest threshold ahead (one BatchGetItem)."""
+        days = [self.today + timedelta(days=n) for n in range(max(thresholds) + 1)]
+        keys = {day: (storage.REREAD_PREFIX + day.isoformat(),) for day in days}
+        found = db.batch_read([(RequestRecord, key) for key in keys.values()])
+        return {day: found[(RequestRecord, k)] for day, k in keys.items() if (RequestRecord, k) in found}
+
+    def _clear_mark(self, mark: RequestRecord) -> None:
+        """Done with a marked day; a mark written again meanwhile (another resumed clock) stays."""
+        try:
+            mark.delete(condition=RequestRecord.created_at == mark.created_at)
+        except Exception as exc:
+            if not db.lost_race(exc):
+                raise
+        self.stats["reminder_days_reread"] += 1
 
     def _due_thresholds(self, item: Item, thresholds: list[int]) -> list[int]:
         """The thresholds this item is within, most urgent first; [] if none is owed now."""

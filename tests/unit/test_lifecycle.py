@@ -57,6 +57,7 @@ def test_every_status_but_the_first_is_reached_and_every_unfinished_one_can_move
     for status in machine.statuses:
         if status != first and status not in created_directly:
             assert status in reached, f"{machine.entity}: nothing leads to {status}"
+    assert first in machine.starts and set(machine.starts) <= {first, *created_directly}
     for status in machine.statuses:
         if status not in machine.final() and status not in (lifecycle.ParcelStatus.MATCHED,):
             assert any(status in t.sources for t in machine.transitions), status
@@ -186,6 +187,27 @@ def test_no_status_string_appears_outside_the_lifecycle_table():
     assert offenders == [], "use chalicelib.lifecycle instead:\n" + "\n".join(offenders)
 
 
+def _model_names() -> set[str]:
+    import importlib
+    import pkgutil
+
+    from pynamodb.models import Model
+
+    import chalicelib.models
+
+    for info in pkgutil.iter_modules(chalicelib.models.__path__):
+        importlib.import_module(f"chalicelib.models.{info.name}")
+    found, todo = set(), [Model]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.add(sub.__name__)
+            todo.append(sub)
+    return found
+
+
+MODELS = _model_names()  # the PynamoDB model classes: a `status=` keyword to one is a status write
+
+
 def _is_status(node: ast.AST, model_only: bool = False) -> bool:
     """`<x>.status`; with `model_only`, only on a PynamoDB model class (`Item.status`, `model.status`)."""
     if not (isinstance(node, ast.Attribute) and node.attr == "status"):
@@ -198,12 +220,16 @@ def _is_status(node: ast.AST, model_only: bool = False) -> bool:
 
 def status_writes(path: Path) -> list[tuple[int, str]]:
     """Status writes and hand-typed status conditions: `X.status.set(...)`, `X.status.is_in(...)`,
-    `Model.status == ...` (a DynamoDB condition), and `x.status = ...` (in memory: the move does it)."""
+    `Model.status == ...` (a DynamoDB condition), `x.status = ...` (in memory: the move does it), and
+    `Model(status=...)` (a new record starts by `Lifecycle.start`)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr in ("set", "is_in", "remove") and _is_status(node.func.value):
                 found.append((node.lineno, f"status.{node.func.attr}()"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MODELS:
+            if any(keyword.arg == "status" for keyword in node.keywords):
+                found.append((node.lineno, f"{node.func.id}(status=...)"))
         elif isinstance(node, ast.Compare):
             if any(_is_status(side, model_only=True) for side in (node.left, *node.comparators)):
                 found.append((node.lineno, "a status condition"))
@@ -234,5 +260,7 @@ def test_the_write_check_sees_what_it_forbids(tmp_path):
         "item.status = 'z'\n"
         "order.status, order.paid_at = 'p', now\n"
         "ok = item.status == other\n"  # a read of an instance is no condition
+        "Package('p', status='paid')\n"
     )
-    assert sorted(line for line, _ in status_writes(sample)) == [1, 2, 3, 4, 5]
+    assert "Package" in MODELS and "RouteSpec" not in MODELS
+    assert sorted(line for line, _ in status_writes(sample)) == [1, 2, 3, 4, 5, 7]
