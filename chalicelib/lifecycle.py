@@ -498,6 +498,7 @@ OUTBOX = Lifecycle(
         Transition("send", (OutboxStatus.SENDING,), OutboxStatus.SENT, (S,)),
         Transition("refuse", (OutboxStatus.SENDING,), OutboxStatus.UNDELIVERABLE, (S,)),
     ],
+    starts=(OutboxStatus.PENDING,),  # written with the change that causes it
 )
 
 LIFECYCLES = {

@@ -28,6 +28,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, db, idempotency, ids
 from chalicelib.errors import Conflict
+from chalicelib.lifecycle import OUTBOX, OutboxStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.outbox import UNSENT, OutboxEvent
 
@@ -75,14 +76,13 @@ class Unit:
 
     def notify(self, user_id: str, template: str, data: dict) -> None:
         """Email `user_id` with `template` once this unit commits (an outbox event in its transaction)."""
-        event = OutboxEvent(
-            ids.new_id("evt"),
-            user_id=user_id,
-            template=template,
-            data=data,
-            created_at=clock.now_iso(),
-            unsent=UNSENT,
+        now = clock.now_iso()
+        event = OUTBOX.start(
+            OutboxEvent(ids.new_id("evt"), user_id=user_id, template=template, data=data, created_at=now),
+            OutboxStatus.PENDING,
+            now=now,
         )
+        event.unsent = UNSENT
         self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
 
     def check(self, model, hash_key, condition) -> None:
