@@ -6,8 +6,8 @@
   The items' marks and the email (an outbox event, sent by app.outbox_events) are one transaction, so
   a reminder is recorded exactly when its email is owed, whatever SES does. A deadline that comes back
   onto a day a window already read (an item's clock resuming after a package or an after-sales hold)
-  is marked by its writer (storage.reread_reminders) and read again at the next run: a reminder still
-  owed is sent then, late, rather than never.
+  is marked by its writer (chalicelib/storage.py reread_reminders) and read again at the next run: a
+  reminder still owed is sent then, late, rather than never.
 - Items still stored past their deadline with no package: `abandoned`, onto the destruction queue,
   no email. Exceptional parcels past their 30 days: the same. Items in a package have no deadline entry
   and are never touched; a package left unpaid past its payment deadline expires (cancelled, its items
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from chalicelib import clock, db, lifecycle, metrics, storage, uow
+from chalicelib import clock, config, db, lifecycle, metrics, uow
 from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
@@ -45,7 +45,8 @@ FIRST_RUN_LOOKBACK_DAYS = 30
 REMINDER_BATCH = 99  # items per reminder email: their marks and the email event fill one transaction (100)
 
 
-reminder_days = storage.reminder_days
+def reminder_days() -> list[int]:
+    return storage_rules.reminder_days(config.setting("REMINDER_DAYS"))
 
 
 class OutOfTime(Exception):
@@ -203,7 +204,7 @@ class Sweep:
     def _reread_marks(self, thresholds: list[int]) -> dict[date, RequestRecord]:
         """The marked days from today to the longest threshold ahead (one BatchGetItem)."""
         days = [self.today + timedelta(days=n) for n in range(max(thresholds) + 1)]
-        keys = {day: (storage.REREAD_PREFIX + day.isoformat(),) for day in days}
+        keys = {day: (storage_rules.REREAD_PREFIX + day.isoformat(),) for day in days}
         found = db.batch_read([(RequestRecord, key) for key in keys.values()])
         return {day: found[(RequestRecord, k)] for day, k in keys.items() if (RequestRecord, k) in found}
 

@@ -427,14 +427,16 @@ ENTRY_MODULES = {
 }
 ALWAYS = ["chalicelib.observability", "chalicelib.metrics", "chalicelib.logs", "chalicelib.config"]
 # files a function imports but whose AWS calls it never makes (the import graph over-approximates)
+# chalicelib/uow.py imports idempotency for an HTTP request's Idempotency-Key claim; jobs and events
+# hold none, so its S3 fallback (an answer too large for a DynamoDB item) never runs there
+_NO_CLAIM = "chalicelib/idempotency.py"
 IMPORTED_NOT_CALLED = {
     # chalicelib/items.py imports photos for item_json's signed photo URLs; the jobs use only shard_key;
     # chalicelib/warehouse.py looks customers up (users) in staff routes the jobs never take: their
-    # emails are outbox events, addressed by outbox_events; chalicelib/uow.py imports idempotency, whose S3
-    # calls (answers too large for DynamoDB) run only in a request holding an Idempotency-Key claim
-    "storage_sweep": {"chalicelib/photos.py", "chalicelib/users.py", "chalicelib/idempotency.py"},
-    "auto_confirm_receipt": {"chalicelib/photos.py", "chalicelib/users.py", "chalicelib/idempotency.py"},
-    "heartbeat": {"chalicelib/photos.py"},
+    # emails are outbox events, addressed by outbox_events
+    "storage_sweep": {"chalicelib/photos.py", "chalicelib/users.py", _NO_CLAIM},
+    "auto_confirm_receipt": {"chalicelib/photos.py", "chalicelib/users.py", _NO_CLAIM},
+    "heartbeat": {"chalicelib/photos.py", _NO_CLAIM},
 }
 
 
