@@ -53,11 +53,11 @@ check: $(STAMP) lint
 
 ## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser) on
 ## WORKERS xdist workers (one moto each); the e2e and browser tiers share one local stack on fixed ports,
-## so they run in one worker (their xdist_group, tests/conftest.py). `pytest -m "not e2e and not browser
-## and not schemathesis"` leaves the slow tiers out.
+## so one worker runs them all (tests/conftest.py xdist_group). `pytest -m "not e2e and not browser and
+## not schemathesis"` leaves the slow tiers out.
 WORKERS ?= auto
 test: $(STAMP) $(CHROMIUM_STAMP) $(TS_STAMP) lint
-	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

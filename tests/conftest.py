@@ -7,8 +7,10 @@ that need them: integration, e2e, browser).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -43,29 +45,52 @@ TIERS = {
 }
 SLOW_FILES = {"tests/integration/test_schemathesis.py": "schemathesis"}
 # the e2e and browser tiers share one local stack on fixed ports: one xdist worker runs them all, in order
-LOCAL_STACK_TIERS = ("e2e", "browser")
+LOCAL_STACK = ("tests/e2e/", "tests/browser/")
+MODULE_FIXTURE = re.compile(r"scope=\"(module|class)\"")
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's loadgroup reads the xdist_group markers
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        path = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
+        path = _path(item.nodeid)
         tier = next((name for prefix, name in TIERS.items() if path.startswith(prefix)), None)
         if tier:
             item.add_marker(tier)
-        if tier in LOCAL_STACK_TIERS:
-            item.add_marker(pytest.mark.xdist_group("local_stack"))
-        elif _uses_a_module_fixture(item):  # built once (a seeded stack, a generated client): one worker
-            item.add_marker(pytest.mark.xdist_group(path))
         if path in SLOW_FILES:
             item.add_marker(SLOW_FILES[path])
 
 
-def _uses_a_module_fixture(item) -> bool:
-    definitions = getattr(item, "_fixtureinfo", None)
-    return definitions is not None and any(
-        defs[-1].scope in ("module", "class") for defs in definitions.name2fixturedefs.values() if defs
-    )
+def _path(nodeid: str) -> str:
+    return nodeid.split("::")[0]
+
+
+@functools.cache
+def _builds_once_per_module(path: str) -> bool:
+    """A module whose fixtures build something once (a seeded stack, a generated client)."""
+    file = ROOT / path
+    return file.suffix == ".py" and file.exists() and bool(MODULE_FIXTURE.search(file.read_text()))
+
+
+def xdist_group(nodeid: str) -> str:
+    """The unit of work one xdist worker takes whole: the local stack's tiers, a module that builds its
+    world once, else the test alone (spread like `--dist load`)."""
+    path = _path(nodeid)
+    if path.startswith(LOCAL_STACK):
+        return "local_stack"
+    return path if _builds_once_per_module(path) else nodeid
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadgroup` by our own groups: xdist 3.8 marks a group by editing `item._nodeid`, which
+    pytest 9 no longer reads, so its xdist_group markers group nothing. The controller sees only node
+    ids, so the groups are derived from them (xdist_group above)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Grouped(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group(nodeid)
+
+    return Grouped(config, log)
 
 
 @pytest.fixture(autouse=True)
