@@ -5,7 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run check test lint fmt token job topup clean-venv package demo bench-load browser contract-tools
+.PHONY: run check test lint fmt token job topup clean-venv package demo bench-load browser contract-tools \
+	console-tools console-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,24 @@ $(TS_STAMP): $(TS_TOOLS)/package.json $(TS_TOOLS)/package-lock.json
 
 contract-tools: $(TS_STAMP)
 
+## the staff console's checkers (ESLint, TypeScript; pinned in tools/console-check/package-lock.json): `npm ci`
+## when missing or when the lock file changes
+CONSOLE_TOOLS := tools/console-check
+CONSOLE_STAMP := $(CONSOLE_TOOLS)/node_modules/.installed
+$(CONSOLE_STAMP): $(CONSOLE_TOOLS)/package.json $(CONSOLE_TOOLS)/package-lock.json
+	cd $(CONSOLE_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(CONSOLE_STAMP)
+
+console-tools: $(CONSOLE_STAMP)
+
+## make console-check: ESLint, then `tsc --checkJs` over console/js (every file `// @ts-check`, no build step)
+## against the types openapi-typescript generates from docs/openapi.json; tests/integration/test_console_js.py
+## runs the same checks in `make test`
+console-check: $(CONSOLE_STAMP) $(TS_STAMP)
+	$(TS_TOOLS)/node_modules/.bin/openapi-typescript docs/openapi.json --output $(CONSOLE_TOOLS)/generated/api.d.ts
+	$(CONSOLE_TOOLS)/node_modules/.bin/eslint -c $(CONSOLE_TOOLS)/eslint.config.mjs console/js
+	$(CONSOLE_TOOLS)/node_modules/.bin/tsc -p $(CONSOLE_TOOLS)/tsconfig.json
+
 ## make run: moto on 127.0.0.1:5000, every resource, demo data, the API (the Chalice app under waitress)
 ## on 127.0.0.1:8000, the staff console on 127.0.0.1:8080
 run: $(STAMP)
@@ -51,12 +70,12 @@ SERVICE_TIER := tests/integration/test_wallet.py tests/integration/test_orders.p
 check: $(STAMP) lint
 	$(BIN)/python -m pytest -q tests/unit $(SERVICE_TIER)
 
-## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser) on
-## WORKERS xdist workers (one moto each); the e2e and browser tiers share one local stack on fixed ports,
-## so one worker runs them all (tests/conftest.py xdist_group). `pytest -m "not e2e and not browser and
-## not schemathesis"` leaves the slow tiers out.
+## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser, the
+## console's ESLint and type check) on WORKERS xdist workers (one moto each); the e2e and browser tiers
+## share one local stack on fixed ports, so one worker runs them all (tests/conftest.py xdist_group).
+## `pytest -m "not e2e and not browser and not schemathesis"` leaves the slow tiers out.
 WORKERS ?= auto
-test: $(STAMP) $(CHROMIUM_STAMP) $(TS_STAMP) lint
+test: $(STAMP) $(CHROMIUM_STAMP) $(TS_STAMP) $(CONSOLE_STAMP) lint
 	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 lint: $(STAMP)

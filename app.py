@@ -53,7 +53,6 @@ def exchange_rates(event):
 @app.on_sqs_message(queue=config.get("PHOTO_QUEUE"), batch_size=10)
 def photo_events(event):
     from chalicelib.events import photos as photo_events_handler
-    from chalicelib.events.s3_records import objects_from_bodies
 
-    results = [photo_events_handler.ingest(obj) for obj in objects_from_bodies(r.body for r in event)]
-    return {"processed": len(results)}
+    # a partial batch response: only failed messages come back (ReportBatchItemFailures, infra/template.py)
+    return photo_events_handler.handle_batch(record.to_dict() for record in event)

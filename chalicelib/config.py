@@ -40,6 +40,7 @@ DEFAULTS = {
     "PRODUCT_CACHE_STALE_HOURS": "24",  # and kept this long, served only while the marketplace is down
     "REPRICE_MAX_AGE_SECONDS": "60",  # quotes and orders re-read a cached product older than this
     "SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN": "1000",  # when a shop's freight cannot be estimated
+    "SOURCE_MAX_PRICE_FEN": "10000000",  # a marketplace unit price above ¥100,000 is taken as malformed
     # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua / Yiwu)
     "WAREHOUSE_PROVINCE_CODE": "330000",
     "WAREHOUSE_CITY_CODE": "330700",
@@ -143,6 +144,9 @@ BUSINESS_DEFAULTS = {
     # 128 h covers the ECB's longest gap (Easter, Christmas: four closing days) plus the hourly job's lag
     "CURRENCY_MARGIN_PERCENT": "2.5",
     "CURRENCY_MAX_AGE_HOURS": "128",
+    # a published rate that moved more than this percent from the rate in force (same source) is held
+    # back, not used, and alarmed (ExchangeRatesRefused): a genuine move that large needs a person
+    "CURRENCY_MAX_DAILY_CHANGE_PERCENT": "10",
 }
 
 

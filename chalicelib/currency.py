@@ -42,6 +42,10 @@ CURRENCIES: dict[str, tuple[str, int]] = {
 }
 RATE_PLACES = Decimal("1E-10")  # rates are kept and applied with 10 decimal places
 SHOWN_PLACES = Decimal("1E-6")  # cny_per_unit is shown only (conversions use `rate`)
+# plausible reference rates, units per 1 CNY, for any supported currency (about 0.1 for USD/EUR/GBP, 200
+# for KRW): outside these a rate is a source's error, and below the floor it would round to nothing
+MIN_RATE, MAX_RATE = Decimal("0.0001"), Decimal("10000")
+CLOCK_SKEW = timedelta(minutes=5)  # a source's time this far ahead of ours is still "now"
 
 
 class RateUnavailable(ApiError):
@@ -133,6 +137,27 @@ class Display:
         }
 
 
+def plausible(rate: Any) -> bool:
+    """True for a finite reference rate within [MIN_RATE, MAX_RATE] (units per CNY)."""
+    try:
+        value = Decimal(str(rate))
+    except ArithmeticError:
+        return False
+    return value.is_finite() and MIN_RATE <= value <= MAX_RATE
+
+
+def usable(row: Any) -> bool:
+    """A stored rate row that may be shown and converted with: a plausible rate, not dated ahead of now."""
+    return plausible(row.reference_rate) and not _in_future(row.rate_at)
+
+
+def _in_future(rate_at: str) -> bool:
+    try:
+        return clock.parse_iso(rate_at) > clock.now() + CLOCK_SKEW
+    except ValueError:
+        return True
+
+
 def _display(row: Any, margin: Decimal | None = None) -> Display:
     margin = margin_percent() if margin is None else margin
     reference = Decimal(row.reference_rate)
@@ -148,7 +173,8 @@ def _display(row: Any, margin: Decimal | None = None) -> Display:
 
 
 def is_stale(rate_at: str) -> bool:
-    return clock.now() - clock.parse_iso(rate_at) > max_age()
+    """Older than CURRENCY_MAX_AGE_HOURS, or dated ahead of now (a future date never ages: never trusted)."""
+    return _in_future(rate_at) or clock.now() - clock.parse_iso(rate_at) > max_age()
 
 
 # --- reading the rates in force ------------------------------------------------------------------
@@ -171,6 +197,11 @@ def rate_in_force(code: str) -> Display:
         row = ExchangeRate.get(code, CURRENT)
     except ExchangeRate.DoesNotExist:
         raise RateUnavailable(f"No exchange rate for {code} yet; amounts are available in CNY.") from None
+    if not usable(row):
+        raise RateUnavailable(
+            f"The stored {code} rate is not usable ({row.source}, {row.rate_at}); amounts are available in "
+            "CNY (without ?currency) meanwhile."
+        )
     if is_stale(row.rate_at):
         raise RateUnavailable(
             f"The {code} rate ({row.source}, {row.rate_at}) is older than "
@@ -188,7 +219,7 @@ def list_json() -> dict:
     for code, (name, units) in CURRENCIES.items():
         row = rows.get(code)
         entry: dict[str, Any] = {"currency": code, "name": name, "minor_units": units}
-        if row is None:
+        if row is None or not usable(row):  # an unusable stored rate is shown as none, never a 500
             entry.update(
                 {
                     "rate": None,
@@ -352,24 +383,51 @@ def save_preference(user_id: str, code: str | None) -> dict:
 # --- writing rates (the job, and infra/local/seed.py's demo rates) -------------------------------------
 
 
+def refusal(code: str, rate: Decimal, current: Any, *, source: str) -> str | None:
+    """Why a published rate must not be used (a metric reason), or None: outside the plausible bounds,
+    or moved more than CURRENCY_MAX_DAILY_CHANGE_PERCENT from the usable rate in force of the same source."""
+    if not plausible(rate):
+        return "out_of_bounds"
+    if current is None or current.source != source or not usable(current):
+        return None  # nothing of this source to compare with (first run, or replacing the demo seed)
+    limit = Decimal(config.get("CURRENCY_MAX_DAILY_CHANGE_PERCENT"))
+    change = abs(Decimal(str(rate)) / Decimal(current.reference_rate) - 1) * 100
+    return "jump" if change > limit else None
+
+
 def store(rates: dict[str, Decimal], *, source: str, rate_date: str, rate_at: str) -> dict:
     """Record `rates` (units per CNY, no margin) published for `rate_date`: a history row per currency
     (written once) and the current row when this date is newer than the one in force. Idempotent: the
-    same date again writes nothing. Returns {"updated": [...], "unchanged": [...]}."""
+    same date again writes nothing. A date ahead of today refuses every rate; an implausible rate or a
+    jump (`refusal`) refuses that currency: refused rates are not written and keep ageing. Returns
+    {"updated": [...], "unchanged": [...], "refused": {code: reason}}."""
     from pynamodb.exceptions import PutError
 
     from chalicelib import db
     from chalicelib.models.currency import CURRENT, ExchangeRate
 
     now = clock.now_iso()
+    today = clock.now().date().isoformat()
     in_force = current_rows()
-    result: dict[str, list[str]] = {"updated": [], "unchanged": []}
+    result: dict[str, Any] = {"updated": [], "unchanged": [], "refused": {}}
+    if rate_date > today or _in_future(rate_at):
+        result["refused"] = {code: "future_date" for code in CURRENCIES if code in rates}
+        return result
     for code in CURRENCIES:
         if code not in rates:
             continue
         current = in_force.get(code)
-        if current is not None and current.rate_date >= rate_date and current.source == source:
+        if (
+            current is not None
+            and current.rate_date >= rate_date
+            and current.source == source
+            and usable(current)
+        ):
             result["unchanged"].append(code)
+            continue
+        reason = refusal(code, rates[code], current, source=source)
+        if reason:
+            result["refused"][code] = reason
             continue
         text = _decimal_text(rates[code].quantize(RATE_PLACES, rounding=ROUND_HALF_UP))
         fields = {
@@ -384,7 +442,12 @@ def store(rates: dict[str, Decimal], *, source: str, rate_date: str, rate_at: st
         except PutError as exc:
             if not db.lost_race(exc):
                 raise  # the history row exists: written by an earlier or concurrent run
-        newer = ExchangeRate.day.does_not_exist() | (ExchangeRate.rate_date < rate_date)
+        # a row dated ahead of today (written before dates were checked) is replaced by any real one
+        newer = (
+            ExchangeRate.day.does_not_exist()
+            | (ExchangeRate.rate_date < rate_date)
+            | (ExchangeRate.rate_date > today)
+        )
         if current is not None and current.source != source:
             newer = newer | (ExchangeRate.source != source)  # a real source replaces the demo seed
         try:

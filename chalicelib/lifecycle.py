@@ -2,18 +2,24 @@
 
 Each entity's statuses are an enum whose values are the API's status strings (docs/api.md, "Statuses").
 Its allowed transitions are one table: a business action, the statuses it may start from, the status it
-leads to, and who may trigger it. Services ask the table for the write condition of an action
-(`ITEM.condition(Item.status, "approve")`) and for the refusal when the current status does not allow it
-(`ITEM.require("approve", item.status)`); the named status sets the code needs (what the storage sweep
-abandons, what may be packed, what is stored...) are derived from the table, never retyped.
-Nothing here touches DynamoDB: the tests of this module run in milliseconds.
+leads to, who may trigger it, and the timestamps it stamps; each entity also declares which statuses put
+it on a staff work queue. Every status write goes through one call, `ITEM.move(item, "approve", now=...)`:
+it builds the update actions (the status, the stamps, the queue-index keys) and the write condition (the
+stored status is one the action may start from) from the table, and updates the object in memory so the
+answer needs no re-read (tests/unit/test_lifecycle.py forbids any other status write). Services ask the
+table for the refusal when the current status does not allow an action (`ITEM.require("approve",
+item.status)`); the named status sets the code needs (what the storage sweep abandons, what may be
+packed, what is stored...) are derived from the table, never retyped. Payments, price-difference
+settlements and staff queues have their words here too. Nothing here talks to DynamoDB (a move only
+builds PynamoDB expressions): the tests of this module run in milliseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 from chalicelib.errors import Conflict
 
@@ -99,25 +105,88 @@ class PhotoStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class PaymentStatus(StrEnum):
+    """A payment an external provider collects (a top-up or an externally paid order)."""
+
+    REQUIRES_ACTION = "requires_action"
+    SUCCEEDED = "succeeded"
+
+
+class Settlement(StrEnum):
+    """How a price difference (an item's purchase, a package's packing) was settled."""
+
+    NONE = "none"  # no difference
+    CHARGED = "charged"
+    REFUNDED = "refunded"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # over the threshold: the customer confirms or declines
+    AWAITING_PAYMENT = "awaiting_payment"  # the wallet was short: the customer pays it
+    DECLINED = "declined"
+
+
+class Queue(StrEnum):
+    """Staff work queues (`queue_key = "<queue>#<shard>"`, chalicelib/queues.py)."""
+
+    PENDING_REVIEW = "pending_review"
+    APPROVED = "approved"
+    PURCHASING = "purchasing"
+    AWAITING_PAYMENT = "awaiting_payment"  # a price difference waits for the customer
+    PURCHASED = "purchased"
+    SHIPPED_DOMESTIC = "shipped_domestic"
+    RECEIVED = "received"
+    PAID = "paid"
+    PACKED = "packed"
+    EXCEPTIONAL = "exceptional"
+    DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
+    OPEN = "open"
+
+
 @dataclass(frozen=True)
 class Transition:
     action: str
     sources: tuple[StrEnum, ...]
     target: StrEnum
     actors: tuple[Actor, ...]
+    stamps: tuple[str, ...] = ()  # timestamp attributes the move sets to its `now`
+    queue: Queue | None = None  # the staff queue the move puts the entity on, instead of its target's
+
+
+class Move(NamedTuple):
+    """What a status move writes: `work.update(obj, *move)`, or `tx.update(obj, actions=, condition=)`."""
+
+    actions: list
+    condition: Any
+
+
+_KEEP = object()
 
 
 class Lifecycle:
-    """One entity's statuses and its transition table."""
+    """One entity's statuses, its transition table and the statuses that are staff work queues."""
 
-    def __init__(self, entity: str, statuses: type[StrEnum], transitions: Iterable[Transition]):
+    def __init__(
+        self,
+        entity: str,
+        statuses: type[StrEnum],
+        transitions: Iterable[Transition],
+        *,
+        stamps: tuple[str, ...] = (),
+        queues: Mapping[StrEnum, Queue] | None = None,
+    ):
         self.entity = entity
         self.statuses = statuses
         self.transitions: tuple[Transition, ...] = tuple(transitions)
+        self.stamps = stamps  # stamped by every move (e.g. updated_at)
+        # None: the entity has no queue index; otherwise a status not listed takes it off its queue
+        self.queues = dict(queues) if queues is not None else None
         for t in self.transitions:
             for status in (*t.sources, t.target):
                 if not isinstance(status, statuses):
                     raise TypeError(f"{entity} transition {t.action!r} uses {status!r}")
+            if t.queue is not None and self.queues is None:
+                raise TypeError(f"{entity} has no queue index for {t.action!r}")
+        for status in self.queues or {}:
+            if not isinstance(status, statuses):
+                raise TypeError(f"{entity} queue of {status!r}")
 
     # --- reading the table ------------------------------------------------------------------------------
 
@@ -174,13 +243,101 @@ class Lifecycle:
         sources = [s.value for s in self.sources(*actions)]
         return status_attribute == sources[0] if len(sources) == 1 else status_attribute.is_in(*sources)
 
+    def check(self, model, *statuses: StrEnum):
+        """A guard on an entity the write does not move (e.g. the order of an item being bought): its
+        stored status is one of `statuses` (name them from the table: `ORDER.target("approve")`)."""
+        for status in statuses:
+            if not isinstance(status, self.statuses):
+                raise TypeError(f"{self.entity} has no status {status!r}")
+        values = [s.value for s in statuses]
+        return model.status == values[0] if len(values) == 1 else model.status.is_in(*values)
+
+    def queue_names(self) -> tuple[Queue, ...]:
+        found = {*(self.queues or {}).values(), *(t.queue for t in self.transitions if t.queue)}
+        return tuple(q for q in Queue if q in found)
+
+    def queue_fields(self, status: StrEnum, entity_id: str, now: str) -> dict:
+        """A new record's status and queue-index attributes (constructor keywords) for `status`."""
+        from chalicelib.queues import shard_key
+
+        fields: dict = {"status": self.statuses(status)}
+        queue = (self.queues or {}).get(status)
+        if queue is not None:
+            fields.update(queue_key=shard_key(queue, entity_id), queue_at=now)
+        return fields
+
+    def move(
+        self,
+        obj,
+        action: str,
+        *,
+        now: str,
+        source: StrEnum | str | None = None,
+        to: StrEnum | None = None,
+        queue: Queue | None = None,
+        queue_at: str | None = None,
+        also: Iterable = (),
+        when=None,
+        queue_id: str | None = None,
+    ) -> Move:
+        """The update of `obj` (a PynamoDB model instance) by `action`, built from the table.
+
+        The condition: the stored status is one `action` may start from (exactly `source` when given: the
+        status the caller read and checked), and `when`. The actions: the status, the timestamps the
+        entity and the transition stamp (`now`), the queue-index keys (set, with `queue_at` or `now`,
+        when the target status or the transition names a queue, or `queue`; removed otherwise), and
+        `also`. `obj` is updated in memory to what the write commits. `to` picks the target of an action
+        with several (unpackage). 409 when `source` does not allow the action.
+        """
+        model = type(obj)
+        rows = self._rows(action)
+        if source is not None:
+            self.require(action, source)
+            rows = [t for t in rows if source in t.sources]
+        if to is not None:
+            rows = [t for t in rows if t.target == to]
+            if not rows:
+                raise KeyError(f"{self.entity} action {action!r} does not lead to {to!r}")
+        elif len({t.target for t in rows}) != 1:
+            raise KeyError(f"{self.entity} action {action!r} has several targets; name one with to=")
+        row = rows[0]
+        status = model.status
+        condition = status == source if source is not None else self.condition(status, action)
+        if when is not None:
+            condition = condition & when
+        updates: dict[str, Any] = {"status": row.target}
+        for stamp in (*self.stamps, *row.stamps):
+            updates[stamp] = now
+        actions = [getattr(model, name).set(str(value)) for name, value in updates.items()]
+        if self.queues is not None:
+            chosen = queue or row.queue or self.queues.get(row.target)
+            if chosen is not None:
+                if chosen not in self.queue_names():
+                    raise KeyError(f"{self.entity} has no queue {chosen!r}")
+                from chalicelib.queues import shard_key
+
+                entity_id = queue_id or getattr(obj, model._hash_key_attribute().attr_name)
+                updates.update(queue_key=shard_key(chosen, entity_id), queue_at=queue_at or now)
+                actions += [
+                    model.queue_key.set(updates["queue_key"]),
+                    model.queue_at.set(updates["queue_at"]),
+                ]
+            else:
+                updates.update(queue_key=None, queue_at=None)
+                actions += [model.queue_key.remove(), model.queue_at.remove()]
+        for name, value in updates.items():
+            setattr(obj, name, value)
+        return Move([*actions, *also], condition)
+
 
 C, R, W, S = Actor.CUSTOMER, Actor.REVIEWER, Actor.WAREHOUSE, Actor.SYSTEM
 I = ItemStatus  # noqa: E741 - the table reads better with one-letter names
-O, P, X, K = OrderStatus, PackageStatus, ParcelStatus, CaseStatus  # noqa: E741
+O, P, X, K, Q = OrderStatus, PackageStatus, ParcelStatus, CaseStatus, Queue  # noqa: E741
+SETTLING = (Settlement.AWAITING_CONFIRMATION, Settlement.AWAITING_PAYMENT)
 
 # inspected and on a shelf with a running storage clock
 STORED = (I.IN_WAREHOUSE, I.INSPECTION_ISSUE, I.NOT_TRANSPORTABLE)
+INSPECTED = ("in_warehouse_at",)
 
 ITEM = Lifecycle(
     "item",
@@ -191,13 +348,15 @@ ITEM = Lifecycle(
         Transition("reject", (I.PENDING_REVIEW,), I.REJECTED, (R,)),
         Transition("cancel", (I.PENDING_PAYMENT, I.PENDING_REVIEW, I.PURCHASING), I.CANCELLED, (C,)),
         Transition("purchase", (I.PURCHASING,), I.PURCHASED, (R,)),
+        # bought at a higher price the customer must confirm or pay: the item waits for them
+        Transition("await_difference", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_PAYMENT),
         Transition("pay_difference", (I.PURCHASING,), I.PURCHASED, (C,)),
         Transition("decline_difference", (I.PURCHASING,), I.CANCELLED, (C,)),
         Transition("ship_domestic", (I.PURCHASED,), I.SHIPPED_DOMESTIC, (R,)),
-        Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,)),
-        Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,)),
-        Transition("inspect_issue", (I.RECEIVED,), I.INSPECTION_ISSUE, (W,)),
-        Transition("mark_not_transportable", (I.RECEIVED,), I.NOT_TRANSPORTABLE, (W,)),
+        Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,), ("received_at",)),
+        Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,), INSPECTED),
+        Transition("inspect_issue", (I.RECEIVED,), I.INSPECTION_ISSUE, (W,), INSPECTED),
+        Transition("mark_not_transportable", (I.RECEIVED,), I.NOT_TRANSPORTABLE, (W,), INSPECTED),
         Transition("accept_issue", (I.INSPECTION_ISSUE,), I.IN_WAREHOUSE, (C,)),
         Transition("package", (I.IN_WAREHOUSE, I.NOT_TRANSPORTABLE), I.IN_PACKAGE, (C,)),
         # a cancelled or expired package gives its items back the status they had before
@@ -206,51 +365,68 @@ ITEM = Lifecycle(
         Transition("ship", (I.IN_PACKAGE,), I.SHIPPED, (W,)),
         Transition("deliver", (I.SHIPPED,), I.DELIVERED, (C, S)),
         Transition("return", (I.RECEIVED, *STORED), I.RETURNED, (R, W)),
-        Transition("abandon", STORED, I.ABANDONED, (S,)),
-        Transition("destroy", (I.ABANDONED,), I.DESTROYED, (W,)),
+        Transition("abandon", STORED, I.ABANDONED, (S,), ("abandoned_at",)),
+        Transition("destroy", (I.ABANDONED,), I.DESTROYED, (W,), ("destroyed_at",)),
     ],
+    stamps=("updated_at",),
+    queues={
+        I.PURCHASING: Q.PURCHASING,
+        I.PURCHASED: Q.PURCHASED,
+        I.SHIPPED_DOMESTIC: Q.SHIPPED_DOMESTIC,
+        I.RECEIVED: Q.RECEIVED,
+        I.ABANDONED: Q.DESTRUCTION,
+    },
 )
 
 ORDER = Lifecycle(
     "order",
     OrderStatus,
     [
-        Transition("pay", (O.PENDING_PAYMENT,), O.PENDING_REVIEW, (C, S)),
-        Transition("approve", (O.PENDING_REVIEW,), O.APPROVED, (R,)),
-        Transition("reject", (O.PENDING_REVIEW,), O.REJECTED, (R,)),
-        Transition("cancel", (O.PENDING_PAYMENT, O.PENDING_REVIEW, O.APPROVED), O.CANCELLED, (C,)),
+        Transition("pay", (O.PENDING_PAYMENT,), O.PENDING_REVIEW, (C, S), ("paid_at",)),
+        Transition("approve", (O.PENDING_REVIEW,), O.APPROVED, (R,), ("decided_at",)),
+        Transition("reject", (O.PENDING_REVIEW,), O.REJECTED, (R,), ("decided_at",)),
+        Transition(
+            "cancel", (O.PENDING_PAYMENT, O.PENDING_REVIEW, O.APPROVED), O.CANCELLED, (C,), ("cancelled_at",)
+        ),
     ],
+    queues={O.PENDING_REVIEW: Q.PENDING_REVIEW, O.APPROVED: Q.APPROVED},
 )
 
 PACKAGE = Lifecycle(
     "package",
     PackageStatus,
     [
-        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C,)),
-        Transition("cancel", (P.PENDING_PAYMENT, P.PAID), P.CANCELLED, (C,)),
-        Transition("expire", (P.PENDING_PAYMENT,), P.CANCELLED, (S,)),
+        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C,), ("paid_at",)),
+        Transition("cancel", (P.PENDING_PAYMENT, P.PAID), P.CANCELLED, (C,), ("cancelled_at",)),
+        Transition("expire", (P.PENDING_PAYMENT,), P.CANCELLED, (S,), ("cancelled_at",)),
         Transition("pack", (P.PAID,), P.PACKED, (W,)),
+        # the final charge is higher than the wallet holds: packed, waiting for the customer to pay
+        Transition("pack_await_difference", (P.PAID,), P.PACKED, (W,), queue=Q.AWAITING_PAYMENT),
         Transition("pay_difference", (P.PACKED,), P.PACKED, (C,)),
-        Transition("ship", (P.PACKED,), P.SHIPPED, (W,)),
-        Transition("deliver", (P.SHIPPED,), P.DELIVERED, (C, S)),
+        Transition("ship", (P.PACKED,), P.SHIPPED, (W,), ("shipped_at",)),
+        Transition("deliver", (P.SHIPPED,), P.DELIVERED, (C, S), ("delivered_at",)),
         Transition("rate", (P.DELIVERED,), P.DELIVERED, (C,)),
     ],
+    stamps=("updated_at",),
+    queues={P.PAID: Q.PAID, P.PACKED: Q.PACKED},
 )
 
 PARCEL = Lifecycle(
     "parcel",
     ParcelStatus,
     [
-        Transition("assign", (X.EXCEPTIONAL,), X.ASSIGNED, (W,)),
-        Transition("abandon", (X.EXCEPTIONAL,), X.ABANDONED, (S,)),
-        Transition("destroy", (X.ABANDONED,), X.DESTROYED, (W,)),
+        Transition("assign", (X.EXCEPTIONAL,), X.ASSIGNED, (W,), ("assigned_at",)),
+        Transition("abandon", (X.EXCEPTIONAL,), X.ABANDONED, (S,), ("abandoned_at",)),
+        Transition("destroy", (X.ABANDONED,), X.DESTROYED, (W,), ("destroyed_at",)),
     ],
+    queues={X.EXCEPTIONAL: Q.EXCEPTIONAL, X.ABANDONED: Q.DESTRUCTION},
 )
 
 CASE = Lifecycle(
     "after-sales case",
     CaseStatus,
-    [Transition("resolve", (K.OPEN,), K.RESOLVED, (R, W))],
+    [Transition("resolve", (K.OPEN,), K.RESOLVED, (R, W), ("resolved_at",))],
+    queues={K.OPEN: Q.OPEN},
 )
 
 DECLARATION = Lifecycle(
@@ -264,12 +440,35 @@ DECLARATION = Lifecycle(
     ],
 )
 
+# a replaced object is ingested again (ready -> ready) or, when bad, rejects an attached photo
+PHOTO_LIVE = (PhotoStatus.PENDING, PhotoStatus.READY)
 PHOTO = Lifecycle(
     "photo",
     PhotoStatus,
     [
-        Transition("ingest", (PhotoStatus.PENDING,), PhotoStatus.READY, (S,)),
-        Transition("quarantine", (PhotoStatus.PENDING,), PhotoStatus.REJECTED, (S,)),
+        Transition("ingest", PHOTO_LIVE, PhotoStatus.READY, (S,), ("ready_at",)),
+        Transition("quarantine", PHOTO_LIVE, PhotoStatus.REJECTED, (S,), ("rejected_at",)),
+    ],
+)
+
+PAYMENT = Lifecycle(
+    "payment",
+    PaymentStatus,
+    [
+        Transition(
+            "succeed", (PaymentStatus.REQUIRES_ACTION,), PaymentStatus.SUCCEEDED, (S,), ("succeeded_at",)
+        ),
+    ],
+)
+
+# the settlement of an item's purchase price or a package's final charge (a word in its purchase/packed
+# record, not a status attribute): recorded once, then settled by the customer when it waits for them
+SETTLEMENT = Lifecycle(
+    "price difference",
+    Settlement,
+    [
+        Transition("pay_difference", SETTLING, Settlement.CHARGED, (C,)),
+        Transition("decline_difference", SETTLING, Settlement.DECLINED, (C,)),
     ],
 )
 
@@ -281,6 +480,8 @@ LIFECYCLES = {
     "case": CASE,
     "declaration": DECLARATION,
     "photo": PHOTO,
+    "payment": PAYMENT,
+    "settlement": SETTLEMENT,
 }
 
 # --- named sets, derived from the table ---------------------------------------------------------------
@@ -324,14 +525,32 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    lines.append(f"- after-sales case: {', '.join(f'`{s.value}`' for s in CASE.statuses)}")
+    for machine in (CASE, PAYMENT, SETTLEMENT):
+        lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
+    lines += ["", "### Staff queues", ""]
+    lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")
+    lines.append("other status removes them. A transition may name its own queue (`awaiting_payment`).")
+    lines.append("")
+    for machine in LIFECYCLES.values():
+        if machine.queues is None:
+            continue
+        queues = [f"`{s.value}` -> `{q.value}`" for s, q in machine.queues.items()]
+        queues += [f"{t.action} -> `{t.queue.value}`" for t in machine.transitions if t.queue]
+        lines.append(f"- {machine.entity}: {', '.join(queues)}")
     lines += ["", "### Transitions", ""]
-    lines += ["| entity | action | from | to | who |", "|---|---|---|---|---|"]
+    lines.append(
+        "`stamps`: the timestamps the move sets, besides the entity's own (item and package: `updated_at`)."
+    )
+    lines.append("")
+    lines += ["| entity | action | from | to | who | stamps |", "|---|---|---|---|---|---|"]
     for machine in LIFECYCLES.values():
         for t in machine.transitions:
             sources = ", ".join(f"`{s.value}`" for s in t.sources)
             who = ", ".join(a.value for a in t.actors)
-            lines.append(f"| {machine.entity} | {t.action} | {sources} | `{t.target.value}` | {who} |")
+            stamps = ", ".join(f"`{x}`" for x in t.stamps)
+            lines.append(
+                f"| {machine.entity} | {t.action} | {sources} | `{t.target.value}` | {who} | {stamps} |"
+            )
     for machine in LIFECYCLES.values():
         lines += ["", f"#### {machine.entity}", "", "```mermaid", "stateDiagram-v2"]
         reached = {t.target for t in machine.transitions}

@@ -33,6 +33,7 @@ CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
     "ParcelsReceived": ("Count", ("outcome",), "parcels received at the warehouse: matched or exceptional"),
     "PhotosIngested": ("Count", (), "QC photos attached to their item"),
     "PhotosQuarantined": ("Count", ("reason",), "uploads moved to quarantine/, by reason"),
+    "PhotoMessagesFailed": ("Count", (), "photo queue messages handed back to SQS for redelivery"),
     "RemindersSent": ("Count", (), "storage reminder emails sent"),
     "ItemsAbandoned": ("Count", (), "items (and exceptional parcels) abandoned past their storage deadline"),
     "ItemsDestroyed": ("Count", ("what",), "abandoned items and parcels destroyed"),
@@ -41,6 +42,11 @@ CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
     "MoneyMovedFen": ("None", ("kind",), "money moved through the wallet ledger, in fen, per ledger kind"),
     "JobCompleted": ("Count", ("job",), "a scheduled job finished its run (heartbeat for the 26 h alarms)"),
     "ExchangeRatesStale": ("Count", (), "currencies whose rate is stale after an exchange-rate run"),
+    "ExchangeRatesRefused": (
+        "Count",
+        ("reason",),
+        "published rates held back: future_date, out_of_bounds, jump (a day-over-day move past the limit)",
+    ),
 }
 
 _lock = threading.Lock()

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import clock, config, currency, ids, lifecycle, metrics, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import CartItem, Item, Order, Payment
-from chalicelib.queues import shard_key
 from chalicelib.rules import charges as charge_rules
 from chalicelib.rules.calendar import add_working_hours
 
@@ -456,28 +453,22 @@ def list_orders(user_id: str, limit: int, cursor: dict | None) -> dict:
 
 
 def move_items(
-    tx: TransactWrite,
+    work: uow.Unit,
     items: list[Item],
-    expected: tuple[str, ...],
-    status: str,
-    queue_status: str | None = None,
+    action: str,
+    now: str,
+    source: str | None = None,
     extra: Callable[[Item], list] | None = None,
 ) -> None:
-    """Within `tx`: each item from one of `expected` to `status` (on a staff queue if `queue_status`),
-    plus `extra(item)`'s actions (a refund's share of the item)."""
-    now = clock.now_iso()
+    """Within `work`: each item moved by `action` (from exactly `source` when given), plus
+    `extra(item)`'s actions (a refund's share of the item); the items are updated in memory."""
     for item in items:
-        actions = [Item.status.set(status), Item.updated_at.set(now)]
-        if queue_status:
-            actions += [Item.queue_key.set(shard_key(queue_status, item.item_id)), Item.queue_at.set(now)]
-        else:
-            actions += [Item.queue_key.remove(), Item.queue_at.remove()]
-        if status == ItemStatus.PENDING_REVIEW and ItemStatus.PENDING_PAYMENT in expected:
+        # `extra` reads the item as stored (what may still be refunded), so before the move
+        also = extra(item) if extra else []
+        if action == "pay":
             # an item enters review exactly when its order is paid: its goods are paid for (refund cap)
-            actions.append(Item.paid_fen.set(refunds.goods_fen(item)))
-        if extra:
-            actions += extra(item)
-        tx.update(item, actions=actions, condition=Item.status.is_in(*expected))
+            also.append(Item.paid_fen.set(refunds.goods_fen(item)))
+        work.update(item, *lifecycle.ITEM.move(item, action, now=now, source=source, also=also))
 
 
 def _to_review(work: uow.Unit, order: Order, items: list[Item], paid_fen: int) -> None:
@@ -485,23 +476,10 @@ def _to_review(work: uow.Unit, order: Order, items: list[Item], paid_fen: int) -
     `order` and `items` are updated in memory to what is committed, so the answer needs no re-read."""
     now = clock.now()
     due = clock.iso(add_working_hours(now, REVIEW_WORKING_HOURS))
-    target = lifecycle.ORDER.target("pay")
-    work.update(
-        order,
-        [
-            Order.status.set(target),
-            Order.paid_fen.set(paid_fen),
-            Order.paid_at.set(clock.iso(now)),
-            Order.review_due_at.set(due),
-            Order.queue_key.set(shard_key(target, order.order_id)),
-            Order.queue_at.set(due),
-        ],
-        lifecycle.ORDER.condition(Order.status, "pay"),
-    )
-    order.status, order.paid_fen, order.paid_at, order.review_due_at = target, paid_fen, clock.iso(now), due
-    work.write(lambda tx: move_items(tx, items, lifecycle.ITEM.sources("pay"), lifecycle.ITEM.target("pay")))
-    for item in items:
-        item.status = lifecycle.ITEM.target("pay")
+    also = [Order.paid_fen.set(paid_fen), Order.review_due_at.set(due)]
+    work.update(order, *lifecycle.ORDER.move(order, "pay", now=clock.iso(now), queue_at=due, also=also))
+    order.paid_fen, order.review_due_at = paid_fen, due
+    move_items(work, items, "pay", clock.iso(now))
 
 
 def pay(user_id: str, order_id: str) -> dict:
@@ -550,14 +528,14 @@ def _pay_external(order: Order) -> dict:
         [Order.payment_id.set(payment.payment_id)],
         Order.payment_id.does_not_exist() & lifecycle.ORDER.condition(Order.status, "pay"),
     )
-    uow.run(
+    order.payment_id = payment.payment_id
+    work.result = order_json(order, order_items(order), payment)  # the answer, recorded with the commit
+    return uow.run(
         lambda: work,
         retry=False,
         conflict="Another request started this order's payment (or changed the order) meanwhile; "
         "GET the order to see its payment.",
     )
-    order.payment_id = payment.payment_id
-    return order_json(order, order_items(order), payment)
 
 
 def settle_external_payment(work: uow.Unit, payment: Payment) -> None:
@@ -568,7 +546,7 @@ def settle_external_payment(work: uow.Unit, payment: Payment) -> None:
         order = Order.get(payment.order_id, consistent_read=True)
     except Order.DoesNotExist:
         return
-    if order.status != OrderStatus.PENDING_PAYMENT:
+    if not lifecycle.ORDER.allows("pay", order.status):
         log.warning("order no longer payable; money stays in the wallet", extra={"order_id": order.order_id})
         work.move(order.user_id, -int(payment.fee_fen), "payment_channel_fee", payment.payment_id)
         return
@@ -617,24 +595,11 @@ def cancel(user_id: str, order_id: str) -> dict:
         refund = refund_due_fen(order)
         work.move(user_id, refund, "order_refund", order.order_id, currency.stored(order.fx))
         now = clock.now_iso()
-        cancelled = lifecycle.ORDER.target("cancel")
-        work.update(
-            order,
-            [
-                Order.status.set(cancelled),
-                Order.cancelled_at.set(now),
-                Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
-                Order.queue_key.remove(),
-                Order.queue_at.remove(),
-            ],
-            Order.status == order.status,
-        )
-        item_target = lifecycle.ITEM.target("cancel")
-        work.write(lambda tx: move_items(tx, items, (waiting,), item_target, extra=refund_item))
-        order.status, order.cancelled_at = cancelled, now
-        order.refunded_fen = int(order.refunded_fen or 0) + refund
-        for item in items:
-            item.status = item_target
+        refunded = int(order.refunded_fen or 0) + refund
+        also = [Order.refunded_fen.set(refunded)]
+        work.update(order, *lifecycle.ORDER.move(order, "cancel", now=now, source=order.status, also=also))
+        order.refunded_fen = refunded
+        move_items(work, items, "cancel", now, source=waiting, extra=refund_item)
         work.result = order_json(order, items)
         return work
 

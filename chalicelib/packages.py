@@ -18,12 +18,13 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import item_json, plain, with_account
-from chalicelib.lifecycle import ItemStatus, PackageStatus
+from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
 from chalicelib.notify import notify
 from chalicelib.queues import queue_page, shard_key
+from chalicelib.rules import settlement
 from chalicelib.rules import shipping as rules
 from chalicelib.rules import storage as storage_rules
 from chalicelib.tracking import normalise_tracking
@@ -32,7 +33,7 @@ log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
 PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
-STAFF_QUEUES = (PackageStatus.PAID, PackageStatus.PACKED, "awaiting_payment")
+STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
 SHIP_DAY_SHARDS = 4
 
 
@@ -552,6 +553,42 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
 # --- packing ---------------------------------------------------------------------------------------------
 
 
+def _final_price(package: Package, weight_g: int, dims_cm: dict) -> rules.Price:
+    """The final charge for the packed weight and size, by the rates snapshotted at submission (409 when
+    over the line's weight limit); only a paid package is packed."""
+    if package.status != PackageStatus.PAID:
+        raise Conflict(f"The package is {package.status}; only paid packages are packed.")
+    line, fee_rule, catalog = rules.from_snapshot(plain(package.rates))
+    if weight_g > line.max_weight_g:
+        raise Conflict(
+            f"{weight_g} g is over the {line.max_weight_g} g limit of {line.name}; "
+            "the customer must cancel and split the package."
+        )
+    shipment = rules.Shipment(
+        weight_g=weight_g,
+        volume_cm3=_volume_cm3(dims_cm),
+        item_count=len(package.item_ids),
+        declared_value_fen=int(package.declared_value_fen),
+    )
+    return _price(line, shipment, list(package.services or []), fee_rule, catalog)
+
+
+def pack_difference(package: Package, final: rules.Price) -> settlement.Difference:
+    """The final charge minus what the package holds paid; packing asks no consent, refunds uncapped."""
+    held = int(package.paid_fen or 0) - int(package.refunded_fen or 0)
+    return settlement.Difference(amount_fen=final.total_fen - held)
+
+
+def preview_pack(package_id: str, weight_g: int, dims_cm: dict):
+    """What packing at this weight and size would charge and settle now; nothing is written.
+    One or two DynamoDB reads: the package, and the wallet when a charge depends on its balance."""
+    package = _package(package_id)
+    final = _final_price(package, weight_g, dims_cm)
+    difference = pack_difference(package, final)
+    balance = wallet.balance_fen(package.user_id) if settlement.needs_balance(difference) else None
+    return package, final, difference, settlement.decide(difference, balance)
+
+
 def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
     """`packed` with the measured weight and size; the final charge is repriced by the same rule and the
     difference refunded or charged through the ledger, or left due when the wallet is short."""
@@ -559,48 +596,46 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
     def build(may_charge: bool):
         def unit() -> uow.Unit:
             package = _package(package_id)
-            if package.status != PackageStatus.PAID:
-                raise Conflict(f"The package is {package.status}; only paid packages are packed.")
-            line, fee_rule, catalog = rules.from_snapshot(plain(package.rates))
-            if weight_g > line.max_weight_g:
-                raise Conflict(
-                    f"{weight_g} g is over the {line.max_weight_g} g limit of {line.name}; "
-                    "the customer must cancel and split the package."
-                )
-            shipment = rules.Shipment(
-                weight_g=weight_g,
-                volume_cm3=_volume_cm3(dims_cm),
-                item_count=len(package.item_ids),
-                declared_value_fen=int(package.declared_value_fen),
-            )
-            final = _price(line, shipment, list(package.services or []), fee_rule, catalog)
+            final = _final_price(package, weight_g, dims_cm)
             paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
-            difference = final.total_fen - (paid - refunded)
+            difference = pack_difference(package, final)
+            # a caller that may not charge (the balance dropped under us) decides against an empty wallet
+            balance = (
+                wallet.balance_fen(package.user_id)
+                if may_charge and settlement.needs_balance(difference)
+                else 0
+            )
+            decision = settlement.decide(difference, balance)
             work = uow.Unit()
             package_fx = currency.stored(package.fx)  # the rate the package was paid at
-            due = 0
-            if difference > 0 and (not may_charge or wallet.balance_fen(package.user_id) < difference):
-                due, settlement, queue_status = difference, "awaiting_payment", "awaiting_payment"
-            elif difference > 0:
+            due = decision.due_fen
+            queue_status = Queue.AWAITING_PAYMENT if decision.waits_for_customer else Queue.PACKED
+            if decision.charge_fen:
                 work.move(
-                    package.user_id, -difference, "package_difference_charge", package.package_id, package_fx
+                    package.user_id,
+                    -decision.charge_fen,
+                    "package_difference_charge",
+                    package.package_id,
+                    package_fx,
                 )
-                paid, settlement, queue_status = paid + difference, "charged", PackageStatus.PACKED
-            elif difference < 0:
+                paid += decision.charge_fen
+            elif decision.refund_fen:
                 work.move(
-                    package.user_id, -difference, "package_difference_refund", package.package_id, package_fx
+                    package.user_id,
+                    decision.refund_fen,
+                    "package_difference_refund",
+                    package.package_id,
+                    package_fx,
                 )
-                refunded, settlement, queue_status = refunded - difference, "refunded", PackageStatus.PACKED
-            else:
-                settlement, queue_status = "none", PackageStatus.PACKED
+                refunded += decision.refund_fen
             now = clock.now_iso()
             packed = {
                 "weight_g": weight_g,
                 "dims_cm": dict(dims_cm),
                 "packed_at": now,
                 "packed_by": staff_id,
-                "difference_fen": difference,
-                "settlement": settlement,
+                "difference_fen": difference.amount_fen,
+                "settlement": decision.settlement.value,
             }
 
             def write(tx: TransactWrite) -> None:
@@ -659,7 +694,7 @@ def pay_difference(user_id: str, package_id: str) -> dict:
         now = clock.now_iso()
         work.move(user_id, -due, "package_difference_charge", package.package_id, currency.stored(package.fx))
         packed = plain(package.packed) or {}
-        packed["settlement"] = "charged"
+        packed["settlement"] = SETTLEMENT.target("pay_difference").value
         work.update(
             package,
             [

@@ -16,6 +16,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, currency, ids, metrics, uow
 from chalicelib.errors import NotFound, ValidationError
+from chalicelib.lifecycle import PAYMENT, PaymentStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, RequestRecord
 from chalicelib.rules.charges import Channel
@@ -59,7 +60,7 @@ def new_payment(
         amount_fen=amount_fen,
         fee_fen=fee_fen,
         charge_fen=amount_fen + fee_fen,
-        status="requires_action",
+        status=PaymentStatus.REQUIRES_ACTION,
         created_at=clock.now_iso(),
         fx=currency.snapshot(),
     )
@@ -144,7 +145,7 @@ def handle_webhook(
             raise ValidationError(
                 f"amount_fen {amount} does not match the payment's charge_fen {int(payment.charge_fen)}."
             )
-        if payment.status == "succeeded":
+        if not PAYMENT.allows("succeed", payment.status):  # succeeded already: a redelivery
             result.result = {"received": True, "duplicate": True, "payment_id": payment_id}
             return result
         now = clock.now_iso()
@@ -156,15 +157,8 @@ def handle_webhook(
             result.move(payment.user_id, int(payment.charge_fen), "payment_received", payment.payment_id, fx)
 
         def mark_paid(tx: TransactWrite) -> None:
-            tx.update(
-                payment,
-                actions=[
-                    Payment.status.set("succeeded"),
-                    Payment.succeeded_at.set(now),
-                    Payment.event_id.set(event_id),
-                ],
-                condition=Payment.status == "requires_action",
-            )
+            succeed = PAYMENT.move(payment, "succeed", now=now, also=[Payment.event_id.set(event_id)])
+            tx.update(payment, actions=succeed.actions, condition=succeed.condition)
             tx.save(
                 RequestRecord(f"event#payment:{event_id}", request_hash="", state="done", created_at=now),
                 condition=RequestRecord.key.does_not_exist(),

@@ -10,24 +10,29 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import clock, config, currency, db, lifecycle, money, refunds, uow, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, with_account
-from chalicelib.lifecycle import ItemStatus, OrderStatus
+from chalicelib.lifecycle import SETTLEMENT, OrderStatus, Queue, Settlement
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
 from chalicelib.notify import notify
 from chalicelib.orders import move_items, order_items, order_json, refund_due_fen, refund_item
-from chalicelib.queues import queue_page, shard_key
+from chalicelib.queues import queue_page
+from chalicelib.rules import settlement
 from chalicelib.tracking import normalise_tracking
 
 log = get_logger("orders.purchasing")
 
-ORDER_QUEUES = (OrderStatus.PENDING_REVIEW, OrderStatus.APPROVED)
+ORDER_QUEUES = (Queue.PENDING_REVIEW, Queue.APPROVED)
 ITEM_QUEUES = (
-    ItemStatus.PURCHASING,
-    "awaiting_payment",
-    ItemStatus.PURCHASED,
-    ItemStatus.SHIPPED_DOMESTIC,
-    ItemStatus.RECEIVED,
+    Queue.PURCHASING,
+    Queue.AWAITING_PAYMENT,
+    Queue.PURCHASED,
+    Queue.SHIPPED_DOMESTIC,
+    Queue.RECEIVED,
 )
+WAITING_EMAIL = {
+    Settlement.AWAITING_CONFIRMATION: "price_difference_confirm",
+    Settlement.AWAITING_PAYMENT: "price_difference_due",
+}
 
 
 def _order(order_id: str) -> Order:
@@ -83,29 +88,12 @@ def approve(order_id: str, staff_id: str) -> dict:
     lifecycle.ORDER.require("approve", order.status)
     items = order_items(order)
     now = clock.now_iso()
-    approved = lifecycle.ORDER.target("approve")
     work = uow.Unit()
     work.update(
-        order,
-        [
-            Order.status.set(approved),
-            Order.decided_at.set(now),
-            Order.decided_by.set(staff_id),
-            Order.queue_key.set(shard_key(approved, order.order_id)),
-            Order.queue_at.set(now),
-        ],
-        lifecycle.ORDER.condition(Order.status, "approve"),
+        order, *lifecycle.ORDER.move(order, "approve", now=now, also=[Order.decided_by.set(staff_id)])
     )
-    purchasing = lifecycle.ITEM.target("approve")
-    work.write(
-        lambda tx: move_items(
-            tx, items, lifecycle.ITEM.sources("approve"), purchasing, queue_status=purchasing
-        )
-    )
+    move_items(work, items, "approve", now)
     uow.run(lambda: work, retry=False, conflict="The order was changed by someone else; reload it.")
-    order.status, order.decided_at = approved, now
-    for item in items:
-        item.status = purchasing
     notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
     return order_json(order, items)
 
@@ -115,30 +103,20 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
 
     def unit() -> uow.Unit:
         order = _order(order_id)
-        if order.status != OrderStatus.PENDING_REVIEW:
+        if not lifecycle.ORDER.allows("reject", order.status):
             raise Conflict(f"The order is {order.status}; only pending_review orders can be rejected.")
         items = order_items(order)
         work = uow.Unit()
         refund = refund_due_fen(order)  # the bank fee of an external channel is not refunded
         work.move(order.user_id, refund, "order_refund", order.order_id, currency.stored(order.fx))
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                order,
-                actions=[
-                    Order.status.set(OrderStatus.REJECTED),
-                    Order.decided_at.set(clock.now_iso()),
-                    Order.decided_by.set(staff_id),
-                    Order.reject_reason.set(reason),
-                    Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
-                    Order.queue_key.remove(),
-                    Order.queue_at.remove(),
-                ],
-                condition=Order.status == OrderStatus.PENDING_REVIEW,
-            )
-            move_items(tx, items, (ItemStatus.PENDING_REVIEW,), ItemStatus.REJECTED, extra=refund_item)
-
-        work.write(write)
+        now = clock.now_iso()
+        also = [
+            Order.decided_by.set(staff_id),
+            Order.reject_reason.set(reason),
+            Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
+        ]
+        work.update(order, *lifecycle.ORDER.move(order, "reject", now=now, also=also))
+        move_items(work, items, "reject", now, extra=refund_item)
         work.result = (order.user_id, refund)
         return work
 
@@ -153,10 +131,40 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
 
 
 def confirm_threshold_fen(item: Item) -> int:
-    """The largest higher price charged without asking the customer: the lower of a percentage of the
-    line's paid goods price and a fixed amount (PRICE_DIFFERENCE_CONFIRM_PERCENT / _FEN in config)."""
-    percent = money.percent_of(refunds.paid_fen(item), config.get_decimal("PRICE_DIFFERENCE_CONFIRM_PERCENT"))
-    return min(percent, config.get_int("PRICE_DIFFERENCE_CONFIRM_FEN"))
+    """The largest higher price charged without asking the customer (rules.settlement)."""
+    return settlement.purchase_consent_threshold_fen(
+        refunds.paid_fen(item),
+        config.get_decimal("PRICE_DIFFERENCE_CONFIRM_PERCENT"),
+        config.get_int("PRICE_DIFFERENCE_CONFIRM_FEN"),
+    )
+
+
+def purchase_difference(item: Item, actual_unit_price_fen: int) -> settlement.Difference:
+    """(actual - listed unit price) x quantity, with the item's consent threshold and refundable amount."""
+    return settlement.Difference(
+        amount_fen=(actual_unit_price_fen - int(item.unit_price_fen)) * int(item.quantity),
+        consent_threshold_fen=confirm_threshold_fen(item),
+        refundable_fen=refunds.refundable_fen(item),
+    )
+
+
+def settle(user_id: str, difference: settlement.Difference) -> settlement.Decision:
+    """How `difference` settles now against the customer's wallet (read only when it matters)."""
+    balance = wallet.balance_fen(user_id) if settlement.needs_balance(difference) else None
+    return settlement.decide(difference, balance)
+
+
+def preview_purchase(
+    item_id: str, actual_unit_price_fen: int
+) -> tuple[Item, settlement.Difference, settlement.Decision]:
+    """What recording a purchase at this price would settle now, for the console; moves no money and
+    changes no state (409 unless the item awaits its purchase). One or two DynamoDB reads: the item,
+    and the wallet when a charge depends on its balance."""
+    item = _item(item_id)
+    if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
+        raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
+    difference = purchase_difference(item, actual_unit_price_fen)
+    return item, difference, settle(item.user_id, difference)
 
 
 def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> None:
@@ -180,74 +188,55 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
     def unit() -> uow.Unit:
         item = _item(item_id)
-        if item.status != ItemStatus.PURCHASING or item.purchase:
+        if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
         order = _order(item.order_id)
-        difference = (actual_unit_price_fen - int(item.unit_price_fen)) * int(item.quantity)
+        difference = purchase_difference(item, actual_unit_price_fen)
+        decision = settle(item.user_id, difference)
         now = clock.now_iso()
         purchase = {
             "merchant_order_no": merchant_order_no,
             "actual_unit_price_fen": actual_unit_price_fen,
-            "price_difference_fen": difference,
+            "price_difference_fen": difference.amount_fen,
             "purchased_at": now,
             "purchased_by": staff_id,
         }
         work = uow.Unit()
         item_actions: list = []
-        refund = 0
-        waiting = None  # the email template when the customer must act
-        if difference > confirm_threshold_fen(item):
-            waiting = "price_difference_confirm"
-            purchase["settlement"] = "awaiting_confirmation"
-        elif difference > 0 and wallet.balance_fen(item.user_id) < difference:
-            waiting = "price_difference_due"
-            purchase["settlement"] = "awaiting_payment"
-        if waiting:
-            status, queue_status, due = ItemStatus.PURCHASING, "awaiting_payment", difference
-        else:
-            status, queue_status, due = ItemStatus.PURCHASED, ItemStatus.PURCHASED, 0
-            if difference > 0:
-                purchase["settlement"] = "charged"
-                work.move(
-                    item.user_id,
-                    -difference,
-                    "price_difference_charge",
-                    item.item_id,
-                    currency.stored(item.fx),
-                )
-                item_actions = refunds.paid_actions(item, difference)
-            elif difference < 0:
-                refund = min(-difference, refunds.refundable_fen(item))
-                purchase["settlement"] = "refunded"
-                purchase["refunded_fen"] = refund
-                work.move(
-                    item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx)
-                )
-                item_actions = refunds.refund_actions(item, refund)
-            else:
-                purchase["settlement"] = "none"
+        refund = decision.refund_fen
+        purchase["settlement"] = decision.settlement.value
+        waiting = WAITING_EMAIL.get(decision.settlement)  # the email template when the customer must act
+        action, due = (
+            ("await_difference", decision.due_fen) if decision.waits_for_customer else ("purchase", 0)
+        )
+        if decision.charge_fen:
+            work.move(
+                item.user_id,
+                -decision.charge_fen,
+                "price_difference_charge",
+                item.item_id,
+                currency.stored(item.fx),
+            )
+            item_actions = refunds.paid_actions(item, decision.charge_fen)
+        elif decision.settlement == Settlement.REFUNDED:
+            purchase["refunded_fen"] = refund
+            work.move(item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx))
+            item_actions = refunds.refund_actions(item, refund)
 
         def write(tx: TransactWrite) -> None:
             if refund:
-                _order_refunded(tx, order, refund, Order.status == OrderStatus.APPROVED)
+                _order_refunded(tx, order, refund, approved)
             else:
-                tx.condition_check(Order, order.order_id, condition=Order.status == OrderStatus.APPROVED)
-            tx.update(
-                item,
-                actions=[
-                    Item.status.set(status),
-                    Item.purchase.set(purchase),
-                    Item.price_difference_due_fen.set(due),
-                    Item.updated_at.set(now),
-                    Item.queue_key.set(shard_key(queue_status, item.item_id)),
-                    Item.queue_at.set(now),
-                    *item_actions,
-                ],
-                condition=(Item.status == ItemStatus.PURCHASING) & Item.purchase.does_not_exist(),
-            )
+                tx.condition_check(Order, order.order_id, condition=approved)
+            tx.update(item, actions=move.actions, condition=move.condition)
+
+        # the item's order is still approved (not cancelled meanwhile): the state its items are bought in
+        approved = lifecycle.ORDER.check(Order, lifecycle.ORDER.target("approve"))
+        also = [Item.purchase.set(purchase), Item.price_difference_due_fen.set(due), *item_actions]
+        move = lifecycle.ITEM.move(item, action, now=now, also=also, when=Item.purchase.does_not_exist())
 
         work.write(write)
-        work.result = (item, waiting, difference)
+        work.result = (item, waiting, difference.amount_fen)
         return work
 
     item, waiting, difference = uow.run(unit)
@@ -289,22 +278,15 @@ def pay_price_difference(user_id: str, item_id: str) -> dict:
         work.move(user_id, -due, "price_difference_charge", item.item_id, currency.stored(item.fx))
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
-        purchase["settlement"] = "charged"
-        purchased = lifecycle.ITEM.target("pay_difference")
-        work.update(
-            item,
-            [
-                Item.status.set(purchased),
-                Item.price_difference_due_fen.set(0),
-                Item.purchase.set(purchase),
-                Item.updated_at.set(now),
-                Item.queue_key.set(shard_key(purchased, item.item_id)),
-                Item.queue_at.set(now),
-                *refunds.paid_actions(item, due),
-            ],
-            lifecycle.ITEM.condition(Item.status, "pay_difference") & (Item.price_difference_due_fen == due),
-        )
-        item.status, item.price_difference_due_fen, item.purchase = purchased, 0, purchase
+        purchase["settlement"] = SETTLEMENT.target("pay_difference").value
+        also = [
+            Item.price_difference_due_fen.set(0),
+            Item.purchase.set(purchase),
+            *refunds.paid_actions(item, due),
+        ]
+        when = Item.price_difference_due_fen == due
+        work.update(item, *lifecycle.ITEM.move(item, "pay_difference", now=now, also=also, when=when))
+        item.price_difference_due_fen, item.purchase = 0, purchase
         item.paid_fen = refunds.paid_fen(item) + due
         work.result = item_json(item)
         return work
@@ -326,27 +308,19 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
         work.move(user_id, refund, "item_refund", item.item_id, currency.stored(item.fx))
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
-        purchase["settlement"] = "declined"
+        purchase["settlement"] = SETTLEMENT.target("decline_difference").value
         purchase["refunded_fen"] = refund
-        cancelled = lifecycle.ITEM.target("decline_difference")
-        work.update(
-            item,
-            [
-                Item.status.set(cancelled),
-                Item.price_difference_due_fen.set(0),
-                Item.purchase.set(purchase),
-                Item.updated_at.set(now),
-                Item.queue_key.remove(),
-                Item.queue_at.remove(),
-                *refunds.refund_actions(item, refund),
-            ],
-            lifecycle.ITEM.condition(Item.status, "decline_difference")
-            & (Item.price_difference_due_fen == due),
-        )
+        also = [
+            Item.price_difference_due_fen.set(0),
+            Item.purchase.set(purchase),
+            *refunds.refund_actions(item, refund),
+        ]
+        when = Item.price_difference_due_fen == due
+        work.update(item, *lifecycle.ITEM.move(item, "decline_difference", now=now, also=also, when=when))
         if refund:
             order = Order(item.order_id)
             work.write(lambda tx: _order_refunded(tx, order, refund, Order.order_id.exists()))
-        item.status, item.price_difference_due_fen, item.purchase = cancelled, 0, purchase
+        item.price_difference_due_fen, item.purchase = 0, purchase
         item.refunded_fen = refunds.refunded_fen(item) + refund
         work.result = item_json(item)
         return work
@@ -356,23 +330,19 @@ def decline_price_difference(user_id: str, item_id: str) -> dict:
 
 def record_domestic_shipment(item_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict:
     item = _item(item_id)
-    if item.status != ItemStatus.PURCHASED:
+    if not lifecycle.ITEM.allows("ship_domestic", item.status):
         raise Conflict(f"The item is {item.status}; only purchased items can be shipped by the merchant.")
     now = clock.now_iso()
     tracking = normalise_tracking(tracking_no)
+    also = [
+        Item.domestic_shipment.set(
+            {"carrier": carrier, "tracking_no": tracking, "shipped_at": now, "recorded_by": staff_id}
+        ),
+        Item.tracking_no.set(tracking),
+    ]
     db.update_or_conflict(
         item,
-        [
-            Item.status.set(ItemStatus.SHIPPED_DOMESTIC),
-            Item.domestic_shipment.set(
-                {"carrier": carrier, "tracking_no": tracking, "shipped_at": now, "recorded_by": staff_id}
-            ),
-            Item.tracking_no.set(tracking),
-            Item.updated_at.set(now),
-            Item.queue_key.set(shard_key(ItemStatus.SHIPPED_DOMESTIC, item.item_id)),
-            Item.queue_at.set(now),
-        ],
-        Item.status == ItemStatus.PURCHASED,
+        *lifecycle.ITEM.move(item, "ship_domestic", now=now, also=also),
         "The item was changed by someone else; reload it.",
     )
     return item_json(_item(item_id))

@@ -14,10 +14,15 @@ missing (its previous rate stays, ageing), the others are still used.
 
 from __future__ import annotations
 
+import codecs
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 
 from chalicelib import config
 from chalicelib.currency import CURRENCIES
@@ -28,6 +33,9 @@ ECB_NAMESPACE = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 # in winter a rate looks an hour older than it is: staleness errs on the safe side
 ECB_FIXING_TIME_UTC = "12:10:00Z"
 MAX_BODY_BYTES = 256 * 1024  # the daily file is about 1.5 KB
+# the XML declaration's encoding, if any (the ECB declares UTF-8)
+_DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*\bencoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
+_OTHER_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
 
 
 class SourceError(Exception):
@@ -61,12 +69,28 @@ def _get(url: str) -> bytes:
         raise SourceError(f"{url} could not be read: {type(exc).__name__}") from None
 
 
+def _utf8_only(body: bytes) -> None:
+    """SourceError unless `body` is UTF-8 (what the ECB publishes): a byte check of the markup cannot see
+    through another encoding, so nothing else reaches the parser."""
+    if body.startswith(_OTHER_BOMS) or b"\x00" in body:
+        raise SourceError("the ECB answer is not UTF-8 (UTF-16/32); refused")
+    declared = _DECLARED_ENCODING.match(body.removeprefix(codecs.BOM_UTF8))
+    if declared and declared.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8"):
+        raise SourceError(f"the ECB answer declares encoding {declared.group(1)[:20]!r}, not UTF-8; refused")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceError("the ECB answer is not UTF-8; refused") from None
+
+
 def parse_ecb(body: bytes) -> Published:
     """The ECB daily file -> rates per CNY. SourceError when it is not that file or lacks CNY."""
-    if b"<!DOCTYPE" in body.upper() or b"<!ENTITY" in body.upper():
-        raise SourceError("the ECB answer declares a DTD or entities; refused")
+    _utf8_only(body)
     try:
-        root = ET.fromstring(body)  # noqa: S314 - DTDs and entities (what defusedxml stops) refused above
+        # defusedxml: a DTD, entity declarations and external references are refused, whatever the bytes
+        root = SafeET.fromstring(body, forbid_dtd=True)
+    except DefusedXmlException:
+        raise SourceError("the ECB answer declares a DTD or entities; refused") from None
     except ET.ParseError as exc:
         raise SourceError(f"the ECB answer is not XML: {exc}") from None
     dated = [c for c in root.iter(f"{ECB_NAMESPACE}Cube") if c.get("time")]

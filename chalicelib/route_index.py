@@ -38,6 +38,7 @@ ROUTES_BY_MODULE = {
         ("GET", "/staff/orders/{order_id}"),
         ("POST", "/staff/items/{item_id}/domestic-shipment"),
         ("POST", "/staff/items/{item_id}/purchase"),
+        ("POST", "/staff/items/{item_id}/purchase-preview"),
         ("POST", "/staff/orders/{order_id}/approve"),
         ("POST", "/staff/orders/{order_id}/reject"),
     ],
@@ -83,6 +84,7 @@ ROUTES_BY_MODULE = {
         ("POST", "/packages/{package_id}/pay-difference"),
         ("POST", "/packages/{package_id}/review"),
         ("POST", "/staff/packages/{package_id}/pack"),
+        ("POST", "/staff/packages/{package_id}/pack-preview"),
         ("POST", "/staff/packages/{package_id}/ship"),
     ],
     "chalicelib.api.docs": [

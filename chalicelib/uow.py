@@ -7,6 +7,10 @@ When a condition fails because something changed underneath (a lost race), the b
 fresh reads, whose own checks then refuse what the new state no longer allows (a 409); a unit that must
 not be re-run (`retry=False`) turns the lost race straight into a 409 naming what changed. Either way a
 lost race is never a 500, and nothing is half-written.
+
+Inside a request holding an Idempotency-Key claim (chalicelib/idempotency.py), every transaction also
+marks the claim done with the answer the unit's result makes, conditioned on the claim's attempt: the
+answer a retry replays commits with the money or not at all (one more action in the transaction).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db, wallet
+from chalicelib import db, idempotency, wallet
 from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
 
@@ -83,13 +87,23 @@ def run(
         except TransactWriteError as exc:
             if not db.lost_race(exc):
                 raise
+            claim = idempotency.current()
+            if claim is not None:
+                idempotency.cancelled(claim)  # cancelled: nothing applied; 409 if the claim was taken over
             log.info("unit of work lost a race", extra={"attempt": attempt + 1, "retry": retry})
     raise Conflict(conflict if not retry else "The resource is busy; try again.")
 
 
 def commit(unit: Unit) -> None:
+    claim = idempotency.current()
+    answer = None
     with TransactWrite(connection=db.connection()) as tx:
         for user_id, legs in unit.legs.items():
             wallet.write_legs(tx, user_id, legs, unit.accounts.get(user_id))
         for write in unit.writes:
             write(tx)
+        if claim is not None:
+            answer = idempotency.complete_in(tx, claim, unit.result)
+            claim.in_doubt = True  # from here until the answer arrives, the commit may or may not apply
+    if claim is not None:
+        claim.in_doubt, claim.answer = False, answer

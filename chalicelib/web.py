@@ -269,6 +269,7 @@ def route(
                 req.body = validate(body, parse_json(req.raw_body))
             if currency:
                 return _in_currency(req, path_params)
+            _answer_with(lambda result: _respond(result))
             return _respond(fn(req, **path_params))
 
         def _respond(result: Any, display: Any = None) -> Response:
@@ -290,6 +291,7 @@ def route(
             display = fx.resolve(req.query, req.caller.user_id if req.caller else None)
             token = fx.bind(display)
             try:
+                _answer_with(lambda result: _respond(result, display))
                 return _respond(fn(req, **path_params), display)
             finally:
                 fx.unbind(token)
@@ -341,30 +343,59 @@ def serialize_response(model: type, result: Any, route_name: str) -> Any:
         return json.loads(json.dumps(result, default=_json_default))
 
 
-def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Response]) -> Response:
-    """Run a money-moving request once per (caller, route, Idempotency-Key); replay it afterwards."""
+def _answer_with(respond: Callable[[Any], Response]) -> None:
+    """How the running request's claim (if any) renders a unit of work's result as its answer."""
     from chalicelib import idempotency
+
+    claim = idempotency.current()
+    if claim is not None:
+        claim.render = lambda result: _status_and_body(respond(result))
+
+
+def _status_and_body(response: Response) -> tuple[int, str]:
+    return response.status_code, response.body or ""
+
+
+def _replayed(replay: Any, *, replayed: bool = True) -> Response:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if replay.body:
+        headers["Content-Type"] = "application/json"
+    return Response(body=replay.body, status_code=replay.status_code, headers=headers)
+
+
+def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Response]) -> Response:
+    """Run a money-moving request once per (caller, route, Idempotency-Key); replay it afterwards.
+
+    Its answer is recorded in the transaction that moves the money (chalicelib/uow.py), so whatever
+    fails after that commit (an ambiguous commit, a timeout) the retry gets what was committed."""
+    from chalicelib import config, idempotency
 
     key = req.header("idempotency-key") or ""
     concrete = path.format(**path_params) if path_params else path
     scope = f"{req.user.user_id}:POST {concrete}"
-    replay = idempotency.begin(scope, key, idempotency.fingerprint(req.raw_body))
-    if replay is not None:
-        headers = {"Idempotent-Replayed": "true"}
-        if replay.body:
-            headers["Content-Type"] = "application/json"
-        return Response(body=replay.body, status_code=replay.status_code, headers=headers)
-    try:
-        response = execute()
-    except ApiError as exc:
-        if exc.status >= 500:
-            idempotency.abort(scope, key)
-            raise
-        response = error_response(exc)
-    except Exception:
-        idempotency.abort(scope, key)
-        raise
-    idempotency.finish(scope, key, response.status_code, response.body or "")
+    claim = idempotency.begin(scope, key, idempotency.fingerprint(req.raw_body))
+    if isinstance(claim, idempotency.Replay):
+        return _replayed(claim)
+    with idempotency.holding(claim):
+        try:
+            response = execute()
+        except Exception as exc:
+            if isinstance(exc, ApiError) and exc.status < 500 and claim.answer is None and not claim.in_doubt:
+                response = error_response(exc)  # a refusal that changed nothing: replayed as it is
+            else:
+                committed = idempotency.settle(claim)
+                if committed is None:
+                    raise
+                log.exception("failed after its commit; answering what was committed", extra={"path": path})
+                return _replayed(committed, replayed=False)
+    if claim.answer is not None:
+        if _status_and_body(response) != (claim.answer.status_code, claim.answer.body):
+            # the route's answer is not its unit of work's result: a retry would answer differently
+            log.error("idempotent answer differs from the committed one", extra={"path": path})
+            if config.get("STAGE") in config.LOCAL_STAGES:
+                raise ApiError(f"{path} answered other than what its unit of work committed.")
+        return response
+    idempotency.finish(claim, response.status_code, response.body or "")
     return response
 
 

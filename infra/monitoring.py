@@ -12,6 +12,8 @@ an address (SNS asks it to confirm). docs/operations.md says what each alarm mea
   review (bounces 5%, complaints 0.1%).
 - ExchangeRatesStale: after 3 hourly exchange-rate runs in a row, some supported currency's rate is
   still stale (or missing): customers asking for it get 503 rate_unavailable (docs/currencies.md).
+- ExchangeRatesRefused: an exchange-rate run held a published rate back (dated in the future, outside
+  the plausible bounds, or a day-over-day jump past CURRENCY_MAX_DAILY_CHANGE_PERCENT).
 - WebhookRejectionSpike: 10 or more payment webhooks refused in 5 minutes (a provider misconfiguration,
   a rotated secret, or someone probing the public endpoint).
 """
@@ -88,6 +90,16 @@ def alarms(stage: Any, functions: dict[str, dict], api_name: str | None) -> dict
             Period=3600,
             EvaluationPeriods=STALE_RATE_RUNS,
             DatapointsToAlarm=STALE_RATE_RUNS,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        ),
+        "ExchangeRatesRefused": _alarm(
+            "An exchange-rate run held a published rate back (future date, implausible, or a jump past "
+            "CURRENCY_MAX_DAILY_CHANGE_PERCENT): the rate in force keeps ageing until a person decides.",
+            **_custom("ExchangeRatesRefused", service),
+            Statistic="Sum",
+            Period=3600,
+            EvaluationPeriods=1,
             Threshold=1,
             ComparisonOperator="GreaterThanOrEqualToThreshold",
         ),

@@ -10,7 +10,8 @@ template into the SAM template it generates (functions, roles, API, schedules, S
   queue), the Cognito pool, client and staff groups, the SES templates of `chalicelib.emails`;
 - every function Chalice generates (found by building Chalice's own template in-process, see
   `infra/chalice_sam.py`) gets a fixed name, a log group, and environment variables pointing at
-  these resources; SQS event sources are pointed at the stack's queues;
+  these resources; SQS event sources are pointed at the stack's queues and report partial batch
+  failures (`FunctionResponseTypes: [ReportBatchItemFailures]`, which Chalice does not render);
 - the stage policy files (`.chalice/policy-<stage>.json`, `autogen_policy: false`) are generated
   here too (`--write-policies`), and the packaged roles get them with region, account and the user
   pool pinned to the stack.
@@ -41,6 +42,8 @@ PHOTO_ORIGINAL_EXPIRATION_DAYS = 365
 LOG_RETENTION_DAYS = 30  # unless .chalice/config.json sets log_retention_in_days
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at a poisoned photo event
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # the SQS default, stated
+# every queue and stream handler answers `{"batchItemFailures": [...]}`: only those records come back
+BATCH_RESPONSE_TYPES = ("ReportBatchItemFailures",)
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the consuming function's timeout
 WEBHOOK_SECRET_PARAMETER = "PaymentWebhookSecret"  # noqa: S105 - a parameter name, not a secret
 CURSOR_SECRET_PARAMETER = "CursorSecret"  # noqa: S105 - a parameter name, not a secret
@@ -651,9 +654,14 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
                     f"{properties['Handler']} consumes the SQS queue {queue!r}, which infra/template.py "
                     f"does not create (it creates {sorted(set(queues))}); add the queue there"
                 )
-            # a deep merge cannot drop Chalice's Fn::Sub key, so the Fn::Sub itself is replaced
+            # a deep merge cannot drop Chalice's Fn::Sub key, so the Fn::Sub itself is replaced;
+            # Chalice renders no FunctionResponseTypes: without it Lambda would ignore the handler's
+            # batchItemFailures and delete the failed messages with the good ones
             patch.setdefault("Events", {})[event_id] = {
-                "Properties": {"Queue": {"Fn::Sub": f"${{{queues[queue]}.Arn}}"}}
+                "Properties": {
+                    "Queue": {"Fn::Sub": f"${{{queues[queue]}.Arn}}"},
+                    "FunctionResponseTypes": list(BATCH_RESPONSE_TYPES),
+                }
             }
             photo_timeout = max(photo_timeout, int(properties["Timeout"]))
         resources[logical_id] = {"DependsOn": [log_group], "Properties": patch}
@@ -1149,8 +1157,12 @@ def undeployed_handlers(app: Any, template: dict) -> list[str]:
         elif isinstance(source, CloudWatchEventConfig):
             ok = any(e["Type"] == "CloudWatchEvent" for e in events)
         elif isinstance(source, SQSEventConfig):
+            # the handlers answer partial batch responses (only failed messages come back)
             ok = any(
-                e["Type"] == "SQS" and _stack_queue(e["Properties"].get("Queue"), resources) for e in events
+                e["Type"] == "SQS"
+                and _stack_queue(e["Properties"].get("Queue"), resources)
+                and e["Properties"].get("FunctionResponseTypes") == list(BATCH_RESPONSE_TYPES)
+                for e in events
             )
         else:  # S3 (`chalice package` refuses it: see design.md), SNS, streams: infra/ wires none yet
             ok = False

@@ -18,6 +18,7 @@ from chalicelib.responses.packages import (
     StaffPackage,
     StaffPackagePage,
 )
+from chalicelib.responses.settlement import PackPreview, SettlementDecision
 from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLinePage
 from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
@@ -234,6 +235,28 @@ def pack_package(req: Req, package_id: str) -> dict:
     """Packed with the measured weight and size; the final charge is settled through the wallet."""
     b = req.body
     return packages.pack(package_id, req.user.user_id, b.weight_g, b.dims_cm.model_dump())
+
+
+@route(
+    bp,
+    "/staff/packages/{package_id}/pack-preview",
+    "POST",
+    groups=WAREHOUSE,
+    body=PackBody,
+    response=PackPreview,
+)
+def preview_pack(req: Req, package_id: str) -> PackPreview:
+    """What packing at this weight and size would charge and settle now (the console's preview)."""
+    b = req.body
+    package, final, difference, decision = packages.preview_pack(
+        package_id, b.weight_g, b.dims_cm.model_dump()
+    )
+    return PackPreview(
+        package_id=package.package_id,
+        price=final.as_json(),
+        held_fen=final.total_fen - difference.amount_fen,
+        decision=SettlementDecision.of(difference, decision),
+    )
 
 
 @route(

@@ -11,6 +11,7 @@ from chalicelib import purchasing
 from chalicelib.errors import ValidationError
 from chalicelib.responses.items import Item, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
+from chalicelib.responses.settlement import PurchasePreview, SettlementDecision
 from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -39,6 +40,14 @@ class PurchaseBody(Body):
         description="What the shop charged per unit; a difference from the quoted price is refunded to the "
         "wallet (cheaper) or asked of the customer (dearer)."
     )
+
+
+class PurchasePreviewBody(Body):
+    """A unit price the shop asks, to see how its difference from the paid price would settle."""
+
+    model_config = example({"actual_unit_price_fen": 1790})
+
+    actual_unit_price_fen: Fen = Field(description="What the shop charges per unit.")
 
 
 class ShipmentBody(Body):
@@ -104,6 +113,27 @@ def record_purchase(req: Req, item_id: str) -> dict:
     """Record the purchase at the actual price; the difference is refunded or charged."""
     return purchasing.record_purchase(
         item_id, req.user.user_id, req.body.merchant_order_no, req.body.actual_unit_price_fen
+    )
+
+
+@route(
+    bp,
+    "/staff/items/{item_id}/purchase-preview",
+    "POST",
+    groups=REVIEWER,
+    body=PurchasePreviewBody,
+    response=PurchasePreview,
+)
+def preview_purchase(req: Req, item_id: str) -> PurchasePreview:
+    """How a purchase at this actual price would settle now (the console's preview); changes nothing."""
+    price = req.body.actual_unit_price_fen
+    item, difference, decision = purchasing.preview_purchase(item_id, price)
+    return PurchasePreview(
+        item_id=item.item_id,
+        quantity=int(item.quantity),
+        listed_unit_price_fen=int(item.unit_price_fen),
+        actual_unit_price_fen=price,
+        decision=SettlementDecision.of(difference, decision),
     )
 
 

@@ -159,9 +159,9 @@ def _ranges(offer: dict) -> list[tuple[int, int]]:
     sale = offer.get("productSaleInfo") or {}
     ranges = []
     for entry in sale.get("priceRangeList") or []:
-        price = remote.fen(entry.get("price"))
+        price = remote.price_fen(entry.get("price"))
         if price is not None:
-            ranges.append((max(1, remote.whole(entry.get("startQuantity"), 1)), price))
+            ranges.append((max(1, remote.whole(entry.get("startQuantity"), 1, remote.MAX_QUANTITY)), price))
     return sorted(ranges)
 
 
@@ -177,7 +177,10 @@ def _props(sku: dict) -> dict[str, str]:
 
 def _weight_g(offer: dict) -> int:
     shipping = offer.get("productShippingInfo") or {}
-    per_sku = [remote.whole(s.get("weight")) for s in shipping.get("skuShippingInfoList") or []]
+    per_sku = [
+        remote.whole(s.get("weight"), 0, remote.MAX_WEIGHT_G)
+        for s in shipping.get("skuShippingInfoList") or []
+    ]
     per_sku = [g for g in per_sku if g > 0]
     if per_sku:
         return max(per_sku)  # grams per SKU
@@ -194,7 +197,7 @@ def to_product(offer: dict, domestic_shipping_fen: int) -> Product | None:
     sale = offer.get("productSaleInfo") or {}
     skus = []
     for sku in offer.get("productSkuInfos") or []:
-        price = remote.fen(sku.get("price")) or remote.fen(sku.get("consignPrice")) or range_price
+        price = remote.price_fen(sku.get("price")) or remote.price_fen(sku.get("consignPrice")) or range_price
         if price is None or sku.get("skuId") is None:
             continue
         skus.append(Sku(str(sku["skuId"]), _props(sku), price, remote.whole(sku.get("amountOnSale"))))
@@ -207,7 +210,9 @@ def to_product(offer: dict, domestic_shipping_fen: int) -> Product | None:
         for u in (remote.absolute_url(i) for i in (offer.get("productImage") or {}).get("images") or [])
         if u
     )
-    minimum = remote.whole(offer.get("minOrderQuantity")) or (ranges[0][0] if ranges else 1)
+    minimum = remote.whole(offer.get("minOrderQuantity"), 0, remote.MAX_QUANTITY) or (
+        ranges[0][0] if ranges else 1
+    )
     title_zh = _text(offer.get("subject")) or None
     seller = _text(offer.get("sellerOpenId")) or f"1688-seller-{offer_id}"
     return Product(
@@ -231,7 +236,7 @@ def to_product(offer: dict, domestic_shipping_fen: int) -> Product | None:
 
 def to_summary(hit: dict) -> Summary | None:
     offer_id = str(hit.get("offerId") or "")
-    price = remote.fen((hit.get("priceInfo") or {}).get("price"))
+    price = remote.price_fen((hit.get("priceInfo") or {}).get("price"))
     if not offer_id.isdigit() or price is None:
         return None
     return Summary(
@@ -286,5 +291,5 @@ def _page_number(cursor: dict | None) -> int:
 
 def _page(result: dict, page: int) -> Page:
     hits = [s for s in (to_summary(h) for h in result.get("data") or [] if isinstance(h, dict)) if s]
-    total_pages = remote.whole(result.get("totalPage"))
+    total_pages = remote.whole(result.get("totalPage"), 0, remote.MAX_PAGES)
     return Page(items=hits, next_cursor={"page": page + 1} if hits and page < total_pages else None)

@@ -188,37 +188,61 @@ def call(
 
 
 # --- mapping helpers shared by the adapters -------------------------------------------------------
+# Every number a marketplace sends is bounded here: anything outside is malformed (None / the default),
+# never an overflow, an "Infinity", or a price no one would pay; the adapters drop what cannot be used.
+MAX_STOCK = 10_000_000  # sellers write 99999 or 9999999 for "plenty"; 1e20 is garbage
+MAX_QUANTITY = 100_000  # a minimum order or a price range's start quantity
+MAX_FREIGHT_FEN = 1_000_000  # ¥10,000 of domestic freight for one order
+MAX_WEIGHT_G = 1_000_000  # one tonne per unit
+MAX_PAGES = 1000
 
 
-def fen(value: Any) -> int | None:
-    """Integer fen from a marketplace's yuan amount ("12.50", 12.5, "12"); None when absent or malformed."""
-    if value is None or value == "" or isinstance(value, bool):
+def max_price_fen() -> int:
+    """The highest unit price an adapter accepts (SOURCE_MAX_PRICE_FEN, the business's; ¥100,000)."""
+    return max(1, setting_int("SOURCE_MAX_PRICE_FEN", 10_000_000))
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         return None
     try:
-        amount = Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except InvalidOperation:
         return None
-    if not amount.is_finite() or amount < 0:
+    return number if number.is_finite() else None
+
+
+def fen(value: Any, maximum: int = MAX_FREIGHT_FEN) -> int | None:
+    """Integer fen from a marketplace's yuan amount ("12.50", 12.5, "12"); None when absent, malformed,
+    negative or above `maximum` fen."""
+    if value == "":
+        return None
+    amount = _decimal(value)
+    if amount is None or amount < 0 or amount * 100 > maximum:
         return None
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def whole(value: Any, default: int = 0) -> int:
-    """A non-negative integer from a number or numeric text (stock, quantities)."""
-    try:
-        number = int(Decimal(str(value).strip()))
-    except (InvalidOperation, ValueError):
+def price_fen(value: Any) -> int | None:
+    """A unit price in fen: more than 0 and at most max_price_fen() (a ¥0 SKU is no price), else None."""
+    amount = fen(value, max_price_fen())
+    return amount if amount else None
+
+
+def whole(value: Any, default: int = 0, maximum: int = MAX_STOCK) -> int:
+    """A non-negative integer from a number or numeric text (stock, quantities); `default` when it is
+    malformed, not finite, fractional or above `maximum`. Negative counts as 0."""
+    number = _decimal(value)
+    if number is None or number != number.to_integral_value() or number > maximum:
         return default
-    return max(0, number)
+    return max(0, int(number))
 
 
 def grams_from_kg(value: Any) -> int:
-    """Grams from a weight in kilograms (1688's product weight, Taobao's item_weight)."""
-    try:
-        kg = Decimal(str(value).strip())
-    except InvalidOperation:
-        return 0
-    if not kg.is_finite() or kg <= 0:
+    """Grams from a weight in kilograms (1688's product weight, Taobao's item_weight); 0 (unknown)
+    when malformed or above MAX_WEIGHT_G."""
+    kg = _decimal(value)
+    if kg is None or kg <= 0 or kg * 1000 > MAX_WEIGHT_G:
         return 0
     return int((kg * 1000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 

@@ -98,7 +98,7 @@ def to_product(item: dict) -> Product | None:
         return None
     skus = []
     for sku in (item.get("skus") or {}).get("sku") or []:
-        price = remote.fen(sku.get("price"))
+        price = remote.price_fen(sku.get("price"))
         if price is None or not sku.get("sku_id"):
             continue
         skus.append(
@@ -110,7 +110,7 @@ def to_product(item: dict) -> Product | None:
             )
         )
     if not skus:
-        price = remote.fen(item.get("price"))
+        price = remote.price_fen(item.get("price"))
         if price is None:
             return None
         skus.append(Sku(num_iid, {}, price, remote.whole(item.get("num"))))
@@ -136,7 +136,7 @@ def to_product(item: dict) -> Product | None:
         ),
         skus=tuple(skus),
         images=pictures,
-        min_quantity=max(1, remote.whole(item.get("min_num"), 1)),
+        min_quantity=max(1, remote.whole(item.get("min_num"), 1, remote.MAX_QUANTITY)),
         domestic_shipping_fen=freight,
         weight_g=remote.grams_from_kg(item.get("item_weight")),
     )

@@ -13,14 +13,18 @@ any number of deliveries, shuffled, give the same result:
 - an object already attached (same ETag) or no longer there (moved to quarantine or deleted by an
   earlier delivery): `duplicate`.
 
-Transient AWS errors (throttling, timeouts, access) do raise, so SQS redelivers the batch; after
-5 receives the message goes to the dead-letter queue.
+Transient AWS errors (throttling, timeouts, access) do raise out of `ingest`; `handle_batch` turns
+them into a partial batch response (the event source mapping has `ReportBatchItemFailures`), so SQS
+redelivers only the failed messages, not the nine good ones beside them; after 5 receives a message
+goes to the dead-letter queue. Cost: one batch of up to 10 messages per invocation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from chalicelib import aws, clock, config, db, metrics, observability, photos
-from chalicelib.events.s3_records import S3Object
+from chalicelib.events.s3_records import S3Object, objects_from_bodies
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, READY, REJECTED, Photo
 
@@ -57,6 +61,22 @@ def _is_gone(exc: Exception, obj: S3Object) -> bool:
     """Whether an S3 error on the object means it is no longer under its key (else: re-raise it)."""
     code = _error_code(exc)
     return code in _GONE or (code in _DENIED and _quarantined(obj))
+
+
+def handle_batch(records: Iterable[dict]) -> dict:
+    """Ingest every message of an SQS batch; the answer names only the messages that failed."""
+    failures = []
+    for record in records:
+        try:
+            for obj in objects_from_bodies([record["body"]]):
+                ingest(obj)
+        except Exception:
+            log.exception(
+                "photo message failed; SQS redelivers it", extra={"message_id": record["messageId"]}
+            )
+            metrics.count("PhotoMessagesFailed")
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
 
 
 def ingest(obj: S3Object) -> str:

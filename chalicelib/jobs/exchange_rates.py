@@ -7,6 +7,9 @@ does-not-exist condition, the current row with a "newer date" condition), so run
 day, or two runs at once, change nothing. The ECB publishes once per working day around 16:00 CET; an
 hourly run picks that up within the hour and catches up after a failed run by itself.
 
+A file dated ahead of today, a rate outside the plausible bounds, or one that moved more than
+CURRENCY_MAX_DAILY_CHANGE_PERCENT since the rate in force is held back (not stored, counted in
+`ExchangeRatesRefused`, alarmed) and the run does not count as completed: the rate in force keeps ageing.
 A failing source stores nothing and the run does not count as completed (no JobCompleted heartbeat);
 the rates in force keep ageing and become stale after CURRENCY_MAX_AGE_HOURS, when converted routes
 answer 503 rate_unavailable. Every run reports which currencies are stale (`ExchangeRatesStale`).
@@ -47,10 +50,17 @@ def run(context=None) -> dict:
                 "rate_date": published.rate_date,
                 "updated": stored["updated"],
                 "unchanged": stored["unchanged"],
+                "refused": stored["refused"],
                 "missing": published.missing,
-                "finished": True,
+                "finished": not stored["refused"],
             }
         )
+        for reason in stored["refused"].values():
+            metrics.count("ExchangeRatesRefused", reason=reason)
+        if stored["refused"]:
+            log.error(
+                "exchange rates held back", extra={"refused": stored["refused"], "date": published.rate_date}
+            )
         if published.missing:
             log.warning("the source lacks supported currencies", extra={"missing": published.missing})
     result["stale"] = stale_codes()

@@ -269,6 +269,7 @@ class RequestRecord(Model):
     request_hash = UnicodeAttribute()
     state = UnicodeAttribute()  # in_progress | done
     lease_until = UnicodeAttribute(null=True)  # an in_progress claim older than this was abandoned
+    attempt = UnicodeAttribute(null=True)  # the claiming request's token: fences its transactions
     status_code = NumberAttribute(null=True)
     # the response, zlib-compressed and base64 ("z:..."), or "s3:<key>" when even that is too large
     response_body = UnicodeAttribute(null=True)

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field
 
 from chalicelib.lifecycle import ItemSource
+from chalicelib.lifecycle import Settlement as S
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
 
 CheckOutcome = Literal["ok", "issue", "n/a"]
@@ -21,7 +22,14 @@ CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
 
 
-Settlement = Literal["none", "charged", "refunded", "awaiting_confirmation", "awaiting_payment", "declined"]
+Settlement = Literal[
+    S.NONE.value,
+    S.CHARGED.value,
+    S.REFUNDED.value,
+    S.AWAITING_CONFIRMATION.value,
+    S.AWAITING_PAYMENT.value,
+    S.DECLINED.value,
+]
 
 
 class ItemPurchase(Out):
@@ -127,7 +135,7 @@ _EXAMPLE_ITEM = {
         "price_difference_fen": -800,
         "purchased_at": "2026-11-29T03:10:00Z",
         "purchased_by": "staff-reviewer-1",
-        "settlement": "refunded",
+        "settlement": S.REFUNDED.value,
         "refunded_fen": 800,
     },
     "domestic_shipment": {

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.lifecycle import Settlement as S
 from chalicelib.responses.base import (
     CmDims,
     Fen,
@@ -138,7 +139,7 @@ class PackingRecord(Out):
     difference_fen: int = Field(
         description="Final charge minus what was paid, in fen: negative when it was cheaper."
     )
-    settlement: Literal["none", "charged", "refunded", "awaiting_payment"] = Field(
+    settlement: Literal[S.NONE.value, S.CHARGED.value, S.REFUNDED.value, S.AWAITING_PAYMENT.value] = Field(
         description="charged or refunded through the wallet, or awaiting_payment (see due_fen)."
     )
 
@@ -292,7 +293,7 @@ _SHIPPED_EXAMPLE = {
         "dims_cm": {"l": 32, "w": 26, "h": 6},
         "packed_at": "2026-12-01T02:00:00Z",
         "difference_fen": 0,
-        "settlement": "none",
+        "settlement": S.NONE.value,
     },
     "shipped_at": "2026-12-01T06:00:00Z",
     "auto_confirm_at": "2026-12-21T06:00:00Z",

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
+from chalicelib.lifecycle import PaymentStatus
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.currencies import FxSnapshot
 
@@ -125,7 +126,7 @@ class Payment(Out):
                     "fee_fen": 1650,
                     "charge_fen": 51650,
                     "channel": "card",
-                    "status": "requires_action",
+                    "status": PaymentStatus.REQUIRES_ACTION.value,
                     "created_at": "2026-11-29T02:09:00Z",
                     "succeeded_at": None,
                 }
@@ -142,7 +143,7 @@ class Payment(Out):
     fee_fen: Fen = Field(description="The channel's bank fee.")
     charge_fen: Fen = Field(description="What the provider collects: amount_fen + fee_fen.")
     channel: str
-    status: Literal["requires_action", "succeeded"]
+    status: Literal[PaymentStatus.REQUIRES_ACTION.value, PaymentStatus.SUCCEEDED.value]
     created_at: Timestamp
     succeeded_at: Timestamp | None
     fx_snapshot: FxSnapshot | None = Field(

@@ -1,3 +1,4 @@
+// @ts-check
 // The API client: bearer ID token, JSON in and out, errors as ApiError with the API's plain message.
 import * as auth from "./auth.js";
 
@@ -30,7 +31,15 @@ async function send(method, path, body, headers) {
   }
 }
 
-/** api("POST", "/staff/inbound", {tracking_no}, {idempotencyKey}) -> parsed JSON (null for 204). */
+/**
+ * api("POST", "/staff/inbound", {tracking_no}, {idempotencyKey}) -> parsed JSON (null for 204); a caller
+ * names the answer's schema (`@type {Schemas["Item"]}`) from the types generated from docs/openapi.json.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @param {{ idempotencyKey?: string }} [options]
+ * @returns {Promise<any>}
+ */
 export async function api(method, path, body, { idempotencyKey } = {}) {
   const headers = idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {};
   let response = await send(method, path, body, headers);
@@ -52,7 +61,9 @@ export async function api(method, path, body, { idempotencyKey } = {}) {
   return data;
 }
 
+/** @type {(path: string) => Promise<any>} */
 export const get = (path) => api("GET", path);
+/** @type {(path: string, body?: unknown, options?: { idempotencyKey?: string }) => Promise<any>} */
 export const post = (path, body, options) => api("POST", path, body, options);
 
 /** Public routes (catalog, shipping lines) without a token. */

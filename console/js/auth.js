@@ -1,3 +1,4 @@
+// @ts-check
 // Sign-in against the Cognito user pool with plain fetch to the Identity Provider JSON API (no SDK).
 // Tokens live in sessionStorage only (gone when the tab closes) and are refreshed before they expire.
 
@@ -5,6 +6,7 @@ const KEY = "procure.console.session";
 const REFRESH_BEFORE_S = 120;
 let config = null;
 let timer = null;
+/** @type {(reason?: string) => void} */
 let onSignOut = () => {};
 
 export class AuthError extends Error {
@@ -22,7 +24,7 @@ export function configure(runtimeConfig, signedOut) {
 
 export function session() {
   try {
-    return JSON.parse(sessionStorage.getItem(KEY));
+    return JSON.parse(sessionStorage.getItem(KEY) || "null");
   } catch {
     return null;
   }

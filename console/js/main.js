@@ -1,3 +1,4 @@
+// @ts-check
 // The console's shell: runtime config, sign-in, the caller's groups, navigation and routing (#/...).
 import * as api from "./api.js";
 import * as auth from "./auth.js";
@@ -7,13 +8,19 @@ import * as review from "./screens/review.js";
 import * as warehouse from "./screens/warehouse.js";
 import * as admin from "./screens/admin.js";
 
-const view = document.getElementById("view");
-const nav = document.getElementById("nav");
-const who = document.getElementById("who");
+/** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
+
+// index.html's shell elements: always there
+const view = /** @type {HTMLElement} */ (document.getElementById("view"));
+const nav = /** @type {HTMLElement} */ (document.getElementById("nav"));
+const who = /** @type {HTMLElement} */ (document.getElementById("who"));
+/** @type {Schemas["Me"] | null} */
 let me = null;
 let notice = "";
 
+/** @typedef {(view: HTMLElement, ...args: any[]) => Promise<void>} Render */
 // [hash pattern, groups allowed (admin always), title, render, in the navigation?]
+/** @type {Array<[RegExp, string[], string, Render, boolean]>} */
 const ROUTES = [
   [/^#\/dashboard$/, ["admin"], "Dashboard", admin.dashboard, true],
   [/^#\/review$/, ["reviewer"], "Review queue", review.queue, true],
@@ -32,9 +39,9 @@ const ROUTES = [
 
 const STAFF = ["reviewer", "warehouse", "admin"];
 
-function may(route) {
+function may(screen) {
   const groups = me?.groups || [];
-  return groups.includes("admin") || route[1].some((g) => groups.includes(g));
+  return groups.includes("admin") || screen[1].some((g) => groups.includes(g));
 }
 
 function navLinks() {
@@ -77,14 +84,16 @@ async function route() {
       return fail(view, error, "Could not load your account");
     }
   }
+  const user = me;
+  if (!user) return undefined; // signed out while /me was on its way
   header();
-  if (!(me.groups || []).some((g) => STAFF.includes(g))) return staffOnly();
-  const match = ROUTES.map((r) => [r, r[0].exec(location.hash)]).find(([, m]) => m);
-  if (!match) {
+  if (!(user.groups || []).some((g) => STAFF.includes(g))) return staffOnly(user);
+  const r = ROUTES.find(([pattern]) => pattern.test(location.hash));
+  const m = r?.[0].exec(location.hash);
+  if (!r || !m) {
     location.replace(home());
     return undefined;
   }
-  const [r, m] = match;
   if (!may(r)) {
     fill(view, h("h1", {}, "Not for your role"), h("p", {}, `${r[2]} is for: ${r[1].join(", ")}.`), h("p", {}, h("a", { href: home() }, "Back to your screens")));
     return undefined;
@@ -95,7 +104,7 @@ async function route() {
   const target = h("div", { class: "screen" }, h("p", { class: "muted" }, "Loading…"));
   fill(view, target);
   try {
-    await r[3](target, ...m.slice(1), me);
+    await r[3](target, ...m.slice(1), user);
   } catch (error) {
     fail(target, error, r[2]);
   }
@@ -104,7 +113,8 @@ async function route() {
   return undefined;
 }
 
-function staffOnly() {
+/** @param {Schemas["Me"]} user */
+function staffOnly(user) {
   document.title = "Staff only · Procure";
   fill(nav);
   fill(view, 
@@ -112,7 +122,7 @@ function staffOnly() {
       "section",
       { class: "card narrow staff-only" },
       h("h1", {}, "Staff only"),
-      h("p", {}, `You are signed in as ${me.email || me.user_id}, a customer account. This console is for Procure's reviewers and warehouse staff.`),
+      h("p", {}, `You are signed in as ${user.email || user.user_id}, a customer account. This console is for Procure's reviewers and warehouse staff.`),
       h("p", {}, "Customers track their orders, storage and packages in the storefront."),
       h("button", { type: "button", class: "primary", onclick: () => auth.signOut() }, "Sign out"),
     ),
@@ -165,7 +175,9 @@ function newPasswordPage(challenge) {
 
 // one timer updates every live countdown on the page
 setInterval(() => {
-  for (const el of document.querySelectorAll("[data-due]")) {
+  /** @type {NodeListOf<HTMLElement>} */
+  const live = document.querySelectorAll("[data-due]");
+  for (const el of live) {
     const c = countdown(el.dataset.due);
     el.textContent = c.text;
     const row = el.closest("[data-overdue-row]");

@@ -1,3 +1,4 @@
+// @ts-check
 // Small DOM helpers shared by every screen: element builder, labelled fields, money, one-shot actions.
 import { ApiError } from "./api.js";
 
@@ -35,7 +36,12 @@ function append(el, children) {
   }
 }
 
-/** A labelled control: returns the wrapper; the control is wrapper.control. */
+/**
+ * A labelled control: returns the wrapper; the control is wrapper.control.
+ * @param {string} label
+ * @param {Record<string, any>} [attrs]
+ * @param {{ hint?: string, tag?: string, options?: Array<[string, string]> }} [more]
+ */
 export function field(label, attrs = {}, { hint, tag = "input", options } = {}) {
   const id = attrs.id || uid();
   const control =
@@ -173,7 +179,7 @@ export function form(attrs, children, submitText, fn, { box = errorBox(), extra 
 }
 
 export function say(text) {
-  const live = document.getElementById("live");
+  const live = /** @type {HTMLElement} */ (document.getElementById("live")); // index.html's live region
   live.textContent = "";
   setTimeout(() => (live.textContent = text), 50);
 }

@@ -1,3 +1,4 @@
+// @ts-check
 // Review deadlines count China working hours: Asia/Shanghai (UTC+8 all year, no daylight saving),
 // 09:00-18:00 Monday to Friday. The API computes review_due_at with public holidays and make-up
 // workdays; this countdown only counts the working time left between now and that deadline.
@@ -40,7 +41,7 @@ export function duration(ms) {
 export function countdown(dueIso, now = new Date()) {
   if (!dueIso) return { overdue: false, text: "no deadline" };
   const due = new Date(dueIso);
-  if (now >= due) return { overdue: true, text: `overdue by ${duration(now - due)}` };
+  if (now >= due) return { overdue: true, text: `overdue by ${duration(now.getTime() - due.getTime())}` };
   const left = workingMs(now, due);
   return { overdue: false, text: `${duration(left)} working time left` };
 }

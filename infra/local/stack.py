@@ -88,14 +88,20 @@ def deliver_photo_events(queue_url: str, queue_arn: str) -> None:
             ]
         }
         try:
-            application.photo_events(event, None)
+            answer = application.photo_events(event, None)
         except Exception as exc:  # left on the queue: redelivered, then dead-lettered, as in AWS
             say(f"photo handler failed, messages will be redelivered: {exc}")
             continue
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-        )
+        # ReportBatchItemFailures: the failed messages stay on the queue, the others are deleted
+        failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if failed:
+            say(f"{len(failed)} photo message(s) failed and will be redelivered")
+        if done:
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
 
 
 def main() -> None:

@@ -153,17 +153,35 @@ def test_a_reviewer_approves_then_buys_cheaper_and_records_the_shipment(console,
     expect(form).to_be_visible()
     assert len(approvals) == 1
 
-    # buying 1.00 cheaper per unit: the preview says what happens before submitting
+    # the preview is the server's settlement decision, shown before submitting
+    previews = []
+    page.on("request", lambda r: previews.append(r) if r.url.endswith("/purchase-preview") else None)
+    price = form.get_by_label("Actual unit price (¥)")
+    preview = form.locator(".preview")
+    # 1 fen dearer per unit: within the consent threshold, charged silently from the wallet
+    price.fill(f"{(item['unit_price_fen'] + 1) / 100:.2f}")
+    expect(preview).to_contain_text("more than paid: charged from the customer's wallet")
+    # twice the price: over the consent threshold, the item waits for the customer (the old
+    # JavaScript copy of the rule said "charged" here)
+    price.fill(f"{item['unit_price_fen'] * 2 / 100:.2f}")
+    expect(preview).to_contain_text("the item waits for the customer to pay or decline it")
+    expect(preview).to_have_class(re.compile(r"\bwait\b"))
+    console.shot("order-purchase-consent")
+    # buying 1.00 cheaper per unit: refunded
     actual = item["unit_price_fen"] - 100
     form.get_by_label("Merchant order no").fill("TB-20261130-77")
-    form.get_by_label("Actual unit price (¥)").fill(f"{actual / 100:.2f}")
+    price.fill(f"{actual / 100:.2f}")
     refund = item["quantity"] * 100
-    expect(form.locator(".preview")).to_contain_text(
-        f"¥{refund // 100}.{refund % 100:02d} cheaper than paid: refunded"
+    expect(preview).to_contain_text(f"¥{refund // 100}.{refund % 100:02d} cheaper than paid: refunded")
+    asked = flows.ok(
+        http.call(
+            "POST",
+            f"/staff/items/{item['item_id']}/purchase-preview",
+            user=flows.REVIEWER,
+            json={"actual_unit_price_fen": actual},
+        )
     )
-    form.get_by_label("Actual unit price (¥)").fill(f"{(item['unit_price_fen'] + 250) / 100:.2f}")
-    expect(form.locator(".preview")).to_contain_text("more than paid: charged from the customer's wallet")
-    form.get_by_label("Actual unit price (¥)").fill(f"{actual / 100:.2f}")
+    assert asked["decision"]["refund_fen"] == refund and previews  # what the screen showed = the server
     console.shot("order-purchase")
     form.get_by_role("button", name="Record purchase").click()
 

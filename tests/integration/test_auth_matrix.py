@@ -245,6 +245,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
         params={"item_id": "order_item_id"},
         body={"merchant_order_no": "M1", "actual_unit_price_fen": 2500},
     ),
+    ("POST", "/staff/items/{item_id}/purchase-preview"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"actual_unit_price_fen": 2500}
+    ),
     ("POST", "/staff/items/{item_id}/domestic-shipment"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"carrier": "YTO", "tracking_no": "YT9999999"}
     ),
@@ -298,6 +301,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/staff/packages"): Expect(WH),
     ("GET", "/staff/packages/{package_id}"): Expect(WH, params=PACKAGE),
     ("POST", "/staff/packages/{package_id}/pack"): Expect(
+        WH, params=PACKAGE, body={"weight_g": 500, "dims_cm": {"l": 20, "w": 20, "h": 10}}
+    ),
+    ("POST", "/staff/packages/{package_id}/pack-preview"): Expect(
         WH, params=PACKAGE, body={"weight_g": 500, "dims_cm": {"l": 20, "w": 20, "h": 10}}
     ),
     ("POST", "/staff/packages/{package_id}/ship"): Expect(

@@ -186,6 +186,82 @@ class TestExchangeRatesJob:
         assert result["job"] == "exchange_rates" and result["finished"] is True
 
 
+class TestImplausibleRates:
+    """A published file or rate that cannot be right is held back and alarmed, never used, never a 500."""
+
+    FUTURE = FRIDAY.read_bytes().replace(b"time='2026-11-27'", b"time='2062-11-27'")
+
+    def test_a_file_dated_in_the_future_is_refused_and_a_later_real_file_wins(self, stack, ecb):
+        clock.set_now(SATURDAY_MORNING)
+        ecb.add("GET", rate_sources.ECB_PATH, 200, self.FUTURE, content_type=XML)
+        result = exchange_rates.run()
+        assert result["updated"] == [] and set(result["refused"].values()) == {"future_date"}
+        assert result["finished"] is False and rows("USD") == []
+        answer(ecb, MONDAY)
+        clock.set_now(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
+        assert len(exchange_rates.run()["updated"]) == 8
+        assert ExchangeRate.get("USD", CURRENT).rate_date == "2026-11-30"
+
+    def test_a_future_row_stored_before_the_check_goes_stale_and_is_replaced(self, stack, ecb):
+        clock.set_now(SATURDAY_MORNING)
+        fields = {"reference_rate": "0.2", "source": "ecb", "fetched_at": clock.now_iso()}
+        ExchangeRate("USD", CURRENT, rate_date="2062-11-27", rate_at="2062-11-27T12:10:00Z", **fields).save()
+        assert "USD" in exchange_rates.stale_codes()  # a future stamp never counts as fresh
+        with pytest.raises(currency.RateUnavailable):
+            currency.rate_in_force("USD")
+        exchange_rates.run()
+        assert ExchangeRate.get("USD", CURRENT).rate_date == "2026-11-27"
+
+    @pytest.mark.parametrize("krw", [b"0.00000001", b"99999999999"])
+    def test_an_absurd_rate_is_held_back_and_counted(self, stack, ecb, krw):
+        clock.set_now(SATURDAY_MORNING)
+        body = FRIDAY.read_bytes().replace(b"rate='1702.35'", b"rate='" + krw + b"'")
+        ecb.add("GET", rate_sources.ECB_PATH, 200, body, content_type=XML)
+        from chalicelib import metrics
+
+        metrics.discard()
+        result = exchange_rates.run()
+        assert result["refused"] == {"KRW": "out_of_bounds"} and "KRW" not in result["updated"]
+        assert rows("KRW") == [] and len(result["updated"]) == 7
+        refused = metrics.pending()[(("reason", "out_of_bounds"),)]["ExchangeRatesRefused"]
+        metrics.discard()
+        assert refused == ("Count", [1])
+
+    def test_a_day_over_day_jump_past_the_limit_is_held_back_and_the_old_rate_ages(self, stack, ecb):
+        clock.set_now(SATURDAY_MORNING)
+        exchange_rates.run()
+        jumped = MONDAY.read_bytes().replace(b"rate='1702.35'", b"rate='2100.00'")  # KRW +23 %
+        ecb.add("GET", rate_sources.ECB_PATH, 200, jumped, content_type=XML)
+        clock.set_now(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
+        result = exchange_rates.run()
+        assert result["refused"] == {"KRW": "jump"} and len(result["updated"]) == 7
+        assert ExchangeRate.get("KRW", CURRENT).rate_date == "2026-11-27"
+
+    def test_the_jump_limit_is_the_businesss_setting(self, stack, ecb, monkeypatch):
+        monkeypatch.setenv("CURRENCY_MAX_DAILY_CHANGE_PERCENT", "30")
+        clock.set_now(SATURDAY_MORNING)
+        exchange_rates.run()
+        jumped = MONDAY.read_bytes().replace(b"rate='1702.35'", b"rate='2100.00'")
+        ecb.add("GET", rate_sources.ECB_PATH, 200, jumped, content_type=XML)
+        clock.set_now(datetime(2026, 11, 30, 15, 30, tzinfo=UTC))
+        assert exchange_rates.run()["refused"] == {}
+        assert ExchangeRate.get("KRW", CURRENT).rate_date == "2026-11-30"
+
+    @pytest.mark.usefixtures("shop")
+    def test_a_stored_rate_that_rounds_to_zero_is_a_503_and_listed_as_none_never_a_500(self, api):
+        fresh_rates()
+        row = ExchangeRate.get("KRW", CURRENT)
+        row.reference_rate = "0"  # what a store without bounds kept of 1e-11 at 10 decimal places
+        row.save()
+        listed = api.get("/currencies")
+        assert listed.status == 200
+        krw = next(c for c in listed.body["items"] if c["currency"] == "KRW")
+        assert krw["rate"] is None and krw["stale"] is True
+        answered = api.get("/products/prd_tee?currency=KRW")
+        assert answered.status == 503 and answered.body["error"]["code"] == "rate_unavailable"
+        assert api.get("/products/prd_tee?currency=USD").status == 200
+
+
 # --- GET /currencies --------------------------------------------------------------------------------
 
 

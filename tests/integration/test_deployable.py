@@ -98,6 +98,15 @@ def test_a_handler_the_template_does_not_deploy_is_reported(application, package
     event["Properties"]["Queue"] = {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:x"}
     assert template.undeployed_handlers(application, unwired) == ["SQSEventConfig handler app.photo_events"]
 
+    # without ReportBatchItemFailures Lambda ignores the handler's batchItemFailures and deletes them all
+    whole_batches = copy.deepcopy(packaged)
+    photo_events = whole_batches["Resources"][_function_of(packaged, "app.photo_events")]
+    (event,) = photo_events["Properties"]["Events"].values()
+    del event["Properties"]["FunctionResponseTypes"]
+    assert template.undeployed_handlers(application, whole_batches) == [
+        "SQSEventConfig handler app.photo_events"
+    ]
+
 
 def test_new_handlers_are_packaged_without_editing_infra(packaged):
     later = Chalice(app_name="procure")
@@ -151,6 +160,7 @@ def test_functions_point_at_the_stack_resources(packaged):
     }
     (event,) = functions[_function_of(packaged, "app.photo_events")]["Properties"]["Events"].values()
     assert event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::Sub": "${PhotoQueue.Arn}"}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def _references(node, found: set[str]) -> set[str]:

@@ -68,7 +68,7 @@ def test_a_claim_left_by_a_crashed_request_expires_after_the_function_timeout(ap
     clock.set_now(started)
     # a Lambda that claimed the key and then timed out: the record stays in_progress
     scope = f"{user_id}:POST /orders/{order_id}/pay"
-    assert idempotency.begin(scope, "pay-once", idempotency.fingerprint(b"")) is None
+    assert isinstance(idempotency.begin(scope, "pay-once", idempotency.fingerprint(b"")), idempotency.Claim)
     headers = {"Idempotency-Key": "pay-once"}
     busy = api.post(f"/orders/{order_id}/pay", user=ALICE, headers=headers)
     assert busy.status == 409  # still within the dead request's time limit: it might be running

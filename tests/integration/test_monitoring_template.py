@@ -47,6 +47,7 @@ def test_every_alarm_the_issue_names_exists_and_notifies_the_topic(packaged):
         "SesComplaintRate",
         "WebhookRejectionSpike",
         "ExchangeRatesStale",
+        "ExchangeRatesRefused",
         *(f"{f}{m}" for f in functions for m in ("Errors", "Throttles")),
     }
     assert set(alarms) == expected
@@ -88,6 +89,13 @@ def test_stale_exchange_rates_alarm_after_three_hourly_runs_that_left_a_currency
     assert "ExchangeRatesStale" in metrics.CATALOG
     assert properties["Statistic"] == "Minimum"  # every run in the window left a stale currency
     assert properties["Period"] == 3600 and properties["EvaluationPeriods"] == 3
+    assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+
+
+def test_a_held_back_exchange_rate_alarms_at_once(packaged):
+    properties = of_type(packaged, "AWS::CloudWatch::Alarm")["ExchangeRatesRefused"]["Properties"]
+    assert properties["MetricName"] == "ExchangeRatesRefused" and "ExchangeRatesRefused" in metrics.CATALOG
+    assert properties["Statistic"] == "Sum" and properties["Period"] == 3600
     assert (properties["ComparisonOperator"], properties["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
 
 

@@ -98,7 +98,7 @@ def deliver(app_module, stack, bodies: list[str]) -> None:
     """What Lambda's SQS event source does: batches of 10 (batch_size in app.py) to the handler."""
     for start in range(0, len(bodies), 10):
         result = app_module.photo_events(sqs_event(bodies[start : start + 10], stack), None)
-        assert result == {"processed": len(bodies[start : start + 10])}
+        assert result == {"batchItemFailures": []}
 
 
 def deliver_queue(app_module, stack) -> list[str]:
@@ -549,27 +549,39 @@ class TestIngestion:
             assert ingestion.ingest(obj) == "ignored"
         assert exists(stack, "catalog/prd_1/0.jpg")
 
-    def test_a_transient_aws_error_raises_so_sqs_redelivers(self, api, app_module, stack, monkeypatch):
+    def test_a_transient_error_in_a_batch_of_ten_redelivers_only_that_message(
+        self, api, app_module, stack, monkeypatch
+    ):
         from botocore.exceptions import ClientError
 
         item_id = make_item(api)
-        body = presign(api, item_id)
-        put(stack, body["upload"]["fields"]["key"], image_bytes())
+        uploads = [presign(api, item_id) for _ in range(10)]
+        for n, upload in enumerate(uploads):
+            put(stack, upload["upload"]["fields"]["key"], image_bytes(seed=n))
         bodies = [m["Body"] for m in drain(stack)]
+        assert len(bodies) == 10
+        unlucky = uploads[6]["upload"]["fields"]["key"]
         s3 = aws.client("s3")
+        real_get_object = s3.get_object
 
-        def slow_down(**kwargs):
-            raise ClientError(
-                {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "GetObject"
-            )
+        def slow_down_once(**kwargs):
+            if kwargs["Key"] == unlucky:
+                raise ClientError(
+                    {"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}},
+                    "GetObject",
+                )
+            return real_get_object(**kwargs)
 
-        monkeypatch.setattr(s3, "get_object", slow_down)
-        with pytest.raises(ClientError):
-            app_module.photo_events(sqs_event(bodies, stack), None)
-        assert item_photos(item_id) == {} and Photo.get(body["photo_id"]).status == "pending"
+        monkeypatch.setattr(s3, "get_object", slow_down_once)
+        event = sqs_event(bodies, stack)
+        answer = app_module.photo_events(event, None)
+        (failed,) = [r for r in event["Records"] if uploads[6]["photo_id"] in r["body"]]
+        assert answer == {"batchItemFailures": [{"itemIdentifier": failed["messageId"]}]}
+        assert set(item_photos(item_id)) == {u["photo_id"] for u in uploads} - {uploads[6]["photo_id"]}
+        assert Photo.get(uploads[6]["photo_id"]).status == "pending"
         monkeypatch.undo()
-        deliver(app_module, stack, bodies)  # the redelivery succeeds
-        assert set(item_photos(item_id)) == {body["photo_id"]}
+        deliver(app_module, stack, [failed["body"]])  # SQS redelivers that message alone
+        assert set(item_photos(item_id)) == {u["photo_id"] for u in uploads}
 
     def test_a_bad_object_replacing_an_attached_photo_detaches_it(self, api, app_module, stack):
         """The presigned POST stays usable for 5 minutes: a second upload to the same key is checked too."""

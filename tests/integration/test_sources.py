@@ -162,3 +162,19 @@ def test_an_order_re_prices_against_the_marketplace_not_the_cached_copy(api, mar
     assert result.body["error"]["details"][0]["unit_price_fen"] == 1990
     assert detail_calls(market) == 2
     assert api.get("/orders", user=ALICE).body["items"] == []
+
+
+def test_absurd_marketplace_numbers_are_answered_and_cached_never_a_500(api, market):
+    item = json.loads(fixture("taobao/item.json"))
+    for sku in item["item"]["skus"]["sku"]:
+        sku["price"], sku["quantity"] = "1e30", "Infinity"
+    item["item"]["price"], item["item"]["num"] = "1e30", "1e20"
+    market.add("GET", "/taobao/item_get/", 200, json.dumps(item))
+    for _ in range(3):
+        answered = api.get("/products/taobao-690125534409")
+        assert answered.status == 404, answered.body  # no usable price: no product, never a 500
+    assert sum(1 for r in market.requests if r.path == "/taobao/item_get/") == 1  # the answer was cached
+    item["item"]["price"] = "0.00"  # a ¥0 price is no price either
+    market.add("GET", "/taobao/item_get/", 200, json.dumps(item))
+    clock.set_now(START + timedelta(minutes=11))
+    assert api.get("/products/taobao-690125534409").status == 404

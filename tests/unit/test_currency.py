@@ -145,6 +145,42 @@ class TestEcbFile:
         with pytest.raises(rate_sources.SourceError, match="DTD"):
             rate_sources.parse_ecb(bomb)
 
+    @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+    def test_a_body_in_another_encoding_than_utf8_is_refused_even_without_a_visible_doctype(self, encoding):
+        # the UTF-16 bytes of "<!DOCTYPE" are not b"<!DOCTYPE": an entity would reach the parser unseen
+        text = (FIXTURES / "eurofxref-daily-2026-11-27.xml").read_text().replace("UTF-8", encoding.upper())
+        text = text.replace("<gesmes:Envelope", '<!DOCTYPE e [<!ENTITY usd "1.1582">]><gesmes:Envelope', 1)
+        text = text.replace("rate='1.1582'", "rate='&usd;'")
+        with pytest.raises(rate_sources.SourceError, match="UTF-8"):
+            rate_sources.parse_ecb(text.encode(encoding))
+
+    def test_the_parser_refuses_a_utf16_entity_on_its_own(self, monkeypatch):
+        # the second guard: with the encoding check out of the way, defusedxml still refuses the DTD
+        monkeypatch.setattr(rate_sources, "_utf8_only", lambda body: None)
+        bomb = '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY usd "1.1">]><x>&usd;</x>'
+        with pytest.raises(rate_sources.SourceError, match="DTD"):
+            rate_sources.parse_ecb(bomb.encode("utf-16"))
+
+    def test_another_declared_encoding_is_refused(self):
+        body = (FIXTURES / "eurofxref-daily-2026-11-27.xml").read_bytes().replace(b"UTF-8", b"ISO-8859-1")
+        with pytest.raises(rate_sources.SourceError, match="not UTF-8"):
+            rate_sources.parse_ecb(body)
+
+    def test_entities_are_refused_by_the_parser_however_the_markup_is_spelled(self):
+        # whitespace and a parameter entity: no fixed byte pattern, the parser itself refuses DTDs
+        for bomb in (
+            b'<?xml version="1.0"?>\n<!DOCTYPE\tx [<!ENTITY % p "x">]><x/>',
+            b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><!DOCTYPE x SYSTEM "http://e.x/d"><x/>',
+        ):
+            with pytest.raises(rate_sources.SourceError, match="DTD"):
+                rate_sources.parse_ecb(bomb)
+
+    def test_the_utf8_file_with_a_bom_is_read(self):
+        published = rate_sources.parse_ecb(
+            b"\xef\xbb\xbf" + (FIXTURES / "eurofxref-daily-2026-11-27.xml").read_bytes()
+        )
+        assert published.rates["USD"] == Decimal("1.1582") / Decimal("8.2140")
+
     def test_a_file_without_one_dated_cube_is_not_the_daily_file(self):
         with pytest.raises(rate_sources.SourceError, match="single dated"):
             rate_sources.parse_ecb(b"<root><Cube/></root>")

@@ -52,6 +52,7 @@ def test_every_status_but_the_first_is_reached_and_every_unfinished_one_can_move
     reached = {t.target for t in machine.transitions}
     created_directly = {ItemStatus.RECEIVED} if machine is ITEM else set()  # forwarded parcels
     created_directly |= {lifecycle.ParcelStatus.MATCHED, lifecycle.ParcelStatus.EXCEPTIONAL}
+    created_directly |= set(lifecycle.Settlement) - {lifecycle.Settlement.DECLINED}  # when bought/packed
     for status in machine.statuses:
         if status != first and status not in created_directly:
             assert status in reached, f"{machine.entity}: nothing leads to {status}"
@@ -92,6 +93,54 @@ def test_a_write_condition_is_built_from_the_table():
     many = ITEM.condition(Item.status, "cancel")
     assert str(single) == "status = {'S': 'pending_review'}"
     assert str(many) == ("status IN ({'S': 'pending_payment'}, {'S': 'pending_review'}, {'S': 'purchasing'})")
+
+
+def test_a_move_builds_the_status_stamps_queue_keys_and_condition_from_the_table():
+    from chalicelib.models.commerce import Item, Order
+    from chalicelib.queues import shard_key
+
+    order = Order("ord_1", status="pending_review")
+    move = ORDER.move(order, "approve", now="2026-01-02T03:04:05Z", also=[Order.decided_by.set("stf")])
+    written = [f"{type(a).__name__} {a}" for a in move.actions]
+    assert written == [
+        "SetAction status = {'S': 'approved'}",
+        "SetAction decided_at = {'S': '2026-01-02T03:04:05Z'}",
+        f"SetAction queue_key = {{'S': '{shard_key('approved', 'ord_1')}'}}",
+        "SetAction queue_at = {'S': '2026-01-02T03:04:05Z'}",
+        "SetAction decided_by = {'S': 'stf'}",
+    ]
+    assert str(move.condition) == "status = {'S': 'pending_review'}"
+    # the object now holds what the write commits: the answer needs no re-read
+    assert (order.status, order.decided_at, order.queue_at) == ("approved", *["2026-01-02T03:04:05Z"] * 2)
+    assert order.queue_key == shard_key("approved", "ord_1")
+
+    item = Item("itm_1", status="in_warehouse")
+    move = ITEM.move(item, "package", now="t", source=item.status, when=Item.user_id == "u")
+    assert str(move.condition) == "(status = {'S': 'in_warehouse'} AND user_id = {'S': 'u'})"
+    assert item.status == "in_package" and item.updated_at == "t" and item.queue_key is None
+    removed = [str(a) for a in move.actions if type(a).__name__ == "RemoveAction"]
+    assert removed == ["queue_key", "queue_at"]
+
+
+def test_a_transition_may_name_its_own_queue_and_an_action_with_several_targets_names_one():
+    from chalicelib.models.commerce import Item
+    from chalicelib.queues import shard_key
+
+    item = Item("itm_2", status="purchasing")
+    ITEM.move(item, "await_difference", now="t")
+    assert (item.status, item.queue_key) == ("purchasing", shard_key("awaiting_payment", "itm_2"))
+    item = Item("itm_3", status="in_package")
+    with pytest.raises(KeyError):
+        ITEM.move(item, "unpackage", now="t")
+    ITEM.move(item, "unpackage", now="t", to=ItemStatus.NOT_TRANSPORTABLE)
+    assert item.status == "not_transportable"
+
+
+def test_a_move_from_a_status_the_table_does_not_allow_is_a_409():
+    from chalicelib.models.commerce import Order
+
+    with pytest.raises(Conflict, match="approve needs it to be pending_review"):
+        ORDER.move(Order("ord_2", status="approved"), "approve", now="t", source="approved")
 
 
 def test_a_transition_naming_a_foreign_status_is_refused():

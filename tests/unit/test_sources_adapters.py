@@ -268,3 +268,102 @@ def test_taobao_error_is_503_and_throttling_is_retried(server):
     server.add("GET", ITEM_GET, [200, 200], [fixture("taobao/throttled.json"), fixture("taobao/item.json")])
     assert taobao(server).fetch("690125534409") is not None
     assert len(server.requests) == 3
+
+
+# --- every number a marketplace sends is bounded -----------------------------------------------------
+
+
+def item_with(**changes) -> bytes:
+    body = json.loads(fixture("taobao/item.json"))
+    body["item"].update(changes)
+    return json.dumps(body).encode()
+
+
+def sku_with(**changes) -> bytes:
+    body = json.loads(fixture("taobao/item.json"))
+    for sku in body["item"]["skus"]["sku"]:
+        sku.update(changes)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("price", ["1e30", 1e30, "Infinity", "NaN", "-5", "0.00", "0", 0, "abc", True])
+def test_an_absurd_or_zero_sku_price_is_no_price(server, price):
+    server.add("GET", ITEM_GET, 200, sku_with(price=price))
+    product = taobao(server).fetch("690125534409")
+    # the item's own price (89.00) stands in only when no SKU has a usable price... and then as one SKU
+    assert product.skus == (Sku("690125534409", {}, 8900, 2300),)
+
+
+@pytest.mark.parametrize("price", ["0.00", "1e30", "Infinity"])
+def test_an_item_without_any_usable_price_is_no_product_never_a_zero_yuan_sku(server, price):
+    body = json.loads(item_with(price=price))
+    body["item"]["skus"] = {"sku": []}
+    server.add("GET", ITEM_GET, 200, json.dumps(body).encode())
+    assert taobao(server).fetch("690125534409") is None
+
+
+@pytest.mark.parametrize("stock", ["Infinity", "1e20", 1e20, "-Infinity", "NaN", "12.5", [], {"n": 1}])
+def test_an_absurd_stock_is_no_stock_never_an_overflow(server, stock):
+    server.add("GET", ITEM_GET, 200, sku_with(quantity=stock))
+    assert {s.stock for s in taobao(server).fetch("690125534409").skus} == {0}
+
+
+def test_a_large_but_plausible_stock_is_kept(server):
+    server.add("GET", ITEM_GET, 200, sku_with(quantity="9999999"))
+    assert {s.stock for s in taobao(server).fetch("690125534409").skus} == {9_999_999}
+
+
+def test_a_price_above_the_business_cap_is_no_price(server, monkeypatch):
+    monkeypatch.setenv("SOURCE_MAX_PRICE_FEN", "5000")  # ¥50
+    server.add("GET", ITEM_GET, 200, fixture("taobao/item.json"))
+    assert taobao(server).fetch("690125534409") is None  # 89.00 and 92.50 both above
+    monkeypatch.setenv("SOURCE_MAX_PRICE_FEN", "9000")
+    assert [s.price_fen for s in taobao(server).fetch("690125534409").skus] == [8900]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "attribute", "expected"),
+    [
+        ("item_weight", "1e30", "weight_g", 0),
+        ("item_weight", "Infinity", "weight_g", 0),
+        ("min_num", "1e20", "min_quantity", 1),
+        ("min_num", "Infinity", "min_quantity", 1),
+        ("express_fee", "1e30", "domestic_shipping_fen", 1000),  # the default freight
+    ],
+)
+def test_absurd_weights_quantities_and_freight_fall_back(server, field, value, attribute, expected):
+    server.add("GET", ITEM_GET, 200, item_with(**{field: value}))
+    assert getattr(taobao(server).fetch("690125534409"), attribute) == expected
+
+
+def detail_with(**changes) -> bytes:
+    body = json.loads(fixture("1688/detail_multi_sku.json"))
+    offer = body["result"]["result"]
+    for sku in offer["productSkuInfos"]:
+        sku.update(changes)
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize("stock", ["Infinity", 1e20, "1e20"])
+def test_1688_absurd_stock_is_no_stock(server, stock):
+    server.add("POST", api_path(DETAIL), 200, detail_with(amountOnSale=stock))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    assert {s.stock for s in alibaba(server).fetch("623418795512").skus} == {0}
+
+
+def test_1688_absurd_prices_are_no_price(server):
+    body = json.loads(fixture("1688/detail_normal.json"))
+    for entry in body["result"]["result"]["productSaleInfo"]["priceRangeList"]:
+        entry["price"] = "1e30"
+    server.add("POST", api_path(DETAIL), 200, json.dumps(body).encode())
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    assert alibaba(server).fetch("681234567890") is None
+
+
+def test_1688_keyword_hits_with_absurd_prices_are_left_out(server):
+    body = json.loads(fixture("1688/keyword.json"))
+    body["result"]["result"]["data"][0]["priceInfo"]["price"] = "Infinity"
+    body["result"]["result"]["totalPage"] = "1e30"
+    server.add("POST", api_path("product.search.keywordQuery"), 200, json.dumps(body).encode())
+    page = alibaba(server).search("cotton tshirt", 2, None)
+    assert [s.product_id for s in page.items] == ["1688-623418795599"] and page.next_cursor is None

@@ -1,3 +1,4 @@
+// @ts-check
 // Admin: queue sizes and overdue counts across the whole operation.
 import { get } from "../api.js";
 import { countdown } from "../worktime.js";

@@ -1,15 +1,20 @@
+// @ts-check
 // Reviewer screens: the review queue (deadline countdown), an order's detail with approve / reject,
-// purchasing at the actual price (difference explained before submitting) and the domestic shipment.
+// purchasing at the actual price (the server's settlement preview shown before submitting) and the domestic shipment.
 import { get, post, publicGet } from "../api.js";
 import { countdown } from "../worktime.js";
-import { act, errorBox, fen, field, form, fill, h, newKey, props, say, shortId, table, when, yuanToFen } from "../ui.js";
+import { settlementKind, settlementText, previewer } from "../settlement.js";
+import { act, errorBox, fen, field, form, fill, h, newKey, plain, props, say, shortId, table, when, yuanToFen } from "../ui.js";
 
-function due(order) {
-  const c = countdown(order.review_due_at);
-  return h("span", { class: "countdown", dataset: { due: order.review_due_at || "" } }, c.text);
+/** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
+
+function due(o) {
+  const c = countdown(o.review_due_at);
+  return h("span", { class: "countdown", dataset: { due: o.review_due_at || "" } }, c.text);
 }
 
 export async function queue(view) {
+  /** @type {Schemas["ReviewQueuePage"]} */
   const page = await get("/staff/orders?status=pending_review&limit=100");
   const orders = [...page.items].sort((a, b) => String(a.review_due_at).localeCompare(String(b.review_due_at)));
   const overdue = orders.filter((o) => o.overdue || countdown(o.review_due_at).overdue).length;
@@ -38,33 +43,31 @@ function sourceLink(product) {
   return product?.source_url ? h("a", { href: product.source_url, target: "_blank", rel: "noopener noreferrer" }, `${product.source} page`) : "–";
 }
 
-/** What a purchase at `actualFen` per unit does to the customer's money, in words. */
-export function differenceText(item, actualFen) {
-  const diff = (actualFen - item.unit_price_fen) * item.quantity;
-  if (diff < 0) return { kind: "refund", text: `${fen(-diff)} cheaper than paid: refunded to the customer's wallet on submit.` };
-  if (diff > 0)
-    return {
-      kind: "charge",
-      text: `${fen(diff)} more than paid: charged from the customer's wallet; if the balance is short the item waits for the customer to pay the difference.`,
-    };
-  return { kind: "same", text: "Same price as paid: no money moves." };
-}
-
 function purchaseForm(item, reload) {
   const no = field("Merchant order no", { name: "merchant_order_no", required: true, maxlength: 64, autocomplete: "off" });
   const price = field("Actual unit price (¥)", { name: "actual_unit_price", inputmode: "decimal", required: true, value: (item.unit_price_fen / 100).toFixed(2) }, { hint: `Customer paid ${fen(item.unit_price_fen)} × ${item.quantity}` });
   const preview = h("p", { class: "preview", role: "status", "aria-live": "polite" });
-  const update = () => {
-    const value = yuanToFen(price.control.value);
-    if (Number.isNaN(value)) {
-      preview.textContent = "Enter the price in yuan, e.g. 12.50.";
+  // the server decides (its consent threshold and the customer's wallet); the console only says it
+  const update = previewer(
+    () => {
+      const value = yuanToFen(price.control.value);
+      if (Number.isNaN(value)) {
+        preview.textContent = "Enter the price in yuan, e.g. 12.50.";
+        preview.className = "preview";
+        return null;
+      }
+      return post(`/staff/items/${item.item_id}/purchase-preview`, { actual_unit_price_fen: value });
+    },
+    /** @param {Schemas["PurchasePreview"]} answer */
+    (answer) => {
+      preview.textContent = settlementText(answer.decision, "item");
+      preview.className = `preview ${settlementKind(answer.decision)}`;
+    },
+    (error) => {
+      preview.textContent = `No preview: ${plain(error)}`;
       preview.className = "preview";
-      return;
-    }
-    const d = differenceText(item, value);
-    preview.textContent = d.text;
-    preview.className = `preview ${d.kind}`;
-  };
+    },
+  );
   price.control.addEventListener("input", update);
   update();
   let key = newKey();
@@ -72,6 +75,7 @@ function purchaseForm(item, reload) {
     const value = yuanToFen(price.control.value);
     if (!no.control.value.trim()) throw new Error("Enter the merchant's order number.");
     if (Number.isNaN(value)) throw new Error("Enter the actual unit price in yuan, e.g. 12.50.");
+    /** @type {Schemas["Item"]} */
     const result = await post(`/staff/items/${item.item_id}/purchase`, { merchant_order_no: no.control.value.trim(), actual_unit_price_fen: value }, { idempotencyKey: key });
     key = newKey();
     say(`Purchase recorded: item is ${result.status}.`);
@@ -100,10 +104,12 @@ function itemActions(item, reload) {
 
 export async function order(view, orderId) {
   const reload = () => order(view, orderId);
+  /** @type {Schemas["StaffOrderDetail"]} */
   const o = await get(`/staff/orders/${orderId}`);
+  /** @type {Record<string, Schemas["ProductDetail"] | null>} */
   const products = {};
   await Promise.all(
-    [...new Set(o.items.map((i) => i.product_id))].map(async (id) => {
+    [...new Set(o.items.map((i) => i.product_id).filter((id) => id !== null))].map(async (id) => {
       products[id] = await publicGet(`/products/${id}`).catch(() => null);
     }),
   );
@@ -116,7 +122,7 @@ export async function order(view, orderId) {
       h("td", { class: "num" }, i.quantity),
       h("td", { class: "num" }, fen(i.unit_price_fen)),
       h("td", {}, i.remark || "–"),
-      h("td", {}, sourceLink(products[i.product_id])),
+      h("td", {}, sourceLink(i.product_id === null ? null : products[i.product_id])),
       h("td", {}, h("span", { class: `status s-${i.status}` }, i.status), i.purchase ? h("small", { class: "block" }, `order ${i.purchase.merchant_order_no}, ${fen(i.purchase.actual_unit_price_fen)}/unit`) : null, i.domestic_shipment ? h("small", { class: "block" }, `${i.domestic_shipment.carrier} ${i.domestic_shipment.tracking_no}`) : null),
     ),
   );
@@ -175,6 +181,7 @@ export async function purchasing(view) {
     ["purchased", "Bought: record the merchant's shipment"],
     ["shipped_domestic", "On the way to the warehouse"],
   ];
+  /** @type {Schemas["StaffItemPage"][]} */
   const pages = await Promise.all(queues.map(([s]) => get(`/staff/items?status=${s}&limit=100`)));
   const sections = queues.map(([, title], n) => {
     const items = pages[n].items;

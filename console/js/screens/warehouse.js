@@ -1,6 +1,8 @@
+// @ts-check
 // Warehouse screens: inbound scanning, exceptional parcels, inspection with QC photos, packing and
 // shipping, 4x6 in labels, the destruction queue and after-sales.
-import { get, post, publicGet } from "../api.js";
+import { get, post } from "../api.js";
+import { previewer, settlementKind, settlementText } from "../settlement.js";
 import {
   act,
   errorBox,
@@ -10,6 +12,7 @@ import {
   fill, h,
   intOf,
   newKey,
+  plain,
   props,
   radios,
   say,
@@ -21,10 +24,13 @@ import {
   yuanToFen,
 } from "../ui.js";
 
+/** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
+
 const items = new Map(); // item_id -> the last item JSON seen (queues carry full items)
 const remember = (list) => list.forEach((i) => items.set(i.item_id, i));
 
 async function itemQueue(status) {
+  /** @type {Schemas["StaffItemPage"]} */
   const page = await get(`/staff/items?status=${status}&limit=100`);
   remember(page.items);
   return page;
@@ -62,6 +68,7 @@ export async function inbound(view) {
       body.weight_g = g;
     }
     try {
+      /** @type {Schemas["ScannedParcel"]} */
       const parcel = await post("/staff/inbound", body);
       const kind = parcel.already_received ? "already" : parcel.status === "matched" ? "matched" : "exceptional";
       await showScan(feedback, parcel, kind);
@@ -85,7 +92,7 @@ async function showScan(box, parcel, kind) {
   let expected = null;
   if (parcel.item_ids?.length) {
     const page = await itemQueue("received").catch(() => ({ items: [] }));
-    const known = new Map(page.items.map((i) => [i.item_id, i]));
+    const known = new Map(page.items.map((i) => /** @type {const} */ ([i.item_id, i])));
     expected = h(
       "ul",
       { class: "expected" },
@@ -108,6 +115,7 @@ async function showScan(box, parcel, kind) {
 // --- exceptional parcels --------------------------------------------------------------------------------
 
 export async function parcels(view) {
+  /** @type {Schemas["ParcelPage"]} */
   const page = await get("/staff/parcels?status=exceptional&limit=100");
   const cards = page.items.map((p) => {
     const email = field("Customer email", { type: "email", autocomplete: "off" });
@@ -158,6 +166,7 @@ function photoPanel(item) {
   const upload = h("button", { type: "button", class: "primary" }, "Upload photos");
 
   async function showThumbs() {
+    /** @type {Schemas["ItemPhotoPage"]} */
     const page = await get(`/items/${item.item_id}/photos?limit=100`);
     fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `QC photo ${n + 1} of ${item.title}`, loading: "lazy", width: 120, height: 120 })))));
   }
@@ -167,6 +176,7 @@ function photoPanel(item) {
     status.append(line);
     if (!ACCEPT.includes(file.type)) throw new Error(`${file.name} is not a JPEG, PNG or WebP picture.`);
     if (file.size > 10 * 1024 * 1024) throw new Error(`${file.name} is over 10 MB.`);
+    /** @type {Schemas["PhotoUpload"]} */
     const ticket = await post(`/staff/items/${item.item_id}/photos`, { content_type: file.type });
     const body = new FormData();
     Object.entries(ticket.upload.fields).forEach(([k, v]) => body.append(k, v));
@@ -180,6 +190,7 @@ function photoPanel(item) {
     if (!response.ok) throw new Error(`${file.name}: the photo storage refused the upload (${response.status}).`);
     line.textContent = `${file.name}: uploaded, processing…`;
     for (let n = 0; n < 60; n += 1) {
+      /** @type {Schemas["PhotoUploadStatus"]} */
       const s = await get(`/staff/photos/${ticket.photo_id}`);
       if (s.status === "ready") {
         line.textContent = `${file.name}: added.`;
@@ -222,7 +233,7 @@ const HAZARDS = ["battery", "liquid", "powder", "magnet", "blade", "flammable", 
 function inspectionForm(item, done) {
   const category = radios("Category", "category", [["general", "General"], ["apparel", "Apparel"], ["electronics", "Electronics"]], "general");
   const checks = CHECKS.map(([name, text]) => field(text, { name: `check-${name}` }, { tag: "select", options: [["ok", "OK"], ["issue", "Issue"], ["n/a", "N/A"]] }));
-  const label = field("Size on the label or tag", { name: "label_size", maxlength: 32, autocomplete: "off" }, { hint: "Apparel is checked against the customer's remark and its label size." });
+  const labelSize = field("Size on the label or tag", { name: "label_size", maxlength: 32, autocomplete: "off" }, { hint: "Apparel is checked against the customer's remark and its label size." });
   const powered = h("div", { class: "field check" }, h("input", { type: "checkbox", id: "never-powered", name: "never_powered" }), h("label", { for: "never-powered" }, "Not powered on: appearance only (electronics are never switched on)"));
   const hazards = h("fieldset", { class: "hazards" }, h("legend", {}, "Cannot travel because of (hazards)"), HAZARDS.map((hz) => {
     const id = uid("hz");
@@ -232,7 +243,7 @@ function inspectionForm(item, done) {
   const dims = ["l", "w", "h"].map((d) => field({ l: "Length (cm)", w: "Width (cm)", h: "Height (cm)" }[d], { name: `dims-${d}`, inputmode: "numeric", required: true, autocomplete: "off" }));
   const result = radios("Result", "result", [["pass", "Pass: store it"], ["issue", "Issue: ask the customer"], ["not_transportable", "Not transportable"]], "pass");
   const notes = field("Notes (optional)", { name: "notes", maxlength: 1000, rows: 2 }, { tag: "textarea" });
-  const apparelOnly = h("div", { class: "apparel-only" }, label);
+  const apparelOnly = h("div", { class: "apparel-only" }, labelSize);
   const electronicsOnly = h("div", { class: "electronics-only" }, powered);
   const sync = () => {
     const c = category.value();
@@ -247,7 +258,7 @@ function inspectionForm(item, done) {
     const d = dims.map((x) => intOf(x.control.value));
     if (Number.isNaN(w) || w < 1) throw new Error("Weight is a whole number of grams.");
     if (d.some((x) => Number.isNaN(x) || x < 1)) throw new Error("Length, width and height are whole centimetres.");
-    if (c === "apparel" && !label.control.value.trim()) throw new Error("Apparel: enter the size on the label or tag.");
+    if (c === "apparel" && !labelSize.control.value.trim()) throw new Error("Apparel: enter the size on the label or tag.");
     if (c === "electronics" && !powered.querySelector("input").checked) throw new Error("Electronics: confirm it was not powered on.");
     const chosen = [...hazards.querySelectorAll("input:checked")].map((x) => x.value);
     const body = {
@@ -257,9 +268,10 @@ function inspectionForm(item, done) {
       dims_cm: { l: d[0], w: d[1], h: d[2] },
       result: result.value(),
     };
-    if (c === "apparel") body.label_size = label.control.value.trim();
+    if (c === "apparel") body.label_size = labelSize.control.value.trim();
     if (chosen.length) body.hazards = chosen;
     if (notes.control.value.trim()) body.notes = notes.control.value.trim();
+    /** @type {Schemas["Item"]} */
     const saved = await post(`/staff/items/${item.item_id}/inspection`, body);
     items.set(saved.item_id || item.item_id, { ...item, ...saved });
     done(saved);
@@ -303,6 +315,7 @@ export async function packing(view) {
     ["packed", "To ship"],
     ["awaiting_payment", "Packed, waiting for the customer to pay the difference"],
   ];
+  /** @type {Schemas["StaffPackagePage"][]} */
   const pages = await Promise.all(queues.map(([s]) => get(`/staff/packages?status=${s}&limit=100`)));
   fill(view, 
     h("h1", {}, "Packing"),
@@ -323,51 +336,43 @@ export async function packing(view) {
   );
 }
 
-/** The final charge for a measured weight and size, by the line's published rate (the server decides). */
-export function finalCharge(pkg, line, feeRule, weightG, dims) {
-  const volume = dims.l * dims.w * dims.h;
-  const volumetric = Math.ceil((volume * 1000) / line.volumetric_divisor);
-  const chargeable = Math.max(weightG, volumetric);
-  const steps = Math.ceil(Math.max(0, chargeable - line.first_weight_g) / line.step_weight_g);
-  const shipping = line.first_fee_fen + steps * line.step_fee_fen;
-  const pct = Number(feeRule?.percent_of_shipping || 0);
-  const serviceFee = Math.round((shipping * pct) / 100) + Number(feeRule?.package_fen || 0) + Number(feeRule?.per_extra_item_fen || 0) * Math.max(0, pkg.item_count - 1);
-  const total = shipping + serviceFee + pkg.services_fen;
-  const paid = pkg.paid_fen - pkg.refunded_fen;
-  return { chargeable, shipping, serviceFee, total, paid, difference: total - paid };
-}
-
 function packForm(pkg, reload) {
   const weight = field("Final weight (g)", { inputmode: "numeric", required: true, autocomplete: "off" }, { hint: "From the scale, packed." });
   const dims = ["l", "w", "h"].map((d) => field({ l: "Length (cm)", w: "Width (cm)", h: "Height (cm)" }[d], { inputmode: "numeric", required: true, autocomplete: "off" }));
   const preview = h("div", { class: "preview", role: "status", "aria-live": "polite" }, "Enter the weight and size to see the final charge.");
-  let rates = null;
-  Promise.all([publicGet("/shipping-lines"), get("/package-services")])
-    .then(([lines, services]) => {
-      const list = lines.items || lines;
-      rates = { line: list.find((l) => l.line_id === pkg.line_id), fee: services.service_fee || services.fee_rule || services.service_fee_rule };
-      update();
-    })
-    .catch(() => (preview.textContent = "The line's rates could not be loaded; the server still computes the final charge."));
   function measured() {
     const w = intOf(weight.control.value);
     const d = dims.map((x) => intOf(x.control.value));
     if (Number.isNaN(w) || w < 1 || d.some((x) => Number.isNaN(x) || x < 1)) return null;
     return { w, dims: { l: d[0], w: d[1], h: d[2] } };
   }
-  function update() {
-    const m = measured();
-    if (!m || !rates?.line) return;
-    const c = finalCharge(pkg, rates.line, rates.fee, m.w, m.dims);
-    const what = c.difference < 0 ? `${fen(-c.difference)} is refunded to the customer's wallet.` : c.difference > 0 ? `${fen(c.difference)} more is charged from the customer's wallet; if the balance is short the package waits for the customer to pay.` : "It matches what was paid: no money moves.";
-    preview.className = `preview ${c.difference < 0 ? "refund" : c.difference > 0 ? "charge" : "same"}`;
-    fill(preview, h("p", {}, `Chargeable ${c.chargeable} g: shipping ${fen(c.shipping)} + service fee ${fen(c.serviceFee)} + services ${fen(pkg.services_fen)} = `, h("strong", {}, `final ${fen(c.total)}`), `; paid ${fen(c.paid)}.`), h("p", {}, what));
-  }
+  // the server prices it by the rates agreed at submission and decides the settlement; the console says it
+  const update = previewer(
+    () => {
+      const m = measured();
+      return m && post(`/staff/packages/${pkg.package_id}/pack-preview`, { weight_g: m.w, dims_cm: m.dims });
+    },
+    /** @param {Schemas["PackPreview"]} answer */
+    (answer) => {
+      const p = answer.price;
+      preview.className = `preview ${settlementKind(answer.decision)}`;
+      fill(
+        preview,
+        h("p", {}, `Chargeable ${p.chargeable_weight_g} g: shipping ${fen(p.shipping_fen)} + service fee ${fen(p.service_fee_fen)} + services ${fen(p.services_fen)} = `, h("strong", {}, `final ${fen(p.total_fen)}`), `; paid ${fen(answer.held_fen)}.`),
+        h("p", {}, settlementText(answer.decision, "package")),
+      );
+    },
+    (error) => {
+      preview.className = "preview";
+      fill(preview, h("p", {}, `No preview: ${plain(error)}`));
+    },
+  );
   [weight, ...dims].forEach((x) => x.control.addEventListener("input", update));
   let key = newKey();
   return form({ class: "inline-form", "aria-label": "Pack" }, [h("div", { class: "grid4" }, weight, dims), preview], "Confirm packed", async () => {
     const m = measured();
     if (!m) throw new Error("Weight in whole grams and length, width and height in whole centimetres.");
+    /** @type {Schemas["StaffPackage"]} */
     const result = await post(`/staff/packages/${pkg.package_id}/pack`, { weight_g: m.w, dims_cm: m.dims }, { idempotencyKey: key });
     key = newKey();
     say(`Packed: ${result.status}.`);
@@ -388,8 +393,9 @@ function shipForm(pkg, reload) {
 
 export async function packageDetail(view, packageId) {
   const reload = () => packageDetail(view, packageId);
+  /** @type {Schemas["StaffPackage"]} */
   const pkg = await get(`/staff/packages/${packageId}`);
-  const a = pkg.address || {};
+  const a = pkg.address;
   const list = pkg.items || [];
   remember(list);
   const parts = [
@@ -426,7 +432,7 @@ function barcode(text) {
   svg.classList.add("barcode");
   if (window.JsBarcode) {
     window.JsBarcode(svg, text, { format: "CODE128", width: 2, height: 90, margin: 0, displayValue: false });
-    svg.setAttribute("viewBox", `0 0 ${parseFloat(svg.getAttribute("width"))} ${parseFloat(svg.getAttribute("height"))}`);
+    svg.setAttribute("viewBox", `0 0 ${parseFloat(svg.getAttribute("width") || "0")} ${parseFloat(svg.getAttribute("height") || "0")}`);
     svg.removeAttribute("width");
     svg.removeAttribute("height");
     svg.setAttribute("preserveAspectRatio", "none");
@@ -438,8 +444,9 @@ export async function label(view, kind, id) {
   let lines;
   let customer;
   if (kind === "package") {
+    /** @type {Schemas["StaffPackage"]} */
     const p = await get(`/staff/packages/${id}`);
-    const a = p.address || {};
+    const a = p.address;
     customer = p.user_id;
     lines = [h("p", { class: "big" }, `${p.country} · ${p.line?.name || p.line_id}`), h("p", {}, `${a.name || ""}, ${a.city || ""}`), h("p", {}, `${p.item_count} item${p.item_count === 1 ? "" : "s"}${p.packed ? ` · ${p.packed.weight_g} g` : ""}`)];
   } else {
@@ -457,6 +464,7 @@ export async function label(view, kind, id) {
 // --- destruction --------------------------------------------------------------------------------------
 
 export async function destruction(view) {
+  /** @type {Schemas["DestructionQueuePage"]} */
   const page = await get("/staff/destruction-queue?limit=100");
   const rows = page.items.map((row) => {
     const id = row.kind === "item" ? row.item_id : row.parcel_id;
@@ -499,6 +507,7 @@ export async function destruction(view) {
 // --- after-sales --------------------------------------------------------------------------------------
 
 export async function afterSales(view) {
+  /** @type {Schemas["StaffAfterSalesCasePage"]} */
   const page = await get("/staff/after-sales?limit=100");
   const cards = page.items.map((c) => {
     const resolution = field("Resolution", { name: "resolution" }, { tag: "select", options: [["refund", "Refund to wallet"], ["return", "Return goods to the merchant"], ["reject", "Reject the request"]] });

@@ -1,0 +1,287 @@
+"""A retry with the same Idempotency-Key never moves money twice and answers what was committed
+(issue 21, item 1), on every customer route whose unit of work moves ledger legs.
+
+Two faults are injected into the money's DynamoDB transaction (`TransactWrite._commit`, where pynamodb
+sends it), each after DynamoDB applied it:
+- an ambiguous commit: the call fails as a read timeout does (pynamodb's TransactWriteError around
+  botocore's ReadTimeoutError) although the transaction was applied;
+- a timeout after the commit: the function is killed right after it (nothing of ours runs any more,
+  not even an `except`), and the client retries once the claim's lease has run out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, idempotency
+from chalicelib.models.commerce import WalletAccount
+from tests import contract
+from tests.integration.conftest import ALICE, REVIEWER, WAREHOUSE, top_up
+from tests.integration.test_packages import ADDRESS, SERVICES, pack, stored
+
+pytestmark = pytest.mark.usefixtures("shop")
+
+TEE = {"product_id": "prd_tee", "sku_id": "sku_tee_black_m", "quantity": 2}
+
+
+OUTAGE = "DynamoDB failing under the request: an undocumented 500 (internal_error)"
+
+
+class FunctionKilled(BaseException):
+    """Lambda's timeout: the process stops where it is; no handler of ours runs after it."""
+
+
+def _moves_money(tx: TransactWrite) -> bool:
+    table = WalletAccount.Meta.table_name
+    items = [*tx._put_items, *tx._update_items, *tx._delete_items, *tx._condition_check_items]
+    return any(item.get("TableName") == table for item in items)
+
+
+def _ambiguous() -> BaseException:
+    return TransactWriteError(
+        "Failed to write transaction items", ReadTimeoutError(endpoint_url="https://dynamodb.local")
+    )
+
+
+@pytest.fixture
+def fault(monkeypatch):
+    """`fault.arm(make_error, apply=True)`: the next money transaction is applied (or not) and then
+    raises `make_error()`; `fault.pending` keeps one that was not applied, to send later."""
+
+    class Fault:
+        def __init__(self) -> None:
+            self.error: Callable[[], BaseException] | None = None
+            self.apply = True
+            self.pending: list[Callable[[], object]] = []
+            self.fired = 0
+
+        def arm(self, error: Callable[[], BaseException], apply: bool = True) -> None:
+            self.error, self.apply = error, apply
+
+    state = Fault()
+    original = TransactWrite._commit
+
+    def commit(tx: TransactWrite):
+        if state.error is None or not _moves_money(tx):
+            return original(tx)
+        error, state.error = state.error, None
+        state.fired += 1
+        if state.apply:
+            original(tx)
+        else:
+            state.pending.append(lambda: original(tx))
+        raise error()
+
+    monkeypatch.setattr(TransactWrite, "_commit", commit)
+    return state
+
+
+# --- each money route, brought to where it moves money --------------------------------------------
+
+
+@dataclass
+class Case:
+    path: str
+    kind: str  # the ledger kind it writes
+    amount_fen: int  # signed: what the wallet moves by
+    resource: str  # where the committed state can be read back
+    body: dict | None = None
+
+
+def _order(api, top_up_fen=50_000) -> dict:
+    top_up(api, ALICE, top_up_fen)
+    created = api.post("/orders", {"items": [TEE], "payment_channel": "balance"}, user=ALICE)
+    assert created.status == 201, created.body
+    return created.body
+
+
+def _paid_order(api) -> dict:
+    order = _order(api)
+    assert api.post(f"/orders/{order['order_id']}/pay", user=ALICE).status == 200
+    return order
+
+
+def _dearer_purchase(api) -> str:
+    order = _paid_order(api)
+    assert api.post(f"/staff/orders/{order['order_id']}/approve", user=REVIEWER).status == 200
+    item_id = order["items"][0]["item_id"]
+    body = {"merchant_order_no": "TB-9", "actual_unit_price_fen": 3500}  # +2000: over the threshold
+    bought = api.post(f"/staff/items/{item_id}/purchase", body, user=REVIEWER)
+    assert bought.status == 200 and bought.body["price_difference_due_fen"] == 2000, bought.body
+    return item_id
+
+
+def _package(api, pay: bool) -> dict:
+    item_ids = stored(api)  # leaves 44200 in the wallet, enough for the package
+    body = {"item_ids": item_ids, "address": ADDRESS, "line_id": "ems", "services": SERVICES}
+    package = api.post("/packages", body, user=ALICE)
+    assert package.status == 201, package.body
+    if pay:
+        assert api.post(f"/packages/{package.body['package_id']}/pay", user=ALICE).status == 200
+    return package.body
+
+
+def extend_storage(api) -> Case:
+    [item_id] = stored(api)
+    top_up(api, ALICE, 10_000)
+    price = api.get("/storage/extension-price", user=ALICE).body["price_fen"]
+    return Case(
+        f"/items/{item_id}/extend-storage", "storage_extension", -price, f"/items/{item_id}", {"periods": 1}
+    )
+
+
+def pay_order(api) -> Case:
+    order = _order(api)
+    oid = order["order_id"]
+    return Case(f"/orders/{oid}/pay", "order_payment", -order["charges"]["total_fen"], f"/orders/{oid}")
+
+
+def cancel_order(api) -> Case:
+    order = _paid_order(api)
+    oid = order["order_id"]
+    return Case(f"/orders/{oid}/cancel", "order_refund", order["charges"]["total_fen"], f"/orders/{oid}")
+
+
+def pay_item_difference(api) -> Case:
+    item_id = _dearer_purchase(api)
+    return Case(f"/items/{item_id}/pay-difference", "price_difference_charge", -2000, f"/items/{item_id}")
+
+
+def decline_item_difference(api) -> Case:
+    item_id = _dearer_purchase(api)
+    return Case(f"/items/{item_id}/decline-difference", "item_refund", 5000, f"/items/{item_id}")
+
+
+def pay_package(api) -> Case:
+    package = _package(api, pay=False)
+    pid = package["package_id"]
+    return Case(f"/packages/{pid}/pay", "package_payment", -package["total_fen"], f"/packages/{pid}")
+
+
+def cancel_package(api) -> Case:
+    package = _package(api, pay=True)
+    pid = package["package_id"]
+    return Case(f"/packages/{pid}/cancel", "package_refund", package["total_fen"], f"/packages/{pid}")
+
+
+def pay_package_difference(api) -> Case:
+    package = _package(api, pay=True)
+    pid = package["package_id"]
+    packed = pack(api, pid, 5000, {"l": 40, "w": 30, "h": 20}, user=WAREHOUSE)
+    assert packed.status == 200 and packed.body["due_fen"] > 0, packed.body
+    top_up(api, ALICE, 50_000)
+    return Case(
+        f"/packages/{pid}/pay-difference",
+        "package_difference_charge",
+        -packed.body["due_fen"],
+        f"/packages/{pid}",
+    )
+
+
+MONEY_ROUTES = [
+    extend_storage,
+    pay_order,
+    cancel_order,
+    pay_item_difference,
+    decline_item_difference,
+    pay_package,
+    cancel_package,
+    pay_package_difference,
+]
+
+
+def test_every_customer_route_whose_unit_of_work_moves_money_is_covered():
+    from chalicelib import web
+
+    money = {spec.path for spec in web.ROUTES if spec.money} - {"/wallet/top-ups"}  # creates a payment only
+    covered = {"/items/{item_id}/extend-storage", "/orders/{order_id}/pay", "/orders/{order_id}/cancel"}
+    covered |= {"/items/{item_id}/pay-difference", "/items/{item_id}/decline-difference"}
+    covered |= {"/packages/{package_id}/pay", "/packages/{package_id}/cancel"}
+    covered |= {"/packages/{package_id}/pay-difference"}
+    assert money == covered
+    assert len(MONEY_ROUTES) == len(covered)
+
+
+def _wallet(api) -> dict:
+    return api.get("/wallet?limit=100", user=ALICE).body
+
+
+def _assert_committed_once(api, case: Case, before: dict, answer) -> None:
+    assert answer.status == 200, answer.body
+    after = _wallet(api)
+    assert after["balance_fen"] == before["balance_fen"] + case.amount_fen  # moved once
+    kinds_before = [e["kind"] for e in before["entries"]].count(case.kind)
+    assert [e["kind"] for e in after["entries"]].count(case.kind) == kinds_before + 1
+    current = api.get(case.resource, user=ALICE).body
+    assert answer.body["status"] == current["status"]  # the answer is the committed state
+
+
+@pytest.mark.parametrize("setup", MONEY_ROUTES, ids=lambda f: f.__name__)
+def test_a_retry_after_an_ambiguous_commit_moves_no_money_twice_and_answers_what_was_committed(
+    api, fault, setup
+):
+    case = setup(api)
+    before = _wallet(api)
+    headers = {"Idempotency-Key": f"ambiguous-{setup.__name__}"}
+    fault.arm(_ambiguous)
+    with contract.exempt(OUTAGE):
+        first = api.post(case.path, case.body, user=ALICE, headers=headers)
+    assert fault.fired == 1
+    assert first.status in (200, 500), first.body  # never a refusal after the money moved
+    retry = api.post(case.path, case.body, user=ALICE, headers=headers)
+    _assert_committed_once(api, case, before, retry)
+    if first.status == 200:
+        assert retry.body == first.body
+    assert api.post(case.path, case.body, user=ALICE, headers=headers).body == retry.body
+
+
+@pytest.mark.parametrize("setup", MONEY_ROUTES, ids=lambda f: f.__name__)
+def test_a_retry_after_a_timeout_past_the_commit_replays_the_committed_answer(api, fault, setup):
+    case = setup(api)
+    before = _wallet(api)
+    headers = {"Idempotency-Key": f"timeout-{setup.__name__}"}
+    started = clock.now()
+    clock.set_now(started)
+    fault.arm(FunctionKilled)
+    with pytest.raises(FunctionKilled):
+        api.post(case.path, case.body, user=ALICE, headers=headers)
+    clock.set_now(started + timedelta(seconds=idempotency.lease_seconds() + 1))  # the lease ran out
+    retry = api.post(case.path, case.body, user=ALICE, headers=headers)
+    _assert_committed_once(api, case, before, retry)
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+
+
+def test_a_commit_that_did_not_apply_lets_the_retry_run_and_fences_the_lost_attempt(api, fault):
+    """The transaction never reached DynamoDB (or is still in flight): the claim is released only
+    after its attempt is fenced, so the retry pays once and the old transaction, sent late, moves
+    nothing."""
+    case = pay_order(api)
+    before = _wallet(api)
+    headers = {"Idempotency-Key": "not-applied"}
+    fault.arm(_ambiguous, apply=False)
+    with contract.exempt(OUTAGE):
+        first = api.post(case.path, user=ALICE, headers=headers)
+    assert first.status == 500, first.body
+    retry = api.post(case.path, user=ALICE, headers=headers)
+    _assert_committed_once(api, case, before, retry)
+    [late] = fault.pending
+    with pytest.raises(TransactWriteError):
+        late()  # the first attempt's transaction arriving now: its fence fails, nothing applies
+    assert _wallet(api)["balance_fen"] == before["balance_fen"] + case.amount_fen
+
+
+def test_a_refusal_before_any_commit_is_recorded_and_replayed(api):
+    top_up(api, ALICE, 100)
+    order = api.post("/orders", {"items": [TEE], "payment_channel": "balance"}, user=ALICE).body
+    headers = {"Idempotency-Key": "short"}
+    short = api.post(f"/orders/{order['order_id']}/pay", user=ALICE, headers=headers)
+    assert short.status == 409 and short.body["error"]["code"] == "insufficient_funds"
+    again = api.post(f"/orders/{order['order_id']}/pay", user=ALICE, headers=headers)
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.body == short.body
