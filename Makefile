@@ -65,8 +65,7 @@ run: $(STAMP)
 ## make check: the everyday loop: lint, the unit tier (no moto, no app) and the service tier (the core
 ## services' integration tests on one provisioned in-process moto, reset between tests)
 SERVICE_TIER := tests/integration/test_wallet.py tests/integration/test_orders.py \
-	tests/integration/test_review.py tests/integration/test_lost_races.py \
-	tests/integration/test_idempotency_records.py
+	tests/integration/test_lost_races.py
 check: $(STAMP) lint
 	$(BIN)/python -m pytest -q tests/unit $(SERVICE_TIER)
 
