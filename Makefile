@@ -119,10 +119,13 @@ package: $(STAMP)
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
 	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; both zip sizes
 
-## make docs: the lifecycle section of docs/data-model.md and docs/openapi.json, from the code
+## make docs: the lifecycle and status glossary sections of docs/data-model.md, docs/policies.md (the rules
+## table) and docs/openapi.json, from the code
 .PHONY: docs
 docs: openapi
 	$(BIN)/python -m chalicelib.lifecycle
+	$(BIN)/python -m chalicelib.glossary
+	$(BIN)/python -m chalicelib.policies
 
 ## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
 .PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import clock, config, currency, ids, lifecycle, money, refunds, storage, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json
-from chalicelib.lifecycle import CaseStatus, ItemStatus
+from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
 from chalicelib.notify import notify
-from chalicelib.queues import queue_page, shard_key
+from chalicelib.queues import queue_page
 
 # an item is with us (or was received) when a case can be opened about it
 CASE_STATUSES = lifecycle.CASE_OPEN_FOR
@@ -54,17 +52,15 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> dict:
         item_id=item_id,
         type=case_type,
         reason=reason,
-        status=CaseStatus.OPEN,
         created_at=now,
-        queue_key=shard_key(CaseStatus.OPEN, item_id),
-        queue_at=now,
     )
+    lifecycle.CASE.start(case, CaseStatus.OPEN, now=now, queue_id=item_id)  # the queue shards by item
     work = uow.Unit(result=case)
     work.save(case, AfterSalesCase.case_id.does_not_exist())
     work.update(
         item,
         [Item.open_case_id.set(case.case_id)],
-        Item.open_case_id.does_not_exist() & Item.status.is_in(*CASE_STATUSES),
+        Item.open_case_id.does_not_exist() & lifecycle.ITEM.check(Item, *CASE_STATUSES),
     )
     uow.run(lambda: work, retry=False, conflict="A case was opened for this item (or it changed) meanwhile.")
     return case_json(case)
@@ -78,7 +74,7 @@ def list_own(user_id: str, limit: int, cursor: dict | None) -> dict:
 
 
 def queue(limit: int, cursor: dict | None) -> dict:
-    cases, next_cursor = queue_page(AfterSalesCase, CaseStatus.OPEN, limit, cursor)
+    cases, next_cursor = queue_page(AfterSalesCase, lifecycle.Queue.OPEN, limit, cursor)
     return {"items": [dict(case_json(c), user_id=c.user_id) for c in cases], "next_cursor": next_cursor}
 
 
@@ -97,7 +93,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             case = AfterSalesCase.get(case_id, consistent_read=True)
         except AfterSalesCase.DoesNotExist:
             raise NotFound("No such case.") from None
-        if case.status != CaseStatus.OPEN:
+        if not lifecycle.CASE.allows("resolve", case.status):
             raise Conflict("The case is already resolved.")
         item = Item.get(case.item_id, consistent_read=True)
         allowed = RESOLVABLE_IN[resolution]
@@ -111,44 +107,26 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
         work = uow.Unit()
         work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id, currency.stored(item.fx))
 
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                case,
-                actions=[
-                    AfterSalesCase.status.set(CaseStatus.RESOLVED),
-                    AfterSalesCase.resolution.set(resolution),
-                    AfterSalesCase.refund_fen.set(refund_fen),
-                    AfterSalesCase.note.set(note),
-                    AfterSalesCase.resolved_at.set(now),
-                    AfterSalesCase.resolved_by.set(staff_id),
-                    AfterSalesCase.queue_key.remove(),
-                    AfterSalesCase.queue_at.remove(),
-                ],
-                condition=AfterSalesCase.status == CaseStatus.OPEN,
-            )
-            actions = [
-                Item.open_case_id.remove(),
-                Item.updated_at.set(now),
-                *refunds.refund_actions(item, refund_fen),
-            ]
-            condition = Item.open_case_id == case.case_id
+        also = [
+            AfterSalesCase.resolution.set(resolution),
+            AfterSalesCase.refund_fen.set(refund_fen),
+            AfterSalesCase.note.set(note),
+            AfterSalesCase.resolved_by.set(staff_id),
+        ]
+        work.update(case, *lifecycle.CASE.move(case, "resolve", now=now, also=also))
+        also = [Item.open_case_id.remove(), *refunds.refund_actions(item, refund_fen)]
+        when = Item.open_case_id == case.case_id
+        if resolution != "return" and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
+            # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
+            grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
+            also += storage.resume_clock_actions(item, clock.now(), grace)
+        if resolution == "return":  # a received item also leaves the inspection queue
+            also += [Item.stored_by.remove(), Item.deadline_key.remove()]
+            work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))
+        else:
             if allowed is not None:
-                condition = condition & Item.status.is_in(*allowed)
-            if resolution != "return" and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
-                # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
-                grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
-                actions += storage.resume_clock_actions(item, clock.now(), grace)
-            if resolution == "return":
-                actions += [
-                    Item.status.set(ItemStatus.RETURNED),
-                    Item.stored_by.remove(),
-                    Item.deadline_key.remove(),
-                    Item.queue_key.remove(),  # a received item leaves the inspection queue
-                    Item.queue_at.remove(),
-                ]
-            tx.update(item, actions=actions, condition=condition)
-
-        work.write(write)
+                when = when & lifecycle.ITEM.check(Item, *allowed)
+            work.update(item, [*also, Item.updated_at.set(now)], when)
         work.result = case
         return work
 

@@ -38,12 +38,16 @@ DEFAULTS = {
     "SOURCE_BREAKER_OPEN_SECONDS": "30",
     "PRODUCT_CACHE_MINUTES": "10",  # a fetched product is served without asking for this long
     "PRODUCT_CACHE_STALE_HOURS": "24",  # and kept this long, served only while the marketplace is down
+    "SEARCH_CACHE_MINUTES": "10",  # a marketplace search page (keyword or image) served without asking
     "REPRICE_MAX_AGE_SECONDS": "60",  # quotes and orders re-read a cached product older than this
     "SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN": "1000",  # when a shop's freight cannot be estimated
+    # tests and local runs only: short links are requested at <this>/<host><path> (catalog/shortlinks.py)
+    "SHORT_LINK_BASE_URL": "",
     "SOURCE_MAX_PRICE_FEN": "10000000",  # a marketplace unit price above ¥100,000 is taken as malformed
-    # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua / Yiwu)
+    # the warehouse's region for 1688 freight estimates (GB/T 2260 codes: Zhejiang, Jinhua, Yiwu)
     "WAREHOUSE_PROVINCE_CODE": "330000",
     "WAREHOUSE_CITY_CODE": "330700",
+    "WAREHOUSE_DISTRICT_CODE": "330782",  # the API's `toCountryCode` is this district code
     # exchange rates (docs/currencies.md): the source the exchange_rates job reads, and its address
     "CURRENCY_SOURCE": "ecb",
     "ECB_BASE_URL": "https://www.ecb.europa.eu",
@@ -139,6 +143,12 @@ BUSINESS_DEFAULTS = {
     # an order re-prices its cart lines at creation: a change of at most this percent of the cart's
     # price snapshot is accepted (and shown); a larger one is 409 price_changed (docs/sources.md)
     "REPRICE_TOLERANCE_PERCENT": "2",
+    # the paid marketplace quota (catalog/budget.py): uncached marketplace calls (searches, pasted links,
+    # product ids, image searches, short links) one client (source IP) may cause per hour, and all
+    # clients together; past either the caller gets 429 (cached answers keep being served)
+    "SOURCE_CALLS_PER_CLIENT_PER_HOUR": "60",  # an anonymous caller (per source IP)
+    "SOURCE_CALLS_PER_USER_PER_HOUR": "600",  # a signed-in customer (carts and orders re-price)
+    "SOURCE_CALLS_PER_HOUR": "3000",
     # the customer's currency (docs/currencies.md): our margin over the reference rate, in the customer's
     # disfavour (market practice 2-3%), and the age past which a rate is stale (conversions stop, 503):
     # 128 h covers the ECB's longest gap (Easter, Christmas: four closing days) plus the hourly job's lag

@@ -11,8 +11,10 @@ after the body is serialized, a `<name>_minor` integer next to every `<name>_fen
   the same way for charges and for refunds (a refund uses the rate snapshotted when the customer paid).
 - One rounding rule: `minor = fen / 100 * rate * 10**minor_units`, in decimal arithmetic, rounded
   once, ROUND_HALF_UP (halves away from zero) to a whole minor unit (cents; yen and won have none).
-- A rate whose `rate_at` is older than CURRENCY_MAX_AGE_HOURS is stale: a converted route answers
-  503 `rate_unavailable` instead of showing or snapshotting old data.
+- A rate whose `rate_at` is older than CURRENCY_MAX_AGE_HOURS is stale: it is never shown or
+  snapshotted. Only an explicit `?currency=` on a read answers 503 `rate_unavailable`; everything else
+  (a saved preference, any write: a display currency never stops the ledger) answers in CNY with a
+  `display_currency_unavailable` object saying why.
 
 Cost: a converted request reads one rate (GetItem) and, without `?currency`, the caller's preference
 (GetItem); GET /currencies reads every rate in one BatchGetItem.
@@ -267,14 +269,38 @@ def requested_code(query: dict[str, str], user_id: str | None) -> str | None:
     return None
 
 
-def resolve(query: dict[str, str], user_id: str | None) -> Display | None:
-    """The Display for this request, or None (no currency asked for). 400 / 503 before anything runs."""
+@dataclass(frozen=True)
+class Unavailable:
+    """A currency asked for without a usable rate now: the answer stays in CNY and says so."""
+
+    code: str
+    message: str
+
+    def as_json(self) -> dict:
+        """The `display_currency_unavailable` object of such answers."""
+        return {"code": self.code, "message": self.message}
+
+
+def resolve(
+    query: dict[str, str], user_id: str | None, *, may_refuse: bool = True
+) -> Display | Unavailable | None:
+    """The Display for this request, None (no currency asked for) or, without a usable rate, Unavailable.
+    400 for an unsupported `?currency=`; 503 only for an explicit `?currency=` when `may_refuse` (a read):
+    a saved preference, or any write, is answered in CNY instead."""
     code = requested_code(query, user_id)
-    return rate_in_force(code) if code else None
+    if not code:
+        return None
+    try:
+        return rate_in_force(code)
+    except RateUnavailable:
+        if may_refuse and "currency" in query:
+            raise
+        return Unavailable(code, f"No current {code} exchange rate: amounts are shown in CNY (fen) only.")
 
 
-def bind(display: Display | None):
-    return _current.set(display)
+def bind(display: Display | Unavailable | None):
+    """Bind what this request converts (and its writes snapshot) with: never an Unavailable."""
+    return _current.set(display if isinstance(display, Display) else None)
 
 
 def unbind(token) -> None:
@@ -315,9 +341,12 @@ def snapshot_json(snap: dict | None, **amounts_fen: int) -> dict | None:
 # --- converting a serialized body ---------------------------------------------------------------
 
 
-def convert_body(body: Any, display: Display) -> Any:
+def convert_body(body: Any, display: Display | Unavailable) -> Any:
     """`body` with `<name>_minor` next to every integer `<name>_fen` (at any depth) and, on an object
-    body, `display_currency`. Snapshots (`fx`) keep their own amounts and are left as they are."""
+    body, `display_currency`. Snapshots (`fx`) keep their own amounts and are left as they are.
+    Unavailable: the body as it is (CNY), with `display_currency_unavailable` on an object body."""
+    if isinstance(display, Unavailable):
+        return {**body, "display_currency_unavailable": display.as_json()} if isinstance(body, dict) else body
 
     def walk(value: Any) -> Any:
         if isinstance(value, list):

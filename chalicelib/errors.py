@@ -1,4 +1,4 @@
-"""One error type per HTTP status, each rendered as api.md's `{"error": {"code", "message"}}`."""
+"""One error type per HTTP status, rendered as the contract's `{"error": {"code", "message"}}`."""
 
 from __future__ import annotations
 

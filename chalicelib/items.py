@@ -22,7 +22,7 @@ def _number(value):
 
 
 def item_json(item: Item) -> dict:
-    """api.md's item shape; warehouse fields (inspection, photos, storage) join as they are recorded."""
+    """The `Item` shape; warehouse fields (inspection, photos, storage) join as they are recorded."""
     return {
         "item_id": item.item_id,
         "order_id": item.order_id,

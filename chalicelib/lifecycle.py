@@ -1,6 +1,6 @@
 """The lifecycle of items, orders, packages, parcels and after-sales cases: one home, pure code.
 
-Each entity's statuses are an enum whose values are the API's status strings (docs/api.md, "Statuses").
+Each entity's statuses are an enum whose values are the API's status strings (docs/data-model.md, glossary).
 Its allowed transitions are one table: a business action, the statuses it may start from, the status it
 leads to, who may trigger it, and the timestamps it stamps; each entity also declares which statuses put
 it on a staff work queue. Every status write goes through one call, `ITEM.move(item, "approve", now=...)`:
@@ -171,6 +171,7 @@ class Lifecycle:
         *,
         stamps: tuple[str, ...] = (),
         queues: Mapping[StrEnum, Queue] | None = None,
+        starts: tuple[StrEnum, ...] = (),
     ):
         self.entity = entity
         self.statuses = statuses
@@ -178,6 +179,9 @@ class Lifecycle:
         self.stamps = stamps  # stamped by every move (e.g. updated_at)
         # None: the entity has no queue index; otherwise a status not listed takes it off its queue
         self.queues = dict(queues) if queues is not None else None
+        # what a new record may be created in: every status no transition reaches, and `starts`
+        reached = {t.target for t in self.transitions}
+        self.starts = tuple(s for s in statuses if s not in reached or s in starts)
         for t in self.transitions:
             for status in (*t.sources, t.target):
                 if not isinstance(status, statuses):
@@ -246,25 +250,26 @@ class Lifecycle:
     def check(self, model, *statuses: StrEnum):
         """A guard on an entity the write does not move (e.g. the order of an item being bought): its
         stored status is one of `statuses` (name them from the table: `ORDER.target("approve")`)."""
-        for status in statuses:
-            if not isinstance(status, self.statuses):
-                raise TypeError(f"{self.entity} has no status {status!r}")
-        values = [s.value for s in statuses]
+        values = [self.statuses(s).value for s in statuses]  # ValueError for a word not in the table
         return model.status == values[0] if len(values) == 1 else model.status.is_in(*values)
 
     def queue_names(self) -> tuple[Queue, ...]:
         found = {*(self.queues or {}).values(), *(t.queue for t in self.transitions if t.queue)}
         return tuple(q for q in Queue if q in found)
 
-    def queue_fields(self, status: StrEnum, entity_id: str, now: str) -> dict:
-        """A new record's status and queue-index attributes (constructor keywords) for `status`."""
-        from chalicelib.queues import shard_key
-
-        fields: dict = {"status": self.statuses(status)}
+    def start(self, obj, status: StrEnum, *, now: str, queue_id: str | None = None):
+        """A new record (not saved yet) in its first status, on the staff queue of that status if any;
+        `queue_id` shards the queue by another id than the record's key. Returns `obj`."""
+        if status not in self.starts:
+            raise ValueError(f"a new {self.entity} starts {', '.join(self.starts)}, not {status}")
+        obj.status = self.statuses(status)
         queue = (self.queues or {}).get(status)
         if queue is not None:
-            fields.update(queue_key=shard_key(queue, entity_id), queue_at=now)
-        return fields
+            from chalicelib.queues import shard_key
+
+            entity_id = queue_id or getattr(obj, type(obj)._hash_key_attribute().attr_name)
+            obj.queue_key, obj.queue_at = shard_key(queue, entity_id), now
+        return obj
 
     def move(
         self,
@@ -302,7 +307,7 @@ class Lifecycle:
             raise KeyError(f"{self.entity} action {action!r} has several targets; name one with to=")
         row = rows[0]
         status = model.status
-        condition = status == source if source is not None else self.condition(status, action)
+        condition = status == str(source) if source is not None else self.condition(status, action)
         if when is not None:
             condition = condition & when
         updates: dict[str, Any] = {"status": row.target}
@@ -369,6 +374,7 @@ ITEM = Lifecycle(
         Transition("destroy", (I.ABANDONED,), I.DESTROYED, (W,), ("destroyed_at",)),
     ],
     stamps=("updated_at",),
+    starts=(I.RECEIVED,),  # a forwarded or unidentified parcel's goods arrive as a new item
     queues={
         I.PURCHASING: Q.PURCHASING,
         I.PURCHASED: Q.PURCHASED,
@@ -470,6 +476,7 @@ SETTLEMENT = Lifecycle(
         Transition("pay_difference", SETTLING, Settlement.CHARGED, (C,)),
         Transition("decline_difference", SETTLING, Settlement.DECLINED, (C,)),
     ],
+    starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
 )
 
 LIFECYCLES = {
@@ -517,7 +524,8 @@ def markdown() -> str:
         "## Lifecycle",
         "",
         "Generated from the transition table in `chalicelib/lifecycle.py` (`make docs`; a test fails when",
-        "this section is stale). Services build their write conditions from the same table.",
+        "this section is stale). Every status write is built from the same table (`Lifecycle.move`: the",
+        "condition, the stamps, the queue keys), and `who` is checked against each route's groups.",
         "",
         "### Statuses",
         "",
@@ -553,10 +561,8 @@ def markdown() -> str:
             )
     for machine in LIFECYCLES.values():
         lines += ["", f"#### {machine.entity}", "", "```mermaid", "stateDiagram-v2"]
-        reached = {t.target for t in machine.transitions}
-        for s in machine.statuses:
-            if s not in reached:  # where the entity starts
-                lines.append(f"    [*] --> {s.value}")
+        for s in machine.starts:
+            lines.append(f"    [*] --> {s.value}")
         for t in machine.transitions:
             for s in t.sources:
                 if s != t.target:

@@ -3,7 +3,7 @@
 One source of truth: every route registered through `web.route()` appears with its path parameters,
 operationId (the view's name), summary (the view's docstring), security (bearer Cognito ID token unless
 public), the JSON Schema of the pydantic model its body is validated with, its success status, and
-the error responses api.md's conventions give it. `GET /openapi.json` serves it; `make openapi` writes
+the error responses the API's conventions give it. `GET /openapi.json` serves it; `make openapi` writes
 docs/openapi.json (a test fails when that file is stale).
 
     .venv/bin/python -m chalicelib.openapi            # print
@@ -53,7 +53,8 @@ ERROR_SCHEMA = {
                     "type": "array",
                     "description": "validation_error: one entry per bad field (`field`, `problem`). "
                     "price_changed: one per line that moved beyond the tolerance (the new price to show "
-                    "the customer). out_of_stock: one per line the shop cannot supply.",
+                    "the customer). out_of_stock: one per line the shop cannot supply. too_many_requests: "
+                    "`retry_after_seconds`.",
                     "items": {
                         "type": "object",
                         "properties": {
@@ -71,6 +72,10 @@ ERROR_SCHEMA = {
                             "quantity": {"type": "integer", "description": "What the line asks for."},
                             "stock": {"type": "integer", "description": "What the shop has."},
                             "available": {"type": "boolean", "description": "False: delisted or gone."},
+                            "retry_after_seconds": {
+                                "type": "integer",
+                                "description": "too_many_requests: when the marketplace quota renews.",
+                            },
                         },
                     },
                 },
@@ -105,6 +110,12 @@ ERRORS = {
         "UnsupportedMediaType",
         "unsupported_media_type: a body sent without `Content-Type: application/json` (nothing changed).",
     ),
+    429: (
+        "TooManyRequests",
+        "too_many_requests: over the marketplace quota (new searches, links and products looked up per "
+        "hour, per caller and in total; docs/sources.md); what was already looked up keeps working. "
+        "`error.details[0].retry_after_seconds` says when to try again.",
+    ),
     503: (
         "ServiceUnavailable",
         "source_unavailable: a marketplace API did not answer in time, throttled us or is not configured "
@@ -135,18 +146,19 @@ QUERY_PARAMETERS: dict[str, dict] = {
 EXTRA_SUCCESS: dict[str, dict[int, str]] = {
     "scan_inbound": {200: "The parcel was already received: the same answer, with `already_received`."},
 }
-# Errors a view answers besides those api.md's conventions give it (see `_errors`).
+# Errors a view answers besides those the API's conventions give it (see `_errors`).
 EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
-    "resolve_link": (404, 503),  # a supported link to a product we do not have; a marketplace down
-    # routes that read products from a marketplace API when one is switched on (docs/sources.md)
-    "search_products": (503,),
-    "image_search": (503,),
-    "get_product": (503,),
-    "get_cart": (503,),
-    "add_cart_item": (503,),
-    "update_cart_item": (503,),
-    "quote_order": (503,),
-    "create_order": (503,),
+    "resolve_link": (404, 429, 503),  # a product we do not have; over the quota; a marketplace down
+    # routes that read products from a marketplace API when one is switched on (docs/sources.md): a
+    # lookup the cache cannot answer spends the marketplace quota (429 past it)
+    "search_products": (429, 503),
+    "image_search": (429, 503),
+    "get_product": (429, 503),
+    "get_cart": (429, 503),
+    "add_cart_item": (429, 503),
+    "update_cart_item": (429, 503),
+    "quote_order": (429, 503),
+    "create_order": (429, 503),
 }
 WEBHOOK_BODY = {
     "type": "object",
@@ -608,13 +620,26 @@ DISPLAY_CURRENCY_SCHEMA = {
     },
     "additionalProperties": False,
 }
+DISPLAY_CURRENCY_UNAVAILABLE_SCHEMA = {
+    "type": "object",
+    "description": "A currency was asked for (the saved preference, or `?currency=` on a write) but has no "
+    "usable rate now: every amount is in CNY only, and nothing was snapshotted at a rate.",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "string", "description": "ISO 4217 code asked for."},
+        "message": {"type": "string", "description": "Why, for the customer."},
+    },
+    "additionalProperties": False,
+}
 CURRENCY_PARAMETER = {
     "name": "currency",
     "in": "query",
     "required": False,
     "description": "Also show amounts in this currency (GET /currencies): a `<name>_minor` integer in its "
     "minor units next to every `<name>_fen`, and `display_currency`. Without it, a signed-in customer's "
-    "saved preference (PUT /me/preferences) applies. Unknown code: 400; stale rate: 503 rate_unavailable.",
+    "saved preference (PUT /me/preferences) applies. Unknown code: 400. No usable rate: on a read, 503 "
+    "rate_unavailable; on a write (and for the saved preference) the answer is in CNY with "
+    "`display_currency_unavailable`.",
     "schema": {"type": "string", "enum": []},  # chalicelib.currency.CURRENCIES, filled by add_currency
 }
 
@@ -632,6 +657,7 @@ def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
 
     schemas = document["components"]["schemas"]
     schemas["DisplayCurrency"] = copy.deepcopy(DISPLAY_CURRENCY_SCHEMA)
+    schemas["DisplayCurrencyUnavailable"] = copy.deepcopy(DISPLAY_CURRENCY_UNAVAILABLE_SCHEMA)
     parameter = copy.deepcopy(CURRENCY_PARAMETER)
     parameter["schema"]["enum"] = list(CURRENCIES)
     seen: set[str] = set()
@@ -639,7 +665,7 @@ def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
         operation = document["paths"][spec.path][spec.method.lower()]
         operation.setdefault("parameters", []).append(copy.deepcopy(parameter))
         responses = operation["responses"]
-        for status in (400, 503):
+        for status in (400, 503) if spec.method == "GET" else (400,):  # only a read refuses a currency
             responses.setdefault(str(status), {"$ref": f"#/components/responses/{ERRORS[status][0]}"})
         for status, answer in responses.items():
             if not status.startswith("2") or "content" not in answer:
@@ -647,8 +673,11 @@ def add_currency(document: dict, routes: list[web.RouteSpec]) -> dict:
             schema = answer["content"]["application/json"]["schema"]
             top = _component(schema, schemas)
             if top.get("type", "object") == "object":
-                top.setdefault("properties", {}).setdefault(
-                    "display_currency", {"$ref": "#/components/schemas/DisplayCurrency"}
+                properties = top.setdefault("properties", {})
+                properties.setdefault("display_currency", {"$ref": "#/components/schemas/DisplayCurrency"})
+                properties.setdefault(
+                    "display_currency_unavailable",
+                    {"$ref": "#/components/schemas/DisplayCurrencyUnavailable"},
                 )
             _add_minor(schema, schemas, seen)
         operation["responses"] = dict(sorted(responses.items()))

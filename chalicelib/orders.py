@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 
-from chalicelib import clock, config, currency, ids, lifecycle, metrics, payments, refunds, uow
+from chalicelib import clock, config, currency, db, ids, lifecycle, metrics, payments, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
@@ -115,6 +115,11 @@ def get_cart(user_id: str) -> dict:
 def add_to_cart(user_id: str, product_id: str, sku_id: str, quantity: int, remark: str | None) -> dict:
     product, sku = product_and_sku(product_id, sku_id)
     check_quantity(product, sku, quantity)
+    same = next(
+        (c for c in CartItem.query(user_id) if c.product_id == product_id and c.sku_id == sku_id), None
+    )
+    if same is not None:
+        return _merge_into(same, product, sku, quantity, remark)
     cart_item = CartItem(
         user_id,
         ids.new_id("cart"),
@@ -126,6 +131,23 @@ def add_to_cart(user_id: str, product_id: str, sku_id: str, quantity: int, remar
         unit_price_fen=int(sku["price_fen"]),
     )
     cart_item.save()
+    return cart_item_json(cart_item)
+
+
+def _merge_into(cart_item: CartItem, product: dict, sku: dict, quantity: int, remark: str | None) -> dict:
+    """The same SKU added again adds to its line (stock-checked on the sum); the condition on the old
+    quantity makes two racing adds both count or one retry."""
+    total = int(cart_item.quantity) + quantity
+    check_quantity(product, sku, total)
+    actions = [CartItem.quantity.set(total)]
+    if remark is not None:
+        actions.append(CartItem.remark.set(remark))
+    db.update_or_conflict(
+        cart_item,
+        actions,
+        CartItem.quantity == int(cart_item.quantity),
+        "This cart line changed meanwhile; add again.",
+    )
     return cart_item_json(cart_item)
 
 
@@ -320,7 +342,6 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
                 ids.new_id("itm"),
                 user_id=user_id,
                 order_id=order_id,
-                status=ItemStatus.PENDING_PAYMENT,
                 product_id=product["product_id"],
                 sku_id=sku["sku_id"],
                 shop_id=product["shop"]["shop_id"],
@@ -341,10 +362,10 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
     fx = currency.snapshot()
     for item in items:
         item.fx = fx
+        lifecycle.ITEM.start(item, ItemStatus.PENDING_PAYMENT, now=now)
     order = Order(
         order_id,
         user_id=user_id,
-        status=OrderStatus.PENDING_PAYMENT,
         payment_channel=channel.channel,
         product_fen=charges.product_fen,
         domestic_shipping_fen=charges.domestic_shipping_fen,
@@ -354,6 +375,7 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> dict:
         created_at=now,
         fx=fx,
     )
+    lifecycle.ORDER.start(order, OrderStatus.PENDING_PAYMENT, now=now)
     work = uow.Unit(result=order)
     work.save(order, Order.order_id.does_not_exist())
     for item in items:

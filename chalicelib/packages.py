@@ -13,7 +13,6 @@ import zlib
 from datetime import timedelta
 
 from pynamodb.exceptions import PutError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
@@ -23,7 +22,7 @@ from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
 from chalicelib.notify import notify
-from chalicelib.queues import queue_page, shard_key
+from chalicelib.queues import queue_page
 from chalicelib.rules import settlement
 from chalicelib.rules import shipping as rules
 from chalicelib.rules import storage as storage_rules
@@ -32,7 +31,7 @@ from chalicelib.tracking import normalise_tracking
 log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
-PACKABLE = (ItemStatus.IN_WAREHOUSE, ItemStatus.NOT_TRANSPORTABLE)
+PACKABLE = lifecycle.PACKABLE
 STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
 SHIP_DAY_SHARDS = 4
 
@@ -296,6 +295,8 @@ def quote(
 ) -> dict:
     """Every line that may carry these items to `country`, cheapest first, priced by `rules.price()`."""
     country = country.upper()
+    if not any(line.serves(country) for line in rules.lines().values()):
+        raise ValidationError(f"No shipping line delivers to {country}; see GET /shipping-lines.")
     catalog = _check_services(chosen)
     fee_rule = rules.service_fee_rule()
     items = _stored_items(user_id, item_ids)
@@ -364,7 +365,6 @@ def create(
         package = Package(
             package_id,
             user_id=user_id,
-            status=PackageStatus.PENDING_PAYMENT,
             item_ids=list(item_ids),
             item_statuses={i.item_id: i.status for i in items},
             line_id=line.line_id,
@@ -387,26 +387,18 @@ def create(
             created_at=now,
             updated_at=now,
         )
-        work = uow.Unit()
-
-        def write(tx: TransactWrite) -> None:
-            tx.save(package, condition=Package.package_id.does_not_exist())
-            for item in items:
-                tx.update(
-                    item,
-                    actions=[
-                        Item.status.set(ItemStatus.IN_PACKAGE),
-                        Item.package_id.set(package.package_id),
-                        Item.deadline_key.remove(),  # the storage clock stops; the sweep never sees it
-                        Item.updated_at.set(now),
-                    ],
-                    condition=(Item.status == item.status)
-                    & (Item.user_id == user_id)
-                    & Item.open_case_id.does_not_exist(),
-                )
-
-        work.write(write)
-        work.result = package
+        lifecycle.PACKAGE.start(package, PackageStatus.PENDING_PAYMENT, now=now)
+        work = uow.Unit(result=package)
+        work.save(package, Package.package_id.does_not_exist())
+        also = [
+            Item.package_id.set(package.package_id),
+            Item.deadline_key.remove(),  # the storage clock stops; the sweep never sees it
+        ]
+        when = (Item.user_id == user_id) & Item.open_case_id.does_not_exist()
+        for item in items:
+            work.update(
+                item, *lifecycle.ITEM.move(item, "package", now=now, source=item.status, also=also, when=when)
+            )
         return work
 
     package = uow.run(unit)
@@ -433,19 +425,13 @@ def pay(user_id: str, package_id: str) -> dict:
         now = clock.now_iso()
         snap = currency.snapshot() or currency.stored(package.fx)  # the rate paid at, if one was asked for
         work.move(user_id, -total, "package_payment", package.package_id, snap)
-        actions = [
+        also = [
             *([Package.fx.set(snap)] if snap else []),
-            Package.status.set(lifecycle.PACKAGE.target("pay")),
             Package.paid_fen.set(total),
-            Package.paid_at.set(now),
-            Package.updated_at.set(now),
-            Package.queue_key.set(shard_key(PackageStatus.PAID, package.package_id)),
-            Package.queue_at.set(now),
             Package.deadline_key.remove(),  # paid: no longer expires
         ]
-        work.update(package, actions, lifecycle.PACKAGE.condition(Package.status, "pay"))
-        package.status, package.paid_fen, package.paid_at = lifecycle.PACKAGE.target("pay"), total, now
-        package.fx = snap
+        work.update(package, *lifecycle.PACKAGE.move(package, "pay", now=now, also=also))
+        package.paid_fen, package.fx = total, snap
         work.result = package_json(package, items)
         return work
 
@@ -512,40 +498,24 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
     now = clock.iso(now_dt)
     grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
     work.move(package.user_id, refund, "package_refund", package.package_id, currency.stored(package.fx))
-    target = lifecycle.PACKAGE.target(action)
-    work.update(
-        package,
-        [
-            Package.status.set(target),
-            Package.cancelled_at.set(now),
-            Package.cancel_reason.set(reason),
-            Package.updated_at.set(now),
-            Package.refunded_fen.set(int(package.refunded_fen or 0) + refund),
-            Package.queue_key.remove(),
-            Package.queue_at.remove(),
-            Package.deadline_key.remove(),
-        ],
-        Package.status == package.status,
-    )
+    refunded = int(package.refunded_fen or 0) + refund
+    also = [
+        Package.cancel_reason.set(reason),
+        Package.refunded_fen.set(refunded),
+        Package.deadline_key.remove(),
+    ]
+    work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, source=package.status, also=also))
     for item in items:
         status = previous.get(item.item_id)
         if status not in lifecycle.ITEM.targets("unpackage"):
             status = lifecycle.ItemStatus.IN_WAREHOUSE
-        actions = [
-            Item.status.set(status),
-            Item.package_id.remove(),
-            Item.updated_at.set(now),
-        ]
+        also = [Item.package_id.remove()]
         if item.storage_expires_at:
-            actions += storage.resume_clock_actions(item, now_dt, grace)
-        work.update(
-            item,
-            actions,
-            lifecycle.ITEM.condition(Item.status, "unpackage") & (Item.package_id == package.package_id),
-        )
-        item.status, item.package_id = status, None
-    package.status, package.cancelled_at, package.cancel_reason = target, now, reason
-    package.refunded_fen = int(package.refunded_fen or 0) + refund
+            also += storage.resume_clock_actions(item, now_dt, grace)
+        when = Item.package_id == package.package_id
+        work.update(item, *lifecycle.ITEM.move(item, "unpackage", now=now, to=status, also=also, when=when))
+        item.package_id = None
+    package.cancel_reason, package.refunded_fen = reason, refunded
     work.result = package_json(package, items)
     return work
 
@@ -556,7 +526,7 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
 def _final_price(package: Package, weight_g: int, dims_cm: dict) -> rules.Price:
     """The final charge for the packed weight and size, by the rates snapshotted at submission (409 when
     over the line's weight limit); only a paid package is packed."""
-    if package.status != PackageStatus.PAID:
+    if not lifecycle.PACKAGE.allows("pack", package.status):
         raise Conflict(f"The package is {package.status}; only paid packages are packed.")
     line, fee_rule, catalog = rules.from_snapshot(plain(package.rates))
     if weight_g > line.max_weight_g:
@@ -580,7 +550,7 @@ def pack_difference(package: Package, final: rules.Price) -> settlement.Differen
 
 
 def preview_pack(package_id: str, weight_g: int, dims_cm: dict):
-    """What packing at this weight and size would charge and settle now; nothing is written.
+    """What packing at this weight and size would charge and settle now; moves no money.
     One or two DynamoDB reads: the package, and the wallet when a charge depends on its balance."""
     package = _package(package_id)
     final = _final_price(package, weight_g, dims_cm)
@@ -609,7 +579,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
             work = uow.Unit()
             package_fx = currency.stored(package.fx)  # the rate the package was paid at
             due = decision.due_fen
-            queue_status = Queue.AWAITING_PAYMENT if decision.waits_for_customer else Queue.PACKED
+            action = "pack_await_difference" if decision.waits_for_customer else "pack"
             if decision.charge_fen:
                 work.move(
                     package.user_id,
@@ -637,32 +607,21 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 "difference_fen": difference.amount_fen,
                 "settlement": decision.settlement.value,
             }
-
-            def write(tx: TransactWrite) -> None:
-                tx.update(
-                    package,
-                    actions=[
-                        Package.status.set(PackageStatus.PACKED),
-                        Package.packed.set(packed),
-                        Package.actual_weight_g.set(final.actual_weight_g),
-                        Package.volumetric_weight_g.set(final.volumetric_weight_g),
-                        Package.chargeable_weight_g.set(final.chargeable_weight_g),
-                        Package.shipping_fen.set(final.shipping_fen),
-                        Package.service_fee_fen.set(final.service_fee_fen),
-                        Package.services_fen.set(final.services_fen),
-                        Package.services_breakdown.set(dict(final.service_lines)),
-                        Package.total_fen.set(final.total_fen),
-                        Package.paid_fen.set(paid),
-                        Package.refunded_fen.set(refunded),
-                        Package.due_fen.set(due),
-                        Package.updated_at.set(now),
-                        Package.queue_key.set(shard_key(queue_status, package.package_id)),
-                        Package.queue_at.set(now),
-                    ],
-                    condition=Package.status == PackageStatus.PAID,
-                )
-
-            work.write(write)
+            also = [
+                Package.packed.set(packed),
+                Package.actual_weight_g.set(final.actual_weight_g),
+                Package.volumetric_weight_g.set(final.volumetric_weight_g),
+                Package.chargeable_weight_g.set(final.chargeable_weight_g),
+                Package.shipping_fen.set(final.shipping_fen),
+                Package.service_fee_fen.set(final.service_fee_fen),
+                Package.services_fen.set(final.services_fen),
+                Package.services_breakdown.set(dict(final.service_lines)),
+                Package.total_fen.set(final.total_fen),
+                Package.paid_fen.set(paid),
+                Package.refunded_fen.set(refunded),
+                Package.due_fen.set(due),
+            ]
+            work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, also=also))
             work.result = (package.user_id, due)
             return work
 
@@ -695,17 +654,14 @@ def pay_difference(user_id: str, package_id: str) -> dict:
         work.move(user_id, -due, "package_difference_charge", package.package_id, currency.stored(package.fx))
         packed = plain(package.packed) or {}
         packed["settlement"] = SETTLEMENT.target("pay_difference").value
+        also = [
+            Package.paid_fen.set(int(package.paid_fen or 0) + due),
+            Package.due_fen.set(0),
+            Package.packed.set(packed),
+        ]
+        when = Package.due_fen == due
         work.update(
-            package,
-            [
-                Package.paid_fen.set(int(package.paid_fen or 0) + due),
-                Package.due_fen.set(0),
-                Package.packed.set(packed),
-                Package.updated_at.set(now),
-                Package.queue_key.set(shard_key(PackageStatus.PACKED, package.package_id)),
-                Package.queue_at.set(now),
-            ],
-            lifecycle.PACKAGE.condition(Package.status, "pay_difference") & (Package.due_fen == due),
+            package, *lifecycle.PACKAGE.move(package, "pay_difference", now=now, also=also, when=when)
         )
         package.paid_fen, package.due_fen, package.packed = int(package.paid_fen or 0) + due, 0, packed
         work.result = package_json(package, items)
@@ -730,45 +686,26 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
 
     def unit() -> uow.Unit:
         package = _package(package_id)
-        if package.status != PackageStatus.PACKED:
+        if not lifecycle.PACKAGE.allows("ship", package.status):
             raise Conflict(f"The package is {package.status}; only packed packages can be shipped.")
         if int(package.due_fen or 0) > 0:
             raise Conflict("The customer has not paid the final charge yet.")
         items = package_items(package)
         now = clock.now_iso()
         work = uow.Unit()
-
-        def write(tx: TransactWrite) -> None:
-            tx.update(
-                package,
-                actions=[
-                    Package.status.set(PackageStatus.SHIPPED),
-                    Package.carrier.set(carrier),
-                    Package.tracking_no.set(tracking),
-                    Package.tracking_url.set(url),
-                    Package.shipped_at.set(now),
-                    Package.shipped_by.set(staff_id),
-                    Package.ship_key.set(ship_key(now, package.package_id)),
-                    Package.updated_at.set(now),
-                    Package.queue_key.remove(),
-                    Package.queue_at.remove(),
-                ],
-                condition=(Package.status == PackageStatus.PACKED) & (Package.due_fen == 0),
-            )
-            for item in items:
-                tx.update(
-                    item,
-                    actions=[
-                        Item.status.set(ItemStatus.SHIPPED),
-                        Item.stored_by.remove(),  # no longer in our warehouse
-                        Item.deadline_key.remove(),
-                        Item.updated_at.set(now),
-                    ],
-                    condition=(Item.status == ItemStatus.IN_PACKAGE)
-                    & (Item.package_id == package.package_id),
-                )
-
-        work.write(write)
+        also = [
+            Package.carrier.set(carrier),
+            Package.tracking_no.set(tracking),
+            Package.tracking_url.set(url),
+            Package.shipped_by.set(staff_id),
+            Package.ship_key.set(ship_key(now, package.package_id)),
+        ]
+        paid_up = Package.due_fen == 0
+        work.update(package, *lifecycle.PACKAGE.move(package, "ship", now=now, also=also, when=paid_up))
+        for item in items:
+            also = [Item.stored_by.remove(), Item.deadline_key.remove()]  # no longer in our warehouse
+            when = Item.package_id == package.package_id
+            work.update(item, *lifecycle.ITEM.move(item, "ship", now=now, also=also, when=when))
         work.result = package.user_id
         return work
 
@@ -792,28 +729,14 @@ def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> t
         items = package_items(package)
         now = clock.now_iso()
         work = uow.Unit()
-        delivered = lifecycle.PACKAGE.target("deliver")
-        work.update(
-            package,
-            [
-                Package.status.set(delivered),
-                Package.delivered_at.set(now),
-                Package.delivery_confirmed_by.set(confirmed_by),
-                Package.ship_key.remove(),
-                Package.updated_at.set(now),
-            ],
-            lifecycle.PACKAGE.condition(Package.status, "deliver"),
-        )
+        also = [Package.delivery_confirmed_by.set(confirmed_by), Package.ship_key.remove()]
+        work.update(package, *lifecycle.PACKAGE.move(package, "deliver", now=now, also=also))
         for item in items:
             if not lifecycle.ITEM.allows("deliver", item.status):
                 continue
-            work.update(
-                item,
-                [Item.status.set(lifecycle.ITEM.target("deliver")), Item.updated_at.set(now)],
-                lifecycle.ITEM.condition(Item.status, "deliver") & (Item.package_id == package.package_id),
-            )
-            item.status = lifecycle.ITEM.target("deliver")
-        package.status, package.delivered_at, package.delivery_confirmed_by = delivered, now, confirmed_by
+            when = Item.package_id == package.package_id
+            work.update(item, *lifecycle.ITEM.move(item, "deliver", now=now, when=when))
+        package.delivery_confirmed_by = confirmed_by
         work.result = (package, items)
         return work
 
@@ -828,7 +751,7 @@ def confirm_receipt(user_id: str, package_id: str) -> dict:
 def add_review(user_id: str, package_id: str, rating: int, comment: str) -> dict:
     """One review per delivered package: the table's key makes a second one a 409."""
     package = own_package(user_id, package_id)
-    if package.status != PackageStatus.DELIVERED:
+    if not lifecycle.PACKAGE.allows("rate", package.status):
         raise Conflict(f"The package is {package.status}; it can be rated once delivered.")
     review = PackageReview(
         package_id,

@@ -51,7 +51,7 @@ def payment_json(payment: Payment) -> dict:
 def new_payment(
     user_id: str, purpose: str, channel: Channel, amount_fen: int, fee_fen: int, order_id: str | None = None
 ) -> Payment:
-    return Payment(
+    payment = Payment(
         ids.new_id("pay"),
         user_id=user_id,
         purpose=purpose,
@@ -60,10 +60,10 @@ def new_payment(
         amount_fen=amount_fen,
         fee_fen=fee_fen,
         charge_fen=amount_fen + fee_fen,
-        status=PaymentStatus.REQUIRES_ACTION,
         created_at=clock.now_iso(),
         fx=currency.snapshot(),
     )
+    return PAYMENT.start(payment, PaymentStatus.REQUIRES_ACTION, now=payment.created_at)
 
 
 def create_top_up(user_id: str, amount_fen: int, channel: Channel) -> Payment:

@@ -195,18 +195,19 @@ def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
     now = clock.now()
     photo_id = ids.new_id("pho")
     key = upload_key(item_id, photo_id, content_type)
-    Photo(
+    photo = Photo(
         photo_id,
         item_id=item_id,
         user_id=item.user_id,
         key=key,
         content_type=content_type,
-        status=PENDING,
         created_at=clock.iso(now),
         created_by=staff_id,
         upload_expires_at=clock.iso(now + timedelta(seconds=UPLOAD_EXPIRES_SECONDS)),
         expires_at=now + timedelta(days=PENDING_RECORD_DAYS),
-    ).save(condition=Photo.photo_id.does_not_exist())
+    )
+    lifecycle.PHOTO.start(photo, PENDING, now=clock.iso(now))
+    photo.save(condition=Photo.photo_id.does_not_exist())
     upload = aws.client("s3").generate_presigned_post(
         Bucket=config.get("PHOTO_BUCKET"),
         Key=key,

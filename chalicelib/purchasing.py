@@ -157,9 +157,9 @@ def settle(user_id: str, difference: settlement.Difference) -> settlement.Decisi
 def preview_purchase(
     item_id: str, actual_unit_price_fen: int
 ) -> tuple[Item, settlement.Difference, settlement.Decision]:
-    """What recording a purchase at this price would settle now, for the console; moves no money and
-    changes no state (409 unless the item awaits its purchase). One or two DynamoDB reads: the item,
-    and the wallet when a charge depends on its balance."""
+    """What recording a purchase at this price would settle now, for the console (409 unless the item
+    awaits its purchase); moves no money and records nothing (the wallet read may create an empty
+    account). One or two DynamoDB reads: the item, and the wallet when a charge depends on its balance."""
     item = _item(item_id)
     if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
         raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")

@@ -89,6 +89,7 @@ ROUTES_BY_MODULE = {
     ],
     "chalicelib.api.docs": [
         ("GET", "/openapi.json"),
+        ("GET", "/policies"),
     ],
     "chalicelib.api.currencies": [
         ("GET", "/currencies"),

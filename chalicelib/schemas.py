@@ -35,7 +35,7 @@ class ItemDims(Body):
 
     model_config = example({"l": 35, "w": 25, "h": 4})
 
-    l: Annotated[int, Field(ge=1, le=500)]  # noqa: E741 - api.md's name
+    l: Annotated[int, Field(ge=1, le=500)]  # noqa: E741 - the contract's name
     w: Annotated[int, Field(ge=1, le=500)]
     h: Annotated[int, Field(ge=1, le=500)]
 
@@ -45,6 +45,6 @@ class PackageDims(Body):
 
     model_config = example({"l": 40, "w": 30, "h": 20})
 
-    l: Annotated[int, Field(ge=1, le=300)]  # noqa: E741 - api.md's name
+    l: Annotated[int, Field(ge=1, le=300)]  # noqa: E741 - the contract's name
     w: Annotated[int, Field(ge=1, le=300)]
     h: Annotated[int, Field(ge=1, le=300)]

@@ -18,7 +18,7 @@ EXTENSION_DAYS = 30
 
 
 def extension_price_fen() -> int:
-    """Per item and 30 days; agents sell this at ¥10-15 a month (docs/market.md)."""
+    """Per item and 30 days; agents sell this at ¥10-15 a month (their published price lists)."""
     return config.get_int("STORAGE_EXTENSION_FEN")
 
 
@@ -60,7 +60,7 @@ def extend(user_id: str, item_id: str, periods: int) -> dict:
                 Item.reminders.set({}),  # reminders follow the new deadline
                 Item.updated_at.set(now),
             ],
-            (Item.status == item.status) & (Item.storage_expires_at == item.storage_expires_at),
+            lifecycle.ITEM.check(Item, item.status) & (Item.storage_expires_at == item.storage_expires_at),
         )
         item.storage_expires_at, item.storage_extended_days, item.updated_at = (
             clock.iso(new_expires),
@@ -80,7 +80,7 @@ def destruction_queue(limit: int, cursor: dict | None) -> dict:
         raise ValidationError("cursor is not one this API returned.")
     rows: list[dict] = []
     if cursor["phase"] == "items":
-        items, next_items = queue_page(Item, "destruction", limit, cursor.get("at"))
+        items, next_items = queue_page(Item, lifecycle.Queue.DESTRUCTION, limit, cursor.get("at"))
         rows += [
             dict(item_json(i), kind="item", user_id=i.user_id, abandoned_at=i.abandoned_at) for i in items
         ]
@@ -90,40 +90,32 @@ def destruction_queue(limit: int, cursor: dict | None) -> dict:
         limit -= len(rows)
         if limit <= 0:
             return {"items": rows, "next_cursor": cursor}
-    parcels, next_parcels = queue_page(Parcel, "destruction", limit, cursor.get("at"))
+    parcels, next_parcels = queue_page(Parcel, lifecycle.Queue.DESTRUCTION, limit, cursor.get("at"))
     rows += [dict(parcel_json(p), kind="parcel", abandoned_at=p.abandoned_at) for p in parcels]
     return {"items": rows, "next_cursor": {"phase": "parcels", "at": next_parcels} if next_parcels else None}
 
 
-def _destroy(model, key: str, what: str):
+def _destroy(machine: lifecycle.Lifecycle, model, key: str, what: str):
     """abandoned -> destroyed once staff confirm the physical destruction; leaves the queue."""
     try:
         found = model.get(key, consistent_read=True)
     except model.DoesNotExist:
         raise NotFound(f"No such {what}.") from None
-    if found.status != lifecycle.ItemStatus.ABANDONED:  # the same word for items and parcels
+    if not machine.allows("destroy", found.status):
         raise Conflict(f"The {what} is {found.status}; only abandoned goods are destroyed.")
     update_or_conflict(
-        found,
-        [
-            model.status.set(lifecycle.ItemStatus.DESTROYED),
-            model.destroyed_at.set(clock.now_iso()),
-            model.queue_key.remove(),
-            model.queue_at.remove(),
-        ],
-        model.status == lifecycle.ItemStatus.ABANDONED,
-        f"The {what} changed meanwhile.",
+        found, *machine.move(found, "destroy", now=clock.now_iso()), f"The {what} changed meanwhile."
     )
     metrics.count("ItemsDestroyed", what=what)
     return model.get(key, consistent_read=True)
 
 
 def destroy_item(item_id: str) -> dict:
-    return item_json(_destroy(Item, item_id, "item"))
+    return item_json(_destroy(lifecycle.ITEM, Item, item_id, "item"))
 
 
 def destroy_parcel(parcel_id: str) -> dict:
-    return parcel_json(_destroy(Parcel, parcel_id, "parcel"))
+    return parcel_json(_destroy(lifecycle.PARCEL, Parcel, parcel_id, "parcel"))
 
 
 def resume_clock_actions(item: Item, now, grace_days: int) -> list:

@@ -18,14 +18,13 @@ from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
 from chalicelib.notify import notify
-from chalicelib.queues import shard_key
 from chalicelib.rules import inspection as inspection_rules
 from chalicelib.rules import storage as storage_rules
 from chalicelib.tracking import normalise_tracking
 
 log = get_logger("warehouse")
 
-AWAITING_ARRIVAL = (ItemStatus.PURCHASED, ItemStatus.SHIPPED_DOMESTIC)
+AWAITING_ARRIVAL = lifecycle.AWAITING_ARRIVAL
 PHYSICALLY_HERE = lifecycle.PHYSICALLY_HERE
 
 
@@ -58,25 +57,18 @@ def _item(item_id: str) -> Item:
         raise NotFound("No such item.") from None
 
 
-def _received_actions(item_id: str, parcel_id: str, now: str) -> list:
-    return [
-        Item.status.set(ItemStatus.RECEIVED),
-        Item.parcel_id.set(parcel_id),
-        Item.received_at.set(now),
-        Item.updated_at.set(now),
-        Item.queue_key.set(shard_key(ItemStatus.RECEIVED, item_id)),
-        Item.queue_at.set(now),
-    ]
+def _receive(item: Item, parcel_id: str, now: str, when=None) -> lifecycle.Move:
+    """An expected item scanned in with its parcel: received, on the inspection queue."""
+    return lifecycle.ITEM.move(item, "receive", now=now, also=[Item.parcel_id.set(parcel_id)], when=when)
 
 
 def _new_stored_item(
     user_id: str, title: str, source: str, parcel_id: str, now: str, weight_g: int | None = None
 ) -> Item:
     item_id = ids.new_id("itm")
-    return Item(
+    item = Item(
         item_id,
         user_id=user_id,
-        status=ItemStatus.RECEIVED,
         source=source,
         title=title,
         quantity=1,
@@ -86,9 +78,8 @@ def _new_stored_item(
         weight_g=weight_g,
         created_at=now,
         updated_at=now,
-        queue_key=shard_key(ItemStatus.RECEIVED, item_id),
-        queue_at=now,
     )
+    return lifecycle.ITEM.start(item, ItemStatus.RECEIVED, now=now)  # what arrives unannounced
 
 
 def _declarations(tracking: str) -> list[ForwardingDeclaration]:
@@ -96,26 +87,20 @@ def _declarations(tracking: str) -> list[ForwardingDeclaration]:
     return [
         d
         for d in ForwardingDeclaration.query(tracking, consistent_read=True)
-        if d.status == DeclarationStatus.DECLARED
+        if lifecycle.DECLARATION.allows("match", d.status)
     ]
 
 
 def _close_declaration(
-    tx: TransactWrite, declaration: ForwardingDeclaration, status: str, parcel_id: str, item_id: str | None
+    tx: TransactWrite, declaration: ForwardingDeclaration, action: str, parcel_id: str, item_id: str | None
 ) -> None:
-    """Within `tx`: an open (or contested) declaration leaves the customer's open count."""
-    actions = [
-        ForwardingDeclaration.status.set(status),
-        ForwardingDeclaration.parcel_id.set(parcel_id),
-        ForwardingDeclaration.open_by.remove(),
-    ]
+    """Within `tx`: an open (or contested) declaration leaves the customer's open count by `action`
+    (match, contest, assign or assign_elsewhere)."""
+    also = [ForwardingDeclaration.parcel_id.set(parcel_id), ForwardingDeclaration.open_by.remove()]
     if item_id:
-        actions.append(ForwardingDeclaration.item_id.set(item_id))
-    tx.update(
-        declaration,
-        actions=actions,
-        condition=lifecycle.DECLARATION.condition(ForwardingDeclaration.status, "match", "assign"),
-    )
+        also.append(ForwardingDeclaration.item_id.set(item_id))
+    move = lifecycle.DECLARATION.move(declaration, action, now=clock.now_iso(), also=also)
+    tx.update(declaration, actions=move.actions, condition=move.condition)
 
 
 # a scan's transaction holds the parcel, the matched items and the declarations it closes (limit 100)
@@ -171,30 +156,25 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
                 tx.save(new_item, condition=Item.item_id.does_not_exist())
             for declaration in declarations:  # at most one: one per (tracking number, customer)
                 matched = new_item.item_id if new_item else expected[0].item_id
-                _close_declaration(tx, declaration, DeclarationStatus.RECEIVED, parcel_id, matched)
+                _close_declaration(tx, declaration, "match", parcel_id, matched)
             for item in expected:
-                tx.update(
-                    item,
-                    actions=_received_actions(item.item_id, parcel_id, now),
-                    condition=Item.status.is_in(*AWAITING_ARRIVAL) & (Item.user_id == owner),
-                )
-            parcel.status = ParcelStatus.MATCHED
+                received = _receive(item, parcel_id, now, when=Item.user_id == owner)
+                tx.update(item, actions=received.actions, condition=received.condition)
+            lifecycle.PARCEL.start(parcel, ParcelStatus.MATCHED, now=now)
             parcel.item_ids = [i.item_id for i in expected] + ([new_item.item_id] if new_item else [])
             parcel.user_id = owner
         else:
             expires = storage_rules.exceptional_expires_at(now_dt)
-            parcel.status = ParcelStatus.EXCEPTIONAL
+            lifecycle.PARCEL.start(parcel, ParcelStatus.EXCEPTIONAL, now=now)
             parcel.storage_expires_at = clock.iso(expires)
             parcel.deadline_key = storage_rules.deadline_key(expires, parcel_id)
-            parcel.queue_key = shard_key(ParcelStatus.EXCEPTIONAL, parcel_id)
-            parcel.queue_at = now
             if owners:  # contested: claims of different customers; staff decide, nobody is told whose
                 parcel.contested = {
                     "declared_by": sorted(d.user_id for d in declarations),
                     "expected_item_ids": [i.item_id for i in expected],
                 }
                 for declaration in declarations[:MAX_DECLARATIONS_IN_SCAN]:
-                    _close_declaration(tx, declaration, DeclarationStatus.EXCEPTIONAL, parcel_id, None)
+                    _close_declaration(tx, declaration, "contest", parcel_id, None)
                 overflow = declarations[MAX_DECLARATIONS_IN_SCAN:]
         tx.save(parcel, condition=Parcel.parcel_id.does_not_exist())
 
@@ -210,7 +190,7 @@ def receive(tracking_no: str, carrier: str | None, weight_g: int | None, staff_i
             contest = functools.partial(
                 _close_declaration,
                 declaration=declaration,
-                status=DeclarationStatus.EXCEPTIONAL,
+                action="contest",
                 parcel_id=parcel_id,
                 item_id=None,
             )
@@ -232,7 +212,7 @@ def assign(
 ) -> dict:
     """Resolve an exceptional parcel: to items we were expecting, or to a customer who identified it."""
     parcel = _parcel(parcel_id)
-    if parcel.status != ParcelStatus.EXCEPTIONAL:
+    if not lifecycle.PARCEL.allows("assign", parcel.status):
         raise Conflict(f"The parcel is {parcel.status}; only exceptional parcels can be assigned.")
     now = clock.now_iso()
     items: list[Item] = []
@@ -264,17 +244,20 @@ def assign(
     contested = [
         d
         for d in ForwardingDeclaration.query(parcel.tracking_no, consistent_read=True)
-        if d.status == DeclarationStatus.EXCEPTIONAL and d.parcel_id == parcel_id
+        if lifecycle.DECLARATION.allows("assign", d.status) and d.parcel_id == parcel_id
     ]
     assigned_item = items[0].item_id if items else new_item.item_id
+    receipts = [_receive(item, parcel_id, now) for item in items]
+    also = [
+        Parcel.user_id.set(owner),
+        Parcel.item_ids.set([i.item_id for i in items] or [new_item.item_id]),
+        Parcel.deadline_key.remove(),
+    ]
+    assigned = lifecycle.PARCEL.move(parcel, "assign", now=now, also=also)
 
     def write(tx: TransactWrite) -> None:
-        for item in items:
-            tx.update(
-                item,
-                actions=_received_actions(item.item_id, parcel_id, now),
-                condition=Item.status.is_in(*AWAITING_ARRIVAL),
-            )
+        for item, received in zip(items, receipts, strict=True):
+            tx.update(item, actions=received.actions, condition=received.condition)
         if new_item:
             tx.save(new_item, condition=Item.item_id.does_not_exist())
         for declaration in contested[:MAX_DECLARATIONS_IN_SCAN]:
@@ -282,23 +265,11 @@ def assign(
             _close_declaration(
                 tx,
                 declaration,
-                DeclarationStatus.RECEIVED if mine else DeclarationStatus.REJECTED,
+                "assign" if mine else "assign_elsewhere",
                 parcel_id,
                 assigned_item if mine else None,
             )
-        tx.update(
-            parcel,
-            actions=[
-                Parcel.status.set(ParcelStatus.ASSIGNED),
-                Parcel.user_id.set(owner),
-                Parcel.item_ids.set([i.item_id for i in items] or [new_item.item_id]),
-                Parcel.assigned_at.set(now),
-                Parcel.deadline_key.remove(),
-                Parcel.queue_key.remove(),
-                Parcel.queue_at.remove(),
-            ],
-            condition=Parcel.status == ParcelStatus.EXCEPTIONAL,
-        )
+        tx.update(parcel, actions=assigned.actions, condition=assigned.condition)
 
     uow.run(
         lambda: uow.Unit(writes=[write]),
@@ -339,10 +310,10 @@ def declare_forwarding(user_id: str, tracking_no: str, carrier: str | None, desc
         declaration_id=ids.new_id("fwd"),
         carrier=carrier,
         description=description,
-        status=DeclarationStatus.DECLARED,
         declared_at=now,
         open_by=user_id,
     )
+    lifecycle.DECLARATION.start(declaration, DeclarationStatus.DECLARED, now=now)
     try:
         declaration.save(condition=ForwardingDeclaration.tracking_no.does_not_exist())
     except PutError as exc:
@@ -374,20 +345,18 @@ def list_declarations(user_id: str, limit: int, cursor: dict | None) -> dict:
 # --- inspection and storage --------------------------------------------------------------------------
 
 
-def storage_actions(item_id: str, status: str, owner: str, expires: datetime, now: str) -> list:
+def storage_actions(item_id: str, owner: str, expires: datetime) -> list:
     """The writes that put an item into storage with a running clock (stored_by and deadline indexes)."""
     return [
-        Item.status.set(status),
         Item.stored_by.set(owner),
         Item.storage_expires_at.set(clock.iso(expires)),
         Item.deadline_key.set(storage_rules.deadline_key(expires, item_id)),
-        Item.updated_at.set(now),
     ]
 
 
 def inspect(item_id: str, staff_id: str, body: dict) -> dict:
     item = _item(item_id)
-    if item.status != ItemStatus.RECEIVED:
+    if not lifecycle.ITEM.allows("inspect_pass", item.status):
         raise Conflict(f"The item is {item.status}; only received items are inspected.")
     try:
         assessed = inspection_rules.assess(
@@ -402,11 +371,12 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
         raise ValidationError(str(exc)) from None
     now_dt = clock.now()
     now = clock.iso(now_dt)
-    status = {
-        "pass": ItemStatus.IN_WAREHOUSE,
-        "issue": ItemStatus.INSPECTION_ISSUE,
-        "not_transportable": ItemStatus.NOT_TRANSPORTABLE,
+    action = {
+        "pass": "inspect_pass",
+        "issue": "inspect_issue",
+        "not_transportable": "mark_not_transportable",
     }[assessed.result]
+    status = lifecycle.ITEM.target(action)
     record = {
         "category": assessed.category,
         "checks": assessed.checks,
@@ -423,17 +393,16 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
         "inspected_by": staff_id,
     }
     expires = storage_rules.storage_expires_at(now_dt)
-    actions = [
-        *storage_actions(item.item_id, status, item.user_id, expires, now),
+    also = [
+        *storage_actions(item.item_id, item.user_id, expires),
         Item.inspection.set(record),
         Item.weight_g.set(body["weight_g"]),
         Item.dims_cm.set(body["dims_cm"]),
-        Item.in_warehouse_at.set(now),
-        Item.queue_key.remove(),
-        Item.queue_at.remove(),
     ]
     db.update_or_conflict(
-        item, actions, Item.status == ItemStatus.RECEIVED, "The item was inspected by someone else meanwhile."
+        item,
+        *lifecycle.ITEM.move(item, action, now=now, also=also),
+        "The item was inspected by someone else meanwhile.",
     )
     template = {
         "inspection_issue": ItemStatus.INSPECTION_ISSUE,
@@ -463,12 +432,11 @@ def own_item(user_id: str, item_id: str) -> Item:
 def accept(user_id: str, item_id: str) -> dict:
     """The customer accepts an item the inspection found an issue with: it is stored as normal."""
     item = own_item(user_id, item_id)
-    if item.status != ItemStatus.INSPECTION_ISSUE:
+    if not lifecycle.ITEM.allows("accept_issue", item.status):
         raise Conflict(f"The item is {item.status}; only inspection_issue items can be accepted.")
     db.update_or_conflict(
         item,
-        [Item.status.set(ItemStatus.IN_WAREHOUSE), Item.updated_at.set(clock.now_iso())],
-        Item.status == ItemStatus.INSPECTION_ISSUE,
+        *lifecycle.ITEM.move(item, "accept_issue", now=clock.now_iso()),
         "The item changed meanwhile; reload it.",
     )
     return item_json(_item(item_id))

@@ -24,6 +24,7 @@ from typing import Any
 from chalice import Blueprint, Chalice, Response
 
 from chalicelib import auth, observability
+from chalicelib.catalog import budget
 from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
 
@@ -48,12 +49,14 @@ class RouteSpec:
     response: type | None = None
     # amounts also in the caller's currency (?currency= or the saved preference): chalicelib/currency.py
     currency: bool = False
+    # the lifecycle actions the route performs, "<entity>.<action>" (`@performs`): checked against groups
+    moves: tuple[str, ...] = ()
 
 
 ROUTES: list[RouteSpec] = []
 MAX_ID_LENGTH = 128
 
-# Bounds on untrusted input, checked before anything decodes it (design.md): a request past one is a 400.
+# Bounds on untrusted input, checked before anything decodes it (a design rule): a request past one is a 400.
 MAX_BODY_BYTES = 256 * 1024  # a JSON body (route(max_body_bytes=...) for a route that takes more)
 MAX_JSON_DEPTH = 32  # nesting of arrays/objects: our bodies use 3, providers' events under 10
 MAX_HEADER_CHARS = 8192  # any header value (ID tokens are 1-4 KB)
@@ -79,6 +82,7 @@ class Req:
     body: Any = None
     path_params: dict[str, str] = field(default_factory=dict)
     route: str = ""  # "METHOD /path/{template}": what list cursors are bound to
+    source_ip: str = ""  # API Gateway's identity.sourceIp (not a header: a client cannot choose it)
 
     @property
     def user(self) -> auth.Caller:
@@ -228,7 +232,7 @@ def route(
         def view(**path_params: str) -> Response:
             request = bp.current_request
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-            bound = None
+            bound = caller_bound = None
             try:
                 check_configuration()
                 check_headers(headers)
@@ -246,10 +250,12 @@ def route(
                     raw_body=request.raw_body or b"",
                     path_params=path_params,
                     route=f"{method} {path}",
+                    source_ip=str(((request.context or {}).get("identity") or {}).get("sourceIp") or ""),
                 )
                 if req.raw_body:
                     check_body(req.raw_body, max_body_bytes)
                 bound = _current.set(req)
+                caller_bound = budget.bind(caller.user_id if caller else None, req.source_ip)
                 if money and req.header("idempotency-key") is not None:
                     return _idempotent(req, path, path_params, lambda: _execute(req, path_params))
                 return _execute(req, path_params)
@@ -263,6 +269,7 @@ def route(
             finally:
                 if bound is not None:
                     _current.reset(bound)
+                    budget.unbind(caller_bound)
 
         def _execute(req: Req, path_params: dict) -> Response:
             if body is not None:
@@ -288,7 +295,10 @@ def route(
         def _in_currency(req: Req, path_params: dict) -> Response:
             from chalicelib import currency as fx
 
-            display = fx.resolve(req.query, req.caller.user_id if req.caller else None)
+            # only a read may refuse an explicit ?currency=: a display currency never stops a write
+            display = fx.resolve(
+                req.query, req.caller.user_id if req.caller else None, may_refuse=method == "GET"
+            )
             token = fx.bind(display)
             try:
                 _answer_with(lambda result: _respond(result, display))
@@ -313,11 +323,24 @@ def route(
                 view=fn,
                 response=response,
                 currency=currency,
+                moves=tuple(getattr(fn, "lifecycle_moves", ())),
             )
         )
         return view
 
     return decorator
+
+
+def performs(*moves: str) -> Callable:
+    """Declares, under `@route`, the lifecycle actions a view performs (`"order.approve"`, keys of
+    `lifecycle.LIFECYCLES`): tests/unit/test_route_actors.py checks the route's groups against the
+    table's "who may trigger" column, and that every staff and customer action has a route."""
+
+    def mark(fn: Callable) -> Callable:
+        fn.lifecycle_moves = moves
+        return fn
+
+    return mark
 
 
 def serialize_response(model: type, result: Any, route_name: str) -> Any:
@@ -499,7 +522,7 @@ def cors(event: Any, get_response: Callable) -> Response:
 
 
 def normalize_errors(event: Any, get_response: Callable) -> Response:
-    """HTTP middleware: errors Chalice produces itself (415, 405, its own 500) get api.md's shape."""
+    """HTTP middleware: errors Chalice produces itself (415, 405, its own 500) get the error shape."""
     response = get_response(event)
     if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
         code = {

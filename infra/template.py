@@ -753,7 +753,7 @@ def role_patches(stage: Stage, chalice: dict, app: Any = None) -> dict[str, dict
 
 
 # -- API Gateway's own answers in the contract's shape ------------------------------------------------
-# Requests API Gateway answers without calling the function get api.md's `{"error": {"code", "message"}}`
+# Requests API Gateway answers without calling the function get the API's `{"error": {"code", "message"}}`
 # instead of its `{"message": ...}`: (response type, status, code, message). The app verifies tokens itself
 # (no authorizer, no IAM auth), so MISSING_AUTHENTICATION_TOKEN means "no such route or method" here.
 GATEWAY_RESPONSES: tuple[tuple[str, int | None, str, str], ...] = (
@@ -1004,6 +1004,145 @@ def console_resources(stage: Stage) -> dict[str, dict]:
     }
 
 
+# -- throttling the public API -----------------------------------------------------------------------
+# API Gateway's stage throttling bounds the whole API (every caller together), tighter on the public
+# routes that can reach a paid marketplace API; chalicelib/catalog/budget.py bounds each caller's
+# marketplace calls. A WAF rate-based rule (per source IP, optional: WAF is billed per web ACL) blocks
+# one address that floods the API before it costs a Lambda invocation.
+API_THROTTLE = {"rate": 200, "burst": 400}  # requests per second, the stage's default for every method
+# the public routes that may call a marketplace (docs/sources.md): a lower rate each
+MARKETPLACE_ROUTES = (
+    ("/products/search", "GET"),
+    ("/products/resolve", "POST"),
+    ("/products/image-search", "POST"),
+    ("/products/{product_id}", "GET"),
+)
+MARKETPLACE_THROTTLE = {"rate": 20, "burst": 40}
+WAF_RATE_PARAMETER = "WafRateLimitPer5Minutes"
+
+
+def resource_path(path: str) -> str:
+    """A MethodSetting's ResourcePath: every '/' of the path encoded as '~1' after the leading one."""
+    return "/" + path.replace("/", "~1")
+
+
+def api_throttling() -> tuple[dict[str, dict], dict[str, dict]]:
+    """(parameters, the RestAPI properties patch): stage-wide and per-route throttling, by parameter."""
+    parameters = {
+        "ApiThrottleRate": {
+            "Type": "Number",
+            "Default": API_THROTTLE["rate"],
+            "MinValue": 1,
+            "Description": "Requests per second the whole API serves (every caller together)",
+        },
+        "ApiThrottleBurst": {
+            "Type": "Number",
+            "Default": API_THROTTLE["burst"],
+            "MinValue": 1,
+            "Description": "Burst of requests above ApiThrottleRate the API absorbs",
+        },
+        "MarketplaceThrottleRate": {
+            "Type": "Number",
+            "Default": MARKETPLACE_THROTTLE["rate"],
+            "MinValue": 1,
+            "Description": "Requests per second of each public route that may call a marketplace API",
+        },
+        "MarketplaceThrottleBurst": {
+            "Type": "Number",
+            "Default": MARKETPLACE_THROTTLE["burst"],
+            "MinValue": 1,
+            "Description": "Burst of each public route that may call a marketplace API",
+        },
+    }
+    settings = [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiThrottleRate"},
+            "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurst"},
+        }
+    ] + [
+        {
+            "ResourcePath": resource_path(path),
+            "HttpMethod": method,
+            "ThrottlingRateLimit": {"Ref": "MarketplaceThrottleRate"},
+            "ThrottlingBurstLimit": {"Ref": "MarketplaceThrottleBurst"},
+        }
+        for path, method in MARKETPLACE_ROUTES
+    ]
+    return parameters, {"RestAPI": {"Properties": {"MethodSettings": settings}}}
+
+
+def waf_resources(stage: Stage) -> tuple[dict[str, dict], dict[str, dict], dict[str, dict]]:
+    """(parameters, conditions, resources): an optional WAF web ACL on the API's stage whose
+    rate-based rule blocks a source IP past WafRateLimitPer5Minutes requests (0: no WAF)."""
+    parameters = {
+        WAF_RATE_PARAMETER: {
+            "Type": "Number",
+            "Default": 0,
+            "MinValue": 0,
+            "Description": "Requests one source IP may make in 5 minutes before WAF blocks it "
+            "(0: no web ACL; WAF is billed per web ACL and rule; at least 10 when set)",
+        }
+    }
+    conditions = {"UseWaf": {"Fn::Not": [{"Fn::Equals": [{"Ref": WAF_RATE_PARAMETER}, 0]}]}}
+    visibility = {
+        "SampledRequestsEnabled": True,
+        "CloudWatchMetricsEnabled": True,
+        "MetricName": f"{stage.prefix}-api-rate",
+    }
+    resources = {
+        "ApiWebAcl": {
+            "Type": "AWS::WAFv2::WebACL",
+            "Condition": "UseWaf",
+            "Properties": {
+                "Name": f"{stage.prefix}-api",
+                "Scope": "REGIONAL",
+                "DefaultAction": {"Allow": {}},
+                "VisibilityConfig": visibility,
+                "Rules": [
+                    {
+                        "Name": "rate-per-source-ip",
+                        "Priority": 0,
+                        "Action": {"Block": {}},
+                        "Statement": {
+                            "RateBasedStatement": {
+                                "Limit": {"Ref": WAF_RATE_PARAMETER},
+                                "AggregateKeyType": "IP",
+                            }
+                        },
+                        "VisibilityConfig": {**visibility, "MetricName": f"{stage.prefix}-api-rate-per-ip"},
+                    }
+                ],
+            },
+        },
+        "ApiWebAclAssociation": {
+            "Type": "AWS::WAFv2::WebACLAssociation",
+            "Condition": "UseWaf",
+            "Properties": {
+                # RestAPI.Stage: SAM's reference to the stage it creates (and an ordering on it)
+                "ResourceArn": {
+                    "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/${RestAPI}"
+                    "/stages/${RestAPI.Stage}"
+                },
+                "WebACLArn": {"Fn::GetAtt": ["ApiWebAcl", "Arn"]},
+            },
+        },
+    }
+    return parameters, conditions, resources
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = (
+            _deep_merge(out[key], value)
+            if isinstance(out.get(key), dict) and isinstance(value, dict)
+            else value
+        )
+    return out
+
+
 def api_patch(chalice: dict) -> dict[str, dict]:
     """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods."""
     paths = chalice["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
@@ -1044,6 +1183,9 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
     }
     watching, alarm_parameters, conditions = monitoring.resources(stage, chalice)
     owned.update(watching)
+    throttle_parameters, throttling = api_throttling() if app.routes else ({}, {})
+    waf_parameters, waf_conditions, waf = waf_resources(stage) if app.routes else ({}, {}, {})
+    owned.update(waf)
     clash = sorted(set(owned) & set(chalice["Resources"]))
     if clash:
         raise ValueError(f"logical ids used both by Chalice and infra/template.py: {clash}")
@@ -1069,6 +1211,8 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "Description": "Origins browsers may call the API from (CORS_ALLOWED_ORIGINS)",
             },
             **alarm_parameters,
+            **throttle_parameters,
+            **waf_parameters,
             "PhotoOriginalTransitionDays": {
                 "Type": "Number",
                 "Default": PHOTO_ORIGINAL_TRANSITION_DAYS,
@@ -1084,6 +1228,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
         },
         "Conditions": {
             **conditions,
+            **waf_conditions,
             "ExpirePhotoOriginals": {
                 "Fn::Not": [{"Fn::Equals": [{"Ref": "PhotoOriginalExpirationDays"}, 0]}]
             },
@@ -1092,7 +1237,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
             **owned,
             **patches,
             **role_patches(stage, chalice, app),
-            **(api_patch(chalice) if app.routes else {}),
+            **(_deep_merge(api_patch(chalice), throttling) if app.routes else {}),
         },
         "Outputs": {
             "UserPoolId": {"Value": {"Ref": "UserPool"}},
@@ -1164,7 +1309,7 @@ def undeployed_handlers(app: Any, template: dict) -> list[str]:
                 and e["Properties"].get("FunctionResponseTypes") == list(BATCH_RESPONSE_TYPES)
                 for e in events
             )
-        else:  # S3 (`chalice package` refuses it: see design.md), SNS, streams: infra/ wires none yet
+        else:  # S3 (`chalice package` refuses it for a bucket the stack makes), SNS, streams: not wired
             ok = False
         if not ok:
             missing.append(f"{kind} handler {source.handler_string}")

@@ -7,6 +7,7 @@ under tests/fixtures/). Nothing of ours is mocked.
     with ReplayServer() as server:
         server.add("GET", "/openapi/param2/1/x", 200, body_bytes, content_type="application/json")
         server.add("GET", "/slow", delay=5)              # a timeout
+        server.add("GET", "/r", 302, headers={"Location": "https://..."})  # extra response headers
         server.add("GET", "/t", [429, 429, 200], ...)    # a sequence: one answer per request, last repeats
         adapter = Adapter(base_url=server.url)
         ...
@@ -28,6 +29,7 @@ class Answer:
     body: bytes
     content_type: str
     delay: float
+    headers: dict[str, str] | None = None
 
 
 @dataclass
@@ -70,6 +72,8 @@ class ReplayServer:
                     self.send_response(answer.status)
                     self.send_header("Content-Type", answer.content_type)
                     self.send_header("Content-Length", str(len(answer.body)))
+                    for name, value in (answer.headers or {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(answer.body)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
@@ -95,6 +99,7 @@ class ReplayServer:
         *,
         content_type: str = "application/json;charset=UTF-8",
         delay: float = 0.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """Answer `method path` with `status`/`body`; lists give one answer per request (the last repeats)."""
         statuses = status if isinstance(status, list) else [status]
@@ -102,7 +107,7 @@ class ReplayServer:
         if len(bodies) != len(statuses):
             raise ValueError("give as many bodies as statuses")
         answers = [
-            Answer(s, b.encode() if isinstance(b, str) else b, content_type, delay)
+            Answer(s, b.encode() if isinstance(b, str) else b, content_type, delay, headers)
             for s, b in zip(statuses, bodies, strict=True)
         ]
         with self._lock:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.catalog import imagehash, links, text
+from chalicelib.catalog import imagehash, links, shortlinks, text
 from chalicelib.catalog.configured import get_source
 from chalicelib.catalog.source import InvalidCursor
 from chalicelib.errors import NotFound, ValidationError
-from chalicelib.responses.catalog import ImageMatchPage, ProductDetail, ProductPage
+from chalicelib.responses.catalog import ImageMatchPage, ProductDetail, ProductPage, ResolvedProduct
 from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -28,8 +28,9 @@ class ResolveBody(Body):
     url: str = Field(
         min_length=1,
         max_length=links.MAX_URL_CHARS,
-        description="The page's URL as copied; other query parameters and fragments are ignored. Short "
-        "share links (m.tb.cn, qr.1688.com) are not supported (400 unsupported_link).",
+        description="The page's URL, or the app's share text, as copied; other query parameters and "
+        "fragments are ignored. Short share links (m.tb.cn, e.tb.cn, qr.1688.com) are opened when that "
+        "marketplace's API is switched on; one that cannot be opened is a 400 unsupported_link.",
     )
 
 
@@ -81,17 +82,23 @@ def search_products(req: Req) -> dict:
     return {"items": [p.summary() for p in page.items], "next_cursor": encode_cursor(page.next_cursor)}
 
 
-@route(bp, "/products/resolve", "POST", public=True, body=ResolveBody, currency=True, response=ProductDetail)
+@route(
+    bp, "/products/resolve", "POST", public=True, body=ResolveBody, currency=True, response=ResolvedProduct
+)
 def resolve_link(req: Req) -> dict:
-    """The product behind a pasted 1688 / Taobao / Tmall / Weidian link."""
+    """The product behind a pasted 1688 / Taobao / Tmall / Weidian link (and the variant it names)."""
     try:
-        link = links.parse_link(req.body.url)
+        try:
+            link = links.parse_link(req.body.url)
+        except links.ShortLink as short:
+            link = shortlinks.resolve(short)  # one request to the short-link host, or the same 400
     except links.UnsupportedLink as exc:
         raise ValidationError(str(exc), code="unsupported_link") from None
     product = get_source().by_source_ref(link.source, link.item_id)
     if product is None:
         raise NotFound(f"We do not have that {link.source} product (item {link.item_id}) yet.")
-    return product.detail()
+    known = {s.sku_id for s in product.skus}
+    return {**product.detail(), "selected_sku_id": link.sku_id if link.sku_id in known else None}
 
 
 @route(

@@ -12,7 +12,7 @@ from chalicelib.lifecycle import OrderStatus
 from chalicelib.responses.items import Item
 from chalicelib.responses.orders import Cart, CartLine, OrderDetail, OrderPage, OrderQuote
 from chalicelib.schemas import Body, Id, example
-from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)
 
@@ -152,24 +152,28 @@ def get_order(req: Req, order_id: str) -> dict:
 
 
 @route(bp, "/orders/{order_id}/pay", "POST", money=True, currency=True, response=OrderDetail)
+@performs("order.pay", "item.pay")
 def pay_order(req: Req, order_id: str) -> dict:
     """Pay: from the wallet (balance channel) or by an external payment completed by the provider."""
     return orders.pay(req.user.user_id, order_id)
 
 
 @route(bp, "/orders/{order_id}/cancel", "POST", money=True, currency=True, response=OrderDetail)
+@performs("order.cancel", "item.cancel")
 def cancel_order(req: Req, order_id: str) -> dict:
     """Cancel before any item is purchased; what was paid returns to the wallet."""
     return orders.cancel(req.user.user_id, order_id)
 
 
 @route(bp, "/items/{item_id}/pay-difference", "POST", money=True, response=Item)
+@performs("item.pay_difference", "settlement.pay_difference")
 def pay_price_difference(req: Req, item_id: str) -> dict:
     """Pay a higher actual purchase price from the wallet."""
     return purchasing.pay_price_difference(req.user.user_id, item_id)
 
 
 @route(bp, "/items/{item_id}/decline-difference", "POST", money=True, response=Item)
+@performs("item.decline_difference", "settlement.decline_difference")
 def decline_price_difference(req: Req, item_id: str) -> dict:
     """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded."""
     return purchasing.decline_price_difference(req.user.user_id, item_id)

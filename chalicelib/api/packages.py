@@ -21,7 +21,7 @@ from chalicelib.responses.packages import (
 from chalicelib.responses.settlement import PackPreview, SettlementDecision
 from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLinePage
 from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo, example
-from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)
 
@@ -158,6 +158,7 @@ def quote_package(req: Req) -> dict:
 
 
 @route(bp, "/packages", "POST", body=PackageBody, status=201, currency=True, response=PackageDetail)
+@performs("item.package")
 def create_package(req: Req) -> dict:
     """Submit a package of stored items: they become in_package and their storage clock stops."""
     b = req.body
@@ -179,30 +180,35 @@ def get_package(req: Req, package_id: str) -> dict:
 
 
 @route(bp, "/packages/{package_id}/pay", "POST", money=True, currency=True, response=PackageDetail)
+@performs("package.pay")
 def pay_package(req: Req, package_id: str) -> dict:
     """Pay the package from the wallet; it joins the packing queue."""
     return packages.pay(req.user.user_id, package_id)
 
 
 @route(bp, "/packages/{package_id}/pay-difference", "POST", money=True, response=PackageDetail)
+@performs("package.pay_difference", "settlement.pay_difference")
 def pay_package_difference(req: Req, package_id: str) -> dict:
     """Pay a higher final charge after packing from the wallet."""
     return packages.pay_difference(req.user.user_id, package_id)
 
 
 @route(bp, "/packages/{package_id}/cancel", "POST", money=True, currency=True, response=PackageDetail)
+@performs("package.cancel", "item.unpackage")
 def cancel_package(req: Req, package_id: str) -> dict:
     """Cancel before packing: items back to storage with their original deadline, payment refunded."""
     return packages.cancel(req.user.user_id, package_id)
 
 
 @route(bp, "/packages/{package_id}/confirm-receipt", "POST", response=PackageDetail)
+@performs("package.deliver", "item.deliver")
 def confirm_receipt(req: Req, package_id: str) -> dict:
     """Confirm the package arrived: delivered."""
     return packages.confirm_receipt(req.user.user_id, package_id)
 
 
 @route(bp, "/packages/{package_id}/review", "POST", body=ReviewBody, status=201, response=PackageReview)
+@performs("package.rate")
 def review_package(req: Req, package_id: str) -> dict:
     """Rate a delivered package (1-5) once."""
     return packages.add_review(req.user.user_id, package_id, req.body.rating, req.body.comment)
@@ -231,6 +237,7 @@ def staff_get_package(req: Req, package_id: str) -> dict:
 @route(
     bp, "/staff/packages/{package_id}/pack", "POST", groups=WAREHOUSE, body=PackBody, response=StaffPackage
 )
+@performs("package.pack", "package.pack_await_difference")
 def pack_package(req: Req, package_id: str) -> dict:
     """Packed with the measured weight and size; the final charge is settled through the wallet."""
     b = req.body
@@ -262,6 +269,7 @@ def preview_pack(req: Req, package_id: str) -> PackPreview:
 @route(
     bp, "/staff/packages/{package_id}/ship", "POST", groups=WAREHOUSE, body=ShipBody, response=StaffPackage
 )
+@performs("package.ship", "item.ship")
 def ship_package(req: Req, package_id: str) -> dict:
     """Shipped with the carrier's tracking number; the customer is emailed a tracking link."""
     b = req.body

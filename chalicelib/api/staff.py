@@ -13,7 +13,7 @@ from chalicelib.responses.items import Item, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
 from chalicelib.responses.settlement import PurchasePreview, SettlementDecision
 from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo, example
-from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)
 
@@ -83,12 +83,14 @@ def staff_get_order(req: Req, order_id: str) -> dict:
 
 
 @route(bp, "/staff/orders/{order_id}/approve", "POST", groups=REVIEWER, response=OrderDetail)
+@performs("order.approve", "item.approve")
 def approve_order(req: Req, order_id: str) -> dict:
     """Approve a paid order: its items go to purchasing."""
     return purchasing.approve(order_id, req.user.user_id)
 
 
 @route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody, response=OrderDetail)
+@performs("order.reject", "item.reject")
 def reject_order(req: Req, order_id: str) -> dict:
     """Reject: full refund to the wallet and an email to the customer."""
     return purchasing.reject(order_id, req.user.user_id, req.body.reason)
@@ -109,6 +111,7 @@ def item_queue(req: Req) -> dict:
 
 
 @route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody, response=Item)
+@performs("item.purchase", "item.await_difference")
 def record_purchase(req: Req, item_id: str) -> dict:
     """Record the purchase at the actual price; the difference is refunded or charged."""
     return purchasing.record_purchase(
@@ -125,7 +128,7 @@ def record_purchase(req: Req, item_id: str) -> dict:
     response=PurchasePreview,
 )
 def preview_purchase(req: Req, item_id: str) -> PurchasePreview:
-    """How a purchase at this actual price would settle now (the console's preview); changes nothing."""
+    """How a purchase at this actual price would settle now (the console's preview); moves no money."""
     price = req.body.actual_unit_price_fen
     item, difference, decision = purchasing.preview_purchase(item_id, price)
     return PurchasePreview(
@@ -140,6 +143,7 @@ def preview_purchase(req: Req, item_id: str) -> PurchasePreview:
 @route(
     bp, "/staff/items/{item_id}/domestic-shipment", "POST", groups=REVIEWER, body=ShipmentBody, response=Item
 )
+@performs("item.ship_domestic")
 def record_domestic_shipment(req: Req, item_id: str) -> dict:
     """Record the merchant's shipment to our warehouse."""
     return purchasing.record_domestic_shipment(

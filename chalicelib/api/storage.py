@@ -12,7 +12,7 @@ from chalicelib.responses.items import Item
 from chalicelib.responses.storage import DestructionQueuePage, StorageExtensionPrice
 from chalicelib.responses.warehouse import Parcel
 from chalicelib.schemas import Body, example
-from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)
 
@@ -56,12 +56,14 @@ def destruction_queue(req: Req) -> dict:
 
 
 @route(bp, "/staff/items/{item_id}/destroy", "POST", groups=WAREHOUSE, response=Item)
+@performs("item.destroy")
 def destroy_item(req: Req, item_id: str) -> dict:
     """Confirm an abandoned item was physically destroyed."""
     return storage.destroy_item(item_id)
 
 
 @route(bp, "/staff/parcels/{parcel_id}/destroy", "POST", groups=WAREHOUSE, response=Parcel)
+@performs("parcel.destroy")
 def destroy_parcel(req: Req, parcel_id: str) -> dict:
     """Confirm an expired exceptional parcel was physically destroyed."""
     return storage.destroy_parcel(parcel_id)

@@ -12,7 +12,7 @@ from chalicelib.errors import ValidationError
 from chalicelib.responses.wallet import Payment, PaymentChannelPage, Wallet, WebhookAck
 from chalicelib.rules.charges import channels
 from chalicelib.schemas import Body, example
-from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
+from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)
 
@@ -70,6 +70,7 @@ def get_payment(req: Req, payment_id: str) -> dict:
 
 
 @route(bp, "/payments/webhook", "POST", public=True, response=WebhookAck)
+@performs("payment.succeed", "order.pay", "item.pay")
 def payment_webhook(req: Req) -> dict:
     """The payment provider's signed callback; credits the wallet once per payment."""
     from chalicelib import orders  # only the webhook needs orders: wallet reads start without it

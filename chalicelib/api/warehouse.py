@@ -34,6 +34,7 @@ from chalicelib.web import (
     encode_cursor,
     json_response,
     page_limit,
+    performs,
     route,
     serialize_response,
 )
@@ -192,6 +193,7 @@ def _page(result: dict) -> dict:
 
 
 @route(bp, "/staff/inbound", "POST", groups=WAREHOUSE, body=InboundBody, status=201, response=ScannedParcel)
+@performs("item.receive", "declaration.match", "declaration.contest")
 def scan_inbound(req: Req):
     """Scan a domestic parcel in: matched to expected items or a forwarding declaration, else exceptional."""
     b = req.body
@@ -214,6 +216,7 @@ def parcel_queue(req: Req) -> dict:
 
 
 @route(bp, "/staff/parcels/{parcel_id}/assign", "POST", groups=WAREHOUSE, body=AssignBody, response=ParcelOut)
+@performs("parcel.assign", "item.receive", "declaration.assign", "declaration.assign_elsewhere")
 def assign_parcel(req: Req, parcel_id: str) -> dict:
     """Resolve an exceptional parcel: to expected items, or to the customer who identified it."""
     b = req.body
@@ -226,6 +229,7 @@ def assign_parcel(req: Req, parcel_id: str) -> dict:
 
 
 @route(bp, "/staff/items/{item_id}/inspection", "POST", groups=WAREHOUSE, body=InspectionBody, response=Item)
+@performs("item.inspect_pass", "item.inspect_issue", "item.mark_not_transportable")
 def inspect_item(req: Req, item_id: str) -> dict:
     """Record the appearance inspection, weight and size; pass stores the item for 90 days."""
     return warehouse.inspect(item_id, req.user.user_id, req.body.model_dump())
@@ -247,6 +251,7 @@ def case_queue(req: Req) -> dict:
     body=ResolveBody,
     response=ResolvedAfterSalesCase,
 )
+@performs("case.resolve", "item.return")
 def resolve_case(req: Req, case_id: str) -> dict:
     """Resolve a case: refund to the wallet, return the goods to the merchant, or reject."""
     b = req.body
@@ -271,6 +276,7 @@ def get_item(req: Req, item_id: str) -> dict:
 
 
 @route(bp, "/items/{item_id}/accept", "POST", response=Item)
+@performs("item.accept_issue")
 def accept_item(req: Req, item_id: str) -> dict:
     """Accept an item whose inspection found an issue: it is stored as normal."""
     return warehouse.accept(req.user.user_id, item_id)

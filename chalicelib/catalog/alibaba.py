@@ -5,10 +5,13 @@ signed requests (POST, form-encoded, to `<base>/param2/1/com.alibaba.fenxiao.cro
 
 - product.search.queryProductDetail  `offerDetailParam` {offerId, country}   -> one product
 - product.search.keywordQuery        `offerQueryParam` {keyword, beginPage, pageSize, country}
-- product.image.upload + product.search.imageQuery  `uploadImageParam` {imageBase64} -> imageId;
-  `imageParam` {imageId, beginPage, pageSize, country}
+- product.image.upload + product.search.imageQuery  `uploadImageParam` {imageBase64} -> imageId
+  (an image of at most UPLOAD_MAX_BYTES: larger ones are re-encoded smaller first);
+  `offerQueryParam` {imageId, beginPage, pageSize, country}
 - product.freight.estimate           `productFreightQueryParamsNew` {offerId, toProvinceCode,
-  toCityCode, toCountryCode, totalNum, logisticsSkuNumModels}: the shop's freight to our warehouse
+  toCityCode, toCountryCode (the DISTRICT code, not a country), totalNum, logisticsSkuNumModels
+  (required: [] for an offer without SKUs)}: the shop's freight to our warehouse
+tests/fixtures/sources/SOURCES.md names the documentation and clients each shape comes from.
 
 Signing: `_aop_signature` = uppercase hex HMAC-SHA1, keyed with the app secret, over the URL path
 ("param2/1/<namespace>/<api>/<appKey>") followed by every other parameter as key+value, sorted by
@@ -21,9 +24,11 @@ gateway's `{"error_code", "error_message", "request_id"}` (bad signature or toke
 Mapping traps (docs/sources.md):
 - titles: `subjectTrans` (translated, what customers read) and `subject` (Chinese, title_zh);
   SKU attributes likewise (`attributeNameTrans`/`valueTrans`, falling back to the Chinese ones);
-- prices: a SKU's own `price` when the offer is priced per SKU; otherwise (`quoteType` by quantity)
-  `productSaleInfo.priceRangeList`, where the first range (the smallest `startQuantity`, which is
-  the minimum order quantity) has the highest unit price. We charge that price: never less than the
+- prices: `productSaleInfo.quoteType` says how the offer is priced: 1 per SKU (each SKU's `price`);
+  0 (no SKUs) and 2 (SKUs, priced by quantity) by `productSaleInfo.priceRangeList`, where the first
+  range (the smallest `startQuantity`, which is the minimum order quantity) has the highest unit price.
+  A SKU without its own price takes that range price too; `consignPrice` is documented as deprecated
+  and never read. We charge that price: never less than the
   shop will ask for the quantities customers buy, and the purchase step's price-difference rule
   handles the rest. The minimum order is `minOrderQuantity`, else that first `startQuantity`;
 - stock: `amountOnSale` per SKU (per offer when it has no SKUs); 0 is sold out, shown with stock 0;
@@ -56,6 +61,10 @@ DEFAULT_BASE_URL = "https://gw.open.1688.com/openapi"
 THROTTLE_CODES = ("gw.QosAppFrequencyLimit", "gw.QosApiFrequencyLimit", "isv.app-call-limited")
 FOR_SALE = "published"
 MAX_PAGE_SIZE = 50
+UPLOAD_MAX_BYTES = 3 * 1024 * 1024  # the upload takes up to 3 MB (tests/fixtures/sources/SOURCES.md)
+UPLOAD_MAX_SIDE = 1600  # a re-encoded image's longest side: plenty for a visual search
+PER_SKU, NO_SKU_BY_QUANTITY, SKUS_BY_QUANTITY = 1, 0, 2  # productSaleInfo.quoteType
+UNKNOWN_SHOP = "1688 seller"  # a hit without a shop name (filled from the product cache when known)
 
 
 def url_path(api: str, app_key: str) -> str:
@@ -119,29 +128,36 @@ class AlibabaClient:
 
     def image_query(self, image: bytes, page_size: int) -> dict:
         uploaded = self.call(
-            "product.image.upload", uploadImageParam={"imageBase64": base64.b64encode(image).decode()}
+            "product.image.upload",
+            uploadImageParam={"imageBase64": base64.b64encode(fit_for_upload(image)).decode()},
         )
         image_id = uploaded.get("result") if uploaded.get("success") else None
         if not image_id:
             return {}
         envelope = self.call(
             "product.search.imageQuery",
-            imageParam={"imageId": str(image_id), "beginPage": 1, "pageSize": page_size, "country": "en"},
+            offerQueryParam={
+                "imageId": str(image_id),
+                "beginPage": 1,
+                "pageSize": page_size,
+                "country": "en",
+            },
         )
         return (envelope.get("result") or {}) if envelope.get("success") else {}
 
     def freight_fen(self, offer: dict) -> int | None:
-        """The shop's freight for one unit to our warehouse (WAREHOUSE_PROVINCE_CODE / _CITY_CODE)."""
+        """The shop's freight for one unit to our warehouse (WAREHOUSE_PROVINCE_CODE, _CITY_CODE and
+        _DISTRICT_CODE: the API's `toCountryCode` is the district)."""
         skus = offer.get("productSkuInfos") or []
         query = {
             "offerId": offer.get("offerId"),
             "toProvinceCode": config.get("WAREHOUSE_PROVINCE_CODE"),
             "toCityCode": config.get("WAREHOUSE_CITY_CODE"),
-            "toCountryCode": "1",
+            "toCountryCode": config.get("WAREHOUSE_DISTRICT_CODE"),
             "totalNum": 1,
+            # required by the documentation; an offer without SKUs sends it empty
+            "logisticsSkuNumModels": [{"skuId": str(skus[0].get("skuId")), "number": 1}] if skus else [],
         }
-        if skus:
-            query["logisticsSkuNumModels"] = [{"skuId": str(skus[0].get("skuId")), "number": 1}]
         envelope = self.call("product.freight.estimate", productFreightQueryParamsNew=query)
         result = envelope.get("result") if envelope.get("success") else None
         if not isinstance(result, dict):
@@ -149,6 +165,28 @@ class AlibabaClient:
         if result.get("freePostage") is True:
             return 0
         return remote.fen(result.get("freight"))
+
+
+def fit_for_upload(image: bytes) -> bytes:
+    """`image` as is when it fits UPLOAD_MAX_BYTES, else re-encoded as a JPEG of at most UPLOAD_MAX_SIDE
+    pixels a side (smaller and lower quality until it fits). The route already checked it decodes."""
+    if len(image) <= UPLOAD_MAX_BYTES:
+        return image
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image)) as img:
+        img.draft("RGB", (UPLOAD_MAX_SIDE, UPLOAD_MAX_SIDE))
+        picture = img.convert("RGB")
+    side, quality = UPLOAD_MAX_SIDE, 85
+    while True:
+        picture.thumbnail((side, side))
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=quality, optimize=True)
+        if out.tell() <= UPLOAD_MAX_BYTES or side <= 200:
+            return out.getvalue()
+        side, quality = side * 3 // 4, max(50, quality - 10)
 
 
 # --- mapping -------------------------------------------------------------------------------
@@ -195,9 +233,11 @@ def to_product(offer: dict, domestic_shipping_fen: int) -> Product | None:
     ranges = _ranges(offer)
     range_price = ranges[0][1] if ranges else None
     sale = offer.get("productSaleInfo") or {}
+    by_quantity = remote.whole(sale.get("quoteType"), PER_SKU) in (NO_SKU_BY_QUANTITY, SKUS_BY_QUANTITY)
     skus = []
     for sku in offer.get("productSkuInfos") or []:
-        price = remote.price_fen(sku.get("price")) or remote.price_fen(sku.get("consignPrice")) or range_price
+        own = None if by_quantity and range_price is not None else remote.price_fen(sku.get("price"))
+        price = own or range_price  # priced by quantity, or a SKU without its own price: the ranges
         if price is None or sku.get("skuId") is None:
             continue
         skus.append(Sku(str(sku["skuId"]), _props(sku), price, remote.whole(sku.get("amountOnSale"))))
@@ -245,7 +285,7 @@ def to_summary(hit: dict) -> Summary | None:
         title=_text(hit.get("subjectTrans")) or _text(hit.get("subject")) or f"1688 offer {offer_id}",
         price_fen=price,
         image_url=remote.absolute_url(hit.get("imageUrl")),
-        shop_name=_text(hit.get("companyName")) or "1688 seller",
+        shop_name=_text(hit.get("companyName")) or UNKNOWN_SHOP,  # keyword hits carry no shop
     )
 
 

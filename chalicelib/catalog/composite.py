@@ -6,9 +6,12 @@
 `demo` (the default, for `make run` and the tests) is the embedded DynamoDB catalog; Weidian is
 always the demo catalog. Products from an adapter have ids that name the marketplace and its item id
 (`1688-<offerId>`, `taobao-<num_iid>`), so `get(product_id)` (cart, orders) reaches the same
-adapter as the link did. Adapter products go through the DynamoDB cache (catalog/cache.py): fresh
-copies are served without a call, and a stale copy is served when the marketplace is unavailable
-(stale-while-error); with neither, the caller gets 503 source_unavailable. An adapter switched on
+adapter as the link did. Adapter products and search pages go through the DynamoDB cache
+(catalog/cache.py): fresh copies are served without a call, and a stale copy is served when the
+marketplace is unavailable or the caller is over the marketplace quota (stale-while-error); with
+neither, the caller gets 503 source_unavailable, or 429 too_many_requests from the quota
+(catalog/budget.py: every uncached call spends one unit of it first, and a refusal never reaches the
+marketplace or its breaker). An adapter switched on
 without credentials is 503 source_unavailable too: it is never called without them, and demo data
 is never passed off as the marketplace's.
 """
@@ -16,7 +19,7 @@ is never passed off as the marketplace's.
 from __future__ import annotations
 
 from chalicelib import config
-from chalicelib.catalog import cache, credentials, remote
+from chalicelib.catalog import budget, cache, credentials, remote
 from chalicelib.catalog.links import ID_SPACE
 from chalicelib.catalog.source import ImageMatch, Page, Product, ProductSource
 from chalicelib.logs import get_logger
@@ -81,8 +84,9 @@ class CompositeSource:
         if young and cached.fresh:
             return cached.product
         try:
+            budget.spend(adapter.marketplace)
             product = adapter.fetch(item_id)
-        except remote.SourceUnavailable:
+        except (remote.SourceUnavailable, budget.BudgetExceeded):
             if cached is not None:
                 log.warning(
                     "serving a stale product: marketplace unavailable", extra={"product_id": product_id}
@@ -125,11 +129,30 @@ class CompositeSource:
             return self.demo.by_source_ref(source, source_item_id)
         return self._remote(adapter, source_item_id)
 
+    def _page(self, adapter, key: str, ask) -> Page:
+        """A marketplace search page: cached, else asked (one unit of the quota), else stale."""
+        cached = cache.read_page(key)
+        if cached is not None and cached[1]:
+            return cached[0]
+        try:
+            budget.spend(adapter.marketplace)
+            page = ask()
+        except (remote.SourceUnavailable, budget.BudgetExceeded):
+            if cached is not None:
+                log.warning("serving a stale search page", extra={"marketplace": adapter.marketplace})
+                return cached[0]
+            raise
+        page = _with_shop_names(page)
+        cache.write_page(key, page)
+        return page
+
     def search(self, words: list[str], limit: int, cursor: dict | None) -> Page:
         adapter = adapter_for("1688")
         if adapter is None:
             return self.demo.search(words, limit, cursor)
-        return adapter.search(" ".join(words), limit, cursor)
+        keyword = " ".join(words)
+        key = cache.page_key("search", adapter.marketplace, keyword, limit, cursor)
+        return self._page(adapter, key, lambda: adapter.search(keyword, limit, cursor))
 
     def featured(self, limit: int, cursor: dict | None) -> Page:
         return self.demo.featured(limit, cursor)
@@ -141,5 +164,20 @@ class CompositeSource:
         from chalicelib.catalog import imagehash
 
         imagehash.dhash(image)  # NotAnImage (400) before anything is sent to the marketplace
-        hits = adapter.image_search(image, limit)
-        return [ImageMatch(hit, rank) for rank, hit in enumerate(hits)]  # ranked by the marketplace
+        key = cache.page_key("image", adapter.marketplace, image, limit)
+        page = self._page(adapter, key, lambda: Page(items=adapter.image_search(image, limit)))
+        return [ImageMatch(hit, rank) for rank, hit in enumerate(page.items)]  # ranked by the marketplace
+
+
+def _with_shop_names(page: Page) -> Page:
+    """Hits without a shop name (1688 keyword search has none) get the cached product's, when known."""
+    from dataclasses import replace
+
+    from chalicelib.catalog.alibaba import UNKNOWN_SHOP
+
+    missing = [hit.product_id for hit in page.items if getattr(hit, "shop_name", None) == UNKNOWN_SHOP]
+    names = cache.shop_names(missing) if missing else {}
+    if not names:
+        return page
+    items = [replace(h, shop_name=names[h.product_id]) if h.product_id in names else h for h in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)

@@ -7,7 +7,8 @@ Recognised (http or https, any case in the host, query parameters in any order, 
 - Taobao:  https://item.taobao.com/item.htm?id=<id> and any *.taobao.com page with `id=<id>`
            (h5.m.taobao.com, m.intl.taobao.com, world.taobao.com/item/<id>.htm, a.m.taobao.com/i<id>.htm)
 - Tmall:   https://detail.tmall.com/item.htm?id=<id> and any *.tmall.com / *.tmall.hk page with `id=<id>`
-           (detail.m.tmall.com, chaoshi.detail.tmall.com)
+           (detail.m.tmall.com, chaoshi.detail.tmall.com); a Taobao or Tmall link's `skuId=` (the
+           variant the customer had picked) is kept as `sku_id`
 - Tmall:   also https://world.tmall.com/item/<id>.htm
 - Weidian: https://weidian.com/item.html?itemID=<id> (also *.weidian.com, `itemId`/`itemid`)
 - Share TEXT: what the apps' "share" button copies, a sentence with the link inside (Taobao's
@@ -17,9 +18,9 @@ Recognised (http or https, any case in the host, query parameters in any order, 
 Taobao and Tmall share one item-id space (a Tmall item opens under item.taobao.com too), so both
 resolve through the id space "taobao". Anything else (another host, no id, several different ids,
 credentials or a port in the URL, not a URL at all) is UnsupportedLink. Short share links (m.tb.cn,
-qr.1688.com, k.youshop10.com...) carry no item id: resolving them needs a network redirect to the
-marketplace, which we do not follow (an open redirect fetcher, and the apps' links expire); they are
-refused with a message that says how to get the full link.
+qr.1688.com, k.youshop10.com...) carry no item id: they raise ShortLink (an UnsupportedLink whose
+message says how to get the full link); catalog/shortlinks.py resolves the Taobao and 1688 ones over
+the network, one request to the short-link host itself, never following where it points.
 """
 
 from __future__ import annotations
@@ -47,10 +48,20 @@ class UnsupportedLink(ValueError):
     """Not a product link from a platform we buy on."""
 
 
+class ShortLink(UnsupportedLink):
+    """A share short link (m.tb.cn, qr.1688.com...): the item id is behind a redirect. The message is
+    the 400 to give when it cannot be resolved (catalog/shortlinks.py resolves it)."""
+
+    def __init__(self, message: str, url: str, host: str):
+        super().__init__(message)
+        self.url, self.host = url, host
+
+
 @dataclass(frozen=True)
 class SourceLink:
     source: str  # the platform the link names: 1688, taobao, tmall, weidian
     item_id: str
+    sku_id: str | None = None  # the variant a Taobao / Tmall link names (`skuId=`), if any
 
     @property
     def id_space(self) -> str:
@@ -109,13 +120,14 @@ def _parse_share_text(text: str) -> SourceLink:
         candidate = match.group(0).rstrip(_TRAILING)
         try:
             link = _parse_url(candidate)
-        except UnsupportedLink as exc:
-            if str(exc).startswith("That is a short share link"):
-                short.append(candidate)
+        except ShortLink:
+            short.append(candidate)
             continue
-        found[(link.id_space, link.item_id)] = link
+        except UnsupportedLink:
+            continue
+        found.setdefault((link.id_space, link.item_id), link)
     if len(found) == 1:
-        return next(iter(found.values()))
+        return next(iter(found.values()))  # (the first link naming the product: its skuId kept)
     if len(found) > 1:
         raise UnsupportedLink("That text has links to several products; paste one product link at a time.")
     if short:
@@ -139,9 +151,11 @@ def _parse_url(url: str) -> SourceLink:
         raise UnsupportedLink("That is not a product link from a supported platform.")
     host = (parts.hostname or "").rstrip(".").lower()
     if host in SHORT_LINK_HOSTS:
-        raise UnsupportedLink(
+        raise ShortLink(
             f"That is a short share link ({host}) and does not contain the item number. Open it in a "
-            "browser and paste the address of the product page it opens."
+            "browser and paste the address of the product page it opens.",
+            url,
+            host,
         )
     query = parse_qs(parts.query, keep_blank_values=False)
     path = parts.path
@@ -175,4 +189,7 @@ def _parse_url(url: str) -> SourceLink:
         raise UnsupportedLink("Only 1688, Taobao, Tmall and Weidian product links are supported.")
     if item_id is None or not _ITEM_ID.fullmatch(item_id):
         raise UnsupportedLink(f"That {source} link does not name a product (no item id in it).")
-    return SourceLink(source=source, item_id=item_id)
+    sku_id = _one_param(query, "skuId", "skuid", "sku_id") if source in ("taobao", "tmall") else None
+    return SourceLink(
+        source=source, item_id=item_id, sku_id=sku_id if sku_id and _ITEM_ID.fullmatch(sku_id) else None
+    )

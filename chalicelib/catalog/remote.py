@@ -35,7 +35,9 @@ from chalicelib.logs import get_logger
 
 log = get_logger("catalog.remote")
 
-OK, THROTTLED, FAILED = "ok", "throttled", "failed"  # what an adapter says of a parsed answer body
+# what an adapter says of a parsed answer body: OK, THROTTLED (retry), FAILED (an outage-like failure,
+# counted by the breaker), REFUSED (a definite refusal of this call: not retried, not counted)
+OK, THROTTLED, FAILED, REFUSED = "ok", "throttled", "failed", "refused"
 
 
 class SourceUnavailable(ApiError):
@@ -113,6 +115,24 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(base * 2**attempt, 5.0))
 
 
+MAX_PAGE_BYTES = 256 * 1024  # of a web page's body: a share link's landing page is a few KB
+
+
+@dataclass(frozen=True)
+class WebPage:
+    status: int
+    location: str | None
+    text: str
+
+
+def _web_page(response: requests.Response) -> WebPage:
+    return WebPage(
+        response.status_code,
+        response.headers.get("Location"),
+        response.content[:MAX_PAGE_BYTES].decode(response.encoding or "utf-8", errors="replace"),
+    )
+
+
 def call(
     marketplace: str,
     method: str,
@@ -121,11 +141,17 @@ def call(
     params: dict | None = None,
     data: dict | None = None,
     classify: Callable[[Any], str],
+    page: bool = False,
 ) -> Any:
     """The parsed JSON answer of one marketplace request, retried and bounded as described above.
 
+    `page=True` (a web page, such as a short share link's): redirects are not followed, and the answer
+    given to `classify` and returned is a `Page` (status, Location header, the first MAX_PAGE_BYTES of
+    the body as text) instead of parsed JSON.
+
     `classify(body)` says OK (return it: includes definite answers such as "no such item"),
-    THROTTLED (retry) or FAILED (no retry: bad credentials, a malformed request).
+    THROTTLED (retry), FAILED (no retry: bad credentials, a malformed request) or REFUSED (no retry,
+    and the breaker is not told: one caller's bad item never closes the marketplace for everyone).
     """
     gate = breaker(marketplace)
     if not gate.allows():
@@ -152,6 +178,7 @@ def call(
                 params=params,
                 data=data,
                 timeout=(min(timeouts[0], left), min(timeouts[1], left)),
+                allow_redirects=not page,
             )
         except requests.Timeout:
             reason = "timed out"
@@ -164,7 +191,7 @@ def call(
                 reason = f"HTTP {response.status_code}"
             else:
                 try:
-                    body = response.json()
+                    body = _web_page(response) if page else response.json()
                 except ValueError:
                     body, verdict = None, FAILED
                 else:
@@ -172,6 +199,11 @@ def call(
                 if verdict == OK:
                     gate.succeeded()
                     return body
+                if verdict == REFUSED:
+                    log.info("marketplace refused the call", extra={"marketplace": marketplace})
+                    raise SourceUnavailable(
+                        f"The {marketplace} marketplace refused this request; try again later."
+                    )
                 reason = "throttled" if verdict == THROTTLED else f"refused (HTTP {response.status_code})"
                 retry = verdict == THROTTLED
         if not retry or attempt == attempts - 1:

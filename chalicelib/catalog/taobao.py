@@ -20,11 +20,17 @@ Mapping traps (docs/sources.md):
   list price: we charge `price`;
 - stock: `num` / `quantity`; 0 everywhere is sold out (kept, stock 0);
 - delisted: `approve_status` other than "onsale" (e.g. "instock": taken off the shelf) or error 2000;
-- weight: `item_weight` in KILOGRAMS (often empty); freight: `post_fee` / `express_fee` in yuan.
+- weight: `item_weight` in KILOGRAMS (often empty);
+- freight: the text field `freight` ("快递: 免运费" is free shipping, "快递: 8.00" eight yuan) wins;
+  else a positive `post_fee` / `express_fee` / `ems_fee` in yuan; else `post_fee` 0 is free; only
+  with none of these the default. Free shipping also comes as `post_fee` 0 or "" beside that text.
+- errors: only throttling is retried; a definite refusal (bad key, an item-level error) is 503 for
+  that request without counting towards the breaker: only outages (timeouts, 5xx) open it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalicelib import config
@@ -41,6 +47,8 @@ DEFAULT_BASE_URL = "https://api-gw.onebound.cn"
 OK_CODE = "0000"
 GONE_CODES = ("2000",)
 THROTTLE_CODES = ("4013", "4016")
+FREE_SHIPPING_WORDS = ("免运费", "包邮", "卖家承担运费", "free shipping")
+_AMOUNT = re.compile(r"(?<![\d.])(\d{1,6}(?:\.\d{1,2})?)(?![\d.])")
 
 
 def _classify(body: Any) -> str:
@@ -54,7 +62,7 @@ def _classify(body: Any) -> str:
         return remote.OK  # a definite answer: no such item
     if code in THROTTLE_CODES or any(w in error.lower() for w in ("frequen", "limit", "quota")):
         return remote.THROTTLED
-    return remote.FAILED
+    return remote.REFUSED  # a definite answer about this call, not an outage: the breaker is not told
 
 
 def _text(value: Any) -> str:
@@ -90,6 +98,21 @@ def _props(properties_name: str) -> dict[str, str]:
     return props
 
 
+def _freight_fen(item: dict) -> int | None:
+    """The shop's freight in fen (see the module docstring), None when the answer does not say."""
+    text = _text(item.get("freight"))
+    if any(word in text.lower() for word in FREE_SHIPPING_WORDS):
+        return 0
+    amounts = [remote.fen(m) for m in _AMOUNT.findall(text)]
+    if amounts and amounts[0] is not None:
+        return amounts[0]
+    for field in ("post_fee", "express_fee", "ems_fee"):
+        amount = remote.fen(item.get(field))
+        if amount:
+            return amount
+    return 0 if remote.fen(item.get("post_fee")) == 0 else None
+
+
 def to_product(item: dict) -> Product | None:
     """Our product for an item_get answer; None when it is delisted or has no usable price."""
     num_iid = str(item.get("num_iid") or "")
@@ -119,7 +142,7 @@ def to_product(item: dict) -> Product | None:
     images = [remote.absolute_url(i.get("url")) for i in item.get("item_imgs") or [] if isinstance(i, dict)]
     main = remote.absolute_url(item.get("pic_url"))
     pictures = tuple(dict.fromkeys(u for u in [main, *images] if u))
-    freight = remote.fen(item.get("post_fee")) or remote.fen(item.get("express_fee"))
+    freight = _freight_fen(item)
     if freight is None:
         freight = remote.setting_int("SOURCE_DEFAULT_DOMESTIC_SHIPPING_FEN", 1000)
     return Product(

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 
 from chalicelib import aws, clock, config, db, metrics, observability, photos
 from chalicelib.events.s3_records import S3Object, objects_from_bodies
+from chalicelib.lifecycle import PHOTO
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, READY, REJECTED, Photo
 
@@ -236,30 +237,23 @@ def _detach(item, photo_id: str) -> None:
 def _mark_ready(photo: Photo, entry: dict) -> None:
     if photo.status == READY and photo.etag == entry.get("etag"):
         return
-    if not db.update_if(
-        photo,
-        [
-            Photo.status.set(READY),
-            Photo.etag.set(entry.get("etag")),
-            Photo.size.set(entry.get("size")),
-            Photo.detected_type.set(entry.get("content_type")),
-            Photo.ready_at.set(clock.now_iso()),
-            Photo.expires_at.remove(),
-        ],
-        Photo.photo_id.exists() & Photo.status.is_in(PENDING, READY),
-    ):
+    also = [
+        Photo.etag.set(entry.get("etag")),
+        Photo.size.set(entry.get("size")),
+        Photo.detected_type.set(entry.get("content_type")),
+        Photo.expires_at.remove(),
+    ]
+    ready = PHOTO.move(photo, "ingest", now=clock.now_iso(), also=also, when=Photo.photo_id.exists())
+    if not db.update_if(photo, *ready):
         log.warning("photo attached but its record is not pending", extra={"photo_id": photo.photo_id})
 
 
 def _mark_rejected(photo: Photo, reason: str, etag: str) -> None:
-    actions = [
-        Photo.status.set(REJECTED),
-        Photo.reject_reason.set(reason),
-        Photo.rejected_at.set(clock.now_iso()),
-    ]
+    also = [Photo.reject_reason.set(reason)]
     if etag.strip('"'):
-        actions.append(Photo.etag.set(etag.strip('"')))  # its redeliveries are then duplicates
-    db.update_if(photo, actions, Photo.photo_id.exists())  # never recreate a record TTL has deleted
+        also.append(Photo.etag.set(etag.strip('"')))  # its redeliveries are then duplicates
+    exists = Photo.photo_id.exists()  # never recreate a record TTL has deleted
+    db.update_if(photo, *PHOTO.move(photo, "quarantine", now=clock.now_iso(), also=also, when=exists))
 
 
 def _quarantine(obj: S3Object, reason: str, photo: Photo | None = None, item=None) -> str:

@@ -5,6 +5,7 @@ measures what only a periodic look shows: orders waiting for review past their r
 from __future__ import annotations
 
 from chalicelib import clock, metrics
+from chalicelib.lifecycle import Queue
 from chalicelib.logs import get_logger
 
 log = get_logger("jobs.heartbeat")
@@ -17,7 +18,7 @@ def reviews_overdue(now_iso: str) -> int:
     return sum(
         1
         for shard in range(QUEUE_SHARDS)
-        for _ in Order.queue.query(f"pending_review#{shard}", Order.queue_at < now_iso)
+        for _ in Order.queue.query(f"{Queue.PENDING_REVIEW.value}#{shard}", Order.queue_at < now_iso)
     )
 
 

@@ -26,13 +26,11 @@ from datetime import date, datetime, timedelta
 from botocore.exceptions import ClientError
 
 from chalicelib import clock, config, db, emails, ids, lifecycle, metrics, users
-from chalicelib.lifecycle import ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
 from chalicelib.models.warehouse import Parcel
-from chalicelib.queues import shard_key
 from chalicelib.rules import storage as storage_rules
 
 log = get_logger("jobs.storage_sweep")
@@ -135,20 +133,12 @@ class Sweep:
             if item.open_case_id:  # the customer's feedback is open with staff: not abandoned meanwhile
                 self.stats["held_by_after_sales"] += 1
                 return
-            if db.update_if(
-                item,
-                [
-                    Item.status.set(lifecycle.ITEM.target("abandon")),
-                    Item.abandoned_at.set(self.now_iso),
-                    Item.deadline_key.remove(),
-                    Item.queue_key.set(shard_key("destruction", item.item_id)),
-                    Item.queue_at.set(self.now_iso),
-                    Item.updated_at.set(self.now_iso),
-                ],
-                (Item.status == item.status)
-                & (Item.storage_expires_at == expires)
-                & Item.open_case_id.does_not_exist(),
-            ):
+            when = (Item.storage_expires_at == expires) & Item.open_case_id.does_not_exist()
+            also = [Item.deadline_key.remove()]
+            move = lifecycle.ITEM.move(
+                item, "abandon", now=self.now_iso, source=item.status, also=also, when=when
+            )
+            if db.update_if(item, *move):
                 self.stats["items_abandoned"] += 1
                 return
             try:
@@ -162,23 +152,19 @@ class Sweep:
     def _expire_package(self, package: Package) -> None:
         from chalicelib import packages
 
-        if package.status != lifecycle.PackageStatus.PENDING_PAYMENT:
+        if not lifecycle.PACKAGE.allows("expire", package.status):
             return
         self.stats["packages_expired" if packages.expire(package) else "skipped_changed"] += 1
 
     def _abandon_parcel(self, parcel: Parcel) -> None:
-        if parcel.status != ParcelStatus.EXCEPTIONAL or (parcel.storage_expires_at or "") > self.now_iso:
+        if (
+            not lifecycle.PARCEL.allows("abandon", parcel.status)
+            or (parcel.storage_expires_at or "") > self.now_iso
+        ):
             return
+        also = [Parcel.deadline_key.remove()]
         abandoned = db.update_if(
-            parcel,
-            [
-                Parcel.status.set(ParcelStatus.ABANDONED),
-                Parcel.abandoned_at.set(self.now_iso),
-                Parcel.deadline_key.remove(),
-                Parcel.queue_key.set(shard_key("destruction", parcel.parcel_id)),
-                Parcel.queue_at.set(self.now_iso),
-            ],
-            Parcel.status == ParcelStatus.EXCEPTIONAL,
+            parcel, *lifecycle.PARCEL.move(parcel, "abandon", now=self.now_iso, also=also)
         )
         self.stats["parcels_abandoned" if abandoned else "skipped_changed"] += 1
 
@@ -247,7 +233,7 @@ class Sweep:
             Item.reminders[str(n)].set(value) if value is not None else Item.reminders[str(n)].remove()
             for n in thresholds
         ]
-        return db.update_if(item, actions, condition & (Item.status == item.status))
+        return db.update_if(item, actions, condition & lifecycle.ITEM.check(Item, item.status))
 
     def _send_batch(self, user_id: str, threshold: int, entries: list[tuple[Item, list[int]]]) -> bool:
         """Claim, send, record. False if the email could not be sent (left for the next run)."""

@@ -112,4 +112,22 @@ class ProductCacheModel(Model):
     expires_at = TTLAttribute()
 
 
-MODELS: list[type] = [ProductModel, ProductWordModel, ImageHashShardModel, ProductCacheModel]
+class SourceBudgetModel(Model):
+    """Uncached marketplace calls counted per client and in total per hour (catalog/budget.py): one
+    conditional UpdateItem (ADD calls 1 while below the limit) per call; DynamoDB's TTL deletes a
+    window's counters after it ends."""
+
+    Meta = table_meta("source-budget")
+
+    budget_key = UnicodeAttribute(hash_key=True)  # client#<ip>#<hour> or total#<hour>
+    calls = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
+MODELS: list[type] = [
+    ProductModel,
+    ProductWordModel,
+    ImageHashShardModel,
+    ProductCacheModel,
+    SourceBudgetModel,
+]

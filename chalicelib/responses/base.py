@@ -32,7 +32,7 @@ class Out(BaseModel):
 class CmDims(Out):
     """A size in whole centimetres: length, width, height."""
 
-    l: int  # noqa: E741 - api.md's name
+    l: int  # noqa: E741 - the contract's name
     w: int
     h: int
 

@@ -137,3 +137,23 @@ class ProductDetail(Out):
     weight_g: int = Field(description="Estimated weight per unit, for shipping quotes before weighing.")
     attributes: list[str] = Field(description="Transport flags: battery, liquid, powder, magnet, blade.")
     battery: bool = Field(description="Carries a lithium battery (some shipping lines refuse it).")
+
+
+class ResolvedProduct(ProductDetail):
+    """The product behind a pasted link, and the variant the link named."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **ProductDetail.model_config["json_schema_extra"]["examples"][0],
+                    "selected_sku_id": "prd_1688_672318455-white-l",
+                }
+            ]
+        }
+    )
+
+    selected_sku_id: str | None = Field(
+        description="The SKU the pasted link named (a Taobao / Tmall `skuId`) when the product has it; "
+        "null otherwise (the customer picks the variant)."
+    )

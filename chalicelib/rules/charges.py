@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from chalicelib import money
 
-# Realistic defaults (docs/market.md: PayPal 3%-4.5% + about $0.30); override with PAYMENT_CHANNELS.
+# Realistic defaults (published fees: PayPal 3%-4.5% + about $0.30); override with PAYMENT_CHANNELS.
 DEFAULT_CHANNELS = [
     {"channel": "balance", "name": "Wallet balance", "percent": "0", "fixed_fen": 0},
     {"channel": "alipay", "name": "Alipay", "percent": "1.0", "fixed_fen": 0},

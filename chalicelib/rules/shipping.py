@@ -4,7 +4,7 @@ Everything here is pure (no I/O) and works in integer fen and grams. `price()` i
 function: it computes the quote before packing (items' weights and volumes summed) and the final charge
 after packing (the measured package), so the two can never disagree on the rule.
 
-Defaults follow docs/market.md (volumetric divisors 5000/6000/8000, insurance 2-3 % of declared value,
+Defaults follow published rates (volumetric divisors 5000/6000/8000, insurance 2-3 % of declared value,
 packing services, restricted goods, a special line that accepts batteries). Each table can be replaced
 by JSON in the environment: SHIPPING_LINES, PACKAGE_SERVICE_FEE, VALUE_ADDED_SERVICES.
 """

@@ -423,15 +423,76 @@ class TestStaleRates:
         stale = api.get("/products/prd_tee?currency=USD")
         assert stale.status == 503 and stale.body["error"]["code"] == "rate_unavailable"
         assert "older than 128 hours" in stale.body["error"]["message"]
+        assert api.get("/wallet?currency=USD", user=ALICE).status == 503  # an explicit ?currency= on a read
         body = {"items": [TEE], "payment_channel": "balance"}
-        assert api.post("/orders?currency=USD", body, user=ALICE).status == 503
-        assert api.get("/orders", user=ALICE).body["items"] == []
+        created = api.post("/orders?currency=USD", body, user=ALICE)  # a write: in CNY, nothing snapshotted
+        assert created.status == 201, created.body
+        assert created.body["display_currency_unavailable"]["code"] == "USD"
+        assert "display_currency" not in created.body and created.body["fx_snapshot"] is None
+        assert "total_minor" not in created.body["charges"]
         assert api.get("/products/prd_tee").status == 200  # CNY keeps working
         assert api.get("/currencies").body["items"][0]["stale"] is True
 
     def test_no_rate_at_all_is_a_503_too(self, api):
         missing = api.get("/products/search?currency=SGD")
         assert missing.status == 503 and missing.body["error"]["code"] == "rate_unavailable"
+
+
+@pytest.mark.usefixtures("shop")
+class TestADisplayCurrencyNeverStopsTheLedger:
+    """Issue 21, item 4: with a saved preference and stale rates, money routes and reads answer in CNY
+    with the conversion marked unavailable; only an explicit ?currency= on a read may refuse."""
+
+    def _stale_with_a_preference(self, api) -> dict:
+        start = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+        clock.set_now(start)
+        fresh_rates()
+        assert api.call("PUT", "/me/preferences", body={"currency": "USD"}, user=ALICE).status == 200
+        top_up(api, ALICE, 100_000)
+        body = {"items": [TEE], "payment_channel": "balance"}
+        orders = [api.post("/orders", body, user=ALICE).body["order_id"] for _ in range(2)]
+        clock.set_now(start + timedelta(hours=129))  # the job has failed for days: the USD rate is stale
+        return {"orders": orders}
+
+    @staticmethod
+    def _in_cny(answer) -> None:
+        assert answer.status in (200, 201), answer.body
+        assert answer.body["display_currency_unavailable"]["code"] == "USD"
+        assert "display_currency" not in answer.body
+        assert not any(key.endswith("_minor") for key in answer.body)
+
+    def test_pay_cancel_top_up_and_the_wallet_answer_in_cny_with_the_conversion_marked_unavailable(self, api):
+        made = self._stale_with_a_preference(api)
+        balance = api.get("/wallet", user=ALICE)
+        self._in_cny(balance)
+        before = balance.body["balance_fen"]
+        paid = api.post(f"/orders/{made['orders'][0]}/pay", user=ALICE, headers={"Idempotency-Key": "p1"})
+        self._in_cny(paid)
+        assert paid.body["status"] == "pending_review"
+        paid_again = api.post(f"/orders/{made['orders'][1]}/pay", user=ALICE)
+        self._in_cny(paid_again)
+        cancelled = api.post(f"/orders/{made['orders'][0]}/cancel", user=ALICE)  # the refund
+        self._in_cny(cancelled)
+        assert cancelled.body["status"] == "cancelled"
+        topped = api.post("/wallet/top-ups", {"amount_fen": 5000, "channel": "alipay"}, user=ALICE)
+        self._in_cny(topped)
+        assert topped.body["fx_snapshot"] is None  # no stale rate is snapshotted
+        after = api.get("/wallet", user=ALICE).body["balance_fen"]
+        assert after == before - 5800  # one order paid and kept, the other paid and refunded
+
+    def test_a_message_never_asks_to_drop_a_currency_parameter_that_was_not_sent(self, api):
+        self._stale_with_a_preference(api)
+        answer = api.get("/orders", user=ALICE)
+        assert answer.status == 200
+        assert "?currency" not in answer.body["display_currency_unavailable"]["message"]
+
+    def test_only_an_explicit_currency_on_a_read_is_refused(self, api):
+        made = self._stale_with_a_preference(api)
+        refused = api.get("/wallet?currency=USD", user=ALICE)
+        assert refused.status == 503 and refused.body["error"]["code"] == "rate_unavailable"
+        assert "without ?currency" in refused.body["error"]["message"]
+        paid = api.post(f"/orders/{made['orders'][0]}/pay?currency=USD", user=ALICE)
+        self._in_cny(paid)
 
 
 @pytest.mark.usefixtures("shop")
@@ -572,8 +633,9 @@ def test_the_openapi_document_describes_the_currency_parameter_and_converted_fie
         operation = document["paths"][spec.path][spec.method.lower()]
         names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"]
         assert ("currency" in names) == spec.currency, (spec.method, spec.path)
-        if spec.currency:
+        if spec.currency and spec.method == "GET":  # only a read refuses a currency (503)
             assert operation["responses"]["503"] == {"$ref": "#/components/responses/ServiceUnavailable"}
+        if spec.currency:
             assert "400" in operation["responses"]
     schemas = document["components"]["schemas"]
     answer = document["paths"]["/wallet"]["get"]["responses"]["200"]

@@ -25,7 +25,7 @@ from infra import chalice_sam, template
 from infra.template import Stage
 from tests.conftest import ROOT
 
-# Routes anyone may call without a token (api.md marks them *public*). A public route that is not
+# Routes anyone may call without a token (docs/openapi.json marks them public). A public route that is not
 # listed here fails the test; every other route must reject an anonymous caller with 401.
 PUBLIC_ROUTES = {
     ("GET", "/health"),
@@ -37,6 +37,7 @@ PUBLIC_ROUTES = {
     ("POST", "/payments/webhook"),
     ("GET", "/shipping-lines"),
     ("GET", "/openapi.json"),
+    ("GET", "/policies"),
     ("GET", "/currencies"),
 }
 
@@ -341,7 +342,7 @@ def test_every_route_has_an_auth_decision(application):
     undeclared = sorted(registered - set(specs))
     assert undeclared == [], f"register these through chalicelib.web.route (auth, roles): {undeclared}"
     public = {r for r in registered if specs[r].public}
-    assert public - PUBLIC_ROUTES == set(), "public routes missing from PUBLIC_ROUTES (api.md must say so)"
+    assert public - PUBLIC_ROUTES == set(), "public routes missing from PUBLIC_ROUTES (say so)"
     # The app verifies ID tokens itself (chalicelib/auth.py), the same way in chalice local, tests
     # and AWS; no API Gateway authorizer is configured (see README, "Deploy to AWS").
     with_authorizer = sorted(
@@ -386,7 +387,7 @@ def test_policies_name_resources_not_wildcards():
                 assert statement["Action"] == template.TRACING_ACTIONS and resources == ["*"]
                 continue
             assert resources != "*" and "*" not in resources, (name, statement["Sid"])
-            assert "dynamodb:Scan" not in statement["Action"], "no Scan anywhere (design.md)"
+            assert "dynamodb:Scan" not in statement["Action"], "no Scan anywhere (docs/data-model.md)"
             assert not any(a.endswith(":*") for a in statement["Action"]), (name, statement["Sid"])
 
 
@@ -568,3 +569,40 @@ def test_request_code_never_needs_describe_table():
                     f"{path.relative_to(ROOT)}:{node.lineno} {node.func.value.id}.{node.func.attr}()"
                 )
     assert offending == []
+
+
+# -- throttling the public API (issue 21: the marketplace quota) --------------------------------------
+
+
+def test_the_stage_and_the_public_marketplace_routes_are_throttled(application, packaged):
+    settings = packaged["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    by_path = {(s["ResourcePath"], s["HttpMethod"]): s for s in settings}
+    default = by_path[("/*", "*")]
+    assert default["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRate"}
+    assert default["ThrottlingBurstLimit"] == {"Ref": "ApiThrottleBurst"}
+    for path, method in template.MARKETPLACE_ROUTES:
+        assert method in application.routes[path]  # a route the app really has
+        setting = by_path[(template.resource_path(path), method)]
+        assert setting["ThrottlingRateLimit"] == {"Ref": "MarketplaceThrottleRate"}
+    assert template.resource_path("/products/{product_id}") == "/~1products~1{product_id}"
+    parameters = packaged["Parameters"]
+    assert parameters["MarketplaceThrottleRate"]["Default"] < parameters["ApiThrottleRate"]["Default"]
+
+
+def test_an_optional_waf_rate_rule_blocks_one_flooding_address(packaged):
+    parameter = packaged["Parameters"][template.WAF_RATE_PARAMETER]
+    assert parameter["Default"] == 0  # off unless the operator sets a limit
+    acl = packaged["Resources"]["ApiWebAcl"]
+    assert acl["Type"] == "AWS::WAFv2::WebACL" and acl["Condition"] == "UseWaf"
+    (rule,) = acl["Properties"]["Rules"]
+    assert rule["Action"] == {"Block": {}}
+    assert rule["Statement"]["RateBasedStatement"] == {
+        "Limit": {"Ref": template.WAF_RATE_PARAMETER},
+        "AggregateKeyType": "IP",
+    }
+    association = packaged["Resources"]["ApiWebAclAssociation"]
+    assert association["Condition"] == "UseWaf"
+    assert "${RestAPI}/stages/${RestAPI.Stage}" in association["Properties"]["ResourceArn"]["Fn::Sub"]
+    assert packaged["Conditions"]["UseWaf"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": template.WAF_RATE_PARAMETER}, 0]}]
+    }

@@ -1,5 +1,5 @@
 """In AWS, the answers API Gateway gives itself (unknown route, other method, throttling, body too large,
-integration timeout, token errors, default 4xx/5xx) follow api.md's error contract: read from the
+integration timeout, token errors, default 4xx/5xx) follow the contract's error shape: read from the
 packaged template (`make package`'s out/sam.json, built in-process)."""
 
 from __future__ import annotations

@@ -1,28 +1,22 @@
 """A retry with the same Idempotency-Key never moves money twice and answers what was committed
 (issue 21, item 1), on every customer route whose unit of work moves ledger legs.
 
-Two faults are injected into the money's DynamoDB transaction (`TransactWrite._commit`, where pynamodb
-sends it), each after DynamoDB applied it:
-- an ambiguous commit: the call fails as a read timeout does (pynamodb's TransactWriteError around
-  botocore's ReadTimeoutError) although the transaction was applied;
-- a timeout after the commit: the function is killed right after it (nothing of ours runs any more,
-  not even an `except`), and the client retries once the claim's lease has run out.
+Two faults are injected into the money's DynamoDB transaction after DynamoDB applied it (tests/faults.py):
+an ambiguous commit (the call fails as a read timeout does), and a timeout after the commit (the function
+is killed right after it; the client retries once the claim's lease has run out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from botocore.exceptions import ReadTimeoutError
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, idempotency
-from chalicelib.models.commerce import WalletAccount
-from tests import contract
+from tests import contract, faults
+from tests.faults import OUTAGE, FunctionKilled
 from tests.integration.conftest import ALICE, REVIEWER, WAREHOUSE, top_up
 from tests.integration.test_packages import ADDRESS, SERVICES, pack, stored
 
@@ -31,56 +25,9 @@ pytestmark = pytest.mark.usefixtures("shop")
 TEE = {"product_id": "prd_tee", "sku_id": "sku_tee_black_m", "quantity": 2}
 
 
-OUTAGE = "DynamoDB failing under the request: an undocumented 500 (internal_error)"
-
-
-class FunctionKilled(BaseException):
-    """Lambda's timeout: the process stops where it is; no handler of ours runs after it."""
-
-
-def _moves_money(tx: TransactWrite) -> bool:
-    table = WalletAccount.Meta.table_name
-    items = [*tx._put_items, *tx._update_items, *tx._delete_items, *tx._condition_check_items]
-    return any(item.get("TableName") == table for item in items)
-
-
-def _ambiguous() -> BaseException:
-    return TransactWriteError(
-        "Failed to write transaction items", ReadTimeoutError(endpoint_url="https://dynamodb.local")
-    )
-
-
 @pytest.fixture
-def fault(monkeypatch):
-    """`fault.arm(make_error, apply=True)`: the next money transaction is applied (or not) and then
-    raises `make_error()`; `fault.pending` keeps one that was not applied, to send later."""
-
-    class Fault:
-        def __init__(self) -> None:
-            self.error: Callable[[], BaseException] | None = None
-            self.apply = True
-            self.pending: list[Callable[[], object]] = []
-            self.fired = 0
-
-        def arm(self, error: Callable[[], BaseException], apply: bool = True) -> None:
-            self.error, self.apply = error, apply
-
-    state = Fault()
-    original = TransactWrite._commit
-
-    def commit(tx: TransactWrite):
-        if state.error is None or not _moves_money(tx):
-            return original(tx)
-        error, state.error = state.error, None
-        state.fired += 1
-        if state.apply:
-            original(tx)
-        else:
-            state.pending.append(lambda: original(tx))
-        raise error()
-
-    monkeypatch.setattr(TransactWrite, "_commit", commit)
-    return state
+def fault(monkeypatch) -> faults.Faults:
+    return faults.install(monkeypatch)
 
 
 # --- each money route, brought to where it moves money --------------------------------------------
@@ -230,7 +177,7 @@ def test_a_retry_after_an_ambiguous_commit_moves_no_money_twice_and_answers_what
     case = setup(api)
     before = _wallet(api)
     headers = {"Idempotency-Key": f"ambiguous-{setup.__name__}"}
-    fault.arm(_ambiguous)
+    fault.arm(faults.ambiguous)
     with contract.exempt(OUTAGE):
         first = api.post(case.path, case.body, user=ALICE, headers=headers)
     assert fault.fired == 1
@@ -265,7 +212,7 @@ def test_a_commit_that_did_not_apply_lets_the_retry_run_and_fences_the_lost_atte
     case = pay_order(api)
     before = _wallet(api)
     headers = {"Idempotency-Key": "not-applied"}
-    fault.arm(_ambiguous, apply=False)
+    fault.arm(faults.ambiguous, apply=False)
     with contract.exempt(OUTAGE):
         first = api.post(case.path, user=ALICE, headers=headers)
     assert first.status == 500, first.body

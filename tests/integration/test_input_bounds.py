@@ -1,6 +1,6 @@
 """Malformed input on public routes is a 400 that changes nothing, never a 500 (issue 11, hole 8).
 
-Untrusted input is bounded before it is decoded (design.md): JSON bodies by size and nesting depth on
+Untrusted input is bounded before it is decoded (a design rule): JSON bodies by size and nesting depth on
 every route that takes a body (the webhook included), header values by length, the webhook's signature
 fields by shape before any arithmetic or comparison.
 """

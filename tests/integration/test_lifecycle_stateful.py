@@ -6,7 +6,10 @@ the merchant's shipment; parcels are scanned in (known numbers, unknown numbers,
 including a declaration of another customer's number) and exceptional ones assigned; items are inspected
 (pass / issue / not_transportable), issues accepted, after-sales cases opened and resolved every way,
 storage extended; packages are quoted, created, paid, cancelled, packed heavier or lighter, topped up,
-shipped and confirmed; time jumps forward and the scheduled jobs run as app handlers.
+shipped and confirmed; time jumps forward and the scheduled jobs run as app handlers. A money call may
+meet a fault in its transaction (tests/faults.py): an ambiguous commit, the function killed right after
+the commit, or a commit that never applied; the client retries with the same Idempotency-Key, and the
+retry must answer what was committed while the books below prove the money moved once.
 
 After every step the named checks in INVARIANTS read the tables by key (GetItem, and the Query of a
 wallet partition, straight from moto's in-process store; no Scan: a Scan through PynamoDB fails the test)
@@ -46,13 +49,15 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from pynamodb.connection import Connection, TableConnection
+from pynamodb.exceptions import TransactWriteError
 
-from chalicelib import clock, ids, payments
+from chalicelib import clock, idempotency, ids, payments
 from chalicelib.models.commerce import Item, LedgerEntry, Order, WalletAccount
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
 from chalicelib.models.warehouse import Parcel
 from infra.local.job import scheduled_event
+from tests import contract, faults
 from tests.integration.conftest import REVIEWER, WAREHOUSE
 
 pytestmark = pytest.mark.usefixtures("shop", "no_scans", "one_dynamodb_connection", "one_deadline_shard")
@@ -107,6 +112,7 @@ PASS_CHECKS = {"color": "ok", "damage": "ok", "stains": "ok", "size": "ok", "mod
 ISSUE_CHECKS = dict(PASS_CHECKS, damage="issue")
 
 STATS = {"steps": 0, "examples": 0, "calls": 0, "read_s": 0.0, "sweep_s": 0.0}
+FAULTS_HIT: Counter = Counter()  # fault kind -> money calls whose transaction met it
 ROUTES_HIT: Counter = Counter()  # (method, route, status) -> calls, printed in LIFECYCLE_COLLECT mode
 
 
@@ -141,7 +147,7 @@ def no_scans(monkeypatch):
     """Neither the app nor these checks may Scan: any scan through PynamoDB fails the test."""
 
     def refuse(*args, **kwargs):
-        raise AssertionError("a Scan was issued (design.md: no Scan)")
+        raise AssertionError("a Scan was issued (docs/data-model.md: no Scan)")
 
     monkeypatch.setattr(Connection, "scan", refuse)
     monkeypatch.setattr(TableConnection, "scan", refuse)
@@ -373,6 +379,7 @@ def _one(candidates: list, index: int):
 class Lifecycle(RuleBasedStateMachine):
     api = None  # set by the test
     app = None
+    faults: faults.Faults | None = None
 
     def __init__(self):
         super().__init__()
@@ -383,6 +390,7 @@ class Lifecycle(RuleBasedStateMachine):
         self.now = T0 + self.k * EPOCH_GAP
         self.serial = itertools.count()
         self.last_money: dict | None = None
+        self.fault: str | None = None  # what the next money call's transaction meets
         clock.set_now(self.now)
         self._reset_jobs()
 
@@ -401,7 +409,11 @@ class Lifecycle(RuleBasedStateMachine):
 
     def call(self, method: str, path: str, user: str | None = None, body=None, money: bool = False):
         headers = {"Idempotency-Key": str(uuid.uuid4())} if money else None
-        result = self.api.call(method, path, user=user, body=body, headers=headers)
+        if money and self.fault:
+            kind, self.fault = self.fault, None
+            result = self._call_through_fault(kind, method, path, user, body, headers)
+        else:
+            result = self.api.call(method, path, user=user, body=body, headers=headers)
         STATS["calls"] += 1
         ROUTES_HIT[(method, re.sub(r"/[a-z]{3}_[0-9A-Za-z]+", "/{id}", path), result.status)] += 1
         assert result.status < 500, f"{method} {path} answered {result.status}: {result.body}"
@@ -417,6 +429,51 @@ class Lifecycle(RuleBasedStateMachine):
                 "at": self.now,
             }
         return result
+
+    def _call_through_fault(self, kind: str, method: str, path: str, user, body, headers):
+        """The call meets `kind` in its money transaction; the client retries with the same key. The
+        answer the caller books is the retry's: it must be what was committed (the books then show
+        whether the money moved once)."""
+        injected = self.faults
+        fired = injected.fired
+        injected.arm(
+            faults.FunctionKilled if kind == "killed" else faults.ambiguous, apply=kind != "not_applied"
+        )
+        first = None
+        try:
+            with contract.exempt(faults.OUTAGE):
+                first = self.api.call(method, path, user=user, body=body, headers=headers)
+        except faults.FunctionKilled:
+            pass
+        finally:
+            injected.disarm()
+        if (
+            injected.fired == fired
+        ):  # no money transaction (a refusal, a top-up): the next money call meets it
+            self.fault = kind
+            return first
+        FAULTS_HIT[kind] += 1
+        STATS["calls"] += 1
+        if kind == "killed":  # the client retries after its own timeout; the claim's lease has run out
+            self.now += timedelta(seconds=idempotency.lease_seconds() + 1)
+            clock.set_now(self.now)
+        retry = self.api.call(method, path, user=user, body=body, headers=headers)
+        assert retry.status < 500, f"retry of {method} {path} after {kind}: {retry.status} {retry.body}"
+        if kind == "not_applied":
+            assert first is not None and first.status == 500, first
+            late = injected.pending.pop()
+            with pytest.raises(TransactWriteError):
+                late()  # the first attempt's transaction arriving after the retry: fenced, moves nothing
+            return retry
+        assert retry.status in (200, 201), (
+            f"{method} {path}: the money moved ({kind}) but the retry answered {retry.status} {retry.body}"
+        )
+        assert retry.headers.get("Idempotent-Replayed") == "true", f"{method} {path} ran again after {kind}"
+        if first is not None:
+            assert (first.status, first.body) == (retry.status, retry.body), (
+                f"{method} {path} after {kind}: first {first.status} {first.body} != retry {retry.status}"
+            )
+        return retry
 
     def _webhook(self, payment_id: str, amount_fen: int, event_id: str | None = None):
         body = json.dumps(
@@ -1111,6 +1168,12 @@ class Lifecycle(RuleBasedStateMachine):
 
     # --- retries ---
 
+    @rule(kind=st.sampled_from(["ambiguous", "killed", "not_applied"]))
+    def fail_the_next_money_commit(self, kind):
+        """The next money call's transaction is applied but the caller sees an error (`ambiguous`), or
+        the function is killed right after it (`killed`), or it never applies (`not_applied`)."""
+        self.fault = kind
+
     @precondition(lambda self: self.last_money is not None and self.last_money["at"] == self.now)
     @rule()
     def retry_last_money_call(self):
@@ -1319,9 +1382,11 @@ def _batch_delete(doomed: dict[type, list[dict]]) -> None:
             batch = dynamodb.batch_write_item(RequestItems=dict(batch)).get("UnprocessedItems") or {}
 
 
-def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module):
+def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, monkeypatch):
     Lifecycle.api, Lifecycle.app = api, app_module
+    Lifecycle.faults = faults.install(monkeypatch)
     STATS.update(steps=0, examples=0, calls=0, read_s=0.0, sweep_s=0.0)
+    FAULTS_HIT.clear()
     started = time.monotonic()
     try:
         run_state_machine_as_test(
@@ -1341,7 +1406,8 @@ def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module):
         print(
             f"\nlifecycle: {STATS['examples']} examples, {STATS['steps']} checked steps, "
             f"{STATS['calls']} API calls in {time.monotonic() - started:.1f} s "
-            f"(checks' reads {STATS['read_s']:.1f} s, scheduled jobs {STATS['sweep_s']:.1f} s)"
+            f"(checks' reads {STATS['read_s']:.1f} s, scheduled jobs {STATS['sweep_s']:.1f} s); "
+            f"faults in money commits: {dict(FAULTS_HIT)}"
         )
         for name, message in VIOLATIONS.items():
             print(f"violated {name}: {message}")

@@ -44,6 +44,24 @@ class TestCart:
         assert api.delete(f"/cart/items/{item['cart_item_id']}", user=ALICE).status == 204
         assert api.get("/cart", user=ALICE).body == {"items": [], "subtotal_fen": 0}
 
+    def test_the_same_sku_added_twice_is_one_line_with_the_quantities_added(self, api):
+        first = add(api, quantity=2)
+        again = add(api, quantity=3, remark="one in a gift bag")
+        assert again["cart_item_id"] == first["cart_item_id"]
+        assert again["quantity"] == 5 and again["remark"] == "one in a gift bag"
+        cart = api.get("/cart", user=ALICE).body
+        assert [(i["sku_id"], i["quantity"]) for i in cart["items"]] == [("sku_tee_black_m", 5)]
+        other = add(api, sku_id="sku_tee_white_l", quantity=1)
+        assert other["cart_item_id"] != first["cart_item_id"]
+
+    def test_adding_the_same_sku_beyond_its_stock_is_400_and_keeps_the_line(self, api):
+        add(api, sku_id="sku_tee_white_l", quantity=2)  # 3 in stock
+        over = api.post(
+            "/cart/items", {"product_id": "prd_tee", "sku_id": "sku_tee_white_l", "quantity": 2}, user=ALICE
+        )
+        assert over.status == 400, over.body
+        assert [i["quantity"] for i in api.get("/cart", user=ALICE).body["items"]] == [2]
+
     def test_bad_cart_input_is_400_and_stores_nothing(self, api):
         bad = [
             {"product_id": "prd_tee", "sku_id": "sku_tee_black_m", "quantity": 0},

@@ -186,6 +186,12 @@ class TestQuote:
         assert cancelled.status == 200
         assert api.get(f"/items/{item_id}", user=ALICE).body["status"] == "not_transportable"
 
+    def test_a_quote_to_a_country_no_line_serves_is_400_not_an_empty_list(self, api):
+        [item_id] = stored(api)
+        result = api.post("/packages/quote", {"item_ids": [item_id], "country": "XX"}, user=ALICE)
+        assert result.status == 400, result.body
+        assert "XX" in result.body["error"]["message"]
+
     def test_quote_needs_own_stored_items(self, api):
         [item_id] = stored(api)
         assert api.post("/packages/quote", {"item_ids": [item_id], "country": "US"}, user=BOB).status == 404

@@ -283,7 +283,7 @@ class TestIngestion:
         assert Photo.get(body["photo_id"]).expires_at is None  # no longer subject to TTL
         assert api.get(f"/staff/photos/{body['photo_id']}", user=WAREHOUSE).body["status"] == "ready"
 
-        # the item shape of api.md carries them too (orders, storage)
+        # the contract's item shape carries them too (orders, storage)
         shaped = items.item_json(Item.get(item_id))["photos"]
         assert [p["photo_id"] for p in shaped] == [body["photo_id"]] and shaped[0]["url"]
 

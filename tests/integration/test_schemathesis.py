@@ -61,7 +61,7 @@ MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "15"))
 STATEFUL_SCENARIOS = int(os.environ.get("SCHEMATHESIS_STATEFUL_SCENARIOS", str(MAX_EXAMPLES * 8)))
 STATEFUL_STEPS = 10
 SCHEMA = schemathesis.openapi.from_dict(openapi.build())
-# Unknown query parameters are ignored (api.md: clients MAY send options a route does not know).
+# Unknown query parameters are ignored (the contract: clients MAY send options a route does not know).
 SCHEMA.config.generation.update(allow_extra_parameters=False)
 OPERATIONS = sorted(result.ok().label for result in SCHEMA.get_all_operations())
 # "METHOD /path" -> why it fails; marked xfail(strict) until the lead fixes it.

@@ -178,3 +178,217 @@ def test_absurd_marketplace_numbers_are_answered_and_cached_never_a_500(api, mar
     market.add("GET", "/taobao/item_get/", 200, json.dumps(item))
     clock.set_now(START + timedelta(minutes=11))
     assert api.get("/products/taobao-690125534409").status == 404
+
+
+# --- the marketplace quota: caches, per-client and total budgets, the breaker kept for everyone -------
+
+KEYWORD = "product.search.keywordQuery"
+
+
+def from_ip(monkeypatch, ip: str) -> None:
+    """The next requests come from `ip` (API Gateway's identity.sourceIp)."""
+    import chalice.local
+
+    monkeypatch.setattr(chalice.local.LambdaEventConverter, "LOCAL_SOURCE_IP", ip)
+
+
+def keyword_calls(server) -> int:
+    return sum(1 for r in server.requests if r.path == api_path(KEYWORD))
+
+
+def test_the_same_search_by_many_visitors_costs_one_marketplace_call(api, market, monkeypatch):
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    for n in range(40):
+        from_ip(monkeypatch, f"203.0.113.{n}")
+        assert api.get("/products/search?q=cotton+tshirt&limit=2").status == 200
+    assert keyword_calls(market) == 1
+    clock.set_now(START + timedelta(minutes=11))  # SEARCH_CACHE_MINUTES (10) later: asked again
+    assert api.get("/products/search?q=cotton+tshirt&limit=2").status == 200
+    assert keyword_calls(market) == 2
+
+
+def test_the_same_image_searched_twice_costs_one_marketplace_call(api, market):
+    import base64
+
+    from tests.images import bomb_png
+
+    market.add("POST", api_path("product.image.upload"), 200, fixture("1688/image_upload.json"))
+    market.add("POST", api_path("product.search.imageQuery"), 200, fixture("1688/image_query.json"))
+    image = base64.b64encode(bomb_png(16, 16)).decode()
+    for _ in range(3):
+        found = api.post("/products/image-search", {"image_base64": image})
+        assert found.status == 200 and found.body["items"][0]["product_id"] == "1688-681234567890"
+    assert sum(1 for r in market.requests if r.path == api_path("product.image.upload")) == 1
+
+
+def test_one_client_over_its_budget_gets_429_and_nobody_else_is_affected(api, market, monkeypatch):
+    monkeypatch.setenv("SOURCE_CALLS_PER_CLIENT_PER_HOUR", "5")
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    from_ip(monkeypatch, "198.51.100.7")
+    answers = [api.get(f"/products/search?q=word{n}").status for n in range(40)]
+    answers += [
+        api.post("/products/resolve", {"url": f"https://detail.1688.com/offer/6234187955{n:02d}.html"}).status
+        for n in range(40)
+    ]
+    assert answers.count(200) == 5 and answers.count(429) == 75
+    assert keyword_calls(market) + detail_calls(market) == 5  # 80 requests, 5 marketplace calls
+    refused = api.get("/products/search?q=word99")
+    assert refused.body["error"]["code"] == "too_many_requests"
+    assert 0 < refused.body["error"]["details"][0]["retry_after_seconds"] <= 3600
+    assert api.get("/products/search?q=word0").status == 200  # what was looked up is still served
+    from chalicelib.catalog import remote
+
+    assert remote.breaker("1688").allows() and remote.breaker("1688").failures == 0
+    from_ip(monkeypatch, "192.0.2.44")  # another visitor
+    assert api.get("/products/search?q=word77").status == 200
+    clock.set_now(START + timedelta(hours=1))  # the next hour: a new budget
+    from_ip(monkeypatch, "198.51.100.7")
+    assert api.get("/products/search?q=word50").status == 200
+
+
+def test_the_total_budget_bounds_every_client_together(api, market, monkeypatch):
+    monkeypatch.setenv("SOURCE_CALLS_PER_HOUR", "3")
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    statuses = []
+    for n in range(6):
+        from_ip(monkeypatch, f"203.0.113.{n}")
+        statuses.append(api.get(f"/products/search?q=word{n}").status)
+    assert statuses == [200, 200, 200, 429, 429, 429] and keyword_calls(market) == 3
+
+
+def test_over_budget_a_cached_product_is_served_stale_rather_than_refused(api, market, monkeypatch):
+    assert api.post("/products/resolve", {"url": LINK_1688}).status == 200
+    monkeypatch.setenv("SOURCE_CALLS_PER_CLIENT_PER_HOUR", "0")
+    clock.set_now(START + timedelta(hours=2))  # stale
+    assert api.get("/products/1688-623418795512").status == 200
+    assert detail_calls(market) == 1
+
+
+def test_keyword_hits_show_the_shop_name_of_an_offer_already_looked_up(api, market):
+    assert api.post("/products/resolve", {"url": LINK_1688}).status == 200
+    market.add("POST", api_path(KEYWORD), 200, fixture("1688/keyword.json"))
+    page = api.get("/products/search?q=cotton+tshirt&limit=2")
+    shops = {i["product_id"]: i["shop_name"] for i in page.body["items"]}
+    assert shops["1688-623418795512"] == "义乌市优品服饰有限公司"  # from its detail (companyName)
+    assert shops["1688-623418795599"] == "1688 seller"  # never looked up: the keyword hit has no shop
+
+
+def test_a_tmall_links_sku_is_the_selected_variant(api, market):
+    share = (
+        "【天猫】https://detail.tmall.com/item.htm?id=690125534409&skuId=5012398761002 "
+        "「充电宝」点击链接直接打开"
+    )
+    result = api.post("/products/resolve", {"url": share})
+    assert result.status == 200 and result.body["selected_sku_id"] == "5012398761002"
+    unknown = api.post("/products/resolve", {"url": share.replace("5012398761002", "5012398769999")})
+    assert unknown.body["selected_sku_id"] is None  # not one of the item's SKUs: the customer picks
+
+
+def test_onebound_refusals_do_not_open_the_breaker_for_everyone(api, market, monkeypatch):
+    from chalicelib.catalog import remote
+
+    monkeypatch.setenv("SOURCE_BREAKER_FAILURES", "2")
+    item = json.loads(fixture("taobao/error.json"))
+    item.update({"error": "item-error", "error_code": "5003", "reason": "该商品数据异常 (item data error)"})
+    market.add("GET", "/taobao/item_get/", 200, json.dumps(item))
+    for n in range(5):
+        assert api.get(f"/products/taobao-69012553440{n}").status == 503
+    assert sum(1 for r in market.requests if r.path == "/taobao/item_get/") == 5  # each one asked
+    assert remote.breaker("taobao").allows() and remote.breaker("taobao").failures == 0
+    market.add("GET", "/taobao/item_get/", 200, fixture("taobao/item.json"))
+    assert api.get("/products/taobao-690125534409").status == 200
+
+
+# --- share texts whose only link is a short link ----------------------------------------------------
+
+TAOBAO_SHORT_SHARE = (
+    "【淘宝】限时特惠 https://m.tb.cn/h.gW3kLpQ?tk=Ab12Cd3 「充电宝10000毫安快充」点击链接直接打开"
+)
+# m.tb.cn / e.tb.cn answer a page whose script holds the target (tests/fixtures/sources/SOURCES.md)
+TAOBAO_SHORT_PAGE = (
+    "<html><head><title>淘宝</title></head><body><script>"
+    "var url = 'https://item.taobao.com/item.htm?ut_sk=1.x&id=690125534409&sourceType=item&skuId=5012398761001';"
+    "location.replace(url);</script></body></html>"
+)
+
+
+@pytest.fixture
+def short_links(market, monkeypatch):
+    monkeypatch.setenv("SHORT_LINK_BASE_URL", market.url + "/short")
+    return market
+
+
+def test_a_taobao_share_text_with_only_a_short_link_resolves_through_the_adapter(api, short_links):
+    short_links.add("GET", "/short/m.tb.cn/h.gW3kLpQ", 200, TAOBAO_SHORT_PAGE, content_type="text/html")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 200, result.body
+    assert (
+        result.body["product_id"] == "taobao-690125534409"
+        and result.body["selected_sku_id"] == "5012398761001"
+    )
+    (opened,) = [r for r in short_links.requests if r.path.startswith("/short/")]
+    assert opened.query == {"tk": "Ab12Cd3"}  # the short link as shared, asked once
+
+
+def test_a_1688_short_link_is_read_from_its_redirect_without_fetching_the_target(api, short_links):
+    target = "https://m.1688.com/offer/623418795512.html?sk=share"
+    short_links.add(
+        "GET",
+        "/short/qr.1688.com/s/xYz12AbC",
+        302,
+        "",
+        content_type="text/html",
+        headers={"Location": target},
+    )
+    answered = api.post("/products/resolve", {"url": "【1688】https://qr.1688.com/s/xYz12AbC 纯棉T恤"})
+    assert answered.status == 200, answered.body
+    assert answered.body["product_id"] == "1688-623418795512"
+    assert not [r for r in short_links.requests if "offer" in r.path]  # the target was never requested
+
+
+@pytest.mark.parametrize(
+    ("status", "page"),
+    [
+        (404, "<html>链接已失效</html>"),  # an expired share link
+        (200, "<html>no product here https://www.taobao.com/</html>"),
+        (
+            200,
+            "<html>var url = 'https://detail.1688.com/offer/623418795512.html';</html>",
+        ),  # another marketplace
+    ],
+)
+def test_a_short_link_that_cannot_be_resolved_keeps_the_clear_400(api, short_links, status, page):
+    short_links.add("GET", "/short/m.tb.cn/h.gW3kLpQ", status, page, content_type="text/html")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 400 and result.body["error"]["code"] == "unsupported_link"
+    assert "short share link (m.tb.cn)" in result.body["error"]["message"]
+
+
+def test_a_short_link_host_that_times_out_keeps_the_clear_400_within_the_deadline(
+    api, short_links, monkeypatch
+):
+    import time
+
+    monkeypatch.setenv("SOURCE_DEADLINE_SECONDS", "1")
+    short_links.add(
+        "GET", "/short/m.tb.cn/h.gW3kLpQ", 200, TAOBAO_SHORT_PAGE, content_type="text/html", delay=2
+    )
+    started = time.monotonic()
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 400 and result.body["error"]["code"] == "unsupported_link"
+    assert time.monotonic() - started < 2
+
+
+def test_short_links_spend_the_quota(api, short_links, monkeypatch):
+    monkeypatch.setenv("SOURCE_CALLS_PER_CLIENT_PER_HOUR", "0")
+    short_links.add("GET", "/short/m.tb.cn/h.gW3kLpQ", 200, TAOBAO_SHORT_PAGE, content_type="text/html")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 429
+    assert not [r for r in short_links.requests if r.path.startswith("/short/")]
+
+
+def test_with_the_demo_catalog_a_short_link_is_refused_without_any_request(api, short_links, monkeypatch):
+    monkeypatch.setenv("PRODUCT_SOURCE_TAOBAO", "demo")
+    result = api.post("/products/resolve", {"url": TAOBAO_SHORT_SHARE})
+    assert result.status == 400 and "short share link" in result.body["error"]["message"]
+    assert short_links.requests == []

@@ -78,7 +78,8 @@ SUPPORTED = [
 
 @pytest.mark.parametrize(("url", "source", "item_id"), SUPPORTED)
 def test_supported_links_parse(url, source, item_id):
-    assert parse_link(url) == SourceLink(source=source, item_id=item_id)
+    link = parse_link(url)
+    assert link == SourceLink(source=source, item_id=item_id, sku_id=link.sku_id)
 
 
 @pytest.mark.parametrize("source", ["1688", "taobao", "tmall", "weidian"])
@@ -181,3 +182,38 @@ def test_share_text_naming_several_products_is_refused_with_a_reason():
     text = "https://item.taobao.com/item.htm?id=712883650214 https://item.taobao.com/item.htm?id=712883650215"
     with pytest.raises(UnsupportedLink, match="several products"):
         parse_link(text)
+
+
+@pytest.mark.parametrize(
+    ("url", "sku_id"),
+    [
+        ("https://detail.tmall.com/item.htm?abbucket=4&id=690125534409&skuId=5012398761002", "5012398761002"),
+        ("https://item.taobao.com/item.htm?id=690125534409&skuid=5012398761002", "5012398761002"),
+        (
+            "【天猫】 https://detail.tmall.com/item.htm?id=690125534409&skuId=5012398761002 「充电宝」",
+            "5012398761002",
+        ),
+        ("https://detail.tmall.com/item.htm?id=690125534409", None),
+        ("https://detail.tmall.com/item.htm?id=690125534409&skuId=abc", None),
+        ("https://detail.1688.com/offer/623418795512.html?skuId=5012345678901", None),  # not a 1688 parameter
+    ],
+)
+def test_a_taobao_or_tmall_links_sku_id_is_kept(url, sku_id):
+    assert parse_link(url).sku_id == sku_id
+
+
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("https://m.tb.cn/h.gW3kLpQ?tk=Ab12Cd3", "m.tb.cn"),
+        ("【淘宝】 https://e.tb.cn/h.RLiCrsU28uLGSKX?tk=ejKGgT8h0To 「包」点击链接直接打开", "e.tb.cn"),
+        ("【1688】https://qr.1688.com/s/xYz12AbC 纯棉T恤", "qr.1688.com"),
+    ],
+)
+def test_a_short_link_is_a_short_link_error_naming_its_host_and_url(text, host):
+    from chalicelib.catalog.links import ShortLink
+
+    with pytest.raises(ShortLink) as raised:
+        parse_link(text)
+    assert raised.value.host == host and raised.value.url.startswith(f"https://{host}/")
+    assert isinstance(raised.value, UnsupportedLink)  # unresolved, it is still the clear 400

@@ -4,6 +4,7 @@ named sets derived from the table, and no status string retyped anywhere else in
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from chalicelib.errors import Conflict
 from chalicelib.lifecycle import CASE, ITEM, LIFECYCLES, ORDER, PACKAGE, PARCEL, ItemStatus
 
 ROOT = Path(__file__).resolve().parents[2]
-API_DOC = ROOT.parent / "shared" / "docs" / "api.md"
+CONTRACT = ROOT / "docs" / "openapi.json"
 DATA_MODEL = ROOT / "docs" / "data-model.md"
 DOCUMENTED = {"item": ITEM, "order": ORDER, "package": PACKAGE, "inbound parcel": PARCEL}
 
@@ -39,11 +40,11 @@ def test_the_enums_are_the_statuses_the_data_model_documents():
         assert documented[entity] == [s.value for s in machine.statuses], entity
 
 
-@pytest.mark.skipif(not API_DOC.exists(), reason="the shared api.md sits beside the repository")
 def test_the_enums_are_the_statuses_the_api_contract_documents():
-    documented = documented_statuses(API_DOC.read_text())
-    for entity, machine in DOCUMENTED.items():
-        assert documented[entity] == [s.value for s in machine.statuses], entity
+    schemas = json.loads(CONTRACT.read_text())["components"]["schemas"]
+    for name, machine in {"ItemStatus": ITEM, "OrderStatus": ORDER, "PackageStatus": PACKAGE}.items():
+        assert schemas[name]["enum"] == [s.value for s in machine.statuses], name
+    assert schemas["ParcelStatus"]["enum"] == [s.value for s in PARCEL.statuses]
 
 
 @pytest.mark.parametrize("machine", LIFECYCLES.values(), ids=LIFECYCLES.keys())
@@ -56,6 +57,7 @@ def test_every_status_but_the_first_is_reached_and_every_unfinished_one_can_move
     for status in machine.statuses:
         if status != first and status not in created_directly:
             assert status in reached, f"{machine.entity}: nothing leads to {status}"
+    assert first in machine.starts and set(machine.starts) <= {first, *created_directly}
     for status in machine.statuses:
         if status not in machine.final() and status not in (lifecycle.ParcelStatus.MATCHED,):
             assert any(status in t.sources for t in machine.transitions), status
@@ -154,8 +156,9 @@ def test_a_transition_naming_a_foreign_status_is_refused():
 
 # --- no status retyped outside the table --------------------------------------------------------------
 
+# every status, payment, settlement and staff-queue word
 STATUS_WORDS = {s.value for machine in LIFECYCLES.values() for s in machine.statuses} | {
-    s.value for s in lifecycle.DeclarationStatus
+    s.value for s in (*lifecycle.DeclarationStatus, *lifecycle.Queue)
 }
 
 
@@ -182,3 +185,82 @@ def test_no_status_string_appears_outside_the_lifecycle_table():
             continue
         offenders += [f"{path.relative_to(ROOT)}:{line}: {word!r}" for line, word in status_literals(path)]
     assert offenders == [], "use chalicelib.lifecycle instead:\n" + "\n".join(offenders)
+
+
+def _model_names() -> set[str]:
+    import importlib
+    import pkgutil
+
+    from pynamodb.models import Model
+
+    import chalicelib.models
+
+    for info in pkgutil.iter_modules(chalicelib.models.__path__):
+        importlib.import_module(f"chalicelib.models.{info.name}")
+    found, todo = set(), [Model]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.add(sub.__name__)
+            todo.append(sub)
+    return found
+
+
+MODELS = _model_names()  # the PynamoDB model classes: a `status=` keyword to one is a status write
+
+
+def _is_status(node: ast.AST, model_only: bool = False) -> bool:
+    """`<x>.status`; with `model_only`, only on a PynamoDB model class (`Item.status`, `model.status`)."""
+    if not (isinstance(node, ast.Attribute) and node.attr == "status"):
+        return False
+    if not model_only:
+        return True
+    base = node.value
+    return isinstance(base, ast.Name) and (base.id[:1].isupper() or base.id == "model")
+
+
+def status_writes(path: Path) -> list[tuple[int, str]]:
+    """Status writes and hand-typed status conditions: `X.status.set(...)`, `X.status.is_in(...)`,
+    `Model.status == ...` (a DynamoDB condition), `x.status = ...` (in memory: the move does it), and
+    `Model(status=...)` (a new record starts by `Lifecycle.start`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in ("set", "is_in", "remove") and _is_status(node.func.value):
+                found.append((node.lineno, f"status.{node.func.attr}()"))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in MODELS:
+            if any(keyword.arg == "status" for keyword in node.keywords):
+                found.append((node.lineno, f"{node.func.id}(status=...)"))
+        elif isinstance(node, ast.Compare):
+            if any(_is_status(side, model_only=True) for side in (node.left, *node.comparators)):
+                found.append((node.lineno, "a status condition"))
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                parts = target.elts if isinstance(target, ast.Tuple) else [target]
+                if any(_is_status(part) for part in parts):
+                    found.append((node.lineno, "a status assignment"))
+    return found
+
+
+def test_every_status_write_and_condition_goes_through_the_lifecycle_table():
+    offenders = []
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        if path.name == "lifecycle.py" or "catalog" in path.parts:
+            continue
+        offenders += [f"{path.relative_to(ROOT)}:{line}: {what}" for line, what in status_writes(path)]
+    assert offenders == [], "use lifecycle.<ENTITY>.move/check/start instead:\n" + "\n".join(offenders)
+
+
+def test_the_write_check_sees_what_it_forbids(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "Item.status.set('x')\n"
+        "cond = Order.status == 'y'\n"
+        "cond = Item.status.is_in('a', 'b')\n"
+        "item.status = 'z'\n"
+        "order.status, order.paid_at = 'p', now\n"
+        "ok = item.status == other\n"  # a read of an instance is no condition
+        "Package('p', status='paid')\n"
+    )
+    assert "Package" in MODELS and "RouteSpec" not in MODELS
+    assert sorted(line for line, _ in status_writes(sample)) == [1, 2, 3, 4, 5, 7]

@@ -218,7 +218,7 @@ def test_1688_image_search_uploads_then_queries(server):
     server.add("POST", api_path("product.search.imageQuery"), 200, fixture("1688/image_query.json"))
     hits = alibaba(server).image_search(b"\x89PNG fake bytes", 5)
     assert [h.product_id for h in hits] == ["1688-681234567890"]
-    assert json.loads(server.requests[-1].query["imageParam"])["imageId"] == "1145141919810"
+    assert json.loads(server.requests[-1].query["offerQueryParam"])["imageId"] == "1145141919810"
 
 
 # --- Taobao / Tmall (onebound item_get) ----------------------------------------------------
@@ -367,3 +367,141 @@ def test_1688_keyword_hits_with_absurd_prices_are_left_out(server):
     server.add("POST", api_path("product.search.keywordQuery"), 200, json.dumps(body).encode())
     page = alibaba(server).search("cotton tshirt", 2, None)
     assert [s.product_id for s in page.items] == ["1688-623418795599"] and page.next_cursor is None
+
+
+# --- 1688 as documented (tests/fixtures/sources/SOURCES.md) ------------------------------------------
+
+
+def test_1688_skus_priced_by_quantity_take_the_range_price_never_the_deprecated_consign_price(server):
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_skus_by_quantity.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    product = alibaba(server).fetch("702345678901")
+    # quoteType 2: every SKU at the smallest quantity's range price (2 pieces: 19.80), not 21.00
+    assert [(s.sku_id, s.price_fen, s.stock) for s in product.skus] == [
+        ("5023456789011", 1980, 500),
+        ("5023456789012", 1980, 0),
+    ]
+    assert product.min_quantity == 2
+
+
+def test_1688_a_sku_without_its_own_price_takes_the_range_price_not_consign_price(server):
+    body = json.loads(fixture("1688/detail_multi_sku.json"))
+    body["result"]["result"]["productSkuInfos"][2]["consignPrice"] = "25.00"  # documented as deprecated
+    server.add("POST", api_path(DETAIL), 200, json.dumps(body).encode())
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    assert alibaba(server).fetch("623418795512").skus[2].price_fen == 1980
+
+
+def sent(server, api: str, param: str) -> dict:
+    request = next(r for r in reversed(server.requests) if r.path == api_path(api))
+    return json.loads(request.query[param])
+
+
+def test_1688_freight_is_asked_for_the_warehouse_district_with_the_required_sku_list(server, monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_DISTRICT_CODE", "330782")
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_multi_sku.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    alibaba(server).fetch("623418795512")
+    assert sent(server, FREIGHT, "productFreightQueryParamsNew") == {
+        "offerId": 623418795512,
+        "toProvinceCode": "330000",
+        "toCityCode": "330700",
+        "toCountryCode": "330782",  # the district (滨江区 330108 in the documentation's example)
+        "totalNum": 1,
+        "logisticsSkuNumModels": [{"skuId": "5012345678901", "number": 1}],
+    }
+
+
+def test_1688_freight_for_an_offer_without_skus_still_sends_the_sku_list(server):
+    server.add("POST", api_path(DETAIL), 200, fixture("1688/detail_normal.json"))
+    server.add("POST", api_path(FREIGHT), 200, fixture("1688/freight.json"))
+    product = alibaba(server).fetch("681234567890")
+    query = sent(server, FREIGHT, "productFreightQueryParamsNew")
+    assert query["logisticsSkuNumModels"] == [] and query["toCountryCode"] == "330782"
+    assert product.domestic_shipping_fen == 600  # the estimate, not the flat default
+
+
+def test_1688_image_search_sends_the_documented_offer_query_param(server):
+    server.add("POST", api_path("product.image.upload"), 200, fixture("1688/image_upload.json"))
+    server.add("POST", api_path("product.search.imageQuery"), 200, fixture("1688/image_query.json"))
+    alibaba(server).image_search(b"\x89PNG fake bytes", 5)
+    request = server.requests[-1]
+    assert "imageParam" not in request.query
+    assert sent(server, "product.search.imageQuery", "offerQueryParam") == {
+        "imageId": "1145141919810",
+        "beginPage": 1,
+        "pageSize": 5,
+        "country": "en",
+    }
+
+
+def test_1688_an_image_over_the_upload_limit_is_re_encoded_to_fit(server):
+    import base64
+    import io
+    import random
+
+    from PIL import Image
+
+    from chalicelib.catalog.alibaba import UPLOAD_MAX_BYTES
+
+    rng = random.Random(7)
+    noise = Image.frombytes("RGB", (1100, 1100), bytes(rng.getrandbits(8) for _ in range(1100 * 1100 * 3)))
+    raw = io.BytesIO()
+    noise.save(raw, "PNG")
+    image = raw.getvalue()
+    assert UPLOAD_MAX_BYTES < len(image) <= 4 * 1024 * 1024  # what the route accepts
+    server.add("POST", api_path("product.image.upload"), 200, fixture("1688/image_upload.json"))
+    server.add("POST", api_path("product.search.imageQuery"), 200, fixture("1688/image_query.json"))
+    alibaba(server).image_search(image, 5)
+    uploaded = base64.b64decode(sent(server, "product.image.upload", "uploadImageParam")["imageBase64"])
+    assert len(uploaded) <= UPLOAD_MAX_BYTES
+    with Image.open(io.BytesIO(uploaded)) as img:
+        assert img.format == "JPEG" and max(img.size) <= 1600
+
+
+def test_1688_a_small_image_is_uploaded_unchanged(server):
+    server.add("POST", api_path("product.image.upload"), 200, fixture("1688/image_upload.json"))
+    server.add("POST", api_path("product.search.imageQuery"), 200, fixture("1688/image_query.json"))
+    alibaba(server).image_search(b"\x89PNG small", 5)
+    import base64
+
+    uploaded = sent(server, "product.image.upload", "uploadImageParam")["imageBase64"]
+    assert base64.b64decode(uploaded) == b"\x89PNG small"
+
+
+# --- onebound freight and refusals as real answers carry them (tests/fixtures/sources/SOURCES.md) ---
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected_fen"),
+    [
+        ({"post_fee": 0, "express_fee": None, "ems_fee": "", "freight": "快递: 免运费"}, 0),
+        ({"post_fee": "", "express_fee": "", "freight": "快递: 免运费"}, 0),
+        ({"post_fee": "", "express_fee": "", "freight": "快递: 8.00"}, 800),
+        ({"post_fee": "", "express_fee": "12.00"}, 1200),
+        ({"post_fee": 0, "express_fee": None}, 0),
+        ({"post_fee": "", "express_fee": ""}, 1000),  # nothing said: the default
+    ],
+)
+def test_onebound_freight_reads_the_text_field_and_free_shipping(server, fields, expected_fen):
+    server.add("GET", ITEM_GET, 200, item_with(**fields))
+    assert taobao(server).fetch("690125534409").domestic_shipping_fen == expected_fen
+
+
+def test_an_onebound_refusal_is_503_without_retrying_or_counting_towards_the_breaker(server, monkeypatch):
+    monkeypatch.setenv("SOURCE_BREAKER_FAILURES", "2")
+    server.add("GET", ITEM_GET, 200, fixture("taobao/error.json"))  # 4005: the key
+    for _ in range(4):
+        with pytest.raises(remote.SourceUnavailable):
+            taobao(server).fetch("690125534409")
+    assert len(server.requests) == 4 and remote.breaker("taobao").failures == 0
+
+
+def test_an_onebound_outage_still_opens_the_breaker(server, monkeypatch):
+    monkeypatch.setenv("SOURCE_BREAKER_FAILURES", "2")
+    monkeypatch.setenv("SOURCE_MAX_ATTEMPTS", "1")
+    server.add("GET", ITEM_GET, 502, "bad gateway")
+    for _ in range(3):
+        with pytest.raises(remote.SourceUnavailable):
+            taobao(server).fetch("690125534409")
+    assert len(server.requests) == 2 and not remote.breaker("taobao").allows()

@@ -1,7 +1,7 @@
 // @ts-check
 // Warehouse screens: inbound scanning, exceptional parcels, inspection with QC photos, packing and
 // shipping, 4x6 in labels, the destruction queue and after-sales.
-import { get, post } from "../api.js";
+import { ApiError, get, post } from "../api.js";
 import { previewer, settlementKind, settlementText } from "../settlement.js";
 import {
   act,
@@ -43,7 +43,14 @@ async function findItem(itemId) {
 
 // --- inbound -------------------------------------------------------------------------------------------
 
-const scans = []; // this screen's scan history, newest first
+// A keyboard-wedge scanner does not wait for answers: Enter queues the scan and frees the field at once,
+// one sender posts the queue in scan order, and a network or server failure is retried (a repeated scan
+// of one tracking number is harmless: the API answers "already received").
+const scans = []; // every scan of this browser tab, newest first: { no, body, state, note, attempts }
+const WAITING = { pending: "Pending", sending: "Sending…", retrying: "Retrying" };
+const FAILED = "Not recorded";
+let sending = false;
+let screen = null; // the inbound screen's live parts while it is shown
 
 const OUTCOME = {
   matched: ["ok", "Matched", "Expected goods: put them on the inspection shelf."],
@@ -51,43 +58,99 @@ const OUTCOME = {
   already: ["info", "Already received", "This parcel was scanned before: nothing changed."],
 };
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const retryable = (error) => error instanceof ApiError && (error.status === 0 || error.status === 429 || error.status >= 500);
+const stateText = (s) => OUTCOME[s.state]?.[1] || WAITING[s.state] || FAILED;
+
+function renderScans() {
+  if (!screen?.history.isConnected) return;
+  const waiting = scans.filter((s) => s.state in WAITING).length;
+  fill(screen.count, waiting ? `${waiting} scan${waiting === 1 ? "" : "s"} waiting to be sent, in scan order.` : "Every scan is sent.");
+  fill(screen.history, ...scans.slice(0, 50).map((s) => h("li", { class: `k-${s.state}`, dataset: { tracking: s.no, state: s.state } }, `${s.no}: ${stateText(s)}${s.note ? ` · ${s.note}` : ""}`)));
+}
+
+async function sendScan(scan) {
+  scan.state = "sending";
+  scan.attempts += 1;
+  renderScans();
+  try {
+    /** @type {Schemas["ScannedParcel"]} */
+    const parcel = await post("/staff/inbound", scan.body);
+    const kind = parcel.already_received ? "already" : parcel.status === "matched" ? "matched" : "exceptional";
+    scan.state = kind;
+    scan.note = kind === "already" && scan.attempts > 1 ? "recorded by an earlier try" : "";
+    renderScans();
+    // not awaited: the expected items' lookup must not hold the next scan back
+    if (screen?.feedback.isConnected) showScan(screen.feedback, parcel, kind).catch(() => undefined);
+  } catch (error) {
+    if (retryable(error)) {
+      const wait = Math.min(16000, 1000 * 2 ** Math.min(scan.attempts - 1, 4));
+      scan.state = "retrying";
+      scan.note = `${plain(error)}; trying again in ${wait / 1000} s`;
+      renderScans();
+      await sleep(wait);
+      return;
+    }
+    scan.state = "failed";
+    scan.note = plain(error);
+    renderScans();
+    if (screen?.form.isConnected) showError(screen.form.errorBox, `${scan.no} not recorded. ${plain(error)}`);
+    say(`Not recorded: ${scan.no}`);
+  }
+}
+
+async function drain() {
+  if (sending) return;
+  sending = true;
+  try {
+    for (let next = oldestWaiting(); next; next = oldestWaiting()) await sendScan(next);
+  } finally {
+    sending = false;
+  }
+}
+
+function oldestWaiting() {
+  for (let n = scans.length - 1; n >= 0; n -= 1) if (scans[n].state === "pending" || scans[n].state === "retrying") return scans[n];
+  return null;
+}
+
 export async function inbound(view) {
   const feedback = h("section", { class: "scan-feedback", "aria-live": "assertive", "aria-atomic": "true" });
   const history = h("ol", { class: "scan-history", "aria-label": "Scans on this screen" });
-  const tracking = field("Tracking number (scan)", { name: "tracking_no", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", class: "scan-input", maxlength: 64 }, { hint: "Scan the domestic parcel's barcode (the scanner presses Enter), or type it and press Enter." });
+  const count = h("p", { class: "scan-count", role: "status" });
+  const tracking = field("Tracking number (scan)", { name: "tracking_no", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", class: "scan-input", maxlength: 64 }, { hint: "Scan the domestic parcel's barcode (the scanner presses Enter), or type it and press Enter. Scans are queued: keep scanning." });
   const carrier = field("Carrier (optional)", { name: "carrier", maxlength: 64, autocomplete: "off" });
   const weight = field("Parcel weight in g (optional)", { name: "weight_g", inputmode: "numeric", autocomplete: "off" });
   const f = form({ class: "scan-form", "aria-label": "Inbound scan" }, [tracking, h("details", {}, h("summary", {}, "Carrier and weight"), h("div", { class: "row" }, carrier, weight))], "Receive", async () => {
     const no = tracking.control.value.trim();
+    tracking.control.value = ""; // free the field now: the scanner's next characters start the next scan
+    tracking.control.focus();
     if (!no) throw new Error("Scan or type a tracking number.");
     const body = { tracking_no: no };
     if (carrier.control.value.trim()) body.carrier = carrier.control.value.trim();
     if (weight.control.value.trim()) {
       const g = intOf(weight.control.value);
-      if (Number.isNaN(g) || g < 1) throw new Error("The weight is a whole number of grams.");
+      if (Number.isNaN(g) || g < 1) {
+        tracking.control.value = no;
+        throw new Error("The weight is a whole number of grams.");
+      }
       body.weight_g = g;
     }
-    try {
-      /** @type {Schemas["ScannedParcel"]} */
-      const parcel = await post("/staff/inbound", body);
-      const kind = parcel.already_received ? "already" : parcel.status === "matched" ? "matched" : "exceptional";
-      await showScan(feedback, parcel, kind);
-      scans.unshift([no, kind]);
-      fill(history, ...scans.slice(0, 20).map(([t, k]) => h("li", { class: `k-${k}` }, `${t}: ${OUTCOME[k][1]}`)));
-      tracking.control.value = "";
-      weight.control.value = "";
-    } finally {
-      setTimeout(() => {
-        tracking.control.focus();
-        tracking.control.select();
-      }, 0);
-    }
+    weight.control.value = "";
+    scans.unshift({ no, body, state: "pending", note: "", attempts: 0 });
+    renderScans();
+    drain();
   });
-  fill(view, h("h1", {}, "Inbound scan"), f, feedback, h("h2", {}, "This session"), history);
+  screen = { feedback, history, count, form: f };
+  fill(view, h("h1", {}, "Inbound scan"), f, feedback, h("h2", {}, "This session"), count, history);
+  renderScans();
   tracking.control.focus();
 }
 
+let shown = 0; // the newest answer shown wins over a slower lookup for an older one
+
 async function showScan(box, parcel, kind) {
+  const mine = ++shown;
   const [tone, title, advice] = OUTCOME[kind];
   let expected = null;
   if (parcel.item_ids?.length) {
@@ -102,6 +165,7 @@ async function showScan(box, parcel, kind) {
       }),
     );
   }
+  if (mine !== shown) return;
   box.className = `scan-feedback big ${tone}`;
   fill(box, 
     h("p", { class: "verdict" }, title),

@@ -1,0 +1,161 @@
+"""The status glossary: what each status of the lifecycle table means in the business's words, with what
+leads to it and what may follow, read from the table itself (`chalicelib.lifecycle`).
+
+`python -m chalicelib.glossary` (part of `make docs`) writes it as a section of docs/data-model.md;
+tests/unit/test_glossary.py fails when a status of the table has no meaning here (or one is left for a
+status that is gone) and when the section is stale. Documentation only: no request reads it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from chalicelib.lifecycle import (
+    LIFECYCLES,
+    CaseStatus,
+    DeclarationStatus,
+    ItemStatus,
+    Lifecycle,
+    OrderStatus,
+    PackageStatus,
+    ParcelStatus,
+    PaymentStatus,
+    PhotoStatus,
+    Settlement,
+)
+from chalicelib.orders import REVIEW_WORKING_HOURS
+from chalicelib.rules.storage import EXCEPTIONAL_PARCEL_DAYS, STORAGE_DAYS
+
+MEANING: dict[str, dict[StrEnum, str]] = {
+    "item": {
+        ItemStatus.PENDING_PAYMENT: "Ordered; the order is not paid yet.",
+        ItemStatus.PENDING_REVIEW: "Paid; staff review the order within "
+        f"{REVIEW_WORKING_HOURS} China working hours.",
+        ItemStatus.PURCHASING: "Approved: staff buy it from the shop. A price difference over the consent "
+        "threshold, or one the wallet cannot cover, waits here for the customer.",
+        ItemStatus.PURCHASED: "Bought from the shop at the actual price; the shop ships it to our warehouse.",
+        ItemStatus.SHIPPED_DOMESTIC: "On its way to our warehouse with a domestic tracking number.",
+        ItemStatus.RECEIVED: "Arrived at the warehouse; waiting for inspection.",
+        ItemStatus.IN_WAREHOUSE: "Inspected, photographed and weighed; stored, with its storage deadline "
+        f"running ({STORAGE_DAYS} days from this status).",
+        ItemStatus.INSPECTION_ISSUE: "Inspection found a problem (damage, stains, a wrong model...); stored "
+        "while the customer decides.",
+        ItemStatus.NOT_TRANSPORTABLE: "Stored, but it does not meet transport conditions (battery, liquid, "
+        "powder, magnet, blade...): only a line that accepts it can carry it.",
+        ItemStatus.IN_PACKAGE: "In a package the customer submitted; its storage clock is held.",
+        ItemStatus.SHIPPED: "Left with its package for the destination country.",
+        ItemStatus.DELIVERED: "Its package was delivered (confirmed by the customer, or taken as delivered).",
+        ItemStatus.CANCELLED: "Cancelled before purchase, or after the customer declined a price difference; "
+        "what was paid for it went back to the wallet.",
+        ItemStatus.REJECTED: "Its order was rejected at review; what was paid went back to the wallet.",
+        ItemStatus.RETURNED: "Sent back to the shop through after-sales.",
+        ItemStatus.ABANDONED: "Not packaged within its storage period: abandoned, waiting for destruction "
+        "(no notice is sent).",
+        ItemStatus.DESTROYED: "Physically destroyed by the warehouse.",
+    },
+    "order": {
+        OrderStatus.PENDING_PAYMENT: "Created with exact charges; not paid yet.",
+        OrderStatus.PENDING_REVIEW: "Paid; waiting for staff review "
+        f"({REVIEW_WORKING_HOURS} China working hours).",
+        OrderStatus.APPROVED: "Approved: its items are bought on the customer's behalf.",
+        OrderStatus.REJECTED: "Rejected at review with a reason; refunded in full to the wallet.",
+        OrderStatus.CANCELLED: "Cancelled by the customer before any item was bought.",
+    },
+    "package": {
+        PackageStatus.PENDING_PAYMENT: "Submitted (address, line, services); the quote is not paid yet.",
+        PackageStatus.PAID: "Paid; waiting for the warehouse to pack it.",
+        PackageStatus.PACKED: "Packed, weighed and measured; the final charge is settled against what was "
+        "paid (a difference the wallet cannot cover waits for the customer).",
+        PackageStatus.SHIPPED: "Handed to the international carrier with a tracking number.",
+        PackageStatus.DELIVERED: "Confirmed received by the customer, or taken as delivered after the "
+        "auto-confirm period.",
+        PackageStatus.CANCELLED: "Cancelled or expired unpaid; what was paid went back to the wallet and its "
+        "items back on the shelf.",
+    },
+    "parcel": {
+        ParcelStatus.MATCHED: "Scanned in and matched to a customer's purchase or declaration.",
+        ParcelStatus.EXCEPTIONAL: "Received without logistics information that matches anyone: kept "
+        f"{EXCEPTIONAL_PARCEL_DAYS} days for staff to identify, with no reminders.",
+        ParcelStatus.ASSIGNED: "An exceptional parcel staff assigned to its customer.",
+        ParcelStatus.ABANDONED: "An exceptional parcel nobody claimed within "
+        f"{EXCEPTIONAL_PARCEL_DAYS} days: waiting for destruction.",
+        ParcelStatus.DESTROYED: "Physically destroyed by the warehouse.",
+    },
+    "case": {
+        CaseStatus.OPEN: "An after-sales request waiting for staff.",
+        CaseStatus.RESOLVED: "Decided by staff (refund, return...), with the money moved through the wallet.",
+    },
+    "declaration": {
+        DeclarationStatus.DECLARED: "A customer announced a parcel they send to our warehouse themselves.",
+        DeclarationStatus.RECEIVED: "Its parcel arrived and is the declarer's.",
+        DeclarationStatus.EXCEPTIONAL: "Someone else claimed the same parcel: staff decide.",
+        DeclarationStatus.REJECTED: "Staff gave the contested parcel to someone else.",
+    },
+    "photo": {
+        PhotoStatus.PENDING: "Upload granted; waiting for the file and its checks.",
+        PhotoStatus.READY: "Checked and shown to the customer.",
+        PhotoStatus.REJECTED: "Not an image we accept (type, size, pixels): kept out of view.",
+    },
+    "payment": {
+        PaymentStatus.REQUIRES_ACTION: "Waiting for the customer to pay through the provider.",
+        PaymentStatus.SUCCEEDED: "The provider confirmed it; the money is in the wallet (or paid the order).",
+    },
+    "settlement": {
+        Settlement.NONE: "The actual amount equals what was paid: no money moves.",
+        Settlement.CHARGED: "The higher amount was charged from the wallet (within the consent threshold, "
+        "or paid by the customer).",
+        Settlement.REFUNDED: "The lower amount's difference was refunded to the wallet.",
+        Settlement.AWAITING_CONFIRMATION: "Over the consent threshold: the customer pays or declines it.",
+        Settlement.AWAITING_PAYMENT: "The wallet was short: the customer tops up and pays it.",
+        Settlement.DECLINED: "The customer declined the higher price: the item is cancelled and refunded.",
+    },
+}
+
+MARK_START = "<!-- glossary: generated -->"
+MARK_END = "<!-- glossary: end -->"
+
+
+def _actions(machine: Lifecycle, status: StrEnum, *, into: bool) -> str:
+    """The actions that lead to `status` (into) or start from it, each with who may take it."""
+    found: dict[str, set[str]] = {}
+    for t in machine.transitions:
+        if (t.target == status if into else status in t.sources) and not (into and status in t.sources):
+            found.setdefault(t.action, set()).update(a.value for a in t.actors)
+    return ", ".join(f"{action} ({', '.join(sorted(who))})" for action, who in found.items()) or "–"
+
+
+def markdown() -> str:
+    lines = [
+        MARK_START,
+        "## Status glossary",
+        "",
+        "What each status means, what leads to it and what may follow (action and who may take it),",
+        "generated from the lifecycle table and the meanings in `chalicelib/glossary.py` (`make docs`; a",
+        "test fails when a status has no meaning or this section is stale).",
+    ]
+    for key, machine in LIFECYCLES.items():
+        lines += ["", f"### {machine.entity}", "", "| status | meaning | reached by | may follow |"]
+        lines.append("|---|---|---|---|")
+        for status in machine.statuses:
+            reached = _actions(machine, status, into=True)
+            follows = _actions(machine, status, into=False)
+            lines.append(f"| `{status.value}` | {MEANING[key][status]} | {reached} | {follows} |")
+    lines.append(MARK_END)
+    return "\n".join(lines) + "\n"
+
+
+def with_section(document: str) -> str:
+    """`document` (docs/data-model.md) with its glossary section replaced (or appended) by markdown()."""
+    if MARK_START in document:
+        head, rest = document.split(MARK_START, 1)
+        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
+        return head + markdown() + ("\n" + tail if tail else "")
+    return document.rstrip("\n") + "\n\n" + markdown()
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parents[1] / "docs" / "data-model.md"
+    target.write_text(with_section(target.read_text()))
+    print(f"wrote the status glossary of {target}")

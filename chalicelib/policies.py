@@ -1,0 +1,263 @@
+"""The business's rules as a customer or a storefront can read them: each value in force, read from the
+one place the code takes it from (`config.py`'s business settings, the rule modules' constants and
+tables), with its sentence in plain English; and the notices the seed asks us to show.
+
+`rules()` is what `GET /policies` answers and what docs/policies.md is generated from (`python -m
+chalicelib.policies`, part of `make docs`; tests/unit/test_policies.py fails when the document is stale).
+Pure reads of the environment and constants: no AWS call, cheap to serve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from chalicelib import config, money
+from chalicelib.orders import ESTIMATES, REVIEW_WORKING_HOURS
+from chalicelib.rules import charges, shipping
+from chalicelib.rules import storage as storage_rules
+from chalicelib.storage import EXTENSION_DAYS as STORAGE_EXTENSION_DAYS
+
+MERCHANT_SHIPS_IN_DAYS = ESTIMATES["merchant_ships_in_days"]
+DOMESTIC_TRANSIT_DAYS = ESTIMATES["domestic_transit_days"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    value: int | str
+    unit: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    key: str
+    text: str
+
+
+def _days(raw: str) -> list[int]:
+    return sorted({int(x) for x in raw.split(",") if x.strip()}, reverse=True)
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def rules() -> list[Rule]:
+    """Every business rule with the value in force (the environment's, else the default)."""
+    cny = money.format_cny
+    storage_days = storage_rules.STORAGE_DAYS
+    reminders = _days(config.setting("REMINDER_DAYS"))
+    percent = config.get_decimal("PRICE_DIFFERENCE_CONFIRM_PERCENT")
+    cap = config.get_int("PRICE_DIFFERENCE_CONFIRM_FEN")
+    fee = shipping.service_fee_rule()
+    found = [
+        Rule(
+            "review_working_hours",
+            REVIEW_WORKING_HOURS,
+            "working hours",
+            f"A paid order is reviewed within {REVIEW_WORKING_HOURS} working hours (09:00-18:00 Beijing "
+            "time, Monday to Friday, public holidays excluded).",
+        ),
+        Rule(
+            "merchant_ships_in_days",
+            MERCHANT_SHIPS_IN_DAYS,
+            "days",
+            f"Merchants usually ship within {MERCHANT_SHIPS_IN_DAYS} days of our purchase (an estimate).",
+        ),
+        Rule(
+            "domestic_transit_days",
+            DOMESTIC_TRANSIT_DAYS,
+            "days",
+            f"Domestic delivery to our warehouse usually takes {DOMESTIC_TRANSIT_DAYS} days (an estimate).",
+        ),
+        Rule(
+            "price_difference_consent_percent",
+            str(percent),
+            "percent",
+            f"When the shop charges more than the listed price, the difference is taken from your wallet "
+            f"without asking up to the lower of {percent} % of what you paid for the goods and "
+            f"{cny(cap)}; above that, or when your wallet is short, we ask you to pay or decline it "
+            "(declining cancels the item and refunds it).",
+        ),
+        Rule(
+            "price_difference_consent_fen",
+            cap,
+            "fen",
+            f"The most a higher purchase price is charged without asking: {cny(cap)}.",
+        ),
+        Rule(
+            "storage_days",
+            storage_days,
+            "days",
+            f"Goods are stored free for {storage_days} days from the In Warehouse status. Goods not "
+            "submitted in a package by then are treated as abandoned and destroyed, without further notice.",
+        ),
+        Rule(
+            "reminder_days",
+            ",".join(str(d) for d in reminders),
+            "days before the deadline",
+            f"We email a reminder {_and([str(d) for d in reminders])} days before the storage deadline.",
+        ),
+        Rule(
+            "storage_extension_fen",
+            config.get_int("STORAGE_EXTENSION_FEN"),
+            "fen per item per 30 days",
+            f"Storage can be extended by {STORAGE_EXTENSION_DAYS} days at a time for "
+            f"{cny(config.get_int('STORAGE_EXTENSION_FEN'))} per item.",
+        ),
+        Rule(
+            "max_storage_days",
+            config.get_int("MAX_STORAGE_DAYS"),
+            "days",
+            f"With extensions, goods are stored at most {config.get_int('MAX_STORAGE_DAYS')} days.",
+        ),
+        Rule(
+            "exceptional_parcel_days",
+            storage_rules.EXCEPTIONAL_PARCEL_DAYS,
+            "days",
+            f"A parcel that arrives without logistics information matching a customer is kept "
+            f"{storage_rules.EXCEPTIONAL_PARCEL_DAYS} days for its owner to be identified, then destroyed; "
+            "nobody is reminded, since nobody is known.",
+        ),
+        Rule(
+            "package_payment_days",
+            config.get_int("PACKAGE_PAYMENT_DAYS"),
+            "days",
+            f"A submitted package must be paid within {config.get_int('PACKAGE_PAYMENT_DAYS')} days; after "
+            "that it expires and its items go back to storage.",
+        ),
+        Rule(
+            "auto_confirm_days",
+            shipping.auto_confirm_days(),
+            "days",
+            f"A shipped package you have not confirmed is taken as delivered {shipping.auto_confirm_days()} "
+            "days after shipping.",
+        ),
+        Rule(
+            "package_service_fee_fen",
+            fee.package_fen,
+            "fen per package",
+            f"Packing and consolidation cost {cny(fee.package_fen)} a package, plus "
+            f"{cny(fee.per_extra_item_fen)} for each item beyond the first"
+            + (
+                f", plus {fee.percent_of_shipping} % of the shipping fee." if fee.percent_of_shipping else "."
+            ),
+        ),
+        Rule(
+            "reprice_tolerance_percent",
+            str(config.get_decimal("REPRICE_TOLERANCE_PERCENT")),
+            "percent",
+            f"When a shop's price moves by at most {config.get_decimal('REPRICE_TOLERANCE_PERCENT')} % "
+            "between your cart and your order, the order takes the new price and shows it; a larger move "
+            "asks you to accept the new price first.",
+        ),
+        Rule(
+            "currency_margin_percent",
+            str(config.get_decimal("CURRENCY_MARGIN_PERCENT")),
+            "percent",
+            f"Prices in your currency use the European Central Bank's daily reference rate plus a "
+            f"{config.get_decimal('CURRENCY_MARGIN_PERCENT')} % margin; you always pay in CNY.",
+        ),
+        Rule(
+            "forwarding_max_open",
+            config.get_int("FORWARDING_MAX_OPEN_PER_CUSTOMER"),
+            "declarations",
+            f"You may have at most {config.get_int('FORWARDING_MAX_OPEN_PER_CUSTOMER')} forwarding "
+            "declarations open at a time.",
+        ),
+    ]
+    for channel in charges.channels().values():
+        if not channel.external:
+            continue
+        found.append(
+            Rule(
+                f"bank_fee_{channel.channel}",
+                f"{channel.percent}% + {channel.fixed_fen}",
+                "percent + fen",
+                f"Paying by {channel.name} adds the provider's fee: {channel.percent} % of the amount plus "
+                f"{cny(channel.fixed_fen)}. Paying from your wallet adds nothing.",
+            )
+        )
+    for service in shipping.services().values():
+        amount = f"{service.percent} % of the declared value" if service.unit == "declared_value" else ""
+        fixed = cny(service.fee_fen) + {"package": " a package", "item": " an item"}.get(service.unit, "")
+        price = _and([x for x in (amount, fixed if service.fee_fen or not amount else "") if x])
+        found.append(
+            Rule(
+                f"service_{service.service}",
+                service.fee_fen if service.unit != "declared_value" else f"{service.percent}%",
+                {"package": "fen per package", "item": "fen per item"}.get(service.unit, "percent"),
+                f"Optional service, {service.name}: {price}.",
+            )
+        )
+    return found
+
+
+NOTICES = [
+    Notice(
+        "inspection_scope",
+        "Inspection is of appearance only: significant damage, stains, model and version number, with "
+        "colour and size recorded (apparel against your remark and the size on its label). Electronics are "
+        "never powered on. Discrepancies in colour, size error and performance are not within the "
+        "inspection's scope.",
+    ),
+    Notice(
+        "packing_difference",
+        "When the packed weight and size cost more than you paid for the package, the difference is taken "
+        "from your wallet; when your wallet is short, the package waits for you to pay it. When they cost "
+        "less, the difference is refunded to your wallet.",
+    ),
+    Notice(
+        "shelf_life",
+        "Storage does not cover shelf life: perishable goods may expire while stored, at your risk.",
+    ),
+    Notice(
+        "assumed_agreed",
+        "For information we cannot confirm, we assume you have communicated and reached an agreement with "
+        "the merchant.",
+    ),
+    Notice(
+        "third_party",
+        "We buy from third-party shops on your behalf; the goods, their descriptions and any intellectual "
+        "property are the shop's responsibility, not ours.",
+    ),
+    Notice(
+        "transport_conditions",
+        "Goods that do not meet transport conditions (batteries, liquids, powders, magnets, blades...) are "
+        "marked; only lines that accept them can carry them, or you may arrange a return with the merchant.",
+    ),
+]
+
+
+def as_json() -> dict:
+    """The `GET /policies` answer."""
+    return {"rules": [asdict(r) for r in rules()], "notices": [asdict(n) for n in NOTICES]}
+
+
+def markdown() -> str:
+    lines = [
+        "# Policies: the rules in force",
+        "",
+        "Generated from `chalicelib/policies.py`, which reads each value where the code takes it from",
+        "(`chalicelib/config.py`'s business settings, the rule modules), with the defaults of the code;",
+        "a stage's environment may override them, and `GET /policies` answers the values in force there.",
+        "`make docs` writes this file; a test fails when it is stale.",
+        "",
+        "| key | value | unit | rule |",
+        "|---|---|---|---|",
+    ]
+    for r in rules():
+        lines.append(f"| `{r.key}` | {r.value} | {r.unit} | {r.text} |")
+    lines += ["", "## Notices", "", "| key | notice |", "|---|---|"]
+    for n in NOTICES:
+        lines.append(f"| `{n.key}` | {n.text} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parents[1] / "docs" / "policies.md"
+    target.write_text(markdown())
+    print(f"wrote {target}")
