@@ -120,6 +120,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
             grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
             also += storage.resume_clock_actions(item, clock.now(), grace)
+            work.write(storage.reread_reminders([storage.reread_day(item, clock.now())]))
         if resolution == "return":  # a received item also leaves the inspection queue
             also += [Item.stored_by.remove(), Item.deadline_key.remove()]
             work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))

@@ -505,6 +505,7 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
         Package.deadline_key.remove(),
     ]
     work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, source=package.status, also=also))
+    reread: set = set()  # deadline days a reminder window may have read while the items were packed
     for item in items:
         status = previous.get(item.item_id)
         if status not in lifecycle.ITEM.targets("unpackage"):
@@ -512,9 +513,12 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
         also = [Item.package_id.remove()]
         if item.storage_expires_at:
             also += storage.resume_clock_actions(item, now_dt, grace)
+            reread.add(storage.reread_day(item, now_dt))
         when = Item.package_id == package.package_id
         work.update(item, *lifecycle.ITEM.move(item, "unpackage", now=now, to=status, also=also, when=when))
         item.package_id = None
+    if reread - {None}:
+        work.write(storage.reread_reminders(reread))
     package.cancel_reason, package.refunded_fen = reason, refunded
     work.result = package_json(package, items)
     return work

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, currency, db, lifecycle, money, refunds, uow, wallet
+from chalicelib import clock, config, currency, db, lifecycle, money, refunds, uow, users, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, OrderStatus, Queue, Settlement
@@ -70,12 +70,19 @@ def order_detail(order_id: str) -> dict:
     order = _order(order_id)
     row = order_json(order, order_items(order))
     row["user_id"] = order.user_id
+    row["customer_email"] = users.email_of(order.user_id)
+    row["refund_if_rejected_fen"] = refund_due_fen(order)
     row["overdue"] = bool(
         order.status == OrderStatus.PENDING_REVIEW
         and order.review_due_at
         and order.review_due_at < clock.now_iso()
     )
     return row
+
+
+def staff_item(item_id: str) -> dict:
+    item = _item(item_id)
+    return dict(item_json(item), user_id=item.user_id)
 
 
 def item_queue(status: str, limit: int, cursor: dict | None) -> dict:

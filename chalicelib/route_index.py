@@ -34,6 +34,7 @@ ROUTES_BY_MODULE = {
     ],
     "chalicelib.api.staff": [
         ("GET", "/staff/items"),
+        ("GET", "/staff/items/{item_id}"),
         ("GET", "/staff/orders"),
         ("GET", "/staff/orders/{order_id}"),
         ("POST", "/staff/items/{item_id}/domestic-shipment"),

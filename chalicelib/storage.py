@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
 
 from chalicelib import clock, config, lifecycle, metrics, uow
 from chalicelib.db import update_or_conflict
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json, with_account
-from chalicelib.models.commerce import Item
+from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.warehouse import Parcel
 from chalicelib.queues import queue_page
 from chalicelib.rules import storage as storage_rules
 from chalicelib.warehouse import parcel_json
 
 EXTENSION_DAYS = 30
+REREAD_PREFIX = "reminders-reread#"  # + a UTC day: the sweep reads that day's deadlines again for reminders
 
 
 def extension_price_fen() -> int:
@@ -127,3 +129,40 @@ def resume_clock_actions(item: Item, now, grace_days: int) -> list:
         actions += [Item.storage_expires_at.set(clock.iso(resumed)), Item.reminders.set({})]
         item.storage_expires_at = clock.iso(resumed)
     return actions
+
+
+def reminder_days() -> list[int]:
+    """Days before the deadline a reminder is sent (REMINDER_DAYS), ascending."""
+    raw = config.setting("REMINDER_DAYS")
+    return sorted({int(x) for x in raw.split(",") if x.strip()})
+
+
+def reread_day(item: Item, now) -> date | None:
+    """The deadline day of an item whose clock just resumed, when a reminder window may already have read
+    that day (it is within the longest threshold of today): the sweep must read it again, or a reminder
+    still owed (the item was on hold when its day was read) would never be sent."""
+    if not item.storage_expires_at or not reminder_days():
+        return None
+    day = clock.parse_iso(item.storage_expires_at).date()
+    return day if day <= now.date() + timedelta(days=max(reminder_days())) else None
+
+
+def reread_reminders(days: Iterable[date | None]) -> Callable:
+    """A unit-of-work write: mark each day for the sweep to read again for reminders (one item per day,
+    written once per transaction; a concurrent mark of the same day is a lost race the unit re-runs)."""
+    wanted = sorted({d for d in days if d is not None})
+    now = clock.now()
+
+    def write(tx) -> None:
+        for day in wanted:
+            tx.update(
+                RequestRecord(REREAD_PREFIX + day.isoformat()),
+                actions=[
+                    RequestRecord.request_hash.set(""),
+                    RequestRecord.state.set("reread"),
+                    RequestRecord.created_at.set(clock.iso(now)),
+                    RequestRecord.expires_at.set(now + timedelta(days=max(reminder_days(), default=0) + 30)),
+                ],
+            )
+
+    return write

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from chalicelib import purchasing
 from chalicelib.errors import ValidationError
-from chalicelib.responses.items import Item, StaffItemPage
+from chalicelib.responses.items import Item, StaffItem, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
 from chalicelib.responses.settlement import PurchasePreview, SettlementDecision
 from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo, example
@@ -108,6 +108,12 @@ def item_queue(req: Req) -> dict:
     page = purchasing.item_queue(_status(req, purchasing.ITEM_QUEUES), page_limit(req), decode_cursor(req))
     page["next_cursor"] = encode_cursor(page["next_cursor"])
     return page
+
+
+@route(bp, "/staff/items/{item_id}", groups=("reviewer", "warehouse"), response=StaffItem)
+def staff_item(req: Req, item_id: str) -> dict:
+    """One item in any status, with its owner: what a scanned item label opens (and reprints)."""
+    return purchasing.staff_item(item_id)
 
 
 @route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody, response=Item)

@@ -2,7 +2,10 @@
 
 - Reminders before the deadline (default 7 and 1 days, REMINDER_DAYS): one email per customer per run
   and threshold, listing all their items at that threshold; each item reminded at most once per
-  threshold; never a late reminder for an item already past its deadline.
+  threshold; never a late reminder for an item already past its deadline. A deadline that comes back
+  onto a day a window already read (an item's clock resuming after a package or an after-sales hold)
+  is marked by its writer (storage.reread_reminders) and read again at the next run: a reminder still
+  owed is sent then, late, rather than never.
 - Items still stored past their deadline with no package: `abandoned`, onto the destruction queue,
   no email. Exceptional parcels past their 30 days: the same. Items in a package have no deadline entry
   and are never touched; a package left unpaid past its payment deadline expires (cancelled, its items
@@ -25,7 +28,7 @@ from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, config, db, emails, ids, lifecycle, metrics, users
+from chalicelib import clock, db, emails, ids, lifecycle, metrics, storage, users
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.jobs import JobState
@@ -49,9 +52,7 @@ _TRANSIENT_SES = {
 }
 
 
-def reminder_days() -> list[int]:
-    raw = config.setting("REMINDER_DAYS")
-    return sorted({int(x) for x in raw.split(",") if x.strip()})
+reminder_days = storage.reminder_days
 
 
 class OutOfTime(Exception):
@@ -183,6 +184,10 @@ class Sweep:
             while day <= self.today + timedelta(days=n):
                 wanted[day].append(n)
                 day += timedelta(days=1)
+        # days a resumed clock put back in a window that already read them (chalicelib/storage.py marks them)
+        reread = self._reread_marks(thresholds)
+        for day in reread:
+            wanted.setdefault(day, [])
         held: set[int] = set()  # thresholds whose checkpoint stays put: a reminder there was deferred
         for day in sorted(wanted):
             self._check_time()
@@ -196,9 +201,27 @@ class Sweep:
                 deferred |= not self._send_batch(user_id, threshold, entries)
             if deferred:  # re-read this day next run so the deferred reminder is sent then
                 held.update(wanted[day])
+            elif day in reread:
+                self._clear_mark(reread[day])
             for n in wanted[day]:
                 if n not in held and day > self._day(f"reminded_through_{n}", date.min):
                     self._save(f"reminded_through_{n}", day)
+
+    def _reread_marks(self, thresholds: list[int]) -> dict[date, RequestRecord]:
+        """The marked days from today to the longest threshold ahead (one BatchGetItem)."""
+        days = [self.today + timedelta(days=n) for n in range(max(thresholds) + 1)]
+        keys = {day: (storage.REREAD_PREFIX + day.isoformat(),) for day in days}
+        found = db.batch_read([(RequestRecord, key) for key in keys.values()])
+        return {day: found[(RequestRecord, k)] for day, k in keys.items() if (RequestRecord, k) in found}
+
+    def _clear_mark(self, mark: RequestRecord) -> None:
+        """Done with a marked day; a mark written again meanwhile (another resumed clock) stays."""
+        try:
+            mark.delete(condition=RequestRecord.created_at == mark.created_at)
+        except Exception as exc:
+            if not db.lost_race(exc):
+                raise
+        self.stats["reminder_days_reread"] += 1
 
     def _due_thresholds(self, item: Item, thresholds: list[int]) -> list[int]:
         """The thresholds this item is within, most urgent first; [] if none is owed now."""

@@ -219,9 +219,26 @@ _STAFF = {"user_id": "user-alice", "overdue": False}
 class StaffOrderDetail(OrderDetail):
     """Any order as the review console shows it: with its owner and whether its review is overdue."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{**_ORDER, "items": [_ORDER_ITEM], **_STAFF}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_ORDER,
+                    "items": [_ORDER_ITEM],
+                    **_STAFF,
+                    "customer_email": "alice@example.com",
+                    "refund_if_rejected_fen": 8600,
+                }
+            ]
+        }
+    )
 
     user_id: str = Field(description="The owner's id (Cognito sub).")
+    customer_email: str | None = Field(description="The owner's email address (null: the account is gone).")
+    refund_if_rejected_fen: int = Field(
+        description="What rejecting (or cancelling) the order now returns to the wallet: what was paid, less "
+        "the bank fee an external channel kept and what was already refunded."
+    )
     overdue: bool = Field(description="Still pending review after review_due_at.")
 
 

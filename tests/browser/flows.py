@@ -33,6 +33,11 @@ def top_up(http, amount_fen: int, user: str = CUSTOMER) -> None:
         http.call("POST", "/wallet/top-ups", user=user, json={"amount_fen": amount_fen, "channel": "alipay"}),
         201,
     )
+    confirm_payment(http, payment)
+
+
+def confirm_payment(http, payment: dict) -> None:
+    """The provider's signed `payment.succeeded` webhook for a payment (a top-up or an order's)."""
     event = json.dumps(
         {
             "id": f"evt_{uuid.uuid4().hex}",

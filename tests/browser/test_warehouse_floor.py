@@ -4,11 +4,13 @@ Each test drives the console against the real local stack (under the stack lock)
 
 from __future__ import annotations
 
+import io
 import uuid
 
 from playwright.sync_api import expect
 
 from tests.browser import flows
+from tests.browser.conftest import Console
 
 # Slows POST /staff/inbound in the page (0.4-1.2 s, as a busy API) and loses two answers: the 4th scan's
 # request never leaves (network error), the 9th is recorded by the API but its answer is lost.
@@ -80,3 +82,115 @@ def test_a_scan_the_api_refuses_is_shown_as_not_recorded_and_the_next_scans_go_o
     expect(history.locator("li[data-tracking='??']")).to_contain_text("Not recorded")
     expect(history.locator(f"li[data-tracking='{good}']")).to_contain_text("Exceptional")
     expect(page.get_by_role("alert")).to_contain_text("?? not recorded")
+
+
+def _printed(page) -> tuple[int, str]:
+    """The page as Chromium prints it (its CSS page size): (number of pages, their text)."""
+    from pypdf import PdfReader
+
+    pdf = PdfReader(io.BytesIO(page.pdf(prefer_css_page_size=True, print_background=True)))
+    return len(pdf.pages), " ".join(" ".join(p.extract_text() for p in pdf.pages).split())
+
+
+def test_a_reloaded_item_label_keeps_its_content_and_prints_as_one_4x6_page(console, http):
+    item = flows.stored_item(http)  # inspected: no longer in the received queue
+    owner = flows.ok(http.call("GET", f"/staff/items/{item['item_id']}", user=flows.WAREHOUSE))["user_id"]
+    console.sign_in(flows.WAREHOUSE)
+    expect(console.page.get_by_role("heading", name="Inbound scan")).to_be_visible()
+    console.open(f"#/label/item/{item['item_id']}")  # a reload: nothing cached in the page
+    label = console.page.locator("article.label")
+    expect(label).to_contain_text(item["title"])
+    expect(label).to_contain_text(f"Customer ref {owner[-8:].upper()}")
+    pages, text = _printed(console.page)
+    assert pages == 1
+    assert item["item_id"] in text and f"Customer ref {owner[-8:].upper()}" in text
+    assert item["title"].split()[0] in text
+
+
+def test_a_package_label_prints_as_one_4x6_page(console, http):
+    package = flows.paid_package(http)
+    console.sign_in(flows.WAREHOUSE)
+    expect(console.page.get_by_role("heading", name="Inbound scan")).to_be_visible()
+    console.go(f"#/label/package/{package['package_id']}")
+    expect(console.page.locator("article.label")).to_contain_text("PACKAGE")
+    pages, text = _printed(console.page)
+    assert pages == 1
+    assert package["package_id"] in text and "US" in text
+
+
+def test_the_review_queue_pages_past_its_page_size_and_says_1_order(console, http):
+    flows.paid_order(http)
+    flows.paid_order(http)
+
+    def one_per_page(route):  # a page of 1 instead of 100: the second page exists without 101 orders
+        route.continue_(url=route.request.url.replace("limit=100", "limit=1"))
+
+    console.page.route("**/staff/orders?status=pending_review*", one_per_page)
+    console.sign_in(flows.REVIEWER)
+    page = console.page
+    rows = page.get_by_role("table", name="Orders waiting for review").locator("tbody tr")
+    expect(rows).to_have_count(1)
+    expect(page.locator(".summary")).to_contain_text("1 order waiting for review on page 1")
+    first = rows.first.get_attribute("data-order-id")
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_role("navigation", name="Review queue pages")).to_contain_text("Page 2")
+    expect(rows).to_have_count(1)
+    assert rows.first.get_attribute("data-order-id") != first
+    page.get_by_role("button", name="First page").click()
+    expect(page.get_by_role("navigation", name="Review queue pages")).to_contain_text("Page 1")
+
+
+def _card_paid_order(http) -> dict:
+    """An order paid by card through the provider's webhook: its bank fee is kept on a rejection."""
+    detail, sku = flows.product(http)
+    line = {
+        "product_id": detail["product_id"],
+        "sku_id": sku["sku_id"],
+        "quantity": max(1, detail["min_quantity"]),
+    }
+    order = flows.ok(
+        http.call("POST", "/orders", user=flows.CUSTOMER, json={"items": [line], "payment_channel": "card"}),
+        201,
+    )
+    started = flows.ok(
+        http.call(
+            "POST",
+            f"/orders/{order['order_id']}/pay",
+            user=flows.CUSTOMER,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
+    flows.confirm_payment(http, started["payment"])
+    return order
+
+
+def test_the_order_screen_names_the_customer_by_email_and_keeps_the_card_fee_out_of_the_refund(console, http):
+    order = _card_paid_order(http)
+    fee = order["charges"]["bank_fee_fen"]
+    assert fee > 0
+    console.sign_in(flows.REVIEWER)
+    expect(console.page.get_by_role("heading", name="Review queue")).to_be_visible()
+    console.go(f"#/orders/{order['order_id']}")
+    facts = console.page.locator("dl.facts")
+    expect(facts).to_contain_text(flows.CUSTOMER)
+    hint = console.page.get_by_role("form", name="Reject order").locator(".hint")
+    expect(hint).to_contain_text(f"¥{fee // 100}.{fee % 100:02d} is not refunded")
+    expect(hint).not_to_contain_text("full amount")
+    console.shot("order-card-reject")
+
+
+def test_on_a_390_px_phone_the_warehouse_header_fits_the_screen(browser, local_stack):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB", is_mobile=True)
+    try:
+        tab = context.new_page()
+        phone = Console(tab, local_stack)
+        phone.sign_in(flows.WAREHOUSE)
+        expect(tab.get_by_role("heading", name="Inbound scan")).to_be_visible()
+        widths = tab.evaluate(
+            "[document.documentElement.scrollWidth, document.querySelector('header.top').scrollWidth,"
+            " document.querySelector('.who').getBoundingClientRect().right]"
+        )
+        assert max(widths) <= 390, widths
+        phone.shot("phone-inbound", full_page=False)
+    finally:
+        context.close()

@@ -113,8 +113,12 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         assert package.status == 201, package.body
         mine["package_id"] = package.body["package_id"]
         mine["payment_id"] = top_up(api, user, 20000)["payment_id"]
-        for kind in ("cart_item_id", "cart_item_to_delete", "cart_item_to_order"):
-            cart = api.post("/cart/items", TEE, user=user)
+        # three SKUs: the same SKU added again merges into its line
+        lines = (TEE, SOCKS, {"product_id": "prd_tee", "sku_id": "sku_tee_white_l", "quantity": 1})
+        for kind, line in zip(
+            ("cart_item_id", "cart_item_to_delete", "cart_item_to_order"), lines, strict=True
+        ):
+            cart = api.post("/cart/items", line, user=user)
             assert cart.status == 201, cart.body
             mine[kind] = cart.body["cart_item_id"]
         order = api.post("/orders", {"items": [TEE], "payment_channel": "balance"}, user=user)
@@ -241,6 +245,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/staff/orders/{order_id}/approve"): Expect(REV, params=ORDER),
     ("POST", "/staff/orders/{order_id}/reject"): Expect(REV, params=ORDER, body={"reason": "out of stock"}),
     ("GET", "/staff/items"): Expect(("reviewer", "warehouse")),
+    ("GET", "/staff/items/{item_id}"): Expect(("reviewer", "warehouse"), params=ITEM),
     ("POST", "/staff/items/{item_id}/purchase"): Expect(
         REV,
         params={"item_id": "order_item_id"},

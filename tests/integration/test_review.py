@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import clock
-from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, WAREHOUSE, sent_emails, top_up
+from tests.integration.conftest import (
+    ADMIN,
+    ALICE,
+    BOB,
+    REVIEWER,
+    WAREHOUSE,
+    send_webhook,
+    sent_emails,
+    top_up,
+)
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -84,6 +93,21 @@ def test_reject_refunds_in_full_and_emails_the_reason(api):
     assert api.post(f"/staff/orders/{order['order_id']}/reject", {"reason": "x"}, user=REVIEWER).status == 409
     assert balance(api) == 5800
     assert api.post(f"/staff/orders/{order['order_id']}/reject", {}, user=REVIEWER).status in (400, 409)
+
+
+def test_the_order_detail_names_the_customer_by_email_and_what_a_rejection_returns(api):
+    balance_paid = paid_order(api, top_up_fen=5800)
+    detail = api.get(f"/staff/orders/{balance_paid['order_id']}", user=REVIEWER).body
+    assert detail["customer_email"] == "alice@example.com" and detail["user_id"] == api.user_id(ALICE)
+    assert detail["refund_if_rejected_fen"] == 5800  # paid from the wallet: all of it comes back
+    created = api.post("/orders", {"items": [TEE], "payment_channel": "card"}, user=ALICE).body
+    payment = api.post(f"/orders/{created['order_id']}/pay", user=ALICE).body["payment"]
+    assert send_webhook(api, payment["payment_id"], payment["charge_fen"]).status == 200
+    card = api.get(f"/staff/orders/{created['order_id']}", user=REVIEWER).body
+    assert card["paid_fen"] == 6124 and card["charges"]["bank_fee_fen"] == 324
+    assert card["refund_if_rejected_fen"] == 5800  # the card's bank fee is kept
+    api.post(f"/staff/orders/{created['order_id']}/reject", {"reason": "Shop closed"}, user=REVIEWER)
+    assert api.get(f"/staff/orders/{created['order_id']}", user=REVIEWER).body["refund_if_rejected_fen"] == 0
 
 
 def _approved(api, **kw):

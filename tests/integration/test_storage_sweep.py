@@ -339,3 +339,36 @@ def test_the_scheduled_handler_passes_lambdas_time_budget_to_the_sweep(api, app_
     result = app_module.storage_sweep(scheduled_event(clock.now_iso()), AlmostOutOfTime())
     assert result["finished"] is False
     assert app_module.storage_sweep(scheduled_event(clock.now_iso()), None)["finished"] is True
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_deadline_restored_onto_a_day_already_read_still_gets_its_7_day_reminder_late(api, alice):
+    """Issue 21, item 7: a package cancelled after the sweep read the restored deadline's day for the
+    7-day window; the reminder is sent at the next run (late), then the 1-day one, never only the last."""
+    from tests.integration.test_packages import paid_package
+
+    clock.set_now(T0)
+    package = paid_package(api)  # its item went into storage at T0: deadline T0 + 90 days, then packed
+    [item_id] = package["item_ids"]
+    sweep(T0 + timedelta(days=84))  # reads day 91 for the 7-day window: nothing there yet
+    clock.set_now(T0 + timedelta(days=84, hours=3))
+    cancelled = api.post(f"/packages/{package['package_id']}/cancel", user=ALICE)
+    assert cancelled.status == 200, cancelled.body
+    restored = Item.get(item_id, consistent_read=True)
+    assert restored.storage_expires_at.startswith((T0 + timedelta(days=91)).date().isoformat())  # the grace
+    assert reminder_emails(ALICE) == []
+    result = sweep(T0 + timedelta(days=85))
+    [late] = reminder_emails(ALICE)
+    assert late["data"]["days"] == 7 and [i["item_id"] for i in late["data"]["items"]] == [item_id]
+    assert result["reminder_days_reread"] == 1
+    sweep(T0 + timedelta(days=86))  # the day was read again once: nothing twice
+    assert len(reminder_emails(ALICE)) == 1
+    sweep(T0 + timedelta(days=90))
+    assert [e["data"]["days"] for e in reminder_emails(ALICE)] == [7, 1]
+
+
+def test_a_run_without_restored_deadlines_reads_no_day_twice(api, alice):
+    item = stored(alice, T0)
+    result = sweep(T0 + timedelta(days=83))
+    assert "reminder_days_reread" not in result
+    assert [i["item_id"] for e in reminder_emails(ALICE) for i in e["data"]["items"]] == [item]

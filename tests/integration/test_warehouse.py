@@ -209,6 +209,17 @@ class TestInspection:
         again = api.post(f"/staff/items/{item_id}/inspection", inspection(), user=WAREHOUSE)
         assert again.status == 409
 
+    def test_an_item_is_read_by_id_in_any_status_by_staff_with_its_owner(self, api):
+        [item_id] = received(api)
+        api.post(f"/staff/items/{item_id}/inspection", inspection(), user=WAREHOUSE)
+        found = api.get(f"/staff/items/{item_id}", user=WAREHOUSE)
+        assert found.status == 200, found.body
+        assert (found.body["item_id"], found.body["status"]) == (item_id, "in_warehouse")
+        assert found.body["user_id"] == api.user_id(ALICE) and found.body["title"] == "Cotton T-shirt"
+        assert api.get(f"/staff/items/{item_id}", user=REVIEWER).status == 200
+        assert api.get(f"/staff/items/{item_id}", user=ALICE).status == 403
+        assert api.get("/staff/items/itm_nope", user=WAREHOUSE).status == 404
+
     def test_apparel_colour_and_size_discrepancies_are_recorded_outside_scope(self, api):
         [item_id] = received(api)
         checks = dict(PASS_CHECKS, color="issue", size="issue")

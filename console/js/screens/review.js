@@ -13,9 +13,17 @@ function due(o) {
   return h("span", { class: "countdown", dataset: { due: o.review_due_at || "" } }, c.text);
 }
 
+export const QUEUE_PAGE = 100;
+const orderCount = (n) => `${n} order${n === 1 ? "" : "s"}`;
+
 export async function queue(view) {
+  return queuePage(view, null, 1);
+}
+
+/** One page of the review queue; the API pages it (oldest deadline first), the console follows next_cursor. */
+async function queuePage(view, cursor, pageNo) {
   /** @type {Schemas["ReviewQueuePage"]} */
-  const page = await get("/staff/orders?status=pending_review&limit=100");
+  const page = await get(`/staff/orders?status=pending_review&limit=${QUEUE_PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
   const orders = [...page.items].sort((a, b) => String(a.review_due_at).localeCompare(String(b.review_due_at)));
   const overdue = orders.filter((o) => o.overdue || countdown(o.review_due_at).overdue).length;
   const rows = orders.map((o) =>
@@ -30,12 +38,23 @@ export async function queue(view) {
       h("td", {}, when(o.created_at)),
     ),
   );
+  const paged = pageNo > 1 || page.next_cursor;
+  const pager = paged
+    ? h(
+        "nav",
+        { class: "pager", "aria-label": "Review queue pages" },
+        pageNo > 1 ? h("button", { type: "button", onclick: () => queuePage(view, null, 1) }, "First page") : null,
+        h("span", {}, `Page ${pageNo}`),
+        page.next_cursor ? h("button", { type: "button", class: "primary", onclick: () => queuePage(view, page.next_cursor, pageNo + 1) }, "Next page") : null,
+      )
+    : null;
   fill(view, 
     h("h1", {}, "Review queue"),
-    h("p", { class: "summary" }, `${orders.length}${page.next_cursor ? "+" : ""} orders waiting for review, `, h("strong", { class: overdue ? "bad" : null }, `${overdue} overdue`), ". Oldest deadline first; deadlines count China working hours (09:00-18:00 Beijing, Monday-Friday)."),
+    h("p", { class: "summary" }, `${orderCount(orders.length)} waiting for review${paged ? ` on page ${pageNo}${page.next_cursor ? ", more on the next" : ""}` : ""}, `, h("strong", { class: overdue ? "bad" : null }, `${overdue} overdue`), ". Oldest deadline first; deadlines count China working hours (09:00-18:00 Beijing, Monday-Friday)."),
     orders.length
       ? table(["Order", "Deadline", "Items", "Total", "Paid by", "Created"], rows, "Orders waiting for review")
       : h("p", { class: "empty" }, "No order is waiting for review."),
+    pager,
   );
 }
 
@@ -102,6 +121,14 @@ function itemActions(item, reload) {
   return null;
 }
 
+/** What rejecting returns, as the server computes it: an external channel's bank fee is kept. */
+function rejectHint(o) {
+  const kept = o.paid_fen - o.refund_if_rejected_fen;
+  const back = `${fen(o.refund_if_rejected_fen)} returns to their wallet`;
+  if (kept > 0 && o.charges.bank_fee_fen > 0) return `Sent to the customer; ${back}. The ${o.payment_channel} bank fee of ${fen(o.charges.bank_fee_fen)} is not refunded.`;
+  return `Sent to the customer; ${back}${kept > 0 ? ` (${fen(kept)} was already refunded)` : ", the full amount paid"}.`;
+}
+
 export async function order(view, orderId) {
   const reload = () => order(view, orderId);
   /** @type {Schemas["StaffOrderDetail"]} */
@@ -135,7 +162,7 @@ export async function order(view, orderId) {
       h("dt", {}, "Status"),
       h("dd", {}, h("span", { class: `status s-${o.status}` }, o.status)),
       h("dt", {}, "Customer"),
-      h("dd", {}, o.user_id),
+      h("dd", {}, o.customer_email || "(account deleted)", " ", h("small", {}, shortId(o.user_id))),
       o.review_due_at ? [h("dt", {}, "Review deadline"), h("dd", { class: o.overdue ? "bad" : null }, when(o.review_due_at), " Beijing · ", o.status === "pending_review" ? due(o) : "reviewed")] : null,
       h("dt", {}, "Charges"),
       h("dd", {}, `products ${fen(c.product_fen)} + domestic shipping ${fen(c.domestic_shipping_fen)} + bank fee ${fen(c.bank_fee_fen)} = `, h("strong", {}, fen(c.total_fen)), ` (paid ${fen(o.paid_fen)} by ${o.payment_channel})`),
@@ -152,7 +179,7 @@ export async function order(view, orderId) {
         await reload();
       }),
     );
-    const reason = field("Reason for rejecting", { name: "reason", required: true, maxlength: 500, rows: 2 }, { tag: "textarea", hint: "Sent to the customer; the full amount returns to their wallet." });
+    const reason = field("Reason for rejecting", { name: "reason", required: true, maxlength: 500, rows: 2 }, { tag: "textarea", hint: rejectHint(o) });
     let key = newKey();
     const reject = form({ class: "inline-form reject", "aria-label": "Reject order" }, [reason], "Reject and refund", async () => {
       if (!reason.control.value.trim()) throw new Error("Say why the order is rejected.");

@@ -514,9 +514,12 @@ export async function label(view, kind, id) {
     customer = p.user_id;
     lines = [h("p", { class: "big" }, `${p.country} · ${p.line?.name || p.line_id}`), h("p", {}, `${a.name || ""}, ${a.city || ""}`), h("p", {}, `${p.item_count} item${p.item_count === 1 ? "" : "s"}${p.packed ? ` · ${p.packed.weight_g} g` : ""}`)];
   } else {
-    const i = await findItem(id);
-    customer = i?.user_id;
-    lines = i ? [h("p", { class: "big" }, i.title), h("p", {}, `${props(i.props)} × ${i.quantity}`)] : [h("p", {}, "Item")];
+    // read by id in any status: a reprint after inspection, or a reload, prints the same label
+    /** @type {Schemas["StaffItem"]} */
+    const i = await get(`/staff/items/${id}`);
+    items.set(i.item_id, i);
+    customer = i.user_id;
+    lines = [h("p", { class: "big" }, i.title), h("p", {}, `${props(i.props)} × ${i.quantity}`)];
   }
   const shelf = h("p", { class: "shelf" }, "Shelf: ", h("span", { class: "blank" }, ""));
   fill(view, 
