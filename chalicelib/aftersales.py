@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib import clock, config, currency, ids, lifecycle, money, refunds, storage, uow
+from chalicelib import auth, clock, config, currency, ids, lifecycle, money, refunds, storage, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus
@@ -93,6 +93,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             case = AfterSalesCase.get(case_id, consistent_read=True)
         except AfterSalesCase.DoesNotExist:
             raise NotFound("No such case.") from None
+        auth.require_not_own(staff_id, case.user_id, "resolve (or refund) a case on")
         if not lifecycle.CASE.allows("resolve", case.status):
             raise Conflict("The case is already resolved.")
         item = Item.get(case.item_id, consistent_read=True)

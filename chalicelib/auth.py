@@ -48,6 +48,12 @@ def require_owner(caller: Caller, owner_id: str | None, what: str = "resource") 
         raise NotFound(f"No such {what}.")
 
 
+def require_not_own(staff_id: str, owner_id: str | None, action: str) -> None:
+    """403 when a staff member would decide on their own order or case (four eyes on money)."""
+    if owner_id is not None and owner_id == staff_id:
+        raise Forbidden(f"You cannot {action} your own order; another staff member must do it.")
+
+
 def issuer() -> str:
     return f"https://cognito-idp.{config.region()}.amazonaws.com/{config.get('USER_POOL_ID')}"
 

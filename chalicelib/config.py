@@ -138,6 +138,8 @@ BUSINESS_DEFAULTS = {
     "PACKAGE_PAYMENT_DAYS": "7",
     # an item back on the shelf after a hold keeps its deadline, but never less than this many days
     "STORAGE_RESUME_GRACE_DAYS": "7",
+    # minutes after its scan when staff may still void an exceptional parcel scanned by mistake
+    "PARCEL_VOID_MINUTES": "60",
     # the Lambda timeout (.chalice/config.json lambda_timeout): an idempotency claim is leased this long
     "FUNCTION_TIMEOUT_SECONDS": "30",
     # an order re-prices its cart lines at creation: a change of at most this percent of the cart's

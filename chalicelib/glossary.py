@@ -80,6 +80,7 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         ParcelStatus.ABANDONED: "An exceptional parcel nobody claimed within "
         f"{EXCEPTIONAL_PARCEL_DAYS} days: waiting for destruction.",
         ParcelStatus.DESTROYED: "Physically destroyed by the warehouse.",
+        ParcelStatus.VOIDED: "A wrong scan undone by staff (who and why recorded): it never was a parcel.",
     },
     "case": {
         CaseStatus.OPEN: "An after-sales request waiting for staff.",

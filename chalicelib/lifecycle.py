@@ -74,6 +74,7 @@ class ParcelStatus(StrEnum):
     ASSIGNED = "assigned"
     ABANDONED = "abandoned"
     DESTROYED = "destroyed"
+    VOIDED = "voided"
 
 
 class CaseStatus(StrEnum):
@@ -424,6 +425,8 @@ PARCEL = Lifecycle(
         Transition("assign", (X.EXCEPTIONAL,), X.ASSIGNED, (W,), ("assigned_at",)),
         Transition("abandon", (X.EXCEPTIONAL,), X.ABANDONED, (S,), ("abandoned_at",)),
         Transition("destroy", (X.ABANDONED,), X.DESTROYED, (W,), ("destroyed_at",)),
+        # a wrong scan undone: nothing attached, within PARCEL_VOID_MINUTES of the scan (warehouse.void)
+        Transition("void", (X.EXCEPTIONAL,), X.VOIDED, (W,), ("voided_at",)),
     ],
     queues={X.EXCEPTIONAL: Q.EXCEPTIONAL, X.ABANDONED: Q.DESTRUCTION},
 )

@@ -99,7 +99,11 @@ ERRORS = {
         "header value.",
     ),
     401: ("Unauthorized", "unauthorized: no token, or an invalid or expired one."),
-    403: ("Forbidden", "forbidden: the caller lacks the staff group this operation needs."),
+    403: (
+        "Forbidden",
+        "forbidden: the caller lacks the staff group this operation needs, or would decide on their own "
+        "order or case (approve, reject, purchase, resolve).",
+    ),
     404: ("NotFound", "not_found: no such object, or another customer's (its existence stays hidden)."),
     409: (
         "Conflict",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, currency, db, lifecycle, money, refunds, uow, users, wallet
+from chalicelib import auth, clock, config, currency, db, lifecycle, money, refunds, uow, users, wallet
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, OrderStatus, Queue, Settlement
@@ -92,6 +92,7 @@ def item_queue(status: str, limit: int, cursor: dict | None) -> dict:
 
 def approve(order_id: str, staff_id: str) -> dict:
     order = _order(order_id)
+    auth.require_not_own(staff_id, order.user_id, "approve")
     lifecycle.ORDER.require("approve", order.status)
     items = order_items(order)
     now = clock.now_iso()
@@ -110,6 +111,7 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
 
     def unit() -> uow.Unit:
         order = _order(order_id)
+        auth.require_not_own(staff_id, order.user_id, "reject")
         if not lifecycle.ORDER.allows("reject", order.status):
             raise Conflict(f"The order is {order.status}; only pending_review orders can be rejected.")
         items = order_items(order)
@@ -195,6 +197,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
     def unit() -> uow.Unit:
         item = _item(item_id)
+        auth.require_not_own(staff_id, item.user_id, "record a purchase (and its refund or charge) for")
         if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
         order = _order(item.order_id)

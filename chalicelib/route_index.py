@@ -62,6 +62,7 @@ ROUTES_BY_MODULE = {
         ("POST", "/staff/inbound"),
         ("POST", "/staff/items/{item_id}/inspection"),
         ("POST", "/staff/parcels/{parcel_id}/assign"),
+        ("POST", "/staff/parcels/{parcel_id}/void"),
     ],
     "chalicelib.api.storage": [
         ("GET", "/staff/destruction-queue"),

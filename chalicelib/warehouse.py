@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
@@ -47,6 +47,12 @@ def parcel_json(parcel: Parcel) -> dict:
         body["contested"] = plain(parcel.contested)
     if parcel.storage_expires_at:
         body["storage_expires_at"] = parcel.storage_expires_at
+    if parcel.voided_at:
+        body["void"] = {
+            "voided_at": parcel.voided_at,
+            "voided_by": parcel.voided_by,
+            "reason": parcel.void_reason,
+        }
     return body
 
 
@@ -205,6 +211,25 @@ def _parcel(parcel_id: str) -> Parcel:
         return Parcel.get(parcel_id, consistent_read=True)
     except Parcel.DoesNotExist:
         raise NotFound("No such parcel.") from None
+
+
+def void(parcel_id: str, staff_id: str, reason: str) -> dict:
+    """Undo a wrong scan: an exceptional parcel with nothing attached (no items, no claims), within
+    PARCEL_VOID_MINUTES of its scan, leaves the queue and the storage sweep as `voided`, with who and why.
+    One conditional write (the status and the version): a racing assign or second void gets a 409."""
+    parcel = _parcel(parcel_id)
+    lifecycle.PARCEL.require("void", parcel.status)
+    if parcel.item_ids or parcel.contested or parcel.user_id:
+        raise Conflict("Something is attached to this parcel (items or claims): it cannot be voided.")
+    window = config.get_int("PARCEL_VOID_MINUTES")
+    now_dt = clock.now()
+    if now_dt - clock.parse_iso(parcel.received_at) > timedelta(minutes=window):
+        raise Conflict(f"A parcel can be voided only within {window} minutes of its scan.")
+    also = [Parcel.voided_by.set(staff_id), Parcel.void_reason.set(reason), Parcel.deadline_key.remove()]
+    move = lifecycle.PARCEL.move(parcel, "void", now=clock.iso(now_dt), source=parcel.status, also=also)
+    db.update_or_conflict(parcel, *move, "The parcel changed meanwhile; reload it.")
+    parcel.voided_by, parcel.void_reason = staff_id, reason
+    return parcel_json(parcel)
 
 
 def assign(

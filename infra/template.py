@@ -512,6 +512,9 @@ def cognito_resources(stage: Stage) -> dict[str, dict]:
                 "UserPoolName": stage.user_pool_name,
                 "UsernameAttributes": ["email"],
                 "AutoVerifiedAttributes": ["email"],
+                # a user's new email address takes effect only once verified: notifications and the staff's
+                # parcel assignment use it (chalicelib/users.py)
+                "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]},
                 "Policies": {"PasswordPolicy": dict(USER_POOL_PASSWORD_POLICY)},
                 "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
                 "DeletionProtection": "ACTIVE",

@@ -86,6 +86,14 @@ class AssignBody(Body):
         return self
 
 
+class VoidBody(Body):
+    """Why a parcel scanned by mistake is voided (kept with who voided it)."""
+
+    model_config = example({"reason": "Mis-scan: the barcode was read twice into one number"})
+
+    reason: Text = Field(description="Why the scan was wrong, in a few words.")
+
+
 class Checks(Body):
     """The appearance checks of an inspection: `ok`, `issue`, or `n/a` (not applicable)."""
 
@@ -226,6 +234,13 @@ def assign_parcel(req: Req, parcel_id: str) -> dict:
         if user_id is None:
             raise ValidationError("No customer has that email address.")
     return warehouse.assign(parcel_id, req.user.user_id, b.item_ids, user_id, b.description)
+
+
+@route(bp, "/staff/parcels/{parcel_id}/void", "POST", groups=WAREHOUSE, body=VoidBody, response=ParcelOut)
+@performs("parcel.void")
+def void_parcel(req: Req, parcel_id: str) -> dict:
+    """Undo a wrong scan: an exceptional parcel with nothing attached, within PARCEL_VOID_MINUTES of it."""
+    return warehouse.void(parcel_id, req.user.user_id, req.body.reason)
 
 
 @route(bp, "/staff/items/{item_id}/inspection", "POST", groups=WAREHOUSE, body=InspectionBody, response=Item)

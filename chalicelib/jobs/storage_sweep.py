@@ -4,8 +4,8 @@
   and threshold, listing all their items at that threshold; each item reminded at most once per
   threshold; never a late reminder for an item already past its deadline. A deadline that comes back
   onto a day a window already read (an item's clock resuming after a package or an after-sales hold)
-  is marked by its writer (storage.reread_reminders) and read again at the next run: a reminder still
-  owed is sent then, late, rather than never.
+  is marked by its writer (chalicelib/storage.py reread_reminders) and read again at the next run: a
+  reminder still owed is sent then, late, rather than never.
 - Items still stored past their deadline with no package: `abandoned`, onto the destruction queue,
   no email. Exceptional parcels past their 30 days: the same. Items in a package have no deadline entry
   and are never touched; a package left unpaid past its payment deadline expires (cancelled, its items
@@ -28,7 +28,7 @@ from datetime import date, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
-from chalicelib import clock, db, emails, ids, lifecycle, metrics, storage, users
+from chalicelib import clock, config, db, emails, ids, lifecycle, metrics, users
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.jobs import JobState
@@ -52,7 +52,8 @@ _TRANSIENT_SES = {
 }
 
 
-reminder_days = storage.reminder_days
+def reminder_days() -> list[int]:
+    return storage_rules.reminder_days(config.setting("REMINDER_DAYS"))
 
 
 class OutOfTime(Exception):
@@ -210,7 +211,7 @@ class Sweep:
     def _reread_marks(self, thresholds: list[int]) -> dict[date, RequestRecord]:
         """The marked days from today to the longest threshold ahead (one BatchGetItem)."""
         days = [self.today + timedelta(days=n) for n in range(max(thresholds) + 1)]
-        keys = {day: (storage.REREAD_PREFIX + day.isoformat(),) for day in days}
+        keys = {day: (storage_rules.REREAD_PREFIX + day.isoformat(),) for day in days}
         found = db.batch_read([(RequestRecord, key) for key in keys.values()])
         return {day: found[(RequestRecord, k)] for day, k in keys.items() if (RequestRecord, k) in found}
 

@@ -57,6 +57,9 @@ class Parcel(Model):
     assigned_at = UnicodeAttribute(null=True)
     abandoned_at = UnicodeAttribute(null=True)
     destroyed_at = UnicodeAttribute(null=True)
+    voided_at = UnicodeAttribute(null=True)
+    voided_by = UnicodeAttribute(null=True)
+    void_reason = UnicodeAttribute(null=True)
     # why the scan could not choose an owner: {"declared_by": [user ids], "expected_item_ids": [...]}
     contested = MapAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)

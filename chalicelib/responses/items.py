@@ -17,6 +17,9 @@ from chalicelib.lifecycle import ItemSource
 from chalicelib.lifecycle import Settlement as S
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
 
+# staff user ids in items' records: kept in staff answers, never sent to customers (web.route strips them)
+STAFF_ONLY_FIELDS = frozenset({"purchased_by", "recorded_by", "inspected_by"})
+
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
@@ -41,7 +44,7 @@ class ItemPurchase(Out):
         description="(actual - listed unit price) x quantity: negative when the goods were cheaper."
     )
     purchased_at: Timestamp
-    purchased_by: str = Field(description="The staff member who recorded the purchase.")
+    purchased_by: str = absent("The staff member who recorded the purchase (staff answers only).")
     settlement: Settlement = Field(
         description="What became of the difference: none, charged from the wallet, refunded to it, "
         "awaiting_confirmation or awaiting_payment by the customer, or declined (the item is cancelled)."
@@ -57,7 +60,7 @@ class DomesticShipment(Out):
     carrier: str
     tracking_no: str
     shipped_at: Timestamp
-    recorded_by: str = Field(description="The staff member who recorded the shipment.")
+    recorded_by: str = absent("The staff member who recorded the shipment (staff answers only).")
 
 
 class InspectionChecks(Out):
@@ -89,7 +92,7 @@ class Inspection(Out):
     )
     scope: str
     inspected_at: Timestamp
-    inspected_by: str
+    inspected_by: str = absent("The staff member who inspected the item (staff answers only).")
 
 
 class ItemPhoto(Out):
@@ -268,3 +271,12 @@ class StaffItemPage(Out):
 
     items: list[StaffItem]
     next_cursor: str | None
+
+
+def without_staff_ids(body):
+    """`body` (a serialized answer) without STAFF_ONLY_FIELDS at any depth: what a customer may see."""
+    if isinstance(body, list):
+        return [without_staff_ids(value) for value in body]
+    if isinstance(body, dict):
+        return {k: without_staff_ids(v) for k, v in body.items() if k not in STAFF_ONLY_FIELDS}
+    return body

@@ -34,6 +34,14 @@ class ParcelClaims(Out):
     expected_item_ids: list[str] = Field(description="Purchased items shipped with this tracking number.")
 
 
+class ParcelVoid(Out):
+    """Who voided a parcel scanned by mistake, when and why."""
+
+    voided_at: Timestamp
+    voided_by: str = Field(description="The staff member's id.")
+    reason: str
+
+
 _PARCEL_EXAMPLE = {
     "parcel_id": "pcl_3f9a1c0e7b2d4a6f8e1c3b5d7a",
     "status": ParcelStatus.MATCHED,
@@ -64,6 +72,7 @@ class Parcel(Out):
         description="Set when it arrived exceptional: kept until then (30 days after receipt), then "
         "destroyed.",
     )
+    void: ParcelVoid = absent(description="Present when staff voided it as a wrong scan (status `voided`).")
 
 
 _EXCEPTIONAL_EXAMPLE = {

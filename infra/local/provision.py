@@ -95,6 +95,8 @@ def create_user_pool() -> dict:
         PoolName=config.get("TABLE_PREFIX") + "-users",
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
+        # a new email address takes effect only once the user has verified it (the template's too)
+        UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
         Policies={"PasswordPolicy": {"MinimumLength": 10, "RequireNumbers": True, "RequireSymbols": False}},
     )["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(

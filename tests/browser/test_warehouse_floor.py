@@ -5,6 +5,7 @@ Each test drives the console against the real local stack (under the stack lock)
 from __future__ import annotations
 
 import io
+import re
 import uuid
 
 from playwright.sync_api import expect
@@ -194,3 +195,65 @@ def test_on_a_390_px_phone_the_warehouse_header_fits_the_screen(browser, local_s
         phone.shot("phone-inbound", full_page=False)
     finally:
         context.close()
+
+
+def test_scanning_an_item_or_package_label_opens_its_screen(console, http):
+    received = flows.received_item(http)
+    package = flows.paid_package(http)
+    page = console.page
+    console.sign_in(flows.WAREHOUSE)
+    scan = page.get_by_label("Tracking number (scan)")
+    expect(scan).to_be_focused()
+    page.keyboard.type(received["item_id"])  # what the item label's barcode holds
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"#/inspection/{received['item_id']}$"))
+    expect(page.get_by_role("form", name="Inspection")).to_be_visible()
+    console.go("#/inbound")
+    expect(scan).to_be_focused()
+    page.keyboard.type(package["package_id"])
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"#/packages/{package['package_id']}$"))
+    expect(page.get_by_role("form", name="Pack")).to_be_visible()
+    console.go("#/inbound")
+    expect(scan).to_be_focused()
+    page.keyboard.type(package["items"][0]["item_id"])  # an item already packed: its package
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"#/packages/{package['package_id']}$"))
+
+
+def test_identical_titles_are_told_apart_and_inspection_shows_the_listing_beside_the_qc_photos(console, http):
+    first, second = flows.received_item(http), flows.received_item(http)
+    assert first["title"] == second["title"]
+    page = console.page
+    console.sign_in(flows.WAREHOUSE)
+    console.go("#/inspection")
+    queue = page.get_by_role("table", name="Received items")
+    for item in (first, second):
+        expect(queue).to_contain_text(item["item_id"][-8:])
+    console.go(f"#/inspection/{first['item_id']}")
+    listing = page.get_by_role("region", name="Listing")
+    expect(listing.get_by_role("img", name=re.compile("^Listing photo 1 of ")).first).to_be_visible()
+    expect(listing).to_contain_text(", ".join(f"{k}: {v}" for k, v in first["props"].items()))
+    expect(page.get_by_role("region", name="QC photos")).to_be_visible()
+    expect(page.locator("dl.facts").first).to_contain_text(first["item_id"])
+    console.shot("inspection-listing")
+
+
+def test_a_parcel_scanned_by_mistake_is_voided_from_the_exceptional_parcels_screen(console, http):
+    wrong = f"0F{uuid.uuid4().hex[:6].upper()}"  # a truncated scan: an exceptional parcel nobody expects
+    parcel = flows.ok(
+        http.call("POST", "/staff/inbound", user=flows.WAREHOUSE, json={"tracking_no": wrong}), 201
+    )
+    page = console.page
+    console.sign_in(flows.WAREHOUSE)
+    expect(page.get_by_role("heading", name="Inbound scan")).to_be_visible()
+    console.go("#/parcels")
+    card = page.locator(f"section.card[data-parcel-id='{parcel['parcel_id']}']")
+    card.get_by_text("Scanned by mistake? Void it").click()
+    undo = card.get_by_role("form", name=f"Void parcel {wrong}")
+    undo.get_by_role("button", name="Void wrong scan").click()
+    expect(undo.get_by_role("alert")).to_contain_text("Say why")
+    undo.get_by_label("Why it was a wrong scan").fill("two barcodes read as one")
+    undo.get_by_role("button", name="Void wrong scan").click()
+    expect(card).to_have_count(0)
+    assert wrong not in _exceptional_tracking_numbers(http)

@@ -263,6 +263,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/staff/parcels/{parcel_id}/assign"): Expect(
         WH, params={"parcel_id": "parcel_id"}, body={"user_id": "{user_id}"}
     ),
+    ("POST", "/staff/parcels/{parcel_id}/void"): Expect(
+        WH, params={"parcel_id": "parcel_id"}, body={"reason": "wrong scan"}
+    ),
     ("POST", "/staff/items/{item_id}/photos"): Expect(WH, params=ITEM, body={"content_type": "image/png"}),
     ("GET", "/staff/photos/{photo_id}"): Expect(WH, params={"photo_id": "photo_id"}),
     ("GET", "/items/{item_id}/photos"): Expect(OWNER_OR_STAFF, params=ITEM),

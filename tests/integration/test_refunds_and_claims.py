@@ -12,10 +12,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chalicelib.models.commerce import Item
-from tests.integration.conftest import ALICE, BOB, REVIEWER, WAREHOUSE, send_webhook, sent_emails, top_up
+from tests.integration.conftest import (
+    ADMIN,
+    ALICE,
+    BOB,
+    REVIEWER,
+    WAREHOUSE,
+    send_webhook,
+    sent_emails,
+    top_up,
+)
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -391,3 +402,33 @@ class TestBankFeePolicy:
         api.post(f"/orders/{order['order_id']}/pay", user=ALICE)
         cancelled = api.post(f"/orders/{order['order_id']}/cancel", user=ALICE).body
         assert cancelled["refunded_fen"] == 5800 and balance(api) == 5800
+
+
+def test_a_staff_member_cannot_resolve_or_refund_a_case_on_their_own_order(api):
+    """Issue 21, item 8: the warehouse member's own goods; another staff member (the admin) resolves it."""
+    item_id = stored(api, tracking="YT5000042", user=WAREHOUSE)
+    case = api.post("/after-sales", {"item_id": item_id, "type": "refund", "reason": "Torn"}, user=WAREHOUSE)
+    assert case.status == 201, case.body
+    before = balance(api, WAREHOUSE)
+    body = {"resolution": "refund", "refund_fen": 1000}
+    own = api.post(f"/staff/after-sales/{case.body['case_id']}/resolve", body, user=WAREHOUSE)
+    assert own.status == 403 and "your own order" in own.body["error"]["message"]
+    assert balance(api, WAREHOUSE) == before
+    assert api.post(f"/staff/after-sales/{case.body['case_id']}/resolve", body, user=ADMIN).status == 200
+    assert balance(api, WAREHOUSE) == before + 1000
+
+
+def test_customers_never_see_staff_user_ids_and_staff_answers_keep_them(api):
+    """Issue 21, item 8: purchased_by, recorded_by and inspected_by are staff user ids."""
+    item_id = stored(api, tracking="YT5000043")
+    mine = api.get(f"/items/{item_id}", user=ALICE).body
+    assert mine["purchase"] and mine["domestic_shipment"] and mine["inspection"]
+    text = json.dumps([mine, api.get("/warehouse/items", user=ALICE).body])
+    for name in ("purchased_by", "recorded_by", "inspected_by"):
+        assert name not in text
+    assert api.user_id(REVIEWER) not in text and api.user_id(WAREHOUSE) not in text
+    staff = api.get(f"/staff/orders/{mine['order_id']}", user=REVIEWER).body
+    [line] = staff["items"]
+    assert line["purchase"]["purchased_by"] == api.user_id(REVIEWER)
+    assert line["domestic_shipment"]["recorded_by"] == api.user_id(REVIEWER)
+    assert line["inspection"]["inspected_by"] == api.user_id(WAREHOUSE)

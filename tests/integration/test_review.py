@@ -242,3 +242,21 @@ def test_twenty_concurrent_approvals_one_wins(api):
         )
     statuses = sorted(r.status for r in results)
     assert statuses.count(200) == 1 and statuses.count(409) == 19, statuses
+
+
+def test_a_reviewer_cannot_approve_reject_or_purchase_for_their_own_order(api):
+    """Issue 21, item 8: four eyes on money; another staff member (here the admin) can."""
+    own = paid_order(api, user=REVIEWER)
+    order_id = own["order_id"]
+    approve = api.post(f"/staff/orders/{order_id}/approve", user=REVIEWER)
+    assert approve.status == 403 and "your own order" in approve.body["error"]["message"]
+    reject = api.post(f"/staff/orders/{order_id}/reject", {"reason": "mine"}, user=REVIEWER)
+    assert reject.status == 403
+    assert api.get(f"/orders/{order_id}", user=REVIEWER).body["status"] == "pending_review"  # nothing changed
+    assert api.post(f"/staff/orders/{order_id}/approve", user=ADMIN).status == 200
+    item_id = own["items"][0]["item_id"]
+    body = {"merchant_order_no": "TB-OWN", "actual_unit_price_fen": 100}  # would refund most of it
+    before = balance(api, REVIEWER)
+    assert api.post(f"/staff/items/{item_id}/purchase", body, user=REVIEWER).status == 403
+    assert balance(api, REVIEWER) == before
+    assert api.post(f"/staff/items/{item_id}/purchase", body, user=ADMIN).status == 200

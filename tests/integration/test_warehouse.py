@@ -100,6 +100,48 @@ class TestInbound:
         assert len({r.body["parcel_id"] for r in results}) == 1
         assert api.get(f"/items/{ids[0]}", user=ALICE).body["status"] == "received"
 
+    def test_a_wrong_scan_is_voided_with_who_and_why_and_leaves_the_queue(self, api):
+        clock.set_now(datetime(2026, 11, 20, 4, 0, tzinfo=UTC))
+        parcel = api.post("/staff/inbound", {"tracking_no": "0FDCA90"}, user=WAREHOUSE).body
+        assert parcel["status"] == "exceptional"
+        clock.set_now(datetime(2026, 11, 20, 4, 30, tzinfo=UTC))
+        voided = api.post(
+            f"/staff/parcels/{parcel['parcel_id']}/void", {"reason": "two scans merged"}, user=WAREHOUSE
+        )
+        assert voided.status == 200, voided.body
+        assert voided.body["status"] == "voided"
+        assert voided.body["void"] == {
+            "voided_at": "2026-11-20T04:30:00Z",
+            "voided_by": api.user_id(WAREHOUSE),
+            "reason": "two scans merged",
+        }
+        queue = api.get("/staff/parcels?status=exceptional", user=WAREHOUSE).body["items"]
+        assert parcel["parcel_id"] not in {p["parcel_id"] for p in queue}
+        again = api.post(f"/staff/parcels/{parcel['parcel_id']}/void", {"reason": "x"}, user=WAREHOUSE)
+        assert again.status == 409
+        assign = {"customer_email": "alice@example.com"}
+        assert api.post(f"/staff/parcels/{parcel['parcel_id']}/assign", assign, user=WAREHOUSE).status == 409
+
+    def test_a_parcel_is_not_voided_after_the_window_with_items_attached_or_without_a_reason(self, api):
+        clock.set_now(datetime(2026, 11, 20, 4, 0, tzinfo=UTC))
+        late = api.post("/staff/inbound", {"tracking_no": "JD0000000777"}, user=WAREHOUSE).body
+        [item_id] = received(api)
+        matched = api.post("/staff/inbound", {"tracking_no": "YT1000001"}, user=WAREHOUSE).body
+        assert matched["status"] == "matched" and matched["item_ids"] == [item_id]
+        assert api.post(f"/staff/parcels/{late['parcel_id']}/void", {}, user=WAREHOUSE).status == 400
+        assert (
+            api.post(f"/staff/parcels/{late['parcel_id']}/void", {"reason": ""}, user=WAREHOUSE).status == 400
+        )
+        reason = {"reason": "wrong scan"}
+        assert api.post(f"/staff/parcels/{matched['parcel_id']}/void", reason, user=WAREHOUSE).status == 409
+        assert api.post(f"/staff/parcels/{late['parcel_id']}/void", reason, user=ALICE).status == 403
+        assert api.post("/staff/parcels/pcl_nope/void", reason, user=WAREHOUSE).status == 404
+        clock.set_now(datetime(2026, 11, 20, 5, 1, tzinfo=UTC))  # PARCEL_VOID_MINUTES is 60
+        refused = api.post(f"/staff/parcels/{late['parcel_id']}/void", reason, user=WAREHOUSE)
+        assert refused.status == 409 and "60 minutes" in refused.body["error"]["message"]
+        queue = api.get("/staff/parcels?status=exceptional", user=WAREHOUSE).body["items"]
+        assert late["parcel_id"] in {p["parcel_id"] for p in queue}
+
     def test_assign_an_exceptional_parcel_to_expected_items(self, api):
         ids = shipped_items(api, tracking="YT2000002")
         parcel = api.post("/staff/inbound", {"tracking_no": "JD-unknown-1"}, user=WAREHOUSE).body

@@ -1,7 +1,7 @@
 // @ts-check
 // Warehouse screens: inbound scanning, exceptional parcels, inspection with QC photos, packing and
 // shipping, 4x6 in labels, the destruction queue and after-sales.
-import { ApiError, get, post } from "../api.js";
+import { ApiError, get, post, publicGet } from "../api.js";
 import { previewer, settlementKind, settlementText } from "../settlement.js";
 import {
   act,
@@ -26,6 +26,9 @@ import {
 
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
 
+/** The customer reference printed on labels: the owner id's last 8 characters. */
+const customerRef = (userId) => (userId ? String(userId).slice(-8).toUpperCase() : "–");
+
 const items = new Map(); // item_id -> the last item JSON seen (queues carry full items)
 const remember = (list) => list.forEach((i) => items.set(i.item_id, i));
 
@@ -34,11 +37,6 @@ async function itemQueue(status) {
   const page = await get(`/staff/items?status=${status}&limit=100`);
   remember(page.items);
   return page;
-}
-
-async function findItem(itemId) {
-  if (!items.has(itemId)) await itemQueue("received");
-  return items.get(itemId) || null;
 }
 
 // --- inbound -------------------------------------------------------------------------------------------
@@ -94,7 +92,8 @@ async function sendScan(scan) {
     scan.state = "failed";
     scan.note = plain(error);
     renderScans();
-    if (screen?.form.isConnected) showError(screen.form.errorBox, `${scan.no} not recorded. ${plain(error)}`);
+    // its own alert: the form's error box clears on the next keystroke, which a scanner sends at once
+    if (screen?.alert.isConnected) showError(screen.alert, `${scan.no} not recorded. ${plain(error)}`);
     say(`Not recorded: ${scan.no}`);
   }
 }
@@ -114,11 +113,28 @@ function oldestWaiting() {
   return null;
 }
 
+// the console's own labels carry the item or package id (Code 128): scanned here, they open its screen
+const LABEL = /^(itm|pkg)_[0-9A-Za-z]+$/i;
+
+async function openLabel(code) {
+  const id = code.slice(0, 4).toLowerCase() + code.slice(4);
+  if (id.startsWith("pkg_")) {
+    location.hash = `#/packages/${id}`;
+    return;
+  }
+  /** @type {Schemas["StaffItem"]} */
+  const item = await get(`/staff/items/${id}`);
+  items.set(item.item_id, item);
+  if (item.status === "abandoned") location.hash = "#/destruction";
+  else if (item.package_id && item.status !== "received") location.hash = `#/packages/${item.package_id}`;
+  else location.hash = `#/inspection/${item.item_id}`;
+}
+
 export async function inbound(view) {
   const feedback = h("section", { class: "scan-feedback", "aria-live": "assertive", "aria-atomic": "true" });
   const history = h("ol", { class: "scan-history", "aria-label": "Scans on this screen" });
   const count = h("p", { class: "scan-count", role: "status" });
-  const tracking = field("Tracking number (scan)", { name: "tracking_no", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", class: "scan-input", maxlength: 64 }, { hint: "Scan the domestic parcel's barcode (the scanner presses Enter), or type it and press Enter. Scans are queued: keep scanning." });
+  const tracking = field("Tracking number (scan)", { name: "tracking_no", autocomplete: "off", autocapitalize: "characters", spellcheck: "false", class: "scan-input", maxlength: 64 }, { hint: "Scan the domestic parcel's barcode (the scanner presses Enter), or type it and press Enter. Scans are queued: keep scanning. An item or package label opens its screen." });
   const carrier = field("Carrier (optional)", { name: "carrier", maxlength: 64, autocomplete: "off" });
   const weight = field("Parcel weight in g (optional)", { name: "weight_g", inputmode: "numeric", autocomplete: "off" });
   const f = form({ class: "scan-form", "aria-label": "Inbound scan" }, [tracking, h("details", {}, h("summary", {}, "Carrier and weight"), h("div", { class: "row" }, carrier, weight))], "Receive", async () => {
@@ -126,6 +142,7 @@ export async function inbound(view) {
     tracking.control.value = ""; // free the field now: the scanner's next characters start the next scan
     tracking.control.focus();
     if (!no) throw new Error("Scan or type a tracking number.");
+    if (LABEL.test(no)) return openLabel(no);
     const body = { tracking_no: no };
     if (carrier.control.value.trim()) body.carrier = carrier.control.value.trim();
     if (weight.control.value.trim()) {
@@ -141,8 +158,9 @@ export async function inbound(view) {
     renderScans();
     drain();
   });
-  screen = { feedback, history, count, form: f };
-  fill(view, h("h1", {}, "Inbound scan"), f, feedback, h("h2", {}, "This session"), count, history);
+  const alert = errorBox();
+  screen = { feedback, history, count, alert };
+  fill(view, h("h1", {}, "Inbound scan"), f, alert, feedback, h("h2", {}, "This session"), count, history);
   renderScans();
   tracking.control.focus();
 }
@@ -161,7 +179,7 @@ async function showScan(box, parcel, kind) {
       { class: "expected" },
       parcel.item_ids.map((id) => {
         const i = known.get(id);
-        return h("li", {}, i ? [h("strong", {}, `${i.title} × ${i.quantity}`), ` ${props(i.props)}`, i.remark ? ` · remark: ${i.remark}` : "", " ", h("a", { href: `#/inspection/${id}` }, "Inspect"), " ", h("a", { href: `#/label/item/${id}` }, "Label")] : `item ${shortId(id)}`);
+        return h("li", {}, i ? [h("strong", {}, `${i.title} × ${i.quantity}`), ` ${props(i.props)} · `, h("code", {}, shortId(id)), ` · ref ${customerRef(i.user_id)}`, i.remark ? ` · remark: ${i.remark}` : "", " ", h("a", { href: `#/inspection/${id}` }, "Inspect"), " ", h("a", { href: `#/label/item/${id}` }, "Label")] : `item ${shortId(id)}`);
       }),
     );
   }
@@ -197,7 +215,16 @@ export async function parcels(view) {
       say(`Parcel ${p.tracking_no} assigned.`);
       await parcels(view);
     });
-    return h("section", { class: "card", dataset: { parcelId: p.parcel_id } }, h("h2", {}, p.tracking_no, h("small", {}, ` ${p.carrier || ""}`)), h("p", {}, `Received ${when(p.received_at)}${p.weight_g ? ` · ${p.weight_g} g` : ""} · kept until ${when(p.storage_expires_at)}`), f);
+    const reason = field("Why it was a wrong scan", { maxlength: 500, autocomplete: "off" });
+    const undo = form({ class: "inline-form void", "aria-label": `Void parcel ${p.tracking_no}` }, [reason], "Void wrong scan", async () => {
+      if (!reason.control.value.trim()) throw new Error("Say why this scan was wrong.");
+      await post(`/staff/parcels/${p.parcel_id}/void`, { reason: reason.control.value.trim() });
+      say(`Parcel ${p.tracking_no} voided.`);
+      await parcels(view);
+    });
+    undo.submitButton.className = "danger";
+    const voidable = !p.contested && !p.item_ids.length;
+    return h("section", { class: "card", dataset: { parcelId: p.parcel_id } }, h("h2", {}, p.tracking_no, h("small", {}, ` ${p.carrier || ""}`)), h("p", {}, `Received ${when(p.received_at)}${p.weight_g ? ` · ${p.weight_g} g` : ""} · kept until ${when(p.storage_expires_at)}`), f, voidable ? h("details", { class: "void" }, h("summary", {}, "Scanned by mistake? Void it (soon after the scan)"), undo) : null);
   });
   fill(view, h("h1", {}, "Exceptional parcels"), h("p", { class: "summary" }, `${page.items.length} parcels nobody expected, oldest first. Assign one when a customer identifies it.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No exceptional parcel.")]));
 }
@@ -211,13 +238,14 @@ export async function inspectionQueue(view) {
       "tr",
       {},
       h("td", {}, h("a", { href: `#/inspection/${i.item_id}` }, i.title), h("br"), h("small", {}, props(i.props))),
+      h("td", {}, h("code", {}, shortId(i.item_id)), h("br"), h("small", {}, `ref ${customerRef(i.user_id)}`)),
       h("td", { class: "num" }, i.quantity),
       h("td", {}, i.remark || "–"),
       h("td", {}, when(i.received_at)),
       h("td", {}, h("a", { href: `#/label/item/${i.item_id}` }, "Label")),
     ),
   );
-  fill(view, h("h1", {}, "Inspection"), h("p", { class: "summary" }, `${page.items.length}${page.next_cursor ? "+" : ""} received items waiting for inspection, oldest first.`), rows.length ? table(["Item", "Qty", "Customer remark", "Received", ""], rows, "Received items") : h("p", { class: "empty" }, "Nothing to inspect."));
+  fill(view, h("h1", {}, "Inspection"), h("p", { class: "summary" }, `${page.items.length}${page.next_cursor ? "+" : ""} received items waiting for inspection, oldest first.`), rows.length ? table(["Item", "Id / customer", "Qty", "Customer remark", "Received", ""], rows, "Received items") : h("p", { class: "empty" }, "Nothing to inspect."));
 }
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
@@ -342,12 +370,35 @@ function inspectionForm(item, done) {
   });
 }
 
+/** The marketplace listing beside the QC photos: its pictures and the ordered SKU's properties. */
+function listingPanel(item, product) {
+  const sku = product?.skus.find((k) => k.sku_id === item.sku_id) || null;
+  return h(
+    "section",
+    { class: "card listing", "aria-labelledby": "listing-h" },
+    h("h2", { id: "listing-h" }, "Listing"),
+    product
+      ? [
+          h("ul", { class: "thumbs", "aria-label": "Listing photos" }, product.images.slice(0, 6).map((url, n) => h("li", {}, h("a", { href: url, target: "_blank", rel: "noopener" }, h("img", { src: url, alt: `Listing photo ${n + 1} of ${product.title}`, loading: "lazy", width: 120, height: 120 }))))),
+          h("dl", { class: "facts compact" }, h("dt", {}, "Ordered SKU"), h("dd", {}, props(sku?.props || item.props)), h("dt", {}, "Listing"), h("dd", {}, h("a", { href: product.source_url, target: "_blank", rel: "noopener noreferrer" }, `${product.source} page`))),
+        ]
+      : h("p", { class: "muted" }, `The listing could not be loaded; ordered SKU: ${props(item.props)}.`),
+  );
+}
+
 export async function inspect(view, itemId) {
-  const item = await findItem(itemId);
-  if (!item) {
-    fill(view, h("h1", {}, "Item not waiting for inspection"), h("p", {}, `Item ${itemId} is not in the received queue (already inspected, or not scanned in yet).`), h("p", {}, h("a", { href: "#/inspection" }, "Back to inspection")));
+  let item;
+  try {
+    /** @type {Schemas["StaffItem"]} */
+    item = await get(`/staff/items/${itemId}`);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
+    fill(view, h("h1", {}, "No such item"), h("p", {}, `Item ${itemId} does not exist.`), h("p", {}, h("a", { href: "#/inspection" }, "Back to inspection")));
     return;
   }
+  items.set(item.item_id, item);
+  /** @type {Schemas["ProductDetail"] | null} */
+  const product = item.product_id ? await publicGet(`/products/${item.product_id}`).catch(() => null) : null;
   const outcome = h("div", { "aria-live": "polite" });
   const summary = h(
     "dl",
@@ -358,6 +409,8 @@ export async function inspect(view, itemId) {
     h("dd", {}, `${item.sku_id} · ${props(item.props)}`),
     h("dt", {}, "Customer remark"),
     h("dd", {}, item.remark || "–"),
+    h("dt", {}, "Item id"),
+    h("dd", {}, h("code", {}, item.item_id), ` · customer ref ${customerRef(item.user_id)}`),
     h("dt", {}, "Status"),
     h("dd", {}, h("span", { class: `status s-${item.status}` }, item.status)),
   );
@@ -367,8 +420,8 @@ export async function inspect(view, itemId) {
     f.remove();
     say(`Inspection saved: ${saved.status}`);
   };
-  const f = item.status === "received" ? inspectionForm(item, done) : h("p", {}, `Inspected: ${item.status}.`);
-  fill(view, h("p", { class: "crumbs" }, h("a", { href: "#/inspection" }, "Inspection")), h("h1", {}, `Inspect ${item.title}`), summary, h("div", { class: "two" }, h("section", { class: "card" }, h("h2", {}, "Inspection"), outcome, f), photoPanel(item)));
+  const f = item.status === "received" ? inspectionForm(item, done) : h("p", {}, `Inspected: ${item.status}.`, item.package_id ? [" ", h("a", { href: `#/packages/${item.package_id}` }, "Open its package")] : null, " ", h("a", { href: `#/label/item/${item.item_id}` }, "Print label"));
+  fill(view, h("p", { class: "crumbs" }, h("a", { href: "#/inspection" }, "Inspection")), h("h1", {}, `Inspect ${item.title}`), summary, h("div", { class: "two" }, h("section", { class: "card" }, h("h2", {}, "Inspection"), outcome, f), h("div", { class: "stack" }, listingPanel(item, product), photoPanel(item))));
 }
 
 // --- packing and shipping ----------------------------------------------------------------------------
@@ -524,7 +577,7 @@ export async function label(view, kind, id) {
   const shelf = h("p", { class: "shelf" }, "Shelf: ", h("span", { class: "blank" }, ""));
   fill(view, 
     h("div", { class: "no-print" }, h("h1", {}, `Label for ${kind} ${shortId(id)}`), h("p", {}, "Sized for a 4 × 6 in label printer. "), h("button", { type: "button", class: "primary", onclick: () => window.print() }, "Print label")),
-    h("article", { class: "label", "aria-label": "Label preview" }, h("p", { class: "kind" }, kind === "package" ? "PACKAGE" : "ITEM"), barcode(id), h("p", { class: "code" }, id), h("p", { class: "ref" }, `Customer ref ${customer ? String(customer).slice(-8).toUpperCase() : "–"}`), ...lines, shelf),
+    h("article", { class: "label", "aria-label": "Label preview" }, h("p", { class: "kind" }, kind === "package" ? "PACKAGE" : "ITEM"), barcode(id), h("p", { class: "code" }, id), h("p", { class: "ref" }, `Customer ref ${customerRef(customer)}`), ...lines, shelf),
   );
 }
 
