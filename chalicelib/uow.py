@@ -26,7 +26,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, idempotency, ids
+from chalicelib import clock, db, idempotency, ids, wallet
 from chalicelib.errors import Conflict
 from chalicelib.lifecycle import OUTBOX, OutboxStatus
 from chalicelib.logs import get_logger
@@ -38,21 +38,11 @@ MAX_ATTEMPTS = 12
 TRANSACTION_LIMIT = 100  # DynamoDB's limit of actions in one transaction
 
 
-@dataclass(frozen=True)
-class Leg:
-    """One ledger movement: positive credits the wallet, negative debits it."""
-
-    amount_fen: int
-    kind: str
-    ref: str
-    fx: dict | None = None  # the rate snapshot the ledger entry keeps (chalicelib/currency.py)
-
-
 @dataclass
 class Unit:
     """What a unit of work wants committed."""
 
-    legs: dict[str, list[Leg]] = field(default_factory=dict)
+    legs: dict[str, list[wallet.Leg]] = field(default_factory=dict)
     writes: list[Callable[[TransactWrite], None]] = field(default_factory=list)
     result: Any = None
     # wallet accounts the build already read (e.g. in the same batch as its items): saves a read
@@ -60,7 +50,7 @@ class Unit:
 
     def move(self, user_id: str, amount_fen: int, kind: str, ref: str, fx: dict | None = None) -> None:
         if amount_fen:
-            self.legs.setdefault(user_id, []).append(Leg(int(amount_fen), kind, ref, fx or None))
+            self.legs.setdefault(user_id, []).append(wallet.Leg(int(amount_fen), kind, ref, fx or None))
 
     def write(self, op: Callable[[TransactWrite], None]) -> None:
         self.writes.append(op)
@@ -122,8 +112,6 @@ def run(
 
 
 def commit(unit: Unit) -> None:
-    from chalicelib import wallet
-
     claim = idempotency.current()
     answer = None
     with TransactWrite(connection=db.connection()) as tx:

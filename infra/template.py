@@ -4,7 +4,7 @@
 `chalice package --stage prod --merge-template out/infra-prod.json out`. Chalice deep-merges this
 template into the SAM template it generates (functions, roles, API, schedules, SQS event sources), so:
 
-- resources come from the same sources of truth as `chalicelib/provision.py` (the local stack):
+- resources come from the same sources of truth as `infra/local/provision.py` (the local stack):
   one DynamoDB table per model in `chalicelib.models.all_models()` (keys, GSIs, LSIs, projections and
   TTL read from the PynamoDB classes), the photo bucket wired to the photo queue (with its dead-letter
   queue), the Cognito pool, client and staff groups, the SES templates of `chalicelib.emails`;
@@ -34,7 +34,7 @@ from infra import chalice_sam, monitoring
 # -- settings that exist only in AWS (the local stack has no equivalent) ----------------------------
 QUARANTINE_PREFIX = "quarantine/"  # where ingestion moves rejected uploads (chalicelib/photos.py)
 QUARANTINE_DAYS = 30  # after which S3 deletes them
-PHOTO_ORIGINALS_PREFIX = "qc/"  # uploads (chalicelib.provision.PHOTO_UPLOAD_PREFIX); thumbnails are thumbs/
+PHOTO_ORIGINALS_PREFIX = "qc/"  # uploads (config.PHOTO_UPLOAD_PREFIX); thumbnails are thumbs/
 PHOTO_ORIGINAL_TRANSITION_DAYS = 60  # originals to Glacier Instant Retrieval (stack parameter default)
 # originals deleted this long after upload (0: never). Photos are taken on arrival; goods are stored up
 # to 90 days and shipped within weeks, so 365 days is about 8 months after a typical delivery.
@@ -62,7 +62,7 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 CONSOLE_CONFIG = "config.json"  # written at deploy time by infra/console_deploy.py (docs/deploy.md)
 HSTS_SECONDS = 2 * 365 * 24 * 3600
 
-# -- mirrored from chalicelib/provision.py (tests/integration/test_deployable.py compares the two) --
+# -- mirrored from infra/local/provision.py (tests/integration/test_deployable.py compares the two) --
 PHOTO_CORS_RULE = {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}
 PHOTO_DLQ_MAX_RECEIVES = 5
 USER_POOL_PASSWORD_POLICY = {"MinimumLength": 10, "RequireNumbers": True, "RequireSymbols": False}
@@ -514,7 +514,7 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
 
 
 def cognito_resources(stage: Stage) -> dict[str, dict]:
-    from chalicelib.provision import STAFF_GROUPS
+    from chalicelib.auth import STAFF_GROUPS
 
     resources: dict[str, dict] = {
         "UserPool": {

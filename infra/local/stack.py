@@ -147,13 +147,13 @@ def main() -> None:
     wait_for(f"{endpoint}/moto-api/", 15)
     say(f"moto server (embedded AWS) on {endpoint}")
 
-    from chalicelib import demo, provision
+    from infra.local import provision, seed
 
     stack = provision.provision(demo_users=True)
     os.environ["USER_POOL_ID"] = stack["user_pool_id"]
     os.environ["USER_POOL_CLIENT_ID"] = stack["client_id"]
     say(f"resources created: tables, bucket, queues, SES identity, user pool {stack['user_pool_id']}")
-    demo.seed(stack)
+    seed.seed(stack)
     say("demo data seeded")
 
     chalice = subprocess.Popen(

@@ -18,7 +18,7 @@ import pytest
 from chalice import Chalice, Rate
 from chalice.test import Client
 
-from chalicelib import emails, provision
+from chalicelib import auth, config, emails
 from chalicelib.models import all_models
 from chalicelib.web import PREFLIGHT_PATHS, ROUTES
 from infra import chalice_sam, template
@@ -41,12 +41,10 @@ PUBLIC_ROUTES = {
     ("GET", "/currencies"),
 }
 
-# Code that runs only on a laptop or in tests (provisioning, demo data), never in Lambda: its AWS
-# calls need no IAM grant. None = the whole file; a set = only those functions.
+# Code of the function zip that runs only on a laptop or in tests (provisioning), never in Lambda: its
+# AWS calls need no IAM grant. None = the whole file; a set = only those functions. (Provisioning and
+# demo data live in infra/local/, outside the zip.)
 LOCAL_ONLY: dict[str, set[str] | None] = {
-    "chalicelib/provision.py": None,
-    "chalicelib/demo.py": None,
-    "chalicelib/catalog/demo.py": None,
     "chalicelib/emails.py": {"ensure_templates"},
 }
 # boto3 calls whose IAM action is not named like the operation
@@ -223,7 +221,7 @@ def test_photo_uploads_reach_the_ingestion_queue_with_dead_letters(packaged):
     assert notification["Event"] == "s3:ObjectCreated:*"
     assert notification["Queue"] == {"Fn::GetAtt": ["PhotoQueue", "Arn"]}
     assert notification["Filter"]["S3Key"]["Rules"] == [
-        {"Name": "prefix", "Value": provision.PHOTO_UPLOAD_PREFIX}
+        {"Name": "prefix", "Value": config.PHOTO_UPLOAD_PREFIX}
     ]
     assert all(props["PublicAccessBlockConfiguration"].values())
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -257,7 +255,7 @@ def test_cognito_pool_client_and_staff_groups(packaged):
         "ALLOW_REFRESH_TOKEN_AUTH",
     }
     groups = {g["Properties"]["GroupName"] for g in of_type(packaged, "AWS::Cognito::UserPoolGroup").values()}
-    assert groups == set(provision.STAFF_GROUPS) == {"reviewer", "warehouse", "admin"}
+    assert groups == set(auth.STAFF_GROUPS) == {"reviewer", "warehouse", "admin"}
 
 
 def test_ses_configuration_set_and_every_template(packaged):

@@ -80,7 +80,8 @@ def test_access_token_is_not_an_id_token(api):
 
 
 def test_token_for_another_app_client_is_401(api):
-    from chalicelib import aws, provision
+    from chalicelib import aws
+    from infra.local import provision
 
     idp = aws.client("cognito-idp")
     other = idp.create_user_pool_client(
@@ -93,7 +94,8 @@ def test_token_for_another_app_client_is_401(api):
 
 
 def test_token_from_another_pool_is_401(api):
-    from chalicelib import aws, provision
+    from chalicelib import aws
+    from infra.local import provision
 
     idp = aws.client("cognito-idp")
     pool = idp.create_user_pool(PoolName="elsewhere", UsernameAttributes=["email"])["UserPool"]["Id"]
