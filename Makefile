@@ -1,10 +1,12 @@
-# The two commands: `make run` (local stack on moto) and `make test` (the whole suite).
+# The commands: `make run` (local stack on moto), `make check` (the everyday loop, ~20 s) and `make test`
+# (the whole suite).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt token job topup clean-venv package demo bench-load browser contract-tools console-tools console-check
+.PHONY: run check test lint fmt token job topup clean-venv package demo bench-load browser contract-tools \
+	console-tools console-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,10 +62,20 @@ console-check: $(CONSOLE_STAMP) $(TS_STAMP)
 run: $(STAMP)
 	$(BIN)/python -m infra.local.stack
 
+## make check: the everyday loop: lint, the unit tier (no moto, no app) and the service tier (the core
+## services' integration tests on one provisioned in-process moto, reset between tests)
+SERVICE_TIER := tests/integration/test_wallet.py tests/integration/test_orders.py \
+	tests/integration/test_lost_races.py
+check: $(STAMP) lint
+	$(BIN)/python -m pytest -q tests/unit $(SERVICE_TIER)
+
 ## make test: lint, format check, then every test (unit, integration on in-process moto, e2e, browser, the
-## console's ESLint and type check)
+## console's ESLint and type check) on WORKERS xdist workers (one moto each); the e2e and browser tiers
+## share one local stack on fixed ports, so one worker runs them all (tests/conftest.py xdist_group).
+## `pytest -m "not e2e and not browser and not schemathesis"` leaves the slow tiers out.
+WORKERS ?= auto
 test: $(STAMP) $(CHROMIUM_STAMP) $(TS_STAMP) $(CONSOLE_STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -99,6 +111,7 @@ clean-venv:
 PACKAGE_STAGE ?= prod
 package: $(STAMP)
 	rm -rf out
+	find chalicelib -name __pycache__ -prune -exec rm -rf {} +   # chalice zips every file of chalicelib/
 	mkdir -p out
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --output out/infra-$(PACKAGE_STAGE).json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} $(BIN)/chalice package --stage $(PACKAGE_STAGE) \

@@ -217,8 +217,8 @@ def ok(result, *statuses: int) -> dict:
 
 def run_once() -> tuple[list[Row], Lifecycle]:
     from chalicelib import clock
-    from chalicelib.catalog import demo
     from chalicelib.jobs import storage_sweep
+    from infra.local import demo_catalog as demo
     from tests.integration.conftest import ALICE, BOB, REVIEWER, WAREHOUSE, send_webhook, top_up
     from tests.integration.test_auth_matrix import (
         ADDRESS,

@@ -29,10 +29,11 @@ NOW = datetime(2027, 3, 1, 3, 0, tzinfo=UTC)
 
 
 def seed(total: int) -> None:
-    from chalicelib import clock, ids, provision
+    from chalicelib import clock, ids
     from chalicelib.models.commerce import Item
     from chalicelib.models.jobs import JobState
     from chalicelib.rules import storage as storage_rules
+    from infra.local import provision
 
     users = [
         provision.create_user(
@@ -81,9 +82,10 @@ def seed(total: int) -> None:
 def one_run(total: int) -> dict:
     from moto import mock_aws
 
-    from chalicelib import auth, aws, clock, provision, users
+    from chalicelib import auth, aws, clock, users
     from chalicelib.jobs import storage_sweep
     from chalicelib.models.commerce import Item
+    from infra.local import provision
 
     with mock_aws():
         indexed_moto.reset()

@@ -7,7 +7,6 @@ from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
-from chalicelib.notify import notify
 from chalicelib.queues import queue_page
 
 # an item is with us (or was received) when a case can be opened about it
@@ -115,6 +114,19 @@ def resolve(
             if allowed is not None:
                 when = when & lifecycle.ITEM.check(Item, *allowed)
             work.update(item, [*also, Item.updated_at.set(now)], when)
+        work.notify(
+            case.user_id,
+            "after_sales_resolved",
+            {
+                "case_id": case_id,
+                "item_id": case.item_id,
+                "resolution": resolution,
+                "refund": f"{money.format_cny(refund_fen)} was returned to your wallet."
+                if refund_fen
+                else "",
+                "note": note or "",
+            },
+        )
         # the case and the item as committed, in memory (the moves set the statuses and stamps, and a
         # resumed storage clock is set on `item` by storage.resume_clock_actions)
         case.resolution, case.refund_fen, case.note = resolution, refund_fen, note
@@ -123,16 +135,4 @@ def resolve(
         work.result = (case, item)
         return work
 
-    case, item = uow.run(unit)
-    notify(
-        case.user_id,
-        "after_sales_resolved",
-        {
-            "case_id": case_id,
-            "item_id": case.item_id,
-            "resolution": resolution,
-            "refund": f"{money.format_cny(refund_fen)} was returned to your wallet." if refund_fen else "",
-            "note": note or "",
-        },
-    )
-    return case, item
+    return uow.run(unit)

@@ -386,7 +386,7 @@ def save_preference(user_id: str, code: str | None) -> dict:
     return {"currency": code}
 
 
-# --- writing rates (the job and the demo seed) ------------------------------------------------------
+# --- writing rates (the job, and infra/local/seed.py's demo rates) -------------------------------------
 
 
 def refusal(code: str, rate: Decimal, current: Any, *, source: str) -> str | None:
@@ -464,28 +464,3 @@ def store(rates: dict[str, Decimal], *, source: str, rate_date: str, rate_at: st
                 raise
             result["unchanged"].append(code)  # a concurrent run stored this date (or a newer one) first
     return result
-
-
-# demo rates for the local stack (`make run`): units per 1 CNY, about those of late 2026
-DEMO_RATES = {
-    "USD": "0.1405",
-    "EUR": "0.1212",
-    "GBP": "0.1061",
-    "AUD": "0.2145",
-    "CAD": "0.1962",
-    "JPY": "21.37",
-    "KRW": "196.4",
-    "SGD": "0.1823",
-}
-
-
-def seed_demo() -> dict:
-    """Rates in force for the local stack, stamped now, so conversions work out of the box; the
-    exchange_rates job replaces them with the configured source's."""
-    now = clock.now()
-    return store(
-        {code: Decimal(rate) for code, rate in DEMO_RATES.items()},
-        source="demo",
-        rate_date=now.date().isoformat(),
-        rate_at=clock.iso(now),
-    )

@@ -82,7 +82,7 @@ class Quote:
 def catalog_details(product_ids, current: bool = False) -> dict[str, dict]:
     """Product details by id for every known product among `product_ids`, in one batched lookup;
     `current`: as the marketplace has them now (sources with a cache re-read it, docs/sources.md)."""
-    from chalicelib.catalog.source import get_source
+    from chalicelib.catalog.configured import get_source
 
     wanted = [p for p in dict.fromkeys(product_ids) if isinstance(p, str)]
     if not wanted:

@@ -22,7 +22,6 @@ from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
-from chalicelib.notify import notify
 from chalicelib.queues import queue_page
 from chalicelib.rules import settlement
 from chalicelib.rules import shipping as rules
@@ -412,20 +411,21 @@ def expire(package: Package) -> bool:
             clock.now_iso()
         ):
             return uow.Unit(result=None)
-        return _release(current, "expire", "payment_expired")
+        work = _release(current, "expire", "payment_expired")
+        work.notify(
+            current.user_id,
+            "package_expired",
+            {
+                "package_id": current.package_id,
+                "days": config.get_int("PACKAGE_PAYMENT_DAYS"),
+                "item_count": len(current.item_ids),
+            },
+        )
+        return work
 
     body = uow.run(unit)
     if body is None:
         return False
-    notify(
-        package.user_id,
-        "package_expired",
-        {
-            "package_id": package.package_id,
-            "days": config.get_int("PACKAGE_PAYMENT_DAYS"),
-            "item_count": len(package.item_ids),
-        },
-    )
     log.info("unpaid package expired", extra={"package_id": package.package_id})
     return True
 
@@ -570,6 +570,12 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
                 Package.due_fen.set(due),
             ]
             work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, also=also))
+            if due:
+                work.notify(
+                    package.user_id,
+                    "package_payment_due",
+                    {"package_id": package_id, "amount": money.format_cny(due)},
+                )
             # the package as committed, in memory (the move set its status and stamps)
             package.packed, package.due_fen = packed, due
             package.actual_weight_g = final.actual_weight_g
@@ -588,12 +594,6 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
         packed, due = uow.run(build(may_charge=True))
     except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
         packed, due = uow.run(build(may_charge=False))
-    if due:
-        notify(
-            packed.package.user_id,
-            "package_payment_due",
-            {"package_id": package_id, "amount": money.format_cny(due)},
-        )
     log.info("package packed", extra={"package_id": package_id, "due_fen": due})
     return packed
 
@@ -663,6 +663,11 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> Pack
             also = [Item.stored_by.remove(), Item.deadline_key.remove()]  # no longer in our warehouse
             when = Item.package_id == package.package_id
             work.update(item, *lifecycle.ITEM.move(item, "ship", now=now, also=also, when=when))
+        work.notify(
+            package.user_id,
+            "package_shipped",
+            {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
+        )
         # what the transaction commits, in memory (the moves set the statuses and stamps); a packed
         # package has no review yet (customers rate delivered ones)
         package.carrier, package.tracking_no, package.tracking_url = carrier, tracking, url
@@ -671,18 +676,16 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> Pack
         return work
 
     shipped = uow.run(unit)
-    notify(
-        shipped.package.user_id,
-        "package_shipped",
-        {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
-    )
     log.info("package shipped", extra={"package_id": package_id})
     return shipped
 
 
-def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> tuple[Package, list[Item]]:
+def deliver(
+    package_id: str, confirmed_by: str, user_id: str | None = None, email: tuple[str, dict] | None = None
+) -> tuple[Package, list[Item]]:
     """`delivered`, by the customer (`user_id` given: own packages only) or by the auto-confirm job.
-    Returns the package and its items as committed."""
+    `email` (template, data) is sent to the owner if and only if this commits. Returns the package and
+    its items as committed."""
 
     def unit() -> uow.Unit:
         package = own_package(user_id, package_id) if user_id else _package(package_id)
@@ -698,6 +701,8 @@ def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> t
             when = Item.package_id == package.package_id
             work.update(item, *lifecycle.ITEM.move(item, "deliver", now=now, when=when))
         package.delivery_confirmed_by = confirmed_by
+        if email:
+            work.notify(package.user_id, *email)
         work.result = (package, items)
         return work
 

@@ -10,6 +10,7 @@ import hmac
 import json
 import re
 import time
+from collections.abc import Callable
 
 from pynamodb.transactions import TransactWrite
 
@@ -94,8 +95,13 @@ def verify_signature(header: str | None, raw_body: bytes) -> None:
         raise ValidationError("Signature does not match.", code="invalid_signature")
 
 
-def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
-    """Credit a succeeded payment exactly once, however often the provider delivers the event."""
+def handle_webhook(
+    signature: str | None, raw_body: bytes, settle_order: Callable[[uow.Unit, Payment], None]
+) -> dict:
+    """Credit a succeeded payment exactly once, however often the provider delivers the event.
+
+    `settle_order` (orders.settle_external_payment) pays the order an order payment was for, in the
+    same unit: passed in by the caller, as orders builds on payments and not the other way round."""
     verify_signature(signature, raw_body)
     try:
         event = json.loads(raw_body)
@@ -140,9 +146,7 @@ def handle_webhook(signature: str | None, raw_body: bytes) -> dict:
 
         result.write(mark_paid)
         if payment.purpose == "order" and payment.order_id:
-            from chalicelib import orders
-
-            orders.settle_external_payment(result, payment)
+            settle_order(result, payment)
         result.result = {"received": True, "duplicate": False, "payment_id": payment_id}
         return result
 

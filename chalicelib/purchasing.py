@@ -13,7 +13,6 @@ from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, Queue, Settlement
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
-from chalicelib.notify import notify
 from chalicelib.orders import (
     OrderResult,
     StaffOrderResult,
@@ -88,8 +87,8 @@ def approve(order_id: str, staff_id: str) -> OrderResult:
         order, *lifecycle.ORDER.move(order, "approve", now=now, also=[Order.decided_by.set(staff_id)])
     )
     move_items(work, items, "approve", now)
+    work.notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
     uow.run(lambda: work, retry=False, conflict="The order was changed by someone else; reload it.")
-    notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
     return OrderResult(order, items)
 
 
@@ -114,16 +113,15 @@ def reject(order_id: str, staff_id: str, reason: str) -> OrderResult:
         work.update(order, *lifecycle.ORDER.move(order, "reject", now=now, also=also))
         order.reject_reason, order.refunded_fen = reason, int(order.refunded_fen or 0) + refund
         move_items(work, items, "reject", now, extra=refund_item)
-        work.result = (OrderResult(order, items), refund)
+        work.notify(
+            order.user_id,
+            "order_rejected",
+            {"order_id": order_id, "reason": reason, "refund": money.format_cny(refund)},
+        )
+        work.result = OrderResult(order, items)
         return work
 
-    rejected, refund = uow.run(unit)
-    notify(
-        rejected.order.user_id,
-        "order_rejected",
-        {"order_id": order_id, "reason": reason, "refund": money.format_cny(refund)},
-    )
-    return rejected
+    return uow.run(unit)
 
 
 def confirm_threshold_fen(item: Item) -> int:
@@ -239,24 +237,23 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             item.refunded_fen = refunds.refunded_fen(item) + refund
 
         work.write(write)
-        work.result = (item, waiting, difference.amount_fen)
+        if waiting:
+            work.notify(
+                item.user_id,
+                waiting,
+                {
+                    "item_id": item_id,
+                    "title": item.title,
+                    "amount": money.format_cny(difference.amount_fen),
+                    "listed": money.format_cny(int(item.unit_price_fen)),
+                    "actual": money.format_cny(actual_unit_price_fen),
+                    "refund": money.format_cny(refunds.refundable_fen(item)),
+                },
+            )
+        work.result = item
         return work
 
-    item, waiting, difference = uow.run(unit)
-    if waiting:
-        notify(
-            item.user_id,
-            waiting,
-            {
-                "item_id": item_id,
-                "title": item.title,
-                "amount": money.format_cny(difference),
-                "listed": money.format_cny(int(item.unit_price_fen)),
-                "actual": money.format_cny(actual_unit_price_fen),
-                "refund": money.format_cny(refunds.refundable_fen(item)),
-            },
-        )
-    return item
+    return uow.run(unit)
 
 
 def _difference_due(user_id: str, item_id: str, action: str, nothing: str) -> tuple[Item, int, uow.Unit]:

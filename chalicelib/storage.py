@@ -15,7 +15,6 @@ from chalicelib.queues import queue_page
 from chalicelib.rules import storage as storage_rules
 
 EXTENSION_DAYS = 30
-REREAD_PREFIX = "reminders-reread#"  # + a UTC day: the sweep reads that day's deadlines again for reminders
 
 
 def extension_price_fen() -> int:
@@ -131,8 +130,7 @@ def resume_clock_actions(item: Item, now, grace_days: int) -> list:
 
 def reminder_days() -> list[int]:
     """Days before the deadline a reminder is sent (REMINDER_DAYS), ascending."""
-    raw = config.setting("REMINDER_DAYS")
-    return sorted({int(x) for x in raw.split(",") if x.strip()})
+    return storage_rules.reminder_days(config.setting("REMINDER_DAYS"))
 
 
 def reread_day(item: Item, now) -> date | None:
@@ -154,7 +152,7 @@ def reread_reminders(days: Iterable[date | None]) -> Callable:
     def write(tx) -> None:
         for day in wanted:
             tx.update(
-                RequestRecord(REREAD_PREFIX + day.isoformat()),
+                RequestRecord(storage_rules.REREAD_PREFIX + day.isoformat()),
                 actions=[
                     RequestRecord.request_hash.set(""),
                     RequestRecord.state.set("reread"),

@@ -11,6 +11,10 @@ lost race is never a 500, and nothing is half-written.
 Inside a request holding an Idempotency-Key claim (chalicelib/idempotency.py), every transaction also
 marks the claim done with the answer the unit's result makes, conditioned on the claim's attempt: the
 answer a retry replays commits with the money or not at all (one more action in the transaction).
+
+Side effects leave through the outbox: `notify()` adds an email event (chalicelib/models/outbox.py) to
+the same transaction, so a committed change always has its email and a lost race or a refused change
+has none; chalicelib/events/outbox.py sends it after the request, at least once.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db, idempotency
+from chalicelib import clock, db, idempotency, ids, wallet
 from chalicelib.errors import Conflict
+from chalicelib.lifecycle import OUTBOX, OutboxStatus
 from chalicelib.logs import get_logger
+from chalicelib.models.outbox import UNSENT, OutboxEvent
 
 log = get_logger("uow")
 
@@ -32,21 +38,11 @@ MAX_ATTEMPTS = 12
 TRANSACTION_LIMIT = 100  # DynamoDB's limit of actions in one transaction
 
 
-@dataclass(frozen=True)
-class Leg:
-    """One ledger movement: positive credits the wallet, negative debits it."""
-
-    amount_fen: int
-    kind: str
-    ref: str
-    fx: dict | None = None  # the rate snapshot the ledger entry keeps (chalicelib/currency.py)
-
-
 @dataclass
 class Unit:
     """What a unit of work wants committed."""
 
-    legs: dict[str, list[Leg]] = field(default_factory=dict)
+    legs: dict[str, list[wallet.Leg]] = field(default_factory=dict)
     writes: list[Callable[[TransactWrite], None]] = field(default_factory=list)
     result: Any = None
     # wallet accounts the build already read (e.g. in the same batch as its items): saves a read
@@ -54,7 +50,7 @@ class Unit:
 
     def move(self, user_id: str, amount_fen: int, kind: str, ref: str, fx: dict | None = None) -> None:
         if amount_fen:
-            self.legs.setdefault(user_id, []).append(Leg(int(amount_fen), kind, ref, fx or None))
+            self.legs.setdefault(user_id, []).append(wallet.Leg(int(amount_fen), kind, ref, fx or None))
 
     def write(self, op: Callable[[TransactWrite], None]) -> None:
         self.writes.append(op)
@@ -67,6 +63,17 @@ class Unit:
 
     def delete(self, obj, condition=None) -> None:
         self.writes.append(lambda tx: tx.delete(obj, condition=condition))
+
+    def notify(self, user_id: str, template: str, data: dict) -> None:
+        """Email `user_id` with `template` once this unit commits (an outbox event in its transaction)."""
+        now = clock.now_iso()
+        event = OUTBOX.start(
+            OutboxEvent(ids.new_id("evt"), user_id=user_id, template=template, data=data, created_at=now),
+            OutboxStatus.PENDING,
+            now=now,
+        )
+        event.unsent = UNSENT
+        self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
 
     def check(self, model, hash_key, condition) -> None:
         self.writes.append(lambda tx: tx.condition_check(model, hash_key, condition=condition))
@@ -105,8 +112,6 @@ def run(
 
 
 def commit(unit: Unit) -> None:
-    from chalicelib import wallet
-
     claim = idempotency.current()
     answer = None
     with TransactWrite(connection=db.connection()) as tx:

@@ -8,15 +8,26 @@ version condition makes a concurrent movement on the same account re-run the who
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, ids, uow
+from chalicelib import clock, ids
 from chalicelib.errors import InsufficientFunds
 from chalicelib.models.commerce import LedgerEntry, WalletAccount
 
 ACCOUNT_SK = "account"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One ledger movement: positive credits the wallet, negative debits it (units of work carry them)."""
+
+    amount_fen: int
+    kind: str
+    ref: str
+    fx: dict | None = None  # the rate snapshot the ledger entry keeps (chalicelib/currency.py)
 
 
 def account(user_id: str) -> WalletAccount:
@@ -43,7 +54,7 @@ def balance_fen(user_id: str) -> int:
     return int(account(user_id).balance_fen)
 
 
-def write_legs(tx: TransactWrite, user_id: str, legs: list[uow.Leg], acct: WalletAccount | None) -> None:
+def write_legs(tx: TransactWrite, user_id: str, legs: list[Leg], acct: WalletAccount | None) -> None:
     """Within `tx`: one ledger entry per leg and the account's new balance (never below zero)."""
     if acct is None:
         try:

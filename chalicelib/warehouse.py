@@ -16,7 +16,6 @@ from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
-from chalicelib.notify import notify
 from chalicelib.rules import inspection as inspection_rules
 from chalicelib.rules import storage as storage_rules
 from chalicelib.tracking import normalise_tracking
@@ -351,8 +350,8 @@ def storage_actions(item_id: str, owner: str, expires: datetime) -> list:
 
 
 def inspect(item_id: str, staff_id: str, body: dict) -> Item:
-    """The appearance inspection, weight and size of a received item; the answer is the item as the update
-    committed it (DynamoDB's new image, which PynamoDB's update reads back into `item`)."""
+    """The appearance inspection, weight and size of a received item; the answer is the item as the
+    transaction committed it."""
     item = _item(item_id)
     if not lifecycle.ITEM.allows("inspect_pass", item.status):
         raise Conflict(f"The item is {item.status}; only received items are inspected.")
@@ -397,17 +396,14 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
         Item.weight_g.set(body["weight_g"]),
         Item.dims_cm.set(body["dims_cm"]),
     ]
-    db.update_or_conflict(
-        item,
-        *lifecycle.ITEM.move(item, action, now=now, also=also),
-        "The item was inspected by someone else meanwhile.",
-    )
+    work = uow.Unit()
+    work.update(item, *lifecycle.ITEM.move(item, action, now=now, also=also))
     template = {
         "inspection_issue": ItemStatus.INSPECTION_ISSUE,
         "not_transportable": ItemStatus.NOT_TRANSPORTABLE,
     }.get(status, "electronics_confirm" if assessed.customer_confirmation_requested else None)
     if template:
-        notify(
+        work.notify(
             item.user_id,
             template,
             {
@@ -417,6 +413,10 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
                 "hazards": ", ".join(assessed.hazards),
             },
         )
+    uow.run(lambda: work, retry=False, conflict="The item was inspected by someone else meanwhile.")
+    # the item as committed, in memory (the move set its status and stamps)
+    item.stored_by, item.storage_expires_at = item.user_id, clock.iso(expires)
+    item.inspection, item.weight_g, item.dims_cm = record, body["weight_g"], body["dims_cm"]
     return item
 
 

@@ -6,7 +6,8 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.catalog import imagehash, links, shortlinks, text
-from chalicelib.catalog.source import InvalidCursor, get_source
+from chalicelib.catalog.configured import get_source
+from chalicelib.catalog.source import InvalidCursor
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.responses.catalog import ImageMatchPage, ProductDetail, ProductPage, ResolvedProduct
 from chalicelib.schemas import Body, example

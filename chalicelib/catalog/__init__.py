@@ -1,4 +1,4 @@
-"""Catalog: the product-source interface and the embedded demo catalog.
+"""Catalog: the product-source interface and the embedded catalog (demo data: infra/local/demo_catalog.py).
 
 Other areas price and describe products through these two functions only:
 
@@ -10,7 +10,8 @@ Other areas price and describe products through these two functions only:
 
 from __future__ import annotations
 
-from chalicelib.catalog.source import Product, Shop, Sku, get_source
+from chalicelib.catalog.configured import get_source
+from chalicelib.catalog.source import Product, Shop, Sku
 
 
 def get_product(product_id: str) -> Product | None:

@@ -2,8 +2,8 @@
 
 The embedded default is `DynamoProductSource` (chalicelib/catalog/dynamo_source.py): the demo catalog
 seeded into DynamoDB. A production source backed by the 1688 / Taobao open-platform APIs (or a
-crawler feeding the same tables) implements this same Protocol and is installed with `set_source()`;
-nothing above this module (routes, orders pricing) changes.
+crawler feeding the same tables) implements this same Protocol and is installed with
+`configured.set_source()`; nothing above this module (routes, orders pricing) changes.
 
 Values here are plain frozen dataclasses: money is integer fen, image URLs are absolute.
 """
@@ -140,29 +140,3 @@ class ProductSource(Protocol):
 
         Raises imagehash.NotAnImage when the bytes are not a readable image.
         """
-
-
-_source: ProductSource | None = None
-_defaults: dict[tuple[str, ...], ProductSource] = {}
-
-
-def get_source() -> ProductSource:
-    """The installed source, else the configured one: the demo catalog, or (when PRODUCT_SOURCE_1688 /
-    PRODUCT_SOURCE_TAOBAO switch a marketplace to its API) the composite that routes per marketplace."""
-    if _source is not None:
-        return _source
-    from chalicelib.catalog.composite import CompositeSource, switches
-    from chalicelib.catalog.dynamo_source import DynamoProductSource
-
-    key = switches()
-    found = _defaults.get(key)
-    if found is None:
-        demo = DynamoProductSource()
-        found = _defaults[key] = demo if set(key) == {"demo"} else CompositeSource(demo)
-    return found
-
-
-def set_source(source: ProductSource | None) -> None:
-    """Install another source (production API client, a test double); None restores the default."""
-    global _source
-    _source = source

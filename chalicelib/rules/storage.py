@@ -11,6 +11,12 @@ from chalicelib.lifecycle import CLOCK_RUNNING, IN_STORAGE  # noqa: F401 - the s
 STORAGE_DAYS = 90
 EXCEPTIONAL_PARCEL_DAYS = 30
 DEADLINE_SHARDS = 8  # one day's deadlines spread over this many index partitions
+REREAD_PREFIX = "reminders-reread#"  # + a UTC day: the sweep reads that day's deadlines again for reminders
+
+
+def reminder_days(raw: str) -> list[int]:
+    """REMINDER_DAYS ("7,1"): days before the deadline a reminder is sent, ascending."""
+    return sorted({int(x) for x in raw.split(",") if x.strip()})
 
 
 def storage_expires_at(in_warehouse_at: datetime, days: int = STORAGE_DAYS) -> datetime:

@@ -35,6 +35,17 @@ def runtime_config(
     }
 
 
+def content_security_policy(config: dict) -> str:
+    """The console's CSP for this stack, the AWS one's (infra/template.py console_csp) with local hosts:
+    its own files, the stack's API, and the AWS endpoint (moto: Cognito, and the photos' presigned URLs)."""
+    api, aws = config["api_url"], config["cognito_endpoint"]
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data: blob: {aws}; connect-src 'self' {api} {aws}; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
 def write_config(config: dict, path: Path = CONFIG_FILE) -> Path:
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps(config, indent=2) + "\n")
@@ -72,6 +83,9 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("X-Frame-Options", "DENY")
         self.send_header("Referrer-Policy", "same-origin")
+        self.send_header(
+            "Content-Security-Policy", content_security_policy(json.loads(self._config_path.read_text()))
+        )
         if not self.path.startswith("/config.json"):
             self.send_header("Cache-Control", "no-cache")
         super().end_headers()

@@ -12,7 +12,7 @@ def main(username: str) -> None:
     users = {u["username"]: u for u in stack["users"]}
     if username not in users:
         raise SystemExit(f"Unknown user {username!r}; demo users: {', '.join(users)}")
-    from chalicelib.provision import sign_in
+    from infra.local.provision import sign_in
 
     print(sign_in(stack["client_id"], username, users[username]["password"]))
 

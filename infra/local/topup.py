@@ -28,7 +28,7 @@ def main(username: str, amount: str, channel: str) -> None:
     if username not in users:
         raise SystemExit(f"Unknown user {username!r}; demo users: {', '.join(users)}")
     from chalicelib import payments
-    from chalicelib.provision import sign_in
+    from infra.local.provision import sign_in
 
     token = sign_in(stack["client_id"], username, users[username]["password"])
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from infra.local.provision import DEMO_PASSWORD
 from tests.conftest import ROOT
 from tests.e2e import conftest as e2e
 
@@ -31,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
-PASSWORD = "Demo-pass-2026!"
+PASSWORD = DEMO_PASSWORD
 
 
 @pytest.fixture(scope="session")

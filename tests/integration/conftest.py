@@ -1,7 +1,12 @@
-"""In-process moto with every resource provisioned, and an HTTP client acting as signed-in users."""
+"""In-process moto with every resource provisioned, and an HTTP client acting as signed-in users.
+
+Provisioned once per process (each xdist worker): each test starts from a restored snapshot of that
+provisioning (tests/moto_snapshot.py), the same state a fresh provisioning gives, in milliseconds.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterator
@@ -11,8 +16,12 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
-from chalicelib import auth, aws, clock, provision
+import tests.stack_env  # noqa: F401  (moto, the app and the contract check, before anything below)
+from chalicelib import auth, aws, clock
+from infra.local import provision
+from infra.local.streams import StreamDriver
 from tests.conftest import ROOT
+from tests.moto_snapshot import Snapshot
 
 
 @dataclass
@@ -100,18 +109,48 @@ class _CognitoTime:
         return clock.now().timestamp()
 
 
+# the outbox table's stream, driven in-process as Lambda would (infra/local/streams.py)
+_outbox: list[StreamDriver] = []
+
+
+def outbox() -> StreamDriver:
+    """The current test's outbox stream driver, invoking app.outbox_events."""
+    return _outbox[-1]
+
+
+@pytest.fixture(scope="session")
+def _provisioned() -> tuple[dict, Snapshot]:
+    """Every resource and the demo users, provisioned once per process, and moto's state right after."""
+    mock = mock_aws()
+    mock.start()
+    try:
+        aws.reset()
+        described = provision.provision(demo_users=True)
+        return described, Snapshot()
+    finally:
+        mock.stop(remove_data=False)  # moto patches boto only while a test holds `stack`, as before
+        aws.reset()
+
+
 @pytest.fixture
-def stack(monkeypatch) -> Iterator[dict]:
+def stack(monkeypatch, _provisioned) -> Iterator[dict]:
+    """A freshly provisioned stack: moto restored to what provisioning left, nothing of the tests before."""
     import moto.cognitoidp.models
 
+    import app as application
+    from chalicelib import config
+
+    described, snapshot = _provisioned
     monkeypatch.setattr(moto.cognitoidp.models, "time", _CognitoTime)
     with mock_aws():
+        snapshot.restore()
         aws.reset()
         auth.jwks.clear()
-        described = provision.provision(demo_users=True)
         os.environ["USER_POOL_ID"] = described["user_pool_id"]
         os.environ["USER_POOL_CLIENT_ID"] = described["client_id"]
-        yield described
+        _outbox.append(StreamDriver(config.table_name("outbox"), application.outbox_events))
+        yield copy.deepcopy(described)  # tests add users to their copy
+        _outbox.clear()
         aws.reset()
         auth.jwks.clear()
 
@@ -204,7 +243,7 @@ def _products():
 @pytest.fixture
 def shop(stack):
     """Installs the explicit test catalog as the product source."""
-    from chalicelib.catalog.source import set_source
+    from chalicelib.catalog.configured import set_source
 
     set_source(FakeSource(_products()))
     yield
@@ -251,7 +290,10 @@ def send_webhook(
 
 
 def sent_emails(to: str | None = None) -> list[dict]:
-    """Templated emails moto's SES accepted: [{"to", "template", "data"}]."""
+    """Templated emails moto's SES accepted: [{"to", "template", "data"}], once the outbox handler has
+    been given every event written so far (what Lambda does within a second of the commit)."""
+    if _outbox:
+        outbox().drain()
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 

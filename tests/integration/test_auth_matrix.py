@@ -38,7 +38,8 @@ def in_process_stack() -> Iterator[Api]:
     from chalice.test import Client
     from moto import mock_aws
 
-    from chalicelib import auth, aws, provision
+    from chalicelib import auth, aws
+    from infra.local import provision
     from tests.conftest import ROOT
     from tests.integration.conftest import _CognitoTime
 
@@ -81,7 +82,7 @@ class _BothCatalogs:
 @contextlib.contextmanager
 def explicit_catalog() -> Iterator[None]:
     """conftest's small explicit catalog as the product source, the demo catalog behind it."""
-    from chalicelib.catalog.source import get_source, set_source
+    from chalicelib.catalog.configured import get_source, set_source
     from tests.integration.conftest import FakeSource, _products
 
     set_source(None)
@@ -137,8 +138,8 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         objects[user] = mine
     parcel = api.post("/staff/inbound", {"tracking_no": "SF0000999"}, user=WAREHOUSE)
     assert parcel.status == 201 and parcel.body["status"] == "exceptional", parcel.body
-    from chalicelib.catalog import demo
-    from chalicelib.catalog.source import get_source
+    from chalicelib.catalog.configured import get_source
+    from infra.local import demo_catalog as demo
 
     demo.seed(api.stack)
     featured = get_source().featured(1, None).items[0]

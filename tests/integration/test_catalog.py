@@ -12,10 +12,11 @@ from PIL import Image
 from pynamodb.connection import Connection, TableConnection
 
 from chalicelib import aws
-from chalicelib.catalog import demo, find_sku, get_product
+from chalicelib.catalog import find_sku, get_product
 from chalicelib.catalog.dynamo_source import DynamoProductSource
 from chalicelib.catalog.text import index_terms
 from chalicelib.models.catalog import ProductModel, ProductWordModel
+from infra.local import demo_catalog as demo
 from tests.integration.conftest import ALICE
 
 

@@ -112,7 +112,7 @@ def field(obj, name: str):
 
 
 def test_a_storefront_buys_through_the_generated_client(generated, api, app_module):
-    from chalicelib.catalog import demo
+    from infra.local import demo_catalog as demo
 
     demo.seed(api.stack)
     package, _ = generated

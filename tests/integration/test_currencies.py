@@ -16,6 +16,7 @@ from chalicelib.currency import to_minor
 from chalicelib.jobs import exchange_rates
 from chalicelib.models.currency import CURRENT, ExchangeRate
 from infra.local.job import scheduled_event
+from infra.local.seed import DEMO_RATES
 from tests.integration.conftest import ALICE, BOB, REVIEWER, send_webhook, top_up
 from tests.replay_server import ReplayServer
 
@@ -51,7 +52,7 @@ def fresh_rates(day_offset: int = 0, **rates: str) -> None:
     """Rates in force stamped now (like the local stack's seed), with `rates` overriding the demo ones;
     `day_offset` dates them later (a newer publication replaces the rates in force)."""
     now = clock.now()
-    wanted = {**currency.DEMO_RATES, **rates}
+    wanted = {**DEMO_RATES, **rates}
     currency.store(
         {code: Decimal(value) for code, value in wanted.items()},
         source="demo",
@@ -607,9 +608,9 @@ class TestSnapshots:
 
 
 def test_the_local_stack_seed_converts_out_of_the_box(api):
-    from chalicelib import demo
+    from infra.local import seed
 
-    demo.seed(api.stack)
+    seed.seed(api.stack)
     usd = api.get("/currencies").body["items"][0]
     assert usd["source"] == "demo" and usd["stale"] is False and usd["rate"] == "0.1440125"
     assert api.get("/products/search?currency=USD").status == 200

@@ -103,7 +103,7 @@ def test_a_cursor_older_than_its_maximum_age_is_400(api, monkeypatch):
 
 
 def test_public_list_cursors_are_bound_to_their_query(api):
-    from chalicelib.catalog import source
+    from chalicelib.catalog import configured, source
 
     class Paged:  # a catalog that always has a next page
         def featured(self, limit, cursor):
@@ -112,8 +112,8 @@ def test_public_list_cursors_are_bound_to_their_query(api):
         def search(self, words, limit, cursor):
             return source.Page(items=[], next_cursor={"after": "prd_y"})
 
-    previous = source.get_source()
-    source.set_source(Paged())
+    previous = configured.get_source()
+    configured.set_source(Paged())
     try:
         featured = api.get("/products/search").body["next_cursor"]
         socks = api.get("/products/search?q=socks").body["next_cursor"]
@@ -122,4 +122,4 @@ def test_public_list_cursors_are_bound_to_their_query(api):
         _refused(api.get(f"/products/search?q=socks&cursor={featured}"))
         _refused(api.get(f"/products/search?q=tee&cursor={socks}"))
     finally:
-        source.set_source(previous)
+        configured.set_source(previous)

@@ -18,7 +18,7 @@ import pytest
 from chalice import Chalice, Rate
 from chalice.test import Client
 
-from chalicelib import emails, provision
+from chalicelib import auth, config, emails
 from chalicelib.models import all_models
 from chalicelib.web import PREFLIGHT_PATHS, ROUTES
 from infra import chalice_sam, template
@@ -41,12 +41,10 @@ PUBLIC_ROUTES = {
     ("GET", "/currencies"),
 }
 
-# Code that runs only on a laptop or in tests (provisioning, demo data), never in Lambda: its AWS
-# calls need no IAM grant. None = the whole file; a set = only those functions.
+# Code of the function zip that runs only on a laptop or in tests (provisioning), never in Lambda: its
+# AWS calls need no IAM grant. None = the whole file; a set = only those functions. (Provisioning and
+# demo data live in infra/local/, outside the zip.)
 LOCAL_ONLY: dict[str, set[str] | None] = {
-    "chalicelib/provision.py": None,
-    "chalicelib/demo.py": None,
-    "chalicelib/catalog/demo.py": None,
     "chalicelib/emails.py": {"ensure_templates"},
 }
 # boto3 calls whose IAM action is not named like the operation
@@ -223,7 +221,7 @@ def test_photo_uploads_reach_the_ingestion_queue_with_dead_letters(packaged):
     assert notification["Event"] == "s3:ObjectCreated:*"
     assert notification["Queue"] == {"Fn::GetAtt": ["PhotoQueue", "Arn"]}
     assert notification["Filter"]["S3Key"]["Rules"] == [
-        {"Name": "prefix", "Value": provision.PHOTO_UPLOAD_PREFIX}
+        {"Name": "prefix", "Value": config.PHOTO_UPLOAD_PREFIX}
     ]
     assert all(props["PublicAccessBlockConfiguration"].values())
     assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -257,7 +255,7 @@ def test_cognito_pool_client_and_staff_groups(packaged):
         "ALLOW_REFRESH_TOKEN_AUTH",
     }
     groups = {g["Properties"]["GroupName"] for g in of_type(packaged, "AWS::Cognito::UserPoolGroup").values()}
-    assert groups == set(provision.STAFF_GROUPS) == {"reviewer", "warehouse", "admin"}
+    assert groups == set(auth.STAFF_GROUPS) == {"reviewer", "warehouse", "admin"}
 
 
 def test_ses_configuration_set_and_every_template(packaged):
@@ -419,6 +417,7 @@ ENTRY_MODULES = {
         *__import__("chalicelib.routing").routing.BLUEPRINTS,
     ],
     "photo_events": ["chalicelib.events.photos", "chalicelib.events.s3_records"],
+    "outbox_events": ["chalicelib.events.outbox"],
     "storage_sweep": ["chalicelib.jobs.storage_sweep"],
     "auto_confirm_receipt": ["chalicelib.jobs.auto_confirm"],
     "heartbeat": ["chalicelib.jobs.heartbeat"],
@@ -426,10 +425,15 @@ ENTRY_MODULES = {
 }
 ALWAYS = ["chalicelib.observability", "chalicelib.metrics", "chalicelib.logs", "chalicelib.config"]
 # files a function imports but whose AWS calls it never makes (the import graph over-approximates)
+# chalicelib/uow.py imports idempotency for an HTTP request's Idempotency-Key claim; jobs and events
+# hold none, so its S3 fallback (an answer too large for a DynamoDB item) never runs there
+_NO_CLAIM = "chalicelib/idempotency.py"
 IMPORTED_NOT_CALLED = {
-    # uow imports idempotency, whose S3 calls keep large answers of Idempotency-Key requests; jobs hold none
-    "storage_sweep": {"chalicelib/idempotency.py"},
-    "auto_confirm_receipt": {"chalicelib/idempotency.py"},
+    # chalicelib/warehouse.py looks customers up (users) in staff routes the jobs never take: their
+    # emails are outbox events, addressed by outbox_events
+    "storage_sweep": {"chalicelib/users.py", _NO_CLAIM},
+    "auto_confirm_receipt": {"chalicelib/users.py", _NO_CLAIM},
+    "heartbeat": {_NO_CLAIM},
 }
 
 
@@ -473,6 +477,11 @@ def test_each_function_is_granted_what_its_code_calls_and_nothing_it_never_calls
         for name in [name.resource_name]
         if any(e["Type"] == "SQS" for e in (f["Properties"].get("Events") or {}).values())
     }
+    stream_consumers = {
+        chalice_sam.lambda_functions("prod", application)[f["Properties"]["Handler"]].resource_name
+        for f in template.functions(packaged).values()
+        if any(e["Type"] == "DynamoDB" for e in (f["Properties"].get("Events") or {}).values())
+    }
     for function, entries in ENTRY_MODULES.items():
         files = reachable_files(entries + ALWAYS) - IMPORTED_NOT_CALLED.get(function, set())
         calls = {action for action, where in used.items() if where & files}
@@ -482,6 +491,7 @@ def test_each_function_is_granted_what_its_code_calls_and_nothing_it_never_calls
         for sid in ("Photos", "Email", "Users"):  # AWS APIs the code calls itself (DynamoDB is PynamoDB's)
             assert (sid in statements) == bool(calls & set(template._by_sid(sid))), (function, sid)
         assert ("PhotoEvents" in statements) == (function in sqs_consumers), function
+        assert ("OutboxStream" in statements) == (function in stream_consumers), function
 
 
 def _python_files() -> list[Path]:

@@ -80,7 +80,8 @@ def test_access_token_is_not_an_id_token(api):
 
 
 def test_token_for_another_app_client_is_401(api):
-    from chalicelib import aws, provision
+    from chalicelib import aws
+    from infra.local import provision
 
     idp = aws.client("cognito-idp")
     other = idp.create_user_pool_client(
@@ -93,7 +94,8 @@ def test_token_for_another_app_client_is_401(api):
 
 
 def test_token_from_another_pool_is_401(api):
-    from chalicelib import aws, provision
+    from chalicelib import aws
+    from infra.local import provision
 
     idp = aws.client("cognito-idp")
     pool = idp.create_user_pool(PoolName="elsewhere", UsernameAttributes=["email"])["UserPool"]["Id"]
@@ -127,3 +129,28 @@ def test_chalice_own_errors_use_the_api_error_shape(api):
 def test_overlong_or_empty_ids_are_404_not_5xx(api):
     assert api.get("/orders/" + "x" * 3000, user=ALICE).status == 404
     assert api.get("/orders/" + "x" * 128, user=ALICE).status == 404
+
+
+def test_an_unverified_email_address_is_used_for_nothing(api):
+    """Issue 21, item 8: an address whose email_verified is not true gets no notification and cannot be
+    used by staff to assign a parcel; the local pool, like the template's, wants a new address verified."""
+    from chalicelib import aws, users
+
+    pool_id = api.stack["user_pool_id"]
+    idp = aws.client("cognito-idp")
+    described = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert described["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"] == ["email"]
+    user_id = api.add_user("mallory@example.com")
+    assert users.email_of(user_id) == "mallory@example.com"
+    users._email.cache_clear()
+    idp.admin_update_user_attributes(
+        UserPoolId=pool_id,
+        Username="mallory@example.com",
+        UserAttributes=[
+            {"Name": "email", "Value": "victim@example.com"},
+            {"Name": "email_verified", "Value": "false"},
+        ],
+    )
+    assert users.email_of(user_id) is None
+    assert users.user_id_by_email("victim@example.com") is None
+    users._email.cache_clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib import aws, clock, provision
+from chalicelib import aws, clock, config
 from chalicelib.web import PREFLIGHT_PATHS, ROUTES
 from infra.local.job import scheduled_event
 
@@ -41,7 +41,7 @@ def sqs_event(messages: list[dict], queue_arn: str) -> dict:
 
 def test_uploads_under_the_photo_prefix_reach_the_ingestion_handler(stack, app_module):
     s3 = aws.client("s3")
-    s3.put_object(Bucket=stack["bucket"], Key=provision.PHOTO_UPLOAD_PREFIX + "itm_x/ph_y.jpg", Body=b"x")
+    s3.put_object(Bucket=stack["bucket"], Key=config.PHOTO_UPLOAD_PREFIX + "itm_x/ph_y.jpg", Body=b"x")
     s3.put_object(Bucket=stack["bucket"], Key="catalog/other.jpg", Body=b"x")
     messages = drain(stack["photo_queue_url"])
     # S3 also sends an s3:TestEvent when notifications are configured, as AWS does; it is skipped

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.catalog.source import get_source
+from chalicelib.catalog.configured import get_source
 from tests.integration.conftest import ALICE
 
 pytestmark = pytest.mark.usefixtures("shop")

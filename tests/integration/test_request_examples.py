@@ -114,7 +114,7 @@ def test_every_object_schema_and_response_under_components_has_a_description():
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[Api]:
-    from chalicelib.catalog import demo
+    from infra.local import demo_catalog as demo
 
     with in_process_stack() as api:
         demo.seed(api.stack)  # the examples name the demo catalog's products

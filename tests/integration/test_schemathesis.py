@@ -50,7 +50,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import app as application
-from chalicelib import currency, openapi
+from chalicelib import openapi
+from infra.local.seed import seed_rates
 from infra.local.wsgi import ChaliceWSGI, stage_config
 from tests.conftest import ROOT
 from tests.integration.conftest import ADMIN, ALICE
@@ -107,7 +108,7 @@ class World:
 def world(request) -> Iterator[World]:
     with in_process_stack() as api, explicit_catalog():
         objects = seed(api)
-        currency.seed_demo()  # rates in force: a generated ?currency=USD converts (no 503 for a fresh stack)
+        seed_rates()  # rates in force: a generated ?currency=USD converts (no 503 for a fresh stack)
         mine = {**objects["staff"], **objects[ALICE]}
         started = time.perf_counter()
         yield World(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import clock
-from chalicelib.catalog.source import set_source
+from chalicelib.catalog.configured import set_source
 from tests.integration.conftest import ALICE
 from tests.replay_server import ReplayServer
 from tests.sources import api_path, fast_retries, fixture, switch_on  # noqa: F401

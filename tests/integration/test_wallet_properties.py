@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chalicelib import clock, errors, ids, orders, payments, purchasing, wallet
-from chalicelib.catalog.source import set_source
+from chalicelib.catalog.configured import set_source
 from chalicelib.models.commerce import LedgerEntry, Order
 from tests.integration.conftest import FakeSource, _products
 
@@ -41,8 +41,8 @@ def _top_up(user_id: str, amount: int) -> None:
     import os
 
     signature = payments.sign(body, os.environ["PAYMENT_WEBHOOK_SECRET"], int(clock.now().timestamp()))
-    payments.handle_webhook(signature, body)
-    payments.handle_webhook(signature, body)  # the provider retries: credited once
+    payments.handle_webhook(signature, body, settle_order=orders.settle_external_payment)
+    payments.handle_webhook(signature, body, settle_order=orders.settle_external_payment)  # a retry: once
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

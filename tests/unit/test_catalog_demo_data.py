@@ -7,9 +7,11 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.catalog import demo, demo_data, imagehash
+from chalicelib.catalog import imagehash
 from chalicelib.catalog.links import parse_link
 from chalicelib.catalog.source import TRANSPORT_FLAGS
+from infra.local import demo_catalog as demo
+from infra.local import demo_catalog_data as demo_data
 
 RECORDS = demo.products()
 

@@ -13,8 +13,9 @@ import zlib
 import pytest
 from PIL import Image
 
-from chalicelib.catalog import imagehash, images
+from chalicelib.catalog import imagehash
 from chalicelib.catalog.imagehash import NotAnImage, decode_base64, dhash, distance
+from infra.local import demo_pictures as images
 from tests.conftest import ROOT
 
 

@@ -6,17 +6,9 @@ import pytest
 
 from chalicelib import catalog
 from chalicelib.catalog import dynamo_source
+from chalicelib.catalog.configured import get_source, set_source
 from chalicelib.catalog.dynamo_source import DynamoProductSource, image_url
-from chalicelib.catalog.source import (
-    ImageMatch,
-    Page,
-    Product,
-    ProductSource,
-    Shop,
-    Sku,
-    get_source,
-    set_source,
-)
+from chalicelib.catalog.source import ImageMatch, Page, Product, ProductSource, Shop, Sku
 
 PRODUCT = Product(
     product_id="prd_test",

@@ -169,3 +169,10 @@ def test_queue_names_are_read_from_chalice_event_sources():
     assert template.queue_name(sub) == "procure-prod-photo-events"
     assert template.queue_name("arn:aws:sqs:ap-southeast-1:123456789012:other") == "other"
     assert template.queue_name({"Ref": "X"}) is None
+
+
+def test_a_new_email_address_takes_effect_only_once_verified(prod):
+    """Issue 21, item 8: notifications and the staff's parcel assignment use the address."""
+    pool = template.cognito_resources(prod)["UserPool"]["Properties"]
+    assert pool["UserAttributeUpdateSettings"] == {"AttributesRequireVerificationBeforeUpdate": ["email"]}
+    assert pool["AutoVerifiedAttributes"] == ["email"]

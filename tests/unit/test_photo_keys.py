@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from chalicelib import photos, provision
+from chalicelib import config, photos
 from chalicelib.ids import new_id
 
 
@@ -38,7 +38,7 @@ def test_upload_keys_are_under_the_notified_prefix_and_parse_back():
     photo_id = new_id("pho")
     key = photos.upload_key("itm_01ABC", photo_id, "image/png")
     assert key == f"qc/itm_01ABC/{photo_id}.png"
-    assert key.startswith(provision.PHOTO_UPLOAD_PREFIX)
+    assert key.startswith(config.PHOTO_UPLOAD_PREFIX)
     assert photos.parse_key(key) == photos.PhotoKey("itm_01ABC", photo_id, "png")
 
 
@@ -46,10 +46,10 @@ def test_thumbnails_and_quarantine_live_outside_the_notified_prefix():
     photo_id = new_id("pho")
     thumb = photos.thumb_key("itm_1", photo_id)
     assert thumb == f"thumbs/itm_1/{photo_id}.jpg"
-    assert not thumb.startswith(provision.PHOTO_UPLOAD_PREFIX)
+    assert not thumb.startswith(config.PHOTO_UPLOAD_PREFIX)
     key = photos.upload_key("itm_1", photo_id, "image/jpeg")
     assert photos.quarantine_key(key) == "quarantine/" + key
-    assert not photos.quarantine_key(key).startswith(provision.PHOTO_UPLOAD_PREFIX)
+    assert not photos.quarantine_key(key).startswith(config.PHOTO_UPLOAD_PREFIX)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The demo catalog loaded by `make run` (and by the catalog tests).
+"""The demo catalog loaded by `make run` (and by the catalog tests); local only, never in the function zip.
 
 Idempotent: product ids, SKU ids, stock and pictures are all derived from the data, so seeding twice
 writes the same items and objects again. Pictures are drawn with Pillow, uploaded to the photo bucket
@@ -16,9 +16,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib import aws, config
-from chalicelib.catalog import demo_data, imagehash, images
+from chalicelib.catalog import imagehash
 from chalicelib.catalog.links import ID_SPACE, canonical_url
 from chalicelib.logs import get_logger
+from infra.local import demo_catalog_data as demo_data
+from infra.local import demo_pictures as images
 
 log = get_logger("catalog.demo")
 

@@ -1,4 +1,4 @@
-"""The demo catalog: shops and products as plain data (seeded by chalicelib/catalog/demo.py).
+"""The demo catalog: shops and products as plain data (seeded by infra/local/demo_catalog.py).
 
 Prices are integer fen. `options` lists each SKU property's values (SKUs are their combinations);
 `surcharge_fen` adds to the base price for an option value (bigger sizes, more capacity). `attributes`

@@ -95,3 +95,25 @@ def test_the_deploy_step_uploads_every_file_with_its_type_and_an_uncached_config
     stored = s3.get_object(Bucket="console", Key="config.json")
     assert stored["CacheControl"] == "no-store"
     assert json.loads(stored["Body"].read())["api_url"] == "https://x/api"
+
+
+def test_the_local_console_server_sends_a_csp_pinned_to_its_stack(tmp_path):
+    """Issue 21, item 8: like CloudFront's headers policy, connect-src names the stack's API only."""
+    import urllib.request
+
+    from infra.local.console import ConsoleServer, runtime_config, write_config
+
+    config = runtime_config(
+        "http://127.0.0.1:8000", "http://127.0.0.1:5000", "pool", "client", "ap-southeast-1"
+    )
+    server = ConsoleServer(config_path=write_config(config, tmp_path / "config.json"), port=0).start()
+    try:
+        port = server.httpd.server_address[1]
+        for path in ("/index.html", "/config.json"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}") as answer:
+                csp = answer.headers["Content-Security-Policy"]
+            directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+            assert directives["connect-src"] == "'self' http://127.0.0.1:8000 http://127.0.0.1:5000", csp
+            assert directives["script-src"] == "'self'" and directives["frame-ancestors"] == "'none'"
+    finally:
+        server.stop()

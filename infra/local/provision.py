@@ -1,5 +1,6 @@
 """Create every AWS resource the app uses. The local stack and the tests both call this, so they
-cannot drift; infra/ describes the same resources for CloudFormation.
+cannot drift; infra/template.py describes the same resources for CloudFormation. Local only: the
+function zip (app.py + chalicelib/) carries neither this nor the demo users' password.
 """
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ import contextlib
 import json
 
 from chalicelib import aws, config, emails
+from chalicelib.auth import STAFF_GROUPS
 from chalicelib.logs import get_logger
 from chalicelib.models import all_models
 
 log = get_logger("provision")
 
-STAFF_GROUPS = ("reviewer", "warehouse", "admin")
 DEMO_PASSWORD = "Demo-pass-2026!"  # noqa: S105 - demo users of the local stack only
 DEMO_USERS = [
     {"username": "alice@example.com", "groups": []},
@@ -22,7 +23,6 @@ DEMO_USERS = [
     {"username": "warehouse@procure.example", "groups": ["warehouse"]},
     {"username": "admin@procure.example", "groups": ["admin"]},
 ]
-PHOTO_UPLOAD_PREFIX = config.PHOTO_UPLOAD_PREFIX
 
 
 def create_tables() -> None:
@@ -74,7 +74,9 @@ def create_bucket(queue_arn: str) -> str:
                 {
                     "QueueArn": queue_arn,
                     "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": PHOTO_UPLOAD_PREFIX}]}},
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": config.PHOTO_UPLOAD_PREFIX}]}
+                    },
                 }
             ]
         },
@@ -93,6 +95,8 @@ def create_user_pool() -> dict:
         PoolName=config.get("TABLE_PREFIX") + "-users",
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
+        # a new email address takes effect only once the user has verified it (the template's too)
+        UserAttributeUpdateSettings={"AttributesRequireVerificationBeforeUpdate": ["email"]},
         Policies={"PasswordPolicy": {"MinimumLength": 10, "RequireNumbers": True, "RequireSymbols": False}},
     )["UserPool"]["Id"]
     client_id = idp.create_user_pool_client(
