@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib import auth, clock, config, currency, ids, lifecycle, money, refunds, storage, uow
+from chalicelib import auth, clock, config, currency, db, ids, lifecycle, money, refunds, storage, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus
@@ -87,6 +87,7 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
         raise ValidationError("A rejected case refunds nothing.")
     if resolution == "refund" and refund_fen <= 0:
         raise ValidationError("A refund needs refund_fen > 0.")
+    committed: dict = {}  # the last build's case, for the email
 
     def unit() -> uow.Unit:
         try:
@@ -108,14 +109,10 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
         work = uow.Unit()
         work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id, currency.stored(item.fx))
 
-        also = [
-            AfterSalesCase.resolution.set(resolution),
-            AfterSalesCase.refund_fen.set(refund_fen),
-            AfterSalesCase.note.set(note),
-            AfterSalesCase.resolved_by.set(staff_id),
-        ]
+        also = db.assign(case, resolution=resolution, refund_fen=refund_fen, note=note, resolved_by=staff_id)
         work.update(case, *lifecycle.CASE.move(case, "resolve", now=now, also=also))
         also = [Item.open_case_id.remove(), *refunds.refund_actions(item, refund_fen)]
+        item.open_case_id, item.refunded_fen = None, refunds.refunded_fen(item) + refund_fen  # as committed
         when = Item.open_case_id == case.case_id
         if resolution != "return" and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
             # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
@@ -129,11 +126,12 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             if allowed is not None:
                 when = when & lifecycle.ITEM.check(Item, *allowed)
             work.update(item, [*also, Item.updated_at.set(now)], when)
-        work.result = case
+        work.result = dict(case_json(case), item=item_json(item))  # the answer a retry with the key replays
+        committed["case"] = case
         return work
 
-    case = uow.run(unit)
-    resolved = AfterSalesCase.get(case_id, consistent_read=True)
+    resolved = uow.run(unit)
+    case = committed["case"]
     notify(
         case.user_id,
         "after_sales_resolved",
@@ -145,4 +143,4 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             "note": note or "",
         },
     )
-    return dict(case_json(resolved), item=item_json(Item.get(case.item_id)))
+    return resolved

@@ -611,30 +611,34 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 "difference_fen": difference.amount_fen,
                 "settlement": decision.settlement.value,
             }
-            also = [
-                Package.packed.set(packed),
-                Package.actual_weight_g.set(final.actual_weight_g),
-                Package.volumetric_weight_g.set(final.volumetric_weight_g),
-                Package.chargeable_weight_g.set(final.chargeable_weight_g),
-                Package.shipping_fen.set(final.shipping_fen),
-                Package.service_fee_fen.set(final.service_fee_fen),
-                Package.services_fen.set(final.services_fen),
-                Package.services_breakdown.set(dict(final.service_lines)),
-                Package.total_fen.set(final.total_fen),
-                Package.paid_fen.set(paid),
-                Package.refunded_fen.set(refunded),
-                Package.due_fen.set(due),
-            ]
+            also = db.assign(
+                package,
+                packed=packed,
+                actual_weight_g=final.actual_weight_g,
+                volumetric_weight_g=final.volumetric_weight_g,
+                chargeable_weight_g=final.chargeable_weight_g,
+                shipping_fen=final.shipping_fen,
+                service_fee_fen=final.service_fee_fen,
+                services_fen=final.services_fen,
+                services_breakdown=dict(final.service_lines),
+                total_fen=final.total_fen,
+                paid_fen=paid,
+                refunded_fen=refunded,
+                due_fen=due,
+            )
             work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, also=also))
-            work.result = (package.user_id, due)
+            # the answer, as committed (a retry with the key replays it)
+            items = package_items(package)
+            work.result = dict(package_json(package, items, _review(package_id)), user_id=package.user_id)
             return work
 
         return unit
 
     try:
-        user_id, due = uow.run(build(may_charge=True))
+        answer = uow.run(build(may_charge=True))
     except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
-        user_id, due = uow.run(build(may_charge=False))
+        answer = uow.run(build(may_charge=False))
+    user_id, due = answer["user_id"], int(answer["due_fen"])
     if due:
         notify(
             user_id,
@@ -642,7 +646,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
             {"package_id": package_id, "amount": money.format_cny(due)},
         )
     log.info("package packed", extra={"package_id": package_id, "due_fen": due})
-    return staff_package(package_id)
+    return answer
 
 
 def pay_difference(user_id: str, package_id: str) -> dict:

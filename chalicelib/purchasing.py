@@ -107,7 +107,9 @@ def approve(order_id: str, staff_id: str) -> dict:
 
 
 def reject(order_id: str, staff_id: str, reason: str) -> dict:
-    """Order rejected, the full amount paid goes back to the wallet, the customer is emailed."""
+    """Order rejected, the full amount paid goes back to the wallet, the customer is emailed.
+    Answers with what its transaction commits (no read after it), so a replay is the committed answer."""
+    committed: dict = {}  # the last build's facts, for the email
 
     def unit() -> uow.Unit:
         order = _order(order_id)
@@ -119,24 +121,24 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
         refund = refund_due_fen(order)  # the bank fee of an external channel is not refunded
         work.move(order.user_id, refund, "order_refund", order.order_id, currency.stored(order.fx))
         now = clock.now_iso()
-        also = [
-            Order.decided_by.set(staff_id),
-            Order.reject_reason.set(reason),
-            Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
-        ]
+        refunded = int(order.refunded_fen or 0) + refund
+        also = db.assign(order, decided_by=staff_id, reject_reason=reason, refunded_fen=refunded)
         work.update(order, *lifecycle.ORDER.move(order, "reject", now=now, also=also))
+        shares = {i.item_id: refunds.refundable_fen(i) for i in items}
         move_items(work, items, "reject", now, extra=refund_item)
-        work.result = (order.user_id, refund)
+        for item in items:  # in memory what refund_item wrote: the answer is what commits
+            item.refunded_fen = refunds.refunded_fen(item) + shares[item.item_id]
+        committed.update(user_id=order.user_id, refund=refund)
+        work.result = order_json(order, items)
         return work
 
-    user_id, refund = uow.run(unit)
+    rejected = uow.run(unit)  # the answer committed with the refund (a retry with the key replays it)
     notify(
-        user_id,
+        committed["user_id"],
         "order_rejected",
-        {"order_id": order_id, "reason": reason, "refund": money.format_cny(refund)},
+        {"order_id": order_id, "reason": reason, "refund": money.format_cny(committed["refund"])},
     )
-    rejected = _order(order_id)
-    return order_json(rejected, order_items(rejected))
+    return rejected
 
 
 def confirm_threshold_fen(item: Item) -> int:
@@ -194,6 +196,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
     the `awaiting_payment` queue until the customer pays it (pay-difference) or declines it
     (decline-difference: the item is cancelled and refunded), and the customer is emailed.
     """
+    committed: dict = {}  # the last build's facts, for the email
 
     def unit() -> uow.Unit:
         item = _item(item_id)
@@ -212,7 +215,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             "purchased_by": staff_id,
         }
         work = uow.Unit()
-        item_actions: list = []
+        item_values: dict = {}  # the item's paid or refunded figure after the charge or refund
         refund = decision.refund_fen
         purchase["settlement"] = decision.settlement.value
         waiting = WAITING_EMAIL.get(decision.settlement)  # the email template when the customer must act
@@ -227,11 +230,11 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
                 item.item_id,
                 currency.stored(item.fx),
             )
-            item_actions = refunds.paid_actions(item, decision.charge_fen)
+            item_values["paid_fen"] = refunds.paid_fen(item) + decision.charge_fen
         elif decision.settlement == Settlement.REFUNDED:
             purchase["refunded_fen"] = refund
             work.move(item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx))
-            item_actions = refunds.refund_actions(item, refund)
+            item_values["refunded_fen"] = refunds.refunded_fen(item) + refund
 
         def write(tx: TransactWrite) -> None:
             if refund:
@@ -242,14 +245,16 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
         # the item's order is still approved (not cancelled meanwhile): the state its items are bought in
         approved = lifecycle.ORDER.check(Order, lifecycle.ORDER.target("approve"))
-        also = [Item.purchase.set(purchase), Item.price_difference_due_fen.set(due), *item_actions]
+        also = db.assign(item, purchase=purchase, price_difference_due_fen=due, **item_values)
         move = lifecycle.ITEM.move(item, action, now=now, also=also, when=Item.purchase.does_not_exist())
 
         work.write(write)
-        work.result = (item, waiting, difference.amount_fen)
+        committed.update(item=item, waiting=waiting, difference=difference.amount_fen)
+        work.result = item_json(item)  # what commits: the answer a retry with the key replays
         return work
 
-    item, waiting, difference = uow.run(unit)
+    answer = uow.run(unit)
+    item, waiting, difference = committed["item"], committed["waiting"], committed["difference"]
     if waiting:
         notify(
             item.user_id,
@@ -263,7 +268,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
                 "refund": money.format_cny(refunds.refundable_fen(item)),
             },
         )
-    return item_json(_item(item_id))
+    return answer
 
 
 def _difference_due(user_id: str, item_id: str, action: str, nothing: str) -> tuple[Item, int, uow.Unit]:

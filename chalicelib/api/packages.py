@@ -235,7 +235,13 @@ def staff_get_package(req: Req, package_id: str) -> dict:
 
 
 @route(
-    bp, "/staff/packages/{package_id}/pack", "POST", groups=WAREHOUSE, body=PackBody, response=StaffPackage
+    bp,
+    "/staff/packages/{package_id}/pack",
+    "POST",
+    groups=WAREHOUSE,
+    body=PackBody,
+    money=True,
+    response=StaffPackage,
 )
 @performs("package.pack", "package.pack_await_difference")
 def pack_package(req: Req, package_id: str) -> dict:

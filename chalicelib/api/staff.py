@@ -89,7 +89,15 @@ def approve_order(req: Req, order_id: str) -> dict:
     return purchasing.approve(order_id, req.user.user_id)
 
 
-@route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody, response=OrderDetail)
+@route(
+    bp,
+    "/staff/orders/{order_id}/reject",
+    "POST",
+    groups=REVIEWER,
+    body=RejectBody,
+    money=True,
+    response=OrderDetail,
+)
 @performs("order.reject", "item.reject")
 def reject_order(req: Req, order_id: str) -> dict:
     """Reject: full refund to the wallet and an email to the customer."""
@@ -116,7 +124,15 @@ def staff_item(req: Req, item_id: str) -> dict:
     return purchasing.staff_item(item_id)
 
 
-@route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody, response=Item)
+@route(
+    bp,
+    "/staff/items/{item_id}/purchase",
+    "POST",
+    groups=REVIEWER,
+    body=PurchaseBody,
+    money=True,
+    response=Item,
+)
 @performs("item.purchase", "item.await_difference")
 def record_purchase(req: Req, item_id: str) -> dict:
     """Record the purchase at the actual price; the difference is refunded or charged."""

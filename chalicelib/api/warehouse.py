@@ -264,6 +264,7 @@ def case_queue(req: Req) -> dict:
     "POST",
     groups=CASE_STAFF,
     body=ResolveBody,
+    money=True,
     response=ResolvedAfterSalesCase,
 )
 @performs("case.resolve", "item.return")
