@@ -56,3 +56,14 @@ def photo_events(event):
 
     # a partial batch response: only failed messages come back (ReportBatchItemFailures, infra/template.py)
     return photo_events_handler.handle_batch(record.to_dict() for record in event)
+
+
+# emails and other side effects, from the outbox table's stream (chalicelib/events/outbox.py)
+@app.on_dynamodb_record(
+    stream_arn=config.outbox_stream_arn(), batch_size=25, starting_position="TRIM_HORIZON"
+)
+def outbox_events(event):
+    from chalicelib.events import outbox as outbox_handler
+
+    # a partial batch response: Lambda retries from the first failed record (ReportBatchItemFailures)
+    return outbox_handler.handle_batch(record.to_dict() for record in event)

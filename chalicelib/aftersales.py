@@ -8,7 +8,6 @@ from chalicelib.items import item_json
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
-from chalicelib.notify import notify
 from chalicelib.queues import queue_page
 
 # an item is with us (or was received) when a case can be opened about it
@@ -87,7 +86,6 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
         raise ValidationError("A rejected case refunds nothing.")
     if resolution == "refund" and refund_fen <= 0:
         raise ValidationError("A refund needs refund_fen > 0.")
-    committed: dict = {}  # the last build's case, for the email
 
     def unit() -> uow.Unit:
         try:
@@ -126,21 +124,20 @@ def resolve(case_id: str, staff_id: str, resolution: str, refund_fen: int, note:
             if allowed is not None:
                 when = when & lifecycle.ITEM.check(Item, *allowed)
             work.update(item, [*also, Item.updated_at.set(now)], when)
+        work.notify(
+            case.user_id,
+            "after_sales_resolved",
+            {
+                "case_id": case_id,
+                "item_id": case.item_id,
+                "resolution": resolution,
+                "refund": f"{money.format_cny(refund_fen)} was returned to your wallet."
+                if refund_fen
+                else "",
+                "note": note or "",
+            },
+        )
         work.result = dict(case_json(case), item=item_json(item))  # the answer a retry with the key replays
-        committed["case"] = case
         return work
 
-    resolved = uow.run(unit)
-    case = committed["case"]
-    notify(
-        case.user_id,
-        "after_sales_resolved",
-        {
-            "case_id": case_id,
-            "item_id": case.item_id,
-            "resolution": resolution,
-            "refund": f"{money.format_cny(refund_fen)} was returned to your wallet." if refund_fen else "",
-            "note": note or "",
-        },
-    )
-    return resolved
+    return uow.run(unit)

@@ -64,6 +64,14 @@ PHOTO_UPLOAD_PREFIX = "qc/"
 IDEMPOTENCY_PREFIX = "idempotency/"
 
 
+def outbox_stream_arn() -> str:
+    """The outbox table's stream, as `app.outbox_events` names it: in AWS the template replaces it with
+    the table's `StreamArn` (infra/template.py); locally the stack and the tests read the stream itself."""
+    return get("OUTBOX_STREAM_ARN") or (
+        f"arn:aws:dynamodb:{get('AWS_REGION')}:000000000000:table/{table_name('outbox')}/stream/latest"
+    )
+
+
 def get(name: str) -> str:
     """The setting `name` from the environment, or its documented default."""
     value = os.environ.get(name)

@@ -17,6 +17,7 @@ from chalicelib.lifecycle import (
     ItemStatus,
     Lifecycle,
     OrderStatus,
+    OutboxStatus,
     PackageStatus,
     ParcelStatus,
     PaymentStatus,
@@ -109,6 +110,13 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         Settlement.AWAITING_CONFIRMATION: "Over the consent threshold: the customer pays or declines it.",
         Settlement.AWAITING_PAYMENT: "The wallet was short: the customer tops up and pays it.",
         Settlement.DECLINED: "The customer declined the higher price: the item is cancelled and refunded.",
+    },
+    "outbox": {
+        OutboxStatus.PENDING: "Written with the change that causes it; the email is owed and not sent yet.",
+        OutboxStatus.SENDING: "A handler claimed it and is sending it; another may take over once the "
+        "claim expires.",
+        OutboxStatus.SENT: "SES accepted the email; a redelivery of the event sends nothing.",
+        OutboxStatus.UNDELIVERABLE: "Given up for good: the user has no address, or SES refused the message.",
     },
 }
 

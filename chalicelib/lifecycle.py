@@ -106,6 +106,15 @@ class PhotoStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class OutboxStatus(StrEnum):
+    """An email event of the outbox (chalicelib/models/outbox.py)."""
+
+    PENDING = "pending"  # written with its change; not sent yet, or its last attempt failed
+    SENDING = "sending"  # claimed by a handler until its claim expires
+    SENT = "sent"
+    UNDELIVERABLE = "undeliverable"  # no address, or SES refused it for good: never retried
+
+
 class PaymentStatus(StrEnum):
     """A payment an external provider collects (a top-up or an externally paid order)."""
 
@@ -482,6 +491,19 @@ SETTLEMENT = Lifecycle(
     starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
 )
 
+OUTBOX = Lifecycle(
+    "outbox event",
+    OutboxStatus,
+    [
+        # from `sending` only once that claim expired (a handler died mid-send): chalicelib/events/outbox.py
+        Transition("claim", (OutboxStatus.PENDING, OutboxStatus.SENDING), OutboxStatus.SENDING, (S,)),
+        Transition("release", (OutboxStatus.SENDING,), OutboxStatus.PENDING, (S,)),  # a transient failure
+        Transition("send", (OutboxStatus.SENDING,), OutboxStatus.SENT, (S,)),
+        Transition("refuse", (OutboxStatus.SENDING,), OutboxStatus.UNDELIVERABLE, (S,)),
+    ],
+    starts=(OutboxStatus.PENDING,),  # written with the change that causes it
+)
+
 LIFECYCLES = {
     "item": ITEM,
     "order": ORDER,
@@ -490,6 +512,7 @@ LIFECYCLES = {
     "case": CASE,
     "declaration": DECLARATION,
     "photo": PHOTO,
+    "outbox": OUTBOX,
     "payment": PAYMENT,
     "settlement": SETTLEMENT,
 }

@@ -21,7 +21,6 @@ from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.packages import Package, PackageReview
-from chalicelib.notify import notify
 from chalicelib.queues import queue_page
 from chalicelib.rules import settlement
 from chalicelib.rules import shipping as rules
@@ -468,20 +467,21 @@ def expire(package: Package) -> bool:
             clock.now_iso()
         ):
             return uow.Unit(result=None)
-        return _release(current, "expire", "payment_expired")
+        work = _release(current, "expire", "payment_expired")
+        work.notify(
+            current.user_id,
+            "package_expired",
+            {
+                "package_id": current.package_id,
+                "days": config.get_int("PACKAGE_PAYMENT_DAYS"),
+                "item_count": len(current.item_ids),
+            },
+        )
+        return work
 
     body = uow.run(unit)
     if body is None:
         return False
-    notify(
-        package.user_id,
-        "package_expired",
-        {
-            "package_id": package.package_id,
-            "days": config.get_int("PACKAGE_PAYMENT_DAYS"),
-            "item_count": len(package.item_ids),
-        },
-    )
     log.info("unpaid package expired", extra={"package_id": package.package_id})
     return True
 
@@ -627,6 +627,12 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
                 due_fen=due,
             )
             work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, also=also))
+            if due:
+                work.notify(
+                    package.user_id,
+                    "package_payment_due",
+                    {"package_id": package_id, "amount": money.format_cny(due)},
+                )
             # the answer, as committed (a retry with the key replays it)
             items = package_items(package)
             work.result = dict(package_json(package, items, _review(package_id)), user_id=package.user_id)
@@ -638,14 +644,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> dict:
         answer = uow.run(build(may_charge=True))
     except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
         answer = uow.run(build(may_charge=False))
-    user_id, due = answer["user_id"], int(answer["due_fen"])
-    if due:
-        notify(
-            user_id,
-            "package_payment_due",
-            {"package_id": package_id, "amount": money.format_cny(due)},
-        )
-    log.info("package packed", extra={"package_id": package_id, "due_fen": due})
+    log.info("package packed", extra={"package_id": package_id, "due_fen": answer["due_fen"]})
     return answer
 
 
@@ -714,22 +713,25 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> dict
             also = [Item.stored_by.remove(), Item.deadline_key.remove()]  # no longer in our warehouse
             when = Item.package_id == package.package_id
             work.update(item, *lifecycle.ITEM.move(item, "ship", now=now, also=also, when=when))
+        work.notify(
+            package.user_id,
+            "package_shipped",
+            {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
+        )
         work.result = package.user_id
         return work
 
-    user_id = uow.run(unit)
-    notify(
-        user_id,
-        "package_shipped",
-        {"package_id": package_id, "carrier": carrier, "tracking_no": tracking, "tracking_url": url},
-    )
+    uow.run(unit)
     log.info("package shipped", extra={"package_id": package_id})
     return staff_package(package_id)
 
 
-def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> tuple[Package, list[Item]]:
+def deliver(
+    package_id: str, confirmed_by: str, user_id: str | None = None, email: tuple[str, dict] | None = None
+) -> tuple[Package, list[Item]]:
     """`delivered`, by the customer (`user_id` given: own packages only) or by the auto-confirm job.
-    Returns the package and its items as committed."""
+    `email` (template, data) is sent to the owner if and only if this commits. Returns the package and
+    its items as committed."""
 
     def unit() -> uow.Unit:
         package = own_package(user_id, package_id) if user_id else _package(package_id)
@@ -745,6 +747,8 @@ def deliver(package_id: str, confirmed_by: str, user_id: str | None = None) -> t
             when = Item.package_id == package.package_id
             work.update(item, *lifecycle.ITEM.move(item, "deliver", now=now, when=when))
         package.delivery_confirmed_by = confirmed_by
+        if email:
+            work.notify(package.user_id, *email)
         work.result = (package, items)
         return work
 

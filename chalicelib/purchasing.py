@@ -13,7 +13,6 @@ from chalicelib.items import item_json, plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, OrderStatus, Queue, Settlement
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, Order
-from chalicelib.notify import notify
 from chalicelib.orders import move_items, order_items, order_json, refund_due_fen, refund_item
 from chalicelib.queues import queue_page
 from chalicelib.rules import settlement
@@ -101,15 +100,14 @@ def approve(order_id: str, staff_id: str) -> dict:
         order, *lifecycle.ORDER.move(order, "approve", now=now, also=[Order.decided_by.set(staff_id)])
     )
     move_items(work, items, "approve", now)
+    work.notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
     uow.run(lambda: work, retry=False, conflict="The order was changed by someone else; reload it.")
-    notify(order.user_id, "order_approved", {"order_id": order_id, "item_count": len(items)})
     return order_json(order, items)
 
 
 def reject(order_id: str, staff_id: str, reason: str) -> dict:
     """Order rejected, the full amount paid goes back to the wallet, the customer is emailed.
     Answers with what its transaction commits (no read after it), so a replay is the committed answer."""
-    committed: dict = {}  # the last build's facts, for the email
 
     def unit() -> uow.Unit:
         order = _order(order_id)
@@ -128,17 +126,15 @@ def reject(order_id: str, staff_id: str, reason: str) -> dict:
         move_items(work, items, "reject", now, extra=refund_item)
         for item in items:  # in memory what refund_item wrote: the answer is what commits
             item.refunded_fen = refunds.refunded_fen(item) + shares[item.item_id]
-        committed.update(user_id=order.user_id, refund=refund)
-        work.result = order_json(order, items)
+        work.notify(
+            order.user_id,
+            "order_rejected",
+            {"order_id": order_id, "reason": reason, "refund": money.format_cny(refund)},
+        )
+        work.result = order_json(order, items)  # the answer a retry with the key replays
         return work
 
-    rejected = uow.run(unit)  # the answer committed with the refund (a retry with the key replays it)
-    notify(
-        committed["user_id"],
-        "order_rejected",
-        {"order_id": order_id, "reason": reason, "refund": money.format_cny(committed["refund"])},
-    )
-    return rejected
+    return uow.run(unit)
 
 
 def confirm_threshold_fen(item: Item) -> int:
@@ -196,7 +192,6 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
     the `awaiting_payment` queue until the customer pays it (pay-difference) or declines it
     (decline-difference: the item is cancelled and refunded), and the customer is emailed.
     """
-    committed: dict = {}  # the last build's facts, for the email
 
     def unit() -> uow.Unit:
         item = _item(item_id)
@@ -249,26 +244,23 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
         move = lifecycle.ITEM.move(item, action, now=now, also=also, when=Item.purchase.does_not_exist())
 
         work.write(write)
-        committed.update(item=item, waiting=waiting, difference=difference.amount_fen)
+        if waiting:
+            work.notify(
+                item.user_id,
+                waiting,
+                {
+                    "item_id": item_id,
+                    "title": item.title,
+                    "amount": money.format_cny(difference.amount_fen),
+                    "listed": money.format_cny(int(item.unit_price_fen)),
+                    "actual": money.format_cny(actual_unit_price_fen),
+                    "refund": money.format_cny(refunds.refundable_fen(item)),
+                },
+            )
         work.result = item_json(item)  # what commits: the answer a retry with the key replays
         return work
 
-    answer = uow.run(unit)
-    item, waiting, difference = committed["item"], committed["waiting"], committed["difference"]
-    if waiting:
-        notify(
-            item.user_id,
-            waiting,
-            {
-                "item_id": item_id,
-                "title": item.title,
-                "amount": money.format_cny(difference),
-                "listed": money.format_cny(int(item.unit_price_fen)),
-                "actual": money.format_cny(actual_unit_price_fen),
-                "refund": money.format_cny(refunds.refundable_fen(item)),
-            },
-        )
-    return answer
+    return uow.run(unit)
 
 
 def _difference_due(user_id: str, item_id: str, action: str, nothing: str) -> tuple[Item, int, uow.Unit]:

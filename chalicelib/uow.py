@@ -11,6 +11,10 @@ lost race is never a 500, and nothing is half-written.
 Inside a request holding an Idempotency-Key claim (chalicelib/idempotency.py), every transaction also
 marks the claim done with the answer the unit's result makes, conditioned on the claim's attempt: the
 answer a retry replays commits with the money or not at all (one more action in the transaction).
+
+Side effects leave through the outbox: `notify()` adds an email event (chalicelib/models/outbox.py) to
+the same transaction, so a committed change always has its email and a lost race or a refused change
+has none; chalicelib/events/outbox.py sends it after the request, at least once.
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import db, idempotency, wallet
+from chalicelib import clock, db, idempotency, ids, wallet
 from chalicelib.errors import Conflict
+from chalicelib.lifecycle import OUTBOX, OutboxStatus
 from chalicelib.logs import get_logger
+from chalicelib.models.outbox import UNSENT, OutboxEvent
 
 log = get_logger("uow")
 
@@ -57,6 +63,17 @@ class Unit:
 
     def delete(self, obj, condition=None) -> None:
         self.writes.append(lambda tx: tx.delete(obj, condition=condition))
+
+    def notify(self, user_id: str, template: str, data: dict) -> None:
+        """Email `user_id` with `template` once this unit commits (an outbox event in its transaction)."""
+        now = clock.now_iso()
+        event = OUTBOX.start(
+            OutboxEvent(ids.new_id("evt"), user_id=user_id, template=template, data=data, created_at=now),
+            OutboxStatus.PENDING,
+            now=now,
+        )
+        event.unsent = UNSENT
+        self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
 
     def check(self, model, hash_key, condition) -> None:
         self.writes.append(lambda tx: tx.condition_check(model, hash_key, condition=condition))

@@ -17,7 +17,6 @@ from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
-from chalicelib.notify import notify
 from chalicelib.rules import inspection as inspection_rules
 from chalicelib.rules import storage as storage_rules
 from chalicelib.tracking import normalise_tracking
@@ -424,17 +423,14 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
         Item.weight_g.set(body["weight_g"]),
         Item.dims_cm.set(body["dims_cm"]),
     ]
-    db.update_or_conflict(
-        item,
-        *lifecycle.ITEM.move(item, action, now=now, also=also),
-        "The item was inspected by someone else meanwhile.",
-    )
+    work = uow.Unit()
+    work.update(item, *lifecycle.ITEM.move(item, action, now=now, also=also))
     template = {
         "inspection_issue": ItemStatus.INSPECTION_ISSUE,
         "not_transportable": ItemStatus.NOT_TRANSPORTABLE,
     }.get(status, "electronics_confirm" if assessed.customer_confirmation_requested else None)
     if template:
-        notify(
+        work.notify(
             item.user_id,
             template,
             {
@@ -444,6 +440,7 @@ def inspect(item_id: str, staff_id: str, body: dict) -> dict:
                 "hazards": ", ".join(assessed.hazards),
             },
         )
+    uow.run(lambda: work, retry=False, conflict="The item was inspected by someone else meanwhile.")
     return item_json(_item(item_id))
 
 

@@ -24,7 +24,6 @@ from typing import Any
 from chalice import Blueprint, Chalice, Response
 
 from chalicelib import auth, observability
-from chalicelib.catalog import budget
 from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
 
@@ -232,7 +231,7 @@ def route(
         def view(**path_params: str) -> Response:
             request = bp.current_request
             headers = {k.lower(): v for k, v in (request.headers or {}).items()}
-            bound = caller_bound = None
+            bound = None
             try:
                 check_configuration()
                 check_headers(headers)
@@ -255,7 +254,6 @@ def route(
                 if req.raw_body:
                     check_body(req.raw_body, max_body_bytes)
                 bound = _current.set(req)
-                caller_bound = budget.bind(caller.user_id if caller else None, req.source_ip)
                 if money and req.header("idempotency-key") is not None:
                     return _idempotent(req, path, path_params, lambda: _execute(req, path_params))
                 return _execute(req, path_params)
@@ -269,7 +267,6 @@ def route(
             finally:
                 if bound is not None:
                     _current.reset(bound)
-                    budget.unbind(caller_bound)
 
         def _execute(req: Req, path_params: dict) -> Response:
             if body is not None:
@@ -555,6 +552,11 @@ def page_limit(req: Req, default: int = 20, maximum: int = 100) -> int:
 
 
 _current: ContextVar[Req | None] = ContextVar("procure_request", default=None)
+
+
+def current_request() -> Req | None:
+    """The request being answered (None in a job or an event handler)."""
+    return _current.get()
 
 
 def _cursor_key() -> bytes:

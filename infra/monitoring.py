@@ -12,6 +12,8 @@ an address (SNS asks it to confirm). docs/operations.md says what each alarm mea
   review (bounces 5%, complaints 0.1%).
 - ExchangeRatesStale: after 3 hourly exchange-rate runs in a row, some supported currency's rate is
   still stale (or missing): customers asking for it get 503 rate_unavailable (docs/currencies.md).
+- OutboxEmailsDelayed: the outbox stream's oldest unsent record is over 10 minutes old (emails are
+  waiting: SES or Cognito failing, or the handler failing).
 - ExchangeRatesRefused: an exchange-rate run held a published rate back (dated in the future, outside
   the plausible bounds, or a day-over-day jump past CURRENCY_MAX_DAILY_CHANGE_PERCENT).
 - WebhookRejectionSpike: 10 or more payment webhooks refused in 5 minutes (a provider misconfiguration,
@@ -32,6 +34,8 @@ SES_BOUNCE_RATE = 0.025  # SES reviews an account at 5%
 SES_COMPLAINT_RATE = 0.0005  # SES reviews an account at 0.1%
 WEBHOOK_REJECTIONS_IN_5_MINUTES = 10
 STALE_RATE_RUNS = 3  # hourly exchange-rate runs in a row that still leave a stale currency
+OUTBOX_FUNCTION = "OutboxEvents"  # Chalice's logical id of app.outbox_events
+OUTBOX_DELAY_MS = 10 * 60 * 1000  # emails normally leave within seconds of their change
 
 
 def _alarm(description: str, **properties: Any) -> dict:
@@ -148,6 +152,18 @@ def alarms(stage: Any, functions: dict[str, dict], api_name: str | None) -> dict
             EvaluationPeriods=3,
             DatapointsToAlarm=2,
             Threshold=API_5XX_RATE,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    if OUTBOX_FUNCTION in functions:
+        found["OutboxEmailsDelayed"] = _alarm(
+            f"Outbox emails have waited over {OUTBOX_DELAY_MS // 60000} minutes: their sends keep failing.",
+            Namespace="AWS/Lambda",
+            MetricName="IteratorAge",
+            Dimensions=[{"Name": "FunctionName", "Value": {"Ref": OUTBOX_FUNCTION}}],
+            Statistic="Maximum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=OUTBOX_DELAY_MS,
             ComparisonOperator="GreaterThanThreshold",
         )
     for logical_id in sorted(functions):

@@ -44,6 +44,9 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look at a poi
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600  # the SQS default, stated
 # every queue and stream handler answers `{"batchItemFailures": [...]}`: only those records come back
 BATCH_RESPONSE_TYPES = ("ReportBatchItemFailures",)
+# a stream record is retried this long (the stream keeps records 24 hours): an SES outage up to a day
+# delays emails; longer, the events wait in the outbox table (docs/operations.md)
+STREAM_MAX_RECORD_AGE_SECONDS = 24 * 3600
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS: queue visibility timeout >= 6 x the consuming function's timeout
 WEBHOOK_SECRET_PARAMETER = "PaymentWebhookSecret"  # noqa: S105 - a parameter name, not a secret
 CURSOR_SECRET_PARAMETER = "CursorSecret"  # noqa: S105 - a parameter name, not a secret
@@ -86,6 +89,13 @@ INDEX_ACTIONS = ["dynamodb:Query"]
 PHOTO_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
 # what a Lambda SQS event source mapping needs from the function's role
 QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+# what a Lambda DynamoDB stream event source mapping needs from the function's role
+STREAM_ACTIONS = [
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+]
 EMAIL_ACTIONS = ["ses:SendTemplatedEmail"]
 USER_ACTIONS = ["cognito-idp:ListUsers"]  # chalicelib/users.py: a user's email by sub
 LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]  # the stack creates the log groups
@@ -99,23 +109,25 @@ TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 # give functions their own policy file (prod). tests/integration/test_deployable.py checks these against
 # the AWS calls reachable from each handler's imports. A function missing here gets every statement.
 FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
-    # routes: tables, presigned photo uploads/GETs, emails (notify), users' emails by sub
-    # and the marketplace API credentials (chalicelib/catalog/credentials.py) for the product sources
+    # routes: tables, presigned photo uploads/GETs, users by email and sub (staff forms) and the
+    # marketplace API credentials (chalicelib/catalog/credentials.py) for the product sources; emails
+    # are outbox events, sent by outbox_events
     "api_handler": (
         "Logs",
         "Tables",
         "TableIndexes",
         "Photos",
-        "Email",
         "Users",
         "SourceCredentials",
         "Tracing",
     ),
     # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
     "photo_events": ("Logs", "Tables", "TableIndexes", "Photos", "PhotoEvents", "Tracing"),
-    # reminders by email to the owner's address (Cognito); no photos, no queue
-    "storage_sweep": ("Logs", "Tables", "TableIndexes", "Email", "Users", "Tracing"),
-    "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Email", "Users", "Tracing"),
+    # the outbox's stream: the recipient's address (Cognito), the email (SES), the event marked sent
+    "outbox_events": ("Logs", "Tables", "Email", "Users", "OutboxStream", "Tracing"),
+    # reminders and notices are outbox events written with their changes; no photos, no queue
+    "storage_sweep": ("Logs", "Tables", "TableIndexes", "Tracing"),
+    "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Tracing"),
     # counts overdue reviews (one Query per queue shard)
     "heartbeat": ("Logs", "Tables", "TableIndexes", "Tracing"),
     # reads the rate source over HTTPS (no AWS call) and writes the exchange-rates table (no index)
@@ -602,6 +614,36 @@ def stack_queues(stage: Stage) -> dict[str, str]:
     return {stage.queue: "PhotoQueue", config.get("PHOTO_QUEUE"): "PhotoQueue"}
 
 
+def stack_streams(stage: Stage) -> dict[str, str]:
+    """{table name: logical id} for the tables with a stream that handlers may consume."""
+    from chalicelib import config
+
+    # app.py names the outbox stream by the table of the environment it was imported in (see stack_queues)
+    return {stage.table_name("outbox"): "OutboxTable", config.table_name("outbox"): "OutboxTable"}
+
+
+def stream_event(stage: Stage, handler: str, stream: Any) -> dict:
+    """A DynamoDB stream event's properties: the stack table's stream, partial batch responses, retries.
+
+    Lambda retries a failed record (and the ones after it in its shard) until it succeeds or is
+    STREAM_MAX_RECORD_AGE_SECONDS old; the event stays `pending` in the table either way (its `unsent`
+    index), so what a stream gave up on is never lost (chalicelib/events/outbox.py).
+    """
+    table = stream.split(":table/", 1)[-1].split("/", 1)[0] if isinstance(stream, str) else None
+    streams = stack_streams(stage)
+    if table not in streams:
+        raise ValueError(
+            f"{handler} consumes the stream of {table!r}, which infra/template.py does not create "
+            f"(it creates {sorted(set(streams))}); add the table's stream there"
+        )
+    return {
+        "Stream": {"Fn::GetAtt": [streams[table], "StreamArn"]},
+        "FunctionResponseTypes": list(BATCH_RESPONSE_TYPES),
+        "MaximumRetryAttempts": -1,  # bounded by the record's age instead
+        "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_SECONDS,
+    }
+
+
 def functions(template: dict) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
 
@@ -649,6 +691,11 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
             "Environment": {"Variables": variables},
         }
         for event_id, event in (properties.get("Events") or {}).items():
+            if event["Type"] == "DynamoDB":
+                patch.setdefault("Events", {})[event_id] = {
+                    "Properties": stream_event(stage, properties["Handler"], event["Properties"]["Stream"])
+                }
+                continue
             if event["Type"] != "SQS":
                 continue
             queue = queue_name(event["Properties"]["Queue"])
@@ -1275,9 +1322,22 @@ def _stack_queue(queue: Any, resources: dict) -> bool:
     return target is not None and resources.get(target, {}).get("Type") == "AWS::SQS::Queue"
 
 
+def _stack_stream(stream: Any, resources: dict) -> bool:
+    """True if a DynamoDB event's Stream is the stream of a table this template creates with one."""
+    if not (isinstance(stream, dict) and isinstance(stream.get("Fn::GetAtt"), list)):
+        return False
+    target, attribute = (stream["Fn::GetAtt"] + [None])[:2]
+    table = resources.get(target, {})
+    return (
+        attribute == "StreamArn"
+        and table.get("Type") == "AWS::DynamoDB::Table"
+        and "StreamSpecification" in table.get("Properties", {})
+    )
+
+
 def undeployed_handlers(app: Any, template: dict) -> list[str]:
     """What `app` handles that `template` does not deploy (routes, schedules, queues...); [] if none."""
-    from chalice.app import CloudWatchEventConfig, ScheduledEventConfig, SQSEventConfig
+    from chalice.app import CloudWatchEventConfig, DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
 
     resources = template["Resources"]
     by_handler = {f["Properties"]["Handler"]: f for f in functions(template).values()}
@@ -1312,7 +1372,14 @@ def undeployed_handlers(app: Any, template: dict) -> list[str]:
                 and e["Properties"].get("FunctionResponseTypes") == list(BATCH_RESPONSE_TYPES)
                 for e in events
             )
-        else:  # S3 (`chalice package` refuses it for a bucket the stack makes), SNS, streams: not wired
+        elif isinstance(source, DynamoDBEventConfig):
+            ok = any(
+                e["Type"] == "DynamoDB"
+                and _stack_stream(e["Properties"].get("Stream"), resources)
+                and e["Properties"].get("FunctionResponseTypes") == list(BATCH_RESPONSE_TYPES)
+                for e in events
+            )
+        else:  # S3 (`chalice package` refuses it for a bucket the stack makes), SNS, Kinesis: not wired
             ok = False
         if not ok:
             missing.append(f"{kind} handler {source.handler_string}")
@@ -1342,6 +1409,11 @@ def _stage_statements(stage: Stage) -> list[dict]:
         {"Sid": "TableIndexes", "Action": INDEX_ACTIONS, "Resource": [tables_arn + "/index/*"]},
         {"Sid": "Photos", "Action": PHOTO_ACTIONS, "Resource": [f"arn:aws:s3:::{stage.bucket}/*"]},
         {"Sid": "PhotoEvents", "Action": QUEUE_ACTIONS, "Resource": [f"arn:aws:sqs:*:*:{stage.queue}"]},
+        {
+            "Sid": "OutboxStream",
+            "Action": STREAM_ACTIONS,
+            "Resource": [f"arn:aws:dynamodb:*:*:table/{stage.table_name('outbox')}/stream/*"],
+        },
         {
             "Sid": "Email",
             "Action": EMAIL_ACTIONS,

@@ -20,7 +20,6 @@ A counter lives for its hour plus one (TTL).
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from datetime import timedelta
 
 from chalicelib import clock, config
@@ -41,26 +40,15 @@ def _limit(name: str) -> int:
         return int(config.BUSINESS_DEFAULTS[name])
 
 
-# who the running request is (web.route binds it): (signed-in user id or None, source IP)
-_caller: ContextVar[tuple[str | None, str] | None] = ContextVar("procure_budget_caller", default=None)
-
-
-def bind(user_id: str | None, source_ip: str):
-    return _caller.set((user_id, source_ip or "unknown"))
-
-
-def unbind(token) -> None:
-    if token is not None:
-        _caller.reset(token)
-
-
 def client() -> tuple[str, int] | None:
     """(who is asking, their hourly limit): the signed-in user, else the request's source IP; None
     outside a request."""
-    caller = _caller.get()
-    if caller is None:
+    from chalicelib import web  # the request web.route is answering: its caller and source IP
+
+    req = web.current_request()
+    if req is None:
         return None
-    user_id, source_ip = caller
+    user_id, source_ip = (req.caller.user_id if req.caller else None), (req.source_ip or "unknown")
     if user_id is not None:
         return f"user#{user_id}", _limit("SOURCE_CALLS_PER_USER_PER_HOUR")
     return f"ip#{source_ip}", _limit("SOURCE_CALLS_PER_CLIENT_PER_HOUR")

@@ -21,7 +21,6 @@ from chalicelib.lifecycle import PackageStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
-from chalicelib.notify import notify
 from chalicelib.packages import SHIP_DAY_SHARDS, deliver
 from chalicelib.rules import shipping as rules
 
@@ -100,8 +99,9 @@ def run(context=None, now: datetime | None = None) -> dict:
 
 
 def _confirm(package: Package) -> str:
+    email = ("package_auto_confirmed", {"package_id": package.package_id, "days": rules.auto_confirm_days()})
     try:
-        deliver(package.package_id, "auto")
+        deliver(package.package_id, "auto", email=email)
     except ApiError as exc:
         if exc.status == 409 and _no_longer_shipped(package.package_id):
             return "skipped"  # confirmed meanwhile (by the customer or a concurrent run)
@@ -110,11 +110,6 @@ def _confirm(package: Package) -> str:
     except Exception:
         log.exception("auto-confirm failed", extra={"package_id": package.package_id})
         return "failed"
-    notify(
-        package.user_id,
-        "package_auto_confirmed",
-        {"package_id": package.package_id, "days": rules.auto_confirm_days()},
-    )
     return "confirmed"
 
 

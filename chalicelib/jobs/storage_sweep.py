@@ -1,8 +1,10 @@
 """The daily storage sweep (seed: "Goods Storage Period").
 
-- Reminders before the deadline (default 7 and 1 days, REMINDER_DAYS): one email per customer per run
-  and threshold, listing all their items at that threshold; each item reminded at most once per
-  threshold; never a late reminder for an item already past its deadline. A deadline that comes back
+- Reminders before the deadline (default 7 and 1 days, REMINDER_DAYS): one email per customer, deadline
+  day and threshold (up to REMINDER_BATCH items each), listing their items at that threshold; each item
+  reminded at most once per threshold; never a late reminder for an item already past its deadline.
+  The items' marks and the email (an outbox event, sent by app.outbox_events) are one transaction, so
+  a reminder is recorded exactly when its email is owed, whatever SES does. A deadline that comes back
   onto a day a window already read (an item's clock resuming after a package or an after-sales hold)
   is marked by its writer (chalicelib/storage.py reread_reminders) and read again at the next run: a
   reminder still owed is sent then, late, rather than never.
@@ -22,13 +24,11 @@ nothing twice.
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from botocore.exceptions import ClientError
-
-from chalicelib import clock, config, db, emails, ids, lifecycle, metrics, users
+from chalicelib import clock, config, db, lifecycle, metrics, uow
+from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item, RequestRecord
 from chalicelib.models.jobs import JobState
@@ -42,14 +42,7 @@ JOB = "storage_sweep"
 STOP_WHEN_REMAINING_MS = 60_000
 MAX_ABANDON_ATTEMPTS = 4
 FIRST_RUN_LOOKBACK_DAYS = 30
-_TRANSIENT_SES = {
-    "Throttling",
-    "ThrottlingException",
-    "ServiceUnavailable",
-    "TooManyRequestsException",
-    "RequestTimeout",
-    "InternalFailure",
-}
+REMINDER_BATCH = 99  # items per reminder email: their marks and the email event fill one transaction (100)
 
 
 def reminder_days() -> list[int]:
@@ -260,63 +253,71 @@ class Sweep:
         return db.update_if(item, actions, condition & lifecycle.ITEM.check(Item, item.status))
 
     def _send_batch(self, user_id: str, threshold: int, entries: list[tuple[Item, list[int]]]) -> bool:
-        """Claim, send, record. False if the email could not be sent (left for the next run)."""
-        batch_id = ids.new_id("rmd")
-        pending = f"pending:{batch_id}"
-        claimed = []
-        for item, due in entries:
-            marks = (
-                item.reminders.as_dict() if hasattr(item.reminders, "as_dict") else dict(item.reminders or {})
-            )
-            current = marks.get(str(due[0]))
-            if self._mark(item, due, current, pending):
-                claimed.append((item, due))
-        if not claimed:
-            return True
-        address = users.email_of(user_id)
-        message_id = self._send(address, threshold, [i for i, _ in claimed]) if address else None
-        if message_id is None:  # left for the next run: release the claims, nothing is lost
-            for item, due in claimed:
-                self._release(item, due, pending)
-            self.stats["reminders_deferred"] += len(claimed)
-            return False
-        RequestRecord(
-            f"reminder#{batch_id}",
-            request_hash=user_id,
-            state="done",
-            response_body=message_id,
-            created_at=self.now_iso,
-        ).save()
-        sent = "sent:" + self.now_iso
-        for item, due in claimed:
-            self._mark(item, due, pending, sent)
-        self.stats["reminder_emails"] += 1
-        self.stats[f"items_reminded_{threshold}d"] += len(claimed)
+        """Mark the items reminded and write the reminder email (an outbox event) in one transaction,
+        REMINDER_BATCH items per email. False if it kept losing races (left for the next run)."""
+        for start in range(0, len(entries), REMINDER_BATCH):
+            chunk = entries[start : start + REMINDER_BATCH]
+            try:
+                count = uow.run(self._reminder_unit(user_id, threshold, chunk))
+            except Conflict:
+                self.stats["reminders_deferred"] += len(chunk)
+                return False
+            if count:
+                self.stats["reminder_emails"] += 1
+                self.stats[f"items_reminded_{threshold}d"] += count
         return True
 
-    def _release(self, item: Item, due: list[int], pending: str) -> None:
-        self._mark(item, due, pending, None)
+    def _reminder_unit(self, user_id: str, threshold: int, chunk: list[tuple[Item, list[int]]]):
+        attempts = []
 
-    def _send(self, address: str, threshold: int, items: list[Item]) -> str | None:
-        data = {
-            "days": threshold,
-            "count": len(items),
-            "items": [
-                {"item_id": i.item_id, "title": i.title, "expires_at": i.storage_expires_at} for i in items
-            ],
-        }
-        delay = 0.2
-        for attempt in range(4):
-            try:
-                return emails.send("storage_reminder", address, data)
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code", "")
-                if code in _TRANSIENT_SES and attempt < 3:
-                    time.sleep(delay)
-                    delay *= 2
-                    continue
-                log.warning("reminder not sent", extra={"code": code, "threshold": threshold})
-                return None
+        def build() -> uow.Unit:
+            current = chunk
+            if attempts:  # a lost race: decide again from fresh reads
+                current = []
+                for item, _ in chunk:
+                    fresh = _reread(item.item_id)
+                    due = self._due_thresholds(fresh, reminder_days()) if fresh is not None else []
+                    if due and due[0] == threshold:
+                        current.append((fresh, due))
+            attempts.append(1)
+            work = uow.Unit(result=len(current))
+            sent = "sent:" + self.now_iso
+            for item, due in current:
+                head = Item.reminders[str(due[0])]
+                mark = _marks(item).get(str(due[0]))
+                condition = head.does_not_exist() if mark is None else head == mark
+                work.update(
+                    item,
+                    [Item.reminders[str(n)].set(sent) for n in due],
+                    condition & lifecycle.ITEM.check(Item, item.status),
+                )
+            if current:
+                items = [item for item, _ in current]
+                work.notify(
+                    user_id,
+                    "storage_reminder",
+                    {
+                        "days": threshold,
+                        "count": len(items),
+                        "items": [
+                            {"item_id": i.item_id, "title": i.title, "expires_at": i.storage_expires_at}
+                            for i in items
+                        ],
+                    },
+                )
+            return work
+
+        return build
+
+
+def _marks(item: Item) -> dict:
+    return item.reminders.as_dict() if hasattr(item.reminders, "as_dict") else dict(item.reminders or {})
+
+
+def _reread(item_id: str) -> Item | None:
+    try:
+        return Item.get(item_id, consistent_read=True)
+    except Item.DoesNotExist:
         return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def all_models() -> list[type]:
     """Every model with a table of its own; provisioning, infra and docs iterate this list."""
-    from chalicelib.models import catalog, commerce, currency, jobs, packages, photos, warehouse
+    from chalicelib.models import catalog, commerce, currency, jobs, outbox, packages, photos, warehouse
 
     return [
         *catalog.MODELS,
@@ -19,4 +19,5 @@ def all_models() -> list[type]:
         *jobs.MODELS,
         *packages.MODELS,
         *currency.MODELS,
+        *outbox.MODELS,
     ]

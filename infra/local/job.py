@@ -1,10 +1,15 @@
-"""`make job JOB=<name> NOW=<ISO 8601>`: run one scheduled handler once against the running stack."""
+"""`make job JOB=<name> NOW=<ISO 8601>`: run one scheduled handler once against the running stack.
+
+It returns once the emails the job wrote to the outbox have left (the stack's outbox poller sends them,
+as the stream's Lambda does in AWS), so what a job emails can be checked right after it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 import uuid
 
 from infra.local.env import use_running_stack
@@ -41,7 +46,21 @@ def main(job: str, now: str) -> None:
     if not job or handler is None or job not in schedules:
         raise SystemExit(f"Unknown job {job!r}; jobs: {', '.join(sorted(schedules))}")
     result = handler(scheduled_event(clock.now_iso()), None)
+    wait_for_outbox()
     print(json.dumps(result, indent=2, default=str))
+
+
+def wait_for_outbox(seconds: float = 30) -> bool:
+    """True once no email event is owed (the `unsent` index is empty); False after `seconds`."""
+    from chalicelib.models.outbox import UNSENT, OutboxEvent
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if next(iter(OutboxEvent.by_unsent.query(UNSENT, limit=1)), None) is None:
+            return True
+        time.sleep(0.2)
+    print(f"emails still owed after {seconds:.0f}s: is `make run` up?", file=sys.stderr)
+    return False
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 moto server (the embedded AWS) on 127.0.0.1:5000, every resource and the demo data created by the same
 code the tests use, the Chalice app serving the API on 127.0.0.1:8000 (infra.local.serve: what
 `chalice local` serves, under waitress, holding 50+ concurrent clients), S3 notifications delivered from
-the photo queue to the app's ingestion handler, and `.local/stack.json` written once all is ready.
+the photo queue to the app's ingestion handler, the outbox table's stream to the app's email handler
+(infra/local/streams.py: what Lambda's stream event source mapping does), and `.local/stack.json`
+written once all is ready.
 Runs in the foreground; Ctrl-C stops everything it started.
 """
 
@@ -104,6 +106,24 @@ def deliver_photo_events(queue_url: str, queue_arn: str) -> None:
             )
 
 
+def deliver_outbox_events() -> None:
+    """What Lambda's DynamoDB stream event source mapping does in AWS: app.outbox_events sends the emails."""
+    import app as application
+    from chalicelib import config
+    from infra.local.streams import StreamDriver
+
+    driver = StreamDriver(config.table_name("outbox"), application.outbox_events)
+    while not _stop.is_set():
+        try:
+            if driver.poll():
+                continue
+        except Exception as exc:  # read again from the batch's first record, as Lambda retries
+            if _stop.is_set():
+                return
+            say(f"outbox handler failed, its records will be retried: {exc}")
+        _stop.wait(0.3)
+
+
 def main() -> None:
     started = time.monotonic()
     from infra.local import console
@@ -161,6 +181,7 @@ def main() -> None:
             daemon=True,
         )
         poller.start()
+        threading.Thread(target=deliver_outbox_events, daemon=True).start()
         console_server = console.start(api_url, endpoint, stack, os.environ["AWS_DEFAULT_REGION"])
         STACK_FILE.parent.mkdir(exist_ok=True)
         STACK_FILE.write_text(

@@ -19,6 +19,7 @@ from moto import mock_aws
 import tests.stack_env  # noqa: F401  (moto, the app and the contract check, before anything below)
 from chalicelib import auth, aws, clock
 from infra.local import provision
+from infra.local.streams import StreamDriver
 from tests.conftest import ROOT
 from tests.moto_snapshot import Snapshot
 
@@ -108,6 +109,15 @@ class _CognitoTime:
         return clock.now().timestamp()
 
 
+# the outbox table's stream, driven in-process as Lambda would (infra/local/streams.py)
+_outbox: list[StreamDriver] = []
+
+
+def outbox() -> StreamDriver:
+    """The current test's outbox stream driver, invoking app.outbox_events."""
+    return _outbox[-1]
+
+
 @pytest.fixture(scope="session")
 def _provisioned() -> tuple[dict, Snapshot]:
     """Every resource and the demo users, provisioned once per process, and moto's state right after."""
@@ -127,6 +137,9 @@ def stack(monkeypatch, _provisioned) -> Iterator[dict]:
     """A freshly provisioned stack: moto restored to what provisioning left, nothing of the tests before."""
     import moto.cognitoidp.models
 
+    import app as application
+    from chalicelib import config
+
     described, snapshot = _provisioned
     monkeypatch.setattr(moto.cognitoidp.models, "time", _CognitoTime)
     with mock_aws():
@@ -135,7 +148,9 @@ def stack(monkeypatch, _provisioned) -> Iterator[dict]:
         auth.jwks.clear()
         os.environ["USER_POOL_ID"] = described["user_pool_id"]
         os.environ["USER_POOL_CLIENT_ID"] = described["client_id"]
+        _outbox.append(StreamDriver(config.table_name("outbox"), application.outbox_events))
         yield copy.deepcopy(described)  # tests add users to their copy
+        _outbox.clear()
         aws.reset()
         auth.jwks.clear()
 
@@ -275,7 +290,10 @@ def send_webhook(
 
 
 def sent_emails(to: str | None = None) -> list[dict]:
-    """Templated emails moto's SES accepted: [{"to", "template", "data"}]."""
+    """Templated emails moto's SES accepted: [{"to", "template", "data"}], once the outbox handler has
+    been given every event written so far (what Lambda does within a second of the commit)."""
+    if _outbox:
+        outbox().drain()
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 

@@ -612,7 +612,8 @@ class Lifecycle(RuleBasedStateMachine):
             for line in lines:
                 added = self.call("POST", "/cart/items", user=user["name"], body=line)
                 assert added.status == 201, added.body
-                cart_ids.append(added.body["cart_item_id"])
+                if added.body["cart_item_id"] not in cart_ids:  # the same SKU again merges into its line
+                    cart_ids.append(added.body["cart_item_id"])
             body = {"cart_item_ids": cart_ids, "payment_channel": channel}
         else:
             body = {"items": lines, "payment_channel": channel}

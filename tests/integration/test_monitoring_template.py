@@ -47,6 +47,7 @@ def test_every_alarm_the_issue_names_exists_and_notifies_the_topic(packaged):
         "SesComplaintRate",
         "WebhookRejectionSpike",
         "ExchangeRatesStale",
+        "OutboxEmailsDelayed",
         "ExchangeRatesRefused",
         *(f"{f}{m}" for f in functions for m in ("Errors", "Throttles")),
     }
@@ -59,6 +60,9 @@ def test_every_alarm_the_issue_names_exists_and_notifies_the_topic(packaged):
         assert alarms[f"{f}Errors"]["Properties"]["Dimensions"] == [
             {"Name": "FunctionName", "Value": {"Ref": f}}
         ]
+    delayed = alarms["OutboxEmailsDelayed"]["Properties"]
+    assert delayed["MetricName"] == "IteratorAge"
+    assert delayed["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "OutboxEvents"}}]
     dlq = alarms["PhotoDeadLetterQueueNotEmpty"]["Properties"]
     assert dlq["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["PhotoDeadLetterQueue", "QueueName"]}
     api = alarms["Api5xxRate"]["Properties"]

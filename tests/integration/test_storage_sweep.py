@@ -207,50 +207,41 @@ def test_a_crash_between_reminder_batches_never_doubles_an_email(api, alice, bob
     assert sorted(e["to"][0] for e in reminder_emails()) == [ALICE, BOB]
 
 
-def test_a_crash_after_sending_but_before_recording_is_recognised(api, alice, monkeypatch):
-    """The batch record is written right after SES accepts; a rerun finishes the marks, sends nothing."""
+def test_the_reminder_marks_and_their_email_commit_together(api, alice, monkeypatch):
+    """A run killed at the commit leaves neither marks nor an email; the rerun sends it once."""
     item = stored(alice, T0)
-    real_mark = storage_sweep.Sweep._mark
+    real_commit = storage_sweep.uow.commit
 
-    def crash_when_marking_sent(self, item_, thresholds, expected, value):
-        if value and value.startswith("sent:"):
-            raise RuntimeError("Lambda killed")
-        return real_mark(self, item_, thresholds, expected, value)
+    def killed(unit):
+        raise RuntimeError("Lambda killed")
 
-    monkeypatch.setattr(storage_sweep.Sweep, "_mark", crash_when_marking_sent)
+    monkeypatch.setattr(storage_sweep.uow, "commit", killed)
     with pytest.raises(RuntimeError):
         sweep(T0 + timedelta(days=83))
-    monkeypatch.setattr(storage_sweep.Sweep, "_mark", real_mark)
+    assert reminder_emails() == []
+    assert "7" not in Item.get(item).reminders.as_dict()
+    monkeypatch.setattr(storage_sweep.uow, "commit", real_commit)
     sweep(T0 + timedelta(days=83, hours=1))
+    sweep(T0 + timedelta(days=83, hours=2))
     assert len(reminder_emails()) == 1
     assert Item.get(item).reminders.as_dict()["7"].startswith("sent:")
 
 
-def test_ses_throttling_is_retried_and_a_bounce_does_not_block_others(api, alice, bob, monkeypatch):
+def test_ses_down_delays_reminders_and_loses_none(api, alice, bob, monkeypatch):
+    """The sweep writes the reminders whatever SES does; the outbox sends them once SES is back."""
     stored(alice, T0)
     stored(bob, T0)
-    real_send = emails.send
-    attempts = {"throttled": 0}
 
-    def flaky(name, to, data):
-        if to == ALICE and attempts["throttled"] < 2:
-            attempts["throttled"] += 1
-            raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendTemplatedEmail")
-        if to == BOB:
-            raise ClientError(
-                {"Error": {"Code": "MessageRejected", "Message": "bounced"}}, "SendTemplatedEmail"
-            )
-        return real_send(name, to, data)
+    def unavailable(name, to, data):
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendTemplatedEmail")
 
-    monkeypatch.setattr(storage_sweep.time, "sleep", lambda s: None)
-    monkeypatch.setattr(storage_sweep.emails, "send", flaky)
+    monkeypatch.setattr(emails, "send", unavailable)
     result = sweep(T0 + timedelta(days=83))
-    assert [e["to"][0] for e in reminder_emails()] == [ALICE]
-    assert result["reminders_deferred"] == 1
-    monkeypatch.setattr(storage_sweep.emails, "send", real_send)
-    sweep(T0 + timedelta(days=84))  # Bob's reminder was left for the next run, not lost
+    assert result["reminder_emails"] == 2 and not result.get("reminders_deferred")
+    assert reminder_emails() == []
+    monkeypatch.undo()
     assert sorted(e["to"][0] for e in reminder_emails()) == [ALICE, BOB]
-    sweep(T0 + timedelta(days=85))
+    sweep(T0 + timedelta(days=84))
     assert len(reminder_emails()) == 2
 
 

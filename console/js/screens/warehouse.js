@@ -26,6 +26,9 @@ import {
 
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
 
+/** "1 parcel", "2 parcels" (`many` when the plural is not word + s). */
+const counted = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 /** The customer reference printed on labels: the owner id's last 8 characters. */
 const customerRef = (userId) => (userId ? String(userId).slice(-8).toUpperCase() : "–");
 
@@ -226,7 +229,7 @@ export async function parcels(view) {
     const voidable = !p.contested && !p.item_ids.length;
     return h("section", { class: "card", dataset: { parcelId: p.parcel_id } }, h("h2", {}, p.tracking_no, h("small", {}, ` ${p.carrier || ""}`)), h("p", {}, `Received ${when(p.received_at)}${p.weight_g ? ` · ${p.weight_g} g` : ""} · kept until ${when(p.storage_expires_at)}`), f, voidable ? h("details", { class: "void" }, h("summary", {}, "Scanned by mistake? Void it (soon after the scan)"), undo) : null);
   });
-  fill(view, h("h1", {}, "Exceptional parcels"), h("p", { class: "summary" }, `${page.items.length} parcels nobody expected, oldest first. Assign one when a customer identifies it.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No exceptional parcel.")]));
+  fill(view, h("h1", {}, "Exceptional parcels"), h("p", { class: "summary" }, `${counted(page.items.length, "parcel")} nobody expected, oldest first. Assign one when a customer identifies it.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No exceptional parcel.")]));
 }
 
 // --- inspection --------------------------------------------------------------------------------------
@@ -245,7 +248,7 @@ export async function inspectionQueue(view) {
       h("td", {}, h("a", { href: `#/label/item/${i.item_id}` }, "Label")),
     ),
   );
-  fill(view, h("h1", {}, "Inspection"), h("p", { class: "summary" }, `${page.items.length}${page.next_cursor ? "+" : ""} received items waiting for inspection, oldest first.`), rows.length ? table(["Item", "Id / customer", "Qty", "Customer remark", "Received", ""], rows, "Received items") : h("p", { class: "empty" }, "Nothing to inspect."));
+  fill(view, h("h1", {}, "Inspection"), h("p", { class: "summary" }, `${counted(page.items.length, "received item")}${page.next_cursor ? " (and more)" : ""} waiting for inspection, oldest first.`), rows.length ? table(["Item", "Id / customer", "Qty", "Customer remark", "Received", ""], rows, "Received items") : h("p", { class: "empty" }, "Nothing to inspect."));
 }
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
@@ -621,7 +624,7 @@ export async function destruction(view) {
       h("td", {}, h("div", { class: "actions" }, ask, confirm, cancel), box),
     );
   });
-  fill(view, h("h1", {}, "Destruction queue"), h("p", { class: "summary" }, `${page.items.length} abandoned items and expired parcels awaiting physical destruction.`), rows.length ? table(["Kind", "What", "Id", "Abandoned", "Action"], rows, "Awaiting destruction") : h("p", { class: "empty" }, "Nothing to destroy."));
+  fill(view, h("h1", {}, "Destruction queue"), h("p", { class: "summary" }, `${counted(page.items.length, "abandoned item or expired parcel", "abandoned items and expired parcels")} awaiting physical destruction.`), rows.length ? table(["Kind", "What", "Id", "Abandoned", "Action"], rows, "Awaiting destruction") : h("p", { class: "empty" }, "Nothing to destroy."));
 }
 
 // --- after-sales --------------------------------------------------------------------------------------
@@ -652,5 +655,5 @@ export async function afterSales(view) {
     });
     return h("section", { class: "card", dataset: { caseId: c.case_id } }, h("h2", {}, `${c.type} · item ${shortId(c.item_id)}`), h("p", {}, `“${c.reason}” · opened ${when(c.created_at)}`), f);
   });
-  fill(view, h("h1", {}, "After-sales"), h("p", { class: "summary" }, `${page.items.length} open cases, oldest first.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No open case.")]));
+  fill(view, h("h1", {}, "After-sales"), h("p", { class: "summary" }, `${counted(page.items.length, "open case")}, oldest first.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No open case.")]));
 }
