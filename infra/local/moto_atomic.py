@@ -41,4 +41,16 @@ def apply() -> None:
                 return __original(self, *args, **kwargs)
 
         setattr(DynamoDBBackend, name, locked)
+    # a read's answer is serialized after the backend call returns: under the same lock, or a concurrent
+    # write changes the item's attributes while they are turned into JSON (a 500 "dictionary changed size")
+    from moto.dynamodb.responses import DynamoHandler
+
+    original_call = DynamoHandler.call_action
+
+    @functools.wraps(original_call)
+    def locked_call(self, *args, **kwargs):
+        with _LOCK:
+            return original_call(self, *args, **kwargs)
+
+    DynamoHandler.call_action = locked_call
     _applied = True
