@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib import auth, clock, config, currency, ids, lifecycle, money, refunds, storage, uow
+from chalicelib import auth, clock, config, currency, db, ids, lifecycle, money, refunds, storage, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
@@ -93,14 +93,10 @@ def resolve(
         work = uow.Unit()
         work.move(case.user_id, refund_fen, "after_sales_refund", case.case_id, currency.stored(item.fx))
 
-        also = [
-            AfterSalesCase.resolution.set(resolution),
-            AfterSalesCase.refund_fen.set(refund_fen),
-            AfterSalesCase.note.set(note),
-            AfterSalesCase.resolved_by.set(staff_id),
-        ]
+        also = db.assign(case, resolution=resolution, refund_fen=refund_fen, note=note, resolved_by=staff_id)
         work.update(case, *lifecycle.CASE.move(case, "resolve", now=now, also=also))
         also = [Item.open_case_id.remove(), *refunds.refund_actions(item, refund_fen)]
+        item.open_case_id, item.refunded_fen = None, refunds.refunded_fen(item) + refund_fen  # as committed
         when = Item.open_case_id == case.case_id
         if resolution != "return" and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
             # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
@@ -127,12 +123,7 @@ def resolve(
                 "note": note or "",
             },
         )
-        # the case and the item as committed, in memory (the moves set the statuses and stamps, and a
-        # resumed storage clock is set on `item` by storage.resume_clock_actions)
-        case.resolution, case.refund_fen, case.note = resolution, refund_fen, note
-        item.open_case_id = None
-        item.refunded_fen = refunds.refunded_fen(item) + refund_fen
-        work.result = (case, item)
+        work.result = (case, item)  # as committed: the moves and db.assign set them in memory
         return work
 
     return uow.run(unit)

@@ -33,6 +33,16 @@ def lost_race(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) in LOST_RACE
 
 
+def assign(obj, **values) -> list:
+    """The update actions setting `values` on `obj`, which is updated in memory to them: a unit of work's
+    answer is then what its transaction commits, without a read after it."""
+    model = type(obj)
+    actions = [getattr(model, name).set(value) for name, value in values.items()]
+    for name, value in values.items():
+        setattr(obj, name, value)
+    return actions
+
+
 def update_or_conflict(obj, actions: list, condition, message: str) -> None:
     """Apply a conditional update; a failed condition becomes a 409 with `message`."""
     try:

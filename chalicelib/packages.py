@@ -555,20 +555,21 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
                 "difference_fen": difference.amount_fen,
                 "settlement": decision.settlement.value,
             }
-            also = [
-                Package.packed.set(packed),
-                Package.actual_weight_g.set(final.actual_weight_g),
-                Package.volumetric_weight_g.set(final.volumetric_weight_g),
-                Package.chargeable_weight_g.set(final.chargeable_weight_g),
-                Package.shipping_fen.set(final.shipping_fen),
-                Package.service_fee_fen.set(final.service_fee_fen),
-                Package.services_fen.set(final.services_fen),
-                Package.services_breakdown.set(dict(final.service_lines)),
-                Package.total_fen.set(final.total_fen),
-                Package.paid_fen.set(paid),
-                Package.refunded_fen.set(refunded),
-                Package.due_fen.set(due),
-            ]
+            also = db.assign(
+                package,
+                packed=packed,
+                actual_weight_g=final.actual_weight_g,
+                volumetric_weight_g=final.volumetric_weight_g,
+                chargeable_weight_g=final.chargeable_weight_g,
+                shipping_fen=final.shipping_fen,
+                service_fee_fen=final.service_fee_fen,
+                services_fen=final.services_fen,
+                services_breakdown=dict(final.service_lines),
+                total_fen=final.total_fen,
+                paid_fen=paid,
+                refunded_fen=refunded,
+                due_fen=due,
+            )
             work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, also=also))
             if due:
                 work.notify(
@@ -576,25 +577,17 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
                     "package_payment_due",
                     {"package_id": package_id, "amount": money.format_cny(due)},
                 )
-            # the package as committed, in memory (the move set its status and stamps)
-            package.packed, package.due_fen = packed, due
-            package.actual_weight_g = final.actual_weight_g
-            package.volumetric_weight_g = final.volumetric_weight_g
-            package.chargeable_weight_g = final.chargeable_weight_g
-            package.shipping_fen, package.service_fee_fen = final.shipping_fen, final.service_fee_fen
-            package.services_fen, package.services_breakdown = final.services_fen, dict(final.service_lines)
-            package.total_fen, package.paid_fen, package.refunded_fen = final.total_fen, paid, refunded
-            # a paid package has no review yet (customers rate delivered ones)
-            work.result = (PackageResult(package, package_items(package)), due)
+            # as committed (db.assign and the move set it in memory); a paid package has no review yet
+            work.result = PackageResult(package, package_items(package))
             return work
 
         return unit
 
     try:
-        packed, due = uow.run(build(may_charge=True))
+        packed = uow.run(build(may_charge=True))
     except InsufficientFunds:  # the balance dropped between our read and the commit: leave it due
-        packed, due = uow.run(build(may_charge=False))
-    log.info("package packed", extra={"package_id": package_id, "due_fen": due})
+        packed = uow.run(build(may_charge=False))
+    log.info("package packed", extra={"package_id": package_id, "due_fen": packed.package.due_fen})
     return packed
 
 

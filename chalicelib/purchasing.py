@@ -93,7 +93,8 @@ def approve(order_id: str, staff_id: str) -> OrderResult:
 
 
 def reject(order_id: str, staff_id: str, reason: str) -> OrderResult:
-    """Order rejected, the full amount paid goes back to the wallet, the customer is emailed."""
+    """Order rejected, the full amount paid goes back to the wallet, the customer is emailed.
+    Answers with what its transaction commits (no read after it), so a replay is the committed answer."""
 
     def unit() -> uow.Unit:
         order = _order(order_id)
@@ -105,14 +106,10 @@ def reject(order_id: str, staff_id: str, reason: str) -> OrderResult:
         refund = refund_due_fen(order)  # the bank fee of an external channel is not refunded
         work.move(order.user_id, refund, "order_refund", order.order_id, currency.stored(order.fx))
         now = clock.now_iso()
-        also = [
-            Order.decided_by.set(staff_id),
-            Order.reject_reason.set(reason),
-            Order.refunded_fen.set(int(order.refunded_fen or 0) + refund),
-        ]
+        refunded = int(order.refunded_fen or 0) + refund
+        also = db.assign(order, decided_by=staff_id, reject_reason=reason, refunded_fen=refunded)
         work.update(order, *lifecycle.ORDER.move(order, "reject", now=now, also=also))
-        order.reject_reason, order.refunded_fen = reason, int(order.refunded_fen or 0) + refund
-        move_items(work, items, "reject", now, extra=refund_item)
+        move_items(work, items, "reject", now, extra=refund_item)  # refund_item sets the items in memory
         work.notify(
             order.user_id,
             "order_rejected",
@@ -197,7 +194,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
             "purchased_by": staff_id,
         }
         work = uow.Unit()
-        item_actions: list = []
+        item_values: dict = {}  # the item's paid or refunded figure after the charge or refund
         refund = decision.refund_fen
         purchase["settlement"] = decision.settlement.value
         waiting = WAITING_EMAIL.get(decision.settlement)  # the email template when the customer must act
@@ -212,11 +209,11 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
                 item.item_id,
                 currency.stored(item.fx),
             )
-            item_actions = refunds.paid_actions(item, decision.charge_fen)
+            item_values["paid_fen"] = refunds.paid_fen(item) + decision.charge_fen
         elif decision.settlement == Settlement.REFUNDED:
             purchase["refunded_fen"] = refund
             work.move(item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx))
-            item_actions = refunds.refund_actions(item, refund)
+            item_values["refunded_fen"] = refunds.refunded_fen(item) + refund
 
         def write(tx: TransactWrite) -> None:
             if refund:
@@ -227,7 +224,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
 
         # the item's order is still approved (not cancelled meanwhile): the state its items are bought in
         approved = lifecycle.ORDER.check(Order, lifecycle.ORDER.target("approve"))
-        also = [Item.purchase.set(purchase), Item.price_difference_due_fen.set(due), *item_actions]
+        also = db.assign(item, purchase=purchase, price_difference_due_fen=due, **item_values)
         move = lifecycle.ITEM.move(item, action, now=now, also=also, when=Item.purchase.does_not_exist())
         # the item as committed, in memory (every action above is already built from the figures read)
         item.purchase, item.price_difference_due_fen = purchase, due

@@ -236,15 +236,20 @@ def staff_get_package(req: Req, package_id: str) -> StaffPackage:
 
 
 @route(
-    bp, "/staff/packages/{package_id}/pack", "POST", groups=WAREHOUSE, body=PackBody, response=StaffPackage
+    bp,
+    "/staff/packages/{package_id}/pack",
+    "POST",
+    groups=WAREHOUSE,
+    body=PackBody,
+    money=True,
+    response=StaffPackage,
 )
 @performs("package.pack", "package.pack_await_difference")
-def pack_package(req: Req, package_id: str) -> StaffPackage:
+def pack_package(req: Req, package_id: str) -> packages.PackageResult:
     """Packed with the measured weight and size; the final charge is settled through the wallet."""
     b = req.body
-    return StaffPackage.of_result(
-        packages.pack(package_id, req.user.user_id, b.weight_g, b.dims_cm.model_dump())
-    )
+    # what committed: StaffPackage.of_result renders it (once, for the answer and its idempotency record)
+    return packages.pack(package_id, req.user.user_id, b.weight_g, b.dims_cm.model_dump())
 
 
 @route(

@@ -9,6 +9,8 @@ from pydantic import Field
 
 from chalicelib import purchasing
 from chalicelib.errors import ValidationError
+from chalicelib.models.commerce import Item as StoredItem
+from chalicelib.orders import OrderResult
 from chalicelib.responses.items import Item, StaffItem, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
 from chalicelib.responses.settlement import PurchasePreview, SettlementDecision
@@ -90,11 +92,19 @@ def approve_order(req: Req, order_id: str) -> OrderDetail:
     return OrderDetail.of_result(purchasing.approve(order_id, req.user.user_id))
 
 
-@route(bp, "/staff/orders/{order_id}/reject", "POST", groups=REVIEWER, body=RejectBody, response=OrderDetail)
+@route(
+    bp,
+    "/staff/orders/{order_id}/reject",
+    "POST",
+    groups=REVIEWER,
+    body=RejectBody,
+    money=True,
+    response=OrderDetail,
+)
 @performs("order.reject", "item.reject")
-def reject_order(req: Req, order_id: str) -> OrderDetail:
+def reject_order(req: Req, order_id: str) -> OrderResult:
     """Reject: full refund to the wallet and an email to the customer."""
-    return OrderDetail.of_result(purchasing.reject(order_id, req.user.user_id, req.body.reason))
+    return purchasing.reject(order_id, req.user.user_id, req.body.reason)  # OrderDetail.of_result renders it
 
 
 @route(
@@ -118,14 +128,20 @@ def staff_item(req: Req, item_id: str) -> StaffItem:
     return StaffItem.of(purchasing.staff_item(item_id))
 
 
-@route(bp, "/staff/items/{item_id}/purchase", "POST", groups=REVIEWER, body=PurchaseBody, response=Item)
+@route(
+    bp,
+    "/staff/items/{item_id}/purchase",
+    "POST",
+    groups=REVIEWER,
+    body=PurchaseBody,
+    money=True,
+    response=Item,
+)
 @performs("item.purchase", "item.await_difference")
-def record_purchase(req: Req, item_id: str) -> Item:
+def record_purchase(req: Req, item_id: str) -> StoredItem:
     """Record the purchase at the actual price; the difference is refunded or charged."""
     b = req.body
-    return Item.of(
-        purchasing.record_purchase(item_id, req.user.user_id, b.merchant_order_no, b.actual_unit_price_fen)
-    )
+    return purchasing.record_purchase(item_id, req.user.user_id, b.merchant_order_no, b.actual_unit_price_fen)
 
 
 @route(

@@ -260,14 +260,15 @@ def case_queue(req: Req) -> StaffAfterSalesCasePage:
     "POST",
     groups=CASE_STAFF,
     body=ResolveBody,
+    money=True,
     response=ResolvedAfterSalesCase,
 )
 @performs("case.resolve", "item.return")
-def resolve_case(req: Req, case_id: str) -> ResolvedAfterSalesCase:
+def resolve_case(req: Req, case_id: str) -> tuple:
     """Resolve a case: refund to the wallet, return the goods to the merchant, or reject."""
     b = req.body
-    case, item = aftersales.resolve(case_id, req.user.user_id, b.resolution, b.refund_fen, b.note)
-    return ResolvedAfterSalesCase.of_resolved(case, item)
+    # the case and its item as committed: ResolvedAfterSalesCase.of_result renders them
+    return aftersales.resolve(case_id, req.user.user_id, b.resolution, b.refund_fen, b.note)
 
 
 # --- customers ------------------------------------------------------------------------------------------

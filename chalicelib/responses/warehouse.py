@@ -313,3 +313,9 @@ class ResolvedAfterSalesCase(AfterSalesCase):
     @classmethod
     def of_resolved(cls, case: stored.AfterSalesCase, item: commerce.Item) -> Self:
         return cls.of(case, item=Item.of(item))
+
+    @classmethod
+    def of_result(cls, result: tuple[stored.AfterSalesCase, commerce.Item]) -> Self:
+        """What aftersales.resolve committed: the case and its item."""
+        case, item = result
+        return cls.of_resolved(case, item)

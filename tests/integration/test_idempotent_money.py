@@ -1,5 +1,5 @@
 """A retry with the same Idempotency-Key never moves money twice and answers what was committed
-(issue 21, item 1), on every customer route whose unit of work moves ledger legs.
+(issue 21, item 1), on every route, customer's or staff's, whose unit of work moves ledger legs.
 
 Two faults are injected into the money's DynamoDB transaction after DynamoDB applied it (tests/faults.py):
 an ambiguous commit (the call fails as a read timeout does), and a timeout after the commit (the function
@@ -8,6 +8,11 @@ is killed right after it; the client retries once the claim's lease has run out)
 
 from __future__ import annotations
 
+import ast
+import inspect
+import sys
+import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -38,8 +43,10 @@ class Case:
     path: str
     kind: str  # the ledger kind it writes
     amount_fen: int  # signed: what the wallet moves by
-    resource: str  # where the committed state can be read back
+    resource: str  # where the committed state can be read back (by the customer)
     body: dict | None = None
+    user: str = ALICE  # who calls the route
+    status: Callable[[object], str] | None = None  # the committed status, when `resource` has none
 
 
 def _order(api, top_up_fen=50_000) -> dict:
@@ -132,6 +139,59 @@ def pay_package_difference(api) -> Case:
     )
 
 
+# --- staff routes that move money -----------------------------------------------------------------
+
+
+def reject_order(api) -> Case:
+    order = _paid_order(api)
+    oid = order["order_id"]
+    total = order["charges"]["total_fen"]
+    body = {"reason": "The shop no longer sells this model."}
+    return Case(f"/staff/orders/{oid}/reject", "order_refund", total, f"/orders/{oid}", body, REVIEWER)
+
+
+def purchase_item(api) -> Case:
+    order = _paid_order(api)
+    assert api.post(f"/staff/orders/{order['order_id']}/approve", user=REVIEWER).status == 200
+    item_id = order["items"][0]["item_id"]
+    body = {"merchant_order_no": "TB-7", "actual_unit_price_fen": 2000}  # 500 cheaper x 2: 1000 refunded
+    path = f"/staff/items/{item_id}/purchase"
+    return Case(path, "price_difference_refund", 1000, f"/items/{item_id}", body, REVIEWER)
+
+
+def resolve_case(api) -> Case:
+    [item_id] = stored(api)
+    case = api.post("/after-sales", {"item_id": item_id, "type": "refund", "reason": "Torn"}, user=ALICE)
+    assert case.status == 201, case.body
+    cid = case.body["case_id"]
+
+    def status(api) -> str:
+        return next(
+            c["status"] for c in api.get("/after-sales", user=ALICE).body["items"] if c["case_id"] == cid
+        )
+
+    body = {"resolution": "refund", "refund_fen": 1200}
+    path = f"/staff/after-sales/{cid}/resolve"
+    return Case(path, "after_sales_refund", 1200, f"/items/{item_id}", body, WAREHOUSE, status)
+
+
+def pack_package(api) -> Case:
+    package = _package(api, pay=True)
+    pid = package["package_id"]
+    body = {"weight_g": 400, "dims_cm": {"l": 20, "w": 15, "h": 10}}  # lighter than quoted: refunded
+    preview = api.post(f"/staff/packages/{pid}/pack-preview", body, user=WAREHOUSE)
+    assert preview.status == 200 and preview.body["decision"]["difference_fen"] < 0, preview.body
+    refund = -preview.body["decision"]["difference_fen"]
+    return Case(
+        f"/staff/packages/{pid}/pack",
+        "package_difference_refund",
+        refund,
+        f"/packages/{pid}",
+        body,
+        WAREHOUSE,
+    )
+
+
 MONEY_ROUTES = [
     extend_storage,
     pay_order,
@@ -141,18 +201,71 @@ MONEY_ROUTES = [
     pay_package,
     cancel_package,
     pay_package_difference,
+    reject_order,
+    purchase_item,
+    resolve_case,
+    pack_package,
 ]
 
+# routes whose money moves elsewhere: a top-up creates a payment (the provider's webhook credits it), and
+# providers' webhooks are deduplicated by their event id, not by an Idempotency-Key
+NOT_KEYED = {"/wallet/top-ups"}
 
-def test_every_customer_route_whose_unit_of_work_moves_money_is_covered():
+
+def _moves_ledger_legs(fn, seen: set, depth: int = 4) -> bool:
+    """Whether `fn`, or what it calls in chalicelib (a few calls deep), adds a ledger leg to a unit of
+    work: `work.move(user_id, amount_fen, kind, ref)` (a lifecycle move takes an entity and an action)."""
+    if (
+        depth < 0
+        or fn in seen
+        or not callable(fn)
+        or not (getattr(fn, "__module__", None) or "").startswith("chalicelib")
+    ):
+        return False
+    seen.add(fn)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError):
+        return False
+    module = sys.modules[fn.__module__]
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        called = node.func
+        if isinstance(called, ast.Attribute) and called.attr == "move" and len(node.args) >= 4:
+            return True
+        target = None
+        if isinstance(called, ast.Name):
+            target = getattr(module, called.id, None)
+        elif isinstance(called, ast.Attribute) and isinstance(called.value, ast.Name):
+            target = getattr(getattr(module, called.value.id, None), called.attr, None)
+        if target is not None and _moves_ledger_legs(target, seen, depth - 1):
+            return True
+    return False
+
+
+def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and_is_covered():
+    """Found from the code, not from the routes' declarations: a customer or staff route that moves
+    ledger legs without `money=True` (its Idempotency-Key), or without a case here, fails."""
     from chalicelib import web
 
-    money = {spec.path for spec in web.ROUTES if spec.money} - {"/wallet/top-ups"}  # creates a payment only
+    routes = [spec for spec in web.ROUTES if not spec.public and spec.method == "POST"]
+    moving = {spec.path for spec in routes if _moves_ledger_legs(spec.view, set())}
+    keyed = {spec.path for spec in web.ROUTES if spec.money}
+    assert moving - keyed == set()  # moves money without taking an Idempotency-Key
+    assert keyed - NOT_KEYED == moving
+    staff = {spec.path for spec in routes if spec.groups} & moving
+    assert staff == {
+        "/staff/orders/{order_id}/reject",
+        "/staff/items/{item_id}/purchase",
+        "/staff/after-sales/{case_id}/resolve",
+        "/staff/packages/{package_id}/pack",
+    }
     covered = {"/items/{item_id}/extend-storage", "/orders/{order_id}/pay", "/orders/{order_id}/cancel"}
     covered |= {"/items/{item_id}/pay-difference", "/items/{item_id}/decline-difference"}
     covered |= {"/packages/{package_id}/pay", "/packages/{package_id}/cancel"}
-    covered |= {"/packages/{package_id}/pay-difference"}
-    assert money == covered
+    covered |= {"/packages/{package_id}/pay-difference"} | staff
+    assert moving == covered
     assert len(MONEY_ROUTES) == len(covered)
 
 
@@ -167,7 +280,9 @@ def _assert_committed_once(api, case: Case, before: dict, answer) -> None:
     kinds_before = [e["kind"] for e in before["entries"]].count(case.kind)
     assert [e["kind"] for e in after["entries"]].count(case.kind) == kinds_before + 1
     current = api.get(case.resource, user=ALICE).body
-    assert answer.body["status"] == current["status"]  # the answer is the committed state
+    assert current["status"]  # the committed state can be read back
+    status = case.status(api) if case.status else current["status"]
+    assert answer.body["status"] == status  # the answer is the committed state
 
 
 @pytest.mark.parametrize("setup", MONEY_ROUTES, ids=lambda f: f.__name__)
@@ -179,14 +294,14 @@ def test_a_retry_after_an_ambiguous_commit_moves_no_money_twice_and_answers_what
     headers = {"Idempotency-Key": f"ambiguous-{setup.__name__}"}
     fault.arm(faults.ambiguous)
     with contract.exempt(OUTAGE):
-        first = api.post(case.path, case.body, user=ALICE, headers=headers)
+        first = api.post(case.path, case.body, user=case.user, headers=headers)
     assert fault.fired == 1
     assert first.status in (200, 500), first.body  # never a refusal after the money moved
-    retry = api.post(case.path, case.body, user=ALICE, headers=headers)
+    retry = api.post(case.path, case.body, user=case.user, headers=headers)
     _assert_committed_once(api, case, before, retry)
     if first.status == 200:
         assert retry.body == first.body
-    assert api.post(case.path, case.body, user=ALICE, headers=headers).body == retry.body
+    assert api.post(case.path, case.body, user=case.user, headers=headers).body == retry.body
 
 
 @pytest.mark.parametrize("setup", MONEY_ROUTES, ids=lambda f: f.__name__)
@@ -198,9 +313,9 @@ def test_a_retry_after_a_timeout_past_the_commit_replays_the_committed_answer(ap
     clock.set_now(started)
     fault.arm(FunctionKilled)
     with pytest.raises(FunctionKilled):
-        api.post(case.path, case.body, user=ALICE, headers=headers)
+        api.post(case.path, case.body, user=case.user, headers=headers)
     clock.set_now(started + timedelta(seconds=idempotency.lease_seconds() + 1))  # the lease ran out
-    retry = api.post(case.path, case.body, user=ALICE, headers=headers)
+    retry = api.post(case.path, case.body, user=case.user, headers=headers)
     _assert_committed_once(api, case, before, retry)
     assert retry.headers.get("Idempotent-Replayed") == "true"
 
