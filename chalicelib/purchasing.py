@@ -226,12 +226,6 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
         approved = lifecycle.ORDER.check(Order, lifecycle.ORDER.target("approve"))
         also = db.assign(item, purchase=purchase, price_difference_due_fen=due, **item_values)
         move = lifecycle.ITEM.move(item, action, now=now, also=also, when=Item.purchase.does_not_exist())
-        # the item as committed, in memory (every action above is already built from the figures read)
-        item.purchase, item.price_difference_due_fen = purchase, due
-        if decision.charge_fen:
-            item.paid_fen = refunds.paid_fen(item) + decision.charge_fen
-        elif refund:
-            item.refunded_fen = refunds.refunded_fen(item) + refund
 
         work.write(write)
         if waiting:
