@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -483,7 +484,39 @@ def reset_configuration_check() -> None:
 def _allowed_origin(origin: str | None) -> str | None:
     from chalicelib import config
 
-    return origin if origin and origin in config.cors_allowed_origins() else None
+    if not origin:
+        return None
+    return origin if origin in config.cors_allowed_origins() or origin == console_origin() else None
+
+
+CONSOLE_ORIGIN_CACHE_SECONDS = 300
+_console_origin: tuple[float, str] | None = None
+
+
+def console_origin() -> str:
+    """The deployed console's origin, from the SSM parameter CONSOLE_ORIGIN_PARAMETER names (the template
+    writes it: in the function's environment it would close a cycle with the console's CSP, which names
+    this API). Read only for an Origin not in the stage's list, at most once per container every
+    CONSOLE_ORIGIN_CACHE_SECONDS; "" when unset or not written yet (the first deploy)."""
+    global _console_origin
+    from chalicelib import config
+
+    name = config.get("CONSOLE_ORIGIN_PARAMETER")
+    if not name:
+        return ""
+    now = time.monotonic()
+    if _console_origin is not None and now - _console_origin[0] < CONSOLE_ORIGIN_CACHE_SECONDS:
+        return _console_origin[1]
+    from chalicelib import aws
+
+    try:
+        value = aws.client("ssm").get_parameter(Name=name)["Parameter"]["Value"].strip().rstrip("/")
+    except Exception as exc:  # SSM failing or the parameter not written: the stage's list alone, no 500
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ParameterNotFound":
+            log.warning("console origin unreadable from SSM", extra={"parameter": name})
+        value = ""
+    _console_origin = (now, value)
+    return value
 
 
 def _vary_origin(headers: dict) -> None:

@@ -102,6 +102,9 @@ LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]  # the stack creates
 # the marketplace API credentials: one secret per stage, read once per container (docs/sources.md)
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 SOURCE_CREDENTIALS_SECRET = "{prefix}/marketplace-credentials"  # noqa: S105 - a name, not a secret
+# the console's origin, for the API's CORS: a parameter named from the stage (a reference would be a cycle)
+SSM_ACTIONS = ["ssm:GetParameter"]
+CONSOLE_ORIGIN_PARAMETER = "/{prefix}/console-origin"
 # X-Ray has no resource-level permissions: the one statement whose Resource is "*" (stages with xray)
 TRACING_ACTIONS = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
 
@@ -119,6 +122,7 @@ FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
         "Photos",
         "Users",
         "SourceCredentials",
+        "ConsoleOrigin",
         "Tracing",
     ),
     # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
@@ -682,8 +686,9 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
             variables["PAYMENT_WEBHOOK_SECRET"] = {"Ref": WEBHOOK_SECRET_PARAMETER}
             variables["CURSOR_SECRET"] = {"Ref": CURSOR_SECRET_PARAMETER}
             variables["CORS_ALLOWED_ORIGINS"] = {"Ref": CORS_ORIGINS_PARAMETER}
-            # the staff console's origin, for the API's allowed CORS origins
-            variables["CONSOLE_ORIGIN"] = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+            # the staff console's origin, for the API's allowed CORS origins: read from SSM at runtime, as
+            # the distribution's CSP names this API (a reference here would be a cycle)
+            variables["CONSOLE_ORIGIN_PARAMETER"] = CONSOLE_ORIGIN_PARAMETER.format(prefix=stage.prefix)
             # the product sources' credentials (read lazily); PRODUCT_SOURCE_1688/_TAOBAO pick the sources
             variables["SOURCE_CREDENTIALS_SECRET"] = {"Ref": "MarketplaceCredentials"}
         patch: dict[str, Any] = {
@@ -895,9 +900,8 @@ def method_not_allowed(methods: list[str]) -> dict:
 
 def console_csp() -> dict:
     """The console's Content-Security-Policy: its own files, the API, Cognito and the photo bucket only."""
-    # any API Gateway API of the region: naming RestAPI here would make a cycle (the API's function
-    # names the console's origin for CORS, the distribution needs this policy)
-    api = "https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    # the stack's own API only (its function reads the console's origin from SSM: no cycle)
+    api = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
     cognito = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}"
     photos = "https://${PhotoBucket}.s3.${AWS::URLSuffix} https://${PhotoBucket}.s3.${AWS::Region}.${AWS::URLSuffix}"
     return {
@@ -963,6 +967,15 @@ def console_resources(stage: Stage) -> dict[str, dict]:
                         },
                     ],
                 },
+            },
+        },
+        "ConsoleOriginParameter": {
+            "Type": "AWS::SSM::Parameter",
+            "Properties": {
+                "Name": CONSOLE_ORIGIN_PARAMETER.format(prefix=stage.prefix),
+                "Type": "String",
+                "Value": {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"},
+                "Description": "The staff console's origin, allowed by the API's CORS",
             },
         },
         "ConsoleOriginAccessControl": {
@@ -1434,6 +1447,11 @@ def _stage_statements(stage: Stage) -> list[dict]:
             "Resource": [
                 f"arn:aws:secretsmanager:*:*:secret:{SOURCE_CREDENTIALS_SECRET.format(prefix=stage.prefix)}-*"
             ],
+        },
+        {
+            "Sid": "ConsoleOrigin",
+            "Action": SSM_ACTIONS,
+            "Resource": [f"arn:aws:ssm:*:*:parameter{CONSOLE_ORIGIN_PARAMETER.format(prefix=stage.prefix)}"],
         },
         *([{"Sid": "Tracing", "Action": TRACING_ACTIONS, "Resource": ["*"]}] if stage.xray else []),
     ]

@@ -52,6 +52,9 @@ def test_cloudfront_serves_it_over_https_only_with_origin_access_control_and_sec
     csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
     assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
     assert "https://cognito-idp.${AWS::Region}" in csp and "${PhotoBucket}" in csp
+    # the stack's own API only, never any API Gateway API of the region (issue 21, item 8)
+    assert "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}" in csp
+    assert "*.execute-api" not in csp
 
 
 def test_the_package_has_the_console_its_outputs_and_gives_its_origin_to_the_api():
@@ -59,7 +62,11 @@ def test_the_package_has_the_console_its_outputs_and_gives_its_origin_to_the_api
     assert {"ConsoleBucket", "ConsoleDistribution", "ConsoleSecurityHeaders"} <= set(built["Resources"])
     assert {"ConsoleBucketName", "ConsoleDistributionId", "ConsoleURL"} <= set(built["Outputs"])
     variables = built["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
-    assert variables["CONSOLE_ORIGIN"] == {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+    # through SSM: the function's environment naming the distribution would close a cycle with the CSP
+    assert "CONSOLE_ORIGIN" not in variables
+    parameter = built["Resources"]["ConsoleOriginParameter"]["Properties"]
+    assert variables["CONSOLE_ORIGIN_PARAMETER"] == parameter["Name"]
+    assert parameter["Value"] == {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
 
 
 def test_the_runtime_config_is_generated_from_the_stack_outputs():

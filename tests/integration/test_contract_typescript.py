@@ -138,7 +138,7 @@ def test_every_operation_has_a_typed_success_schema():
     operations = sum(len(item) for item in doc["paths"].values())
     typed, untyped = typed_operations(doc)
     assert untyped == []
-    assert len(typed) == operations == 72
+    assert len(typed) == operations == 74
 
 
 def test_the_two_untyped_checks_agree(dts):

@@ -122,3 +122,21 @@ def test_the_deployed_console_origin_is_allowed_with_the_stage_list(monkeypatch)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://shop.example")
     monkeypatch.setenv("CONSOLE_ORIGIN", "https://d111111abcdef8.cloudfront.net")
     assert config.cors_allowed_origins() == {"https://shop.example", "https://d111111abcdef8.cloudfront.net"}
+
+
+def test_the_console_origin_the_template_writes_to_ssm_is_allowed_and_a_missing_one_is_not(
+    stack, monkeypatch
+):
+    from chalicelib import aws, web
+
+    monkeypatch.setenv("CORS_ALLOWED_ORIGINS", "https://shop.example")
+    monkeypatch.delenv("CONSOLE_ORIGIN", raising=False)
+    monkeypatch.setenv("CONSOLE_ORIGIN_PARAMETER", "/procure-test/console-origin")
+    console = "https://d111111abcdef8.cloudfront.net"
+    monkeypatch.setattr(web, "_console_origin", None)
+    assert web._allowed_origin(console) is None  # not written yet (the first deploy): the list only
+    assert web._allowed_origin("https://shop.example") == "https://shop.example"
+    aws.client("ssm").put_parameter(Name="/procure-test/console-origin", Value=console, Type="String")
+    monkeypatch.setattr(web, "_console_origin", None)  # a new container
+    assert web._allowed_origin(console) == console
+    assert web._allowed_origin("https://evil.example") is None
