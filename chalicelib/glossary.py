@@ -23,6 +23,7 @@ from chalicelib.lifecycle import (
     PaymentStatus,
     PhotoStatus,
     Settlement,
+    replace_section,
 )
 from chalicelib.orders import REVIEW_WORKING_HOURS
 from chalicelib.rules.storage import EXCEPTIONAL_PARCEL_DAYS, STORAGE_DAYS
@@ -155,11 +156,7 @@ def markdown() -> str:
 
 def with_section(document: str) -> str:
     """`document` (docs/data-model.md) with its glossary section replaced (or appended) by markdown()."""
-    if MARK_START in document:
-        head, rest = document.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
-        return head + markdown() + ("\n" + tail if tail else "")
-    return document.rstrip("\n") + "\n\n" + markdown()
+    return replace_section(document, markdown(), MARK_START, MARK_END)
 
 
 if __name__ == "__main__":

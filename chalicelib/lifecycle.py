@@ -604,13 +604,19 @@ MARK_START = "<!-- lifecycle: generated -->"
 MARK_END = "<!-- lifecycle: end -->"
 
 
+def replace_section(document: str, section: str, start: str, end: str) -> str:
+    """`document` with the generated `section` (which opens with `start` and closes with `end`) in place
+    of the one it holds, or appended."""
+    if start in document:
+        head, rest = document.split(start, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        return head + section + ("\n" + tail if tail else "")
+    return document.rstrip("\n") + "\n\n" + section
+
+
 def with_section(document: str) -> str:
     """`document` (docs/data-model.md) with its lifecycle section replaced (or appended) by markdown()."""
-    if MARK_START in document:
-        head, rest = document.split(MARK_START, 1)
-        tail = rest.split(MARK_END, 1)[1].lstrip("\n")
-        return head + markdown() + ("\n" + tail if tail else "")
-    return document.rstrip("\n") + "\n\n" + markdown()
+    return replace_section(document, markdown(), MARK_START, MARK_END)
 
 
 if __name__ == "__main__":
