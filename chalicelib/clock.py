@@ -15,6 +15,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def wall() -> datetime:
+    """The real time, whatever `set_now` says: how far a checkpoint may reach (jobs/storage_sweep.py)."""
+    return datetime.now(UTC)
+
+
 def set_now(value: datetime | Callable[[], datetime] | None) -> None:
     """Freeze the clock at a datetime, drive it with a callable, or (None) return to real time."""
     global _override

@@ -20,6 +20,15 @@ items due, not with everything in storage. Days missed by skipped runs are caugh
 advances only after a day is done; a run that nears the Lambda time limit stops between days and the
 next run continues. Every action is an idempotent conditional write, so a rerun after a crash redoes
 nothing twice.
+
+Time travel (`make job JOB=storage_sweep NOW=<a future day>`) acts on what is due at NOW, but no
+checkpoint reaches past what a run at the wall clock's time would have finished (yesterday for
+abandonment, today + N for the N-day reminders): one written further ahead, or left there by an older
+run, is not trusted. The local stack keeps writing at the wall clock, and its new deadlines land on
+days after the real checkpoint, so a later run (at NOW or at the real time) still reads them. In AWS the
+clock is the wall clock, so the bound is the one the walk already had: no extra read or write, and
+production keeps reading each day once. A repeated future run re-reads the days past the bound (a cost
+only a developer's stack pays); what it finds again is already marked or moved, so it is not redone.
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ class Sweep:
         self.now = now
         self.now_iso = clock.iso(now)
         self.today = now.date()
+        self.wall_today = clock.wall().date()  # checkpoints never reach past it (see the docstring)
         self.context = context
         self.stats: dict[str, int] = defaultdict(int)
         self.day_incomplete = False
@@ -69,12 +79,21 @@ class Sweep:
 
     # --- checkpoints ------------------------------------------------------------------------------------
 
+    def _ceiling(self, key: str) -> date:
+        """The furthest day checkpoint `key` may claim: what a run at the wall clock would have finished."""
+        if key.startswith("reminded_through_"):
+            return self.wall_today + timedelta(days=int(key.removeprefix("reminded_through_")))
+        return self.wall_today - timedelta(days=1)
+
     def _day(self, key: str, default: date) -> date:
         value = self.state.get(key)
-        return date.fromisoformat(value) if value else default
+        return min(date.fromisoformat(value), self._ceiling(key)) if value else default
 
     def _save(self, key: str, day: date) -> None:
-        self.state[key] = day.isoformat()
+        value = min(day, self._ceiling(key)).isoformat()
+        if self.state.get(key) == value:
+            return  # a run ahead of the wall clock: its checkpoint stays where the wall clock allows
+        self.state[key] = value
         self.job.state = self.state
         self.job.updated_at = clock.now_iso()
         self.job.save()

@@ -363,3 +363,28 @@ def test_a_run_without_restored_deadlines_reads_no_day_twice(api, alice):
     result = sweep(T0 + timedelta(days=83))
     assert "reminder_days_reread" not in result
     assert [i["item_id"] for e in reminder_emails(ALICE) for i in e["data"]["items"]] == [item]
+
+
+def test_a_run_ahead_of_the_wall_clock_leaves_later_deadlines_to_be_swept(api, alice):
+    """`make job JOB=storage_sweep NOW=<future>` on a local stack, then parcels and items stored at the real
+    time with deadlines inside the days that run walked: a later run still reminds and abandons them."""
+    wall = clock.wall().replace(microsecond=0)
+    sweep(wall + timedelta(days=85))  # nothing stored yet
+    state = storage_sweep.JobState.get(storage_sweep.JOB).state.as_dict()
+    assert state["abandon_done_through"] <= (wall - timedelta(days=1)).date().isoformat()
+    assert state["reminded_through_7"] <= (wall + timedelta(days=7)).date().isoformat()
+
+    clock.set_now(wall)
+    scan = api.post("/staff/inbound", {"tracking_no": "SF0000778"}, user=WAREHOUSE).body
+    assert scan["status"] == "exceptional"  # its 30 days end inside the days the first run walked
+    item_id = stored(alice, wall)  # its deadline, wall + 90 days, is inside that run's 7-day window
+    result = sweep(wall + timedelta(days=85))
+    assert result["parcels_abandoned"] == 1
+    assert result["items_reminded_7d"] == 1
+    assert len(reminder_emails()) == 1
+
+    again = sweep(wall + timedelta(days=85))  # rerun at the same NOW: re-reads, redoes nothing
+    assert again.get("parcels_abandoned", 0) == again.get("reminder_emails", 0) == 0
+    sweep(wall + timedelta(days=90, minutes=1))
+    assert status(item_id) == "abandoned"
+    assert len(reminder_emails()) == 1
