@@ -415,7 +415,7 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         f"storage sweep at {later} (make job JOB=storage_sweep NOW={later})",
         f"reminder emails {result.get('reminder_emails', 0)}, items abandoned "
         f"{result.get('items_abandoned', 0)}, parcels abandoned {result.get('parcels_abandoned', 0)} "
-        "(0 when an earlier run already swept that day)",
+        "(0 for items an earlier run already reminded or abandoned)",
     )
     return {
         "order_id": order_id,

@@ -1,7 +1,8 @@
 """`make job JOB=<name> NOW=<ISO 8601>`: run one scheduled handler once against the running stack.
 
 It returns once the emails the job wrote to the outbox have left (the stack's outbox poller sends them,
-as the stream's Lambda does in AWS), so what a job emails can be checked right after it.
+as the stream's Lambda does in AWS), so what a job emails can be checked right after it, then prints what
+the job did (its counts, zeros included) and its whole result as JSON (the last lines).
 """
 
 from __future__ import annotations
@@ -47,7 +48,34 @@ def main(job: str, now: str) -> None:
         raise SystemExit(f"Unknown job {job!r}; jobs: {', '.join(sorted(schedules))}")
     result = handler(scheduled_event(clock.now_iso()), None)
     wait_for_outbox()
+    print("\n".join(summary(job, result)))
     print(json.dumps(result, indent=2, default=str))
+
+
+# the counts a job always reports, zeros included, in this order; any other count follows by its name
+COUNTS = {
+    "storage_sweep": {
+        "read": "deadline entries read",
+        "reminder_emails": "reminder emails sent",
+        "items_abandoned": "items abandoned (onto the destruction queue, where staff destroy them)",
+        "parcels_abandoned": "exceptional parcels abandoned (onto the destruction queue)",
+        "packages_expired": "unpaid packages expired (their items back on the shelf)",
+    },
+}
+
+
+def summary(job: str, result: dict) -> list[str]:
+    """What the job did, one count a line."""
+    finished = result.get("finished", True)
+    head = f"{job} at {result.get('now', '')}: " + (
+        "done" if finished else "stopped early, the next run continues"
+    )
+    counts = {k: v for k, v in result.items() if isinstance(v, int) and not isinstance(v, bool)}
+    named = COUNTS.get(job, {})
+    lines = [head.replace(" at : ", ": ")]
+    lines += [f"{counts.pop(key, 0):>8}  {label}" for key, label in named.items()]
+    lines += [f"{value:>8}  {key.replace('_', ' ')}" for key, value in sorted(counts.items())]
+    return lines
 
 
 def wait_for_outbox(seconds: float = 30) -> bool:

@@ -1,12 +1,14 @@
 """Browser tests: the staff console in Debian's Chromium driven by Playwright, against the real local stack.
 
-The stack fixtures are the e2e ones (reuse a running `make run`, or start one for the session). Chromium
+The stack fixtures are the e2e ones (the session's own stack; a running `make run` is refused). Chromium
 is the system package (`make test` installs it when missing); Playwright's own browser download is not
-used. Screenshots of the main screens go to docs/screenshots/ (committed, shown in the README).
+used. Screenshots of the main screens go to .local/screenshots/ (git-ignored), or with UPDATE_SCREENSHOTS=1
+to docs/screenshots/ (committed, shown in the README), so a test run never rewrites the tracked ones.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from infra.local.provision import DEMO_PASSWORD
 from tests.conftest import ROOT
 from tests.e2e import conftest as e2e
 
-# the e2e stack fixtures, shared: a stack already up (the e2e tests' or `make run`'s) is reused
+# the e2e stack fixtures, shared: the session's one stack
 local_stack = e2e.local_stack
 http = e2e.http
 
@@ -31,7 +33,16 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def screenshot_dir(environ=os.environ) -> Path:
+    """docs/screenshots/ (tracked) only with UPDATE_SCREENSHOTS=1; else a git-ignored folder."""
+    if environ.get("UPDATE_SCREENSHOTS") == "1":
+        return ROOT / "docs" / "screenshots"
+    return ROOT / ".local" / "screenshots"
+
+
+SCREENSHOTS = screenshot_dir()
 PASSWORD = DEMO_PASSWORD
 
 

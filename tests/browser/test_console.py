@@ -1,7 +1,7 @@
 """The staff console in a real browser (Debian's Chromium) against the real local stack: sign-in per
 group, the first-password challenge, review and purchasing, inbound scanning, inspection with a photo,
 packing and shipping, destruction after a sweep, and a customer refused. Screenshots of the main screens
-are written to docs/screenshots/."""
+are written to .local/screenshots/ (docs/screenshots/ with UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 

@@ -79,3 +79,18 @@ def test_the_runtime_config_has_the_same_keys_locally_and_in_aws():
         "client_id": "c",
         "region": "r",
     }
+
+
+def test_screenshots_go_to_an_ignored_folder_unless_update_screenshots_is_set():
+    import subprocess
+
+    from tests.browser.conftest import screenshot_dir
+
+    assert screenshot_dir({"UPDATE_SCREENSHOTS": "1"}) == ROOT / "docs" / "screenshots"
+    for environ in ({}, {"UPDATE_SCREENSHOTS": "0"}):
+        folder = screenshot_dir(environ)
+        assert folder != ROOT / "docs" / "screenshots"
+        ignored = subprocess.run(
+            ["git", "check-ignore", "-q", str(folder / "review-queue.png")], cwd=ROOT, check=False
+        )
+        assert ignored.returncode == 0, f"{folder} is not git-ignored"

@@ -1,4 +1,6 @@
-"""The local stack over real HTTP: reuse a running `make run`, or start one for the session."""
+"""The local stack over real HTTP: the session starts its own (`python -m infra.local.stack`, what `make run`
+runs) and stops it at the end. A developer's `make run` already up is refused, never reused: the tests would
+read and write its data (and move its sweep's clock), and its ports are the ones the tests' stack needs."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,10 +21,10 @@ from tests import contract
 from tests.conftest import ROOT
 
 
-def _running_stack() -> dict | None:
-    if not STACK_FILE.exists():
+def _running_stack(stack_file: Path = STACK_FILE) -> dict | None:
+    if not stack_file.exists():
         return None
-    stack = json.loads(STACK_FILE.read_text())
+    stack = json.loads(stack_file.read_text())
     try:
         requests.get(stack["api_url"] + "/health", timeout=2).raise_for_status()
     except requests.RequestException:
@@ -29,13 +32,21 @@ def _running_stack() -> dict | None:
     return stack
 
 
+def refuse_a_running_stack(stack_file: Path = STACK_FILE) -> None:
+    """Fail with what to do when a stack (a developer's `make run`) answers at the address in `stack_file`."""
+    running = _running_stack(stack_file)
+    if running:
+        pytest.fail(
+            f"a local stack is running ({running['api_url']}, {stack_file}): the e2e and browser tests start "
+            "their own on the same ports and never use or change yours. Stop it (Ctrl-C in `make run`) and "
+            "run the tests again.",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[dict]:
-    existing = _running_stack()
-    if existing:
-        contract.watch(existing["api_url"])  # every answer from the API is checked against the document
-        yield existing
-        return
+    refuse_a_running_stack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "PHOTO_", "USER_POOL"))}
     log = open(ROOT / ".local-e2e.log", "w")  # noqa: SIM115 - kept open for the process's life
     proc = subprocess.Popen(

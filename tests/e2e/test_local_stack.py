@@ -92,3 +92,34 @@ def test_topup_helper_credits_the_wallet_through_a_signed_webhook(http):
     assert after["entries"][0]["kind"] == "top_up"
     bad = _run("infra.local.topup", "bob@example.com", "lots", "")
     assert bad.returncode != 0 and "AMOUNT_FEN" in bad.stderr
+
+
+def test_a_developers_running_stack_is_refused_not_reused(tmp_path):
+    """The tests start their own stack; one that answers at the stack file's address is named, not used."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import pytest
+
+    from tests.e2e import conftest as e2e
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    stack_file = tmp_path / "stack.json"
+    stack_file.write_text(json.dumps({"api_url": f"http://127.0.0.1:{server.server_port}"}))
+    try:
+        with pytest.raises(pytest.fail.Exception, match=r"a local stack is running .*Stop it"):
+            e2e.refuse_a_running_stack(stack_file)
+    finally:
+        server.shutdown()
+        server.server_close()
+    e2e.refuse_a_running_stack(stack_file)  # a stale file nothing answers at is no reason to refuse

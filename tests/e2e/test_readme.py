@@ -28,7 +28,14 @@ NOT_RUN = {
 EXPECT = {
     "TOKEN=": ['"email": "alice@example.com"'],
     "API=": ['"total_fen"', '"status": "pending_review"', '"status": "approved"', '"balance_fen"'],
-    "make job JOB=storage_sweep": ['"job": "storage_sweep"', '"now": "2027-01-01T09:00:00Z"'],
+    "make job JOB=storage_sweep": [
+        "storage_sweep at 2027-03-01T09:00:00Z: done",
+        "deadline entries read",
+        "reminder emails sent",
+        "items abandoned",
+        '"job": "storage_sweep"',
+        '"now": "2027-01-01T09:00:00Z"',
+    ],
     "curl -s http://127.0.0.1:8000/currencies": [
         '"currency": "USD"',
         '"price_minor"',
@@ -86,3 +93,13 @@ def test_every_make_target_the_readme_names_exists():
     for target in targets:
         done = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=False)
         assert done.returncode == 0, (target, done.stderr)
+
+
+def test_the_readme_shows_what_make_job_prints():
+    """The `make job` example's output in README.md names every count the sweep always reports."""
+    from infra.local.job import COUNTS
+
+    example = README[README.index("$ make job JOB=storage_sweep") :]
+    example = example[: example.index("```")]
+    for label in COUNTS["storage_sweep"].values():
+        assert label in example, label
