@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 _override: Callable[[], datetime] | None = None
+_travel = False
 
 
 def now() -> datetime:
@@ -16,13 +17,18 @@ def now() -> datetime:
 
 
 def wall() -> datetime:
-    """The real time, whatever `set_now` says: how far a checkpoint may reach (jobs/storage_sweep.py)."""
-    return datetime.now(UTC)
+    """How far a job's checkpoint may reach (jobs/storage_sweep.py): the real time while `make job NOW=`
+    travels (set_now(..., travel=True)), else now() (tests move the whole world's clock, checkpoints too)."""
+    if _travel or _override is None:
+        return datetime.now(UTC)
+    return _override()
 
 
-def set_now(value: datetime | Callable[[], datetime] | None) -> None:
-    """Freeze the clock at a datetime, drive it with a callable, or (None) return to real time."""
-    global _override
+def set_now(value: datetime | Callable[[], datetime] | None, *, travel: bool = False) -> None:
+    """Freeze the clock at a datetime, drive it with a callable, or (None) return to real time. `travel`:
+    only this process moves (`make job NOW=`); the stack it acts on keeps the real time (see wall())."""
+    global _override, _travel
+    _travel = travel and value is not None
     if value is None or callable(value):
         _override = value
     else:

@@ -21,14 +21,15 @@ advances only after a day is done; a run that nears the Lambda time limit stops 
 next run continues. Every action is an idempotent conditional write, so a rerun after a crash redoes
 nothing twice.
 
-Time travel (`make job JOB=storage_sweep NOW=<a future day>`) acts on what is due at NOW, but no
-checkpoint reaches past what a run at the wall clock's time would have finished (yesterday for
-abandonment, today + N for the N-day reminders): one written further ahead, or left there by an older
-run, is not trusted. The local stack keeps writing at the wall clock, and its new deadlines land on
-days after the real checkpoint, so a later run (at NOW or at the real time) still reads them. In AWS the
-clock is the wall clock, so the bound is the one the walk already had: no extra read or write, and
-production keeps reading each day once. A repeated future run re-reads the days past the bound (a cost
-only a developer's stack pays); what it finds again is already marked or moved, so it is not redone.
+Time travel (`make job JOB=storage_sweep NOW=<a future day>`, which sets the clock with travel=True)
+acts on what is due at NOW, but no checkpoint reaches past what a run at the real time would have
+finished (yesterday for abandonment, today + N for the N-day reminders; clock.wall()): one written
+further ahead, or left there by an older run, is not trusted. The local stack keeps writing at the
+real time, so its new deadlines land on days after the real checkpoint and a later run (at NOW or at
+the real time) still reads them. In AWS nothing travels and clock.wall() is now(), so the bound is the
+one the walk already had: no extra read or write, each day read once; tests that freeze the clock
+move the bound with it. A repeated travelling run re-reads the days past the bound (a cost only a
+developer's stack pays); what it finds again is already marked or moved, so nothing is redone.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def main(job: str, now: str) -> None:
 
     if now:
         try:
-            clock.set_now(clock.parse_iso(now))
+            clock.set_now(clock.parse_iso(now), travel=True)  # the stack keeps the real time
         except ValueError:
             raise SystemExit(f"NOW must be ISO 8601, e.g. 2026-12-01T09:00:00Z (got {now!r})") from None
     import app as application

@@ -42,6 +42,12 @@ def sweep(at: datetime) -> dict:
     return storage_sweep.run()
 
 
+def travel(at: datetime) -> dict:
+    """What `make job JOB=storage_sweep NOW=<at>` does: only the job's clock moves."""
+    clock.set_now(at, travel=True)
+    return storage_sweep.run()
+
+
 def status(item_id: str) -> str:
     return Item.get(item_id, consistent_read=True).status
 
@@ -368,8 +374,8 @@ def test_a_run_without_restored_deadlines_reads_no_day_twice(api, alice):
 def test_a_run_ahead_of_the_wall_clock_leaves_later_deadlines_to_be_swept(api, alice):
     """`make job JOB=storage_sweep NOW=<future>` on a local stack, then parcels and items stored at the real
     time with deadlines inside the days that run walked: a later run still reminds and abandons them."""
-    wall = clock.wall().replace(microsecond=0)
-    sweep(wall + timedelta(days=85))  # nothing stored yet
+    wall = datetime.now(UTC).replace(microsecond=0)
+    travel(wall + timedelta(days=85))  # nothing stored yet
     state = storage_sweep.JobState.get(storage_sweep.JOB).state.as_dict()
     assert state["abandon_done_through"] <= (wall - timedelta(days=1)).date().isoformat()
     assert state["reminded_through_7"] <= (wall + timedelta(days=7)).date().isoformat()
@@ -378,13 +384,13 @@ def test_a_run_ahead_of_the_wall_clock_leaves_later_deadlines_to_be_swept(api, a
     scan = api.post("/staff/inbound", {"tracking_no": "SF0000778"}, user=WAREHOUSE).body
     assert scan["status"] == "exceptional"  # its 30 days end inside the days the first run walked
     item_id = stored(alice, wall)  # its deadline, wall + 90 days, is inside that run's 7-day window
-    result = sweep(wall + timedelta(days=85))
+    result = travel(wall + timedelta(days=85))
     assert result["parcels_abandoned"] == 1
     assert result["items_reminded_7d"] == 1
     assert len(reminder_emails()) == 1
 
-    again = sweep(wall + timedelta(days=85))  # rerun at the same NOW: re-reads, redoes nothing
+    again = travel(wall + timedelta(days=85))  # rerun at the same NOW: re-reads, redoes nothing
     assert again.get("parcels_abandoned", 0) == again.get("reminder_emails", 0) == 0
-    sweep(wall + timedelta(days=90, minutes=1))
+    travel(wall + timedelta(days=90, minutes=1))
     assert status(item_id) == "abandoned"
     assert len(reminder_emails()) == 1

@@ -218,3 +218,20 @@ def test_ids_ascend_under_a_frozen_clock():
     clock.set_now(datetime(2026, 1, 1, tzinfo=UTC))
     made = [ids.new_id("led") for _ in range(500)]
     assert made == sorted(made) and len(set(made)) == 500
+
+
+def test_only_a_travelling_clock_leaves_the_wall_clock_behind():
+    """`make job NOW=` travels (checkpoints stay at the real time); a test's frozen clock moves both."""
+    from datetime import UTC, datetime
+
+    from chalicelib import clock
+
+    future = datetime(2099, 1, 1, tzinfo=UTC)
+    try:
+        clock.set_now(future)
+        assert clock.wall() == future
+        clock.set_now(future, travel=True)
+        assert clock.now() == future and clock.wall().year < 2099
+    finally:
+        clock.set_now(None)
+    assert clock.wall().year < 2099
