@@ -44,8 +44,16 @@ def refuse_a_running_stack(stack_file: Path = STACK_FILE) -> None:
         )
 
 
+# the stack this session started: tests/browser/conftest.py registers this fixture again, and its copy
+# shares the one stack rather than taking it for a developer's
+_session_stack: dict = {}
+
+
 @pytest.fixture(scope="session")
 def local_stack() -> Iterator[dict]:
+    if _session_stack:
+        yield _session_stack
+        return
     refuse_a_running_stack()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "PHOTO_", "USER_POOL"))}
     log = open(ROOT / ".local-e2e.log", "w")  # noqa: SIM115 - kept open for the process's life
@@ -66,7 +74,9 @@ def local_stack() -> Iterator[dict]:
             "make run's stack did not come up; see .local-e2e.log:\n" + (ROOT / ".local-e2e.log").read_text()
         )
     contract.watch(stack["api_url"])
+    _session_stack.update(stack)
     yield stack
+    _session_stack.clear()
     proc.send_signal(signal.SIGINT)  # what Ctrl-C does
     try:
         proc.wait(30)
