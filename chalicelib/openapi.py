@@ -232,42 +232,7 @@ def _model_schemas(routes: list[web.RouteSpec]) -> tuple[dict[tuple[type, str], 
     prefix = "#/components/schemas/"
     renamed = _rename_refs({prefix + old: prefix + new for old, new in renames.items()}, [refs, defs])
     refs, defs = renamed[0], {renames.get(name, name): schema for name, schema in renamed[1].items()}
-    bodies = [refs[(spec.body, "validation")] for spec in routes if spec.body is not None]
-    for name in _reachable(bodies, defs):
-        _defaults_in_words(defs[name])
     return refs, defs
-
-
-def _reachable(schemas: list, defs: dict[str, dict]) -> set[str]:
-    """The component names `schemas` refer to, directly or through one another."""
-    found: set[str] = set()
-    todo = list(schemas)
-    while todo:
-        value = todo.pop()
-        if isinstance(value, list):
-            todo.extend(value)
-        elif isinstance(value, dict):
-            ref = value.get("$ref")
-            name = ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
-            if name in defs and name not in found:
-                found.add(name)
-                todo.append(defs[name])
-            todo.extend(v for k, v in value.items() if k != "$ref")
-    return found
-
-
-def _defaults_in_words(schema: dict) -> None:
-    """A request body's optional field states its default in its description, not as `default`:
-    openapi-typescript (default flags) types a property with a `default` as always present, so a
-    storefront would have to send `items: null` (the server fills defaults in; a client may omit them)."""
-    required = set(schema.get("required", ()))
-    for name, field in schema.get("properties", {}).items():
-        if name in required or not isinstance(field, dict) or "default" not in field:
-            continue
-        default = field.pop("default")
-        if default is not None:  # null is what an absent field means; nothing to say
-            said = f"Default: `{json.dumps(default)}`."
-            field["description"] = f"{field['description']} {said}" if field.get("description") else said
 
 
 def _plain_name(name: str) -> str:

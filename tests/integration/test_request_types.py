@@ -185,6 +185,34 @@ def type_errors(types: Path, bodies: list[tuple[str, str, str]], directory: Path
     return "" if done.returncode == 0 else done.stdout + done.stderr + "\n".join(lines)
 
 
+def test_no_request_body_field_a_client_may_omit_carries_a_default():
+    """openapi-typescript (default flags) types a property with a `default` as always present."""
+    doc = json.loads(DOCUMENT.read_text())
+    schemas = doc["components"]["schemas"]
+    bodies = {
+        op["requestBody"]["content"]["application/json"]["schema"].get("$ref", "").rsplit("/", 1)[-1]
+        for item in doc["paths"].values()
+        for op in item.values()
+        if "requestBody" in op
+    }
+    reached, todo = set(), [schemas[name] for name in bodies if name]
+    while todo:
+        value = todo.pop()
+        for ref in re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(value)):
+            if ref not in reached:
+                reached.add(ref)
+                todo.append(schemas[ref])
+    reached |= {name for name in bodies if name}
+    assert len(reached) >= 25
+    defaults = [
+        f"{name}.{field}"
+        for name in sorted(reached)
+        for field, schema in schemas[name].get("properties", {}).items()
+        if field not in schemas[name].get("required", []) and "default" in schema
+    ]
+    assert defaults == []
+
+
 def test_the_readme_sends_its_json_bodies_to_operations_that_take_one():
     bodies = readme_bodies(README.read_text())
     assert {op for _, op, _ in bodies} >= {"add_cart_item", "quote_order", "create_order", "save_preferences"}
