@@ -243,3 +243,28 @@ def test_the_type_check_fails_on_a_body_the_contract_refuses(contract_types, tmp
     ]
     for case in wrong:
         assert "error TS" in type_errors(contract_types, [case], tmp_path), case[0]
+
+
+def _admits_null(field: dict) -> bool:
+    return field.get("type") == "null" or any(_admits_null(s) for s in field.get("anyOf", ()))
+
+
+def test_a_request_field_is_nullable_in_the_contract_exactly_when_the_server_accepts_null():
+    """A type that says `| null` where the server answers 400 (or the reverse) misleads the storefront."""
+    from pydantic import ValidationError
+
+    from tests.integration.test_request_examples import MODELS, _examples
+
+    wrong = []
+    for model in MODELS:
+        example = _examples(model)[0]
+        for name, field in model.model_json_schema()["properties"].items():
+            try:
+                model.model_validate({**example, name: None})
+                accepted = True
+            except ValidationError as exc:
+                accepted = not any(error["loc"][:1] == (name,) for error in exc.errors())
+            if accepted != _admits_null(field):
+                wrong.append(f"{model.__name__}.{name}")
+    assert len(MODELS) >= 25
+    assert wrong == []
