@@ -589,8 +589,8 @@ def storefront_auth_parameters() -> dict[str, dict]:
     return {
         CALLBACK_URLS_PARAMETER: {
             "Type": "CommaDelimitedList",
-            "Description": "Managed login's redirect_uri values after sign-in, e.g. https://shop.example/callback "
-            "(https; http only for localhost)",
+            "Description": "Managed login's redirect_uri values after sign-in, "
+            "e.g. https://shop.example/callback (https; http only for localhost)",
         },
         LOGOUT_URLS_PARAMETER: {
             "Type": "CommaDelimitedList",

@@ -259,7 +259,7 @@ def test_cognito_pool_client_and_staff_groups(packaged):
 
 
 def test_the_package_deploys_managed_login_for_the_storefront(packaged):
-    """Issue 26, item 6: the hosted UI's domain, the code flow on the storefront client, its URLs asked for."""
+    """Issue 26, item 6: the hosted UI's domain, the code flow on the storefront client, its URLs asked."""
     (domain,) = of_type(packaged, "AWS::Cognito::UserPoolDomain").values()
     assert domain["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
     client = packaged["Resources"]["UserPoolClient"]["Properties"]
