@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run check test lint fmt token job topup clean-venv package demo bench-load browser contract-tools \
+.PHONY: run check test lint fmt token user job topup clean-venv package demo bench-load browser contract-tools \
 	console-tools console-check
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -92,6 +92,10 @@ demo: $(STAMP)
 ## make token USER=alice@example.com: an ID token from the running local stack's Cognito
 token: $(STAMP)
 	@$(BIN)/python -m infra.local.token "$(USER)"
+
+## make user USER=someone@example.com [PASSWORD=...]: a confirmed customer on the running local stack
+user: $(STAMP)
+	@$(BIN)/python -m infra.local.user "$(USER)" "$(PASSWORD)"
 
 ## make job JOB=storage_sweep NOW=2026-12-01T00:00:00Z: one scheduled handler, once, at NOW
 job: $(STAMP)

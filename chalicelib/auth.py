@@ -130,18 +130,29 @@ def authenticate(authorization: str | None) -> Caller:
         key = jwks.key(jwks_url(), header.get("kid", ""))
         if key is None:
             raise Unauthorized("The token was not signed by this user pool.")
+        # the audience is checked after token_use: an access token has no `aud`, and its sender should hear
+        # "send the ID token", not PyJWT's "missing aud claim"
         claims = jwt.decode(
             token,
             key,
             algorithms=["RS256"],
-            audience=client_id,
             issuer=issuer(),
-            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub", "token_use"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_aud": False,
+                "require": ["exp", "sub", "token_use"],
+            },
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"Invalid token: {exc}.") from None
     if claims.get("token_use") != "id":
-        raise Unauthorized("Send the ID token, not the access token.")
+        raise Unauthorized(
+            "This is an access token: send the ID token instead ('Authorization: Bearer <ID token>': the "
+            "IdToken of Cognito's InitiateAuth, or the id_token of managed login's token endpoint)."
+        )
+    if claims.get("aud") != client_id:
+        raise Unauthorized("Invalid token: it was issued to another app client.")
     if not isinstance(claims["exp"], int | float) or claims["exp"] <= clock.now().timestamp():
         raise Unauthorized("The token has expired; sign in again.")
     groups = claims.get("cognito:groups") or []

@@ -1,6 +1,35 @@
-"""One error type per HTTP status, rendered as the contract's `{"error": {"code", "message"}}`."""
+"""One error type per HTTP status, rendered as the contract's `{"error": {"code", "message"}}`.
+
+CODES is every `error.code` a client can see (the app's, API Gateway's and the local server's): the
+contract's Error schema lists them as an enum, and a test finds every code the code base raises in it.
+"""
 
 from __future__ import annotations
+
+CODES: dict[str, str] = {
+    "validation_error": "400: bad input (`details`: one entry per bad field).",
+    "unsupported_link": "400: a product link of no marketplace we read.",
+    "invalid_signature": "400: a payment webhook without a valid `X-Signature`.",
+    "bad_request": "4xx: a request API Gateway refused before the API saw it.",
+    "unauthorized": "401: no token, or an invalid or expired one.",
+    "forbidden": "403: the caller lacks the staff group, or would decide on their own object.",
+    "not_found": "404: no such object or route, or another customer's.",
+    "method_not_allowed": "405: the path exists, the method does not.",
+    "conflict": "409: not allowed from the current state.",
+    "insufficient_funds": "409: the wallet balance does not cover the amount.",
+    "price_changed": "409: prices moved beyond the tolerance (`details`: the lines).",
+    "out_of_stock": "409: the shop cannot supply some lines (`details`: the lines).",
+    "not_declarable": "409: the tracking number is already awaited for another customer.",
+    "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
+    "payload_too_large": "413: the request body is too large.",
+    "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",
+    "too_many_requests": "429: over a quota (`details[0].retry_after_seconds`).",
+    "internal_error": "500/502: something went wrong on our side.",
+    "configuration_error": "500: the stage is not configured.",
+    "source_unavailable": "503: a marketplace API did not answer in time or is not configured.",
+    "rate_unavailable": "503: no usable exchange rate for the currency asked for.",
+    "timeout": "504: the request took too long; retry it with the same Idempotency-Key.",
+}
 
 
 class ApiError(Exception):

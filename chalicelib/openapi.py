@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import web
+from chalicelib.errors import CODES
 from chalicelib.lifecycle import ParcelStatus
 
 VERSION = "1.1.0"
@@ -47,7 +48,11 @@ ERROR_SCHEMA = {
             "type": "object",
             "required": ["code", "message"],
             "properties": {
-                "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+                "code": {
+                    "type": "string",
+                    "enum": list(CODES),
+                    "description": " ".join(f"`{code}` {meaning}" for code, meaning in CODES.items()),
+                },
                 "message": {"type": "string"},
                 "details": {
                     "type": "array",

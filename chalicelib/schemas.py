@@ -5,13 +5,34 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+
+
+def optional_without_default(schema: dict[str, Any]) -> None:
+    """A field a client may omit carries no JSON Schema `default` (a non-null one is said in words):
+    openapi-typescript, with its default flags, types a property with a `default` as always present,
+    so a storefront had to send `items: null`. The server fills defaults in either way."""
+    required = set(schema.get("required", ()))
+    for name, field in schema.get("properties", {}).items():
+        if name in required or not isinstance(field, dict) or "default" not in field:
+            continue
+        default = field.pop("default")
+        if default is not None:  # null is what an absent field means: nothing to say
+            said = f"Default: `{json.dumps(default)}`."
+            field["description"] = f"{field['description']} {said}" if field.get("description") else said
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        schema = handler(core_schema)
+        optional_without_default(handler.resolve_ref_schema(schema))
+        return schema
 
 
 def example(body: dict[str, Any], **config: Any) -> ConfigDict:

@@ -68,6 +68,17 @@ PHOTO_DLQ_MAX_RECEIVES = 5
 USER_POOL_PASSWORD_POLICY = {"MinimumLength": 10, "RequireNumbers": True, "RequireSymbols": False}
 USER_POOL_CLIENT_NAME = "storefront"
 USER_POOL_AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+# managed login (docs/storefront-auth.md): the storefront client's authorization code flow; a public
+# client (no secret), so the storefront must send PKCE's code_challenge
+STOREFRONT_OAUTH = {
+    "AllowedOAuthFlowsUserPoolClient": True,
+    "AllowedOAuthFlows": ["code"],
+    "AllowedOAuthScopes": ["openid", "email"],
+    "SupportedIdentityProviders": ["COGNITO"],
+}
+CALLBACK_URLS_PARAMETER = "StorefrontCallbackUrls"
+LOGOUT_URLS_PARAMETER = "StorefrontLogoutUrls"
+MANAGED_LOGIN_VERSION = 1  # the classic hosted UI: version 2 also needs a ManagedLoginBranding per client
 
 # What the code does with each AWS service (the IAM actions of every stage policy). PynamoDB 6 builds
 # table metadata from the model classes, so request paths never call DescribeTable (only
@@ -545,6 +556,19 @@ def cognito_resources(stage: Stage) -> dict[str, dict]:
                 "GenerateSecret": False,
                 "PreventUserExistenceErrors": "ENABLED",
                 "EnableTokenRevocation": True,
+                **STOREFRONT_OAUTH,
+                "CallbackURLs": {"Ref": CALLBACK_URLS_PARAMETER},
+                "LogoutURLs": {"Ref": LOGOUT_URLS_PARAMETER},
+            },
+        },
+        # managed login's pages at https://<prefix>-<account>.auth.<region>.amazoncognito.com (a prefix
+        # domain is unique per region across accounts: the account id keeps it ours)
+        "UserPoolDomain": {
+            "Type": "AWS::Cognito::UserPoolDomain",
+            "Properties": {
+                "UserPoolId": {"Ref": "UserPool"},
+                "Domain": {"Fn::Sub": f"{stage.prefix}-${{AWS::AccountId}}"},
+                "ManagedLoginVersion": MANAGED_LOGIN_VERSION,
             },
         },
     }
@@ -558,6 +582,21 @@ def cognito_resources(stage: Stage) -> dict[str, dict]:
             },
         }
     return resources
+
+
+def storefront_auth_parameters() -> dict[str, dict]:
+    """Where managed login may send a customer back to: the storefront's own pages, per deployment."""
+    return {
+        CALLBACK_URLS_PARAMETER: {
+            "Type": "CommaDelimitedList",
+            "Description": "Managed login's redirect_uri values after sign-in, "
+            "e.g. https://shop.example/callback (https; http only for localhost)",
+        },
+        LOGOUT_URLS_PARAMETER: {
+            "Type": "CommaDelimitedList",
+            "Description": "Managed login's logout_uri values, e.g. https://shop.example/",
+        },
+    }
 
 
 def html_part(text: str) -> str:
@@ -1292,6 +1331,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "ConstraintDescription": "a comma list of https origins such as https://shop.example, no *",
                 "Description": "Origins browsers may call the API from (CORS_ALLOWED_ORIGINS)",
             },
+            **storefront_auth_parameters(),
             **alarm_parameters,
             **throttle_parameters,
             **waf_parameters,
@@ -1324,6 +1364,9 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
         "Outputs": {
             "UserPoolId": {"Value": {"Ref": "UserPool"}},
             "UserPoolClientId": {"Value": {"Ref": "UserPoolClient"}},
+            "ManagedLoginURL": {
+                "Value": {"Fn::Sub": "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"}
+            },
             "PhotoBucketName": {"Value": {"Ref": "PhotoBucket"}},
             "PhotoQueueUrl": {"Value": {"Ref": "PhotoQueue"}},
             "PhotoDeadLetterQueueUrl": {"Value": {"Ref": "PhotoDeadLetterQueue"}},

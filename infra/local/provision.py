@@ -125,6 +125,24 @@ def create_user(pool_id: str, username: str, password: str, groups: list[str]) -
     return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
 
 
+def sign_up_customer(pool_id: str, client_id: str, email: str, password: str) -> str:
+    """A customer the storefront's way: SignUp on the public client, then confirmed (the operator's
+    AdminConfirmSignUp stands in for the emailed code); returns their `sub`."""
+    idp = aws.client("cognito-idp")
+    sub = idp.sign_up(
+        ClientId=client_id,
+        Username=email,
+        Password=password,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )["UserSub"]
+    idp.admin_confirm_sign_up(UserPoolId=pool_id, Username=email)
+    # the emailed code would also have verified the address; the app only uses verified addresses
+    idp.admin_update_user_attributes(
+        UserPoolId=pool_id, Username=email, UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+    )
+    return sub
+
+
 def sign_in(client_id: str, username: str, password: str) -> str:
     """The real Cognito sign-in (USER_PASSWORD_AUTH); returns the ID token."""
     result = aws.client("cognito-idp").initiate_auth(

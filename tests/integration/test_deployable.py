@@ -258,6 +258,17 @@ def test_cognito_pool_client_and_staff_groups(packaged):
     assert groups == set(auth.STAFF_GROUPS) == {"reviewer", "warehouse", "admin"}
 
 
+def test_the_package_deploys_managed_login_for_the_storefront(packaged):
+    """Issue 26, item 6: the hosted UI's domain, the code flow on the storefront client, its URLs asked."""
+    (domain,) = of_type(packaged, "AWS::Cognito::UserPoolDomain").values()
+    assert domain["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
+    client = packaged["Resources"]["UserPoolClient"]["Properties"]
+    assert client["AllowedOAuthFlows"] == ["code"] and client["GenerateSecret"] is False
+    for url_list in ("CallbackURLs", "LogoutURLs"):
+        assert packaged["Parameters"][client[url_list]["Ref"]]["Type"] == "CommaDelimitedList"
+    assert "UserPoolDomain" in packaged["Outputs"]["ManagedLoginURL"]["Value"]["Fn::Sub"]
+
+
 def test_ses_configuration_set_and_every_template(packaged):
     assert of_type(packaged, "AWS::SES::ConfigurationSet")
     names = {

@@ -66,7 +66,7 @@ def test_expired_token_is_401(api):
     _assert_401(api.get("/me", headers={"Authorization": f"Bearer {token}"}))
 
 
-def test_access_token_is_not_an_id_token(api):
+def test_an_access_token_is_401_and_says_to_send_the_id_token(api):
     from chalicelib import aws
 
     user = next(u for u in api.stack["users"] if u["username"] == ALICE)
@@ -76,7 +76,9 @@ def test_access_token_is_not_an_id_token(api):
         AuthParameters={"USERNAME": ALICE, "PASSWORD": user["password"]},
     )
     access = result["AuthenticationResult"]["AccessToken"]
-    _assert_401(api.get("/me", headers={"Authorization": f"Bearer {access}"}))
+    answer = api.get("/me", headers={"Authorization": f"Bearer {access}"})
+    _assert_401(answer)
+    assert "send the ID token" in answer.body["error"]["message"]
 
 
 def test_token_for_another_app_client_is_401(api):
@@ -154,3 +156,69 @@ def test_an_unverified_email_address_is_used_for_nothing(api):
     assert users.email_of(user_id) is None
     assert users.user_id_by_email("victim@example.com") is None
     users._email.cache_clear()
+
+
+def test_a_customer_signs_up_confirms_signs_in_and_resets_a_password_on_the_cognito_api(api):
+    """The storefront's own forms (docs/storefront-auth.md): the public client's calls, no admin rights."""
+    from chalicelib import aws
+
+    idp = aws.client("cognito-idp")
+    client_id, email = api.stack["client_id"], "carol@example.com"
+    signed_up = idp.sign_up(
+        ClientId=client_id,
+        Username=email,
+        Password="Carol-pass-2026",
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    assert signed_up["UserConfirmed"] is False
+    # moto accepts any code; Cognito emails the real one
+    idp.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode="123456")
+    tokens = idp.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": "Carol-pass-2026"},
+    )["AuthenticationResult"]
+    me = api.get("/me", headers={"Authorization": f"Bearer {tokens['IdToken']}"})
+    assert me.status == 200, me.body
+    assert me.body["user_id"] == signed_up["UserSub"]
+    assert me.body["email"] == email and me.body["groups"] == []
+
+    idp.forgot_password(ClientId=client_id, Username=email)
+    idp.confirm_forgot_password(
+        ClientId=client_id, Username=email, ConfirmationCode="123456", Password="Carol-new-2026"
+    )
+    again = idp.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": "Carol-new-2026"},
+    )["AuthenticationResult"]["IdToken"]
+    assert (
+        api.get("/me", headers={"Authorization": f"Bearer {again}"}).body["user_id"] == signed_up["UserSub"]
+    )
+
+
+def test_make_user_creates_a_confirmed_customer_that_make_token_signs_in(api, monkeypatch, tmp_path, capsys):
+    import json
+
+    from infra.local import provision, token, user
+
+    stack_file = tmp_path / "stack.json"
+    stack_file.write_text(json.dumps(api.stack))
+    monkeypatch.setattr(user, "STACK_FILE", stack_file)
+    monkeypatch.setattr(user, "use_running_stack", lambda: json.loads(stack_file.read_text()))
+    monkeypatch.setattr(token, "use_running_stack", lambda: json.loads(stack_file.read_text()))
+
+    user.main("dave@example.com", "")
+    assert "signed up and confirmed" in capsys.readouterr().out
+    token.main("dave@example.com")
+    id_token = capsys.readouterr().out.strip()
+    me = api.get("/me", headers={"Authorization": f"Bearer {id_token}"})
+    assert me.status == 200, me.body
+    assert me.body["email"] == "dave@example.com" and me.body["groups"] == []
+    assert [
+        u["password"]
+        for u in json.loads(stack_file.read_text())["users"]
+        if u["username"] == "dave@example.com"
+    ] == [provision.DEMO_PASSWORD]
+    user.main("dave@example.com", "")  # rerunnable: reported, not signed up twice
+    assert "already exists" in capsys.readouterr().out

@@ -176,3 +176,24 @@ def test_a_new_email_address_takes_effect_only_once_verified(prod):
     pool = template.cognito_resources(prod)["UserPool"]["Properties"]
     assert pool["UserAttributeUpdateSettings"] == {"AttributesRequireVerificationBeforeUpdate": ["email"]}
     assert pool["AutoVerifiedAttributes"] == ["email"]
+
+
+def test_the_storefront_client_signs_customers_in_through_managed_login_with_pkce(prod):
+    """Issue 26, item 6: a hosted storefront's sign-up and sign-in pages, code flow, no client secret."""
+    resources = template.cognito_resources(prod)
+    client = resources["UserPoolClient"]["Properties"]
+    assert client["GenerateSecret"] is False  # a browser cannot keep a secret: PKCE instead
+    assert client["AllowedOAuthFlowsUserPoolClient"] is True
+    assert client["AllowedOAuthFlows"] == ["code"]  # never implicit: tokens must not travel in URLs
+    assert client["AllowedOAuthScopes"] == ["openid", "email"]
+    assert client["SupportedIdentityProviders"] == ["COGNITO"]
+    assert client["CallbackURLs"] == {"Ref": template.CALLBACK_URLS_PARAMETER}
+    assert client["LogoutURLs"] == {"Ref": template.LOGOUT_URLS_PARAMETER}
+    domain = resources["UserPoolDomain"]
+    assert domain["Type"] == "AWS::Cognito::UserPoolDomain"
+    assert domain["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
+    assert domain["Properties"]["Domain"] == {"Fn::Sub": "procure-prod-${AWS::AccountId}"}
+    parameters = template.storefront_auth_parameters()
+    for name in (template.CALLBACK_URLS_PARAMETER, template.LOGOUT_URLS_PARAMETER):
+        assert parameters[name]["Type"] == "CommaDelimitedList"
+        assert "Default" not in parameters[name]  # each deployment names its own storefront's pages
