@@ -566,16 +566,21 @@ def cors(event: Any, get_response: Callable) -> Response:
     origin gets `Access-Control-Allow-Origin: <that origin>`; others get no allow-origin header.
     Every response says `Vary: Origin` (caches must not serve one origin's answer to another)."""
     response = get_response(event)
-    headers = dict(response.headers or {})
+    response.headers = with_cors_headers(dict(response.headers or {}), (event.headers or {}).get("origin"))
+    return response
+
+
+def with_cors_headers(headers: dict, origin: str | None) -> dict:
+    """`headers` with the CORS answer to a request from `origin`: itself back in Access-Control-Allow-Origin
+    when allowed, nothing otherwise, and `Vary: Origin` always (the local server's own 404/405 use it too)."""
     for name in [h for h in headers if h.lower().startswith("access-control-allow-origin")]:
         del headers[name]
-    origin = _allowed_origin((event.headers or {}).get("origin"))
-    if origin:
-        headers["Access-Control-Allow-Origin"] = origin
+    allowed = _allowed_origin(origin)
+    if allowed:
+        headers["Access-Control-Allow-Origin"] = allowed
         headers["Access-Control-Expose-Headers"] = ", ".join(CORS_EXPOSE_HEADERS)
     _vary_origin(headers)
-    response.headers = headers
-    return response
+    return headers
 
 
 def normalize_errors(event: Any, get_response: Callable) -> Response:

@@ -908,6 +908,17 @@ def gateway_responses() -> dict:
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head")
 
+# A mock integration's response cannot map a request header (only integration response data), so its
+# template echoes Origin through $context.responseOverride, as the gateway responses do (a browser on a
+# storefront's origin reads the 405's JSON instead of a CORS error); Velocity lines, then the JSON body.
+ECHO_ORIGIN = (
+    "#set($origin = $input.params().header.get('Origin'))\n"
+    '#if("$!origin" == "")#set($origin = $input.params().header.get(\'origin\'))#end\n'
+    '#if("$!origin" != "")'
+    "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+    "#set($context.responseOverride.header.Vary = 'Origin')\n"
+)
+
 
 def method_not_allowed(methods: list[str]) -> dict:
     """An `x-amazon-apigateway-any-method` answering 405 + Allow itself (a MOCK integration, no Lambda).
@@ -917,7 +928,14 @@ def method_not_allowed(methods: list[str]) -> dict:
     allow = ", ".join(sorted({*methods, "OPTIONS"}))
     return {
         "produces": ["application/json"],
-        "responses": {"405": {"description": "Method not allowed", "headers": {"Allow": {"type": "string"}}}},
+        "responses": {
+            "405": {
+                "description": "Method not allowed",
+                "headers": {
+                    name: {"type": "string"} for name in ("Allow", "Access-Control-Allow-Origin", "Vary")
+                },
+            }
+        },
         "x-amazon-apigateway-integration": {
             "type": "mock",
             "passthroughBehavior": "when_no_match",
@@ -927,7 +945,8 @@ def method_not_allowed(methods: list[str]) -> dict:
                     "statusCode": "405",
                     "responseParameters": {"method.response.header.Allow": f"'{allow}'"},
                     "responseTemplates": {
-                        "application/json": _error_template(
+                        "application/json": ECHO_ORIGIN
+                        + _error_template(
                             "method_not_allowed", f"This method is not allowed here; use {allow}."
                         )
                     },

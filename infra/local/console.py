@@ -1,4 +1,4 @@
-"""The staff console's local hosting: its static files on 127.0.0.1:8080 and a generated runtime config.
+"""The staff console's local hosting: its static files on 127.0.0.1:CONSOLE_PORT (8080) and a runtime config.
 
 The console (`console/` at the repository root) is plain HTML, CSS and ES modules with no build step.
 At start it reads `config.json` next to its `index.html`: in AWS a deploy step uploads that file to the
@@ -15,9 +15,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-from infra.local.env import HOST, ROOT
+from infra.local.env import CONSOLE_PORT, HOST, ROOT
 
-CONSOLE_PORT = 8080
 CONSOLE_DIR = ROOT / "console"
 CONFIG_FILE = ROOT / ".local" / "console-config.json"
 

@@ -6,6 +6,8 @@ code the tests use, the Chalice app serving the API on 127.0.0.1:8000 (infra.loc
 the photo queue to the app's ingestion handler, the outbox table's stream to the app's email handler
 (infra/local/streams.py: what Lambda's stream event source mapping does), and `.local/stack.json`
 written once all is ready.
+Ports (MOTO_PORT, API_PORT, CONSOLE_PORT) and CORS_ALLOWED_ORIGINS come from the environment when set
+(infra/local/env.py); a taken port is named with what holds it, as far as the stack file tells.
 Runs in the foreground; Ctrl-C stops everything it started.
 """
 
@@ -21,8 +23,18 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from infra.local.env import API_PORT, HOST, MOTO_PORT, ROOT, STACK_FILE, apply_stage_environment
+from infra.local.env import (
+    API_PORT,
+    CONSOLE_PORT,
+    HOST,
+    MOTO_PORT,
+    ROOT,
+    STACK_FILE,
+    local_stack_environment,
+)
 
 _stop = threading.Event()
 
@@ -39,6 +51,46 @@ def port_free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def ports_of_running_stack(stack_file: Path = STACK_FILE) -> dict[int, str]:
+    """{port: what it serves} per the stack file a running `make run` wrote (empty when there is none)."""
+    try:
+        stack = json.loads(stack_file.read_text())
+    except (OSError, ValueError):
+        return {}
+    named = {"api_url": "its API", "console_url": "its console", "aws_endpoint_url": "its moto server"}
+    ports = {}
+    for key, what in named.items():
+        try:
+            port = urlsplit(stack.get(key) or "").port
+        except ValueError:
+            continue
+        if port:
+            ports[port] = what
+    return ports
+
+
+def port_taken_message(port: int, variable: str, stack_file: Path = STACK_FILE) -> str:
+    """Why `make run` cannot start on `port`, blaming only what we know is there, and how to move."""
+    ours = ports_of_running_stack(stack_file).get(port)
+    if ours:
+        cause = f"a running `make run` holds it ({ours}, per {stack_file.name}): stop that one with Ctrl-C"
+    else:
+        cause = (
+            f"another program holds it (no `make run` of this checkout uses it, per {stack_file.name})"
+            + ("; on macOS, port 5000 is the AirPlay Receiver" if port == 5000 else "")
+        )
+    return (
+        f"port {port} on {HOST} ({variable}) is in use: {cause}, or choose another port: "
+        f"`{variable}=<free port> make run` (README: local settings)."
+    )
+
+
+def taken_ports(ports: dict[str, int] | None = None) -> list[str]:
+    """A message for each of the stack's ports already in use (none: the stack may start)."""
+    ports = ports or {"MOTO_PORT": MOTO_PORT, "API_PORT": API_PORT, "CONSOLE_PORT": CONSOLE_PORT}
+    return [port_taken_message(port, name) for name, port in ports.items() if not port_free(port)]
 
 
 def wait_for(url: str, seconds: float, proc: subprocess.Popen | None = None) -> None:
@@ -128,10 +180,10 @@ def main() -> None:
     started = time.monotonic()
     from infra.local import console
 
-    for port in (MOTO_PORT, API_PORT, console.CONSOLE_PORT):
-        if not port_free(port):
-            raise SystemExit(f"port {port} on {HOST} is in use: is another `make run` still up?")
-    apply_stage_environment("local")
+    problems = taken_ports()
+    if problems:
+        raise SystemExit("\n".join(problems))
+    os.environ.update(local_stack_environment())
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
     STACK_FILE.unlink(missing_ok=True)
 

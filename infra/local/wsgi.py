@@ -10,7 +10,8 @@ does not do faithfully:
 - an unknown path is the contract's 404 `not_found`, and a known path with a method it does not have
   (TRACE, PUT, PATCH, HEAD, ...) the contract's 405 `method_not_allowed` with an `Allow` header, both as
   `{"error": {"code", "message"}}` (`chalice local` answers 403 `Missing Authentication Token` and an
-  HTML 501 page). In AWS the template's gateway responses give the same shape (infra/template.py).
+  HTML 501 page). In AWS the template's gateway responses give the same shape (infra/template.py);
+- those answers carry the CORS headers for an allowed origin, so a browser reads the JSON, not a CORS error.
 
 Used by `infra.local.serve` (the local API server under waitress) and by the in-process schemathesis run.
 """
@@ -86,20 +87,30 @@ class ChaliceWSGI:
 
     def respond(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple:
         """(status, headers, body) for one request."""
+        status, out_headers, data, by_app = self._answer(method, raw_path, headers, body)
+        if not by_app:  # not seen by the app's CORS middleware, yet a browser must read it (as in AWS)
+            from chalicelib.web import with_cors_headers
+
+            origin = next((v for k, v in headers.items() if k.lower() == "origin"), None)
+            out_headers = with_cors_headers(out_headers, origin)
+        return status, out_headers, data
+
+    def _answer(self, method: str, raw_path: str, headers: dict[str, str], body: bytes) -> tuple:
         route = self.route_of(raw_path)
         if route is None:
-            return 404, {"Content-Type": "application/json"}, error_body("not_found", "No such route.")
+            return 404, {"Content-Type": "application/json"}, error_body("not_found", "No such route."), False
         allowed = allowed_methods(self.app, route)
         if method not in allowed:
             return (
                 405,
                 {"Content-Type": "application/json", "Allow": ", ".join(allowed)},
                 error_body("method_not_allowed", f"{method} is not allowed here; use {', '.join(allowed)}."),
+                False,
             )
         try:
             response = self.gateway.handle_request(method=method, path=raw_path, headers=headers, body=body)
         except LocalGatewayException as exc:  # an API Gateway authorizer's answer (none are configured)
-            return exc.CODE, dict(exc.headers), exc.body or b""
+            return exc.CODE, dict(exc.headers), exc.body or b"", False
         out_headers = dict(response.get("headers") or {})
         for name, values in (response.get("multiValueHeaders") or {}).items():
             out_headers[name] = values
@@ -112,7 +123,7 @@ class ChaliceWSGI:
             data = b""
         elif isinstance(data, str):
             data = data.encode()
-        return response["statusCode"], out_headers, data
+        return response["statusCode"], out_headers, data, True
 
     def __call__(self, environ: dict, start_response) -> list[bytes]:
         length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -55,7 +55,11 @@ def local_stack() -> Iterator[dict]:
         yield _session_stack
         return
     refuse_a_running_stack()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TABLE_", "PHOTO_", "USER_POOL"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "TABLE_", "PHOTO_", "USER_POOL", "CORS_"))
+    }
     log = open(ROOT / ".local-e2e.log", "w")  # noqa: SIM115 - kept open for the process's life
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra.local.stack"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT

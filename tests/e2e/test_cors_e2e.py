@@ -34,3 +34,11 @@ def test_another_origin_gets_no_allow_origin_header(http):
         response = http.call(method, "/health", headers={"Origin": "https://evil.example"})
         assert response.status_code in (200, 204)
         assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_an_unknown_path_and_another_method_are_json_a_storefront_can_read(http):
+    for method, path, status in (("GET", "/nope", 404), ("PUT", "/orders/ord_x/pay", 405)):
+        response = http.call(method, path, headers={"Origin": STOREFRONT})
+        assert response.status_code == status
+        assert response.headers["Access-Control-Allow-Origin"] == STOREFRONT
+        assert response.json()["error"]["code"] in ("not_found", "method_not_allowed")

@@ -19,6 +19,7 @@ NOT_RUN = {
     "make run ": "the stack itself: the e2e fixture starts it the same way (python -m infra.local.stack); "
     "make test is this suite",
     "make demo": "tests/e2e/test_make_demo.py runs it and checks its output",
+    "MOTO_PORT=5050 make run": "a stack on other ports; tests/unit/test_local_settings.py checks them",
     "make package ": "needs the package registry for the Lambda zip; tests/integration/test_deployable.py "
     "builds the same template in-process",
     "aws sesv2 ": "needs an AWS account",

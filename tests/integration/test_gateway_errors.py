@@ -57,7 +57,7 @@ def test_every_path_answers_other_methods_405_with_allow(api):
         assert response["statusCode"] == "405"
         allow = response["responseParameters"]["method.response.header.Allow"].strip("'").split(", ")
         assert set(allow) == methods | {"OPTIONS"}, path
-        body = json.loads(response["responseTemplates"]["application/json"])
+        body = json.loads(response["responseTemplates"]["application/json"].rpartition("\n")[2])
         assert body["error"]["code"] == "method_not_allowed"
         assert "Allow" in other["responses"]["405"]["headers"]
 
@@ -78,3 +78,16 @@ def test_a_browser_on_another_origin_can_read_api_gateways_own_errors(api):
             "method.request.header.Origin"
         ), response_type
         assert parameters["gatewayresponse.header.Vary"] == "'Origin'", response_type
+
+
+def test_a_browser_on_another_origin_can_read_the_405(api):
+    """The 405 is a mock integration, not a gateway response: its template echoes Origin itself."""
+    for path, operations in api["paths"].items():
+        other = operations["x-amazon-apigateway-any-method"]
+        template_text = other["x-amazon-apigateway-integration"]["responses"]["default"]["responseTemplates"][
+            "application/json"
+        ]
+        assert "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)" in template_text
+        assert "$input.params().header.get('Origin')" in template_text, path
+        assert "#set($context.responseOverride.header.Vary = 'Origin')" in template_text, path
+        assert {"Access-Control-Allow-Origin", "Vary"} <= set(other["responses"]["405"]["headers"]), path

@@ -51,3 +51,18 @@ def test_a_form_encoded_body_is_415_naming_the_content_type(client):
     assert response.status_code == 415
     assert response.json["error"]["code"] == "unsupported_media_type"
     assert "Content-Type: application/json" in response.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("GET", "/nope", 404), ("POST", "/orders/ord_x/pay/now", 404), ("PUT", "/orders/ord_x/pay", 405)],
+)
+def test_the_servers_own_404_and_405_carry_cors_headers_for_an_allowed_origin(client, method, path, status):
+    response = client.open(path, method=method, headers={"Origin": "http://localhost:5173"})
+    assert response.status_code == status
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:5173"
+    assert "Idempotent-Replayed" in response.headers["Access-Control-Expose-Headers"]
+    assert "Origin" in response.headers["Vary"]
+    assert response.json["error"]["code"] in ("not_found", "method_not_allowed")
+    other = client.open(path, method=method, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers and "Origin" in other.headers["Vary"]
