@@ -9,8 +9,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from chalice.test import Client
@@ -307,3 +309,25 @@ def sent_emails(to: str | None = None) -> list[dict]:
             name = message.template.removeprefix(os.environ["TABLE_PREFIX"] + "-")
             found.append({"to": recipients, "template": name, "data": json.loads(message.template_data)})
     return found
+
+
+OPENAPI_TS = ROOT / "tools" / "openapi-typescript" / "node_modules" / ".bin" / "openapi-typescript"
+
+
+@pytest.fixture(scope="session")
+def contract_types(tmp_path_factory) -> Path:
+    """docs/openapi.json as the TypeScript types openapi-typescript (default flags) generates, once per
+    test session, in a scratch directory (the repository stays clean)."""
+    assert OPENAPI_TS.exists(), (
+        "openapi-typescript is not installed: `make contract-tools` (part of `make test`)"
+    )
+    out = tmp_path_factory.mktemp("contract-types") / "api.d.ts"
+    done = subprocess.run(
+        [str(OPENAPI_TS), str(ROOT / "docs" / "openapi.json"), "--output", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out

@@ -11,33 +11,18 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
 
 CONSOLE_JS = ROOT / "console" / "js"
 TOOLS = ROOT / "tools" / "console-check"
 ESLINT = TOOLS / "node_modules" / ".bin" / "eslint"
 TSC = TOOLS / "node_modules" / ".bin" / "tsc"
-OPENAPI_TS = ROOT / "tools" / "openapi-typescript" / "node_modules" / ".bin" / "openapi-typescript"
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(a) for a in args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
-
-
-@pytest.fixture(scope="module")
-def contract_types(tmp_path_factory) -> Path:
-    """docs/openapi.json as TypeScript types, in a scratch directory (the repository stays clean)."""
-    assert OPENAPI_TS.exists(), (
-        "openapi-typescript is not installed: `make contract-tools` (part of `make test`)"
-    )
-    out = tmp_path_factory.mktemp("console-types") / "api.d.ts"
-    done = _run(OPENAPI_TS, ROOT / "docs" / "openapi.json", "--output", out)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return out
 
 
 def _tsconfig(directory: Path, types: Path, extra: list[Path] = ()) -> Path:

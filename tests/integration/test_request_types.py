@@ -16,14 +16,11 @@ import shlex
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import ROOT
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 README = ROOT / "README.md"
 DEMO = ROOT / "infra" / "local" / "demo.py"
-OPENAPI_TS = ROOT / "tools" / "openapi-typescript" / "node_modules" / ".bin" / "openapi-typescript"
 TSC = ROOT / "tools" / "console-check" / "node_modules" / ".bin" / "tsc"
 UNKNOWN = "(null as any)"
 
@@ -147,21 +144,6 @@ def demo_bodies(text: str) -> list[tuple[str, str, str]]:
 
 
 # --- the type check ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def contract_types(tmp_path_factory) -> Path:
-    assert OPENAPI_TS.exists(), "openapi-typescript is not installed: `make contract-tools`"
-    out = tmp_path_factory.mktemp("request-types") / "api.d.ts"
-    done = subprocess.run(
-        [str(OPENAPI_TS), str(DOCUMENT), "--output", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return out
 
 
 def type_errors(types: Path, bodies: list[tuple[str, str, str]], directory: Path) -> str:
