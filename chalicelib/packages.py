@@ -271,6 +271,21 @@ def quote(
     }
 
 
+def _charge_fields(priced) -> dict:
+    """A package's charge fields from a price (rules/shipping.price): the quote at creation, the final
+    charge at packing."""
+    return {
+        "actual_weight_g": priced.actual_weight_g,
+        "volumetric_weight_g": priced.volumetric_weight_g,
+        "chargeable_weight_g": priced.chargeable_weight_g,
+        "shipping_fen": priced.shipping_fen,
+        "service_fee_fen": priced.service_fee_fen,
+        "services_fen": priced.services_fen,
+        "services_breakdown": dict(priced.service_lines),
+        "total_fen": priced.total_fen,
+    }
+
+
 def create(
     user_id: str,
     item_ids: list[str],
@@ -315,14 +330,7 @@ def create(
             declared_value_fen=shipment.declared_value_fen,
             rates=rates,
             estimate=priced.as_json(),
-            actual_weight_g=priced.actual_weight_g,
-            volumetric_weight_g=priced.volumetric_weight_g,
-            chargeable_weight_g=priced.chargeable_weight_g,
-            shipping_fen=priced.shipping_fen,
-            service_fee_fen=priced.service_fee_fen,
-            services_fen=priced.services_fen,
-            services_breakdown=dict(priced.service_lines),
-            total_fen=priced.total_fen,
+            **_charge_fields(priced),
             payment_due_at=clock.iso(payment_due),
             deadline_key=storage_rules.deadline_key(payment_due, package_id),
             created_at=now,
@@ -558,14 +566,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
             also = db.assign(
                 package,
                 packed=packed,
-                actual_weight_g=final.actual_weight_g,
-                volumetric_weight_g=final.volumetric_weight_g,
-                chargeable_weight_g=final.chargeable_weight_g,
-                shipping_fen=final.shipping_fen,
-                service_fee_fen=final.service_fee_fen,
-                services_fen=final.services_fen,
-                services_breakdown=dict(final.service_lines),
-                total_fen=final.total_fen,
+                **_charge_fields(final),
                 paid_fen=paid,
                 refunded_fen=refunded,
                 due_fen=due,
