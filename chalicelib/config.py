@@ -144,6 +144,16 @@ BUSINESS_DEFAULTS = {
     "AUTO_CONFIRM_DAYS": "20",
     # days a submitted package may stay unpaid before it expires and its items go back to storage
     "PACKAGE_PAYMENT_DAYS": "7",
+    # packing (issue 24): a final charge above what was paid is taken from the wallet without asking only
+    # up to the lower of these two (Superbuy settles differences up to ¥100 later; the carton and filling
+    # commonly add one 500 g step to the items' sum); above it, or when the wallet is short, the package
+    # waits for the customer
+    "PACKING_DIFFERENCE_CONFIRM_PERCENT": "20",  # percent of what the package holds paid (its quote)
+    "PACKING_DIFFERENCE_CONFIRM_FEN": "5000",  # 50 CNY
+    # days a packed package waits for the customer's answer (a difference to pay, a rehearsal to confirm)
+    # before it goes back to storage, and the reminders before that deadline
+    "PACKING_ANSWER_DAYS": "7",
+    "PACKING_ANSWER_REMINDER_DAYS": "3,1",
     # an item back on the shelf after a hold keeps its deadline, but never less than this many days
     "STORAGE_RESUME_GRACE_DAYS": "7",
     # minutes after its scan when staff may still void an exceptional parcel scanned by mistake

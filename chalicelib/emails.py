@@ -64,7 +64,36 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "package_payment_due": (
         "Package {{package_id}}: {{amount}} more is due after packing",
         "We packed package {{package_id}}. Its measured weight and size cost {{amount}} more than you paid,\n"
-        "and your wallet balance does not cover it. Top up and pay the difference to have it shipped.\n",
+        "and your wallet balance does not cover it. Top up and pay the difference to have it shipped,\n"
+        "or send the package back to storage for a refund, by {{due_at}}. With no answer by then it goes\n"
+        "back to storage.\n",
+    ),
+    # issue 24: a packing difference over the consent threshold, a rehearsal, and their deadline
+    "package_difference_confirm": (
+        "Package {{package_id}}: packing costs {{amount}} more, please confirm",
+        "We packed package {{package_id}}. Its measured weight and size cost {{amount}} more than you paid,\n"
+        "more than the {{threshold}} we charge without asking. Pay the difference from your wallet to have\n"
+        "it shipped, or send it back to storage for a refund, by {{due_at}} ({{days}} days). With no answer\n"
+        "by then it goes back to storage.\n",
+    ),
+    "package_rehearsed": (
+        "Package {{package_id}} is packed: check it before it ships",
+        "Your rehearsal of package {{package_id}} is ready: packed, {{weight_g}} g, {{dims}}.\n"
+        "Final charge: {{total}} ({{difference}} against what you paid). See the photos of the parcel,\n"
+        "then confirm the packing, ask for a change, or send it back to storage, by {{due_at}}.\n",
+    ),
+    "package_answer_reminder": (
+        "Package {{package_id}} waits for your answer: {{days}} day(s) left",
+        "Package {{package_id}} is packed and waits for your answer until {{due_at}}"
+        "{{#if rehearsal}} (confirm the rehearsed parcel or ask for a change){{else}} (pay the {{amount}}"
+        " difference){{/if}}.\n"
+        "With no answer by then it goes back to storage and what you paid is refunded.\n",
+    ),
+    "package_returned_to_storage": (
+        "Package {{package_id}} went back to storage",
+        "Package {{package_id}} waited {{days}} days for your answer after packing, so we unpacked it.\n"
+        "{{refund}} went back to your wallet, and its {{item_count}} item(s) are back in storage with their\n"
+        "storage deadlines; submit a new package before those deadlines to have them shipped.\n",
     ),
     "package_expired": (
         "Package {{package_id}} was not paid and has been cancelled",

@@ -66,13 +66,20 @@ MEANING: dict[str, dict[StrEnum, str]] = {
     "package": {
         PackageStatus.PENDING_PAYMENT: "Submitted (address, line, services); the quote is not paid yet.",
         PackageStatus.PAID: "Paid; waiting for the warehouse to pack it.",
-        PackageStatus.PACKED: "Packed, weighed and measured; the final charge is settled against what was "
-        "paid (a difference the wallet cannot cover waits for the customer).",
+        PackageStatus.PACKED: "Packed, weighed and measured, and the final charge settled against what was "
+        "paid; waiting for the warehouse to ship it.",
+        PackageStatus.AWAITING_DIFFERENCE: "Packed, but the final charge is more than what is taken without "
+        "asking (the lower of a percentage of the quote and a fixed amount) or more than the wallet held: "
+        "the customer pays the difference or sends the package back to storage before its answer deadline "
+        "(reminded); with no answer it goes back to storage.",
+        PackageStatus.REHEARSED: "Packed, weighed, measured and photographed for a rehearsal: the customer "
+        "sees the parcel and its exact final charge, and confirms, asks for a repack with a note, or sends "
+        "it back to storage before its answer deadline (reminded); with no answer it goes back to storage.",
         PackageStatus.SHIPPED: "Handed to the international carrier with a tracking number.",
         PackageStatus.DELIVERED: "Confirmed received by the customer, or taken as delivered after the "
         "auto-confirm period.",
-        PackageStatus.CANCELLED: "Cancelled or expired unpaid; what was paid went back to the wallet and its "
-        "items back on the shelf.",
+        PackageStatus.CANCELLED: "Cancelled, expired unpaid, or sent back to storage after packing; what was "
+        "paid went back to the wallet (less a rehearsal already done) and its items back on the shelf.",
     },
     "parcel": {
         ParcelStatus.MATCHED: "Scanned in and matched to a customer's purchase or declaration.",
@@ -110,7 +117,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         Settlement.REFUNDED: "The lower amount's difference was refunded to the wallet.",
         Settlement.AWAITING_CONFIRMATION: "Over the consent threshold: the customer pays or declines it.",
         Settlement.AWAITING_PAYMENT: "The wallet was short: the customer tops up and pays it.",
-        Settlement.DECLINED: "The customer declined the higher price: the item is cancelled and refunded.",
+        Settlement.DECLINED: "The customer declined the higher price (or did not answer a packing "
+        "difference): the item is cancelled, or the package back in storage, and refunded.",
     },
     "outbox": {
         OutboxStatus.PENDING: "Written with the change that causes it; the email is owed and not sent yet.",

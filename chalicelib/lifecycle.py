@@ -66,6 +66,10 @@ class PackageStatus(StrEnum):
     SHIPPED = "shipped"
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
+    # packed; the final charge waits for the customer (over the consent threshold, or the wallet short)
+    AWAITING_DIFFERENCE = "awaiting_difference"
+    # packed, weighed, measured and photographed for a rehearsal: the customer confirms or asks a repack
+    REHEARSED = "rehearsed"
 
 
 class ParcelStatus(StrEnum):
@@ -145,6 +149,7 @@ class Queue(StrEnum):
     RECEIVED = "received"
     PAID = "paid"
     PACKED = "packed"
+    REHEARSED = "rehearsed"  # rehearsed packages waiting for the customer's answer
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
@@ -349,6 +354,8 @@ C, R, W, S = Actor.CUSTOMER, Actor.REVIEWER, Actor.WAREHOUSE, Actor.SYSTEM
 I = ItemStatus  # noqa: E741 - the table reads better with one-letter names
 O, P, X, K, Q = OrderStatus, PackageStatus, ParcelStatus, CaseStatus, Queue  # noqa: E741
 SETTLING = (Settlement.AWAITING_CONFIRMATION, Settlement.AWAITING_PAYMENT)
+# packed packages waiting for the customer's answer, with a deadline the storage sweep reads
+WAITING_ON_CUSTOMER = (PackageStatus.AWAITING_DIFFERENCE, PackageStatus.REHEARSED)
 
 # inspected and on a shelf with a running storage clock
 STORED = (I.IN_WAREHOUSE, I.INSPECTION_ISSUE, I.NOT_TRANSPORTABLE)
@@ -416,15 +423,28 @@ PACKAGE = Lifecycle(
         Transition("cancel", (P.PENDING_PAYMENT, P.PAID), P.CANCELLED, (C,), ("cancelled_at",)),
         Transition("expire", (P.PENDING_PAYMENT,), P.CANCELLED, (S,), ("cancelled_at",)),
         Transition("pack", (P.PAID,), P.PACKED, (W,)),
-        # the final charge is higher than the wallet holds: packed, waiting for the customer to pay
-        Transition("pack_await_difference", (P.PAID,), P.PACKED, (W,), queue=Q.AWAITING_PAYMENT),
-        Transition("pay_difference", (P.PACKED,), P.PACKED, (C,)),
+        # the final charge is over the consent threshold, or more than the wallet holds: the customer
+        # pays the difference or sends the package back to storage before its answer deadline
+        Transition("pack_await_difference", (P.PAID,), P.AWAITING_DIFFERENCE, (W,)),
+        Transition("pay_difference", (P.AWAITING_DIFFERENCE,), P.PACKED, (C,)),
+        # a rehearsal: packed, weighed, measured and photographed; the customer sees it before it ships
+        Transition("rehearse", (P.PAID,), P.REHEARSED, (W,)),
+        Transition("confirm_packing", (P.REHEARSED,), P.PACKED, (C,)),
+        Transition("repack", (P.REHEARSED,), P.PAID, (C,)),
+        # unpacked, its items back on the shelf: by the customer, or with no answer by the deadline
+        Transition("return_to_storage", WAITING_ON_CUSTOMER, P.CANCELLED, (C,), ("cancelled_at",)),
+        Transition("return_unanswered", WAITING_ON_CUSTOMER, P.CANCELLED, (S,), ("cancelled_at",)),
         Transition("ship", (P.PACKED,), P.SHIPPED, (W,), ("shipped_at",)),
         Transition("deliver", (P.SHIPPED,), P.DELIVERED, (C, S), ("delivered_at",)),
         Transition("rate", (P.DELIVERED,), P.DELIVERED, (C,)),
     ],
     stamps=("updated_at",),
-    queues={P.PAID: Q.PAID, P.PACKED: Q.PACKED},
+    queues={
+        P.PAID: Q.PAID,
+        P.PACKED: Q.PACKED,
+        P.AWAITING_DIFFERENCE: Q.AWAITING_PAYMENT,
+        P.REHEARSED: Q.REHEARSED,
+    },
 )
 
 PARCEL = Lifecycle(

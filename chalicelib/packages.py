@@ -32,7 +32,7 @@ log = get_logger("packages")
 
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
 PACKABLE = lifecycle.PACKABLE
-STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
+STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT, Queue.REHEARSED)
 SHIP_DAY_SHARDS = 4
 
 
@@ -258,6 +258,8 @@ def quote(
                 "carrier": line.carrier,
                 "est_days": line.est_days,
                 **priced.as_json(),
+                "max_charge_without_consent_fen": priced.total_fen
+                + packing_consent_threshold_fen(priced.total_fen),
             }
         )
     quotes.sort(key=lambda q: (q["total_fen"], q["line_id"]))
@@ -438,14 +440,18 @@ def expire(package: Package) -> bool:
     return True
 
 
-def _release(package: Package, action: str, reason: str) -> uow.Unit:
-    """The unit that cancels `package` (by `action`): refund what was paid, items back on the shelf.
+def _release(
+    package: Package, action: str, reason: str, kept_fen: int = 0, also: tuple | list = (), when=None
+) -> uow.Unit:
+    """The unit that cancels `package` (by `action`): refund what was paid (less `kept_fen`, a service
+    already done), items back on the shelf; `also` and `when` add to the package's update.
 
     An item's storage clock resumes with its own deadline, never less than the grace period from now, and
     its deadline index key is on a day the sweep will still read (see rules.storage.deadline_key)."""
     items, work = _items_and_account(package)
     previous = plain(package.item_statuses) or {}
-    refund = int(package.paid_fen or 0) - int(package.refunded_fen or 0)
+    refund = max(0, int(package.paid_fen or 0) - int(package.refunded_fen or 0) - kept_fen)
+    extra, extra_when = list(also), when
     now_dt = clock.now()
     now = clock.iso(now_dt)
     grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
@@ -454,9 +460,10 @@ def _release(package: Package, action: str, reason: str) -> uow.Unit:
     also = [
         Package.cancel_reason.set(reason),
         Package.refunded_fen.set(refunded),
-        Package.deadline_key.remove(),
+        *(extra or [Package.deadline_key.remove()]),
     ]
-    work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, source=package.status, also=also))
+    move = lifecycle.PACKAGE.move(package, action, now=now, source=package.status, also=also, when=extra_when)
+    work.update(package, *move)
     reread: set = set()  # deadline days a reminder window may have read while the items were packed
     for item in items:
         status = previous.get(item.item_id)
@@ -499,10 +506,33 @@ def _final_price(package: Package, weight_g: int, dims_cm: dict) -> rules.Price:
     return _price(line, shipment, list(package.services or []), fee_rule, catalog)
 
 
+def packing_consent_threshold_fen(held_fen: int) -> int:
+    """The largest higher final charge taken without asking: the lower of PACKING_DIFFERENCE_CONFIRM_PERCENT
+    of what the package holds paid and PACKING_DIFFERENCE_CONFIRM_FEN (the purchase rule's shape)."""
+    return settlement.purchase_consent_threshold_fen(
+        held_fen,
+        config.get_decimal("PACKING_DIFFERENCE_CONFIRM_PERCENT"),
+        config.get_int("PACKING_DIFFERENCE_CONFIRM_FEN"),
+    )
+
+
 def pack_difference(package: Package, final: rules.Price) -> settlement.Difference:
-    """The final charge minus what the package holds paid; packing asks no consent, refunds uncapped."""
+    """The final charge minus what the package holds paid, with its consent threshold; refunds uncapped."""
     held = int(package.paid_fen or 0) - int(package.refunded_fen or 0)
-    return settlement.Difference(amount_fen=final.total_fen - held)
+    return settlement.Difference(
+        amount_fen=final.total_fen - held, consent_threshold_fen=packing_consent_threshold_fen(held)
+    )
+
+
+def max_charge_without_consent_fen(package: Package) -> int:
+    """The binding quote: the quote plus what packing may add to it without asking."""
+    quoted = int((plain(package.estimate) or {}).get("total_fen", package.total_fen))
+    return quoted + packing_consent_threshold_fen(quoted)
+
+
+def rehearsed(package: Package) -> bool:
+    """Whether the customer ordered a rehearsal: packing waits for their confirmation."""
+    return rules.REHEARSAL in (package.services or [])
 
 
 def preview_pack(package_id: str, weight_g: int, dims_cm: dict):
@@ -517,7 +547,10 @@ def preview_pack(package_id: str, weight_g: int, dims_cm: dict):
 
 def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> PackageResult:
     """`packed` with the measured weight and size; the final charge is repriced by the same rule and the
-    difference refunded or charged through the ledger, or left due when the wallet is short."""
+    difference refunded, or charged through the ledger up to the consent threshold. Above it, or when
+    the wallet is short, the package waits for the customer until its answer deadline
+    (`awaiting_difference`); a package with a rehearsal waits for the customer's confirmation
+    (`rehearsed`) and moves no money until then."""
 
     def build(may_charge: bool):
         def unit() -> uow.Unit:
@@ -525,6 +558,8 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
             final = _final_price(package, weight_g, dims_cm)
             paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
             difference = pack_difference(package, final)
+            if rehearsed(package):
+                return _rehearse(package, final, difference, staff_id, weight_g, dims_cm)
             # a caller that may not charge (the balance dropped under us) decides against an empty wallet
             balance = (
                 wallet.balance_fen(package.user_id)
@@ -571,13 +606,11 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
                 refunded_fen=refunded,
                 due_fen=due,
             )
+            if due:
+                also += _answer_deadline(package)
             work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, also=also))
             if due:
-                work.notify(
-                    package.user_id,
-                    "package_payment_due",
-                    {"package_id": package_id, "amount": money.format_cny(due)},
-                )
+                _notify_difference(work, package, decision, difference)
             # as committed (db.assign and the move set it in memory); a paid package has no review yet
             work.result = PackageResult(package, package_items(package))
             return work
@@ -593,7 +626,9 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
 
 
 def pay_difference(user_id: str, package_id: str) -> PackageResult:
-    """The customer pays a higher final charge from the wallet; the package becomes ready to ship."""
+    """The customer pays a higher final charge from the wallet; the package becomes ready to ship.
+    Conditional on the status and the amount due: a deadline sweep that returned the package to storage
+    first makes this a 409 that moves no money."""
 
     def unit() -> uow.Unit:
         package = own_package(user_id, package_id)
@@ -609,16 +644,158 @@ def pay_difference(user_id: str, package_id: str) -> PackageResult:
             Package.paid_fen.set(int(package.paid_fen or 0) + due),
             Package.due_fen.set(0),
             Package.packed.set(packed),
+            *_answered(),
         ]
         when = Package.due_fen == due
         work.update(
             package, *lifecycle.PACKAGE.move(package, "pay_difference", now=now, also=also, when=when)
         )
         package.paid_fen, package.due_fen, package.packed = int(package.paid_fen or 0) + due, 0, packed
+        package.payment_due_at = package.deadline_key = None
         work.result = PackageResult(package, items)
         return work
 
     return uow.run(unit)
+
+
+# --- a packed package waiting on the customer (issue 24): its deadline, answers and reminders ----------
+
+
+def _answer_deadline(package: Package) -> list:
+    """The update actions giving a package that now waits on the customer its answer deadline, on the
+    deadline index the storage sweep reads (reminders, then back to storage); updated in memory."""
+    due_dt = clock.now() + timedelta(days=config.get_int("PACKING_ANSWER_DAYS"))
+    due_at = clock.iso(due_dt)
+    key = storage_rules.deadline_key(due_dt, package.package_id)
+    package.payment_due_at, package.deadline_key, package.reminders = due_at, key, None
+    return [Package.payment_due_at.set(due_at), Package.deadline_key.set(key), Package.reminders.remove()]
+
+
+def _answered() -> list:
+    """The update actions taking an answered package off the deadline index."""
+    return [Package.payment_due_at.remove(), Package.deadline_key.remove(), Package.reminders.remove()]
+
+
+def answer_due_at(package: Package) -> str | None:
+    """When a packed package waiting on the customer goes back to storage unless they answer first."""
+    return package.payment_due_at if package.status in lifecycle.WAITING_ON_CUSTOMER else None
+
+
+def _notify_difference(work: uow.Unit, package: Package, decision, difference) -> None:
+    """The email asking the customer to pay a packing difference or send the package back to storage."""
+    over_threshold = decision.settlement == settlement.Settlement.AWAITING_CONFIRMATION
+    work.notify(
+        package.user_id,
+        "package_difference_confirm" if over_threshold else "package_payment_due",
+        {
+            "package_id": package.package_id,
+            "amount": money.format_cny(decision.due_fen),
+            "threshold": money.format_cny(difference.consent_threshold_fen or 0),
+            "due_at": package.payment_due_at,
+            "days": config.get_int("PACKING_ANSWER_DAYS"),
+        },
+    )
+
+
+def return_to_storage(user_id: str, package_id: str) -> PackageResult:
+    """The customer declines the packing difference (or the rehearsed parcel): the package is unpacked,
+    what it holds paid goes back to the wallet (less a rehearsal already done), its items back on the
+    shelf with their storage deadlines (never less than the grace period)."""
+
+    def unit() -> uow.Unit:
+        package = own_package(user_id, package_id)
+        lifecycle.PACKAGE.require("return_to_storage", package.status)
+        return _unpack(package, "return_to_storage", "returned_to_storage")
+
+    body = uow.run(unit)
+    log.info("package returned to storage", extra={"package_id": package_id})
+    return body
+
+
+def return_unanswered(package: Package) -> bool:
+    """The storage sweep: a packed package whose customer did not answer by its deadline goes back to
+    storage like `return_to_storage`, and the customer is told. False when they answered meanwhile."""
+
+    def unit() -> uow.Unit:
+        current = _package(package.package_id)
+        if (
+            not lifecycle.PACKAGE.allows("return_unanswered", current.status)
+            or (current.payment_due_at or "") > clock.now_iso()
+        ):
+            return uow.Unit(result=None)
+        before = int(current.refunded_fen or 0)
+        work = _unpack(current, "return_unanswered", "answer_expired")
+        work.notify(
+            current.user_id,
+            "package_returned_to_storage",
+            {
+                "package_id": current.package_id,
+                "days": config.get_int("PACKING_ANSWER_DAYS"),
+                "item_count": len(current.item_ids),
+                "refund": money.format_cny(int(current.refunded_fen or 0) - before),
+            },
+        )
+        return work
+
+    body = uow.run(unit)
+    if body is None:
+        return False
+    log.info("unanswered package returned to storage", extra={"package_id": package.package_id})
+    return True
+
+
+def _unpack(package: Package, action: str, reason: str) -> uow.Unit:
+    """The unit returning a packed package to storage: `_release` keeping a rehearsal already done, the
+    settlement declined, the deadline and any due amount cleared."""
+    kept = rehearsal_fee_fen(package) if package.status == PackageStatus.REHEARSED else 0
+    packed = plain(package.packed) or {}
+    packed["settlement"] = SETTLEMENT.target("decline_difference").value
+    when = Package.payment_due_at == package.payment_due_at
+    also = [Package.packed.set(packed), Package.due_fen.set(0), *_answered()]
+    work = _release(package, action, reason, kept_fen=kept, also=also, when=when)
+    package.packed, package.due_fen, package.payment_due_at, package.deadline_key = packed, 0, None, None
+    return work
+
+
+def rehearsal_fee_fen(package: Package) -> int:
+    """What the package's rehearsal cost (kept when the customer sends a rehearsed parcel back)."""
+    return int((plain(package.services_breakdown) or {}).get(rules.REHEARSAL, 0))
+
+
+def remind_answer(package: Package, thresholds: list[int], now) -> bool:
+    """The storage sweep: email the customer of a package waiting on them when its answer deadline is
+    within a reminder threshold (PACKING_ANSWER_REMINDER_DAYS), once per threshold. The mark and the
+    email are one transaction, conditioned on the package still waiting with that deadline and the mark
+    absent, so a rerun or a concurrent answer sends nothing twice. False when nothing was owed."""
+    due_at = package.payment_due_at
+    if package.status not in lifecycle.WAITING_ON_CUSTOMER or not due_at or due_at <= clock.iso(now):
+        return False
+    due_day = clock.parse_iso(due_at).date()
+    within = [n for n in thresholds if due_day <= now.date() + timedelta(days=n)]
+    marks = plain(package.reminders) or {}
+    if not within or str(within[0]) in marks:
+        return False
+    sent = "sent:" + clock.iso(now)
+    marks.update({str(n): sent for n in within if str(n) not in marks})
+    work = uow.Unit(result=True)
+    still = lifecycle.PACKAGE.check(Package, package.status) & (Package.payment_due_at == due_at)
+    work.update(package, [Package.reminders.set(marks)], still)
+    work.notify(
+        package.user_id,
+        "package_answer_reminder",
+        {
+            "package_id": package.package_id,
+            "due_at": due_at,
+            "days": storage_rules.days_left(clock.parse_iso(due_at), now),
+            "amount": money.format_cny(int(package.due_fen or 0)),
+            "rehearsal": package.status == PackageStatus.REHEARSED,
+        },
+    )
+    try:
+        uow.run(lambda: work, retry=False)
+    except Conflict:
+        return False  # answered or reminded meanwhile: the next run decides again from a fresh read
+    return True
 
 
 # --- shipping and receipt ------------------------------------------------------------------------------
@@ -728,3 +905,109 @@ def add_review(user_id: str, package_id: str, rating: int, comment: str) -> Pack
             raise Conflict("This package has already been reviewed.") from None
         raise
     return review
+
+
+# --- rehearsal (issue 24): the customer sees the packed parcel before it ships -------------------------
+
+
+def _rehearse(
+    package: Package,
+    final: rules.Price,
+    difference: settlement.Difference,
+    staff_id: str,
+    weight_g: int,
+    dims_cm: dict,
+) -> uow.Unit:
+    """The unit recording a rehearsal: packed, weighed and measured, the exact final charge written, no
+    money moved; the customer confirms (paying or refunded the difference) or asks for a repack before
+    the answer deadline."""
+    work = uow.Unit()
+    now = clock.now_iso()
+    packed = {
+        "weight_g": weight_g,
+        "dims_cm": dict(dims_cm),
+        "packed_at": now,
+        "packed_by": staff_id,
+        "difference_fen": difference.amount_fen,
+        "settlement": settlement.Settlement.AWAITING_CONFIRMATION.value,
+    }
+    also = db.assign(package, packed=packed, **_charge_fields(final), due_fen=max(0, difference.amount_fen))
+    also += _answer_deadline(package)
+    work.update(package, *lifecycle.PACKAGE.move(package, "rehearse", now=now, also=also))
+    work.notify(
+        package.user_id,
+        "package_rehearsed",
+        {
+            "package_id": package.package_id,
+            "weight_g": weight_g,
+            "dims": f"{dims_cm['l']} x {dims_cm['w']} x {dims_cm['h']} cm",
+            "total": money.format_cny(final.total_fen),
+            "difference": money.format_cny(difference.amount_fen),
+            "due_at": package.payment_due_at,
+        },
+    )
+    work.result = PackageResult(package, package_items(package))
+    return work
+
+
+def confirm_packing(user_id: str, package_id: str) -> PackageResult:
+    """The customer confirms a rehearsed parcel at its exact final charge: the difference from what the
+    package holds paid is charged from the wallet (402 when it is short: top up first) or refunded to
+    it, and the package joins the shipping queue. Conditional on the status and the charge shown, so a
+    deadline sweep that returned it first makes this a 409 that moves no money."""
+
+    def unit() -> uow.Unit:
+        package = own_package(user_id, package_id)
+        lifecycle.PACKAGE.require("confirm_packing", package.status)
+        items, work = _items_and_account(package)
+        paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
+        total = int(package.total_fen)
+        amount = total - (paid - refunded)
+        fx = currency.stored(package.fx)
+        if amount > 0:
+            work.move(user_id, -amount, "package_difference_charge", package.package_id, fx)
+            paid += amount
+            word = settlement.Settlement.CHARGED
+        elif amount < 0:
+            work.move(user_id, -amount, "package_difference_refund", package.package_id, fx)
+            refunded += -amount
+            word = settlement.Settlement.REFUNDED
+        else:
+            word = settlement.Settlement.NONE
+        packed = plain(package.packed) or {}
+        packed.update(difference_fen=amount, settlement=word.value)
+        also = db.assign(package, packed=packed, paid_fen=paid, refunded_fen=refunded, due_fen=0)
+        also += _answered()
+        when = Package.total_fen == total
+        work.update(
+            package,
+            *lifecycle.PACKAGE.move(package, "confirm_packing", now=clock.now_iso(), also=also, when=when),
+        )
+        package.payment_due_at = package.deadline_key = None
+        work.result = PackageResult(package, items)
+        return work
+
+    confirmed = uow.run(unit)
+    log.info("rehearsed package confirmed", extra={"package_id": package_id})
+    return confirmed
+
+
+def repack(user_id: str, package_id: str, note: str) -> PackageResult:
+    """The customer asks for a change to a rehearsed parcel (remove boxes, add protection...): back to
+    the packers' queue with the note; no money moves (the rehearsal charged nothing yet)."""
+
+    def unit() -> uow.Unit:
+        package = own_package(user_id, package_id)
+        lifecycle.PACKAGE.require("repack", package.status)
+        now = clock.now_iso()
+        work = uow.Unit()
+        also = db.assign(package, repack_note=note, repack_requested_at=now, due_fen=0)
+        also += _answered()
+        work.update(package, *lifecycle.PACKAGE.move(package, "repack", now=now, also=also))
+        package.payment_due_at = package.deadline_key = None
+        work.result = PackageResult(package, package_items(package))
+        return work
+
+    again = uow.run(unit)
+    log.info("repack requested", extra={"package_id": package_id})
+    return again

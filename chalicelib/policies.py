@@ -127,6 +127,7 @@ def rules() -> list[Rule]:
             f"A submitted package must be paid within {config.get_int('PACKAGE_PAYMENT_DAYS')} days; after "
             "that it expires and its items go back to storage.",
         ),
+        *_packing_rules(),
         Rule(
             "auto_confirm_days",
             shipping.auto_confirm_days(),
@@ -194,6 +195,40 @@ def rules() -> list[Rule]:
     return found
 
 
+def _packing_rules() -> list[Rule]:
+    """Packing without surprises (issue 24): the consent threshold, the answer deadline, its reminders."""
+    cny = money.format_cny
+    percent = config.get_decimal("PACKING_DIFFERENCE_CONFIRM_PERCENT")
+    cap = config.get_int("PACKING_DIFFERENCE_CONFIRM_FEN")
+    days = config.get_int("PACKING_ANSWER_DAYS")
+    reminders = _days(config.setting("PACKING_ANSWER_REMINDER_DAYS"))
+    return [
+        Rule(
+            "packing_difference_consent_percent",
+            str(percent),
+            "percent",
+            f"When the packed weight and size cost more than you paid for the package, the difference is "
+            f"taken from your wallet without asking up to the lower of {percent} % of what you paid and "
+            f"{cny(cap)} (each quote says the most it can come to); above that, or when your wallet is "
+            "short, the package waits for you to pay the difference or send it back to storage.",
+        ),
+        Rule(
+            "packing_difference_consent_fen",
+            cap,
+            "fen",
+            f"The most a packing difference is charged without asking: {cny(cap)}.",
+        ),
+        Rule(
+            "packing_answer_days",
+            days,
+            "days",
+            f"A packed package waiting for your answer (a difference to pay, a rehearsal to confirm) waits "
+            f"{days} days, with reminders {_and([str(d) for d in reminders])} days before; with no answer "
+            "it goes back to storage and what you paid is refunded (less a rehearsal already done).",
+        ),
+    ]
+
+
 NOTICES = [
     Notice(
         "inspection_scope",
@@ -205,8 +240,9 @@ NOTICES = [
     Notice(
         "packing_difference",
         "When the packed weight and size cost more than you paid for the package, the difference is taken "
-        "from your wallet; when your wallet is short, the package waits for you to pay it. When they cost "
-        "less, the difference is refunded to your wallet.",
+        "from your wallet up to the consent threshold; above it, or when your wallet is short, the package "
+        "waits for you to pay it or send it back to storage. When they cost less, the difference is "
+        "refunded to your wallet. With a rehearsal you see the packed parcel and its final charge first.",
     ),
     Notice(
         "shelf_life",

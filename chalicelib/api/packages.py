@@ -115,6 +115,17 @@ class ShipBody(Body):
     tracking_no: TrackingNo = Field(description="The carrier's tracking number (customers track with it).")
 
 
+class RepackBody(Body):
+    """What to change in a rehearsed parcel before it ships."""
+
+    model_config = example(
+        {"note": "Please remove the shoe boxes and add bubble wrap around the mug."},
+        str_strip_whitespace=True,
+    )
+
+    note: Annotated[str, Field(min_length=1, max_length=500, description="For the packers, in plain words.")]
+
+
 class ReviewBody(Body):
     """The customer's review of a received package."""
 
@@ -191,6 +202,30 @@ def pay_package_difference(req: Req, package_id: str) -> packages.PackageResult:
     return packages.pay_difference(req.user.user_id, package_id)
 
 
+@route(bp, "/packages/{package_id}/return-to-storage", "POST", money=True, response=PackageDetail)
+@performs("package.return_to_storage", "item.unpackage", "settlement.decline_difference")
+def return_package_to_storage(req: Req, package_id: str) -> packages.PackageResult:
+    """Decline a packing difference or a rehearsed parcel: unpacked, items back to storage with their
+    deadlines (at least the grace period), what was paid refunded (less a rehearsal already done)."""
+    return packages.return_to_storage(req.user.user_id, package_id)
+
+
+@route(bp, "/packages/{package_id}/confirm-packing", "POST", money=True, response=PackageDetail)
+@performs("package.confirm_packing")
+def confirm_packing(req: Req, package_id: str) -> packages.PackageResult:
+    """Confirm a rehearsed parcel at its exact final charge: the difference is charged from the wallet
+    (402 when short) or refunded to it, and the package is shipped."""
+    return packages.confirm_packing(req.user.user_id, package_id)
+
+
+@route(bp, "/packages/{package_id}/repack", "POST", body=RepackBody, response=PackageDetail)
+@performs("package.repack")
+def repack_package(req: Req, package_id: str) -> PackageDetail:
+    """Ask for a change to a rehearsed parcel (remove boxes, add protection...): back to the packers
+    with the note."""
+    return PackageDetail.of_result(packages.repack(req.user.user_id, package_id, req.body.note))
+
+
 @route(bp, "/packages/{package_id}/cancel", "POST", money=True, currency=True, response=PackageDetail)
 @performs("package.cancel", "item.unpackage")
 def cancel_package(req: Req, package_id: str) -> packages.PackageResult:
@@ -221,7 +256,8 @@ def review_package(req: Req, package_id: str) -> PackageReview:
     bp, "/staff/packages", groups=WAREHOUSE, query=("status", "limit", "cursor"), response=StaffPackagePage
 )
 def package_queue(req: Req) -> StaffPackagePage:
-    """Packages waiting for the warehouse: paid (to pack), packed (to ship) or awaiting_payment."""
+    """Packages waiting for the warehouse: paid (to pack), packed (to ship), awaiting_payment (packed, the
+    difference waits for the customer) or rehearsed (the customer confirms the rehearsed parcel)."""
     status = req.query.get("status", PackageStatus.PAID)
     if status not in packages.STAFF_QUEUES:
         raise ValidationError(f"status must be one of: {', '.join(packages.STAFF_QUEUES)}.")
@@ -244,7 +280,7 @@ def staff_get_package(req: Req, package_id: str) -> StaffPackage:
     money=True,
     response=StaffPackage,
 )
-@performs("package.pack", "package.pack_await_difference")
+@performs("package.pack", "package.pack_await_difference", "package.rehearse")
 def pack_package(req: Req, package_id: str) -> packages.PackageResult:
     """Packed with the measured weight and size; the final charge is settled through the wallet."""
     b = req.body

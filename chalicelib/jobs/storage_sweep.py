@@ -12,7 +12,10 @@
   no email. Exceptional parcels past their 30 days: the same. Items in a package have no deadline entry
   and are never touched; a package left unpaid past its payment deadline expires (cancelled, its items
   back on the shelf with their deadlines, the customer emailed), read from the packages' own deadline
-  index by the same day walk.
+  index by the same day walk; so does a packed package whose customer did not answer (a packing
+  difference to pay, a rehearsal to confirm) by its deadline: back to storage, refunded, emailed.
+- Answer reminders for packed packages waiting on the customer (PACKING_ANSWER_REMINDER_DAYS): the
+  packages' deadline index from today to the longest threshold ahead, once per package and threshold.
 
 Cost follows what is due: deadlines live in a sparse index keyed `<UTC day>#<shard>`; a run queries only
 the days that entered a window since the last run (a checkpoint per window), so reads grow with the
@@ -167,9 +170,38 @@ class Sweep:
     def _expire_package(self, package: Package) -> None:
         from chalicelib import packages
 
+        if lifecycle.PACKAGE.allows("return_unanswered", package.status):
+            self._return_unanswered(package)
+            return
         if not lifecycle.PACKAGE.allows("expire", package.status):
             return
         self.stats["packages_expired" if packages.expire(package) else "skipped_changed"] += 1
+
+    # --- packed packages waiting on the customer (issue 24) ------------------------------------------------
+
+    def _return_unanswered(self, package: Package) -> None:
+        from chalicelib import packages
+
+        returned = packages.return_unanswered(package)
+        self.stats["packages_returned_unanswered" if returned else "skipped_changed"] += 1
+
+    def remind_packages(self) -> None:
+        """Answer reminders for packed packages waiting on the customer (PACKING_ANSWER_REMINDER_DAYS).
+
+        Reads the deadline index's days from today to the longest threshold ahead on every run (a fixed
+        number of Queries: 8 shards a day): a reminder is owed only while the deadline is ahead, and the
+        mark on the package makes a re-read send nothing twice, so no checkpoint is needed."""
+        from chalicelib import packages
+
+        thresholds = storage_rules.reminder_days(config.setting("PACKING_ANSWER_REMINDER_DAYS"))
+        if not thresholds:
+            return
+        for offset in range(max(thresholds) + 1):
+            self._check_time()
+            day = self.today + timedelta(days=offset)
+            for package in self._query(Package, day, False, Package.payment_due_at):
+                if packages.remind_answer(package, thresholds, self.now):
+                    self.stats["package_answer_reminders"] += 1
 
     def _abandon_parcel(self, parcel: Parcel) -> None:
         if (
@@ -358,6 +390,7 @@ def run(context=None) -> dict:
     try:
         sweep.abandon()
         sweep.remind()
+        sweep.remind_packages()
     except OutOfTime:
         finished = False
         log.warning("stopping before the Lambda time limit; the next run continues", extra=dict(sweep.stats))

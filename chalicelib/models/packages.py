@@ -56,8 +56,9 @@ class PackagesByShipDay(GlobalSecondaryIndex):
 
 
 class PackagesByPaymentDeadline(GlobalSecondaryIndex):
-    """Unpaid packages by the day their payment is due, sharded (`<UTC day>#<n>`): the storage sweep
-    expires them. Sparse: `deadline_key` is set only while the package waits for payment."""
+    """Packages by the day the customer's answer is due, sharded (`<UTC day>#<n>`): the storage sweep
+    expires unpaid ones, reminds and returns to storage packed ones waiting on the customer. Sparse:
+    `deadline_key` is set only while the package waits for the customer (payment, difference, rehearsal)."""
 
     class Meta:
         index_name = "by_deadline"
@@ -79,7 +80,7 @@ class Package(Model):
 
     package_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
-    status = UnicodeAttribute()  # pending_payment | paid | packed | shipped | delivered | cancelled
+    status = UnicodeAttribute()  # chalicelib.lifecycle.PackageStatus
     item_ids = ListAttribute(of=UnicodeAttribute)
     item_statuses = MapAttribute(default=dict)  # item_id -> status before packaging (for cancel)
     line_id = UnicodeAttribute()
@@ -112,9 +113,16 @@ class Package(Model):
     delivered_at = UnicodeAttribute(null=True)
     delivery_confirmed_by = UnicodeAttribute(null=True)  # customer | auto
     cancelled_at = UnicodeAttribute(null=True)
-    cancel_reason = UnicodeAttribute(null=True)  # customer | payment_expired
+    # customer | payment_expired | returned_to_storage | answer_expired
+    cancel_reason = UnicodeAttribute(null=True)
+    # when the customer's answer is due: the payment while pending_payment, the difference or the
+    # rehearsal's confirmation while packed and waiting on them (the deadline index's range key)
     payment_due_at = UnicodeAttribute(null=True)
     deadline_key = UnicodeAttribute(null=True)
+    reminders = MapAttribute(null=True)  # threshold days -> "sent:<time>": answer reminders sent
+    repack_note = UnicodeAttribute(null=True)  # the customer's change asked after a rehearsal
+    repack_requested_at = UnicodeAttribute(null=True)
+    rehearsal_photos = ListAttribute(of=UnicodeAttribute, null=True)  # photo ids of the rehearsed parcel
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     ship_key = UnicodeAttribute(null=True)

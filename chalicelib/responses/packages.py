@@ -52,6 +52,11 @@ class LineQuote(PackagePrice):
     name: str
     carrier: str
     est_days: str
+    max_charge_without_consent_fen: Fen = Field(
+        description="The most the final charge after packing can be without asking the customer: "
+        "total_fen plus the consent threshold (the lower of a percentage of total_fen and a fixed amount, "
+        "GET /policies). Above it the package waits for the customer to pay or send it back to storage."
+    )
 
 
 class UnavailableLine(Out):
@@ -92,6 +97,7 @@ class PackageQuote(Out):
                             "carrier": "EMS",
                             "est_days": "7-15",
                             **_PRICE_EXAMPLE,
+                            "max_charge_without_consent_fen": 35074,
                         }
                     ],
                     "unavailable": [
@@ -144,8 +150,17 @@ class PackingRecord(Out):
     difference_fen: int = Field(
         description="Final charge minus what was paid, in fen: negative when it was cheaper."
     )
-    settlement: Literal[S.NONE.value, S.CHARGED.value, S.REFUNDED.value, S.AWAITING_PAYMENT.value] = Field(
-        description="charged or refunded through the wallet, or awaiting_payment (see due_fen)."
+    settlement: Literal[
+        S.NONE.value,
+        S.CHARGED.value,
+        S.REFUNDED.value,
+        S.AWAITING_PAYMENT.value,
+        S.AWAITING_CONFIRMATION.value,
+        S.DECLINED.value,
+    ] = Field(
+        description="charged or refunded through the wallet; awaiting_payment (the wallet was short) or "
+        "awaiting_confirmation (over the consent threshold, or a rehearsal to confirm): see due_fen and "
+        "answer_due_at; declined: sent back to storage."
     )
 
 
@@ -204,10 +219,24 @@ class PackageSummary(Out):
         description="customer, or auto when the confirmation period passed."
     )
     cancelled_at: Timestamp | None
-    cancel_reason: Literal["customer", "payment_expired"] | None
+    cancel_reason: Literal["customer", "payment_expired", "returned_to_storage", "answer_expired"] | None = (
+        Field(
+            description="customer (cancelled), payment_expired (unpaid), returned_to_storage (the customer "
+            "sent it back after packing), answer_expired (no answer after packing by answer_due_at)."
+        )
+    )
     payment_due_at: Timestamp | None = Field(
         description="Set while pending_payment: unpaid, it is cancelled."
     )
+    max_charge_without_consent_fen: Fen = Field(
+        description="The binding quote: the most the final charge can be without asking (the quote plus "
+        "the consent threshold); above it the package waits for the customer (awaiting_difference)."
+    )
+    answer_due_at: Timestamp | None = Field(
+        description="Set while awaiting_difference or rehearsed: with no answer (pay-difference, "
+        "confirm-packing, repack, return-to-storage) by then, the package goes back to storage."
+    )
+    repack_note: str | None = Field(description="The change the customer asked after a rehearsal.")
     auto_confirm_at: Timestamp | None = Field(description="Set while shipped: when it counts as delivered.")
     tracking: PackageTracking | None = Field(description="Set once shipped.")
     review: PackageRating | None
@@ -257,6 +286,9 @@ class PackageSummary(Out):
             cancelled_at=package.cancelled_at,
             cancel_reason=package.cancel_reason,
             payment_due_at=package.payment_due_at if status == PackageStatus.PENDING_PAYMENT else None,
+            max_charge_without_consent_fen=packages.max_charge_without_consent_fen(package),
+            answer_due_at=packages.answer_due_at(package),
+            repack_note=package.repack_note,
             auto_confirm_at=packages.auto_confirm_at(package) if status == PackageStatus.SHIPPED else None,
             tracking=(
                 {
@@ -321,6 +353,9 @@ _PACKAGE_EXAMPLE = {
     "cancelled_at": None,
     "cancel_reason": None,
     "payment_due_at": None,
+    "max_charge_without_consent_fen": 24012,
+    "answer_due_at": None,
+    "repack_note": None,
     "auto_confirm_at": None,
     "tracking": None,
     "review": None,

@@ -135,6 +135,7 @@ DEFAULT_SERVICE_FEE = {"package_fen": 1500, "per_extra_item_fen": 200, "percent_
 
 # Optional value-added services. unit: "package" (fee_fen once), "item" (fee_fen per item) or
 # "declared_value" (percent of the declared goods value plus fee_fen). Override with VALUE_ADDED_SERVICES.
+REHEARSAL = "rehearsal"  # the service that makes packing wait for the customer's confirmation
 DEFAULT_SERVICES: list[dict] = [
     {
         "service": "insurance",
@@ -166,6 +167,13 @@ DEFAULT_SERVICES: list[dict] = [
         "name": "Vacuum sealing (soft goods)",
         "unit": "package",
         "fee_fen": 1000,
+    },
+    # Kakobuy ¥18, Mulebuy $3: packed, weighed, measured and photographed; shipped once the customer confirms
+    {
+        "service": REHEARSAL,
+        "name": "Rehearsal: see the packed parcel's photos, weight and final charge before it ships",
+        "unit": "package",
+        "fee_fen": 1800,
     },
 ]
 

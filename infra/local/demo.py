@@ -3,8 +3,10 @@
 Search, cart, quote, order, a top-up through the provider's signed webhook, pay, staff review, a purchase
 at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment,
 the warehouse's inbound scan, an inspection with a QC photo uploaded through the presigned POST and
-ingested from the photo queue, storage days left, a package quote on two lines, the package, its
-payment, packing, shipping, confirmation of receipt and rating, and finally the storage sweep run as
+ingested from the photo queue, storage days left, a package quote on two lines (each with the most its
+final charge can be without asking), the package, its payment, packing heavier than quoted (over the
+consent threshold: the package waits for the customer), the customer paying that difference (the
+consent round trip), shipping, confirmation of receipt and rating, and finally the storage sweep run as
 `make job` runs it, at a later date. Every run makes new objects (fresh ids, tracking numbers and
 Idempotency-Keys), so it can be rerun against the same stack. Exits non-zero at the first unexpected
 answer, printing it.
@@ -345,7 +347,8 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         f"package quote to the US ({len(quotes)} lines carry it; two shown)",
         *(
             f"{q['line_id']:<15} chargeable {q['chargeable_weight_g']} g: shipping {cny(q['shipping_fen'])} "
-            f"+ service fee {cny(q['service_fee_fen'])} = {cny(q['total_fen'])}"
+            f"+ service fee {cny(q['service_fee_fen'])} = {cny(q['total_fen'])} "
+            f"(at most {cny(q['max_charge_without_consent_fen'])} without asking)"
             for q in shown
         ),
     )
@@ -382,7 +385,25 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         f"720 g in a 40×30×12 cm box, chargeable {packed['chargeable_weight_g']} g: final "
         f"{cny(packed['total_fen'])}, "
         f"difference {cny(settled.get('difference_fen', 0))} ({settled.get('settlement', 'none')})",
+        f"over {cny(package['max_charge_without_consent_fen'])}, the most charged without asking: "
+        f"{packed['status']}, the customer is emailed and answers by {packed.get('answer_due_at')} "
+        "(pay the difference, or send the package back to storage)",
     )
+
+    # the consent round trip: the customer pays the difference (POST .../return-to-storage declines it)
+    if packed["status"] == "awaiting_difference":
+        consented = api.call(
+            "POST",
+            f"/packages/{package_id}/pay-difference",
+            user=ALICE,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+        step(
+            "pay the packing difference",
+            f"{cny(settled.get('difference_fen', 0))} from the wallet: {consented['status']}, "
+            f"{consented['packed']['settlement']}; wallet {cny(balance)}",
+        )
 
     ship_no = "EE" + uuid.uuid4().hex[:9].upper() + "CN"
     shipped_package = api.call(

@@ -26,6 +26,7 @@ STEPS = (
     "package",
     "pay the package",
     "pack",
+    "pay the packing difference",
     "ship",
     "confirm receipt",
     "rate",
@@ -49,6 +50,11 @@ def test_make_demo_walks_the_whole_journey_and_reruns(local_stack):
     for title, expected in zip(titles, STEPS, strict=True):
         assert title.startswith(expected), (title, expected)
     assert "difference ¥3.00 charged" in first
+    # the consent round trip (issue 24): packed over the threshold, the customer pays the difference
+    assert "awaiting_confirmation" in first and "awaiting_difference" in first
+    assert re.search(r"pay the packing difference\n\s+¥\d+\.\d\d from the wallet: packed, charged", first), (
+        first
+    )
     assert "ingested in" in first and "days left" in first
     quote_lines = re.search(r"package quote[^\n]*\n((?:\s{6}.+\n){2})", first)
     assert quote_lines and quote_lines.group(1).count("chargeable") == 2

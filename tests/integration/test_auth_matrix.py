@@ -303,6 +303,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/packages/{package_id}/pay"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/pay-difference"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/cancel"): Expect(OWNER, params=PACKAGE),
+    ("POST", "/packages/{package_id}/return-to-storage"): Expect(OWNER, params=PACKAGE),
+    ("POST", "/packages/{package_id}/confirm-packing"): Expect(OWNER, params=PACKAGE),
+    ("POST", "/packages/{package_id}/repack"): Expect(OWNER, params=PACKAGE, body={"note": "Less tape."}),
     ("POST", "/packages/{package_id}/confirm-receipt"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/review"): Expect(
         OWNER, params=PACKAGE, body={"rating": 5, "comment": ""}

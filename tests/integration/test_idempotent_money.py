@@ -139,6 +139,29 @@ def pay_package_difference(api) -> Case:
     )
 
 
+def return_package_to_storage(api) -> Case:
+    package = _package(api, pay=True)
+    pid = package["package_id"]
+    packed = pack(api, pid, 5000, {"l": 40, "w": 30, "h": 20}, user=WAREHOUSE)
+    assert packed.status == 200 and packed.body["status"] == "awaiting_difference", packed.body
+    return Case(
+        f"/packages/{pid}/return-to-storage", "package_refund", package["total_fen"], f"/packages/{pid}"
+    )
+
+
+def confirm_packing(api) -> Case:
+    item_ids = stored(api)
+    services = [*SERVICES, "rehearsal"]
+    body = {"item_ids": item_ids, "address": ADDRESS, "line_id": "ems", "services": services}
+    package = api.post("/packages", body, user=ALICE).body
+    pid = package["package_id"]
+    assert api.post(f"/packages/{pid}/pay", user=ALICE).status == 200
+    rehearsed = pack(api, pid, 1600, {"l": 30, "w": 25, "h": 12}, user=WAREHOUSE)  # 4800 more
+    assert rehearsed.status == 200 and rehearsed.body["status"] == "rehearsed", rehearsed.body
+    due = rehearsed.body["due_fen"]
+    return Case(f"/packages/{pid}/confirm-packing", "package_difference_charge", -due, f"/packages/{pid}")
+
+
 # --- staff routes that move money -----------------------------------------------------------------
 
 
@@ -201,6 +224,8 @@ MONEY_ROUTES = [
     pay_package,
     cancel_package,
     pay_package_difference,
+    return_package_to_storage,
+    confirm_packing,
     reject_order,
     purchase_item,
     resolve_case,
@@ -265,6 +290,7 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
     covered |= {"/items/{item_id}/pay-difference", "/items/{item_id}/decline-difference"}
     covered |= {"/packages/{package_id}/pay", "/packages/{package_id}/cancel"}
     covered |= {"/packages/{package_id}/pay-difference"} | staff
+    covered |= {"/packages/{package_id}/return-to-storage", "/packages/{package_id}/confirm-packing"}
     assert moving == covered
     assert len(MONEY_ROUTES) == len(covered)
 

@@ -73,8 +73,12 @@ CUSTOMERS = 3
 STORED = ("in_warehouse", "inspection_issue", "not_transportable", "in_package")  # clock running or packed
 CLOCK_RUNNING = ("in_warehouse", "inspection_issue", "not_transportable")
 FINAL_ITEM = ("cancelled", "rejected", "returned", "abandoned", "destroyed", "shipped", "delivered")
-OPEN_PACKAGE = ("pending_payment", "paid", "packed")
-PAID_PACKAGE = ("paid", "packed", "shipped", "delivered")
+OPEN_PACKAGE = ("pending_payment", "paid", "packed", "awaiting_difference", "rehearsed")
+PAID_PACKAGE = ("paid", "packed", "shipped", "delivered", "awaiting_difference", "rehearsed")
+# packed and waiting for the customer's answer until a deadline the storage sweep reads (issue 24)
+WAITING_PACKAGE = ("awaiting_difference", "rehearsed")
+FINAL_PACKAGE = ("cancelled", "delivered")
+REHEARSAL_FEN = 1800  # the rehearsal service's default price, kept when a rehearsed parcel goes back
 # ledger kinds by what they mean for the books (a new kind must be placed here)
 LEDGER_KINDS = {
     "top_up": "topups",
@@ -350,6 +354,27 @@ def check_parcels_belong_to_whom_they_match(world: World) -> None:
             )
 
 
+def check_every_open_package_has_a_deadline_or_a_staff_action(world: World) -> None:
+    """No package, in any status, is without a way forward (issue 24): one waiting on the customer has a
+    deadline the storage sweep still reads; one waiting on the warehouse is on a staff queue; a shipped
+    one is on the auto-confirm job's index."""
+    for package_id, package in world.packages.items():
+        status = package.status
+        if status in FINAL_PACKAGE:
+            continue
+        if status in ("pending_payment", *WAITING_PACKAGE):
+            assert _sweep_reads(package.deadline_key, package.payment_due_at, world.abandon_done_through), (
+                f"package {package_id} ({status}) waits on the customer with no deadline the sweep reads: "
+                f"{package.deadline_key} / {package.payment_due_at}"
+            )
+        elif status == "shipped":
+            assert package.ship_key, f"package {package_id} shipped but not on the auto-confirm index"
+        else:
+            assert package.queue_key, f"package {package_id} ({status}) is on no staff queue"
+        if status in ("packed", "shipped"):
+            assert int(package.due_fen or 0) == 0, f"package {package_id} is {status} with money due"
+
+
 INVARIANTS: list[Callable[[World], None]] = [
     check_wallet_equals_its_ledger_and_is_never_negative,
     check_money_is_conserved,
@@ -357,6 +382,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_every_stored_item_is_paid_for_or_swept_or_final,
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,
+    check_every_open_package_has_a_deadline_or_a_staff_action,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
 VIOLATIONS: dict[str, str] = {}
@@ -559,7 +585,13 @@ class Lifecycle(RuleBasedStateMachine):
         return self._packages("paid")
 
     def _pay_package_difference_candidates(self) -> list:
-        return [p for p in self._packages("packed") if int(p.due_fen or 0) > 0]
+        return [p for p in self._packages("awaiting_difference") if int(p.due_fen or 0) > 0]
+
+    def _waiting_package_candidates(self) -> list:
+        return self._packages(*WAITING_PACKAGE)
+
+    def _rehearsed_candidates(self) -> list:
+        return self._packages("rehearsed")
 
     def _ship_package_candidates(self) -> list:
         return self._packages("packed")
@@ -1033,7 +1065,8 @@ class Lifecycle(RuleBasedStateMachine):
                 "item_ids": item_ids,
                 "address": ADDRESS,
                 "line_id": line_id,
-                "services": ["reinforcement"],
+                # every other package with a rehearsal: packing waits for the customer's confirmation
+                "services": ["reinforcement", *(["rehearsal"] if len(self.m.packages) % 2 else [])],
             },
         )
         assert created.status in (201, 400, 409), created.body
@@ -1106,8 +1139,75 @@ class Lifecycle(RuleBasedStateMachine):
         elif packed["settlement"] == "refunded":
             book.refunds += -difference
             mine["refunded"] += -difference
-        else:  # left due for the customer (or nothing to settle): no money moves now
+        else:  # left due for the customer, a rehearsal to confirm, or nothing to settle: no money moves now
             mine["due"] = int(result.body.get("due_fen") or 0)
+        if result.body["status"] in WAITING_PACKAGE:
+            assert result.body["answer_due_at"], result.body
+
+    @precondition(lambda self: bool(self._rehearsed_candidates()))
+    @rule(index=pick, top_up_first=st.booleans())
+    def confirm_packing(self, index, top_up_first):
+        package = _one(self._rehearsed_candidates(), index)
+        self._confirm_packing(package, top_up_first)
+
+    def _confirm_packing(self, package: Package, top_up_first: bool = False) -> None:
+        mine = self.m.packages[package.package_id]
+        amount = int(package.total_fen) - (mine["paid"] - mine["refunded"])
+        if top_up_first and amount > 0:
+            self._afford(package.user_id, amount)
+        result = self.call(
+            "POST",
+            f"/packages/{package.package_id}/confirm-packing",
+            user=self._name(package.user_id),
+            money=True,
+        )
+        assert result.status in (200, 409), result.body
+        if result.status != 200:
+            return
+        book = self.m.books[package.user_id]
+        if amount > 0:
+            book.paid += amount
+            mine["paid"] += amount
+        else:
+            book.refunds += -amount
+            mine["refunded"] += -amount
+        mine["due"] = 0
+        assert result.body["status"] == "packed" and result.body["due_fen"] == 0, result.body
+
+    @precondition(lambda self: bool(self._rehearsed_candidates()))
+    @rule(index=pick)
+    def repack(self, index):
+        package = _one(self._rehearsed_candidates(), index)
+        result = self.call(
+            "POST",
+            f"/packages/{package.package_id}/repack",
+            user=self._name(package.user_id),
+            body={"note": "Remove the shoe box, please."},
+        )
+        assert result.status in (200, 409), result.body
+        if result.status == 200:
+            self.m.packages[package.package_id]["due"] = 0
+            assert result.body["status"] == "paid" and result.body["repack_note"], result.body
+
+    @precondition(lambda self: bool(self._waiting_package_candidates()))
+    @rule(index=pick)
+    def return_package_to_storage(self, index):
+        package = _one(self._waiting_package_candidates(), index)
+        mine = self.m.packages[package.package_id]
+        kept = REHEARSAL_FEN if package.status == "rehearsed" else 0
+        result = self.call(
+            "POST",
+            f"/packages/{package.package_id}/return-to-storage",
+            user=self._name(package.user_id),
+            money=True,
+        )
+        assert result.status in (200, 409), result.body
+        if result.status == 200:
+            refund = mine["paid"] - mine["refunded"] - kept
+            self.m.books[package.user_id].refunds += refund
+            mine["refunded"] += refund
+            mine["due"] = 0
+            assert result.body["refunded_fen"] == mine["refunded"], (result.body, mine)
 
     @precondition(lambda self: bool(self._pay_package_difference_candidates()))
     @rule(index=pick)
@@ -1162,10 +1262,26 @@ class Lifecycle(RuleBasedStateMachine):
         self.now += timedelta(days=days, hours=hours)
         clock.set_now(self.now)
         started = time.perf_counter()
+        waiting = {p.package_id: p.status for p in self._packages(*WAITING_PACKAGE)}
         result = self.app.storage_sweep(scheduled_event(clock.now_iso()), None)
         assert result["finished"], result
+        self._book_unanswered(waiting)
         self.app.auto_confirm_receipt(scheduled_event(clock.now_iso()), None)
         STATS["sweep_s"] += time.perf_counter() - started
+
+    def _book_unanswered(self, waiting: dict[str, str]) -> None:
+        """Packages the sweep returned to storage unanswered refund what they held (less a rehearsal)."""
+        for package_id, package in _get(Package, list(waiting)).items():
+            if package.status != "cancelled":
+                continue
+            assert package.cancel_reason == "answer_expired", package.cancel_reason
+            mine = self.m.packages[package_id]
+            refund = (
+                mine["paid"] - mine["refunded"] - (REHEARSAL_FEN if waiting[package_id] == "rehearsed" else 0)
+            )
+            self.m.books[package.user_id].refunds += refund
+            mine["refunded"] += refund
+            mine["due"] = 0
 
     # --- retries ---
 
@@ -1243,6 +1359,7 @@ class Lifecycle(RuleBasedStateMachine):
         stages.append(
             [lambda p=p: self._pay_package_difference(p) for p in self._pay_package_difference_candidates()]
         )
+        stages.append([lambda p=p: self._confirm_packing(p, True) for p in self._rehearsed_candidates()])
         stages.append(
             [lambda p=p: self._ship(p) for p in self._packages("packed") if not int(p.due_fen or 0)]
         )

@@ -354,10 +354,12 @@ class TestPackageFlow:
         # 5000 g: 18000 + 9·4800 = 61200 shipping, 33600 more than paid; the wallet holds 13450
         packed = pack(api, package_id, 5000, {"l": 40, "w": 30, "h": 20})
         assert packed.status == 200, packed.body
-        assert packed.body["status"] == "packed" and packed.body["due_fen"] == 33600
-        assert packed.body["packed"]["settlement"] == "awaiting_payment"
+        assert packed.body["status"] == "awaiting_difference" and packed.body["due_fen"] == 33600
+        # over the consent threshold (the lower of 20 % of 30750 and ¥50): the customer is asked
+        assert packed.body["packed"]["settlement"] == "awaiting_confirmation"
+        assert packed.body["answer_due_at"] is not None
         assert balance(api) == before
-        assert sent_emails(ALICE)[-1]["template"] == "package_payment_due"
+        assert sent_emails(ALICE)[-1]["template"] == "package_difference_confirm"
         waiting = api.get("/staff/packages?status=awaiting_payment", user=WAREHOUSE).body["items"]
         assert [p["package_id"] for p in waiting] == [package_id]
         ship = {"carrier": "EMS", "tracking_no": "EE123456789CN"}
