@@ -541,8 +541,17 @@ def preview_pack(package_id: str, weight_g: int, dims_cm: dict):
     package = _package(package_id)
     final = _final_price(package, weight_g, dims_cm)
     difference = pack_difference(package, final)
+    if rehearsed(package):  # nothing moves: the customer confirms the exact final charge
+        return package, final, difference, rehearsal_decision(difference)
     balance = wallet.balance_fen(package.user_id) if settlement.needs_balance(difference) else None
     return package, final, difference, settlement.decide(difference, balance)
+
+
+def rehearsal_decision(difference: settlement.Difference) -> settlement.Decision:
+    """A rehearsal's settlement: nothing moves at packing, the customer confirms (and pays what is more)."""
+    return settlement.Decision(
+        settlement.Settlement.AWAITING_CONFIRMATION, due_fen=max(0, difference.amount_fen)
+    )
 
 
 def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> PackageResult:

@@ -307,6 +307,7 @@ def preview_pack(req: Req, package_id: str) -> PackPreview:
         price=final.as_json(),
         held_fen=final.total_fen - difference.amount_fen,
         decision=SettlementDecision.of(difference, decision),
+        rehearsal=packages.rehearsed(package),
     )
 
 

@@ -101,6 +101,7 @@ class PackPreview(Out):
                         "refund_fen": 0,
                         "due_fen": 0,
                     },
+                    "rehearsal": False,
                 }
             ]
         }
@@ -110,3 +111,7 @@ class PackPreview(Out):
     price: PackagePrice = Field(description="The final charge by the rates agreed at submission.")
     held_fen: int = Field(description="What the package holds paid: paid minus refunded.")
     decision: SettlementDecision
+    rehearsal: bool = Field(
+        description="The customer ordered a rehearsal: packing moves no money, the package waits for the "
+        "customer to confirm the exact final charge (decision: awaiting_confirmation).",
+    )

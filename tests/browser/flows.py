@@ -155,8 +155,9 @@ def stored_item(http) -> dict:
     return stored
 
 
-def paid_package(http) -> dict:
-    """A package of one stored item, quoted to the US, submitted and paid: in the packing queue."""
+def paid_package(http, services: tuple[str, ...] = ()) -> dict:
+    """A package of one stored item (650 g, 35x25x8 cm), quoted to the US, submitted with `services` and
+    paid: in the packing queue."""
     item = stored_item(http)
     quotes = ok(
         http.call(
@@ -172,6 +173,7 @@ def paid_package(http) -> dict:
             json={
                 "item_ids": [item["item_id"]],
                 "line_id": line["line_id"],
+                "services": list(services),
                 "address": {
                     "name": "Bob Example",
                     "phone": "+1 555 0100",

@@ -91,7 +91,7 @@ def test_a_pack_preview_is_what_packing_then_charges_and_settles(
     assert preview.body["held_fen"] == HEAVY_EMS_TOTAL
     decision = preview.body["decision"]
     assert decision["settlement"] == settlement and decision["difference_fen"] == difference_fen
-    assert decision["consent_threshold_fen"] is None  # packing asks no consent
+    assert decision["consent_threshold_fen"] == 5000  # the lower of 20 % of 30750 paid and ¥50
     assert package_balance(api) == before
     assert api.get(f"/staff/packages/{package_id}", user=WAREHOUSE).body["status"] == "paid"
 
@@ -104,13 +104,31 @@ def test_a_pack_preview_is_what_packing_then_charges_and_settles(
     assert package_balance(api) == before - decision["charge_fen"] + decision["refund_fen"]
 
 
-def test_a_pack_preview_with_a_short_wallet_says_the_package_will_wait(api):
+def test_a_pack_preview_over_the_consent_threshold_says_the_package_will_wait(api):
     package = paid_package(api)
     body = {"weight_g": 5000, "dims_cm": {"l": 40, "w": 30, "h": 20}}
     preview = api.post(f"/staff/packages/{package['package_id']}/pack-preview", body, user=WAREHOUSE)
     assert preview.status == 200, preview.body
+    assert preview.body["decision"]["settlement"] == "awaiting_confirmation"
+    assert preview.body["decision"]["due_fen"] == 33600 and preview.body["rehearsal"] is False
+
+
+def test_a_pack_preview_with_a_short_wallet_says_the_package_will_wait(api):
+    package = paid_package(api)
+    # a power bank paid from the balance leaves ¥25.50 in the wallet, less than the ¥48 difference
+    bank = {
+        "items": [{"product_id": "prd_bank", "sku_id": "sku_bank", "quantity": 1}],
+        "payment_channel": "balance",
+    }
+    order = api.post("/orders", bank, user=ALICE).body
+    assert api.post(f"/orders/{order['order_id']}/pay", user=ALICE).status == 200
+    body = {"weight_g": 1600, "dims_cm": {"l": 30, "w": 25, "h": 12}}
+    preview = api.post(f"/staff/packages/{package['package_id']}/pack-preview", body, user=WAREHOUSE)
+    assert preview.status == 200, preview.body
     assert preview.body["decision"]["settlement"] == "awaiting_payment"
-    assert preview.body["decision"]["due_fen"] == 33600
+    assert preview.body["decision"]["due_fen"] == 4800
+    packed = api.post(f"/staff/packages/{package['package_id']}/pack", body, user=WAREHOUSE).body
+    assert packed["status"] == "awaiting_difference" and packed["packed"]["settlement"] == "awaiting_payment"
 
 
 def test_a_pack_preview_refuses_what_packing_refuses(api):

@@ -433,7 +433,8 @@ export async function packing(view) {
   const queues = [
     ["paid", "To pack"],
     ["packed", "To ship"],
-    ["awaiting_payment", "Packed, waiting for the customer to pay the difference"],
+    ["awaiting_payment", "Packed, waiting for the customer to pay the difference or send it back"],
+    ["rehearsed", "Rehearsed, waiting for the customer to confirm or ask for a repack"],
   ];
   /** @type {Schemas["StaffPackagePage"][]} */
   const pages = await Promise.all(queues.map(([s]) => get(`/staff/packages?status=${s}&limit=100`)));
@@ -448,7 +449,7 @@ export async function packing(view) {
         list.length
           ? table(
               ["Package", "Items", "Line", "Country", "Paid"],
-              list.map((p) => h("tr", {}, h("td", {}, h("a", { href: `#/packages/${p.package_id}` }, `${status === "paid" ? "Pack" : "Open"} ${shortId(p.package_id)}`)), h("td", { class: "num" }, p.item_count), h("td", {}, p.line?.name || p.line_id), h("td", {}, p.country), h("td", { class: "num" }, fen(p.paid_fen - p.refunded_fen)))),
+              list.map((p) => h("tr", {}, h("td", {}, h("a", { href: `#/packages/${p.package_id}` }, `${status === "paid" ? (p.repack_note ? "Repack" : "Pack") : "Open"} ${shortId(p.package_id)}`), packingFlags(p)), h("td", { class: "num" }, p.item_count), h("td", {}, p.line?.name || p.line_id), h("td", {}, p.country), h("td", { class: "num" }, fen(p.paid_fen - p.refunded_fen)))),
             )
           : h("p", { class: "empty" }, "Nothing here."),
       );
@@ -479,7 +480,7 @@ function packForm(pkg, reload) {
       fill(
         preview,
         h("p", {}, `Chargeable ${p.chargeable_weight_g} g: shipping ${fen(p.shipping_fen)} + service fee ${fen(p.service_fee_fen)} + services ${fen(p.services_fen)} = `, h("strong", {}, `final ${fen(p.total_fen)}`), `; paid ${fen(answer.held_fen)}.`),
-        h("p", {}, settlementText(answer.decision, "package")),
+        h("p", {}, answer.rehearsal ? rehearsalText(answer.decision) : settlementText(answer.decision, "package")),
       );
     },
     (error) => {
@@ -538,9 +539,58 @@ export async function packageDetail(view, packageId) {
     table(["Item", "Qty", "Weight", "Item id"], list.map((i) => h("tr", {}, h("td", {}, i.title, h("br"), h("small", {}, props(i.props))), h("td", { class: "num" }, i.quantity), h("td", { class: "num" }, i.weight_g ? `${i.weight_g} g` : "–"), h("td", {}, h("code", {}, i.item_id)))), "Items to pick"),
     h("p", {}, h("a", { class: "button", href: `#/label/package/${pkg.package_id}` }, "Print package label")),
   ];
+  parts.push(customerAnswer(pkg));
   if (pkg.status === "paid") parts.push(h("section", { class: "card" }, h("h2", {}, "Pack"), packForm(pkg, reload)));
   if (pkg.status === "packed") parts.push(h("section", { class: "card" }, h("h2", {}, "Ship"), shipForm(pkg, reload)));
   fill(view, ...parts);
+}
+
+// --- what a package waits for from its customer (issue 24): consent, rehearsal, a repack note ---------
+
+/**
+ * Short flags for a queue row: a rehearsal ordered, a repack asked, an answer awaited until a date.
+ * @param {Schemas["StaffPackage"]} p
+ */
+function packingFlags(p) {
+  const flags = [];
+  if (p.services.includes("rehearsal")) flags.push("rehearsal");
+  if (p.repack_note && p.status === "paid") flags.push("repack asked");
+  if (p.answer_due_at) flags.push(`answer by ${when(p.answer_due_at)}`);
+  return flags.length ? [h("br"), h("small", { class: "flags" }, flags.join(" · "))] : null;
+}
+
+/**
+ * The pack preview's words for a package with a rehearsal: the server says nothing moves now.
+ * @param {Schemas["SettlementDecision"]} d
+ */
+function rehearsalText(d) {
+  const against = d.difference_fen > 0 ? `${fen(d.difference_fen)} more than paid` : d.difference_fen < 0 ? `${fen(-d.difference_fen)} less than paid` : "the same as paid";
+  return `Rehearsal: no money moves on submit. The customer sees the photos, the weight and this final charge (${against}) and confirms it, or asks for a repack; photograph the packed parcel.`;
+}
+
+/**
+ * The card saying what the customer decides, and by when; null when nothing waits on them.
+ * @param {Schemas["StaffPackage"]} pkg
+ */
+function customerAnswer(pkg) {
+  const by = pkg.answer_due_at ? ` They answer by ${when(pkg.answer_due_at)}; with no answer the package goes back to storage (unpack it then).` : "";
+  const card = (/** @type {string} */ title, /** @type {string} */ kind, /** @type {any[]} */ ...body) => h("section", { class: `card customer-answer ${kind}`, "aria-label": title }, h("h2", {}, title), ...body);
+  if (pkg.status === "awaiting_difference") {
+    const over = pkg.packed?.settlement === "awaiting_confirmation";
+    const why = over ? `more than the ${fen(pkg.max_charge_without_consent_fen)} the customer agreed to without asking` : "more than the customer's wallet held";
+    return card("Waiting for the customer", "wait", h("p", {}, `The final charge is ${fen(pkg.due_fen)} more than paid, ${why}: the customer pays the difference or sends the package back to storage. Do not ship it.${by}`));
+  }
+  if (pkg.status === "rehearsed") {
+    const d = pkg.packed?.difference_fen || 0;
+    return card("Rehearsal: waiting for the customer", "wait", h("p", {}, `Packed for the customer to check: the photos, ${pkg.packed?.weight_g} g and the final charge ${fen(pkg.total_fen)} (${d >= 0 ? `${fen(d)} more` : `${fen(-d)} less`} than paid). They confirm it, ask for a repack, or send it back to storage. Do not ship it.${by}`));
+  }
+  if (pkg.status === "paid" && pkg.repack_note) {
+    return card("The customer asks for a repack", "charge", h("blockquote", { class: "repack-note" }, pkg.repack_note), h("p", {}, `Asked after the rehearsal of ${pkg.packed ? `${pkg.packed.weight_g} g, ${pkg.packed.dims_cm.l}×${pkg.packed.dims_cm.w}×${pkg.packed.dims_cm.h} cm` : "the parcel"}. Pack it again with the change: the customer sees the new rehearsal.`));
+  }
+  if (pkg.status === "paid" && pkg.services.includes("rehearsal")) {
+    return card("Rehearsal ordered", "charge", h("p", {}, "Packing waits for the customer's confirmation: after packing, photograph the packed parcel (the customer sees the photos, the weight and the final charge)."));
+  }
+  return null;
 }
 
 // --- labels (4 x 6 in) ---------------------------------------------------------------------------------
