@@ -577,8 +577,8 @@ function customerAnswer(pkg) {
   const card = (/** @type {string} */ title, /** @type {string} */ kind, /** @type {any[]} */ ...body) => h("section", { class: `card customer-answer ${kind}`, "aria-label": title }, h("h2", {}, title), ...body);
   if (pkg.status === "awaiting_difference") {
     const over = pkg.packed?.settlement === "awaiting_confirmation";
-    const why = over ? `more than the ${fen(pkg.max_charge_without_consent_fen)} the customer agreed to without asking` : "more than the customer's wallet held";
-    return card("Waiting for the customer", "wait", h("p", {}, `The final charge is ${fen(pkg.due_fen)} more than paid, ${why}: the customer pays the difference or sends the package back to storage. Do not ship it.${by}`));
+    const why = over ? `over ${fen(pkg.max_charge_without_consent_fen)}, the most charged without asking` : "and the customer's wallet was short";
+    return card("Waiting for the customer", "wait", h("p", {}, `The final charge ${fen(pkg.total_fen)} is ${fen(pkg.due_fen)} more than paid, ${why}: the customer pays the difference or sends the package back to storage. Do not ship it.${by}`));
   }
   if (pkg.status === "rehearsed") {
     const d = pkg.packed?.difference_fen || 0;
