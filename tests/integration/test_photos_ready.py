@@ -44,9 +44,7 @@ def inspect(api, item_id: str, result: str = "pass", **extra) -> None:
     assert answer.status == 200, answer.body
 
 
-def test_one_email_per_parcel_of_three_items_with_each_result_and_working_photo_links(
-    api, app_module, stack
-):
+def test_one_email_per_parcel_of_three_items_with_each_result_and_working_photo_links(api, app_module, stack):
     item_ids = received(api, items=THREE, tracking="YT3000001")
     assert len(item_ids) == 3
     uploads = {}
