@@ -62,7 +62,9 @@ def new_payment(
         fx=currency.snapshot(),
     )
     provider = providers.for_channel(channel.channel)
-    asked = providers.charge_amount(provider, channel.channel, amount_fen + fee_fen, payment.fx)
+    asked = providers.charge_amount(
+        provider, channel.channel, amount_fen + fee_fen, currency.stored(payment.fx)
+    )
     checkout = provider.create(payment, asked)
     payment.provider, payment.provider_ref = provider.name, checkout.ref
     payment.client_secret, payment.checkout_url = checkout.client_secret, checkout.checkout_url
@@ -210,7 +212,7 @@ def apply_event(
             "refund": _refunded,
             "dispute": _disputed,
         }[event.kind](work, payment, event, now, settle_order, strict)
-        if applied:
+        if applied is not None:
             work.save(record, RequestRecord.key.does_not_exist())
             work.result = {**work.result, "duplicate": False, **applied}
         return work

@@ -94,9 +94,10 @@ def client() -> stripe.StripeClient:
     )
 
 
-def _unavailable(exc: stripe.StripeError, doing: str) -> ProviderUnavailable:
+def _unavailable(exc: Exception, doing: str) -> ProviderUnavailable:
     # the error's type and Stripe's code only: messages may echo request data
-    log.error("stripe call failed", extra={"doing": doing, "error": type(exc).__name__, "code": exc.code})
+    code = getattr(exc, "code", None)
+    log.error("stripe call failed", extra={"doing": doing, "error": type(exc).__name__, "code": code})
     return ProviderUnavailable("The payment provider did not accept the request; try again later.")
 
 
@@ -126,7 +127,7 @@ class StripeProvider:
             intent = client().v1.payment_intents.create(
                 params, options={"idempotency_key": f"create-{payment.payment_id}"}
             )
-        except stripe.StripeError as exc:
+        except Exception as exc:  # a StripeError, or an answer the SDK could not read
             raise _unavailable(exc, "create") from None
         return Checkout(ref=intent.id, client_secret=intent.client_secret)
 
@@ -180,7 +181,7 @@ class StripeProvider:
         charge_id = latest_charge if isinstance(latest_charge, str) else latest_charge.get("id")
         try:
             charge = client().v1.charges.retrieve(charge_id, params={"expand": ["balance_transaction"]})
-        except stripe.StripeError as exc:
+        except Exception as exc:  # a StripeError, or an answer the SDK could not read
             raise _unavailable(exc, "fee") from None  # 503: Stripe delivers the event again later
         txn = charge.to_dict().get("balance_transaction")
         if not isinstance(txn, dict):  # not settled yet (some wallets): the configured estimate stands
@@ -197,7 +198,7 @@ class StripeProvider:
                 },
                 options={"idempotency_key": key},
             )
-        except stripe.StripeError as exc:
+        except Exception as exc:  # a StripeError, or an answer the SDK could not read
             raise _unavailable(exc, "refund") from None
         return Refunded(
             refund.id, str(refund.status), Amount(str(refund.currency).upper(), int(refund.amount))
