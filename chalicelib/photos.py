@@ -190,15 +190,22 @@ def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
             f"The item is {item.status}: photos are taken while it is in the warehouse "
             f"({', '.join(PHOTOGRAPHABLE)})."
         )
-    if len(_map(item.photos)) >= MAX_PHOTOS_PER_ITEM:
-        raise Conflict(f"The item already has {MAX_PHOTOS_PER_ITEM} photos.")
+    return _presigned_upload(item, item_id, staff_id, content_type)
+
+
+def _presigned_upload(subject, subject_id: str, staff_id: str, content_type: str) -> dict:
+    """The pending Photo record and the presigned POST for one photo of `subject` (an item, or a package
+    being packed for a rehearsal), under `qc/<subject_id>/`."""
+    if len(_map(subject.photos)) >= MAX_PHOTOS_PER_ITEM:
+        raise Conflict(f"It already has {MAX_PHOTOS_PER_ITEM} photos.")
+    item_id = subject_id
     now = clock.now()
     photo_id = ids.new_id("pho")
     key = upload_key(item_id, photo_id, content_type)
     photo = Photo(
         photo_id,
         item_id=item_id,
-        user_id=item.user_id,
+        user_id=subject.user_id,
         key=key,
         content_type=content_type,
         created_at=clock.iso(now),
@@ -298,3 +305,46 @@ def item_photos(item_id: str, caller) -> list[dict]:
     if not caller.in_group("warehouse", "reviewer") and item.user_id != caller.user_id:
         raise NotFound("No such item.")
     return photo_list(item)
+
+
+# --- photos of a package being packed (issue 24: the rehearsal's parcel) ---------------------------------
+
+PACKAGE_ID_PREFIX = "pkg_"  # a photo key under qc/pkg_.../ is of a package, not an item
+# a package is photographed while the warehouse packs it: paid (packing) or rehearsed (shown to the customer)
+PACKAGE_PHOTOGRAPHABLE = lifecycle.PACKAGE.sources("rehearse", "confirm_packing")
+
+
+def is_package_id(subject_id: str) -> bool:
+    return subject_id.startswith(PACKAGE_ID_PREFIX)
+
+
+def _package(package_id: str):
+    from chalicelib.models.packages import Package
+
+    try:
+        return Package.get(package_id, consistent_read=True)
+    except Package.DoesNotExist:
+        raise NotFound("No such package.") from None
+
+
+def request_package_upload(package_id: str, staff_id: str, content_type: str) -> dict:
+    """A presigned POST for one photo of a package while the warehouse packs it (the rehearsal's photos)."""
+    if not is_package_id(package_id):
+        raise NotFound("No such package.")
+    package = _package(package_id)
+    if package.status not in PACKAGE_PHOTOGRAPHABLE:
+        raise Conflict(
+            f"The package is {package.status}: it is photographed while being packed "
+            f"({', '.join(PACKAGE_PHOTOGRAPHABLE)})."
+        )
+    return _presigned_upload(package, package_id, staff_id, content_type)
+
+
+def package_photos(package_id: str, caller) -> list[dict]:
+    """GET /packages/{package_id}/photos: the owner, or staff; 404 for anyone else."""
+    if not is_package_id(package_id):
+        raise NotFound("No such package.")
+    package = _package(package_id)
+    if not caller.in_group("warehouse", "reviewer") and package.user_id != caller.user_id:
+        raise NotFound("No such package.")
+    return photo_list(package)

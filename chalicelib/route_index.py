@@ -45,8 +45,10 @@ ROUTES_BY_MODULE = {
     ],
     "chalicelib.api.photos": [
         ("GET", "/items/{item_id}/photos"),
+        ("GET", "/packages/{package_id}/photos"),
         ("GET", "/staff/photos/{photo_id}"),
         ("POST", "/staff/items/{item_id}/photos"),
+        ("POST", "/staff/packages/{package_id}/photos"),
     ],
     "chalicelib.api.warehouse": [
         ("GET", "/after-sales"),

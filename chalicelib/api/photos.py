@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib import photos
 from chalicelib.errors import ValidationError
-from chalicelib.responses.photos import ItemPhotoPage, PhotoUpload, PhotoUploadStatus
+from chalicelib.responses.photos import ItemPhotoPage, PackagePhotoPage, PhotoUpload, PhotoUploadStatus
 from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
@@ -63,3 +63,28 @@ def list_item_photos(req: Req, item_id: str) -> dict:
     more = last is not None and len(found) > limit
     next_cursor = encode_cursor({"after": [last["uploaded_at"] or "", last["photo_id"]]}) if more else None
     return {"items": page, "next_cursor": next_cursor}
+
+
+# --- photos of a package being packed (issue 24: a rehearsal shows the customer the packed parcel) ------
+
+
+@route(
+    bp,
+    "/staff/packages/{package_id}/photos",
+    "POST",
+    groups=WAREHOUSE,
+    body=PhotoUploadBody,
+    status=201,
+    response=PhotoUpload,
+)
+def request_package_photo_upload(req: Req, package_id: str) -> dict:
+    """A presigned POST for one photo of a package being packed (paid or rehearsed): the rehearsal's
+    photos the customer sees before confirming."""
+    return photos.request_package_upload(package_id, req.user.user_id, req.body.content_type)
+
+
+@route(bp, "/packages/{package_id}/photos", response=PackagePhotoPage)
+def list_package_photos(req: Req, package_id: str) -> dict:
+    """The packed parcel's photos (a rehearsal), oldest first, with URLs valid for 15 minutes (owner or
+    staff only); at most 30, on one page."""
+    return {"items": photos.package_photos(package_id, req.user), "next_cursor": None}

@@ -189,12 +189,21 @@ def _photo(photo_id: str) -> Photo | None:
 
 
 def _item(item_id: str):
+    """The item the photo is of, or the package for a rehearsal's photo (`qc/pkg_.../`); None when gone."""
     from chalicelib.models.commerce import Item
+    from chalicelib.models.packages import Package
 
+    model = Package if photos.is_package_id(item_id) else Item
     try:
-        return Item.get(item_id, consistent_read=True)
-    except Item.DoesNotExist:
+        return model.get(item_id, consistent_read=True)
+    except model.DoesNotExist:
         return None
+
+
+def _key_of(obj):
+    """The hash key attribute of an item or a package (for the `exists` conditions)."""
+    model = type(obj)
+    return getattr(model, model._hash_key_attribute().attr_name)
 
 
 def _attach(item, photo_id: str, entry: dict) -> bool:
@@ -204,14 +213,15 @@ def _attach(item, photo_id: str, entry: dict) -> bool:
     version is incremented so that a concurrent full save of the item, made from a copy read before,
     fails its version check instead of dropping the photo.
     """
-    from chalicelib.models.commerce import Item
+    Item = type(item)  # an item, or a package for a rehearsal's photo
+    key = _key_of(item)
 
     now = clock.now_iso()
     for _ in range(3):
         if db.update_if(
             item,
             [Item.photos[photo_id].set(entry), Item.updated_at.set(now)],
-            Item.item_id.exists() & Item.photos.exists(),
+            key.exists() & Item.photos.exists(),
             add_version_condition=False,
         ):
             return True
@@ -219,23 +229,23 @@ def _attach(item, photo_id: str, entry: dict) -> bool:
         if db.update_if(
             item,
             [Item.photos.set({photo_id: entry}), Item.updated_at.set(now)],
-            Item.item_id.exists() & Item.photos.does_not_exist(),
+            key.exists() & Item.photos.does_not_exist(),
             add_version_condition=False,
         ):
             return True
-        if _item(item.item_id) is None:
+        if _item(getattr(item, key.attr_name)) is None:
             return False
-    raise RuntimeError(f"could not attach photo {photo_id} to item {item.item_id}")
+    raise RuntimeError(f"could not attach photo {photo_id} to {getattr(item, key.attr_name)}")
 
 
 def _detach(item, photo_id: str) -> None:
     """Remove `photos[<photo_id>]` (an attached object was replaced by a bad one)."""
-    from chalicelib.models.commerce import Item
+    Item = type(item)  # an item, or a package for a rehearsal's photo
 
     db.update_if(
         item,
         [Item.photos[photo_id].remove(), Item.updated_at.set(clock.now_iso())],
-        Item.item_id.exists() & Item.photos.exists(),
+        _key_of(item).exists() & Item.photos.exists(),
         add_version_condition=False,
     )
 

@@ -122,7 +122,8 @@ class Package(Model):
     reminders = MapAttribute(null=True)  # threshold days -> "sent:<time>": answer reminders sent
     repack_note = UnicodeAttribute(null=True)  # the customer's change asked after a rehearsal
     repack_requested_at = UnicodeAttribute(null=True)
-    rehearsal_photos = ListAttribute(of=UnicodeAttribute, null=True)  # photo ids of the rehearsed parcel
+    # photos of the packed parcel for a rehearsal, by photo id (chalicelib/photos.py; as Item.photos)
+    photos = MapAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     ship_key = UnicodeAttribute(null=True)

@@ -91,3 +91,14 @@ class ItemPhotoPage(Out):
 
     items: list[ItemPhoto]
     next_cursor: str | None
+
+
+class PackagePhotoPage(Out):
+    """The photos of a packed parcel (a rehearsal), oldest first, all on one page (`next_cursor` null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": _EXAMPLE_ITEM["photos"], "next_cursor": None}]}
+    )
+
+    items: list[ItemPhoto]
+    next_cursor: str | None

@@ -11,6 +11,7 @@ import uuid
 from playwright.sync_api import expect
 
 from tests.browser import flows
+from tests.browser.test_console import _photo
 
 HEAVY = {"Final weight (g)": "2300", "Length (cm)": "40", "Width (cm)": "30", "Height (cm)": "20"}
 
@@ -81,6 +82,14 @@ def test_a_rehearsal_and_the_customers_repack_note_reach_the_packer(console, htt
     expect(rehearsed).to_contain_text("2300 g")
     expect(rehearsed).to_contain_text("They answer by")
     expect(page.locator(".facts .status")).to_have_text("rehearsed")
+    # the packer photographs the packed parcel: the customer's GET /packages/{id}/photos shows it
+    page.get_by_label("Photos of the packed parcel (camera or files)").set_input_files(
+        files=[{"name": "parcel.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
+    )
+    page.get_by_role("button", name="Upload photos").click()
+    expect(page.get_by_role("img", name=re.compile("Parcel photo 1"))).to_be_visible(timeout=30_000)
+    seen = flows.ok(http.call("GET", f"/packages/{pid}/photos", user=flows.CUSTOMER))
+    assert len(seen["items"]) == 1
     console.shot("packing-rehearsed")
 
     note = "Please take the hoodie out of its retail box and add a moisture-proof bag."

@@ -325,6 +325,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/staff/packages/{package_id}/ship"): Expect(
         WH, params=PACKAGE, body={"carrier": "EMS", "tracking_no": "EE123456789CN"}
     ),
+    ("POST", "/staff/packages/{package_id}/photos"): Expect(
+        WH, params=PACKAGE, body={"content_type": "image/png"}
+    ),
+    ("GET", "/packages/{package_id}/photos"): Expect(OWNER_OR_STAFF, params=PACKAGE),
 }
 
 ROLES = ("anonymous", "customer A on B's object", "customer", "reviewer", "warehouse", "admin")

@@ -330,3 +330,44 @@ class TestRehearsal:
         for bad in ({}, {"note": ""}, {"note": "   "}, {"note": "x" * 501}):
             assert api.post(f"/packages/{pid}/repack", bad, user=ALICE).status == 400, bad
         assert api.get(f"/packages/{pid}", user=ALICE).body["status"] == "rehearsed"
+
+
+class TestRehearsalPhotos:
+    def test_the_customer_sees_the_photos_of_the_rehearsed_parcel(self, api, app_module, stack):
+        from tests.integration.test_photos import deliver_queue, image_bytes, put
+
+        package = rehearsal_package(api)
+        pid = package["package_id"]
+        assert pack(api, pid, 1200, {"l": 30, "w": 20, "h": 10}).body["status"] == "rehearsed"
+        ticket = api.post(f"/staff/packages/{pid}/photos", {"content_type": "image/jpeg"}, user=WAREHOUSE)
+        assert ticket.status == 201, ticket.body
+        key = ticket.body["upload"]["fields"]["key"]
+        assert key == f"qc/{pid}/{ticket.body['photo_id']}.jpg"
+        jpeg = image_bytes(seed=7)
+        put(stack, key, jpeg)
+        assert len(deliver_queue(app_module, stack)) == 1
+        assert api.get(f"/staff/photos/{ticket.body['photo_id']}", user=WAREHOUSE).body["status"] == "ready"
+
+        seen = api.get(f"/packages/{pid}/photos", user=ALICE)
+        assert seen.status == 200, seen.body
+        (photo,) = seen.body["items"]
+        assert photo["photo_id"] == ticket.body["photo_id"] and photo["size"] == len(jpeg)
+        assert "X-Amz-Signature=" in photo["url"] and photo["thumbnail_url"]
+        for user, status in ((BOB, 404), (WAREHOUSE, 200), (None, 401)):
+            assert api.get(f"/packages/{pid}/photos", user=user).status == status, user
+        # the package's other answers are untouched by its photos
+        assert api.get(f"/packages/{pid}", user=ALICE).body["status"] == "rehearsed"
+
+    def test_a_package_is_photographed_only_while_it_is_packed(self, api):
+        item_ids = stored(api)
+        body = {"item_ids": item_ids, "address": ADDRESS, "line_id": "ems", "services": ["rehearsal"]}
+        pid = api.post("/packages", body, user=ALICE).body["package_id"]
+        refused = api.post(f"/staff/packages/{pid}/photos", {"content_type": "image/png"}, user=WAREHOUSE)
+        assert refused.status == 409 and "pending_payment" in refused.body["error"]["message"]
+        assert (
+            api.post("/staff/packages/pkg_nope/photos", {"content_type": "image/png"}, user=WAREHOUSE).status
+            == 404
+        )
+        assert (
+            api.post(f"/staff/packages/{pid}/photos", {"content_type": "image/png"}, user=ALICE).status == 403
+        )

@@ -253,17 +253,23 @@ export async function inspectionQueue(view) {
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
 
-function photoPanel(item) {
-  const thumbs = h("ul", { class: "thumbs", "aria-label": "QC photos" });
+/**
+ * Photos of an item (QC) or of a package being packed (a rehearsal: `parcel`), uploaded by presigned POST.
+ * @param {{ item_id?: string, package_id?: string, title?: string }} item
+ * @param {{ list: string, upload: string, title: string, alt: string, what: string } | null} parcel
+ */
+function photoPanel(item, parcel = null) {
+  const where = parcel || { list: `/items/${item.item_id}/photos?limit=100`, upload: `/staff/items/${item.item_id}/photos`, title: "QC photos", alt: "QC photo", what: item.title || "" };
+  const thumbs = h("ul", { class: "thumbs", "aria-label": where.title });
   const status = h("ul", { class: "uploads", "aria-live": "polite" });
   const box = errorBox();
-  const input = field("QC photos (camera or files)", { type: "file", accept: ACCEPT.join(","), capture: "environment", multiple: true }, { hint: "JPEG, PNG or WebP, at most 10 MB each; they appear below once processed." });
+  const input = field(`${where.title} (camera or files)`, { type: "file", accept: ACCEPT.join(","), capture: "environment", multiple: true }, { hint: "JPEG, PNG or WebP, at most 10 MB each; they appear below once processed." });
   const upload = h("button", { type: "button", class: "primary" }, "Upload photos");
 
   async function showThumbs() {
     /** @type {Schemas["ItemPhotoPage"]} */
-    const page = await get(`/items/${item.item_id}/photos?limit=100`);
-    fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `QC photo ${n + 1} of ${item.title}`, loading: "lazy", width: 120, height: 120 })))));
+    const page = await get(where.list);
+    fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `${where.alt} ${n + 1} of ${where.what}`, loading: "lazy", width: 120, height: 120 })))));
   }
 
   async function one(file) {
@@ -272,7 +278,7 @@ function photoPanel(item) {
     if (!ACCEPT.includes(file.type)) throw new Error(`${file.name} is not a JPEG, PNG or WebP picture.`);
     if (file.size > 10 * 1024 * 1024) throw new Error(`${file.name} is over 10 MB.`);
     /** @type {Schemas["PhotoUpload"]} */
-    const ticket = await post(`/staff/items/${item.item_id}/photos`, { content_type: file.type });
+    const ticket = await post(where.upload, { content_type: file.type });
     const body = new FormData();
     Object.entries(ticket.upload.fields).forEach(([k, v]) => body.append(k, v));
     body.append("file", file);
@@ -312,7 +318,7 @@ function photoPanel(item) {
     }),
   );
   showThumbs().catch((error) => showError(box, error));
-  return h("section", { class: "card", "aria-labelledby": "photos-h" }, h("h2", { id: "photos-h" }, "QC photos"), input, h("div", { class: "actions" }, upload), box, status, thumbs);
+  return h("section", { class: "card", "aria-labelledby": "photos-h" }, h("h2", { id: "photos-h" }, where.title), input, h("div", { class: "actions" }, upload), box, status, thumbs);
 }
 
 const CHECKS = [
@@ -540,6 +546,10 @@ export async function packageDetail(view, packageId) {
     h("p", {}, h("a", { class: "button", href: `#/label/package/${pkg.package_id}` }, "Print package label")),
   ];
   parts.push(customerAnswer(pkg));
+  if (pkg.services.includes("rehearsal") && (pkg.status === "paid" || pkg.status === "rehearsed")) {
+    const id = pkg.package_id;
+    parts.push(photoPanel({}, { list: `/packages/${id}/photos`, upload: `/staff/packages/${id}/photos`, title: "Photos of the packed parcel", alt: "Parcel photo", what: `package ${shortId(id)}` }));
+  }
   if (pkg.status === "paid") parts.push(h("section", { class: "card" }, h("h2", {}, "Pack"), packForm(pkg, reload)));
   if (pkg.status === "packed") parts.push(h("section", { class: "card" }, h("h2", {}, "Ship"), shipForm(pkg, reload)));
   fill(view, ...parts);
