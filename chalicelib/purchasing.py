@@ -31,6 +31,7 @@ ORDER_QUEUES = (Queue.PENDING_REVIEW, Queue.APPROVED)
 ITEM_QUEUES = (
     Queue.PURCHASING,
     Queue.AWAITING_PAYMENT,
+    Queue.AWAITING_REPLACEMENT,
     Queue.PURCHASED,
     Queue.SHIPPED_DOMESTIC,
     Queue.RECEIVED,
@@ -158,6 +159,21 @@ def preview_purchase(
     return item, difference, settle(item.user_id, difference)
 
 
+def _no_open_offer(item: Item) -> None:
+    """409 while a replacement SKU offered for the item waits for the customer's answer."""
+    offer = plain(item.replacement) or {}
+    if lifecycle.REPLACEMENT.allows("accept", offer.get("state", "")):
+        raise Conflict("A replacement offer waits for the customer's answer; the item cannot be bought now.")
+
+
+def order_key(order_id: str) -> Order:
+    """An order not read, for an ADD to its totals: its version is bumped (so writers that read it re-run),
+    never reset (a fresh model's missing version would be written as 1)."""
+    order = Order(order_id)
+    order.version = 0
+    return order
+
+
 def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> None:
     """Adds an item's refund to its order's `refunded_fen` (ADD: sibling items do not conflict)."""
     tx.update(
@@ -182,6 +198,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
         auth.require_not_own(staff_id, item.user_id, "record a purchase (and its refund or charge) for")
         if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
+        _no_open_offer(item)
         order = _order(item.order_id)
         difference = purchase_difference(item, actual_unit_price_fen)
         decision = settle(item.user_id, difference)
@@ -218,6 +235,13 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
         def write(tx: TransactWrite) -> None:
             if refund:
                 _order_refunded(tx, order, refund, approved)
+            elif decision.charge_fen:  # paid for the order too: cancelling it later refunds what is left
+                tx.update(
+                    order,
+                    actions=[Order.paid_fen.add(decision.charge_fen)],
+                    condition=approved,
+                    add_version_condition=False,
+                )
             else:
                 tx.condition_check(Order, order.order_id, condition=approved)
             tx.update(item, actions=move.actions, condition=move.condition)
@@ -277,6 +301,16 @@ def pay_price_difference(user_id: str, item_id: str) -> Item:
         ]
         when = Item.price_difference_due_fen == due
         work.update(item, *lifecycle.ITEM.move(item, "pay_difference", now=now, also=also, when=when))
+        # paid for the order too (ADD: its siblings do not conflict), so its refunds stay within it
+        order = order_key(item.order_id)
+        work.write(
+            lambda tx: tx.update(
+                order,
+                actions=[Order.paid_fen.add(due)],
+                condition=Order.order_id.exists(),
+                add_version_condition=False,
+            )
+        )
         item.price_difference_due_fen, item.purchase = 0, purchase
         item.paid_fen = refunds.paid_fen(item) + due
         work.result = item
@@ -309,7 +343,7 @@ def decline_price_difference(user_id: str, item_id: str) -> Item:
         when = Item.price_difference_due_fen == due
         work.update(item, *lifecycle.ITEM.move(item, "decline_difference", now=now, also=also, when=when))
         if refund:
-            order = Order(item.order_id)
+            order = order_key(item.order_id)
             work.write(lambda tx: _order_refunded(tx, order, refund, Order.order_id.exists()))
         item.price_difference_due_fen, item.purchase = 0, purchase
         item.refunded_fen = refunds.refunded_fen(item) + refund
