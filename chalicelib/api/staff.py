@@ -42,6 +42,17 @@ class PurchaseBody(Body):
         description="What the shop charged per unit; a difference from the quoted price is refunded to the "
         "wallet (cheaper) or asked of the customer (dearer)."
     )
+    quantity_purchased: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None,
+        description="What the shop sold, when less than ordered: the rest is refunded to the wallet now. "
+        "Default: the quantity ordered.",
+    )
+    actual_domestic_shipping_fen: Fen | None = Field(
+        None,
+        description="What the shop charged for shipping its parcel to our warehouse, when it differs from "
+        "what the order paid for that shop: settled like a price difference (under the same consent "
+        "threshold, together with it). Default: as paid.",
+    )
 
 
 class PurchasePreviewBody(Body):
@@ -50,6 +61,12 @@ class PurchasePreviewBody(Body):
     model_config = example({"actual_unit_price_fen": 1790})
 
     actual_unit_price_fen: Fen = Field(description="What the shop charges per unit.")
+    quantity_purchased: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None, description="What the shop sells, when less than ordered. Default: the quantity ordered."
+    )
+    actual_domestic_shipping_fen: Fen | None = Field(
+        None, description="What the shop charges for shipping its parcel. Default: as paid."
+    )
 
 
 class UnavailableBody(Body):
@@ -161,7 +178,7 @@ def staff_item(req: Req, item_id: str) -> StaffItem:
 def record_purchase(req: Req, item_id: str) -> StoredItem:
     """Record the purchase at the actual price; the difference is refunded or charged."""
     b = req.body
-    return purchasing.record_purchase(item_id, req.user.user_id, b.merchant_order_no, b.actual_unit_price_fen)
+    return purchasing.record_purchase(item_id, req.user.user_id, b.merchant_order_no, _terms(b))
 
 
 @route(
@@ -174,14 +191,24 @@ def record_purchase(req: Req, item_id: str) -> StoredItem:
 )
 def preview_purchase(req: Req, item_id: str) -> PurchasePreview:
     """How a purchase at this actual price would settle now (the console's preview); moves no money."""
-    price = req.body.actual_unit_price_fen
-    item, difference, decision = purchasing.preview_purchase(item_id, price)
-    return PurchasePreview(
+    terms = _terms(req.body)
+    item, figures, decision = purchasing.preview_purchase(item_id, terms)
+    return PurchasePreview.build(
         item_id=item.item_id,
         quantity=int(item.quantity),
         listed_unit_price_fen=int(item.unit_price_fen),
-        actual_unit_price_fen=price,
-        decision=SettlementDecision.of(difference, decision),
+        actual_unit_price_fen=terms.actual_unit_price_fen,
+        quantity_purchased=figures.quantity_purchased,
+        short_refund_fen=figures.short_refund_fen,
+        price_difference_fen=figures.price_fen,
+        shipping_difference_fen=figures.shipping_fen,
+        decision=SettlementDecision.of(figures.difference, decision),
+    )
+
+
+def _terms(body: PurchaseBody | PurchasePreviewBody) -> purchasing.Terms:
+    return purchasing.Terms(
+        body.actual_unit_price_fen, body.quantity_purchased, body.actual_domestic_shipping_fen
     )
 
 

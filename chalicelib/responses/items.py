@@ -45,7 +45,7 @@ class ItemPurchase(Out):
     merchant_order_no: str
     actual_unit_price_fen: Fen
     price_difference_fen: Fen = Field(
-        description="(actual - listed unit price) x quantity: negative when the goods were cheaper."
+        description="(actual - listed unit price) x quantity bought: negative when the goods were cheaper."
     )
     purchased_at: Timestamp
     purchased_by: str = absent("The staff member who recorded the purchase (staff answers only).")
@@ -54,7 +54,14 @@ class ItemPurchase(Out):
         "awaiting_confirmation or awaiting_payment by the customer, or declined (the item is cancelled)."
     )
     refunded_fen: Fen = absent(
-        "Refunded to the wallet; present only when settlement is refunded or declined."
+        "The goods' difference refunded to the wallet; present only when settlement is refunded or declined."
+    )
+    quantity_purchased: int = absent("What the shop sold, when staff recorded it (less than ordered).")
+    short_refund_fen: Fen = absent("The units the shop did not sell, refunded at purchase.")
+    actual_domestic_shipping_fen: Fen = absent("The shop's actual freight, when staff recorded it.")
+    shipping_difference_fen: int = absent(
+        "The actual freight minus what was left paid for the shop's shipping, settled with the price "
+        "difference (its own ledger leg: domestic_shipping_charge or domestic_shipping_refund)."
     )
 
 

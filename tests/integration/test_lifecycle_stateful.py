@@ -91,6 +91,7 @@ LEDGER_KINDS = {
     "package_difference_refund": "refunds",
     "item_refund": "refunds",  # a declined price difference, an unavailable item: the item's goods back
     "domestic_shipping_refund": "refunds",  # a shop's shipping, with its last item cancelled (issue 22)
+    "domestic_shipping_charge": "paid",  # a shop's actual freight above what was paid (issue 22)
     "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
 }
 
@@ -567,8 +568,10 @@ class Lifecycle(RuleBasedStateMachine):
     def _staff_decide_candidates(self) -> list:
         return self._orders("pending_review")
 
-    def _purchase_candidates(self) -> list:
-        return [i for i in self._items("purchasing") if not i.purchase]
+    def _purchase_candidates(self) -> list:  # not while a replacement offer waits for the customer
+        return [
+            i for i in self._items("purchasing") if not i.purchase and i not in self._offered_candidates()
+        ]
 
     def _pay_price_difference_candidates(self) -> list:
         return [i for i in self.world.items.values() if int(i.price_difference_due_fen or 0) > 0]
@@ -775,34 +778,54 @@ class Lifecycle(RuleBasedStateMachine):
     # --- purchasing ---
 
     @precondition(lambda self: bool(self._purchase_candidates()))
-    @rule(index=pick, delta=st.sampled_from([0, -1000, -100, 300, 5000, 20000]))
-    def purchase(self, index, delta):
+    @rule(
+        index=pick,
+        delta=st.sampled_from([0, -1000, -100, 300, 5000, 20000]),
+        short=st.sampled_from([False, False, True]),
+        freight=st.sampled_from([None, None, 0, -300, 200, 3000]),
+    )
+    def purchase(self, index, delta, short, freight):
         item = _one(self._purchase_candidates(), index)
-        self._purchase(item, delta)
+        self._purchase(item, delta, short, freight)
 
-    def _purchase(self, item: Item, delta: int) -> None:
+    def _purchase(self, item: Item, delta: int, short: bool = False, freight: int | None = None) -> None:
+        """At `delta` from the listed unit price; `short`: the shop sells one unit less (when it can);
+        `freight`: the shop's actual freight is what is left paid for its shipping plus this."""
         unit = int(item.unit_price_fen)
         actual = max(0, unit + delta)
-        result = self.call(
-            "POST",
-            f"/staff/items/{item.item_id}/purchase",
-            user=REVIEWER,
-            body={"merchant_order_no": f"M{next(self.serial)}", "actual_unit_price_fen": actual},
-        )
+        ordered = int(item.quantity)
+        bought = ordered - 1 if short and ordered > 1 else ordered
+        body = {"merchant_order_no": f"M{next(self.serial)}", "actual_unit_price_fen": actual}
+        if bought < ordered:
+            body["quantity_purchased"] = bought
+        shipping = 0
+        if freight is not None:
+            shops = self.world.orders[item.order_id].shipping_by_shop
+            entry = shops.as_dict()[item.shop_id]
+            left = int(entry["paid_fen"]) - int(entry["refunded_fen"])
+            body["actual_domestic_shipping_fen"] = max(0, left + freight)
+            shipping = body["actual_domestic_shipping_fen"] - left
+        result = self.call("POST", f"/staff/items/{item.item_id}/purchase", user=REVIEWER, body=body)
         assert result.status == 200, result.body
-        difference = (actual - unit) * int(item.quantity)
+        difference = (actual - unit) * bought
         purchase = result.body["purchase"]
         assert purchase["price_difference_fen"] == difference, purchase
+        assert purchase.get("shipping_difference_fen", 0) == shipping, purchase
         book = self.m.books[item.user_id]
-        settlement = purchase["settlement"]
         mine = self.m.orders[item.order_id]  # the order's totals follow (what cancelling it later refunds)
-        if settlement == "refunded":
-            book.refunds += -difference
-            mine["refunded"] += -difference
-        elif settlement == "charged":
-            book.paid += difference
-            mine["paid"] += difference
-        # anything else ("awaiting_payment", "none", a customer's confirmation...) moves no money now
+        refund = unit * (ordered - bought)  # the units not sold come back at once
+        assert purchase.get("short_refund_fen", 0) == refund, purchase
+        book.refunds += refund
+        mine["refunded"] += refund
+        if purchase["settlement"] in ("refunded", "charged", "none"):  # settled now, each part on its own
+            for part in (difference, shipping):
+                if part > 0:
+                    book.paid += part
+                    mine["paid"] += part
+                else:
+                    book.refunds += -part
+                    mine["refunded"] += -part
+        # awaiting the customer's confirmation or payment: no money moves now
 
     @precondition(lambda self: bool(self._pay_price_difference_candidates()))
     @rule(index=pick)

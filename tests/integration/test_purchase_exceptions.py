@@ -378,3 +378,94 @@ def test_marking_unavailable_withdraws_an_open_offer(api):
     assert result.status == 200 and result.body["replacement"]["state"] == "withdrawn"
     assert api.post(f"/items/{item_id}/replacement/accept", user=ALICE).status == 409
     assert balance(api) == 8300
+
+
+# --- a partial purchase, and the shop's actual freight ------------------------------------------------
+
+
+def purchase(api, item_id, **terms):
+    body = {"merchant_order_no": "TB-5", "actual_unit_price_fen": 2500, **terms}
+    return api.post(f"/staff/items/{item_id}/purchase", body, user=REVIEWER)
+
+
+def test_a_shop_selling_fewer_units_refunds_the_rest_and_records_what_was_bought(api):
+    order = approved(api, TEE)
+    item_id = order["items"][0]["item_id"]
+    for bad in (3, 0, -1, "1"):
+        assert purchase(api, item_id, quantity_purchased=bad).status == 400, bad
+    assert balance(api) == 0
+    result = purchase(api, item_id, quantity_purchased=1, actual_unit_price_fen=2400)
+    assert result.status == 200, result.body
+    body = result.body
+    assert body["status"] == "purchased" and body["quantity_purchased"] == 1 and body["quantity"] == 2
+    assert body["purchase"]["short_refund_fen"] == 2500 and body["purchase"]["price_difference_fen"] == -100
+    assert body["refunded_fen"] == 2600 and balance(api) == 2600
+    assert sorted(entries(api))[:2] == [("item_refund", 2500), ("order_payment", -5800)]
+    # what is left of it comes back if the shop still fails to ship it
+    assert unavailable(api, item_id).body["unavailable"]["refunded_fen"] == 2400
+    assert balance(api) == 5800
+
+
+def test_higher_freight_within_the_consent_threshold_is_charged_on_the_orders_shipping(api):
+    order = approved(api, TEE)  # goods 5000: the threshold is 250 (5%)
+    item_id = order["items"][0]["item_id"]
+    top_up(api, ALICE, 300)
+    result = purchase(api, item_id, actual_domestic_shipping_fen=1000)  # 200 over the 800 paid
+    assert result.status == 200, result.body
+    assert result.body["purchase"]["shipping_difference_fen"] == 200
+    assert result.body["purchase"]["settlement"] == "charged" and result.body["paid_fen"] == 5000
+    assert balance(api) == 100 and entries(api)[0] == ("domestic_shipping_charge", -200)
+    refund = unavailable(api, item_id).body["unavailable"]
+    assert (refund["refunded_fen"], refund["shipping_refunded_fen"]) == (5000, 1000)  # the freight paid
+    assert balance(api) == 6100
+
+
+def test_freight_over_the_threshold_waits_for_the_customer_and_settles_on_payment(api):
+    order = approved(api, TEE)
+    item_id = order["items"][0]["item_id"]
+    preview = api.post(
+        f"/staff/items/{item_id}/purchase-preview",
+        {"actual_unit_price_fen": 2500, "actual_domestic_shipping_fen": 1200, "quantity_purchased": 2},
+        user=REVIEWER,
+    )
+    assert preview.status == 200, preview.body
+    assert preview.body["shipping_difference_fen"] == 400 and preview.body["short_refund_fen"] == 0
+    assert preview.body["decision"]["settlement"] == "awaiting_confirmation"
+    assert preview.body["decision"]["consent_threshold_fen"] == 250
+    result = purchase(api, item_id, actual_domestic_shipping_fen=1200)
+    assert result.body["status"] == "purchasing" and result.body["price_difference_due_fen"] == 400
+    assert [e["template"] for e in sent_emails(ALICE)][-1] == "price_difference_confirm"
+    top_up(api, ALICE, 400)
+    paid = api.post(f"/items/{item_id}/pay-difference", user=ALICE)
+    assert paid.status == 200 and paid.body["status"] == "purchased", paid.body
+    assert paid.body["paid_fen"] == 5000 and balance(api) == 0
+    assert entries(api)[0] == ("domestic_shipping_charge", -400)
+    assert unavailable(api, item_id).body["unavailable"]["shipping_refunded_fen"] == 1200
+
+
+def test_lower_freight_is_refunded_and_a_cheaper_price_nets_against_higher_freight(api):
+    order = approved(api, TEE, SOCKS)  # one parcel from shop_a: 800 paid
+    tee, socks = (i["item_id"] for i in order["items"])
+    lower = purchase(api, tee, actual_domestic_shipping_fen=500)
+    assert lower.body["purchase"]["settlement"] == "refunded" and balance(api) == 300
+    assert entries(api)[0] == ("domestic_shipping_refund", 300)
+    # the same parcel's freight, recorded again with the second item: measured against what is left
+    netted = api.post(
+        f"/staff/items/{socks}/purchase",
+        {"merchant_order_no": "TB-6", "actual_unit_price_fen": 900, "actual_domestic_shipping_fen": 700},
+        user=REVIEWER,
+    )
+    assert netted.status == 200, netted.body
+    bought = netted.body["purchase"]
+    assert (bought["price_difference_fen"], bought["shipping_difference_fen"]) == (-200, 200)
+    assert bought["settlement"] == "none" and balance(api) == 300  # 200 back on goods, 200 on freight
+    shop = api.get(f"/staff/orders/{order['order_id']}", user=REVIEWER).body
+    assert shop["refunded_fen"] == 300 + 200 and shop["paid_fen"] == 7800 + 200
+
+
+def test_actual_freight_is_bounded_input(api):
+    order = approved(api, TEE)
+    item_id = order["items"][0]["item_id"]
+    for bad in (-1, 100_000_001, "800", 1.5):
+        assert purchase(api, item_id, actual_domestic_shipping_fen=bad).status == 400, bad
+    assert api.get(f"/items/{item_id}", user=ALICE).body["purchase"] is None and balance(api) == 0
