@@ -97,4 +97,15 @@ ROUTES_BY_MODULE = {
         ("GET", "/currencies"),
         ("PUT", "/me/preferences"),
     ],
+    "chalicelib.api.messages": [
+        ("GET", "/orders/{order_id}/messages"),
+        ("GET", "/packages/{package_id}/messages"),
+        ("GET", "/staff/messages"),
+        ("GET", "/staff/orders/{order_id}/messages"),
+        ("GET", "/staff/packages/{package_id}/messages"),
+        ("POST", "/orders/{order_id}/messages"),
+        ("POST", "/packages/{package_id}/messages"),
+        ("POST", "/staff/orders/{order_id}/messages"),
+        ("POST", "/staff/packages/{package_id}/messages"),
+    ],
 }
