@@ -145,8 +145,9 @@ def rules() -> list[Rule]:
             "message_email_batch_minutes",
             config.get_int("MESSAGE_EMAIL_BATCH_MINUTES"),
             "minutes",
-            f"Our replies to your messages are emailed to you {config.get_int('MESSAGE_EMAIL_BATCH_MINUTES')} "
-            "minutes after the first one, together with any others written meanwhile.",
+            f"Our replies to your messages are emailed to you "
+            f"{config.get_int('MESSAGE_EMAIL_BATCH_MINUTES')} minutes after the first one, together with any "
+            "others written meanwhile.",
         ),
         Rule(
             "package_service_fee_fen",

@@ -320,3 +320,15 @@ def test_a_reply_landing_while_the_job_builds_the_email_is_mailed_by_the_next_ru
     assert run_job()["emails"] == 1
     (mail,) = replies_mailed()
     assert [r["body"] for r in mail["data"]["replies"]] == ["First.", "Second, meanwhile."]
+
+
+def test_the_scheduled_handler_mails_what_is_due(api, app_module):
+    from infra.local.job import scheduled_event
+
+    oid = order(api)["order_id"]
+    at(0)
+    say(api, f"/staff/orders/{oid}/messages", "Shipped today.", user=REVIEWER)
+    at(5)
+    result = app_module.message_emails(scheduled_event(clock.now_iso()), None)
+    assert (result["job"], result["emails"]) == ("message_emails", 1)
+    assert [m["data"]["subject_id"] for m in replies_mailed()] == [oid]
