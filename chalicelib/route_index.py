@@ -97,6 +97,10 @@ ROUTES_BY_MODULE = {
         ("GET", "/currencies"),
         ("PUT", "/me/preferences"),
     ],
+    "chalicelib.api.payments": [
+        ("GET", "/staff/payments"),
+        ("POST", "/payments/stripe/webhook"),
+    ],
     "chalicelib.api.messages": [
         ("GET", "/orders/{order_id}/messages"),
         ("GET", "/packages/{package_id}/messages"),
