@@ -20,6 +20,7 @@ CODES: dict[str, str] = {
     "price_changed": "409: prices moved beyond the tolerance (`details`: the lines).",
     "out_of_stock": "409: the shop cannot supply some lines (`details`: the lines).",
     "not_declarable": "409: the tracking number is already awaited for another customer.",
+    "services_not_done": "409: paid services of the package not performed or refunded yet (`details`).",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",

@@ -22,6 +22,7 @@ from chalicelib.lifecycle import (
     ParcelStatus,
     PaymentStatus,
     PhotoStatus,
+    ServiceWork,
     Settlement,
     replace_section,
 )
@@ -111,6 +112,12 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         Settlement.AWAITING_CONFIRMATION: "Over the consent threshold: the customer pays or declines it.",
         Settlement.AWAITING_PAYMENT: "The wallet was short: the customer tops up and pays it.",
         Settlement.DECLINED: "The customer declined the higher price: the item is cancelled and refunded.",
+    },
+    "service": {
+        ServiceWork.TO_DO: "A paid value-added service the packer has not done yet: the package cannot be "
+        "packed until it is performed or refunded.",
+        ServiceWork.PERFORMED: "The packer did it (with a photo where it makes sense) before packing.",
+        ServiceWork.REFUNDED: "It could not be done: its price went back to the wallet and is not charged.",
     },
     "outbox": {
         OutboxStatus.PENDING: "Written with the change that causes it; the email is owed and not sent yet.",

@@ -59,7 +59,7 @@ ERROR_SCHEMA = {
                     "description": "validation_error: one entry per bad field (`field`, `problem`). "
                     "price_changed: one per line that moved beyond the tolerance (the new price to show "
                     "the customer). out_of_stock: one per line the shop cannot supply. too_many_requests: "
-                    "`retry_after_seconds`.",
+                    "`retry_after_seconds`. services_not_done: one per paid service still to do (`service`).",
                     "items": {
                         "type": "object",
                         "properties": {
@@ -80,6 +80,10 @@ ERROR_SCHEMA = {
                             "retry_after_seconds": {
                                 "type": "integer",
                                 "description": "too_many_requests: when the marketplace quota renews.",
+                            },
+                            "service": {
+                                "type": "string",
+                                "description": "services_not_done: a paid service still to do.",
                             },
                         },
                     },

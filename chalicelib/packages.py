@@ -15,7 +15,19 @@ from datetime import timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
+from chalicelib import (
+    clock,
+    config,
+    currency,
+    db,
+    ids,
+    lifecycle,
+    money,
+    service_work,
+    storage,
+    uow,
+    wallet,
+)
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
@@ -496,7 +508,8 @@ def _final_price(package: Package, weight_g: int, dims_cm: dict) -> rules.Price:
         item_count=len(package.item_ids),
         declared_value_fen=int(package.declared_value_fen),
     )
-    return _price(line, shipment, list(package.services or []), fee_rule, catalog)
+    # a paid service refunded as not done is not charged again (service_work.py)
+    return _price(line, shipment, service_work.charged_services(package), fee_rule, catalog)
 
 
 def pack_difference(package: Package, final: rules.Price) -> settlement.Difference:
@@ -523,6 +536,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
         def unit() -> uow.Unit:
             package = _package(package_id)
             final = _final_price(package, weight_g, dims_cm)
+            service_work.require_done(package)  # 409 naming the paid services not done yet
             paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
             difference = pack_difference(package, final)
             # a caller that may not charge (the balance dropped under us) decides against an empty wallet

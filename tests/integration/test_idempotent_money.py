@@ -192,6 +192,14 @@ def pack_package(api) -> Case:
     )
 
 
+def refund_package_service(api) -> Case:
+    package = _package(api, pay=True)
+    pid = package["package_id"]
+    body = {"reason": "No carton big enough for corner guards."}
+    path = f"/staff/packages/{pid}/services/reinforcement/refund"
+    return Case(path, "package_service_refund", 1500, f"/packages/{pid}", body, WAREHOUSE)
+
+
 MONEY_ROUTES = [
     extend_storage,
     pay_order,
@@ -205,6 +213,7 @@ MONEY_ROUTES = [
     purchase_item,
     resolve_case,
     pack_package,
+    refund_package_service,
 ]
 
 # routes whose money moves elsewhere: a top-up creates a payment (the provider's webhook credits it), and
@@ -260,6 +269,7 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
         "/staff/items/{item_id}/purchase",
         "/staff/after-sales/{case_id}/resolve",
         "/staff/packages/{package_id}/pack",
+        "/staff/packages/{package_id}/services/{service}/refund",
     }
     covered = {"/items/{item_id}/extend-storage", "/orders/{order_id}/pay", "/orders/{order_id}/cancel"}
     covered |= {"/items/{item_id}/pay-difference", "/items/{item_id}/decline-difference"}
