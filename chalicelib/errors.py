@@ -8,6 +8,7 @@ from __future__ import annotations
 
 CODES: dict[str, str] = {
     "validation_error": "400: bad input (`details`: one entry per bad field).",
+    "customs_refused": "400: the destination's customs rules refuse the declaration (`details`: the field).",
     "unsupported_link": "400: a product link of no marketplace we read.",
     "invalid_signature": "400: a payment webhook without a valid `X-Signature`.",
     "bad_request": "4xx: a request API Gateway refused before the API saw it.",

@@ -19,6 +19,7 @@ from chalicelib import (
     clock,
     config,
     currency,
+    customs,
     db,
     ids,
     lifecycle,
@@ -305,8 +306,11 @@ def create(
     line_id: str,
     chosen: list[str],
     declared_value_fen: int | None,
+    customs_sent: dict | None = None,
 ) -> PackageResult:
-    """Submit a package: the items become `in_package` (their storage clock stops) in one transaction."""
+    """Submit a package: the items become `in_package` (their storage clock stops) in one transaction.
+    `customs_sent`: the declaration lines and tax ids (chalicelib/customs.py); the lines' total is the
+    declared value."""
     line = rules.lines().get(line_id)
     if line is None:
         raise ValidationError(f"Unknown line_id {line_id!r}; see GET /shipping-lines.")
@@ -320,7 +324,8 @@ def create(
 
     def unit() -> uow.Unit:
         items = _stored_items(user_id, item_ids)
-        shipment = _shipment(items, declared_value_fen)
+        declared = customs.declaration(items, address["country"], customs_sent, declared_value_fen)
+        shipment = _shipment(items, declared["total_fen"])
         goods = set().union(*(goods_flags(i) for i in items))
         reason = rules.refusal(line, address["country"], shipment.weight_g, goods)
         if reason:
@@ -340,6 +345,7 @@ def create(
             address=address,
             services=list(chosen),
             declared_value_fen=shipment.declared_value_fen,
+            customs=declared,
             rates=rates,
             estimate=priced.as_json(),
             **_charge_fields(priced),

@@ -181,6 +181,50 @@ class PackageServiceWork(Out):
         )
 
 
+class CustomsLine(Out):
+    """One line of the package's customs declaration."""
+
+    description_en: str
+    quantity: int
+    unit_value_fen: Fen
+    value_fen: Fen = Field(description="quantity x unit_value_fen.")
+    hs_code: str | None = Field(description="The HS tariff code, when given.")
+    origin: str = Field(description="ISO 3166-1 alpha-2 country of origin.")
+    item_id: str | None = Field(description="The item it declares (prefilled lines: one per item).")
+
+
+class CustomsSender(Out):
+    """The sender printed on the CN22/CN23: our warehouse."""
+
+    name: str
+    line1: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    phone: str
+
+
+class CustomsDeclaration(Out):
+    """The package's customs declaration: its lines, their total (the declared value), the tax ids its
+    destination's rules asked for, and the form the warehouse prints (CN22 up to 300 SDR, CN23 above)."""
+
+    lines: list[CustomsLine]
+    total_fen: Fen = Field(description="The lines' total: the package's declared value.")
+    recipient_tax_id: str | None = Field(description="Brazil: the CPF; Korea: the PCCC.")
+    ioss_number: str | None = Field(description="EU parcels worth up to EUR 150: declared under IOSS.")
+    form: Literal["CN22", "CN23"] = Field(description="The form printed: CN22 up to 300 SDR, CN23 above.")
+    sender: CustomsSender
+
+    @classmethod
+    def of(cls, stored_customs: Any) -> Self | None:
+        data = plain(stored_customs)
+        if not data:
+            return None
+        data.pop("fx", None)
+        return cls.build(**data)
+
+
 class PackageTracking(Out):
     """The international shipment: carrier, tracking number and the carrier's tracking page."""
 
@@ -217,7 +261,10 @@ class PackageSummary(Out):
     service_work: list[PackageServiceWork] = Field(
         description="The paid services the warehouse performs, each performed or refunded before packing."
     )
-    declared_value_fen: Fen
+    declared_value_fen: Fen = Field(description="The customs lines' total (customs.total_fen).")
+    customs: CustomsDeclaration | None = Field(
+        description="The customs declaration (null: a package submitted before declarations had lines)."
+    )
     actual_weight_g: int
     volumetric_weight_g: int
     chargeable_weight_g: int
@@ -272,6 +319,7 @@ class PackageSummary(Out):
             services=list(package.services or []),
             service_work=[PackageServiceWork.of(w) for w in service_work.work_items(package)],
             declared_value_fen=int(package.declared_value_fen),
+            customs=CustomsDeclaration.of(package.customs),
             actual_weight_g=int(package.actual_weight_g),
             volumetric_weight_g=int(package.volumetric_weight_g),
             chargeable_weight_g=int(package.chargeable_weight_g),
@@ -355,6 +403,32 @@ _PACKAGE_EXAMPLE = {
         }
     ],
     "declared_value_fen": 17000,
+    "customs": {
+        "lines": [
+            {
+                "description_en": "Men's hooded sweatshirt, cotton",
+                "quantity": 1,
+                "unit_value_fen": 17000,
+                "value_fen": 17000,
+                "hs_code": "611020",
+                "origin": "CN",
+                "item_id": "itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A",
+            }
+        ],
+        "total_fen": 17000,
+        "recipient_tax_id": None,
+        "ioss_number": None,
+        "form": "CN22",
+        "sender": {
+            "name": "Procure Sourcing Warehouse",
+            "line1": "88 Chouzhou North Road",
+            "city": "Yiwu",
+            "state": "Zhejiang",
+            "postal_code": "322000",
+            "country": "CN",
+            "phone": "+86 579 8555 0100",
+        },
+    },
     **_PRICE_EXAMPLE,
     "estimate": _PRICE_EXAMPLE,  # before packing, the estimate is the price
     "packed": None,

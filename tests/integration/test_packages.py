@@ -658,7 +658,13 @@ def test_package_lists_are_paginated_and_bad_cursors_are_400(api):
     first = submit(api, [tee], services=[]).body
     clock.set_now(start + timedelta(minutes=1))  # created_at orders the list
     second = submit(
-        api, [bank], line_id="special_battery_air", declared_value_fen=20000, services=["insurance"]
+        api,
+        [bank],
+        line_id="special_battery_air",
+        services=["insurance"],
+        customs={
+            "lines": [{"description_en": "Power bank 10000 mAh", "quantity": 1, "unit_value_fen": 20000}]
+        },
     )
     assert second.status == 201 and second.body["services_breakdown"] == {"insurance": 600}
     page = api.get("/packages?limit=1", user=ALICE).body
