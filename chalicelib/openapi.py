@@ -738,6 +738,8 @@ TAGS: dict[str, str] = {
     "orders": "The customer's cart, quotes and orders: create, pay, cancel, confirm, after-sales.",
     "wallet": "The customer's wallet balance and ledger, top-ups and payment channels; the provider webhook.",
     "packages": "Consolidation of stored items into packages: quote, create, pay, pack, ship, track.",
+    "package_work": "The packer's checklist: each paid service of a package performed, or refunded when "
+    "it cannot be done, before packing.",
     "storage": "Warehouse storage: the 90-day limit, paid extensions, the destruction queue.",
     "photos": "Inspection photos: staff uploads, the photos of an item.",
     "staff": "Review and purchasing: the order and item queues, approve or reject, buy, domestic shipment.",

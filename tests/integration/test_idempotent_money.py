@@ -23,7 +23,7 @@ from chalicelib import clock, idempotency
 from tests import contract, faults
 from tests.faults import OUTAGE, FunctionKilled
 from tests.integration.conftest import ALICE, REVIEWER, WAREHOUSE, top_up
-from tests.integration.test_packages import ADDRESS, SERVICES, pack, stored
+from tests.integration.test_packages import ADDRESS, SERVICES, pack, perform_services, stored
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -178,6 +178,7 @@ def resolve_case(api) -> Case:
 def pack_package(api) -> Case:
     package = _package(api, pay=True)
     pid = package["package_id"]
+    perform_services(api, pid)  # the packer's checklist first: packing waits for it
     body = {"weight_g": 400, "dims_cm": {"l": 20, "w": 15, "h": 10}}  # lighter than quoted: refunded
     preview = api.post(f"/staff/packages/{pid}/pack-preview", body, user=WAREHOUSE)
     assert preview.status == 200 and preview.body["decision"]["difference_fen"] < 0, preview.body
