@@ -23,6 +23,7 @@ from chalicelib.lifecycle import (
     PaymentStatus,
     PhotoStatus,
     ReplacementState,
+    ServiceWork,
     Settlement,
     ThreadStatus,
     replace_section,
@@ -127,6 +128,12 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         ReplacementState.DECLINED: "The customer declined it: the item is cancelled and refunded as an "
         "unavailable one is.",
         ReplacementState.WITHDRAWN: "Staff marked the item unavailable while the offer was open.",
+    },
+    "service": {
+        ServiceWork.TO_DO: "A paid value-added service the packer has not done yet: the package cannot be "
+        "packed until it is performed or refunded.",
+        ServiceWork.PERFORMED: "The packer did it (with a photo where it makes sense) before packing.",
+        ServiceWork.REFUNDED: "It could not be done: its price went back to the wallet and is not charged.",
     },
     "outbox": {
         OutboxStatus.PENDING: "Written with the change that causes it; the email is owed and not sent yet.",

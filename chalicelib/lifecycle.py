@@ -144,6 +144,14 @@ class ReplacementState(StrEnum):
     WITHDRAWN = "withdrawn"  # staff marked the item unavailable while the offer was open
 
 
+class ServiceWork(StrEnum):
+    """A paid value-added service of a package as the packer's work item (issue 24, part 3)."""
+
+    TO_DO = "to_do"  # paid for, not done yet: the package cannot be packed
+    PERFORMED = "performed"  # ticked off by the packer (with a photo where it makes sense)
+    REFUNDED = "refunded"  # could not be done: its price went back to the wallet
+
+
 class Queue(StrEnum):
     """Staff work queues (`queue_key = "<queue>#<shard>"`, chalicelib/queues.py)."""
 
@@ -537,6 +545,17 @@ REPLACEMENT = Lifecycle(
     ],
 )
 
+# a paid service's work item (a word in the package's `service_work` map, not a status attribute): ticked
+# off or refunded by the packer before the package may be packed (chalicelib/service_work.py)
+SERVICE_WORK = Lifecycle(
+    "package service",
+    ServiceWork,
+    [
+        Transition("perform", (ServiceWork.TO_DO,), ServiceWork.PERFORMED, (W,)),
+        Transition("refund", (ServiceWork.TO_DO,), ServiceWork.REFUNDED, (W,)),
+    ],
+)
+
 OUTBOX = Lifecycle(
     "outbox event",
     OutboxStatus,
@@ -586,6 +605,7 @@ LIFECYCLES = {
     "payment": PAYMENT,
     "settlement": SETTLEMENT,
     "replacement": REPLACEMENT,
+    "service": SERVICE_WORK,
     "thread": THREAD,
 }
 
@@ -631,7 +651,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT, THREAD, REPLACEMENT):
+    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")

@@ -93,6 +93,10 @@ ROUTES_BY_MODULE = {
         ("POST", "/staff/packages/{package_id}/pack-preview"),
         ("POST", "/staff/packages/{package_id}/ship"),
     ],
+    "chalicelib.api.package_work": [
+        ("POST", "/staff/packages/{package_id}/services/{service}/perform"),
+        ("POST", "/staff/packages/{package_id}/services/{service}/refund"),
+    ],
     "chalicelib.api.docs": [
         ("GET", "/openapi.json"),
         ("GET", "/policies"),

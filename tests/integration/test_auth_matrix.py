@@ -147,6 +147,7 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         "parcel_id": parcel.body["parcel_id"],
         "product_id": "prd_tee",
         "source_url": featured.source_url,
+        "service": "reinforcement",
     }
     return objects
 
@@ -329,6 +330,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/staff/packages/{package_id}/ship"): Expect(
         WH, params=PACKAGE, body={"carrier": "EMS", "tracking_no": "EE123456789CN"}
+    ),
+    ("POST", "/staff/packages/{package_id}/services/{service}/perform"): Expect(
+        WH, params={**PACKAGE, "service": "service"}, body={}
+    ),
+    ("POST", "/staff/packages/{package_id}/services/{service}/refund"): Expect(
+        WH, params={**PACKAGE, "service": "service"}, body={"reason": "Does not fit a vacuum bag."}
     ),
     # messages: the owner on the customer paths, staff (reviewer or warehouse) on theirs
     ("GET", "/orders/{order_id}/messages"): Expect(OWNER, params=ORDER),
