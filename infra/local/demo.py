@@ -433,14 +433,21 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         body={"weight_g": 720, "dims_cm": {"l": 40, "w": 30, "h": 12}},
     )
     settled = packed.get("packed") or {}
+    waiting = (
+        [
+            f"over {cny(package['max_charge_without_consent_fen'])}, the most charged without asking: "
+            f"{packed['status']}, the customer is emailed and answers by {packed.get('answer_due_at')} "
+            "(pay the difference, or send the package back to storage)"
+        ]
+        if packed["status"] == "awaiting_difference"
+        else [f"{packed['status']}"]
+    )
     step(
         "pack",
         f"720 g in a 40×30×12 cm box, chargeable {packed['chargeable_weight_g']} g: final "
         f"{cny(packed['total_fen'])}, "
         f"difference {cny(settled.get('difference_fen', 0))} ({settled.get('settlement', 'none')})",
-        f"over {cny(package['max_charge_without_consent_fen'])}, the most charged without asking: "
-        f"{packed['status']}, the customer is emailed and answers by {packed.get('answer_due_at')} "
-        "(pay the difference, or send the package back to storage)",
+        *waiting,
     )
 
     # the consent round trip: the customer pays the difference (POST .../return-to-storage declines it)
