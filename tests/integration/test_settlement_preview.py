@@ -127,7 +127,7 @@ def test_a_pack_preview_with_a_short_wallet_says_the_package_will_wait(api):
     assert preview.status == 200, preview.body
     assert preview.body["decision"]["settlement"] == "awaiting_payment"
     assert preview.body["decision"]["due_fen"] == 4800
-    packed = api.post(f"/staff/packages/{package['package_id']}/pack", body, user=WAREHOUSE).body
+    packed = pack(api, package["package_id"], body["weight_g"], body["dims_cm"]).body
     assert packed["status"] == "awaiting_difference" and packed["packed"]["settlement"] == "awaiting_payment"
 
 
