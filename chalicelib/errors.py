@@ -21,6 +21,7 @@ CODES: dict[str, str] = {
     "out_of_stock": "409: the shop cannot supply some lines (`details`: the lines).",
     "not_declarable": "409: the tracking number is already awaited for another customer.",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
+    "arrival_photo_required": "409: electronics pass inspection only with an arrival photo; upload one.",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",
     "too_many_requests": "429: over a quota (`details[0].retry_after_seconds`).",

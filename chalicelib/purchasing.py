@@ -131,9 +131,13 @@ def confirm_threshold_fen(item: Item) -> int:
 
 
 def purchase_difference(item: Item, actual_unit_price_fen: int) -> settlement.Difference:
-    """(actual - listed unit price) x quantity, with the item's consent threshold and refundable amount."""
+    """(actual - listed unit price) x quantity, with the item's consent threshold and refundable amount.
+    An exchange's replacement is counted from the exchanged goods' actual price: that is what was paid."""
+    baseline = int(item.unit_price_fen)
+    if item.exchange is not None:
+        baseline = int(plain(item.exchange).get("baseline_unit_price_fen", baseline))
     return settlement.Difference(
-        amount_fen=(actual_unit_price_fen - int(item.unit_price_fen)) * int(item.quantity),
+        amount_fen=(actual_unit_price_fen - baseline) * int(item.quantity),
         consent_threshold_fen=confirm_threshold_fen(item),
         refundable_fen=refunds.refundable_fen(item),
     )
