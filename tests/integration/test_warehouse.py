@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib import clock
-from tests.integration.conftest import ALICE, BOB, REVIEWER, WAREHOUSE, sent_emails, top_up
+from tests.integration.conftest import ALICE, BOB, REVIEWER, WAREHOUSE, attach_photo, sent_emails, top_up
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -308,6 +308,7 @@ class TestInspection:
 
     def test_electronics_ask_the_customer_to_confirm_from_photos(self, api):
         [item_id] = received(api, items=(BANK,))
+        attach_photo(item_id)
         result = api.post(
             f"/staff/items/{item_id}/inspection", inspection(category="electronics"), user=WAREHOUSE
         )
