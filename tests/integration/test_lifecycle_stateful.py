@@ -6,11 +6,12 @@ the merchant's shipment; parcels are scanned in (known numbers, unknown numbers,
 including a declaration of another customer's number) and exceptional ones assigned; items are inspected
 (pass / issue / not_transportable; electronics with an arrival photo), issues accepted and electronics
 confirmed (or taken as accepted by the sweep at their feedback deadline), after-sales cases opened and
-resolved every way (exchanges too), storage extended; packages are quoted, created, paid, cancelled,
-packed heavier or lighter, topped up, shipped and confirmed; time jumps forward and the scheduled jobs run as app handlers. A money call may
-meet a fault in its transaction (tests/faults.py): an ambiguous commit, the function killed right after
-the commit, or a commit that never applied; the client retries with the same Idempotency-Key, and the
-retry must answer what was committed while the books below prove the money moved once.
+resolved every way (exchanges too), storage extended; packages are quoted, created, paid, cancelled, packed
+heavier or lighter, topped up, shipped and confirmed; time jumps forward and the scheduled jobs run as app
+handlers. A money call may meet a fault in its transaction (tests/faults.py): an ambiguous commit, the
+function killed right after the commit, or a commit that never applied; the client retries with the same
+Idempotency-Key, and the retry must answer what was committed while the books below prove the money moved
+once.
 
 After every step the named checks in INVARIANTS read the tables by key (GetItem, and the Query of a
 wallet partition, straight from moto's in-process store; no Scan: a Scan through PynamoDB fails the test)
