@@ -327,11 +327,8 @@ const CHECKS = [
 ];
 const HAZARDS = ["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"];
 
-const OUTSIDE_SCOPE = [
-  ["colour", "Colour"],
-  ["size_error", "Size error"],
-  ["performance", "Performance"],
-];
+// colour and size discrepancies are the Colour and Size checks marked issue; performance has no check
+const OUTSIDE_SCOPE = [["performance", "Performance discrepancy"]];
 
 /** @param {() => number} photoCount the item's processed photos: electronics pass only with one */
 function inspectionForm(item, done, photoCount) {
@@ -350,7 +347,7 @@ function inspectionForm(item, done, photoCount) {
   const apparelOnly = h("div", { class: "apparel-only" }, labelSize);
   const photoRule = h("p", { class: "hint", id: "arrival-photo-rule" }, "Electronics pass only with at least one arrival photo: the customer confirms from it before it is stored.");
   const electronicsOnly = h("div", { class: "electronics-only" }, powered, photoRule);
-  const outside = h("fieldset", { class: "hazards outside-scope" }, h("legend", {}, "Recorded, outside the inspection's scope (never a reason to fail)"), OUTSIDE_SCOPE.map(([value, text]) => {
+  const outside = h("fieldset", { class: "hazards outside-scope" }, h("legend", {}, "Outside the inspection's scope: recorded, never a reason to fail (so are colour and size issues)"), OUTSIDE_SCOPE.map(([value, text]) => {
     const id = uid("os");
     return h("span", { class: "choice" }, h("input", { type: "checkbox", id, value, name: "discrepancy" }), h("label", { for: id }, text));
   }));
