@@ -21,6 +21,7 @@ STEPS = (
     "domestic shipment",
     "inbound scan",
     "inspection with a QC photo",
+    "customer decision",
     "storage",
     "package quote",
     "package",
@@ -50,6 +51,8 @@ def test_make_demo_walks_the_whole_journey_and_reruns(local_stack):
         assert title.startswith(expected), (title, expected)
     assert "difference ¥3.00 charged" in first
     assert "ingested in" in first and "days left" in first
+    assert "inspection_issue (A small stain on the left cuff.)" in first
+    assert re.search(r"accepted as it is: in_warehouse, 90 storage days from now", first)
     quote_lines = re.search(r"package quote[^\n]*\n((?:\s{6}.+\n){2})", first)
     assert quote_lines and quote_lines.group(1).count("chargeable") == 2
     assert first.rstrip().splitlines()[-1].startswith("Done in")
