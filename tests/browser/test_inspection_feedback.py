@@ -34,7 +34,7 @@ def test_electronics_need_an_arrival_photo_for_user_confirmation_and_the_latest_
     expect(remark.locator("ol li")).to_contain_text("Navy, size as on the label")
 
     form = page.get_by_role("form", name="Inspection")
-    form.get_by_label("Electronics").check()
+    form.get_by_role("radio", name="Electronics").check()
     expect(form.locator("#arrival-photo-rule")).to_be_visible()
     form.get_by_label(re.compile("^Not powered on")).check()
     form.get_by_label("Performance discrepancy").check()  # recorded, outside the inspection's scope
