@@ -44,13 +44,13 @@ def test_electronics_need_an_arrival_photo_for_user_confirmation_and_the_latest_
     form.get_by_label("Height (cm)").fill("3")
     form.get_by_role("button", name="Save inspection").click()
     expect(form.get_by_role("alert")).to_contain_text("upload at least one arrival photo")
+    console.shot("inspection-electronics")
 
     page.get_by_label("QC photos (camera or files)").set_input_files(
         files=[{"name": "arrival.jpg", "mimeType": "image/jpeg", "buffer": _photo()}]
     )
     page.get_by_role("button", name="Upload photos").click()
     expect(page.get_by_role("img", name=re.compile("QC photo 1"))).to_be_visible(timeout=30_000)
-    console.shot("inspection-electronics")
     form.get_by_role("button", name="Save inspection").click()
     saved = page.get_by_role("status").filter(has_text="Inspection saved")
     expect(saved).to_contain_text("awaiting_confirmation")
