@@ -50,6 +50,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "says we assume you have reached an agreement with the merchant. It is now in the warehouse,\n"
         "stored free until {{expires_at}}.\n",
     ),
+    "photos_ready": (
+        "Parcel {{tracking_no}} arrived: {{item_count}} item(s) inspected, photos ready",
+        "Your parcel {{tracking_no}} reached our warehouse. Every item in it has been inspected and\n"
+        "photographed:\n\n"
+        "{{#each items}}- {{title}} (item {{item_id}}): {{outcome}}. {{photo_count}} photo(s):\n"
+        "{{links}}\n{{/each}}\n"
+        "These links work for 7 days; the photos stay with each item in your account while it is with us.\n"
+        "Anything not as expected? Ask for more photos or open an after-sales case from the item.\n",
+    ),
     "after_sales_resolved": (
         "Your after-sales case {{case_id}} is resolved",
         "Case {{case_id}} for item {{item_id}}: {{resolution}}. {{refund}}\n{{note}}\n",

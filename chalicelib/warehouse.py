@@ -10,7 +10,7 @@ from datetime import timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, feedback, ids, lifecycle, metrics, photos, uow
+from chalicelib import clock, config, db, feedback, ids, lifecycle, metrics, photos, photos_ready, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
@@ -422,6 +422,7 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
                 "due_at": item.feedback_due_at or "",
             },
         )
+    photos_ready.after_inspection(work, item)  # the parcel's photos-ready check, after the commit
     uow.run(lambda: work, retry=False, conflict="The item was inspected by someone else meanwhile.")
     # the item as committed, in memory (the move and the actions above set its status, stamps, deadlines)
     item.inspection, item.weight_g, item.dims_cm = record, body["weight_g"], body["dims_cm"]

@@ -138,8 +138,9 @@ FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
     ),
     # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
     "photo_events": ("Logs", "Tables", "TableIndexes", "Photos", "PhotoEvents", "Tracing"),
-    # the outbox's stream: the recipient's address (Cognito), the email (SES), the event marked sent
-    "outbox_events": ("Logs", "Tables", "Email", "Users", "OutboxStream", "Tracing"),
+    # the outbox's stream: the recipient's address (Cognito), the email (SES), the event marked sent;
+    # its tasks read items and parcels, and the photos-ready email's presigned GETs need s3:GetObject
+    "outbox_events": ("Logs", "Tables", "Email", "Users", "OutboxStream", "Photos", "Tracing"),
     # reminders and notices are outbox events written with their changes; no photos, no queue
     "storage_sweep": ("Logs", "Tables", "TableIndexes", "Tracing"),
     "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Tracing"),
