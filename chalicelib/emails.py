@@ -105,6 +105,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Package {{package_id}} shipped {{days}} days ago, so we have marked it delivered.\n"
         "If it has not arrived, reply to this email. You can still rate our service.\n",
     ),
+    # staff replies of one thread within MESSAGE_EMAIL_BATCH_MINUTES, in one email (jobs/message_emails.py);
+    # the bodies are plain text: `{{body}}` is HTML-escaped by SES in the HTML part
+    "staff_replied": (
+        "Our staff replied about your {{kind}} {{subject_id}}",
+        "Our staff replied about your {{kind}} {{subject_id}} ({{count}} new message(s)):\n\n"
+        "{{#each replies}}{{created_at}}\n{{body}}\n\n{{/each}}"
+        "Read and answer them in the messages of your {{kind}}.\n",
+    ),
 }
 
 

@@ -22,7 +22,9 @@ from chalicelib.lifecycle import (
     ParcelStatus,
     PaymentStatus,
     PhotoStatus,
+    ServiceWork,
     Settlement,
+    ThreadStatus,
     replace_section,
 )
 from chalicelib.orders import REVIEW_WORKING_HOURS
@@ -119,12 +121,24 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         Settlement.AWAITING_PAYMENT: "The wallet was short: the customer tops up and pays it.",
         Settlement.DECLINED: "The customer declined the higher price: the item is cancelled and refunded.",
     },
+    "service": {
+        ServiceWork.TO_DO: "A paid value-added service the packer has not done yet: the package cannot be "
+        "packed until it is performed or refunded.",
+        ServiceWork.PERFORMED: "The packer did it (with a photo where it makes sense) before packing.",
+        ServiceWork.REFUNDED: "It could not be done: its price went back to the wallet and is not charged.",
+    },
     "outbox": {
         OutboxStatus.PENDING: "Written with the change that causes it; the email is owed and not sent yet.",
         OutboxStatus.SENDING: "A handler claimed it and is sending it; another may take over once the "
         "claim expires.",
         OutboxStatus.SENT: "SES accepted the email; a redelivery of the event sends nothing.",
         OutboxStatus.UNDELIVERABLE: "Given up for good: the user has no address, or SES refused the message.",
+    },
+    "thread": {
+        ThreadStatus.UNANSWERED: "The customer wrote last: the thread waits on the staff messages queue, "
+        "oldest first, since their first message staff have not answered.",
+        ThreadStatus.ANSWERED: "Staff wrote last: off the queue; the customer is emailed the replies "
+        "(several within a few minutes in one email).",
     },
 }
 

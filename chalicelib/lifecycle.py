@@ -136,6 +136,14 @@ class Settlement(StrEnum):
     DECLINED = "declined"
 
 
+class ServiceWork(StrEnum):
+    """A paid value-added service of a package as the packer's work item (issue 24, part 3)."""
+
+    TO_DO = "to_do"  # paid for, not done yet: the package cannot be packed
+    PERFORMED = "performed"  # ticked off by the packer (with a photo where it makes sense)
+    REFUNDED = "refunded"  # could not be done: its price went back to the wallet
+
+
 class Queue(StrEnum):
     """Staff work queues (`queue_key = "<queue>#<shard>"`, chalicelib/queues.py)."""
 
@@ -151,6 +159,7 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
+    UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
 
 
 @dataclass(frozen=True)
@@ -520,6 +529,17 @@ SETTLEMENT = Lifecycle(
     starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
 )
 
+# a paid service's work item (a word in the package's `service_work` map, not a status attribute): ticked
+# off or refunded by the packer before the package may be packed (chalicelib/service_work.py)
+SERVICE_WORK = Lifecycle(
+    "package service",
+    ServiceWork,
+    [
+        Transition("perform", (ServiceWork.TO_DO,), ServiceWork.PERFORMED, (W,)),
+        Transition("refund", (ServiceWork.TO_DO,), ServiceWork.REFUNDED, (W,)),
+    ],
+)
+
 OUTBOX = Lifecycle(
     "outbox event",
     OutboxStatus,
@@ -533,6 +553,30 @@ OUTBOX = Lifecycle(
     starts=(OutboxStatus.PENDING,),  # written with the change that causes it
 )
 
+# --- message threads (chalicelib/messages.py): one per order or package ----------------------------------
+
+
+class ThreadStatus(StrEnum):
+    """A customer-staff message thread on an order or a package."""
+
+    UNANSWERED = "unanswered"  # the last message is the customer's: on the staff queue
+    ANSWERED = "answered"  # the last message is staff's
+
+
+TH = ThreadStatus
+THREAD = Lifecycle(
+    "message thread",
+    ThreadStatus,
+    [
+        # a customer message (a follow-up keeps the waiting time of the first unanswered one)
+        Transition("ask", (TH.ANSWERED, TH.UNANSWERED), TH.UNANSWERED, (C,)),
+        # a staff message (a second reply before the customer writes again changes nothing else)
+        Transition("answer", (TH.UNANSWERED, TH.ANSWERED), TH.ANSWERED, (R, W)),
+    ],
+    starts=(TH.UNANSWERED, TH.ANSWERED),  # created by its first message, the customer's or staff's
+    queues={TH.UNANSWERED: Q.UNANSWERED},
+)
+
 LIFECYCLES = {
     "item": ITEM,
     "order": ORDER,
@@ -544,6 +588,8 @@ LIFECYCLES = {
     "outbox": OUTBOX,
     "payment": PAYMENT,
     "settlement": SETTLEMENT,
+    "service": SERVICE_WORK,
+    "thread": THREAD,
 }
 
 # --- named sets, derived from the table ---------------------------------------------------------------
@@ -590,7 +636,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT):
+    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")
@@ -667,6 +713,7 @@ def openapi_schemas() -> dict:
         (PACKAGE, "PackageStatus"),
         (PARCEL, "ParcelStatus"),
         (CASE, "CaseStatus"),
+        (THREAD, "ThreadStatus"),
     ):
         moves = "; ".join(
             f"{t.action}: {'/'.join(s.value for s in t.sources)} -> {t.target.value}"

@@ -91,6 +91,10 @@ ROUTES_BY_MODULE = {
         ("POST", "/staff/packages/{package_id}/pack-preview"),
         ("POST", "/staff/packages/{package_id}/ship"),
     ],
+    "chalicelib.api.package_work": [
+        ("POST", "/staff/packages/{package_id}/services/{service}/perform"),
+        ("POST", "/staff/packages/{package_id}/services/{service}/refund"),
+    ],
     "chalicelib.api.docs": [
         ("GET", "/openapi.json"),
         ("GET", "/policies"),
@@ -102,5 +106,16 @@ ROUTES_BY_MODULE = {
     "chalicelib.api.payments": [
         ("GET", "/staff/payments"),
         ("POST", "/payments/stripe/webhook"),
+    ],
+    "chalicelib.api.messages": [
+        ("GET", "/orders/{order_id}/messages"),
+        ("GET", "/packages/{package_id}/messages"),
+        ("GET", "/staff/messages"),
+        ("GET", "/staff/orders/{order_id}/messages"),
+        ("GET", "/staff/packages/{package_id}/messages"),
+        ("POST", "/orders/{order_id}/messages"),
+        ("POST", "/packages/{package_id}/messages"),
+        ("POST", "/staff/orders/{order_id}/messages"),
+        ("POST", "/staff/packages/{package_id}/messages"),
     ],
 }

@@ -23,7 +23,7 @@ from chalicelib import clock, idempotency
 from tests import contract, faults
 from tests.faults import OUTAGE, FunctionKilled
 from tests.integration.conftest import ALICE, REVIEWER, WAREHOUSE, top_up
-from tests.integration.test_packages import ADDRESS, SERVICES, pack, stored
+from tests.integration.test_packages import ADDRESS, SERVICES, pack, perform_services, stored
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -178,6 +178,7 @@ def resolve_case(api) -> Case:
 def pack_package(api) -> Case:
     package = _package(api, pay=True)
     pid = package["package_id"]
+    perform_services(api, pid)  # the packer's checklist first: packing waits for it
     body = {"weight_g": 400, "dims_cm": {"l": 20, "w": 15, "h": 10}}  # lighter than quoted: refunded
     preview = api.post(f"/staff/packages/{pid}/pack-preview", body, user=WAREHOUSE)
     assert preview.status == 200 and preview.body["decision"]["difference_fen"] < 0, preview.body
@@ -190,6 +191,14 @@ def pack_package(api) -> Case:
         body,
         WAREHOUSE,
     )
+
+
+def refund_package_service(api) -> Case:
+    package = _package(api, pay=True)
+    pid = package["package_id"]
+    body = {"reason": "No carton big enough for corner guards."}
+    path = f"/staff/packages/{pid}/services/reinforcement/refund"
+    return Case(path, "package_service_refund", 1500, f"/packages/{pid}", body, WAREHOUSE)
 
 
 MONEY_ROUTES = [
@@ -205,6 +214,7 @@ MONEY_ROUTES = [
     purchase_item,
     resolve_case,
     pack_package,
+    refund_package_service,
 ]
 
 # routes whose money moves elsewhere: a top-up creates a payment (the provider's webhook credits it), and
@@ -260,6 +270,7 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
         "/staff/items/{item_id}/purchase",
         "/staff/after-sales/{case_id}/resolve",
         "/staff/packages/{package_id}/pack",
+        "/staff/packages/{package_id}/services/{service}/refund",
     }
     covered = {"/items/{item_id}/extend-storage", "/orders/{order_id}/pay", "/orders/{order_id}/cancel"}
     covered |= {"/items/{item_id}/pay-difference", "/items/{item_id}/decline-difference"}

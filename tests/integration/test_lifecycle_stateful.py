@@ -93,6 +93,7 @@ LEDGER_KINDS = {
     "after_sales_refund": "refunds",
     "package_refund": "refunds",
     "package_difference_refund": "refunds",
+    "package_service_refund": "refunds",  # a paid service the packer could not do
     "item_refund": "refunds",  # a declined price difference: the item's goods back
     "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
 }
@@ -1119,7 +1120,27 @@ class Lifecycle(RuleBasedStateMachine):
         package = _one(self._pack_candidates(), index)
         self._pack(package, factor)
 
+    def _services(self, package: Package, refund: bool) -> None:
+        """The packer's checklist before packing: each paid service performed, or refunded as not done."""
+        mine = self.m.packages[package.package_id]
+        seen = self.call("GET", f"/staff/packages/{package.package_id}", user=WAREHOUSE)
+        for work in seen.body["service_work"] if seen.status == 200 else []:
+            if work["status"] != "to_do":
+                continue
+            path = f"/staff/packages/{package.package_id}/services/{work['service']}"
+            if not refund:
+                assert self.call("POST", f"{path}/perform", user=WAREHOUSE, body={}).status in (200, 409)
+                continue
+            result = self.call(
+                "POST", f"{path}/refund", user=WAREHOUSE, body={"reason": "Not doable"}, money=True
+            )
+            assert result.status in (200, 409), result.body
+            if result.status == 200:
+                self.m.books[package.user_id].refunds += work["price_fen"]
+                mine["refunded"] += work["price_fen"]
+
     def _pack(self, package: Package, factor: float = 1.0) -> None:
+        self._services(package, refund=factor == 0.5)
         mine = self.m.packages[package.package_id]
         weight = max(1, min(30000, int(int(package.actual_weight_g) * factor)))
         result = self.call(
