@@ -136,6 +136,15 @@ class Settlement(StrEnum):
     DECLINED = "declined"
 
 
+class ReplacementState(StrEnum):
+    """A replacement SKU staff offered for an item the shop cannot supply (a word in the item's record)."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # staff marked the item unavailable while the offer was open
+
+
 class ServiceWork(StrEnum):
     """A paid value-added service of a package as the packer's work item (issue 24, part 3)."""
 
@@ -159,6 +168,7 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
+    AWAITING_REPLACEMENT = "awaiting_replacement"  # a replacement SKU offered, the customer decides
     UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
 
 
@@ -384,6 +394,12 @@ ITEM = Lifecycle(
         Transition("await_difference", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_PAYMENT),
         Transition("pay_difference", (I.PURCHASING,), I.PURCHASED, (C,)),
         Transition("decline_difference", (I.PURCHASING,), I.CANCELLED, (C,)),
+        # purchasing exceptions (issue 22): the shop cannot supply the item (out of stock, delisted,
+        # refused); before it ships, staff cancel it with a refund, or offer another SKU of the product
+        Transition("mark_unavailable", (I.PURCHASING, I.PURCHASED), I.CANCELLED, (R,)),
+        Transition("offer_replacement", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_REPLACEMENT),
+        Transition("accept_replacement", (I.PURCHASING,), I.PURCHASING, (C,)),
+        Transition("decline_replacement", (I.PURCHASING,), I.CANCELLED, (C,)),
         Transition("ship_domestic", (I.PURCHASED,), I.SHIPPED_DOMESTIC, (R,)),
         Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,), ("received_at",)),
         Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,), INSPECTED),
@@ -429,6 +445,8 @@ ORDER = Lifecycle(
         Transition(
             "cancel", (O.PENDING_PAYMENT, O.PENDING_REVIEW, O.APPROVED), O.CANCELLED, (C,), ("cancelled_at",)
         ),
+        # its last live item was cancelled after approval (unavailable, a declined replacement or price)
+        Transition("close_cancelled", (O.APPROVED,), O.CANCELLED, (R, C), ("cancelled_at",)),
     ],
     queues={O.PENDING_REVIEW: Q.PENDING_REVIEW, O.APPROVED: Q.APPROVED},
 )
@@ -529,6 +547,18 @@ SETTLEMENT = Lifecycle(
     starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
 )
 
+# a replacement offer (the item's `replacement.state`): made once, then decided by the customer, or
+# withdrawn when staff mark the item unavailable meanwhile
+REPLACEMENT = Lifecycle(
+    "replacement offer",
+    ReplacementState,
+    [
+        Transition("accept", (ReplacementState.OFFERED,), ReplacementState.ACCEPTED, (C,)),
+        Transition("decline", (ReplacementState.OFFERED,), ReplacementState.DECLINED, (C,)),
+        Transition("withdraw", (ReplacementState.OFFERED,), ReplacementState.WITHDRAWN, (R,)),
+    ],
+)
+
 # a paid service's work item (a word in the package's `service_work` map, not a status attribute): ticked
 # off or refunded by the packer before the package may be packed (chalicelib/service_work.py)
 SERVICE_WORK = Lifecycle(
@@ -588,6 +618,7 @@ LIFECYCLES = {
     "outbox": OUTBOX,
     "payment": PAYMENT,
     "settlement": SETTLEMENT,
+    "replacement": REPLACEMENT,
     "service": SERVICE_WORK,
     "thread": THREAD,
 }
@@ -636,7 +667,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD):
+    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")

@@ -232,6 +232,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/orders/{order_id}/cancel"): Expect(OWNER, params=ORDER),
     ("POST", "/items/{item_id}/pay-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
     ("POST", "/items/{item_id}/decline-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
+    ("POST", "/items/{item_id}/replacement/accept"): Expect(OWNER, params={"item_id": "order_item_id"}),
+    ("POST", "/items/{item_id}/replacement/decline"): Expect(OWNER, params={"item_id": "order_item_id"}),
     # wallet and payments
     ("GET", "/payment-channels"): Expect(PUBLIC),
     ("GET", "/wallet"): Expect(SIGNED_IN),
@@ -258,6 +260,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/staff/items/{item_id}/purchase-preview"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"actual_unit_price_fen": 2500}
+    ),
+    ("POST", "/staff/items/{item_id}/unavailable"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"reason": "out_of_stock"}
+    ),
+    ("POST", "/staff/items/{item_id}/replacement"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"sku_id": "sku_tee_white_l"}
     ),
     ("POST", "/staff/items/{item_id}/domestic-shipment"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"carrier": "YTO", "tracking_no": "YT9999999"}
