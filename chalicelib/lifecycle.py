@@ -414,7 +414,8 @@ PACKAGE = Lifecycle(
     "package",
     PackageStatus,
     [
-        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C,), ("paid_at",)),
+        # C: from the wallet; S: a provider payment for it succeeded (chalicelib/api/payments.py)
+        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C, S), ("paid_at",)),
         Transition("cancel", (P.PENDING_PAYMENT, P.PAID), P.CANCELLED, (C,), ("cancelled_at",)),
         Transition("expire", (P.PENDING_PAYMENT,), P.CANCELLED, (S,), ("cancelled_at",)),
         Transition("pack", (P.PAID,), P.PACKED, (W,)),

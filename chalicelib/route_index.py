@@ -99,6 +99,7 @@ ROUTES_BY_MODULE = {
     ],
     "chalicelib.api.payments": [
         ("GET", "/staff/payments"),
+        ("POST", "/packages/{package_id}/checkout"),
         ("POST", "/payments/stripe/webhook"),
     ],
 }

@@ -1,12 +1,23 @@
-"""Real payment providers' webhooks, and the payments staff must look at."""
+"""Real payment providers' webhooks, package payments through a provider, and the payments staff must
+look at."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from chalice import Blueprint
+from pydantic import Field
 
 from chalicelib import metrics, payments
-from chalicelib.responses.wallet import StaffPayment, StaffPaymentPage, WebhookAck
+from chalicelib.errors import ApiError, ValidationError
+from chalicelib.logs import get_logger
+from chalicelib.models.commerce import Payment as StoredPayment
+from chalicelib.responses.wallet import Payment, StaffPayment, StaffPaymentPage, WebhookAck
+from chalicelib.rules.charges import channels
+from chalicelib.schemas import Body, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
+
+log = get_logger("api.payments")
 
 bp = Blueprint(__name__)
 
@@ -14,7 +25,7 @@ FINANCE = ("admin",)
 
 
 @route(bp, "/payments/stripe/webhook", "POST", public=True, response=WebhookAck)
-@performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay")
+@performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay", "package.pay")
 def stripe_webhook(req: Req) -> dict:
     """Stripe's signed events (`Stripe-Signature`): payment_intent.succeeded credits once;
     payment_failed and canceled free the order to be paid again; charge.refunded and
@@ -24,7 +35,11 @@ def stripe_webhook(req: Req) -> dict:
 
     with metrics.on_error("WebhooksRejected"):
         return payments.handle_provider_webhook(
-            "stripe", req.headers, req.raw_body, settle_order=orders.settle_external_payment
+            "stripe",
+            req.headers,
+            req.raw_body,
+            settle_order=orders.settle_external_payment,
+            after_package=pay_package_from_wallet,
         )
 
 
@@ -34,3 +49,56 @@ def list_payments_needing_attention(req: Req) -> StaffPaymentPage:
     credited), disputes (held from the wallet) and provider refunds larger than the wallet held."""
     page, last = payments.needing_attention(page_limit(req), decode_cursor(req))
     return StaffPaymentPage.build(items=[StaffPayment.of(p) for p in page], next_cursor=encode_cursor(last))
+
+
+class PackageCheckoutBody(Body):
+    """The external channel a package is paid through instead of the wallet."""
+
+    model_config = example({"channel": "card"})
+
+    channel: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=32,
+            description="An external channel of `GET /payment-channels` (not `balance`); the provider "
+            "collects the package's total_fen plus the channel's fee.",
+        ),
+    ]
+
+
+@route(
+    bp,
+    "/packages/{package_id}/checkout",
+    "POST",
+    body=PackageCheckoutBody,
+    status=201,
+    money=True,
+    currency=True,
+    response=Payment,
+)
+def checkout_package(req: Req, package_id: str) -> Payment:
+    """Pay a package awaiting payment through a provider: the payment to complete (its `client_secret`
+    or `checkout_url`); once the provider confirms it, the package is paid and joins the packing queue."""
+    from chalicelib import packages
+
+    channel = channels().get(req.body.channel)
+    if channel is None or not channel.external:
+        external = ", ".join(c for c, v in channels().items() if v.external)
+        raise ValidationError(f"channel must be an external payment channel: {external}.")
+    package = packages.own_package(req.user.user_id, package_id)
+    return Payment.of(payments.create_package_payment(req.user.user_id, package, channel))
+
+
+def pay_package_from_wallet(payment: StoredPayment) -> None:
+    """A collected package payment pays its package (its money was just credited to the wallet). A
+    package no longer payable (cancelled or expired meanwhile, or paid already) leaves the money in the
+    wallet."""
+    from chalicelib import packages
+
+    try:
+        packages.pay(payment.user_id, payment.package_id)
+    except ApiError as exc:  # 409s: not payable any more, or the money was spent meanwhile
+        log.info(
+            "package not paid from its payment", extra={"payment_id": payment.payment_id, "code": exc.code}
+        )

@@ -305,6 +305,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/packages"): Expect(SIGNED_IN),
     ("GET", "/packages/{package_id}"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/pay"): Expect(OWNER, params=PACKAGE),
+    ("POST", "/packages/{package_id}/checkout"): Expect(OWNER, params=PACKAGE, body={"channel": "paypal"}),
     ("POST", "/packages/{package_id}/pay-difference"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/cancel"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/confirm-receipt"): Expect(OWNER, params=PACKAGE),

@@ -207,9 +207,9 @@ MONEY_ROUTES = [
     pack_package,
 ]
 
-# routes whose money moves elsewhere: a top-up creates a payment (the provider's webhook credits it), and
-# providers' webhooks are deduplicated by their event id, not by an Idempotency-Key
-NOT_KEYED = {"/wallet/top-ups"}
+# routes whose money moves elsewhere: a top-up or a package checkout creates a payment (the provider's
+# webhook credits it), and providers' webhooks are deduplicated by their event id, not by an Idempotency-Key
+NOT_KEYED = {"/wallet/top-ups", "/packages/{package_id}/checkout"}
 
 
 def _moves_ledger_legs(fn, seen: set, depth: int = 4) -> bool:

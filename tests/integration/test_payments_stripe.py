@@ -257,3 +257,49 @@ class TestRefundsAndDisputes:
 
     def test_only_admins_see_the_attention_list(self, api, stripe):
         assert api.get("/staff/payments", user=ALICE).status == 403
+
+
+class TestPackages:
+    def test_a_package_is_paid_through_stripe_and_joins_the_packing_queue(
+        self, api, monkeypatch, shop, stack
+    ):
+        from tests.integration.test_packages import stored, submit
+
+        package = submit(api, stored(api)).body
+        before = wallet(api)["balance_fen"]
+        with FakeStripe(monkeypatch, channels=("card",)) as stripe:
+            ref = stripe.next_intent()
+            path = f"/packages/{package['package_id']}/checkout"
+            created = api.post(path, {"channel": "card"}, user=ALICE)
+            assert created.status == 201, created.body
+            payment = created.body
+            assert payment["purpose"] == "package" and payment["package_id"] == package["package_id"]
+            assert payment["amount_fen"] == package["total_fen"] and payment["client_secret"].startswith(ref)
+            assert payment["charge_fen"] == package["total_fen"] + payment["fee_fen"] > package["total_fen"]
+            again = api.post(path, {"channel": "card"}, user=ALICE).body
+            assert again["payment_id"] == payment["payment_id"] and len(stripe.created()) == 1
+            assert api.post(path, {"channel": "card"}, user=BOB).status == 404
+            done = stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment))
+            assert done.status == 200, done.body
+            redelivered = stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment))
+            assert redelivered.body["duplicate"]
+        shown = api.get(f"/packages/{package['package_id']}", user=ALICE).body
+        assert shown["status"] == "paid"
+        state = wallet(api)
+        assert state["balance_fen"] == before
+        assert [(e["kind"], e["amount_fen"]) for e in state["entries"][:2]] == [
+            ("package_payment", -package["total_fen"]),
+            ("payment_received", package["total_fen"]),
+        ]
+        assert api.post(path, {"channel": "card"}, user=ALICE).status == 409  # paid: nothing to collect
+
+    def test_a_package_paid_through_the_simulated_provider_too(self, api, shop):
+        from tests.integration.conftest import send_webhook
+        from tests.integration.test_packages import stored, submit
+
+        package = submit(api, stored(api)).body
+        payment = api.post(
+            f"/packages/{package['package_id']}/checkout", {"channel": "paypal"}, user=ALICE
+        ).body
+        assert send_webhook(api, payment["payment_id"], payment["charge_fen"]).status == 200
+        assert api.get(f"/packages/{package['package_id']}", user=ALICE).body["status"] == "paid"
