@@ -124,6 +124,14 @@ class PaymentStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class WithdrawalStatus(StrEnum):
+    """A customer's request for wallet money back to the payment methods it came from."""
+
+    REQUESTED = "requested"  # the money is held off the wallet; staff approve or reject
+    REFUNDED = "refunded"
+    REJECTED = "rejected"
+
+
 class Settlement(StrEnum):
     """How a price difference (an item's purchase, a package's packing) was settled."""
 
@@ -150,6 +158,7 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
+    WITHDRAWALS = "withdrawal_requested"  # withdrawals waiting for staff
 
 
 @dataclass(frozen=True)
@@ -495,6 +504,20 @@ PAYMENT = Lifecycle(
     ],
 )
 
+# a withdrawal: approving refunds through the providers (chalicelib/withdrawals.py), rejecting returns the
+# held money to the wallet
+WITHDRAWAL = Lifecycle(
+    "withdrawal",
+    WithdrawalStatus,
+    [
+        Transition(
+            "approve", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REFUNDED, (R,), ("decided_at",)
+        ),
+        Transition("reject", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REJECTED, (R,), ("decided_at",)),
+    ],
+    queues={WithdrawalStatus.REQUESTED: Q.WITHDRAWALS},
+)
+
 # the settlement of an item's purchase price or a package's final charge (a word in its purchase/packed
 # record, not a status attribute): recorded once, then settled by the customer when it waits for them
 SETTLEMENT = Lifecycle(
@@ -530,6 +553,7 @@ LIFECYCLES = {
     "photo": PHOTO,
     "outbox": OUTBOX,
     "payment": PAYMENT,
+    "withdrawal": WITHDRAWAL,
     "settlement": SETTLEMENT,
 }
 

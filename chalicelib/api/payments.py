@@ -8,13 +8,23 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import metrics, payments
+from chalicelib import metrics, payments, withdrawals
 from chalicelib.errors import ApiError, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment as StoredPayment
-from chalicelib.responses.wallet import Payment, StaffPayment, StaffPaymentPage, WebhookAck
+from chalicelib.models.withdrawals import Withdrawal as StoredWithdrawal
+from chalicelib.responses.wallet import (
+    Payment,
+    StaffPayment,
+    StaffPaymentPage,
+    StaffWithdrawal,
+    StaffWithdrawalPage,
+    WebhookAck,
+    Withdrawal,
+    WithdrawalPage,
+)
 from chalicelib.rules.charges import channels
-from chalicelib.schemas import Body, example
+from chalicelib.schemas import Body, Text, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 log = get_logger("api.payments")
@@ -22,6 +32,8 @@ log = get_logger("api.payments")
 bp = Blueprint(__name__)
 
 FINANCE = ("admin",)
+REVIEWER = ("reviewer",)
+MAX_WITHDRAWAL_FEN = 10_000_000
 
 
 @route(bp, "/payments/stripe/webhook", "POST", public=True, response=WebhookAck)
@@ -102,3 +114,75 @@ def pay_package_from_wallet(payment: StoredPayment) -> None:
         log.info(
             "package not paid from its payment", extra={"payment_id": payment.payment_id, "code": exc.code}
         )
+
+
+# --- withdrawals ---------------------------------------------------------------------------------
+
+
+class WithdrawalBody(Body):
+    """Wallet money to send back to the payment methods it came from."""
+
+    model_config = example({"amount_fen": 20000})
+
+    amount_fen: Annotated[
+        int,
+        Field(
+            ge=100, le=MAX_WITHDRAWAL_FEN, description="Held off the wallet at once; refunded once approved."
+        ),
+    ]
+
+
+class WithdrawalRejectBody(Body):
+    """Why the withdrawal is refused (the held amount returns to the wallet)."""
+
+    model_config = example({"reason": "Please contact support about the disputed payment first."})
+
+    reason: Text
+
+
+@route(bp, "/wallet/withdrawals", "POST", body=WithdrawalBody, status=201, money=True, response=Withdrawal)
+def request_withdrawal(req: Req) -> StoredWithdrawal:
+    """Ask for wallet money back to the original payment methods (newest payments first): the amount is
+    held off the wallet until staff approve (refunded through the providers) or reject (returned)."""
+    return withdrawals.request(req.user.user_id, req.body.amount_fen)
+
+
+@route(bp, "/wallet/withdrawals", query=("limit", "cursor"), response=WithdrawalPage)
+def list_withdrawals(req: Req) -> WithdrawalPage:
+    """The caller's withdrawals, newest first."""
+    page, last = withdrawals.list_own(req.user.user_id, page_limit(req), decode_cursor(req))
+    return WithdrawalPage.build(items=[Withdrawal.of(w) for w in page], next_cursor=encode_cursor(last))
+
+
+@route(bp, "/staff/withdrawals", groups=REVIEWER, query=("limit", "cursor"), response=StaffWithdrawalPage)
+def list_waiting_withdrawals(req: Req) -> StaffWithdrawalPage:
+    """Withdrawals waiting for a decision, oldest first."""
+    page, last = withdrawals.waiting(page_limit(req), decode_cursor(req))
+    return StaffWithdrawalPage.build(
+        items=[StaffWithdrawal.of(w) for w in page], next_cursor=encode_cursor(last)
+    )
+
+
+@route(
+    bp, "/staff/withdrawals/{withdrawal_id}/approve", "POST", groups=REVIEWER, money=True, response=Withdrawal
+)
+@performs("withdrawal.approve")
+def approve_withdrawal(req: Req, withdrawal_id: str) -> StoredWithdrawal:
+    """Refund the withdrawal through the providers of the customer's payments (503 if one is down:
+    nothing recorded, approve again)."""
+    return withdrawals.approve(withdrawal_id, req.user.user_id)
+
+
+@route(
+    bp,
+    "/staff/withdrawals/{withdrawal_id}/reject",
+    "POST",
+    groups=REVIEWER,
+    body=WithdrawalRejectBody,
+    money=True,
+    response=Withdrawal,
+)
+@performs("withdrawal.reject")
+def reject_withdrawal(req: Req, withdrawal_id: str) -> StoredWithdrawal:
+    """Refuse the withdrawal: the held amount returns to the wallet."""
+    return withdrawals.reject(withdrawal_id, req.user.user_id, req.body.reason)
