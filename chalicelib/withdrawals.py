@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from chalicelib import clock, ids, payments, providers, uow
-from chalicelib.errors import NotFound, ValidationError
+from chalicelib import clock, ids, payments, providers, uow, wallet
+from chalicelib.errors import InsufficientFunds, NotFound, ValidationError
 from chalicelib.lifecycle import WITHDRAWAL, PaymentStatus, Queue, WithdrawalStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment
@@ -79,6 +79,8 @@ def plan(user_id: str, amount_fen: int) -> list[Part]:
 
 
 def request(user_id: str, amount_fen: int) -> Withdrawal:
+    if wallet.balance_fen(user_id) < amount_fen:  # the unit checks it again, atomically
+        raise InsufficientFunds("The wallet balance is less than the amount to withdraw.")
     plan(user_id, amount_fen)  # 400 early when the payments cannot take it back
 
     def unit() -> uow.Unit:
