@@ -361,10 +361,11 @@ class TestWithdrawals:
         )
 
     def test_more_than_the_payments_can_take_back_is_refused(self, api, stripe):
-        settled_top_up(api, stripe, 10000)
-        too_much = api.post("/wallet/withdrawals", {"amount_fen": 10001}, user=ALICE)
+        settled_top_up(api, stripe, 10000, fee=330)  # 120 of the quoted fee back: not paid in by a card
+        too_much = api.post("/wallet/withdrawals", {"amount_fen": 10120}, user=ALICE)
         assert too_much.status == 400 and "10000" in too_much.body["error"]["message"]
-        assert wallet(api)["balance_fen"] == 10000
+        assert api.post("/wallet/withdrawals", {"amount_fen": 10121}, user=ALICE).status == 409
+        assert wallet(api)["balance_fen"] == 10120
 
     def test_a_rejected_withdrawal_returns_the_held_money(self, api, stripe):
         settled_top_up(api, stripe, 10000)
