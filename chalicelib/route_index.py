@@ -107,4 +107,15 @@ ROUTES_BY_MODULE = {
         ("POST", "/staff/withdrawals/{withdrawal_id}/reject"),
         ("POST", "/wallet/withdrawals"),
     ],
+    "chalicelib.api.messages": [
+        ("GET", "/orders/{order_id}/messages"),
+        ("GET", "/packages/{package_id}/messages"),
+        ("GET", "/staff/messages"),
+        ("GET", "/staff/orders/{order_id}/messages"),
+        ("GET", "/staff/packages/{package_id}/messages"),
+        ("POST", "/orders/{order_id}/messages"),
+        ("POST", "/packages/{package_id}/messages"),
+        ("POST", "/staff/orders/{order_id}/messages"),
+        ("POST", "/staff/packages/{package_id}/messages"),
+    ],
 }

@@ -14,6 +14,7 @@ def all_models() -> list[type]:
         commerce,
         currency,
         jobs,
+        messages,
         outbox,
         packages,
         photos,
@@ -31,4 +32,5 @@ def all_models() -> list[type]:
         *currency.MODELS,
         *outbox.MODELS,
         *withdrawals.MODELS,
+        *messages.MODELS,
     ]

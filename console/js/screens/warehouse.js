@@ -521,6 +521,7 @@ export async function packageDetail(view, packageId) {
   const parts = [
     h("p", { class: "crumbs" }, h("a", { href: "#/packing" }, "Packing")),
     h("h1", {}, `Package ${shortId(pkg.package_id)}`),
+    h("p", {}, h("a", { href: `#/messages/package/${pkg.package_id}` }, "Messages with the customer")),
     h(
       "dl",
       { class: "facts" },
