@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from chalicelib import auth, clock, config, currency, db, ids, lifecycle, money, refunds, storage, uow
+from chalicelib import (
+    auth,
+    clock,
+    config,
+    currency,
+    db,
+    ids,
+    lifecycle,
+    money,
+    photo_requests,
+    refunds,
+    storage,
+    uow,
+)
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
@@ -105,6 +118,11 @@ def resolve(
             work.write(storage.reread_reminders([storage.reread_day(item, clock.now())]))
         if resolution == "return":  # a received item also leaves the inspection queue
             also += [Item.stored_by.remove(), Item.deadline_key.remove()]
+            # paid extra photos not taken yet can no longer be: their fee goes back in this transaction
+            refund, unchanged = photo_requests.refund_on_exit(
+                work, item, "the item was returned to the merchant"
+            )
+            also, when = [*also, *refund], when & unchanged
             work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))
         else:
             if allowed is not None:

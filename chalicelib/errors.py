@@ -21,6 +21,11 @@ CODES: dict[str, str] = {
     "out_of_stock": "409: the shop cannot supply some lines (`details`: the lines).",
     "not_declarable": "409: the tracking number is already awaited for another customer.",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
+    # paid extra photos (chalicelib/photo_requests.py)
+    "photo_request_open": "409: paid extra photos of the item are still owed (one at a time; packing waits).",
+    "package_sealed": "409: the item is in a packed package: no more photos can be taken of it.",
+    "not_photographable": "409: the item is not an inspected item in our warehouse.",
+    "photos_missing": "409: no photo was uploaded since the photo request.",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",
     "too_many_requests": "429: over a quota (`details[0].retry_after_seconds`).",

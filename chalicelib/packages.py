@@ -15,7 +15,19 @@ from datetime import timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
+from chalicelib import (
+    clock,
+    config,
+    currency,
+    db,
+    ids,
+    lifecycle,
+    money,
+    photo_requests,
+    storage,
+    uow,
+    wallet,
+)
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
@@ -578,8 +590,10 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
                     "package_payment_due",
                     {"package_id": package_id, "amount": money.format_cny(due)},
                 )
+            items = package_items(package)
+            photo_requests.guard_packing(work, items)  # paid extra photos are taken before sealing
             # as committed (db.assign and the move set it in memory); a paid package has no review yet
-            work.result = PackageResult(package, package_items(package))
+            work.result = PackageResult(package, items)
             return work
 
         return unit

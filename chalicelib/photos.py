@@ -182,13 +182,20 @@ def _item(item_id: str):
         raise NotFound("No such item.") from None
 
 
+def _in_unsealed_package(item) -> bool:
+    """Packaged but not packed yet: still on our shelf, so paid extra photos can be delivered."""
+    from chalicelib import photo_requests
+
+    return item.status == lifecycle.ItemStatus.IN_PACKAGE and photo_requests.deliverable(item)
+
+
 def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
     """A presigned POST for one photo of an item that is physically in the warehouse."""
     item = _item(item_id)
-    if item.status not in PHOTOGRAPHABLE:
+    if item.status not in PHOTOGRAPHABLE and not _in_unsealed_package(item):
         raise Conflict(
             f"The item is {item.status}: photos are taken while it is in the warehouse "
-            f"({', '.join(PHOTOGRAPHABLE)})."
+            f"({', '.join(PHOTOGRAPHABLE)}, or in a package not packed yet)."
         )
     if len(_map(item.photos)) >= MAX_PHOTOS_PER_ITEM:
         raise Conflict(f"The item already has {MAX_PHOTOS_PER_ITEM} photos.")

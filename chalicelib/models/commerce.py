@@ -177,6 +177,7 @@ class Item(Model):
     deadline_key = UnicodeAttribute(null=True)
     package_id = UnicodeAttribute(null=True)
     open_case_id = UnicodeAttribute(null=True)
+    photo_request_id = UnicodeAttribute(null=True)  # a paid photo request the warehouse still owes
     # storage reminders per threshold in days: "pending:<batch id>" while being sent, then "sent:<time>"
     reminders = MapAttribute(default=dict)
     storage_extended_days = NumberAttribute(default=0)
