@@ -102,4 +102,8 @@ ROUTES_BY_MODULE = {
         ("GET", "/currencies"),
         ("PUT", "/me/preferences"),
     ],
+    "chalicelib.api.payments": [
+        ("GET", "/staff/payments"),
+        ("POST", "/payments/stripe/webhook"),
+    ],
 }
