@@ -110,7 +110,7 @@ class PhotoRequestStatus(StrEnum):
     """A customer's paid request for more photos of an inspected item (chalicelib/photo_requests.py)."""
 
     REQUESTED = "requested"  # paid, on the warehouse's photo-request queue
-    DONE = "done"  # the extra photos are uploaded and the customer told
+    COMPLETED = "completed"  # the extra photos are uploaded and the customer told
     REFUNDED = "refunded"  # could not be delivered (the item left us): the fee went back to the wallet
 
 
@@ -158,7 +158,7 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
-    PHOTO_REQUESTS = "photo_requests"  # paid extra photos the warehouse owes a customer
+    PHOTO_REQUESTS = "photos_owed"  # paid extra photos the warehouse owes a customer
 
 
 @dataclass(frozen=True)
@@ -487,7 +487,9 @@ PHOTO_REQUEST = Lifecycle(
     "photo request",
     PhotoRequestStatus,
     [
-        Transition("complete", (PhotoRequestStatus.REQUESTED,), PhotoRequestStatus.DONE, (W,), ("done_at",)),
+        Transition(
+            "complete", (PhotoRequestStatus.REQUESTED,), PhotoRequestStatus.COMPLETED, (W,), ("completed_at",)
+        ),
         Transition(
             "refund",
             (PhotoRequestStatus.REQUESTED,),

@@ -38,8 +38,7 @@ log = get_logger("photo_requests")
 SERVICE = "extra_photos"  # the value-added service whose fee a request costs
 # items on a shelf with a running storage clock, inspected
 STORED = lifecycle.CLOCK_RUNNING
-# a package not packed yet (its items can still be taken out and photographed)
-UNSEALED = lifecycle.PACKAGE.sources("pay", "pack")
+UNSEALED = photos.UNSEALED  # a package not packed yet: its items can still be photographed
 MAX_LINKS = 10  # photo links in the email (the event is one DynamoDB item)
 
 
@@ -51,20 +50,9 @@ def fee_fen() -> int:
     return int(found.fee_fen) if found is not None else 0
 
 
-def _package_status(package_id: str | None) -> str | None:
-    from chalicelib.models.packages import Package
-
-    try:
-        return Package.get(package_id, consistent_read=True).status if package_id else None
-    except Package.DoesNotExist:
-        return None
-
-
 def deliverable(item: Item) -> bool:
     """Whether the warehouse can still photograph the item: stored, or in a package not sealed yet."""
-    if item.status in STORED:
-        return True
-    return item.status == ItemStatus.IN_PACKAGE and _package_status(item.package_id) in UNSEALED
+    return item.status in STORED or photos.in_unsealed_package(item)
 
 
 def request(user_id: str, item_id: str, note: str | None) -> PhotoRequest:
@@ -84,7 +72,7 @@ def request(user_id: str, item_id: str, note: str | None) -> PhotoRequest:
             )
         when = Item.photo_request_id.does_not_exist() & lifecycle.ITEM.check(Item, item.status)
         if item.status == ItemStatus.IN_PACKAGE:
-            if _package_status(item.package_id) not in UNSEALED:
+            if photos.package_status(item.package_id) not in UNSEALED:
                 raise Conflict(
                     "The item is packed in a sealed package: no more photos can be taken of it.",
                     code="package_sealed",
@@ -174,7 +162,7 @@ def complete(request_id: str, staff_id: str) -> tuple[PhotoRequest, Item]:
     now = clock.now_iso()
     work = uow.Unit(result=(photo_request, item))
     done = lifecycle.PHOTO_REQUEST.move(
-        photo_request, "complete", now=now, also=[PhotoRequest.done_by.set(staff_id)]
+        photo_request, "complete", now=now, also=[PhotoRequest.completed_by.set(staff_id)]
     )
     work.update(photo_request, *done)
     mine = Item.photo_request_id == request_id

@@ -68,8 +68,8 @@ class PhotoRequest(Model):
     photos_before = NumberAttribute(default=0)  # the item's photos when it was asked for
     status = UnicodeAttribute(default=PhotoRequestStatus.REQUESTED)  # lifecycle.PHOTO_REQUEST
     created_at = UnicodeAttribute()
-    done_at = UnicodeAttribute(null=True)
-    done_by = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    completed_by = UnicodeAttribute(null=True)
     refunded_at = UnicodeAttribute(null=True)
     refund_reason = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)

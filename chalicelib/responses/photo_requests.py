@@ -6,7 +6,7 @@ from typing import Any, Self
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.lifecycle import PhotoRequestStatus
+from chalicelib.lifecycle import ItemStatus, PhotoRequestStatus
 from chalicelib.models import commerce
 from chalicelib.models import photos as stored
 from chalicelib.responses.base import Fen, Out, Timestamp
@@ -16,16 +16,16 @@ _REQUEST_EXAMPLE = {
     "item_id": "itm_01JDQ3Z8K2M4N6P8R0S2T4V6X8",
     "note": "Please photograph the collar label and the seams up close.",
     "fee_fen": 600,
-    "status": "requested",
+    "status": PhotoRequestStatus.REQUESTED.value,
     "created_at": "2026-12-06T09:30:00Z",
-    "done_at": None,
+    "completed_at": None,
     "refunded_at": None,
 }
 
 
 class PhotoRequest(Out):
     """A paid request for more photos of an inspected item: `requested` (on the warehouse's queue),
-    `done` (photos uploaded, the customer emailed) or `refunded` (the item left us first)."""
+    `completed` (photos uploaded, the customer emailed) or `refunded` (the item left us first)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_REQUEST_EXAMPLE]})
 
@@ -35,7 +35,7 @@ class PhotoRequest(Out):
     fee_fen: Fen = Field(description="Charged from the wallet (the `extra_photos` service's fee).")
     status: PhotoRequestStatus
     created_at: Timestamp
-    done_at: Timestamp | None
+    completed_at: Timestamp | None
     refunded_at: Timestamp | None
 
     @classmethod
@@ -47,7 +47,7 @@ class PhotoRequest(Out):
             fee_fen=int(request.fee_fen or 0),
             status=request.status,
             created_at=request.created_at,
-            done_at=request.done_at,
+            completed_at=request.completed_at,
             refunded_at=request.refunded_at,
             **extra,
         )
@@ -67,7 +67,7 @@ class StaffPhotoRequest(PhotoRequest):
                     **_REQUEST_EXAMPLE,
                     "user_id": "user-alice",
                     "title": "Cotton T-shirt",
-                    "item_status": "in_warehouse",
+                    "item_status": ItemStatus.IN_WAREHOUSE.value,
                     "package_id": None,
                     "photo_count": 2,
                     "new_photo_count": 0,

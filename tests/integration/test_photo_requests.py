@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from chalicelib import clock, photo_requests
+from chalicelib import clock, photos
 from chalicelib.models.commerce import Item
 from chalicelib.models.photos import PhotoRequest
 from infra.local.job import scheduled_event
@@ -86,7 +86,7 @@ def test_value_added_services_are_available_for_purchase_as_needed_more_photos_o
     assert queue(api)[0]["new_photo_count"] == 1
     done = api.post(done_path, user=WAREHOUSE)
     assert done.status == 200, done.body
-    assert done.body["status"] == "done" and done.body["done_at"]
+    assert done.body["status"] == "completed" and done.body["completed_at"]
     assert queue(api) == []
     assert Item.get(item_id).photo_request_id is None
     (email,) = emails("photo_request_done")
@@ -185,7 +185,7 @@ def test_a_request_racing_the_packing_is_refused_and_charges_nothing(api, monkey
     """The packer seals the box between the request's read (unsealed) and its commit: the transaction's
     check of the package's status fails, the rebuilt request sees the sealed package."""
     item_id, package_id = _packaged(api, services=(), pay=True)
-    real = photo_requests._package_status
+    real = photos.package_status
     calls = []
 
     def packed_meanwhile(pid):
@@ -195,7 +195,7 @@ def test_a_request_racing_the_packing_is_refused_and_charges_nothing(api, monkey
             return "paid"  # what the request read before the packer sealed it
         return real(pid)
 
-    monkeypatch.setattr(photo_requests, "_package_status", packed_meanwhile)
+    monkeypatch.setattr(photos, "package_status", packed_meanwhile)
     late = ask(api, item_id)
     assert late.status == 409 and late.body["error"]["code"] == "package_sealed", late.body
     assert len(calls) == 2  # the lost race was rebuilt from fresh reads
