@@ -126,13 +126,10 @@ def _request(request_id: str) -> PhotoRequest:
 
 
 def new_photos(photo_request: PhotoRequest, item: Item) -> list[dict]:
-    """The item's photos ingested since the request (their stored entries), oldest first."""
-    since = [
-        e
-        for e in photos.attached(item).values()
-        if str(e.get("uploaded_at") or "") >= photo_request.created_at
-    ]
-    return sorted(since, key=lambda e: str(e.get("uploaded_at") or ""))
+    """The item's photos ingested since the request (their stored entries), oldest first: those beyond
+    the count it had when asked (S3's upload times and our clock are not compared)."""
+    entries = sorted(photos.attached(item).items(), key=lambda p: (str(p[1].get("uploaded_at") or ""), p[0]))
+    return [entry for _, entry in entries[int(photo_request.photos_before or 0) :]]
 
 
 def _links(entries: list[dict]) -> list[str]:
