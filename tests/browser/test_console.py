@@ -44,7 +44,15 @@ def test_each_staff_group_sees_only_its_screens(console):
     expected = {
         flows.REVIEWER: ({"Review queue", "Purchasing", "After-sales"}, "Review queue"),
         flows.WAREHOUSE: (
-            {"Inbound scan", "Exceptional parcels", "Inspection", "Packing", "Destruction", "After-sales"},
+            {
+                "Inbound scan",
+                "Exceptional parcels",
+                "Inspection",
+                "Packing",
+                "Photo requests",
+                "Destruction",
+                "After-sales",
+            },
             "Inbound scan",
         ),
         flows.ADMIN: (
@@ -56,6 +64,7 @@ def test_each_staff_group_sees_only_its_screens(console):
                 "Exceptional parcels",
                 "Inspection",
                 "Packing",
+                "Photo requests",
                 "Destruction",
                 "After-sales",
             },

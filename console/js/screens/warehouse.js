@@ -253,7 +253,8 @@ export async function inspectionQueue(view) {
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
 
-function photoPanel(item) {
+/** QC photos of an item: upload (straight to S3) and the thumbnails (also the photo-request screen's). */
+export function photoPanel(item) {
   const thumbs = h("ul", { class: "thumbs", "aria-label": "QC photos" });
   const status = h("ul", { class: "uploads", "aria-live": "polite" });
   const box = errorBox();
