@@ -81,6 +81,19 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Pay the difference from your wallet to have the item bought, or decline it to cancel the item\n"
         "with a refund of {{refund}} to your wallet.\n",
     ),
+    "item_unavailable": (
+        "Item {{item_id}} could not be bought: {{refund}} refunded",
+        'We could not buy "{{title}}" (item {{item_id}}, order {{order_id}}): {{reason}}.\n{{note}}\n\n'
+        "{{refund}} (what you paid for it, and its shop's domestic shipping when nothing else comes from\n"
+        "that shop) has been returned to your wallet balance. {{closed}}\n",
+    ),
+    "replacement_offered": (
+        "Item {{item_id}}: the shop has another option for you",
+        'The shop cannot supply "{{title}}" ({{ordered}}) as ordered, but has {{offered}} in stock at\n'
+        "{{price}} per unit (a difference of {{difference}} for your quantity). {{note}}\n\n"
+        "Accept it to have it bought (a higher price is charged from your wallet, a lower one refunded),\n"
+        "or decline it to cancel the item with a refund of {{refund}} to your wallet.\n",
+    ),
     "package_payment_due": (
         "Package {{package_id}}: {{amount}} more is due after packing",
         "We packed package {{package_id}}. Its measured weight and size cost {{amount}} more than you paid,\n"
@@ -101,6 +114,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Package {{package_id}} marked as delivered",
         "Package {{package_id}} shipped {{days}} days ago, so we have marked it delivered.\n"
         "If it has not arrived, reply to this email. You can still rate our service.\n",
+    ),
+    # staff replies of one thread within MESSAGE_EMAIL_BATCH_MINUTES, in one email (jobs/message_emails.py);
+    # the bodies are plain text: `{{body}}` is HTML-escaped by SES in the HTML part
+    "staff_replied": (
+        "Our staff replied about your {{kind}} {{subject_id}}",
+        "Our staff replied about your {{kind}} {{subject_id}} ({{count}} new message(s)):\n\n"
+        "{{#each replies}}{{created_at}}\n{{body}}\n\n{{/each}}"
+        "Read and answer them in the messages of your {{kind}}.\n",
     ),
 }
 

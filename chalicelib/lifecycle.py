@@ -143,6 +143,23 @@ class Settlement(StrEnum):
     DECLINED = "declined"
 
 
+class ReplacementState(StrEnum):
+    """A replacement SKU staff offered for an item the shop cannot supply (a word in the item's record)."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # staff marked the item unavailable while the offer was open
+
+
+class ServiceWork(StrEnum):
+    """A paid value-added service of a package as the packer's work item (issue 24, part 3)."""
+
+    TO_DO = "to_do"  # paid for, not done yet: the package cannot be packed
+    PERFORMED = "performed"  # ticked off by the packer (with a photo where it makes sense)
+    REFUNDED = "refunded"  # could not be done: its price went back to the wallet
+
+
 class Queue(StrEnum):
     """Staff work queues (`queue_key = "<queue>#<shard>"`, chalicelib/queues.py)."""
 
@@ -159,6 +176,8 @@ class Queue(StrEnum):
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
     PHOTO_REQUESTS = "photos_owed"  # paid extra photos the warehouse owes a customer
+    AWAITING_REPLACEMENT = "awaiting_replacement"  # a replacement SKU offered, the customer decides
+    UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
 
 
 @dataclass(frozen=True)
@@ -378,6 +397,12 @@ ITEM = Lifecycle(
         Transition("await_difference", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_PAYMENT),
         Transition("pay_difference", (I.PURCHASING,), I.PURCHASED, (C,)),
         Transition("decline_difference", (I.PURCHASING,), I.CANCELLED, (C,)),
+        # purchasing exceptions (issue 22): the shop cannot supply the item (out of stock, delisted,
+        # refused); before it ships, staff cancel it with a refund, or offer another SKU of the product
+        Transition("mark_unavailable", (I.PURCHASING, I.PURCHASED), I.CANCELLED, (R,)),
+        Transition("offer_replacement", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_REPLACEMENT),
+        Transition("accept_replacement", (I.PURCHASING,), I.PURCHASING, (C,)),
+        Transition("decline_replacement", (I.PURCHASING,), I.CANCELLED, (C,)),
         Transition("ship_domestic", (I.PURCHASED,), I.SHIPPED_DOMESTIC, (R,)),
         Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,), ("received_at",)),
         Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,), INSPECTED),
@@ -415,6 +440,8 @@ ORDER = Lifecycle(
         Transition(
             "cancel", (O.PENDING_PAYMENT, O.PENDING_REVIEW, O.APPROVED), O.CANCELLED, (C,), ("cancelled_at",)
         ),
+        # its last live item was cancelled after approval (unavailable, a declined replacement or price)
+        Transition("close_cancelled", (O.APPROVED,), O.CANCELLED, (R, C), ("cancelled_at",)),
     ],
     queues={O.PENDING_REVIEW: Q.PENDING_REVIEW, O.APPROVED: Q.APPROVED},
 )
@@ -536,6 +563,29 @@ SETTLEMENT = Lifecycle(
     starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
 )
 
+# a replacement offer (the item's `replacement.state`): made once, then decided by the customer, or
+# withdrawn when staff mark the item unavailable meanwhile
+REPLACEMENT = Lifecycle(
+    "replacement offer",
+    ReplacementState,
+    [
+        Transition("accept", (ReplacementState.OFFERED,), ReplacementState.ACCEPTED, (C,)),
+        Transition("decline", (ReplacementState.OFFERED,), ReplacementState.DECLINED, (C,)),
+        Transition("withdraw", (ReplacementState.OFFERED,), ReplacementState.WITHDRAWN, (R,)),
+    ],
+)
+
+# a paid service's work item (a word in the package's `service_work` map, not a status attribute): ticked
+# off or refunded by the packer before the package may be packed (chalicelib/service_work.py)
+SERVICE_WORK = Lifecycle(
+    "package service",
+    ServiceWork,
+    [
+        Transition("perform", (ServiceWork.TO_DO,), ServiceWork.PERFORMED, (W,)),
+        Transition("refund", (ServiceWork.TO_DO,), ServiceWork.REFUNDED, (W,)),
+    ],
+)
+
 OUTBOX = Lifecycle(
     "outbox event",
     OutboxStatus,
@@ -547,6 +597,30 @@ OUTBOX = Lifecycle(
         Transition("refuse", (OutboxStatus.SENDING,), OutboxStatus.UNDELIVERABLE, (S,)),
     ],
     starts=(OutboxStatus.PENDING,),  # written with the change that causes it
+)
+
+# --- message threads (chalicelib/messages.py): one per order or package ----------------------------------
+
+
+class ThreadStatus(StrEnum):
+    """A customer-staff message thread on an order or a package."""
+
+    UNANSWERED = "unanswered"  # the last message is the customer's: on the staff queue
+    ANSWERED = "answered"  # the last message is staff's
+
+
+TH = ThreadStatus
+THREAD = Lifecycle(
+    "message thread",
+    ThreadStatus,
+    [
+        # a customer message (a follow-up keeps the waiting time of the first unanswered one)
+        Transition("ask", (TH.ANSWERED, TH.UNANSWERED), TH.UNANSWERED, (C,)),
+        # a staff message (a second reply before the customer writes again changes nothing else)
+        Transition("answer", (TH.UNANSWERED, TH.ANSWERED), TH.ANSWERED, (R, W)),
+    ],
+    starts=(TH.UNANSWERED, TH.ANSWERED),  # created by its first message, the customer's or staff's
+    queues={TH.UNANSWERED: Q.UNANSWERED},
 )
 
 LIFECYCLES = {
@@ -561,6 +635,9 @@ LIFECYCLES = {
     "payment": PAYMENT,
     "settlement": SETTLEMENT,
     "photo_request": PHOTO_REQUEST,
+    "replacement": REPLACEMENT,
+    "service": SERVICE_WORK,
+    "thread": THREAD,
 }
 
 # --- named sets, derived from the table ---------------------------------------------------------------
@@ -605,7 +682,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT, PHOTO_REQUEST):
+    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT, PHOTO_REQUEST):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")
@@ -682,6 +759,7 @@ def openapi_schemas() -> dict:
         (PACKAGE, "PackageStatus"),
         (PARCEL, "ParcelStatus"),
         (CASE, "CaseStatus"),
+        (THREAD, "ThreadStatus"),
     ):
         moves = "; ".join(
             f"{t.action}: {'/'.join(s.value for s in t.sources)} -> {t.target.value}"

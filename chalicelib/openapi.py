@@ -21,7 +21,7 @@ from typing import Any
 
 from chalicelib import web
 from chalicelib.errors import CODES
-from chalicelib.lifecycle import ParcelStatus
+from chalicelib.lifecycle import ParcelStatus, ThreadStatus
 
 VERSION = "1.1.0"
 TITLE = "Procure storefront and staff API"
@@ -59,7 +59,7 @@ ERROR_SCHEMA = {
                     "description": "validation_error: one entry per bad field (`field`, `problem`). "
                     "price_changed: one per line that moved beyond the tolerance (the new price to show "
                     "the customer). out_of_stock: one per line the shop cannot supply. too_many_requests: "
-                    "`retry_after_seconds`.",
+                    "`retry_after_seconds`. services_not_done: one per paid service still to do (`service`).",
                     "items": {
                         "type": "object",
                         "properties": {
@@ -80,6 +80,10 @@ ERROR_SCHEMA = {
                             "retry_after_seconds": {
                                 "type": "integer",
                                 "description": "too_many_requests: when the marketplace quota renews.",
+                            },
+                            "service": {
+                                "type": "string",
+                                "description": "services_not_done: a paid service still to do.",
                             },
                         },
                     },
@@ -237,6 +241,7 @@ def _status_enums() -> dict[str, list[str]]:
         "item_queue": list(purchasing.ITEM_QUEUES),
         "package_queue": list(packages.STAFF_QUEUES),
         "parcel_queue": [ParcelStatus.EXCEPTIONAL],
+        "message_queue": [ThreadStatus.UNANSWERED],
     }
 
 
@@ -319,14 +324,15 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
         if name == "status" and spec.name in enums:
             parameter["schema"] = {"type": "string", "enum": enums[spec.name]}
         parameters.append(parameter)
-    if spec.money:
+    if spec.keyed:
+        effect = "move no money twice" if spec.money else "change nothing twice"
         parameters.append(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "Retries with the same key and body return the first response and move "
-                "no money twice; the same key with another body is a 409 conflict.",
+                "description": f"Retries with the same key and body return the first response and {effect}; "
+                "the same key with another body is a 409 conflict.",
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
             }
         )
@@ -778,6 +784,8 @@ TAGS: dict[str, str] = {
     "orders": "The customer's cart, quotes and orders: create, pay, cancel, confirm, after-sales.",
     "wallet": "The customer's wallet balance and ledger, top-ups and payment channels; the provider webhook.",
     "packages": "Consolidation of stored items into packages: quote, create, pay, pack, ship, track.",
+    "package_work": "The packer's checklist: each paid service of a package performed, or refunded when "
+    "it cannot be done, before packing.",
     "storage": "Warehouse storage: the 90-day limit, paid extensions, the destruction queue.",
     "photos": "Inspection photos: staff uploads, the photos of an item.",
     "photo_requests": "Paid extra photos of an inspected item: the request and the warehouse's queue.",
@@ -787,6 +795,7 @@ TAGS: dict[str, str] = {
     "identity": "The signed-in user (`/me`) and the service's health.",
     "payments": "Payment providers' signed webhooks (Stripe) and the payments staff must look at.",
     "docs": "This document (`GET /openapi.json`).",
+    "messages": "Customer-staff message threads on orders and packages; the staff queue of unanswered ones.",
 }
 COMPONENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 

@@ -199,7 +199,8 @@ def in_unsealed_package(item) -> bool:
 
 
 def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
-    """A presigned POST for one photo of an item that is physically in the warehouse."""
+    """A presigned POST for one photo of an item that is physically in the warehouse (stored, or in a
+    package being packed)."""
     item = _item(item_id)
     if item.status not in PHOTOGRAPHABLE and not in_unsealed_package(item):
         raise Conflict(

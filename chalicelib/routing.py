@@ -31,9 +31,11 @@ BLUEPRINTS = (
     "chalicelib.api.warehouse",
     "chalicelib.api.storage",
     "chalicelib.api.packages",
+    "chalicelib.api.package_work",
     "chalicelib.api.docs",
     "chalicelib.api.currencies",
     "chalicelib.api.payments",
+    "chalicelib.api.messages",
 )
 INDEX_FILE = Path(__file__).with_name("route_index.py")
 

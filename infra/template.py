@@ -144,6 +144,8 @@ FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
     # reminders and notices are outbox events written with their changes; no photos, no queue
     "storage_sweep": ("Logs", "Tables", "TableIndexes", "Tracing"),
     "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Tracing"),
+    # staff replies due to be emailed: outbox events written in the threads' transactions
+    "message_emails": ("Logs", "Tables", "TableIndexes", "Tracing"),
     # counts overdue reviews (one Query per queue shard)
     "heartbeat": ("Logs", "Tables", "TableIndexes", "Tracing"),
     # reads the rate source over HTTPS (no AWS call) and writes the exchange-rates table (no index)

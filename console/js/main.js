@@ -8,6 +8,7 @@ import * as review from "./screens/review.js";
 import * as warehouse from "./screens/warehouse.js";
 import * as admin from "./screens/admin.js";
 import * as photoRequests from "./screens/photo_requests.js";
+import * as messages from "./screens/messages.js";
 
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
 
@@ -38,6 +39,8 @@ const ROUTES = [
   [/^#\/photo-requests\/([\w-]+)$/, ["warehouse"], "Photo request", photoRequests.detail, false],
   [/^#\/destruction$/, ["warehouse"], "Destruction", warehouse.destruction, true],
   [/^#\/after-sales$/, ["reviewer", "warehouse"], "After-sales", warehouse.afterSales, true],
+  [/^#\/messages$/, ["reviewer", "warehouse"], "Messages", messages.queue, true],
+  [/^#\/messages\/(order|package)\/([\w-]+)$/, ["reviewer", "warehouse"], "Thread", messages.thread, false],
 ];
 
 const STAFF = ["reviewer", "warehouse", "admin"];

@@ -42,7 +42,7 @@ def test_a_wrong_password_is_refused_in_plain_words(console):
 def test_each_staff_group_sees_only_its_screens(console):
     page = console.page
     expected = {
-        flows.REVIEWER: ({"Review queue", "Purchasing", "After-sales"}, "Review queue"),
+        flows.REVIEWER: ({"Review queue", "Purchasing", "After-sales", "Messages"}, "Review queue"),
         flows.WAREHOUSE: (
             {
                 "Inbound scan",
@@ -52,6 +52,7 @@ def test_each_staff_group_sees_only_its_screens(console):
                 "Photo requests",
                 "Destruction",
                 "After-sales",
+                "Messages",
             },
             "Inbound scan",
         ),
@@ -67,6 +68,7 @@ def test_each_staff_group_sees_only_its_screens(console):
                 "Photo requests",
                 "Destruction",
                 "After-sales",
+                "Messages",
             },
             "Dashboard",
         ),
