@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "package_sealed": "409: the item is in a packed package: no more photos can be taken of it.",
     "not_photographable": "409: the item is not an inspected item in our warehouse.",
     "photos_missing": "409: no photo was uploaded since the photo request.",
+    "arrival_photo_required": "409: electronics pass inspection only with an arrival photo; upload one.",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",
     "too_many_requests": "429: over a quota (`details[0].retry_after_seconds`).",
