@@ -137,6 +137,11 @@ def resolve(
             work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))
         elif resolution == "exchange":
             also += exchange_actions(item, case.case_id, now)
+            # the goods go back to the merchant: paid extra photos not taken yet are refunded with them
+            refund, unchanged = photo_requests.refund_on_exit(
+                work, item, "the item went back for an exchange"
+            )
+            also, when = [*also, *refund], when & unchanged
             work.update(item, *lifecycle.ITEM.move(item, "exchange", now=now, also=also, when=when))
         else:
             if item.status in lifecycle.AWAITING_FEEDBACK:  # the customer decides again, with a new deadline

@@ -36,8 +36,8 @@ from chalicelib.queues import queue_page
 log = get_logger("photo_requests")
 
 SERVICE = "extra_photos"  # the value-added service whose fee a request costs
-# items on a shelf with a running storage clock, inspected
-STORED = lifecycle.CLOCK_RUNNING
+# inspected items on our shelf: stored with a running clock, or waiting on the customer's decision
+STORED = (*lifecycle.CLOCK_RUNNING, *lifecycle.AWAITING_FEEDBACK)
 UNSEALED = photos.UNSEALED  # a package not packed yet: its items can still be photographed
 MAX_LINKS = 10  # photo links in the email (the event is one DynamoDB item)
 

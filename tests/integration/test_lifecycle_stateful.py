@@ -419,6 +419,8 @@ def check_parcels_belong_to_whom_they_match(world: World) -> None:
 
 
 UNSEALED_PACKAGE = ("pending_payment", "paid")  # not packed yet: its items can still be photographed
+# inspected and on our shelf: a paid photo request can be delivered (also while the customer decides)
+PHOTOGRAPHABLE = tuple(dict.fromkeys((*CLOCK_RUNNING, "inspection_issue", "awaiting_confirmation")))
 
 
 def check_every_photo_request_paid_for_is_delivered_or_refunded(world: World) -> None:
@@ -443,7 +445,7 @@ def check_every_photo_request_paid_for_is_delivered_or_refunded(world: World) ->
             continue
         assert item.photo_request_id == request_id, f"{request_id} is open but the item does not carry it"
         package = world.packages.get(item.package_id or "")
-        deliverable = item.status in CLOCK_RUNNING or (
+        deliverable = item.status in PHOTOGRAPHABLE or (
             item.status == "in_package" and package is not None and package.status in UNSEALED_PACKAGE
         )
         assert deliverable, f"{request_id} is paid and open, but its item is {item.status}" + (
@@ -1238,7 +1240,7 @@ class Lifecycle(RuleBasedStateMachine):
     # --- paid extra photos (issue 23) ---
 
     def _photo_request_candidates(self) -> list:
-        return self._items(*CLOCK_RUNNING, "in_package")
+        return self._items(*PHOTOGRAPHABLE, "in_package")
 
     @precondition(lambda self: bool(self._photo_request_candidates()))
     @rule(index=pick)

@@ -240,3 +240,16 @@ def test_abandonment_at_the_end_of_storage_refunds_photos_never_taken(api, app_m
     assert Item.get(item_id).status == "abandoned"
     assert balance(api) == before + FEE
     assert PhotoRequest.get(asked.body["request_id"]).status == "refunded"
+
+
+def test_a_customer_deciding_on_an_inspection_issue_may_ask_for_more_photos_first(api, app_module, stack):
+    """Issue 23, part 2: asking for more photos is one of the customer's decisions on an inspected item."""
+    checks = {"color": "ok", "damage": "issue", "stains": "ok", "size": "ok", "model": "n/a", "version": "n/a"}
+    [item_id] = stored(api, result="issue", checks=checks, notes="A scratch on the zip")
+    assert Item.get(item_id).status == "inspection_issue"
+    asked = ask(api, item_id)
+    assert asked.status == 201, asked.body
+    photograph(api, app_module, stack, item_id)
+    done = api.post(f"/staff/photo-requests/{asked.body['request_id']}/complete", user=WAREHOUSE)
+    assert done.status == 200, done.body
+    assert Item.get(item_id).status == "inspection_issue"  # the decision is still the customer's
