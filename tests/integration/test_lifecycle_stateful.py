@@ -386,6 +386,7 @@ def check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads(world: W
             f"read by the sweep (done through {world.feedback_done_through})"
         )
         assert not item.deadline_key, f"{item_id}: its storage clock runs before it is In Warehouse"
+        assert item.awaiting_by == item.user_id, f"{item_id}: not on its owner's awaiting-decision list"
 
 
 def check_no_item_in_two_open_packages(world: World) -> None:
