@@ -172,7 +172,7 @@ def test_queue_names_are_read_from_chalice_event_sources():
 
 
 def test_the_user_pool_names_its_cognito_pricing_tier(prod):
-    """Issue 27: a pool that names no tier is ESSENTIALS ($0.015 per MAU past 10,000); we use Lite's features."""
+    """Issue 27: a pool naming no tier is ESSENTIALS ($0.015 per MAU past 10,000); Lite has what we use."""
     pool = template.cognito_resources(prod)["UserPool"]["Properties"]
     assert pool["UserPoolTier"] == "LITE"
 
