@@ -24,6 +24,7 @@ from chalicelib import (
     ids,
     lifecycle,
     money,
+    photo_requests,
     service_work,
     storage,
     uow,
@@ -640,8 +641,10 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
             work.update(package, *lifecycle.PACKAGE.move(package, action, now=now, also=also))
             if due:
                 _notify_difference(work, package, decision, difference)
+            items = package_items(package)
+            photo_requests.guard_packing(work, items)  # paid extra photos are taken before sealing
             # as committed (db.assign and the move set it in memory); a paid package has no review yet
-            work.result = PackageResult(package, package_items(package))
+            work.result = PackageResult(package, items)
             return work
 
         return unit
@@ -975,7 +978,9 @@ def _rehearse(
             "due_at": package.payment_due_at,
         },
     )
-    work.result = PackageResult(package, package_items(package))
+    items = package_items(package)
+    photo_requests.guard_packing(work, items)  # a rehearsal seals the parcel too
+    work.result = PackageResult(package, items)
     return work
 
 

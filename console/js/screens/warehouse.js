@@ -246,7 +246,7 @@ export async function inspectionQueue(view) {
       h("td", {}, h("a", { href: `#/inspection/${i.item_id}` }, i.title), h("br"), h("small", {}, props(i.props))),
       h("td", {}, h("code", {}, shortId(i.item_id)), h("br"), h("small", {}, `ref ${customerRef(i.user_id)}`)),
       h("td", { class: "num" }, i.quantity),
-      h("td", {}, i.remark || "–"),
+      h("td", {}, i.remark || "–", i.remark_history.length > 1 ? h("small", { class: "muted" }, ` (changed ${i.remark_history.length - 1}×; the latest counts)`) : null),
       h("td", {}, when(i.received_at)),
       h("td", {}, h("a", { href: `#/label/item/${i.item_id}` }, "Label")),
     ),
@@ -262,7 +262,7 @@ const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
  * @param {(count: number) => void} [onCount] told how many photos the item has, each time they load
  * @param {{ list: string, upload: string, title: string, alt: string, what: string } | null} [parcel]
  */
-function photoPanel(item, onCount = () => {}, parcel = null) {
+export function photoPanel(item, onCount = () => {}, parcel = null) {
   const where = parcel || { list: `/items/${item.item_id}/photos?limit=100`, upload: `/staff/items/${item.item_id}/photos`, title: "QC photos", alt: "QC photo", what: item.title || "" };
   const thumbs = h("ul", { class: "thumbs", "aria-label": where.title });
   const status = h("ul", { class: "uploads", "aria-live": "polite" });
