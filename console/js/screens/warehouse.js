@@ -258,7 +258,7 @@ const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
 
 /**
  * Photos of an item (QC) or of a package being packed (a rehearsal: `parcel`), uploaded by presigned POST.
- * @param {{ item_id?: string, package_id?: string, title?: string }} item
+ * @param {any} item
  * @param {(count: number) => void} [onCount] told how many photos the item has, each time they load
  * @param {{ list: string, upload: string, title: string, alt: string, what: string } | null} [parcel]
  */
