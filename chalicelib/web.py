@@ -311,17 +311,25 @@ def route(
             from chalicelib import currency as fx
 
             # only a read may refuse an explicit ?currency=: a display currency never stops a write
-            display = fx.resolve(
+            pending = fx.Pending(
                 req.query, req.caller.user_id if req.caller else None, may_refuse=method == "GET"
             )
-            token = fx.bind(display)
+            tokens = fx.bind(pending)
             try:
-                rendered = _answer_with(lambda result: _respond(result, display))
-                return _committed_or(
-                    rendered, fn(req, **path_params), lambda result: _respond(result, display)
-                )
+
+                def respond(result: Any) -> Response:
+                    return _respond(result, pending.value())
+
+                rendered = _answer_with(respond)
+                try:
+                    result = fn(req, **path_params)
+                except Exception:
+                    if pending.may_refuse and pending.explicit:
+                        pending.value()  # an unusable ?currency= answers 503 before any error of the view
+                    raise
+                return _committed_or(rendered, result, respond)
             finally:
-                fx.unbind(token)
+                fx.unbind(tokens)
 
         bp.route(path, methods=[method])(view)
         _register_preflight(bp, path)
