@@ -53,15 +53,17 @@ from hypothesis.stateful import (
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib import clock, idempotency, ids, payments
+from chalicelib import clock, config, idempotency, ids, payments
 from chalicelib.items import plain
 from chalicelib.models.commerce import Item, LedgerEntry, Order, WalletAccount
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
+from chalicelib.models.photos import PhotoRequest
 from chalicelib.models.warehouse import Parcel
 from infra.local.job import scheduled_event
 from tests import contract, faults
 from tests.integration.conftest import REVIEWER, WAREHOUSE, attach_photo
+from tests.stripe_fake import FakeStripe
 
 pytestmark = pytest.mark.usefixtures("shop", "no_scans", "one_dynamodb_connection", "one_deadline_shard")
 
@@ -98,6 +100,14 @@ LEDGER_KINDS = {
     "domestic_shipping_refund": "refunds",  # a shop's shipping, with its last item cancelled (issue 22)
     "domestic_shipping_charge": "paid",  # a shop's actual freight above what was paid (issue 22)
     "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
+    "photo_request": "paid",  # paid extra photos of an item (issue 23)
+    "photo_request_refund": "refunds",  # their fee back when the item left before they were taken
+    # a real provider's refunds and disputes take money back (issue 25); a fee below the quote comes back
+    "provider_refund": "paid",
+    "dispute_hold": "paid",
+    "bank_fee_adjustment": "topups",
+    "withdrawal": "paid",
+    "withdrawal_reversal": "refunds",
 }
 
 SKUS = [
@@ -199,6 +209,11 @@ class Model:
     cases: dict[str, dict] = field(default_factory=dict)  # id -> {user, item_id}
     trackings: dict[str, Tracking] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)  # top-ups and external order payments
+    # paid photo requests: id -> {user, item_id, fee, refund_booked}
+    photo_requests: dict[str, dict] = field(default_factory=dict)
+    # top-ups collected by Stripe (wechat_pay): {ref, payment, user, amount, succeeded, declined, refunded,
+    # disputes, last}
+    stripe: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -214,6 +229,7 @@ class World:
     parcels: dict[str, Parcel]
     abandon_done_through: date | None  # the storage sweep's checkpoint: it reads only later days
     feedback_done_through: date | None  # its feedback walk's checkpoint (chalicelib/feedback.py)
+    photo_requests: dict[str, PhotoRequest] = field(default_factory=dict)
 
 
 # --- the invariants -------------------------------------------------------------------------------------
@@ -413,6 +429,61 @@ def check_parcels_belong_to_whom_they_match(world: World) -> None:
             )
 
 
+UNSEALED_PACKAGE = ("pending_payment", "paid")  # not packed yet: its items can still be photographed
+# inspected and on our shelf: a paid photo request can be delivered (also while the customer decides)
+PHOTOGRAPHABLE = tuple(dict.fromkeys((*CLOCK_RUNNING, "inspection_issue", "awaiting_confirmation")))
+
+
+def check_every_photo_request_paid_for_is_delivered_or_refunded(world: World) -> None:
+    """Issue 23: a paid photo request is completed, refunded (its fee back, once), or still open on an
+    item the warehouse can photograph (stored, or in a package not sealed yet), which it holds."""
+    by_ref: dict[tuple[str, str], int] = defaultdict(int)
+    for entries in world.ledgers.values():
+        for e in entries:
+            by_ref[(e.kind, e.ref)] += int(e.amount_fen)
+    for request_id, mine in world.model.photo_requests.items():
+        row = world.photo_requests.get(request_id)
+        assert row is not None, f"photo request {request_id} was paid for but is not recorded"
+        assert by_ref[("photo_request", request_id)] == -mine["fee"], f"{request_id}: not charged once"
+        refunded = by_ref[("photo_request_refund", request_id)]
+        item = world.items[mine["item_id"]]
+        if row.status == "refunded":
+            assert refunded == mine["fee"], f"{request_id}: refunded {refunded} of {mine['fee']}"
+        else:
+            assert refunded == 0, f"{request_id} ({row.status}) was refunded {refunded}"
+        if row.status != "requested":
+            assert item.photo_request_id != request_id, f"{request_id} is {row.status} but holds the item"
+            continue
+        assert item.photo_request_id == request_id, f"{request_id} is open but the item does not carry it"
+        package = world.packages.get(item.package_id or "")
+        deliverable = item.status in PHOTOGRAPHABLE or (
+            item.status == "in_package" and package is not None and package.status in UNSEALED_PACKAGE
+        )
+        assert deliverable, f"{request_id} is paid and open, but its item is {item.status}" + (
+            f" in a {package.status} package" if package is not None else ""
+        )
+
+
+def check_provider_refunds_and_disputes_take_back_each_fen_once(world: World) -> None:
+    """Per Stripe payment: what the wallet lost for it plus what is owed equals what the provider took
+    back (refunds and disputes), never more than it collected, however its events arrived."""
+    from chalicelib.models.commerce import Payment
+
+    for mine in world.model.stripe:
+        payment = Payment.get(mine["payment"]["payment_id"], consistent_read=True)
+        taken = int(payment.refunded_fen or 0) + int(payment.disputed_fen or 0)
+        debited = -sum(
+            int(e.amount_fen)
+            for e in world.ledgers.get(mine["user"], [])
+            if e.ref == payment.payment_id and e.kind in ("provider_refund", "dispute_hold")
+        )
+        assert int(payment.owed_fen or 0) >= 0 and int(payment.refunded_fen or 0) <= int(payment.charge_fen)
+        assert debited + int(payment.owed_fen or 0) == taken, (
+            f"{payment.payment_id}: debited {debited} + owed {payment.owed_fen} != taken back {taken}"
+        )
+        assert (payment.status == "succeeded") == mine["succeeded"], (payment.status, mine)
+
+
 INVARIANTS: list[Callable[[World], None]] = [
     check_wallet_equals_its_ledger_and_is_never_negative,
     check_money_is_conserved,
@@ -422,6 +493,8 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,
     check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads,
+    check_every_photo_request_paid_for_is_delivered_or_refunded,
+    check_provider_refunds_and_disputes_take_back_each_fen_once,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
 VIOLATIONS: dict[str, str] = {}
@@ -1179,6 +1252,7 @@ class Lifecycle(RuleBasedStateMachine):
         assert result.status in (200, 400, 409), result.body
         if result.status == 200:
             self.m.books[item.user_id].refunds += refund
+            self._book_photo_refunds()
 
     @precondition(lambda self: bool(self._extend_storage_candidates()))
     @rule(index=pick, periods=st.integers(1, 2))
@@ -1194,6 +1268,75 @@ class Lifecycle(RuleBasedStateMachine):
         assert result.status in (200, 409), result.body
         if result.status == 200:
             self.m.books[item.user_id].paid += self.extension_fen * periods
+
+    # --- paid extra photos (issue 23) ---
+
+    def _photo_request_candidates(self) -> list:
+        return self._items(*PHOTOGRAPHABLE, "in_package")
+
+    @precondition(lambda self: bool(self._photo_request_candidates()))
+    @rule(index=pick)
+    def request_photos(self, index):
+        """The customer pays for more photos: refused (409) while one is open, once the package is
+        sealed, or when the wallet is short."""
+        item = _one(self._photo_request_candidates(), index)
+        result = self.call(
+            "POST",
+            f"/items/{item.item_id}/photo-requests",
+            user=self._name(item.user_id),
+            body={"note": "the label, close up"},
+            money=True,
+        )
+        assert result.status in (201, 409), result.body
+        if result.status == 201:
+            fee = int(result.body["fee_fen"])
+            self.m.books[item.user_id].paid += fee
+            self.m.photo_requests[result.body["request_id"]] = {
+                "user": item.user_id,
+                "item_id": item.item_id,
+                "fee": fee,
+                "refund_booked": False,
+            }
+
+    def _open_photo_requests(self) -> list[PhotoRequest]:
+        rows = _get(PhotoRequest, list(self.m.photo_requests))
+        return [r for r in rows.values() if r.status == "requested"]
+
+    @precondition(lambda self: bool(self._open_photo_requests()))
+    @rule(index=pick)
+    def deliver_photo_request(self, index):
+        self._deliver_photos(_one(self._open_photo_requests(), index))
+
+    def _deliver_photos(self, request: PhotoRequest) -> None:
+        """The warehouse photographs the item (its upload ingested as the S3 event would) and completes
+        the request: 409 when the item left meanwhile (the request was refunded)."""
+        from chalicelib import aws
+        from chalicelib.events import photos as ingestion
+        from chalicelib.events.s3_records import S3Object
+
+        upload = self.call(
+            "POST",
+            f"/staff/items/{request.item_id}/photos",
+            user=WAREHOUSE,
+            body={"content_type": "image/jpeg"},
+        )
+        assert upload.status in (201, 409), upload.body
+        if upload.status == 201:
+            key = upload.body["upload"]["fields"]["key"]
+            bucket = config.get("PHOTO_BUCKET")
+            aws.client("s3").put_object(Bucket=bucket, Key=key, Body=_tiny_jpeg(), ContentType="image/jpeg")
+            ingestion.ingest(S3Object(bucket, key, len(_tiny_jpeg()), "", "", "ObjectCreated:Post"))
+        done = self.call("POST", f"/staff/photo-requests/{request.request_id}/complete", user=WAREHOUSE)
+        assert done.status in (200, 409), done.body
+
+    def _book_photo_refunds(self) -> None:
+        """Refunds that ride on other changes (a return to the merchant, abandonment) go in the books."""
+        rows = _get(PhotoRequest, [r for r, m in self.m.photo_requests.items() if not m["refund_booked"]])
+        for request_id, row in rows.items():
+            if row.status == "refunded":
+                mine = self.m.photo_requests[request_id]
+                mine["refund_booked"] = True
+                self.m.books[mine["user"]].refunds += mine["fee"]
 
     # --- packages ---
 
@@ -1387,6 +1530,7 @@ class Lifecycle(RuleBasedStateMachine):
         result = self.app.storage_sweep(scheduled_event(clock.now_iso()), None)
         assert result["finished"], result
         self.app.auto_confirm_receipt(scheduled_event(clock.now_iso()), None)
+        self._book_photo_refunds()
         STATS["sweep_s"] += time.perf_counter() - started
 
     # --- retries ---
@@ -1461,6 +1605,7 @@ class Lifecycle(RuleBasedStateMachine):
         stages.append(
             [lambda p=p: self._pay_package(p, top_up_first=True) for p in self._packages("pending_payment")]
         )
+        stages.append([lambda r=r: self._deliver_photos(r) for r in self._open_photo_requests()])
         stages.append([lambda p=p: self._pack(p) for p in self._packages("paid")])
         stages.append(
             [lambda p=p: self._pay_package_difference(p) for p in self._pay_package_difference_candidates()]
@@ -1481,6 +1626,105 @@ class Lifecycle(RuleBasedStateMachine):
         if short > 0:
             user_index = next(n for n, u in enumerate(self.m.users) if u["id"] == user_id)
             self.top_up(user_index, max(500, short))
+
+    # --- a real provider: Stripe collects wechat_pay, its events arrive twice, late, out of order ---
+
+    stripe = None  # tests.stripe_fake.FakeStripe, set by the test
+
+    @rule(who=pick, amount=st.sampled_from([3000, 20000]))
+    def stripe_top_up(self, who, amount):
+        user = self._user(who)
+        ref = self.stripe.next_intent()
+        body = {"amount_fen": amount, "channel": "wechat_pay"}
+        created = self.call("POST", "/wallet/top-ups", user=user["name"], body=body, money=True)
+        assert created.status == 201, created.body
+        assert created.body["client_secret"].startswith(ref), created.body
+        self.m.payment_ids.append(created.body["payment_id"])
+        mine = {"ref": ref, "payment": created.body, "user": user["id"], "amount": amount}
+        self.m.stripe.append(
+            {**mine, "succeeded": False, "declined": False, "refunded": 0, "disputes": set()}
+        )
+
+    @precondition(lambda self: bool(self.m.stripe))
+    @rule(
+        index=pick,
+        kind=st.sampled_from(["succeeded", "succeeded", "failed", "refund", "dispute", "again"]),
+        part=st.sampled_from([1, 2, 3]),
+    )
+    def stripe_event(self, index, kind, part):
+        succeeded = [p for p in self.m.stripe if p["succeeded"]]
+        # refunds and disputes mostly on collected payments; sometimes one overtakes its success
+        mine = _one(
+            succeeded if kind in ("refund", "dispute") and succeeded and part < 3 else self.m.stripe, index
+        )
+        if kind == "again":  # the last event of this payment, delivered again (maybe after a 409)
+            if "last" not in mine:
+                return
+            kind, part, event_id = mine["last"]
+        else:
+            event_id = ids.new_id("evt")
+        mine["last"] = (kind, part, event_id)
+        book = self.m.books[mine["user"]]
+        balance = self.world.accounts.get(mine["user"], 0)
+        charge = mine["payment"]["charge_fen"]
+        if kind == "succeeded":
+            result = self._stripe(
+                "payment_intent.succeeded", self.stripe.succeeded(mine["ref"], mine["payment"]), event_id
+            )
+            assert result.status == 200 and result.body["duplicate"] == mine["succeeded"], (result.body, mine)
+            if not mine["succeeded"]:
+                mine["succeeded"] = True
+                book.topups += mine["amount"]
+        elif kind == "failed":
+            obj = self.stripe.intent_event(mine["ref"], mine["payment"], "requires_payment_method")
+            result = self._stripe("payment_intent.payment_failed", obj, event_id)
+            expected_duplicate = mine["succeeded"] or mine["declined"]
+            assert result.status == 200 and result.body["duplicate"] == expected_duplicate, (
+                result.body,
+                mine,
+            )
+            mine["declined"] = mine["declined"] or not mine["succeeded"]
+        elif kind == "refund":
+            refunded = charge * part // 3  # Stripe sends the charge's cumulative amount_refunded
+            result = self._stripe(
+                "charge.refunded", self.stripe.refunded(mine["ref"], mine["payment"], refunded), event_id
+            )
+            if not mine["succeeded"]:
+                assert result.status == 409, result.body  # overtook the success: Stripe delivers it later
+                return
+            new = max(0, refunded - mine["refunded"])
+            assert result.status == 200 and result.body["duplicate"] == (new == 0), (result.body, mine)
+            if new:
+                debit = min(new, balance)
+                assert (result.body["debited_fen"], result.body["owed_fen"]) == (debit, new - debit), (
+                    result.body
+                )
+                mine["refunded"] = refunded
+                book.paid += debit
+        else:
+            dispute_id = f"dp_{mine['ref'][3:]}_{part}"
+            amount = charge * part // 3
+            obj = self.stripe.dispute(mine["ref"], mine["payment"], amount, dispute_id)
+            result = self._stripe("charge.dispute.created", obj, event_id)
+            if not mine["succeeded"]:
+                assert result.status == 409, result.body
+                return
+            fresh = dispute_id not in mine["disputes"]
+            assert result.status == 200 and result.body["duplicate"] == (not fresh), (result.body, mine)
+            if fresh:
+                mine["disputes"].add(dispute_id)
+                hold = min(amount, balance)
+                assert (result.body["debited_fen"], result.body["owed_fen"]) == (hold, amount - hold), (
+                    result.body
+                )
+                book.paid += hold
+
+    def _stripe(self, event_type: str, obj: dict, event_id: str):
+        result = self.stripe.deliver(self.api, event_type, obj, event_id=event_id)
+        STATS["calls"] += 1
+        ROUTES_HIT[("POST", f"/payments/stripe/webhook {event_type}", result.status)] += 1
+        assert result.status < 500, f"stripe webhook answered {result.status}: {result.body}"
+        return result
 
     # --- after every step ---
 
@@ -1508,6 +1752,7 @@ class Lifecycle(RuleBasedStateMachine):
                 ],
                 AfterSalesCase: [{"case_id": c} for c in self.m.cases],
                 Payment: [{"payment_id": p} for p in self.m.payment_ids],
+                PhotoRequest: [{"request_id": r} for r in self.m.photo_requests],
             }
         )
 
@@ -1552,12 +1797,29 @@ class Lifecycle(RuleBasedStateMachine):
             parcels=_get(Parcel, [t.parcel_id for t in self.m.trackings.values() if t.parcel_id]),
             abandon_done_through=date.fromisoformat(done) if done else None,
             feedback_done_through=date.fromisoformat(feedback_done) if feedback_done else None,
+            photo_requests=_get(PhotoRequest, list(self.m.photo_requests)),
         )
 
 
 # --- reading and clearing the tables -------------------------------------------------------------------
 # The checks read moto's in-process store by key: the GetItem / Query of a partition, without the HTTP
 # round trip (moto 5 spends about 20 ms serialising one item row, and this test reads thousands).
+
+
+_TINY_JPEG: list[bytes] = []
+
+
+def _tiny_jpeg() -> bytes:
+    """A small real JPEG for the warehouse's extra photos (ingestion checks the bytes)."""
+    if not _TINY_JPEG:
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), (30, 60, 120)).save(out, "JPEG")
+        _TINY_JPEG.append(out.getvalue())
+    return _TINY_JPEG[0]
 
 
 def _moto_table(model):
@@ -1610,6 +1872,8 @@ def _batch_delete(doomed: dict[type, list[dict]]) -> None:
 def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, monkeypatch):
     Lifecycle.api, Lifecycle.app = api, app_module
     Lifecycle.faults = faults.install(monkeypatch)
+    stripe = FakeStripe(monkeypatch, channels=("wechat_pay",)).__enter__()  # Stripe collects wechat_pay
+    Lifecycle.stripe = stripe
     STATS.update(steps=0, examples=0, calls=0, read_s=0.0, sweep_s=0.0)
     FAULTS_HIT.clear()
     started = time.monotonic()
@@ -1628,6 +1892,7 @@ def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, mo
             ),
         )
     finally:
+        stripe.__exit__(None, None, None)
         print(
             f"\nlifecycle: {STATS['examples']} examples, {STATS['steps']} checked steps, "
             f"{STATS['calls']} API calls in {time.monotonic() - started:.1f} s "

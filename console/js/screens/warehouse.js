@@ -246,7 +246,7 @@ export async function inspectionQueue(view) {
       h("td", {}, h("a", { href: `#/inspection/${i.item_id}` }, i.title), h("br"), h("small", {}, props(i.props))),
       h("td", {}, h("code", {}, shortId(i.item_id)), h("br"), h("small", {}, `ref ${customerRef(i.user_id)}`)),
       h("td", { class: "num" }, i.quantity),
-      h("td", {}, i.remark || "–"),
+      h("td", {}, i.remark || "–", i.remark_history.length > 1 ? h("small", { class: "muted" }, ` (changed ${i.remark_history.length - 1}×; the latest counts)`) : null),
       h("td", {}, when(i.received_at)),
       h("td", {}, h("a", { href: `#/label/item/${i.item_id}` }, "Label")),
     ),
@@ -256,8 +256,12 @@ export async function inspectionQueue(view) {
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
 
-/** @param {(count: number) => void} [onCount] told how many photos the item has, each time they load */
-function photoPanel(item, onCount = () => {}) {
+/**
+ * QC photos of an item: upload (straight to S3) and the thumbnails (also the photo-request screen's).
+ * @param {any} item
+ * @param {(count: number) => void} [onCount] told how many photos the item has, each time they load
+ */
+export function photoPanel(item, onCount = () => {}) {
   const thumbs = h("ul", { class: "thumbs", "aria-label": "QC photos" });
   const status = h("ul", { class: "uploads", "aria-live": "polite" });
   const box = errorBox();
