@@ -23,6 +23,7 @@ CODES: dict[str, str] = {
     "not_declarable": "409: the tracking number is already awaited for another customer.",
     "services_not_done": "409: paid services of the package not performed or refunded yet (`details`).",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
+    "arrival_photo_required": "409: electronics pass inspection only with an arrival photo; upload one.",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",
     "too_many_requests": "429: over a quota (`details[0].retry_after_seconds`).",

@@ -1,13 +1,14 @@
 """`make demo`: the whole customer journey over HTTP against the running `make run`, step by step.
 
 Search, cart, quote, order, a top-up through the provider's signed webhook, pay, staff review, a purchase
-at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment,
-the warehouse's inbound scan, an inspection with a QC photo of each item uploaded through the presigned
-POST and ingested from the photo queue, the parcel's photos-ready email (read from moto's SES), storage
-days left, a package quote on two lines, the package, its payment, packing, shipping, confirmation of
-receipt and rating, and finally the storage sweep run as `make job` runs it, at a later date. Every run
-makes new objects (fresh ids, tracking numbers and Idempotency-Keys), so it can be rerun against the same
-stack. Exits non-zero at the first unexpected answer, printing it.
+at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment, the
+warehouse's inbound scan, an inspection with a QC photo of each item uploaded through the presigned POST
+and ingested from the photo queue, the parcel's photos-ready email (read from moto's SES), an inspection
+issue the customer accepts (the customer's decision), storage days left, a package quote on two lines, the
+package, its payment, packing, shipping, confirmation of receipt and rating, and finally the storage sweep
+run as `make job` runs it, at a later date. Every run makes new objects (fresh ids, tracking numbers and
+Idempotency-Keys), so it can be rerun against the same stack. Exits non-zero at the first unexpected
+answer, printing it.
 """
 
 from __future__ import annotations
@@ -347,38 +348,45 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     upload, picture = uploads[0]
     for one in item_ids:
         wait_for_photos(api, one, uploaded)
-    for one in item_ids:
-        inspected = api.call(
-            "POST",
-            f"/staff/items/{one}/inspection",
-            user=WAREHOUSE,
-            body={
-                "category": "apparel",
-                "checks": {
-                    "color": "ok",
-                    "damage": "ok",
-                    "stains": "ok",
-                    "size": "ok",
-                    "model": "n/a",
-                    "version": "n/a",
-                },
-                "label_size": "L",
-                "weight_g": 650,
-                "dims_cm": {"l": 35, "w": 25, "h": 8},
-                "result": "pass",
-            },
-        )
+    checks = {"color": "ok", "damage": "ok", "stains": "ok", "size": "ok", "model": "n/a", "version": "n/a"}
+    inspection = {"category": "apparel", "checks": checks, "label_size": "L", "weight_g": 650}
+    inspection["dims_cm"] = {"l": 35, "w": 25, "h": 8}
+    inspected = api.call(
+        "POST", f"/staff/items/{item_id}/inspection", user=WAREHOUSE, body={**inspection, "result": "pass"}
+    )
+    # the other item: a stain the customer decides about (accept, or an after-sales return or exchange)
+    other = item_ids[1]
+    flagged = api.call(
+        "POST",
+        f"/staff/items/{other}/inspection",
+        user=WAREHOUSE,
+        body={
+            **inspection,
+            "checks": {**checks, "stains": "issue"},
+            "result": "issue",
+            "notes": "A small stain on the left cuff.",
+        },
+    )
     step(
         "inspection with a QC photo",
         f"{len(uploads)} photos ({upload['photo_id']}: {len(picture):,} bytes) uploaded by presigned POST, "
         f"ingested in {time.monotonic() - uploaded:.1f} s",
-        f"both passed: 650 g, 35×25×8 cm each; items {inspected['status']}",
+        f"{item_id} passed: 650 g, 35×25×8 cm; {inspected['status']}",
+        f"{other}: {flagged['status']} ({flagged['inspection']['notes']}), the customer answers by "
+        f"{flagged['feedback']['due_at']} or it is taken as accepted",
     )
 
     notice = wait_for_email("photos_ready", tracking, api.stack)
     step(
         "photos-ready email (one for the parcel, sent after the last inspection)",
         *render_email(notice).splitlines(),
+    )
+
+    accepted = api.call("POST", f"/items/{other}/accept", user=ALICE)
+    step(
+        "customer decision",
+        f"{other} accepted as it is: {accepted['status']}, "
+        f"{accepted['storage']['days_left']} storage days from now (not from its arrival)",
     )
 
     stored = {
