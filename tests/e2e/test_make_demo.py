@@ -32,6 +32,9 @@ STEPS = (
     "confirm receipt",
     "rate",
     "storage sweep at",
+    "exception: another order, paid and approved",
+    "exception: the shop is out of stock, the reviewer marks the item unavailable",
+    "exception: the customer's email",
 )
 
 
@@ -62,6 +65,10 @@ def test_make_demo_walks_the_whole_journey_and_reruns(local_stack):
     assert re.search(r"accepted as it is: in_warehouse, 90 storage days from now", first)
     quote_lines = re.search(r"package quote[^\n]*\n((?:\s{6}.+\n){2})", first)
     assert quote_lines and quote_lines.group(1).count("chargeable") == 2
+    # issue 22: the exception journey after the normal one: the unavailable item refunded in full
+    gone = re.search(r"marks the item unavailable\n\s+(\S+) cancelled: goods (¥[\d,.]+) \+ domestic", first)
+    assert gone and "refunded; order cancelled" in first, first
+    assert "Subject: Item " + gone.group(1) + " could not be bought" in first
     assert first.rstrip().splitlines()[-1].startswith("Done in")
 
     second = make_demo()
