@@ -1,8 +1,25 @@
-"""After-sales: a customer opens a case for an item; staff resolve it with a refund or a return."""
+"""After-sales: a customer opens a case for an item; staff resolve it with a refund, a return or an
+exchange (the goods go back to the merchant and the item to purchasing for the replacement).
+
+Opening a case is the customer's answer to an item waiting on their feedback (chalicelib/feedback.py):
+its feedback deadline ends; a case closed without sending the goods back gives it a new one."""
 
 from __future__ import annotations
 
-from chalicelib import auth, clock, config, currency, db, ids, lifecycle, money, refunds, storage, uow
+from chalicelib import (
+    auth,
+    clock,
+    config,
+    currency,
+    db,
+    feedback,
+    ids,
+    lifecycle,
+    money,
+    refunds,
+    storage,
+    uow,
+)
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
@@ -11,10 +28,12 @@ from chalicelib.queues import queue_page
 
 # an item is with us (or was received) when a case can be opened about it
 CASE_STATUSES = lifecycle.CASE_OPEN_FOR
-RESOLUTIONS = ("refund", "return", "reject")
+RESOLUTIONS = ("refund", "return", "exchange", "reject")
 # the item statuses each resolution may be applied in: a return only while the goods are still stored
 # with us (never in a package), a refund likewise; a reject changes nothing on the item
-RESOLVABLE_IN = {"refund": CASE_STATUSES, "return": CASE_STATUSES, "reject": None}
+RESOLVABLE_IN = {"refund": CASE_STATUSES, "return": CASE_STATUSES, "exchange": CASE_STATUSES, "reject": None}
+# what a resolution does to the item (a lifecycle action), when it moves it
+ITEM_ACTION = {"return": "return", "exchange": "exchange"}
 
 
 def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> AfterSalesCase:
@@ -40,10 +59,11 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> AfterS
     lifecycle.CASE.start(case, CaseStatus.OPEN, now=now, queue_id=item_id)  # the queue shards by item
     work = uow.Unit(result=case)
     work.save(case, AfterSalesCase.case_id.does_not_exist())
+    answered = feedback.clear_actions(item) if item.status in lifecycle.AWAITING_FEEDBACK else []
     work.update(
         item,
-        [Item.open_case_id.set(case.case_id)],
-        Item.open_case_id.does_not_exist() & lifecycle.ITEM.check(Item, *CASE_STATUSES),
+        [Item.open_case_id.set(case.case_id), *answered],
+        Item.open_case_id.does_not_exist() & lifecycle.ITEM.check(Item, item.status),
     )
     uow.run(lambda: work, retry=False, conflict="A case was opened for this item (or it changed) meanwhile.")
     return case
@@ -70,6 +90,8 @@ def resolve(
         raise ValidationError(f"resolution must be one of {', '.join(RESOLUTIONS)}.")
     if resolution == "reject" and refund_fen:
         raise ValidationError("A rejected case refunds nothing.")
+    if resolution == "exchange" and refund_fen:
+        raise ValidationError("An exchange refunds nothing: the replacement's price difference is settled.")
     if resolution == "refund" and refund_fen <= 0:
         raise ValidationError("A refund needs refund_fen > 0.")
 
@@ -98,7 +120,8 @@ def resolve(
         also = [Item.open_case_id.remove(), *refunds.refund_actions(item, refund_fen)]
         item.open_case_id, item.refunded_fen = None, refunds.refunded_fen(item) + refund_fen  # as committed
         when = Item.open_case_id == case.case_id
-        if resolution != "return" and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
+        moves_item = resolution in ITEM_ACTION
+        if not moves_item and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
             # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
             grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
             also += storage.resume_clock_actions(item, clock.now(), grace)
@@ -106,7 +129,13 @@ def resolve(
         if resolution == "return":  # a received item also leaves the inspection queue
             also += [Item.stored_by.remove(), Item.deadline_key.remove()]
             work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))
+        elif resolution == "exchange":
+            also += exchange_actions(item, case.case_id, now)
+            work.update(item, *lifecycle.ITEM.move(item, "exchange", now=now, also=also, when=when))
         else:
+            if item.status in lifecycle.AWAITING_FEEDBACK:  # the customer decides again, with a new deadline
+                also += feedback.due_actions(item, clock.now())
+                when = when & lifecycle.ITEM.check(Item, item.status)
             if allowed is not None:
                 when = when & lifecycle.ITEM.check(Item, *allowed)
             work.update(item, [*also, Item.updated_at.set(now)], when)
@@ -127,3 +156,42 @@ def resolve(
         return work
 
     return uow.run(unit)
+
+
+def exchange_actions(item: Item, case_id: str, now: str) -> list:
+    """The writes that send an item back to purchasing for its replacement (set in memory too): the
+    earlier purchase, shipment, inspection and photos are kept in `exchange`; the replacement's price
+    difference is counted from the earlier actual price (chalicelib/purchasing.py purchase_difference),
+    and it comes in with a new tracking number, inspection and storage clock."""
+    from chalicelib.items import plain
+
+    earlier = plain(item.purchase) or {}
+    record = {
+        "case_id": case_id,
+        "exchanged_at": now,
+        "baseline_unit_price_fen": int(earlier.get("actual_unit_price_fen", item.unit_price_fen)),
+        "purchase": earlier or None,
+        "domestic_shipment": plain(item.domestic_shipment),
+        "inspection": plain(item.inspection),
+        "photo_ids": sorted(plain(item.photos) or {}),
+    }
+    cleared = (
+        "purchase",
+        "domestic_shipment",
+        "tracking_no",
+        "inspection",
+        "stored_by",
+        "storage_expires_at",
+    )
+    cleared += ("deadline_key", "in_warehouse_at", "received_at", "parcel_id", "weight_g", "dims_cm")
+    actions = [getattr(Item, name).remove() for name in cleared]
+    for name in cleared:
+        setattr(item, name, None)
+    item.exchange, item.photos, item.reminders = record, {}, {}
+    return [
+        *actions,
+        *feedback.clear_actions(item),
+        Item.exchange.set(record),
+        Item.photos.set({}),
+        Item.reminders.set({}),
+    ]

@@ -24,7 +24,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "inspection_issue": (
         "Item {{item_id}}: our inspection found an issue",
         'We inspected "{{title}}" (item {{item_id}}) on arrival and found an issue: {{notes}}\n'
-        "See the photos in your storage. You can accept the item as it is, or open an after-sales case.\n",
+        "See the photos in your storage. You can accept the item as it is, or open an after-sales case.\n"
+        "Please answer by {{due_at}}: with no answer by then we take it that you accept the item.\n",
     ),
     "not_transportable": (
         "Item {{item_id}} cannot be shipped internationally",
@@ -34,7 +35,20 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "electronics_confirm": (
         "Item {{item_id}} arrived: please confirm from the photos",
         '"{{title}}" (item {{item_id}}) is in our warehouse. Electronics are checked by appearance only and\n'
-        "are never powered on: please look at the arrival photos and tell us if anything is wrong.\n",
+        "are never powered on: please look at the arrival photos and confirm, or open an after-sales case.\n"
+        "Please answer by {{due_at}}: with no answer by then we take it that you accept the item.\n",
+    ),
+    "feedback_reminder": (
+        "Item {{item_id}}: we still need your answer by {{due_at}}",
+        '"{{title}}" (item {{item_id}}) waits for your decision after its inspection ({{reason}}).\n'
+        "Accept or confirm it, or open an after-sales case, by {{due_at}}. With no answer by then we\n"
+        "assume you have reached an agreement with the merchant, and the item is stored as accepted.\n",
+    ),
+    "feedback_assumed": (
+        "Item {{item_id}} is stored as accepted",
+        'We did not hear from you about "{{title}}" (item {{item_id}}) by {{due_at}}, so as our policy\n'
+        "says we assume you have reached an agreement with the merchant. It is now in the warehouse,\n"
+        "stored free until {{expires_at}}.\n",
     ),
     "photos_ready": (
         "Parcel {{tracking_no}} arrived: {{item_count}} item(s) inspected, photos ready",
@@ -69,6 +83,19 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "The difference, {{amount}}, is more than we charge without asking you.\n"
         "Pay the difference from your wallet to have the item bought, or decline it to cancel the item\n"
         "with a refund of {{refund}} to your wallet.\n",
+    ),
+    "item_unavailable": (
+        "Item {{item_id}} could not be bought: {{refund}} refunded",
+        'We could not buy "{{title}}" (item {{item_id}}, order {{order_id}}): {{reason}}.\n{{note}}\n\n'
+        "{{refund}} (what you paid for it, and its shop's domestic shipping when nothing else comes from\n"
+        "that shop) has been returned to your wallet balance. {{closed}}\n",
+    ),
+    "replacement_offered": (
+        "Item {{item_id}}: the shop has another option for you",
+        'The shop cannot supply "{{title}}" ({{ordered}}) as ordered, but has {{offered}} in stock at\n'
+        "{{price}} per unit (a difference of {{difference}} for your quantity). {{note}}\n\n"
+        "Accept it to have it bought (a higher price is charged from your wallet, a lower one refunded),\n"
+        "or decline it to cancel the item with a refund of {{refund}} to your wallet.\n",
     ),
     "package_payment_due": (
         "Package {{package_id}}: {{amount}} more is due after packing",

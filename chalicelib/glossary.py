@@ -22,8 +22,11 @@ from chalicelib.lifecycle import (
     ParcelStatus,
     PaymentStatus,
     PhotoStatus,
+    ReplacementState,
+    ServiceWork,
     Settlement,
     ThreadStatus,
+    WithdrawalStatus,
     replace_section,
 )
 from chalicelib.orders import REVIEW_WORKING_HOURS
@@ -35,20 +38,26 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         ItemStatus.PENDING_REVIEW: "Paid; staff review the order within "
         f"{REVIEW_WORKING_HOURS} China working hours.",
         ItemStatus.PURCHASING: "Approved: staff buy it from the shop. A price difference over the consent "
-        "threshold, or one the wallet cannot cover, waits here for the customer.",
+        "threshold, or one the wallet cannot cover, and a replacement SKU staff offered, wait here for "
+        "the customer. An after-sales exchange brings an item back here for its replacement.",
         ItemStatus.PURCHASED: "Bought from the shop at the actual price; the shop ships it to our warehouse.",
         ItemStatus.SHIPPED_DOMESTIC: "On its way to our warehouse with a domestic tracking number.",
         ItemStatus.RECEIVED: "Arrived at the warehouse; waiting for inspection.",
         ItemStatus.IN_WAREHOUSE: "Inspected, photographed and weighed; stored, with its storage deadline "
         f"running ({STORAGE_DAYS} days from this status).",
-        ItemStatus.INSPECTION_ISSUE: "Inspection found a problem (damage, stains, a wrong model...); stored "
-        "while the customer decides.",
+        ItemStatus.INSPECTION_ISSUE: "Inspection found a problem (damage, stains, a wrong model...); kept "
+        "while the customer decides (accept, or an after-sales return or exchange) by a feedback deadline; "
+        "with no answer it is taken as accepted. Its storage clock has not started.",
+        ItemStatus.AWAITING_CONFIRMATION: "Electronics that passed on appearance: the arrival photos wait "
+        "for the customer to confirm (or open an after-sales case) by a feedback deadline; with no answer "
+        "it is taken as accepted. Its storage clock has not started.",
         ItemStatus.NOT_TRANSPORTABLE: "Stored, but it does not meet transport conditions (battery, liquid, "
         "powder, magnet, blade...): only a line that accepts it can carry it.",
         ItemStatus.IN_PACKAGE: "In a package the customer submitted; its storage clock is held.",
         ItemStatus.SHIPPED: "Left with its package for the destination country.",
         ItemStatus.DELIVERED: "Its package was delivered (confirmed by the customer, or taken as delivered).",
-        ItemStatus.CANCELLED: "Cancelled before purchase, or after the customer declined a price difference; "
+        ItemStatus.CANCELLED: "Cancelled before purchase, after the customer declined a price difference "
+        "or a replacement, or marked unavailable by staff (out of stock, delisted, refused by the shop); "
         "what was paid for it went back to the wallet.",
         ItemStatus.REJECTED: "Its order was rejected at review; what was paid went back to the wallet.",
         ItemStatus.RETURNED: "Sent back to the shop through after-sales.",
@@ -62,7 +71,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         f"({REVIEW_WORKING_HOURS} China working hours).",
         OrderStatus.APPROVED: "Approved: its items are bought on the customer's behalf.",
         OrderStatus.REJECTED: "Rejected at review with a reason; refunded in full to the wallet.",
-        OrderStatus.CANCELLED: "Cancelled by the customer before any item was bought.",
+        OrderStatus.CANCELLED: "Cancelled by the customer before any item was bought, or closed when its "
+        "last item was cancelled after approval (unavailable at the shop, or declined).",
     },
     "package": {
         PackageStatus.PENDING_PAYMENT: "Submitted (address, line, services); the quote is not paid yet.",
@@ -106,6 +116,12 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         PaymentStatus.FAILED: "The provider refused the attempt; its order can be paid again.",
         PaymentStatus.CANCELED: "Cancelled at the provider: nothing collected; its order can be paid again.",
     },
+    "withdrawal": {
+        WithdrawalStatus.REQUESTED: "Asked by the customer; the amount is held off the wallet "
+        "until staff decide.",
+        WithdrawalStatus.REFUNDED: "Approved: refunded through the providers to the payments it came from.",
+        WithdrawalStatus.REJECTED: "Rejected by staff: the held amount is back in the wallet.",
+    },
     "settlement": {
         Settlement.NONE: "The actual amount equals what was paid: no money moves.",
         Settlement.CHARGED: "The higher amount was charged from the wallet (within the consent threshold, "
@@ -114,6 +130,21 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         Settlement.AWAITING_CONFIRMATION: "Over the consent threshold: the customer pays or declines it.",
         Settlement.AWAITING_PAYMENT: "The wallet was short: the customer tops up and pays it.",
         Settlement.DECLINED: "The customer declined the higher price: the item is cancelled and refunded.",
+    },
+    "replacement": {
+        ReplacementState.OFFERED: "Staff offered another SKU of the product, in stock, for an item the shop "
+        "cannot supply; the customer accepts or declines it.",
+        ReplacementState.ACCEPTED: "The customer took it: the item is bought as that SKU, the price "
+        "difference settled through the wallet.",
+        ReplacementState.DECLINED: "The customer declined it: the item is cancelled and refunded as an "
+        "unavailable one is.",
+        ReplacementState.WITHDRAWN: "Staff marked the item unavailable while the offer was open.",
+    },
+    "service": {
+        ServiceWork.TO_DO: "A paid value-added service the packer has not done yet: the package cannot be "
+        "packed until it is performed or refunded.",
+        ServiceWork.PERFORMED: "The packer did it (with a photo where it makes sense) before packing.",
+        ServiceWork.REFUNDED: "It could not be done: its price went back to the wallet and is not charged.",
     },
     "outbox": {
         OutboxStatus.PENDING: "Written with the change that causes it; the email is owed and not sent yet.",

@@ -40,6 +40,7 @@ class ItemStatus(StrEnum):
     RECEIVED = "received"
     IN_WAREHOUSE = "in_warehouse"
     INSPECTION_ISSUE = "inspection_issue"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # electronics: arrival photos sent, the customer confirms
     NOT_TRANSPORTABLE = "not_transportable"
     IN_PACKAGE = "in_package"
     SHIPPED = "shipped"
@@ -124,6 +125,14 @@ class PaymentStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class WithdrawalStatus(StrEnum):
+    """A customer's request for wallet money back to the payment methods it came from."""
+
+    REQUESTED = "requested"  # the money is held off the wallet; staff approve or reject
+    REFUNDED = "refunded"
+    REJECTED = "rejected"
+
+
 class Settlement(StrEnum):
     """How a price difference (an item's purchase, a package's packing) was settled."""
 
@@ -133,6 +142,23 @@ class Settlement(StrEnum):
     AWAITING_CONFIRMATION = "awaiting_confirmation"  # over the threshold: the customer confirms or declines
     AWAITING_PAYMENT = "awaiting_payment"  # the wallet was short: the customer pays it
     DECLINED = "declined"
+
+
+class ReplacementState(StrEnum):
+    """A replacement SKU staff offered for an item the shop cannot supply (a word in the item's record)."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # staff marked the item unavailable while the offer was open
+
+
+class ServiceWork(StrEnum):
+    """A paid value-added service of a package as the packer's work item (issue 24, part 3)."""
+
+    TO_DO = "to_do"  # paid for, not done yet: the package cannot be packed
+    PERFORMED = "performed"  # ticked off by the packer (with a photo where it makes sense)
+    REFUNDED = "refunded"  # could not be done: its price went back to the wallet
 
 
 class Queue(StrEnum):
@@ -150,7 +176,9 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
+    AWAITING_REPLACEMENT = "awaiting_replacement"  # a replacement SKU offered, the customer decides
     UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
+    WITHDRAWALS = "withdrawal_requested"  # withdrawals waiting for staff
 
 
 @dataclass(frozen=True)
@@ -353,9 +381,14 @@ I = ItemStatus  # noqa: E741 - the table reads better with one-letter names
 O, P, X, K, Q = OrderStatus, PackageStatus, ParcelStatus, CaseStatus, Queue  # noqa: E741
 SETTLING = (Settlement.AWAITING_CONFIRMATION, Settlement.AWAITING_PAYMENT)
 
-# inspected and on a shelf with a running storage clock
-STORED = (I.IN_WAREHOUSE, I.INSPECTION_ISSUE, I.NOT_TRANSPORTABLE)
+# inspected and on a shelf with a running storage clock (90 days from the In Warehouse status)
+STORED = (I.IN_WAREHOUSE, I.NOT_TRANSPORTABLE)
 INSPECTED = ("in_warehouse_at",)
+# inspected, waiting on the customer's feedback (chalicelib/feedback.py): a feedback deadline runs, not the
+# storage clock; with no answer by then the item is taken as accepted ("assume agreed")
+AWAITING_FEEDBACK = (I.INSPECTION_ISSUE, I.AWAITING_CONFIRMATION)
+# goods with us that an after-sales case may send back to the merchant or exchange
+RETURNABLE = (I.RECEIVED, *AWAITING_FEEDBACK, *STORED)
 
 ITEM = Lifecycle(
     "item",
@@ -370,19 +403,33 @@ ITEM = Lifecycle(
         Transition("await_difference", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_PAYMENT),
         Transition("pay_difference", (I.PURCHASING,), I.PURCHASED, (C,)),
         Transition("decline_difference", (I.PURCHASING,), I.CANCELLED, (C,)),
+        # purchasing exceptions (issue 22): the shop cannot supply the item (out of stock, delisted,
+        # refused); before it ships, staff cancel it with a refund, or offer another SKU of the product
+        Transition("mark_unavailable", (I.PURCHASING, I.PURCHASED), I.CANCELLED, (R,)),
+        Transition("offer_replacement", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_REPLACEMENT),
+        Transition("accept_replacement", (I.PURCHASING,), I.PURCHASING, (C,)),
+        Transition("decline_replacement", (I.PURCHASING,), I.CANCELLED, (C,)),
         Transition("ship_domestic", (I.PURCHASED,), I.SHIPPED_DOMESTIC, (R,)),
         Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,), ("received_at",)),
         Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,), INSPECTED),
-        Transition("inspect_issue", (I.RECEIVED,), I.INSPECTION_ISSUE, (W,), INSPECTED),
+        Transition("inspect_issue", (I.RECEIVED,), I.INSPECTION_ISSUE, (W,)),
+        # electronics passed on appearance: the arrival photos go to the customer to confirm
+        Transition("inspect_for_confirmation", (I.RECEIVED,), I.AWAITING_CONFIRMATION, (W,)),
         Transition("mark_not_transportable", (I.RECEIVED,), I.NOT_TRANSPORTABLE, (W,), INSPECTED),
-        Transition("accept_issue", (I.INSPECTION_ISSUE,), I.IN_WAREHOUSE, (C,)),
+        Transition("accept_issue", (I.INSPECTION_ISSUE,), I.IN_WAREHOUSE, (C,), INSPECTED),
+        Transition("confirm", (I.AWAITING_CONFIRMATION,), I.IN_WAREHOUSE, (C,), INSPECTED),
+        # no answer by the feedback deadline: the seed's "we will assume you ... reached an agreement"
+        Transition("assume_agreed", AWAITING_FEEDBACK, I.IN_WAREHOUSE, (S,), INSPECTED),
         Transition("package", (I.IN_WAREHOUSE, I.NOT_TRANSPORTABLE), I.IN_PACKAGE, (C,)),
         # a cancelled or expired package gives its items back the status they had before
         Transition("unpackage", (I.IN_PACKAGE,), I.IN_WAREHOUSE, (C, S)),
         Transition("unpackage", (I.IN_PACKAGE,), I.NOT_TRANSPORTABLE, (C, S)),
         Transition("ship", (I.IN_PACKAGE,), I.SHIPPED, (W,)),
         Transition("deliver", (I.SHIPPED,), I.DELIVERED, (C, S)),
-        Transition("return", (I.RECEIVED, *STORED), I.RETURNED, (R, W)),
+        Transition("return", RETURNABLE, I.RETURNED, (R, W)),
+        # an after-sales exchange: the goods go back to the merchant and the item to purchasing, where the
+        # replacement's price difference is settled like any purchase (rules/settlement.py)
+        Transition("exchange", RETURNABLE, I.PURCHASING, (R, W)),
         Transition("abandon", STORED, I.ABANDONED, (S,), ("abandoned_at",)),
         Transition("destroy", (I.ABANDONED,), I.DESTROYED, (W,), ("destroyed_at",)),
     ],
@@ -407,6 +454,8 @@ ORDER = Lifecycle(
         Transition(
             "cancel", (O.PENDING_PAYMENT, O.PENDING_REVIEW, O.APPROVED), O.CANCELLED, (C,), ("cancelled_at",)
         ),
+        # its last live item was cancelled after approval (unavailable, a declined replacement or price)
+        Transition("close_cancelled", (O.APPROVED,), O.CANCELLED, (R, C), ("cancelled_at",)),
     ],
     queues={O.PENDING_REVIEW: Q.PENDING_REVIEW, O.APPROVED: Q.APPROVED},
 )
@@ -415,7 +464,8 @@ PACKAGE = Lifecycle(
     "package",
     PackageStatus,
     [
-        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C,), ("paid_at",)),
+        # C: from the wallet; S: a provider payment for it succeeded (chalicelib/api/payments.py)
+        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C, S), ("paid_at",)),
         Transition("cancel", (P.PENDING_PAYMENT, P.PAID), P.CANCELLED, (C,), ("cancelled_at",)),
         Transition("expire", (P.PENDING_PAYMENT,), P.CANCELLED, (S,), ("cancelled_at",)),
         Transition("pack", (P.PAID,), P.PACKED, (W,)),
@@ -495,6 +545,20 @@ PAYMENT = Lifecycle(
     ],
 )
 
+# a withdrawal: approving refunds through the providers (chalicelib/withdrawals.py), rejecting returns the
+# held money to the wallet
+WITHDRAWAL = Lifecycle(
+    "withdrawal",
+    WithdrawalStatus,
+    [
+        Transition(
+            "approve", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REFUNDED, (R,), ("decided_at",)
+        ),
+        Transition("reject", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REJECTED, (R,), ("decided_at",)),
+    ],
+    queues={WithdrawalStatus.REQUESTED: Q.WITHDRAWALS},
+)
+
 # the settlement of an item's purchase price or a package's final charge (a word in its purchase/packed
 # record, not a status attribute): recorded once, then settled by the customer when it waits for them
 SETTLEMENT = Lifecycle(
@@ -505,6 +569,29 @@ SETTLEMENT = Lifecycle(
         Transition("decline_difference", SETTLING, Settlement.DECLINED, (C,)),
     ],
     starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
+)
+
+# a replacement offer (the item's `replacement.state`): made once, then decided by the customer, or
+# withdrawn when staff mark the item unavailable meanwhile
+REPLACEMENT = Lifecycle(
+    "replacement offer",
+    ReplacementState,
+    [
+        Transition("accept", (ReplacementState.OFFERED,), ReplacementState.ACCEPTED, (C,)),
+        Transition("decline", (ReplacementState.OFFERED,), ReplacementState.DECLINED, (C,)),
+        Transition("withdraw", (ReplacementState.OFFERED,), ReplacementState.WITHDRAWN, (R,)),
+    ],
+)
+
+# a paid service's work item (a word in the package's `service_work` map, not a status attribute): ticked
+# off or refunded by the packer before the package may be packed (chalicelib/service_work.py)
+SERVICE_WORK = Lifecycle(
+    "package service",
+    ServiceWork,
+    [
+        Transition("perform", (ServiceWork.TO_DO,), ServiceWork.PERFORMED, (W,)),
+        Transition("refund", (ServiceWork.TO_DO,), ServiceWork.REFUNDED, (W,)),
+    ],
 )
 
 OUTBOX = Lifecycle(
@@ -554,7 +641,10 @@ LIFECYCLES = {
     "photo": PHOTO,
     "outbox": OUTBOX,
     "payment": PAYMENT,
+    "withdrawal": WITHDRAWAL,
     "settlement": SETTLEMENT,
+    "replacement": REPLACEMENT,
+    "service": SERVICE_WORK,
     "thread": THREAD,
 }
 
@@ -569,7 +659,7 @@ PACKABLE = ITEM.sources("package")
 # what the inbound scan matches
 AWAITING_ARRIVAL = ITEM.sources("receive")
 # physically in our warehouse (received, inspected, or packed and waiting to leave)
-PHYSICALLY_HERE = (I.RECEIVED, *IN_STORAGE)
+PHYSICALLY_HERE = (I.RECEIVED, *AWAITING_FEEDBACK, *IN_STORAGE)
 # shown with a storage deadline to the customer: stored, or past the deadline and (being) destroyed
 WITH_DEADLINE = (*IN_STORAGE, I.ABANDONED, I.DESTROYED)
 # goods that reached us and have not left (nor been packed): after-sales cases are about these
@@ -578,6 +668,8 @@ CASE_OPEN_FOR = ITEM.sources("return")
 EXPECTED_SHIPMENT = AWAITING_ARRIVAL
 # final statuses: nothing happens to these any more
 ITEM_FINAL = ITEM.final()
+# the customer may change the item's remark (the apparel inspection reads the latest) until it is received
+REMARK_EDITABLE = ITEM.sources("pay", "approve", "purchase", "ship_domestic", "receive")
 
 
 # --- the table as documentation (docs/data-model.md and the OpenAPI document are generated from it) ----
@@ -600,7 +692,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT, THREAD):
+    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")

@@ -59,7 +59,7 @@ ERROR_SCHEMA = {
                     "description": "validation_error: one entry per bad field (`field`, `problem`). "
                     "price_changed: one per line that moved beyond the tolerance (the new price to show "
                     "the customer). out_of_stock: one per line the shop cannot supply. too_many_requests: "
-                    "`retry_after_seconds`.",
+                    "`retry_after_seconds`. services_not_done: one per paid service still to do (`service`).",
                     "items": {
                         "type": "object",
                         "properties": {
@@ -80,6 +80,10 @@ ERROR_SCHEMA = {
                             "retry_after_seconds": {
                                 "type": "integer",
                                 "description": "too_many_requests: when the marketplace quota renews.",
+                            },
+                            "service": {
+                                "type": "string",
+                                "description": "services_not_done: a paid service still to do.",
                             },
                         },
                     },
@@ -173,6 +177,8 @@ EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
     # routes that ask a payment provider (chalicelib/providers): it may be down or not configured
     "create_top_up": (503,),
     "pay_order": (503,),
+    "checkout_package": (503,),
+    "approve_withdrawal": (503,),
     # 409: an event that overtook the payment's success, delivered again later; 503: its fee unread
     "stripe_webhook": (409, 503),
 }
@@ -780,6 +786,8 @@ TAGS: dict[str, str] = {
     "orders": "The customer's cart, quotes and orders: create, pay, cancel, confirm, after-sales.",
     "wallet": "The customer's wallet balance and ledger, top-ups and payment channels; the provider webhook.",
     "packages": "Consolidation of stored items into packages: quote, create, pay, pack, ship, track.",
+    "package_work": "The packer's checklist: each paid service of a package performed, or refunded when "
+    "it cannot be done, before packing.",
     "storage": "Warehouse storage: the 90-day limit, paid extensions, the destruction queue.",
     "photos": "Inspection photos: staff uploads, the photos of an item.",
     "staff": "Review and purchasing: the order and item queues, approve or reject, buy, domestic shipment.",

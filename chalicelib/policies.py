@@ -15,6 +15,7 @@ from chalicelib import config, money
 from chalicelib.orders import ESTIMATES, REVIEW_WORKING_HOURS
 from chalicelib.rules import charges, shipping
 from chalicelib.rules import storage as storage_rules
+from chalicelib.rules.notices import NOTICES, Notice, notices_for  # noqa: F401 - the notices GET /policies lists
 from chalicelib.storage import EXTENSION_DAYS as STORAGE_EXTENSION_DAYS
 
 MERCHANT_SHIPS_IN_DAYS = ESTIMATES["merchant_ships_in_days"]
@@ -26,12 +27,6 @@ class Rule:
     key: str
     value: int | str
     unit: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Notice:
-    key: str
     text: str
 
 
@@ -175,6 +170,22 @@ def rules() -> list[Rule]:
             f"{config.get_decimal('CURRENCY_MARGIN_PERCENT')} % margin; you always pay in CNY.",
         ),
         Rule(
+            "feedback_days",
+            config.get_int("FEEDBACK_DAYS"),
+            "days",
+            "When an inspection finds an issue, or electronics wait for your confirmation from their "
+            f"arrival photos, you have {config.get_int('FEEDBACK_DAYS')} days to accept, confirm or open an "
+            "after-sales case; with no answer by then we assume you have reached an agreement with the "
+            "merchant, and the item is stored as accepted. Its storage period starts then.",
+        ),
+        Rule(
+            "feedback_reminder_days",
+            config.get_int("FEEDBACK_REMINDER_DAYS"),
+            "days before the feedback deadline",
+            f"We email a reminder {config.get_int('FEEDBACK_REMINDER_DAYS')} days before that feedback "
+            "deadline.",
+        ),
+        Rule(
             "forwarding_max_open",
             config.get_int("FORWARDING_MAX_OPEN_PER_CUSTOMER"),
             "declarations",
@@ -206,43 +217,40 @@ def rules() -> list[Rule]:
                 f"Optional service, {service.name}: {price}.",
             )
         )
-    return found
+    return found + _customs_rules()
 
 
-NOTICES = [
-    Notice(
-        "inspection_scope",
-        "Inspection is of appearance only: significant damage, stains, model and version number, with "
-        "colour and size recorded (apparel against your remark and the size on its label). Electronics are "
-        "never powered on. Discrepancies in colour, size error and performance are not within the "
-        "inspection's scope.",
-    ),
-    Notice(
-        "packing_difference",
-        "When the packed weight and size cost more than you paid for the package, the difference is taken "
-        "from your wallet; when your wallet is short, the package waits for you to pay it. When they cost "
-        "less, the difference is refunded to your wallet.",
-    ),
-    Notice(
-        "shelf_life",
-        "Storage does not cover shelf life: perishable goods may expire while stored, at your risk.",
-    ),
-    Notice(
-        "assumed_agreed",
-        "For information we cannot confirm, we assume you have communicated and reached an agreement with "
-        "the merchant.",
-    ),
-    Notice(
-        "third_party",
-        "We buy from third-party shops on your behalf; the goods, their descriptions and any intellectual "
-        "property are the shop's responsibility, not ours.",
-    ),
-    Notice(
-        "transport_conditions",
-        "Goods that do not meet transport conditions (batteries, liquids, powders, magnets, blades...) are "
-        "marked; only lines that accept them can carry them, or you may arrange a return with the merchant.",
-    ),
-]
+def _customs_rules() -> list[Rule]:
+    """What the destinations' customs require of a package's declaration (config.customs_rules())."""
+    table = config.customs_rules()
+    names = {"cpf": "the recipient's CPF", "pccc": "the recipient's Personal Customs Clearance Code"}
+    tax_ids = {c: names.get(k, k) for c, k in sorted((table.get("recipient_tax_id") or {}).items())}
+    ioss = int(table.get("ioss_max_value_fen", 0))
+    cn22 = int(table["cn22_max_value_fen"])
+    return [
+        Rule(
+            "customs_recipient_tax_ids",
+            ", ".join(f"{c}:{k}" for c, k in sorted((table.get("recipient_tax_id") or {}).items())),
+            "country:tax id",
+            "A package's customs declaration needs "
+            + _and([f"{name} to {country}" for country, name in tax_ids.items()])
+            + ".",
+        ),
+        Rule(
+            "customs_ioss_max_value_fen",
+            ioss,
+            "fen",
+            f"A package to the EU declared at up to {money.format_cny(ioss)} (EUR 150) needs the IOSS number "
+            "its VAT was paid under.",
+        ),
+        Rule(
+            "customs_cn22_max_value_fen",
+            cn22,
+            "fen",
+            f"A package declared at up to {money.format_cny(cn22)} (300 SDR) travels with a CN22 customs "
+            "form, above it with a CN23.",
+        ),
+    ]
 
 
 def markdown() -> str:

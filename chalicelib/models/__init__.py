@@ -19,6 +19,7 @@ def all_models() -> list[type]:
         packages,
         photos,
         warehouse,
+        withdrawals,
     )
 
     return [
@@ -30,5 +31,6 @@ def all_models() -> list[type]:
         *packages.MODELS,
         *currency.MODELS,
         *outbox.MODELS,
+        *withdrawals.MODELS,
         *messages.MODELS,
     ]

@@ -72,6 +72,10 @@ class Order(Model):
     # the customer's currency when they asked for one at ordering (chalicelib/currency.py): the rate the
     # order's payment and refunds are shown at
     fx = MapAttribute(null=True)
+    # domestic shipping per shop: {shop_id: {"paid_fen", "refunded_fen"}}, written at creation and by each
+    # settlement of it (actual freight at purchase, a refund when the shop's last item is cancelled);
+    # None on orders made before it existed (their shipping is refunded only with the whole order)
+    shipping_by_shop = MapAttribute(null=True)
     version = VersionAttribute()
 
     by_user = OrdersByUser()
@@ -134,6 +138,30 @@ class ItemsByDeadline(GlobalSecondaryIndex):
     storage_expires_at = UnicodeAttribute(range_key=True)
 
 
+class ItemsByFeedbackDue(GlobalSecondaryIndex):
+    """Feedback deadlines by day, sharded (`<yyyy-mm-dd>#<n>`), like `by_deadline`: the sweep reminds and
+    takes as accepted only what falls due. Sparse: set only while an item waits on the customer."""
+
+    class Meta:
+        index_name = "by_feedback_due"
+        projection = AllProjection()
+
+    feedback_key = UnicodeAttribute(hash_key=True)
+    feedback_due_at = UnicodeAttribute(range_key=True)
+
+
+class ItemsAwaitingFeedback(GlobalSecondaryIndex):
+    """A customer's items waiting on their decision after inspection, soonest deadline first
+    (GET /warehouse/items?status=awaiting_feedback). Sparse: `awaiting_by` is set only while waiting."""
+
+    class Meta:
+        index_name = "awaiting_feedback"
+        projection = AllProjection()
+
+    awaiting_by = UnicodeAttribute(hash_key=True)
+    feedback_due_at = UnicodeAttribute(range_key=True)
+
+
 class Item(Model):
     """One ordered line (or forwarded parcel) as it moves from purchase to storage to shipping."""
 
@@ -153,6 +181,8 @@ class Item(Model):
     # the cart's price snapshot when the order re-priced the line (unit_price_fen is what was charged)
     snapshot_unit_price_fen = NumberAttribute(null=True)
     remark = UnicodeAttribute(null=True)
+    # every version of the remark, oldest first, at most REMARK_HISTORY_MAX (chalicelib/feedback.py)
+    remark_history = ListAttribute(null=True)  # [{remark, changed_at}]
     attributes = MapAttribute(default=dict)
     purchase = MapAttribute(null=True)
     domestic_shipment = MapAttribute(null=True)
@@ -163,6 +193,12 @@ class Item(Model):
     # written in the transaction of the ledger leg that moved it, and refunded_fen <= paid_fen always
     paid_fen = NumberAttribute(default=0)
     refunded_fen = NumberAttribute(default=0)
+    # purchasing exceptions (chalicelib/purchase_exceptions.py): why staff cancelled it as unavailable
+    # {reason, note, marked_at, marked_by, refunded_fen, shipping_refunded_fen}; what the shop sold when
+    # less than ordered; a replacement SKU offered {sku_id, props, unit_price_fen, state, ...}
+    unavailable = MapAttribute(null=True)
+    quantity_purchased = NumberAttribute(null=True)
+    replacement = MapAttribute(null=True)
     # warehouse (seed step 4)
     source = UnicodeAttribute(default="order")  # order | forwarding | exceptional
     parcel_id = UnicodeAttribute(null=True)
@@ -177,6 +213,13 @@ class Item(Model):
     deadline_key = UnicodeAttribute(null=True)
     package_id = UnicodeAttribute(null=True)
     open_case_id = UnicodeAttribute(null=True)
+    # waiting on the customer's feedback (chalicelib/feedback.py): the deadline, its index key, the reminder
+    feedback_due_at = UnicodeAttribute(null=True)
+    feedback_key = UnicodeAttribute(null=True)
+    feedback_reminded_at = UnicodeAttribute(null=True)
+    awaiting_by = UnicodeAttribute(null=True)  # the owner, while waiting: their "awaiting decision" list
+    # an after-sales exchange sent the goods back: the earlier purchase and the replacement's price basis
+    exchange = MapAttribute(null=True)
     # storage reminders per threshold in days: "pending:<batch id>" while being sent, then "sent:<time>"
     reminders = MapAttribute(default=dict)
     storage_extended_days = NumberAttribute(default=0)
@@ -195,6 +238,8 @@ class Item(Model):
     by_tracking = ItemsByTracking()
     in_storage = ItemsInStorage()
     by_deadline = ItemsByDeadline()
+    by_feedback_due = ItemsByFeedbackDue()
+    awaiting_feedback = ItemsAwaitingFeedback()
 
 
 class CartItem(Model):

@@ -15,18 +15,20 @@ from pydantic import ConfigDict, Field
 
 from chalicelib import clock, lifecycle, photos
 from chalicelib.items import plain
-from chalicelib.lifecycle import ItemSource
+from chalicelib.lifecycle import ItemSource, ReplacementState
 from chalicelib.lifecycle import Settlement as S
 from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
+from chalicelib.rules import notices as notice_rules
 from chalicelib.rules import storage as storage_rules
 
 # staff user ids in items' records: kept in staff answers, never sent to customers (web.route strips them)
-STAFF_ONLY_FIELDS = frozenset({"purchased_by", "recorded_by", "inspected_by"})
+STAFF_ONLY_FIELDS = frozenset({"purchased_by", "recorded_by", "inspected_by", "marked_by", "offered_by"})
 
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
+OutsideScope = Literal["colour", "size_error", "performance"]
 
 
 Settlement = Literal[
@@ -45,7 +47,7 @@ class ItemPurchase(Out):
     merchant_order_no: str
     actual_unit_price_fen: Fen
     price_difference_fen: Fen = Field(
-        description="(actual - listed unit price) x quantity: negative when the goods were cheaper."
+        description="(actual - listed unit price) x quantity bought: negative when the goods were cheaper."
     )
     purchased_at: Timestamp
     purchased_by: str = absent("The staff member who recorded the purchase (staff answers only).")
@@ -54,8 +56,49 @@ class ItemPurchase(Out):
         "awaiting_confirmation or awaiting_payment by the customer, or declined (the item is cancelled)."
     )
     refunded_fen: Fen = absent(
-        "Refunded to the wallet; present only when settlement is refunded or declined."
+        "The goods' difference refunded to the wallet; present only when settlement is refunded or declined."
     )
+    quantity_purchased: int = absent("What the shop sold, when staff recorded it (less than ordered).")
+    short_refund_fen: Fen = absent("The units the shop did not sell, refunded at purchase.")
+    actual_domestic_shipping_fen: Fen = absent("The shop's actual freight, when staff recorded it.")
+    shipping_difference_fen: int = absent(
+        "The actual freight minus what was left paid for the shop's shipping, settled with the price "
+        "difference (its own ledger leg: domestic_shipping_charge or domestic_shipping_refund)."
+    )
+
+
+class ItemUnavailable(Out):
+    """Why staff cancelled the item as one the shop cannot supply, and what went back to the wallet."""
+
+    reason: Literal["out_of_stock", "delisted", "merchant_refused", "other"]
+    note: str | None
+    marked_at: Timestamp
+    marked_by: str = absent("The staff member who marked it (staff answers only).")
+    refunded_fen: Fen = Field(description="What was paid for the item and not yet refunded: all of it back.")
+    shipping_refunded_fen: Fen = Field(
+        description="Its shop's domestic shipping, refunded when no other item of that shop is left."
+    )
+
+
+class ItemReplacement(Out):
+    """A replacement SKU of the same product staff offered when the ordered one cannot be bought."""
+
+    sku_id: str
+    props: dict[str, str] = Field(description="The offered SKU's properties (colour, size...).")
+    unit_price_fen: Fen
+    difference_fen: int = Field(
+        description="(offered - paid unit price) x quantity: charged from the wallet on accepting "
+        "(refunded when negative)."
+    )
+    note: str | None
+    state: ReplacementState = Field(
+        description="offered (the customer decides), accepted (the item is bought as this SKU), declined "
+        "(the item is cancelled and refunded), withdrawn (staff marked the item unavailable meanwhile)."
+    )
+    offered_at: Timestamp
+    offered_by: str = absent("The staff member who offered it (staff answers only).")
+    decided_at: str = absent("When the customer accepted or declined it.", format="date-time")
+    settlement: Settlement = absent("How the price difference was settled on accepting.")
 
 
 class DomesticShipment(Out):
@@ -85,14 +128,21 @@ class Inspection(Out):
     checks: InspectionChecks
     result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE.value]
     label_size: str | None = Field(description="The size on the label or tag (apparel).")
+    remark: str | None = absent(
+        "The customer's latest remark when inspected: what apparel is checked against."
+    )
     notes: str | None
     hazards: list[Hazard] = Field(description="Why the goods cannot travel, when they cannot.")
     in_scope_issues: list[CheckName]
     out_of_scope_discrepancies: list[CheckName] = Field(
-        description="Apparel colour and size discrepancies: recorded, never a reason to fail the inspection."
+        description="Colour and size checks marked issue: recorded, never a reason to fail the inspection."
+    )
+    outside_scope: list[OutsideScope] = absent(
+        "Discrepancies outside the inspection's scope (colour, size error, performance), in the seed's "
+        "words: recorded for the customer, never a reason to fail."
     )
     customer_confirmation_requested: bool = Field(
-        description="Electronics: the customer is asked to confirm from the photos."
+        description="Electronics that passed: the customer is asked to confirm from the arrival photos."
     )
     scope: str
     inspected_at: Timestamp
@@ -137,6 +187,62 @@ class ItemStorage(Out):
         )
 
 
+class ItemFeedback(Out):
+    """The customer's answer the item waits for after its inspection, and by when."""
+
+    waiting_for: Literal[lifecycle.ItemStatus.INSPECTION_ISSUE.value, "electronics_confirmation"] = Field(
+        description="inspection_issue: accept (POST /items/{item_id}/accept) or open an after-sales case; "
+        "electronics_confirmation: confirm from the arrival photos (POST /items/{item_id}/confirm) or open "
+        "a case."
+    )
+    due_at: Timestamp = Field(description="With no answer by then the item is taken as accepted.")
+    reminded_at: Timestamp | None
+
+    @classmethod
+    def of(cls, item: commerce.Item) -> Self | None:
+        if item.status not in lifecycle.AWAITING_FEEDBACK or not item.feedback_due_at:
+            return None
+        waiting = {
+            lifecycle.ItemStatus.INSPECTION_ISSUE: lifecycle.ItemStatus.INSPECTION_ISSUE.value,
+            lifecycle.ItemStatus.AWAITING_CONFIRMATION: "electronics_confirmation",
+        }[item.status]
+        return cls.build(
+            waiting_for=waiting, due_at=item.feedback_due_at, reminded_at=item.feedback_reminded_at
+        )
+
+
+class RemarkVersion(Out):
+    """One version of the item's remark."""
+
+    remark: str | None
+    changed_at: Timestamp
+
+
+class ItemExchange(Out):
+    """The after-sales exchange that sent earlier goods back: the replacement's price difference is
+    counted from their actual unit price."""
+
+    case_id: str
+    exchanged_at: Timestamp
+    baseline_unit_price_fen: Fen
+
+    @classmethod
+    def of(cls, item: commerce.Item) -> Self | None:
+        record = plain(item.exchange)
+        if not record:
+            return None
+        return cls.build(**{k: record[k] for k in ("case_id", "exchanged_at", "baseline_unit_price_fen")})
+
+
+class ItemNotice(Out):
+    """A policy notice that applies to this item (GET /policies lists them all)."""
+
+    key: str = Field(
+        description="third_party, inspection_scope, assumed_agreed, shelf_life, transport_conditions"
+    )
+    text: str
+
+
 _EXAMPLE_ITEM = {
     "item_id": "itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A",
     "order_id": "ord_01JDX3R1M6Q7Y8ZK2W4V5T6S7B",
@@ -166,6 +272,9 @@ _EXAMPLE_ITEM = {
     "price_difference_due_fen": 0,
     "paid_fen": 17800,
     "refunded_fen": 800,
+    "quantity_purchased": None,
+    "unavailable": None,
+    "replacement": None,
     "inspection": {
         "category": "apparel",
         "checks": {
@@ -216,6 +325,16 @@ _EXAMPLE_ITEM = {
     "package_id": None,
     "after_sales_case_id": None,
     "storage_extended_days": 0,
+    "feedback": None,
+    "remark_history": [
+        {"remark": "white", "changed_at": "2026-11-28T10:00:00Z"},
+        {"remark": "white, size L", "changed_at": "2026-11-28T12:30:00Z"},
+    ],
+    "exchange": None,
+    "notices": [
+        {"key": "third_party", "text": "We buy from third-party shops on your behalf..."},
+        {"key": "inspection_scope", "text": "Inspection is of appearance only..."},
+    ],
 }
 
 
@@ -242,6 +361,13 @@ class Item(Out):
     )
     paid_fen: Fen = Field(description="What the customer paid for this line's goods.")
     refunded_fen: Fen = Field(description="What was refunded of it (never more than paid_fen).")
+    quantity_purchased: int | None = Field(
+        description="What the shop sold when less than `quantity` (the rest was refunded); null otherwise."
+    )
+    unavailable: ItemUnavailable | None = Field(
+        description="Set when staff cancelled the item because the shop cannot supply it."
+    )
+    replacement: ItemReplacement | None = Field(description="A replacement SKU offered, and its outcome.")
     inspection: Inspection | None
     photos: list[ItemPhoto]
     weight_g: int | None
@@ -253,6 +379,14 @@ class Item(Out):
     package_id: str | None
     after_sales_case_id: str | None = Field(description="The open after-sales case, if any.")
     storage_extended_days: int
+    feedback: ItemFeedback | None = Field(
+        description="Set while the item waits on the customer after its inspection (null otherwise)."
+    )
+    remark_history: list[RemarkVersion] = Field(
+        description="Every version of the remark, oldest first (empty until first changed; the last 20)."
+    )
+    exchange: ItemExchange | None = Field(description="Set when an after-sales exchange re-bought the item.")
+    notices: list[ItemNotice] = Field(description="The policy notices that apply to this item now.")
 
     @classmethod
     def of(cls, item: commerce.Item, **extra: Any) -> Self:
@@ -275,6 +409,9 @@ class Item(Out):
             # what the customer paid for this line's goods, and what was refunded of it (the refund cap)
             paid_fen=int(item.paid_fen or 0),
             refunded_fen=int(item.refunded_fen or 0),
+            quantity_purchased=int(item.quantity_purchased) if item.quantity_purchased is not None else None,
+            unavailable=plain(item.unavailable),
+            replacement=plain(item.replacement),
             inspection=plain(item.inspection),
             photos=photos.photo_list(item),
             weight_g=int(item.weight_g) if item.weight_g is not None else None,
@@ -286,6 +423,10 @@ class Item(Out):
             package_id=item.package_id,
             after_sales_case_id=item.open_case_id,
             storage_extended_days=int(item.storage_extended_days or 0),
+            feedback=ItemFeedback.of(item),
+            remark_history=[plain(v) for v in item.remark_history or []],
+            exchange=ItemExchange.of(item),
+            notices=[{"key": n.key, "text": n.text} for n in notice_rules.notices_for(item)],
             **extra,
         )
 

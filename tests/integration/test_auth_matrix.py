@@ -143,10 +143,14 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
 
     demo.seed(api.stack)
     featured = get_source().featured(1, None).items[0]
+    withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 100}, user=ALICE)
+    assert withdrawal.status == 201, withdrawal.body
     objects["staff"] = {
+        "withdrawal_id": withdrawal.body["withdrawal_id"],
         "parcel_id": parcel.body["parcel_id"],
         "product_id": "prd_tee",
         "source_url": featured.source_url,
+        "service": "reinforcement",
     }
     return objects
 
@@ -231,6 +235,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/orders/{order_id}/cancel"): Expect(OWNER, params=ORDER),
     ("POST", "/items/{item_id}/pay-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
     ("POST", "/items/{item_id}/decline-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
+    ("POST", "/items/{item_id}/replacement/accept"): Expect(OWNER, params={"item_id": "order_item_id"}),
+    ("POST", "/items/{item_id}/replacement/decline"): Expect(OWNER, params={"item_id": "order_item_id"}),
     # wallet and payments
     ("GET", "/payment-channels"): Expect(PUBLIC),
     ("GET", "/wallet"): Expect(SIGNED_IN),
@@ -243,6 +249,15 @@ EXPECT: dict[tuple[str, str], Expect] = {
         PUBLIC, body={"id": "evt_x", "object": "event", "type": "payment_intent.succeeded", "data": {}}
     ),
     ("GET", "/staff/payments"): Expect(("admin",)),
+    ("POST", "/wallet/withdrawals"): Expect(SIGNED_IN, body={"amount_fen": 100}),
+    ("GET", "/wallet/withdrawals"): Expect(SIGNED_IN),
+    ("GET", "/staff/withdrawals"): Expect(REV),
+    ("POST", "/staff/withdrawals/{withdrawal_id}/approve"): Expect(
+        REV, params={"withdrawal_id": "withdrawal_id"}
+    ),
+    ("POST", "/staff/withdrawals/{withdrawal_id}/reject"): Expect(
+        REV, params={"withdrawal_id": "withdrawal_id"}, body={"reason": "no"}
+    ),
     # review and purchasing
     ("GET", "/staff/orders"): Expect(REV),
     ("GET", "/staff/orders/{order_id}"): Expect(REV, params=ORDER),
@@ -257,6 +272,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/staff/items/{item_id}/purchase-preview"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"actual_unit_price_fen": 2500}
+    ),
+    ("POST", "/staff/items/{item_id}/unavailable"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"reason": "out_of_stock"}
+    ),
+    ("POST", "/staff/items/{item_id}/replacement"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"sku_id": "sku_tee_white_l"}
     ),
     ("POST", "/staff/items/{item_id}/domestic-shipment"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"carrier": "YTO", "tracking_no": "YT9999999"}
@@ -285,6 +306,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/warehouse/items"): Expect(SIGNED_IN),
     ("GET", "/items/{item_id}"): Expect(OWNER, params=ITEM),
     ("POST", "/items/{item_id}/accept"): Expect(OWNER, params=ITEM),
+    ("POST", "/items/{item_id}/confirm"): Expect(OWNER, params=ITEM),
+    ("PATCH", "/items/{item_id}"): Expect(OWNER, params=ITEM, body={"remark": "Size L please"}),
     ("POST", "/items/{item_id}/extend-storage"): Expect(OWNER, params=ITEM, body={"periods": 1}),
     ("GET", "/storage/extension-price"): Expect(SIGNED_IN),
     ("POST", "/after-sales"): Expect(
@@ -305,6 +328,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/packages"): Expect(SIGNED_IN),
     ("GET", "/packages/{package_id}"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/pay"): Expect(OWNER, params=PACKAGE),
+    ("POST", "/packages/{package_id}/checkout"): Expect(OWNER, params=PACKAGE, body={"channel": "paypal"}),
     ("POST", "/packages/{package_id}/pay-difference"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/cancel"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/confirm-receipt"): Expect(OWNER, params=PACKAGE),
@@ -321,6 +345,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/staff/packages/{package_id}/ship"): Expect(
         WH, params=PACKAGE, body={"carrier": "EMS", "tracking_no": "EE123456789CN"}
+    ),
+    ("POST", "/staff/packages/{package_id}/services/{service}/perform"): Expect(
+        WH, params={**PACKAGE, "service": "service"}, body={}
+    ),
+    ("POST", "/staff/packages/{package_id}/services/{service}/refund"): Expect(
+        WH, params={**PACKAGE, "service": "service"}, body={"reason": "Does not fit a vacuum bag."}
     ),
     # messages: the owner on the customer paths, staff (reviewer or warehouse) on theirs
     ("GET", "/orders/{order_id}/messages"): Expect(OWNER, params=ORDER),

@@ -4,12 +4,14 @@ Customers (fresh ones per example) top up, order on the balance and on external 
 provider's signed webhook), pay, cancel; staff approve, reject, purchase at a higher or lower price, record
 the merchant's shipment; parcels are scanned in (known numbers, unknown numbers, forwarding declarations,
 including a declaration of another customer's number) and exceptional ones assigned; items are inspected
-(pass / issue / not_transportable), issues accepted, after-sales cases opened and resolved every way,
-storage extended; packages are quoted, created, paid, cancelled, packed heavier or lighter, topped up,
-shipped and confirmed; time jumps forward and the scheduled jobs run as app handlers. A money call may
-meet a fault in its transaction (tests/faults.py): an ambiguous commit, the function killed right after
-the commit, or a commit that never applied; the client retries with the same Idempotency-Key, and the
-retry must answer what was committed while the books below prove the money moved once.
+(pass / issue / not_transportable; electronics with an arrival photo), issues accepted and electronics
+confirmed (or taken as accepted by the sweep at their feedback deadline), after-sales cases opened and
+resolved every way (exchanges too), storage extended; packages are quoted, created, paid, cancelled, packed
+heavier or lighter, topped up, shipped and confirmed; time jumps forward and the scheduled jobs run as app
+handlers. A money call may meet a fault in its transaction (tests/faults.py): an ambiguous commit, the
+function killed right after the commit, or a commit that never applied; the client retries with the same
+Idempotency-Key, and the retry must answer what was committed while the books below prove the money moved
+once.
 
 After every step the named checks in INVARIANTS read the tables by key (GetItem, and the Query of a
 wallet partition, straight from moto's in-process store; no Scan: a Scan through PynamoDB fails the test)
@@ -52,13 +54,15 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import clock, idempotency, ids, payments
+from chalicelib.items import plain
 from chalicelib.models.commerce import Item, LedgerEntry, Order, WalletAccount
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
 from chalicelib.models.warehouse import Parcel
 from infra.local.job import scheduled_event
 from tests import contract, faults
-from tests.integration.conftest import REVIEWER, WAREHOUSE
+from tests.integration.conftest import REVIEWER, WAREHOUSE, attach_photo
+from tests.stripe_fake import FakeStripe
 
 pytestmark = pytest.mark.usefixtures("shop", "no_scans", "one_dynamodb_connection", "one_deadline_shard")
 
@@ -70,8 +74,9 @@ CUSTOMERS = 3
 
 # --- the lifecycle's vocabulary as the API documents it ---------------------------------------------------
 
-STORED = ("in_warehouse", "inspection_issue", "not_transportable", "in_package")  # clock running or packed
-CLOCK_RUNNING = ("in_warehouse", "inspection_issue", "not_transportable")
+STORED = ("in_warehouse", "not_transportable", "in_package")  # clock running or packed
+CLOCK_RUNNING = ("in_warehouse", "not_transportable")
+AWAITING_FEEDBACK = ("inspection_issue", "awaiting_confirmation")  # a feedback deadline runs instead
 FINAL_ITEM = ("cancelled", "rejected", "returned", "abandoned", "destroyed", "shipped", "delivered")
 OPEN_PACKAGE = ("pending_payment", "paid", "packed")
 PAID_PACKAGE = ("paid", "packed", "shipped", "delivered")
@@ -89,8 +94,17 @@ LEDGER_KINDS = {
     "after_sales_refund": "refunds",
     "package_refund": "refunds",
     "package_difference_refund": "refunds",
-    "item_refund": "refunds",  # a declined price difference: the item's goods back
+    "package_service_refund": "refunds",  # a paid service the packer could not do
+    "item_refund": "refunds",  # a declined price difference, an unavailable item: the item's goods back
+    "domestic_shipping_refund": "refunds",  # a shop's shipping, with its last item cancelled (issue 22)
+    "domestic_shipping_charge": "paid",  # a shop's actual freight above what was paid (issue 22)
     "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
+    # a real provider's refunds and disputes take money back (issue 25); a fee below the quote comes back
+    "provider_refund": "paid",
+    "dispute_hold": "paid",
+    "bank_fee_adjustment": "topups",
+    "withdrawal": "paid",
+    "withdrawal_reversal": "refunds",
 }
 
 SKUS = [
@@ -192,6 +206,9 @@ class Model:
     cases: dict[str, dict] = field(default_factory=dict)  # id -> {user, item_id}
     trackings: dict[str, Tracking] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)  # top-ups and external order payments
+    # top-ups collected by Stripe (wechat_pay): {ref, payment, user, amount, succeeded, declined, refunded,
+    # disputes, last}
+    stripe: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -206,6 +223,7 @@ class World:
     packages: dict[str, Package]  # every package of every customer (Query by user)
     parcels: dict[str, Parcel]
     abandon_done_through: date | None  # the storage sweep's checkpoint: it reads only later days
+    feedback_done_through: date | None  # its feedback walk's checkpoint (chalicelib/feedback.py)
 
 
 # --- the invariants -------------------------------------------------------------------------------------
@@ -268,11 +286,51 @@ def check_no_item_refunded_more_than_paid(world: World) -> None:
         assert refunded <= paid, f"item {item_id}: refunded {refunded} fen of {paid} paid for it"
     for order_id in world.model.orders:
         refunded, paid = by_ref[("order_refund", order_id)], by_ref[("order_payment", order_id)]
+        # a dearer replacement accepted before purchase is paid for the order too (cancelling refunds it)
+        paid += sum(by_ref[("price_difference_charge", i)] for i in _items_of(world, order_id))
         assert refunded <= paid, f"order {order_id}: refunded {refunded} fen of {paid} paid"
     for package_id in world.model.packages:
         paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
         refunded = by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
         assert refunded <= paid, f"package {package_id}: refunded {refunded} fen of {paid} paid"
+
+
+def _items_of(world: World, order_id: str) -> list[str]:
+    return [item_id for item_id, item in world.model.items.items() if item["order_id"] == order_id]
+
+
+def check_no_item_refunded_more_than_paid_across_purchasing_exceptions(world: World) -> None:
+    """Issue 22, part 1 (unavailable items, replacements, partial purchases): per item, every refund of
+    it (cheaper price, short quantity, unavailable, declined) <= its goods paid + what was charged on it,
+    and its stored refunded_fen <= paid_fen; per order, everything refunded of it and its items (goods,
+    domestic shipping) <= everything paid for it; per shop, shipping refunded <= shipping paid."""
+    by_ref: dict[tuple[str, str], int] = defaultdict(int)
+    for entries in world.ledgers.values():
+        for e in entries:
+            by_ref[(e.kind, e.ref)] += abs(int(e.amount_fen))
+    for item_id, mine in world.model.items.items():
+        stored = world.items.get(item_id)
+        if stored is None or not mine["order_id"]:
+            continue
+        order_paid = by_ref[("order_payment", mine["order_id"])] > 0
+        paid = (mine["goods_fen"] if order_paid else 0) + by_ref[("price_difference_charge", item_id)]
+        refunded = by_ref[("item_refund", item_id)] + by_ref[("price_difference_refund", item_id)]
+        assert refunded <= paid, f"item {item_id}: refunded {refunded} fen of {paid} paid for it"
+        assert int(stored.refunded_fen or 0) <= int(stored.paid_fen or 0), (
+            f"item {item_id}: refunded_fen {stored.refunded_fen} > paid_fen {stored.paid_fen}"
+        )
+    for order_id, order in world.orders.items():
+        items = _items_of(world, order_id)
+        paid = by_ref[("order_payment", order_id)] + sum(
+            by_ref[("price_difference_charge", i)] for i in items
+        )
+        refunded = by_ref[("order_refund", order_id)] + by_ref[("domestic_shipping_refund", order_id)]
+        refunded += sum(by_ref[("item_refund", i)] + by_ref[("price_difference_refund", i)] for i in items)
+        assert refunded <= paid, f"order {order_id}: refunded {refunded} fen of {paid} paid with its items"
+        for shop_id, shipping in (order.shipping_by_shop.as_dict() if order.shipping_by_shop else {}).items():
+            assert int(shipping["refunded_fen"]) <= int(shipping["paid_fen"]), (
+                f"order {order_id}: shop {shop_id}'s shipping refunded {shipping} more than paid"
+            )
 
 
 def _sweep_reads(key: str | None, expires_at: str | None, checkpoint: date | None) -> bool:
@@ -316,6 +374,21 @@ def check_every_stored_item_is_paid_for_or_swept_or_final(world: World) -> None:
         )
 
 
+def check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads(world: World) -> None:
+    """An item waiting on the customer (an inspection issue, an electronics confirmation) has a feedback
+    deadline on a day of the feedback index the sweep will still read, so it is reminded and, with no
+    answer, taken as accepted; an open after-sales case is the customer's answer (staff hold it)."""
+    for item_id, item in world.items.items():
+        if item.status not in AWAITING_FEEDBACK or item.open_case_id:
+            continue
+        assert _sweep_reads(item.feedback_key, item.feedback_due_at, world.feedback_done_through), (
+            f"{item_id} ({item.status}): feedback due {item.feedback_due_at} key {item.feedback_key} is not "
+            f"read by the sweep (done through {world.feedback_done_through})"
+        )
+        assert not item.deadline_key, f"{item_id}: its storage clock runs before it is In Warehouse"
+        assert item.awaiting_by == item.user_id, f"{item_id}: not on its owner's awaiting-decision list"
+
+
 def check_no_item_in_two_open_packages(world: World) -> None:
     """Each item is in at most one open package, and an open package holds only its own packed items."""
     holders: dict[str, list[str]] = defaultdict(list)
@@ -350,13 +423,36 @@ def check_parcels_belong_to_whom_they_match(world: World) -> None:
             )
 
 
+def check_provider_refunds_and_disputes_take_back_each_fen_once(world: World) -> None:
+    """Per Stripe payment: what the wallet lost for it plus what is owed equals what the provider took
+    back (refunds and disputes), never more than it collected, however its events arrived."""
+    from chalicelib.models.commerce import Payment
+
+    for mine in world.model.stripe:
+        payment = Payment.get(mine["payment"]["payment_id"], consistent_read=True)
+        taken = int(payment.refunded_fen or 0) + int(payment.disputed_fen or 0)
+        debited = -sum(
+            int(e.amount_fen)
+            for e in world.ledgers.get(mine["user"], [])
+            if e.ref == payment.payment_id and e.kind in ("provider_refund", "dispute_hold")
+        )
+        assert int(payment.owed_fen or 0) >= 0 and int(payment.refunded_fen or 0) <= int(payment.charge_fen)
+        assert debited + int(payment.owed_fen or 0) == taken, (
+            f"{payment.payment_id}: debited {debited} + owed {payment.owed_fen} != taken back {taken}"
+        )
+        assert (payment.status == "succeeded") == mine["succeeded"], (payment.status, mine)
+
+
 INVARIANTS: list[Callable[[World], None]] = [
     check_wallet_equals_its_ledger_and_is_never_negative,
     check_money_is_conserved,
     check_no_item_refunded_more_than_paid,
+    check_no_item_refunded_more_than_paid_across_purchasing_exceptions,
     check_every_stored_item_is_paid_for_or_swept_or_final,
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,
+    check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads,
+    check_provider_refunds_and_disputes_take_back_each_fen_once,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
 VIOLATIONS: dict[str, str] = {}
@@ -525,8 +621,10 @@ class Lifecycle(RuleBasedStateMachine):
     def _staff_decide_candidates(self) -> list:
         return self._orders("pending_review")
 
-    def _purchase_candidates(self) -> list:
-        return [i for i in self._items("purchasing") if not i.purchase]
+    def _purchase_candidates(self) -> list:  # not while a replacement offer waits for the customer
+        return [
+            i for i in self._items("purchasing") if not i.purchase and i not in self._offered_candidates()
+        ]
 
     def _pay_price_difference_candidates(self) -> list:
         return [i for i in self.world.items.values() if int(i.price_difference_due_fen or 0) > 0]
@@ -540,8 +638,11 @@ class Lifecycle(RuleBasedStateMachine):
     def _accept_issue_candidates(self) -> list:
         return self._items("inspection_issue")
 
+    def _confirm_candidates(self) -> list:
+        return self._items("awaiting_confirmation")
+
     def _open_case_candidates(self) -> list:
-        return [i for i in self._items("received", *STORED) if not i.open_case_id]
+        return [i for i in self._items("received", *AWAITING_FEEDBACK, *STORED) if not i.open_case_id]
 
     def _resolve_case_candidates(self) -> list:
         return [i for i in self.world.items.values() if i.open_case_id]
@@ -733,31 +834,56 @@ class Lifecycle(RuleBasedStateMachine):
     # --- purchasing ---
 
     @precondition(lambda self: bool(self._purchase_candidates()))
-    @rule(index=pick, delta=st.sampled_from([0, -1000, -100, 300, 5000, 20000]))
-    def purchase(self, index, delta):
+    @rule(
+        index=pick,
+        delta=st.sampled_from([0, -1000, -100, 300, 5000, 20000]),
+        short=st.sampled_from([False, False, True]),
+        freight=st.sampled_from([None, None, 0, -300, 200, 3000]),
+    )
+    def purchase(self, index, delta, short, freight):
         item = _one(self._purchase_candidates(), index)
-        self._purchase(item, delta)
+        self._purchase(item, delta, short, freight)
 
-    def _purchase(self, item: Item, delta: int) -> None:
+    def _purchase(self, item: Item, delta: int, short: bool = False, freight: int | None = None) -> None:
+        """At `delta` from the listed unit price; `short`: the shop sells one unit less (when it can);
+        `freight`: the shop's actual freight is what is left paid for its shipping plus this."""
         unit = int(item.unit_price_fen)
+        if item.exchange is not None:  # a replacement: counted from the exchanged goods' actual price
+            unit = int(plain(item.exchange)["baseline_unit_price_fen"])
         actual = max(0, unit + delta)
-        result = self.call(
-            "POST",
-            f"/staff/items/{item.item_id}/purchase",
-            user=REVIEWER,
-            body={"merchant_order_no": f"M{next(self.serial)}", "actual_unit_price_fen": actual},
-        )
+        ordered = int(item.quantity)
+        bought = ordered - 1 if short and ordered > 1 else ordered
+        body = {"merchant_order_no": f"M{next(self.serial)}", "actual_unit_price_fen": actual}
+        if bought < ordered:
+            body["quantity_purchased"] = bought
+        shipping = 0
+        if freight is not None:
+            shops = self.world.orders[item.order_id].shipping_by_shop
+            entry = shops.as_dict()[item.shop_id]
+            left = int(entry["paid_fen"]) - int(entry["refunded_fen"])
+            body["actual_domestic_shipping_fen"] = max(0, left + freight)
+            shipping = body["actual_domestic_shipping_fen"] - left
+        result = self.call("POST", f"/staff/items/{item.item_id}/purchase", user=REVIEWER, body=body)
         assert result.status == 200, result.body
-        difference = (actual - unit) * int(item.quantity)
+        difference = (actual - unit) * bought
         purchase = result.body["purchase"]
         assert purchase["price_difference_fen"] == difference, purchase
+        assert purchase.get("shipping_difference_fen", 0) == shipping, purchase
         book = self.m.books[item.user_id]
-        settlement = purchase["settlement"]
-        if settlement == "refunded":
-            book.refunds += -difference
-        elif settlement == "charged":
-            book.paid += difference
-        # anything else ("awaiting_payment", "none", a customer's confirmation...) moves no money now
+        mine = self.m.orders[item.order_id]  # the order's totals follow (what cancelling it later refunds)
+        refund = unit * (ordered - bought)  # the units not sold come back at once
+        assert purchase.get("short_refund_fen", 0) == refund, purchase
+        book.refunds += refund
+        mine["refunded"] += refund
+        if purchase["settlement"] in ("refunded", "charged", "none"):  # settled now, each part on its own
+            for part in (difference, shipping):
+                if part > 0:
+                    book.paid += part
+                    mine["paid"] += part
+                else:
+                    book.refunds += -part
+                    mine["refunded"] += -part
+        # awaiting the customer's confirmation or payment: no money moves now
 
     @precondition(lambda self: bool(self._pay_price_difference_candidates()))
     @rule(index=pick)
@@ -772,8 +898,105 @@ class Lifecycle(RuleBasedStateMachine):
         )
         if result.status == 200:
             self.m.books[item.user_id].paid += due
+            self.m.orders[item.order_id]["paid"] += due
         else:
             assert result.status == 409, result.body
+
+    # --- purchasing exceptions (issue 22, part 1) ---
+
+    def _unavailable_candidates(self) -> list:
+        return self._items("purchasing", "purchased")
+
+    def _replacement_candidates(self) -> list:
+        return [
+            i
+            for i in self._items("purchasing")
+            if not i.purchase and not i.replacement and not int(i.price_difference_due_fen or 0)
+        ]
+
+    def _offered_candidates(self) -> list:
+        return [
+            i
+            for i in self._items("purchasing")
+            if i.replacement and i.replacement.as_dict().get("state") == "offered"
+        ]
+
+    def _expected_cancel_refund(self, item: Item) -> tuple[int, int]:
+        """What cancelling `item` now returns: its goods not yet refunded, and its shop's shipping when no
+        other live item of that shop is left in the order (the test's own reading of the rule)."""
+        goods = int(item.paid_fen or 0) - int(item.refunded_fen or 0)
+        order = self.world.orders[item.order_id]
+        others = [
+            self.world.items[i]
+            for i in order.item_ids
+            if i != item.item_id and self.world.items[i].status not in ("cancelled", "rejected")
+        ]
+        shops = order.shipping_by_shop.as_dict() if order.shipping_by_shop else {}
+        entry = shops.get(item.shop_id)
+        if entry is None or any(o.shop_id == item.shop_id for o in others):
+            return goods, 0
+        return goods, int(entry["paid_fen"]) - int(entry["refunded_fen"])
+
+    def _book_cancel_refund(self, item: Item, goods: int, shipping: int) -> None:
+        self.m.books[item.user_id].refunds += goods + shipping
+        self.m.orders[item.order_id]["refunded"] += goods + shipping
+
+    @precondition(lambda self: bool(self._unavailable_candidates()))
+    @rule(index=pick, reason=st.sampled_from(["out_of_stock", "delisted", "merchant_refused", "other"]))
+    def mark_unavailable(self, index, reason):
+        item = _one(self._unavailable_candidates(), index)
+        goods, shipping = self._expected_cancel_refund(item)
+        result = self.call(
+            "POST",
+            f"/staff/items/{item.item_id}/unavailable",
+            user=REVIEWER,
+            body={"reason": reason},
+            money=True,
+        )
+        assert result.status == 200, result.body
+        marked = result.body["unavailable"]
+        assert (marked["refunded_fen"], marked["shipping_refunded_fen"]) == (goods, shipping), marked
+        self._book_cancel_refund(item, goods, shipping)
+
+    @precondition(lambda self: bool(self._replacement_candidates()))
+    @rule(index=pick)
+    def offer_replacement(self, index):
+        item = _one(self._replacement_candidates(), index)
+        other = {"sku_tee_black_m": "sku_tee_white_l", "sku_tee_white_l": "sku_tee_black_m"}.get(item.sku_id)
+        result = self.call(
+            "POST",
+            f"/staff/items/{item.item_id}/replacement",
+            user=REVIEWER,
+            body={"sku_id": other or item.sku_id},
+        )
+        # a product with one SKU has no replacement (400); white L has 3 in stock for up to 2 ordered
+        assert result.status == (200 if other else 400), result.body
+
+    @precondition(lambda self: bool(self._offered_candidates()))
+    @rule(index=pick, accept=st.booleans())
+    def answer_replacement(self, index, accept):
+        item = _one(self._offered_candidates(), index)
+        user = self._name(item.user_id)
+        if not accept:
+            goods, shipping = self._expected_cancel_refund(item)
+            path = f"/items/{item.item_id}/replacement/decline"
+            result = self.call("POST", path, user=user, money=True)
+            assert result.status == 200, result.body
+            self._book_cancel_refund(item, goods, shipping)
+            return
+        difference = int(item.replacement.as_dict()["difference_fen"])
+        result = self.call("POST", f"/items/{item.item_id}/replacement/accept", user=user, money=True)
+        if result.status == 409:  # the wallet does not cover a dearer SKU: nothing changed
+            assert result.body["error"]["code"] == "insufficient_funds", result.body
+            return
+        assert result.status == 200, result.body
+        mine = self.m.orders[item.order_id]
+        if difference > 0:
+            self.m.books[item.user_id].paid += difference
+            mine["paid"] += difference
+        else:
+            self.m.books[item.user_id].refunds += -difference
+            mine["refunded"] += -difference
 
     @precondition(lambda self: bool(self._domestic_shipment_candidates()))
     @rule(index=pick, share=st.booleans())
@@ -917,14 +1140,17 @@ class Lifecycle(RuleBasedStateMachine):
         index=pick,
         result=st.sampled_from(["pass", "pass", "issue", "not_transportable"]),
         heavy=st.booleans(),
+        electronics=st.booleans(),
     )
-    def inspect(self, index, result, heavy):
+    def inspect(self, index, result, heavy, electronics):
         item = _one(self._inspect_candidates(), index)
-        self._inspect(item, result, heavy)
+        self._inspect(item, result, heavy, electronics)
 
-    def _inspect(self, item: Item, outcome: str = "pass", heavy: bool = False) -> None:
+    def _inspect(self, item: Item, outcome: str = "pass", heavy: bool = False, electronics=False) -> None:
+        if electronics and outcome == "pass":  # electronics pass only with an arrival photo
+            attach_photo(item.item_id)
         body = {
-            "category": "general",
+            "category": "electronics" if electronics else "general",
             "checks": ISSUE_CHECKS if outcome == "issue" else PASS_CHECKS,
             "weight_g": 2600 if heavy else 400,
             "dims_cm": {"l": 30, "w": 20, "h": 10 if heavy else 5},
@@ -940,6 +1166,13 @@ class Lifecycle(RuleBasedStateMachine):
     def accept_issue(self, index):
         item = _one(self._accept_issue_candidates(), index)
         result = self.call("POST", f"/items/{item.item_id}/accept", user=self._name(item.user_id))
+        assert result.status in (200, 409), result.body
+
+    @precondition(lambda self: bool(self._confirm_candidates()))
+    @rule(index=pick)
+    def confirm_electronics(self, index):
+        item = _one(self._confirm_candidates(), index)
+        result = self.call("POST", f"/items/{item.item_id}/confirm", user=self._name(item.user_id))
         assert result.status in (200, 409), result.body
 
     @precondition(lambda self: bool(self._open_case_candidates()))
@@ -959,13 +1192,13 @@ class Lifecycle(RuleBasedStateMachine):
     @precondition(lambda self: bool(self._resolve_case_candidates()))
     @rule(
         index=pick,
-        resolution=st.sampled_from(["refund", "refund", "return", "reject"]),
+        resolution=st.sampled_from(["refund", "refund", "return", "exchange", "reject"]),
         quarters=st.integers(0, 4),
     )
     def resolve_case(self, index, resolution, quarters):
         item = _one(self._resolve_case_candidates(), index)
         goods = self.m.items[item.item_id]["goods_fen"]
-        refund = 0 if resolution == "reject" else goods * quarters // 4
+        refund = 0 if resolution in ("reject", "exchange") else goods * quarters // 4
         if resolution == "refund":
             refund = max(refund, 1)
         result = self.call(
@@ -1084,7 +1317,27 @@ class Lifecycle(RuleBasedStateMachine):
         package = _one(self._pack_candidates(), index)
         self._pack(package, factor)
 
+    def _services(self, package: Package, refund: bool) -> None:
+        """The packer's checklist before packing: each paid service performed, or refunded as not done."""
+        mine = self.m.packages[package.package_id]
+        seen = self.call("GET", f"/staff/packages/{package.package_id}", user=WAREHOUSE)
+        for work in seen.body["service_work"] if seen.status == 200 else []:
+            if work["status"] != "to_do":
+                continue
+            path = f"/staff/packages/{package.package_id}/services/{work['service']}"
+            if not refund:
+                assert self.call("POST", f"{path}/perform", user=WAREHOUSE, body={}).status in (200, 409)
+                continue
+            result = self.call(
+                "POST", f"{path}/refund", user=WAREHOUSE, body={"reason": "Not doable"}, money=True
+            )
+            assert result.status in (200, 409), result.body
+            if result.status == 200:
+                self.m.books[package.user_id].refunds += work["price_fen"]
+                mine["refunded"] += work["price_fen"]
+
     def _pack(self, package: Package, factor: float = 1.0) -> None:
+        self._services(package, refund=factor == 0.5)
         mine = self.m.packages[package.package_id]
         weight = max(1, min(30000, int(int(package.actual_weight_g) * factor)))
         result = self.call(
@@ -1260,6 +1513,105 @@ class Lifecycle(RuleBasedStateMachine):
             user_index = next(n for n, u in enumerate(self.m.users) if u["id"] == user_id)
             self.top_up(user_index, max(500, short))
 
+    # --- a real provider: Stripe collects wechat_pay, its events arrive twice, late, out of order ---
+
+    stripe = None  # tests.stripe_fake.FakeStripe, set by the test
+
+    @rule(who=pick, amount=st.sampled_from([3000, 20000]))
+    def stripe_top_up(self, who, amount):
+        user = self._user(who)
+        ref = self.stripe.next_intent()
+        body = {"amount_fen": amount, "channel": "wechat_pay"}
+        created = self.call("POST", "/wallet/top-ups", user=user["name"], body=body, money=True)
+        assert created.status == 201, created.body
+        assert created.body["client_secret"].startswith(ref), created.body
+        self.m.payment_ids.append(created.body["payment_id"])
+        mine = {"ref": ref, "payment": created.body, "user": user["id"], "amount": amount}
+        self.m.stripe.append(
+            {**mine, "succeeded": False, "declined": False, "refunded": 0, "disputes": set()}
+        )
+
+    @precondition(lambda self: bool(self.m.stripe))
+    @rule(
+        index=pick,
+        kind=st.sampled_from(["succeeded", "succeeded", "failed", "refund", "dispute", "again"]),
+        part=st.sampled_from([1, 2, 3]),
+    )
+    def stripe_event(self, index, kind, part):
+        succeeded = [p for p in self.m.stripe if p["succeeded"]]
+        # refunds and disputes mostly on collected payments; sometimes one overtakes its success
+        mine = _one(
+            succeeded if kind in ("refund", "dispute") and succeeded and part < 3 else self.m.stripe, index
+        )
+        if kind == "again":  # the last event of this payment, delivered again (maybe after a 409)
+            if "last" not in mine:
+                return
+            kind, part, event_id = mine["last"]
+        else:
+            event_id = ids.new_id("evt")
+        mine["last"] = (kind, part, event_id)
+        book = self.m.books[mine["user"]]
+        balance = self.world.accounts.get(mine["user"], 0)
+        charge = mine["payment"]["charge_fen"]
+        if kind == "succeeded":
+            result = self._stripe(
+                "payment_intent.succeeded", self.stripe.succeeded(mine["ref"], mine["payment"]), event_id
+            )
+            assert result.status == 200 and result.body["duplicate"] == mine["succeeded"], (result.body, mine)
+            if not mine["succeeded"]:
+                mine["succeeded"] = True
+                book.topups += mine["amount"]
+        elif kind == "failed":
+            obj = self.stripe.intent_event(mine["ref"], mine["payment"], "requires_payment_method")
+            result = self._stripe("payment_intent.payment_failed", obj, event_id)
+            expected_duplicate = mine["succeeded"] or mine["declined"]
+            assert result.status == 200 and result.body["duplicate"] == expected_duplicate, (
+                result.body,
+                mine,
+            )
+            mine["declined"] = mine["declined"] or not mine["succeeded"]
+        elif kind == "refund":
+            refunded = charge * part // 3  # Stripe sends the charge's cumulative amount_refunded
+            result = self._stripe(
+                "charge.refunded", self.stripe.refunded(mine["ref"], mine["payment"], refunded), event_id
+            )
+            if not mine["succeeded"]:
+                assert result.status == 409, result.body  # overtook the success: Stripe delivers it later
+                return
+            new = max(0, refunded - mine["refunded"])
+            assert result.status == 200 and result.body["duplicate"] == (new == 0), (result.body, mine)
+            if new:
+                debit = min(new, balance)
+                assert (result.body["debited_fen"], result.body["owed_fen"]) == (debit, new - debit), (
+                    result.body
+                )
+                mine["refunded"] = refunded
+                book.paid += debit
+        else:
+            dispute_id = f"dp_{mine['ref'][3:]}_{part}"
+            amount = charge * part // 3
+            obj = self.stripe.dispute(mine["ref"], mine["payment"], amount, dispute_id)
+            result = self._stripe("charge.dispute.created", obj, event_id)
+            if not mine["succeeded"]:
+                assert result.status == 409, result.body
+                return
+            fresh = dispute_id not in mine["disputes"]
+            assert result.status == 200 and result.body["duplicate"] == (not fresh), (result.body, mine)
+            if fresh:
+                mine["disputes"].add(dispute_id)
+                hold = min(amount, balance)
+                assert (result.body["debited_fen"], result.body["owed_fen"]) == (hold, amount - hold), (
+                    result.body
+                )
+                book.paid += hold
+
+    def _stripe(self, event_type: str, obj: dict, event_id: str):
+        result = self.stripe.deliver(self.api, event_type, obj, event_id=event_id)
+        STATS["calls"] += 1
+        ROUTES_HIT[("POST", f"/payments/stripe/webhook {event_type}", result.status)] += 1
+        assert result.status < 500, f"stripe webhook answered {result.status}: {result.body}"
+        return result
+
     # --- after every step ---
 
     def teardown(self):
@@ -1318,7 +1670,8 @@ class Lifecycle(RuleBasedStateMachine):
             for user_id, rows in wallets.items()
         }
         jobs = _get(JobState, ["storage_sweep"])
-        done = jobs["storage_sweep"].state.as_dict().get("abandon_done_through") if jobs else None
+        state = jobs["storage_sweep"].state.as_dict() if jobs else {}
+        done, feedback_done = state.get("abandon_done_through"), state.get("feedback_done_through")
         return World(
             model=self.m,
             accounts=accounts,
@@ -1328,6 +1681,7 @@ class Lifecycle(RuleBasedStateMachine):
             packages=_get(Package, list(self.m.packages)),
             parcels=_get(Parcel, [t.parcel_id for t in self.m.trackings.values() if t.parcel_id]),
             abandon_done_through=date.fromisoformat(done) if done else None,
+            feedback_done_through=date.fromisoformat(feedback_done) if feedback_done else None,
         )
 
 
@@ -1386,6 +1740,8 @@ def _batch_delete(doomed: dict[type, list[dict]]) -> None:
 def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, monkeypatch):
     Lifecycle.api, Lifecycle.app = api, app_module
     Lifecycle.faults = faults.install(monkeypatch)
+    stripe = FakeStripe(monkeypatch, channels=("wechat_pay",)).__enter__()  # Stripe collects wechat_pay
+    Lifecycle.stripe = stripe
     STATS.update(steps=0, examples=0, calls=0, read_s=0.0, sweep_s=0.0)
     FAULTS_HIT.clear()
     started = time.monotonic()
@@ -1404,6 +1760,7 @@ def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, mo
             ),
         )
     finally:
+        stripe.__exit__(None, None, None)
         print(
             f"\nlifecycle: {STATS['examples']} examples, {STATS['steps']} checked steps, "
             f"{STATS['calls']} API calls in {time.monotonic() - started:.1f} s "
