@@ -111,6 +111,11 @@ def resolve(
                 f"The item is {item.status}; a {resolution} resolution needs it stored in the warehouse "
                 f"({', '.join(allowed)})."
             )
+        if resolution == "exchange" and not item.order_id:
+            raise Conflict(
+                "The item reached us as an exceptional parcel, not through an order we bought: there is "
+                "nothing to buy again. Resolve it as a return or a refund."
+            )
         refunds.check(item, refund_fen)  # at most what was paid for the item minus earlier refunds
         now = clock.now_iso()
         work = uow.Unit()
