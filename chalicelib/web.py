@@ -73,7 +73,7 @@ MAX_CURSOR_CHARS = 2048
 # CORS: what a browser on an allowed origin (config.cors_allowed_origins) may send and read
 CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id")
 CORS_EXPOSE_HEADERS = ("Idempotent-Replayed", "X-Correlation-Id")
-# Chromium caps preflight caching at 2 h, Firefox 24 h: developer.mozilla.org/docs/Web/HTTP/Headers/Access-Control-Max-Age
+# Chromium caps preflight caching at 2 h, Firefox 24 h (MDN: Web/HTTP/Headers/Access-Control-Max-Age)
 CORS_MAX_AGE_SECONDS = 7200
 PREFLIGHT_PATHS: set[str] = set()  # paths whose OPTIONS (CORS preflight) view route() registered
 PREFLIGHT_OWNER: dict[str, str] = {}  # path -> the blueprint module that carries its OPTIONS view
