@@ -21,6 +21,11 @@ CODES: dict[str, str] = {
     "out_of_stock": "409: the shop cannot supply some lines (`details`: the lines).",
     "not_declarable": "409: the tracking number is already awaited for another customer.",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
+    # after delivery (issue 22): after-sales and insurance claims refused, with the reason in the message
+    "outside_inspection_scope": "409: colour, size error and performance are outside the inspection scope.",
+    "after_sales_window_closed": "409: the after-sales window after delivery has closed.",
+    "not_insured": "409: the package was shipped without insurance, so it has no claim.",
+    "claim_window_closed": "409: the claim's window is not open (too early for a loss, or too late).",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",
     "too_many_requests": "429: over a quota (`details[0].retry_after_seconds`).",

@@ -82,6 +82,14 @@ class CaseStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class ClaimStatus(StrEnum):
+    """An insurance claim on a shipped package (lost, damaged or seized)."""
+
+    OPEN = "open"
+    APPROVED = "approved"  # compensation credited to the wallet
+    REJECTED = "rejected"
+
+
 class DeclarationStatus(StrEnum):
     """A customer's forwarding declaration: open until its parcel is scanned in."""
 
@@ -447,6 +455,17 @@ CASE = Lifecycle(
     queues={K.OPEN: Q.OPEN},
 )
 
+CLAIM = Lifecycle(
+    "insurance claim",
+    ClaimStatus,
+    [
+        Transition("approve", (ClaimStatus.OPEN,), ClaimStatus.APPROVED, (R, W), ("decided_at",)),
+        Transition("reject", (ClaimStatus.OPEN,), ClaimStatus.REJECTED, (R, W), ("decided_at",)),
+    ],
+    stamps=("updated_at",),
+    queues={ClaimStatus.OPEN: Q.OPEN},
+)
+
 DECLARATION = Lifecycle(
     "forwarding declaration",
     DeclarationStatus,
@@ -510,6 +529,7 @@ LIFECYCLES = {
     "package": PACKAGE,
     "parcel": PARCEL,
     "case": CASE,
+    "claim": CLAIM,
     "declaration": DECLARATION,
     "photo": PHOTO,
     "outbox": OUTBOX,
@@ -559,7 +579,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT):
+    for machine in (CASE, CLAIM, PAYMENT, SETTLEMENT):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")
@@ -636,6 +656,7 @@ def openapi_schemas() -> dict:
         (PACKAGE, "PackageStatus"),
         (PARCEL, "ParcelStatus"),
         (CASE, "CaseStatus"),
+        (CLAIM, "ClaimStatus"),
     ):
         moves = "; ".join(
             f"{t.action}: {'/'.join(s.value for s in t.sources)} -> {t.target.value}"

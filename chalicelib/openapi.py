@@ -741,6 +741,7 @@ TAGS: dict[str, str] = {
     "currencies": "The customer's currencies: supported ones with the rate in force, the saved preference.",
     "identity": "The signed-in user (`/me`) and the service's health.",
     "docs": "This document (`GET /openapi.json`).",
+    "claims": "Insurance claims on shipped packages (lost, damaged, seized): evidence, staff decisions.",
 }
 COMPONENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 

@@ -56,6 +56,7 @@ ROUTES_BY_MODULE = {
         ("GET", "/staff/parcels"),
         ("GET", "/warehouse/items"),
         ("POST", "/after-sales"),
+        ("POST", "/after-sales/{case_id}/photos"),
         ("POST", "/forwarding"),
         ("POST", "/items/{item_id}/accept"),
         ("POST", "/staff/after-sales/{case_id}/resolve"),
@@ -96,5 +97,12 @@ ROUTES_BY_MODULE = {
     "chalicelib.api.currencies": [
         ("GET", "/currencies"),
         ("PUT", "/me/preferences"),
+    ],
+    "chalicelib.api.claims": [
+        ("GET", "/claims"),
+        ("GET", "/staff/claims"),
+        ("POST", "/claims/{claim_id}/photos"),
+        ("POST", "/packages/{package_id}/claims"),
+        ("POST", "/staff/claims/{claim_id}/resolve"),
     ],
 }

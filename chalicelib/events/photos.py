@@ -8,8 +8,9 @@ any number of deliveries, shuffled, give the same result:
   a JPEG/PNG/WebP image: the object is moved to `quarantine/<key>` (the Photo, if any, is `rejected`),
   a warning is logged, and nothing is attached. A bad object never raises: it must not poison its batch.
 - a good image: a JPEG thumbnail goes to `thumbs/<item_id>/<photo_id>.jpg` (outside `qc/`, so it
-  notifies nothing), the item gets `photos[<photo_id>]` (a map keyed by photo id: setting it again
-  changes nothing) and the Photo becomes `ready` (conditionally, from pending).
+  notifies nothing), the item (or, for a customer's evidence photo, the after-sales case or insurance
+  claim the Photo record names as its `subject`) gets `photos[<photo_id>]` (a map keyed by photo id:
+  setting it again changes nothing) and the Photo becomes `ready` (conditionally, from pending).
 - an object already attached (same ETag) or no longer there (moved to quarantine or deleted by an
   earlier delivery): `duplicate`.
 
@@ -98,7 +99,7 @@ def ingest(obj: S3Object) -> str:
         return _quarantine(obj, "unknown_photo")
     if photo.item_id != parsed.item_id or photo.key != obj.key:
         return _quarantine(obj, "key_mismatch")  # not this photo's key: its own upload may still come
-    item = _item(parsed.item_id)
+    item = _item(parsed.item_id, photo.subject)  # the item, or the case or claim of an evidence photo
     if item is None:
         return _quarantine(obj, "unknown_item", photo)
     attached = photos.attached(item).get(photo.photo_id)
@@ -182,13 +183,19 @@ def _photo(photo_id: str) -> Photo | None:
         return None
 
 
-def _item(item_id: str):
-    from chalicelib.models.commerce import Item
-
+def _item(item_id: str, subject: str | None = None):
+    """What the photo attaches to: an item, or (evidence) the case or claim named by `subject`."""
+    model = photos.subject_model(subject)
     try:
-        return Item.get(item_id, consistent_read=True)
-    except Item.DoesNotExist:
+        return model.get(item_id, consistent_read=True)
+    except model.DoesNotExist:
         return None
+
+
+def _key_of(target) -> tuple:
+    """(hash key attribute, its value) of an item, case or claim."""
+    attribute = type(target)._hash_key_attribute()
+    return getattr(type(target), attribute.attr_name), getattr(target, attribute.attr_name)
 
 
 def _attach(item, photo_id: str, entry: dict) -> bool:
@@ -198,38 +205,43 @@ def _attach(item, photo_id: str, entry: dict) -> bool:
     version is incremented so that a concurrent full save of the item, made from a copy read before,
     fails its version check instead of dropping the photo.
     """
-    from chalicelib.models.commerce import Item
-
+    model = type(item)  # an item, or the case or claim of an evidence photo
+    hash_key, item_id = _key_of(item)
     now = clock.now_iso()
     for _ in range(3):
         if db.update_if(
             item,
-            [Item.photos[photo_id].set(entry), Item.updated_at.set(now)],
-            Item.item_id.exists() & Item.photos.exists(),
+            [model.photos[photo_id].set(entry), model.updated_at.set(now)],
+            hash_key.exists() & model.photos.exists(),
             add_version_condition=False,
         ):
             return True
         # the item is gone, or was written without a photos map: create the map once
         if db.update_if(
             item,
-            [Item.photos.set({photo_id: entry}), Item.updated_at.set(now)],
-            Item.item_id.exists() & Item.photos.does_not_exist(),
+            [model.photos.set({photo_id: entry}), model.updated_at.set(now)],
+            hash_key.exists() & model.photos.does_not_exist(),
             add_version_condition=False,
         ):
             return True
-        if _item(item.item_id) is None:
+        if _item(item_id, photos_subject(item)) is None:
             return False
-    raise RuntimeError(f"could not attach photo {photo_id} to item {item.item_id}")
+    raise RuntimeError(f"could not attach photo {photo_id} to {item_id}")
+
+
+def photos_subject(target) -> str | None:
+    """The `Photo.subject` of what `target` is (None for an item)."""
+    return next((s for s in photos.EVIDENCE_SUBJECTS if photos.subject_model(s) is type(target)), None)
 
 
 def _detach(item, photo_id: str) -> None:
     """Remove `photos[<photo_id>]` (an attached object was replaced by a bad one)."""
-    from chalicelib.models.commerce import Item
-
+    model = type(item)
+    hash_key, _ = _key_of(item)
     db.update_if(
         item,
-        [Item.photos[photo_id].remove(), Item.updated_at.set(clock.now_iso())],
-        Item.item_id.exists() & Item.photos.exists(),
+        [model.photos[photo_id].remove(), model.updated_at.set(clock.now_iso())],
+        hash_key.exists() & model.photos.exists(),
         add_version_condition=False,
     )
 

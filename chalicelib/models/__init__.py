@@ -9,7 +9,17 @@ from __future__ import annotations
 
 def all_models() -> list[type]:
     """Every model with a table of its own; provisioning, infra and docs iterate this list."""
-    from chalicelib.models import catalog, commerce, currency, jobs, outbox, packages, photos, warehouse
+    from chalicelib.models import (
+        catalog,
+        claims,
+        commerce,
+        currency,
+        jobs,
+        outbox,
+        packages,
+        photos,
+        warehouse,
+    )
 
     return [
         *catalog.MODELS,
@@ -20,4 +30,5 @@ def all_models() -> list[type]:
         *packages.MODELS,
         *currency.MODELS,
         *outbox.MODELS,
+        *claims.MODELS,
     ]
