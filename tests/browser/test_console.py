@@ -42,9 +42,17 @@ def test_a_wrong_password_is_refused_in_plain_words(console):
 def test_each_staff_group_sees_only_its_screens(console):
     page = console.page
     expected = {
-        flows.REVIEWER: ({"Review queue", "Purchasing", "After-sales"}, "Review queue"),
+        flows.REVIEWER: ({"Review queue", "Purchasing", "After-sales", "Claims"}, "Review queue"),
         flows.WAREHOUSE: (
-            {"Inbound scan", "Exceptional parcels", "Inspection", "Packing", "Destruction", "After-sales"},
+            {
+                "Inbound scan",
+                "Exceptional parcels",
+                "Inspection",
+                "Packing",
+                "Destruction",
+                "After-sales",
+                "Claims",
+            },
             "Inbound scan",
         ),
         flows.ADMIN: (
@@ -58,6 +66,7 @@ def test_each_staff_group_sees_only_its_screens(console):
                 "Packing",
                 "Destruction",
                 "After-sales",
+                "Claims",
             },
             "Dashboard",
         ),
