@@ -9,7 +9,7 @@ from __future__ import annotations
 CODES: dict[str, str] = {
     "validation_error": "400: bad input (`details`: one entry per bad field).",
     "unsupported_link": "400: a product link of no marketplace we read.",
-    "invalid_signature": "400: a payment webhook without a valid `X-Signature`.",
+    "invalid_signature": "400: a payment webhook without a valid `X-Signature` / `Stripe-Signature`.",
     "bad_request": "4xx: a request API Gateway refused before the API saw it.",
     "unauthorized": "401: no token, or an invalid or expired one.",
     "forbidden": "403: the caller lacks the staff group, or would decide on their own object.",
@@ -33,6 +33,7 @@ CODES: dict[str, str] = {
     "configuration_error": "500: the stage is not configured.",
     "source_unavailable": "503: a marketplace API did not answer in time or is not configured.",
     "rate_unavailable": "503: no usable exchange rate for the currency asked for.",
+    "provider_unavailable": "503: the payment provider did not answer or is not configured.",
     "timeout": "504: the request took too long; retry it with the same Idempotency-Key.",
 }
 

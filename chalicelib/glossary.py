@@ -110,6 +110,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
     "payment": {
         PaymentStatus.REQUIRES_ACTION: "Waiting for the customer to pay through the provider.",
         PaymentStatus.SUCCEEDED: "The provider confirmed it; the money is in the wallet (or paid the order).",
+        PaymentStatus.FAILED: "The provider refused the attempt; its order can be paid again.",
+        PaymentStatus.CANCELED: "Cancelled at the provider: nothing collected; its order can be paid again.",
     },
     "settlement": {
         Settlement.NONE: "The actual amount equals what was paid: no money moves.",

@@ -128,6 +128,8 @@ class PaymentStatus(StrEnum):
 
     REQUIRES_ACTION = "requires_action"
     SUCCEEDED = "succeeded"
+    FAILED = "declined"  # the provider refused the attempt; a later attempt on it may still succeed
+    CANCELED = "canceled"
 
 
 class Settlement(StrEnum):
@@ -492,8 +494,21 @@ PAYMENT = Lifecycle(
     "payment",
     PaymentStatus,
     [
+        # a failed attempt can be retried on the same provider payment: its success still credits
         Transition(
-            "succeed", (PaymentStatus.REQUIRES_ACTION,), PaymentStatus.SUCCEEDED, (S,), ("succeeded_at",)
+            "succeed",
+            (PaymentStatus.REQUIRES_ACTION, PaymentStatus.FAILED),
+            PaymentStatus.SUCCEEDED,
+            (S,),
+            ("succeeded_at",),
+        ),
+        Transition("fail", (PaymentStatus.REQUIRES_ACTION,), PaymentStatus.FAILED, (S,), ("failed_at",)),
+        Transition(
+            "cancel",
+            (PaymentStatus.REQUIRES_ACTION, PaymentStatus.FAILED),
+            PaymentStatus.CANCELED,
+            (S,),
+            ("canceled_at",),
         ),
     ],
 )

@@ -129,7 +129,9 @@ ERRORS = {
         "ServiceUnavailable",
         "source_unavailable: a marketplace API did not answer in time, throttled us or is not configured "
         "(docs/sources.md); try again later. rate_unavailable: no exchange rate, or a stale one, for the "
-        "currency asked for (amounts in CNY still work without `currency`; docs/currencies.md).",
+        "currency asked for (amounts in CNY still work without `currency`; docs/currencies.md). "
+        "provider_unavailable: the payment provider did not answer or is not configured; nothing was "
+        "charged.",
     ),
 }
 QUERY_PARAMETERS: dict[str, dict] = {
@@ -168,6 +170,33 @@ EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
     "update_cart_item": (429, 503),
     "quote_order": (429, 503),
     "create_order": (429, 503),
+    # routes that ask a payment provider (chalicelib/providers): it may be down or not configured
+    "create_top_up": (503,),
+    "pay_order": (503,),
+    # 409: an event that overtook the payment's success, delivered again later; 503: its fee unread
+    "stripe_webhook": (409, 503),
+}
+STRIPE_EVENT_BODY = {
+    "type": "object",
+    "description": "A Stripe event object (docs.stripe.com/api/events/object), as Stripe sends it.",
+    "required": ["id", "type", "data"],
+    "properties": {
+        "id": {"type": "string"},
+        "object": {"type": "string", "const": "event"},
+        "type": {
+            "type": "string",
+            "examples": ["payment_intent.succeeded", "charge.refunded", "charge.dispute.created"],
+        },
+        "data": {"type": "object", "properties": {"object": {"type": "object"}}},
+    },
+    "examples": [
+        {
+            "id": "evt_1Pgc76B7WZ01zgkWwyRHS12y",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_1PgafyB7WZ01zgkWSjxsAJo3", "object": "payment_intent"}},
+        }
+    ],
 }
 WEBHOOK_BODY = {
     "type": "object",
@@ -273,7 +302,7 @@ def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
         statuses.add(404)
     if writes and not spec.public:
         statuses.add(409)
-    if spec.body is not None or spec.name == "payment_webhook":
+    if spec.body is not None or spec.name in ("payment_webhook", "stripe_webhook"):
         statuses.add(415)
     return sorted(statuses)
 
@@ -318,6 +347,21 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
+        }
+    if spec.name == "stripe_webhook":
+        operation["parameters"] = [
+            {
+                "name": "Stripe-Signature",
+                "in": "header",
+                "required": True,
+                "description": "Stripe's signature: t=<unix seconds>,v1=<hex HMAC-SHA256(endpoint secret, "
+                '"<t>.<raw body>")> (more v1 while a secret rolls).',
+                "schema": {"type": "string"},
+            }
+        ]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": STRIPE_EVENT_BODY}},
         }
     if spec.name == "payment_webhook":
         operation["parameters"] = [
@@ -740,6 +784,7 @@ TAGS: dict[str, str] = {
     "warehouse": "Inbound parcels, inspection, weighing, exceptions and after-sales cases.",
     "currencies": "The customer's currencies: supported ones with the rate in force, the saved preference.",
     "identity": "The signed-in user (`/me`) and the service's health.",
+    "payments": "Payment providers' signed webhooks (Stripe) and the payments staff must look at.",
     "docs": "This document (`GET /openapi.json`).",
     "claims": "Insurance claims on shipped packages (lost, damaged, seized): evidence, staff decisions.",
 }

@@ -1,41 +1,59 @@
-"""Payments collected by an external provider (top-ups and externally paid orders) and its webhook.
+"""Payments collected by a provider (top-ups, orders and packages paid by card, Alipay, WeChat Pay, PayPal)
+and the provider's events, applied exactly once.
 
-Webhook signing: `X-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
+Which provider collects a channel is configuration (chalicelib/providers). Creating a payment asks the
+provider first (one HTTPS call, idempotent by our payment id) and then writes the payment; a write that
+fails leaves only an unconfirmed provider payment nobody can complete.
+
+Events (`apply_event`): every event that changes anything writes `event#<provider>:<event id>` in the
+same DynamoDB transaction as its money, so a redelivered event changes nothing; statuses move through the
+lifecycle table, so a late `failed` after `succeeded` changes nothing either; refunds are applied as the
+difference between the provider's cumulative refunded amount and ours, so refund events in any order and
+number take back each fen once. A refund or dispute never makes a balance negative: what the wallet does
+not hold is recorded as owed and the payment waits on the staff attention list. An event about a payment
+that has not succeeded yet (a refund overtaking its success) answers 409, which makes the provider
+deliver it again later. Cost: one consistent read of the payment (a GSI query when the event names only
+the provider's reference), the wallet account when money moves, one transaction.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import re
-import time
 from collections.abc import Callable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, currency, ids, metrics, uow
-from chalicelib.errors import NotFound, ValidationError
+from chalicelib import clock, currency, ids, metrics, providers, uow, wallet
+from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import PAYMENT, PaymentStatus
 from chalicelib.logs import get_logger
-from chalicelib.models.commerce import Payment, RequestRecord
+from chalicelib.models.commerce import Order, Payment, RequestRecord
+from chalicelib.providers import Amount, Event
+from chalicelib.providers.simulated import sign, verify_signature
 from chalicelib.rules.charges import Channel
+
+__all__ = ["sign", "verify_signature"]  # the simulated provider's signing, used by `make topup` and tests
 
 log = get_logger("payments")
 
-SIGNATURE_TOLERANCE_SECONDS = 300
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
-_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{64}")
+ATTENTION_KEY = "payments"  # the one partition of the attention index: rare by nature
 
 
 def new_payment(
-    user_id: str, purpose: str, channel: Channel, amount_fen: int, fee_fen: int, order_id: str | None = None
+    user_id: str,
+    purpose: str,
+    channel: Channel,
+    amount_fen: int,
+    fee_fen: int,
+    order_id: str | None = None,
+    package_id: str | None = None,
 ) -> Payment:
+    """A payment not stored yet, already created at its provider (what the storefront completes)."""
     payment = Payment(
         ids.new_id("pay"),
         user_id=user_id,
         purpose=purpose,
         order_id=order_id,
+        package_id=package_id,
         channel=channel.channel,
         amount_fen=amount_fen,
         fee_fen=fee_fen,
@@ -43,6 +61,14 @@ def new_payment(
         created_at=clock.now_iso(),
         fx=currency.snapshot(),
     )
+    provider = providers.for_channel(channel.channel)
+    asked = providers.charge_amount(
+        provider, channel.channel, amount_fen + fee_fen, currency.stored(payment.fx)
+    )
+    checkout = provider.create(payment, asked)
+    payment.provider, payment.provider_ref = provider.name, checkout.ref
+    payment.client_secret, payment.checkout_url = checkout.client_secret, checkout.checkout_url
+    payment.currency, payment.amount_minor = asked.currency, asked.minor
     return PAYMENT.start(payment, PaymentStatus.REQUIRES_ACTION, now=payment.created_at)
 
 
@@ -65,92 +91,261 @@ def get_own(user_id: str, payment_id: str) -> Payment:
     return payment
 
 
+def asked(payment: Payment) -> Amount:
+    """What the provider was asked to collect (payments older than the port: CNY charge_fen)."""
+    if payment.currency and payment.amount_minor is not None:
+        return Amount(payment.currency, int(payment.amount_minor))
+    return Amount("CNY", int(payment.charge_fen))
+
+
+def needing_attention(limit: int, cursor: dict | None) -> tuple[list[Payment], dict | None]:
+    """Payments staff must look at, oldest first (a sparse GSI: only those are in it)."""
+    result = Payment.attention_queue.query(ATTENTION_KEY, limit=limit, last_evaluated_key=cursor)
+    return list(result), result.last_evaluated_key
+
+
 # --- the provider's webhook ----------------------------------------------------------------
-
-
-def sign(raw_body: bytes, secret: str, timestamp: int | None = None) -> str:
-    """The X-Signature header a provider sends (used by `make topup` and tests)."""
-    t = int(time.time()) if timestamp is None else int(timestamp)
-    digest = hmac.new(secret.encode(), f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={digest}"
-
-
-def verify_signature(header: str | None, raw_body: bytes) -> None:
-    if not header:
-        raise ValidationError("Missing X-Signature header.", code="invalid_signature")
-    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    t, v1 = parts.get("t", "").strip(), parts.get("v1", "").strip()
-    # ASCII digits of a plausible length and 64 hex digits, checked before int() and the comparison:
-    # a 400-digit `t` overflowed the float subtraction, a non-ASCII `v1` broke compare_digest (500s)
-    if not _TIMESTAMP.fullmatch(t) or not _HEX_DIGEST.fullmatch(v1):
-        raise ValidationError("Malformed X-Signature header.", code="invalid_signature")
-    if abs(clock.now().timestamp() - int(t)) > SIGNATURE_TOLERANCE_SECONDS:
-        raise ValidationError("Signature timestamp is too old or in the future.", code="invalid_signature")
-    secret = config.get("PAYMENT_WEBHOOK_SECRET").encode()
-    if not secret:
-        log.error("PAYMENT_WEBHOOK_SECRET is not configured; rejecting the webhook")
-        raise ValidationError("Webhook signing is not configured.", code="invalid_signature")
-    expected = hmac.new(secret, f"{t}.".encode() + raw_body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, v1.lower()):
-        raise ValidationError("Signature does not match.", code="invalid_signature")
 
 
 def handle_webhook(
     signature: str | None, raw_body: bytes, settle_order: Callable[[uow.Unit, Payment], None]
 ) -> dict:
-    """Credit a succeeded payment exactly once, however often the provider delivers the event.
+    """The simulated provider's webhook (X-Signature): its errors are 400s, as the tests' sender expects."""
+    event = providers.get("simulated").parse_webhook({"x-signature": signature or ""}, raw_body)
+    return apply_event("simulated", event, settle_order, strict=True)
 
-    `settle_order` (orders.settle_external_payment) pays the order an order payment was for, in the
-    same unit: passed in by the caller, as orders builds on payments and not the other way round."""
-    verify_signature(signature, raw_body)
+
+def handle_provider_webhook(
+    provider_name: str,
+    headers: dict[str, str],
+    raw_body: bytes,
+    settle_order: Callable[[uow.Unit, Payment], None],
+    after_package: Callable[[Payment], None] | None = None,
+) -> dict:
+    """A real provider's webhook: verified with its scheme, then applied once."""
+    event = providers.get(provider_name).parse_webhook(headers, raw_body)
+    outcome = apply_event(provider_name, event, settle_order)
+    if after_package is not None and outcome.get("package_payment"):
+        after_package(_read(outcome["payment_id"]))
+    outcome.pop("package_payment", None)
+    return outcome
+
+
+def _read(payment_id: str) -> Payment:
+    return Payment.get(payment_id, consistent_read=True)
+
+
+def _find(provider_name: str, event: Event) -> Payment | None:
+    if event.payment_id:
+        try:
+            payment = _read(event.payment_id)
+        except Payment.DoesNotExist:
+            return None
+        # our metadata on another provider's object, or on another of its objects, is not ours
+        if (payment.provider or "simulated") != provider_name or (
+            event.ref and payment.provider_ref and event.ref != payment.provider_ref
+        ):
+            return None
+        return payment
+    if event.ref:
+        found = [p for p in Payment.by_ref.query(event.ref) if (p.provider or "simulated") == provider_name]
+        return _read(found[0].payment_id) if found else None
+    return None
+
+
+def _event_record(provider_name: str, event_id: str, now: str) -> RequestRecord:
+    # the simulated provider keeps the key its events always had
+    prefix = "payment" if provider_name == "simulated" else provider_name
+    return RequestRecord(f"event#{prefix}:{event_id}", request_hash="", state="done", created_at=now)
+
+
+def _seen(record: RequestRecord) -> bool:
     try:
-        event = json.loads(raw_body)
-        event_id, event_type = str(event["id"]), str(event["type"])
-        data = event["data"] if isinstance(event.get("data"), dict) else {}  # a non-object: 400 below
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise ValidationError("Webhook body must be {id, type, data}.") from None
-    if event_type != "payment.succeeded":
-        return {"received": True, "ignored": event_type}
-    payment_id, amount = data.get("payment_id") or None, data.get("amount_fen")  # "": not a key
-    if not isinstance(payment_id, str) or not isinstance(amount, int) or isinstance(amount, bool):
-        raise ValidationError("data.payment_id (string) and data.amount_fen (integer) are required.")
+        RequestRecord.get(record.key, consistent_read=True)
+        return True
+    except RequestRecord.DoesNotExist:
+        return False
+
+
+def _flag(payment: Payment, reason: str, now: str) -> list:
+    payment.attention = reason
+    return [
+        Payment.attention.set(reason),
+        Payment.attention_key.set(ATTENTION_KEY),
+        Payment.attention_at.set(now),
+    ]
+
+
+def apply_event(
+    provider_name: str,
+    event: Event,
+    settle_order: Callable[[uow.Unit, Payment], None],
+    *,
+    strict: bool = False,
+) -> dict:
+    """Apply a verified event once. `strict` (the simulated provider): an unknown payment or a wrong
+    amount is a 400; for a real provider they are acknowledged (a retry would not change them) and a
+    wrong amount is put on the staff attention list, never credited."""
+    if event.kind == "ignored":
+        return {"received": True, "ignored": event.type}
 
     def unit() -> uow.Unit:
-        result = uow.Unit()
-        try:
-            payment = Payment.get(payment_id, consistent_read=True)
-        except Payment.DoesNotExist:
-            raise ValidationError("Unknown payment.") from None
-        if amount != int(payment.charge_fen):
-            raise ValidationError(
-                f"amount_fen {amount} does not match the payment's charge_fen {int(payment.charge_fen)}."
+        work = uow.Unit()
+        payment = _find(provider_name, event)
+        if payment is None:
+            if strict:
+                raise ValidationError("Unknown payment.")
+            log.warning(
+                "event for no payment of ours", extra={"event_id": event.event_id, "type": event.type}
             )
-        if not PAYMENT.allows("succeed", payment.status):  # succeeded already: a redelivery
-            result.result = {"received": True, "duplicate": True, "payment_id": payment_id}
-            return result
+            work.result = {"received": True, "ignored": event.type}
+            return work
         now = clock.now_iso()
-        if payment.purpose == "top_up":  # the channel's fee is the provider's; the wallet gets the amount
-            fx = currency.stored(payment.fx)
-            result.move(payment.user_id, int(payment.amount_fen), "top_up", payment.payment_id, fx)
-        else:  # an order's total already includes its bank fee; all of it pays the order
-            fx = currency.stored(payment.fx)
-            result.move(payment.user_id, int(payment.charge_fen), "payment_received", payment.payment_id, fx)
-
-        def mark_paid(tx: TransactWrite) -> None:
-            succeed = PAYMENT.move(payment, "succeed", now=now, also=[Payment.event_id.set(event_id)])
-            tx.update(payment, actions=succeed.actions, condition=succeed.condition)
-            tx.save(
-                RequestRecord(f"event#payment:{event_id}", request_hash="", state="done", created_at=now),
-                condition=RequestRecord.key.does_not_exist(),
-            )
-
-        result.write(mark_paid)
-        if payment.purpose == "order" and payment.order_id:
-            settle_order(result, payment)
-        result.result = {"received": True, "duplicate": False, "payment_id": payment_id}
-        return result
+        record = _event_record(provider_name, event.event_id, now)
+        work.result = {"received": True, "duplicate": True, "payment_id": payment.payment_id}
+        if _seen(record):
+            return work
+        applied = {
+            "collected": _succeeded,
+            "refused": _released,
+            "called_off": _released,
+            "refund": _refunded,
+            "dispute": _disputed,
+        }[event.kind](work, payment, event, now, settle_order, strict)
+        if applied is not None:
+            work.save(record, RequestRecord.key.does_not_exist())
+            work.result = {**work.result, "duplicate": False, **applied}
+        return work
 
     outcome = uow.run(unit)
-    metrics.count("PaymentsSettled", 0 if outcome.get("duplicate") else 1)
-    log.info("webhook handled", extra={"event_id": event_id, **outcome})
+    if event.kind == "collected":
+        metrics.count("PaymentsSettled", 0 if outcome.get("duplicate", True) else 1)
+    log.info("webhook handled", extra={"event_id": event.event_id, "kind": event.kind, **outcome})
     return outcome
+
+
+def _succeeded(work, payment, event, now, settle_order, strict) -> dict | None:
+    if not PAYMENT.allows("succeed", payment.status):  # succeeded already: a redelivery
+        return None
+    expected = asked(payment)
+    if event.amount != expected:
+        got = f"{event.amount.minor} {event.amount.currency}" if event.amount else "nothing"
+        if strict:
+            raise ValidationError(
+                f"amount_fen {event.amount.minor if event.amount else None} does not match the payment's "
+                f"charge_fen {int(payment.charge_fen)}."
+            )
+        log.error(
+            "collected amount differs from what was asked",
+            extra={"payment_id": payment.payment_id, "asked": expected.minor, "got": got},
+        )
+        work.update(payment, _flag(payment, "amount_mismatch", now))
+        return {"flagged": "amount_mismatch"}
+    fx = currency.stored(payment.fx)
+    # the customer pays the quoted fee; the provider's actual fee is recorded, and what it is below the
+    # quote goes back to the wallet (a higher one is ours to bear)
+    actual = (
+        providers.to_fen(event.fee, event.fee_base, int(payment.charge_fen))
+        if event.fee is not None and event.fee_base is not None
+        else None
+    )
+    also = [Payment.event_id.set(event.event_id)]
+    if actual is not None:
+        also.append(Payment.provider_fee_fen.set(actual))
+    if payment.purpose == "top_up":
+        work.move(payment.user_id, int(payment.amount_fen), "top_up", payment.payment_id, fx)
+    else:  # an order's or package's total already includes its bank fee; all of it pays for it
+        work.move(payment.user_id, int(payment.charge_fen), "payment_received", payment.payment_id, fx)
+    if actual is not None and actual < int(payment.fee_fen):
+        work.move(
+            payment.user_id, int(payment.fee_fen) - actual, "bank_fee_adjustment", payment.payment_id, fx
+        )
+    move = PAYMENT.move(payment, "succeed", now=now, also=also)
+
+    def mark_paid(tx: TransactWrite) -> None:
+        tx.update(payment, actions=move.actions, condition=move.condition)
+
+    work.write(mark_paid)
+    if payment.purpose == "order" and payment.order_id:
+        settle_order(work, payment)
+    return {"package_payment": True} if payment.purpose == "package" else {}
+
+
+def _released(work, payment, event, now, settle_order, strict) -> dict | None:
+    """A failed or cancelled attempt: the payment says so and its order can be paid afresh."""
+    action = "fail" if event.kind == "refused" else "cancel"
+    if not PAYMENT.allows(action, payment.status):  # late: it succeeded (or was cancelled) meanwhile
+        return None
+    work.update(payment, *PAYMENT.move(payment, action, now=now))
+    if payment.purpose == "order" and payment.order_id:
+        try:
+            order = Order.get(payment.order_id, consistent_read=True)
+        except Order.DoesNotExist:
+            order = None
+        if order is not None and order.payment_id == payment.payment_id:
+            work.update(
+                order,
+                [Order.payment_id.remove()],
+                Order.payment_id == payment.payment_id,
+            )
+    return {}
+
+
+def _take_back(work: uow.Unit, payment: Payment, amount_fen: int, kind: str) -> tuple[int, int]:
+    """Debit up to `amount_fen` from the wallet, never below zero: (debited, owed)."""
+    account = wallet.account(payment.user_id)
+    work.accounts[payment.user_id] = account  # its version guards the balance read here
+    debit = min(amount_fen, max(0, int(account.balance_fen or 0)))
+    work.move(payment.user_id, -debit, kind, payment.payment_id, currency.stored(payment.fx))
+    return debit, amount_fen - debit
+
+
+def _refunded(work, payment, event, now, settle_order, strict) -> dict | None:
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
+    if event.amount is None or event.amount.currency != asked(payment).currency:
+        return None
+    total_minor = event.amount.minor
+    if total_minor <= int(payment.refunded_minor or 0):  # known already (ours, or a redelivery)
+        return None
+    total_fen = min(
+        int(payment.charge_fen), providers.to_fen(event.amount, asked(payment), int(payment.charge_fen))
+    )
+    new_fen = max(0, total_fen - int(payment.refunded_fen or 0))
+    debited, owed = _take_back(work, payment, new_fen, "provider_refund")
+    actions = [Payment.refunded_minor.set(total_minor), Payment.refunded_fen.set(total_fen)]
+    if owed:
+        actions += [
+            Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
+            *_flag(payment, "refund_exceeds_balance", now),
+        ]
+    work.update(payment, actions)
+    return {"debited_fen": debited, "owed_fen": owed}
+
+
+def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
+    if event.amount is None or event.amount.currency != asked(payment).currency:
+        return None
+    disputed = min(
+        int(payment.charge_fen), providers.to_fen(event.amount, asked(payment), int(payment.charge_fen))
+    )
+    # a dispute is applied once per dispute: its own key, whatever event delivers it
+    once = RequestRecord(
+        f"dispute#{payment.provider}:{event.dispute_id or event.event_id}",
+        request_hash="",
+        state="done",
+        created_at=now,
+    )
+    if _seen(once):
+        return None
+    work.save(once, RequestRecord.key.does_not_exist())
+    debited, owed = _take_back(work, payment, disputed, "dispute_hold")
+    actions = [
+        Payment.disputed_fen.set(int(payment.disputed_fen or 0) + disputed),
+        Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
+        *_flag(payment, "disputed", now),
+    ]
+    work.update(payment, actions)
+    return {"debited_fen": debited, "owed_fen": owed}

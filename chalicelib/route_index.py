@@ -98,6 +98,10 @@ ROUTES_BY_MODULE = {
         ("GET", "/currencies"),
         ("PUT", "/me/preferences"),
     ],
+    "chalicelib.api.payments": [
+        ("GET", "/staff/payments"),
+        ("POST", "/payments/stripe/webhook"),
+    ],
     "chalicelib.api.claims": [
         ("GET", "/claims"),
         ("GET", "/staff/claims"),

@@ -32,6 +32,7 @@ BLUEPRINTS = (
     "chalicelib.api.packages",
     "chalicelib.api.docs",
     "chalicelib.api.currencies",
+    "chalicelib.api.payments",
     "chalicelib.api.claims",
 )
 INDEX_FILE = Path(__file__).with_name("route_index.py")

@@ -60,7 +60,7 @@ MAX_ID_LENGTH = 128
 MAX_BODY_BYTES = 256 * 1024  # a JSON body (route(max_body_bytes=...) for a route that takes more)
 MAX_JSON_DEPTH = 32  # nesting of arrays/objects: our bodies use 3, providers' events under 10
 MAX_HEADER_CHARS = 8192  # any header value (ID tokens are 1-4 KB)
-HEADER_LIMITS = {"x-signature": 512}
+HEADER_LIMITS = {"x-signature": 512, "stripe-signature": 1024}  # Stripe signs with 2 secrets while one rolls
 MAX_CURSOR_CHARS = 2048
 
 # CORS: what a browser on an allowed origin (config.cors_allowed_origins) may send and read

@@ -239,8 +239,42 @@ class LedgerEntry(Model):
     fx = MapAttribute(null=True)  # the rate snapshot of the movement, when it had one (currency.py)
 
 
+class PaymentsByUser(GlobalSecondaryIndex):
+    """A customer's payments, oldest first (what a withdrawal refunds to)."""
+
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class PaymentsByRef(GlobalSecondaryIndex):
+    """A payment by the provider's reference (its refund and dispute events name only that)."""
+
+    class Meta:
+        index_name = "by_ref"
+        projection = AllProjection()
+
+    provider_ref = UnicodeAttribute(hash_key=True)
+
+
+class PaymentAttention(GlobalSecondaryIndex):
+    """Payments staff must look at (an amount mismatch, a dispute, a refund the wallet could not cover):
+    sparse, `attention_key` is set only while one waits."""
+
+    class Meta:
+        index_name = "attention"
+        projection = AllProjection()
+
+    attention_key = UnicodeAttribute(hash_key=True)
+    attention_at = UnicodeAttribute(range_key=True)
+
+
 class Payment(Model):
-    """Money collected by an external provider: a wallet top-up or an order paid by card/PayPal/Alipay."""
+    """Money collected by an external provider: a wallet top-up, or an order or package paid by card,
+    PayPal, Alipay or WeChat Pay."""
 
     Meta = table_meta("payments")
 
@@ -252,12 +286,35 @@ class Payment(Model):
     amount_fen = NumberAttribute()
     fee_fen = NumberAttribute()
     charge_fen = NumberAttribute()
-    status = UnicodeAttribute()  # requires_action | succeeded
+    status = UnicodeAttribute()  # requires_action | succeeded | failed | canceled
     event_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     succeeded_at = UnicodeAttribute(null=True)
+    failed_at = UnicodeAttribute(null=True)
+    canceled_at = UnicodeAttribute(null=True)
     fx = MapAttribute(null=True)  # the customer's currency when they asked for one (currency.py)
+    package_id = UnicodeAttribute(null=True)  # purpose package
+    # the provider (chalicelib/providers) and what we asked it to collect, in its currency's minor units
+    provider = UnicodeAttribute(null=True)  # absent on payments older than the port: simulated
+    provider_ref = UnicodeAttribute(null=True)
+    client_secret = UnicodeAttribute(null=True)
+    checkout_url = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    amount_minor = NumberAttribute(null=True)
+    provider_fee_fen = NumberAttribute(null=True)  # the provider's actual fee, once it reported it
+    refunded_minor = NumberAttribute(default=0)  # refunded through the provider so far (cumulative)
+    refunded_fen = NumberAttribute(default=0)
+    withdrawal_fen = NumberAttribute(default=0)  # of refunded_fen, what withdrawals asked for
+    disputed_fen = NumberAttribute(default=0)
+    owed_fen = NumberAttribute(default=0)  # taken back by the provider but not in the wallet to debit
+    attention = UnicodeAttribute(null=True)  # why staff must look at it (amount_mismatch, disputed...)
+    attention_key = UnicodeAttribute(null=True)
+    attention_at = UnicodeAttribute(null=True)
     version = VersionAttribute()
+
+    by_user = PaymentsByUser()
+    by_ref = PaymentsByRef()
+    attention_queue = PaymentAttention()
 
 
 class RequestRecord(Model):

@@ -156,20 +156,41 @@ class Payment(Out):
     )
 
     payment_id: str
-    purpose: Literal["top_up", "order"]
+    purpose: Literal["top_up", "order", "package"]
     order_id: str | None = Field(description="The order paid (purpose order); null for top-ups.")
+    package_id: str | None = absent("The package paid (purpose package).")
     amount_fen: Fen = Field(
         description="What the wallet is credited (top-up) or the order's goods and shipping."
     )
     fee_fen: Fen = Field(description="The channel's bank fee.")
     charge_fen: Fen = Field(description="What the provider collects: amount_fen + fee_fen.")
     channel: str
-    status: Literal[PaymentStatus.REQUIRES_ACTION.value, PaymentStatus.SUCCEEDED.value]
+    status: Literal[
+        PaymentStatus.REQUIRES_ACTION.value,
+        PaymentStatus.SUCCEEDED.value,
+        PaymentStatus.FAILED.value,
+        PaymentStatus.CANCELED.value,
+    ]
     created_at: Timestamp
     succeeded_at: Timestamp | None
     fx_snapshot: FxSnapshot | None = Field(
         default=None, description="The customer's currency at the time (null: paid in CNY only)."
     )
+    provider: str = absent("Who collects it: stripe, paypal, or simulated (the local stack and tests).")
+    charged_currency: str = absent(
+        "The currency the provider charges (the customer's where the channel takes it, else CNY)."
+    )
+    charged_amount: int = absent(
+        "What the provider charges, in minor units of charged_currency: charge_fen at the rate snapshotted "
+        "when the payment was created."
+    )
+    client_secret: str = absent(
+        "Stripe: the PaymentIntent's client secret, to confirm it with Stripe.js (while it requires "
+        "action; shown to its owner only)."
+    )
+    checkout_url: str = absent("Where to send the customer to approve it (PayPal), while it requires action.")
+    provider_fee_fen: Fen = absent("The provider's actual fee, once it reported it.")
+    refunded_fen: Fen = absent("Given back through the provider so far (withdrawals and provider refunds).")
 
     @classmethod
     def of(cls, payment: commerce.Payment) -> Self:
@@ -187,11 +208,90 @@ class Payment(Out):
             fx_snapshot=FxSnapshot.of(
                 payment.fx, amount_fen=int(payment.amount_fen), charge_fen=int(payment.charge_fen)
             ),
+            **_provider_fields(payment),
         )
 
     @classmethod
     def of_result(cls, result: commerce.Payment) -> Self:
         return cls.of(result)
+
+
+def _provider_fields(payment: commerce.Payment) -> dict:
+    """The provider's side of a payment; what completes it only while it waits for the customer."""
+    fields: dict = {"provider": payment.provider or "simulated"}
+    if payment.package_id:
+        fields["package_id"] = payment.package_id
+    if payment.currency and payment.amount_minor is not None:
+        fields["charged_currency"], fields["charged_amount"] = payment.currency, int(payment.amount_minor)
+    if payment.status == PaymentStatus.REQUIRES_ACTION:
+        if payment.client_secret:
+            fields["client_secret"] = payment.client_secret
+        if payment.checkout_url:
+            fields["checkout_url"] = payment.checkout_url
+    if payment.provider_fee_fen is not None:
+        fields["provider_fee_fen"] = int(payment.provider_fee_fen)
+    if int(payment.refunded_fen or 0):
+        fields["refunded_fen"] = int(payment.refunded_fen)
+    return fields
+
+
+STAFF_PAYMENT_EXAMPLE = {
+    "payment_id": "pay_01JDX3R1M6Q7Y8ZK2W4V5T6S7G",
+    "purpose": "top_up",
+    "order_id": None,
+    "amount_fen": 50000,
+    "fee_fen": 1650,
+    "charge_fen": 51650,
+    "channel": "card",
+    "status": PaymentStatus.SUCCEEDED.value,
+    "created_at": "2026-11-29T02:09:00Z",
+    "succeeded_at": "2026-11-29T02:11:00Z",
+    "provider": "stripe",
+    "charged_currency": "USD",
+    "charged_amount": 7182,
+    "user_id": "u-alice",
+    "attention": "disputed",
+    "disputed_fen": 51650,
+    "owed_fen": 1650,
+}
+
+
+class StaffPayment(Payment):
+    """A payment staff must look at, and why."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [STAFF_PAYMENT_EXAMPLE]})
+
+    user_id: str
+    attention: str | None = Field(
+        description="amount_mismatch (collected differs from what was asked: not credited), disputed "
+        "(the disputed amount is held from the wallet), refund_exceeds_balance (the provider refunded more "
+        "than the wallet held: the rest is owed)."
+    )
+    disputed_fen: Fen
+    owed_fen: Fen = Field(description="Taken back by the provider but not in the wallet to debit.")
+
+    @classmethod
+    def of(cls, payment: commerce.Payment) -> Self:
+        base = Payment.of(payment).model_dump(exclude_unset=True)
+        base.pop("client_secret", None)  # the customer's, not staff's
+        return cls.build(
+            **base,
+            user_id=payment.user_id,
+            attention=payment.attention,
+            disputed_fen=int(payment.disputed_fen or 0),
+            owed_fen=int(payment.owed_fen or 0),
+        )
+
+
+class StaffPaymentPage(Out):
+    """Payments waiting for staff attention, oldest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [STAFF_PAYMENT_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[StaffPayment]
+    next_cursor: str | None
 
 
 class WebhookAck(Out):
@@ -210,3 +310,6 @@ class WebhookAck(Out):
     duplicate: bool = absent("Whether the payment had already been credited (absent when ignored).")
     payment_id: str = absent("The payment credited (absent when ignored).")
     ignored: str = absent("The event type that was acknowledged and ignored.")
+    flagged: str = absent("Not credited and put on the staff attention list (amount_mismatch).")
+    debited_fen: Fen = absent("A refund or dispute: what was taken from the wallet.")
+    owed_fen: Fen = absent("A refund or dispute: what the wallet did not hold (staff follow it up).")

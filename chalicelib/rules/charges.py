@@ -13,6 +13,7 @@ from chalicelib import money
 DEFAULT_CHANNELS = [
     {"channel": "balance", "name": "Wallet balance", "percent": "0", "fixed_fen": 0},
     {"channel": "alipay", "name": "Alipay", "percent": "1.0", "fixed_fen": 0},
+    {"channel": "wechat_pay", "name": "WeChat Pay", "percent": "1.0", "fixed_fen": 0},
     {"channel": "card", "name": "Visa / Mastercard", "percent": "3.0", "fixed_fen": 150},
     {"channel": "paypal", "name": "PayPal", "percent": "4.4", "fixed_fen": 230},
 ]

@@ -260,6 +260,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/payments/webhook"): Expect(
         PUBLIC, body={"id": "evt_x", "type": "payment.succeeded", "data": {}}
     ),
+    ("POST", "/payments/stripe/webhook"): Expect(
+        PUBLIC, body={"id": "evt_x", "object": "event", "type": "payment_intent.succeeded", "data": {}}
+    ),
+    ("GET", "/staff/payments"): Expect(("admin",)),
     # review and purchasing
     ("GET", "/staff/orders"): Expect(REV),
     ("GET", "/staff/orders/{order_id}"): Expect(REV, params=ORDER),

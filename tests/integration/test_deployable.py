@@ -35,6 +35,7 @@ PUBLIC_ROUTES = {
     ("GET", "/products/{product_id}"),
     ("GET", "/payment-channels"),
     ("POST", "/payments/webhook"),
+    ("POST", "/payments/stripe/webhook"),
     ("GET", "/shipping-lines"),
     ("GET", "/openapi.json"),
     ("GET", "/policies"),

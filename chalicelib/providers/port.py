@@ -1,0 +1,95 @@
+"""The payment port's types: what every provider takes and answers (chalicelib/providers/__init__.py says
+how a channel finds its provider). Pure data and arithmetic: no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol
+
+from chalicelib import currency
+from chalicelib.errors import ApiError
+
+
+class ProviderUnavailable(ApiError):
+    """The provider did not answer, refused our credentials or is not configured: nothing was collected."""
+
+    status = 503
+    code = "provider_unavailable"
+
+
+@dataclass(frozen=True)
+class Amount:
+    """Money in a currency's minor units as a provider counts it (`CNY` minor units are fen)."""
+
+    currency: str  # ISO 4217, upper case
+    minor: int
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """What the provider answered to `create`: its reference and what the storefront completes it with."""
+
+    ref: str
+    client_secret: str | None = None
+    checkout_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A verified provider event, normalized. `kind` is one of KINDS; amounts are the provider's."""
+
+    event_id: str
+    kind: str
+    type: str  # the provider's own event type, for logs and the ignored answer
+    ref: str | None = None  # the provider's payment (a PaymentIntent, a PayPal order)
+    payment_id: str | None = None  # ours, when the provider echoes our metadata
+    amount: Amount | None = None  # collected: collected; refund: refunded so far; dispute: disputed
+    fee: Amount | None = None  # collected: the provider's fee, in its balance currency
+    fee_base: Amount | None = None  # the balance transaction's gross, in the fee's currency
+    dispute_id: str | None = None
+
+
+KINDS = ("collected", "refused", "called_off", "refund", "dispute", "ignored")
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """A refund the provider accepted (`pending` or `succeeded`)."""
+
+    refund_id: str
+    status: str
+    amount: Amount
+
+
+class Provider(Protocol):
+    name: str
+
+    def currencies(self, channel: str) -> frozenset[str]:
+        """Currencies the channel can be charged in through this provider (besides CNY)."""
+        ...
+
+    def create(self, payment, amount: Amount) -> Checkout: ...
+
+    def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> Event: ...
+
+    def refund(self, payment, amount: Amount, key: str) -> Refunded: ...
+
+
+def charge_amount(provider: Provider, channel: str, charge_fen: int, fx: dict | None) -> Amount:
+    """What to ask the provider for: the customer's currency at the snapshotted rate where the channel
+    takes it, else CNY (fen are CNY's minor units)."""
+    if fx and fx.get("code") in provider.currencies(channel):
+        return Amount(fx["code"], currency.to_minor(charge_fen, fx["rate"], int(fx["minor_units"])))
+    return Amount("CNY", int(charge_fen))
+
+
+def to_fen(part: Amount, whole: Amount, whole_fen: int) -> int:
+    """`part` in fen, in proportion to `whole` (same currency) which is worth `whole_fen`: how a
+    provider's fee or refund in any currency maps onto what the payment was worth to us."""
+    if part.currency == "CNY":
+        return int(part.minor)
+    if not whole.minor or part.currency != whole.currency:
+        return 0
+    exact = Decimal(part.minor) * Decimal(whole_fen) / Decimal(whole.minor)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))

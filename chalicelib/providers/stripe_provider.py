@@ -1,0 +1,205 @@
+"""Stripe, through the official `stripe` SDK: cards, and Alipay and WeChat Pay as Stripe payment methods.
+
+One PaymentIntent per payment (a top-up, an order's or a package's), not a Checkout Session: the
+storefront keeps its own checkout page and confirms the intent with Stripe.js and the `client_secret`
+we answer (the Payment Element shows card, Alipay or WeChat Pay), the amount and currency are exactly
+the ones we set (no line items, prices or success/cancel URLs of ours to keep in Stripe), and the
+`payment_intent.*` webhook events name the one object we store (`provider_ref`).
+
+Webhooks are verified with Stripe's scheme (`Stripe-Signature: t=...,v1=HMAC-SHA256("t.payload")`,
+`stripe.Webhook.construct_event`, five minutes' tolerance). A success's fee is Stripe's actual fee: the
+charge's balance transaction, read once per succeeded event (one GET). Calls carry idempotency keys
+derived from our ids, so a retried create or refund is the same PaymentIntent or Refund at Stripe.
+
+Secrets: STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET from the environment (local runs, tests), or else
+from the stack's Secrets Manager secret (SOURCE_CREDENTIALS_SECRET, its JSON object); never logged nor
+returned. STRIPE_API_BASE points the SDK at another base URL (the tests' replay server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import stripe
+
+from chalicelib import aws, config
+from chalicelib.errors import ValidationError
+from chalicelib.logs import get_logger
+from chalicelib.providers.port import Amount, Checkout, Event, ProviderUnavailable, Refunded
+
+log = get_logger("providers.stripe")
+
+TIMEOUT_SECONDS = 10
+TOLERANCE_SECONDS = 300
+# the Stripe payment method type of each of our channels
+METHODS = {"card": "card", "alipay": "alipay", "wechat_pay": "wechat_pay"}
+# presentment currencies per method among ours (docs.stripe.com/payments/alipay/accept-a-payment and
+# .../wechat-pay/accept-a-payment, "Presentment currencies"; cards take all of ours)
+CURRENCIES = {
+    "card": frozenset({"USD", "EUR", "GBP", "AUD", "CAD", "JPY", "KRW", "SGD"}),
+    "alipay": frozenset({"USD", "EUR", "GBP", "AUD", "CAD", "JPY", "SGD"}),
+    "wechat_pay": frozenset({"USD", "EUR", "GBP", "AUD", "CAD", "JPY", "SGD"}),
+}
+EVENT_KINDS = {
+    "payment_intent.succeeded": "collected",
+    "payment_intent.payment_failed": "refused",
+    "payment_intent.canceled": "called_off",
+    "charge.refunded": "refund",
+    "charge.dispute.created": "dispute",
+}
+
+_stored: dict[str, str] | None = None
+_lock = threading.Lock()
+
+
+def secret(name: str) -> str:
+    """STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET: the environment, else the stack's secret ('' if none)."""
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    global _stored
+    secret_id = config.get("SOURCE_CREDENTIALS_SECRET")
+    if not secret_id:
+        return ""
+    with _lock:
+        if _stored is None:
+            try:
+                text = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+                loaded = json.loads(text)
+                _stored = {str(k): str(v) for k, v in loaded.items() if isinstance(v, str)}
+            except Exception as exc:
+                log.error("payment credentials unreadable", extra={"error": type(exc).__name__})
+                return ""
+        return _stored.get(name, "")
+
+
+def reset() -> None:
+    global _stored
+    with _lock:
+        _stored = None
+
+
+def client() -> stripe.StripeClient:
+    key = secret("STRIPE_SECRET_KEY")
+    if not key:
+        raise ProviderUnavailable("Card, Alipay and WeChat Pay payments are not configured; try later.")
+    base = config.get("STRIPE_API_BASE")
+    return stripe.StripeClient(
+        key,
+        base_addresses={"api": base} if base else None,
+        http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+        max_network_retries=2,  # the SDK retries connection errors and 409/5xx with the idempotency key
+    )
+
+
+def _unavailable(exc: Exception, doing: str) -> ProviderUnavailable:
+    # the error's type and Stripe's code only: messages may echo request data
+    code = getattr(exc, "code", None)
+    log.error("stripe call failed", extra={"doing": doing, "error": type(exc).__name__, "code": code})
+    return ProviderUnavailable("The payment provider did not accept the request; try again later.")
+
+
+def _amount(obj: dict, field: str) -> Amount:
+    return Amount(str(obj.get("currency") or "").upper(), int(obj.get(field) or 0))
+
+
+class StripeProvider:
+    name = "stripe"
+
+    def currencies(self, channel: str) -> frozenset[str]:
+        return CURRENCIES.get(channel, frozenset())
+
+    def create(self, payment, amount: Amount) -> Checkout:
+        method = METHODS.get(payment.channel)
+        if method is None:
+            raise ProviderUnavailable(f"Stripe does not collect the {payment.channel} channel.")
+        params: dict = {
+            "amount": amount.minor,
+            "currency": amount.currency.lower(),
+            "payment_method_types": [method],
+            "metadata": {"payment_id": payment.payment_id, "purpose": payment.purpose},
+        }
+        if method == "wechat_pay":  # required by Stripe for WeChat Pay: the QR code is shown on the web
+            params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
+        try:
+            intent = client().v1.payment_intents.create(
+                params, options={"idempotency_key": f"create-{payment.payment_id}"}
+            )
+        except Exception as exc:  # a StripeError, or an answer the SDK could not read
+            raise _unavailable(exc, "create") from None
+        return Checkout(ref=intent.id, client_secret=intent.client_secret)
+
+    def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> Event:
+        signing = secret("STRIPE_WEBHOOK_SECRET")
+        if not signing:
+            log.error("STRIPE_WEBHOOK_SECRET is not configured; rejecting the webhook")
+            raise ValidationError("Webhook signing is not configured.", code="invalid_signature")
+        try:
+            verified = stripe.Webhook.construct_event(
+                raw_body, headers.get("stripe-signature"), signing, tolerance=TOLERANCE_SECONDS
+            )
+        except stripe.SignatureVerificationError:
+            raise ValidationError("Stripe-Signature does not verify.", code="invalid_signature") from None
+        except (ValueError, UnicodeDecodeError):
+            raise ValidationError("The event is not JSON.") from None
+        event = verified.to_dict()
+        kind = EVENT_KINDS.get(str(event.get("type")), "ignored")
+        event_id, event_type = str(event.get("id") or ""), str(event.get("type") or "")
+        obj = (event.get("data") or {}).get("object") or {}
+        if not event_id or not isinstance(obj, dict):
+            raise ValidationError("A Stripe event has an id and data.object.")
+        if kind == "ignored":
+            return Event(event_id, kind, event_type)
+        metadata = obj.get("metadata") or {}
+        payment_id = metadata.get("payment_id") if isinstance(metadata, dict) else None
+        if kind in ("collected", "refused", "called_off"):
+            ref = obj.get("id")
+            amount = _amount(obj, "amount_received") if kind == "collected" else None
+        elif kind == "refund":
+            ref, amount = obj.get("payment_intent"), _amount(obj, "amount_refunded")
+        else:
+            ref, amount = obj.get("payment_intent"), _amount(obj, "amount")
+        fee = base = None
+        if kind == "collected" and obj.get("latest_charge"):
+            fee, base = self._fee(obj["latest_charge"])
+        return Event(
+            event_id,
+            kind,
+            event_type,
+            ref=ref if isinstance(ref, str) else None,
+            payment_id=payment_id if isinstance(payment_id, str) else None,
+            amount=amount,
+            fee=fee,
+            fee_base=base,
+            dispute_id=obj.get("id") if kind == "dispute" else None,
+        )
+
+    def _fee(self, latest_charge) -> tuple[Amount | None, Amount | None]:
+        """Stripe's actual fee on the charge: its balance transaction's `fee` (and `amount`, to convert)."""
+        charge_id = latest_charge if isinstance(latest_charge, str) else latest_charge.get("id")
+        try:
+            charge = client().v1.charges.retrieve(charge_id, params={"expand": ["balance_transaction"]})
+        except Exception as exc:  # a StripeError, or an answer the SDK could not read
+            raise _unavailable(exc, "fee") from None  # 503: Stripe delivers the event again later
+        txn = charge.to_dict().get("balance_transaction")
+        if not isinstance(txn, dict):  # not settled yet (some wallets): the configured estimate stands
+            return None, None
+        return _amount(txn, "fee"), _amount(txn, "amount")
+
+    def refund(self, payment, amount: Amount, key: str) -> Refunded:
+        try:
+            refund = client().v1.refunds.create(
+                {
+                    "payment_intent": payment.provider_ref,
+                    "amount": amount.minor,
+                    "metadata": {"payment_id": payment.payment_id},
+                },
+                options={"idempotency_key": key},
+            )
+        except Exception as exc:  # a StripeError, or an answer the SDK could not read
+            raise _unavailable(exc, "refund") from None
+        return Refunded(
+            refund.id, str(refund.status), Amount(str(refund.currency).upper(), int(refund.amount))
+        )

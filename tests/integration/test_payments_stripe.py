@@ -1,0 +1,259 @@
+"""Stripe through the payment port: PaymentIntents per top-up and order, its signed webhooks applied once,
+refunds and disputes that never make a balance negative. Stripe's HTTP API is replayed from its own
+fixtures (tests/stripe_fake.py, tests/fixtures/payments/SOURCES.md)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chalicelib import currency
+from tests.integration.conftest import ADMIN, ALICE, BOB, top_up
+from tests.stripe_fake import FakeStripe, event, stripe_signature
+
+
+@pytest.fixture
+def stripe(monkeypatch, stack):
+    with FakeStripe(monkeypatch) as fake:
+        yield fake
+
+
+def wallet(api, user=ALICE):
+    return api.get("/wallet", user=user).body
+
+
+def card_top_up(api, stripe, amount_fen=10000, channel="card", user=ALICE, query=""):
+    ref = stripe.next_intent()
+    created = api.post(f"/wallet/top-ups{query}", {"amount_fen": amount_fen, "channel": channel}, user=user)
+    assert created.status == 201, created.body
+    return ref, created.body
+
+
+def settled_top_up(api, stripe, amount_fen=10000, fee=None):
+    ref, payment = card_top_up(api, stripe, amount_fen)
+    result = stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment, fee=fee))
+    assert result.status == 200 and not result.body["duplicate"], result.body
+    return ref, payment
+
+
+def attention(api):
+    result = api.get("/staff/payments", user=ADMIN)
+    assert result.status == 200, result.body
+    return {p["payment_id"]: p for p in result.body["items"]}
+
+
+class TestCreate:
+    def test_a_card_top_up_is_a_payment_intent_whose_client_secret_the_answer_carries(self, api, stripe):
+        ref, payment = card_top_up(api, stripe, 10000)
+        assert payment["provider"] == "stripe" and payment["client_secret"].startswith(f"{ref}_secret_")
+        assert (payment["charged_currency"], payment["charged_amount"]) == ("CNY", 10000 + 450)
+        [sent] = stripe.created()
+        assert sent["amount"] == "10450" and sent["currency"] == "cny"
+        assert sent["payment_method_types[0]"] == "card"
+        assert sent["metadata[payment_id]"] == payment["payment_id"]
+        assert sent["idempotency-key"] == f"create-{payment['payment_id']}"
+        assert wallet(api)["balance_fen"] == 0  # nothing until Stripe says it succeeded
+        again = api.get(f"/payments/{payment['payment_id']}", user=ALICE).body
+        assert again["client_secret"] == payment["client_secret"]
+        assert api.get(f"/payments/{payment['payment_id']}", user=BOB).status == 404
+
+    def test_the_customers_currency_is_charged_at_the_rate_snapshotted_on_the_top_up(self, api, stripe):
+        from tests.integration.test_currencies import fresh_rates
+
+        fresh_rates(USD="0.14")
+        _ref, payment = card_top_up(api, stripe, 10000, query="?currency=USD")
+        rate = payment["fx_snapshot"]["rate"]
+        expected = currency.to_minor(10450, rate, 2)
+        assert (payment["charged_currency"], payment["charged_amount"]) == ("USD", expected)
+        [sent] = stripe.created()
+        assert (sent["currency"], sent["amount"]) == ("usd", str(expected))
+
+    def test_alipay_and_wechat_pay_are_stripe_payment_methods_wechat_on_the_web(self, api, stripe):
+        card_top_up(api, stripe, channel="alipay")
+        card_top_up(api, stripe, channel="wechat_pay")
+        alipay, wechat = stripe.created()
+        assert alipay["payment_method_types[0]"] == "alipay"
+        assert wechat["payment_method_types[0]"] == "wechat_pay"
+        assert wechat["payment_method_options[wechat_pay][client]"] == "web"
+
+    def test_stripe_down_is_a_503_and_nothing_is_stored(self, api, stripe):
+        stripe.failing(500)
+        result = api.post("/wallet/top-ups", {"amount_fen": 10000, "channel": "card"}, user=ALICE)
+        assert result.status == 503 and result.body["error"]["code"] == "provider_unavailable"
+        assert "sk_test" not in str(result.body)
+
+    def test_an_order_on_the_card_channel_answers_the_client_secret_when_paid(self, api, stripe, shop):
+        from tests.integration.test_orders import order
+
+        created = order(api, channel="card")
+        ref = stripe.next_intent()
+        paid = api.post(f"/orders/{created['order_id']}/pay", user=ALICE)
+        assert paid.status == 200, paid.body
+        payment = paid.body["payment"]
+        assert (
+            payment["client_secret"].startswith(ref)
+            and payment["charged_amount"] == created["charges"]["total_fen"]
+        )
+
+
+class TestWebhook:
+    def test_payment_intent_succeeded_credits_once_however_often_it_arrives(self, api, stripe):
+        ref, payment = card_top_up(api, stripe, 10000)
+        obj = stripe.succeeded(ref, payment)
+        first = stripe.deliver(api, "payment_intent.succeeded", obj, event_id="evt_a")
+        again = stripe.deliver(api, "payment_intent.succeeded", obj, event_id="evt_a")
+        other = stripe.deliver(api, "payment_intent.succeeded", obj, event_id="evt_b")
+        assert (first.status, again.status, other.status) == (200, 200, 200)
+        assert not first.body["duplicate"] and again.body["duplicate"] and other.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 10000
+        shown = api.get(f"/payments/{payment['payment_id']}", user=ALICE).body
+        assert shown["status"] == "succeeded" and "client_secret" not in shown
+
+    def test_the_bank_fee_on_the_ledger_is_stripes_actual_fee(self, api, stripe):
+        # quoted 3% + 150 = 450 on 10000; Stripe's balance transaction says it took 330
+        _ref, payment = settled_top_up(api, stripe, 10000, fee=330)
+        state = wallet(api)
+        kinds = {e["kind"]: e["amount_fen"] for e in state["entries"]}
+        assert kinds == {"top_up": 10000, "bank_fee_adjustment": 120}
+        shown = api.get(f"/payments/{payment['payment_id']}", user=ALICE).body
+        assert shown["provider_fee_fen"] == 330
+
+    def test_a_fee_above_the_quote_is_never_charged_to_the_customer(self, api, stripe):
+        _ref, payment = settled_top_up(api, stripe, 10000, fee=900)
+        assert wallet(api)["balance_fen"] == 10000
+        assert api.get(f"/payments/{payment['payment_id']}", user=ALICE).body["provider_fee_fen"] == 900
+
+    def test_a_fee_in_another_currency_is_converted_at_what_the_charge_was_worth(self, api, stripe):
+        from tests.integration.test_currencies import fresh_rates
+
+        fresh_rates(USD="0.14")
+        ref, payment = card_top_up(api, stripe, 10000, query="?currency=USD")
+        fee = payment["charged_amount"] // 50  # 2 % in USD cents
+        stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment, fee=fee))
+        shown = api.get(f"/payments/{payment['payment_id']}", user=ALICE).body
+        assert shown["provider_fee_fen"] == round(fee * 10450 / payment["charged_amount"])
+
+    def test_an_amount_other_than_asked_is_not_credited_and_staff_see_it(self, api, stripe):
+        ref, payment = card_top_up(api, stripe, 10000)
+        short = stripe.succeeded(ref, payment, amount=payment["charged_amount"] - 1)
+        result = stripe.deliver(api, "payment_intent.succeeded", short)
+        assert result.status == 200 and result.body["flagged"] == "amount_mismatch"
+        other_currency = stripe.succeeded(ref, payment, currency="USD")
+        assert (
+            stripe.deliver(api, "payment_intent.succeeded", other_currency).body["flagged"]
+            == "amount_mismatch"
+        )
+        assert wallet(api)["balance_fen"] == 0
+        assert attention(api)[payment["payment_id"]]["attention"] == "amount_mismatch"
+
+    def test_bad_signatures_are_refused_and_change_nothing(self, api, stripe):
+        ref, payment = card_top_up(api, stripe, 10000)
+        body = event("payment_intent.succeeded", stripe.succeeded(ref, payment))
+        old = int(time.time()) - 301
+        tampered = body.replace(b'"amount": 10450', b'"amount": 99999')
+        bad = [
+            stripe.deliver(api, "", {}, raw=body, secret="whsec_not_it"),
+            stripe.deliver(api, "", {}, raw=body, timestamp=old),
+            api.call("POST", "/payments/stripe/webhook", raw=body.decode()),
+            api.call(
+                "POST",
+                "/payments/stripe/webhook",
+                raw=tampered.decode(),
+                headers={"Stripe-Signature": stripe_signature(body)},
+            ),
+            api.call(
+                "POST", "/payments/stripe/webhook", raw=body.decode(), headers={"Stripe-Signature": "garbage"}
+            ),
+        ]
+        assert [r.status for r in bad] == [400] * len(bad)
+        assert {r.body["error"]["code"] for r in bad} == {"invalid_signature"}
+        assert wallet(api)["balance_fen"] == 0
+
+    def test_other_event_types_are_acknowledged(self, api, stripe):
+        result = stripe.deliver(api, "customer.created", {"id": "cus_1", "object": "customer"})
+        assert result.status == 200 and result.body == {"received": True, "ignored": "customer.created"}
+
+    def test_a_failed_payment_frees_the_order_to_be_paid_again(self, api, stripe, shop):
+        from tests.integration.test_orders import order
+
+        created = order(api, channel="card")
+        ref = stripe.next_intent()
+        payment = api.post(f"/orders/{created['order_id']}/pay", user=ALICE).body["payment"]
+        failed = stripe.deliver(
+            api, "payment_intent.payment_failed", stripe.intent_event(ref, payment, "requires_payment_method")
+        )
+        assert failed.status == 200 and not failed.body["duplicate"]
+        assert api.get(f"/payments/{payment['payment_id']}", user=ALICE).body["status"] == "declined"
+        assert api.get(f"/orders/{created['order_id']}", user=ALICE).body["payment"] is None
+        second_ref = stripe.next_intent()
+        again = api.post(f"/orders/{created['order_id']}/pay", user=ALICE).body["payment"]
+        assert again["payment_id"] != payment["payment_id"] and again["client_secret"].startswith(second_ref)
+        done = stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(second_ref, again))
+        assert done.status == 200
+        assert api.get(f"/orders/{created['order_id']}", user=ALICE).body["status"] == "pending_review"
+        late = stripe.deliver(
+            api, "payment_intent.canceled", stripe.intent_event(second_ref, again, "canceled")
+        )
+        assert late.body["duplicate"]  # late: it succeeded meanwhile
+
+    def test_a_success_after_a_failed_attempt_still_credits(self, api, stripe):
+        ref, payment = card_top_up(api, stripe, 10000)
+        stripe.deliver(
+            api, "payment_intent.payment_failed", stripe.intent_event(ref, payment, "requires_payment_method")
+        )
+        assert stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment)).status == 200
+        assert wallet(api)["balance_fen"] == 10000
+
+
+class TestRefundsAndDisputes:
+    def test_a_refund_at_stripe_debits_the_wallet_once_in_any_order_of_events(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        part = stripe.deliver(api, "charge.refunded", stripe.refunded(ref, payment, 3000), event_id="evt_r1")
+        assert part.body["debited_fen"] == 3000
+        # the whole charge back, its fee included: the wallet held only the top-up's 10000
+        whole = stripe.deliver(
+            api, "charge.refunded", stripe.refunded(ref, payment, 10450), event_id="evt_r2"
+        )
+        assert (whole.body["debited_fen"], whole.body["owed_fen"]) == (7000, 450)
+        # redelivered and late (a smaller cumulative amount after a larger one): nothing more
+        assert stripe.deliver(
+            api, "charge.refunded", stripe.refunded(ref, payment, 3000), event_id="evt_r1"
+        ).body["duplicate"]
+        assert stripe.deliver(
+            api, "charge.refunded", stripe.refunded(ref, payment, 3000), event_id="evt_r3"
+        ).body["duplicate"]
+        assert wallet(api)["balance_fen"] == 0
+        assert [e["amount_fen"] for e in wallet(api)["entries"]] == [-7000, -3000, 10000]
+
+    def test_a_refund_larger_than_the_balance_never_makes_it_negative_and_staff_see_what_is_owed(
+        self, api, stripe
+    ):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        top_up(api, BOB, 1000, channel="paypal")  # someone else's money is not touched
+        result = stripe.deliver(api, "charge.refunded", stripe.refunded(ref, payment, 10450))
+        assert result.body["debited_fen"] == 10000 and result.body["owed_fen"] == 450
+        assert wallet(api)["balance_fen"] == 0 and wallet(api, BOB)["balance_fen"] == 1000
+        flagged = attention(api)[payment["payment_id"]]
+        assert flagged["attention"] == "refund_exceeds_balance" and flagged["owed_fen"] == 450
+
+    def test_a_dispute_holds_the_disputed_amount_once(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        dispute = stripe.dispute(ref, payment, 5000, "dp_x")
+        first = stripe.deliver(api, "charge.dispute.created", dispute, event_id="evt_d1")
+        again = stripe.deliver(api, "charge.dispute.created", dispute, event_id="evt_d2")
+        assert first.body["debited_fen"] == 5000 and again.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 5000
+        entry = wallet(api)["entries"][0]
+        assert entry["kind"] == "dispute_hold" and entry["amount_fen"] == -5000
+        flagged = attention(api)[payment["payment_id"]]
+        assert flagged["attention"] == "disputed" and flagged["disputed_fen"] == 5000
+
+    def test_a_refund_that_overtakes_its_success_is_refused_for_redelivery(self, api, stripe):
+        ref, payment = card_top_up(api, stripe, 10000)
+        early = stripe.deliver(api, "charge.refunded", stripe.refunded(ref, payment, 10450))
+        assert early.status == 409
+        assert wallet(api)["balance_fen"] == 0
+
+    def test_only_admins_see_the_attention_list(self, api, stripe):
+        assert api.get("/staff/payments", user=ALICE).status == 403
