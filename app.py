@@ -50,6 +50,14 @@ def exchange_rates(event):
     return metrics.job(exchange_rates_job.run(event.context), started)
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def message_emails(event):
+    from chalicelib.jobs import message_emails as message_emails_job
+
+    started = time.monotonic()
+    return metrics.job(message_emails_job.run(event.context), started)
+
+
 @app.on_sqs_message(queue=config.get("PHOTO_QUEUE"), batch_size=10)
 def photo_events(event):
     from chalicelib.events import photos as photo_events_handler

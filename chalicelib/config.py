@@ -181,6 +181,10 @@ BUSINESS_DEFAULTS = {
     # a published rate that moved more than this percent from the rate in force (same source) is held
     # back, not used, and alarmed (ExchangeRatesRefused): a genuine move that large needs a person
     "CURRENCY_MAX_DAILY_CHANGE_PERCENT": "10",
+    # order and package messages (chalicelib/messages.py): the longest body, in characters, and how long
+    # the customer's email waits after a staff reply so that replies within it leave as one email
+    "MESSAGE_MAX_CHARS": "2000",
+    "MESSAGE_EMAIL_BATCH_MINUTES": "5",
 }
 
 

@@ -36,6 +36,15 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         '"{{title}}" (item {{item_id}}) is in our warehouse. Electronics are checked by appearance only and\n'
         "are never powered on: please look at the arrival photos and tell us if anything is wrong.\n",
     ),
+    "photos_ready": (
+        "Parcel {{tracking_no}} arrived: {{item_count}} item(s) inspected, photos ready",
+        "Your parcel {{tracking_no}} reached our warehouse. Every item in it has been inspected and\n"
+        "photographed:\n\n"
+        "{{#each items}}- {{title}} (item {{item_id}}): {{outcome}}. {{photo_count}} photo(s):\n"
+        "{{links}}\n{{/each}}\n"
+        "These links work for 7 days; the photos stay with each item in your account while it is with us.\n"
+        "Anything not as expected? Ask for more photos or open an after-sales case from the item.\n",
+    ),
     "after_sales_resolved": (
         "Your after-sales case {{case_id}} is resolved",
         "Case {{case_id}} for item {{item_id}}: {{resolution}}. {{refund}}\n{{note}}\n",
@@ -85,6 +94,14 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Package {{package_id}} marked as delivered",
         "Package {{package_id}} shipped {{days}} days ago, so we have marked it delivered.\n"
         "If it has not arrived, reply to this email. You can still rate our service.\n",
+    ),
+    # staff replies of one thread within MESSAGE_EMAIL_BATCH_MINUTES, in one email (jobs/message_emails.py);
+    # the bodies are plain text: `{{body}}` is HTML-escaped by SES in the HTML part
+    "staff_replied": (
+        "Our staff replied about your {{kind}} {{subject_id}}",
+        "Our staff replied about your {{kind}} {{subject_id}} ({{count}} new message(s)):\n\n"
+        "{{#each replies}}{{created_at}}\n{{body}}\n\n{{/each}}"
+        "Read and answer them in the messages of your {{kind}}.\n",
     ),
 }
 

@@ -24,6 +24,7 @@ from chalicelib.lifecycle import (
     PaymentStatus,
     PhotoStatus,
     Settlement,
+    ThreadStatus,
     replace_section,
 )
 from chalicelib.orders import REVIEW_WORKING_HOURS
@@ -128,6 +129,12 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         "claim expires.",
         OutboxStatus.SENT: "SES accepted the email; a redelivery of the event sends nothing.",
         OutboxStatus.UNDELIVERABLE: "Given up for good: the user has no address, or SES refused the message.",
+    },
+    "thread": {
+        ThreadStatus.UNANSWERED: "The customer wrote last: the thread waits on the staff messages queue, "
+        "oldest first, since their first message staff have not answered.",
+        ThreadStatus.ANSWERED: "Staff wrote last: off the queue; the customer is emailed the replies "
+        "(several within a few minutes in one email).",
     },
 }
 

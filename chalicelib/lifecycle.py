@@ -158,6 +158,7 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
+    UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
 
 
 @dataclass(frozen=True)
@@ -538,6 +539,30 @@ OUTBOX = Lifecycle(
     starts=(OutboxStatus.PENDING,),  # written with the change that causes it
 )
 
+# --- message threads (chalicelib/messages.py): one per order or package ----------------------------------
+
+
+class ThreadStatus(StrEnum):
+    """A customer-staff message thread on an order or a package."""
+
+    UNANSWERED = "unanswered"  # the last message is the customer's: on the staff queue
+    ANSWERED = "answered"  # the last message is staff's
+
+
+TH = ThreadStatus
+THREAD = Lifecycle(
+    "message thread",
+    ThreadStatus,
+    [
+        # a customer message (a follow-up keeps the waiting time of the first unanswered one)
+        Transition("ask", (TH.ANSWERED, TH.UNANSWERED), TH.UNANSWERED, (C,)),
+        # a staff message (a second reply before the customer writes again changes nothing else)
+        Transition("answer", (TH.UNANSWERED, TH.ANSWERED), TH.ANSWERED, (R, W)),
+    ],
+    starts=(TH.UNANSWERED, TH.ANSWERED),  # created by its first message, the customer's or staff's
+    queues={TH.UNANSWERED: Q.UNANSWERED},
+)
+
 LIFECYCLES = {
     "item": ITEM,
     "order": ORDER,
@@ -550,6 +575,7 @@ LIFECYCLES = {
     "outbox": OUTBOX,
     "payment": PAYMENT,
     "settlement": SETTLEMENT,
+    "thread": THREAD,
 }
 
 # --- named sets, derived from the table ---------------------------------------------------------------
@@ -594,7 +620,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, CLAIM, PAYMENT, SETTLEMENT):
+    for machine in (CASE, CLAIM, PAYMENT, SETTLEMENT, THREAD):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")
@@ -671,6 +697,7 @@ def openapi_schemas() -> dict:
         (PACKAGE, "PackageStatus"),
         (PARCEL, "ParcelStatus"),
         (CASE, "CaseStatus"),
+        (THREAD, "ThreadStatus"),
         (CLAIM, "ClaimStatus"),
     ):
         moves = "; ".join(

@@ -38,6 +38,7 @@ CATALOG: dict[str, tuple[str, tuple[str, ...], str]] = {
     "EmailsSent": ("Count", ("template",), "outbox emails SES accepted, by template"),
     "EmailsFailed": ("Count", (), "outbox emails whose send failed for now (retried by the stream)"),
     "EmailsUndeliverable": ("Count", ("template",), "outbox emails given up: no address, or SES refused"),
+    "OutboxTasksDone": ("Count", ("kind",), "outbox tasks run after their change (photos-ready checks...)"),
     "ItemsAbandoned": ("Count", (), "items (and exceptional parcels) abandoned past their storage deadline"),
     "ItemsDestroyed": ("Count", ("what",), "abandoned items and parcels destroyed"),
     "SweepDurationMs": ("Milliseconds", (), "storage sweep run time"),

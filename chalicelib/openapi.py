@@ -21,7 +21,7 @@ from typing import Any
 
 from chalicelib import web
 from chalicelib.errors import CODES
-from chalicelib.lifecycle import ParcelStatus
+from chalicelib.lifecycle import ParcelStatus, ThreadStatus
 
 VERSION = "1.1.0"
 TITLE = "Procure storefront and staff API"
@@ -237,6 +237,7 @@ def _status_enums() -> dict[str, list[str]]:
         "item_queue": list(purchasing.ITEM_QUEUES),
         "package_queue": list(packages.STAFF_QUEUES),
         "parcel_queue": [ParcelStatus.EXCEPTIONAL],
+        "message_queue": [ThreadStatus.UNANSWERED],
     }
 
 
@@ -319,14 +320,15 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
         if name == "status" and spec.name in enums:
             parameter["schema"] = {"type": "string", "enum": enums[spec.name]}
         parameters.append(parameter)
-    if spec.money:
+    if spec.keyed:
+        effect = "move no money twice" if spec.money else "change nothing twice"
         parameters.append(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "description": "Retries with the same key and body return the first response and move "
-                "no money twice; the same key with another body is a 409 conflict.",
+                "description": f"Retries with the same key and body return the first response and {effect}; "
+                "the same key with another body is a 409 conflict.",
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
             }
         )
@@ -786,6 +788,7 @@ TAGS: dict[str, str] = {
     "identity": "The signed-in user (`/me`) and the service's health.",
     "payments": "Payment providers' signed webhooks (Stripe) and the payments staff must look at.",
     "docs": "This document (`GET /openapi.json`).",
+    "messages": "Customer-staff message threads on orders and packages; the staff queue of unanswered ones.",
     "claims": "Insurance claims on shipped packages (lost, damaged, seized): evidence, staff decisions.",
 }
 COMPONENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")

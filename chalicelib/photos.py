@@ -305,11 +305,11 @@ def attached(item) -> dict[str, dict]:
     }
 
 
-def presigned_get(key: str, content_type: str | None = None) -> str:
+def presigned_get(key: str, content_type: str | None = None, expires_in: int = URL_EXPIRES_SECONDS) -> str:
     params = {"Bucket": config.get("PHOTO_BUCKET"), "Key": key}
     if content_type:
         params["ResponseContentType"] = content_type
-    return aws.client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=URL_EXPIRES_SECONDS)
+    return aws.client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
 
 def photo_list(item) -> list[dict]:

@@ -136,6 +136,21 @@ def rules() -> list[Rule]:
             f"({shipping.auto_confirm_days()} days for a line without an estimate).",
         ),
         Rule(
+            "message_max_chars",
+            config.get_int("MESSAGE_MAX_CHARS"),
+            "characters",
+            f"A message to us about an order or a package is plain text of at most "
+            f"{config.get_int('MESSAGE_MAX_CHARS')} characters.",
+        ),
+        Rule(
+            "message_email_batch_minutes",
+            config.get_int("MESSAGE_EMAIL_BATCH_MINUTES"),
+            "minutes",
+            f"Our replies to your messages are emailed to you "
+            f"{config.get_int('MESSAGE_EMAIL_BATCH_MINUTES')} minutes after the first one, together with any "
+            "others written meanwhile.",
+        ),
+        Rule(
             "package_service_fee_fen",
             fee.package_fen,
             "fen per package",

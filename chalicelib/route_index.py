@@ -102,6 +102,17 @@ ROUTES_BY_MODULE = {
         ("GET", "/staff/payments"),
         ("POST", "/payments/stripe/webhook"),
     ],
+    "chalicelib.api.messages": [
+        ("GET", "/orders/{order_id}/messages"),
+        ("GET", "/packages/{package_id}/messages"),
+        ("GET", "/staff/messages"),
+        ("GET", "/staff/orders/{order_id}/messages"),
+        ("GET", "/staff/packages/{package_id}/messages"),
+        ("POST", "/orders/{order_id}/messages"),
+        ("POST", "/packages/{package_id}/messages"),
+        ("POST", "/staff/orders/{order_id}/messages"),
+        ("POST", "/staff/packages/{package_id}/messages"),
+    ],
     "chalicelib.api.claims": [
         ("GET", "/claims"),
         ("GET", "/staff/claims"),

@@ -75,6 +75,20 @@ class Unit:
         event.unsent = UNSENT
         self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
 
+    def task(self, kind: str, user_id: str, data: dict) -> None:
+        """Run the outbox task `kind` (chalicelib/events/outbox.py TASKS) with `data` once this unit
+        commits: follow-up work that must not cost the request its latency, nor be lost."""
+        now = clock.now_iso()
+        event = OUTBOX.start(
+            OutboxEvent(
+                ids.new_id("evt"), kind=kind, user_id=user_id, template=kind, data=data, created_at=now
+            ),
+            OutboxStatus.PENDING,
+            now=now,
+        )
+        event.unsent = UNSENT
+        self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
+
     def check(self, model, hash_key, condition) -> None:
         self.writes.append(lambda tx: tx.condition_check(model, hash_key, condition=condition))
 

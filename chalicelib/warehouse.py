@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, ids, lifecycle, metrics, uow
+from chalicelib import clock, config, db, ids, lifecycle, metrics, photos_ready, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
@@ -413,6 +413,7 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
                 "hazards": ", ".join(assessed.hazards),
             },
         )
+    photos_ready.after_inspection(work, item)  # the parcel's photos-ready check, after the commit
     uow.run(lambda: work, retry=False, conflict="The item was inspected by someone else meanwhile.")
     # the item as committed, in memory (the move set its status and stamps)
     item.stored_by, item.storage_expires_at = item.user_id, clock.iso(expires)

@@ -51,6 +51,13 @@ class RouteSpec:
     currency: bool = False
     # the lifecycle actions the route performs, "<entity>.<action>" (`@performs`): checked against groups
     moves: tuple[str, ...] = ()
+    # takes an Idempotency-Key like a money route, though it moves no money (posting a message)
+    idempotent: bool = False
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the route takes an Idempotency-Key."""
+        return self.money or self.idempotent
 
 
 ROUTES: list[RouteSpec] = []
@@ -210,6 +217,7 @@ def route(
     max_body_bytes: int = MAX_BODY_BYTES,
     response: type | None = None,
     currency: bool = False,
+    idempotent: bool = False,
 ) -> Callable:
     """Register `fn(req, **path_params)` as a route.
 
@@ -227,6 +235,8 @@ def route(
     preference), the serialized body gets `<name>_minor` next to every `<name>_fen` and a
     `display_currency` object; an unsupported code is a 400 and a stale rate a 503, both before the
     view runs (chalicelib/currency.py).
+    idempotent: an Idempotency-Key replays the first answer, as on money routes, for a POST that moves
+    no money but must not happen twice (a message); its unit of work records the answer the same way.
     Every path also gets an OPTIONS view answering CORS preflights (`_register_preflight`).
     """
 
@@ -258,7 +268,7 @@ def route(
                 if req.raw_body:
                     check_body(req.raw_body, max_body_bytes)
                 bound = _current.set(req)
-                if money and req.header("idempotency-key") is not None:
+                if (money or idempotent) and req.header("idempotency-key") is not None:
                     return _idempotent(req, path, path_params, lambda: _execute(req, path_params))
                 return _execute(req, path_params)
             except ApiError as exc:
@@ -331,6 +341,7 @@ def route(
                 response=response,
                 currency=currency,
                 moves=tuple(getattr(fn, "lifecycle_moves", ())),
+                idempotent=idempotent,
             )
         )
         return view

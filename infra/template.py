@@ -138,11 +138,14 @@ FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
     ),
     # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
     "photo_events": ("Logs", "Tables", "TableIndexes", "Photos", "PhotoEvents", "Tracing"),
-    # the outbox's stream: the recipient's address (Cognito), the email (SES), the event marked sent
-    "outbox_events": ("Logs", "Tables", "Email", "Users", "OutboxStream", "Tracing"),
+    # the outbox's stream: the recipient's address (Cognito), the email (SES), the event marked sent;
+    # its tasks read items and parcels, and the photos-ready email's presigned GETs need s3:GetObject
+    "outbox_events": ("Logs", "Tables", "Email", "Users", "OutboxStream", "Photos", "Tracing"),
     # reminders and notices are outbox events written with their changes; no photos, no queue
     "storage_sweep": ("Logs", "Tables", "TableIndexes", "Tracing"),
     "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Tracing"),
+    # staff replies due to be emailed: outbox events written in the threads' transactions
+    "message_emails": ("Logs", "Tables", "TableIndexes", "Tracing"),
     # counts overdue reviews (one Query per queue shard)
     "heartbeat": ("Logs", "Tables", "TableIndexes", "Tracing"),
     # reads the rate source over HTTPS (no AWS call) and writes the exchange-rates table (no index)

@@ -13,6 +13,10 @@ For each new event (stream INSERT; our own status updates and TTL deletions are 
 2. resolve the recipient's address in Cognito (chalicelib/users.py) and send through SES.
 3. mark it `sent` (message id, TTL) with a write conditional on `sending`.
 
+An event of another `kind` than `email` is a task (`TASKS`: follow-up work a change leaves behind, such
+as the photos-ready check after an inspection, chalicelib/photos_ready.py): claimed the same way, run,
+and marked `sent`; a task must be idempotent, since a crash before step 3 runs it again.
+
 A transient failure (SES or Cognito down, throttled) puts the event back to `pending` and reports the
 record as a batch item failure, so Lambda retries from it (ReportBatchItemFailures; the records after it
 come again too and are skipped as already sent): a failing provider delays mail, never loses it, and
@@ -27,7 +31,7 @@ one SES call.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from pynamodb.exceptions import UpdateError
@@ -42,6 +46,14 @@ log = get_logger("events.outbox")
 CLAIM_SECONDS = 120  # longer than one send takes; a crashed handler's claim is taken over after it
 PERMANENT_SES_ERRORS = ("MessageRejected",)  # SES refuses this message for good (e.g. a suppressed address)
 DUPLICATE = "duplicate"  # what deliver() answers for an event it did not send
+EMAIL = "email"
+
+
+def _tasks() -> dict[str, Callable[[dict], object]]:
+    """Outbox event kinds other than email: each runs its (idempotent) follow-up with the event's data."""
+    from chalicelib import photos_ready
+
+    return {photos_ready.TASK: lambda data: photos_ready.check(data["item_id"])}
 
 
 def handle_batch(records: Iterable[dict]) -> dict:
@@ -81,6 +93,8 @@ def deliver(event_id: str) -> str:
             log.info("email event already handled", extra={"event_id": event_id})
             return DUPLICATE
         raise
+    if event.kind != EMAIL:
+        return _run_task(event)
     try:
         address = users.email_of(event.user_id)
         if not address:
@@ -98,6 +112,21 @@ def deliver(event_id: str) -> str:
             log.exception("could not release the email event", extra={"event_id": event_id})
         raise
     return _finish(event, "send", message_id=message_id)
+
+
+def _run_task(event: OutboxEvent) -> str:
+    run = _tasks().get(event.kind)
+    if run is None:
+        return _finish(event, "refuse", error=f"no task of kind {event.kind!r}")
+    try:
+        run(event.data)
+    except Exception as exc:
+        try:
+            _release(event, f"{type(exc).__name__}: {exc}")
+        except Exception:  # the claim then expires after CLAIM_SECONDS
+            log.exception("could not release the outbox task", extra={"event_id": event.event_id})
+        raise
+    return _finish(event, "send")
 
 
 def _error_code(exc: Exception) -> str:
@@ -122,7 +151,10 @@ def _finish(
     )
     status = event.status
     actions = move.actions
-    if status == OutboxStatus.SENT:
+    if status == OutboxStatus.SENT and event.kind != EMAIL:
+        actions.append(OutboxEvent.sent_at.set(clock.iso(now)))
+        metrics.count("OutboxTasksDone", kind=event.kind)
+    elif status == OutboxStatus.SENT:
         actions += [OutboxEvent.sent_at.set(clock.iso(now)), OutboxEvent.message_id.set(message_id)]
         metrics.count("EmailsSent", template=event.template)
     else:

@@ -14,6 +14,9 @@ any number of deliveries, shuffled, give the same result:
 - an object already attached (same ETag) or no longer there (moved to quarantine or deleted by an
   earlier delivery): `duplicate`.
 
+A photo attached (or found attached) runs the photos-ready check of its item (chalicelib/photos_ready.py):
+idempotent, so a redelivery re-running it sends nothing twice.
+
 Transient AWS errors (throttling, timeouts, access) do raise out of `ingest`; `handle_batch` turns
 them into a partial batch response (the event source mapping has `ReportBatchItemFailures`), so SQS
 redelivers only the failed messages, not the nine good ones beside them; after 5 receives a message
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chalicelib import aws, clock, config, db, metrics, observability, photos
+from chalicelib import aws, clock, config, db, metrics, observability, photos, photos_ready
 from chalicelib.events.s3_records import S3Object, objects_from_bodies
 from chalicelib.lifecycle import PHOTO
 from chalicelib.logs import get_logger
@@ -105,6 +108,7 @@ def ingest(obj: S3Object) -> str:
     attached = photos.attached(item).get(photo.photo_id)
     if attached and obj.etag and attached.get("etag") == obj.etag.strip('"'):
         _mark_ready(photo, attached)
+        _photos_ready(photo)  # an earlier delivery may have stopped before it
         return DUPLICATE
     if photo.status == REJECTED:
         if obj.etag and photo.etag == obj.etag.strip('"'):
@@ -126,6 +130,7 @@ def ingest(obj: S3Object) -> str:
         size = int(got.get("ContentLength") or 0)
         if attached and attached.get("etag") == etag:
             _mark_ready(photo, attached)
+            _photos_ready(photo)
             return DUPLICATE
         if size > photos.MAX_BYTES:
             return _quarantine(obj, "too_large", photo, item)
@@ -160,11 +165,19 @@ def ingest(obj: S3Object) -> str:
         return _quarantine(obj, "unknown_item", photo)
     _mark_ready(photo, entry)
     metrics.count("PhotosIngested")
+    _photos_ready(photo)  # the parcel's photos-ready notice, once its last item is ready
     log.info(
         "photo attached",
         extra={"photo_id": photo.photo_id, "item_id": parsed.item_id, "key": obj.key, "size": len(data)},
     )
     return ATTACHED
+
+
+def _photos_ready(photo: Photo) -> None:
+    """The photos-ready check of a QC photo's item; a customer's evidence photo (of a case or a claim)
+    has no parcel to notify about."""
+    if photo.subject is None:
+        photos_ready.check(photo.item_id)
 
 
 def _gone(obj: S3Object, photo: Photo | None) -> str:

@@ -15,6 +15,7 @@ def all_models() -> list[type]:
         commerce,
         currency,
         jobs,
+        messages,
         outbox,
         packages,
         photos,
@@ -30,5 +31,6 @@ def all_models() -> list[type]:
         *packages.MODELS,
         *currency.MODELS,
         *outbox.MODELS,
+        *messages.MODELS,
         *claims.MODELS,
     ]

@@ -7,6 +7,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -62,6 +63,9 @@ class Parcel(Model):
     void_reason = UnicodeAttribute(null=True)
     # why the scan could not choose an owner: {"declared_by": [user ids], "expected_item_ids": [...]}
     contested = MapAttribute(null=True)
+    # the photos-ready notice (chalicelib/photos_ready.py): items inspected and photographed, and its claim
+    ready_item_ids = UnicodeSetAttribute(null=True)
+    photos_notice_at = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()

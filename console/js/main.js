@@ -7,6 +7,7 @@ import { act, errorBox, fail, field, fill, h, plain, showError } from "./ui.js";
 import * as review from "./screens/review.js";
 import * as warehouse from "./screens/warehouse.js";
 import * as admin from "./screens/admin.js";
+import * as messages from "./screens/messages.js";
 import * as claims from "./screens/claims.js";
 
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
@@ -36,6 +37,8 @@ const ROUTES = [
   [/^#\/label\/(item|package)\/([\w-]+)$/, ["warehouse"], "Label", warehouse.label, false],
   [/^#\/destruction$/, ["warehouse"], "Destruction", warehouse.destruction, true],
   [/^#\/after-sales$/, ["reviewer", "warehouse"], "After-sales", warehouse.afterSales, true],
+  [/^#\/messages$/, ["reviewer", "warehouse"], "Messages", messages.queue, true],
+  [/^#\/messages\/(order|package)\/([\w-]+)$/, ["reviewer", "warehouse"], "Thread", messages.thread, false],
   [/^#\/claims$/, ["reviewer", "warehouse"], "Claims", claims.queue, true],
 ];
 

@@ -2,12 +2,12 @@
 
 Search, cart, quote, order, a top-up through the provider's signed webhook, pay, staff review, a purchase
 at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment,
-the warehouse's inbound scan, an inspection with a QC photo uploaded through the presigned POST and
-ingested from the photo queue, storage days left, a package quote on two lines, the package, its
-payment, packing, shipping, confirmation of receipt and rating, and finally the storage sweep run as
-`make job` runs it, at a later date. Every run makes new objects (fresh ids, tracking numbers and
-Idempotency-Keys), so it can be rerun against the same stack. Exits non-zero at the first unexpected
-answer, printing it.
+the warehouse's inbound scan, an inspection with a QC photo of each item uploaded through the presigned
+POST and ingested from the photo queue, the parcel's photos-ready email (read from moto's SES), storage
+days left, a package quote on two lines, the package, its payment, packing, shipping, confirmation of
+receipt and rating, and finally the storage sweep run as `make job` runs it, at a later date. Every run
+makes new objects (fresh ids, tracking numbers and Idempotency-Keys), so it can be rerun against the same
+stack. Exits non-zero at the first unexpected answer, printing it.
 """
 
 from __future__ import annotations
@@ -120,6 +120,69 @@ def qc_photo() -> bytes:
     out = io.BytesIO()
     img.save(out, "JPEG", quality=85)
     return out.getvalue()
+
+
+def upload_photo(api: Api, item_id: str) -> tuple[dict, bytes]:
+    """The warehouse's presigned POST of one QC photo of the item, straight to S3."""
+    upload = api.call(
+        "POST",
+        f"/staff/items/{item_id}/photos",
+        user=WAREHOUSE,
+        body={"content_type": "image/jpeg"},
+        expect=201,
+    )
+    picture = qc_photo()
+    target = upload["upload"]
+    sent = requests.post(
+        target["url"], data=target["fields"], files={"file": ("qc.jpg", picture, "image/jpeg")}, timeout=30
+    )
+    if sent.status_code not in (200, 201, 204):
+        raise DemoError(f"the presigned upload failed: {sent.status_code} {sent.text}")
+    return upload, picture
+
+
+def wait_for_photos(api: Api, item_id: str, since: float) -> None:
+    """The photo queue's ingestion attaches the upload within seconds."""
+    while time.monotonic() - since < 20:
+        if api.call("GET", f"/items/{item_id}/photos", user=ALICE)["items"]:
+            return
+        time.sleep(0.2)
+    raise DemoError(f"the QC photo of {item_id} was not ingested within 20 s")
+
+
+def wait_for_email(template: str, tracking_no: str, stack: dict) -> dict:
+    """The email moto's SES accepted for the parcel (the outbox sends it within a second or two)."""
+    started = time.monotonic()
+    while time.monotonic() - started < 20:
+        dump = requests.get(stack["aws_endpoint_url"] + "/moto-api/data.json", timeout=30).json()
+        for message in dump.get("ses", {}).get("TemplateMessage", []):
+            data = json.loads(message.get("template_data") or "{}")
+            named = str(message.get("template", "")).endswith(f"-{template}")
+            if named and data.get("tracking_no") == tracking_no:
+                return {"template": template, "to": message.get("destinations"), "data": data}
+        time.sleep(0.5)
+    raise DemoError(f"no {template} email for parcel {tracking_no} within 20 s")
+
+
+def render_email(message: dict) -> str:
+    """Subject and text as SES renders the template (moto's renderer); photo links cut short."""
+    from moto.ses.template import parse_template
+
+    from chalicelib import emails
+
+    def text(value):  # moto's renderer joins strings only; SES's Handlebars prints numbers too
+        if isinstance(value, dict):
+            return {k: text(v) for k, v in value.items()}
+        return [text(v) for v in value] if isinstance(value, list) else str(value)
+
+    subject, body = emails.TEMPLATES[message["template"]]
+    data = text(message["data"])
+    to = ", ".join((message.get("to") or {}).get("ToAddresses", []))
+    lines = [  # a presigned link's signature is long: shown up to its first parameter
+        line.split("?", 1)[0] + "?X-Amz-…" if "?X-Amz-" in line else line
+        for line in parse_template(body, data).strip().splitlines()
+    ]
+    return "\n".join([f"To: {to}", f"Subject: {parse_template(subject, data)}", *lines])
 
 
 def run_job(job: str, now: str) -> dict:
@@ -279,27 +342,11 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         "inbound scan", f"parcel {parcel['parcel_id']} {parcel['status']} to {', '.join(parcel['item_ids'])}"
     )
 
-    upload = api.call(
-        "POST",
-        f"/staff/items/{item_id}/photos",
-        user=WAREHOUSE,
-        body={"content_type": "image/jpeg"},
-        expect=201,
-    )
-    picture = qc_photo()
-    target = upload["upload"]
-    sent = requests.post(
-        target["url"], data=target["fields"], files={"file": ("qc.jpg", picture, "image/jpeg")}, timeout=30
-    )
-    if sent.status_code not in (200, 201, 204):
-        raise DemoError(f"the presigned upload failed: {sent.status_code} {sent.text}")
     uploaded = time.monotonic()
-    photos: list = []
-    while not photos and time.monotonic() - uploaded < 20:
-        time.sleep(0.2)
-        photos = api.call("GET", f"/items/{item_id}/photos", user=ALICE)["items"]
-    if not photos:
-        raise DemoError(f"the QC photo {upload['photo_id']} was not ingested within 20 s")
+    uploads = [upload_photo(api, one) for one in item_ids]  # one QC photo of each item
+    upload, picture = uploads[0]
+    for one in item_ids:
+        wait_for_photos(api, one, uploaded)
     for one in item_ids:
         inspected = api.call(
             "POST",
@@ -323,9 +370,15 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         )
     step(
         "inspection with a QC photo",
-        f"photo {upload['photo_id']} ({len(picture):,} bytes) uploaded by presigned POST, "
+        f"{len(uploads)} photos ({upload['photo_id']}: {len(picture):,} bytes) uploaded by presigned POST, "
         f"ingested in {time.monotonic() - uploaded:.1f} s",
         f"both passed: 650 g, 35×25×8 cm each; items {inspected['status']}",
+    )
+
+    notice = wait_for_email("photos_ready", tracking, api.stack)
+    step(
+        "photos-ready email (one for the parcel, sent after the last inspection)",
+        *render_email(notice).splitlines(),
     )
 
     stored = {

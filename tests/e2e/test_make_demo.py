@@ -21,6 +21,7 @@ STEPS = (
     "domestic shipment",
     "inbound scan",
     "inspection with a QC photo",
+    "photos-ready email",
     "storage",
     "package quote",
     "package",
@@ -50,6 +51,10 @@ def test_make_demo_walks_the_whole_journey_and_reruns(local_stack):
         assert title.startswith(expected), (title, expected)
     assert "difference ¥3.00 charged" in first
     assert "ingested in" in first and "days left" in first
+    # issue 23: one email for the parcel, listing both items with their result and photo links
+    notice = re.search(r"photos-ready email[^\n]*\n((?:\s{6}.*\n)+)", first)
+    assert notice and "Subject: Parcel YT" in notice.group(1), first
+    assert notice.group(1).count("passed inspection") == 2 and "X-Amz-" in notice.group(1)
     quote_lines = re.search(r"package quote[^\n]*\n((?:\s{6}.+\n){2})", first)
     assert quote_lines and quote_lines.group(1).count("chargeable") == 2
     assert first.rstrip().splitlines()[-1].startswith("Done in")

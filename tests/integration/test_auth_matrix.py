@@ -360,6 +360,20 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/staff/packages/{package_id}/ship"): Expect(
         WH, params=PACKAGE, body={"carrier": "EMS", "tracking_no": "EE123456789CN"}
     ),
+    # messages: the owner on the customer paths, staff (reviewer or warehouse) on theirs
+    ("GET", "/orders/{order_id}/messages"): Expect(OWNER, params=ORDER),
+    ("POST", "/orders/{order_id}/messages"): Expect(OWNER, params=ORDER, body={"body": "Which colour?"}),
+    ("GET", "/packages/{package_id}/messages"): Expect(OWNER, params=PACKAGE),
+    ("POST", "/packages/{package_id}/messages"): Expect(OWNER, params=PACKAGE, body={"body": "Pack flat."}),
+    ("GET", "/staff/messages"): Expect(("reviewer", "warehouse")),
+    ("GET", "/staff/orders/{order_id}/messages"): Expect(("reviewer", "warehouse"), params=ORDER),
+    ("POST", "/staff/orders/{order_id}/messages"): Expect(
+        ("reviewer", "warehouse"), params=ORDER, body={"body": "Navy, as ordered."}
+    ),
+    ("GET", "/staff/packages/{package_id}/messages"): Expect(("reviewer", "warehouse"), params=PACKAGE),
+    ("POST", "/staff/packages/{package_id}/messages"): Expect(
+        ("reviewer", "warehouse"), params=PACKAGE, body={"body": "Will do."}
+    ),
 }
 
 ROLES = ("anonymous", "customer A on B's object", "customer", "reviewer", "warehouse", "admin")

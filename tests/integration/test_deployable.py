@@ -432,6 +432,7 @@ ENTRY_MODULES = {
     "outbox_events": ["chalicelib.events.outbox"],
     "storage_sweep": ["chalicelib.jobs.storage_sweep"],
     "auto_confirm_receipt": ["chalicelib.jobs.auto_confirm"],
+    "message_emails": ["chalicelib.jobs.message_emails"],
     "heartbeat": ["chalicelib.jobs.heartbeat"],
     "exchange_rates": ["chalicelib.jobs.exchange_rates"],
 }
@@ -446,6 +447,7 @@ IMPORTED_NOT_CALLED = {
     "storage_sweep": {"chalicelib/users.py", _NO_CLAIM},
     "auto_confirm_receipt": {"chalicelib/users.py", _NO_CLAIM},
     "heartbeat": {_NO_CLAIM},
+    "message_emails": {_NO_CLAIM},
 }
 
 

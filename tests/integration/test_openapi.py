@@ -90,7 +90,7 @@ def test_auth_bodies_and_errors_follow_the_route_table(document):
             assert "400" in responses
         assert str(spec.status) in responses or "204" in responses
         headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
-        assert ("Idempotency-Key" in headers) == spec.money, spec.path
+        assert ("Idempotency-Key" in headers) == spec.keyed, spec.path
         for code, response in responses.items():
             if int(code) >= 400:
                 assert response == {"$ref": f"#/components/responses/{openapi.ERRORS[int(code)][0]}"}
