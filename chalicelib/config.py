@@ -196,3 +196,33 @@ BUSINESS_DEFAULTS = {
 def setting(name: str) -> str:
     """A business setting as text: the environment's value, or its default above."""
     return os.environ.get(name) or BUSINESS_DEFAULTS[name]
+
+
+# --- customs declarations (issue 24; chalicelib/rules/customs.py, docs/customs.md for the sources) -----
+# What each destination's customs require of a package's declaration lines; CUSTOMS_RULES (JSON)
+# replaces the whole table per stage. Values in fen at the business's reference rates: EUR 150 at
+# 7.8 CNY/EUR and 300 SDR at 9.6 CNY/SDR, rounded down so a parcel near a limit takes the stricter form.
+CUSTOMS_DEFAULTS = {
+    "recipient_tax_id": {"BR": "cpf", "KR": "pccc"},  # Brazil: the CPF; Korea: the PCCC
+    "ioss_max_value_fen": 117000,  # EU parcels up to EUR 150 are declared under IOSS
+    "ioss_number": "",  # the business's own IOSS registration (IM + 10 digits), if it has one
+    "cn22_max_value_fen": 288000,  # UPU: a CN22 up to 300 SDR, a CN23 above
+    # the sender printed on CN22/CN23 forms: our warehouse (WAREHOUSE_*_CODE above: Yiwu, Zhejiang)
+    "sender": {
+        "name": "Procure Sourcing Warehouse",
+        "line1": "88 Chouzhou North Road",
+        "city": "Yiwu",
+        "state": "Zhejiang",
+        "postal_code": "322000",
+        "country": "CN",
+        "phone": "+86 579 8555 0100",
+    },
+}
+
+
+def customs_rules() -> dict:
+    """The customs rules table in force (CUSTOMS_RULES, else CUSTOMS_DEFAULTS)."""
+    import json
+
+    raw = os.environ.get("CUSTOMS_RULES")
+    return json.loads(raw) if raw else CUSTOMS_DEFAULTS

@@ -74,6 +74,19 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Pay the difference from your wallet to have the item bought, or decline it to cancel the item\n"
         "with a refund of {{refund}} to your wallet.\n",
     ),
+    "item_unavailable": (
+        "Item {{item_id}} could not be bought: {{refund}} refunded",
+        'We could not buy "{{title}}" (item {{item_id}}, order {{order_id}}): {{reason}}.\n{{note}}\n\n'
+        "{{refund}} (what you paid for it, and its shop's domestic shipping when nothing else comes from\n"
+        "that shop) has been returned to your wallet balance. {{closed}}\n",
+    ),
+    "replacement_offered": (
+        "Item {{item_id}}: the shop has another option for you",
+        'The shop cannot supply "{{title}}" ({{ordered}}) as ordered, but has {{offered}} in stock at\n'
+        "{{price}} per unit (a difference of {{difference}} for your quantity). {{note}}\n\n"
+        "Accept it to have it bought (a higher price is charged from your wallet, a lower one refunded),\n"
+        "or decline it to cancel the item with a refund of {{refund}} to your wallet.\n",
+    ),
     "package_payment_due": (
         "Package {{package_id}}: {{amount}} more is due after packing",
         "We packed package {{package_id}}. Its measured weight and size cost {{amount}} more than you paid,\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 CODES: dict[str, str] = {
     "validation_error": "400: bad input (`details`: one entry per bad field).",
+    "customs_refused": "400: the destination's customs rules refuse the declaration (`details`: the field).",
     "unsupported_link": "400: a product link of no marketplace we read.",
     "invalid_signature": "400: a payment webhook without a valid `X-Signature` / `Stripe-Signature`.",
     "bad_request": "4xx: a request API Gateway refused before the API saw it.",
@@ -20,6 +21,7 @@ CODES: dict[str, str] = {
     "price_changed": "409: prices moved beyond the tolerance (`details`: the lines).",
     "out_of_stock": "409: the shop cannot supply some lines (`details`: the lines).",
     "not_declarable": "409: the tracking number is already awaited for another customer.",
+    "services_not_done": "409: paid services of the package not performed or refunded yet (`details`).",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
     # after delivery (issue 22): after-sales and insurance claims refused, with the reason in the message
     "outside_inspection_scope": "409: colour, size error and performance are outside the inspection scope.",

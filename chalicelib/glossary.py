@@ -23,6 +23,8 @@ from chalicelib.lifecycle import (
     ParcelStatus,
     PaymentStatus,
     PhotoStatus,
+    ReplacementState,
+    ServiceWork,
     Settlement,
     ThreadStatus,
     replace_section,
@@ -36,7 +38,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         ItemStatus.PENDING_REVIEW: "Paid; staff review the order within "
         f"{REVIEW_WORKING_HOURS} China working hours.",
         ItemStatus.PURCHASING: "Approved: staff buy it from the shop. A price difference over the consent "
-        "threshold, or one the wallet cannot cover, waits here for the customer.",
+        "threshold, or one the wallet cannot cover, and a replacement SKU staff offered, wait here for "
+        "the customer.",
         ItemStatus.PURCHASED: "Bought from the shop at the actual price; the shop ships it to our warehouse.",
         ItemStatus.SHIPPED_DOMESTIC: "On its way to our warehouse with a domestic tracking number.",
         ItemStatus.RECEIVED: "Arrived at the warehouse; waiting for inspection.",
@@ -49,7 +52,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         ItemStatus.IN_PACKAGE: "In a package the customer submitted; its storage clock is held.",
         ItemStatus.SHIPPED: "Left with its package for the destination country.",
         ItemStatus.DELIVERED: "Its package was delivered (confirmed by the customer, or taken as delivered).",
-        ItemStatus.CANCELLED: "Cancelled before purchase, or after the customer declined a price difference; "
+        ItemStatus.CANCELLED: "Cancelled before purchase, after the customer declined a price difference "
+        "or a replacement, or marked unavailable by staff (out of stock, delisted, refused by the shop); "
         "what was paid for it went back to the wallet.",
         ItemStatus.REJECTED: "Its order was rejected at review; what was paid went back to the wallet.",
         ItemStatus.RETURNED: "Sent back to the shop through after-sales.",
@@ -63,7 +67,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         f"({REVIEW_WORKING_HOURS} China working hours).",
         OrderStatus.APPROVED: "Approved: its items are bought on the customer's behalf.",
         OrderStatus.REJECTED: "Rejected at review with a reason; refunded in full to the wallet.",
-        OrderStatus.CANCELLED: "Cancelled by the customer before any item was bought.",
+        OrderStatus.CANCELLED: "Cancelled by the customer before any item was bought, or closed when its "
+        "last item was cancelled after approval (unavailable at the shop, or declined).",
     },
     "package": {
         PackageStatus.PENDING_PAYMENT: "Submitted (address, line, services); the quote is not paid yet.",
@@ -122,6 +127,21 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         Settlement.AWAITING_CONFIRMATION: "Over the consent threshold: the customer pays or declines it.",
         Settlement.AWAITING_PAYMENT: "The wallet was short: the customer tops up and pays it.",
         Settlement.DECLINED: "The customer declined the higher price: the item is cancelled and refunded.",
+    },
+    "replacement": {
+        ReplacementState.OFFERED: "Staff offered another SKU of the product, in stock, for an item the shop "
+        "cannot supply; the customer accepts or declines it.",
+        ReplacementState.ACCEPTED: "The customer took it: the item is bought as that SKU, the price "
+        "difference settled through the wallet.",
+        ReplacementState.DECLINED: "The customer declined it: the item is cancelled and refunded as an "
+        "unavailable one is.",
+        ReplacementState.WITHDRAWN: "Staff marked the item unavailable while the offer was open.",
+    },
+    "service": {
+        ServiceWork.TO_DO: "A paid value-added service the packer has not done yet: the package cannot be "
+        "packed until it is performed or refunded.",
+        ServiceWork.PERFORMED: "The packer did it (with a photo where it makes sense) before packing.",
+        ServiceWork.REFUNDED: "It could not be done: its price went back to the wallet and is not charged.",
     },
     "outbox": {
         OutboxStatus.PENDING: "Written with the change that causes it; the email is owed and not sent yet.",

@@ -143,6 +143,23 @@ class Settlement(StrEnum):
     DECLINED = "declined"
 
 
+class ReplacementState(StrEnum):
+    """A replacement SKU staff offered for an item the shop cannot supply (a word in the item's record)."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"  # staff marked the item unavailable while the offer was open
+
+
+class ServiceWork(StrEnum):
+    """A paid value-added service of a package as the packer's work item (issue 24, part 3)."""
+
+    TO_DO = "to_do"  # paid for, not done yet: the package cannot be packed
+    PERFORMED = "performed"  # ticked off by the packer (with a photo where it makes sense)
+    REFUNDED = "refunded"  # could not be done: its price went back to the wallet
+
+
 class Queue(StrEnum):
     """Staff work queues (`queue_key = "<queue>#<shard>"`, chalicelib/queues.py)."""
 
@@ -158,6 +175,7 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
+    AWAITING_REPLACEMENT = "awaiting_replacement"  # a replacement SKU offered, the customer decides
     UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
 
 
@@ -378,6 +396,12 @@ ITEM = Lifecycle(
         Transition("await_difference", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_PAYMENT),
         Transition("pay_difference", (I.PURCHASING,), I.PURCHASED, (C,)),
         Transition("decline_difference", (I.PURCHASING,), I.CANCELLED, (C,)),
+        # purchasing exceptions (issue 22): the shop cannot supply the item (out of stock, delisted,
+        # refused); before it ships, staff cancel it with a refund, or offer another SKU of the product
+        Transition("mark_unavailable", (I.PURCHASING, I.PURCHASED), I.CANCELLED, (R,)),
+        Transition("offer_replacement", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_REPLACEMENT),
+        Transition("accept_replacement", (I.PURCHASING,), I.PURCHASING, (C,)),
+        Transition("decline_replacement", (I.PURCHASING,), I.CANCELLED, (C,)),
         Transition("ship_domestic", (I.PURCHASED,), I.SHIPPED_DOMESTIC, (R,)),
         Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,), ("received_at",)),
         Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,), INSPECTED),
@@ -415,6 +439,8 @@ ORDER = Lifecycle(
         Transition(
             "cancel", (O.PENDING_PAYMENT, O.PENDING_REVIEW, O.APPROVED), O.CANCELLED, (C,), ("cancelled_at",)
         ),
+        # its last live item was cancelled after approval (unavailable, a declined replacement or price)
+        Transition("close_cancelled", (O.APPROVED,), O.CANCELLED, (R, C), ("cancelled_at",)),
     ],
     queues={O.PENDING_REVIEW: Q.PENDING_REVIEW, O.APPROVED: Q.APPROVED},
 )
@@ -526,6 +552,29 @@ SETTLEMENT = Lifecycle(
     starts=(Settlement.CHARGED,),  # charged at once when the wallet covers it
 )
 
+# a replacement offer (the item's `replacement.state`): made once, then decided by the customer, or
+# withdrawn when staff mark the item unavailable meanwhile
+REPLACEMENT = Lifecycle(
+    "replacement offer",
+    ReplacementState,
+    [
+        Transition("accept", (ReplacementState.OFFERED,), ReplacementState.ACCEPTED, (C,)),
+        Transition("decline", (ReplacementState.OFFERED,), ReplacementState.DECLINED, (C,)),
+        Transition("withdraw", (ReplacementState.OFFERED,), ReplacementState.WITHDRAWN, (R,)),
+    ],
+)
+
+# a paid service's work item (a word in the package's `service_work` map, not a status attribute): ticked
+# off or refunded by the packer before the package may be packed (chalicelib/service_work.py)
+SERVICE_WORK = Lifecycle(
+    "package service",
+    ServiceWork,
+    [
+        Transition("perform", (ServiceWork.TO_DO,), ServiceWork.PERFORMED, (W,)),
+        Transition("refund", (ServiceWork.TO_DO,), ServiceWork.REFUNDED, (W,)),
+    ],
+)
+
 OUTBOX = Lifecycle(
     "outbox event",
     OutboxStatus,
@@ -575,6 +624,8 @@ LIFECYCLES = {
     "outbox": OUTBOX,
     "payment": PAYMENT,
     "settlement": SETTLEMENT,
+    "replacement": REPLACEMENT,
+    "service": SERVICE_WORK,
     "thread": THREAD,
 }
 
@@ -620,7 +671,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, CLAIM, PAYMENT, SETTLEMENT, THREAD):
+    for machine in (CASE, CLAIM, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")

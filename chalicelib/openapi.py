@@ -59,7 +59,7 @@ ERROR_SCHEMA = {
                     "description": "validation_error: one entry per bad field (`field`, `problem`). "
                     "price_changed: one per line that moved beyond the tolerance (the new price to show "
                     "the customer). out_of_stock: one per line the shop cannot supply. too_many_requests: "
-                    "`retry_after_seconds`.",
+                    "`retry_after_seconds`. services_not_done: one per paid service still to do (`service`).",
                     "items": {
                         "type": "object",
                         "properties": {
@@ -80,6 +80,10 @@ ERROR_SCHEMA = {
                             "retry_after_seconds": {
                                 "type": "integer",
                                 "description": "too_many_requests: when the marketplace quota renews.",
+                            },
+                            "service": {
+                                "type": "string",
+                                "description": "services_not_done: a paid service still to do.",
                             },
                         },
                     },
@@ -780,6 +784,8 @@ TAGS: dict[str, str] = {
     "orders": "The customer's cart, quotes and orders: create, pay, cancel, confirm, after-sales.",
     "wallet": "The customer's wallet balance and ledger, top-ups and payment channels; the provider webhook.",
     "packages": "Consolidation of stored items into packages: quote, create, pay, pack, ship, track.",
+    "package_work": "The packer's checklist: each paid service of a package performed, or refunded when "
+    "it cannot be done, before packing.",
     "storage": "Warehouse storage: the 90-day limit, paid extensions, the destruction queue.",
     "photos": "Inspection photos: staff uploads, the photos of an item.",
     "staff": "Review and purchasing: the order and item queues, approve or reject, buy, domestic shipment.",

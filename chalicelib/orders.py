@@ -335,19 +335,20 @@ def _accepted_changes(lines: list[dict]) -> list[dict]:
     return changes
 
 
+def _charge_lines(lines: list[dict]) -> list[charge_rules.Line]:
+    return [
+        charge_rules.Line(
+            unit_price_fen=int(line["sku"]["price_fen"]),
+            quantity=int(line["quantity"]),
+            shop_id=line["product"]["shop"]["shop_id"],
+            shop_shipping_fen=int(line["product"]["domestic_shipping_fen"]),
+        )
+        for line in lines
+    ]
+
+
 def _charges(lines: list[dict], channel: charge_rules.Channel) -> charge_rules.OrderCharges:
-    return charge_rules.order_charges(
-        [
-            charge_rules.Line(
-                unit_price_fen=int(line["sku"]["price_fen"]),
-                quantity=int(line["quantity"]),
-                shop_id=line["product"]["shop"]["shop_id"],
-                shop_shipping_fen=int(line["product"]["domestic_shipping_fen"]),
-            )
-            for line in lines
-        ],
-        channel,
-    )
+    return charge_rules.order_charges(_charge_lines(lines), channel)
 
 
 def quote(user_id: str, cart_item_ids, direct, channel_name: str) -> Quote:
@@ -402,6 +403,10 @@ def create(user_id: str, cart_item_ids, direct, channel_name: str) -> OrderResul
         item_ids=[i.item_id for i in items],
         created_at=now,
         fx=fx,
+        shipping_by_shop={
+            shop: {"paid_fen": fee, "refunded_fen": 0}
+            for shop, fee in charge_rules.shipping_by_shop(_charge_lines(lines)).items()
+        },
     )
     lifecycle.ORDER.start(order, OrderStatus.PENDING_PAYMENT, now=now)
     work = uow.Unit(result=order)
@@ -607,7 +612,9 @@ def cancel(user_id: str, order_id: str) -> OrderResult:
             OrderStatus.PENDING_REVIEW: ItemStatus.PENDING_REVIEW,
             OrderStatus.APPROVED: ItemStatus.PURCHASING,
         }[order.status]
-        if any(i.status != waiting or i.purchase for i in items):
+        # items already cancelled one by one (unavailable, declined) were refunded then and stay as they are
+        live = [i for i in items if i.status != ItemStatus.CANCELLED]
+        if any(i.status != waiting or i.purchase for i in live):
             raise Conflict("Some items are already purchased; open an after-sales case instead.")
         refund = refund_due_fen(order)
         work.move(user_id, refund, "order_refund", order.order_id, currency.stored(order.fx))
@@ -616,7 +623,7 @@ def cancel(user_id: str, order_id: str) -> OrderResult:
         also = [Order.refunded_fen.set(refunded)]
         work.update(order, *lifecycle.ORDER.move(order, "cancel", now=now, source=order.status, also=also))
         order.refunded_fen = refunded
-        move_items(work, items, "cancel", now, source=waiting, extra=refund_item)
+        move_items(work, live, "cancel", now, source=waiting, extra=refund_item)
         work.result = OrderResult(order, items)
         return work
 

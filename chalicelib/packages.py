@@ -15,7 +15,20 @@ from datetime import timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import clock, config, currency, db, ids, lifecycle, money, storage, uow, wallet
+from chalicelib import (
+    clock,
+    config,
+    currency,
+    customs,
+    db,
+    ids,
+    lifecycle,
+    money,
+    service_work,
+    storage,
+    uow,
+    wallet,
+)
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
@@ -306,8 +319,11 @@ def create(
     line_id: str,
     chosen: list[str],
     declared_value_fen: int | None,
+    customs_sent: dict | None = None,
 ) -> PackageResult:
-    """Submit a package: the items become `in_package` (their storage clock stops) in one transaction."""
+    """Submit a package: the items become `in_package` (their storage clock stops) in one transaction.
+    `customs_sent`: the declaration lines and tax ids (chalicelib/customs.py); the lines' total is the
+    declared value."""
     line = rules.lines().get(line_id)
     if line is None:
         raise ValidationError(f"Unknown line_id {line_id!r}; see GET /shipping-lines.")
@@ -321,7 +337,8 @@ def create(
 
     def unit() -> uow.Unit:
         items = _stored_items(user_id, item_ids)
-        shipment = _shipment(items, declared_value_fen)
+        declared = customs.declaration(items, address["country"], customs_sent, declared_value_fen)
+        shipment = _shipment(items, declared["total_fen"])
         goods = set().union(*(goods_flags(i) for i in items))
         reason = rules.refusal(line, address["country"], shipment.weight_g, goods)
         if reason:
@@ -341,6 +358,7 @@ def create(
             address=address,
             services=list(chosen),
             declared_value_fen=shipment.declared_value_fen,
+            customs=declared,
             rates=rates,
             estimate=priced.as_json(),
             **_charge_fields(priced),
@@ -509,7 +527,8 @@ def _final_price(package: Package, weight_g: int, dims_cm: dict) -> rules.Price:
         item_count=len(package.item_ids),
         declared_value_fen=int(package.declared_value_fen),
     )
-    return _price(line, shipment, list(package.services or []), fee_rule, catalog)
+    # a paid service refunded as not done is not charged again (service_work.py)
+    return _price(line, shipment, service_work.charged_services(package), fee_rule, catalog)
 
 
 def pack_difference(package: Package, final: rules.Price) -> settlement.Difference:
@@ -536,6 +555,7 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
         def unit() -> uow.Unit:
             package = _package(package_id)
             final = _final_price(package, weight_g, dims_cm)
+            service_work.require_done(package)  # 409 naming the paid services not done yet
             paid, refunded = int(package.paid_fen or 0), int(package.refunded_fen or 0)
             difference = pack_difference(package, final)
             # a caller that may not charge (the balance dropped under us) decides against an empty wallet

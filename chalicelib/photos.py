@@ -182,10 +182,25 @@ def _item(item_id: str):
         raise NotFound("No such item.") from None
 
 
+def _being_packed(item) -> bool:
+    """The item is in a paid package on the packing table: the packer photographs a paid service's work
+    (chalicelib/service_work.py). One more read, only for an item in a package."""
+    from chalicelib.models.packages import Package
+
+    if item.status != lifecycle.ItemStatus.IN_PACKAGE or not item.package_id:
+        return False
+    try:
+        package = Package.get(item.package_id, consistent_read=True)
+    except Package.DoesNotExist:
+        return False
+    return lifecycle.PACKAGE.allows("pack", package.status)
+
+
 def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
-    """A presigned POST for one photo of an item that is physically in the warehouse."""
+    """A presigned POST for one photo of an item that is physically in the warehouse (stored, or in a
+    package being packed)."""
     item = _item(item_id)
-    if item.status not in PHOTOGRAPHABLE:
+    if item.status not in PHOTOGRAPHABLE and not _being_packed(item):
         raise Conflict(
             f"The item is {item.status}: photos are taken while it is in the warehouse "
             f"({', '.join(PHOTOGRAPHABLE)})."

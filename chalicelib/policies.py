@@ -208,7 +208,40 @@ def rules() -> list[Rule]:
                 f"Optional service, {service.name}: {price}.",
             )
         )
-    return found
+    return found + _customs_rules()
+
+
+def _customs_rules() -> list[Rule]:
+    """What the destinations' customs require of a package's declaration (config.customs_rules())."""
+    table = config.customs_rules()
+    names = {"cpf": "the recipient's CPF", "pccc": "the recipient's Personal Customs Clearance Code"}
+    tax_ids = {c: names.get(k, k) for c, k in sorted((table.get("recipient_tax_id") or {}).items())}
+    ioss = int(table.get("ioss_max_value_fen", 0))
+    cn22 = int(table["cn22_max_value_fen"])
+    return [
+        Rule(
+            "customs_recipient_tax_ids",
+            ", ".join(f"{c}:{k}" for c, k in sorted((table.get("recipient_tax_id") or {}).items())),
+            "country:tax id",
+            "A package's customs declaration needs "
+            + _and([f"{name} to {country}" for country, name in tax_ids.items()])
+            + ".",
+        ),
+        Rule(
+            "customs_ioss_max_value_fen",
+            ioss,
+            "fen",
+            f"A package to the EU declared at up to {money.format_cny(ioss)} (EUR 150) needs the IOSS number "
+            "its VAT was paid under.",
+        ),
+        Rule(
+            "customs_cn22_max_value_fen",
+            cn22,
+            "fen",
+            f"A package declared at up to {money.format_cny(cn22)} (300 SDR) travels with a CN22 customs "
+            "form, above it with a CN23.",
+        ),
+    ]
 
 
 def after_delivery_rules() -> list[Rule]:

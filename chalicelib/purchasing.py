@@ -5,10 +5,12 @@ Not to be confused with the customer's rating of a delivered package (packages.a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import auth, clock, config, currency, db, lifecycle, money, refunds, uow, users, wallet
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, Queue, Settlement
 from chalicelib.logs import get_logger
@@ -31,6 +33,7 @@ ORDER_QUEUES = (Queue.PENDING_REVIEW, Queue.APPROVED)
 ITEM_QUEUES = (
     Queue.PURCHASING,
     Queue.AWAITING_PAYMENT,
+    Queue.AWAITING_REPLACEMENT,
     Queue.PURCHASED,
     Queue.SHIPPED_DOMESTIC,
     Queue.RECEIVED,
@@ -130,13 +133,64 @@ def confirm_threshold_fen(item: Item) -> int:
     )
 
 
+@dataclass(frozen=True)
+class Terms:
+    """What the shop actually charged: its unit price, and optionally a smaller quantity sold and its
+    actual domestic freight for the shop's parcel."""
+
+    actual_unit_price_fen: int
+    quantity_purchased: int | None = None
+    actual_domestic_shipping_fen: int | None = None
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A purchase's money: the short quantity refunded now, the goods' price difference (`price_fen`, on
+    the quantity bought) and the shop's freight difference (`shipping_fen`, against what is left paid
+    for its shipping), settled together as one difference under the item's consent threshold."""
+
+    quantity_purchased: int
+    short_refund_fen: int
+    price_fen: int
+    shipping_fen: int
+    difference: settlement.Difference
+
+
+def purchase_figures(item: Item, order: Order | None, terms: Terms) -> Figures:
+    """The purchase's figures (400 for a quantity outside 1..ordered; 409 for actual freight on an order
+    that keeps no shipping per shop)."""
+    ordered = int(item.quantity)
+    bought = ordered if terms.quantity_purchased is None else terms.quantity_purchased
+    if not 1 <= bought <= ordered:
+        raise ValidationError(
+            f"quantity_purchased must be 1 to {ordered} (the quantity ordered); mark the item unavailable "
+            "when the shop sells none."
+        )
+    short = min(int(item.unit_price_fen) * (ordered - bought), refunds.refundable_fen(item))
+    price = (terms.actual_unit_price_fen - int(item.unit_price_fen)) * bought
+    shipping, shipping_left = 0, 0
+    if terms.actual_domestic_shipping_fen is not None:
+        entry = shop_shipping(order, item)
+        if entry is None:
+            raise Conflict("This order keeps no domestic shipping per shop; record the purchase without it.")
+        shipping_left = int(entry["paid_fen"]) - int(entry["refunded_fen"])
+        shipping = terms.actual_domestic_shipping_fen - shipping_left
+    difference = settlement.Difference(
+        amount_fen=price + shipping,
+        consent_threshold_fen=confirm_threshold_fen(item),
+        refundable_fen=refunds.refundable_fen(item) - short + shipping_left,
+    )
+    return Figures(bought, short, price, shipping, difference)
+
+
+def shop_shipping(order: Order | None, item: Item) -> dict | None:
+    """The item's shop's domestic shipping record in its order: {"paid_fen", "refunded_fen"}."""
+    return ((plain(order.shipping_by_shop) if order else None) or {}).get(item.shop_id or "")
+
+
 def purchase_difference(item: Item, actual_unit_price_fen: int) -> settlement.Difference:
     """(actual - listed unit price) x quantity, with the item's consent threshold and refundable amount."""
-    return settlement.Difference(
-        amount_fen=(actual_unit_price_fen - int(item.unit_price_fen)) * int(item.quantity),
-        consent_threshold_fen=confirm_threshold_fen(item),
-        refundable_fen=refunds.refundable_fen(item),
-    )
+    return purchase_figures(item, None, Terms(actual_unit_price_fen)).difference
 
 
 def settle(user_id: str, difference: settlement.Difference) -> settlement.Decision:
@@ -145,17 +199,71 @@ def settle(user_id: str, difference: settlement.Difference) -> settlement.Decisi
     return settlement.decide(difference, balance)
 
 
-def preview_purchase(
-    item_id: str, actual_unit_price_fen: int
-) -> tuple[Item, settlement.Difference, settlement.Decision]:
-    """What recording a purchase at this price would settle now, for the console (409 unless the item
+def preview_purchase(item_id: str, terms: Terms) -> tuple[Item, Figures, settlement.Decision]:
+    """What recording a purchase on these terms would settle now, for the console (409 unless the item
     awaits its purchase); moves no money and records nothing (the wallet read may create an empty
-    account). One or two DynamoDB reads: the item, and the wallet when a charge depends on its balance."""
+    account). Reads the item, its order when freight is given, and the wallet when a charge depends
+    on its balance."""
     item = _item(item_id)
     if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
         raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
-    difference = purchase_difference(item, actual_unit_price_fen)
-    return item, difference, settle(item.user_id, difference)
+    order = _order(item.order_id) if terms.actual_domestic_shipping_fen is not None else None
+    figures = purchase_figures(item, order, terms)
+    return item, figures, settle(item.user_id, figures.difference)
+
+
+@dataclass
+class Settled:
+    """What settling a purchase's parts moved, for the order's totals; `by_shop` when its shipping changed."""
+
+    paid_fen: int = 0
+    refunded_fen: int = 0
+    by_shop: dict | None = None
+
+
+def _settle_parts(work: uow.Unit, item: Item, order: Order, price_fen: int, shipping_fen: int) -> Settled:
+    """Within `work`: the goods' and the freight's differences settled, each on its own record (the item's
+    paid/refunded, the shop's shipping paid/refunded) with its own ledger leg, refunds first (so the
+    wallet never dips below zero between the legs); `item` is updated in memory."""
+    fx = currency.stored(item.fx)
+    legs: list[tuple[int, str, str]] = []
+    paid, refunded = 0, 0
+    if price_fen < 0:
+        refund = min(-price_fen, refunds.refundable_fen(item))
+        legs.append((refund, "price_difference_refund", item.item_id))
+        item.refunded_fen, refunded = refunds.refunded_fen(item) + refund, refund
+    elif price_fen > 0:
+        legs.append((-price_fen, "price_difference_charge", item.item_id))
+        item.paid_fen, paid = refunds.paid_fen(item) + price_fen, price_fen
+    by_shop = None
+    if shipping_fen:
+        by_shop = plain(order.shipping_by_shop) or {}
+        entry = by_shop[item.shop_id]
+        if shipping_fen < 0:
+            refund = min(-shipping_fen, int(entry["paid_fen"]) - int(entry["refunded_fen"]))
+            legs.append((refund, "domestic_shipping_refund", order.order_id))
+            entry["refunded_fen"], refunded = int(entry["refunded_fen"]) + refund, refunded + refund
+        else:
+            legs.append((-shipping_fen, "domestic_shipping_charge", order.order_id))
+            entry["paid_fen"], paid = int(entry["paid_fen"]) + shipping_fen, paid + shipping_fen
+    for amount, kind, ref in sorted(legs, key=lambda leg: -leg[0]):
+        work.move(item.user_id, amount, kind, ref, fx)
+    return Settled(paid, refunded, by_shop)
+
+
+def _no_open_offer(item: Item) -> None:
+    """409 while a replacement SKU offered for the item waits for the customer's answer."""
+    offer = plain(item.replacement) or {}
+    if lifecycle.REPLACEMENT.allows("accept", offer.get("state", "")):
+        raise Conflict("A replacement offer waits for the customer's answer; the item cannot be bought now.")
+
+
+def order_key(order_id: str) -> Order:
+    """An order not read, for an ADD to its totals: its version is bumped (so writers that read it re-run),
+    never reset (a fresh model's missing version would be written as 1)."""
+    order = Order(order_id)
+    order.version = 0
+    return order
 
 
 def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> None:
@@ -168,66 +276,85 @@ def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> 
     )
 
 
-def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_unit_price_fen: int) -> Item:
-    """Item bought from the merchant; the price difference x quantity is refunded or charged.
+def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, terms: Terms | int) -> Item:
+    """Item bought from the merchant on `terms`; what it changes is refunded or charged.
 
-    A lower price is refunded (at most what was paid for the item). A higher one is charged from the
-    wallet only up to `confirm_threshold_fen`; above it, or when the wallet is short, the item waits in
-    the `awaiting_payment` queue until the customer pays it (pay-difference) or declines it
+    Fewer units sold than ordered: the rest is refunded now. The price difference (on the units bought)
+    and the shop's actual freight against its shipping paid are one difference (rules.settlement): a
+    lower total is refunded (at most what may still be refunded), a higher one charged from the wallet
+    only up to `confirm_threshold_fen`; above it, or when the wallet is short, the item waits in the
+    `awaiting_payment` queue until the customer pays it (pay-difference) or declines it
     (decline-difference: the item is cancelled and refunded), and the customer is emailed.
     """
+    if isinstance(terms, int):
+        terms = Terms(terms)
 
     def unit() -> uow.Unit:
         item = _item(item_id)
         auth.require_not_own(staff_id, item.user_id, "record a purchase (and its refund or charge) for")
         if not lifecycle.ITEM.allows("purchase", item.status) or item.purchase:
             raise Conflict(f"The item is {item.status}; a purchase can be recorded only while purchasing.")
+        _no_open_offer(item)
         order = _order(item.order_id)
-        difference = purchase_difference(item, actual_unit_price_fen)
+        figures = purchase_figures(item, order, terms)
+        difference = figures.difference
         decision = settle(item.user_id, difference)
         now = clock.now_iso()
         purchase = {
             "merchant_order_no": merchant_order_no,
-            "actual_unit_price_fen": actual_unit_price_fen,
-            "price_difference_fen": difference.amount_fen,
+            "actual_unit_price_fen": terms.actual_unit_price_fen,
+            "price_difference_fen": figures.price_fen,
             "purchased_at": now,
             "purchased_by": staff_id,
         }
+        if terms.quantity_purchased is not None:
+            purchase.update(
+                quantity_purchased=figures.quantity_purchased, short_refund_fen=figures.short_refund_fen
+            )
+        if terms.actual_domestic_shipping_fen is not None:
+            purchase.update(
+                actual_domestic_shipping_fen=terms.actual_domestic_shipping_fen,
+                shipping_difference_fen=figures.shipping_fen,
+            )
         work = uow.Unit()
-        item_values: dict = {}  # the item's paid or refunded figure after the charge or refund
-        refund = decision.refund_fen
+        fx = currency.stored(item.fx)
+        short = figures.short_refund_fen
+        work.move(item.user_id, short, "item_refund", item.item_id, fx)  # the units the shop did not sell
+        item.refunded_fen = refunds.refunded_fen(item) + short
         purchase["settlement"] = decision.settlement.value
         waiting = WAITING_EMAIL.get(decision.settlement)  # the email template when the customer must act
         action, due = (
             ("await_difference", decision.due_fen) if decision.waits_for_customer else ("purchase", 0)
         )
-        if decision.charge_fen:
-            work.move(
-                item.user_id,
-                -decision.charge_fen,
-                "price_difference_charge",
-                item.item_id,
-                currency.stored(item.fx),
-            )
-            item_values["paid_fen"] = refunds.paid_fen(item) + decision.charge_fen
-        elif decision.settlement == Settlement.REFUNDED:
-            purchase["refunded_fen"] = refund
-            work.move(item.user_id, refund, "price_difference_refund", item.item_id, currency.stored(item.fx))
-            item_values["refunded_fen"] = refunds.refunded_fen(item) + refund
-
-        def write(tx: TransactWrite) -> None:
-            if refund:
-                _order_refunded(tx, order, refund, approved)
-            else:
-                tx.condition_check(Order, order.order_id, condition=approved)
-            tx.update(item, actions=move.actions, condition=move.condition)
-
+        settled = Settled()
+        if not decision.waits_for_customer:
+            settled = _settle_parts(work, item, order, figures.price_fen, figures.shipping_fen)
+            if decision.settlement == Settlement.REFUNDED:
+                purchase["refunded_fen"] = settled.refunded_fen
+        order_adds = []
+        if settled.paid_fen:  # paid for the order too: cancelling it later refunds what is left
+            order_adds.append(Order.paid_fen.add(settled.paid_fen))
+        if settled.refunded_fen + short:
+            order_adds.append(Order.refunded_fen.add(settled.refunded_fen + short))
         # the item's order is still approved (not cancelled meanwhile): the state its items are bought in
         approved = lifecycle.ORDER.check(Order, lifecycle.ORDER.target("approve"))
-        also = db.assign(item, purchase=purchase, price_difference_due_fen=due, **item_values)
+        if settled.by_shop is not None:  # the shop's shipping record: read, so version-checked
+            order.shipping_by_shop = settled.by_shop
+            work.update(order, [*order_adds, Order.shipping_by_shop.set(settled.by_shop)], approved)
+        elif order_adds:  # ADD: sibling items do not conflict
+            work.write(
+                lambda tx: tx.update(
+                    order, actions=order_adds, condition=approved, add_version_condition=False
+                )
+            )
+        else:
+            work.check(Order, order.order_id, approved)
+        values = {"paid_fen": int(item.paid_fen or 0), "refunded_fen": int(item.refunded_fen or 0)}
+        if terms.quantity_purchased is not None:
+            values["quantity_purchased"] = figures.quantity_purchased
+        also = db.assign(item, purchase=purchase, price_difference_due_fen=due, **values)
         move = lifecycle.ITEM.move(item, action, now=now, also=also, when=Item.purchase.does_not_exist())
-
-        work.write(write)
+        work.update(item, *move)
         if waiting:
             work.notify(
                 item.user_id,
@@ -237,7 +364,7 @@ def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, actual_
                     "title": item.title,
                     "amount": money.format_cny(difference.amount_fen),
                     "listed": money.format_cny(int(item.unit_price_fen)),
-                    "actual": money.format_cny(actual_unit_price_fen),
+                    "actual": money.format_cny(terms.actual_unit_price_fen),
                     "refund": money.format_cny(refunds.refundable_fen(item)),
                 },
             )
@@ -261,22 +388,46 @@ def _difference_due(user_id: str, item_id: str, action: str, nothing: str) -> tu
 
 
 def pay_price_difference(user_id: str, item_id: str) -> Item:
-    """The customer settles a higher actual price from the wallet; the item becomes purchased.
-    Two DynamoDB requests: the item and the wallet account in one batch, then the transaction."""
+    """The customer settles a higher actual price (and freight) from the wallet; the item becomes
+    purchased. Two DynamoDB requests (the item and the wallet account in one batch, then the
+    transaction), and a read of the order when part of the difference is its shop's freight."""
 
     def unit() -> uow.Unit:
         item, due, work = _difference_due(user_id, item_id, "pay_difference", "Nothing is due on this item.")
-        work.move(user_id, -due, "price_difference_charge", item.item_id, currency.stored(item.fx))
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
         purchase["settlement"] = SETTLEMENT.target("pay_difference").value
+        shipping = int(purchase.get("shipping_difference_fen") or 0)
+        when = Item.price_difference_due_fen == due
+        if shipping:  # the goods' and the freight's parts each settle on their own record
+            order = _order(item.order_id)
+            settled = _settle_parts(work, item, order, due - shipping, shipping)
+            adds = [Order.paid_fen.add(settled.paid_fen)] if settled.paid_fen else []
+            adds += [Order.refunded_fen.add(settled.refunded_fen)] if settled.refunded_fen else []
+            order.shipping_by_shop = settled.by_shop
+            work.update(order, [*adds, Order.shipping_by_shop.set(settled.by_shop)])
+            values = {"paid_fen": int(item.paid_fen or 0), "refunded_fen": int(item.refunded_fen or 0)}
+            also = db.assign(item, price_difference_due_fen=0, purchase=purchase, **values)
+            work.update(item, *lifecycle.ITEM.move(item, "pay_difference", now=now, also=also, when=when))
+            work.result = item
+            return work
+        work.move(user_id, -due, "price_difference_charge", item.item_id, currency.stored(item.fx))
         also = [
             Item.price_difference_due_fen.set(0),
             Item.purchase.set(purchase),
             *refunds.paid_actions(item, due),
         ]
-        when = Item.price_difference_due_fen == due
         work.update(item, *lifecycle.ITEM.move(item, "pay_difference", now=now, also=also, when=when))
+        # paid for the order too (ADD: its siblings do not conflict), so its refunds stay within it
+        order = order_key(item.order_id)
+        work.write(
+            lambda tx: tx.update(
+                order,
+                actions=[Order.paid_fen.add(due)],
+                condition=Order.order_id.exists(),
+                add_version_condition=False,
+            )
+        )
         item.price_difference_due_fen, item.purchase = 0, purchase
         item.paid_fen = refunds.paid_fen(item) + due
         work.result = item
@@ -309,7 +460,7 @@ def decline_price_difference(user_id: str, item_id: str) -> Item:
         when = Item.price_difference_due_fen == due
         work.update(item, *lifecycle.ITEM.move(item, "decline_difference", now=now, also=also, when=when))
         if refund:
-            order = Order(item.order_id)
+            order = order_key(item.order_id)
             work.write(lambda tx: _order_refunded(tx, order, refund, Order.order_id.exists()))
         item.price_difference_due_fen, item.purchase = 0, purchase
         item.refunded_fen = refunds.refunded_fen(item) + refund

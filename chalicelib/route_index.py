@@ -27,6 +27,8 @@ ROUTES_BY_MODULE = {
         ("POST", "/cart/items"),
         ("POST", "/items/{item_id}/decline-difference"),
         ("POST", "/items/{item_id}/pay-difference"),
+        ("POST", "/items/{item_id}/replacement/accept"),
+        ("POST", "/items/{item_id}/replacement/decline"),
         ("POST", "/orders"),
         ("POST", "/orders/quote"),
         ("POST", "/orders/{order_id}/cancel"),
@@ -40,6 +42,8 @@ ROUTES_BY_MODULE = {
         ("POST", "/staff/items/{item_id}/domestic-shipment"),
         ("POST", "/staff/items/{item_id}/purchase"),
         ("POST", "/staff/items/{item_id}/purchase-preview"),
+        ("POST", "/staff/items/{item_id}/replacement"),
+        ("POST", "/staff/items/{item_id}/unavailable"),
         ("POST", "/staff/orders/{order_id}/approve"),
         ("POST", "/staff/orders/{order_id}/reject"),
     ],
@@ -89,6 +93,10 @@ ROUTES_BY_MODULE = {
         ("POST", "/staff/packages/{package_id}/pack"),
         ("POST", "/staff/packages/{package_id}/pack-preview"),
         ("POST", "/staff/packages/{package_id}/ship"),
+    ],
+    "chalicelib.api.package_work": [
+        ("POST", "/staff/packages/{package_id}/services/{service}/perform"),
+        ("POST", "/staff/packages/{package_id}/services/{service}/refund"),
     ],
     "chalicelib.api.docs": [
         ("GET", "/openapi.json"),

@@ -30,6 +30,7 @@ BLUEPRINTS = (
     "chalicelib.api.warehouse",
     "chalicelib.api.storage",
     "chalicelib.api.packages",
+    "chalicelib.api.package_work",
     "chalicelib.api.docs",
     "chalicelib.api.currencies",
     "chalicelib.api.payments",

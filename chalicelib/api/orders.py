@@ -7,7 +7,7 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-from chalicelib import orders, purchasing
+from chalicelib import orders, purchase_exceptions, purchasing
 from chalicelib.models.commerce import Item as StoredItem
 from chalicelib.responses.items import Item
 from chalicelib.responses.orders import Cart, CartLine, OrderDetail, OrderPage, OrderQuote
@@ -173,3 +173,19 @@ def pay_price_difference(req: Req, item_id: str) -> StoredItem:
 def decline_price_difference(req: Req, item_id: str) -> StoredItem:
     """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded."""
     return purchasing.decline_price_difference(req.user.user_id, item_id)
+
+
+@route(bp, "/items/{item_id}/replacement/accept", "POST", money=True, response=Item)
+@performs("item.accept_replacement", "replacement.accept")
+def accept_replacement(req: Req, item_id: str) -> StoredItem:
+    """Take the replacement SKU staff offered: the difference is charged from (or refunded to) the
+    wallet and the item is bought as that SKU."""
+    return purchase_exceptions.accept_replacement(req.user.user_id, item_id)
+
+
+@route(bp, "/items/{item_id}/replacement/decline", "POST", money=True, response=Item)
+@performs("item.decline_replacement", "replacement.decline", "order.close_cancelled")
+def decline_replacement(req: Req, item_id: str) -> StoredItem:
+    """Decline the replacement SKU: the item is cancelled and what was paid for it refunded to the wallet
+    (its shop's shipping too when nothing else comes from that shop)."""
+    return purchase_exceptions.decline_replacement(req.user.user_id, item_id)

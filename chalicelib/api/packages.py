@@ -20,6 +20,7 @@ from chalicelib.responses.packages import (
 )
 from chalicelib.responses.settlement import PackPreview, SettlementDecision
 from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLinePage
+from chalicelib.rules.customs import HS_CODE
 from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
@@ -79,6 +80,55 @@ class QuoteBody(Body):
     )
 
 
+HsCode = Annotated[str, Field(pattern=HS_CODE, description="6, 8 or 10 digits of the HS tariff code.")]
+
+
+class CustomsLineBody(Body):
+    """One line of the customs declaration: what it is in English, how many, and the value of one, in fen
+    or in the customer's currency (converted at the rate the answer shows)."""
+
+    model_config = example(
+        {
+            "description_en": "Cotton T-shirt, men's, black",
+            "quantity": 2,
+            "unit_value_fen": 2500,
+            "hs_code": "610910",
+            "origin": "CN",
+        },
+        str_strip_whitespace=True,
+    )
+
+    description_en: Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[ -~]+$")]
+    quantity: Annotated[int, Field(ge=1, le=9999)]
+    unit_value_fen: Fen | None = Field(None, description="The value of one, in fen.")
+    unit_value_minor: Annotated[int, Field(ge=0, le=10**10)] | None = Field(
+        None, description="The value of one in the customer's currency's minor units (instead of fen)."
+    )
+    hs_code: HsCode | None = None
+    origin: Country = Field("CN", description="ISO 3166-1 alpha-2 country of origin (bought in China: CN).")
+    item_id: Id | None = Field(None, description="The package's item the line declares, if one.")
+
+
+class CustomsBody(Body):
+    """The customs declaration: its lines (prefilled from the items when omitted) and the tax ids the
+    destination's rules ask for (`GET /policies`)."""
+
+    model_config = example(
+        {"lines": [CustomsLineBody.model_config["json_schema_extra"]["examples"][0]]},
+        str_strip_whitespace=True,
+    )
+
+    lines: Annotated[list[CustomsLineBody], Field(min_length=1, max_length=50)] | None = Field(
+        None, description="Omitted: one line per item (its title, quantity and price paid)."
+    )
+    recipient_tax_id: Annotated[str, Field(min_length=5, max_length=20)] | None = Field(
+        None, description="Where the destination requires one: Brazil the CPF, Korea the PCCC."
+    )
+    ioss_number: Annotated[str, Field(min_length=12, max_length=12)] | None = Field(
+        None, description="EU parcels worth up to EUR 150: the IOSS number VAT was paid under."
+    )
+
+
 class PackageBody(Body):
     """Consolidate stored items into one package to ship abroad on a shipping line."""
 
@@ -93,7 +143,12 @@ class PackageBody(Body):
         default_factory=list, description="Value-added services (`GET /package-services`)."
     )
     declared_value_fen: Fen | None = Field(
-        None, description="The value declared to customs; default: what the items cost."
+        None,
+        description="The value declared to customs: the customs lines' total (a different value is a 400 "
+        "customs_refused); default: that total.",
+    )
+    customs: CustomsBody | None = Field(
+        None, description="The customs declaration lines and tax ids; omitted: prefilled from the items."
     )
 
 
@@ -159,7 +214,13 @@ def create_package(req: Req) -> PackageDetail:
     b = req.body
     address = b.address.model_dump()
     created = packages.create(
-        req.user.user_id, b.item_ids, address, b.line_id, b.services, b.declared_value_fen
+        req.user.user_id,
+        b.item_ids,
+        address,
+        b.line_id,
+        b.services,
+        b.declared_value_fen,
+        customs_sent=b.customs.model_dump() if b.customs else None,
     )
     return PackageDetail.of_result(created)
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib import purchasing
+from chalicelib import purchase_exceptions, purchasing
 from chalicelib.errors import ValidationError
 from chalicelib.models.commerce import Item as StoredItem
 from chalicelib.orders import OrderResult
 from chalicelib.responses.items import Item, StaffItem, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
 from chalicelib.responses.settlement import PurchasePreview, SettlementDecision
-from chalicelib.schemas import Body, Carrier, Fen, Text, TrackingNo, example
+from chalicelib.schemas import Body, Carrier, Fen, Id, Text, TrackingNo, example
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)
@@ -42,6 +42,17 @@ class PurchaseBody(Body):
         description="What the shop charged per unit; a difference from the quoted price is refunded to the "
         "wallet (cheaper) or asked of the customer (dearer)."
     )
+    quantity_purchased: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None,
+        description="What the shop sold, when less than ordered: the rest is refunded to the wallet now. "
+        "Default: the quantity ordered.",
+    )
+    actual_domestic_shipping_fen: Fen | None = Field(
+        None,
+        description="What the shop charged for shipping its parcel to our warehouse, when it differs from "
+        "what the order paid for that shop: settled like a price difference (under the same consent "
+        "threshold, together with it). Default: as paid.",
+    )
 
 
 class PurchasePreviewBody(Body):
@@ -50,6 +61,32 @@ class PurchasePreviewBody(Body):
     model_config = example({"actual_unit_price_fen": 1790})
 
     actual_unit_price_fen: Fen = Field(description="What the shop charges per unit.")
+    quantity_purchased: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None, description="What the shop sells, when less than ordered. Default: the quantity ordered."
+    )
+    actual_domestic_shipping_fen: Fen | None = Field(
+        None, description="What the shop charges for shipping its parcel. Default: as paid."
+    )
+
+
+class UnavailableBody(Body):
+    """Why the shop cannot supply the item; the customer is emailed the reason and the refund."""
+
+    model_config = example({"reason": "out_of_stock", "note": "The shop sold the last one this morning."})
+
+    reason: Literal["out_of_stock", "delisted", "merchant_refused", "other"] = Field(
+        description="out_of_stock, delisted (the shop no longer sells it), merchant_refused, or other."
+    )
+    note: Text | None = Field(None, description="Told to the customer as it is.")
+
+
+class ReplacementBody(Body):
+    """Another SKU of the item's product, in stock, offered to the customer instead of the ordered one."""
+
+    model_config = example({"sku_id": "sku_tee_white_l", "note": "Black is sold out; white is the same tee."})
+
+    sku_id: Id = Field(description="A SKU of the item's product other than the ordered one.")
+    note: Text | None = Field(None, description="Told to the customer as it is.")
 
 
 class ShipmentBody(Body):
@@ -141,7 +178,7 @@ def staff_item(req: Req, item_id: str) -> StaffItem:
 def record_purchase(req: Req, item_id: str) -> StoredItem:
     """Record the purchase at the actual price; the difference is refunded or charged."""
     b = req.body
-    return purchasing.record_purchase(item_id, req.user.user_id, b.merchant_order_no, b.actual_unit_price_fen)
+    return purchasing.record_purchase(item_id, req.user.user_id, b.merchant_order_no, _terms(b))
 
 
 @route(
@@ -154,14 +191,24 @@ def record_purchase(req: Req, item_id: str) -> StoredItem:
 )
 def preview_purchase(req: Req, item_id: str) -> PurchasePreview:
     """How a purchase at this actual price would settle now (the console's preview); moves no money."""
-    price = req.body.actual_unit_price_fen
-    item, difference, decision = purchasing.preview_purchase(item_id, price)
-    return PurchasePreview(
+    terms = _terms(req.body)
+    item, figures, decision = purchasing.preview_purchase(item_id, terms)
+    return PurchasePreview.build(
         item_id=item.item_id,
         quantity=int(item.quantity),
         listed_unit_price_fen=int(item.unit_price_fen),
-        actual_unit_price_fen=price,
-        decision=SettlementDecision.of(difference, decision),
+        actual_unit_price_fen=terms.actual_unit_price_fen,
+        quantity_purchased=figures.quantity_purchased,
+        short_refund_fen=figures.short_refund_fen,
+        price_difference_fen=figures.price_fen,
+        shipping_difference_fen=figures.shipping_fen,
+        decision=SettlementDecision.of(figures.difference, decision),
+    )
+
+
+def _terms(body: PurchaseBody | PurchasePreviewBody) -> purchasing.Terms:
+    return purchasing.Terms(
+        body.actual_unit_price_fen, body.quantity_purchased, body.actual_domestic_shipping_fen
     )
 
 
@@ -173,3 +220,30 @@ def record_domestic_shipment(req: Req, item_id: str) -> Item:
     """Record the merchant's shipment to our warehouse."""
     b = req.body
     return Item.of(purchasing.record_domestic_shipment(item_id, req.user.user_id, b.carrier, b.tracking_no))
+
+
+@route(
+    bp,
+    "/staff/items/{item_id}/unavailable",
+    "POST",
+    groups=REVIEWER,
+    body=UnavailableBody,
+    money=True,
+    response=Item,
+)
+@performs("item.mark_unavailable", "order.close_cancelled", "replacement.withdraw")
+def mark_unavailable(req: Req, item_id: str) -> StoredItem:
+    """The shop cannot supply the item (before it ships): the item is cancelled, what was paid for it
+    (and its shop's domestic shipping, when no other item of that shop is left) goes back to the
+    wallet, the order closes when no item is left, and the customer is emailed."""
+    b = req.body
+    return purchase_exceptions.mark_unavailable(item_id, req.user.user_id, b.reason, b.note)
+
+
+@route(bp, "/staff/items/{item_id}/replacement", "POST", groups=REVIEWER, body=ReplacementBody, response=Item)
+@performs("item.offer_replacement")
+def offer_replacement(req: Req, item_id: str) -> StoredItem:
+    """Offer another SKU of the item's product, in stock, instead of marking the item unavailable: the
+    customer is emailed and accepts or declines it."""
+    b = req.body
+    return purchase_exceptions.offer_replacement(item_id, req.user.user_id, b.sku_id, b.note)

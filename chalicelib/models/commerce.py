@@ -72,6 +72,10 @@ class Order(Model):
     # the customer's currency when they asked for one at ordering (chalicelib/currency.py): the rate the
     # order's payment and refunds are shown at
     fx = MapAttribute(null=True)
+    # domestic shipping per shop: {shop_id: {"paid_fen", "refunded_fen"}}, written at creation and by each
+    # settlement of it (actual freight at purchase, a refund when the shop's last item is cancelled);
+    # None on orders made before it existed (their shipping is refunded only with the whole order)
+    shipping_by_shop = MapAttribute(null=True)
     version = VersionAttribute()
 
     by_user = OrdersByUser()
@@ -163,6 +167,12 @@ class Item(Model):
     # written in the transaction of the ledger leg that moved it, and refunded_fen <= paid_fen always
     paid_fen = NumberAttribute(default=0)
     refunded_fen = NumberAttribute(default=0)
+    # purchasing exceptions (chalicelib/purchase_exceptions.py): why staff cancelled it as unavailable
+    # {reason, note, marked_at, marked_by, refunded_fen, shipping_refunded_fen}; what the shop sold when
+    # less than ordered; a replacement SKU offered {sku_id, props, unit_price_fen, state, ...}
+    unavailable = MapAttribute(null=True)
+    quantity_purchased = NumberAttribute(null=True)
+    replacement = MapAttribute(null=True)
     # warehouse (seed step 4)
     source = UnicodeAttribute(default="order")  # order | forwarding | exceptional
     parcel_id = UnicodeAttribute(null=True)

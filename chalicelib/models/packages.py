@@ -102,6 +102,10 @@ class Package(Model):
     refunded_fen = NumberAttribute(default=0)
     due_fen = NumberAttribute(default=0)  # a higher final charge the wallet could not cover
     packed = MapAttribute(null=True)  # {weight_g, dims_cm, packed_at, packed_by, difference_fen, settlement}
+    # paid services as the packer's work items: service -> {status, at, by, photo_id?, note?, refund_fen?}
+    service_work = MapAttribute(null=True)
+    # customs declaration: {lines: [...], total_fen, recipient_tax_id?, ioss_number?, form} (customs.py)
+    customs = MapAttribute(null=True)
     carrier = UnicodeAttribute(null=True)
     tracking_no = UnicodeAttribute(null=True)
     tracking_url = UnicodeAttribute(null=True)

@@ -15,14 +15,14 @@ from pydantic import ConfigDict, Field
 
 from chalicelib import clock, lifecycle, photos
 from chalicelib.items import plain
-from chalicelib.lifecycle import ItemSource
+from chalicelib.lifecycle import ItemSource, ReplacementState
 from chalicelib.lifecycle import Settlement as S
 from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
 from chalicelib.rules import storage as storage_rules
 
 # staff user ids in items' records: kept in staff answers, never sent to customers (web.route strips them)
-STAFF_ONLY_FIELDS = frozenset({"purchased_by", "recorded_by", "inspected_by"})
+STAFF_ONLY_FIELDS = frozenset({"purchased_by", "recorded_by", "inspected_by", "marked_by", "offered_by"})
 
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
@@ -45,7 +45,7 @@ class ItemPurchase(Out):
     merchant_order_no: str
     actual_unit_price_fen: Fen
     price_difference_fen: Fen = Field(
-        description="(actual - listed unit price) x quantity: negative when the goods were cheaper."
+        description="(actual - listed unit price) x quantity bought: negative when the goods were cheaper."
     )
     purchased_at: Timestamp
     purchased_by: str = absent("The staff member who recorded the purchase (staff answers only).")
@@ -54,8 +54,49 @@ class ItemPurchase(Out):
         "awaiting_confirmation or awaiting_payment by the customer, or declined (the item is cancelled)."
     )
     refunded_fen: Fen = absent(
-        "Refunded to the wallet; present only when settlement is refunded or declined."
+        "The goods' difference refunded to the wallet; present only when settlement is refunded or declined."
     )
+    quantity_purchased: int = absent("What the shop sold, when staff recorded it (less than ordered).")
+    short_refund_fen: Fen = absent("The units the shop did not sell, refunded at purchase.")
+    actual_domestic_shipping_fen: Fen = absent("The shop's actual freight, when staff recorded it.")
+    shipping_difference_fen: int = absent(
+        "The actual freight minus what was left paid for the shop's shipping, settled with the price "
+        "difference (its own ledger leg: domestic_shipping_charge or domestic_shipping_refund)."
+    )
+
+
+class ItemUnavailable(Out):
+    """Why staff cancelled the item as one the shop cannot supply, and what went back to the wallet."""
+
+    reason: Literal["out_of_stock", "delisted", "merchant_refused", "other"]
+    note: str | None
+    marked_at: Timestamp
+    marked_by: str = absent("The staff member who marked it (staff answers only).")
+    refunded_fen: Fen = Field(description="What was paid for the item and not yet refunded: all of it back.")
+    shipping_refunded_fen: Fen = Field(
+        description="Its shop's domestic shipping, refunded when no other item of that shop is left."
+    )
+
+
+class ItemReplacement(Out):
+    """A replacement SKU of the same product staff offered when the ordered one cannot be bought."""
+
+    sku_id: str
+    props: dict[str, str] = Field(description="The offered SKU's properties (colour, size...).")
+    unit_price_fen: Fen
+    difference_fen: int = Field(
+        description="(offered - paid unit price) x quantity: charged from the wallet on accepting "
+        "(refunded when negative)."
+    )
+    note: str | None
+    state: ReplacementState = Field(
+        description="offered (the customer decides), accepted (the item is bought as this SKU), declined "
+        "(the item is cancelled and refunded), withdrawn (staff marked the item unavailable meanwhile)."
+    )
+    offered_at: Timestamp
+    offered_by: str = absent("The staff member who offered it (staff answers only).")
+    decided_at: str = absent("When the customer accepted or declined it.", format="date-time")
+    settlement: Settlement = absent("How the price difference was settled on accepting.")
 
 
 class DomesticShipment(Out):
@@ -166,6 +207,9 @@ _EXAMPLE_ITEM = {
     "price_difference_due_fen": 0,
     "paid_fen": 17800,
     "refunded_fen": 800,
+    "quantity_purchased": None,
+    "unavailable": None,
+    "replacement": None,
     "inspection": {
         "category": "apparel",
         "checks": {
@@ -242,6 +286,13 @@ class Item(Out):
     )
     paid_fen: Fen = Field(description="What the customer paid for this line's goods.")
     refunded_fen: Fen = Field(description="What was refunded of it (never more than paid_fen).")
+    quantity_purchased: int | None = Field(
+        description="What the shop sold when less than `quantity` (the rest was refunded); null otherwise."
+    )
+    unavailable: ItemUnavailable | None = Field(
+        description="Set when staff cancelled the item because the shop cannot supply it."
+    )
+    replacement: ItemReplacement | None = Field(description="A replacement SKU offered, and its outcome.")
     inspection: Inspection | None
     photos: list[ItemPhoto]
     weight_g: int | None
@@ -275,6 +326,9 @@ class Item(Out):
             # what the customer paid for this line's goods, and what was refunded of it (the refund cap)
             paid_fen=int(item.paid_fen or 0),
             refunded_fen=int(item.refunded_fen or 0),
+            quantity_purchased=int(item.quantity_purchased) if item.quantity_purchased is not None else None,
+            unavailable=plain(item.unavailable),
+            replacement=plain(item.replacement),
             inspection=plain(item.inspection),
             photos=photos.photo_list(item),
             weight_g=int(item.weight_g) if item.weight_g is not None else None,

@@ -11,8 +11,9 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
-from chalicelib import packages
+from chalicelib import packages, service_work
 from chalicelib.items import plain
+from chalicelib.lifecycle import ServiceWork as W
 from chalicelib.lifecycle import Settlement as S
 from chalicelib.models import commerce
 from chalicelib.models import packages as stored
@@ -149,6 +150,81 @@ class PackingRecord(Out):
     )
 
 
+class PackageServiceWork(Out):
+    """A paid service the warehouse performs, as a work item: ticked off or refunded before packing."""
+
+    service: str = Field(description="The service's name (`GET /package-services`).")
+    name: str
+    price_fen: Fen = Field(description="What the customer paid for it.")
+    status: Literal[W.TO_DO.value, W.PERFORMED.value, W.REFUNDED.value] = Field(
+        description="to_do (packing waits for it), performed by the packer, or refunded (could not be "
+        "done: refund_fen went back to the wallet and packing does not charge it)."
+    )
+    at: Timestamp | None = Field(description="When it was performed or refunded.")
+    photo_id: str | None = Field(
+        description="A photo of the work (of one of the package's items: GET /items/{item_id}/photos)."
+    )
+    note: str | None = Field(description="The packer's note, or why it could not be done.")
+    refund_fen: Fen
+
+    @classmethod
+    def of(cls, item: service_work.WorkItem) -> Self:
+        return cls.build(
+            service=item.service,
+            name=item.name,
+            price_fen=item.price_fen,
+            status=item.status,
+            at=item.at,
+            photo_id=item.photo_id,
+            note=item.note,
+            refund_fen=item.refund_fen,
+        )
+
+
+class CustomsLine(Out):
+    """One line of the package's customs declaration."""
+
+    description_en: str
+    quantity: int
+    unit_value_fen: Fen
+    value_fen: Fen = Field(description="quantity x unit_value_fen.")
+    hs_code: str | None = Field(description="The HS tariff code, when given.")
+    origin: str = Field(description="ISO 3166-1 alpha-2 country of origin.")
+    item_id: str | None = Field(description="The item it declares (prefilled lines: one per item).")
+
+
+class CustomsSender(Out):
+    """The sender printed on the CN22/CN23: our warehouse."""
+
+    name: str
+    line1: str
+    city: str
+    state: str
+    postal_code: str
+    country: str
+    phone: str
+
+
+class CustomsDeclaration(Out):
+    """The package's customs declaration: its lines, their total (the declared value), the tax ids its
+    destination's rules asked for, and the form the warehouse prints (CN22 up to 300 SDR, CN23 above)."""
+
+    lines: list[CustomsLine]
+    total_fen: Fen = Field(description="The lines' total: the package's declared value.")
+    recipient_tax_id: str | None = Field(description="Brazil: the CPF; Korea: the PCCC.")
+    ioss_number: str | None = Field(description="EU parcels worth up to EUR 150: declared under IOSS.")
+    form: Literal["CN22", "CN23"] = Field(description="The form printed: CN22 up to 300 SDR, CN23 above.")
+    sender: CustomsSender
+
+    @classmethod
+    def of(cls, stored_customs: Any) -> Self | None:
+        data = plain(stored_customs)
+        if not data:
+            return None
+        data.pop("fx", None)
+        return cls.build(**data)
+
+
 class PackageTracking(Out):
     """The international shipment: carrier, tracking number and the carrier's tracking page."""
 
@@ -182,7 +258,13 @@ class PackageSummary(Out):
     country: str
     address: ShippingAddress
     services: list[str]
-    declared_value_fen: Fen
+    service_work: list[PackageServiceWork] = Field(
+        description="The paid services the warehouse performs, each performed or refunded before packing."
+    )
+    declared_value_fen: Fen = Field(description="The customs lines' total (customs.total_fen).")
+    customs: CustomsDeclaration | None = Field(
+        description="The customs declaration (null: a package submitted before declarations had lines)."
+    )
     actual_weight_g: int
     volumetric_weight_g: int
     chargeable_weight_g: int
@@ -235,7 +317,9 @@ class PackageSummary(Out):
             country=package.country,
             address=plain(package.address),
             services=list(package.services or []),
+            service_work=[PackageServiceWork.of(w) for w in service_work.work_items(package)],
             declared_value_fen=int(package.declared_value_fen),
+            customs=CustomsDeclaration.of(package.customs),
             actual_weight_g=int(package.actual_weight_g),
             volumetric_weight_g=int(package.volumetric_weight_g),
             chargeable_weight_g=int(package.chargeable_weight_g),
@@ -283,9 +367,9 @@ _PRICE_EXAMPLE = {
     "chargeable_weight_g": 500,
     "shipping_fen": 18000,
     "service_fee_fen": 1500,
-    "services_fen": 510,
-    "services_breakdown": {"insurance": 510},
-    "total_fen": 20010,
+    "services_fen": 2010,
+    "services_breakdown": {"insurance": 510, "reinforcement": 1500},
+    "total_fen": 21510,
 }
 _PACKAGE_EXAMPLE = {
     "package_id": "pkg_01JDX5B7N8P9Q0R1S2T3U4V5W6",
@@ -305,12 +389,50 @@ _PACKAGE_EXAMPLE = {
         "line1": "1 Market St",
         "line2": "Apt 4",
     },
-    "services": ["insurance"],
+    "services": ["insurance", "reinforcement"],
+    "service_work": [
+        {
+            "service": "reinforcement",
+            "name": "Reinforced packing (corner guards, extra carton, bubble wrap)",
+            "price_fen": 1500,
+            "status": W.TO_DO.value,
+            "at": None,
+            "photo_id": None,
+            "note": None,
+            "refund_fen": 0,
+        }
+    ],
     "declared_value_fen": 17000,
+    "customs": {
+        "lines": [
+            {
+                "description_en": "Men's hooded sweatshirt, cotton",
+                "quantity": 1,
+                "unit_value_fen": 17000,
+                "value_fen": 17000,
+                "hs_code": "611020",
+                "origin": "CN",
+                "item_id": "itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A",
+            }
+        ],
+        "total_fen": 17000,
+        "recipient_tax_id": None,
+        "ioss_number": None,
+        "form": "CN22",
+        "sender": {
+            "name": "Procure Sourcing Warehouse",
+            "line1": "88 Chouzhou North Road",
+            "city": "Yiwu",
+            "state": "Zhejiang",
+            "postal_code": "322000",
+            "country": "CN",
+            "phone": "+86 579 8555 0100",
+        },
+    },
     **_PRICE_EXAMPLE,
     "estimate": _PRICE_EXAMPLE,  # before packing, the estimate is the price
     "packed": None,
-    "paid_fen": 20010,
+    "paid_fen": 21510,
     "refunded_fen": 0,
     "due_fen": 0,
     "created_at": "2026-11-30T09:00:00Z",

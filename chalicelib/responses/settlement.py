@@ -70,6 +70,10 @@ class PurchasePreview(Out):
                     "quantity": 2,
                     "listed_unit_price_fen": 8900,
                     "actual_unit_price_fen": 9200,
+                    "quantity_purchased": 2,
+                    "short_refund_fen": 0,
+                    "price_difference_fen": 600,
+                    "shipping_difference_fen": 0,
                     "decision": _DECISION_EXAMPLE,
                 }
             ]
@@ -80,7 +84,15 @@ class PurchasePreview(Out):
     quantity: int
     listed_unit_price_fen: int = Field(description="The unit price the customer paid.")
     actual_unit_price_fen: int = Field(description="As sent: what the shop charges per unit.")
-    decision: SettlementDecision
+    quantity_purchased: int = Field(description="What the shop sells (as sent, else the quantity ordered).")
+    short_refund_fen: int = Field(ge=0, description="The units the shop does not sell, refunded now.")
+    price_difference_fen: int = Field(description="(actual - listed unit price) x quantity_purchased.")
+    shipping_difference_fen: int = Field(
+        description="The shop's actual freight minus what is left paid for its shipping (0 when not sent)."
+    )
+    decision: SettlementDecision = Field(
+        description="How the price and shipping differences together settle now."
+    )
 
 
 class PackPreview(Out):

@@ -68,6 +68,9 @@ class PackageService(Out):
     )
     fee_fen: Fen
     percent: str = Field(description='A decimal percentage as a string, e.g. "3".')
+    work: bool = Field(
+        description="The warehouse performs it: the packer ticks it off (or refunds it) before packing."
+    )
 
 
 class PackageServiceFee(Out):
@@ -92,6 +95,7 @@ class PackageServiceCatalog(Out):
                             "unit": "declared_value",
                             "fee_fen": 0,
                             "percent": "3",
+                            "work": False,
                         },
                         {
                             "service": "reinforcement",
@@ -99,6 +103,7 @@ class PackageServiceCatalog(Out):
                             "unit": "package",
                             "fee_fen": 1500,
                             "percent": "0",
+                            "work": True,
                         },
                     ],
                     "service_fee": {

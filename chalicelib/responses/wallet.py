@@ -63,6 +63,7 @@ class WalletEntry(Out):
         description="Why the money moved: top_up, order_payment, payment_received, payment_channel_fee, "
         "order_refund, item_refund, price_difference_charge, price_difference_refund, after_sales_refund, "
         "package_payment, package_refund, package_difference_charge, package_difference_refund, "
+        "package_service_refund, "
         "storage_extension, claim_compensation."
     )
     amount_fen: Fen = Field(description="Signed: credits are positive, debits negative.")

@@ -80,12 +80,18 @@ class OrderCharges:
         }
 
 
-def order_charges(lines: list[Line], channel: Channel) -> OrderCharges:
-    """Domestic shipping is charged once per shop (the merchant ships one parcel to our warehouse)."""
-    product = sum(line.unit_price_fen * line.quantity for line in lines)
+def shipping_by_shop(lines: list[Line]) -> dict[str, int]:
+    """Domestic shipping per shop: once per shop (the merchant ships one parcel to our warehouse), the
+    highest fee among its lines."""
     per_shop: dict[str, int] = {}
     for line in lines:
         per_shop[line.shop_id] = max(per_shop.get(line.shop_id, 0), line.shop_shipping_fen)
-    shipping = sum(per_shop.values())
+    return per_shop
+
+
+def order_charges(lines: list[Line], channel: Channel) -> OrderCharges:
+    """Goods, domestic shipping once per shop (`shipping_by_shop`) and the channel's bank fee."""
+    product = sum(line.unit_price_fen * line.quantity for line in lines)
+    shipping = sum(shipping_by_shop(lines).values())
     bank_fee = channel.fee_fen(product + shipping)
     return OrderCharges(product, shipping, bank_fee, product + shipping + bank_fee)

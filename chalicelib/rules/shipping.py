@@ -142,6 +142,7 @@ DEFAULT_SERVICES: list[dict] = [
         "unit": "declared_value",
         "percent": "3",
         "fee_fen": 0,
+        "work": False,  # a financial product: nothing for the packer to do
     },
     {
         "service": "reinforcement",
@@ -281,6 +282,7 @@ class Service:
     unit: str  # package | item | declared_value
     fee_fen: int = 0
     percent: Decimal = Decimal(0)
+    work: bool = True  # the packer performs it: a work item ticked off before packing (service_work.py)
 
     @classmethod
     def from_json(cls, data: dict) -> Service:
@@ -293,6 +295,8 @@ class Service:
             unit,
             int(data.get("fee_fen", 0)),
             Decimal(str(data.get("percent", "0"))),
+            # snapshots taken before `work` existed: a percentage of the value is insurance, not work
+            bool(data.get("work", unit != "declared_value")),
         )
         if service.fee_fen < 0 or service.percent < 0:
             raise ValueError("service prices must not be negative")
@@ -312,6 +316,7 @@ class Service:
             "unit": self.unit,
             "fee_fen": self.fee_fen,
             "percent": str(self.percent),
+            "work": self.work,
         }
 
 

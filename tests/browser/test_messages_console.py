@@ -63,3 +63,20 @@ def test_a_reviewer_answers_a_customers_message_and_html_in_it_shows_as_text(con
         e for e in emails_to(local_stack, flows.CUSTOMER, "staff_replied") if e["subject_id"] == order_id
     ]
     assert [[r["body"] for r in e["replies"]] for e in mailed] == [[reply]]
+
+
+def test_a_reviewer_writes_first_from_the_order_and_the_customer_reads_it(console, http):
+    order = flows.paid_order(http)
+    page = console.page
+    console.sign_in(flows.REVIEWER)
+    expect(page.locator("main h1")).to_have_text("Review queue")
+    console.go(f"#/orders/{order['order_id']}")
+    page.get_by_role("link", name="Messages with the customer").click()
+    expect(page.locator("main h1")).to_contain_text("Messages about order")
+    expect(page.get_by_text("No message yet.")).to_be_visible()
+    question = f"Which size do you want, M or L? {uuid.uuid4().hex[:8]}"
+    page.get_by_label("Your reply", exact=True).fill(question)
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("li.message.staff .body")).to_have_text(question)
+    thread = flows.ok(http.call("GET", f"/orders/{order['order_id']}/messages", user=flows.CUSTOMER))
+    assert [(m["author"], m["body"]) for m in thread["items"]] == [("staff", question)]

@@ -108,14 +108,14 @@ def test_a_reloaded_item_label_keeps_its_content_and_prints_as_one_4x6_page(cons
     assert item["title"].split()[0] in text
 
 
-def test_a_package_label_prints_as_one_4x6_page(console, http):
+def test_a_package_label_prints_as_one_4x6_page_and_its_customs_form_as_another(console, http):
     package = flows.paid_package(http)
     console.sign_in(flows.WAREHOUSE)
     expect(console.page.get_by_role("heading", name="Inbound scan")).to_be_visible()
     console.go(f"#/label/package/{package['package_id']}")
-    expect(console.page.locator("article.label")).to_contain_text("PACKAGE")
+    expect(console.page.locator("article.label").first).to_contain_text("PACKAGE")
     pages, text = _printed(console.page)
-    assert pages == 1
+    assert pages == 2 and "CUSTOMS DECLARATION CN 22" in text  # tests/browser/test_customs_form.py
     assert package["package_id"] in text and "US" in text
 
 

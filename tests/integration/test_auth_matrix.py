@@ -148,6 +148,7 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         "parcel_id": parcel.body["parcel_id"],
         "product_id": "prd_tee",
         "source_url": featured.source_url,
+        "service": "reinforcement",
     }
     return objects
 
@@ -252,6 +253,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/orders/{order_id}/cancel"): Expect(OWNER, params=ORDER),
     ("POST", "/items/{item_id}/pay-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
     ("POST", "/items/{item_id}/decline-difference"): Expect(OWNER, params={"item_id": "order_item_id"}),
+    ("POST", "/items/{item_id}/replacement/accept"): Expect(OWNER, params={"item_id": "order_item_id"}),
+    ("POST", "/items/{item_id}/replacement/decline"): Expect(OWNER, params={"item_id": "order_item_id"}),
     # wallet and payments
     ("GET", "/payment-channels"): Expect(PUBLIC),
     ("GET", "/wallet"): Expect(SIGNED_IN),
@@ -278,6 +281,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/staff/items/{item_id}/purchase-preview"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"actual_unit_price_fen": 2500}
+    ),
+    ("POST", "/staff/items/{item_id}/unavailable"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"reason": "out_of_stock"}
+    ),
+    ("POST", "/staff/items/{item_id}/replacement"): Expect(
+        REV, params={"item_id": "order_item_id"}, body={"sku_id": "sku_tee_white_l"}
     ),
     ("POST", "/staff/items/{item_id}/domestic-shipment"): Expect(
         REV, params={"item_id": "order_item_id"}, body={"carrier": "YTO", "tracking_no": "YT9999999"}
@@ -359,6 +368,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ),
     ("POST", "/staff/packages/{package_id}/ship"): Expect(
         WH, params=PACKAGE, body={"carrier": "EMS", "tracking_no": "EE123456789CN"}
+    ),
+    ("POST", "/staff/packages/{package_id}/services/{service}/perform"): Expect(
+        WH, params={**PACKAGE, "service": "service"}, body={}
+    ),
+    ("POST", "/staff/packages/{package_id}/services/{service}/refund"): Expect(
+        WH, params={**PACKAGE, "service": "service"}, body={"reason": "Does not fit a vacuum bag."}
     ),
     # messages: the owner on the customer paths, staff (reviewer or warehouse) on theirs
     ("GET", "/orders/{order_id}/messages"): Expect(OWNER, params=ORDER),

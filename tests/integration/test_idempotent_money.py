@@ -23,7 +23,7 @@ from chalicelib import clock, idempotency
 from tests import contract, faults
 from tests.faults import OUTAGE, FunctionKilled
 from tests.integration.conftest import ALICE, REVIEWER, WAREHOUSE, top_up
-from tests.integration.test_packages import ADDRESS, SERVICES, pack, stored
+from tests.integration.test_packages import ADDRESS, SERVICES, pack, perform_services, stored
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -113,6 +113,27 @@ def decline_item_difference(api) -> Case:
     return Case(f"/items/{item_id}/decline-difference", "item_refund", 5000, f"/items/{item_id}")
 
 
+def _replacement_offered(api) -> str:
+    order = _paid_order(api)  # 2 black tees at 2500; the white one costs 2700
+    assert api.post(f"/staff/orders/{order['order_id']}/approve", user=REVIEWER).status == 200
+    item_id = order["items"][0]["item_id"]
+    offered = api.post(f"/staff/items/{item_id}/replacement", {"sku_id": "sku_tee_white_l"}, user=REVIEWER)
+    assert offered.status == 200, offered.body
+    return item_id
+
+
+def accept_replacement(api) -> Case:
+    item_id = _replacement_offered(api)
+    path = f"/items/{item_id}/replacement/accept"
+    return Case(path, "price_difference_charge", -400, f"/items/{item_id}")
+
+
+def decline_replacement(api) -> Case:
+    item_id = _replacement_offered(api)
+    path = f"/items/{item_id}/replacement/decline"
+    return Case(path, "item_refund", 5800, f"/items/{item_id}")  # goods 5000 and the shop's shipping 800
+
+
 def pay_package(api) -> Case:
     package = _package(api, pay=False)
     pid = package["package_id"]
@@ -159,6 +180,16 @@ def purchase_item(api) -> Case:
     return Case(path, "price_difference_refund", 1000, f"/items/{item_id}", body, REVIEWER)
 
 
+def mark_unavailable(api) -> Case:
+    order = _paid_order(api)
+    assert api.post(f"/staff/orders/{order['order_id']}/approve", user=REVIEWER).status == 200
+    item_id = order["items"][0]["item_id"]
+    body = {"reason": "out_of_stock"}
+    path = f"/staff/items/{item_id}/unavailable"
+    # the goods (2 x 2500) and, the shop's only item, its domestic shipping (800): two ledger legs
+    return Case(path, "item_refund", 5800, f"/items/{item_id}", body, REVIEWER)
+
+
 def resolve_case(api) -> Case:
     [item_id] = stored(api)
     case = api.post("/after-sales", {"item_id": item_id, "type": "refund", "reason": "Torn"}, user=ALICE)
@@ -178,6 +209,7 @@ def resolve_case(api) -> Case:
 def pack_package(api) -> Case:
     package = _package(api, pay=True)
     pid = package["package_id"]
+    perform_services(api, pid)  # the packer's checklist first: packing waits for it
     body = {"weight_g": 400, "dims_cm": {"l": 20, "w": 15, "h": 10}}  # lighter than quoted: refunded
     preview = api.post(f"/staff/packages/{pid}/pack-preview", body, user=WAREHOUSE)
     assert preview.status == 200 and preview.body["decision"]["difference_fen"] < 0, preview.body
@@ -190,6 +222,14 @@ def pack_package(api) -> Case:
         body,
         WAREHOUSE,
     )
+
+
+def refund_package_service(api) -> Case:
+    package = _package(api, pay=True)
+    pid = package["package_id"]
+    body = {"reason": "No carton big enough for corner guards."}
+    path = f"/staff/packages/{pid}/services/reinforcement/refund"
+    return Case(path, "package_service_refund", 1500, f"/packages/{pid}", body, WAREHOUSE)
 
 
 def resolve_claim(api) -> Case:
@@ -217,13 +257,17 @@ MONEY_ROUTES = [
     cancel_order,
     pay_item_difference,
     decline_item_difference,
+    accept_replacement,
+    decline_replacement,
     pay_package,
     cancel_package,
     pay_package_difference,
     reject_order,
     purchase_item,
+    mark_unavailable,
     resolve_case,
     pack_package,
+    refund_package_service,
     resolve_claim,
 ]
 
@@ -278,12 +322,15 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
     assert staff == {
         "/staff/orders/{order_id}/reject",
         "/staff/items/{item_id}/purchase",
+        "/staff/items/{item_id}/unavailable",
         "/staff/after-sales/{case_id}/resolve",
         "/staff/packages/{package_id}/pack",
+        "/staff/packages/{package_id}/services/{service}/refund",
         "/staff/claims/{claim_id}/resolve",
     }
     covered = {"/items/{item_id}/extend-storage", "/orders/{order_id}/pay", "/orders/{order_id}/cancel"}
     covered |= {"/items/{item_id}/pay-difference", "/items/{item_id}/decline-difference"}
+    covered |= {"/items/{item_id}/replacement/accept", "/items/{item_id}/replacement/decline"}
     covered |= {"/packages/{package_id}/pay", "/packages/{package_id}/cancel"}
     covered |= {"/packages/{package_id}/pay-difference"} | staff
     assert moving == covered

@@ -89,7 +89,10 @@ LEDGER_KINDS = {
     "after_sales_refund": "refunds",
     "package_refund": "refunds",
     "package_difference_refund": "refunds",
-    "item_refund": "refunds",  # a declined price difference: the item's goods back
+    "package_service_refund": "refunds",  # a paid service the packer could not do
+    "item_refund": "refunds",  # a declined price difference, an unavailable item: the item's goods back
+    "domestic_shipping_refund": "refunds",  # a shop's shipping, with its last item cancelled (issue 22)
+    "domestic_shipping_charge": "paid",  # a shop's actual freight above what was paid (issue 22)
     "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
     "claim_compensation": "refunds",  # an approved insurance claim on a package (issue 22)
 }
@@ -270,11 +273,51 @@ def check_no_item_refunded_more_than_paid(world: World) -> None:
         assert refunded <= paid, f"item {item_id}: refunded {refunded} fen of {paid} paid for it"
     for order_id in world.model.orders:
         refunded, paid = by_ref[("order_refund", order_id)], by_ref[("order_payment", order_id)]
+        # a dearer replacement accepted before purchase is paid for the order too (cancelling refunds it)
+        paid += sum(by_ref[("price_difference_charge", i)] for i in _items_of(world, order_id))
         assert refunded <= paid, f"order {order_id}: refunded {refunded} fen of {paid} paid"
     for package_id in world.model.packages:
         paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
         refunded = by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
         assert refunded <= paid, f"package {package_id}: refunded {refunded} fen of {paid} paid"
+
+
+def _items_of(world: World, order_id: str) -> list[str]:
+    return [item_id for item_id, item in world.model.items.items() if item["order_id"] == order_id]
+
+
+def check_no_item_refunded_more_than_paid_across_purchasing_exceptions(world: World) -> None:
+    """Issue 22, part 1 (unavailable items, replacements, partial purchases): per item, every refund of
+    it (cheaper price, short quantity, unavailable, declined) <= its goods paid + what was charged on it,
+    and its stored refunded_fen <= paid_fen; per order, everything refunded of it and its items (goods,
+    domestic shipping) <= everything paid for it; per shop, shipping refunded <= shipping paid."""
+    by_ref: dict[tuple[str, str], int] = defaultdict(int)
+    for entries in world.ledgers.values():
+        for e in entries:
+            by_ref[(e.kind, e.ref)] += abs(int(e.amount_fen))
+    for item_id, mine in world.model.items.items():
+        stored = world.items.get(item_id)
+        if stored is None or not mine["order_id"]:
+            continue
+        order_paid = by_ref[("order_payment", mine["order_id"])] > 0
+        paid = (mine["goods_fen"] if order_paid else 0) + by_ref[("price_difference_charge", item_id)]
+        refunded = by_ref[("item_refund", item_id)] + by_ref[("price_difference_refund", item_id)]
+        assert refunded <= paid, f"item {item_id}: refunded {refunded} fen of {paid} paid for it"
+        assert int(stored.refunded_fen or 0) <= int(stored.paid_fen or 0), (
+            f"item {item_id}: refunded_fen {stored.refunded_fen} > paid_fen {stored.paid_fen}"
+        )
+    for order_id, order in world.orders.items():
+        items = _items_of(world, order_id)
+        paid = by_ref[("order_payment", order_id)] + sum(
+            by_ref[("price_difference_charge", i)] for i in items
+        )
+        refunded = by_ref[("order_refund", order_id)] + by_ref[("domestic_shipping_refund", order_id)]
+        refunded += sum(by_ref[("item_refund", i)] + by_ref[("price_difference_refund", i)] for i in items)
+        assert refunded <= paid, f"order {order_id}: refunded {refunded} fen of {paid} paid with its items"
+        for shop_id, shipping in (order.shipping_by_shop.as_dict() if order.shipping_by_shop else {}).items():
+            assert int(shipping["refunded_fen"]) <= int(shipping["paid_fen"]), (
+                f"order {order_id}: shop {shop_id}'s shipping refunded {shipping} more than paid"
+            )
 
 
 def check_after_delivery_refunds_and_claims_within_paid(world: World) -> None:
@@ -304,6 +347,7 @@ def check_after_delivery_refunds_and_claims_within_paid(world: World) -> None:
         assert amount == int(package.compensated_fen or 0), f"package {package_id}: compensation not recorded"
         paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
         paid -= by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
+        paid -= by_ref[("package_service_refund", package_id)]
         paid += sum(int(world.items[i].paid_fen or 0) for i in package.item_ids if i in world.items)
         assert amount <= paid, f"package {package_id}: {amount} fen compensated of {paid} paid"
 
@@ -387,6 +431,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_wallet_equals_its_ledger_and_is_never_negative,
     check_money_is_conserved,
     check_no_item_refunded_more_than_paid,
+    check_no_item_refunded_more_than_paid_across_purchasing_exceptions,
     check_after_delivery_refunds_and_claims_within_paid,
     check_every_stored_item_is_paid_for_or_swept_or_final,
     check_no_item_in_two_open_packages,
@@ -560,8 +605,10 @@ class Lifecycle(RuleBasedStateMachine):
     def _staff_decide_candidates(self) -> list:
         return self._orders("pending_review")
 
-    def _purchase_candidates(self) -> list:
-        return [i for i in self._items("purchasing") if not i.purchase]
+    def _purchase_candidates(self) -> list:  # not while a replacement offer waits for the customer
+        return [
+            i for i in self._items("purchasing") if not i.purchase and i not in self._offered_candidates()
+        ]
 
     def _pay_price_difference_candidates(self) -> list:
         return [i for i in self.world.items.values() if int(i.price_difference_due_fen or 0) > 0]
@@ -774,31 +821,54 @@ class Lifecycle(RuleBasedStateMachine):
     # --- purchasing ---
 
     @precondition(lambda self: bool(self._purchase_candidates()))
-    @rule(index=pick, delta=st.sampled_from([0, -1000, -100, 300, 5000, 20000]))
-    def purchase(self, index, delta):
+    @rule(
+        index=pick,
+        delta=st.sampled_from([0, -1000, -100, 300, 5000, 20000]),
+        short=st.sampled_from([False, False, True]),
+        freight=st.sampled_from([None, None, 0, -300, 200, 3000]),
+    )
+    def purchase(self, index, delta, short, freight):
         item = _one(self._purchase_candidates(), index)
-        self._purchase(item, delta)
+        self._purchase(item, delta, short, freight)
 
-    def _purchase(self, item: Item, delta: int) -> None:
+    def _purchase(self, item: Item, delta: int, short: bool = False, freight: int | None = None) -> None:
+        """At `delta` from the listed unit price; `short`: the shop sells one unit less (when it can);
+        `freight`: the shop's actual freight is what is left paid for its shipping plus this."""
         unit = int(item.unit_price_fen)
         actual = max(0, unit + delta)
-        result = self.call(
-            "POST",
-            f"/staff/items/{item.item_id}/purchase",
-            user=REVIEWER,
-            body={"merchant_order_no": f"M{next(self.serial)}", "actual_unit_price_fen": actual},
-        )
+        ordered = int(item.quantity)
+        bought = ordered - 1 if short and ordered > 1 else ordered
+        body = {"merchant_order_no": f"M{next(self.serial)}", "actual_unit_price_fen": actual}
+        if bought < ordered:
+            body["quantity_purchased"] = bought
+        shipping = 0
+        if freight is not None:
+            shops = self.world.orders[item.order_id].shipping_by_shop
+            entry = shops.as_dict()[item.shop_id]
+            left = int(entry["paid_fen"]) - int(entry["refunded_fen"])
+            body["actual_domestic_shipping_fen"] = max(0, left + freight)
+            shipping = body["actual_domestic_shipping_fen"] - left
+        result = self.call("POST", f"/staff/items/{item.item_id}/purchase", user=REVIEWER, body=body)
         assert result.status == 200, result.body
-        difference = (actual - unit) * int(item.quantity)
+        difference = (actual - unit) * bought
         purchase = result.body["purchase"]
         assert purchase["price_difference_fen"] == difference, purchase
+        assert purchase.get("shipping_difference_fen", 0) == shipping, purchase
         book = self.m.books[item.user_id]
-        settlement = purchase["settlement"]
-        if settlement == "refunded":
-            book.refunds += -difference
-        elif settlement == "charged":
-            book.paid += difference
-        # anything else ("awaiting_payment", "none", a customer's confirmation...) moves no money now
+        mine = self.m.orders[item.order_id]  # the order's totals follow (what cancelling it later refunds)
+        refund = unit * (ordered - bought)  # the units not sold come back at once
+        assert purchase.get("short_refund_fen", 0) == refund, purchase
+        book.refunds += refund
+        mine["refunded"] += refund
+        if purchase["settlement"] in ("refunded", "charged", "none"):  # settled now, each part on its own
+            for part in (difference, shipping):
+                if part > 0:
+                    book.paid += part
+                    mine["paid"] += part
+                else:
+                    book.refunds += -part
+                    mine["refunded"] += -part
+        # awaiting the customer's confirmation or payment: no money moves now
 
     @precondition(lambda self: bool(self._pay_price_difference_candidates()))
     @rule(index=pick)
@@ -813,8 +883,105 @@ class Lifecycle(RuleBasedStateMachine):
         )
         if result.status == 200:
             self.m.books[item.user_id].paid += due
+            self.m.orders[item.order_id]["paid"] += due
         else:
             assert result.status == 409, result.body
+
+    # --- purchasing exceptions (issue 22, part 1) ---
+
+    def _unavailable_candidates(self) -> list:
+        return self._items("purchasing", "purchased")
+
+    def _replacement_candidates(self) -> list:
+        return [
+            i
+            for i in self._items("purchasing")
+            if not i.purchase and not i.replacement and not int(i.price_difference_due_fen or 0)
+        ]
+
+    def _offered_candidates(self) -> list:
+        return [
+            i
+            for i in self._items("purchasing")
+            if i.replacement and i.replacement.as_dict().get("state") == "offered"
+        ]
+
+    def _expected_cancel_refund(self, item: Item) -> tuple[int, int]:
+        """What cancelling `item` now returns: its goods not yet refunded, and its shop's shipping when no
+        other live item of that shop is left in the order (the test's own reading of the rule)."""
+        goods = int(item.paid_fen or 0) - int(item.refunded_fen or 0)
+        order = self.world.orders[item.order_id]
+        others = [
+            self.world.items[i]
+            for i in order.item_ids
+            if i != item.item_id and self.world.items[i].status not in ("cancelled", "rejected")
+        ]
+        shops = order.shipping_by_shop.as_dict() if order.shipping_by_shop else {}
+        entry = shops.get(item.shop_id)
+        if entry is None or any(o.shop_id == item.shop_id for o in others):
+            return goods, 0
+        return goods, int(entry["paid_fen"]) - int(entry["refunded_fen"])
+
+    def _book_cancel_refund(self, item: Item, goods: int, shipping: int) -> None:
+        self.m.books[item.user_id].refunds += goods + shipping
+        self.m.orders[item.order_id]["refunded"] += goods + shipping
+
+    @precondition(lambda self: bool(self._unavailable_candidates()))
+    @rule(index=pick, reason=st.sampled_from(["out_of_stock", "delisted", "merchant_refused", "other"]))
+    def mark_unavailable(self, index, reason):
+        item = _one(self._unavailable_candidates(), index)
+        goods, shipping = self._expected_cancel_refund(item)
+        result = self.call(
+            "POST",
+            f"/staff/items/{item.item_id}/unavailable",
+            user=REVIEWER,
+            body={"reason": reason},
+            money=True,
+        )
+        assert result.status == 200, result.body
+        marked = result.body["unavailable"]
+        assert (marked["refunded_fen"], marked["shipping_refunded_fen"]) == (goods, shipping), marked
+        self._book_cancel_refund(item, goods, shipping)
+
+    @precondition(lambda self: bool(self._replacement_candidates()))
+    @rule(index=pick)
+    def offer_replacement(self, index):
+        item = _one(self._replacement_candidates(), index)
+        other = {"sku_tee_black_m": "sku_tee_white_l", "sku_tee_white_l": "sku_tee_black_m"}.get(item.sku_id)
+        result = self.call(
+            "POST",
+            f"/staff/items/{item.item_id}/replacement",
+            user=REVIEWER,
+            body={"sku_id": other or item.sku_id},
+        )
+        # a product with one SKU has no replacement (400); white L has 3 in stock for up to 2 ordered
+        assert result.status == (200 if other else 400), result.body
+
+    @precondition(lambda self: bool(self._offered_candidates()))
+    @rule(index=pick, accept=st.booleans())
+    def answer_replacement(self, index, accept):
+        item = _one(self._offered_candidates(), index)
+        user = self._name(item.user_id)
+        if not accept:
+            goods, shipping = self._expected_cancel_refund(item)
+            path = f"/items/{item.item_id}/replacement/decline"
+            result = self.call("POST", path, user=user, money=True)
+            assert result.status == 200, result.body
+            self._book_cancel_refund(item, goods, shipping)
+            return
+        difference = int(item.replacement.as_dict()["difference_fen"])
+        result = self.call("POST", f"/items/{item.item_id}/replacement/accept", user=user, money=True)
+        if result.status == 409:  # the wallet does not cover a dearer SKU: nothing changed
+            assert result.body["error"]["code"] == "insufficient_funds", result.body
+            return
+        assert result.status == 200, result.body
+        mine = self.m.orders[item.order_id]
+        if difference > 0:
+            self.m.books[item.user_id].paid += difference
+            mine["paid"] += difference
+        else:
+            self.m.books[item.user_id].refunds += -difference
+            mine["refunded"] += -difference
 
     @precondition(lambda self: bool(self._domestic_shipment_candidates()))
     @rule(index=pick, share=st.booleans())
@@ -1129,7 +1296,27 @@ class Lifecycle(RuleBasedStateMachine):
         package = _one(self._pack_candidates(), index)
         self._pack(package, factor)
 
+    def _services(self, package: Package, refund: bool) -> None:
+        """The packer's checklist before packing: each paid service performed, or refunded as not done."""
+        mine = self.m.packages[package.package_id]
+        seen = self.call("GET", f"/staff/packages/{package.package_id}", user=WAREHOUSE)
+        for work in seen.body["service_work"] if seen.status == 200 else []:
+            if work["status"] != "to_do":
+                continue
+            path = f"/staff/packages/{package.package_id}/services/{work['service']}"
+            if not refund:
+                assert self.call("POST", f"{path}/perform", user=WAREHOUSE, body={}).status in (200, 409)
+                continue
+            result = self.call(
+                "POST", f"{path}/refund", user=WAREHOUSE, body={"reason": "Not doable"}, money=True
+            )
+            assert result.status in (200, 409), result.body
+            if result.status == 200:
+                self.m.books[package.user_id].refunds += work["price_fen"]
+                mine["refunded"] += work["price_fen"]
+
     def _pack(self, package: Package, factor: float = 1.0) -> None:
+        self._services(package, refund=factor == 0.5)
         mine = self.m.packages[package.package_id]
         weight = max(1, min(30000, int(int(package.actual_weight_g) * factor)))
         result = self.call(

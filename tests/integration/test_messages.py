@@ -332,3 +332,36 @@ def test_the_scheduled_handler_mails_what_is_due(api, app_module):
     result = app_module.message_emails(scheduled_event(clock.now_iso()), None)
     assert (result["job"], result["emails"]) == ("message_emails", 1)
     assert [m["data"]["subject_id"] for m in replies_mailed()] == [oid]
+
+
+def test_two_posts_racing_on_one_thread_both_land_and_neither_overwrites_the_other(api, monkeypatch):
+    """The first post reads the thread, the second commits meanwhile: the first's write fails its
+    condition (the last message it read) and is re-run from fresh reads, so the count, the last message
+    and the customer's waiting time are the committed ones."""
+    from chalicelib import messages
+
+    oid = order(api)["order_id"]
+    at(0)
+    say(api, f"/orders/{oid}/messages", "First question.")
+    real_get = messages.MessageThread.get
+    calls = []
+
+    def read_then_lose(*args, **kwargs):
+        found = real_get(*args, **kwargs)
+        if not calls:
+            calls.append(1)
+            at(2)
+            answered = say(api, f"/staff/orders/{oid}/messages", "Answer in between.", user=REVIEWER)
+            assert answered.status == 201
+            at(3)
+        return found
+
+    monkeypatch.setattr(messages.MessageThread, "get", read_then_lose)
+    assert say(api, f"/orders/{oid}/messages", "Follow-up.").status == 201
+    monkeypatch.setattr(messages.MessageThread, "get", real_get)
+    bodies = [m["body"] for m in thread(api, f"/orders/{oid}/messages")]
+    assert bodies == ["First question.", "Answer in between.", "Follow-up."]
+    (waiting,) = queue(api)
+    assert waiting["message_count"] == 3 and waiting["last_preview"] == "Follow-up."
+    # the staff answer landed in between: the customer waits since the follow-up, not the first question
+    assert waiting["waiting_since"] == clock.iso(START + timedelta(minutes=3))

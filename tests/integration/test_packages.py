@@ -66,7 +66,19 @@ def paid_package(api, user=ALICE, **kw):
     return paid.body
 
 
+def perform_services(api, package_id, user=WAREHOUSE):
+    """What a packer does before packing: tick off every paid service still to do."""
+    package = api.get(f"/staff/packages/{package_id}", user=user)
+    for work in package.body.get("service_work", []) if package.status == 200 else []:
+        if work["status"] == "to_do":
+            path = f"/staff/packages/{package_id}/services/{work['service']}/perform"
+            assert api.post(path, {}, user=user).status == 200
+
+
 def pack(api, package_id, weight_g, dims, user=WAREHOUSE):
+    """Pack as a packer does: the paid services ticked off first (tests/integration/test_package_services.py
+    packs without them)."""
+    perform_services(api, package_id, user=user)
     return api.post(f"/staff/packages/{package_id}/pack", {"weight_g": weight_g, "dims_cm": dims}, user=user)
 
 
@@ -502,6 +514,7 @@ class TestRules:
         assert (
             api.post(f"/staff/packages/{package_id}/ship", ship, user=WAREHOUSE).status == 409
         )  # not packed
+        perform_services(api, package_id, user=ADMIN)
         assert api.post(f"/staff/packages/{package_id}/pack", dims, user=ADMIN).status == 200
         assert api.post("/staff/packages/pkg_nope/pack", dims, user=WAREHOUSE).status == 404
         assert api.get("/staff/packages?status=shipped", user=WAREHOUSE).status == 400
@@ -645,7 +658,13 @@ def test_package_lists_are_paginated_and_bad_cursors_are_400(api):
     first = submit(api, [tee], services=[]).body
     clock.set_now(start + timedelta(minutes=1))  # created_at orders the list
     second = submit(
-        api, [bank], line_id="special_battery_air", declared_value_fen=20000, services=["insurance"]
+        api,
+        [bank],
+        line_id="special_battery_air",
+        services=["insurance"],
+        customs={
+            "lines": [{"description_en": "Power bank 10000 mAh", "quantity": 1, "unit_value_fen": 20000}]
+        },
     )
     assert second.status == 201 and second.body["services_breakdown"] == {"insurance": 600}
     page = api.get("/packages?limit=1", user=ALICE).body

@@ -156,6 +156,7 @@ export async function order(view, orderId) {
   const parts = [
     h("p", { class: "crumbs" }, h("a", { href: "#/review" }, "Review queue"), " / ", h("a", { href: "#/purchasing" }, "Purchasing")),
     h("h1", {}, `Order ${shortId(o.order_id)}`),
+    h("p", {}, h("a", { href: `#/messages/order/${o.order_id}` }, "Messages with the customer")),
     h(
       "dl",
       { class: "facts", dataset: o.status === "pending_review" ? { overdueRow: "1" } : {} },

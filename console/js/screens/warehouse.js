@@ -24,6 +24,9 @@ import {
   yuanToFen,
 } from "../ui.js";
 
+import { customsForm } from "./customs.js";
+import { serviceChecklist } from "./packing_checklist.js";
+
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
 
 /** "1 parcel", "2 parcels" (`many` when the plural is not word + s). */
@@ -521,6 +524,7 @@ export async function packageDetail(view, packageId) {
   const parts = [
     h("p", { class: "crumbs" }, h("a", { href: "#/packing" }, "Packing")),
     h("h1", {}, `Package ${shortId(pkg.package_id)}`),
+    h("p", {}, h("a", { href: `#/messages/package/${pkg.package_id}` }, "Messages with the customer")),
     h(
       "dl",
       { class: "facts" },
@@ -538,6 +542,7 @@ export async function packageDetail(view, packageId) {
     table(["Item", "Qty", "Weight", "Item id"], list.map((i) => h("tr", {}, h("td", {}, i.title, h("br"), h("small", {}, props(i.props))), h("td", { class: "num" }, i.quantity), h("td", { class: "num" }, i.weight_g ? `${i.weight_g} g` : "–"), h("td", {}, h("code", {}, i.item_id)))), "Items to pick"),
     h("p", {}, h("a", { class: "button", href: `#/label/package/${pkg.package_id}` }, "Print package label")),
   ];
+  if (pkg.status === "paid") parts.push(serviceChecklist(pkg, reload));
   if (pkg.status === "paid") parts.push(h("section", { class: "card" }, h("h2", {}, "Pack"), packForm(pkg, reload)));
   if (pkg.status === "packed") parts.push(h("section", { class: "card" }, h("h2", {}, "Ship"), shipForm(pkg, reload)));
   fill(view, ...parts);
@@ -563,9 +568,11 @@ function barcode(text) {
 export async function label(view, kind, id) {
   let lines;
   let customer;
+  let customs = null;
   if (kind === "package") {
     /** @type {Schemas["StaffPackage"]} */
     const p = await get(`/staff/packages/${id}`);
+    customs = customsForm(p, barcode); // printed after the label, on its own 4x6 page
     const a = p.address;
     customer = p.user_id;
     lines = [h("p", { class: "big" }, `${p.country} · ${p.line?.name || p.line_id}`), h("p", {}, `${a.name || ""}, ${a.city || ""}`), h("p", {}, `${p.item_count} item${p.item_count === 1 ? "" : "s"}${p.packed ? ` · ${p.packed.weight_g} g` : ""}`)];
@@ -581,6 +588,7 @@ export async function label(view, kind, id) {
   fill(view, 
     h("div", { class: "no-print" }, h("h1", {}, `Label for ${kind} ${shortId(id)}`), h("p", {}, "Sized for a 4 × 6 in label printer. "), h("button", { type: "button", class: "primary", onclick: () => window.print() }, "Print label")),
     h("article", { class: "label", "aria-label": "Label preview" }, h("p", { class: "kind" }, kind === "package" ? "PACKAGE" : "ITEM"), barcode(id), h("p", { class: "code" }, id), h("p", { class: "ref" }, `Customer ref ${customerRef(customer)}`), ...lines, shelf),
+    customs,
   );
 }
 
