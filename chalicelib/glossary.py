@@ -27,6 +27,7 @@ from chalicelib.lifecycle import (
     ServiceWork,
     Settlement,
     ThreadStatus,
+    WithdrawalStatus,
     replace_section,
 )
 from chalicelib.orders import REVIEW_WORKING_HOURS
@@ -118,6 +119,12 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         PaymentStatus.SUCCEEDED: "The provider confirmed it; the money is in the wallet (or paid the order).",
         PaymentStatus.FAILED: "The provider refused the attempt; its order can be paid again.",
         PaymentStatus.CANCELED: "Cancelled at the provider: nothing collected; its order can be paid again.",
+    },
+    "withdrawal": {
+        WithdrawalStatus.REQUESTED: "Asked by the customer; the amount is held off the wallet "
+        "until staff decide.",
+        WithdrawalStatus.REFUNDED: "Approved: refunded through the providers to the payments it came from.",
+        WithdrawalStatus.REJECTED: "Rejected by staff: the held amount is back in the wallet.",
     },
     "settlement": {
         Settlement.NONE: "The actual amount equals what was paid: no money moves.",

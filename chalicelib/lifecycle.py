@@ -132,6 +132,14 @@ class PaymentStatus(StrEnum):
     CANCELED = "canceled"
 
 
+class WithdrawalStatus(StrEnum):
+    """A customer's request for wallet money back to the payment methods it came from."""
+
+    REQUESTED = "requested"  # the money is held off the wallet; staff approve or reject
+    REFUNDED = "refunded"
+    REJECTED = "rejected"
+
+
 class Settlement(StrEnum):
     """How a price difference (an item's purchase, a package's packing) was settled."""
 
@@ -177,6 +185,7 @@ class Queue(StrEnum):
     OPEN = "open"
     AWAITING_REPLACEMENT = "awaiting_replacement"  # a replacement SKU offered, the customer decides
     UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
+    WITHDRAWALS = "withdrawal_requested"  # withdrawals waiting for staff
 
 
 @dataclass(frozen=True)
@@ -449,7 +458,8 @@ PACKAGE = Lifecycle(
     "package",
     PackageStatus,
     [
-        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C,), ("paid_at",)),
+        # C: from the wallet; S: a provider payment for it succeeded (chalicelib/api/payments.py)
+        Transition("pay", (P.PENDING_PAYMENT,), P.PAID, (C, S), ("paid_at",)),
         Transition("cancel", (P.PENDING_PAYMENT, P.PAID), P.CANCELLED, (C,), ("cancelled_at",)),
         Transition("expire", (P.PENDING_PAYMENT,), P.CANCELLED, (S,), ("cancelled_at",)),
         Transition("pack", (P.PAID,), P.PACKED, (W,)),
@@ -540,6 +550,20 @@ PAYMENT = Lifecycle(
     ],
 )
 
+# a withdrawal: approving refunds through the providers (chalicelib/withdrawals.py), rejecting returns the
+# held money to the wallet
+WITHDRAWAL = Lifecycle(
+    "withdrawal",
+    WithdrawalStatus,
+    [
+        Transition(
+            "approve", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REFUNDED, (R,), ("decided_at",)
+        ),
+        Transition("reject", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REJECTED, (R,), ("decided_at",)),
+    ],
+    queues={WithdrawalStatus.REQUESTED: Q.WITHDRAWALS},
+)
+
 # the settlement of an item's purchase price or a package's final charge (a word in its purchase/packed
 # record, not a status attribute): recorded once, then settled by the customer when it waits for them
 SETTLEMENT = Lifecycle(
@@ -623,6 +647,7 @@ LIFECYCLES = {
     "photo": PHOTO,
     "outbox": OUTBOX,
     "payment": PAYMENT,
+    "withdrawal": WITHDRAWAL,
     "settlement": SETTLEMENT,
     "replacement": REPLACEMENT,
     "service": SERVICE_WORK,

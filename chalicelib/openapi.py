@@ -177,6 +177,8 @@ EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
     # routes that ask a payment provider (chalicelib/providers): it may be down or not configured
     "create_top_up": (503,),
     "pay_order": (503,),
+    "checkout_package": (503,),
+    "approve_withdrawal": (503,),
     # 409: an event that overtook the payment's success, delivered again later; 503: its fee unread
     "stripe_webhook": (409, 503),
 }

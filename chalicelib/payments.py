@@ -22,11 +22,12 @@ from collections.abc import Callable
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, currency, ids, metrics, providers, uow, wallet
+from chalicelib import clock, currency, ids, lifecycle, metrics, providers, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import PAYMENT, PaymentStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Order, Payment, RequestRecord
+from chalicelib.models.packages import Package
 from chalicelib.providers import Amount, Event
 from chalicelib.providers.simulated import sign, verify_signature
 from chalicelib.rules.charges import Channel
@@ -46,8 +47,10 @@ def new_payment(
     fee_fen: int,
     order_id: str | None = None,
     package_id: str | None = None,
+    fx: dict | None = None,
 ) -> Payment:
-    """A payment not stored yet, already created at its provider (what the storefront completes)."""
+    """A payment not stored yet, already created at its provider (what the storefront completes).
+    `fx`: the rate to charge at when the request asked for no currency (a package's snapshot)."""
     payment = Payment(
         ids.new_id("pay"),
         user_id=user_id,
@@ -59,7 +62,7 @@ def new_payment(
         fee_fen=fee_fen,
         charge_fen=amount_fen + fee_fen,
         created_at=clock.now_iso(),
-        fx=currency.snapshot(),
+        fx=currency.snapshot() or fx,
     )
     provider = providers.for_channel(channel.channel)
     asked = providers.charge_amount(
@@ -78,6 +81,35 @@ def create_top_up(user_id: str, amount_fen: int, channel: Channel) -> Payment:
     log.info(
         "top-up created", extra={"payment_id": payment.payment_id, "charge_fen": int(payment.charge_fen)}
     )
+    return payment
+
+
+def create_package_payment(user_id: str, package: Package, channel: Channel) -> Payment:
+    """A provider payment for a package awaiting payment: the package's total plus the channel's fee.
+    While one waits for the customer, asking again answers it (one GSI query of the customer's payments)."""
+    lifecycle.PACKAGE.require("pay", package.status)
+    waiting = [
+        p
+        for p in Payment.by_user.query(user_id, scan_index_forward=False)
+        if p.package_id == package.package_id
+        and p.status == PaymentStatus.REQUIRES_ACTION
+        and p.channel == channel.channel
+        and int(p.amount_fen) == int(package.total_fen)
+    ]
+    if waiting:
+        return _read(waiting[0].payment_id)
+    total = int(package.total_fen)
+    payment = new_payment(
+        user_id,
+        "package",
+        channel,
+        total,
+        channel.fee_fen(total),
+        package_id=package.package_id,
+        fx=currency.stored(package.fx),
+    )
+    payment.save(condition=Payment.payment_id.does_not_exist())
+    log.info("package payment created", extra={"payment_id": payment.payment_id})
     return payment
 
 
@@ -108,11 +140,16 @@ def needing_attention(limit: int, cursor: dict | None) -> tuple[list[Payment], d
 
 
 def handle_webhook(
-    signature: str | None, raw_body: bytes, settle_order: Callable[[uow.Unit, Payment], None]
+    signature: str | None,
+    raw_body: bytes,
+    settle_order: Callable[[uow.Unit, Payment], None],
+    after_package: Callable[[Payment], None] | None = None,
 ) -> dict:
     """The simulated provider's webhook (X-Signature): its errors are 400s, as the tests' sender expects."""
     event = providers.get("simulated").parse_webhook({"x-signature": signature or ""}, raw_body)
-    return apply_event("simulated", event, settle_order, strict=True)
+    outcome = apply_event("simulated", event, settle_order, strict=True)
+    _after(event, outcome, after_package)
+    return outcome
 
 
 def handle_provider_webhook(
@@ -125,10 +162,19 @@ def handle_provider_webhook(
     """A real provider's webhook: verified with its scheme, then applied once."""
     event = providers.get(provider_name).parse_webhook(headers, raw_body)
     outcome = apply_event(provider_name, event, settle_order)
-    if after_package is not None and outcome.get("package_payment"):
-        after_package(_read(outcome["payment_id"]))
-    outcome.pop("package_payment", None)
+    _after(event, outcome, after_package)
     return outcome
+
+
+def _after(event: Event, outcome: dict, after_package: Callable[[Payment], None] | None) -> None:
+    """A collected package payment pays its package from the wallet, in a second transaction: on every
+    delivery of the event, so a crash between the two is mended by the provider's redelivery (paying
+    is refused, harmlessly, once the package is paid or the money spent)."""
+    if after_package is None or event.kind != "collected" or not outcome.get("payment_id"):
+        return
+    payment = _read(outcome["payment_id"])
+    if payment.purpose == "package" and payment.package_id and payment.status == PaymentStatus.SUCCEEDED:
+        after_package(payment)
 
 
 def _read(payment_id: str) -> Payment:
@@ -254,7 +300,9 @@ def _succeeded(work, payment, event, now, settle_order, strict) -> dict | None:
         also.append(Payment.provider_fee_fen.set(actual))
     if payment.purpose == "top_up":
         work.move(payment.user_id, int(payment.amount_fen), "top_up", payment.payment_id, fx)
-    else:  # an order's or package's total already includes its bank fee; all of it pays for it
+    elif payment.purpose == "package":  # the package's total; it is paid from the wallet just after
+        work.move(payment.user_id, int(payment.amount_fen), "payment_received", payment.payment_id, fx)
+    else:  # an order's total already includes its bank fee; all of it pays for it
         work.move(payment.user_id, int(payment.charge_fen), "payment_received", payment.payment_id, fx)
     if actual is not None and actual < int(payment.fee_fen):
         work.move(
@@ -268,7 +316,7 @@ def _succeeded(work, payment, event, now, settle_order, strict) -> dict | None:
     work.write(mark_paid)
     if payment.purpose == "order" and payment.order_id:
         settle_order(work, payment)
-    return {"package_payment": True} if payment.purpose == "package" else {}
+    return {}
 
 
 def _released(work, payment, event, now, settle_order, strict) -> dict | None:

@@ -108,7 +108,13 @@ ROUTES_BY_MODULE = {
     ],
     "chalicelib.api.payments": [
         ("GET", "/staff/payments"),
+        ("GET", "/staff/withdrawals"),
+        ("GET", "/wallet/withdrawals"),
+        ("POST", "/packages/{package_id}/checkout"),
         ("POST", "/payments/stripe/webhook"),
+        ("POST", "/staff/withdrawals/{withdrawal_id}/approve"),
+        ("POST", "/staff/withdrawals/{withdrawal_id}/reject"),
+        ("POST", "/wallet/withdrawals"),
     ],
     "chalicelib.api.messages": [
         ("GET", "/orders/{order_id}/messages"),

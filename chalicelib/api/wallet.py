@@ -66,12 +66,16 @@ def get_payment(req: Req, payment_id: str) -> Payment:
 
 
 @route(bp, "/payments/webhook", "POST", public=True, response=WebhookAck)
-@performs("payment.succeed", "order.pay", "item.pay")
+@performs("payment.succeed", "order.pay", "item.pay", "package.pay")
 def payment_webhook(req: Req) -> dict:
-    """The payment provider's signed callback; credits the wallet once per payment."""
+    """The simulated payment provider's signed callback; credits the wallet once per payment."""
     from chalicelib import orders  # only the webhook needs orders: wallet reads start without it
+    from chalicelib.api.payments import pay_package_from_wallet
 
     with metrics.on_error("WebhooksRejected"):  # by reason: the error code (invalid_signature, ...)
         return payments.handle_webhook(
-            req.header("x-signature"), req.raw_body, settle_order=orders.settle_external_payment
+            req.header("x-signature"),
+            req.raw_body,
+            settle_order=orders.settle_external_payment,
+            after_package=pay_package_from_wallet,
         )

@@ -20,6 +20,7 @@ def all_models() -> list[type]:
         packages,
         photos,
         warehouse,
+        withdrawals,
     )
 
     return [
@@ -31,6 +32,7 @@ def all_models() -> list[type]:
         *packages.MODELS,
         *currency.MODELS,
         *outbox.MODELS,
+        *withdrawals.MODELS,
         *messages.MODELS,
         *claims.MODELS,
     ]

@@ -6,8 +6,9 @@ from typing import Literal, Self
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.lifecycle import PaymentStatus
+from chalicelib.lifecycle import PaymentStatus, WithdrawalStatus
 from chalicelib.models import commerce
+from chalicelib.models import withdrawals as stored_withdrawals
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.currencies import FxSnapshot
 
@@ -314,3 +315,111 @@ class WebhookAck(Out):
     flagged: str = absent("Not credited and put on the staff attention list (amount_mismatch).")
     debited_fen: Fen = absent("A refund or dispute: what was taken from the wallet.")
     owed_fen: Fen = absent("A refund or dispute: what the wallet did not hold (staff follow it up).")
+
+
+WITHDRAWAL_EXAMPLE = {
+    "withdrawal_id": "wdr_01JDX3R1M6Q7Y8ZK2W4V5T6S7H",
+    "amount_fen": 20000,
+    "status": WithdrawalStatus.REFUNDED.value,
+    "created_at": "2026-11-30T02:00:00Z",
+    "decided_at": "2026-11-30T05:00:00Z",
+    "refunds": [
+        {
+            "payment_id": "pay_01JDX3R1M6Q7Y8ZK2W4V5T6S7G",
+            "provider": "stripe",
+            "refund_id": "re_1Pgc72B7WZ01zgkWqPvrRrPE",
+            "amount_fen": 20000,
+            "currency": "USD",
+            "amount_minor": 2873,
+        }
+    ],
+}
+
+
+class WithdrawalRefund(Out):
+    """One refund a withdrawal made: to one payment, through its provider, in its currency."""
+
+    payment_id: str
+    provider: str
+    refund_id: str = Field(description="The provider's refund id.")
+    amount_fen: Fen
+    currency: str = Field(description="The payment's currency (ISO 4217).")
+    amount_minor: int = Field(description="The refund in minor units of `currency`.")
+
+
+class Withdrawal(Out):
+    """Wallet money asked back to the payment methods it came from: held off the wallet while
+    `requested`, refunded through the providers once staff approve, back in the wallet if rejected."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [WITHDRAWAL_EXAMPLE]})
+
+    withdrawal_id: str
+    amount_fen: Fen
+    status: Literal[
+        WithdrawalStatus.REQUESTED.value, WithdrawalStatus.REFUNDED.value, WithdrawalStatus.REJECTED.value
+    ]
+    created_at: Timestamp
+    decided_at: str = absent("When staff approved or rejected it.", format="date-time")
+    reject_reason: str = absent("Why staff rejected it.")
+    refunds: list[WithdrawalRefund] = Field(description="The refunds made (empty until approved).")
+
+    @classmethod
+    def of(cls, withdrawal: stored_withdrawals.Withdrawal) -> Self:
+        fields: dict = {}
+        if withdrawal.decided_at:
+            fields["decided_at"] = withdrawal.decided_at
+        if withdrawal.reject_reason:
+            fields["reject_reason"] = withdrawal.reject_reason
+        refunds = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in (withdrawal.refunds or [])]
+        return cls.build(
+            withdrawal_id=withdrawal.withdrawal_id,
+            amount_fen=int(withdrawal.amount_fen),
+            status=withdrawal.status,
+            created_at=withdrawal.created_at,
+            refunds=[
+                {k: (int(v) if k in ("amount_fen", "amount_minor") else v) for k, v in r.items()}
+                for r in refunds
+            ],
+            **fields,
+        )
+
+    @classmethod
+    def of_result(cls, result: stored_withdrawals.Withdrawal) -> Self:
+        return cls.of(result)
+
+
+class StaffWithdrawal(Withdrawal):
+    """A withdrawal with its customer (the staff queue)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{**WITHDRAWAL_EXAMPLE, "user_id": "u-alice"}]})
+
+    user_id: str
+
+    @classmethod
+    def of(cls, withdrawal: stored_withdrawals.Withdrawal) -> Self:
+        base = Withdrawal.of(withdrawal).model_dump(exclude_unset=True)
+        return cls.build(**base, user_id=withdrawal.user_id)
+
+
+class WithdrawalPage(Out):
+    """A page of the customer's withdrawals, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [WITHDRAWAL_EXAMPLE], "next_cursor": None}]}
+    )
+
+    items: list[Withdrawal]
+    next_cursor: str | None
+
+
+class StaffWithdrawalPage(Out):
+    """Withdrawals waiting for staff, oldest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": [{**WITHDRAWAL_EXAMPLE, "user_id": "u-alice"}], "next_cursor": None}]
+        }
+    )
+
+    items: list[StaffWithdrawal]
+    next_cursor: str | None

@@ -144,7 +144,10 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
 
     demo.seed(api.stack)
     featured = get_source().featured(1, None).items[0]
+    withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 100}, user=ALICE)
+    assert withdrawal.status == 201, withdrawal.body
     objects["staff"] = {
+        "withdrawal_id": withdrawal.body["withdrawal_id"],
         "parcel_id": parcel.body["parcel_id"],
         "product_id": "prd_tee",
         "source_url": featured.source_url,
@@ -267,6 +270,15 @@ EXPECT: dict[tuple[str, str], Expect] = {
         PUBLIC, body={"id": "evt_x", "object": "event", "type": "payment_intent.succeeded", "data": {}}
     ),
     ("GET", "/staff/payments"): Expect(("admin",)),
+    ("POST", "/wallet/withdrawals"): Expect(SIGNED_IN, body={"amount_fen": 100}),
+    ("GET", "/wallet/withdrawals"): Expect(SIGNED_IN),
+    ("GET", "/staff/withdrawals"): Expect(REV),
+    ("POST", "/staff/withdrawals/{withdrawal_id}/approve"): Expect(
+        REV, params={"withdrawal_id": "withdrawal_id"}
+    ),
+    ("POST", "/staff/withdrawals/{withdrawal_id}/reject"): Expect(
+        REV, params={"withdrawal_id": "withdrawal_id"}, body={"reason": "no"}
+    ),
     # review and purchasing
     ("GET", "/staff/orders"): Expect(REV),
     ("GET", "/staff/orders/{order_id}"): Expect(REV, params=ORDER),
@@ -352,6 +364,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/packages"): Expect(SIGNED_IN),
     ("GET", "/packages/{package_id}"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/pay"): Expect(OWNER, params=PACKAGE),
+    ("POST", "/packages/{package_id}/checkout"): Expect(OWNER, params=PACKAGE, body={"channel": "paypal"}),
     ("POST", "/packages/{package_id}/pay-difference"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/cancel"): Expect(OWNER, params=PACKAGE),
     ("POST", "/packages/{package_id}/confirm-receipt"): Expect(OWNER, params=PACKAGE),

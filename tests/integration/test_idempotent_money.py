@@ -43,7 +43,7 @@ class Case:
     path: str
     kind: str  # the ledger kind it writes
     amount_fen: int  # signed: what the wallet moves by
-    resource: str  # where the committed state can be read back (by the customer)
+    resource: str | None  # where the committed state can be read back (by the customer); None: `status`
     body: dict | None = None
     user: str = ALICE  # who calls the route
     status: Callable[[object], str] | None = None  # the committed status, when `resource` has none
@@ -224,6 +224,26 @@ def pack_package(api) -> Case:
     )
 
 
+def request_withdrawal(api) -> Case:
+    top_up(api, ALICE, 10_000)
+
+    def status(api) -> str:
+        return api.get("/wallet/withdrawals", user=ALICE).body["items"][0]["status"]
+
+    return Case("/wallet/withdrawals", "withdrawal", -4000, None, {"amount_fen": 4000}, status=status)
+
+
+def reject_withdrawal(api) -> Case:
+    top_up(api, ALICE, 10_000)
+    withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+    path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/reject"
+
+    def status(api) -> str:
+        return api.get("/wallet/withdrawals", user=ALICE).body["items"][0]["status"]
+
+    return Case(path, "withdrawal_reversal", 4000, None, {"reason": "no"}, REVIEWER, status)
+
+
 def refund_package_service(api) -> Case:
     package = _package(api, pay=True)
     pid = package["package_id"]
@@ -252,6 +272,8 @@ def resolve_claim(api) -> Case:
 
 
 MONEY_ROUTES = [
+    request_withdrawal,
+    reject_withdrawal,
     extend_storage,
     pay_order,
     cancel_order,
@@ -271,9 +293,14 @@ MONEY_ROUTES = [
     resolve_claim,
 ]
 
-# routes whose money moves elsewhere: a top-up creates a payment (the provider's webhook credits it), and
-# providers' webhooks are deduplicated by their event id, not by an Idempotency-Key
-NOT_KEYED = {"/wallet/top-ups"}
+# routes whose money moves elsewhere: a top-up or a package checkout creates a payment (the provider's
+# webhook credits it), and providers' webhooks are deduplicated by their event id, not by an Idempotency-Key
+# approving a withdrawal moves money at the providers (their refunds carry idempotency keys of their own)
+NOT_KEYED = {
+    "/wallet/top-ups",
+    "/packages/{package_id}/checkout",
+    "/staff/withdrawals/{withdrawal_id}/approve",
+}
 
 
 def _moves_ledger_legs(fn, seen: set, depth: int = 4) -> bool:
@@ -325,6 +352,7 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
         "/staff/items/{item_id}/unavailable",
         "/staff/after-sales/{case_id}/resolve",
         "/staff/packages/{package_id}/pack",
+        "/staff/withdrawals/{withdrawal_id}/reject",
         "/staff/packages/{package_id}/services/{service}/refund",
         "/staff/claims/{claim_id}/resolve",
     }
@@ -333,6 +361,7 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
     covered |= {"/items/{item_id}/replacement/accept", "/items/{item_id}/replacement/decline"}
     covered |= {"/packages/{package_id}/pay", "/packages/{package_id}/cancel"}
     covered |= {"/packages/{package_id}/pay-difference"} | staff
+    covered |= {"/wallet/withdrawals"}
     assert moving == covered
     assert len(MONEY_ROUTES) == len(covered)
 
@@ -342,12 +371,12 @@ def _wallet(api) -> dict:
 
 
 def _assert_committed_once(api, case: Case, before: dict, answer) -> None:
-    assert answer.status == 200, answer.body
+    assert answer.status in (200, 201), answer.body
     after = _wallet(api)
     assert after["balance_fen"] == before["balance_fen"] + case.amount_fen  # moved once
     kinds_before = [e["kind"] for e in before["entries"]].count(case.kind)
     assert [e["kind"] for e in after["entries"]].count(case.kind) == kinds_before + 1
-    current = api.get(case.resource, user=ALICE).body
+    current = api.get(case.resource, user=ALICE).body if case.resource else {"status": case.status(api)}
     assert current["status"]  # the committed state can be read back
     status = case.status(api) if case.status else current["status"]
     assert answer.body["status"] == status  # the answer is the committed state
@@ -364,7 +393,7 @@ def test_a_retry_after_an_ambiguous_commit_moves_no_money_twice_and_answers_what
     with contract.exempt(OUTAGE):
         first = api.post(case.path, case.body, user=case.user, headers=headers)
     assert fault.fired == 1
-    assert first.status in (200, 500), first.body  # never a refusal after the money moved
+    assert first.status in (200, 201, 500), first.body  # never a refusal after the money moved
     retry = api.post(case.path, case.body, user=case.user, headers=headers)
     _assert_committed_once(api, case, before, retry)
     if first.status == 200:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from chalicelib import currency
-from tests.integration.conftest import ADMIN, ALICE, BOB, top_up
+from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, top_up
 from tests.stripe_fake import FakeStripe, event, stripe_signature
 
 
@@ -257,3 +257,139 @@ class TestRefundsAndDisputes:
 
     def test_only_admins_see_the_attention_list(self, api, stripe):
         assert api.get("/staff/payments", user=ALICE).status == 403
+
+
+class TestPackages:
+    def test_a_package_is_paid_through_stripe_and_joins_the_packing_queue(
+        self, api, monkeypatch, shop, stack
+    ):
+        from tests.integration.test_packages import stored, submit
+
+        package = submit(api, stored(api)).body
+        before = wallet(api)["balance_fen"]
+        with FakeStripe(monkeypatch, channels=("card",)) as stripe:
+            ref = stripe.next_intent()
+            path = f"/packages/{package['package_id']}/checkout"
+            created = api.post(path, {"channel": "card"}, user=ALICE)
+            assert created.status == 201, created.body
+            payment = created.body
+            assert payment["purpose"] == "package" and payment["package_id"] == package["package_id"]
+            assert payment["amount_fen"] == package["total_fen"] and payment["client_secret"].startswith(ref)
+            assert payment["charge_fen"] == package["total_fen"] + payment["fee_fen"] > package["total_fen"]
+            again = api.post(path, {"channel": "card"}, user=ALICE).body
+            assert again["payment_id"] == payment["payment_id"] and len(stripe.created()) == 1
+            assert api.post(path, {"channel": "card"}, user=BOB).status == 404
+            done = stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment))
+            assert done.status == 200, done.body
+            redelivered = stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment))
+            assert redelivered.body["duplicate"]
+        shown = api.get(f"/packages/{package['package_id']}", user=ALICE).body
+        assert shown["status"] == "paid"
+        state = wallet(api)
+        assert state["balance_fen"] == before
+        assert [(e["kind"], e["amount_fen"]) for e in state["entries"][:2]] == [
+            ("package_payment", -package["total_fen"]),
+            ("payment_received", package["total_fen"]),
+        ]
+        assert api.post(path, {"channel": "card"}, user=ALICE).status == 409  # paid: nothing to collect
+
+    def test_a_package_paid_through_the_simulated_provider_too(self, api, shop):
+        from tests.integration.conftest import send_webhook
+        from tests.integration.test_packages import stored, submit
+
+        package = submit(api, stored(api)).body
+        payment = api.post(
+            f"/packages/{package['package_id']}/checkout", {"channel": "paypal"}, user=ALICE
+        ).body
+        assert send_webhook(api, payment["payment_id"], payment["charge_fen"]).status == 200
+        assert api.get(f"/packages/{package['package_id']}", user=ALICE).body["status"] == "paid"
+
+
+class TestWithdrawals:
+    def test_a_withdrawal_is_refunded_across_several_payments_newest_first_once(self, api, stripe):
+        first_ref, first = settled_top_up(api, stripe, 10000)
+        second_ref, second = settled_top_up(api, stripe, 5000)
+        asked = api.post("/wallet/withdrawals", {"amount_fen": 12000}, user=ALICE)
+        assert asked.status == 201, asked.body
+        withdrawal = asked.body
+        assert withdrawal["status"] == "requested" and withdrawal["refunds"] == []
+        assert wallet(api)["balance_fen"] == 3000  # held at once
+        assert wallet(api)["entries"][0]["kind"] == "withdrawal"
+        queue = api.get("/staff/withdrawals", user=REVIEWER).body["items"]
+        assert [w["withdrawal_id"] for w in queue] == [withdrawal["withdrawal_id"]] and queue[0]["user_id"]
+        stripe.answer_refunds((5000, "CNY"), (7000, "CNY"))
+        path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve"
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200, approved.body
+        assert approved.body["status"] == "refunded"
+        parts = [(r["payment_id"], r["amount_fen"]) for r in approved.body["refunds"]]
+        assert parts == [(second["payment_id"], 5000), (first["payment_id"], 7000)]
+        sent = stripe.refunds_asked()
+        assert [(r["payment_intent"], r["amount"]) for r in sent] == [
+            (second_ref, "5000"),
+            (first_ref, "7000"),
+        ]
+        assert (
+            sent[0]["idempotency-key"] == f"withdrawal-{withdrawal['withdrawal_id']}-{second['payment_id']}"
+        )
+        assert api.post(path, user=REVIEWER).status == 409  # decided: never refunded twice
+        assert api.get("/staff/withdrawals", user=REVIEWER).body["items"] == []
+        # Stripe's own event about our refund changes nothing more
+        echoed = stripe.deliver(api, "charge.refunded", stripe.refunded(first_ref, first, 7000))
+        assert echoed.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 3000
+        assert api.get(f"/payments/{first['payment_id']}", user=ALICE).body["refunded_fen"] == 7000
+        mine = api.get("/wallet/withdrawals", user=ALICE).body["items"]
+        assert [w["status"] for w in mine] == ["refunded"] and api.get("/wallet/withdrawals", user=BOB).body[
+            "items"
+        ] == []
+
+    def test_a_refund_goes_back_in_the_currency_and_at_the_rate_paid(self, api, stripe):
+        from tests.integration.test_currencies import fresh_rates
+
+        fresh_rates(USD="0.14")
+        ref, payment = card_top_up(api, stripe, 10000, query="?currency=USD")
+        stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment))
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 10000}, user=ALICE).body
+        expected = round(10000 * payment["charged_amount"] / 10450)
+        stripe.answer_refunds((expected, "USD"))
+        approved = api.post(f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve", user=REVIEWER).body
+        [sent] = stripe.refunds_asked()
+        assert sent["amount"] == str(expected)
+        assert (
+            approved["refunds"][0]["currency"] == "USD" and approved["refunds"][0]["amount_minor"] == expected
+        )
+
+    def test_more_than_the_payments_can_take_back_is_refused(self, api, stripe):
+        settled_top_up(api, stripe, 10000, fee=330)  # 120 of the quoted fee back: not paid in by a card
+        too_much = api.post("/wallet/withdrawals", {"amount_fen": 10120}, user=ALICE)
+        assert too_much.status == 400 and "10000" in too_much.body["error"]["message"]
+        assert api.post("/wallet/withdrawals", {"amount_fen": 10121}, user=ALICE).status == 409
+        assert wallet(api)["balance_fen"] == 10120
+
+    def test_a_rejected_withdrawal_returns_the_held_money(self, api, stripe):
+        settled_top_up(api, stripe, 10000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/reject"
+        rejected = api.post(path, {"reason": "Disputed payment pending."}, user=REVIEWER)
+        assert rejected.status == 200 and rejected.body["status"] == "rejected"
+        assert wallet(api)["balance_fen"] == 10000
+        assert wallet(api)["entries"][0]["kind"] == "withdrawal_reversal"
+        assert api.post(path, {"reason": "again"}, user=REVIEWER).status == 409
+
+    def test_stripe_down_at_approval_records_nothing_and_a_retry_refunds_once(self, api, stripe):
+        settled_top_up(api, stripe, 10000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve"
+        stripe.failing(500)
+        down = api.post(path, user=REVIEWER)
+        assert down.status == 503, down.body
+        assert api.get("/staff/withdrawals", user=REVIEWER).body["items"][0]["status"] == "requested"
+        stripe.answer_refunds((4000, "CNY"))
+        assert api.post(path, user=REVIEWER).status == 200
+        keys = {r["idempotency-key"] for r in stripe.refunds_asked()}
+        assert keys == {
+            f"withdrawal-{withdrawal['withdrawal_id']}-{r['payment_id']}"
+            for r in api.get("/wallet/withdrawals", user=ALICE).body["items"][0]["refunds"]
+        }
+        assert wallet(api)["balance_fen"] == 6000

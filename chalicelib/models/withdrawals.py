@@ -1,0 +1,59 @@
+"""Withdrawals: wallet money a customer asks back to the payment methods it came from."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models.base import table_meta
+
+
+class WithdrawalsByUser(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class WithdrawalQueue(GlobalSecondaryIndex):
+    """Withdrawals waiting for staff, oldest first (sparse: only while requested)."""
+
+    class Meta:
+        index_name = "queue"
+        projection = AllProjection()
+
+    queue_key = UnicodeAttribute(hash_key=True)
+    queue_at = UnicodeAttribute(range_key=True)
+
+
+class Withdrawal(Model):
+    Meta = table_meta("withdrawals")
+
+    withdrawal_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    amount_fen = NumberAttribute()
+    status = UnicodeAttribute()  # requested | refunded | rejected
+    created_at = UnicodeAttribute()
+    decided_at = UnicodeAttribute(null=True)
+    decided_by = UnicodeAttribute(null=True)
+    reject_reason = UnicodeAttribute(null=True)
+    # one per payment refunded: {payment_id, provider, refund_id, amount_fen, currency, amount_minor}
+    refunds = ListAttribute(of=MapAttribute, null=True)
+    queue_key = UnicodeAttribute(null=True)
+    queue_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_user = WithdrawalsByUser()
+    queue = WithdrawalQueue()
+
+
+MODELS: list[type] = [Withdrawal]
