@@ -1,19 +1,36 @@
-"""After-sales: a customer opens a case for an item; staff resolve it with a refund or a return.
+"""After-sales: a customer opens a case for an item; staff resolve it with a refund, a return or an
+exchange (the goods go back to the merchant and the item to purchasing for the replacement).
 
-Goods still with us (received, stored) take any case; delivered goods (seed: "after receiving the
-products, if there are any issues caused by the inspection, you can apply for after-sales service") take a
-refund case within AFTER_SALES_DAYS_AFTER_DELIVERY of delivery, about an issue the inspection covers
-(colour, size error and performance are outside its scope: refused), with the customer's evidence photos
-(presigned POST, ingested by the same S3-triggered path as QC photos). Opening is one conditional
+Opening a case is the customer's answer to an item waiting on their feedback (chalicelib/feedback.py):
+its feedback deadline ends; a case closed without sending the goods back gives it a new one.
+
+Delivered goods (seed: "after receiving the products, if there are any issues caused by the inspection,
+you can apply for after-sales service") take a refund case within AFTER_SALES_DAYS_AFTER_DELIVERY of
+delivery, about an issue the inspection covers (colour, size error and performance are outside its
+scope: refused), with the customer's evidence photos (presigned POST, ingested by the same S3-triggered
+path as QC photos); staff refund (capped by refunds.check) or reject. Opening is one conditional
 transaction (the item's `open_case_id` must be unset: two concurrent opens give one case and a 409);
-resolving moves the case and the money in one transaction, capped by refunds.check, re-run on a lost race.
-"""
+resolving moves the case and the money in one transaction, re-run from fresh reads on a lost race."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib import auth, clock, config, currency, db, ids, lifecycle, money, photos, refunds, storage, uow
+from chalicelib import (
+    auth,
+    clock,
+    config,
+    currency,
+    db,
+    feedback,
+    ids,
+    lifecycle,
+    money,
+    photos,
+    refunds,
+    storage,
+    uow,
+)
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
@@ -25,10 +42,17 @@ from chalicelib.rules import inspection
 CASE_STATUSES = lifecycle.CASE_OPEN_FOR
 # delivered to the customer: a refund case within the after-sales window (issue 22)
 DELIVERED = lifecycle.ITEM.targets("deliver")
-RESOLUTIONS = ("refund", "return", "reject")
-# the item statuses each resolution may be applied in: a return only while the goods are still stored
-# with us (never in a package); a refund likewise, or once delivered; a reject changes nothing on the item
-RESOLVABLE_IN = {"refund": (*CASE_STATUSES, *DELIVERED), "return": CASE_STATUSES, "reject": None}
+RESOLUTIONS = ("refund", "return", "exchange", "reject")
+# the item statuses each resolution may be applied in: a return or an exchange only while the goods are
+# still stored with us (never in a package); a refund likewise, or once delivered; a reject changes nothing
+RESOLVABLE_IN = {
+    "refund": (*CASE_STATUSES, *DELIVERED),
+    "return": CASE_STATUSES,
+    "exchange": CASE_STATUSES,
+    "reject": None,
+}
+# what a resolution does to the item (a lifecycle action), when it moves it
+ITEM_ACTION = {"return": "return", "exchange": "exchange"}
 
 
 def open_case(
@@ -65,11 +89,11 @@ def open_case(
     lifecycle.CASE.start(case, CaseStatus.OPEN, now=now, queue_id=item_id)  # the queue shards by item
     work = uow.Unit(result=case)
     work.save(case, AfterSalesCase.case_id.does_not_exist())
-    status_read = DELIVERED if delivered_at else CASE_STATUSES
+    answered = feedback.clear_actions(item) if item.status in lifecycle.AWAITING_FEEDBACK else []
     work.update(
         item,
-        [Item.open_case_id.set(case.case_id)],
-        Item.open_case_id.does_not_exist() & lifecycle.ITEM.check(Item, *status_read),
+        [Item.open_case_id.set(case.case_id), *answered],
+        Item.open_case_id.does_not_exist() & lifecycle.ITEM.check(Item, item.status),
     )
     uow.run(lambda: work, retry=False, conflict="A case was opened for this item (or it changed) meanwhile.")
     return case
@@ -149,6 +173,8 @@ def resolve(
         raise ValidationError(f"resolution must be one of {', '.join(RESOLUTIONS)}.")
     if resolution == "reject" and refund_fen:
         raise ValidationError("A rejected case refunds nothing.")
+    if resolution == "exchange" and refund_fen:
+        raise ValidationError("An exchange refunds nothing: the replacement's price difference is settled.")
     if resolution == "refund" and refund_fen <= 0:
         raise ValidationError("A refund needs refund_fen > 0.")
 
@@ -179,7 +205,8 @@ def resolve(
         also = [Item.open_case_id.remove(), *refunds.refund_actions(item, refund_fen)]
         item.open_case_id, item.refunded_fen = None, refunds.refunded_fen(item) + refund_fen  # as committed
         when = Item.open_case_id == case.case_id
-        if resolution != "return" and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
+        moves_item = resolution in ITEM_ACTION
+        if not moves_item and item.status in lifecycle.CLOCK_RUNNING and item.storage_expires_at:
             # the hold ends: the clock resumes on a day the sweep still reads, with a grace period
             grace = config.get_int("STORAGE_RESUME_GRACE_DAYS")
             also += storage.resume_clock_actions(item, clock.now(), grace)
@@ -187,7 +214,13 @@ def resolve(
         if resolution == "return":  # a received item also leaves the inspection queue
             also += [Item.stored_by.remove(), Item.deadline_key.remove()]
             work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))
+        elif resolution == "exchange":
+            also += exchange_actions(item, case.case_id, now)
+            work.update(item, *lifecycle.ITEM.move(item, "exchange", now=now, also=also, when=when))
         else:
+            if item.status in lifecycle.AWAITING_FEEDBACK:  # the customer decides again, with a new deadline
+                also += feedback.due_actions(item, clock.now())
+                when = when & lifecycle.ITEM.check(Item, item.status)
             if allowed is not None:
                 when = when & lifecycle.ITEM.check(Item, *allowed)
             work.update(item, [*also, Item.updated_at.set(now)], when)
@@ -208,3 +241,42 @@ def resolve(
         return work
 
     return uow.run(unit)
+
+
+def exchange_actions(item: Item, case_id: str, now: str) -> list:
+    """The writes that send an item back to purchasing for its replacement (set in memory too): the
+    earlier purchase, shipment, inspection and photos are kept in `exchange`; the replacement's price
+    difference is counted from the earlier actual price (chalicelib/purchasing.py purchase_difference),
+    and it comes in with a new tracking number, inspection and storage clock."""
+    from chalicelib.items import plain
+
+    earlier = plain(item.purchase) or {}
+    record = {
+        "case_id": case_id,
+        "exchanged_at": now,
+        "baseline_unit_price_fen": int(earlier.get("actual_unit_price_fen", item.unit_price_fen)),
+        "purchase": earlier or None,
+        "domestic_shipment": plain(item.domestic_shipment),
+        "inspection": plain(item.inspection),
+        "photo_ids": sorted(plain(item.photos) or {}),
+    }
+    cleared = (
+        "purchase",
+        "domestic_shipment",
+        "tracking_no",
+        "inspection",
+        "stored_by",
+        "storage_expires_at",
+    )
+    cleared += ("deadline_key", "in_warehouse_at", "received_at", "parcel_id", "weight_g", "dims_cm")
+    actions = [getattr(Item, name).remove() for name in cleared]
+    for name in cleared:
+        setattr(item, name, None)
+    item.exchange, item.photos, item.reminders = record, {}, {}
+    return [
+        *actions,
+        *feedback.clear_actions(item),
+        Item.exchange.set(record),
+        Item.photos.set({}),
+        Item.reminders.set({}),
+    ]

@@ -140,6 +140,10 @@ BUSINESS_DEFAULTS = {
     "REMINDER_DAYS": "7,1",
     "STORAGE_EXTENSION_FEN": "1200",
     "MAX_STORAGE_DAYS": "180",
+    # an inspected item waiting on the customer (an inspection issue, an electronics confirmation) has
+    # this many days to answer; a reminder goes this many days before; no answer is taken as accepted
+    "FEEDBACK_DAYS": "7",
+    "FEEDBACK_REMINDER_DAYS": "2",
     # days after shipping when an unconfirmed package is taken as delivered: the line's longest delivery
     # estimate plus this margin (rules/shipping.line_auto_confirm_days); AUTO_CONFIRM_DAYS for a line
     # without an estimate

@@ -24,7 +24,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "inspection_issue": (
         "Item {{item_id}}: our inspection found an issue",
         'We inspected "{{title}}" (item {{item_id}}) on arrival and found an issue: {{notes}}\n'
-        "See the photos in your storage. You can accept the item as it is, or open an after-sales case.\n",
+        "See the photos in your storage. You can accept the item as it is, or open an after-sales case.\n"
+        "Please answer by {{due_at}}: with no answer by then we take it that you accept the item.\n",
     ),
     "not_transportable": (
         "Item {{item_id}} cannot be shipped internationally",
@@ -34,7 +35,20 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "electronics_confirm": (
         "Item {{item_id}} arrived: please confirm from the photos",
         '"{{title}}" (item {{item_id}}) is in our warehouse. Electronics are checked by appearance only and\n'
-        "are never powered on: please look at the arrival photos and tell us if anything is wrong.\n",
+        "are never powered on: please look at the arrival photos and confirm, or open an after-sales case.\n"
+        "Please answer by {{due_at}}: with no answer by then we take it that you accept the item.\n",
+    ),
+    "feedback_reminder": (
+        "Item {{item_id}}: we still need your answer by {{due_at}}",
+        '"{{title}}" (item {{item_id}}) waits for your decision after its inspection ({{reason}}).\n'
+        "Accept or confirm it, or open an after-sales case, by {{due_at}}. With no answer by then we\n"
+        "assume you have reached an agreement with the merchant, and the item is stored as accepted.\n",
+    ),
+    "feedback_assumed": (
+        "Item {{item_id}} is stored as accepted",
+        'We did not hear from you about "{{title}}" (item {{item_id}}) by {{due_at}}, so as our policy\n'
+        "says we assume you have reached an agreement with the merchant. It is now in the warehouse,\n"
+        "stored free until {{expires_at}}.\n",
     ),
     "photos_ready": (
         "Parcel {{tracking_no}} arrived: {{item_count}} item(s) inspected, photos ready",

@@ -23,6 +23,7 @@ CODES: dict[str, str] = {
     "not_declarable": "409: the tracking number is already awaited for another customer.",
     "services_not_done": "409: paid services of the package not performed or refunded yet (`details`).",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
+    "arrival_photo_required": "409: electronics pass inspection only with an arrival photo; upload one.",
     # after delivery (issue 22): after-sales and insurance claims refused, with the reason in the message
     "outside_inspection_scope": "409: colour, size error and performance are outside the inspection scope.",
     "after_sales_window_closed": "409: the after-sales window after delivery has closed.",

@@ -40,14 +40,18 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         f"{REVIEW_WORKING_HOURS} China working hours.",
         ItemStatus.PURCHASING: "Approved: staff buy it from the shop. A price difference over the consent "
         "threshold, or one the wallet cannot cover, and a replacement SKU staff offered, wait here for "
-        "the customer.",
+        "the customer. An after-sales exchange brings an item back here for its replacement.",
         ItemStatus.PURCHASED: "Bought from the shop at the actual price; the shop ships it to our warehouse.",
         ItemStatus.SHIPPED_DOMESTIC: "On its way to our warehouse with a domestic tracking number.",
         ItemStatus.RECEIVED: "Arrived at the warehouse; waiting for inspection.",
         ItemStatus.IN_WAREHOUSE: "Inspected, photographed and weighed; stored, with its storage deadline "
         f"running ({STORAGE_DAYS} days from this status).",
-        ItemStatus.INSPECTION_ISSUE: "Inspection found a problem (damage, stains, a wrong model...); stored "
-        "while the customer decides.",
+        ItemStatus.INSPECTION_ISSUE: "Inspection found a problem (damage, stains, a wrong model...); kept "
+        "while the customer decides (accept, or an after-sales return or exchange) by a feedback deadline; "
+        "with no answer it is taken as accepted. Its storage clock has not started.",
+        ItemStatus.AWAITING_CONFIRMATION: "Electronics that passed on appearance: the arrival photos wait "
+        "for the customer to confirm (or open an after-sales case) by a feedback deadline; with no answer "
+        "it is taken as accepted. Its storage clock has not started.",
         ItemStatus.NOT_TRANSPORTABLE: "Stored, but it does not meet transport conditions (battery, liquid, "
         "powder, magnet, blade...): only a line that accepts it can carry it.",
         ItemStatus.IN_PACKAGE: "In a package the customer submitted; its storage clock is held.",

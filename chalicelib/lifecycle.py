@@ -40,6 +40,7 @@ class ItemStatus(StrEnum):
     RECEIVED = "received"
     IN_WAREHOUSE = "in_warehouse"
     INSPECTION_ISSUE = "inspection_issue"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"  # electronics: arrival photos sent, the customer confirms
     NOT_TRANSPORTABLE = "not_transportable"
     IN_PACKAGE = "in_package"
     SHIPPED = "shipped"
@@ -388,9 +389,14 @@ I = ItemStatus  # noqa: E741 - the table reads better with one-letter names
 O, P, X, K, Q = OrderStatus, PackageStatus, ParcelStatus, CaseStatus, Queue  # noqa: E741
 SETTLING = (Settlement.AWAITING_CONFIRMATION, Settlement.AWAITING_PAYMENT)
 
-# inspected and on a shelf with a running storage clock
-STORED = (I.IN_WAREHOUSE, I.INSPECTION_ISSUE, I.NOT_TRANSPORTABLE)
+# inspected and on a shelf with a running storage clock (90 days from the In Warehouse status)
+STORED = (I.IN_WAREHOUSE, I.NOT_TRANSPORTABLE)
 INSPECTED = ("in_warehouse_at",)
+# inspected, waiting on the customer's feedback (chalicelib/feedback.py): a feedback deadline runs, not the
+# storage clock; with no answer by then the item is taken as accepted ("assume agreed")
+AWAITING_FEEDBACK = (I.INSPECTION_ISSUE, I.AWAITING_CONFIRMATION)
+# goods with us that an after-sales case may send back to the merchant or exchange
+RETURNABLE = (I.RECEIVED, *AWAITING_FEEDBACK, *STORED)
 
 ITEM = Lifecycle(
     "item",
@@ -414,16 +420,24 @@ ITEM = Lifecycle(
         Transition("ship_domestic", (I.PURCHASED,), I.SHIPPED_DOMESTIC, (R,)),
         Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,), ("received_at",)),
         Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,), INSPECTED),
-        Transition("inspect_issue", (I.RECEIVED,), I.INSPECTION_ISSUE, (W,), INSPECTED),
+        Transition("inspect_issue", (I.RECEIVED,), I.INSPECTION_ISSUE, (W,)),
+        # electronics passed on appearance: the arrival photos go to the customer to confirm
+        Transition("inspect_for_confirmation", (I.RECEIVED,), I.AWAITING_CONFIRMATION, (W,)),
         Transition("mark_not_transportable", (I.RECEIVED,), I.NOT_TRANSPORTABLE, (W,), INSPECTED),
-        Transition("accept_issue", (I.INSPECTION_ISSUE,), I.IN_WAREHOUSE, (C,)),
+        Transition("accept_issue", (I.INSPECTION_ISSUE,), I.IN_WAREHOUSE, (C,), INSPECTED),
+        Transition("confirm", (I.AWAITING_CONFIRMATION,), I.IN_WAREHOUSE, (C,), INSPECTED),
+        # no answer by the feedback deadline: the seed's "we will assume you ... reached an agreement"
+        Transition("assume_agreed", AWAITING_FEEDBACK, I.IN_WAREHOUSE, (S,), INSPECTED),
         Transition("package", (I.IN_WAREHOUSE, I.NOT_TRANSPORTABLE), I.IN_PACKAGE, (C,)),
         # a cancelled or expired package gives its items back the status they had before
         Transition("unpackage", (I.IN_PACKAGE,), I.IN_WAREHOUSE, (C, S)),
         Transition("unpackage", (I.IN_PACKAGE,), I.NOT_TRANSPORTABLE, (C, S)),
         Transition("ship", (I.IN_PACKAGE,), I.SHIPPED, (W,)),
         Transition("deliver", (I.SHIPPED,), I.DELIVERED, (C, S)),
-        Transition("return", (I.RECEIVED, *STORED), I.RETURNED, (R, W)),
+        Transition("return", RETURNABLE, I.RETURNED, (R, W)),
+        # an after-sales exchange: the goods go back to the merchant and the item to purchasing, where the
+        # replacement's price difference is settled like any purchase (rules/settlement.py)
+        Transition("exchange", RETURNABLE, I.PURCHASING, (R, W)),
         Transition("abandon", STORED, I.ABANDONED, (S,), ("abandoned_at",)),
         Transition("destroy", (I.ABANDONED,), I.DESTROYED, (W,), ("destroyed_at",)),
     ],
@@ -665,7 +679,7 @@ PACKABLE = ITEM.sources("package")
 # what the inbound scan matches
 AWAITING_ARRIVAL = ITEM.sources("receive")
 # physically in our warehouse (received, inspected, or packed and waiting to leave)
-PHYSICALLY_HERE = (I.RECEIVED, *IN_STORAGE)
+PHYSICALLY_HERE = (I.RECEIVED, *AWAITING_FEEDBACK, *IN_STORAGE)
 # shown with a storage deadline to the customer: stored, or past the deadline and (being) destroyed
 WITH_DEADLINE = (*IN_STORAGE, I.ABANDONED, I.DESTROYED)
 # goods that reached us and have not left (nor been packed): after-sales cases are about these
@@ -674,6 +688,8 @@ CASE_OPEN_FOR = ITEM.sources("return")
 EXPECTED_SHIPMENT = AWAITING_ARRIVAL
 # final statuses: nothing happens to these any more
 ITEM_FINAL = ITEM.final()
+# the customer may change the item's remark (the apparel inspection reads the latest) until it is received
+REMARK_EDITABLE = ITEM.sources("pay", "approve", "purchase", "ship_domestic", "receive")
 
 
 # --- the table as documentation (docs/data-model.md and the OpenAPI document are generated from it) ----

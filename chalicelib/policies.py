@@ -15,6 +15,7 @@ from chalicelib import config, money
 from chalicelib.orders import ESTIMATES, REVIEW_WORKING_HOURS
 from chalicelib.rules import charges, shipping
 from chalicelib.rules import storage as storage_rules
+from chalicelib.rules.notices import NOTICES, Notice, notices_for  # noqa: F401 - the notices GET /policies lists
 from chalicelib.storage import EXTENSION_DAYS as STORAGE_EXTENSION_DAYS
 
 MERCHANT_SHIPS_IN_DAYS = ESTIMATES["merchant_ships_in_days"]
@@ -26,12 +27,6 @@ class Rule:
     key: str
     value: int | str
     unit: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Notice:
-    key: str
     text: str
 
 
@@ -176,6 +171,22 @@ def rules() -> list[Rule]:
             f"{config.get_decimal('CURRENCY_MARGIN_PERCENT')} % margin; you always pay in CNY.",
         ),
         Rule(
+            "feedback_days",
+            config.get_int("FEEDBACK_DAYS"),
+            "days",
+            "When an inspection finds an issue, or electronics wait for your confirmation from their "
+            f"arrival photos, you have {config.get_int('FEEDBACK_DAYS')} days to accept, confirm or open an "
+            "after-sales case; with no answer by then we assume you have reached an agreement with the "
+            "merchant, and the item is stored as accepted. Its storage period starts then.",
+        ),
+        Rule(
+            "feedback_reminder_days",
+            config.get_int("FEEDBACK_REMINDER_DAYS"),
+            "days before the feedback deadline",
+            f"We email a reminder {config.get_int('FEEDBACK_REMINDER_DAYS')} days before that feedback "
+            "deadline.",
+        ),
+        Rule(
             "forwarding_max_open",
             config.get_int("FORWARDING_MAX_OPEN_PER_CUSTOMER"),
             "declarations",
@@ -296,42 +307,6 @@ def after_delivery_rules() -> list[Rule]:
             "declared for the package plus the shipping paid, and never more than was paid.",
         ),
     ]
-
-
-NOTICES = [
-    Notice(
-        "inspection_scope",
-        "Inspection is of appearance only: significant damage, stains, model and version number, with "
-        "colour and size recorded (apparel against your remark and the size on its label). Electronics are "
-        "never powered on. Discrepancies in colour, size error and performance are not within the "
-        "inspection's scope.",
-    ),
-    Notice(
-        "packing_difference",
-        "When the packed weight and size cost more than you paid for the package, the difference is taken "
-        "from your wallet; when your wallet is short, the package waits for you to pay it. When they cost "
-        "less, the difference is refunded to your wallet.",
-    ),
-    Notice(
-        "shelf_life",
-        "Storage does not cover shelf life: perishable goods may expire while stored, at your risk.",
-    ),
-    Notice(
-        "assumed_agreed",
-        "For information we cannot confirm, we assume you have communicated and reached an agreement with "
-        "the merchant.",
-    ),
-    Notice(
-        "third_party",
-        "We buy from third-party shops on your behalf; the goods, their descriptions and any intellectual "
-        "property are the shop's responsibility, not ours.",
-    ),
-    Notice(
-        "transport_conditions",
-        "Goods that do not meet transport conditions (batteries, liquids, powders, magnets, blades...) are "
-        "marked; only lines that accept them can carry them, or you may arrange a return with the merchant.",
-    ),
-]
 
 
 def markdown() -> str:

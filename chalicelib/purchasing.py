@@ -167,7 +167,7 @@ def purchase_figures(item: Item, order: Order | None, terms: Terms) -> Figures:
             "when the shop sells none."
         )
     short = min(int(item.unit_price_fen) * (ordered - bought), refunds.refundable_fen(item))
-    price = (terms.actual_unit_price_fen - int(item.unit_price_fen)) * bought
+    price = (terms.actual_unit_price_fen - baseline_unit_price_fen(item)) * bought
     shipping, shipping_left = 0, 0
     if terms.actual_domestic_shipping_fen is not None:
         entry = shop_shipping(order, item)
@@ -181,6 +181,14 @@ def purchase_figures(item: Item, order: Order | None, terms: Terms) -> Figures:
         refundable_fen=refunds.refundable_fen(item) - short + shipping_left,
     )
     return Figures(bought, short, price, shipping, difference)
+
+
+def baseline_unit_price_fen(item: Item) -> int:
+    """The unit price a purchase's difference is counted from: the listed price, or for an after-sales
+    exchange's replacement the exchanged goods' actual price (that is what the customer paid)."""
+    if item.exchange is not None:
+        return int(plain(item.exchange).get("baseline_unit_price_fen", item.unit_price_fen))
+    return int(item.unit_price_fen)
 
 
 def shop_shipping(order: Order | None, item: Item) -> dict | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, ids, lifecycle, metrics, photos_ready, uow
+from chalicelib import clock, config, db, feedback, ids, lifecycle, metrics, photos, photos_ready, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
@@ -340,18 +340,16 @@ def list_declarations(
 # --- inspection and storage --------------------------------------------------------------------------
 
 
-def storage_actions(item_id: str, owner: str, expires: datetime) -> list:
-    """The writes that put an item into storage with a running clock (stored_by and deadline indexes)."""
-    return [
-        Item.stored_by.set(owner),
-        Item.storage_expires_at.set(clock.iso(expires)),
-        Item.deadline_key.set(storage_rules.deadline_key(expires, item_id)),
-    ]
+INSPECTION_SCOPE = (
+    "appearance only; colour, size error and performance are recorded, never a reason to fail; apparel is "
+    "checked against the latest remark and the size on its label; electronics are never powered on"
+)
 
 
 def inspect(item_id: str, staff_id: str, body: dict) -> Item:
     """The appearance inspection, weight and size of a received item; the answer is the item as the
-    transaction committed it."""
+    transaction committed it. A pass stores it (90 days from now); an issue, or electronics (which pass
+    only with an arrival photo), wait on the customer's feedback until a deadline (chalicelib/feedback.py)."""
     item = _item(item_id)
     if not lifecycle.ITEM.allows("inspect_pass", item.status):
         raise Conflict(f"The item is {item.status}; only received items are inspected.")
@@ -363,13 +361,17 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
             label_size=body.get("label_size"),
             hazards=body.get("hazards"),
             notes=body.get("notes"),
+            discrepancies=body.get("discrepancies"),
+            photo_count=len(photos.attached(item)),
         )
+    except inspection_rules.ArrivalPhotoRequired as exc:
+        raise Conflict(str(exc), code="arrival_photo_required") from None
     except inspection_rules.InspectionRejected as exc:
         raise ValidationError(str(exc)) from None
     now_dt = clock.now()
     now = clock.iso(now_dt)
     action = {
-        "pass": "inspect_pass",
+        "pass": "inspect_for_confirmation" if assessed.customer_confirmation_requested else "inspect_pass",
         "issue": "inspect_issue",
         "not_transportable": "mark_not_transportable",
     }[assessed.result]
@@ -379,29 +381,35 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
         "checks": assessed.checks,
         "result": assessed.result,
         "label_size": body.get("label_size"),
+        "remark": item.remark,  # the latest remark when inspected: what apparel is checked against
         "notes": body.get("notes"),
         "hazards": list(assessed.hazards),
         "in_scope_issues": list(assessed.in_scope_issues),
         "out_of_scope_discrepancies": list(assessed.out_of_scope_discrepancies),
+        "outside_scope": list(assessed.outside_scope),
         "customer_confirmation_requested": assessed.customer_confirmation_requested,
-        "scope": "appearance only; colour and size discrepancies of apparel are recorded, not inspected; "
-        "electronics are never powered on",
+        "scope": INSPECTION_SCOPE,
         "inspected_at": now,
         "inspected_by": staff_id,
     }
-    expires = storage_rules.storage_expires_at(now_dt)
+    if status in lifecycle.AWAITING_FEEDBACK:  # the storage clock starts when the customer answers
+        waiting = feedback.due_actions(item, now_dt)
+    else:
+        waiting = feedback.stored_actions(item, now_dt)
     also = [
-        *storage_actions(item.item_id, item.user_id, expires),
+        *waiting,
         Item.inspection.set(record),
         Item.weight_g.set(body["weight_g"]),
         Item.dims_cm.set(body["dims_cm"]),
     ]
     work = uow.Unit()
     work.update(item, *lifecycle.ITEM.move(item, action, now=now, also=also))
+    # the issue and not-transportable emails are named after the status
     template = {
-        "inspection_issue": ItemStatus.INSPECTION_ISSUE,
-        "not_transportable": ItemStatus.NOT_TRANSPORTABLE,
-    }.get(status, "electronics_confirm" if assessed.customer_confirmation_requested else None)
+        ItemStatus.INSPECTION_ISSUE: ItemStatus.INSPECTION_ISSUE.value,
+        ItemStatus.NOT_TRANSPORTABLE: ItemStatus.NOT_TRANSPORTABLE.value,
+        ItemStatus.AWAITING_CONFIRMATION: "electronics_confirm",
+    }.get(status)
     if template:
         work.notify(
             item.user_id,
@@ -411,34 +419,17 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
                 "title": item.title,
                 "notes": body.get("notes") or "",
                 "hazards": ", ".join(assessed.hazards),
+                "due_at": item.feedback_due_at or "",
             },
         )
     photos_ready.after_inspection(work, item)  # the parcel's photos-ready check, after the commit
     uow.run(lambda: work, retry=False, conflict="The item was inspected by someone else meanwhile.")
-    # the item as committed, in memory (the move set its status and stamps)
-    item.stored_by, item.storage_expires_at = item.user_id, clock.iso(expires)
+    # the item as committed, in memory (the move and the actions above set its status, stamps, deadlines)
     item.inspection, item.weight_g, item.dims_cm = record, body["weight_g"], body["dims_cm"]
     return item
 
 
-def own_item(user_id: str, item_id: str) -> Item:
-    item = _item(item_id)
-    if item.user_id != user_id:
-        raise NotFound("No such item.")
-    return item
-
-
-def accept(user_id: str, item_id: str) -> Item:
-    """The customer accepts an item the inspection found an issue with: it is stored as normal."""
-    item = own_item(user_id, item_id)
-    if not lifecycle.ITEM.allows("accept_issue", item.status):
-        raise Conflict(f"The item is {item.status}; only inspection_issue items can be accepted.")
-    db.update_or_conflict(
-        item,
-        *lifecycle.ITEM.move(item, "accept_issue", now=clock.now_iso()),
-        "The item changed meanwhile; reload it.",
-    )
-    return item  # as the update committed it (its new image)
+own_item = feedback.own_item
 
 
 def stored_items(user_id: str, limit: int, cursor: dict | None) -> tuple[list[Item], dict | None]:

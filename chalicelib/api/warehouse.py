@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-from chalicelib import aftersales, users, warehouse
+from chalicelib import aftersales, feedback, users, warehouse
 from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
@@ -138,12 +138,18 @@ class InspectionBody(Body):
     weight_g: GoodsWeightG
     dims_cm: ItemDims
     result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE.value] = Field(
-        description="pass: stored; issue: the customer decides (accept or after-sales); not_transportable: "
-        "it cannot ship abroad (a hazard)."
+        description="pass: stored (electronics: only with an arrival photo, then the customer confirms); "
+        "issue: the customer decides (accept or after-sales); not_transportable: it cannot ship abroad "
+        "(a hazard). Colour, size error and performance never make an item fail."
     )
     notes: Annotated[str, Field(max_length=1000)] | None = None
     hazards: list[Literal[rules.HAZARDS]] | None = Field(  # type: ignore[valid-type]
         None, description="Transport hazards found (shipping lines may refuse them)."
+    )
+    discrepancies: list[Literal["colour", "size_error", "performance"]] | None = Field(
+        None,
+        description="Discrepancies outside the inspection's scope, recorded for the customer; never a "
+        "reason to fail (a colour or size check marked issue is recorded the same way).",
     )
 
 
@@ -176,15 +182,26 @@ class ResolveBody(Body):
         {"resolution": "refund", "refund_fen": 1850, "note": "Stain confirmed on the photos."}
     )
 
-    resolution: Literal["refund", "return", "reject"] = Field(
+    resolution: Literal["refund", "return", "exchange", "reject"] = Field(
         description="refund: credit the wallet; return: the goods go back to the merchant (optional refund); "
-        "reject: close with no change."
+        "exchange: the goods go back and the item to purchasing for the replacement, whose price "
+        "difference is settled like any purchase (refund_fen 0); reject: close with no change."
     )
     refund_fen: Fen = Field(
         0,
         description="Credited to the wallet: at most what the item cost minus earlier refunds; 0 for reject.",
     )
     note: Text | None = None
+
+
+class RemarkBody(Body):
+    """The customer's note for an item (colour, size...): what apparel is inspected against."""
+
+    model_config = example({"remark": "Size L please, not M"})
+
+    remark: Annotated[str, Field(max_length=500)] | None = Field(
+        description="The new note; null or empty removes it. Earlier versions stay in remark_history."
+    )
 
 
 class EvidencePhotoBody(Body):
@@ -254,9 +271,12 @@ def void_parcel(req: Req, parcel_id: str) -> ParcelOut:
 
 
 @route(bp, "/staff/items/{item_id}/inspection", "POST", groups=WAREHOUSE, body=InspectionBody, response=Item)
-@performs("item.inspect_pass", "item.inspect_issue", "item.mark_not_transportable")
+@performs(
+    "item.inspect_pass", "item.inspect_issue", "item.inspect_for_confirmation", "item.mark_not_transportable"
+)
 def inspect_item(req: Req, item_id: str) -> Item:
-    """Record the appearance inspection, weight and size; pass stores the item for 90 days."""
+    """Record the appearance inspection, weight and size; pass stores the item for 90 days (electronics:
+    only with an arrival photo, and the customer confirms first); an issue waits on the customer."""
     return Item.of(warehouse.inspect(item_id, req.user.user_id, req.body.model_dump()))
 
 
@@ -278,9 +298,9 @@ def case_queue(req: Req) -> StaffAfterSalesCasePage:
     money=True,
     response=ResolvedAfterSalesCase,
 )
-@performs("case.resolve", "item.return")
+@performs("case.resolve", "item.return", "item.exchange")
 def resolve_case(req: Req, case_id: str) -> tuple:
-    """Resolve a case: refund to the wallet, return the goods to the merchant, or reject."""
+    """Resolve a case: refund to the wallet, return the goods to the merchant, exchange them, or reject."""
     b = req.body
     # the case and its item as committed: ResolvedAfterSalesCase.of_result renders them
     return aftersales.resolve(case_id, req.user.user_id, b.resolution, b.refund_fen, b.note)
@@ -302,11 +322,24 @@ def get_item(req: Req, item_id: str) -> Item:
     return Item.of(warehouse.own_item(req.user.user_id, item_id))
 
 
+@route(bp, "/items/{item_id}", "PATCH", body=RemarkBody, response=Item)
+def change_remark(req: Req, item_id: str) -> Item:
+    """Change the item's remark (apparel is inspected against the latest) until it is received; 409 after."""
+    return Item.of(feedback.change_remark(req.user.user_id, item_id, req.body.remark))
+
+
 @route(bp, "/items/{item_id}/accept", "POST", response=Item)
 @performs("item.accept_issue")
 def accept_item(req: Req, item_id: str) -> Item:
-    """Accept an item whose inspection found an issue: it is stored as normal."""
-    return Item.of(warehouse.accept(req.user.user_id, item_id))
+    """Accept an item whose inspection found an issue: it is stored, its 90 days start now."""
+    return Item.of(feedback.decide(req.user.user_id, item_id, "accept_issue"))
+
+
+@route(bp, "/items/{item_id}/confirm", "POST", response=Item)
+@performs("item.confirm")
+def confirm_item(req: Req, item_id: str) -> Item:
+    """Confirm electronics from their arrival photos: stored, its 90 days start now."""
+    return Item.of(feedback.decide(req.user.user_id, item_id, "confirm"))
 
 
 @route(bp, "/after-sales", "POST", body=CaseBody, status=201, response=AfterSalesCase)

@@ -13,6 +13,10 @@
   and are never touched; a package left unpaid past its payment deadline expires (cancelled, its items
   back on the shelf with their deadlines, the customer emailed), read from the packages' own deadline
   index by the same day walk.
+- Items waiting on the customer's feedback (an inspection issue, an electronics confirmation): a reminder
+  FEEDBACK_REMINDER_DAYS before the feedback deadline, and with no answer by then the item is taken as
+  accepted and In Warehouse ("assume agreed", chalicelib/feedback.py), read from `Item.by_feedback_due`
+  by the same kind of day walk with its own checkpoint.
 
 Cost follows what is due: deadlines live in a sparse index keyed `<UTC day>#<shard>`; a run queries only
 the days that entered a window since the last run (a checkpoint per window), so reads grow with the
@@ -182,6 +186,30 @@ class Sweep:
             parcel, *lifecycle.PARCEL.move(parcel, "abandon", now=self.now_iso, also=also)
         )
         self.stats["parcels_abandoned" if abandoned else "skipped_changed"] += 1
+
+    # --- feedback deadlines (chalicelib/feedback.py) ------------------------------------------------------
+
+    def feedback(self) -> None:
+        """Walk the feedback index from the day after its checkpoint to today + the reminder lead: remind
+        what is within it, take as accepted what is past its deadline. Days before today are checkpointed
+        once every item on them is settled; today and the days ahead are read again by every run."""
+        from chalicelib import feedback
+
+        key = "feedback_done_through"
+        day = self._day(key, self.today - timedelta(days=FIRST_RUN_LOOKBACK_DAYS)) + timedelta(days=1)
+        last = self.today + timedelta(days=feedback.reminder_days())
+        settled = True  # every day so far is done: the checkpoint may follow
+        while day <= last:
+            self._check_time()
+            for shard in range(storage_rules.DEADLINE_SHARDS):
+                for item in Item.by_feedback_due.query(f"{day.isoformat()}#{shard}", page_size=200):
+                    self.stats["feedback_read"] += 1
+                    outcome = feedback.settle_due(item, self.now)
+                    self.stats[f"feedback_{outcome}"] += 1
+                    settled &= outcome != "raced"
+            if settled and day < self.today:
+                self._save(key, day)
+            day += timedelta(days=1)
 
     # --- reminders ------------------------------------------------------------------------------------
 
@@ -358,6 +386,7 @@ def run(context=None) -> dict:
     try:
         sweep.abandon()
         sweep.remind()
+        sweep.feedback()
     except OutOfTime:
         finished = False
         log.warning("stopping before the Lambda time limit; the next run continues", extra=dict(sweep.stats))

@@ -138,6 +138,18 @@ class ItemsByDeadline(GlobalSecondaryIndex):
     storage_expires_at = UnicodeAttribute(range_key=True)
 
 
+class ItemsByFeedbackDue(GlobalSecondaryIndex):
+    """Feedback deadlines by day, sharded (`<yyyy-mm-dd>#<n>`), like `by_deadline`: the sweep reminds and
+    takes as accepted only what falls due. Sparse: set only while an item waits on the customer."""
+
+    class Meta:
+        index_name = "by_feedback_due"
+        projection = AllProjection()
+
+    feedback_key = UnicodeAttribute(hash_key=True)
+    feedback_due_at = UnicodeAttribute(range_key=True)
+
+
 class Item(Model):
     """One ordered line (or forwarded parcel) as it moves from purchase to storage to shipping."""
 
@@ -157,6 +169,8 @@ class Item(Model):
     # the cart's price snapshot when the order re-priced the line (unit_price_fen is what was charged)
     snapshot_unit_price_fen = NumberAttribute(null=True)
     remark = UnicodeAttribute(null=True)
+    # every version of the remark, oldest first, at most REMARK_HISTORY_MAX (chalicelib/feedback.py)
+    remark_history = ListAttribute(null=True)  # [{remark, changed_at}]
     attributes = MapAttribute(default=dict)
     purchase = MapAttribute(null=True)
     domestic_shipment = MapAttribute(null=True)
@@ -187,6 +201,12 @@ class Item(Model):
     deadline_key = UnicodeAttribute(null=True)
     package_id = UnicodeAttribute(null=True)
     open_case_id = UnicodeAttribute(null=True)
+    # waiting on the customer's feedback (chalicelib/feedback.py): the deadline, its index key, the reminder
+    feedback_due_at = UnicodeAttribute(null=True)
+    feedback_key = UnicodeAttribute(null=True)
+    feedback_reminded_at = UnicodeAttribute(null=True)
+    # an after-sales exchange sent the goods back: the earlier purchase and the replacement's price basis
+    exchange = MapAttribute(null=True)
     # storage reminders per threshold in days: "pending:<batch id>" while being sent, then "sent:<time>"
     reminders = MapAttribute(default=dict)
     storage_extended_days = NumberAttribute(default=0)
@@ -205,6 +225,7 @@ class Item(Model):
     by_tracking = ItemsByTracking()
     in_storage = ItemsInStorage()
     by_deadline = ItemsByDeadline()
+    by_feedback_due = ItemsByFeedbackDue()
 
 
 class CartItem(Model):

@@ -19,6 +19,7 @@ from chalicelib.lifecycle import ItemSource, ReplacementState
 from chalicelib.lifecycle import Settlement as S
 from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
+from chalicelib.rules import notices as notice_rules
 from chalicelib.rules import storage as storage_rules
 
 # staff user ids in items' records: kept in staff answers, never sent to customers (web.route strips them)
@@ -27,6 +28,7 @@ STAFF_ONLY_FIELDS = frozenset({"purchased_by", "recorded_by", "inspected_by", "m
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
+OutsideScope = Literal["colour", "size_error", "performance"]
 
 
 Settlement = Literal[
@@ -126,14 +128,21 @@ class Inspection(Out):
     checks: InspectionChecks
     result: Literal["pass", "issue", ItemStatus.NOT_TRANSPORTABLE.value]
     label_size: str | None = Field(description="The size on the label or tag (apparel).")
+    remark: str | None = absent(
+        "The customer's latest remark when inspected: what apparel is checked against."
+    )
     notes: str | None
     hazards: list[Hazard] = Field(description="Why the goods cannot travel, when they cannot.")
     in_scope_issues: list[CheckName]
     out_of_scope_discrepancies: list[CheckName] = Field(
-        description="Apparel colour and size discrepancies: recorded, never a reason to fail the inspection."
+        description="Colour and size checks marked issue: recorded, never a reason to fail the inspection."
+    )
+    outside_scope: list[OutsideScope] = absent(
+        "Discrepancies outside the inspection's scope (colour, size error, performance), in the seed's "
+        "words: recorded for the customer, never a reason to fail."
     )
     customer_confirmation_requested: bool = Field(
-        description="Electronics: the customer is asked to confirm from the photos."
+        description="Electronics that passed: the customer is asked to confirm from the arrival photos."
     )
     scope: str
     inspected_at: Timestamp
@@ -176,6 +185,62 @@ class ItemStorage(Out):
             days_left=storage_rules.days_left(clock.parse_iso(item.storage_expires_at), clock.now()),
             clock_running=item.status in storage_rules.CLOCK_RUNNING,
         )
+
+
+class ItemFeedback(Out):
+    """The customer's answer the item waits for after its inspection, and by when."""
+
+    waiting_for: Literal[lifecycle.ItemStatus.INSPECTION_ISSUE.value, "electronics_confirmation"] = Field(
+        description="inspection_issue: accept (POST /items/{item_id}/accept) or open an after-sales case; "
+        "electronics_confirmation: confirm from the arrival photos (POST /items/{item_id}/confirm) or open "
+        "a case."
+    )
+    due_at: Timestamp = Field(description="With no answer by then the item is taken as accepted.")
+    reminded_at: Timestamp | None
+
+    @classmethod
+    def of(cls, item: commerce.Item) -> Self | None:
+        if item.status not in lifecycle.AWAITING_FEEDBACK or not item.feedback_due_at:
+            return None
+        waiting = {
+            lifecycle.ItemStatus.INSPECTION_ISSUE: lifecycle.ItemStatus.INSPECTION_ISSUE.value,
+            lifecycle.ItemStatus.AWAITING_CONFIRMATION: "electronics_confirmation",
+        }[item.status]
+        return cls.build(
+            waiting_for=waiting, due_at=item.feedback_due_at, reminded_at=item.feedback_reminded_at
+        )
+
+
+class RemarkVersion(Out):
+    """One version of the item's remark."""
+
+    remark: str | None
+    changed_at: Timestamp
+
+
+class ItemExchange(Out):
+    """The after-sales exchange that sent earlier goods back: the replacement's price difference is
+    counted from their actual unit price."""
+
+    case_id: str
+    exchanged_at: Timestamp
+    baseline_unit_price_fen: Fen
+
+    @classmethod
+    def of(cls, item: commerce.Item) -> Self | None:
+        record = plain(item.exchange)
+        if not record:
+            return None
+        return cls.build(**{k: record[k] for k in ("case_id", "exchanged_at", "baseline_unit_price_fen")})
+
+
+class ItemNotice(Out):
+    """A policy notice that applies to this item (GET /policies lists them all)."""
+
+    key: str = Field(
+        description="third_party, inspection_scope, assumed_agreed, shelf_life, transport_conditions"
+    )
+    text: str
 
 
 _EXAMPLE_ITEM = {
@@ -260,6 +325,16 @@ _EXAMPLE_ITEM = {
     "package_id": None,
     "after_sales_case_id": None,
     "storage_extended_days": 0,
+    "feedback": None,
+    "remark_history": [
+        {"remark": "white", "changed_at": "2026-11-28T10:00:00Z"},
+        {"remark": "white, size L", "changed_at": "2026-11-28T12:30:00Z"},
+    ],
+    "exchange": None,
+    "notices": [
+        {"key": "third_party", "text": "We buy from third-party shops on your behalf..."},
+        {"key": "inspection_scope", "text": "Inspection is of appearance only..."},
+    ],
 }
 
 
@@ -304,6 +379,14 @@ class Item(Out):
     package_id: str | None
     after_sales_case_id: str | None = Field(description="The open after-sales case, if any.")
     storage_extended_days: int
+    feedback: ItemFeedback | None = Field(
+        description="Set while the item waits on the customer after its inspection (null otherwise)."
+    )
+    remark_history: list[RemarkVersion] = Field(
+        description="Every version of the remark, oldest first (empty until first changed; the last 20)."
+    )
+    exchange: ItemExchange | None = Field(description="Set when an after-sales exchange re-bought the item.")
+    notices: list[ItemNotice] = Field(description="The policy notices that apply to this item now.")
 
     @classmethod
     def of(cls, item: commerce.Item, **extra: Any) -> Self:
@@ -340,6 +423,10 @@ class Item(Out):
             package_id=item.package_id,
             after_sales_case_id=item.open_case_id,
             storage_extended_days=int(item.storage_extended_days or 0),
+            feedback=ItemFeedback.of(item),
+            remark_history=[plain(v) for v in item.remark_history or []],
+            exchange=ItemExchange.of(item),
+            notices=[{"key": n.key, "text": n.text} for n in notice_rules.notices_for(item)],
             **extra,
         )
 

@@ -224,7 +224,9 @@ class AfterSalesCase(Out):
     type: Literal["return", "exchange", "refund"]
     reason: str
     status: CaseStatus
-    resolution: Literal["refund", "return", "reject"] | None = Field(description="Set once resolved.")
+    resolution: Literal["refund", "return", "exchange", "reject"] | None = Field(
+        description="Set once resolved."
+    )
     refund_fen: Fen = Field(description="Credited to the wallet by the resolution (0 until then).")
     note: str | None = Field(description="Staff's note to the customer.")
     created_at: Timestamp

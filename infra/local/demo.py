@@ -1,13 +1,15 @@
 """`make demo`: the whole customer journey over HTTP against the running `make run`, step by step.
 
 Search, cart, quote, order, a top-up through the provider's signed webhook, pay, staff review, a purchase
-at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment,
-the warehouse's inbound scan, an inspection with a QC photo of each item uploaded through the presigned
-POST and ingested from the photo queue, the parcel's photos-ready email (read from moto's SES), storage
-days left, a package quote on two lines, the package, its payment, packing, shipping, confirmation of
-receipt and rating, and finally the storage sweep run as `make job` runs it, at a later date. Every run
-makes new objects (fresh ids, tracking numbers and Idempotency-Keys), so it can be rerun against the same
-stack. Exits non-zero at the first unexpected answer, printing it.
+at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment, the
+warehouse's inbound scan, an inspection with a QC photo of each item uploaded through the presigned POST
+and ingested from the photo queue, the parcel's photos-ready email (read from moto's SES), an inspection
+issue the customer accepts (the customer's decision), storage days left, a package quote on two lines, the
+package, its payment, packing, shipping, confirmation of receipt and rating, the storage sweep run as
+`make job` runs it, at a later date, and then one exception journey: another order whose item the shop
+cannot supply, marked unavailable by the reviewer and refunded (goods and domestic shipping) with the
+customer's email. Every run makes new objects (fresh ids, tracking numbers and Idempotency-Keys), so it
+can be rerun against the same stack. Exits non-zero at the first unexpected answer, printing it.
 """
 
 from __future__ import annotations
@@ -150,18 +152,19 @@ def wait_for_photos(api: Api, item_id: str, since: float) -> None:
     raise DemoError(f"the QC photo of {item_id} was not ingested within 20 s")
 
 
-def wait_for_email(template: str, tracking_no: str, stack: dict) -> dict:
-    """The email moto's SES accepted for the parcel (the outbox sends it within a second or two)."""
+def wait_for_email(template: str, value: str, stack: dict, key: str = "tracking_no") -> dict:
+    """The email moto's SES accepted whose data has `key` = `value` (the parcel's tracking number, an
+    item id): the outbox sends it within a second or two."""
     started = time.monotonic()
     while time.monotonic() - started < 20:
         dump = requests.get(stack["aws_endpoint_url"] + "/moto-api/data.json", timeout=30).json()
         for message in dump.get("ses", {}).get("TemplateMessage", []):
             data = json.loads(message.get("template_data") or "{}")
             named = str(message.get("template", "")).endswith(f"-{template}")
-            if named and data.get("tracking_no") == tracking_no:
+            if named and data.get(key) == value:
                 return {"template": template, "to": message.get("destinations"), "data": data}
         time.sleep(0.5)
-    raise DemoError(f"no {template} email for parcel {tracking_no} within 20 s")
+    raise DemoError(f"no {template} email for {key} {value} within 20 s")
 
 
 def render_email(message: dict) -> str:
@@ -347,38 +350,45 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     upload, picture = uploads[0]
     for one in item_ids:
         wait_for_photos(api, one, uploaded)
-    for one in item_ids:
-        inspected = api.call(
-            "POST",
-            f"/staff/items/{one}/inspection",
-            user=WAREHOUSE,
-            body={
-                "category": "apparel",
-                "checks": {
-                    "color": "ok",
-                    "damage": "ok",
-                    "stains": "ok",
-                    "size": "ok",
-                    "model": "n/a",
-                    "version": "n/a",
-                },
-                "label_size": "L",
-                "weight_g": 650,
-                "dims_cm": {"l": 35, "w": 25, "h": 8},
-                "result": "pass",
-            },
-        )
+    checks = {"color": "ok", "damage": "ok", "stains": "ok", "size": "ok", "model": "n/a", "version": "n/a"}
+    inspection = {"category": "apparel", "checks": checks, "label_size": "L", "weight_g": 650}
+    inspection["dims_cm"] = {"l": 35, "w": 25, "h": 8}
+    inspected = api.call(
+        "POST", f"/staff/items/{item_id}/inspection", user=WAREHOUSE, body={**inspection, "result": "pass"}
+    )
+    # the other item: a stain the customer decides about (accept, or an after-sales return or exchange)
+    other = item_ids[1]
+    flagged = api.call(
+        "POST",
+        f"/staff/items/{other}/inspection",
+        user=WAREHOUSE,
+        body={
+            **inspection,
+            "checks": {**checks, "stains": "issue"},
+            "result": "issue",
+            "notes": "A small stain on the left cuff.",
+        },
+    )
     step(
         "inspection with a QC photo",
         f"{len(uploads)} photos ({upload['photo_id']}: {len(picture):,} bytes) uploaded by presigned POST, "
         f"ingested in {time.monotonic() - uploaded:.1f} s",
-        f"both passed: 650 g, 35×25×8 cm each; items {inspected['status']}",
+        f"{item_id} passed: 650 g, 35×25×8 cm; {inspected['status']}",
+        f"{other}: {flagged['status']} ({flagged['inspection']['notes']}), the customer answers by "
+        f"{flagged['feedback']['due_at']} or it is taken as accepted",
     )
 
     notice = wait_for_email("photos_ready", tracking, api.stack)
     step(
         "photos-ready email (one for the parcel, sent after the last inspection)",
         *render_email(notice).splitlines(),
+    )
+
+    accepted = api.call("POST", f"/items/{other}/accept", user=ALICE)
+    step(
+        "customer decision",
+        f"{other} accepted as it is: {accepted['status']}, "
+        f"{accepted['storage']['days_left']} storage days from now (not from its arrival)",
     )
 
     stored = {
@@ -470,11 +480,52 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         f"{result.get('items_abandoned', 0)}, parcels abandoned {result.get('parcels_abandoned', 0)} "
         "(0 for items an earlier run already reminded or abandoned)",
     )
+
+    # --- an exception journey: the shop cannot supply an approved item (issue 22) ---------------
+    sku = skus[0]
+    spare = api.call(
+        "POST",
+        "/orders",
+        user=ALICE,
+        body={
+            "items": [{"product_id": product["product_id"], "sku_id": sku["sku_id"], "quantity": quantity}],
+            "payment_channel": "balance",
+        },
+        expect=201,
+    )
+    spare_id, spare_item = spare["order_id"], spare["items"][0]["item_id"]
+    api.call("POST", f"/orders/{spare_id}/pay", user=ALICE, headers={"Idempotency-Key": uuid.uuid4().hex})
+    api.call("POST", f"/staff/orders/{spare_id}/approve", user=REVIEWER)
+    balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+    step(
+        "exception: another order, paid and approved",
+        f"{spare_id}: {quantity} × {props(sku)}, total {cny(spare['charges']['total_fen'])}",
+        f"wallet {cny(balance)}",
+    )
+    gone = api.call(
+        "POST",
+        f"/staff/items/{spare_item}/unavailable",
+        user=REVIEWER,
+        body={"reason": "out_of_stock", "note": "The shop sold its last one this morning."},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    marked = gone["unavailable"]
+    after = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+    spare_now = api.call("GET", f"/orders/{spare_id}", user=ALICE)
+    step(
+        "exception: the shop is out of stock, the reviewer marks the item unavailable",
+        f"{spare_item} {gone['status']}: goods {cny(marked['refunded_fen'])} + domestic shipping "
+        f"{cny(marked['shipping_refunded_fen'])} refunded; order {spare_now['status']}",
+        f"wallet {cny(balance)} -> {cny(after)}",
+    )
+    mail = render_email(wait_for_email("item_unavailable", spare_item, api.stack, key="item_id"))
+    step("exception: the customer's email", *mail.splitlines())
     return {
         "order_id": order_id,
         "item_ids": item_ids,
         "package_id": package_id,
         "photo_id": upload["photo_id"],
+        "unavailable_item_id": spare_item,
     }
 
 

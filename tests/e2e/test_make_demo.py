@@ -22,6 +22,7 @@ STEPS = (
     "inbound scan",
     "inspection with a QC photo",
     "photos-ready email",
+    "customer decision",
     "storage",
     "package quote",
     "package",
@@ -31,6 +32,9 @@ STEPS = (
     "confirm receipt",
     "rate",
     "storage sweep at",
+    "exception: another order, paid and approved",
+    "exception: the shop is out of stock, the reviewer marks the item unavailable",
+    "exception: the customer's email",
 )
 
 
@@ -54,9 +58,17 @@ def test_make_demo_walks_the_whole_journey_and_reruns(local_stack):
     # issue 23: one email for the parcel, listing both items with their result and photo links
     notice = re.search(r"photos-ready email[^\n]*\n((?:\s{6}.*\n)+)", first)
     assert notice and "Subject: Parcel YT" in notice.group(1), first
-    assert notice.group(1).count("passed inspection") == 2 and "X-Amz-" in notice.group(1)
+    assert notice.group(1).count("passed inspection") == 1 and "X-Amz-" in notice.group(1)
+    assert "inspection found an issue: A small stain on the left cuff." in notice.group(1)
+    # the customer's decision: the issue accepted, its 90 days from the decision
+    assert "inspection_issue (A small stain on the left cuff.)" in first
+    assert re.search(r"accepted as it is: in_warehouse, 90 storage days from now", first)
     quote_lines = re.search(r"package quote[^\n]*\n((?:\s{6}.+\n){2})", first)
     assert quote_lines and quote_lines.group(1).count("chargeable") == 2
+    # issue 22: the exception journey after the normal one: the unavailable item refunded in full
+    gone = re.search(r"marks the item unavailable\n\s+(\S+) cancelled: goods (¥[\d,.]+) \+ domestic", first)
+    assert gone and "refunded; order cancelled" in first, first
+    assert "Subject: Item " + gone.group(1) + " could not be bought" in first
     assert first.rstrip().splitlines()[-1].startswith("Done in")
 
     second = make_demo()

@@ -331,3 +331,26 @@ def contract_types(tmp_path_factory) -> Path:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return out
+
+
+def attach_photo(item_id: str) -> str:
+    """An arrival photo on the item as the S3-triggered ingestion records it (chalicelib/events/photos.py
+    `_attach`), for inspections that need one: electronics pass only with a photo. Returns its id."""
+    from chalicelib import clock, db, ids
+    from chalicelib.models.commerce import Item
+
+    photo_id = ids.new_id("pho")
+    entry = {
+        "key": f"qc/{item_id}/{photo_id}.jpg",
+        "thumb_key": f"thumbs/{item_id}/{photo_id}.jpg",
+        "content_type": "image/jpeg",
+        "declared_type": "image/jpeg",
+        "size": 9608,
+        "width": 640,
+        "height": 480,
+        "etag": "0" * 32,
+        "uploaded_at": clock.now_iso(),
+    }
+    item = Item.get(item_id, consistent_read=True)
+    assert db.update_if(item, [Item.photos[photo_id].set(entry)], Item.item_id.exists())
+    return photo_id

@@ -327,6 +327,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/warehouse/items"): Expect(SIGNED_IN),
     ("GET", "/items/{item_id}"): Expect(OWNER, params=ITEM),
     ("POST", "/items/{item_id}/accept"): Expect(OWNER, params=ITEM),
+    ("POST", "/items/{item_id}/confirm"): Expect(OWNER, params=ITEM),
+    ("PATCH", "/items/{item_id}"): Expect(OWNER, params=ITEM, body={"remark": "Size L please"}),
     ("POST", "/items/{item_id}/extend-storage"): Expect(OWNER, params=ITEM, body={"periods": 1}),
     ("GET", "/storage/extension-price"): Expect(SIGNED_IN),
     ("POST", "/after-sales"): Expect(

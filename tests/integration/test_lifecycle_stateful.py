@@ -4,12 +4,14 @@ Customers (fresh ones per example) top up, order on the balance and on external 
 provider's signed webhook), pay, cancel; staff approve, reject, purchase at a higher or lower price, record
 the merchant's shipment; parcels are scanned in (known numbers, unknown numbers, forwarding declarations,
 including a declaration of another customer's number) and exceptional ones assigned; items are inspected
-(pass / issue / not_transportable), issues accepted, after-sales cases opened and resolved every way,
-storage extended; packages are quoted, created, paid, cancelled, packed heavier or lighter, topped up,
-shipped and confirmed; time jumps forward and the scheduled jobs run as app handlers. A money call may
-meet a fault in its transaction (tests/faults.py): an ambiguous commit, the function killed right after
-the commit, or a commit that never applied; the client retries with the same Idempotency-Key, and the
-retry must answer what was committed while the books below prove the money moved once.
+(pass / issue / not_transportable; electronics with an arrival photo), issues accepted and electronics
+confirmed (or taken as accepted by the sweep at their feedback deadline), after-sales cases opened and
+resolved every way (exchanges too), storage extended; packages are quoted, created, paid, cancelled, packed
+heavier or lighter, topped up, shipped and confirmed; time jumps forward and the scheduled jobs run as app
+handlers. A money call may meet a fault in its transaction (tests/faults.py): an ambiguous commit, the
+function killed right after the commit, or a commit that never applied; the client retries with the same
+Idempotency-Key, and the retry must answer what was committed while the books below prove the money moved
+once.
 
 After every step the named checks in INVARIANTS read the tables by key (GetItem, and the Query of a
 wallet partition, straight from moto's in-process store; no Scan: a Scan through PynamoDB fails the test)
@@ -52,13 +54,14 @@ from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib import clock, idempotency, ids, payments
+from chalicelib.items import plain
 from chalicelib.models.commerce import Item, LedgerEntry, Order, WalletAccount
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
 from chalicelib.models.warehouse import Parcel
 from infra.local.job import scheduled_event
 from tests import contract, faults
-from tests.integration.conftest import REVIEWER, WAREHOUSE
+from tests.integration.conftest import REVIEWER, WAREHOUSE, attach_photo
 
 pytestmark = pytest.mark.usefixtures("shop", "no_scans", "one_dynamodb_connection", "one_deadline_shard")
 
@@ -70,8 +73,9 @@ CUSTOMERS = 3
 
 # --- the lifecycle's vocabulary as the API documents it ---------------------------------------------------
 
-STORED = ("in_warehouse", "inspection_issue", "not_transportable", "in_package")  # clock running or packed
-CLOCK_RUNNING = ("in_warehouse", "inspection_issue", "not_transportable")
+STORED = ("in_warehouse", "not_transportable", "in_package")  # clock running or packed
+CLOCK_RUNNING = ("in_warehouse", "not_transportable")
+AWAITING_FEEDBACK = ("inspection_issue", "awaiting_confirmation")  # a feedback deadline runs instead
 FINAL_ITEM = ("cancelled", "rejected", "returned", "abandoned", "destroyed", "shipped", "delivered")
 OPEN_PACKAGE = ("pending_payment", "paid", "packed")
 PAID_PACKAGE = ("paid", "packed", "shipped", "delivered")
@@ -211,6 +215,7 @@ class World:
     packages: dict[str, Package]  # every package of every customer (Query by user)
     parcels: dict[str, Parcel]
     abandon_done_through: date | None  # the storage sweep's checkpoint: it reads only later days
+    feedback_done_through: date | None  # its feedback walk's checkpoint (chalicelib/feedback.py)
 
 
 # --- the invariants -------------------------------------------------------------------------------------
@@ -393,6 +398,20 @@ def check_every_stored_item_is_paid_for_or_swept_or_final(world: World) -> None:
         )
 
 
+def check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads(world: World) -> None:
+    """An item waiting on the customer (an inspection issue, an electronics confirmation) has a feedback
+    deadline on a day of the feedback index the sweep will still read, so it is reminded and, with no
+    answer, taken as accepted; an open after-sales case is the customer's answer (staff hold it)."""
+    for item_id, item in world.items.items():
+        if item.status not in AWAITING_FEEDBACK or item.open_case_id:
+            continue
+        assert _sweep_reads(item.feedback_key, item.feedback_due_at, world.feedback_done_through), (
+            f"{item_id} ({item.status}): feedback due {item.feedback_due_at} key {item.feedback_key} is not "
+            f"read by the sweep (done through {world.feedback_done_through})"
+        )
+        assert not item.deadline_key, f"{item_id}: its storage clock runs before it is In Warehouse"
+
+
 def check_no_item_in_two_open_packages(world: World) -> None:
     """Each item is in at most one open package, and an open package holds only its own packed items."""
     holders: dict[str, list[str]] = defaultdict(list)
@@ -436,6 +455,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_every_stored_item_is_paid_for_or_swept_or_final,
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,
+    check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
 VIOLATIONS: dict[str, str] = {}
@@ -622,8 +642,12 @@ class Lifecycle(RuleBasedStateMachine):
     def _accept_issue_candidates(self) -> list:
         return self._items("inspection_issue")
 
+    def _confirm_candidates(self) -> list:
+        return self._items("awaiting_confirmation")
+
     def _open_case_candidates(self) -> list:
-        return [i for i in self._items("received", *STORED, "delivered") if not i.open_case_id]
+        candidates = self._items("received", *AWAITING_FEEDBACK, *STORED, "delivered")
+        return [i for i in candidates if not i.open_case_id]
 
     def _resolve_case_candidates(self) -> list:
         return [i for i in self.world.items.values() if i.open_case_id]
@@ -835,6 +859,8 @@ class Lifecycle(RuleBasedStateMachine):
         """At `delta` from the listed unit price; `short`: the shop sells one unit less (when it can);
         `freight`: the shop's actual freight is what is left paid for its shipping plus this."""
         unit = int(item.unit_price_fen)
+        if item.exchange is not None:  # a replacement: counted from the exchanged goods' actual price
+            unit = int(plain(item.exchange)["baseline_unit_price_fen"])
         actual = max(0, unit + delta)
         ordered = int(item.quantity)
         bought = ordered - 1 if short and ordered > 1 else ordered
@@ -1125,14 +1151,17 @@ class Lifecycle(RuleBasedStateMachine):
         index=pick,
         result=st.sampled_from(["pass", "pass", "issue", "not_transportable"]),
         heavy=st.booleans(),
+        electronics=st.booleans(),
     )
-    def inspect(self, index, result, heavy):
+    def inspect(self, index, result, heavy, electronics):
         item = _one(self._inspect_candidates(), index)
-        self._inspect(item, result, heavy)
+        self._inspect(item, result, heavy, electronics)
 
-    def _inspect(self, item: Item, outcome: str = "pass", heavy: bool = False) -> None:
+    def _inspect(self, item: Item, outcome: str = "pass", heavy: bool = False, electronics=False) -> None:
+        if electronics and outcome == "pass":  # electronics pass only with an arrival photo
+            attach_photo(item.item_id)
         body = {
-            "category": "general",
+            "category": "electronics" if electronics else "general",
             "checks": ISSUE_CHECKS if outcome == "issue" else PASS_CHECKS,
             "weight_g": 2600 if heavy else 400,
             "dims_cm": {"l": 30, "w": 20, "h": 10 if heavy else 5},
@@ -1148,6 +1177,13 @@ class Lifecycle(RuleBasedStateMachine):
     def accept_issue(self, index):
         item = _one(self._accept_issue_candidates(), index)
         result = self.call("POST", f"/items/{item.item_id}/accept", user=self._name(item.user_id))
+        assert result.status in (200, 409), result.body
+
+    @precondition(lambda self: bool(self._confirm_candidates()))
+    @rule(index=pick)
+    def confirm_electronics(self, index):
+        item = _one(self._confirm_candidates(), index)
+        result = self.call("POST", f"/items/{item.item_id}/confirm", user=self._name(item.user_id))
         assert result.status in (200, 409), result.body
 
     @precondition(lambda self: bool(self._open_case_candidates()))
@@ -1171,13 +1207,13 @@ class Lifecycle(RuleBasedStateMachine):
     @precondition(lambda self: bool(self._resolve_case_candidates()))
     @rule(
         index=pick,
-        resolution=st.sampled_from(["refund", "refund", "return", "reject"]),
+        resolution=st.sampled_from(["refund", "refund", "return", "exchange", "reject"]),
         quarters=st.integers(0, 4),
     )
     def resolve_case(self, index, resolution, quarters):
         item = _one(self._resolve_case_candidates(), index)
         goods = self.m.items[item.item_id]["goods_fen"]
-        refund = 0 if resolution == "reject" else goods * quarters // 4
+        refund = 0 if resolution in ("reject", "exchange") else goods * quarters // 4
         if resolution == "refund":
             refund = max(refund, 1)
         result = self.call(
@@ -1587,7 +1623,8 @@ class Lifecycle(RuleBasedStateMachine):
             for user_id, rows in wallets.items()
         }
         jobs = _get(JobState, ["storage_sweep"])
-        done = jobs["storage_sweep"].state.as_dict().get("abandon_done_through") if jobs else None
+        state = jobs["storage_sweep"].state.as_dict() if jobs else {}
+        done, feedback_done = state.get("abandon_done_through"), state.get("feedback_done_through")
         return World(
             model=self.m,
             accounts=accounts,
@@ -1597,6 +1634,7 @@ class Lifecycle(RuleBasedStateMachine):
             packages=_get(Package, list(self.m.packages)),
             parcels=_get(Parcel, [t.parcel_id for t in self.m.trackings.values() if t.parcel_id]),
             abandon_done_through=date.fromisoformat(done) if done else None,
+            feedback_done_through=date.fromisoformat(feedback_done) if feedback_done else None,
         )
 
 

@@ -17,7 +17,16 @@ from chalicelib import clock
 from chalicelib.models.commerce import Item
 from chalicelib.rules import storage as storage_rules
 from infra.local.job import scheduled_event
-from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, WAREHOUSE, sent_emails, top_up
+from tests.integration.conftest import (
+    ADMIN,
+    ALICE,
+    BOB,
+    REVIEWER,
+    WAREHOUSE,
+    attach_photo,
+    sent_emails,
+    top_up,
+)
 from tests.integration.test_warehouse import BANK, TEE, inspection, received
 
 pytestmark = pytest.mark.usefixtures("shop")
@@ -43,8 +52,13 @@ def stored(api, user=ALICE, items=(TEE,), tracking="YT1000001", measured=None, *
     ids = received(api, items=items, tracking=tracking, user=user)
     for item_id in ids:
         body = dict(inspection(**inspect), **(measured or HEAVY))
+        if body["category"] == "electronics":  # they pass with an arrival photo the customer confirms
+            attach_photo(item_id)
         result = api.post(f"/staff/items/{item_id}/inspection", body, user=WAREHOUSE)
         assert result.status == 200, result.body
+        if result.body["status"] == "awaiting_confirmation":
+            confirmed = api.post(f"/items/{item_id}/confirm", user=user)
+            assert confirmed.status == 200, confirmed.body
     return ids
 
 

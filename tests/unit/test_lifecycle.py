@@ -65,11 +65,22 @@ def test_every_status_but_the_first_is_reached_and_every_unfinished_one_can_move
 
 
 def test_the_named_sets_come_from_the_table():
-    assert lifecycle.CLOCK_RUNNING == ("in_warehouse", "inspection_issue", "not_transportable")
+    # an item waiting on the customer's feedback has a feedback deadline, not a running storage clock
+    assert lifecycle.CLOCK_RUNNING == ("in_warehouse", "not_transportable")
+    assert lifecycle.AWAITING_FEEDBACK == ("inspection_issue", "awaiting_confirmation")
     assert (*lifecycle.CLOCK_RUNNING, "in_package") == lifecycle.IN_STORAGE
     assert lifecycle.PACKABLE == ("in_warehouse", "not_transportable")
     assert lifecycle.AWAITING_ARRIVAL == ("purchased", "shipped_domestic")
-    assert ("received", *lifecycle.CLOCK_RUNNING) == lifecycle.CASE_OPEN_FOR
+    returnable = {"received", *lifecycle.AWAITING_FEEDBACK, *lifecycle.CLOCK_RUNNING}
+    assert set(lifecycle.CASE_OPEN_FOR) == returnable
+    assert lifecycle.ITEM.sources("exchange") == lifecycle.CASE_OPEN_FOR
+    assert lifecycle.REMARK_EDITABLE == (
+        "pending_payment",
+        "pending_review",
+        "purchasing",
+        "purchased",
+        "shipped_domestic",
+    )
     assert set(lifecycle.ITEM_FINAL) == {"delivered", "cancelled", "rejected", "returned", "destroyed"}
     assert ORDER.final() == ("rejected", "cancelled")
     assert set(PACKAGE.final()) == {"delivered", "cancelled"}

@@ -47,3 +47,33 @@ def test_every_rule_has_a_plain_sentence_and_the_seeds_notices_are_there():
     assert all(r.text.endswith(".") and r.unit for r in policies.rules())
     notices = {n.key for n in policies.NOTICES}
     assert {"shelf_life", "inspection_scope", "assumed_agreed", "third_party"} <= notices
+
+
+def test_the_storefront_rules_a_customer_asks_about_are_all_listed():
+    keys = set(values())
+    assert {
+        "storage_days",
+        "reminder_days",
+        "exceptional_parcel_days",
+        "feedback_days",
+        "feedback_reminder_days",
+        "review_working_hours",
+        "merchant_ships_in_days",
+        "domestic_transit_days",
+        "price_difference_consent_percent",
+        "price_difference_consent_fen",
+        "storage_extension_fen",
+        "package_service_fee_fen",
+    } <= keys
+    assert any(k.startswith("bank_fee_") for k in keys) and any(k.startswith("service_") for k in keys)
+    found = values()
+    assert found["feedback_days"] == config.get_int("FEEDBACK_DAYS") == 7
+    assert found["feedback_reminder_days"] == config.get_int("FEEDBACK_REMINDER_DAYS") == 2
+
+
+def test_the_notices_quote_the_seed():
+    text = {n.key: n.text for n in policies.NOTICES}
+    assert "shelf life" in text["shelf_life"].lower()
+    assert "colour, size error and performance" in text["inspection_scope"]
+    assert "reached an agreement with the merchant" in text["assumed_agreed"]
+    assert "intellectual property" in text["third_party"]

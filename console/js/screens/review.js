@@ -4,7 +4,7 @@
 import { get, post, publicGet } from "../api.js";
 import { countdown } from "../worktime.js";
 import { settlementKind, settlementText, previewer } from "../settlement.js";
-import { act, errorBox, fen, field, form, fill, h, newKey, plain, props, say, shortId, table, when, yuanToFen } from "../ui.js";
+import { act, errorBox, fen, field, form, fill, h, intOf, newKey, plain, props, say, shortId, table, when, yuanToFen } from "../ui.js";
 
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
 
@@ -65,21 +65,41 @@ function sourceLink(product) {
 function purchaseForm(item, reload) {
   const no = field("Merchant order no", { name: "merchant_order_no", required: true, maxlength: 64, autocomplete: "off" });
   const price = field("Actual unit price (¥)", { name: "actual_unit_price", inputmode: "decimal", required: true, value: (item.unit_price_fen / 100).toFixed(2) }, { hint: `Customer paid ${fen(item.unit_price_fen)} × ${item.quantity}` });
+  const bought = field("Quantity bought", { name: "quantity_purchased", inputmode: "numeric", value: String(item.quantity) }, { hint: `Ordered ${item.quantity}; fewer refunds the rest` });
+  const freight = field("Actual shop shipping (¥)", { name: "actual_domestic_shipping", inputmode: "decimal", placeholder: "as paid" }, { hint: "Only when the shop charged other freight" });
   const preview = h("p", { class: "preview", role: "status", "aria-live": "polite" });
+  /** The purchase terms as typed, or an error message. */
+  const terms = () => {
+    const value = yuanToFen(price.control.value);
+    if (Number.isNaN(value)) return "Enter the price in yuan, e.g. 12.50.";
+    /** @type {{ actual_unit_price_fen: number, quantity_purchased?: number, actual_domestic_shipping_fen?: number }} */
+    const body = { actual_unit_price_fen: value };
+    const quantity = intOf(bought.control.value);
+    if (Number.isNaN(quantity) || quantity < 1 || quantity > item.quantity) return `Enter the quantity bought, 1 to ${item.quantity}.`;
+    if (quantity < item.quantity) body.quantity_purchased = quantity;
+    if (freight.control.value.trim()) {
+      const shipping = yuanToFen(freight.control.value);
+      if (Number.isNaN(shipping)) return "Enter the shop's shipping in yuan, e.g. 8.00, or leave it empty.";
+      body.actual_domestic_shipping_fen = shipping;
+    }
+    return body;
+  };
   // the server decides (its consent threshold and the customer's wallet); the console only says it
   const update = previewer(
     () => {
-      const value = yuanToFen(price.control.value);
-      if (Number.isNaN(value)) {
-        preview.textContent = "Enter the price in yuan, e.g. 12.50.";
+      const body = terms();
+      if (typeof body === "string") {
+        preview.textContent = body;
         preview.className = "preview";
         return null;
       }
-      return post(`/staff/items/${item.item_id}/purchase-preview`, { actual_unit_price_fen: value });
+      return post(`/staff/items/${item.item_id}/purchase-preview`, body);
     },
     /** @param {Schemas["PurchasePreview"]} answer */
     (answer) => {
-      preview.textContent = settlementText(answer.decision, "item");
+      const short = answer.short_refund_fen ? ` ${fen(answer.short_refund_fen)} for the units not sold is refunded.` : "";
+      const shipping = answer.shipping_difference_fen ? ` (shop shipping ${answer.shipping_difference_fen > 0 ? "+" : ""}${fen(answer.shipping_difference_fen)} included)` : "";
+      preview.textContent = `${settlementText(answer.decision, "item")}${shipping}${short}`;
       preview.className = `preview ${settlementKind(answer.decision)}`;
     },
     (error) => {
@@ -87,17 +107,59 @@ function purchaseForm(item, reload) {
       preview.className = "preview";
     },
   );
-  price.control.addEventListener("input", update);
+  for (const input of [price, bought, freight]) input.control.addEventListener("input", update);
   update();
   let key = newKey();
-  return form({ class: "inline-form", "aria-label": `Purchase ${item.title}` }, [h("div", { class: "row" }, no, price), preview], "Record purchase", async () => {
-    const value = yuanToFen(price.control.value);
+  return form({ class: "inline-form", "aria-label": `Purchase ${item.title}` }, [h("div", { class: "row" }, no, price, bought, freight), preview], "Record purchase", async () => {
+    const body = terms();
     if (!no.control.value.trim()) throw new Error("Enter the merchant's order number.");
-    if (Number.isNaN(value)) throw new Error("Enter the actual unit price in yuan, e.g. 12.50.");
+    if (typeof body === "string") throw new Error(body);
     /** @type {Schemas["Item"]} */
-    const result = await post(`/staff/items/${item.item_id}/purchase`, { merchant_order_no: no.control.value.trim(), actual_unit_price_fen: value }, { idempotencyKey: key });
+    const result = await post(`/staff/items/${item.item_id}/purchase`, { merchant_order_no: no.control.value.trim(), ...body }, { idempotencyKey: key });
     key = newKey();
     say(`Purchase recorded: item is ${result.status}.`);
+    await reload();
+  });
+}
+
+/** @type {Array<[string, string]>} */
+const REASONS = [
+  ["out_of_stock", "Out of stock"],
+  ["delisted", "Delisted by the shop"],
+  ["merchant_refused", "Merchant refused the order"],
+  ["other", "Other"],
+];
+
+/** Staff cancel an item the shop cannot supply; the server refunds it (and its shop's shipping with the shop's last item). */
+function unavailableForm(item, reload) {
+  const reason = field("Reason", { name: "reason", required: true }, { tag: "select", options: REASONS });
+  const note = field("Note to the customer", { name: "note", maxlength: 500, rows: 2 }, { tag: "textarea", hint: `Everything paid for it comes back to the wallet (${fen(item.paid_fen - item.refunded_fen)} of goods), with the shop's shipping when nothing else comes from that shop.` });
+  let key = newKey();
+  const el = form({ class: "inline-form unavailable", "aria-label": `Mark ${item.title} unavailable` }, [h("div", { class: "row" }, reason, note)], "Mark unavailable and refund", async () => {
+    const text = note.control.value.trim();
+    /** @type {Schemas["Item"]} */
+    const result = await post(`/staff/items/${item.item_id}/unavailable`, { reason: reason.control.value, ...(text ? { note: text } : {}) }, { idempotencyKey: key });
+    key = newKey();
+    const back = result.unavailable ? result.unavailable.refunded_fen + result.unavailable.shipping_refunded_fen : 0;
+    say(`Item marked unavailable: ${fen(back)} refunded to the customer.`);
+    await reload();
+  });
+  el.submitButton.className = "danger";
+  return el;
+}
+
+/** Staff offer another SKU of the product, in stock for the whole quantity; the customer accepts or declines. */
+function replacementForm(item, product, reload) {
+  const skus = (product?.skus || []).filter((s) => s.sku_id !== item.sku_id && s.stock >= item.quantity);
+  if (!skus.length) return h("p", { class: "hint" }, "No other SKU of this product is in stock for a replacement.");
+  /** @type {Array<[string, string]>} */
+  const options = skus.map((s) => [s.sku_id, `${props(s.props)} · ${fen(s.price_fen)} · ${s.stock} in stock`]);
+  const sku = field("Replacement SKU", { name: "sku_id", required: true }, { tag: "select", options });
+  const note = field("Note to the customer", { name: "note", maxlength: 500, rows: 2 }, { tag: "textarea", hint: "Accepting charges or refunds the price difference; declining refunds the item." });
+  return form({ class: "inline-form replacement", "aria-label": `Offer a replacement for ${item.title}` }, [h("div", { class: "row" }, sku, note)], "Offer replacement", async () => {
+    const text = note.control.value.trim();
+    await post(`/staff/items/${item.item_id}/replacement`, { sku_id: sku.control.value, ...(text ? { note: text } : {}) });
+    say("Replacement offered: the customer is emailed.");
     await reload();
   });
 }
@@ -113,11 +175,20 @@ function shipmentForm(item, reload) {
   });
 }
 
-function itemActions(item, reload) {
-  if (item.status === "purchasing") return purchaseForm(item, reload);
-  if (item.status === "purchased") return shipmentForm(item, reload);
-  if (item.status === "awaiting_payment" || item.price_difference_due_fen)
-    return h("p", {}, `Waiting for the customer to pay ${fen(item.price_difference_due_fen)}.`);
+/**
+ * @param {Schemas["Item"]} item
+ * @param {Schemas["ProductDetail"] | null} product
+ */
+function itemActions(item, reload, product) {
+  const offered = item.replacement?.state === "offered";
+  if (item.status === "purchasing" && offered)
+    return [h("p", {}, `Waiting for the customer to accept or decline ${props(item.replacement?.props || {})} at ${fen(item.replacement?.unit_price_fen)}.`), unavailableForm(item, reload)];
+  if (item.status === "purchasing" && item.price_difference_due_fen)
+    return [h("p", {}, `Waiting for the customer to pay ${fen(item.price_difference_due_fen)}.`), unavailableForm(item, reload)];
+  if (item.status === "purchasing")
+    return [purchaseForm(item, reload), h("details", { class: "exception" }, h("summary", {}, "The shop cannot supply it"), replacementForm(item, product, reload), unavailableForm(item, reload))];
+  if (item.status === "purchased") return [shipmentForm(item, reload), h("details", { class: "exception" }, h("summary", {}, "The shop cannot supply it"), unavailableForm(item, reload))];
+  if (item.unavailable) return h("p", { class: "bad" }, `Unavailable (${item.unavailable.reason.replace(/_/g, " ")}): ${fen(item.unavailable.refunded_fen + item.unavailable.shipping_refunded_fen)} refunded.`);
   return null;
 }
 
@@ -192,7 +263,7 @@ export async function order(view, orderId) {
     reject.submitButton.className = "danger";
     parts.push(h("section", { class: "card decision", "aria-label": "Decision" }, h("h2", {}, "Decision"), h("div", { class: "actions" }, approve), approveBox, reject));
   }
-  const work = o.items.map((i) => [i, itemActions(i, reload)]).filter(([, el]) => el);
+  const work = o.items.map((i) => [i, itemActions(i, reload, i.product_id === null ? null : products[i.product_id])]).filter(([, el]) => el);
   if (work.length) {
     parts.push(
       h("section", { class: "card" }, h("h2", {}, "Purchasing and shipment"), work.map(([i, el]) => h("div", { class: "work", dataset: { itemId: i.item_id } }, h("h3", {}, `${i.title} × ${i.quantity}`, h("small", {}, ` ${props(i.props)}`)), el))),
@@ -206,6 +277,7 @@ export async function purchasing(view) {
   const queues = [
     ["purchasing", "To buy"],
     ["awaiting_payment", "Waiting for the customer to pay a difference"],
+    ["awaiting_replacement", "Waiting for the customer to answer a replacement offer"],
     ["purchased", "Bought: record the merchant's shipment"],
     ["shipped_domestic", "On the way to the warehouse"],
   ];

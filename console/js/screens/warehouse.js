@@ -256,7 +256,8 @@ export async function inspectionQueue(view) {
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
 
-function photoPanel(item) {
+/** @param {(count: number) => void} [onCount] told how many photos the item has, each time they load */
+function photoPanel(item, onCount = () => {}) {
   const thumbs = h("ul", { class: "thumbs", "aria-label": "QC photos" });
   const status = h("ul", { class: "uploads", "aria-live": "polite" });
   const box = errorBox();
@@ -266,6 +267,7 @@ function photoPanel(item) {
   async function showThumbs() {
     /** @type {Schemas["ItemPhotoPage"]} */
     const page = await get(`/items/${item.item_id}/photos?limit=100`);
+    onCount(page.items.length);
     fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `QC photo ${n + 1} of ${item.title}`, loading: "lazy", width: 120, height: 120 })))));
   }
 
@@ -328,7 +330,11 @@ const CHECKS = [
 ];
 const HAZARDS = ["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"];
 
-function inspectionForm(item, done) {
+// colour and size discrepancies are the Colour and Size checks marked issue; performance has no check
+const OUTSIDE_SCOPE = [["performance", "Performance discrepancy"]];
+
+/** @param {() => number} photoCount the item's processed photos: electronics pass only with one */
+function inspectionForm(item, done, photoCount) {
   const category = radios("Category", "category", [["general", "General"], ["apparel", "Apparel"], ["electronics", "Electronics"]], "general");
   const checks = CHECKS.map(([name, text]) => field(text, { name: `check-${name}` }, { tag: "select", options: [["ok", "OK"], ["issue", "Issue"], ["n/a", "N/A"]] }));
   const labelSize = field("Size on the label or tag", { name: "label_size", maxlength: 32, autocomplete: "off" }, { hint: "Apparel is checked against the customer's remark and its label size." });
@@ -342,7 +348,12 @@ function inspectionForm(item, done) {
   const result = radios("Result", "result", [["pass", "Pass: store it"], ["issue", "Issue: ask the customer"], ["not_transportable", "Not transportable"]], "pass");
   const notes = field("Notes (optional)", { name: "notes", maxlength: 1000, rows: 2 }, { tag: "textarea" });
   const apparelOnly = h("div", { class: "apparel-only" }, labelSize);
-  const electronicsOnly = h("div", { class: "electronics-only" }, powered);
+  const photoRule = h("p", { class: "hint", id: "arrival-photo-rule" }, "Electronics pass only with at least one arrival photo: the customer confirms from it before it is stored.");
+  const electronicsOnly = h("div", { class: "electronics-only" }, powered, photoRule);
+  const outside = h("fieldset", { class: "hazards outside-scope" }, h("legend", {}, "Outside the inspection's scope: recorded, never a reason to fail (so are colour and size issues)"), OUTSIDE_SCOPE.map(([value, text]) => {
+    const id = uid("os");
+    return h("span", { class: "choice" }, h("input", { type: "checkbox", id, value, name: "discrepancy" }), h("label", { for: id }, text));
+  }));
   const sync = () => {
     const c = category.value();
     apparelOnly.hidden = c !== "apparel";
@@ -350,7 +361,7 @@ function inspectionForm(item, done) {
   };
   category.addEventListener("change", sync);
   sync();
-  return form({ class: "inspection", "aria-label": "Inspection" }, [category, h("fieldset", { class: "checks" }, h("legend", {}, "Appearance checks"), h("div", { class: "grid3" }, checks)), apparelOnly, electronicsOnly, h("div", { class: "grid4" }, weight, dims), hazards, result, notes], "Save inspection", async () => {
+  return form({ class: "inspection", "aria-label": "Inspection" }, [category, h("fieldset", { class: "checks" }, h("legend", {}, "Appearance checks"), h("div", { class: "grid3" }, checks)), outside, apparelOnly, electronicsOnly, h("div", { class: "grid4" }, weight, dims), hazards, result, notes], "Save inspection", async () => {
     const c = category.value();
     const w = intOf(weight.control.value);
     const d = dims.map((x) => intOf(x.control.value));
@@ -358,7 +369,9 @@ function inspectionForm(item, done) {
     if (d.some((x) => Number.isNaN(x) || x < 1)) throw new Error("Length, width and height are whole centimetres.");
     if (c === "apparel" && !labelSize.control.value.trim()) throw new Error("Apparel: enter the size on the label or tag.");
     if (c === "electronics" && !powered.querySelector("input").checked) throw new Error("Electronics: confirm it was not powered on.");
+    if (c === "electronics" && result.value() === "pass" && photoCount() < 1) throw new Error("Electronics: upload at least one arrival photo first; the customer confirms from it.");
     const chosen = [...hazards.querySelectorAll("input:checked")].map((x) => x.value);
+    const noted = [...outside.querySelectorAll("input:checked")].map((x) => x.value);
     const body = {
       category: c,
       checks: Object.fromEntries(CHECKS.map(([name], n) => [name, checks[n].control.value])),
@@ -368,6 +381,7 @@ function inspectionForm(item, done) {
     };
     if (c === "apparel") body.label_size = labelSize.control.value.trim();
     if (chosen.length) body.hazards = chosen;
+    if (noted.length) body.discrepancies = noted;
     if (notes.control.value.trim()) body.notes = notes.control.value.trim();
     /** @type {Schemas["Item"]} */
     const saved = await post(`/staff/items/${item.item_id}/inspection`, body);
@@ -413,21 +427,29 @@ export async function inspect(view, itemId) {
     h("dd", {}, h("strong", {}, item.title), ` × ${item.quantity}`),
     h("dt", {}, "SKU"),
     h("dd", {}, `${item.sku_id} · ${props(item.props)}`),
-    h("dt", {}, "Customer remark"),
-    h("dd", {}, item.remark || "–"),
+    h("dt", {}, "Customer remark (latest)"),
+    h("dd", { class: "remark" }, item.remark || "–", remarkHistory(item)),
     h("dt", {}, "Item id"),
     h("dd", {}, h("code", {}, item.item_id), ` · customer ref ${customerRef(item.user_id)}`),
     h("dt", {}, "Status"),
     h("dd", {}, h("span", { class: `status s-${item.status}` }, item.status)),
   );
   const done = (saved) => {
-    const stored = saved.storage?.expires_at ? ` Stored until ${when(saved.storage.expires_at)}.` : "";
+    const stored = saved.storage?.expires_at ? ` Stored until ${when(saved.storage.expires_at)}.` : saved.feedback ? ` Waiting for the customer until ${when(saved.feedback.due_at)}.` : "";
     fill(outcome, h("p", { class: "banner ok", role: "status" }, `Inspection saved: the item is ${saved.status}.${stored}`), h("p", {}, h("a", { href: "#/inspection" }, "Next item"), " · ", h("a", { href: `#/label/item/${item.item_id}` }, "Print label")));
     f.remove();
     say(`Inspection saved: ${saved.status}`);
   };
-  const f = item.status === "received" ? inspectionForm(item, done) : h("p", {}, `Inspected: ${item.status}.`, item.package_id ? [" ", h("a", { href: `#/packages/${item.package_id}` }, "Open its package")] : null, " ", h("a", { href: `#/label/item/${item.item_id}` }, "Print label"));
-  fill(view, h("p", { class: "crumbs" }, h("a", { href: "#/inspection" }, "Inspection")), h("h1", {}, `Inspect ${item.title}`), summary, h("div", { class: "two" }, h("section", { class: "card" }, h("h2", {}, "Inspection"), outcome, f), h("div", { class: "stack" }, listingPanel(item, product), photoPanel(item))));
+  let photos = item.photos.length;
+  const f = item.status === "received" ? inspectionForm(item, done, () => photos) : h("p", {}, `Inspected: ${item.status}.`, item.package_id ? [" ", h("a", { href: `#/packages/${item.package_id}` }, "Open its package")] : null, " ", h("a", { href: `#/label/item/${item.item_id}` }, "Print label"));
+  fill(view, h("p", { class: "crumbs" }, h("a", { href: "#/inspection" }, "Inspection")), h("h1", {}, `Inspect ${item.title}`), summary, h("div", { class: "two" }, h("section", { class: "card" }, h("h2", {}, "Inspection"), outcome, f), h("div", { class: "stack" }, listingPanel(item, product), photoPanel(item, (n) => (photos = n)))));
+}
+
+/** Earlier versions of the remark, newest first (apparel is inspected against the latest). */
+function remarkHistory(item) {
+  const versions = item.remark_history.slice(0, -1).reverse();
+  if (!versions.length) return null;
+  return h("details", { class: "remark-history" }, h("summary", {}, `${versions.length} earlier version${versions.length === 1 ? "" : "s"}`), h("ol", {}, versions.map((v) => h("li", {}, h("time", { datetime: v.changed_at }, when(v.changed_at)), ": ", v.remark || "(none)"))));
 }
 
 // --- packing and shipping ----------------------------------------------------------------------------
