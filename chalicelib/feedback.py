@@ -45,18 +45,30 @@ def due_actions(item: Item, now: datetime) -> list:
     due = now + timedelta(days=feedback_days())
     item.feedback_due_at = clock.iso(due)
     item.feedback_key = storage_rules.deadline_key(due, item.item_id)
-    item.feedback_reminded_at = None
+    item.feedback_reminded_at, item.awaiting_by = None, item.user_id
     return [
         Item.feedback_due_at.set(item.feedback_due_at),
         Item.feedback_key.set(item.feedback_key),
         Item.feedback_reminded_at.remove(),
+        Item.awaiting_by.set(item.user_id),
     ]
 
 
 def clear_actions(item: Item) -> list:
     """The writes that end the wait (the customer answered, or it was taken as accepted)."""
-    item.feedback_due_at = item.feedback_key = item.feedback_reminded_at = None
-    return [Item.feedback_due_at.remove(), Item.feedback_key.remove(), Item.feedback_reminded_at.remove()]
+    item.feedback_due_at = item.feedback_key = item.feedback_reminded_at = item.awaiting_by = None
+    return [
+        Item.feedback_due_at.remove(),
+        Item.feedback_key.remove(),
+        Item.feedback_reminded_at.remove(),
+        Item.awaiting_by.remove(),
+    ]
+
+
+def awaiting_items(user_id: str, limit: int, cursor: dict | None) -> tuple[list[Item], dict | None]:
+    """The customer's items waiting on their decision, soonest feedback deadline first (one Query)."""
+    result = Item.awaiting_feedback.query(user_id, limit=limit, last_evaluated_key=cursor)
+    return list(result), result.last_evaluated_key
 
 
 def stored_actions(item: Item, now: datetime) -> list:

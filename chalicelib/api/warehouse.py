@@ -43,6 +43,7 @@ from chalicelib.web import (
 bp = Blueprint(__name__)
 
 WAREHOUSE = ("warehouse",)
+AWAITING_FEEDBACK = "awaiting_feedback"  # the customer's list of items waiting on their decision
 CASE_STAFF = ("warehouse", "reviewer")
 Check = Literal["ok", "issue", "n/a"]
 
@@ -309,10 +310,15 @@ def resolve_case(req: Req, case_id: str) -> tuple:
 # --- customers ------------------------------------------------------------------------------------------
 
 
-@route(bp, "/warehouse/items", query=("limit", "cursor"), response=ItemPage)
+@route(bp, "/warehouse/items", query=("status", "limit", "cursor"), response=ItemPage)
 def stored_items(req: Req) -> ItemPage:
-    """The caller's goods in our warehouse with their storage deadline and days left."""
-    items, last = warehouse.stored_items(req.user.user_id, page_limit(req), decode_cursor(req))
+    """The caller's goods in our warehouse with their storage deadline and days left; with
+    `?status=awaiting_feedback`, those waiting on the caller's decision after inspection (soonest first)."""
+    status = req.query.get("status")
+    if status not in (None, AWAITING_FEEDBACK):
+        raise ValidationError(f"status is {AWAITING_FEEDBACK} or absent.")
+    listing = feedback.awaiting_items if status else warehouse.stored_items
+    items, last = listing(req.user.user_id, page_limit(req), decode_cursor(req))
     return ItemPage.of(items, encode_cursor(last))
 
 

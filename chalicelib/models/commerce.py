@@ -150,6 +150,18 @@ class ItemsByFeedbackDue(GlobalSecondaryIndex):
     feedback_due_at = UnicodeAttribute(range_key=True)
 
 
+class ItemsAwaitingFeedback(GlobalSecondaryIndex):
+    """A customer's items waiting on their decision after inspection, soonest deadline first
+    (GET /warehouse/items?status=awaiting_feedback). Sparse: `awaiting_by` is set only while waiting."""
+
+    class Meta:
+        index_name = "awaiting_feedback"
+        projection = AllProjection()
+
+    awaiting_by = UnicodeAttribute(hash_key=True)
+    feedback_due_at = UnicodeAttribute(range_key=True)
+
+
 class Item(Model):
     """One ordered line (or forwarded parcel) as it moves from purchase to storage to shipping."""
 
@@ -205,6 +217,7 @@ class Item(Model):
     feedback_due_at = UnicodeAttribute(null=True)
     feedback_key = UnicodeAttribute(null=True)
     feedback_reminded_at = UnicodeAttribute(null=True)
+    awaiting_by = UnicodeAttribute(null=True)  # the owner, while waiting: their "awaiting decision" list
     # an after-sales exchange sent the goods back: the earlier purchase and the replacement's price basis
     exchange = MapAttribute(null=True)
     # storage reminders per threshold in days: "pending:<batch id>" while being sent, then "sent:<time>"
@@ -226,6 +239,7 @@ class Item(Model):
     in_storage = ItemsInStorage()
     by_deadline = ItemsByDeadline()
     by_feedback_due = ItemsByFeedbackDue()
+    awaiting_feedback = ItemsAwaitingFeedback()
 
 
 class CartItem(Model):

@@ -62,6 +62,7 @@ from chalicelib.models.warehouse import Parcel
 from infra.local.job import scheduled_event
 from tests import contract, faults
 from tests.integration.conftest import REVIEWER, WAREHOUSE, attach_photo
+from tests.stripe_fake import FakeStripe
 
 pytestmark = pytest.mark.usefixtures("shop", "no_scans", "one_dynamodb_connection", "one_deadline_shard")
 
@@ -98,6 +99,12 @@ LEDGER_KINDS = {
     "domestic_shipping_refund": "refunds",  # a shop's shipping, with its last item cancelled (issue 22)
     "domestic_shipping_charge": "paid",  # a shop's actual freight above what was paid (issue 22)
     "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
+    # a real provider's refunds and disputes take money back (issue 25); a fee below the quote comes back
+    "provider_refund": "paid",
+    "dispute_hold": "paid",
+    "bank_fee_adjustment": "topups",
+    "withdrawal": "paid",
+    "withdrawal_reversal": "refunds",
     "claim_compensation": "refunds",  # an approved insurance claim on a package (issue 22)
 }
 
@@ -201,6 +208,9 @@ class Model:
     claims: dict[str, dict] = field(default_factory=dict)  # id -> {user, package_id}
     trackings: dict[str, Tracking] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)  # top-ups and external order payments
+    # top-ups collected by Stripe (wechat_pay): {ref, payment, user, amount, succeeded, declined, refunded,
+    # disputes, last}
+    stripe: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -410,6 +420,7 @@ def check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads(world: W
             f"read by the sweep (done through {world.feedback_done_through})"
         )
         assert not item.deadline_key, f"{item_id}: its storage clock runs before it is In Warehouse"
+        assert item.awaiting_by == item.user_id, f"{item_id}: not on its owner's awaiting-decision list"
 
 
 def check_no_item_in_two_open_packages(world: World) -> None:
@@ -446,6 +457,26 @@ def check_parcels_belong_to_whom_they_match(world: World) -> None:
             )
 
 
+def check_provider_refunds_and_disputes_take_back_each_fen_once(world: World) -> None:
+    """Per Stripe payment: what the wallet lost for it plus what is owed equals what the provider took
+    back (refunds and disputes), never more than it collected, however its events arrived."""
+    from chalicelib.models.commerce import Payment
+
+    for mine in world.model.stripe:
+        payment = Payment.get(mine["payment"]["payment_id"], consistent_read=True)
+        taken = int(payment.refunded_fen or 0) + int(payment.disputed_fen or 0)
+        debited = -sum(
+            int(e.amount_fen)
+            for e in world.ledgers.get(mine["user"], [])
+            if e.ref == payment.payment_id and e.kind in ("provider_refund", "dispute_hold")
+        )
+        assert int(payment.owed_fen or 0) >= 0 and int(payment.refunded_fen or 0) <= int(payment.charge_fen)
+        assert debited + int(payment.owed_fen or 0) == taken, (
+            f"{payment.payment_id}: debited {debited} + owed {payment.owed_fen} != taken back {taken}"
+        )
+        assert (payment.status == "succeeded") == mine["succeeded"], (payment.status, mine)
+
+
 INVARIANTS: list[Callable[[World], None]] = [
     check_wallet_equals_its_ledger_and_is_never_negative,
     check_money_is_conserved,
@@ -456,6 +487,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,
     check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads,
+    check_provider_refunds_and_disputes_take_back_each_fen_once,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
 VIOLATIONS: dict[str, str] = {}
@@ -1563,6 +1595,105 @@ class Lifecycle(RuleBasedStateMachine):
             user_index = next(n for n, u in enumerate(self.m.users) if u["id"] == user_id)
             self.top_up(user_index, max(500, short))
 
+    # --- a real provider: Stripe collects wechat_pay, its events arrive twice, late, out of order ---
+
+    stripe = None  # tests.stripe_fake.FakeStripe, set by the test
+
+    @rule(who=pick, amount=st.sampled_from([3000, 20000]))
+    def stripe_top_up(self, who, amount):
+        user = self._user(who)
+        ref = self.stripe.next_intent()
+        body = {"amount_fen": amount, "channel": "wechat_pay"}
+        created = self.call("POST", "/wallet/top-ups", user=user["name"], body=body, money=True)
+        assert created.status == 201, created.body
+        assert created.body["client_secret"].startswith(ref), created.body
+        self.m.payment_ids.append(created.body["payment_id"])
+        mine = {"ref": ref, "payment": created.body, "user": user["id"], "amount": amount}
+        self.m.stripe.append(
+            {**mine, "succeeded": False, "declined": False, "refunded": 0, "disputes": set()}
+        )
+
+    @precondition(lambda self: bool(self.m.stripe))
+    @rule(
+        index=pick,
+        kind=st.sampled_from(["succeeded", "succeeded", "failed", "refund", "dispute", "again"]),
+        part=st.sampled_from([1, 2, 3]),
+    )
+    def stripe_event(self, index, kind, part):
+        succeeded = [p for p in self.m.stripe if p["succeeded"]]
+        # refunds and disputes mostly on collected payments; sometimes one overtakes its success
+        mine = _one(
+            succeeded if kind in ("refund", "dispute") and succeeded and part < 3 else self.m.stripe, index
+        )
+        if kind == "again":  # the last event of this payment, delivered again (maybe after a 409)
+            if "last" not in mine:
+                return
+            kind, part, event_id = mine["last"]
+        else:
+            event_id = ids.new_id("evt")
+        mine["last"] = (kind, part, event_id)
+        book = self.m.books[mine["user"]]
+        balance = self.world.accounts.get(mine["user"], 0)
+        charge = mine["payment"]["charge_fen"]
+        if kind == "succeeded":
+            result = self._stripe(
+                "payment_intent.succeeded", self.stripe.succeeded(mine["ref"], mine["payment"]), event_id
+            )
+            assert result.status == 200 and result.body["duplicate"] == mine["succeeded"], (result.body, mine)
+            if not mine["succeeded"]:
+                mine["succeeded"] = True
+                book.topups += mine["amount"]
+        elif kind == "failed":
+            obj = self.stripe.intent_event(mine["ref"], mine["payment"], "requires_payment_method")
+            result = self._stripe("payment_intent.payment_failed", obj, event_id)
+            expected_duplicate = mine["succeeded"] or mine["declined"]
+            assert result.status == 200 and result.body["duplicate"] == expected_duplicate, (
+                result.body,
+                mine,
+            )
+            mine["declined"] = mine["declined"] or not mine["succeeded"]
+        elif kind == "refund":
+            refunded = charge * part // 3  # Stripe sends the charge's cumulative amount_refunded
+            result = self._stripe(
+                "charge.refunded", self.stripe.refunded(mine["ref"], mine["payment"], refunded), event_id
+            )
+            if not mine["succeeded"]:
+                assert result.status == 409, result.body  # overtook the success: Stripe delivers it later
+                return
+            new = max(0, refunded - mine["refunded"])
+            assert result.status == 200 and result.body["duplicate"] == (new == 0), (result.body, mine)
+            if new:
+                debit = min(new, balance)
+                assert (result.body["debited_fen"], result.body["owed_fen"]) == (debit, new - debit), (
+                    result.body
+                )
+                mine["refunded"] = refunded
+                book.paid += debit
+        else:
+            dispute_id = f"dp_{mine['ref'][3:]}_{part}"
+            amount = charge * part // 3
+            obj = self.stripe.dispute(mine["ref"], mine["payment"], amount, dispute_id)
+            result = self._stripe("charge.dispute.created", obj, event_id)
+            if not mine["succeeded"]:
+                assert result.status == 409, result.body
+                return
+            fresh = dispute_id not in mine["disputes"]
+            assert result.status == 200 and result.body["duplicate"] == (not fresh), (result.body, mine)
+            if fresh:
+                mine["disputes"].add(dispute_id)
+                hold = min(amount, balance)
+                assert (result.body["debited_fen"], result.body["owed_fen"]) == (hold, amount - hold), (
+                    result.body
+                )
+                book.paid += hold
+
+    def _stripe(self, event_type: str, obj: dict, event_id: str):
+        result = self.stripe.deliver(self.api, event_type, obj, event_id=event_id)
+        STATS["calls"] += 1
+        ROUTES_HIT[("POST", f"/payments/stripe/webhook {event_type}", result.status)] += 1
+        assert result.status < 500, f"stripe webhook answered {result.status}: {result.body}"
+        return result
+
     # --- after every step ---
 
     def teardown(self):
@@ -1693,6 +1824,8 @@ def _batch_delete(doomed: dict[type, list[dict]]) -> None:
 def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, monkeypatch):
     Lifecycle.api, Lifecycle.app = api, app_module
     Lifecycle.faults = faults.install(monkeypatch)
+    stripe = FakeStripe(monkeypatch, channels=("wechat_pay",)).__enter__()  # Stripe collects wechat_pay
+    Lifecycle.stripe = stripe
     STATS.update(steps=0, examples=0, calls=0, read_s=0.0, sweep_s=0.0)
     FAULTS_HIT.clear()
     started = time.monotonic()
@@ -1711,6 +1844,7 @@ def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, mo
             ),
         )
     finally:
+        stripe.__exit__(None, None, None)
         print(
             f"\nlifecycle: {STATS['examples']} examples, {STATS['steps']} checked steps, "
             f"{STATS['calls']} API calls in {time.monotonic() - started:.1f} s "

@@ -173,6 +173,19 @@ class TestFeedbackDeadline:
         again = sweep(assumed_at + timedelta(hours=2))  # a rerun moves and sends nothing more
         assert again.get("feedback_assumed", 0) == 0 and len(emails("feedback_assumed")) == 1
 
+    def test_the_customer_lists_what_waits_for_their_decision(self, api):
+        item_id, body = with_issue(api)
+        waiting = api.get("/warehouse/items?status=awaiting_feedback", user=ALICE)
+        assert waiting.status == 200
+        assert [i["item_id"] for i in waiting.body["items"]] == [item_id]
+        assert waiting.body["items"][0]["feedback"]["due_at"] == body["feedback"]["due_at"]
+        assert api.get("/warehouse/items?status=awaiting_feedback", user=BOB).body["items"] == []
+        assert api.get("/warehouse/items?status=in_warehouse", user=ALICE).status == 400
+        assert item_id not in [i["item_id"] for i in api.get("/warehouse/items", user=ALICE).body["items"]]
+        assert api.post(f"/items/{item_id}/accept", user=ALICE).status == 200
+        assert api.get("/warehouse/items?status=awaiting_feedback", user=ALICE).body["items"] == []
+        assert item_id in [i["item_id"] for i in api.get("/warehouse/items", user=ALICE).body["items"]]
+
     def test_an_answer_before_the_deadline_is_never_overruled_by_the_sweep(self, api):
         clock.set_now(T0)
         item_id, _ = with_issue(api)

@@ -219,7 +219,7 @@ export async function order(view, orderId) {
       h("td", {}, h("strong", {}, i.title), h("br"), h("small", {}, `SKU ${i.sku_id} · ${props(i.props)}`)),
       h("td", { class: "num" }, i.quantity),
       h("td", { class: "num" }, fen(i.unit_price_fen)),
-      h("td", {}, i.remark || "–"),
+      h("td", {}, i.remark || "–", i.remark_history.length > 1 ? h("small", { class: "muted", title: i.remark_history.map((v) => v.remark || "(none)").join(" → ") }, ` (changed ${i.remark_history.length - 1}×)`) : null),
       h("td", {}, sourceLink(i.product_id === null ? null : products[i.product_id])),
       h("td", {}, h("span", { class: `status s-${i.status}` }, i.status), i.purchase ? h("small", { class: "block" }, `order ${i.purchase.merchant_order_no}, ${fen(i.purchase.actual_unit_price_fen)}/unit`) : null, i.domestic_shipment ? h("small", { class: "block" }, `${i.domestic_shipment.carrier} ${i.domestic_shipment.tracking_no}`) : null),
     ),

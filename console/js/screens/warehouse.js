@@ -246,7 +246,7 @@ export async function inspectionQueue(view) {
       h("td", {}, h("a", { href: `#/inspection/${i.item_id}` }, i.title), h("br"), h("small", {}, props(i.props))),
       h("td", {}, h("code", {}, shortId(i.item_id)), h("br"), h("small", {}, `ref ${customerRef(i.user_id)}`)),
       h("td", { class: "num" }, i.quantity),
-      h("td", {}, i.remark || "–"),
+      h("td", {}, i.remark || "–", i.remark_history.length > 1 ? h("small", { class: "muted" }, ` (changed ${i.remark_history.length - 1}×; the latest counts)`) : null),
       h("td", {}, when(i.received_at)),
       h("td", {}, h("a", { href: `#/label/item/${i.item_id}` }, "Label")),
     ),
