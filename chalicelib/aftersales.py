@@ -26,6 +26,7 @@ from chalicelib import (
     ids,
     lifecycle,
     money,
+    photo_requests,
     photos,
     refunds,
     storage,
@@ -195,6 +196,11 @@ def resolve(
             )
         if case.delivered_at and resolution not in ("refund", "reject"):
             raise Conflict("A case about delivered goods is resolved by a refund or a rejection.")
+        if resolution == "exchange" and not item.order_id:
+            raise Conflict(
+                "The item reached us as an exceptional parcel, not through an order we bought: there is "
+                "nothing to buy again. Resolve it as a return or a refund."
+            )
         refunds.check(item, refund_fen)  # at most what was paid for the item minus earlier refunds
         now = clock.now_iso()
         work = uow.Unit()
@@ -213,9 +219,19 @@ def resolve(
             work.write(storage.reread_reminders([storage.reread_day(item, clock.now())]))
         if resolution == "return":  # a received item also leaves the inspection queue
             also += [Item.stored_by.remove(), Item.deadline_key.remove()]
+            # paid extra photos not taken yet can no longer be: their fee goes back in this transaction
+            refund, unchanged = photo_requests.refund_on_exit(
+                work, item, "the item was returned to the merchant"
+            )
+            also, when = [*also, *refund], when & unchanged
             work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))
         elif resolution == "exchange":
             also += exchange_actions(item, case.case_id, now)
+            # the goods go back to the merchant: paid extra photos not taken yet are refunded with them
+            refund, unchanged = photo_requests.refund_on_exit(
+                work, item, "the item went back for an exchange"
+            )
+            also, when = [*also, *refund], when & unchanged
             work.update(item, *lifecycle.ITEM.move(item, "exchange", now=now, also=also, when=when))
         else:
             if item.status in lifecycle.AWAITING_FEEDBACK:  # the customer decides again, with a new deadline

@@ -7,10 +7,12 @@ any number of deliveries, shuffled, give the same result:
 - a key of another shape, a key no Photo record expects, an object over 10 MB, or bytes that are not
   a JPEG/PNG/WebP image: the object is moved to `quarantine/<key>` (the Photo, if any, is `rejected`),
   a warning is logged, and nothing is attached. A bad object never raises: it must not poison its batch.
-- a good image: a JPEG thumbnail goes to `thumbs/<item_id>/<photo_id>.jpg` (outside `qc/`, so it
-  notifies nothing), the item (or, for a customer's evidence photo, the after-sales case or insurance
-  claim the Photo record names as its `subject`) gets `photos[<photo_id>]` (a map keyed by photo id:
-  setting it again changes nothing) and the Photo becomes `ready` (conditionally, from pending).
+- a good image: a JPEG thumbnail goes to `thumbs/<item_id>/<photo_id>.jpg` and a view-size JPEG
+  (<= 1600 px, <= 400 KB) to `views/<item_id>/<photo_id>.jpg` (both outside `qc/`, so they notify
+  nothing; rewriting them on a redelivery gives the same objects), the item (or, for a customer's
+  evidence photo, the after-sales case or insurance claim the Photo record names as its `subject`) gets
+  `photos[<photo_id>]` (a map keyed by photo id: setting it again changes nothing) and the Photo becomes
+  `ready` (conditionally, from pending).
 - an object already attached (same ETag) or no longer there (moved to quarantine or deleted by an
   earlier delivery): `duplicate`.
 
@@ -20,7 +22,8 @@ idempotent, so a redelivery re-running it sends nothing twice.
 Transient AWS errors (throttling, timeouts, access) do raise out of `ingest`; `handle_batch` turns
 them into a partial batch response (the event source mapping has `ReportBatchItemFailures`), so SQS
 redelivers only the failed messages, not the nine good ones beside them; after 5 receives a message
-goes to the dead-letter queue. Cost: one batch of up to 10 messages per invocation.
+goes to the dead-letter queue. Cost: one batch of up to 10 messages per invocation; per photo one GET
+and two PUTs (thumbnail, view), and a decode at about the view's size (JPEGs decode reduced).
 """
 
 from __future__ import annotations
@@ -149,10 +152,14 @@ def ingest(obj: S3Object) -> str:
     aws.client("s3").put_object(
         Bucket=obj.bucket, Key=thumb, Body=checked.thumbnail, ContentType="image/jpeg"
     )
+    view = photos.view_key(parsed.item_id, photo.photo_id)
+    aws.client("s3").put_object(Bucket=obj.bucket, Key=view, Body=checked.view, ContentType="image/jpeg")
     modified = got.get("LastModified")
     entry = {
         "key": obj.key,
         "thumb_key": thumb,
+        "view_key": view,
+        "view_size": len(checked.view),
         "content_type": checked.info.content_type,
         "declared_type": photo.content_type,
         "size": len(data),

@@ -206,13 +206,14 @@ class Item(Model):
     inspection = MapAttribute(null=True)
     weight_g = NumberAttribute(null=True)
     dims_cm = MapAttribute(null=True)
-    photos = MapAttribute(default=dict)  # photo_id -> {key, thumb_key, content_type, size, uploaded_at}
+    photos = MapAttribute(default=dict)  # photo_id -> {key, thumb_key, view_key, content_type, size, ...}
     in_warehouse_at = UnicodeAttribute(null=True)
     storage_expires_at = UnicodeAttribute(null=True)
     stored_by = UnicodeAttribute(null=True)
     deadline_key = UnicodeAttribute(null=True)
     package_id = UnicodeAttribute(null=True)
     open_case_id = UnicodeAttribute(null=True)
+    photo_request_id = UnicodeAttribute(null=True)  # a paid photo request the warehouse still owes
     # waiting on the customer's feedback (chalicelib/feedback.py): the deadline, its index key, the reminder
     feedback_due_at = UnicodeAttribute(null=True)
     feedback_key = UnicodeAttribute(null=True)
