@@ -798,6 +798,7 @@ TAGS: dict[str, str] = {
     "payments": "Payment providers' signed webhooks (Stripe) and the payments staff must look at.",
     "docs": "This document (`GET /openapi.json`).",
     "messages": "Customer-staff message threads on orders and packages; the staff queue of unanswered ones.",
+    "claims": "Insurance claims on shipped packages (lost, damaged, seized): evidence, staff decisions.",
 }
 COMPONENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
