@@ -256,17 +256,25 @@ def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
         )
     if len(_map(item.photos)) >= MAX_PHOTOS_PER_ITEM:
         raise Conflict(f"The item already has {MAX_PHOTOS_PER_ITEM} photos.")
+    return _presigned(item_id, item.user_id, staff_id, content_type)
+
+
+def _presigned(
+    item_id: str, owner_id: str, requested_by: str, content_type: str, subject: str | None = None
+) -> dict:
+    """Record a pending photo under `qc/<item_id>/<photo_id>.<ext>` and presign its POST."""
     now = clock.now()
     photo_id = ids.new_id("pho")
     key = upload_key(item_id, photo_id, content_type)
     photo = Photo(
         photo_id,
         item_id=item_id,
-        user_id=item.user_id,
+        subject=subject,
+        user_id=owner_id,
         key=key,
         content_type=content_type,
         created_at=clock.iso(now),
-        created_by=staff_id,
+        created_by=requested_by,
         upload_expires_at=clock.iso(now + timedelta(seconds=UPLOAD_EXPIRES_SECONDS)),
         expires_at=now + timedelta(days=PENDING_RECORD_DAYS),
     )
@@ -283,13 +291,44 @@ def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
         ],
         ExpiresIn=UPLOAD_EXPIRES_SECONDS,
     )
-    log.info("photo upload requested", extra={"photo_id": photo_id, "item_id": item_id, "by": staff_id})
+    log.info("photo upload requested", extra={"photo_id": photo_id, "item_id": item_id, "by": requested_by})
     return {
         "photo_id": photo_id,
         "upload": {"url": upload["url"], "fields": upload["fields"]},
         "expires_in": UPLOAD_EXPIRES_SECONDS,
         "max_bytes": MAX_BYTES,
     }
+
+
+# --- evidence photos: a customer's own photos for an after-sales case or an insurance claim (issue 22) ---
+
+MAX_EVIDENCE_PHOTOS = 10  # per case or claim
+EVIDENCE_SUBJECTS = ("case", "claim")
+
+
+def subject_model(subject: str | None) -> type:
+    """The model a photo attaches to: the item (QC photos), or the case or claim it is evidence for."""
+    if subject == "case":
+        from chalicelib.models.warehouse import AfterSalesCase
+
+        return AfterSalesCase
+    if subject == "claim":
+        from chalicelib.models.claims import Claim
+
+        return Claim
+    from chalicelib.models.commerce import Item
+
+    return Item
+
+
+def request_evidence_upload(subject: str, target, user_id: str, content_type: str) -> dict:
+    """A presigned POST for one evidence photo of `target` (an open case or claim of `user_id`, checked by
+    the caller): the same key shape, bounds and S3-triggered ingestion as QC photos, attached to the
+    case or claim instead of an item."""
+    subject_id = getattr(target, type(target)._hash_key_attribute().attr_name)
+    if len(_map(target.photos)) >= MAX_EVIDENCE_PHOTOS:
+        raise Conflict(f"The {subject} already has {MAX_EVIDENCE_PHOTOS} photos.")
+    return _presigned(subject_id, user_id, user_id, content_type, subject=subject)
 
 
 def photo_status(photo_id: str) -> dict:
