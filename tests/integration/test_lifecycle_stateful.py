@@ -1015,12 +1015,21 @@ class Lifecycle(RuleBasedStateMachine):
 
     def _pay_item_difference(self, item: Item) -> None:
         due = int(item.price_difference_due_fen)
+        shipping = int((plain(item.purchase) or {}).get("shipping_difference_fen") or 0)
         result = self.call(
             "POST", f"/items/{item.item_id}/pay-difference", user=self._name(item.user_id), money=True
         )
         if result.status == 200:
-            self.m.books[item.user_id].paid += due
-            self.m.orders[item.order_id]["paid"] += due
+            # with a freight part, the goods' and the freight's parts settle each on its own (a cheaper
+            # price refunded beside a higher freight charged), as at purchase
+            book, mine = self.m.books[item.user_id], self.m.orders[item.order_id]
+            for part in (due - shipping, shipping) if shipping else (due,):
+                if part > 0:
+                    book.paid += part
+                    mine["paid"] += part
+                else:
+                    book.refunds += -part
+                    mine["refunded"] += -part
         else:
             assert result.status == 409, result.body
 
