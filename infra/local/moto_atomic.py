@@ -26,12 +26,39 @@ _OPERATIONS = (
 _applied = False
 
 
+def _keep_streams(original):
+    """moto rolls a canceled transaction back by swapping in deep copies of its tables, stream shards
+    included: a stream reader's shard iterator then points at a shard no later write reaches (the local
+    stack's outbox stopped sending for good after one lost race). Keep each table's own shard across the
+    rollback, without the records of the writes rolled back, as DynamoDB's stream never shows them."""
+
+    @functools.wraps(original)
+    def transact_write_items(self, *args, **kwargs):
+        shards = {
+            name: (table.stream_shard, len(table.stream_shard.items))
+            for name, table in self.tables.items()
+            if getattr(table, "stream_shard", None) is not None
+        }
+        try:
+            return original(self, *args, **kwargs)
+        except Exception:
+            for name, (shard, count) in shards.items():
+                table = self.tables.get(name)
+                if table is not None and table.stream_shard is not shard:
+                    del shard.items[count:]
+                    shard.table, table.stream_shard = table, shard
+            raise
+
+    return transact_write_items
+
+
 def apply() -> None:
     global _applied
     if _applied:
         return
     from moto.dynamodb.models import DynamoDBBackend
 
+    DynamoDBBackend.transact_write_items = _keep_streams(DynamoDBBackend.transact_write_items)
     for name in _OPERATIONS:
         original = getattr(DynamoDBBackend, name)
 

@@ -252,3 +252,25 @@ def test_only_failures_a_retry_may_mend_are_transient():
 
 def unavailable_error() -> ClientError:
     return ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendTemplatedEmail")
+
+
+def test_a_lost_race_leaves_the_stream_reader_on_the_table_and_shows_none_of_its_writes(api):
+    """A canceled transaction must not move the outbox table's stream from under a running reader (the
+    local stack's reader read nothing after one lost race); the canceled write's event never shows."""
+    from chalicelib.errors import Conflict
+
+    alice = api.user_id(ALICE)
+    reader = StreamDriver(
+        config.table_name("outbox"), lambda event, _: handler.handle_batch(event["Records"])
+    )
+    reader.drain()  # the reader is on the stream, as the stack's is for its whole life
+    lost = uow.Unit()
+    lost.notify(alice, "order_approved", {"order_id": "ord_lost", "item_count": 1})
+    lost.check(OutboxEvent, "evt_missing", OutboxEvent.event_id.exists())  # fails: the race is lost
+    with pytest.raises(Conflict):
+        uow.run(lambda: lost, retry=False)
+    won = uow.Unit()
+    won.notify(alice, "order_approved", {"order_id": "ord_won", "item_count": 1})
+    uow.run(lambda: won)
+    reader.drain()
+    assert [json.loads(m.template_data)["order_id"] for m in ses_messages()] == ["ord_won"]
