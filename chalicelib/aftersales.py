@@ -16,6 +16,7 @@ from chalicelib import (
     ids,
     lifecycle,
     money,
+    photo_requests,
     refunds,
     storage,
     uow,
@@ -128,9 +129,19 @@ def resolve(
             work.write(storage.reread_reminders([storage.reread_day(item, clock.now())]))
         if resolution == "return":  # a received item also leaves the inspection queue
             also += [Item.stored_by.remove(), Item.deadline_key.remove()]
+            # paid extra photos not taken yet can no longer be: their fee goes back in this transaction
+            refund, unchanged = photo_requests.refund_on_exit(
+                work, item, "the item was returned to the merchant"
+            )
+            also, when = [*also, *refund], when & unchanged
             work.update(item, *lifecycle.ITEM.move(item, "return", now=now, also=also, when=when))
         elif resolution == "exchange":
             also += exchange_actions(item, case.case_id, now)
+            # the goods go back to the merchant: paid extra photos not taken yet are refunded with them
+            refund, unchanged = photo_requests.refund_on_exit(
+                work, item, "the item went back for an exchange"
+            )
+            also, when = [*also, *refund], when & unchanged
             work.update(item, *lifecycle.ITEM.move(item, "exchange", now=now, also=also, when=when))
         else:
             if item.status in lifecycle.AWAITING_FEEDBACK:  # the customer decides again, with a new deadline

@@ -59,6 +59,17 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "These links work for 7 days; the photos stay with each item in your account while it is with us.\n"
         "Anything not as expected? Ask for more photos or open an after-sales case from the item.\n",
     ),
+    "photo_request_done": (
+        "Item {{item_id}}: the extra photos you asked for are ready",
+        'We took {{photo_count}} more photo(s) of "{{title}}" (item {{item_id}}) as you asked.\n'
+        "Your note: {{note}}\n\n{{links}}\n\n"
+        "These links work for 7 days; the photos stay with the item in your account.\n",
+    ),
+    "photo_request_refunded": (
+        "Item {{item_id}}: your photo request was refunded",
+        'We could not take the extra photos of "{{title}}" (item {{item_id}}): {{reason}}.\n'
+        "The fee has been returned to your wallet.\n",
+    ),
     "after_sales_resolved": (
         "Your after-sales case {{case_id}} is resolved",
         "Case {{case_id}} for item {{item_id}}: {{resolution}}. {{refund}}\n{{note}}\n",

@@ -23,6 +23,11 @@ CODES: dict[str, str] = {
     "not_declarable": "409: the tracking number is already awaited for another customer.",
     "services_not_done": "409: paid services of the package not performed or refunded yet (`details`).",
     "too_many_declarations": "409: the customer holds the most open forwarding declarations allowed.",
+    # paid extra photos (chalicelib/photo_requests.py)
+    "photo_request_open": "409: paid extra photos of the item are still owed (one at a time; packing waits).",
+    "package_sealed": "409: the item is in a packed package: no more photos can be taken of it.",
+    "not_photographable": "409: the item is not an inspected item in our warehouse.",
+    "photos_missing": "409: no photo was uploaded since the photo request.",
     "arrival_photo_required": "409: electronics pass inspection only with an arrival photo; upload one.",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",

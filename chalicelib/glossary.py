@@ -21,6 +21,7 @@ from chalicelib.lifecycle import (
     PackageStatus,
     ParcelStatus,
     PaymentStatus,
+    PhotoRequestStatus,
     PhotoStatus,
     ReplacementState,
     ServiceWork,
@@ -152,6 +153,14 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         "claim expires.",
         OutboxStatus.SENT: "SES accepted the email; a redelivery of the event sends nothing.",
         OutboxStatus.UNDELIVERABLE: "Given up for good: the user has no address, or SES refused the message.",
+    },
+    "photo_request": {
+        PhotoRequestStatus.REQUESTED: "Paid from the wallet (the extra-photos fee): on the warehouse's "
+        "photo-request queue; a package holding the item cannot be packed meanwhile.",
+        PhotoRequestStatus.COMPLETED: "The warehouse uploaded the extra photos; the customer was emailed "
+        "links.",
+        PhotoRequestStatus.REFUNDED: "The item left us before the photos were taken (returned to the "
+        "merchant, abandoned): the fee went back to the wallet.",
     },
     "thread": {
         ThreadStatus.UNANSWERED: "The customer wrote last: the thread waits on the staff messages queue, "

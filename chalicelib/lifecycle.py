@@ -107,6 +107,14 @@ class PhotoStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class PhotoRequestStatus(StrEnum):
+    """A customer's paid request for more photos of an inspected item (chalicelib/photo_requests.py)."""
+
+    REQUESTED = "requested"  # paid, on the warehouse's photo-request queue
+    COMPLETED = "completed"  # the extra photos are uploaded and the customer told
+    REFUNDED = "refunded"  # could not be delivered (the item left us): the fee went back to the wallet
+
+
 class OutboxStatus(StrEnum):
     """An email event of the outbox (chalicelib/models/outbox.py)."""
 
@@ -176,6 +184,7 @@ class Queue(StrEnum):
     EXCEPTIONAL = "exceptional"
     DESTRUCTION = "destruction"  # abandoned goods awaiting confirmed destruction
     OPEN = "open"
+    PHOTO_REQUESTS = "photos_owed"  # paid extra photos the warehouse owes a customer
     AWAITING_REPLACEMENT = "awaiting_replacement"  # a replacement SKU offered, the customer decides
     UNANSWERED = "unanswered"  # a message thread whose last message is the customer's
     WITHDRAWALS = "withdrawal_requested"  # withdrawals waiting for staff
@@ -522,6 +531,27 @@ PHOTO = Lifecycle(
     ],
 )
 
+# paid extra photos of an inspected item: the warehouse uploads them and completes the request, or the
+# fee is refunded by the change that takes the item out of our hands first (a return to the merchant,
+# abandonment); packing waits for them
+PHOTO_REQUEST = Lifecycle(
+    "photo request",
+    PhotoRequestStatus,
+    [
+        Transition(
+            "complete", (PhotoRequestStatus.REQUESTED,), PhotoRequestStatus.COMPLETED, (W,), ("completed_at",)
+        ),
+        Transition(
+            "refund",
+            (PhotoRequestStatus.REQUESTED,),
+            PhotoRequestStatus.REFUNDED,
+            (S,),
+            ("refunded_at",),
+        ),
+    ],
+    queues={PhotoRequestStatus.REQUESTED: Q.PHOTO_REQUESTS},
+)
+
 PAYMENT = Lifecycle(
     "payment",
     PaymentStatus,
@@ -643,6 +673,7 @@ LIFECYCLES = {
     "payment": PAYMENT,
     "withdrawal": WITHDRAWAL,
     "settlement": SETTLEMENT,
+    "photo_request": PHOTO_REQUEST,
     "replacement": REPLACEMENT,
     "service": SERVICE_WORK,
     "thread": THREAD,
@@ -692,7 +723,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT):
+    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT, PHOTO_REQUEST):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")

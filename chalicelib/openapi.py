@@ -790,6 +790,7 @@ TAGS: dict[str, str] = {
     "it cannot be done, before packing.",
     "storage": "Warehouse storage: the 90-day limit, paid extensions, the destruction queue.",
     "photos": "Inspection photos: staff uploads, the photos of an item.",
+    "photo_requests": "Paid extra photos of an inspected item: the request and the warehouse's queue.",
     "staff": "Review and purchasing: the order and item queues, approve or reject, buy, domestic shipment.",
     "warehouse": "Inbound parcels, inspection, weighing, exceptions and after-sales cases.",
     "currencies": "The customer's currencies: supported ones with the rate in force, the saved preference.",

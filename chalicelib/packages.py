@@ -24,6 +24,7 @@ from chalicelib import (
     ids,
     lifecycle,
     money,
+    photo_requests,
     service_work,
     storage,
     uow,
@@ -598,8 +599,10 @@ def pack(package_id: str, staff_id: str, weight_g: int, dims_cm: dict) -> Packag
                     "package_payment_due",
                     {"package_id": package_id, "amount": money.format_cny(due)},
                 )
+            items = package_items(package)
+            photo_requests.guard_packing(work, items)  # paid extra photos are taken before sealing
             # as committed (db.assign and the move set it in memory); a paid package has no review yet
-            work.result = PackageResult(package, package_items(package))
+            work.result = PackageResult(package, items)
             return work
 
         return unit

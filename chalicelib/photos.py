@@ -38,6 +38,8 @@ QUARANTINE_PREFIX = "quarantine/"  # infra/template.py expires it after 30 days 
 
 # statuses in which the item is physically in the warehouse, so staff can photograph it
 PHOTOGRAPHABLE = lifecycle.CASE_OPEN_FOR  # received or stored, not yet packed
+# a package not packed yet: its items are still on our shelf and can be photographed
+UNSEALED = lifecycle.PACKAGE.sources("pay", "pack")
 
 CONTENT_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}  # Pillow format -> type
@@ -182,28 +184,28 @@ def _item(item_id: str):
         raise NotFound("No such item.") from None
 
 
-def _being_packed(item) -> bool:
-    """The item is in a paid package on the packing table: the packer photographs a paid service's work
-    (chalicelib/service_work.py). One more read, only for an item in a package."""
+def package_status(package_id: str | None) -> str | None:
     from chalicelib.models.packages import Package
 
-    if item.status != lifecycle.ItemStatus.IN_PACKAGE or not item.package_id:
-        return False
     try:
-        package = Package.get(item.package_id, consistent_read=True)
+        return Package.get(package_id, consistent_read=True).status if package_id else None
     except Package.DoesNotExist:
-        return False
-    return lifecycle.PACKAGE.allows("pack", package.status)
+        return None
+
+
+def in_unsealed_package(item) -> bool:
+    """Packaged but not packed yet: still on our shelf, so paid extra photos can be delivered."""
+    return item.status == lifecycle.ItemStatus.IN_PACKAGE and package_status(item.package_id) in UNSEALED
 
 
 def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
     """A presigned POST for one photo of an item that is physically in the warehouse (stored, or in a
     package being packed)."""
     item = _item(item_id)
-    if item.status not in PHOTOGRAPHABLE and not _being_packed(item):
+    if item.status not in PHOTOGRAPHABLE and not in_unsealed_package(item):
         raise Conflict(
             f"The item is {item.status}: photos are taken while it is in the warehouse "
-            f"({', '.join(PHOTOGRAPHABLE)})."
+            f"({', '.join(PHOTOGRAPHABLE)}, or in a package not packed yet)."
         )
     if len(_map(item.photos)) >= MAX_PHOTOS_PER_ITEM:
         raise Conflict(f"The item already has {MAX_PHOTOS_PER_ITEM} photos.")

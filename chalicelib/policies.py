@@ -217,6 +217,7 @@ def rules() -> list[Rule]:
                 f"Optional service, {service.name}: {price}.",
             )
         )
+    found.append(_photo_request_rule())
     return found + _customs_rules()
 
 
@@ -251,6 +252,21 @@ def _customs_rules() -> list[Rule]:
             "form, above it with a CN23.",
         ),
     ]
+
+
+def _photo_request_rule() -> Rule:
+    """More photos of one inspected item, asked for from the item: the extra-photos service's fee."""
+    from chalicelib import photo_requests
+
+    fee = photo_requests.fee_fen()
+    return Rule(
+        "photo_request_fen",
+        fee,
+        "fen per request",
+        f"More photos of an inspected item, asked for from the item: {money.format_cny(fee)} from your "
+        "wallet (the extra-photos service's fee). The warehouse takes them before the item is packed and "
+        "emails you the links; if the item leaves us first, the fee is refunded.",
+    )
 
 
 def markdown() -> str:

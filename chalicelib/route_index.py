@@ -52,6 +52,11 @@ ROUTES_BY_MODULE = {
         ("GET", "/staff/photos/{photo_id}"),
         ("POST", "/staff/items/{item_id}/photos"),
     ],
+    "chalicelib.api.photo_requests": [
+        ("GET", "/staff/photo-requests"),
+        ("POST", "/items/{item_id}/photo-requests"),
+        ("POST", "/staff/photo-requests/{request_id}/complete"),
+    ],
     "chalicelib.api.warehouse": [
         ("GET", "/after-sales"),
         ("GET", "/forwarding"),

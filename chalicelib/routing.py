@@ -27,6 +27,7 @@ BLUEPRINTS = (
     "chalicelib.api.orders",
     "chalicelib.api.staff",
     "chalicelib.api.photos",
+    "chalicelib.api.photo_requests",
     "chalicelib.api.warehouse",
     "chalicelib.api.storage",
     "chalicelib.api.packages",

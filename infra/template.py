@@ -79,6 +79,9 @@ STOREFRONT_OAUTH = {
 CALLBACK_URLS_PARAMETER = "StorefrontCallbackUrls"
 LOGOUT_URLS_PARAMETER = "StorefrontLogoutUrls"
 MANAGED_LOGIN_VERSION = 1  # the classic hosted UI: version 2 also needs a ManagedLoginBranding per client
+# Cognito's feature plan, set because a pool that names none is ESSENTIALS ($0.015 per MAU past the free
+# 10,000, Lite $0.0055: docs/cost.md); Lite has what we use: passwords, the classic hosted UI, groups
+USER_POOL_TIER = "LITE"
 
 # What the code does with each AWS service (the IAM actions of every stage policy). PynamoDB 6 builds
 # table metadata from the model classes, so request paths never call DescribeTable (only
@@ -548,6 +551,7 @@ def cognito_resources(stage: Stage) -> dict[str, dict]:
                 "Policies": {"PasswordPolicy": dict(USER_POOL_PASSWORD_POLICY)},
                 "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
                 "DeletionProtection": "ACTIVE",
+                "UserPoolTier": USER_POOL_TIER,
             },
         },
         "UserPoolClient": {

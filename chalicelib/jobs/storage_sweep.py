@@ -154,12 +154,21 @@ class Sweep:
                 return
             when = (Item.storage_expires_at == expires) & Item.open_case_id.does_not_exist()
             also = [Item.deadline_key.remove()]
-            move = lifecycle.ITEM.move(
-                item, "abandon", now=self.now_iso, source=item.status, also=also, when=when
-            )
-            if db.update_if(item, *move):
-                self.stats["items_abandoned"] += 1
-                return
+            if item.photo_request_id:  # paid extra photos never taken: refunded with the abandonment
+                if self._abandon_with_refund(item, also, when):
+                    return
+            else:
+                move = lifecycle.ITEM.move(
+                    item,
+                    "abandon",
+                    now=self.now_iso,
+                    source=item.status,
+                    also=also,
+                    when=when & Item.photo_request_id.does_not_exist(),
+                )
+                if db.update_if(item, *move):
+                    self.stats["items_abandoned"] += 1
+                    return
             try:
                 item = Item.get(item.item_id, consistent_read=True)
             except Item.DoesNotExist:
@@ -167,6 +176,29 @@ class Sweep:
         # still racing after several tries: keep this day open so the next run reads it again
         self.stats["abandon_retried_later"] += 1
         self.day_incomplete = True
+
+    def _abandon_with_refund(self, item: Item, also: list, when) -> bool:
+        """Abandon the item and refund its open photo request in one transaction; False on a lost race."""
+        from chalicelib import photo_requests
+        from chalicelib.errors import Conflict
+
+        work = uow.Unit()
+        refund, unchanged = photo_requests.refund_on_exit(work, item, "its storage period ended")
+        move = lifecycle.ITEM.move(
+            item,
+            "abandon",
+            now=self.now_iso,
+            source=item.status,
+            also=[*also, *refund],
+            when=when & unchanged,
+        )
+        work.update(item, *move)
+        try:
+            uow.run(lambda: work, retry=False)
+        except Conflict:
+            return False
+        self.stats["items_abandoned"] += 1
+        return True
 
     def _expire_package(self, package: Package) -> None:
         from chalicelib import packages

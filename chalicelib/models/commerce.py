@@ -213,6 +213,7 @@ class Item(Model):
     deadline_key = UnicodeAttribute(null=True)
     package_id = UnicodeAttribute(null=True)
     open_case_id = UnicodeAttribute(null=True)
+    photo_request_id = UnicodeAttribute(null=True)  # a paid photo request the warehouse still owes
     # waiting on the customer's feedback (chalicelib/feedback.py): the deadline, its index key, the reminder
     feedback_due_at = UnicodeAttribute(null=True)
     feedback_key = UnicodeAttribute(null=True)

@@ -8,10 +8,11 @@ item's photos never touches this table.
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.lifecycle import PhotoStatus
+from chalicelib.lifecycle import PhotoRequestStatus, PhotoStatus
 from chalicelib.models.base import table_meta
 
 PENDING = PhotoStatus.PENDING
@@ -42,4 +43,40 @@ class Photo(Model):
     expires_at = TTLAttribute(null=True)
 
 
-MODELS: list[type] = [Photo]
+class PhotoRequestQueue(GlobalSecondaryIndex):
+    """Paid photo requests the warehouse still owes, oldest first (sparse, sharded `<queue>#<n>`)."""
+
+    class Meta:
+        index_name = "queue"
+        projection = AllProjection()
+
+    queue_key = UnicodeAttribute(hash_key=True)
+    queue_at = UnicodeAttribute(range_key=True)
+
+
+class PhotoRequest(Model):
+    """A customer's paid request for more photos of an inspected item (chalicelib/photo_requests.py).
+    While `requested`, the item carries its id (`Item.photo_request_id`): one open request per item."""
+
+    Meta = table_meta("photo_requests")
+
+    request_id = UnicodeAttribute(hash_key=True)
+    item_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    fee_fen = NumberAttribute()
+    photos_before = NumberAttribute(default=0)  # the item's photos when it was asked for
+    status = UnicodeAttribute(default=PhotoRequestStatus.REQUESTED)  # lifecycle.PHOTO_REQUEST
+    created_at = UnicodeAttribute()
+    completed_at = UnicodeAttribute(null=True)
+    completed_by = UnicodeAttribute(null=True)
+    refunded_at = UnicodeAttribute(null=True)
+    refund_reason = UnicodeAttribute(null=True)
+    queue_key = UnicodeAttribute(null=True)
+    queue_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    queue = PhotoRequestQueue()
+
+
+MODELS: list[type] = [Photo, PhotoRequest]

@@ -7,6 +7,7 @@ import { act, errorBox, fail, field, fill, h, plain, showError } from "./ui.js";
 import * as review from "./screens/review.js";
 import * as warehouse from "./screens/warehouse.js";
 import * as admin from "./screens/admin.js";
+import * as photoRequests from "./screens/photo_requests.js";
 import * as messages from "./screens/messages.js";
 
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
@@ -34,6 +35,8 @@ const ROUTES = [
   [/^#\/packing$/, ["warehouse"], "Packing", warehouse.packing, true],
   [/^#\/packages\/([\w-]+)$/, ["warehouse"], "Package", warehouse.packageDetail, false],
   [/^#\/label\/(item|package)\/([\w-]+)$/, ["warehouse"], "Label", warehouse.label, false],
+  [/^#\/photo-requests$/, ["warehouse"], "Photo requests", photoRequests.queue, true],
+  [/^#\/photo-requests\/([\w-]+)$/, ["warehouse"], "Photo request", photoRequests.detail, false],
   [/^#\/destruction$/, ["warehouse"], "Destruction", warehouse.destruction, true],
   [/^#\/after-sales$/, ["reviewer", "warehouse"], "After-sales", warehouse.afterSales, true],
   [/^#\/messages$/, ["reviewer", "warehouse"], "Messages", messages.queue, true],

@@ -112,6 +112,10 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         package = submit(api, [stored_ids[1]], user=user, services=[])
         assert package.status == 201, package.body
         mine["package_id"] = package.body["package_id"]
+        # paid extra photos of the packaged item (its package is not sealed yet)
+        asked = api.post(f"/items/{stored_ids[1]}/photo-requests", {"note": "the label"}, user=user)
+        assert asked.status == 201, asked.body
+        mine["request_id"] = asked.body["request_id"]
         mine["payment_id"] = top_up(api, user, 20000)["payment_id"]
         # three SKUs: the same SKU added again merges into its line
         lines = (TEE, SOCKS, {"product_id": "prd_tee", "sku_id": "sku_tee_white_l", "quantity": 1})
@@ -299,6 +303,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/staff/after-sales/{case_id}/resolve"): Expect(
         ("warehouse", "reviewer"), params={"case_id": "case_id"}, body={"resolution": "reject"}
     ),
+    ("POST", "/items/{item_id}/photo-requests"): Expect(OWNER, params=ITEM, body={"note": "the label"}),
+    ("GET", "/staff/photo-requests"): Expect(WH),
+    ("POST", "/staff/photo-requests/{request_id}/complete"): Expect(WH, params={"request_id": "request_id"}),
     ("GET", "/staff/destruction-queue"): Expect(WH),
     ("POST", "/staff/items/{item_id}/destroy"): Expect(WH, params=ITEM),
     ("POST", "/staff/parcels/{parcel_id}/destroy"): Expect(WH, params={"parcel_id": "parcel_id"}),

@@ -53,11 +53,12 @@ from hypothesis.stateful import (
 from pynamodb.connection import Connection, TableConnection
 from pynamodb.exceptions import TransactWriteError
 
-from chalicelib import clock, idempotency, ids, payments
+from chalicelib import clock, config, idempotency, ids, payments
 from chalicelib.items import plain
 from chalicelib.models.commerce import Item, LedgerEntry, Order, WalletAccount
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
+from chalicelib.models.photos import PhotoRequest
 from chalicelib.models.warehouse import Parcel
 from infra.local.job import scheduled_event
 from tests import contract, faults
@@ -99,6 +100,8 @@ LEDGER_KINDS = {
     "domestic_shipping_refund": "refunds",  # a shop's shipping, with its last item cancelled (issue 22)
     "domestic_shipping_charge": "paid",  # a shop's actual freight above what was paid (issue 22)
     "payment_channel_fee": "paid",  # kept by the provider from a payment for an order cancelled meanwhile
+    "photo_request": "paid",  # paid extra photos of an item (issue 23)
+    "photo_request_refund": "refunds",  # their fee back when the item left before they were taken
     # a real provider's refunds and disputes take money back (issue 25); a fee below the quote comes back
     "provider_refund": "paid",
     "dispute_hold": "paid",
@@ -206,6 +209,8 @@ class Model:
     cases: dict[str, dict] = field(default_factory=dict)  # id -> {user, item_id}
     trackings: dict[str, Tracking] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)  # top-ups and external order payments
+    # paid photo requests: id -> {user, item_id, fee, refund_booked}
+    photo_requests: dict[str, dict] = field(default_factory=dict)
     # top-ups collected by Stripe (wechat_pay): {ref, payment, user, amount, succeeded, declined, refunded,
     # disputes, last}
     stripe: list[dict] = field(default_factory=list)
@@ -224,6 +229,7 @@ class World:
     parcels: dict[str, Parcel]
     abandon_done_through: date | None  # the storage sweep's checkpoint: it reads only later days
     feedback_done_through: date | None  # its feedback walk's checkpoint (chalicelib/feedback.py)
+    photo_requests: dict[str, PhotoRequest] = field(default_factory=dict)
 
 
 # --- the invariants -------------------------------------------------------------------------------------
@@ -425,6 +431,41 @@ def check_parcels_belong_to_whom_they_match(world: World) -> None:
             )
 
 
+UNSEALED_PACKAGE = ("pending_payment", "paid")  # not packed yet: its items can still be photographed
+# inspected and on our shelf: a paid photo request can be delivered (also while the customer decides)
+PHOTOGRAPHABLE = tuple(dict.fromkeys((*CLOCK_RUNNING, "inspection_issue", "awaiting_confirmation")))
+
+
+def check_every_photo_request_paid_for_is_delivered_or_refunded(world: World) -> None:
+    """Issue 23: a paid photo request is completed, refunded (its fee back, once), or still open on an
+    item the warehouse can photograph (stored, or in a package not sealed yet), which it holds."""
+    by_ref: dict[tuple[str, str], int] = defaultdict(int)
+    for entries in world.ledgers.values():
+        for e in entries:
+            by_ref[(e.kind, e.ref)] += int(e.amount_fen)
+    for request_id, mine in world.model.photo_requests.items():
+        row = world.photo_requests.get(request_id)
+        assert row is not None, f"photo request {request_id} was paid for but is not recorded"
+        assert by_ref[("photo_request", request_id)] == -mine["fee"], f"{request_id}: not charged once"
+        refunded = by_ref[("photo_request_refund", request_id)]
+        item = world.items[mine["item_id"]]
+        if row.status == "refunded":
+            assert refunded == mine["fee"], f"{request_id}: refunded {refunded} of {mine['fee']}"
+        else:
+            assert refunded == 0, f"{request_id} ({row.status}) was refunded {refunded}"
+        if row.status != "requested":
+            assert item.photo_request_id != request_id, f"{request_id} is {row.status} but holds the item"
+            continue
+        assert item.photo_request_id == request_id, f"{request_id} is open but the item does not carry it"
+        package = world.packages.get(item.package_id or "")
+        deliverable = item.status in PHOTOGRAPHABLE or (
+            item.status == "in_package" and package is not None and package.status in UNSEALED_PACKAGE
+        )
+        assert deliverable, f"{request_id} is paid and open, but its item is {item.status}" + (
+            f" in a {package.status} package" if package is not None else ""
+        )
+
+
 def check_provider_refunds_and_disputes_take_back_each_fen_once(world: World) -> None:
     """Per Stripe payment: what the wallet lost for it plus what is owed equals what the provider took
     back (refunds and disputes), never more than it collected, however its events arrived."""
@@ -454,6 +495,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,
     check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads,
+    check_every_photo_request_paid_for_is_delivered_or_refunded,
     check_provider_refunds_and_disputes_take_back_each_fen_once,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
@@ -1212,6 +1254,7 @@ class Lifecycle(RuleBasedStateMachine):
         assert result.status in (200, 400, 409), result.body
         if result.status == 200:
             self.m.books[item.user_id].refunds += refund
+            self._book_photo_refunds()
 
     @precondition(lambda self: bool(self._extend_storage_candidates()))
     @rule(index=pick, periods=st.integers(1, 2))
@@ -1227,6 +1270,75 @@ class Lifecycle(RuleBasedStateMachine):
         assert result.status in (200, 409), result.body
         if result.status == 200:
             self.m.books[item.user_id].paid += self.extension_fen * periods
+
+    # --- paid extra photos (issue 23) ---
+
+    def _photo_request_candidates(self) -> list:
+        return self._items(*PHOTOGRAPHABLE, "in_package")
+
+    @precondition(lambda self: bool(self._photo_request_candidates()))
+    @rule(index=pick)
+    def request_photos(self, index):
+        """The customer pays for more photos: refused (409) while one is open, once the package is
+        sealed, or when the wallet is short."""
+        item = _one(self._photo_request_candidates(), index)
+        result = self.call(
+            "POST",
+            f"/items/{item.item_id}/photo-requests",
+            user=self._name(item.user_id),
+            body={"note": "the label, close up"},
+            money=True,
+        )
+        assert result.status in (201, 409), result.body
+        if result.status == 201:
+            fee = int(result.body["fee_fen"])
+            self.m.books[item.user_id].paid += fee
+            self.m.photo_requests[result.body["request_id"]] = {
+                "user": item.user_id,
+                "item_id": item.item_id,
+                "fee": fee,
+                "refund_booked": False,
+            }
+
+    def _open_photo_requests(self) -> list[PhotoRequest]:
+        rows = _get(PhotoRequest, list(self.m.photo_requests))
+        return [r for r in rows.values() if r.status == "requested"]
+
+    @precondition(lambda self: bool(self._open_photo_requests()))
+    @rule(index=pick)
+    def deliver_photo_request(self, index):
+        self._deliver_photos(_one(self._open_photo_requests(), index))
+
+    def _deliver_photos(self, request: PhotoRequest) -> None:
+        """The warehouse photographs the item (its upload ingested as the S3 event would) and completes
+        the request: 409 when the item left meanwhile (the request was refunded)."""
+        from chalicelib import aws
+        from chalicelib.events import photos as ingestion
+        from chalicelib.events.s3_records import S3Object
+
+        upload = self.call(
+            "POST",
+            f"/staff/items/{request.item_id}/photos",
+            user=WAREHOUSE,
+            body={"content_type": "image/jpeg"},
+        )
+        assert upload.status in (201, 409), upload.body
+        if upload.status == 201:
+            key = upload.body["upload"]["fields"]["key"]
+            bucket = config.get("PHOTO_BUCKET")
+            aws.client("s3").put_object(Bucket=bucket, Key=key, Body=_tiny_jpeg(), ContentType="image/jpeg")
+            ingestion.ingest(S3Object(bucket, key, len(_tiny_jpeg()), "", "", "ObjectCreated:Post"))
+        done = self.call("POST", f"/staff/photo-requests/{request.request_id}/complete", user=WAREHOUSE)
+        assert done.status in (200, 409), done.body
+
+    def _book_photo_refunds(self) -> None:
+        """Refunds that ride on other changes (a return to the merchant, abandonment) go in the books."""
+        rows = _get(PhotoRequest, [r for r, m in self.m.photo_requests.items() if not m["refund_booked"]])
+        for request_id, row in rows.items():
+            if row.status == "refunded":
+                mine = self.m.photo_requests[request_id]
+                mine["refund_booked"] = True
+                self.m.books[mine["user"]].refunds += mine["fee"]
 
     # --- packages ---
 
@@ -1420,6 +1532,7 @@ class Lifecycle(RuleBasedStateMachine):
         result = self.app.storage_sweep(scheduled_event(clock.now_iso()), None)
         assert result["finished"], result
         self.app.auto_confirm_receipt(scheduled_event(clock.now_iso()), None)
+        self._book_photo_refunds()
         STATS["sweep_s"] += time.perf_counter() - started
 
     # --- retries ---
@@ -1494,6 +1607,7 @@ class Lifecycle(RuleBasedStateMachine):
         stages.append(
             [lambda p=p: self._pay_package(p, top_up_first=True) for p in self._packages("pending_payment")]
         )
+        stages.append([lambda r=r: self._deliver_photos(r) for r in self._open_photo_requests()])
         stages.append([lambda p=p: self._pack(p) for p in self._packages("paid")])
         stages.append(
             [lambda p=p: self._pay_package_difference(p) for p in self._pay_package_difference_candidates()]
@@ -1640,6 +1754,7 @@ class Lifecycle(RuleBasedStateMachine):
                 ],
                 AfterSalesCase: [{"case_id": c} for c in self.m.cases],
                 Payment: [{"payment_id": p} for p in self.m.payment_ids],
+                PhotoRequest: [{"request_id": r} for r in self.m.photo_requests],
             }
         )
 
@@ -1684,12 +1799,29 @@ class Lifecycle(RuleBasedStateMachine):
             parcels=_get(Parcel, [t.parcel_id for t in self.m.trackings.values() if t.parcel_id]),
             abandon_done_through=date.fromisoformat(done) if done else None,
             feedback_done_through=date.fromisoformat(feedback_done) if feedback_done else None,
+            photo_requests=_get(PhotoRequest, list(self.m.photo_requests)),
         )
 
 
 # --- reading and clearing the tables -------------------------------------------------------------------
 # The checks read moto's in-process store by key: the GetItem / Query of a partition, without the HTTP
 # round trip (moto 5 spends about 20 ms serialising one item row, and this test reads thousands).
+
+
+_TINY_JPEG: list[bytes] = []
+
+
+def _tiny_jpeg() -> bytes:
+    """A small real JPEG for the warehouse's extra photos (ingestion checks the bytes)."""
+    if not _TINY_JPEG:
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.new("RGB", (64, 48), (30, 60, 120)).save(out, "JPEG")
+        _TINY_JPEG.append(out.getvalue())
+    return _TINY_JPEG[0]
 
 
 def _moto_table(model):

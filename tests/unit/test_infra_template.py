@@ -171,6 +171,12 @@ def test_queue_names_are_read_from_chalice_event_sources():
     assert template.queue_name({"Ref": "X"}) is None
 
 
+def test_the_user_pool_names_its_cognito_pricing_tier(prod):
+    """Issue 27: a pool naming no tier is ESSENTIALS ($0.015 per MAU past 10,000); Lite has what we use."""
+    pool = template.cognito_resources(prod)["UserPool"]["Properties"]
+    assert pool["UserPoolTier"] == "LITE"
+
+
 def test_a_new_email_address_takes_effect_only_once_verified(prod):
     """Issue 21, item 8: notifications and the staff's parcel assignment use the address."""
     pool = template.cognito_resources(prod)["UserPool"]["Properties"]

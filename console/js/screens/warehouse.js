@@ -256,8 +256,12 @@ export async function inspectionQueue(view) {
 
 const ACCEPT = ["image/jpeg", "image/png", "image/webp"];
 
-/** @param {(count: number) => void} [onCount] told how many photos the item has, each time they load */
-function photoPanel(item, onCount = () => {}) {
+/**
+ * QC photos of an item: upload (straight to S3) and the thumbnails (also the photo-request screen's).
+ * @param {any} item
+ * @param {(count: number) => void} [onCount] told how many photos the item has, each time they load
+ */
+export function photoPanel(item, onCount = () => {}) {
   const thumbs = h("ul", { class: "thumbs", "aria-label": "QC photos" });
   const status = h("ul", { class: "uploads", "aria-live": "polite" });
   const box = errorBox();
