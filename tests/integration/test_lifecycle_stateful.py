@@ -901,7 +901,7 @@ class Lifecycle(RuleBasedStateMachine):
         if bought < ordered:
             body["quantity_purchased"] = bought
         shipping = 0
-        if freight is not None:
+        if freight is not None and item.order_id:  # an exchange of a forwarded item has no order's freight
             shops = self.world.orders[item.order_id].shipping_by_shop
             entry = shops.as_dict()[item.shop_id]
             left = int(entry["paid_fen"]) - int(entry["refunded_fen"])
@@ -949,13 +949,17 @@ class Lifecycle(RuleBasedStateMachine):
     # --- purchasing exceptions (issue 22, part 1) ---
 
     def _unavailable_candidates(self) -> list:
-        return self._items("purchasing", "purchased")
+        # only an order's item is cancelled and refunded through its order (an orderless item's is a 409)
+        return [i for i in self._items("purchasing", "purchased") if i.order_id]
 
     def _replacement_candidates(self) -> list:
         return [
             i
             for i in self._items("purchasing")
-            if not i.purchase and not i.replacement and not int(i.price_difference_due_fen or 0)
+            if i.order_id  # answering an offer settles through the order (an orderless item's is a 409)
+            and not i.purchase
+            and not i.replacement
+            and not int(i.price_difference_due_fen or 0)
         ]
 
     def _offered_candidates(self) -> list:
