@@ -2,9 +2,19 @@
 exchange (the goods go back to the merchant and the item to purchasing for the replacement).
 
 Opening a case is the customer's answer to an item waiting on their feedback (chalicelib/feedback.py):
-its feedback deadline ends; a case closed without sending the goods back gives it a new one."""
+its feedback deadline ends; a case closed without sending the goods back gives it a new one.
+
+Delivered goods (seed: "after receiving the products, if there are any issues caused by the inspection,
+you can apply for after-sales service") take a refund case within AFTER_SALES_DAYS_AFTER_DELIVERY of
+delivery, about an issue the inspection covers (colour, size error and performance are outside its
+scope: refused), with the customer's evidence photos (presigned POST, ingested by the same S3-triggered
+path as QC photos); staff refund (capped by refunds.check) or reject. Opening is one conditional
+transaction (the item's `open_case_id` must be unset: two concurrent opens give one case and a 409);
+resolving moves the case and the money in one transaction, re-run from fresh reads on a lost race."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from chalicelib import (
     auth,
@@ -17,6 +27,7 @@ from chalicelib import (
     lifecycle,
     money,
     photo_requests,
+    photos,
     refunds,
     storage,
     uow,
@@ -26,26 +37,42 @@ from chalicelib.lifecycle import CaseStatus
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import AfterSalesCase
 from chalicelib.queues import queue_page
+from chalicelib.rules import inspection
 
 # an item is with us (or was received) when a case can be opened about it
 CASE_STATUSES = lifecycle.CASE_OPEN_FOR
+# delivered to the customer: a refund case within the after-sales window (issue 22)
+DELIVERED = lifecycle.ITEM.targets("deliver")
 RESOLUTIONS = ("refund", "return", "exchange", "reject")
-# the item statuses each resolution may be applied in: a return only while the goods are still stored
-# with us (never in a package), a refund likewise; a reject changes nothing on the item
-RESOLVABLE_IN = {"refund": CASE_STATUSES, "return": CASE_STATUSES, "exchange": CASE_STATUSES, "reject": None}
+# the item statuses each resolution may be applied in: a return or an exchange only while the goods are
+# still stored with us (never in a package); a refund likewise, or once delivered; a reject changes nothing
+RESOLVABLE_IN = {
+    "refund": (*CASE_STATUSES, *DELIVERED),
+    "return": CASE_STATUSES,
+    "exchange": CASE_STATUSES,
+    "reject": None,
+}
 # what a resolution does to the item (a lifecycle action), when it moves it
 ITEM_ACTION = {"return": "return", "exchange": "exchange"}
 
 
-def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> AfterSalesCase:
+def open_case(
+    user_id: str, item_id: str, case_type: str, reason: str, issue: str | None = None
+) -> AfterSalesCase:
     try:
         item = Item.get(item_id, consistent_read=True)
     except Item.DoesNotExist:
         raise NotFound("No such item.") from None
     if item.user_id != user_id:
         raise NotFound("No such item.")
-    if item.status not in CASE_STATUSES:
-        raise Conflict(f"The item is {item.status}; after-sales is for goods that reached our warehouse.")
+    delivered_at = None
+    if item.status in DELIVERED:
+        delivered_at = _after_delivery(item, case_type, issue)
+    elif item.status not in CASE_STATUSES:
+        raise Conflict(
+            f"The item is {item.status}; after-sales is for goods that reached our warehouse, or were "
+            "delivered to you."
+        )
     if item.open_case_id:
         raise Conflict(f"Case {item.open_case_id} is already open for this item.")
     now = clock.now_iso()
@@ -55,7 +82,10 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> AfterS
         item_id=item_id,
         type=case_type,
         reason=reason,
+        issue=issue,
+        delivered_at=delivered_at,
         created_at=now,
+        updated_at=now,
     )
     lifecycle.CASE.start(case, CaseStatus.OPEN, now=now, queue_id=item_id)  # the queue shards by item
     work = uow.Unit(result=case)
@@ -68,6 +98,59 @@ def open_case(user_id: str, item_id: str, case_type: str, reason: str) -> AfterS
     )
     uow.run(lambda: work, retry=False, conflict="A case was opened for this item (or it changed) meanwhile.")
     return case
+
+
+def _after_delivery(item: Item, case_type: str, issue: str | None) -> str:
+    """The delivery a case about delivered goods follows (its time), or the refusal: not a refund, no
+    issue named, an issue outside the inspection's scope, or the window after delivery closed."""
+    if case_type != "refund":
+        raise Conflict("Delivered goods cannot be returned or exchanged through us: ask for a refund.")
+    if issue is None:
+        kinds = ", ".join(inspection.AFTER_DELIVERY_ISSUES)
+        raise ValidationError(f"Say what is wrong with the delivered goods: issue, one of {kinds}.")
+    refusal = inspection.after_delivery_refusal(issue)
+    if refusal:
+        raise Conflict(refusal, code="outside_inspection_scope")
+    delivered_at = _delivered_at(item)
+    days = config.get_int("AFTER_SALES_DAYS_AFTER_DELIVERY")
+    closes = clock.parse_iso(delivered_at) + timedelta(days=days)
+    if clock.now() > closes:
+        raise Conflict(
+            f"After-sales for delivered goods closes {days} days after delivery ({clock.iso(closes)}).",
+            code="after_sales_window_closed",
+        )
+    return delivered_at
+
+
+def _delivered_at(item: Item) -> str:
+    """When the item's package was delivered (confirmed by the customer or taken as delivered)."""
+    from chalicelib.models.packages import Package
+
+    try:
+        package = Package.get(item.package_id, consistent_read=True) if item.package_id else None
+    except Package.DoesNotExist:
+        package = None
+    if package is None or not package.delivered_at:
+        return item.updated_at or item.created_at  # the delivery move stamped the item last
+    return package.delivered_at
+
+
+def own_open_case(user_id: str, case_id: str) -> AfterSalesCase:
+    """The caller's case (404 for anyone else's), still open (409 otherwise)."""
+    try:
+        case = AfterSalesCase.get(case_id, consistent_read=True)
+    except AfterSalesCase.DoesNotExist:
+        raise NotFound("No such case.") from None
+    if case.user_id != user_id:
+        raise NotFound("No such case.")
+    if not lifecycle.CASE.allows("resolve", case.status):
+        raise Conflict("The case is resolved; evidence is taken while it is open.")
+    return case
+
+
+def request_evidence(user_id: str, case_id: str, content_type: str) -> dict:
+    """A presigned POST for one of the customer's evidence photos of their open case."""
+    return photos.request_evidence_upload("case", own_open_case(user_id, case_id), user_id, content_type)
 
 
 def list_own(user_id: str, limit: int, cursor: dict | None) -> tuple[list[AfterSalesCase], dict | None]:
@@ -110,6 +193,13 @@ def resolve(
             raise Conflict(
                 f"The item is {item.status}; a {resolution} resolution needs it stored in the warehouse "
                 f"({', '.join(allowed)})."
+            )
+        if case.delivered_at and resolution not in ("refund", "reject"):
+            raise Conflict("A case about delivered goods is resolved by a refund or a rejection.")
+        if resolution == "exchange" and not item.order_id:
+            raise Conflict(
+                "The item reached us as an exceptional parcel, not through an order we bought: there is "
+                "nothing to buy again. Resolve it as a return or a refund."
             )
         refunds.check(item, refund_fen)  # at most what was paid for the item minus earlier refunds
         now = clock.now_iso()

@@ -144,8 +144,22 @@ BUSINESS_DEFAULTS = {
     # this many days to answer; a reminder goes this many days before; no answer is taken as accepted
     "FEEDBACK_DAYS": "7",
     "FEEDBACK_REMINDER_DAYS": "2",
-    # days after shipping when an unconfirmed package is taken as delivered
+    # days after shipping when an unconfirmed package is taken as delivered: the line's longest delivery
+    # estimate plus this margin (rules/shipping.line_auto_confirm_days); AUTO_CONFIRM_DAYS for a line
+    # without an estimate
+    "AUTO_CONFIRM_MARGIN_DAYS": "5",
     "AUTO_CONFIRM_DAYS": "20",
+    # --- after delivery: after-sales and insurance claims (issue 22; the peers' published figures) ---
+    # days after delivery when a delivered item may still open an after-sales case (the business's choice)
+    "AFTER_SALES_DAYS_AFTER_DELIVERY": "14",
+    # an insured package's damage claim: within this many days of delivery (Orientdig: 7 after signing)
+    "CLAIM_DAMAGE_DAYS": "7",
+    # a loss claim opens this many days after the line's longest delivery estimate has passed since
+    # shipping, and loss and seizure claims close this many days after shipping (Orientdig: 45)
+    "CLAIM_LOST_GRACE_DAYS": "7",
+    "CLAIM_LOST_WINDOW_DAYS": "45",
+    # compensation is at most this percent of the insured value (goods declared + shipping paid)
+    "CLAIM_COMPENSATION_PERCENT": "100",
     # days a submitted package may stay unpaid before it expires and its items go back to storage
     "PACKAGE_PAYMENT_DAYS": "7",
     # an item back on the shelf after a hold keeps its deadline, but never less than this many days

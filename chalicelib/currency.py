@@ -16,8 +16,9 @@ after the body is serialized, a `<name>_minor` integer next to every `<name>_fen
   (a saved preference, any write: a display currency never stops the ledger) answers in CNY with a
   `display_currency_unavailable` object saying why.
 
-Cost: a converted request reads one rate (GetItem) and, without `?currency`, the caller's preference
-(GetItem); GET /currencies reads every rate in one BatchGetItem.
+Cost: no request of its own on a route that batch-reads first: the rate asked for, or without
+`?currency` the caller's preference and every current rate, ride on the route's first BatchGetItem
+(`Pending`); otherwise one BatchGetItem. GET /currencies reads every rate in one BatchGetItem.
 """
 
 from __future__ import annotations
@@ -203,7 +204,14 @@ def rate_in_force(code: str) -> Display:
     try:
         row = ExchangeRate.get(code, CURRENT)
     except ExchangeRate.DoesNotExist:
-        raise RateUnavailable(f"No exchange rate for {code} yet; amounts are available in CNY.") from None
+        row = None
+    return _in_force(code, row)
+
+
+def _in_force(code: str, row: Any) -> Display:
+    """`row` (the stored current rate, or None) as the rate to convert with; 503 when it may not be."""
+    if row is None:
+        raise RateUnavailable(f"No exchange rate for {code} yet; amounts are available in CNY.")
     if not usable(row):
         raise RateUnavailable(
             f"The stored {code} rate is not usable ({row.source}, {row.rate_at}); amounts are available in "
@@ -246,16 +254,7 @@ def listing() -> list[Listed]:
 
 # --- the caller's currency for this request -------------------------------------------------------
 
-_current: ContextVar[Display | None] = ContextVar("procure_display_currency", default=None)
-
-
-def requested_code(query: dict[str, str], user_id: str | None) -> str | None:
-    """`?currency=` (400 if unsupported), else the signed-in caller's saved preference, else None."""
-    if "currency" in query:
-        return check_code(query.get("currency"))
-    if user_id:
-        return preference(user_id)
-    return None
+_current: ContextVar[Pending | None] = ContextVar("procure_display_currency", default=None)
 
 
 @dataclass(frozen=True)
@@ -270,35 +269,94 @@ class Unavailable:
         return {"code": self.code, "message": self.message}
 
 
-def resolve(
-    query: dict[str, str], user_id: str | None, *, may_refuse: bool = True
-) -> Display | Unavailable | None:
-    """The Display for this request, None (no currency asked for) or, without a usable rate, Unavailable.
-    400 for an unsupported `?currency=`; 503 only for an explicit `?currency=` when `may_refuse` (a read):
-    a saved preference, or any write, is answered in CNY instead."""
-    code = requested_code(query, user_id)
-    if not code:
-        return None
-    try:
-        return rate_in_force(code)
-    except RateUnavailable:
-        if may_refuse and "currency" in query:
-            raise
-        return Unavailable(code, f"No current {code} exchange rate: amounts are shown in CNY (fen) only.")
+class Pending:
+    """The caller's currency for this request, resolved at first use: `?currency=` (400 at once if
+    unsupported), else the signed-in caller's saved preference, else none. What it needs (the
+    preference and the current rates, or the one rate asked for) rides on the route's first batch read
+    (chalicelib/db.py `ride`), or is read in one BatchGetItem when the route makes none first.
+    503 only for an explicit `?currency=` when `may_refuse` (a read): a saved preference, or any write,
+    is answered in CNY instead."""
+
+    def __init__(self, query: dict[str, str], user_id: str | None, *, may_refuse: bool = True) -> None:
+        from chalicelib.models.currency import CURRENT, ExchangeRate, UserPreference
+
+        self.explicit = "currency" in query
+        self.code = check_code(query.get("currency")) if self.explicit else None
+        self.user_id = user_id
+        self.may_refuse = may_refuse
+        self._rows: dict | None = None
+        self._done = False
+        self._value: Display | Unavailable | None = None
+        self._error: RateUnavailable | None = None
+        if self.explicit:
+            self.keys: list[tuple[type, tuple]] = [(ExchangeRate, (self.code, CURRENT))]
+        elif user_id:
+            # the preference decides which rate: every current rate comes along (one request, not two)
+            self.keys = [(UserPreference, (user_id,))] + [(ExchangeRate, (c, CURRENT)) for c in CURRENCIES]
+        else:
+            self.keys = []
+            self._done = True
+
+    def take(self, found: dict) -> None:
+        if self._rows is None:
+            self._rows = found
+
+    def value(self) -> Display | Unavailable | None:
+        """The Display, None (no currency asked for) or, without a usable rate, Unavailable."""
+        if not self._done:
+            if self._rows is None:
+                from chalicelib import db
+
+                self.take(db.batch_read(self.keys))
+            self._value, self._error = self._resolve(self._rows or {})
+            self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def _resolve(self, rows: dict) -> tuple[Display | Unavailable | None, RateUnavailable | None]:
+        from chalicelib.models.currency import CURRENT, ExchangeRate, UserPreference
+
+        code = self.code
+        if not self.explicit:
+            prefs = rows.get((UserPreference, (self.user_id,)))
+            code = prefs.currency if prefs is not None and prefs.currency in CURRENCIES else None
+        if not code:
+            return None, None
+        try:
+            return _in_force(code, rows.get((ExchangeRate, (code, CURRENT)))), None
+        except RateUnavailable as exc:
+            if self.may_refuse and self.explicit:
+                return None, exc
+            return Unavailable(
+                code, f"No current {code} exchange rate: amounts are shown in CNY (fen) only."
+            ), None
 
 
-def bind(display: Display | Unavailable | None):
-    """Bind what this request converts (and its writes snapshot) with: never an Unavailable."""
-    return _current.set(display if isinstance(display, Display) else None)
+def bind(pending: Pending):
+    """Bind what this request converts (and its writes snapshot) with; its reads ride along the route's
+    first batch read. Returns the tokens for `unbind`."""
+    from chalicelib import db
+
+    return _current.set(pending), (db.ride(pending.keys, pending.take) if pending.keys else None)
 
 
-def unbind(token) -> None:
-    _current.reset(token)
+def unbind(tokens) -> None:
+    from chalicelib import db
+
+    current_token, ride_token = tokens
+    if ride_token is not None:
+        db.unride(ride_token)
+    _current.reset(current_token)
 
 
 def current() -> Display | None:
     """The currency the caller of the running request asked for (None: none, or outside a request)."""
-    return _current.get()
+    pending = _current.get()
+    if pending is None:
+        return None
+    display = pending.value()
+    return display if isinstance(display, Display) else None
 
 
 def snapshot() -> dict | None:

@@ -1,6 +1,13 @@
-"""Conditional writes: the one way to tell a lost race (a 409 for the caller) from a real failure."""
+"""Conditional writes: the one way to tell a lost race (a 409 for the caller) from a real failure.
+
+Batch reads carry riders: keys a request registered (`ride`) that its first batch read fetches too, so a
+read every route needs (the caller's saved currency, chalicelib/currency.py) costs no request of its own.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
 
 from pynamodb.connection import Connection
 
@@ -64,12 +71,54 @@ def update_if(obj, actions: list, condition, *, add_version_condition: bool = Tr
         raise
 
 
-def batch_read(wanted: list[tuple[type, tuple]]) -> dict[tuple[type, tuple], object]:
-    """Read items of several tables in one BatchGetItem (strongly consistent), by (model, key).
+MAX_BATCH_KEYS = 100  # BatchGetItem's limit
+
+Rider = tuple[list[tuple[type, tuple]], Callable[[dict], None]]
+_riders: ContextVar[Rider | None] = ContextVar("procure_batch_riders", default=None)
+
+
+def ride(keys: list[tuple[type, tuple]], take: Callable[[dict], None]):
+    """Have this request's next batch read (`batch_read`, `get`) fetch `keys` too and hand what it
+    found to `take` (once); returns the token for `unride`."""
+    return _riders.set((keys, take))
+
+
+def unride(token) -> None:
+    _riders.reset(token)
+
+
+def get(model: type, *key):
+    """`model.get(*key)` (strongly consistent) as a batch read, so this request's riders come along in
+    the same request; DoesNotExist when it is missing."""
+    found = batch_read([(model, tuple(key))])
+    if (model, tuple(key)) not in found:
+        raise model.DoesNotExist()
+    return found[(model, tuple(key))]
+
+
+def batch_read(
+    wanted: list[tuple[type, tuple]], *, consistent: bool = True
+) -> dict[tuple[type, tuple], object]:
+    """Read items of several tables in one BatchGetItem (strongly consistent unless `consistent=False`),
+    by (model, key).
 
     `key` is `(hash,)` or `(hash, range)`. Missing items are absent from the answer. One request for
     up to 100 keys (the caller keeps within that), plus a retry of whatever DynamoDB left unprocessed.
+    The request's riders (`ride`), if any and if they fit, are read in the same request.
     """
+    rider = _riders.get()
+    eventual = set() if consistent else {model.Meta.table_name for model, _ in wanted}
+    if rider is None or len(set(wanted) | set(rider[0])) > MAX_BATCH_KEYS:
+        return _batch_read(wanted, eventual)
+    _riders.set(None)  # taken once: the request's later reads carry nothing
+    eventual -= {model.Meta.table_name for model, _ in rider[0]}  # riders are read consistently
+    found = _batch_read(list(wanted) + rider[0], eventual)
+    rider[1]({k: found[k] for k in rider[0] if k in found})
+    mine = set(wanted)
+    return {k: v for k, v in found.items() if k in mine}
+
+
+def _batch_read(wanted: list[tuple[type, tuple]], eventual: set[str]) -> dict[tuple[type, tuple], object]:
     by_table: dict[str, list[tuple[type, tuple]]] = {}
     for model, key in dict.fromkeys(wanted):
         by_table.setdefault(model.Meta.table_name, []).append((model, key))
@@ -81,7 +130,7 @@ def batch_read(wanted: list[tuple[type, tuple]]) -> dict[tuple[type, tuple], obj
             if model._range_key_attribute() is not None:
                 names.append(model._range_key_attribute())
             keys.append({attr.attr_name: {"S": str(value)} for attr, value in zip(names, key, strict=True)})
-        request[table] = {"Keys": keys, "ConsistentRead": True}
+        request[table] = {"Keys": keys, "ConsistentRead": table not in eventual}
     found: dict[tuple[type, tuple], object] = {}
     client = connection().client
     while request:

@@ -74,6 +74,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Your after-sales case {{case_id}} is resolved",
         "Case {{case_id}} for item {{item_id}}: {{resolution}}. {{refund}}\n{{note}}\n",
     ),
+    "claim_resolved": (
+        "Your insurance claim {{claim_id}} is {{decision}}",
+        "Claim {{claim_id}} ({{kind}}) on package {{package_id}}: {{decision}}. {{compensation}}\n{{note}}\n",
+    ),
     "storage_reminder": (
         "{{count}} item(s) reach the end of free storage in {{days}} day(s)",
         "Hello,\n\nThese items in our warehouse reach the end of their storage period in {{days}} day(s):\n"

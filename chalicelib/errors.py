@@ -29,6 +29,11 @@ CODES: dict[str, str] = {
     "not_photographable": "409: the item is not an inspected item in our warehouse.",
     "photos_missing": "409: no photo was uploaded since the photo request.",
     "arrival_photo_required": "409: electronics pass inspection only with an arrival photo; upload one.",
+    # after delivery (issue 22): after-sales and insurance claims refused, with the reason in the message
+    "outside_inspection_scope": "409: colour, size error and performance are outside the inspection scope.",
+    "after_sales_window_closed": "409: the after-sales window after delivery has closed.",
+    "not_insured": "409: the package was shipped without insurance, so it has no claim.",
+    "claim_window_closed": "409: the claim's window is not open (too early for a loss, or too late).",
     "payload_too_large": "413: the request body is too large.",
     "unsupported_media_type": "415: a body sent without `Content-Type: application/json`.",
     "too_many_requests": "429: over a quota (`details[0].retry_after_seconds`).",

@@ -13,6 +13,7 @@ from enum import StrEnum
 from chalicelib.lifecycle import (
     LIFECYCLES,
     CaseStatus,
+    ClaimStatus,
     DeclarationStatus,
     ItemStatus,
     Lifecycle,
@@ -99,6 +100,13 @@ MEANING: dict[str, dict[StrEnum, str]] = {
     "case": {
         CaseStatus.OPEN: "An after-sales request waiting for staff.",
         CaseStatus.RESOLVED: "Decided by staff (refund, return...), with the money moved through the wallet.",
+    },
+    "claim": {
+        ClaimStatus.OPEN: "An insurance claim on a shipped package (lost, damaged or seized), with the "
+        "customer's evidence, waiting for staff.",
+        ClaimStatus.APPROVED: "Staff approved it: the compensation (at most the insured value: goods "
+        "declared plus shipping paid) was credited to the wallet in the same transaction.",
+        ClaimStatus.REJECTED: "Staff rejected it with a note to the customer; no money moved.",
     },
     "declaration": {
         DeclarationStatus.DECLARED: "A customer announced a parcel they send to our warehouse themselves.",

@@ -83,6 +83,14 @@ class CaseStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class ClaimStatus(StrEnum):
+    """An insurance claim on a shipped package (lost, damaged or seized)."""
+
+    OPEN = "open"
+    APPROVED = "approved"  # compensation credited to the wallet
+    REJECTED = "rejected"
+
+
 class DeclarationStatus(StrEnum):
     """A customer's forwarding declaration: open until its parcel is scanned in."""
 
@@ -509,6 +517,17 @@ CASE = Lifecycle(
     queues={K.OPEN: Q.OPEN},
 )
 
+CLAIM = Lifecycle(
+    "insurance claim",
+    ClaimStatus,
+    [
+        Transition("approve", (ClaimStatus.OPEN,), ClaimStatus.APPROVED, (R, W), ("decided_at",)),
+        Transition("reject", (ClaimStatus.OPEN,), ClaimStatus.REJECTED, (R, W), ("decided_at",)),
+    ],
+    stamps=("updated_at",),
+    queues={ClaimStatus.OPEN: Q.OPEN},
+)
+
 DECLARATION = Lifecycle(
     "forwarding declaration",
     DeclarationStatus,
@@ -667,6 +686,7 @@ LIFECYCLES = {
     "package": PACKAGE,
     "parcel": PARCEL,
     "case": CASE,
+    "claim": CLAIM,
     "declaration": DECLARATION,
     "photo": PHOTO,
     "outbox": OUTBOX,
@@ -723,7 +743,7 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT, PHOTO_REQUEST):
+    for machine in (CASE, CLAIM, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT, PHOTO_REQUEST):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")
@@ -801,6 +821,7 @@ def openapi_schemas() -> dict:
         (PARCEL, "ParcelStatus"),
         (CASE, "CaseStatus"),
         (THREAD, "ThreadStatus"),
+        (CLAIM, "ClaimStatus"),
     ):
         moves = "; ".join(
             f"{t.action}: {'/'.join(s.value for s in t.sources)} -> {t.target.value}"

@@ -418,14 +418,14 @@ _SAME_ITEM = {"item_id": "$request.path.item_id"}
 _PACKAGE = {"package_id": "$response.body#/package_id"}
 _SAME_PACKAGE = {"package_id": "$request.path.package_id"}
 _LISTED = "$response.body#/items/0/"
-_ADDRESS = {
+_ADDRESS = {  # outside the EU: a low-value EU parcel would need an IOSS number (docs/customs.md)
     "name": "Alice Martin",
-    "phone": "+33 6 12 34 56 78",
-    "country": "FR",
-    "state": "Ile-de-France",
-    "city": "Paris",
-    "postal_code": "75011",
-    "line1": "12 rue Oberkampf",
+    "phone": "+44 20 7946 0018",
+    "country": "GB",
+    "state": "Greater London",
+    "city": "London",
+    "postal_code": "EC1A 1BB",
+    "line1": "12 Aldersgate Street",
 }
 _Link = tuple[str, dict[str, str], dict | None]
 LINKS: dict[tuple[str, int], list[_Link]] = {
@@ -798,6 +798,7 @@ TAGS: dict[str, str] = {
     "payments": "Payment providers' signed webhooks (Stripe) and the payments staff must look at.",
     "docs": "This document (`GET /openapi.json`).",
     "messages": "Customer-staff message threads on orders and packages; the staff queue of unanswered ones.",
+    "claims": "Insurance claims on shipped packages (lost, damaged, seized): evidence, staff decisions.",
 }
 COMPONENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 

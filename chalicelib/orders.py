@@ -144,13 +144,14 @@ def get_cart(user_id: str) -> list[PricedCartItem]:
 def add_to_cart(
     user_id: str, product_id: str, sku_id: str, quantity: int, remark: str | None
 ) -> PricedCartItem:
-    product, sku = product_and_sku(product_id, sku_id)
+    details = catalog_details([product_id])  # read once: the answer is priced from it too
+    product, sku = sku_of(details, product_id, sku_id)
     check_quantity(product, sku, quantity)
     same = next(
         (c for c in CartItem.query(user_id) if c.product_id == product_id and c.sku_id == sku_id), None
     )
     if same is not None:
-        return _merge_into(same, product, sku, quantity, remark)
+        return _merge_into(same, product, sku, quantity, remark, details)
     cart_item = CartItem(
         user_id,
         ids.new_id("cart"),
@@ -162,11 +163,11 @@ def add_to_cart(
         unit_price_fen=int(sku["price_fen"]),
     )
     cart_item.save()
-    return priced(cart_item)
+    return priced(cart_item, details)
 
 
 def _merge_into(
-    cart_item: CartItem, product: dict, sku: dict, quantity: int, remark: str | None
+    cart_item: CartItem, product: dict, sku: dict, quantity: int, remark: str | None, details: dict
 ) -> PricedCartItem:
     """The same SKU added again adds to its line (stock-checked on the sum); the condition on the old
     quantity makes two racing adds both count or one retry."""
@@ -181,7 +182,7 @@ def _merge_into(
         CartItem.quantity == int(cart_item.quantity),
         "This cart line changed meanwhile; add again.",
     )
-    return priced(cart_item)
+    return priced(cart_item, details)
 
 
 def own_cart_item(user_id: str, cart_item_id: str) -> CartItem:

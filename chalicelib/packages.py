@@ -47,7 +47,7 @@ log = get_logger("packages")
 MAX_ITEMS_PER_PACKAGE = 50  # one transaction: the package, its items and the wallet legs (limit 100)
 PACKABLE = lifecycle.PACKABLE
 STAFF_QUEUES = (Queue.PAID, Queue.PACKED, Queue.AWAITING_PAYMENT)
-SHIP_DAY_SHARDS = 4
+CONFIRM_DAY_SHARDS = 4
 
 
 @dataclass
@@ -81,10 +81,9 @@ def own_package(user_id: str, package_id: str) -> Package:
 
 def _items_by_id(item_ids: list[str]) -> dict[str, Item]:
     found: dict[str, Item] = {}
-    for start in range(0, len(item_ids), 100):
-        found.update(
-            {i.item_id: i for i in Item.batch_get(item_ids[start : start + 100], consistent_read=True)}
-        )
+    for start in range(0, len(item_ids), 100):  # db.batch_read: the first carries the request's riders
+        rows = db.batch_read([(Item, (i,)) for i in item_ids[start : start + 100]])
+        found.update({i.item_id: i for i in rows.values()})
     return found
 
 
@@ -100,11 +99,23 @@ def _review(package_id: str) -> PackageReview | None:
         return None
 
 
+def package_line(package: Package) -> rules.Line:
+    """The shipping line as snapshotted when the package was submitted (its estimate included)."""
+    return rules.Line.from_json(plain(package.rates)["line"])
+
+
+def auto_confirm_days(package: Package) -> int:
+    """Days after shipping when this package counts as delivered: its line's longest estimate + margin."""
+    return rules.line_auto_confirm_days(package_line(package))
+
+
 def auto_confirm_at(package: Package) -> str | None:
     """When a shipped package counts as delivered unless the customer confirms it first."""
+    if package.auto_confirm_at:
+        return package.auto_confirm_at
     if not package.shipped_at:
         return None
-    return clock.iso(clock.parse_iso(package.shipped_at) + timedelta(days=rules.auto_confirm_days()))
+    return clock.iso(clock.parse_iso(package.shipped_at) + timedelta(days=auto_confirm_days(package)))
 
 
 def get_package(user_id: str, package_id: str) -> PackageResult:
@@ -157,6 +168,7 @@ def catalog() -> dict:
         "services": [s.as_json() for s in rules.services().values()],
         "service_fee": rules.service_fee_rule().as_json(),
         "auto_confirm_days": rules.auto_confirm_days(),
+        "auto_confirm_margin_days": rules.auto_confirm_margin_days(),
     }
 
 
@@ -647,9 +659,9 @@ def pay_difference(user_id: str, package_id: str) -> PackageResult:
 # --- shipping and receipt ------------------------------------------------------------------------------
 
 
-def ship_key(shipped_at: str, package_id: str) -> str:
-    """`<UTC day>#<shard>`: the auto-confirm job reads one day's shipped packages per shard."""
-    return f"{shipped_at[:10]}#{zlib.crc32(package_id.encode()) % SHIP_DAY_SHARDS}"
+def confirm_key(auto_confirm_at: str, package_id: str) -> str:
+    """`<UTC day>#<shard>`: the auto-confirm job reads one day's due packages per shard."""
+    return f"{auto_confirm_at[:10]}#{zlib.crc32(package_id.encode()) % CONFIRM_DAY_SHARDS}"
 
 
 def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> PackageResult:
@@ -665,14 +677,17 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> Pack
         if int(package.due_fen or 0) > 0:
             raise Conflict("The customer has not paid the final charge yet.")
         items = package_items(package)
-        now = clock.now_iso()
+        now_dt = clock.now()
+        now = clock.iso(now_dt)
+        due = clock.iso(now_dt + timedelta(days=auto_confirm_days(package)))
         work = uow.Unit()
         also = [
             Package.carrier.set(carrier),
             Package.tracking_no.set(tracking),
             Package.tracking_url.set(url),
             Package.shipped_by.set(staff_id),
-            Package.ship_key.set(ship_key(now, package.package_id)),
+            Package.auto_confirm_at.set(due),
+            Package.confirm_key.set(confirm_key(due, package.package_id)),
         ]
         paid_up = Package.due_fen == 0
         work.update(package, *lifecycle.PACKAGE.move(package, "ship", now=now, also=also, when=paid_up))
@@ -688,7 +703,7 @@ def ship(package_id: str, staff_id: str, carrier: str, tracking_no: str) -> Pack
         # what the transaction commits, in memory (the moves set the statuses and stamps); a packed
         # package has no review yet (customers rate delivered ones)
         package.carrier, package.tracking_no, package.tracking_url = carrier, tracking, url
-        package.shipped_by = staff_id
+        package.shipped_by, package.auto_confirm_at = staff_id, due
         work.result = PackageResult(package, items)
         return work
 
@@ -710,7 +725,7 @@ def deliver(
         items = package_items(package)
         now = clock.now_iso()
         work = uow.Unit()
-        also = [Package.delivery_confirmed_by.set(confirmed_by), Package.ship_key.remove()]
+        also = [Package.delivery_confirmed_by.set(confirmed_by), Package.confirm_key.remove()]
         work.update(package, *lifecycle.PACKAGE.move(package, "deliver", now=now, also=also))
         for item in items:
             if not lifecycle.ITEM.allows("deliver", item.status):

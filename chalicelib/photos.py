@@ -7,6 +7,11 @@ photo queue; `chalicelib.events.photos.ingest` checks the bytes and records the 
 `Item.photos[<photo_id>]`. Customers and staff read photos through presigned GET URLs that live
 15 minutes (`photo_list`); the bucket itself is never public.
 
+Ingestion also writes a view-size JPEG (`views/<item_id>/<photo_id>.jpg`, at most VIEW_MAX_PX on its
+longer side and VIEW_MAX_BYTES): showing a photo costs its bytes in data transfer out, and a phone's
+3 MB original costs ~10 times a view (docs/cost.md). Originals stay for disputes until their retention
+rule (infra/template.py) deletes them.
+
 Pillow is imported only inside the functions that decode images (cold starts of the API stay cheap).
 """
 
@@ -34,6 +39,10 @@ MAX_PHOTOS_PER_ITEM = 30  # keeps the item (one DynamoDB item, 400 KB at most) s
 MAX_JPEG_PIXELS = 120_000_000  # JPEGs decode at 1/8 scale for thumbnails; Pillow refuses > ~179 MP
 THUMB_MAX_PX = 320
 THUMB_PREFIX = "thumbs/"  # outside qc/: writing a thumbnail triggers no notification
+VIEW_MAX_PX = 1600  # a phone or laptop screen's width: the copy customers and staff look at
+VIEW_MAX_BYTES = 400_000  # issue 27's target for a photo view
+VIEW_QUALITIES = (85, 78, 70, 62, 54, 46)  # JPEG qualities tried in turn until the view fits
+VIEW_PREFIX = "views/"  # outside qc/ too, and outside the originals' retention rule
 QUARANTINE_PREFIX = "quarantine/"  # infra/template.py expires it after 30 days in AWS
 
 # statuses in which the item is physically in the warehouse, so staff can photograph it
@@ -75,6 +84,10 @@ def thumb_key(item_id: str, photo_id: str) -> str:
     return f"{THUMB_PREFIX}{item_id}/{photo_id}.jpg"
 
 
+def view_key(item_id: str, photo_id: str) -> str:
+    return f"{VIEW_PREFIX}{item_id}/{photo_id}.jpg"
+
+
 def quarantine_key(key: str) -> str:
     return QUARANTINE_PREFIX + key
 
@@ -110,6 +123,7 @@ class ImageInfo:
 class CheckedImage:
     info: ImageInfo
     thumbnail: bytes  # JPEG, at most THUMB_MAX_PX on its longer side
+    view: bytes = b""  # JPEG, at most VIEW_MAX_PX on its longer side and VIEW_MAX_BYTES
 
 
 def max_pixels() -> int:
@@ -143,8 +157,48 @@ def sniff(data: bytes) -> ImageInfo:
     return info
 
 
+def _fit(width: int, height: int, longest: int) -> tuple[int, int]:
+    """width x height scaled down (never up) so that its longer side is at most `longest`."""
+    scale = min(1.0, longest / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _jpeg(picture, quality: int, progressive: bool = False) -> bytes:
+    out = io.BytesIO()
+    picture.save(out, "JPEG", quality=quality, optimize=True, progressive=progressive)
+    return out.getvalue()
+
+
+def _view(picture) -> bytes:
+    """The view-size JPEG of an RGB picture: the best quality of VIEW_QUALITIES within VIEW_MAX_BYTES,
+    else smaller sizes (noise-like pictures compress badly) until it fits."""
+    from PIL import Image
+
+    size = _fit(picture.width, picture.height, VIEW_MAX_PX)
+    while True:
+        scaled = picture if size == picture.size else picture.resize(size, Image.Resampling.LANCZOS)
+        for quality in VIEW_QUALITIES:
+            encoded = _jpeg(scaled, quality, progressive=True)  # shows at once, sharpens as it loads
+            if len(encoded) <= VIEW_MAX_BYTES:
+                return encoded
+        size = _fit(size[0], size[1], int(max(size) * 0.8))
+
+
+def _rgb(picture):
+    """The picture on white if it has transparency, else in RGB."""
+    from PIL import Image
+
+    if picture.mode in ("RGBA", "LA", "PA") or (picture.mode == "P" and "transparency" in picture.info):
+        rgba = picture.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return picture if picture.mode == "RGB" else picture.convert("RGB")
+
+
 def check_image(data: bytes) -> CheckedImage:
-    """sniff(), then decode the whole image (a truncated file fails here) into a JPEG thumbnail."""
+    """sniff(), then decode the whole image (a truncated file fails here) into a view-size JPEG and a
+    JPEG thumbnail."""
     from PIL import Image, ImageOps
 
     info = sniff(data)
@@ -152,24 +206,17 @@ def check_image(data: bytes) -> CheckedImage:
         # verify() leaves the image unusable: reopen to decode
         with Image.open(io.BytesIO(data), formats=[info.format]) as img:
             if info.format == "JPEG":
-                img.draft("RGB", (THUMB_MAX_PX, THUMB_MAX_PX))  # decode at 1/2..1/8 scale: cheap
+                # decode at 1/2..1/8 scale, never below the view's size in either dimension: a 120 MP
+                # panorama asks for its own proportions, so it too decodes reduced
+                img.draft("RGB", _fit(img.width, img.height, VIEW_MAX_PX))
             img.load()
-            picture = ImageOps.exif_transpose(img)
+            picture = _rgb(ImageOps.exif_transpose(img))
+            view = _view(picture)
             picture.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX))
-            if picture.mode in ("RGBA", "LA", "PA") or (
-                picture.mode == "P" and "transparency" in picture.info
-            ):
-                rgba = picture.convert("RGBA")
-                flat = Image.new("RGB", rgba.size, (255, 255, 255))
-                flat.paste(rgba, mask=rgba.getchannel("A"))
-                picture = flat
-            elif picture.mode != "RGB":
-                picture = picture.convert("RGB")
-            out = io.BytesIO()
-            picture.save(out, "JPEG", quality=82, optimize=True)
+            thumbnail = _jpeg(picture, 82)
     except Exception:
         raise NotAnImage("undecodable_image") from None
-    return CheckedImage(info, out.getvalue())
+    return CheckedImage(info, thumbnail, view)
 
 
 # --- uploads -------------------------------------------------------------------------------------
@@ -209,17 +256,25 @@ def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
         )
     if len(_map(item.photos)) >= MAX_PHOTOS_PER_ITEM:
         raise Conflict(f"The item already has {MAX_PHOTOS_PER_ITEM} photos.")
+    return _presigned(item_id, item.user_id, staff_id, content_type)
+
+
+def _presigned(
+    item_id: str, owner_id: str, requested_by: str, content_type: str, subject: str | None = None
+) -> dict:
+    """Record a pending photo under `qc/<item_id>/<photo_id>.<ext>` and presign its POST."""
     now = clock.now()
     photo_id = ids.new_id("pho")
     key = upload_key(item_id, photo_id, content_type)
     photo = Photo(
         photo_id,
         item_id=item_id,
-        user_id=item.user_id,
+        subject=subject,
+        user_id=owner_id,
         key=key,
         content_type=content_type,
         created_at=clock.iso(now),
-        created_by=staff_id,
+        created_by=requested_by,
         upload_expires_at=clock.iso(now + timedelta(seconds=UPLOAD_EXPIRES_SECONDS)),
         expires_at=now + timedelta(days=PENDING_RECORD_DAYS),
     )
@@ -236,13 +291,44 @@ def request_upload(item_id: str, staff_id: str, content_type: str) -> dict:
         ],
         ExpiresIn=UPLOAD_EXPIRES_SECONDS,
     )
-    log.info("photo upload requested", extra={"photo_id": photo_id, "item_id": item_id, "by": staff_id})
+    log.info("photo upload requested", extra={"photo_id": photo_id, "item_id": item_id, "by": requested_by})
     return {
         "photo_id": photo_id,
         "upload": {"url": upload["url"], "fields": upload["fields"]},
         "expires_in": UPLOAD_EXPIRES_SECONDS,
         "max_bytes": MAX_BYTES,
     }
+
+
+# --- evidence photos: a customer's own photos for an after-sales case or an insurance claim (issue 22) ---
+
+MAX_EVIDENCE_PHOTOS = 10  # per case or claim
+EVIDENCE_SUBJECTS = ("case", "claim")
+
+
+def subject_model(subject: str | None) -> type:
+    """The model a photo attaches to: the item (QC photos), or the case or claim it is evidence for."""
+    if subject == "case":
+        from chalicelib.models.warehouse import AfterSalesCase
+
+        return AfterSalesCase
+    if subject == "claim":
+        from chalicelib.models.claims import Claim
+
+        return Claim
+    from chalicelib.models.commerce import Item
+
+    return Item
+
+
+def request_evidence_upload(subject: str, target, user_id: str, content_type: str) -> dict:
+    """A presigned POST for one evidence photo of `target` (an open case or claim of `user_id`, checked by
+    the caller): the same key shape, bounds and S3-triggered ingestion as QC photos, attached to the
+    case or claim instead of an item."""
+    subject_id = getattr(target, type(target)._hash_key_attribute().attr_name)
+    if len(_map(target.photos)) >= MAX_EVIDENCE_PHOTOS:
+        raise Conflict(f"The {subject} already has {MAX_EVIDENCE_PHOTOS} photos.")
+    return _presigned(subject_id, user_id, user_id, content_type, subject=subject)
 
 
 def photo_status(photo_id: str) -> dict:
@@ -299,6 +385,8 @@ def photo_list(item) -> list[dict]:
             "photo_id": photo_id,
             "url": presigned_get(entry["key"], entry.get("content_type")),
             "thumbnail_url": presigned_get(entry["thumb_key"], "image/jpeg"),
+            # photos ingested before view copies existed have none
+            **({"view_url": presigned_get(entry["view_key"], "image/jpeg")} if entry.get("view_key") else {}),
             "content_type": entry.get("content_type"),
             "uploaded_at": entry.get("uploaded_at"),
             "width": entry.get("width"),

@@ -126,8 +126,9 @@ def rules() -> list[Rule]:
             "auto_confirm_days",
             shipping.auto_confirm_days(),
             "days",
-            f"A shipped package you have not confirmed is taken as delivered {shipping.auto_confirm_days()} "
-            "days after shipping.",
+            "A shipped package you have not confirmed is taken as delivered once its line's longest "
+            f"delivery estimate plus {shipping.auto_confirm_margin_days()} days has passed since shipping "
+            f"({shipping.auto_confirm_days()} days for a line without an estimate).",
         ),
         Rule(
             "message_max_chars",
@@ -193,6 +194,7 @@ def rules() -> list[Rule]:
             "declarations open at a time.",
         ),
     ]
+    found += after_delivery_rules()
     for channel in charges.channels().values():
         if not channel.external:
             continue
@@ -250,6 +252,60 @@ def _customs_rules() -> list[Rule]:
             "fen",
             f"A package declared at up to {money.format_cny(cn22)} (300 SDR) travels with a CN22 customs "
             "form, above it with a CN23.",
+        ),
+    ]
+
+
+def after_delivery_rules() -> list[Rule]:
+    """Auto-confirm, after-sales after delivery and insurance claims (issue 22)."""
+    margin = shipping.auto_confirm_margin_days()
+    after_sales = config.get_int("AFTER_SALES_DAYS_AFTER_DELIVERY")
+    damage = config.get_int("CLAIM_DAMAGE_DAYS")
+    grace = config.get_int("CLAIM_LOST_GRACE_DAYS")
+    window = config.get_int("CLAIM_LOST_WINDOW_DAYS")
+    percent = config.get_int("CLAIM_COMPENSATION_PERCENT")
+    return [
+        Rule(
+            "auto_confirm_margin_days",
+            margin,
+            "days",
+            f"A shipped package counts as delivered {margin} days after its line's longest delivery "
+            "estimate has passed since shipping, unless you confirm receipt first.",
+        ),
+        Rule(
+            "after_sales_days_after_delivery",
+            after_sales,
+            "days",
+            f"Within {after_sales} days of delivery you may open an after-sales case for an issue our "
+            "inspection should have caught (damage, stains, wrong model or version), with photos; colour, "
+            "size error and performance are outside the inspection's scope.",
+        ),
+        Rule(
+            "claim_damage_days",
+            damage,
+            "days",
+            f"An insured package that arrived damaged may be claimed within {damage} days of delivery.",
+        ),
+        Rule(
+            "claim_lost_grace_days",
+            grace,
+            "days",
+            f"An insured package may be claimed lost once its line's longest delivery estimate plus {grace} "
+            "days has passed since shipping.",
+        ),
+        Rule(
+            "claim_lost_window_days",
+            window,
+            "days",
+            f"Loss and customs seizure claims close {window} days after shipping (or {damage} days after "
+            "the loss window opens, when the line is slower).",
+        ),
+        Rule(
+            "claim_compensation_percent",
+            percent,
+            "percent",
+            f"An approved claim compensates at most {percent} % of the insured value: the goods value "
+            "declared for the package plus the shipping paid, and never more than was paid.",
         ),
     ]
 

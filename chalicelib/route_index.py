@@ -66,6 +66,7 @@ ROUTES_BY_MODULE = {
         ("GET", "/warehouse/items"),
         ("PATCH", "/items/{item_id}"),
         ("POST", "/after-sales"),
+        ("POST", "/after-sales/{case_id}/photos"),
         ("POST", "/forwarding"),
         ("POST", "/items/{item_id}/accept"),
         ("POST", "/items/{item_id}/confirm"),
@@ -132,5 +133,12 @@ ROUTES_BY_MODULE = {
         ("POST", "/packages/{package_id}/messages"),
         ("POST", "/staff/orders/{order_id}/messages"),
         ("POST", "/staff/packages/{package_id}/messages"),
+    ],
+    "chalicelib.api.claims": [
+        ("GET", "/claims"),
+        ("GET", "/staff/claims"),
+        ("POST", "/claims/{claim_id}/photos"),
+        ("POST", "/packages/{package_id}/claims"),
+        ("POST", "/staff/claims/{claim_id}/resolve"),
     ],
 }

@@ -36,6 +36,7 @@ BLUEPRINTS = (
     "chalicelib.api.currencies",
     "chalicelib.api.payments",
     "chalicelib.api.messages",
+    "chalicelib.api.claims",
 )
 INDEX_FILE = Path(__file__).with_name("route_index.py")
 

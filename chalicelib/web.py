@@ -73,7 +73,8 @@ MAX_CURSOR_CHARS = 2048
 # CORS: what a browser on an allowed origin (config.cors_allowed_origins) may send and read
 CORS_ALLOW_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "X-Correlation-Id")
 CORS_EXPOSE_HEADERS = ("Idempotent-Replayed", "X-Correlation-Id")
-CORS_MAX_AGE_SECONDS = 600
+# Chromium caps preflight caching at 2 h, Firefox 24 h (MDN: Web/HTTP/Headers/Access-Control-Max-Age)
+CORS_MAX_AGE_SECONDS = 7200
 PREFLIGHT_PATHS: set[str] = set()  # paths whose OPTIONS (CORS preflight) view route() registered
 PREFLIGHT_OWNER: dict[str, str] = {}  # path -> the blueprint module that carries its OPTIONS view
 
@@ -311,17 +312,25 @@ def route(
             from chalicelib import currency as fx
 
             # only a read may refuse an explicit ?currency=: a display currency never stops a write
-            display = fx.resolve(
+            pending = fx.Pending(
                 req.query, req.caller.user_id if req.caller else None, may_refuse=method == "GET"
             )
-            token = fx.bind(display)
+            tokens = fx.bind(pending)
             try:
-                rendered = _answer_with(lambda result: _respond(result, display))
-                return _committed_or(
-                    rendered, fn(req, **path_params), lambda result: _respond(result, display)
-                )
+
+                def respond(result: Any) -> Response:
+                    return _respond(result, pending.value())
+
+                rendered = _answer_with(respond)
+                try:
+                    result = fn(req, **path_params)
+                except Exception:
+                    if pending.may_refuse and pending.explicit:
+                        pending.value()  # an unusable ?currency= answers 503 before any error of the view
+                    raise
+                return _committed_or(rendered, result, respond)
             finally:
-                fx.unbind(token)
+                fx.unbind(tokens)
 
         bp.route(path, methods=[method])(view)
         _register_preflight(bp, path)

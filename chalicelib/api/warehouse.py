@@ -13,6 +13,7 @@ from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
 from chalicelib.queues import queue_page
 from chalicelib.responses.items import Item, ItemPage
+from chalicelib.responses.photos import PhotoUpload
 from chalicelib.responses.warehouse import (
     AfterSalesCase,
     AfterSalesCasePage,
@@ -167,6 +168,12 @@ class CaseBody(Body):
     item_id: Id
     type: Literal["return", "exchange", "refund"]
     reason: Text
+    issue: Literal[rules.AFTER_DELIVERY_ISSUES] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="What is wrong; required for a delivered item (a refund case within the after-sales "
+        "window after delivery). colour, size_error and performance are outside the inspection scope: "
+        "refused (409 outside_inspection_scope).",
+    )
 
 
 class ResolveBody(Body):
@@ -196,6 +203,14 @@ class RemarkBody(Body):
     remark: Annotated[str, Field(max_length=500)] | None = Field(
         description="The new note; null or empty removes it. Earlier versions stay in remark_history."
     )
+
+
+class EvidencePhotoBody(Body):
+    """The kind of evidence photo about to be uploaded (the presigned POST only accepts that type)."""
+
+    model_config = example({"content_type": "image/jpeg"})
+
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]
 
 
 class ForwardingBody(Body):
@@ -335,9 +350,16 @@ def confirm_item(req: Req, item_id: str) -> Item:
 
 @route(bp, "/after-sales", "POST", body=CaseBody, status=201, response=AfterSalesCase)
 def open_case(req: Req) -> AfterSalesCase:
-    """Open an after-sales case (return, exchange or refund) for an item."""
+    """Open an after-sales case (return, exchange or refund) for an item, or a refund case for a
+    delivered one within the after-sales window."""
     b = req.body
-    return AfterSalesCase.of(aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason))
+    return AfterSalesCase.of(aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason, b.issue))
+
+
+@route(bp, "/after-sales/{case_id}/photos", "POST", body=EvidencePhotoBody, status=201, response=PhotoUpload)
+def request_case_photo(req: Req, case_id: str) -> dict:
+    """A presigned POST for one evidence photo of your open case (JPEG, PNG or WebP, at most 10 MB)."""
+    return aftersales.request_evidence(req.user.user_id, case_id, req.body.content_type)
 
 
 @route(bp, "/after-sales", query=("limit", "cursor"), response=AfterSalesCasePage)

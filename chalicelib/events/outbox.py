@@ -17,13 +17,16 @@ An event of another `kind` than `email` is a task (`TASKS`: follow-up work a cha
 as the photos-ready check after an inspection, chalicelib/photos_ready.py): claimed the same way, run,
 and marked `sent`; a task must be idempotent, since a crash before step 3 runs it again.
 
-A transient failure (SES or Cognito down, throttled) puts the event back to `pending` and reports the
-record as a batch item failure, so Lambda retries from it (ReportBatchItemFailures; the records after it
-come again too and are skipped as already sent): a failing provider delays mail, never loses it, and
-never fails the request that caused it. A permanent one (no address, SES MessageRejected) marks the
-event `undeliverable` and the batch goes on. The one window for a second email is a crash between SES
-accepting and step 3: the claim expires after CLAIM_SECONDS and the retry sends again (at least once;
-SES has no idempotency key).
+A transient failure (SES, Cognito or DynamoDB down, throttled, unreachable, or a lost race in a task)
+puts the event back to `pending` and reports the record as a batch item failure, so Lambda retries from
+it (ReportBatchItemFailures; the records after it come again too and are skipped as already sent): a
+failing provider delays mail, never loses it, and never fails the request that caused it. Anything else
+(no address, SES MessageRejected or a missing template, a bug in a template's data or a task) would fail
+the same way on every retry, and a retried record holds back every record after it in its shard (the
+local stack stopped sending after one such event): it marks the event `undeliverable` with its error
+(logged with its traceback, metric `EmailsUndeliverable`) and the batch goes on. The one window for a
+second email is a crash between SES accepting and step 3: the claim expires after CLAIM_SECONDS and the
+retry sends again (at least once; SES has no idempotency key).
 
 Cost per email: one UpdateItem to claim, one to mark, one Cognito ListUsers (cached per container),
 one SES call.
@@ -34,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, db, emails, metrics, users
@@ -44,7 +48,25 @@ from chalicelib.models.outbox import DELIVERED_KEEP_DAYS, OutboxEvent
 log = get_logger("events.outbox")
 
 CLAIM_SECONDS = 120  # longer than one send takes; a crashed handler's claim is taken over after it
-PERMANENT_SES_ERRORS = ("MessageRejected",)  # SES refuses this message for good (e.g. a suppressed address)
+# AWS error codes worth a retry: the service is down or busy, or a task lost a race it re-runs from fresh
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalServerError",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "LimitExceededException",
+        "TransactionConflictException",
+        "TransactionCanceledException",
+        "ConditionalCheckFailedException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
 DUPLICATE = "duplicate"  # what deliver() answers for an event it did not send
 EMAIL = "email"
 
@@ -99,13 +121,11 @@ def deliver(event_id: str) -> str:
         address = users.email_of(event.user_id)
         if not address:
             return _finish(event, "refuse", error="the user has no email address")
-        try:
-            message_id = emails.send(event.template, address, event.data)
-        except Exception as exc:
-            if _error_code(exc) in PERMANENT_SES_ERRORS:
-                return _finish(event, "refuse", error=f"{_error_code(exc)}: {exc}")
-            raise
+        message_id = emails.send(event.template, address, event.data)
     except Exception as exc:
+        if not transient(exc):
+            log.exception("email undeliverable for good", extra={"event_id": event_id})
+            return _finish(event, "refuse", error=_describe(exc))
         try:
             _release(event, f"{type(exc).__name__}: {exc}")
         except Exception:  # the claim then expires after CLAIM_SECONDS
@@ -121,6 +141,9 @@ def _run_task(event: OutboxEvent) -> str:
     try:
         run(event.data)
     except Exception as exc:
+        if not transient(exc):
+            log.exception("outbox task failed for good", extra={"event_id": event.event_id})
+            return _finish(event, "refuse", error=_describe(exc))
         try:
             _release(event, f"{type(exc).__name__}: {exc}")
         except Exception:  # the claim then expires after CLAIM_SECONDS
@@ -129,9 +152,25 @@ def _run_task(event: OutboxEvent) -> str:
     return _finish(event, "send")
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+def transient(exc: BaseException) -> bool:
+    """True if a retry may succeed: an AWS call failed for want of the service (down, throttled,
+    unreachable) or lost a race, here or under a PynamoDB error (`cause`) or a raise-from."""
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        if isinstance(current, BotoCoreError):  # endpoint unreachable, timeouts, connection reset
+            return True
+        if isinstance(current, ClientError):
+            error = current.response.get("Error", {})
+            status = int(current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            return error.get("Code") in TRANSIENT_ERRORS or status >= 500
+        current = getattr(current, "cause", None) or current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def _finish(

@@ -7,9 +7,12 @@ any number of deliveries, shuffled, give the same result:
 - a key of another shape, a key no Photo record expects, an object over 10 MB, or bytes that are not
   a JPEG/PNG/WebP image: the object is moved to `quarantine/<key>` (the Photo, if any, is `rejected`),
   a warning is logged, and nothing is attached. A bad object never raises: it must not poison its batch.
-- a good image: a JPEG thumbnail goes to `thumbs/<item_id>/<photo_id>.jpg` (outside `qc/`, so it
-  notifies nothing), the item gets `photos[<photo_id>]` (a map keyed by photo id: setting it again
-  changes nothing) and the Photo becomes `ready` (conditionally, from pending).
+- a good image: a JPEG thumbnail goes to `thumbs/<item_id>/<photo_id>.jpg` and a view-size JPEG
+  (<= 1600 px, <= 400 KB) to `views/<item_id>/<photo_id>.jpg` (both outside `qc/`, so they notify
+  nothing; rewriting them on a redelivery gives the same objects), the item (or, for a customer's
+  evidence photo, the after-sales case or insurance claim the Photo record names as its `subject`) gets
+  `photos[<photo_id>]` (a map keyed by photo id: setting it again changes nothing) and the Photo becomes
+  `ready` (conditionally, from pending).
 - an object already attached (same ETag) or no longer there (moved to quarantine or deleted by an
   earlier delivery): `duplicate`.
 
@@ -19,7 +22,8 @@ idempotent, so a redelivery re-running it sends nothing twice.
 Transient AWS errors (throttling, timeouts, access) do raise out of `ingest`; `handle_batch` turns
 them into a partial batch response (the event source mapping has `ReportBatchItemFailures`), so SQS
 redelivers only the failed messages, not the nine good ones beside them; after 5 receives a message
-goes to the dead-letter queue. Cost: one batch of up to 10 messages per invocation.
+goes to the dead-letter queue. Cost: one batch of up to 10 messages per invocation; per photo one GET
+and two PUTs (thumbnail, view), and a decode at about the view's size (JPEGs decode reduced).
 """
 
 from __future__ import annotations
@@ -101,13 +105,13 @@ def ingest(obj: S3Object) -> str:
         return _quarantine(obj, "unknown_photo")
     if photo.item_id != parsed.item_id or photo.key != obj.key:
         return _quarantine(obj, "key_mismatch")  # not this photo's key: its own upload may still come
-    item = _item(parsed.item_id)
+    item = _item(parsed.item_id, photo.subject)  # the item, or the case or claim of an evidence photo
     if item is None:
         return _quarantine(obj, "unknown_item", photo)
     attached = photos.attached(item).get(photo.photo_id)
     if attached and obj.etag and attached.get("etag") == obj.etag.strip('"'):
         _mark_ready(photo, attached)
-        photos_ready.check(item.item_id)  # an earlier delivery may have stopped before it
+        _photos_ready(photo)  # an earlier delivery may have stopped before it
         return DUPLICATE
     if photo.status == REJECTED:
         if obj.etag and photo.etag == obj.etag.strip('"'):
@@ -129,7 +133,7 @@ def ingest(obj: S3Object) -> str:
         size = int(got.get("ContentLength") or 0)
         if attached and attached.get("etag") == etag:
             _mark_ready(photo, attached)
-            photos_ready.check(item.item_id)
+            _photos_ready(photo)
             return DUPLICATE
         if size > photos.MAX_BYTES:
             return _quarantine(obj, "too_large", photo, item)
@@ -148,10 +152,14 @@ def ingest(obj: S3Object) -> str:
     aws.client("s3").put_object(
         Bucket=obj.bucket, Key=thumb, Body=checked.thumbnail, ContentType="image/jpeg"
     )
+    view = photos.view_key(parsed.item_id, photo.photo_id)
+    aws.client("s3").put_object(Bucket=obj.bucket, Key=view, Body=checked.view, ContentType="image/jpeg")
     modified = got.get("LastModified")
     entry = {
         "key": obj.key,
         "thumb_key": thumb,
+        "view_key": view,
+        "view_size": len(checked.view),
         "content_type": checked.info.content_type,
         "declared_type": photo.content_type,
         "size": len(data),
@@ -164,12 +172,19 @@ def ingest(obj: S3Object) -> str:
         return _quarantine(obj, "unknown_item", photo)
     _mark_ready(photo, entry)
     metrics.count("PhotosIngested")
-    photos_ready.check(parsed.item_id)  # the parcel's photos-ready notice, once its last item is ready
+    _photos_ready(photo)  # the parcel's photos-ready notice, once its last item is ready
     log.info(
         "photo attached",
         extra={"photo_id": photo.photo_id, "item_id": parsed.item_id, "key": obj.key, "size": len(data)},
     )
     return ATTACHED
+
+
+def _photos_ready(photo: Photo) -> None:
+    """The photos-ready check of a QC photo's item; a customer's evidence photo (of a case or a claim)
+    has no parcel to notify about."""
+    if photo.subject is None:
+        photos_ready.check(photo.item_id)
 
 
 def _gone(obj: S3Object, photo: Photo | None) -> str:
@@ -188,13 +203,19 @@ def _photo(photo_id: str) -> Photo | None:
         return None
 
 
-def _item(item_id: str):
-    from chalicelib.models.commerce import Item
-
+def _item(item_id: str, subject: str | None = None):
+    """What the photo attaches to: an item, or (evidence) the case or claim named by `subject`."""
+    model = photos.subject_model(subject)
     try:
-        return Item.get(item_id, consistent_read=True)
-    except Item.DoesNotExist:
+        return model.get(item_id, consistent_read=True)
+    except model.DoesNotExist:
         return None
+
+
+def _key_of(target) -> tuple:
+    """(hash key attribute, its value) of an item, case or claim."""
+    attribute = type(target)._hash_key_attribute()
+    return getattr(type(target), attribute.attr_name), getattr(target, attribute.attr_name)
 
 
 def _attach(item, photo_id: str, entry: dict) -> bool:
@@ -204,38 +225,43 @@ def _attach(item, photo_id: str, entry: dict) -> bool:
     version is incremented so that a concurrent full save of the item, made from a copy read before,
     fails its version check instead of dropping the photo.
     """
-    from chalicelib.models.commerce import Item
-
+    model = type(item)  # an item, or the case or claim of an evidence photo
+    hash_key, item_id = _key_of(item)
     now = clock.now_iso()
     for _ in range(3):
         if db.update_if(
             item,
-            [Item.photos[photo_id].set(entry), Item.updated_at.set(now)],
-            Item.item_id.exists() & Item.photos.exists(),
+            [model.photos[photo_id].set(entry), model.updated_at.set(now)],
+            hash_key.exists() & model.photos.exists(),
             add_version_condition=False,
         ):
             return True
         # the item is gone, or was written without a photos map: create the map once
         if db.update_if(
             item,
-            [Item.photos.set({photo_id: entry}), Item.updated_at.set(now)],
-            Item.item_id.exists() & Item.photos.does_not_exist(),
+            [model.photos.set({photo_id: entry}), model.updated_at.set(now)],
+            hash_key.exists() & model.photos.does_not_exist(),
             add_version_condition=False,
         ):
             return True
-        if _item(item.item_id) is None:
+        if _item(item_id, photos_subject(item)) is None:
             return False
-    raise RuntimeError(f"could not attach photo {photo_id} to item {item.item_id}")
+    raise RuntimeError(f"could not attach photo {photo_id} to {item_id}")
+
+
+def photos_subject(target) -> str | None:
+    """The `Photo.subject` of what `target` is (None for an item)."""
+    return next((s for s in photos.EVIDENCE_SUBJECTS if photos.subject_model(s) is type(target)), None)
 
 
 def _detach(item, photo_id: str) -> None:
     """Remove `photos[<photo_id>]` (an attached object was replaced by a bad one)."""
-    from chalicelib.models.commerce import Item
-
+    model = type(item)
+    hash_key, _ = _key_of(item)
     db.update_if(
         item,
-        [Item.photos[photo_id].remove(), Item.updated_at.set(clock.now_iso())],
-        Item.item_id.exists() & Item.photos.exists(),
+        [model.photos[photo_id].remove(), model.updated_at.set(clock.now_iso())],
+        hash_key.exists() & model.photos.exists(),
         add_version_condition=False,
     )
 

@@ -1,12 +1,15 @@
-"""Auto-confirm receipt: a package shipped more than AUTO_CONFIRM_DAYS (default 20) ago that the customer
-never confirmed becomes `delivered` (confirmed by "auto"), and the customer is told they can rate it.
+"""Auto-confirm receipt: a shipped package the customer never confirmed becomes `delivered` (confirmed by
+"auto") once its line's longest delivery estimate plus AUTO_CONFIRM_MARGIN_DAYS (default 5) has passed
+since shipping (`Package.auto_confirm_at`, set at shipping: a slow line is never confirmed while still in
+transit), and the customer is told they can rate it.
 
-Cost follows what is due: shipped, unconfirmed packages sit in the sparse `by_ship_day` index keyed
-`<shipped UTC day>#<shard>`; delivery removes the key. A run queries only the ship days from its
-checkpoint (the last day fully done) up to today's cutoff, so missed runs are caught up and nothing is
-scanned. Each delivery is a conditional transaction (status == shipped), so a duplicate or concurrent run
-changes nothing twice; the checkpoint advances only over days with no failure, and a run about to hit
-the Lambda time limit stops between days and leaves the rest to the next run.
+Cost follows what is due: shipped, unconfirmed packages sit in the sparse `by_confirm_day` index keyed
+`<auto-confirm UTC day>#<shard>`; delivery removes the key. A run queries only the due days from its
+checkpoint (the last day fully done) up to today (`auto_confirm_at <= now` on today), so missed runs are
+caught up and nothing is scanned. Each delivery is a conditional transaction (status == shipped), so a
+duplicate or concurrent run changes nothing twice; the checkpoint advances only over days with no
+failure, and a run about to hit the Lambda time limit stops between days and leaves the rest to the next
+run.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ from chalicelib.lifecycle import PackageStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
-from chalicelib.packages import SHIP_DAY_SHARDS, deliver
-from chalicelib.rules import shipping as rules
+from chalicelib.packages import CONFIRM_DAY_SHARDS, auto_confirm_days, deliver
 
 log = get_logger("jobs.auto_confirm")
 
 JOB = "auto_confirm_receipt"
-FIRST_RUN_LOOKBACK_DAYS = 60  # without a checkpoint, ship days this far before the cutoff are read
+FIRST_RUN_LOOKBACK_DAYS = 60  # without a checkpoint, due days this far back are read
+# the checkpoint: the last due day fully handled (renamed from the ship-day checkpoint of the old index)
+CHECKPOINT = "due_done_through"
 STOP_WHEN_REMAINING_MS = 60_000
 
 
@@ -54,52 +58,43 @@ def _save(job: JobState, state: dict) -> JobState:
 
 def run(context=None, now: datetime | None = None) -> dict:
     now = now or clock.now()
-    days = rules.auto_confirm_days()
-    cutoff = now - timedelta(days=days)
-    cutoff_iso = clock.iso(cutoff)
+    now_iso = clock.iso(now)
     job, state = _state()
-    done = state.get("done_through")
+    done = state.get(CHECKPOINT)
     day = (
         date.fromisoformat(done) + timedelta(days=1)
         if done
-        else cutoff.date() - timedelta(FIRST_RUN_LOOKBACK_DAYS)
+        else now.date() - timedelta(FIRST_RUN_LOOKBACK_DAYS)
     )
-    stats = {
-        "job": JOB,
-        "now": clock.iso(now),
-        "cutoff": cutoff_iso,
-        "confirmed": 0,
-        "skipped": 0,
-        "failed": 0,
-    }
+    stats = {"job": JOB, "now": now_iso, "cutoff": now_iso, "confirmed": 0, "skipped": 0, "failed": 0}
     stopped = blocked = False
-    while day <= cutoff.date():
+    while day <= now.date():
         if context is not None and context.get_remaining_time_in_millis() < STOP_WHEN_REMAINING_MS:
             stopped = True
             break
         failures = 0
-        for shard in range(SHIP_DAY_SHARDS):
-            for package in Package.by_ship_day.query(
-                f"{day.isoformat()}#{shard}", Package.shipped_at <= cutoff_iso
+        for shard in range(CONFIRM_DAY_SHARDS):
+            for package in Package.by_confirm_day.query(
+                f"{day.isoformat()}#{shard}", Package.auto_confirm_at <= now_iso
             ):
                 outcome = _confirm(package)
                 stats[outcome] += 1
                 failures += outcome == "failed"
-        # a day with a failure keeps the checkpoint before it, so the next run retries it; the cutoff day
-        # is only partly due and is done once a later run's cutoff has passed it
+        # a day with a failure keeps the checkpoint before it, so the next run retries it; today is only
+        # partly due and is done once a later run has passed it
         blocked = blocked or bool(failures)
-        if day < cutoff.date() and not blocked:
-            state["done_through"] = day.isoformat()
+        if day < now.date() and not blocked:
+            state[CHECKPOINT] = day.isoformat()
             job = _save(job, state)
         day += timedelta(days=1)
-    stats["done_through"] = state.get("done_through")
+    stats["done_through"] = state.get(CHECKPOINT)
     stats["stopped_early"] = stopped
     log.info("auto-confirm run", extra=stats)
     return stats
 
 
 def _confirm(package: Package) -> str:
-    email = ("package_auto_confirmed", {"package_id": package.package_id, "days": rules.auto_confirm_days()})
+    email = ("package_auto_confirmed", {"package_id": package.package_id, "days": auto_confirm_days(package)})
     try:
         deliver(package.package_id, "auto", email=email)
     except ApiError as exc:

@@ -11,6 +11,7 @@ def all_models() -> list[type]:
     """Every model with a table of its own; provisioning, infra and docs iterate this list."""
     from chalicelib.models import (
         catalog,
+        claims,
         commerce,
         currency,
         jobs,
@@ -33,4 +34,5 @@ def all_models() -> list[type]:
         *outbox.MODELS,
         *withdrawals.MODELS,
         *messages.MODELS,
+        *claims.MODELS,
     ]

@@ -206,7 +206,7 @@ class Item(Model):
     inspection = MapAttribute(null=True)
     weight_g = NumberAttribute(null=True)
     dims_cm = MapAttribute(null=True)
-    photos = MapAttribute(default=dict)  # photo_id -> {key, thumb_key, content_type, size, uploaded_at}
+    photos = MapAttribute(default=dict)  # photo_id -> {key, thumb_key, view_key, content_type, size, ...}
     in_warehouse_at = UnicodeAttribute(null=True)
     storage_expires_at = UnicodeAttribute(null=True)
     stored_by = UnicodeAttribute(null=True)

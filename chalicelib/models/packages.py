@@ -2,8 +2,8 @@
 
 Access patterns are in docs/data-model.md ("Packages"). Both secondary indexes on packages are sparse:
 `queue_key` (`<queue>#<shard>`) is set only while the package waits for warehouse staff, and
-`ship_key` (`<shipped UTC day>#<shard>`) only while it is shipped and not yet confirmed delivered,
-so the packing queue and the auto-confirm job read only what waits for them.
+`confirm_key` (`<auto-confirm UTC day>#<shard>`) only while it is shipped and not yet confirmed
+delivered, so the packing queue and the auto-confirm job read only what waits for them.
 """
 
 from __future__ import annotations
@@ -44,15 +44,16 @@ class PackageQueue(GlobalSecondaryIndex):
     queue_at = UnicodeAttribute(range_key=True)
 
 
-class PackagesByShipDay(GlobalSecondaryIndex):
-    """Shipped, unconfirmed packages by shipping day, sharded: the auto-confirm job's due list."""
+class PackagesByConfirmDay(GlobalSecondaryIndex):
+    """Shipped, unconfirmed packages by the day they count as delivered (each line's own estimate),
+    sharded: the auto-confirm job's due list."""
 
     class Meta:
-        index_name = "by_ship_day"
+        index_name = "by_confirm_day"
         projection = AllProjection()
 
-    ship_key = UnicodeAttribute(hash_key=True)
-    shipped_at = UnicodeAttribute(range_key=True)
+    confirm_key = UnicodeAttribute(hash_key=True)
+    auto_confirm_at = UnicodeAttribute(range_key=True)
 
 
 class PackagesByPaymentDeadline(GlobalSecondaryIndex):
@@ -121,13 +122,20 @@ class Package(Model):
     deadline_key = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
-    ship_key = UnicodeAttribute(null=True)
+    # set at shipping from the line's longest delivery estimate plus a margin; removed on delivery
+    auto_confirm_at = UnicodeAttribute(null=True)
+    confirm_key = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
+    # insurance claims (chalicelib/claims.py): the one open claim, and what approved claims compensated
+    # (the shipping part too: a claim never compensates more shipping than was paid)
+    open_claim_id = UnicodeAttribute(null=True)
+    compensated_fen = NumberAttribute(default=0)
+    compensated_shipping_fen = NumberAttribute(default=0)
     version = VersionAttribute()
 
     by_user = PackagesByUser()
     queue = PackageQueue()
-    by_ship_day = PackagesByShipDay()
+    by_confirm_day = PackagesByConfirmDay()
     by_deadline = PackagesByPaymentDeadline()
 
 

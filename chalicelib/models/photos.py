@@ -24,13 +24,15 @@ class Photo(Model):
     Meta = table_meta("photos")
 
     photo_id = UnicodeAttribute(hash_key=True)
+    # the item the photo is of; for a customer's evidence photo, the case or claim it supports (`subject`)
     item_id = UnicodeAttribute()
+    subject = UnicodeAttribute(null=True)  # None: an item's QC photo; "case" | "claim": evidence
     user_id = UnicodeAttribute()  # the item's owner when the upload was requested
-    key = UnicodeAttribute()  # qc/<item_id>/<photo_id>.<ext>, chosen by the server
+    key = UnicodeAttribute()  # qc/<item_id or case/claim id>/<photo_id>.<ext>, chosen by the server
     content_type = UnicodeAttribute()  # what staff declared (pinned in the presigned POST)
     status = UnicodeAttribute(default=PENDING)  # pending | ready | rejected
     created_at = UnicodeAttribute()
-    created_by = UnicodeAttribute()  # the staff member who asked for the upload
+    created_by = UnicodeAttribute()  # who asked for the upload (staff; the customer for evidence)
     upload_expires_at = UnicodeAttribute()
     # set by ingestion
     etag = UnicodeAttribute(null=True)

@@ -154,6 +154,12 @@ class AfterSalesCase(Model):
     created_at = UnicodeAttribute()
     resolved_at = UnicodeAttribute(null=True)
     resolved_by = UnicodeAttribute(null=True)
+    # a case about delivered goods (issue 22): what is wrong (rules/inspection.AFTER_DELIVERY_ISSUES), the
+    # delivery it follows, and the customer's evidence photos (photo_id -> entry, as Item.photos)
+    issue = UnicodeAttribute(null=True)
+    delivered_at = UnicodeAttribute(null=True)
+    photos = MapAttribute(default=dict)
+    updated_at = UnicodeAttribute(null=True)
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()

@@ -153,8 +153,12 @@ class ItemPhoto(Out):
     """A QC photo of the item; its URLs are presigned GETs that work for 15 minutes."""
 
     photo_id: str
-    url: str
+    url: str = Field(description="The original as uploaded (up to 10 MB): for disputes and zooming in.")
     thumbnail_url: str
+    view_url: str = absent(
+        "A JPEG of at most 1600 px on its longer side and 400 KB, for showing the photo; absent for "
+        "photos ingested before view copies were made."
+    )
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
     uploaded_at: Timestamp
     width: int
@@ -303,6 +307,8 @@ _EXAMPLE_ITEM = {
             "url": "https://procure-photos.s3.amazonaws.com/qc/itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A/"
             "pho_01JDX3R1M6Q7Y8ZK2W4V5T6S7C.jpg?X-Amz-Expires=900",
             "thumbnail_url": "https://procure-photos.s3.amazonaws.com/thumbs/itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A/"
+            "pho_01JDX3R1M6Q7Y8ZK2W4V5T6S7C.jpg?X-Amz-Expires=900",
+            "view_url": "https://procure-photos.s3.amazonaws.com/views/itm_01JDX3R1M6Q7Y8ZK2W4V5T6S7A/"
             "pho_01JDX3R1M6Q7Y8ZK2W4V5T6S7C.jpg?X-Amz-Expires=900",
             "content_type": "image/jpeg",
             "uploaded_at": "2026-11-30T08:02:00Z",

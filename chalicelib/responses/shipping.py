@@ -112,6 +112,7 @@ class PackageServiceCatalog(Out):
                         "percent_of_shipping": "0",
                     },
                     "auto_confirm_days": 20,
+                    "auto_confirm_margin_days": 5,
                 }
             ]
         }
@@ -119,4 +120,11 @@ class PackageServiceCatalog(Out):
 
     services: list[PackageService]
     service_fee: PackageServiceFee
-    auto_confirm_days: int = Field(description="Days after shipping when a package counts as delivered.")
+    auto_confirm_days: int = Field(
+        description="Days after shipping when a package of a line without a delivery estimate counts as "
+        "delivered."
+    )
+    auto_confirm_margin_days: int = Field(
+        description="A package counts as delivered this many days after its line's longest delivery "
+        "estimate (`est_days`) has passed since shipping, unless the customer confirms it first."
+    )

@@ -65,12 +65,12 @@ class WalletEntry(Out):
         "order_refund, item_refund, price_difference_charge, price_difference_refund, after_sales_refund, "
         "package_payment, package_refund, package_difference_charge, package_difference_refund, "
         "package_service_refund, "
-        "storage_extension."
+        "storage_extension, claim_compensation."
     )
     amount_fen: Fen = Field(description="Signed: credits are positive, debits negative.")
     balance_after_fen: Fen
     created_at: Timestamp
-    ref: str = Field(description="The order, item, package, case or payment the money moved for.")
+    ref: str = Field(description="The order, item, package, case, claim or payment the money moved for.")
     fx_snapshot: FxSnapshot | None = Field(
         default=None, description="The customer's currency at the time (null: paid in CNY only)."
     )

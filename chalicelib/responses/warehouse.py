@@ -23,7 +23,7 @@ from chalicelib.responses.base import (
     absent,
     example_of,
 )
-from chalicelib.responses.items import Item
+from chalicelib.responses.items import Item, ItemPhoto
 
 ITEM_EXAMPLE = example_of(Item)
 
@@ -208,6 +208,9 @@ _CASE_EXAMPLE = {
     "note": None,
     "created_at": "2026-11-30T10:00:00Z",
     "resolved_at": None,
+    "issue": None,
+    "delivered_at": None,
+    "photos": [],
 }
 
 
@@ -228,11 +231,24 @@ class AfterSalesCase(Out):
     note: str | None = Field(description="Staff's note to the customer.")
     created_at: Timestamp
     resolved_at: Timestamp | None
+    issue: str | None = Field(
+        description="What is wrong (a case about delivered goods): damage, stains, model, version, "
+        "wrong_item, missing_item or other."
+    )
+    delivered_at: Timestamp | None = Field(
+        description="Set on a case about delivered goods: the delivery it follows."
+    )
+    photos: list[ItemPhoto] = Field(description="The customer's evidence photos, oldest first.")
 
     @classmethod
     def of(cls, case: stored.AfterSalesCase, **extra: Any) -> Self:
         """`case` as recorded; `extra`: the fields a subclass adds (the owner, the resolved item)."""
+        from chalicelib import photos
+
         return cls.build(
+            issue=case.issue,
+            delivered_at=case.delivered_at,
+            photos=photos.photo_list(case),
             case_id=case.case_id,
             item_id=case.item_id,
             type=case.type,

@@ -102,3 +102,32 @@ def assess(
         hazards=tuple(hazards),
         outside_scope=tuple(outside),
     )
+
+
+# --- after delivery: what after-sales may be about (issue 22) ----------------------------------------------
+
+# OUTSIDE_INSPECTION_SCOPE (above): never the inspection's fault, so no after-sales case covers them
+# what a customer reports about delivered goods: the inspection's own checks, and what is outside them
+AFTER_DELIVERY_ISSUES = (
+    "damage",
+    "stains",
+    "model",
+    "version",
+    "wrong_item",
+    "missing_item",
+    "colour",
+    "size_error",
+    "performance",
+    "other",
+)
+OUTSIDE_SCOPE_REASON = (
+    "Discrepancies in colour, size error and performance are not within the inspection scope (and "
+    "electronics are checked by appearance only, never powered on), so after-sales cannot cover {issue}."
+)
+
+
+def after_delivery_refusal(issue: str) -> str | None:
+    """Why a case about delivered goods with this issue is refused (None when the inspection covers it)."""
+    if issue in OUTSIDE_INSPECTION_SCOPE:
+        return OUTSIDE_SCOPE_REASON.format(issue=issue.replace("_", " "))
+    return None

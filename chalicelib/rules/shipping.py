@@ -342,12 +342,37 @@ def services() -> dict[str, Service]:
     }
 
 
-def auto_confirm_days() -> int:
-    """Days after shipping when an unconfirmed package is taken as delivered (AUTO_CONFIRM_DAYS)."""
+def _positive_setting(name: str) -> int:
     from chalicelib import config
 
-    raw = config.setting("AUTO_CONFIRM_DAYS")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else int(config.BUSINESS_DEFAULTS["AUTO_CONFIRM_DAYS"])
+    raw = config.setting(name)
+    return int(raw) if raw.isdigit() and int(raw) > 0 else int(config.BUSINESS_DEFAULTS[name])
+
+
+def auto_confirm_days() -> int:
+    """Days after shipping when an unconfirmed package of a line with no delivery estimate is taken as
+    delivered (AUTO_CONFIRM_DAYS); lines with an estimate use `line_auto_confirm_days`."""
+    return _positive_setting("AUTO_CONFIRM_DAYS")
+
+
+def auto_confirm_margin_days() -> int:
+    """Days past a line's longest delivery estimate before a package counts as delivered."""
+    return _positive_setting("AUTO_CONFIRM_MARGIN_DAYS")
+
+
+def longest_estimate_days(line: Line) -> int | None:
+    """The upper end of the line's delivery estimate (`"15-30"` -> 30, `"7"` -> 7); None without one."""
+    low, _, high = line.est_days.partition("-")
+    top = (high or low).strip()
+    return int(top) if top.isdigit() else None
+
+
+def line_auto_confirm_days(line: Line) -> int:
+    """Days after shipping when an unconfirmed package on `line` is taken as delivered: the line's longest
+    delivery estimate plus AUTO_CONFIRM_MARGIN_DAYS, so a slow line is never confirmed while still in
+    transit; AUTO_CONFIRM_DAYS for a line without an estimate."""
+    longest = longest_estimate_days(line)
+    return auto_confirm_days() if longest is None else longest + auto_confirm_margin_days()
 
 
 # --- the price -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import * as warehouse from "./screens/warehouse.js";
 import * as admin from "./screens/admin.js";
 import * as photoRequests from "./screens/photo_requests.js";
 import * as messages from "./screens/messages.js";
+import * as claims from "./screens/claims.js";
 
 /** @typedef {import("procure-api").components["schemas"]} Schemas (generated from docs/openapi.json) */
 
@@ -41,6 +42,7 @@ const ROUTES = [
   [/^#\/after-sales$/, ["reviewer", "warehouse"], "After-sales", warehouse.afterSales, true],
   [/^#\/messages$/, ["reviewer", "warehouse"], "Messages", messages.queue, true],
   [/^#\/messages\/(order|package)\/([\w-]+)$/, ["reviewer", "warehouse"], "Thread", messages.thread, false],
+  [/^#\/claims$/, ["reviewer", "warehouse"], "Claims", claims.queue, true],
 ];
 
 const STAFF = ["reviewer", "warehouse", "admin"];

@@ -196,3 +196,60 @@ def paid_package(http) -> dict:
     )
     assert paid["status"] == "paid"
     return paid
+
+
+def claimed_package(http, photo: bytes | None = None) -> dict:
+    """An insured package of one stored item, paid, packed, shipped and delivered, with a damage claim
+    (issue 22) and, given `photo` (PNG bytes), one evidence photo uploaded through its presigned POST."""
+    item = stored_item(http)
+    package = ok(
+        http.call(
+            "POST",
+            "/packages",
+            user=CUSTOMER,
+            json={
+                "item_ids": [item["item_id"]],
+                "line_id": "ems",
+                "services": ["insurance"],
+                "address": {
+                    "name": "Bob Example",
+                    "phone": "+1 555 0100",
+                    "country": "US",
+                    "state": "CA",
+                    "city": "San Francisco",
+                    "postal_code": "94105",
+                    "line1": "1 Market St",
+                },
+            },
+        ),
+        201,
+    )
+    package_id = package["package_id"]
+    top_up(http, package["total_fen"] + 50_000)
+    ok(http.call("POST", f"/packages/{package_id}/pay", user=CUSTOMER))
+    measured = {"weight_g": 700, "dims_cm": {"l": 35, "w": 25, "h": 8}}
+    ok(http.call("POST", f"/staff/packages/{package_id}/pack", user=WAREHOUSE, json=measured))
+    ship = {"carrier": "EMS", "tracking_no": "EE" + uuid.uuid4().hex[:9].upper() + "CN"}
+    ok(http.call("POST", f"/staff/packages/{package_id}/ship", user=WAREHOUSE, json=ship))
+    ok(http.call("POST", f"/packages/{package_id}/confirm-receipt", user=CUSTOMER))
+    body = {"kind": "damaged", "description": "The carton arrived crushed and the hoodie is torn"}
+    claim = ok(http.call("POST", f"/packages/{package_id}/claims", user=CUSTOMER, json=body), 201)
+    if photo is not None:
+        ticket = ok(
+            http.call(
+                "POST",
+                f"/claims/{claim['claim_id']}/photos",
+                user=CUSTOMER,
+                json={"content_type": "image/png"},
+            ),
+            201,
+        )
+        upload = ticket["upload"]
+        sent = requests.post(
+            upload["url"],
+            data=upload["fields"],
+            files={"file": ("crushed.png", photo, "image/png")},
+            timeout=30,
+        )
+        assert sent.status_code in (200, 201, 204), sent.text
+    return claim

@@ -42,7 +42,7 @@ def test_a_wrong_password_is_refused_in_plain_words(console):
 def test_each_staff_group_sees_only_its_screens(console):
     page = console.page
     expected = {
-        flows.REVIEWER: ({"Review queue", "Purchasing", "After-sales", "Messages"}, "Review queue"),
+        flows.REVIEWER: ({"Review queue", "Purchasing", "After-sales", "Messages", "Claims"}, "Review queue"),
         flows.WAREHOUSE: (
             {
                 "Inbound scan",
@@ -53,6 +53,7 @@ def test_each_staff_group_sees_only_its_screens(console):
                 "Destruction",
                 "After-sales",
                 "Messages",
+                "Claims",
             },
             "Inbound scan",
         ),
@@ -69,6 +70,7 @@ def test_each_staff_group_sees_only_its_screens(console):
                 "Destruction",
                 "After-sales",
                 "Messages",
+                "Claims",
             },
             "Dashboard",
         ),

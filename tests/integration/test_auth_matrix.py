@@ -139,6 +139,7 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         )
         assert case.status == 201, case.body
         mine["case_id"] = case.body["case_id"]
+        mine.update(_claimed_package(api, user, n))
         objects[user] = mine
     parcel = api.post("/staff/inbound", {"tracking_no": "SF0000999"}, user=WAREHOUSE)
     assert parcel.status == 201 and parcel.body["status"] == "exceptional", parcel.body
@@ -157,6 +158,26 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         "service": "reinforcement",
     }
     return objects
+
+
+def _claimed_package(api: Api, user: str, n: int) -> dict[str, str]:
+    """An insured package of `user`, shipped, delivered, with an open insurance claim (issue 22)."""
+    from tests.integration.test_packages import stored, submit
+
+    [item_id] = stored(api, user=user, items=(TEE,), tracking=f"YT{n}000002")
+    package = submit(api, [item_id], user=user, services=["insurance"])
+    assert package.status == 201, package.body
+    package_id = package.body["package_id"]
+    top_up(api, user, 60000)
+    assert api.post(f"/packages/{package_id}/pay", user=user).status == 200
+    dims = {"weight_g": 500, "dims_cm": {"l": 20, "w": 20, "h": 10}}
+    assert api.post(f"/staff/packages/{package_id}/pack", dims, user=WAREHOUSE).status == 200
+    ship = {"carrier": "EMS", "tracking_no": f"EE10000000{n}CN"}
+    assert api.post(f"/staff/packages/{package_id}/ship", ship, user=WAREHOUSE).status == 200
+    assert api.post(f"/packages/{package_id}/confirm-receipt", user=user).status == 200
+    claim = api.post(f"/packages/{package_id}/claims", {"kind": "damaged", "description": "x"}, user=user)
+    assert claim.status == 201, claim.body
+    return {"delivered_package_id": package_id, "claim_id": claim.body["claim_id"]}
 
 
 # --- expectations ---------------------------------------------------------------------------------------
@@ -321,6 +342,23 @@ EXPECT: dict[tuple[str, str], Expect] = {
         SIGNED_IN, body={"item_id": "{item_id}", "type": "refund", "reason": "broken"}, body_refs=True
     ),
     ("GET", "/after-sales"): Expect(SIGNED_IN),
+    ("POST", "/after-sales/{case_id}/photos"): Expect(
+        OWNER, params={"case_id": "case_id"}, body={"content_type": "image/png"}
+    ),
+    # insurance claims (issue 22)
+    ("POST", "/packages/{package_id}/claims"): Expect(
+        OWNER, params={"package_id": "delivered_package_id"}, body={"kind": "damaged", "description": "x"}
+    ),
+    ("GET", "/claims"): Expect(SIGNED_IN),
+    ("POST", "/claims/{claim_id}/photos"): Expect(
+        OWNER, params={"claim_id": "claim_id"}, body={"content_type": "image/png"}
+    ),
+    ("GET", "/staff/claims"): Expect(("warehouse", "reviewer")),
+    ("POST", "/staff/claims/{claim_id}/resolve"): Expect(
+        ("warehouse", "reviewer"),
+        params={"claim_id": "claim_id"},
+        body={"decision": "rejected", "note": "no"},
+    ),
     ("POST", "/forwarding"): Expect(SIGNED_IN, body={"tracking_no": "ZT12345678", "description": "shoes"}),
     ("GET", "/forwarding"): Expect(SIGNED_IN),
     # shipping lines and packages

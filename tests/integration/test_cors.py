@@ -86,7 +86,7 @@ def test_a_preflight_from_an_allowed_origin_allows_the_storefront_headers(api):
     assert {"authorization", "content-type", "idempotency-key"} <= allowed
     assert "POST" in result.headers["Access-Control-Allow-Methods"]
     assert "Idempotent-Replayed" in result.headers["Access-Control-Expose-Headers"]
-    assert int(result.headers["Access-Control-Max-Age"]) > 0
+    assert int(result.headers["Access-Control-Max-Age"]) == 7200  # Chromium's ceiling: fewest preflights
     assert "origin" in _vary(result)
 
 

@@ -264,6 +264,25 @@ def refund_package_service(api) -> Case:
     return Case(path, "package_service_refund", 1500, f"/packages/{pid}", body, WAREHOUSE)
 
 
+def resolve_claim(api) -> Case:
+    package = _package(api, pay=True)  # insured (SERVICES)
+    pid = package["package_id"]
+    assert pack(api, pid, 1200, {"l": 30, "w": 20, "h": 10}, user=WAREHOUSE).status == 200
+    ship = {"carrier": "EMS", "tracking_no": "EE123456789CN"}
+    assert api.post(f"/staff/packages/{pid}/ship", ship, user=WAREHOUSE).status == 200
+    assert api.post(f"/packages/{pid}/confirm-receipt", user=ALICE).status == 200
+    claim = api.post(f"/packages/{pid}/claims", {"kind": "damaged", "description": "Crushed"}, user=ALICE)
+    assert claim.status == 201, claim.body
+    cid = claim.body["claim_id"]
+
+    def status(api) -> str:
+        return next(c["status"] for c in api.get("/claims", user=ALICE).body["items"] if c["claim_id"] == cid)
+
+    body = {"decision": "approved", "compensation_fen": 3000, "note": "Crushed on the photos"}
+    path = f"/staff/claims/{cid}/resolve"
+    return Case(path, "claim_compensation", 3000, f"/packages/{pid}", body, WAREHOUSE, status)
+
+
 MONEY_ROUTES = [
     request_withdrawal,
     reject_withdrawal,
@@ -284,6 +303,7 @@ MONEY_ROUTES = [
     resolve_case,
     pack_package,
     refund_package_service,
+    resolve_claim,
 ]
 
 # routes whose money moves elsewhere: a top-up or a package checkout creates a payment (the provider's
@@ -347,6 +367,7 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
         "/staff/packages/{package_id}/pack",
         "/staff/withdrawals/{withdrawal_id}/reject",
         "/staff/packages/{package_id}/services/{service}/refund",
+        "/staff/claims/{claim_id}/resolve",
     }
     covered = {"/items/{item_id}/extend-storage", "/orders/{order_id}/pay", "/orders/{order_id}/cancel"}
     covered |= {"/items/{item_id}/pay-difference", "/items/{item_id}/decline-difference"}

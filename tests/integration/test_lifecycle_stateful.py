@@ -108,6 +108,7 @@ LEDGER_KINDS = {
     "bank_fee_adjustment": "topups",
     "withdrawal": "paid",
     "withdrawal_reversal": "refunds",
+    "claim_compensation": "refunds",  # an approved insurance claim on a package (issue 22)
 }
 
 SKUS = [
@@ -155,8 +156,8 @@ def one_deadline_shard(monkeypatch):
     from chalicelib.rules import storage as storage_rules
 
     monkeypatch.setattr(storage_rules, "DEADLINE_SHARDS", 1)
-    monkeypatch.setattr(packages, "SHIP_DAY_SHARDS", 1)
-    monkeypatch.setattr(auto_confirm, "SHIP_DAY_SHARDS", 1)
+    monkeypatch.setattr(packages, "CONFIRM_DAY_SHARDS", 1)
+    monkeypatch.setattr(auto_confirm, "CONFIRM_DAY_SHARDS", 1)
 
 
 @pytest.fixture
@@ -207,6 +208,7 @@ class Model:
     items: dict[str, dict] = field(default_factory=dict)  # id -> {user, order_id, goods_fen, tracking}
     packages: dict[str, dict] = field(default_factory=dict)  # id -> {user, paid, refunded, due}
     cases: dict[str, dict] = field(default_factory=dict)  # id -> {user, item_id}
+    claims: dict[str, dict] = field(default_factory=dict)  # id -> {user, package_id}
     trackings: dict[str, Tracking] = field(default_factory=dict)
     payment_ids: list[str] = field(default_factory=list)  # top-ups and external order payments
     # paid photo requests: id -> {user, item_id, fee, refund_booked}
@@ -298,6 +300,7 @@ def check_no_item_refunded_more_than_paid(world: World) -> None:
     for package_id in world.model.packages:
         paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
         refunded = by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
+        refunded += by_ref[("package_service_refund", package_id)]  # a paid service not done
         assert refunded <= paid, f"package {package_id}: refunded {refunded} fen of {paid} paid"
 
 
@@ -339,6 +342,38 @@ def check_no_item_refunded_more_than_paid_across_purchasing_exceptions(world: Wo
             assert int(shipping["refunded_fen"]) <= int(shipping["paid_fen"]), (
                 f"order {order_id}: shop {shop_id}'s shipping refunded {shipping} more than paid"
             )
+
+
+def check_after_delivery_refunds_and_claims_within_paid(world: World) -> None:
+    """Issue 22: after-sales refunds of delivered goods and claim compensation never return more than was
+    paid. Per item, every refund (price difference, after-sales, a claim's goods share) is recorded on it and
+    stays within what was paid for it; per package, compensation stays within the insured value (goods
+    declared plus shipping) and within what was paid for the package and its items."""
+    by_ref: dict[tuple[str, str], int] = defaultdict(int)
+    for entries in world.ledgers.values():
+        for e in entries:
+            by_ref[(e.kind, e.ref)] += abs(int(e.amount_fen))
+    ledger_refunds: dict[str, int] = defaultdict(int)
+    for case_id, case in world.model.cases.items():
+        ledger_refunds[case["item_id"]] += by_ref[("after_sales_refund", case_id)]
+    for item_id, item in world.items.items():
+        paid, refunded = int(item.paid_fen or 0), int(item.refunded_fen or 0)
+        assert refunded <= paid, f"item {item_id}: {refunded} fen refunded of {paid} paid (stored)"
+        assert ledger_refunds[item_id] <= refunded, f"item {item_id}: a refund is not recorded on it"
+    compensated: dict[str, int] = defaultdict(int)
+    for claim_id, claim in world.model.claims.items():
+        compensated[claim["package_id"]] += by_ref[("claim_compensation", claim_id)]
+    for package_id, amount in compensated.items():
+        package = world.packages.get(package_id)
+        assert package is not None, f"package {package_id} of a paid claim is gone"
+        insured = int(package.declared_value_fen or 0) + int(package.shipping_fen or 0)
+        assert amount <= insured, f"package {package_id}: {amount} fen compensated, insured {insured}"
+        assert amount == int(package.compensated_fen or 0), f"package {package_id}: compensation not recorded"
+        paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
+        paid -= by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
+        paid -= by_ref[("package_service_refund", package_id)]
+        paid += sum(int(world.items[i].paid_fen or 0) for i in package.item_ids if i in world.items)
+        assert amount <= paid, f"package {package_id}: {amount} fen compensated of {paid} paid"
 
 
 def _sweep_reads(key: str | None, expires_at: str | None, checkpoint: date | None) -> bool:
@@ -491,6 +526,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_money_is_conserved,
     check_no_item_refunded_more_than_paid,
     check_no_item_refunded_more_than_paid_across_purchasing_exceptions,
+    check_after_delivery_refunds_and_claims_within_paid,
     check_every_stored_item_is_paid_for_or_swept_or_final,
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,
@@ -538,14 +574,15 @@ class Lifecycle(RuleBasedStateMachine):
 
     def _reset_jobs(self) -> None:
         """Job checkpoints start at this example's first day, so a sweep reads only this example's days."""
-        from chalicelib.jobs import storage_sweep
+        from chalicelib.jobs import auto_confirm, storage_sweep
 
         for job in ("storage_sweep", "auto_confirm_receipt"):
             with contextlib.suppress(JobState.DoesNotExist):
                 JobState.get(job, consistent_read=True).delete()
         storage_sweep.start_history(self.now.date())
-        cutoff = self.now - timedelta(days=20)
-        JobState("auto_confirm_receipt", state={"done_through": cutoff.date().isoformat()}).save()
+        # nothing of this example is due before today (a package is due days after its shipping)
+        yesterday = (self.now - timedelta(days=1)).date().isoformat()
+        JobState("auto_confirm_receipt", state={auto_confirm.CHECKPOINT: yesterday}).save()
 
     def call(self, method: str, path: str, user: str | None = None, body=None, money: bool = False):
         headers = {"Idempotency-Key": str(uuid.uuid4())} if money else None
@@ -686,7 +723,8 @@ class Lifecycle(RuleBasedStateMachine):
         return self._items("awaiting_confirmation")
 
     def _open_case_candidates(self) -> list:
-        return [i for i in self._items("received", *AWAITING_FEEDBACK, *STORED) if not i.open_case_id]
+        candidates = self._items("received", *AWAITING_FEEDBACK, *STORED, "delivered")
+        return [i for i in candidates if not i.open_case_id]
 
     def _resolve_case_candidates(self) -> list:
         return [i for i in self.world.items.values() if i.open_case_id]
@@ -711,6 +749,12 @@ class Lifecycle(RuleBasedStateMachine):
 
     def _confirm_receipt_candidates(self) -> list:
         return self._packages("shipped")
+
+    def _file_claim_candidates(self) -> list:
+        return [p for p in self._packages("shipped", "delivered") if not p.open_claim_id]
+
+    def _resolve_claim_candidates(self) -> list:
+        return [p for p in self._packages("shipped", "delivered") if p.open_claim_id]
 
     # --- setup ---
 
@@ -1224,14 +1268,18 @@ class Lifecycle(RuleBasedStateMachine):
         assert result.status in (200, 409), result.body
 
     @precondition(lambda self: bool(self._open_case_candidates()))
-    @rule(index=pick, kind=st.sampled_from(["return", "exchange", "refund"]))
-    def open_case(self, index, kind):
+    @rule(
+        index=pick,
+        kind=st.sampled_from(["return", "exchange", "refund"]),
+        issue=st.sampled_from(["damage", "stains", "colour"]),
+    )
+    def open_case(self, index, kind, issue):
         item = _one(self._open_case_candidates(), index)
         result = self.call(
             "POST",
             "/after-sales",
             user=self._name(item.user_id),
-            body={"item_id": item.item_id, "type": kind, "reason": "Not as described"},
+            body={"item_id": item.item_id, "type": kind, "reason": "Not as described", "issue": issue},
         )
         assert result.status in (201, 409), result.body
         if result.status == 201:
@@ -1384,7 +1432,7 @@ class Lifecycle(RuleBasedStateMachine):
                 "item_ids": item_ids,
                 "address": ADDRESS,
                 "line_id": line_id,
-                "services": ["reinforcement"],
+                "services": ["reinforcement", "insurance"],
             },
         )
         assert created.status in (201, 400, 409), created.body
@@ -1524,6 +1572,41 @@ class Lifecycle(RuleBasedStateMachine):
             "POST", f"/packages/{package.package_id}/confirm-receipt", user=self._name(package.user_id)
         )
         assert result.status == 200, result.body
+
+    # --- insurance claims (issue 22) ---
+
+    @precondition(lambda self: bool(self._file_claim_candidates()))
+    @rule(index=pick, kind=st.sampled_from(["lost", "damaged", "seized"]))
+    def file_claim(self, index, kind):
+        package = _one(self._file_claim_candidates(), index)
+        result = self.call(
+            "POST",
+            f"/packages/{package.package_id}/claims",
+            user=self._name(package.user_id),
+            body={"kind": kind, "description": "Not what arrived"},
+        )
+        assert result.status in (201, 409), result.body  # 409: the window is not open
+        if result.status == 201:
+            self.m.claims[result.body["claim_id"]] = {
+                "user": package.user_id,
+                "package_id": package.package_id,
+            }
+
+    @precondition(lambda self: bool(self._resolve_claim_candidates()))
+    @rule(index=pick, approve=st.booleans(), quarters=st.sampled_from([None, 1, 3, 5]))
+    def resolve_claim(self, index, approve, quarters):
+        """Approve (the default compensation, a share of the insured value, or more than it) or reject."""
+        package = _one(self._resolve_claim_candidates(), index)
+        body: dict = {"decision": "approved" if approve else "rejected", "note": "Checked"}
+        if approve and quarters is not None:
+            insured = int(package.declared_value_fen or 0) + int(package.shipping_fen or 0)
+            body["compensation_fen"] = max(1, insured * quarters // 4)
+        result = self.call(
+            "POST", f"/staff/claims/{package.open_claim_id}/resolve", user=WAREHOUSE, body=body, money=True
+        )
+        assert result.status in (200, 400, 409), result.body
+        if result.status == 200:
+            self.m.books[package.user_id].refunds += result.body["compensation_fen"]
 
     # --- time and jobs ---
 
@@ -1739,6 +1822,7 @@ class Lifecycle(RuleBasedStateMachine):
         so rows left over from earlier examples would make every later step slower."""
         if not self.m.users:
             return
+        from chalicelib.models.claims import Claim
         from chalicelib.models.commerce import Payment
         from chalicelib.models.warehouse import AfterSalesCase, ForwardingDeclaration
 
@@ -1757,6 +1841,7 @@ class Lifecycle(RuleBasedStateMachine):
                     {"tracking_no": t, "user_id": u["id"]} for t in self.m.trackings for u in self.m.users
                 ],
                 AfterSalesCase: [{"case_id": c} for c in self.m.cases],
+                Claim: [{"claim_id": c} for c in self.m.claims],
                 Payment: [{"payment_id": p} for p in self.m.payment_ids],
                 PhotoRequest: [{"request_id": r} for r in self.m.photo_requests],
             }

@@ -184,3 +184,71 @@ def test_events_the_stream_gave_up_on_are_sent_by_the_redrive_once(api, monkeypa
     assert redrive.redrive(timedelta(hours=1)) == {"sent": 2}
     assert redrive.redrive(timedelta(hours=1)) == {}
     assert len(ses_messages()) == 2
+
+
+def test_an_event_that_fails_the_same_way_every_time_does_not_hold_back_the_shard(api, monkeypatch):
+    """A retried stream record holds back every record after it in its shard: the local stack stopped
+    sending mail for good after one bad event. A failure no retry can mend is recorded instead."""
+    alice = api.user_id(ALICE)
+    for n in range(30):  # more than one stream batch (25) behind the bad event
+        work = uow.Unit()
+        work.notify(
+            alice, "order_approved", {"order_id": "ord_bad" if n == 0 else f"ord_{n}", "item_count": n}
+        )
+        uow.run(lambda work=work: work)
+    real_send = emails.send
+
+    def template_bug(name, to, data):
+        if data["order_id"] == "ord_bad":
+            raise KeyError("shipping_line")  # a template's data without a field it needs
+        return real_send(name, to, data)
+
+    monkeypatch.setattr(emails, "send", template_bug)
+    assert len(sent_emails()) == 29
+    assert outbox().failed_records == 0
+    (bad,) = [e for e in events() if e.status != "sent"]
+    assert bad.status == "undeliverable" and "KeyError" in bad.error and bad.unsent is None
+
+
+def test_a_task_that_raises_a_bug_is_recorded_and_a_lost_race_is_retried(api, monkeypatch):
+    calls = []
+
+    def task(data):
+        calls.append(data["n"])
+        if data["n"] == 1:
+            raise ValueError("no such parcel")
+        if data["n"] == 2 and calls.count(2) == 1:
+            raise ClientError({"Error": {"Code": "TransactionConflictException", "Message": "race"}}, "Tx")
+
+    monkeypatch.setattr(handler, "_tasks", lambda: {"probe": task})
+    for n in (1, 2):
+        work = uow.Unit()
+        work.task("probe", api.user_id(ALICE), {"n": n})
+        uow.run(lambda work=work: work)
+    sent_emails()  # the lost race is reported as a batch item failure...
+    sent_emails()  # ...and the stream's retry runs it again
+    by_n = {int(e.data["n"]): e for e in events()}
+    assert by_n[1].status == "undeliverable" and "ValueError" in by_n[1].error
+    assert by_n[2].status == "sent" and calls.count(2) == 2  # the lost race ran again
+
+
+def test_only_failures_a_retry_may_mend_are_transient():
+    assert handler.transient(unavailable_error())
+    assert handler.transient(
+        ClientError({"Error": {"Code": "Anything"}, "ResponseMetadata": {"HTTPStatusCode": 503}}, "X")
+    )
+    assert not handler.transient(
+        ClientError({"Error": {"Code": "TemplateDoesNotExist"}}, "SendTemplatedEmail")
+    )
+    assert not handler.transient(KeyError("x"))
+    try:
+        try:
+            raise unavailable_error()
+        except ClientError as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as wrapped:
+        assert handler.transient(wrapped)
+
+
+def unavailable_error() -> ClientError:
+    return ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendTemplatedEmail")

@@ -20,6 +20,7 @@ from chalicelib.events.s3_records import S3Object
 from chalicelib.models.commerce import Item
 from chalicelib.models.photos import Photo
 from chalicelib.responses.items import Item as ItemOut
+from tests.images import phone_photo
 from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, WAREHOUSE
 
 MB = 1024 * 1024
@@ -293,6 +294,46 @@ class TestIngestion:
             assert api.get(f"/items/{item_id}/photos", user=user).status == status, user
         assert api.get("/items/itm_nope/photos", user=ALICE).status == 404
         assert api.get("/items/itm_nope/photos", user=WAREHOUSE).status == 404
+
+    def test_a_phone_photo_gets_a_view_copy_of_at_most_1600_px_and_400_kb_next_to_its_original(
+        self, api, app_module, stack
+    ):
+        """Issue 27: photos were shown as 3-4 MB originals; the answers now offer a view-size copy."""
+        item_id = make_item(api)
+        body = presign(api, item_id)
+        original = phone_photo()
+        assert len(original) > 3 * MB  # a phone's photo, not a toy image
+        put(stack, body["upload"]["fields"]["key"], original)
+        deliver_queue(app_module, stack)
+
+        view_key = f"views/{item_id}/{body['photo_id']}.jpg"
+        stored = aws.client("s3").get_object(Bucket=stack["bucket"], Key=view_key)
+        view = stored["Body"].read()
+        assert stored["ContentType"] == "image/jpeg"
+        assert len(view) <= photos.VIEW_MAX_BYTES == 400_000
+        with Image.open(io.BytesIO(view)) as img:
+            assert img.format == "JPEG" and img.size == (1600, 1200)
+        assert item_photos(item_id)[body["photo_id"]]["view_key"] == view_key
+
+        (photo,) = api.get(f"/items/{item_id}/photos", user=ALICE).body["items"]
+        assert "X-Amz-Signature=" in photo["view_url"] and "X-Amz-Expires=900" in photo["view_url"]
+        assert requests.get(photo["view_url"], timeout=10).content == view
+        assert requests.get(photo["url"], timeout=10).content == original  # the original is still offered
+        assert f"/{view_key}?" in ItemOut.of(Item.get(item_id)).photos[0].view_url  # orders, storage too
+
+    def test_a_photo_ingested_before_view_copies_answers_without_a_view_url(self, api, app_module, stack):
+        item_id = make_item(api)
+        body = presign(api, item_id)
+        put(stack, body["upload"]["fields"]["key"], image_bytes())
+        deliver_queue(app_module, stack)
+        item = Item.get(item_id, consistent_read=True)
+        entry = photos.attached(item)[body["photo_id"]]
+        del entry["view_key"], entry["view_size"]
+        item.photos = {body["photo_id"]: entry}  # as written before views existed
+        item.save()
+
+        (photo,) = api.get(f"/items/{item_id}/photos", user=ALICE).body["items"]
+        assert "view_url" not in photo and photo["url"] and photo["thumbnail_url"]
 
     def test_a_presigned_post_really_works(self, api, app_module, stack):
         item_id = make_item(api)

@@ -247,6 +247,26 @@ class TestExchange:
         assert bought.body["purchase"]["settlement"] == "charged"
         assert api.get("/wallet", user=ALICE).body["balance_fen"] == wallet - 100
 
+    def test_goods_that_came_as_an_exceptional_parcel_cannot_be_exchanged(self, api):
+        """An exchange sends the item back to purchasing; an item assigned from an unknown parcel was
+        never bought by us, so there is no order to buy the replacement on (the purchase had no order)."""
+        parcel = api.post("/staff/inbound", {"tracking_no": "JD-unknown-exchange"}, user=WAREHOUSE).body
+        assigned = api.post(
+            f"/staff/parcels/{parcel['parcel_id']}/assign",
+            {"customer_email": ALICE, "description": "Blue umbrella"},
+            user=WAREHOUSE,
+        ).body
+        [item_id] = assigned["item_ids"]
+        case = api.post(
+            "/after-sales", {"item_id": item_id, "type": "exchange", "reason": "Wrong colour"}, user=ALICE
+        )
+        assert case.status == 201, case.body
+        resolve = f"/staff/after-sales/{case.body['case_id']}/resolve"
+        refused = api.post(resolve, {"resolution": "exchange"}, user=REVIEWER)
+        assert refused.status == 409, refused.body
+        assert api.get(f"/items/{item_id}", user=ALICE).body["status"] == "received"
+        assert api.post(resolve, {"resolution": "reject", "note": "kept"}, user=REVIEWER).status == 200
+
 
 class TestNotices:
     def test_order_inspection_and_storage_answers_carry_the_notices_that_apply(self, api):

@@ -74,6 +74,7 @@ def test_shipping_lines_and_the_service_catalog_validate_as_the_rules_build_them
         "services": [s.as_json() for s in shipping_rules.services().values()],
         "service_fee": shipping_rules.service_fee_rule().as_json(),
         "auto_confirm_days": 20,
+        "auto_confirm_margin_days": 5,
     }
     assert web.serialize_response(shipping.PackageServiceCatalog, catalog, "x") == catalog
 
