@@ -352,10 +352,27 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     for one in item_ids:
         wait_for_photos(api, one, uploaded)
     checks = {"color": "ok", "damage": "ok", "stains": "ok", "size": "ok", "model": "n/a", "version": "n/a"}
-    inspection = {"category": "apparel", "checks": checks, "label_size": "L", "weight_g": 650}
-    inspection["dims_cm"] = {"l": 35, "w": 25, "h": 8}
+    stained = {
+        "color": "ok",
+        "damage": "ok",
+        "stains": "issue",
+        "size": "ok",
+        "model": "n/a",
+        "version": "n/a",
+    }
+    # literal bodies: tests/integration/test_request_types.py type-checks them against the contract
     inspected = api.call(
-        "POST", f"/staff/items/{item_id}/inspection", user=WAREHOUSE, body={**inspection, "result": "pass"}
+        "POST",
+        f"/staff/items/{item_id}/inspection",
+        user=WAREHOUSE,
+        body={
+            "category": "apparel",
+            "checks": checks,
+            "label_size": "L",
+            "weight_g": 650,
+            "dims_cm": {"l": 35, "w": 25, "h": 8},
+            "result": "pass",
+        },
     )
     # the other item: a stain the customer decides about (accept, or an after-sales return or exchange)
     other = item_ids[1]
@@ -364,8 +381,11 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         f"/staff/items/{other}/inspection",
         user=WAREHOUSE,
         body={
-            **inspection,
-            "checks": {**checks, "stains": "issue"},
+            "category": "apparel",
+            "checks": stained,
+            "label_size": "L",
+            "weight_g": 650,
+            "dims_cm": {"l": 35, "w": 25, "h": 8},
             "result": "issue",
             "notes": "A small stain on the left cuff.",
         },

@@ -484,7 +484,7 @@ def check_every_open_package_has_a_deadline_or_a_staff_action(world: World) -> N
                 f"{package.deadline_key} / {package.payment_due_at}"
             )
         elif status == "shipped":
-            assert package.ship_key, f"package {package_id} shipped but not on the auto-confirm index"
+            assert package.confirm_key, f"package {package_id} shipped but not on the auto-confirm index"
         else:
             assert package.queue_key, f"package {package_id} ({status}) is on no staff queue"
         if status in ("packed", "shipped"):
