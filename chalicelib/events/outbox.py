@@ -60,11 +60,9 @@ TRANSIENT_ERRORS = frozenset(
         "RequestLimitExceeded",
         "ProvisionedThroughputExceededException",
         "LimitExceededException",
-        "TransactionConflictException",
-        "TransactionCanceledException",
-        "ConditionalCheckFailedException",
         "RequestTimeout",
         "RequestTimeoutException",
+        *db.LOST_RACE,
     }
 )
 DUPLICATE = "duplicate"  # what deliver() answers for an event it did not send
@@ -127,7 +125,7 @@ def deliver(event_id: str) -> str:
             log.exception("email undeliverable for good", extra={"event_id": event_id})
             return _finish(event, "refuse", error=_describe(exc))
         try:
-            _release(event, f"{type(exc).__name__}: {exc}")
+            _release(event, _describe(exc))
         except Exception:  # the claim then expires after CLAIM_SECONDS
             log.exception("could not release the email event", extra={"event_id": event_id})
         raise
@@ -145,7 +143,7 @@ def _run_task(event: OutboxEvent) -> str:
             log.exception("outbox task failed for good", extra={"event_id": event.event_id})
             return _finish(event, "refuse", error=_describe(exc))
         try:
-            _release(event, f"{type(exc).__name__}: {exc}")
+            _release(event, _describe(exc))
         except Exception:  # the claim then expires after CLAIM_SECONDS
             log.exception("could not release the outbox task", extra={"event_id": event.event_id})
         raise
