@@ -7,6 +7,12 @@ transaction as the status move: what was paid for the item and not refunded yet,
 shipping when no other live item of that shop is left in the order, and closes the order when none of
 its items is left. The customer is emailed through the outbox.
 
+An offer waits on the customer for REPLACEMENT_ANSWER_DAYS: its deadline is on the items' feedback index
+(`Item.by_feedback_due`, like an inspection's feedback), which the daily storage sweep walks: a reminder
+REPLACEMENT_REMINDER_DAYS before, and with no answer by then the offer is declined for the customer
+(`settle_offer_due`): nothing is bought without their consent, so the item is cancelled and refunded as
+a declined offer is, and they are emailed why.
+
 Cost: the item (GetItem), its order (GetItem), the order's items and the wallet account (one batch
 read), then one transaction. Concurrency: the item's and the order's version conditions and a condition
 check that every other live item of the order is still live (so two items of one shop cancelled at
@@ -19,13 +25,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from chalicelib import auth, clock, currency, db, money, orders, refunds, uow
+from chalicelib import auth, clock, config, currency, db, feedback, money, orders, refunds, uow
 from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import ITEM, ORDER, REPLACEMENT, ReplacementState
 from chalicelib.models.commerce import Item, Order
 from chalicelib.rules import settlement
+from chalicelib.rules import storage as storage_rules
 
 # why an item cannot be bought, in the words the customer's email uses
 REASONS = {
@@ -162,6 +170,7 @@ def mark_unavailable(item_id: str, staff_id: str, reason: str, note: str | None)
             }
             if offer and REPLACEMENT.allows("withdraw", offer.get("state", "")):  # an open offer is withdrawn
                 values["replacement"] = {**offer, "state": REPLACEMENT.target("withdraw").value}
+                return [*db.assign(item, **values), *feedback.clear_actions(item)]
             return db.assign(item, **values)
 
         cancelled = cancel_with_refund(work, order, items, item, "mark_unavailable", now, record)
@@ -226,6 +235,7 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
                 ],
             )
         now = clock.now_iso()
+        due = clock.iso(clock.parse_iso(now) + timedelta(days=answer_days()))
         price = int(sku["price_fen"])
         offer = {
             "sku_id": sku_id,
@@ -236,9 +246,10 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
             "state": ReplacementState.OFFERED.value,
             "offered_at": now,
             "offered_by": staff_id,
+            "due_at": due,
         }
         work = uow.Unit()
-        also = db.assign(item, replacement=offer)
+        also = [*db.assign(item, replacement=offer), *_answer_by(item, due)]
         work.update(item, *ITEM.move(item, "offer_replacement", now=now, also=also))
         work.notify(
             item.user_id,
@@ -253,6 +264,7 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
                 "refund": money.format_cny(refunds.refundable_fen(item)),
                 "note": note or "",
                 "product": product["title"],
+                "due_at": due,
             },
         )
         work.result = item
@@ -319,6 +331,7 @@ def accept_replacement(user_id: str, item_id: str) -> Item:
                 unit_price_fen=int(offer["unit_price_fen"]),
                 replacement=decided,
             ),
+            *feedback.clear_actions(item),  # answered: off the deadline index
         ]
         work.update(item, *ITEM.move(item, "accept_replacement", now=now, also=also))
         item.paid_fen = refunds.paid_fen(item) + decision.charge_fen
@@ -357,10 +370,113 @@ def decline_replacement(user_id: str, item_id: str) -> Item:
 
         def record(_: Cancelled) -> list:
             decided = {**offer, "state": REPLACEMENT.target("decline").value, "decided_at": now}
-            return db.assign(item, replacement=decided)
+            return [*db.assign(item, replacement=decided), *feedback.clear_actions(item)]
 
         cancel_with_refund(work, order, items, item, "decline_replacement", now, record)
         work.result = item
         return work
 
     return uow.run(unit)
+
+
+# --- the offer's answer deadline (read by the storage sweep's feedback walk) ------------------------------
+
+
+def answer_days() -> int:
+    return config.get_int("REPLACEMENT_ANSWER_DAYS")
+
+
+def reminder_days() -> int:
+    return config.get_int("REPLACEMENT_REMINDER_DAYS")
+
+
+def _answer_by(item: Item, due: str) -> list:
+    """The writes putting the offer's deadline on the feedback index (set in memory too). Not on the
+    owner's awaiting-decision list of stored items (`awaiting_by`): the item is not in the warehouse."""
+    item.feedback_due_at = due
+    item.feedback_key = storage_rules.deadline_key(clock.parse_iso(due), item.item_id)
+    item.feedback_reminded_at = None
+    return [
+        Item.feedback_due_at.set(item.feedback_due_at),
+        Item.feedback_key.set(item.feedback_key),
+        Item.feedback_reminded_at.remove(),
+    ]
+
+
+def waits_on_offer(item: Item) -> bool:
+    """The item's deadline on the feedback index is a replacement offer's (not an inspection's)."""
+    return ITEM.allows("expire_replacement", item.status) and _offer(item) is not None
+
+
+def settle_offer_due(item: Item, now: datetime) -> str:
+    """The sweep's step for an item read from the feedback index with an open offer: `expired` (no answer
+    by the deadline: declined for the customer, the item cancelled and refunded, emailed), `reminded`,
+    `skipped` (answered meanwhile, reminded already, not due yet) or `raced` (changed while deciding: the
+    sweep reads the day again). Conditional on the offer and deadline read, so a customer's answer racing
+    the sweep, or a sweep run twice, refunds and emails once."""
+    due = item.feedback_due_at
+    if not waits_on_offer(item) or not due:
+        return "skipped"
+    now_iso = clock.iso(now)
+    if due > now_iso:
+        if item.feedback_reminded_at or clock.parse_iso(due) > now + timedelta(days=reminder_days()):
+            return "skipped"
+        return _remind_offer(item, now_iso)
+    return _expire_offer(item, now_iso)
+
+
+def _offer_words(item: Item, offer: dict) -> dict:
+    return {
+        "item_id": item.item_id,
+        "title": item.title,
+        "offered": _props_words(offer.get("props") or {}),
+        "due_at": item.feedback_due_at,
+        "refund": money.format_cny(refunds.refundable_fen(item)),
+    }
+
+
+def _remind_offer(item: Item, now_iso: str) -> str:
+    offer = _offer(item) or {}
+    same = (Item.feedback_due_at == item.feedback_due_at) & Item.feedback_reminded_at.does_not_exist()
+    work = uow.Unit()
+    work.update(item, [Item.feedback_reminded_at.set(now_iso)], same & ITEM.check(Item, item.status))
+    work.notify(item.user_id, "replacement_reminder", _offer_words(item, offer))
+    try:
+        uow.run(lambda: work, retry=False)
+    except Conflict:
+        return "raced"
+    return "reminded"
+
+
+def _expire_offer(first: Item, now_iso: str) -> str:
+    """Decline the offer for the customer: cancel_with_refund under the version of the item as re-read
+    with its order's items (a lost race re-reads and decides again: answered meanwhile is skipped)."""
+    due = first.feedback_due_at
+
+    def unit() -> uow.Unit:
+        order, item, items, work = _with_siblings(first)
+        offer = _offer(item)
+        if offer is None or item.feedback_due_at != due or not ITEM.allows("expire_replacement", item.status):
+            return uow.Unit(result="skipped")  # answered or withdrawn meanwhile
+        words = _offer_words(item, offer)
+
+        def record(_: Cancelled) -> list:
+            expired = {**offer, "state": REPLACEMENT.target("expire").value, "decided_at": now_iso}
+            return [*db.assign(item, replacement=expired), *feedback.clear_actions(item)]
+
+        cancelled = cancel_with_refund(work, order, items, item, "expire_replacement", now_iso, record)
+        closed = (
+            "This was the order's last item, so the order is now closed." if cancelled.order_closed else ""
+        )
+        work.notify(
+            item.user_id,
+            "replacement_expired",
+            {**words, "refund": _refund_words(cancelled), "closed": closed},
+        )
+        work.result = REPLACEMENT.target("expire").value  # the outcome the sweep counts
+        return work
+
+    try:
+        return uow.run(unit)
+    except Conflict:
+        return "raced"
