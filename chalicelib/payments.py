@@ -162,7 +162,7 @@ def handle_provider_webhook(
     """A real provider's webhook: verified with its scheme, then applied once. PayPal's
     CHECKOUT.ORDER.APPROVED captures the order (unless the storefront's capture came first)."""
     event = providers.get(provider_name).parse_webhook(headers, raw_body)
-    if event.kind == "approved":
+    if event.kind == "to_capture":
         payment = _find(provider_name, event)
         if payment is None:
             log.warning("approval of no payment of ours", extra={"event_id": event.event_id})

@@ -299,7 +299,7 @@ class PayPalProvider:
             custom = (units[0] or {}).get("custom_id") if isinstance(units[0], dict) else None
             return Event(
                 event_id,
-                "approved",
+                "to_capture",
                 event_type,
                 ref=resource.get("id") if isinstance(resource.get("id"), str) else None,
                 payment_id=custom if isinstance(custom, str) and custom else None,

@@ -55,9 +55,9 @@ class Event:
     outcome: str | None = None
 
 
-# `approved`: the customer approved a PayPal order, which is captured next; `dispute_resolved`: a
+# `to_capture`: the customer approved a PayPal order, which is captured next; `dispute_resolved`: a
 # dispute closed, its hold given back (`released`) or kept (`final`)
-KINDS = ("collected", "refused", "called_off", "refund", "dispute", "ignored", "approved", "dispute_resolved")
+KINDS = ("collected", "refused", "called_off", "refund", "dispute", "ignored", "to_capture", "dispute_resolved")
 
 
 @dataclass(frozen=True)
