@@ -12,7 +12,10 @@ difference between the provider's cumulative refunded amount and ours, so refund
 number take back each fen once. A refund or dispute never makes a balance negative: what the wallet does
 not hold is recorded as owed and the payment waits on the staff attention list. An event about a payment
 that has not succeeded yet (a refund overtaking its success) answers 409, which makes the provider
-deliver it again later. Cost: one consistent read of the payment (a GSI query when the event names only
+deliver it again later. A PayPal order is captured (`capture`) from the storefront's capture route or the
+approval webhook, whichever comes first: the provider captures once, and the capture is applied as its
+success event. PayPal reports each refund alone: those are applied once per refund id and added up.
+Cost: one consistent read of the payment (a GSI query when the event names only
 the provider's reference), the wallet account when money moves, one transaction.
 """
 

@@ -231,7 +231,7 @@ class PayPalProvider:
         kind = {"COMPLETED": "collected", "DECLINED": "refused", "FAILED": "refused"}.get(status, "ignored")
         return _capture_event(f"capture-{capture.get('id')}", f"capture {status}", kind, capture)
 
-    def verify(self, headers: dict[str, str], event: dict) -> None:
+    def verify(self, headers: dict[str, str], raw_body: bytes) -> None:
         """PayPal's verify-webhook-signature call; anything but SUCCESS is a 400 that changes nothing."""
         webhook_id = secret("PAYPAL_WEBHOOK_ID")
         if not webhook_id:
@@ -246,18 +246,20 @@ class PayPalProvider:
             if not paypal.oauth_2.is_valid():
                 raise ProviderUnavailable("PayPal refused our credentials; try again later.")
             paypal.oauth_2.apply(_Headers(auth))
+            fields = {
+                "auth_algo": sent["auth-algo"],
+                "cert_url": sent["cert-url"],
+                "transmission_id": sent["transmission-id"],
+                "transmission_sig": sent["transmission-sig"],
+                "transmission_time": sent["transmission-time"],
+                "webhook_id": webhook_id,
+            }
+            # the event's own bytes, not a re-serialization: PayPal checks the CRC32 of what it sent
+            body = json.dumps(fields)[:-1].encode() + b', "webhook_event": ' + raw_body + b"}"
             answer = requests.post(
                 paypal.config.get_base_uri() + "/v1/notifications/verify-webhook-signature",
-                json={
-                    "auth_algo": sent["auth-algo"],
-                    "cert_url": sent["cert-url"],
-                    "transmission_id": sent["transmission-id"],
-                    "transmission_sig": sent["transmission-sig"],
-                    "transmission_time": sent["transmission-time"],
-                    "webhook_id": webhook_id,
-                    "webhook_event": event,
-                },
-                headers=auth,
+                data=body,
+                headers={**auth, "Content-Type": "application/json"},
                 timeout=TIMEOUT_SECONDS,
             )
         except ProviderUnavailable:
@@ -289,7 +291,7 @@ class PayPalProvider:
             raise ValidationError("The event is not JSON.") from None
         if not isinstance(event, dict):
             raise ValidationError("A PayPal event is a JSON object.")
-        self.verify(headers, event)
+        self.verify(headers, raw_body)
         event_id, event_type = str(event.get("id") or ""), str(event.get("event_type") or "")
         resource = event.get("resource")
         if not event_id or not isinstance(resource, dict):

@@ -57,7 +57,16 @@ class Event:
 
 # `to_capture`: the customer approved a PayPal order, which is captured next; `dispute_resolved`: a
 # dispute closed, its hold given back (`released`) or kept (`final`)
-KINDS = ("collected", "refused", "called_off", "refund", "dispute", "ignored", "to_capture", "dispute_resolved")
+KINDS = (
+    "collected",
+    "refused",
+    "called_off",
+    "refund",
+    "dispute",
+    "ignored",
+    "to_capture",
+    "dispute_resolved",
+)
 
 
 @dataclass(frozen=True)
