@@ -42,7 +42,7 @@ from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
 from chalicelib import config, currency
-from chalicelib.errors import ValidationError
+from chalicelib.errors import Conflict, ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.providers.port import Amount, Checkout, Event, ProviderUnavailable, Refunded
 from chalicelib.providers.stripe_provider import secret
@@ -219,6 +219,11 @@ class PayPalProvider:
         except ProviderUnavailable:
             raise
         except Exception as exc:
+            if getattr(exc, "response_code", None) == 422:  # e.g. ORDER_NOT_APPROVED: nothing captured
+                log.info("paypal refused the capture", extra={"payment_id": payment.payment_id})
+                raise Conflict(
+                    "PayPal has not captured this order: the customer has not approved it."
+                ) from None
             raise _unavailable(exc, "capture") from None
         units = order.get("purchase_units") or [{}]
         captures = ((units[0] or {}).get("payments") or {}).get("captures") or []

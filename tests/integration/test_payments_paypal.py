@@ -5,6 +5,8 @@ replayed from fixtures (tests/paypal_fake.py, tests/fixtures/payments/SOURCES.md
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chalicelib import currency
@@ -140,6 +142,15 @@ class TestCapture:
         assert late.body["duplicate"]
         assert len(paypal.capture_calls(order_id)) == 1
         assert wallet(api)["balance_fen"] == 10000
+
+    def test_a_capture_before_the_customer_approved_is_a_409_that_credits_nothing(self, api, paypal):
+        order_id, payment = paypal_top_up(api, paypal, 10000)
+        error = {"name": "UNPROCESSABLE_ENTITY", "details": [{"issue": "ORDER_NOT_APPROVED"}]}
+        paypal.server.add("POST", f"/v2/checkout/orders/{order_id}/capture", 422, json.dumps(error))
+        early = api.post(f"/payments/{payment['payment_id']}/capture", user=ALICE)
+        assert early.status == 409, early.body
+        assert api.get(f"/payments/{payment['payment_id']}", user=ALICE).body["status"] == "requires_action"
+        assert wallet(api)["balance_fen"] == 0
 
     def test_someone_elses_payment_cannot_be_captured(self, api, paypal):
         _order, payment = paypal_top_up(api, paypal, 10000)
