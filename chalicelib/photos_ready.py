@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from chalicelib import clock, db, photos, uow
 from chalicelib.errors import Conflict
+from chalicelib.lifecycle import ItemStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import Parcel
@@ -45,6 +46,11 @@ RESULT_WORDS = {
     "issue": "inspection found an issue",
     "not_transportable": "does not meet transport conditions",
 }
+# electronics pass on appearance only once the customer confirms them (chalicelib/feedback.py)
+CONFIRM_WORDS = (
+    "checked by appearance only (electronics are never powered on): please confirm it from these photos, "
+    "or open an after-sales case, by {due_at}; with no answer by then we take it that you accept it"
+)
 
 
 def after_inspection(work: uow.Unit, item: Item) -> None:
@@ -121,6 +127,8 @@ def email_data(parcel: Parcel, items: list[Item]) -> dict:
         result = str(inspection.get("result", ""))
         notes = str(inspection.get("notes") or "")
         outcome = RESULT_WORDS.get(result, result) + (f": {notes}" if notes and result != "pass" else "")
+        if item.status == ItemStatus.AWAITING_CONFIRMATION:  # not passed yet: the customer's answer decides
+            outcome = CONFIRM_WORDS.format(due_at=item.feedback_due_at)
         rows.append(
             {
                 "item_id": item.item_id,

@@ -140,3 +140,21 @@ def test_each_parcel_gets_its_own_notice_and_only_its_owner_is_told(api, app_mod
         inspect(api, item_id)
     assert sorted(e["data"]["tracking_no"] for e in notices(ALICE)) == ["YT3000005", "YT3000007"]
     assert [e["data"]["tracking_no"] for e in notices(BOB)] == ["YT3000006"]
+
+
+def test_electronics_waiting_on_the_customers_confirmation_are_asked_to_confirm_not_told_they_passed(
+    api, app_module, stack
+):
+    tee, socks = received(api, items=(TEE, SOCKS), tracking="YT3000008")
+    for n, item_id in enumerate((tee, socks)):
+        deliver(app_module, stack, upload(api, stack, item_id, seed=n)[1])
+    inspect(api, tee)
+    inspect(api, socks, category="electronics")  # passes on appearance: the customer confirms from photos
+    waiting = Item.get(socks, consistent_read=True)
+    assert waiting.status == "awaiting_confirmation"
+    (email,) = notices()
+    rows = {row["item_id"]: row for row in email["data"]["items"]}
+    assert rows[tee]["outcome"] == "passed inspection"
+    asked = rows[socks]["outcome"]
+    assert "passed" not in asked, asked
+    assert "confirm" in asked and waiting.feedback_due_at in asked and "after-sales case" in asked
