@@ -103,6 +103,38 @@ class TestCreate:
         assert api.get(f"/orders/{created['order_id']}", user=ALICE).body["status"] == "pending_review"
 
 
+class TestSecrets:
+    def test_the_keys_come_from_the_stacks_secret_and_are_never_logged(
+        self, api, paypal, monkeypatch, caplog
+    ):
+        from chalicelib import aws
+        from chalicelib.providers import stripe_provider
+        from tests.paypal_fake import CLIENT_ID, CLIENT_SECRET
+
+        arn = aws.client("secretsmanager").create_secret(
+            Name="procure-test/marketplace-credentials",
+            SecretString=json.dumps(
+                {
+                    "PAYPAL_CLIENT_ID": CLIENT_ID,
+                    "PAYPAL_CLIENT_SECRET": CLIENT_SECRET,
+                    "PAYPAL_WEBHOOK_ID": WEBHOOK_ID,
+                }
+            ),
+        )["ARN"]
+        for name in ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET", "PAYPAL_WEBHOOK_ID"):
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("SOURCE_CREDENTIALS_SECRET", arn)
+        stripe_provider.reset()
+        order_id, payment = paypal_top_up(api, paypal, 10000)
+        paypal.answer_capture(order_id, payment)
+        done = paypal.deliver(api, "CHECKOUT.ORDER.APPROVED", paypal.approved(order_id, payment))
+        assert done.status == 200 and not done.body["duplicate"]
+        [token] = [r for r in paypal.server.requests if r.path == "/v1/oauth2/token"]
+        assert token.headers["authorization"].startswith("Basic ")  # the client id and secret, as OAuth asks
+        assert CLIENT_SECRET not in caplog.text and CLIENT_ID not in caplog.text
+        stripe_provider.reset()
+
+
 class TestCapture:
     def test_the_capture_credits_once_with_paypals_actual_fee(self, api, paypal):
         fee = usd(330)  # PayPal's fee in the charged currency, worth what the charge was worth per cent
