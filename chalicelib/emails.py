@@ -113,7 +113,7 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "or decline it to cancel the item with a refund of {{refund}} to your wallet.\n"
         "Please answer by {{due_at}}: with no answer by then we decline it for you and refund the item.\n",
     ),
-    # a replacement offer's deadline (purchase_exceptions.settle_offer_due)
+    # a replacement offer's deadline (chalicelib/replacement_deadline.py)
     "replacement_reminder": (
         "Item {{item_id}}: please answer the replacement offer by {{due_at}}",
         'The shop cannot supply "{{title}}" as ordered; we offered {{offered}} instead. Accept or decline\n'

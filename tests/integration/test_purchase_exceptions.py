@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib import clock, purchase_exceptions, purchasing
+from chalicelib import cancellation, clock, purchase_exceptions, purchasing
 from chalicelib.jobs import storage_sweep
 from chalicelib.models.commerce import Item
 from tests.integration.conftest import ALICE, BOB, REVIEWER, WAREHOUSE, sent_emails, top_up
@@ -176,7 +176,7 @@ def test_unavailable_losing_the_race_to_a_shipment_is_a_409_that_moves_no_money(
     order = approved(api, TEE)
     item_id = order["items"][0]["item_id"]
     staff_id = api.user_id(REVIEWER)
-    read = purchase_exceptions.with_account
+    read = cancellation.with_account  # the item and its siblings are read there
     raced = []
 
     def read_then_lose(*args, **kwargs):
@@ -186,7 +186,7 @@ def test_unavailable_losing_the_race_to_a_shipment_is_a_409_that_moves_no_money(
             purchasing.record_domestic_shipment(item_id, staff_id, "SF", "SF99999999")
         return read(*args, **kwargs)
 
-    monkeypatch.setattr(purchase_exceptions, "with_account", read_then_lose)
+    monkeypatch.setattr(cancellation, "with_account", read_then_lose)
     result = unavailable(api, item_id)
     assert result.status == 409, result.body
     assert balance(api) == 0
