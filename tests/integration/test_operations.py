@@ -348,10 +348,9 @@ def test_in_a_lambda_botocore_and_requests_calls_are_traced_though_the_tracer_im
         LAMBDA_TASK_ROOT=str(ROOT),
         _X_AMZN_TRACE_ID="Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
     )
-    out = subprocess.run(
-        [sys.executable, "-c", TRACED_IN_A_LAMBDA], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    ).stdout.splitlines()[-1]
-    result = json.loads(out)
+    probe = [sys.executable, "-c", TRACED_IN_A_LAMBDA]
+    out = subprocess.run(probe, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.splitlines()[-1])
     # requests is patched when something imports it, not imported to be patched (~50 ms of a cold start)
     assert "requests" not in result["loaded_by_tracer"]
     assert "## probe" in result["names"] and "dynamodb" in result["names"] and "127.0.0.1" in result["names"]
