@@ -371,6 +371,14 @@ def zip_report(path: Path, top: int = 6) -> dict | None:
     }
 
 
+# the same bench on the code before issue 27's cold-start work (commit 16351ca), for comparison
+BEFORE = (
+    "Before issue 27's changes (commit 16351ca: a botocore session per PynamoDB model, the tracer "
+    "importing requests to patch it, the search loading the marketplace adapters, the scan after-sales), "
+    "measured the same way on 2026-12-06 at load 6.7: search **2.34**, wallet payment **3.21**, "
+    "warehouse scan **4.05**; the old bench timed `import app` alone and reported 0.43."
+)
+
 ROUTES = {
     "search": "public search `GET /products/search?q=shirt`",
     "payment": "wallet payment `POST /orders/{order_id}/pay` (balance)",
@@ -449,6 +457,8 @@ def render(results: dict[str, dict], runs: int, minimal_imports: list, load: tup
         'exit (this script\'s clock around the subprocess). "Tracing off" is the same route with '
         "POWERTOOLS_TRACE_DISABLED=true (median of 3), only to show what tracing costs; the deployed "
         "stage traces.",
+        "",
+        BEFORE,
         "",
         "Where the time goes (one more process per route): `-X importtime` self time per top-level "
         "package over import and the first request; under cProfile (which inflates every figure, so "
