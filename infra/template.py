@@ -59,6 +59,11 @@ DISPOSABLE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}  # qu
 # AWS managed CloudFront cache policies
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+# AWS managed origin request policy: every viewer header (Authorization, Idempotency-Key...), cookie and
+# query string, but not Host (API Gateway routes on its own host name); allowed to carry Authorization
+# only with caching disabled (docs/deploy.md cites the pages)
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 CONSOLE_CONFIG = "config.json"  # written at deploy time by infra/console_deploy.py (docs/deploy.md)
 HSTS_SECONDS = 2 * 365 * 24 * 3600
 
@@ -963,24 +968,141 @@ def method_not_allowed(methods: list[str]) -> dict:
     }
 
 
+# The CORS preflight answered by API Gateway (a MOCK integration, no Lambda): the same headers as the app's
+# own OPTIONS view (chalicelib/web.py, which answers locally), for an Origin in the stack's
+# CorsAllowedOrigins only; Fn::Sub puts the list in the template, the commas around it make the test exact.
+PREFLIGHT_HEADERS = (
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+    "Allow",
+    "Vary",
+)
+
+
+def preflight_template(allow: str) -> str:
+    """The mock's response template (for Fn::Sub): allowed origin -> the CORS headers, always Vary."""
+    from chalicelib.web import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS
+
+    granted = {
+        "Access-Control-Allow-Origin": "$origin",
+        "Access-Control-Allow-Methods": f"'{allow}'",
+        "Access-Control-Allow-Headers": f"'{', '.join(CORS_ALLOW_HEADERS)}'",
+        "Access-Control-Expose-Headers": f"'{', '.join(CORS_EXPOSE_HEADERS)}'",
+        "Access-Control-Max-Age": f"'{CORS_MAX_AGE_SECONDS}'",
+    }
+    return (
+        "#set($origin = $input.params().header.get('Origin'))\n"
+        '#if("$!origin" == "")#set($origin = $input.params().header.get(\'origin\'))#end\n'
+        f'#set($allowed = ",${{{CORS_ORIGINS_PARAMETER}}},")\n'
+        '#if("$!origin" != "" && !$origin.contains(",") && $allowed.contains(",$origin,"))\n'
+        + "".join(
+            f"#set($context.responseOverride.header.{name} = {value})\n" for name, value in granted.items()
+        )
+        + "#end\n"
+        "#set($context.responseOverride.header.Vary = 'Origin')\n"
+    )
+
+
+def preflight(methods: list[str]) -> dict:
+    """A path's `options` operation: the CORS preflight as a MOCK integration (204, no Lambda call)."""
+    allow = ", ".join(sorted({*methods, "OPTIONS"}))
+    return {
+        "responses": {
+            "204": {
+                "description": "CORS preflight",
+                "headers": {name: {"type": "string"} for name in PREFLIGHT_HEADERS},
+            }
+        },
+        "x-amazon-apigateway-integration": {
+            "type": "mock",
+            "passthroughBehavior": "when_no_match",
+            "requestTemplates": {"application/json": '{"statusCode": 204}'},
+            "responses": {
+                "default": {
+                    "statusCode": "204",
+                    "responseParameters": {"method.response.header.Allow": f"'{allow}'"},
+                    "responseTemplates": {"application/json": {"Fn::Sub": preflight_template(allow)}},
+                }
+            },
+        },
+    }
+
+
+# what Chalice's Lambda proxy integration has and a mock must not: a deep merge cannot drop keys, so
+# finalize() removes them from every mock after the merge (`make package` runs it on out/sam.json)
+PROXY_ONLY_KEYS = ("uri", "httpMethod")
+
+
+def finalize(packaged_template: dict) -> dict:
+    """The merged template with every mock integration stripped of the proxy keys Chalice left in it."""
+    body = packaged_template["Resources"].get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {})
+    for operations in body.get("paths", {}).values():
+        for operation in operations.values():
+            integration = operation.get("x-amazon-apigateway-integration") or {}
+            if integration.get("type") == "mock":
+                for key in PROXY_ONLY_KEYS:
+                    integration.pop(key, None)
+                # and Chalice's precanned 200, which the mock never answers
+                answered = {r["statusCode"] for r in integration.get("responses", {}).values()}
+                responses = operation.get("responses", {})
+                for status in [s for s in responses if s not in answered]:
+                    del responses[status]
+    return packaged_template
+
+
+def lambda_preflights(packaged_template: dict) -> list[str]:
+    """The paths whose OPTIONS still reaches a function ([] when API Gateway answers every preflight)."""
+    body = packaged_template["Resources"].get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {})
+    found = []
+    for path, operations in body.get("paths", {}).items():
+        integration = (operations.get("options") or {}).get("x-amazon-apigateway-integration") or {}
+        if integration.get("type") != "mock" or "uri" in integration:
+            found.append(path)
+    return sorted(found)
+
+
 def console_csp() -> dict:
-    """The console's Content-Security-Policy: its own files, the API, Cognito and the photo bucket only."""
-    # the stack's own API only (its function reads the console's origin from SSM: no cycle)
-    api = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    """The console's Content-Security-Policy: its own files and API ('self': the API is under /api on the
+    console's origin), Cognito and the photo bucket only."""
     cognito = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}"
     photos = "https://${PhotoBucket}.s3.${AWS::URLSuffix} https://${PhotoBucket}.s3.${AWS::Region}.${AWS::URLSuffix}"
     return {
         "Fn::Sub": (
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data: blob: {photos}; connect-src 'self' {api} {cognito} {photos}; "
+            f"img-src 'self' data: blob: {photos}; connect-src 'self' {cognito} {photos}; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
         )
     }
 
 
+def console_api_path(stage: Stage) -> str:
+    """Where the console reaches the API on its own origin: the API stage's name, so CloudFront passes the
+    path through unchanged (`/api/orders` is stage `api`, route `/orders`): no origin path, no function."""
+    return f"/{stage.api_stage}"
+
+
+def console_api_behaviour(stage: Stage) -> dict:
+    """`/<stage>/*` on the console's distribution -> the REST API: same-origin calls, so no preflight;
+    nothing cached; every viewer header but Host (Authorization, Idempotency-Key) and the query string."""
+    return {
+        "PathPattern": f"{console_api_path(stage)}/*",
+        "TargetOriginId": "api",
+        "ViewerProtocolPolicy": "https-only",
+        "AllowedMethods": list(ALL_METHODS),
+        "CachedMethods": ["GET", "HEAD"],
+        "Compress": False,
+        "CachePolicyId": CACHING_DISABLED,
+        "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER,
+    }
+
+
 def console_resources(stage: Stage) -> dict[str, dict]:
     """The staff console: a private S3 bucket (all public access blocked) served only through CloudFront
-    with origin access control, HTTPS only, and security headers on every response."""
+    with origin access control, HTTPS only, and security headers on every response; its API calls go
+    through the same distribution (`/api/*`) to the REST API."""
     bucket_arn = {"Fn::GetAtt": ["ConsoleBucket", "Arn"]}
     return {
         "ConsoleBucket": {
@@ -1102,7 +1224,19 @@ def console_resources(stage: Stage) -> dict[str, dict]:
                             "DomainName": {"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]},
                             "S3OriginConfig": {"OriginAccessIdentity": ""},
                             "OriginAccessControlId": {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]},
-                        }
+                        },
+                        {
+                            "Id": "api",
+                            "DomainName": {
+                                "Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+                            },
+                            "CustomOriginConfig": {
+                                "OriginProtocolPolicy": "https-only",
+                                "OriginSSLProtocols": ["TLSv1.2"],
+                                "HTTPSPort": 443,
+                                "HTTPPort": 80,
+                            },
+                        },
                     ],
                     "DefaultCacheBehavior": {
                         "TargetOriginId": "console-bucket",
@@ -1123,7 +1257,8 @@ def console_resources(stage: Stage) -> dict[str, dict]:
                             "Compress": True,
                             "CachePolicyId": CACHING_DISABLED,
                             "ResponseHeadersPolicyId": {"Ref": "ConsoleSecurityHeaders"},
-                        }
+                        },
+                        console_api_behaviour(stage),
                     ],
                     "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
                 }
@@ -1272,13 +1407,15 @@ def _deep_merge(a: dict, b: dict) -> dict:
 
 
 def api_patch(chalice: dict) -> dict[str, dict]:
-    """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods."""
+    """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods,
+    each path's CORS preflight answered by API Gateway."""
     paths = chalice["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
     any_methods = {
         path: {
             "x-amazon-apigateway-any-method": method_not_allowed(
                 [m.upper() for m in operations if m in HTTP_METHODS]
-            )
+            ),
+            "options": preflight([m.upper() for m in operations if m in HTTP_METHODS]),
         }
         for path, operations in paths.items()
     }
@@ -1381,6 +1518,10 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
             "ConsoleBucketName": {"Value": {"Ref": "ConsoleBucket"}},
             "ConsoleDistributionId": {"Value": {"Ref": "ConsoleDistribution"}},
             "ConsoleURL": {"Value": {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}},
+            # the API on the console's own origin (infra/console_deploy.py puts it in the console's config)
+            "ConsoleApiURL": {
+                "Value": {"Fn::Sub": f"https://${{ConsoleDistribution.DomainName}}{console_api_path(stage)}"}
+            },
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             "DashboardName": {"Value": {"Ref": "Dashboard"}},
         },
@@ -1390,7 +1531,9 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
 def packaged(stage_name: str = "prod", *, app: Any = None) -> dict:
     """What `make package` writes to out/sam.json (minus the zip): Chalice's template merged with build()."""
     app = app if app is not None else chalice_sam.load_app()
-    return chalice_sam.merge(build(stage_name, app=app), chalice_sam.chalice_template(stage_name, app))
+    return finalize(
+        chalice_sam.merge(build(stage_name, app=app), chalice_sam.chalice_template(stage_name, app))
+    )
 
 
 def _stack_queue(queue: Any, resources: dict) -> bool:
@@ -1430,6 +1573,8 @@ def undeployed_handlers(app: Any, template: dict) -> list[str]:
         paths = resources.get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {}).get("paths", {})
         for path, methods in app.routes.items():
             for method in methods:
+                if method == "OPTIONS":
+                    continue  # the CORS preflight: API Gateway answers it (preflight(), lambda_preflights())
                 operation = paths.get(path, {}).get(method.lower()) or {}
                 uri = json.dumps(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
                 if "${APIHandler.Arn}" not in uri:
@@ -1594,6 +1739,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verify", metavar="SAM_JSON", help="fail if this packaged template misses a handler"
     )
+    parser.add_argument(
+        "--finalize", metavar="SAM_JSON", help="rewrite the packaged template's mocks without proxy keys"
+    )
     args = parser.parse_args(argv)
     chalice_sam.apply_stage_environment(args.stage)  # before anything imports the models
 
@@ -1620,9 +1768,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.check_policies:
         return 0
+    if args.finalize:
+        with open(args.finalize) as packaged_file:
+            finalized = finalize(json.load(packaged_file))
+        with open(args.finalize, "w") as packaged_file:
+            packaged_file.write(json.dumps(finalized, indent=2) + "\n")
+        return 0
     if args.verify:
         with open(args.verify) as packaged_file:
-            missing = undeployed_handlers(chalice_sam.load_app(), json.load(packaged_file))
+            packaged_template = json.load(packaged_file)
+        missing = undeployed_handlers(chalice_sam.load_app(), packaged_template)
+        missing += [
+            f"the preflight of {path} without the Lambda" for path in lambda_preflights(packaged_template)
+        ]
         for what in missing:
             print(f"{args.verify} does not deploy {what}", file=sys.stderr)
         return 1 if missing else 0
