@@ -9,8 +9,9 @@ For each invocation the middleware
   `caller_id` (the Cognito sub, never an email or a token: chalicelib/web.py calls `bind`);
 - flushes the invocation's metrics (chalicelib/metrics.py) when the handler returns or raises;
 - in AWS with tracing on (X-Ray active on the function, POWERTOOLS_TRACE_DISABLED not true) wraps the
-  handler in an X-Ray subsegment annotated with route and correlation id, botocore calls traced by
-  Powertools' Tracer. Locally and in tests nothing about X-Ray is imported.
+  handler in an X-Ray subsegment annotated with route and correlation id, botocore and requests calls
+  traced by Powertools' Tracer (each patched when first imported). Locally and in tests nothing about
+  X-Ray is imported.
 
 The correlation id travels from the API to the photo ingestion handler in the upload's S3 metadata
 (`x-amz-meta-correlation-id`, pinned by the presigned POST): `bind_correlation(metadata)`.
@@ -90,7 +91,7 @@ def tracer() -> Any:
 
         _tracer = Tracer(service=metrics.service(), auto_patch=False)
         # patched on import, not imported to be patched: a route that never fetches over HTTP does not
-        # pay the import of requests (~50 ms of its cold start), one without AWS calls not botocore's
+        # pay the import of requests (~50 ms of its cold start)
         for library in TRACED_MODULES:
             wrapt.register_post_import_hook(lambda _, library=library: _tracer.patch([library]), library)
     return _tracer
