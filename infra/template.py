@@ -67,6 +67,13 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 CONSOLE_CONFIG = "config.json"  # written at deploy time by infra/console_deploy.py (docs/deploy.md)
 HSTS_SECONDS = 2 * 365 * 24 * 3600
 
+# -- photos through CloudFront (issue 27; chalicelib/photo_urls.py signs the URLs) ----------------------
+PHOTO_SIGNING_KEY_PARAMETER = "PhotoSigningPublicKey"
+PHOTO_CDN_PREFIXES = ("views/", "thumbs/")  # photos.VIEW_PREFIX, photos.THUMB_PREFIX: JPEGs we made
+# a signed URL is the same all day (photo_urls.expiry) and lives 1-2 days in answers: browsers keep the
+# image that long; `private`: shared caches between CloudFront and the viewer keep nothing
+PHOTO_VIEWER_CACHE_CONTROL = "private, max-age=172800, immutable"
+
 # -- mirrored from infra/local/provision.py (tests/integration/test_deployable.py compares the two) --
 PHOTO_CORS_RULE = {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}
 PHOTO_DLQ_MAX_RECEIVES = 5
@@ -121,6 +128,9 @@ LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]  # the stack creates
 # the marketplace API credentials: one secret per stage, read once per container (docs/sources.md)
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 SOURCE_CREDENTIALS_SECRET = "{prefix}/marketplace-credentials"  # noqa: S105 - a name, not a secret
+# the photo URL signing key (PEM): its own secret, so ingestion and the outbox read no payment or
+# marketplace credentials (chalicelib/photo_urls.py)
+PHOTO_KEY_SECRET = "{prefix}/photo-signing-key"  # noqa: S105 - a name, not a secret
 # the console's origin, for the API's CORS: a parameter named from the stage (a reference would be a cycle)
 SSM_ACTIONS = ["ssm:GetParameter"]
 CONSOLE_ORIGIN_PARAMETER = "/{prefix}/console-origin"
@@ -141,14 +151,34 @@ FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
         "Photos",
         "Users",
         "SourceCredentials",
+        "PhotoSigningKey",
         "ConsoleOrigin",
         "Tracing",
     ),
-    # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
-    "photo_events": ("Logs", "Tables", "TableIndexes", "Photos", "PhotoEvents", "Tracing"),
+    # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing, but
+    # the photos-ready notice it may claim carries the photos' signed links (PhotoSigningKey)
+    "photo_events": (
+        "Logs",
+        "Tables",
+        "TableIndexes",
+        "Photos",
+        "PhotoEvents",
+        "PhotoSigningKey",
+        "Tracing",
+    ),
     # the outbox's stream: the recipient's address (Cognito), the email (SES), the event marked sent;
-    # its tasks read items and parcels, and the photos-ready email's presigned GETs need s3:GetObject
-    "outbox_events": ("Logs", "Tables", "Email", "Users", "OutboxStream", "Photos", "Tracing"),
+    # its tasks read items and parcels; the photos-ready email's presigned GETs (no CloudFront key)
+    # need s3:GetObject
+    "outbox_events": (
+        "Logs",
+        "Tables",
+        "Email",
+        "Users",
+        "OutboxStream",
+        "Photos",
+        "PhotoSigningKey",  # the CloudFront links of the photos-ready emails
+        "Tracing",
+    ),
     # reminders and notices are outbox events written with their changes; no photos, no queue
     "storage_sweep": ("Logs", "Tables", "TableIndexes", "Tracing"),
     "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Tracing"),
@@ -528,11 +558,146 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
                                 {"Fn::Sub": "${PhotoBucket.Arn}/*"},
                             ],
                             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
+                        },
+                        {
+                            "Sid": "CloudFrontReadsViewsAndThumbnails",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudfront.amazonaws.com"},
+                            "Action": "s3:GetObject",
+                            "Resource": [
+                                {"Fn::Sub": f"${{PhotoBucket.Arn}}/{prefix}*"}
+                                for prefix in PHOTO_CDN_PREFIXES
+                            ],
+                            "Condition": {
+                                "StringEquals": {
+                                    "AWS:SourceArn": {
+                                        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
+                                        "distribution/${PhotoDistribution}"
+                                    }
+                                }
+                            },
+                        },
                     ],
                 },
             },
         },
+    }
+
+
+def photo_cdn_resources(stage: Stage) -> dict[str, dict]:
+    """The photo bucket's view copies and thumbnails through CloudFront: origin access control (CloudFront
+    may read only views/ and thumbs/, see photo_bucket_statements), and only URLs signed with the key
+    group's key (the private half is in PhotoSigningKeySecret). Nothing of the
+    originals, quarantine or idempotency/ is reachable through it."""
+
+    def behaviour(path: str | None) -> dict:
+        return {
+            **({"PathPattern": f"{path}*"} if path else {}),
+            "TargetOriginId": "photo-bucket",
+            "ViewerProtocolPolicy": "https-only",
+            "AllowedMethods": ["GET", "HEAD"],
+            "CachedMethods": ["GET", "HEAD"],
+            "Compress": False,  # JPEGs
+            # the cache key leaves the query string (the signature) out: one edge copy for every URL
+            "CachePolicyId": CACHING_OPTIMIZED,
+            "TrustedKeyGroups": [{"Ref": "PhotoKeyGroup"}],
+            "ResponseHeadersPolicyId": {"Ref": "PhotoViewerHeaders"},
+        }
+
+    return {
+        # created empty: operators put the private key's PEM with put-secret-value (docs/deploy.md)
+        "PhotoSigningKeySecret": {
+            "Type": "AWS::SecretsManager::Secret",
+            **RETAINED,
+            "Properties": {
+                "Name": PHOTO_KEY_SECRET.format(prefix=stage.prefix),
+                "Description": "PEM private key signing the photo URLs (PhotoSigningPublicKey's pair)",
+            },
+        },
+        "PhotoSigningKey": {
+            "Type": "AWS::CloudFront::PublicKey",
+            "Properties": {
+                "PublicKeyConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photo-signing"},
+                    "CallerReference": {"Fn::Sub": "${AWS::StackName}-photo-signing"},
+                    "EncodedKey": {"Ref": PHOTO_SIGNING_KEY_PARAMETER},
+                    "Comment": "Verifies the photo URLs the API signs (chalicelib/photo_urls.py)",
+                }
+            },
+        },
+        "PhotoKeyGroup": {
+            "Type": "AWS::CloudFront::KeyGroup",
+            "Properties": {
+                "KeyGroupConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photos"},
+                    "Items": [{"Ref": "PhotoSigningKey"}],
+                    "Comment": "The keys whose signed URLs the photo distribution accepts",
+                }
+            },
+        },
+        "PhotoOriginAccessControl": {
+            "Type": "AWS::CloudFront::OriginAccessControl",
+            "Properties": {
+                "OriginAccessControlConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photos"},
+                    "Description": "CloudFront signs its requests to the private photo bucket",
+                    "OriginAccessControlOriginType": "s3",
+                    "SigningBehavior": "always",
+                    "SigningProtocol": "sigv4",
+                }
+            },
+        },
+        "PhotoViewerHeaders": {
+            "Type": "AWS::CloudFront::ResponseHeadersPolicy",
+            "Properties": {
+                "ResponseHeadersPolicyConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photos"},
+                    "Comment": "Photos: cached by the browser for as long as their URL lives",
+                    "SecurityHeadersConfig": {"ContentTypeOptions": {"Override": True}},
+                    "CustomHeadersConfig": {
+                        "Items": [
+                            {"Header": "Cache-Control", "Value": PHOTO_VIEWER_CACHE_CONTROL, "Override": True}
+                        ]
+                    },
+                }
+            },
+        },
+        "PhotoDistribution": {
+            "Type": "AWS::CloudFront::Distribution",
+            "Properties": {
+                "DistributionConfig": {
+                    "Comment": f"{stage.app_name} {stage.name} photo views and thumbnails",
+                    "Enabled": True,
+                    "HttpVersion": "http2and3",
+                    "IPV6Enabled": True,
+                    "PriceClass": "PriceClass_All",  # customers are abroad, everywhere
+                    "Origins": [
+                        {
+                            "Id": "photo-bucket",
+                            "DomainName": {"Fn::GetAtt": ["PhotoBucket", "RegionalDomainName"]},
+                            "S3OriginConfig": {"OriginAccessIdentity": ""},
+                            "OriginAccessControlId": {"Fn::GetAtt": ["PhotoOriginAccessControl", "Id"]},
+                        }
+                    ],
+                    # anything else: signed URLs only too, and the bucket policy lets CloudFront read
+                    # nothing outside PHOTO_CDN_PREFIXES
+                    "DefaultCacheBehavior": behaviour(None),
+                    "CacheBehaviors": [behaviour(prefix) for prefix in PHOTO_CDN_PREFIXES],
+                    "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+                }
+            },
+        },
+    }
+
+
+def photo_cdn_parameters() -> dict[str, dict]:
+    return {
+        PHOTO_SIGNING_KEY_PARAMETER: {
+            "Type": "String",
+            "MinLength": 100,
+            "Description": "PEM public key (RSA 2048) of the photo URL signing key pair; its private key "
+            "goes into the secret <prefix>/photo-signing-key (docs/deploy.md)",
+        }
     }
 
 
@@ -699,6 +864,11 @@ def stream_event(stage: Stage, handler: str, stream: Any) -> dict:
     }
 
 
+# the functions that write photo URLs (the API's answers; ingestion and the outbox: the photo links of the
+# emails they write), as Chalice names them: they sign with the key in PhotoSigningKeySecret
+PHOTO_SIGNERS = ("APIHandler", "PhotoEvents", "OutboxEvents")
+
+
 def functions(template: dict) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
 
@@ -733,6 +903,12 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
             "USER_POOL_ID": {"Ref": "UserPool"},
             "USER_POOL_CLIENT_ID": {"Ref": "UserPoolClient"},
         }
+        if logical_id in PHOTO_SIGNERS:
+            # photo view copies and thumbnails as CloudFront signed URLs (chalicelib/photo_urls.py)
+            variables["PHOTO_URLS"] = "cloudfront"
+            variables["PHOTO_CDN_DOMAIN"] = {"Fn::GetAtt": ["PhotoDistribution", "DomainName"]}
+            variables["PHOTO_CDN_KEY_ID"] = {"Ref": "PhotoSigningKey"}
+            variables["PHOTO_CDN_KEY_SECRET"] = {"Ref": "PhotoSigningKeySecret"}
         if logical_id == "APIHandler":
             variables["PAYMENT_WEBHOOK_SECRET"] = {"Ref": WEBHOOK_SECRET_PARAMETER}
             variables["CURSOR_SECRET"] = {"Ref": CURSOR_SECRET_PARAMETER}
@@ -1069,10 +1245,11 @@ def console_csp() -> dict:
     console's origin), Cognito and the photo bucket only."""
     cognito = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}"
     photos = "https://${PhotoBucket}.s3.${AWS::URLSuffix} https://${PhotoBucket}.s3.${AWS::Region}.${AWS::URLSuffix}"
+    cdn = "https://${PhotoDistribution.DomainName}"  # view copies and thumbnails
     return {
         "Fn::Sub": (
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data: blob: {photos}; connect-src 'self' {cognito} {photos}; "
+            f"img-src 'self' data: blob: {cdn} {photos}; connect-src 'self' {cognito} {photos}; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
         )
     }
@@ -1441,6 +1618,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
     owned: dict[str, dict] = {
         **tables(stage, models),
         **photo_resources(stage, visibility_timeout),
+        **photo_cdn_resources(stage),
         **cognito_resources(stage),
         **email_resources(stage),
         **console_resources(stage),
@@ -1476,6 +1654,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "Description": "Origins browsers may call the API from (CORS_ALLOWED_ORIGINS)",
             },
             **storefront_auth_parameters(),
+            **photo_cdn_parameters(),
             **alarm_parameters,
             **throttle_parameters,
             **waf_parameters,
@@ -1512,6 +1691,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "Value": {"Fn::Sub": "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"}
             },
             "PhotoBucketName": {"Value": {"Ref": "PhotoBucket"}},
+            "PhotoCdnDomain": {"Value": {"Fn::GetAtt": ["PhotoDistribution", "DomainName"]}},
             "PhotoQueueUrl": {"Value": {"Ref": "PhotoQueue"}},
             "PhotoDeadLetterQueueUrl": {"Value": {"Ref": "PhotoDeadLetterQueue"}},
             "EmailConfigurationSetName": {"Value": {"Ref": "EmailConfigurationSet"}},
@@ -1660,6 +1840,13 @@ def _stage_statements(stage: Stage) -> list[dict]:
             # Secrets Manager appends 6 random characters to a secret's ARN
             "Resource": [
                 f"arn:aws:secretsmanager:*:*:secret:{SOURCE_CREDENTIALS_SECRET.format(prefix=stage.prefix)}-*"
+            ],
+        },
+        {
+            "Sid": "PhotoSigningKey",
+            "Action": SECRET_ACTIONS,
+            "Resource": [
+                f"arn:aws:secretsmanager:*:*:secret:{PHOTO_KEY_SECRET.format(prefix=stage.prefix)}-*"
             ],
         },
         {
