@@ -101,3 +101,15 @@ def test_a_template_for_another_python_than_the_compiling_one_is_refused(tmp_pat
 def test_a_function_module_that_does_not_compile_fails_the_package(tmp_path, broken):
     out = out_dir(tmp_path, function_files={**FUNCTION_FILES, "chalicelib/old.py": broken})
     assert layer.main([str(out)]) == 1
+
+
+def test_the_function_zip_limit_counts_its_code_not_its_bytecode(tmp_path, monkeypatch):
+    out = out_dir(tmp_path)
+    layer.main([str(out)])
+    function = out / "deployment.zip"
+    code = layer.code_bytes(function)
+    assert code < function.stat().st_size  # the bytecode is there, and not counted
+    monkeypatch.setattr(layer, "FUNCTION_ZIP_LIMIT", code)
+    assert layer.main([str(out), "--check"]) == 0
+    monkeypatch.setattr(layer, "FUNCTION_ZIP_LIMIT", code - 1)
+    assert layer.main([str(out), "--check"]) == 1
