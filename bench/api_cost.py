@@ -1,19 +1,26 @@
-"""`make bench-api`: DynamoDB requests per API call for every route, and the whole lifecycle's cost.
+"""`make bench-api`: DynamoDB requests and request units per API call for every route, and the lifecycle's.
 
 In-process moto (the integration tests' stack), every botocore call counted where botocore makes it
-(`BaseClient._make_api_call`, so PynamoDB's own client counts too). One scripted run calls every route
-of the route table at least once, in an order that lets most of them succeed, as customers with a saved
-display currency (the costliest case of a currency route); per route it records the
-caller, the status and the DynamoDB requests the call made (read/write, operations, Scans). Figures are
-the median over BENCH_REPEATS runs (default 3). Target: <= 3 requests per customer route; any Scan
-is flagged.
+(`BaseClient._make_api_call`, so PynamoDB's own client counts too), and sized by bench/capacity.py:
+the read and write request units DynamoDB on-demand would bill for it, computed from the items moto
+stores before and after the request with DynamoDB's documented rules (item sizes, 4 KB / 1 KB
+rounding, consistency, transactions, every index entry a write adds, changes or removes; moto's own
+ConsumedCapacity is a constant and is not used). One scripted run calls every route at least once, in
+an order that lets most of them succeed, as customers with a saved display currency (the costliest
+case of a currency route) and with an `Idempotency-Key` on every route that takes one, as a storefront
+sends it; routes the script does not reach are called once on tests/integration/test_auth_matrix.py's
+seeded objects. Per route: caller, status, requests (reads, writes, operations, Scans, the key's own
+record), RRU and WRU (index writes apart). Figures are the median over BENCH_REPEATS runs (default 3).
+Targets: <= 3 requests per customer route (the key's record aside), <= ROUTE_WRU_TARGET WRU per
+customer route; any Scan is flagged.
 
 The lifecycle is one customer's order of 3 items, 2 QC photos each (presigned POST, upload, the S3 -> SQS
 ingestion handler), and one package of the three, from the cart to delivery and review. Its DynamoDB
-reads and writes are counted (requests, and items written: a transaction of 4 puts/updates is 4) against
-its state transitions (every status change of an order, item, package, parcel or photo, and every such
-record created, read from the tables between steps, uncounted). Target: writes <= 1.3 x transitions.
-Writes the tables to docs/benchmarks.md.
+reads and writes are counted (requests, items written: a transaction of 4 puts/updates is 4, and request
+units) against its state transitions (every status change of an order, item, package, parcel or photo,
+and every such record created, read from the tables between steps, uncounted). Targets: writes <= 1.3 x
+transitions; <= LIFECYCLE_WRU_TARGET WRU; priced at on-demand rates (WRU_USD, RRU_USD).
+Writes the tables to docs/benchmarks.md. Cost: about a minute of CPU per run; single-threaded.
 """
 
 from __future__ import annotations
