@@ -48,9 +48,25 @@ class Event:
     fee: Amount | None = None  # collected: the provider's fee, in its balance currency
     fee_base: Amount | None = None  # the balance transaction's gross, in the fee's currency
     dispute_id: str | None = None
+    # PayPal: its capture (what refunds name); one refund's own id (a provider that reports each refund
+    # alone, not a cumulative amount); a resolved dispute's outcome, `released` or `final`
+    capture_id: str | None = None
+    refund_id: str | None = None
+    outcome: str | None = None
 
 
-KINDS = ("collected", "refused", "called_off", "refund", "dispute", "ignored")
+# `to_capture`: the customer approved a PayPal order, which is captured next; `dispute_resolved`: a
+# dispute closed, its hold given back (`released`) or kept (`final`)
+KINDS = (
+    "collected",
+    "refused",
+    "called_off",
+    "refund",
+    "dispute",
+    "ignored",
+    "to_capture",
+    "dispute_resolved",
+)
 
 
 @dataclass(frozen=True)
@@ -78,9 +94,15 @@ class Provider(Protocol):
 
 def charge_amount(provider: Provider, channel: str, charge_fen: int, fx: dict | None) -> Amount:
     """What to ask the provider for: the customer's currency at the snapshotted rate where the channel
-    takes it, else CNY (fen are CNY's minor units)."""
+    takes it, else CNY (fen are CNY's minor units), or else the provider's settlement currency at the rate
+    in force (a provider that cannot charge CNY, PayPal: 503 rate_unavailable without a rate)."""
     if fx and fx.get("code") in provider.currencies(channel):
         return Amount(fx["code"], currency.to_minor(charge_fen, fx["rate"], int(fx["minor_units"])))
+    fallback = getattr(provider, "fallback_currency", None)
+    if fallback is not None:
+        code = fallback()
+        rate = currency.rate_in_force(code)
+        return Amount(code, currency.to_minor(charge_fen, rate.rate, rate.minor_units))
     return Amount("CNY", int(charge_fen))
 
 

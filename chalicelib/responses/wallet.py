@@ -315,6 +315,7 @@ class WebhookAck(Out):
     flagged: str = absent("Not credited and put on the staff attention list (amount_mismatch).")
     debited_fen: Fen = absent("A refund or dispute: what was taken from the wallet.")
     owed_fen: Fen = absent("A refund or dispute: what the wallet did not hold (staff follow it up).")
+    released_fen: Fen = absent("A dispute resolved: what its hold gave back to the wallet (0: lost).")
 
 
 WITHDRAWAL_EXAMPLE = {
