@@ -156,8 +156,9 @@ bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_cost.py
 
-## make bench-cold-start: fresh-process `import app` against bench/minimal_app (whole process, alternating
-## pairs); the function and layer zip sizes of the last `make package`
+## make bench-cold-start [BENCH_COLD_RUNS=9]: the first request of a search, a wallet payment and a warehouse
+## scan in a fresh process (import + Lambda invocation, traced, moto server on loopback) against
+## bench/minimal_app, alternating pairs; where the time goes; the zip sizes of the last `make package`
 bench-cold-start: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 
