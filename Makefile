@@ -122,7 +122,7 @@ package: $(STAMP)
 		--merge-template out/infra-$(PACKAGE_STAGE).json out
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --finalize out/sam.json   # preflights: mocks only
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
-	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; both zip sizes
+	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; .pyc in both zips; sizes
 
 ## make docs: the lifecycle and status glossary sections of docs/data-model.md, docs/policies.md (the rules
 ## table) and docs/openapi.json, from the code

@@ -284,15 +284,18 @@ def api_event(
     }
 
 
-def sample(stack: Stack, route: str, traced: bool = True, extra: tuple[str, ...] = ()) -> dict:
-    """One fresh interpreter serving the first request of `route`; its times, status and X-Ray documents."""
+def sample(
+    stack: Stack, route: str, traced: bool = True, extra: tuple[str, ...] = (), bytecode: dict | None = None
+) -> dict:
+    """One fresh interpreter serving the first request of `route`; its times, status and X-Ray documents.
+    `bytecode`: environment variables that change where it finds .pyc (see without_bytecode)."""
     directory = MINIMAL if route == "minimal" else ROOT
     stack.segments()
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, *extra, "-c", PROBE],
         cwd=directory,
-        env=stack.child_env(stack.event(route), traced),
+        env={**stack.child_env(stack.event(route), traced), **(bytecode or {})},
         capture_output=True,
         text=True,
         check=False,
@@ -306,6 +309,33 @@ def sample(stack: Stack, route: str, traced: bool = True, extra: tuple[str, ...]
         raise SystemExit(f"{route}: answered {result['status']}: {result['body']}")
     time.sleep(0.05)  # the last UDP datagrams
     return {**result, "process": process, "segments": stack.segments(), "stderr": out.stderr}
+
+
+def without_bytecode(stack: Stack, directory: Path, routes: list[str]) -> dict[str, str]:
+    """The environment of a process that finds no .pyc but the Lambda runtime's own (the standard library,
+    boto3, botocore, s3transfer: what a Lambda has when a package ships none). PYTHONPYCACHEPREFIX moves
+    every .pyc lookup to `directory`; one run per route fills it and everything else is deleted from it;
+    PYTHONDONTWRITEBYTECODE keeps it that way, as Lambda's read-only code directories do."""
+    import sysconfig
+
+    from infra.layer import RUNTIME_PROVIDED
+
+    prefix = {"PYTHONPYCACHEPREFIX": str(directory)}
+    for route in (*routes, "minimal"):
+        sample(stack, route, bytecode=prefix)
+    stdlib = str(Path(sysconfig.get_paths()["stdlib"]).resolve()).lstrip("/")
+    removed = 0
+    for pyc in directory.rglob("*.pyc"):
+        source_dir = pyc.parent.relative_to(directory).as_posix()
+        runtime = source_dir.startswith(stdlib) and "/site-packages" not in source_dir
+        if "/site-packages/" in f"{source_dir}/":
+            runtime = f"{source_dir}/".split("/site-packages/")[1].split("/")[0] in RUNTIME_PROVIDED
+        if not runtime:
+            pyc.unlink()
+            removed += 1
+    if not removed:
+        raise SystemExit("PYTHONPYCACHEPREFIX: no .pyc of the app was written there")
+    return {**prefix, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def import_profile(stack: Stack, route: str, top: int = 6) -> list[tuple[str, float]]:
@@ -364,8 +394,11 @@ def zip_report(path: Path, top: int = 6) -> dict | None:
             if root.endswith(".dist-info"):
                 root = "*.dist-info"
             sizes[root] += info.compress_size
+    from infra.layer import code_bytes
+
     return {
         "bytes": path.stat().st_size,
+        "code": code_bytes(path),
         "built": datetime.fromtimestamp(path.stat().st_mtime, UTC),
         "biggest": sizes.most_common(top),
     }
@@ -403,6 +436,28 @@ ROUTES = {
 }
 
 
+def measure_without_bytecode(stack: Stack, route: str, bytecode: dict, runs: int) -> dict:
+    """Alternating pairs of (app, minimal), both without their packages' .pyc."""
+    pairs = []
+    for n in range(runs):
+        if n % 2 == 0:
+            app, minimal = (
+                sample(stack, route, bytecode=bytecode),
+                sample(stack, "minimal", bytecode=bytecode),
+            )
+        else:
+            minimal, app = (
+                sample(stack, "minimal", bytecode=bytecode),
+                sample(stack, route, bytecode=bytecode),
+            )
+        pairs.append((app, minimal))
+    return {
+        "app_first": statistics.median(a["first"] for a, _ in pairs),
+        "minimal_first": statistics.median(m["first"] for _, m in pairs),
+        "ratio": statistics.median(a["first"] / m["first"] for a, m in pairs),
+    }
+
+
 def measure_route(stack: Stack, route: str, runs: int) -> dict:
     sample(stack, route)  # warm-up: disk cache, .pyc files
     sample(stack, "minimal")
@@ -436,7 +491,23 @@ def measure_route(stack: Stack, route: str, runs: int) -> dict:
     }
 
 
-def render(results: dict[str, dict], runs: int, minimal_imports: list, load: tuple[float, float]) -> str:
+def bytecode_rows(results: dict[str, dict]) -> list[str]:
+    rows = []
+    for route, r in results.items():
+        if "without_bytecode" not in r:
+            continue
+        without = r["without_bytecode"]
+        rows.append(
+            f"| {route} | {without['app_first'] * 1000:.0f} ms | {r['app_first'] * 1000:.0f} ms "
+            f"| {without['minimal_first'] * 1000:.0f} ms | {without['ratio']:.2f} "
+            f"| {(without['app_first'] - r['app_first']) * 1000:.0f} ms |"
+        )
+    return rows
+
+
+def render(
+    results: dict[str, dict], runs: int, minimal_imports: list, load: tuple[float, float], bytecode_runs: int
+) -> str:
     lines = [
         "## Cold start (`make bench-cold-start`)",
         "",
@@ -475,6 +546,18 @@ def render(results: dict[str, dict], runs: int, minimal_imports: list, load: tup
         "POWERTOOLS_TRACE_DISABLED=true (median of 3), only to show what tracing costs; the deployed "
         "stage traces.",
         "",
+        "The figures above run with every module's .pyc at hand, as `make package` ships them (both zips "
+        "carry unchecked-hash `.pyc` for python3.11: infra/layer.py, docs/deploy.md). Without them, a "
+        "Lambda compiles every module it imports on every cold start (its code directories are read-only, "
+        "so nothing is kept). The same first requests with no .pyc but the runtime's own (standard "
+        "library, boto3, botocore, s3transfer; PYTHONPYCACHEPREFIX to a directory holding only those, "
+        f"PYTHONDONTWRITEBYTECODE=1), {bytecode_runs} alternating pairs per route, both apps without:",
+        "",
+        "| route | app without .pyc | with (above) | minimal app without .pyc | ratio without .pyc | "
+        "what the .pyc save the app |",
+        "|---|---:|---:|---:|---:|---:|",
+        *bytecode_rows(results),
+        "",
         BEFORE,
         "",
         GAP,
@@ -506,14 +589,17 @@ def render(results: dict[str, dict], runs: int, minimal_imports: list, load: tup
         else:
             lines.append(
                 f"{label} (out/{name} of `make package`, built {report['built']:%Y-%m-%d}): "
-                f"{report['bytes']:,} bytes ({report['bytes'] / 1024 / 1024:.2f} MiB); biggest entries "
+                f"{report['bytes']:,} bytes ({report['bytes'] / 1024 / 1024:.2f} MiB), "
+                f"{report['code']:,} bytes without bytecode ({report['code'] / 1024 / 1024:.2f} MiB); "
+                "biggest entries "
                 "(compressed): "
                 + ", ".join(f"{n} {size / 1024:.0f} KiB" for n, size in report["biggest"])
                 + "."
             )
         lines.append("")
     lines.append(
-        "Function zip target: <= 1 MB. The layer holds the dependencies without boto3/botocore/s3transfer, "
+        "Function zip target: <= 1 MB of code (its .pyc not counted). The layer holds the dependencies "
+        "without boto3/botocore/s3transfer, "
         "which the Lambda runtime provides (infra/layer.py; version range in docs/deploy.md)."
     )
     lines.append("")
@@ -529,13 +615,20 @@ def main() -> None:
     runs = int(os.environ.get("BENCH_COLD_RUNS", "9"))
     only = [r for r in os.environ.get("BENCH_COLD_ROUTES", ",".join(ROUTES)).split(",") if r]
     load_before = os.getloadavg()[0]
-    stack = Stack(runs)
+    bytecode_runs = int(os.environ.get("BENCH_COLD_NOPYC_RUNS", "3"))
+    stack = Stack(runs + bytecode_runs + 1)
     try:
         results = {route: measure_route(stack, route, runs) for route in only}
         minimal_imports = import_profile(stack, "minimal")
+        with tempfile.TemporaryDirectory() as directory:
+            bytecode = without_bytecode(stack, Path(directory), only)
+            for route in only:
+                results[route]["without_bytecode"] = measure_without_bytecode(
+                    stack, route, bytecode, bytecode_runs
+                )
     finally:
         stack.stop()
-    text = render(results, runs, minimal_imports, (load_before, os.getloadavg()[0]))
+    text = render(results, runs, minimal_imports, (load_before, os.getloadavg()[0]), bytecode_runs)
     print(text)
     if set(only) == set(ROUTES):
         replace_section(ROOT / "docs" / "benchmarks.md", "## Cold start", text)
