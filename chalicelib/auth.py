@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import threading
 import time
@@ -131,13 +132,16 @@ def _fetch(url: str) -> dict:
     from botocore.httpsession import URLLib3Session
     from botocore.utils import get_environ_proxies
 
-    from chalicelib import aws
+    from chalicelib import aws, observability
 
     request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"}).prepare()
     emitter = aws.botocore_session().get_component("event_emitter")
-    _, response = emitter.emit_until_response("before-send.cognito-idp.JsonWebKeys", request=request)
-    if response is None:
-        response = URLLib3Session(proxies=get_environ_proxies(url), timeout=5).send(request)
+    tracer = observability.tracer()
+    # traced as requests' fetch was: a network call on the cold path
+    with tracer.provider.in_subsegment("## cognito jwks") if tracer else contextlib.nullcontext():
+        _, response = emitter.emit_until_response("before-send.cognito-idp.JsonWebKeys", request=request)
+        if response is None:
+            response = URLLib3Session(proxies=get_environ_proxies(url), timeout=5).send(request)
     if response.status_code != 200:
         # our failure, not the caller's: a 500 (and its alarm), never a 401 that signs the user out
         raise RuntimeError(f"the user pool's keys could not be fetched from {url}: {response.status_code}")
