@@ -243,7 +243,9 @@ def _finish(withdrawal_id: str, steps: list[dict]) -> uow.Unit:
     to = WithdrawalStatus.PARTLY_REFUNDED if refused else WithdrawalStatus.REFUNDED
     also = [Withdrawal.returned_fen.set(returned)] if returned else []
     now = clock.now_iso()
-    work.update(current, *WITHDRAWAL.move(current, "finish", now=now, source=current.status, to=to, also=also))
+    work.update(
+        current, *WITHDRAWAL.move(current, "finish", now=now, source=current.status, to=to, also=also)
+    )
     for step in refused:
         payment = Payment.get(step["payment_id"], consistent_read=True)
         work.update(payment, _booked(payment, -int(step["amount_fen"]), -int(step["amount_minor"])))

@@ -51,7 +51,9 @@ class Withdrawal(Model):
     # booked at approval, one per payment: {payment_id, provider, amount_fen, currency, amount_minor, key,
     # state (planned | refunded | refused), refund_id}; an approval retried follows it, never re-plans
     plan = ListAttribute(of=MapAttribute, null=True)
-    returned_fen = NumberAttribute(null=True)  # partly refunded: the parts a provider refused, back in the wallet
+    returned_fen = NumberAttribute(
+        null=True
+    )  # partly refunded: the parts a provider refused, back in the wallet
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()

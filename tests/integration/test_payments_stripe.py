@@ -460,7 +460,9 @@ class TestWithdrawalRefundsAgainstProviderEvents:
 
         def refund_then_event(provider, payment, amount, key):
             done = real_refund(provider, payment, amount, key)
-            ref, paid = (first_ref, first) if payment.payment_id == first["payment_id"] else (second_ref, second)
+            ref, paid = (
+                (first_ref, first) if payment.payment_id == first["payment_id"] else (second_ref, second)
+            )
             # Stripe's event about this refund, delivered before our approval has committed anything more
             echoed.append(stripe.deliver(api, "charge.refunded", stripe.refunded(ref, paid, amount.minor)))
             return done
@@ -487,7 +489,9 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         # Stripe's events meanwhile, twice and out of order: the booked refunds are known already
         for _ in range(2):
             for ref, paid, amount in ((first_ref, first, 7000), (second_ref, second, 5000)):
-                assert stripe.deliver(api, "charge.refunded", stripe.refunded(ref, paid, amount)).status == 200
+                assert (
+                    stripe.deliver(api, "charge.refunded", stripe.refunded(ref, paid, amount)).status == 200
+                )
         assert wallet(api)["balance_fen"] == 3000
         stripe.answer_refunds((7000, "CNY"))
         approved = api.post(path, user=REVIEWER)
@@ -530,6 +534,8 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         settled_top_up(api, stripe, 10000)
         withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
         stripe.answer_refunds((4000, "CNY"))
-        assert api.post(f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve", user=REVIEWER).status == 200
+        assert (
+            api.post(f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve", user=REVIEWER).status == 200
+        )
         [sent] = stripe.refunds_asked()
         assert sent["metadata[withdrawal_id]"] == withdrawal["withdrawal_id"]
