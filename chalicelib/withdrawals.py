@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, db, ids, payments, providers, uow, wallet
+from chalicelib import clock, db, idempotency, ids, payments, providers, uow, wallet
 from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.lifecycle import WITHDRAWAL, PaymentStatus, Queue, WithdrawalStatus
 from chalicelib.logs import get_logger
@@ -136,7 +136,8 @@ def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
     again (after a 503) follows its stored plan."""
     withdrawal = _get(withdrawal_id)
     if withdrawal.status != WithdrawalStatus.REFUNDING:
-        withdrawal = _book(withdrawal_id, staff_id)  # 409 once decided
+        with idempotency.apart():  # the request's answer is the finished withdrawal, not this step
+            withdrawal = _book(withdrawal_id, staff_id)  # 409 once decided
     steps = [s.as_dict() if hasattr(s, "as_dict") else dict(s) for s in (withdrawal.plan or [])]
     for step in steps:
         if step["state"] != PLANNED:

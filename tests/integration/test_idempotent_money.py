@@ -281,6 +281,35 @@ def reject_withdrawal(api) -> Case:
     return Case(path, "withdrawal_reversal", 4000, None, {"reason": "no"}, REVIEWER, status)
 
 
+PATCH: dict = {}  # this test's monkeypatch, for a setup that needs a provider to answer a certain way
+
+
+@pytest.fixture(autouse=True)
+def _patching(monkeypatch):
+    PATCH["monkeypatch"] = monkeypatch
+    yield
+    PATCH.clear()
+
+
+def approve_withdrawal_a_provider_refuses(api) -> Case:
+    """The approval's money on our side: the part the provider refused for good, back in the wallet."""
+    from chalicelib.providers import ProviderRefused
+    from chalicelib.providers.simulated import SimulatedProvider
+
+    def refuse(provider, payment, amount, key):
+        raise ProviderRefused("refused")
+
+    PATCH["monkeypatch"].setattr(SimulatedProvider, "refund", refuse)
+    top_up(api, ALICE, 10_000)
+    withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+    path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve"
+
+    def status(api) -> str:
+        return api.get("/wallet/withdrawals", user=ALICE).body["items"][0]["status"]
+
+    return Case(path, "withdrawal_reversal", 4000, None, None, REVIEWER, status)
+
+
 def refund_package_service(api) -> Case:
     package = _package(api, pay=True)
     pid = package["package_id"]
@@ -311,6 +340,7 @@ def resolve_claim(api) -> Case:
 MONEY_ROUTES = [
     request_withdrawal,
     reject_withdrawal,
+    approve_withdrawal_a_provider_refuses,
     extend_storage,
     pay_order,
     cancel_order,
@@ -335,11 +365,9 @@ MONEY_ROUTES = [
 
 # routes whose money moves elsewhere: a top-up or a package checkout creates a payment (the provider's
 # webhook credits it), and providers' webhooks are deduplicated by their event id, not by an Idempotency-Key
-# approving a withdrawal moves money at the providers (their refunds carry idempotency keys of their own)
 NOT_KEYED = {
     "/wallet/top-ups",
     "/packages/{package_id}/checkout",
-    "/staff/withdrawals/{withdrawal_id}/approve",
 }
 
 
@@ -408,6 +436,7 @@ def test_every_route_whose_unit_of_work_moves_money_takes_an_idempotency_key_and
         "/staff/after-sales/{case_id}/resolve",
         "/staff/packages/{package_id}/pack",
         "/staff/withdrawals/{withdrawal_id}/reject",
+        "/staff/withdrawals/{withdrawal_id}/approve",  # a part a provider refused goes back to the wallet
         "/staff/packages/{package_id}/services/{service}/refund",
         "/staff/claims/{claim_id}/resolve",
     }
