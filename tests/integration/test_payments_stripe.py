@@ -452,7 +452,7 @@ class TestWithdrawalRefundsAgainstProviderEvents:
     def test_stripes_refund_event_inside_the_approval_debits_the_wallet_once(self, api, stripe, monkeypatch):
         from chalicelib.providers.stripe_provider import StripeProvider
 
-        (first_ref, first), (second_ref, second), withdrawal, path = self.two_payments_and_a_withdrawal(
+        (first_ref, first), (second_ref, second), _withdrawal, path = self.two_payments_and_a_withdrawal(
             api, stripe
         )
         real_refund = StripeProvider.refund
@@ -511,7 +511,7 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         assert api.get("/staff/withdrawals", user=REVIEWER).body["items"] == []
 
     def test_a_part_stripe_refuses_for_good_is_back_in_the_wallet_once(self, api, stripe):
-        (first_ref, first), (_second_ref, second), withdrawal, path = self.two_payments_and_a_withdrawal(
+        (first_ref, first), (_second_ref, second), _withdrawal, path = self.two_payments_and_a_withdrawal(
             api, stripe
         )
         stripe.server.add("POST", "/v1/refunds", [200, 400], [refund_body(5000), REFUSED])
