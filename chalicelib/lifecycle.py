@@ -634,8 +634,8 @@ WITHDRAWAL = Lifecycle(
         ),
         Transition("reject", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REJECTED, (R,), ("decided_at",)),
         # the approval's last step, once every booked refund has the provider's answer
-        Transition("finish", (WithdrawalStatus.REFUNDING,), WithdrawalStatus.REFUNDED, (R,)),
-        Transition("finish", (WithdrawalStatus.REFUNDING,), WithdrawalStatus.PARTLY_REFUNDED, (R,)),
+        Transition("finish", (WithdrawalStatus.REFUNDING,), WithdrawalStatus.REFUNDED, (S,)),
+        Transition("finish", (WithdrawalStatus.REFUNDING,), WithdrawalStatus.PARTLY_REFUNDED, (S,)),
     ],
     # a refunding withdrawal stays on the staff queue: an approval cut short is approved again
     queues={WithdrawalStatus.REQUESTED: Q.WITHDRAWALS, WithdrawalStatus.REFUNDING: Q.WITHDRAWALS},

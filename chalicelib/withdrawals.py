@@ -159,7 +159,7 @@ def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
     return finished
 
 
-PLANNED, REFUNDED, REFUSED = "planned", "refunded", "refused"
+PLANNED, REFUNDED, REFUSED = "planned", "done", "refused"  # a part's state in the stored plan
 
 
 def _refund(step: dict) -> dict:
@@ -224,7 +224,7 @@ def _progress(withdrawal: Withdrawal, steps: list[dict]) -> Withdrawal:
     try:
         withdrawal.update(
             actions=[Withdrawal.plan.set(steps), Withdrawal.refunds.set(refunds)],
-            condition=Withdrawal.status == WithdrawalStatus.REFUNDING.value,
+            condition=WITHDRAWAL.check(Withdrawal, WithdrawalStatus.REFUNDING),
         )
     except UpdateError:
         raise Conflict("The withdrawal is being approved by another request; look at it again.") from None

@@ -49,7 +49,7 @@ class Withdrawal(Model):
     # one per payment refunded: {payment_id, provider, refund_id, amount_fen, currency, amount_minor}
     refunds = ListAttribute(of=MapAttribute, null=True)
     # booked at approval, one per payment: {payment_id, provider, amount_fen, currency, amount_minor, key,
-    # state (planned | refunded | refused), refund_id}; an approval retried follows it, never re-plans
+    # state (planned | done | refused), refund_id}; an approval retried follows it, never re-plans
     plan = ListAttribute(of=MapAttribute, null=True)
     returned_fen = NumberAttribute(
         null=True
