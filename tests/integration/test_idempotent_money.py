@@ -9,6 +9,7 @@ is killed right after it; the client retries once the claim's lease has run out)
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import sys
 import textwrap
@@ -342,6 +343,20 @@ NOT_KEYED = {
 }
 
 
+def _imported_inside(tree: ast.AST) -> dict:
+    """The chalicelib names a function imports in its own body (`from chalicelib import aftersales`)."""
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chalicelib"):
+            package = importlib.import_module(node.module)
+            for alias in node.names:
+                value = getattr(package, alias.name, None)
+                if value is None:
+                    value = importlib.import_module(f"{node.module}.{alias.name}")
+                names[alias.asname or alias.name] = value
+    return names
+
+
 def _moves_ledger_legs(fn, seen: set, depth: int = 4) -> bool:
     """Whether `fn`, or what it calls in chalicelib (a few calls deep), adds a ledger leg to a unit of
     work: `work.move(user_id, amount_fen, kind, ref)` (a lifecycle move takes an entity and an action)."""
@@ -357,7 +372,8 @@ def _moves_ledger_legs(fn, seen: set, depth: int = 4) -> bool:
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     except (OSError, TypeError):
         return False
-    module = sys.modules[fn.__module__]
+    names = dict(vars(sys.modules[fn.__module__]))
+    names.update(_imported_inside(tree))  # a view may import its service on first use (cold start)
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -366,9 +382,9 @@ def _moves_ledger_legs(fn, seen: set, depth: int = 4) -> bool:
             return True
         target = None
         if isinstance(called, ast.Name):
-            target = getattr(module, called.id, None)
+            target = names.get(called.id)
         elif isinstance(called, ast.Attribute) and isinstance(called.value, ast.Name):
-            target = getattr(getattr(module, called.value.id, None), called.attr, None)
+            target = getattr(names.get(called.value.id), called.attr, None)
         if target is not None and _moves_ledger_legs(target, seen, depth - 1):
             return True
     return False
