@@ -555,7 +555,7 @@ def render(
         "stage traces.",
         "",
         "The figures above run with every module's .pyc at hand, as `make package` ships them (both zips "
-        "carry unchecked-hash `.pyc` for python3.11: infra/layer.py, docs/deploy.md). Without them, a "
+        "carry hash-based `.pyc` for python3.11: infra/layer.py, docs/deploy.md). Without them, a "
         "Lambda compiles every module it imports on every cold start (its code directories are read-only, "
         "so nothing is kept). The same first requests with no .pyc but the runtime's own (standard "
         "library, boto3, botocore, s3transfer; PYTHONPYCACHEPREFIX to a directory holding only those, "
