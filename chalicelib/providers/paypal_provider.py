@@ -44,7 +44,14 @@ from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 from chalicelib import config, currency
 from chalicelib.errors import Conflict, ValidationError
 from chalicelib.logs import get_logger
-from chalicelib.providers.port import Amount, Checkout, Event, ProviderUnavailable, Refunded
+from chalicelib.providers.port import (
+    Amount,
+    Checkout,
+    Event,
+    ProviderRefused,
+    ProviderUnavailable,
+    Refunded,
+)
 from chalicelib.providers.stripe_provider import secret
 
 log = get_logger("providers.paypal")
@@ -385,6 +392,11 @@ class PayPalProvider:
         except ProviderUnavailable:
             raise
         except Exception as exc:
+            if (
+                getattr(exc, "response_code", None) == 422
+            ):  # CAPTURE_FULLY_REFUNDED, REFUND_AMOUNT_EXCEEDED...
+                _unavailable(exc, "refund")  # logged the same way
+                raise ProviderRefused("PayPal refused the refund.") from None
             raise _unavailable(exc, "refund") from None
         got = _amount(answer.get("amount")) or amount
         return Refunded(str(answer.get("id") or ""), str(answer.get("status") or "").lower(), got)

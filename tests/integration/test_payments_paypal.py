@@ -418,3 +418,20 @@ class TestWithdrawals:
             assert paypal.deliver(api, "PAYMENT.CAPTURE.REFUNDED", echo).status == 200
             assert wallet(api)["balance_fen"] == balance
             assert api.get(f"/payments/{pp['payment_id']}", user=ALICE).body["refunded_fen"] == 5000
+
+    def test_a_refund_paypal_refuses_for_good_is_back_in_the_wallet_once(self, api, paypal):
+        """PayPal's 422 (developer.paypal.com/api/payments/v2/errors: CAPTURE_FULLY_REFUNDED) refuses the
+        part for good: its amount returns to the wallet and the withdrawal ends partly refunded."""
+        _order, _pp, capture = captured_top_up(api, paypal, 5000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        assert wallet(api)["balance_fen"] == 1000
+        error = {"name": "UNPROCESSABLE_ENTITY", "details": [{"issue": "CAPTURE_FULLY_REFUNDED"}]}
+        paypal.server.add("POST", f"/v2/payments/captures/{capture['id']}/refund", 422, json.dumps(error))
+        path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve"
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200, approved.body
+        assert approved.body["status"] == "partly_refunded" and approved.body["returned_fen"] == 4000
+        assert approved.body["refunds"] == []
+        assert wallet(api)["balance_fen"] == 5000
+        assert api.post(path, user=REVIEWER).status == 409
+        assert wallet(api)["balance_fen"] == 5000 and len(paypal.refunds_asked()) == 1
