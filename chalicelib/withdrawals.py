@@ -1,21 +1,27 @@
 """Withdrawals: wallet money back to the payment methods it came from, refunded through their providers.
 
 Asking (`request`) holds the amount off the wallet (a `withdrawal` ledger entry) in the transaction that
-records the request, so it cannot be spent twice; it is refused when the customer's provider payments
-cannot take that much back. Staff approve (`approve`): the amount is spread over the customer's
-succeeded payments, newest first, each up to what it brought into the wallet less what was already given
-back or disputed; each part is refunded through the payment's provider in the payment's currency (at the
-rate the payment was made at), with an idempotency key of the withdrawal and the payment, so an approval
-retried after a failure part-way asks the provider for the same refunds again and gets the same answers
-(the plan is the same: nothing is written until every refund was accepted). Then one transaction marks
-the withdrawal refunded and adds the parts to the payments' `refunded_*` figures, which is what makes the
-provider's later `charge.refunded` events change nothing. The provider keeps its fee of the original
-payment; refunds cost nothing more at Stripe. A PayPal part is refunded on the payment's capture, with the
-withdrawal id as the refund's custom_id, so PayPal's PAYMENT.CAPTURE.REFUNDED event about it changes
-nothing. Rejecting returns the held amount to the wallet.
+records the request, so it cannot be spent twice; it is refused when the customer's provider payments cannot
+take that much back. Staff approve (`approve`) in three steps. 1) One transaction books the plan: the amount
+is spread over the customer's succeeded payments, newest first, each up to what it brought into the wallet
+less what was already given back or disputed; the withdrawal moves to `refunding` with its parts stored on it
+(payment, fen, the payment's currency and minor units at the rate it was paid at, an idempotency key of the
+withdrawal and the payment), and each part is added to its payment's `refunded_*` figures. So a provider's
+refund event about it (Stripe's cumulative `charge.refunded`), arriving at any moment after, finds it known
+and changes nothing: the money left the wallet when the withdrawal was asked. 2) Each part not answered yet is
+refunded through its payment's provider with its stored key, and the answer is recorded on the withdrawal (one
+conditional write per part), so an approval retried after a failure part-way (a 503, a crash) follows the
+stored plan, never a new one, and asks only the parts without an answer. 3) One transaction marks it
+`refunded`; a part the provider refused for good (a 4xx about it, `ProviderRefused`: not an outage) is taken
+off its payment's figures again and credited back to the wallet (`withdrawal_reversal`) in that transaction,
+and the withdrawal ends `partly_refunded` with `returned_fen`: the customer sees the money back at once and
+can ask again, rather than it waiting on staff. The provider keeps its fee of the original payment; refunds
+cost nothing more at Stripe. A PayPal part is refunded on the payment's capture, with the withdrawal id as the
+refund's custom_id; Stripe refunds carry it as metadata (a log aid). Rejecting returns the held amount to the
+wallet.
 Cost: asking reads the wallet account once, queries the customer's payments (GSI) and commits one
-transaction on that account read (re-read only after a lost race); approving, the same query, one
-provider call per payment refunded, one transaction.
+transaction on that account read (re-read only after a lost race); approving, the same query and one
+transaction to book, per part one payment read, one provider call and one write, then one transaction.
 """
 
 from __future__ import annotations
