@@ -5,6 +5,7 @@ Read at call time, never cached at import, so tests and the local runner can set
 
 from __future__ import annotations
 
+import json
 import os
 from decimal import Decimal
 
@@ -109,7 +110,23 @@ def production_problems() -> list[str]:
     problems = [f"{name} is not set" for name in REQUIRED_SECRETS if not get(name)]
     if "*" in cors_allowed_origins():
         problems.append("CORS_ALLOWED_ORIGINS may not contain * outside the local and test stages")
+    problems += _payment_provider_problems()
     return problems
+
+
+def _payment_provider_problems() -> list[str]:
+    """A deployed stack's channels are collected by real providers only (the simulation is local)."""
+    try:
+        table = json.loads(get("PAYMENT_PROVIDERS") or "{}")
+    except ValueError:
+        return ["PAYMENT_PROVIDERS is not a JSON object"]
+    if not isinstance(table, dict):
+        return ["PAYMENT_PROVIDERS is not a JSON object"]
+    return [
+        f"PAYMENT_PROVIDERS maps {channel} to {name!r}, not a real provider (stripe, paypal)"
+        for channel, name in sorted(table.items())
+        if name not in ("stripe", "paypal")
+    ]
 
 
 def get_decimal(name: str) -> Decimal:

@@ -1,9 +1,11 @@
 """The payment port: one interface every payment provider implements, and which provider serves a channel.
 
 A channel (`GET /payment-channels`) is collected by the provider `PAYMENT_PROVIDERS` maps it to (a JSON
-object, e.g. `{"card": "stripe", "alipay": "stripe", "wechat_pay": "stripe", "paypal": "paypal"}`); a
-channel it does not name is collected by `simulated`, the signed test provider of the local stack and
-the test suite. So moving a channel to another provider is configuration, not code.
+object, e.g. `{"card": "stripe", "alipay": "stripe", "wechat_pay": "stripe", "paypal": "paypal"}`, which
+the prod stage sets); in the local and test stages a channel it does not name is collected by `simulated`,
+the signed test provider of the local stack and the test suite. Anywhere else an unnamed channel or an
+unknown provider is a 503 that collects nothing: a deployed stack never falls back to the simulation. So
+moving a channel to another provider is configuration, not code.
 
 A provider does three things: `create` (ask it to collect an amount in a currency: what a storefront
 needs to finish paying, a client secret or a checkout URL), `parse_webhook` (verify a delivery with the
@@ -59,11 +61,21 @@ def mapping() -> dict[str, str]:
     return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
 
 
+REAL = ("stripe", "paypal")
+
+
 def provider_name(channel: str) -> str:
-    return mapping().get(channel, "simulated")
+    name = mapping().get(channel)
+    if name is None and config.get("STAGE") in config.LOCAL_STAGES:
+        return "simulated"
+    if name is None:
+        raise ProviderUnavailable(f"The payment channel {channel} is not configured on this stage.")
+    return name
 
 
 def get(name: str) -> Provider:
+    if name not in REAL and (name != "simulated" or config.get("STAGE") not in config.LOCAL_STAGES):
+        raise ProviderUnavailable(f"The payment provider {name!r} is not available on this stage.")
     if name == "stripe":
         from chalicelib.providers import stripe_provider
 

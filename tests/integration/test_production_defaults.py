@@ -144,3 +144,46 @@ def test_the_origins_parameter_accepts_only_exact_https_origins(value, ok):
     import re
 
     assert bool(re.fullmatch(template.CORS_ORIGINS_PATTERN, value)) is ok
+
+
+def test_the_prod_stage_collects_every_paying_channel_through_a_real_provider():
+    from chalicelib.rules import charges
+
+    stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["prod"]
+    table = json.loads(stage["environment_variables"]["PAYMENT_PROVIDERS"])
+    paying = {name for name, channel in charges.channels().items() if channel.channel != "balance"}
+    assert paying and set(table) == paying
+    assert set(table.values()) <= {"stripe", "paypal"}
+
+
+def test_outside_local_and_test_a_channel_mapped_to_the_simulation_refuses_to_serve(monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("STAGE", "prod")
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("PAYMENT_PROVIDERS", json.dumps({"card": "stripe", "paypal": "simulated"}))
+    assert config.production_problems() == [
+        "PAYMENT_PROVIDERS maps paypal to 'simulated', not a real provider (stripe, paypal)"
+    ]
+    monkeypatch.setenv("PAYMENT_PROVIDERS", "[1]")
+    assert config.production_problems() == ["PAYMENT_PROVIDERS is not a JSON object"]
+    monkeypatch.setenv("STAGE", "test")
+    assert config.production_problems() == []
+
+
+def test_outside_local_and_test_an_unnamed_channel_or_unknown_provider_collects_nothing(monkeypatch):
+    """A deployed stack never falls back to the simulated provider: a 503 before anything is created."""
+    from chalicelib import providers
+
+    monkeypatch.setenv("PAYMENT_PROVIDERS", json.dumps({"card": "stripe", "alipay": "strpie"}))
+    monkeypatch.setenv("STAGE", "prod")
+    with pytest.raises(providers.ProviderUnavailable, match="wechat_pay is not configured"):
+        providers.for_channel("wechat_pay")
+    with pytest.raises(providers.ProviderUnavailable, match="'strpie' is not available"):
+        providers.for_channel("alipay")
+    with pytest.raises(providers.ProviderUnavailable):
+        providers.get("simulated")
+    assert providers.for_channel("card").name == "stripe"
+    monkeypatch.setenv("STAGE", "test")  # the suite and the local stack keep their simulation
+    assert providers.for_channel("wechat_pay").name == "simulated"
