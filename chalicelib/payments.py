@@ -28,11 +28,11 @@ from chalicelib.lifecycle import PAYMENT, PaymentStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Order, Payment, RequestRecord
 from chalicelib.models.packages import Package
-from chalicelib.providers import Amount, Event
+from chalicelib.providers import Amount, Event, simulated
 from chalicelib.providers.simulated import sign, verify_signature
 from chalicelib.rules.charges import Channel
 
-__all__ = ["sign", "verify_signature"]  # the simulated provider's signing, used by `make topup` and tests
+__all__ = ["sign", "verify_signature"]  # the deprecated X-Signature scheme's signing (its tests)
 
 log = get_logger("payments")
 
@@ -145,8 +145,9 @@ def handle_webhook(
     settle_order: Callable[[uow.Unit, Payment], None],
     after_package: Callable[[Payment], None] | None = None,
 ) -> dict:
-    """The simulated provider's webhook (X-Signature): its errors are 400s, as the tests' sender expects."""
-    event = providers.get("simulated").parse_webhook({"x-signature": signature or ""}, raw_body)
+    """Deprecated: the simulated provider's own X-Signature webhook (it speaks Stripe's format now, at
+    Stripe's endpoint): its errors are 400s, as its senders expect."""
+    event = simulated.parse_legacy_webhook(signature, raw_body)
     outcome = apply_event("simulated", event, settle_order, strict=True)
     _after(event, outcome, after_package)
     return outcome
@@ -181,6 +182,12 @@ def _read(payment_id: str) -> Payment:
     return Payment.get(payment_id, consistent_read=True)
 
 
+def _speakers(provider_name: str) -> tuple[str, ...]:
+    """The providers whose payments a provider's endpoint settles: its own, and the simulated one's at
+    the endpoint whose format it speaks (Stripe's)."""
+    return (provider_name, "simulated") if provider_name == simulated.SPEAKS else (provider_name,)
+
+
 def _find(provider_name: str, event: Event) -> Payment | None:
     if event.payment_id:
         try:
@@ -188,13 +195,17 @@ def _find(provider_name: str, event: Event) -> Payment | None:
         except Payment.DoesNotExist:
             return None
         # our metadata on another provider's object, or on another of its objects, is not ours
-        if (payment.provider or "simulated") != provider_name or (
+        if (payment.provider or "simulated") not in _speakers(provider_name) or (
             event.ref and payment.provider_ref and event.ref != payment.provider_ref
         ):
             return None
         return payment
     if event.ref:
-        found = [p for p in Payment.by_ref.query(event.ref) if (p.provider or "simulated") == provider_name]
+        found = [
+            p
+            for p in Payment.by_ref.query(event.ref)
+            if (p.provider or "simulated") in _speakers(provider_name)
+        ]
         return _read(found[0].payment_id) if found else None
     return None
 
@@ -257,6 +268,8 @@ def apply_event(
             "called_off": _released,
             "refund": _refunded,
             "dispute": _disputed,
+            "dispute_closed": _disputed,
+            "dispute_reinstated": _disputed,
         }[event.kind](work, payment, event, now, settle_order, strict)
         if applied is not None:
             work.save(record, RequestRecord.key.does_not_exist())
@@ -371,29 +384,82 @@ def _refunded(work, payment, event, now, settle_order, strict) -> dict | None:
     return {"debited_fen": debited, "owed_fen": owed}
 
 
+# --- disputes: opened, then won or lost ----------------------------------------------------------
+
+# what a closed dispute's status means for the money held: won gives it back (an inquiry closed without
+# a chargeback, warning_closed, and one the network prevented, likewise); lost leaves the debit, final
+CLOSED = {"won": "won", "warning_closed": "won", "prevented": "won", "lost": "lost"}
+DECIDED = ("won", "lost")
+
+
+def disputes_of(payment: Payment) -> dict[str, dict]:
+    """The payment's disputes by dispute id (see Payment.disputes)."""
+    raw = payment.disputes.as_dict() if payment.disputes is not None else {}
+    return {str(k): dict(v) for k, v in raw.items()}
+
+
 def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
+    """A dispute event, in any order and number: the disputed amount is held from the wallet once when
+    the dispute opens (created or funds_withdrawn); won (closed won, or funds_reinstated) gives back what
+    was held and forgives what was owed; lost keeps the debit, final. A decision that arrives before the
+    opening decides it at once (lost: the debit is taken then); after a decision nothing changes."""
     if payment.status != PaymentStatus.SUCCEEDED:
         raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
     if event.amount is None or event.amount.currency != asked(payment).currency:
         return None
-    disputed = min(
-        int(payment.charge_fen), providers.to_fen(event.amount, asked(payment), int(payment.charge_fen))
-    )
-    # a dispute is applied once per dispute: its own key, whatever event delivers it
-    once = RequestRecord(
-        f"dispute#{payment.provider}:{event.dispute_id or event.event_id}",
-        request_hash="",
-        state="done",
-        created_at=now,
-    )
-    if _seen(once):
+    outcome = None
+    if event.kind == "dispute_closed":
+        outcome = CLOSED.get(event.dispute_status or "")
+        if outcome is None:
+            log.warning("dispute closed with an unknown status", extra={"event_id": event.event_id})
+            return None
+    elif event.kind == "dispute_reinstated":
+        outcome = "won"
+    key = event.dispute_id or event.event_id
+    disputes = disputes_of(payment)
+    known = disputes.get(key)
+    if known is not None and (known["status"] in DECIDED or outcome is None):
+        return None  # decided already, or opened already (created and funds_withdrawn both open it)
+    # a dispute the code before the disputes map held (its key record): opened already
+    once = RequestRecord(f"dispute#{payment.provider}:{key}", request_hash="", state="done", created_at=now)
+    if known is None and _seen(once):
         return None
-    work.save(once, RequestRecord.key.does_not_exist())
-    debited, owed = _take_back(work, payment, disputed, "dispute_hold")
-    actions = [
-        Payment.disputed_fen.set(int(payment.disputed_fen or 0) + disputed),
-        Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
-        *_flag(payment, "disputed", now),
-    ]
+    actions: list = []
+    result = {"dispute_id": key}
+    held_now = False
+    if known is None:  # opening now (or a decision that overtook its opening)
+        if outcome == "won":  # nothing was ever held: only the record
+            known = {"amount_fen": 0, "held_fen": 0, "owed_fen": 0}
+        else:
+            disputed = min(
+                int(payment.charge_fen),
+                providers.to_fen(event.amount, asked(payment), int(payment.charge_fen)),
+            )
+            debited, owed = _take_back(work, payment, disputed, "dispute_hold")
+            work.save(once, RequestRecord.key.does_not_exist())
+            known = {"amount_fen": disputed, "held_fen": debited, "owed_fen": owed}
+            held_now = True
+            actions += [
+                Payment.disputed_fen.set(int(payment.disputed_fen or 0) + disputed),
+                Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
+            ]
+            result.update(debited_fen=debited, owed_fen=owed)
+    elif outcome == "won":  # give back what was held, forgive what was owed
+        held, owed = int(known["held_fen"]), int(known["owed_fen"])
+        work.move(payment.user_id, held, "dispute_release", payment.payment_id, currency.stored(payment.fx))
+        actions += [
+            Payment.disputed_fen.set(max(0, int(payment.disputed_fen or 0) - int(known["amount_fen"]))),
+            Payment.owed_fen.set(max(0, int(payment.owed_fen or 0) - owed)),
+        ]
+        result.update(released_fen=held)
+    status = outcome or event.dispute_status or "needs_response"
+    disputes[key] = {**known, "status": status, "updated_at": now}
+    actions.append(Payment.disputes.set(disputes))
+    # staff see the dispute on their list: opened (disputed), then how it ended
+    reason = "disputed" if outcome is None else f"dispute_{outcome}"
+    if held_now or payment.attention is None:  # money held now: listed, whatever was listed before
+        actions += _flag(payment, reason, now)
+    elif payment.attention == "disputed":
+        actions.append(Payment.attention.set(reason))
     work.update(payment, actions)
-    return {"debited_fen": debited, "owed_fen": owed}
+    return {**result, "dispute_status": status}

@@ -48,9 +48,22 @@ class Event:
     fee: Amount | None = None  # collected: the provider's fee, in its balance currency
     fee_base: Amount | None = None  # the balance transaction's gross, in the fee's currency
     dispute_id: str | None = None
+    dispute_status: str | None = None  # the provider's status of the dispute (won, lost, needs_response...)
+    charge: str | None = None  # collected: the provider's charge whose fee is read (Stripe's latest_charge)
 
 
-KINDS = ("collected", "refused", "called_off", "refund", "dispute", "ignored")
+# dispute: opened (the provider took the funds); dispute_closed: decided (dispute_status says how);
+# dispute_reinstated: the provider gave the funds back (a dispute won)
+KINDS = (
+    "collected",
+    "refused",
+    "called_off",
+    "refund",
+    "dispute",
+    "dispute_closed",
+    "dispute_reinstated",
+    "ignored",
+)
 
 
 @dataclass(frozen=True)
