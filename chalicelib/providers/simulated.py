@@ -10,7 +10,8 @@ Stripe delivery. `refund` is accepted at once. No network call; no state of its 
 
 Deprecated: the older `X-Signature` scheme of our own (`sign`, `parse_legacy_webhook`) over
 `{"id", "type": "payment.succeeded", "data": {"payment_id", "amount_fen"}}`, still served at
-`POST /payments/webhook` (docs/api.md lists it) with PAYMENT_WEBHOOK_SECRET; nothing of ours sends it.
+`POST /payments/webhook` (the shared API document lists it) with PAYMENT_WEBHOOK_SECRET; nothing of
+ours sends it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ import time
 
 from chalicelib import clock, config, ids
 from chalicelib.errors import ValidationError
+from chalicelib.lifecycle import PaymentStatus
 from chalicelib.logs import get_logger
 from chalicelib.providers.port import Amount, Checkout, Event, Refunded
 
 log = get_logger("providers.simulated")
 
+SUCCEEDED = PaymentStatus.SUCCEEDED.value  # Stripe's PaymentIntent status, the same word as ours
 SPEAKS = "stripe"  # the provider whose webhook format (and endpoint) the simulated provider's events use
 REF_PREFIX = "pi_sim_"
 API_VERSION = "2026-10-28.endive"  # the version our Stripe events are read as (stripe_provider)
@@ -46,7 +49,7 @@ def sign_stripe(payload: bytes, secret: str, timestamp: int | None = None) -> st
     return f"t={t},v1={digest}"
 
 
-def payment_intent(payment: dict, status: str = "succeeded", amount_received: int | None = None) -> dict:
+def payment_intent(payment: dict, status: str = SUCCEEDED, amount_received: int | None = None) -> dict:
     """The PaymentIntent of a simulated payment (the pay answer's `payment` object) as Stripe's
     `payment_intent.*` events carry it; field names and types are Stripe's (tests/fixtures/payments)."""
     amount = int(payment.get("charged_amount", payment["charge_fen"]))
@@ -56,7 +59,7 @@ def payment_intent(payment: dict, status: str = "succeeded", amount_received: in
         "object": "payment_intent",
         "amount": amount,
         "amount_capturable": 0,
-        "amount_received": received if status == "succeeded" else 0,
+        "amount_received": received if status == SUCCEEDED else 0,
         "canceled_at": None,
         "cancellation_reason": None,
         "capture_method": "automatic",
