@@ -285,7 +285,8 @@ def send_webhook(
     timestamp: int | None = None,
     raw: bytes | None = None,
 ):
-    """Deprecated: the X-Signature scheme of `POST /payments/webhook` (still served: the shared API document lists it)."""
+    """Deprecated: the X-Signature scheme of `POST /payments/webhook` (still served: the shared API
+    document lists it)."""
     from chalicelib import clock, ids, payments
 
     body = (
