@@ -191,7 +191,12 @@ STRIPE_EVENT_BODY = {
         "object": {"type": "string", "const": "event"},
         "type": {
             "type": "string",
-            "examples": ["payment_intent.succeeded", "charge.refunded", "charge.dispute.created"],
+            "examples": [
+                "payment_intent.succeeded",
+                "charge.refunded",
+                "charge.dispute.created",
+                "charge.dispute.closed",
+            ],
         },
         "data": {"type": "object", "properties": {"object": {"type": "object"}}},
     },

@@ -10,7 +10,10 @@ same DynamoDB transaction as its money, so a redelivered event changes nothing; 
 lifecycle table, so a late `failed` after `succeeded` changes nothing either; refunds are applied as the
 difference between the provider's cumulative refunded amount and ours, so refund events in any order and
 number take back each fen once. A refund or dispute never makes a balance negative: what the wallet does
-not hold is recorded as owed and the payment waits on the staff attention list. An event about a payment
+not hold is recorded as owed and the payment waits on the staff attention list. A dispute's state is kept
+on its payment (`disputes`, under the payment's version): its opening holds once, a win gives the hold
+back once, a loss is final, whichever of its events comes first. Stripe's endpoint also settles the
+simulated provider's payments (it speaks Stripe's format locally). An event about a payment
 that has not succeeded yet (a refund overtaking its success) answers 409, which makes the provider
 deliver it again later. Cost: one consistent read of the payment (a GSI query when the event names only
 the provider's reference), the wallet account when money moves, one transaction.
