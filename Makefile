@@ -120,6 +120,7 @@ package: $(STAMP)
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --output out/infra-$(PACKAGE_STAGE).json
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-southeast-1} $(BIN)/chalice package --stage $(PACKAGE_STAGE) \
 		--merge-template out/infra-$(PACKAGE_STAGE).json out
+	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --finalize out/sam.json   # preflights: mocks only
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
 	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; both zip sizes
 

@@ -12,7 +12,20 @@ pure rules (rules/claims.py) with the peers' figures as defaults (config.py).
 
 from __future__ import annotations
 
-from chalicelib import auth, clock, config, currency, db, ids, lifecycle, money, photos, refunds, uow
+from chalicelib import (
+    auth,
+    clock,
+    config,
+    currency,
+    db,
+    ids,
+    lifecycle,
+    money,
+    photos,
+    refunds,
+    service_work,
+    uow,
+)
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import ClaimStatus, PackageStatus
 from chalicelib.models.claims import Claim
@@ -37,7 +50,8 @@ def windows() -> rules.Windows:
 
 
 def insured(package: Package) -> bool:
-    return rules.INSURANCE_SERVICE in (package.services or [])
+    """Insurance was chosen and is still paid for: a refunded insurance service covers nothing."""
+    return rules.INSURANCE_SERVICE in service_work.charged_services(package)
 
 
 def insured_value_fen(package: Package) -> int:
@@ -69,8 +83,9 @@ def file(user_id: str, package_id: str, kind: str, description: str, item_ids: l
     package = own_package(user_id, package_id)
     if not insured(package):
         raise Conflict(
-            f"Package {package_id} was shipped without insurance, so it has no insurance claim. "
-            "Insurance is chosen when a package is submitted (the insurance service).",
+            f"Package {package_id} was shipped without insurance (not chosen, or its price was refunded), "
+            "so it has no insurance claim. Insurance is chosen when a package is submitted (the insurance "
+            "service).",
             code="not_insured",
         )
     if item_ids is not None:

@@ -24,6 +24,9 @@ DEFAULTS = {
     "CURSOR_MAX_AGE_SECONDS": "86400",  # a list cursor older than this is refused (400): page again
     "IMAGE_SEARCH_MAX_PIXELS": "4000000",  # image search decodes at most this many pixels (400 above)
     "PHOTO_MAX_PIXELS": "16000000",  # a QC photo (PNG/WebP) of more pixels is quarantined undecoded
+    # view copies and thumbnails: presigned S3 GETs (s3), or CloudFront signed URLs (cloudfront: the
+    # template sets it with PHOTO_CDN_DOMAIN and PHOTO_CDN_KEY_ID; chalicelib/photo_urls.py)
+    "PHOTO_URLS": "s3",
     # product sources (docs/sources.md): demo (the embedded catalog) or the marketplace's API adapter
     "PRODUCT_SOURCE_1688": "demo",  # demo | alibaba
     "PRODUCT_SOURCE_TAOBAO": "demo",  # demo | onebound (Taobao and Tmall)

@@ -133,13 +133,8 @@ def new_photos(photo_request: PhotoRequest, item: Item) -> list[dict]:
 
 
 def _links(entries: list[dict]) -> list[str]:
-    """Presigned GETs for an email: valid as long as the photos-ready notice's."""
-    from chalicelib.photos_ready import LINK_SECONDS
-
-    return [
-        photos.presigned_get(e["key"], e.get("content_type"), expires_in=LINK_SECONDS)
-        for e in entries[:MAX_LINKS]
-    ]
+    """Links for an email: the view copies, valid as long as the photos-ready notice's."""
+    return photos.email_links(entries[:MAX_LINKS])
 
 
 def complete(request_id: str, staff_id: str) -> tuple[PhotoRequest, Item]:

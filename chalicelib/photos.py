@@ -4,8 +4,9 @@ Flow: warehouse staff ask for an upload (`request_upload`): the server picks the
 `qc/<item_id>/<photo_id>.<ext>`, records a pending Photo and returns an S3 presigned POST pinned to that
 key, the declared content type and 1 byte..10 MB. The browser uploads straight to S3; S3 notifies the
 photo queue; `chalicelib.events.photos.ingest` checks the bytes and records the photo on the item under
-`Item.photos[<photo_id>]`. Customers and staff read photos through presigned GET URLs that live
-15 minutes (`photo_list`); the bucket itself is never public.
+`Item.photos[<photo_id>]`. Customers and staff read originals through presigned GET URLs that live
+15 minutes (`photo_list`), view copies and thumbnails through chalicelib/photo_urls.py (CloudFront
+signed URLs that stay the same for a day in AWS, so browsers cache them); the bucket is never public.
 
 Ingestion also writes a view-size JPEG (`views/<item_id>/<photo_id>.jpg`, at most VIEW_MAX_PX on its
 longer side and VIEW_MAX_BYTES): showing a photo costs its bytes in data transfer out, and a phone's
@@ -22,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from chalicelib import aws, clock, config, ids, lifecycle, observability
+from chalicelib import aws, clock, config, ids, lifecycle, observability, photo_urls
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.logs import get_logger
 from chalicelib.models.photos import PENDING, Photo
@@ -377,17 +378,29 @@ def presigned_get(key: str, content_type: str | None = None, expires_in: int = U
     return aws.client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
 
 
+def email_links(entries: list[dict]) -> list[str]:
+    """Links for an email to these photo entries: the view copy (chalicelib/photo_urls.py: CloudFront signed
+    URLs in AWS, which outlive the Lambda's credentials), else the original as a presigned GET."""
+    return [
+        photo_urls.url(entry["view_key"], email=True)
+        if entry.get("view_key")
+        else presigned_get(entry["key"], entry.get("content_type"), expires_in=photo_urls.S3_EMAIL_SECONDS)
+        for entry in entries
+    ]
+
+
 def photo_list(item) -> list[dict]:
-    """The item's ingested photos, oldest first, as [{"photo_id", "url", "thumbnail_url", ...}] whose URLs
-    are presigned GETs valid for URL_EXPIRES_SECONDS (the bucket is private)."""
+    """The item's ingested photos, oldest first, as [{"photo_id", "url", "thumbnail_url", ...}]: the
+    original as a presigned GET valid for URL_EXPIRES_SECONDS (the bucket is private), the thumbnail and
+    view copy through chalicelib/photo_urls.py (cacheable CloudFront signed URLs in AWS)."""
     entries = sorted(attached(item).items(), key=lambda pair: (str(pair[1].get("uploaded_at", "")), pair[0]))
     return [
         {
             "photo_id": photo_id,
             "url": presigned_get(entry["key"], entry.get("content_type")),
-            "thumbnail_url": presigned_get(entry["thumb_key"], "image/jpeg"),
+            "thumbnail_url": photo_urls.url(entry["thumb_key"]),
             # photos ingested before view copies existed have none
-            **({"view_url": presigned_get(entry["view_key"], "image/jpeg")} if entry.get("view_key") else {}),
+            **({"view_url": photo_urls.url(entry["view_key"])} if entry.get("view_key") else {}),
             "content_type": entry.get("content_type"),
             "uploaded_at": entry.get("uploaded_at"),
             "width": entry.get("width"),

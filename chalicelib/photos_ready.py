@@ -22,10 +22,9 @@ further trigger (a re-delivery, an extra photo) costs one failed conditional Upd
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from chalicelib import clock, db, photos, uow
 from chalicelib.errors import Conflict
+from chalicelib.lifecycle import ItemStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import Parcel
@@ -34,8 +33,6 @@ log = get_logger("photos_ready")
 
 TASK = "photos_ready_check"  # the outbox task an inspection leaves behind
 TEMPLATE = "photos_ready"  # chalicelib/emails.py
-# presigned GETs in an email live as long as SigV4 allows (7 days); the account keeps the photos
-LINK_SECONDS = int(timedelta(days=7).total_seconds())
 MAX_LINKS_PER_ITEM = 6  # keeps the outbox event (one DynamoDB item, 400 KB at most) small
 
 WAITING = "waiting"  # the item is not inspected yet, or has no photo yet
@@ -49,6 +46,11 @@ RESULT_WORDS = {
     "issue": "inspection found an issue",
     "not_transportable": "does not meet transport conditions",
 }
+# electronics pass on appearance only once the customer confirms them (chalicelib/feedback.py)
+CONFIRM_WORDS = (
+    "checked by appearance only (electronics are never powered on): please confirm it from these photos, "
+    "or open an after-sales case, by {due_at}; with no answer by then we take it that you accept it"
+)
 
 
 def after_inspection(work: uow.Unit, item: Item) -> None:
@@ -114,19 +116,19 @@ def _oldest_first(pair: tuple[str, dict]) -> tuple[str, str]:
 
 
 def email_data(parcel: Parcel, items: list[Item]) -> dict:
-    """The template's data: the parcel and, per item, its result and links to its photos."""
+    """The template's data: the parcel and, per item, its result and links to its photos' view copies
+    (photos.email_links: in AWS, CloudFront signed URLs that work for the 7 days the email promises)."""
     rows = []
     for item in items:
         entries = sorted(photos.attached(item).items(), key=_oldest_first)
-        links = [
-            photos.presigned_get(entry["key"], entry.get("content_type"), expires_in=LINK_SECONDS)
-            for _, entry in entries[:MAX_LINKS_PER_ITEM]
-        ]
+        links = photos.email_links([entry for _, entry in entries[:MAX_LINKS_PER_ITEM]])
         more = len(entries) - len(links)
         inspection = photos._map(item.inspection)
         result = str(inspection.get("result", ""))
         notes = str(inspection.get("notes") or "")
         outcome = RESULT_WORDS.get(result, result) + (f": {notes}" if notes and result != "pass" else "")
+        if item.status == ItemStatus.AWAITING_CONFIRMATION:  # not passed yet: the customer's answer decides
+            outcome = CONFIRM_WORDS.format(due_at=item.feedback_due_at)
         rows.append(
             {
                 "item_id": item.item_id,

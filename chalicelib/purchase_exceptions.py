@@ -54,7 +54,7 @@ def _item(item_id: str) -> Item:
         raise NotFound("No such item.") from None
 
 
-def _order_of(item: Item) -> Order:
+def order_of(item: Item) -> Order:
     if not item.order_id:
         raise Conflict("This item was not bought for an order.")
     try:
@@ -63,10 +63,19 @@ def _order_of(item: Item) -> Order:
         raise NotFound("No such order.") from None
 
 
+def order_items(order: Order, item: Item) -> list[Item]:
+    """The order's items, `item` as already read and the others in one consistent batch (no request for an
+    order of one item): what cancel_with_refund decides the shop's shipping and the order's closing by."""
+    others = [i for i in order.item_ids if i != item.item_id]
+    found = {i.item_id: i for i in Item.batch_get(others, consistent_read=True)} if others else {}
+    found[item.item_id] = item
+    return [found[i] for i in order.item_ids if i in found]
+
+
 def _with_siblings(item: Item) -> tuple[Order, Item, list[Item], uow.Unit]:
     """The item's order, the item and its order's items read again in one batch with the wallet account
     (the unit of work that holds it)."""
-    order = _order_of(item)
+    order = order_of(item)
     items, _, work = with_account(item.user_id, order.item_ids)
     fresh = next((i for i in items if i.item_id == item.item_id), None)
     if fresh is None:

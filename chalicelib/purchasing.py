@@ -7,9 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.transactions import TransactWrite
-
-from chalicelib import auth, clock, config, currency, db, lifecycle, money, refunds, uow, users, wallet
+from chalicelib import (
+    auth,
+    clock,
+    config,
+    currency,
+    db,
+    lifecycle,
+    money,
+    purchase_exceptions,
+    refunds,
+    uow,
+    users,
+    wallet,
+)
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, Queue, Settlement
@@ -274,16 +285,6 @@ def order_key(order_id: str) -> Order:
     return order
 
 
-def _order_refunded(tx: TransactWrite, order: Order, refund: int, condition) -> None:
-    """Adds an item's refund to its order's `refunded_fen` (ADD: sibling items do not conflict)."""
-    tx.update(
-        order,
-        actions=[Order.refunded_fen.add(refund)],
-        condition=condition,
-        add_version_condition=False,
-    )
-
-
 def record_purchase(item_id: str, staff_id: str, merchant_order_no: str, terms: Terms | int) -> Item:
     """Item bought from the merchant on `terms`; what it changes is refunded or charged.
 
@@ -446,32 +447,28 @@ def pay_price_difference(user_id: str, item_id: str) -> Item:
 
 def decline_price_difference(user_id: str, item_id: str) -> Item:
     """The customer declines a higher actual price: the item is cancelled (we cancel the merchant order)
-    and what was paid for it is refunded to the wallet (its order's domestic shipping is not).
-    Two DynamoDB requests: the item and the wallet account in one batch, then the transaction (the
-    order's refunded total is an ADD, so the order need not be read)."""
+    and refunded as an unavailable item is (purchase_exceptions.cancel_with_refund): what was paid for it,
+    its shop's domestic shipping with the shop's last live item of the order, and the order cancelled
+    with its last live item. DynamoDB requests: the item and the wallet account in one batch, the order,
+    the order's other items in one batch (none for an order of one item), then the transaction; a lost
+    race re-runs from fresh reads."""
 
     def unit() -> uow.Unit:
-        item, due, work = _difference_due(
+        item, _, work = _difference_due(
             user_id, item_id, "decline_difference", "No price difference awaits your decision on this item."
         )
-        refund = refunds.refundable_fen(item)
-        work.move(user_id, refund, "item_refund", item.item_id, currency.stored(item.fx))
+        order = purchase_exceptions.order_of(item)
+        items = purchase_exceptions.order_items(order, item)
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
-        purchase["settlement"] = SETTLEMENT.target("decline_difference").value
-        purchase["refunded_fen"] = refund
-        also = [
-            Item.price_difference_due_fen.set(0),
-            Item.purchase.set(purchase),
-            *refunds.refund_actions(item, refund),
-        ]
-        when = Item.price_difference_due_fen == due
-        work.update(item, *lifecycle.ITEM.move(item, "decline_difference", now=now, also=also, when=when))
-        if refund:
-            order = order_key(item.order_id)
-            work.write(lambda tx: _order_refunded(tx, order, refund, Order.order_id.exists()))
-        item.price_difference_due_fen, item.purchase = 0, purchase
-        item.refunded_fen = refunds.refunded_fen(item) + refund
+
+        def record(cancelled: purchase_exceptions.Cancelled) -> list:
+            declined = SETTLEMENT.target("decline_difference").value
+            return db.assign(
+                item, purchase={**purchase, "settlement": declined, "refunded_fen": cancelled.refund_fen}
+            )
+
+        purchase_exceptions.cancel_with_refund(work, order, items, item, "decline_difference", now, record)
         work.result = item
         return work
 

@@ -3,9 +3,9 @@ files into the console bucket, and a CloudFront invalidation.
 
     python -m infra.console_deploy --stack-name procure-prod [--region ap-southeast-1]
 
-The console reads `config.json` at start; here it is generated from the deployed stack (API URL, the
-region's Cognito endpoint, pool and client ids), with the same keys the local stack writes
-(infra/local/console.py). See docs/deploy.md.
+The console reads `config.json` at start; here it is generated from the deployed stack (the API under
+`/api` on the console's own origin, the region's Cognito endpoint, pool and client ids), with the same
+keys the local stack writes (infra/local/console.py). See docs/deploy.md.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ def stack_outputs(cloudformation, stack_name: str) -> dict[str, str]:
 
 
 def config_from_outputs(outputs: dict[str, str], region: str) -> dict:
+    """The console calls the API on its own origin (ConsoleApiURL, CloudFront's `/api/*`): same-origin
+    requests send no CORS preflight."""
     return runtime_config(
-        api_url=outputs["EndpointURL"],
+        api_url=outputs["ConsoleApiURL"],
         cognito_endpoint=f"https://cognito-idp.{region}.amazonaws.com",
         user_pool_id=outputs["UserPoolId"],
         client_id=outputs["UserPoolClientId"],

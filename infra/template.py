@@ -59,8 +59,20 @@ DISPOSABLE = {"DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete"}  # qu
 # AWS managed CloudFront cache policies
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+# AWS managed origin request policy: every viewer header (Authorization, Idempotency-Key...), cookie and
+# query string, but not Host (API Gateway routes on its own host name); allowed to carry Authorization
+# only with caching disabled (docs/deploy.md cites the pages)
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"]
 CONSOLE_CONFIG = "config.json"  # written at deploy time by infra/console_deploy.py (docs/deploy.md)
 HSTS_SECONDS = 2 * 365 * 24 * 3600
+
+# -- photos through CloudFront (issue 27; chalicelib/photo_urls.py signs the URLs) ----------------------
+PHOTO_SIGNING_KEY_PARAMETER = "PhotoSigningPublicKey"
+PHOTO_CDN_PREFIXES = ("views/", "thumbs/")  # photos.VIEW_PREFIX, photos.THUMB_PREFIX: JPEGs we made
+# a signed URL is the same all day (photo_urls.expiry) and lives 1-2 days in answers: browsers keep the
+# image that long; `private`: shared caches between CloudFront and the viewer keep nothing
+PHOTO_VIEWER_CACHE_CONTROL = "private, max-age=172800, immutable"
 
 # -- mirrored from infra/local/provision.py (tests/integration/test_deployable.py compares the two) --
 PHOTO_CORS_RULE = {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"]}
@@ -116,6 +128,9 @@ LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]  # the stack creates
 # the marketplace API credentials: one secret per stage, read once per container (docs/sources.md)
 SECRET_ACTIONS = ["secretsmanager:GetSecretValue"]
 SOURCE_CREDENTIALS_SECRET = "{prefix}/marketplace-credentials"  # noqa: S105 - a name, not a secret
+# the photo URL signing key (PEM): its own secret, so ingestion and the outbox read no payment or
+# marketplace credentials (chalicelib/photo_urls.py)
+PHOTO_KEY_SECRET = "{prefix}/photo-signing-key"  # noqa: S105 - a name, not a secret
 # the console's origin, for the API's CORS: a parameter named from the stage (a reference would be a cycle)
 SSM_ACTIONS = ["ssm:GetParameter"]
 CONSOLE_ORIGIN_PARAMETER = "/{prefix}/console-origin"
@@ -136,14 +151,34 @@ FUNCTION_GRANTS: dict[str, tuple[str, ...]] = {
         "Photos",
         "Users",
         "SourceCredentials",
+        "PhotoSigningKey",
         "ConsoleOrigin",
         "Tracing",
     ),
-    # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing
-    "photo_events": ("Logs", "Tables", "TableIndexes", "Photos", "PhotoEvents", "Tracing"),
+    # reads the upload, writes the thumbnail, quarantines; consumes the photo queue; sends nothing, but
+    # the photos-ready notice it may claim carries the photos' signed links (PhotoSigningKey)
+    "photo_events": (
+        "Logs",
+        "Tables",
+        "TableIndexes",
+        "Photos",
+        "PhotoEvents",
+        "PhotoSigningKey",
+        "Tracing",
+    ),
     # the outbox's stream: the recipient's address (Cognito), the email (SES), the event marked sent;
-    # its tasks read items and parcels, and the photos-ready email's presigned GETs need s3:GetObject
-    "outbox_events": ("Logs", "Tables", "Email", "Users", "OutboxStream", "Photos", "Tracing"),
+    # its tasks read items and parcels; the photos-ready email's presigned GETs (no CloudFront key)
+    # need s3:GetObject
+    "outbox_events": (
+        "Logs",
+        "Tables",
+        "Email",
+        "Users",
+        "OutboxStream",
+        "Photos",
+        "PhotoSigningKey",  # the CloudFront links of the photos-ready emails
+        "Tracing",
+    ),
     # reminders and notices are outbox events written with their changes; no photos, no queue
     "storage_sweep": ("Logs", "Tables", "TableIndexes", "Tracing"),
     "auto_confirm_receipt": ("Logs", "Tables", "TableIndexes", "Tracing"),
@@ -523,11 +558,146 @@ def photo_resources(stage: Stage, visibility_timeout: int) -> dict[str, dict]:
                                 {"Fn::Sub": "${PhotoBucket.Arn}/*"},
                             ],
                             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
+                        },
+                        {
+                            "Sid": "CloudFrontReadsViewsAndThumbnails",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "cloudfront.amazonaws.com"},
+                            "Action": "s3:GetObject",
+                            "Resource": [
+                                {"Fn::Sub": f"${{PhotoBucket.Arn}}/{prefix}*"}
+                                for prefix in PHOTO_CDN_PREFIXES
+                            ],
+                            "Condition": {
+                                "StringEquals": {
+                                    "AWS:SourceArn": {
+                                        "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:"
+                                        "distribution/${PhotoDistribution}"
+                                    }
+                                }
+                            },
+                        },
                     ],
                 },
             },
         },
+    }
+
+
+def photo_cdn_resources(stage: Stage) -> dict[str, dict]:
+    """The photo bucket's view copies and thumbnails through CloudFront: origin access control (CloudFront
+    may read only views/ and thumbs/, see photo_bucket_statements), and only URLs signed with the key
+    group's key (the private half is in PhotoSigningKeySecret). Nothing of the
+    originals, quarantine or idempotency/ is reachable through it."""
+
+    def behaviour(path: str | None) -> dict:
+        return {
+            **({"PathPattern": f"{path}*"} if path else {}),
+            "TargetOriginId": "photo-bucket",
+            "ViewerProtocolPolicy": "https-only",
+            "AllowedMethods": ["GET", "HEAD"],
+            "CachedMethods": ["GET", "HEAD"],
+            "Compress": False,  # JPEGs
+            # the cache key leaves the query string (the signature) out: one edge copy for every URL
+            "CachePolicyId": CACHING_OPTIMIZED,
+            "TrustedKeyGroups": [{"Ref": "PhotoKeyGroup"}],
+            "ResponseHeadersPolicyId": {"Ref": "PhotoViewerHeaders"},
+        }
+
+    return {
+        # created empty: operators put the private key's PEM with put-secret-value (docs/deploy.md)
+        "PhotoSigningKeySecret": {
+            "Type": "AWS::SecretsManager::Secret",
+            **RETAINED,
+            "Properties": {
+                "Name": PHOTO_KEY_SECRET.format(prefix=stage.prefix),
+                "Description": "PEM private key signing the photo URLs (PhotoSigningPublicKey's pair)",
+            },
+        },
+        "PhotoSigningKey": {
+            "Type": "AWS::CloudFront::PublicKey",
+            "Properties": {
+                "PublicKeyConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photo-signing"},
+                    "CallerReference": {"Fn::Sub": "${AWS::StackName}-photo-signing"},
+                    "EncodedKey": {"Ref": PHOTO_SIGNING_KEY_PARAMETER},
+                    "Comment": "Verifies the photo URLs the API signs (chalicelib/photo_urls.py)",
+                }
+            },
+        },
+        "PhotoKeyGroup": {
+            "Type": "AWS::CloudFront::KeyGroup",
+            "Properties": {
+                "KeyGroupConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photos"},
+                    "Items": [{"Ref": "PhotoSigningKey"}],
+                    "Comment": "The keys whose signed URLs the photo distribution accepts",
+                }
+            },
+        },
+        "PhotoOriginAccessControl": {
+            "Type": "AWS::CloudFront::OriginAccessControl",
+            "Properties": {
+                "OriginAccessControlConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photos"},
+                    "Description": "CloudFront signs its requests to the private photo bucket",
+                    "OriginAccessControlOriginType": "s3",
+                    "SigningBehavior": "always",
+                    "SigningProtocol": "sigv4",
+                }
+            },
+        },
+        "PhotoViewerHeaders": {
+            "Type": "AWS::CloudFront::ResponseHeadersPolicy",
+            "Properties": {
+                "ResponseHeadersPolicyConfig": {
+                    "Name": {"Fn::Sub": "${AWS::StackName}-photos"},
+                    "Comment": "Photos: cached by the browser for as long as their URL lives",
+                    "SecurityHeadersConfig": {"ContentTypeOptions": {"Override": True}},
+                    "CustomHeadersConfig": {
+                        "Items": [
+                            {"Header": "Cache-Control", "Value": PHOTO_VIEWER_CACHE_CONTROL, "Override": True}
+                        ]
+                    },
+                }
+            },
+        },
+        "PhotoDistribution": {
+            "Type": "AWS::CloudFront::Distribution",
+            "Properties": {
+                "DistributionConfig": {
+                    "Comment": f"{stage.app_name} {stage.name} photo views and thumbnails",
+                    "Enabled": True,
+                    "HttpVersion": "http2and3",
+                    "IPV6Enabled": True,
+                    "PriceClass": "PriceClass_All",  # customers are abroad, everywhere
+                    "Origins": [
+                        {
+                            "Id": "photo-bucket",
+                            "DomainName": {"Fn::GetAtt": ["PhotoBucket", "RegionalDomainName"]},
+                            "S3OriginConfig": {"OriginAccessIdentity": ""},
+                            "OriginAccessControlId": {"Fn::GetAtt": ["PhotoOriginAccessControl", "Id"]},
+                        }
+                    ],
+                    # anything else: signed URLs only too, and the bucket policy lets CloudFront read
+                    # nothing outside PHOTO_CDN_PREFIXES
+                    "DefaultCacheBehavior": behaviour(None),
+                    "CacheBehaviors": [behaviour(prefix) for prefix in PHOTO_CDN_PREFIXES],
+                    "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
+                }
+            },
+        },
+    }
+
+
+def photo_cdn_parameters() -> dict[str, dict]:
+    return {
+        PHOTO_SIGNING_KEY_PARAMETER: {
+            "Type": "String",
+            "MinLength": 100,
+            "Description": "PEM public key (RSA 2048) of the photo URL signing key pair; its private key "
+            "goes into the secret <prefix>/photo-signing-key (docs/deploy.md)",
+        }
     }
 
 
@@ -694,6 +864,11 @@ def stream_event(stage: Stage, handler: str, stream: Any) -> dict:
     }
 
 
+# the functions that write photo URLs (the API's answers; ingestion and the outbox: the photo links of the
+# emails they write), as Chalice names them: they sign with the key in PhotoSigningKeySecret
+PHOTO_SIGNERS = ("APIHandler", "PhotoEvents", "OutboxEvents")
+
+
 def functions(template: dict) -> dict[str, dict]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
 
@@ -728,6 +903,12 @@ def function_patches(stage: Stage, chalice: dict, app: Any) -> tuple[dict[str, d
             "USER_POOL_ID": {"Ref": "UserPool"},
             "USER_POOL_CLIENT_ID": {"Ref": "UserPoolClient"},
         }
+        if logical_id in PHOTO_SIGNERS:
+            # photo view copies and thumbnails as CloudFront signed URLs (chalicelib/photo_urls.py)
+            variables["PHOTO_URLS"] = "cloudfront"
+            variables["PHOTO_CDN_DOMAIN"] = {"Fn::GetAtt": ["PhotoDistribution", "DomainName"]}
+            variables["PHOTO_CDN_KEY_ID"] = {"Ref": "PhotoSigningKey"}
+            variables["PHOTO_CDN_KEY_SECRET"] = {"Ref": "PhotoSigningKeySecret"}
         if logical_id == "APIHandler":
             variables["PAYMENT_WEBHOOK_SECRET"] = {"Ref": WEBHOOK_SECRET_PARAMETER}
             variables["CURSOR_SECRET"] = {"Ref": CURSOR_SECRET_PARAMETER}
@@ -963,24 +1144,142 @@ def method_not_allowed(methods: list[str]) -> dict:
     }
 
 
+# The CORS preflight answered by API Gateway (a MOCK integration, no Lambda): the same headers as the app's
+# own OPTIONS view (chalicelib/web.py, which answers locally), for an Origin in the stack's
+# CorsAllowedOrigins only; Fn::Sub puts the list in the template, the commas around it make the test exact.
+PREFLIGHT_HEADERS = (
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+    "Allow",
+    "Vary",
+)
+
+
+def preflight_template(allow: str) -> str:
+    """The mock's response template (for Fn::Sub): allowed origin -> the CORS headers, always Vary."""
+    from chalicelib.web import CORS_ALLOW_HEADERS, CORS_EXPOSE_HEADERS, CORS_MAX_AGE_SECONDS
+
+    granted = {
+        "Access-Control-Allow-Origin": "$origin",
+        "Access-Control-Allow-Methods": f"'{allow}'",
+        "Access-Control-Allow-Headers": f"'{', '.join(CORS_ALLOW_HEADERS)}'",
+        "Access-Control-Expose-Headers": f"'{', '.join(CORS_EXPOSE_HEADERS)}'",
+        "Access-Control-Max-Age": f"'{CORS_MAX_AGE_SECONDS}'",
+    }
+    return (
+        "#set($origin = $input.params().header.get('Origin'))\n"
+        '#if("$!origin" == "")#set($origin = $input.params().header.get(\'origin\'))#end\n'
+        f'#set($allowed = ",${{{CORS_ORIGINS_PARAMETER}}},")\n'
+        '#if("$!origin" != "" && !$origin.contains(",") && $allowed.contains(",$origin,"))\n'
+        + "".join(
+            f"#set($context.responseOverride.header.{name} = {value})\n" for name, value in granted.items()
+        )
+        + "#end\n"
+        "#set($context.responseOverride.header.Vary = 'Origin')\n"
+    )
+
+
+def preflight(methods: list[str]) -> dict:
+    """A path's `options` operation: the CORS preflight as a MOCK integration (204, no Lambda call)."""
+    allow = ", ".join(sorted({*methods, "OPTIONS"}))
+    return {
+        "responses": {
+            "204": {
+                "description": "CORS preflight",
+                "headers": {name: {"type": "string"} for name in PREFLIGHT_HEADERS},
+            }
+        },
+        "x-amazon-apigateway-integration": {
+            "type": "mock",
+            "passthroughBehavior": "when_no_match",
+            "requestTemplates": {"application/json": '{"statusCode": 204}'},
+            "responses": {
+                "default": {
+                    "statusCode": "204",
+                    "responseParameters": {"method.response.header.Allow": f"'{allow}'"},
+                    "responseTemplates": {"application/json": {"Fn::Sub": preflight_template(allow)}},
+                }
+            },
+        },
+    }
+
+
+# what Chalice's Lambda proxy integration has and a mock must not: a deep merge cannot drop keys, so
+# finalize() removes them from every mock after the merge (`make package` runs it on out/sam.json)
+PROXY_ONLY_KEYS = ("uri", "httpMethod")
+
+
+def finalize(packaged_template: dict) -> dict:
+    """The merged template with every mock integration stripped of the proxy keys Chalice left in it."""
+    body = packaged_template["Resources"].get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {})
+    for operations in body.get("paths", {}).values():
+        for operation in operations.values():
+            integration = operation.get("x-amazon-apigateway-integration") or {}
+            if integration.get("type") == "mock":
+                for key in PROXY_ONLY_KEYS:
+                    integration.pop(key, None)
+                # and Chalice's precanned 200, which the mock never answers
+                answered = {r["statusCode"] for r in integration.get("responses", {}).values()}
+                responses = operation.get("responses", {})
+                for status in [s for s in responses if s not in answered]:
+                    del responses[status]
+    return packaged_template
+
+
+def lambda_preflights(packaged_template: dict) -> list[str]:
+    """The paths whose OPTIONS still reaches a function ([] when API Gateway answers every preflight)."""
+    body = packaged_template["Resources"].get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {})
+    found = []
+    for path, operations in body.get("paths", {}).items():
+        integration = (operations.get("options") or {}).get("x-amazon-apigateway-integration") or {}
+        if integration.get("type") != "mock" or "uri" in integration:
+            found.append(path)
+    return sorted(found)
+
+
 def console_csp() -> dict:
-    """The console's Content-Security-Policy: its own files, the API, Cognito and the photo bucket only."""
-    # the stack's own API only (its function reads the console's origin from SSM: no cycle)
-    api = "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    """The console's Content-Security-Policy: its own files and API ('self': the API is under /api on the
+    console's origin), Cognito and the photo bucket only."""
     cognito = "https://cognito-idp.${AWS::Region}.${AWS::URLSuffix}"
     photos = "https://${PhotoBucket}.s3.${AWS::URLSuffix} https://${PhotoBucket}.s3.${AWS::Region}.${AWS::URLSuffix}"
+    cdn = "https://${PhotoDistribution.DomainName}"  # view copies and thumbnails
     return {
         "Fn::Sub": (
             "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            f"img-src 'self' data: blob: {photos}; connect-src 'self' {api} {cognito} {photos}; "
+            f"img-src 'self' data: blob: {cdn} {photos}; connect-src 'self' {cognito} {photos}; "
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
         )
     }
 
 
+def console_api_path(stage: Stage) -> str:
+    """Where the console reaches the API on its own origin: the API stage's name, so CloudFront passes the
+    path through unchanged (`/api/orders` is stage `api`, route `/orders`): no origin path, no function."""
+    return f"/{stage.api_stage}"
+
+
+def console_api_behaviour(stage: Stage) -> dict:
+    """`/<stage>/*` on the console's distribution -> the REST API: same-origin calls, so no preflight;
+    nothing cached; every viewer header but Host (Authorization, Idempotency-Key) and the query string."""
+    return {
+        "PathPattern": f"{console_api_path(stage)}/*",
+        "TargetOriginId": "api",
+        "ViewerProtocolPolicy": "https-only",
+        "AllowedMethods": list(ALL_METHODS),
+        "CachedMethods": ["GET", "HEAD"],
+        "Compress": False,
+        "CachePolicyId": CACHING_DISABLED,
+        "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER,
+    }
+
+
 def console_resources(stage: Stage) -> dict[str, dict]:
     """The staff console: a private S3 bucket (all public access blocked) served only through CloudFront
-    with origin access control, HTTPS only, and security headers on every response."""
+    with origin access control, HTTPS only, and security headers on every response; its API calls go
+    through the same distribution (`/api/*`) to the REST API."""
     bucket_arn = {"Fn::GetAtt": ["ConsoleBucket", "Arn"]}
     return {
         "ConsoleBucket": {
@@ -1102,7 +1401,19 @@ def console_resources(stage: Stage) -> dict[str, dict]:
                             "DomainName": {"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]},
                             "S3OriginConfig": {"OriginAccessIdentity": ""},
                             "OriginAccessControlId": {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]},
-                        }
+                        },
+                        {
+                            "Id": "api",
+                            "DomainName": {
+                                "Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+                            },
+                            "CustomOriginConfig": {
+                                "OriginProtocolPolicy": "https-only",
+                                "OriginSSLProtocols": ["TLSv1.2"],
+                                "HTTPSPort": 443,
+                                "HTTPPort": 80,
+                            },
+                        },
                     ],
                     "DefaultCacheBehavior": {
                         "TargetOriginId": "console-bucket",
@@ -1123,7 +1434,8 @@ def console_resources(stage: Stage) -> dict[str, dict]:
                             "Compress": True,
                             "CachePolicyId": CACHING_DISABLED,
                             "ResponseHeadersPolicyId": {"Ref": "ConsoleSecurityHeaders"},
-                        }
+                        },
+                        console_api_behaviour(stage),
                     ],
                     "ViewerCertificate": {"CloudFrontDefaultCertificate": True},
                 }
@@ -1272,13 +1584,15 @@ def _deep_merge(a: dict, b: dict) -> dict:
 
 
 def api_patch(chalice: dict) -> dict[str, dict]:
-    """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods."""
+    """What the merge adds to Chalice's REST API: gateway responses, a 405 for each path's other methods,
+    each path's CORS preflight answered by API Gateway."""
     paths = chalice["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
     any_methods = {
         path: {
             "x-amazon-apigateway-any-method": method_not_allowed(
                 [m.upper() for m in operations if m in HTTP_METHODS]
-            )
+            ),
+            "options": preflight([m.upper() for m in operations if m in HTTP_METHODS]),
         }
         for path, operations in paths.items()
     }
@@ -1304,6 +1618,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
     owned: dict[str, dict] = {
         **tables(stage, models),
         **photo_resources(stage, visibility_timeout),
+        **photo_cdn_resources(stage),
         **cognito_resources(stage),
         **email_resources(stage),
         **console_resources(stage),
@@ -1339,6 +1654,7 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "Description": "Origins browsers may call the API from (CORS_ALLOWED_ORIGINS)",
             },
             **storefront_auth_parameters(),
+            **photo_cdn_parameters(),
             **alarm_parameters,
             **throttle_parameters,
             **waf_parameters,
@@ -1375,12 +1691,17 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
                 "Value": {"Fn::Sub": "https://${UserPoolDomain}.auth.${AWS::Region}.amazoncognito.com"}
             },
             "PhotoBucketName": {"Value": {"Ref": "PhotoBucket"}},
+            "PhotoCdnDomain": {"Value": {"Fn::GetAtt": ["PhotoDistribution", "DomainName"]}},
             "PhotoQueueUrl": {"Value": {"Ref": "PhotoQueue"}},
             "PhotoDeadLetterQueueUrl": {"Value": {"Ref": "PhotoDeadLetterQueue"}},
             "EmailConfigurationSetName": {"Value": {"Ref": "EmailConfigurationSet"}},
             "ConsoleBucketName": {"Value": {"Ref": "ConsoleBucket"}},
             "ConsoleDistributionId": {"Value": {"Ref": "ConsoleDistribution"}},
             "ConsoleURL": {"Value": {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}},
+            # the API on the console's own origin (infra/console_deploy.py puts it in the console's config)
+            "ConsoleApiURL": {
+                "Value": {"Fn::Sub": f"https://${{ConsoleDistribution.DomainName}}{console_api_path(stage)}"}
+            },
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
             "DashboardName": {"Value": {"Ref": "Dashboard"}},
         },
@@ -1390,7 +1711,9 @@ def build(stage_name: str = "prod", *, app: Any = None, models: list[type] | Non
 def packaged(stage_name: str = "prod", *, app: Any = None) -> dict:
     """What `make package` writes to out/sam.json (minus the zip): Chalice's template merged with build()."""
     app = app if app is not None else chalice_sam.load_app()
-    return chalice_sam.merge(build(stage_name, app=app), chalice_sam.chalice_template(stage_name, app))
+    return finalize(
+        chalice_sam.merge(build(stage_name, app=app), chalice_sam.chalice_template(stage_name, app))
+    )
 
 
 def _stack_queue(queue: Any, resources: dict) -> bool:
@@ -1430,6 +1753,8 @@ def undeployed_handlers(app: Any, template: dict) -> list[str]:
         paths = resources.get("RestAPI", {}).get("Properties", {}).get("DefinitionBody", {}).get("paths", {})
         for path, methods in app.routes.items():
             for method in methods:
+                if method == "OPTIONS":
+                    continue  # the CORS preflight: API Gateway answers it (preflight(), lambda_preflights())
                 operation = paths.get(path, {}).get(method.lower()) or {}
                 uri = json.dumps(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
                 if "${APIHandler.Arn}" not in uri:
@@ -1518,6 +1843,13 @@ def _stage_statements(stage: Stage) -> list[dict]:
             ],
         },
         {
+            "Sid": "PhotoSigningKey",
+            "Action": SECRET_ACTIONS,
+            "Resource": [
+                f"arn:aws:secretsmanager:*:*:secret:{PHOTO_KEY_SECRET.format(prefix=stage.prefix)}-*"
+            ],
+        },
+        {
             "Sid": "ConsoleOrigin",
             "Action": SSM_ACTIONS,
             "Resource": [f"arn:aws:ssm:*:*:parameter{CONSOLE_ORIGIN_PARAMETER.format(prefix=stage.prefix)}"],
@@ -1594,6 +1926,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verify", metavar="SAM_JSON", help="fail if this packaged template misses a handler"
     )
+    parser.add_argument(
+        "--finalize", metavar="SAM_JSON", help="rewrite the packaged template's mocks without proxy keys"
+    )
     args = parser.parse_args(argv)
     chalice_sam.apply_stage_environment(args.stage)  # before anything imports the models
 
@@ -1620,9 +1955,19 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.check_policies:
         return 0
+    if args.finalize:
+        with open(args.finalize) as packaged_file:
+            finalized = finalize(json.load(packaged_file))
+        with open(args.finalize, "w") as packaged_file:
+            packaged_file.write(json.dumps(finalized, indent=2) + "\n")
+        return 0
     if args.verify:
         with open(args.verify) as packaged_file:
-            missing = undeployed_handlers(chalice_sam.load_app(), json.load(packaged_file))
+            packaged_template = json.load(packaged_file)
+        missing = undeployed_handlers(chalice_sam.load_app(), packaged_template)
+        missing += [
+            f"the preflight of {path} without the Lambda" for path in lambda_preflights(packaged_template)
+        ]
         for what in missing:
             print(f"{args.verify} does not deploy {what}", file=sys.stderr)
         return 1 if missing else 0

@@ -171,7 +171,8 @@ def pay_price_difference(req: Req, item_id: str) -> StoredItem:
 @route(bp, "/items/{item_id}/decline-difference", "POST", money=True, response=Item)
 @performs("item.decline_difference", "settlement.decline_difference")
 def decline_price_difference(req: Req, item_id: str) -> StoredItem:
-    """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded."""
+    """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded (its
+    shop's domestic shipping too with the shop's last live item; the order is cancelled with its last)."""
     return purchasing.decline_price_difference(req.user.user_id, item_id)
 
 

@@ -150,7 +150,10 @@ class Inspection(Out):
 
 
 class ItemPhoto(Out):
-    """A QC photo of the item; its URLs are presigned GETs that work for 15 minutes."""
+    """A QC photo of the item. `url` (the original) is a presigned GET that works for 15 minutes. In AWS,
+    `thumbnail_url` and `view_url` are CloudFront signed URLs that are the same in every answer of one UTC
+    day (browsers cache the image by URL) and work until the end of the next day; elsewhere they are
+    presigned GETs of 15 minutes too."""
 
     photo_id: str
     url: str = Field(description="The original as uploaded (up to 10 MB): for disputes and zooming in.")

@@ -8,6 +8,7 @@ confirmed a SAL package while it could still be in transit).
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,7 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.models.commerce import Item
+from chalicelib.rules import shipping as shipping_rules
 from infra.local.job import scheduled_event
 from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, WAREHOUSE, sent_emails, top_up
 from tests.integration.test_packages import pack, stored, submit
@@ -308,6 +310,30 @@ class TestClaims:
         refused = file_claim(api, package_id)
         assert refused.status == 409 and refused.body["error"]["code"] == "not_insured"
         assert "without insurance" in refused.body["error"]["message"]
+
+    def test_a_package_whose_insurance_was_refunded_is_not_insured(self, api, monkeypatch):
+        # a stage where the warehouse buys each parcel's policy: insurance is a work item it can refund
+        services = [
+            dict(s, work=True) if s["service"] == "insurance" else s for s in shipping_rules.DEFAULT_SERVICES
+        ]
+        monkeypatch.setenv("VALUE_ADDED_SERVICES", json.dumps(services))
+        clock.set_now(T0)
+        package = submit(api, stored(api), services=["insurance"])
+        assert package.status == 201, package.body
+        package_id = package.body["package_id"]
+        top_up(api, ALICE, 100000)
+        assert api.post(f"/packages/{package_id}/pay", user=ALICE).status == 200
+        refund = {"reason": "The insurer refused the parcel"}
+        refunded = api.post(f"/staff/packages/{package_id}/services/insurance/refund", refund, user=WAREHOUSE)
+        assert refunded.status == 200, refunded.body
+        assert pack(api, package_id, 1200, BOX).status == 200
+        ship = {"carrier": "EMS", "tracking_no": "EE123456789CN"}
+        assert api.post(f"/staff/packages/{package_id}/ship", ship, user=WAREHOUSE).status == 200
+        clock.set_now(T0 + timedelta(days=10))
+        assert api.post(f"/packages/{package_id}/confirm-receipt", user=ALICE).status == 200
+        refused = file_claim(api, package_id)
+        assert refused.status == 409 and refused.body["error"]["code"] == "not_insured", refused.body
+        assert "refunded" in refused.body["error"]["message"]
 
     def test_damage_only_within_the_window_after_delivery(self, api):
         package_id = shipped_package(api)

@@ -33,15 +33,16 @@ def test_the_console_bucket_is_private_and_readable_only_by_its_distribution(res
 
 def test_cloudfront_serves_it_over_https_only_with_origin_access_control_and_security_headers(resources):
     config = resources["ConsoleDistribution"]["Properties"]["DistributionConfig"]
-    (origin,) = config["Origins"]
+    (origin,) = [o for o in config["Origins"] if o["Id"] == "console-bucket"]
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
     assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy OAI
     oac = resources["ConsoleOriginAccessControl"]["Properties"]["OriginAccessControlConfig"]
     assert (oac["SigningBehavior"], oac["SigningProtocol"]) == ("always", "sigv4")
     behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
     assert all(b["ViewerProtocolPolicy"] in ("redirect-to-https", "https-only") for b in behaviours)
-    assert all(b["ResponseHeadersPolicyId"] == {"Ref": "ConsoleSecurityHeaders"} for b in behaviours)
-    (config_behaviour,) = config["CacheBehaviors"]
+    files = [b for b in behaviours if b["TargetOriginId"] == "console-bucket"]
+    assert all(b["ResponseHeadersPolicyId"] == {"Ref": "ConsoleSecurityHeaders"} for b in files)
+    (config_behaviour,) = [b for b in config["CacheBehaviors"] if b["TargetOriginId"] == "console-bucket"]
     assert config_behaviour["PathPattern"] == "config.json"
     assert config_behaviour["CachePolicyId"] == template.CACHING_DISABLED  # a new deploy is seen at once
     headers = resources["ConsoleSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
@@ -52,9 +53,8 @@ def test_cloudfront_serves_it_over_https_only_with_origin_access_control_and_sec
     csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
     assert "script-src 'self';" in csp and "frame-ancestors 'none'" in csp
     assert "https://cognito-idp.${AWS::Region}" in csp and "${PhotoBucket}" in csp
-    # the stack's own API only, never any API Gateway API of the region (issue 21, item 8)
-    assert "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}" in csp
-    assert "*.execute-api" not in csp
+    # the API is the console's own origin ('self', issue 27), never any API Gateway API of the region
+    assert "execute-api" not in csp
 
 
 def test_the_package_has_the_console_its_outputs_and_gives_its_origin_to_the_api():
@@ -69,14 +69,59 @@ def test_the_package_has_the_console_its_outputs_and_gives_its_origin_to_the_api
     assert parameter["Value"] == {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
 
 
+def test_the_console_reaches_the_api_through_its_own_distribution_uncached_with_every_viewer_header(
+    resources,
+):
+    """Issue 27: `/api/*` on the console's origin -> the REST API, so the console sends no preflight."""
+    config = resources["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    (behaviour,) = [b for b in config["CacheBehaviors"] if b["TargetOriginId"] == "api"]
+    (origin,) = [o for o in config["Origins"] if o["Id"] == "api"]
+    assert origin["DomainName"] == {"Fn::Sub": "${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"}
+    assert origin["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    # no origin path and no function: the pattern is the stage's name, which API Gateway expects first
+    assert "OriginPath" not in origin and "FunctionAssociations" not in behaviour
+    assert behaviour["PathPattern"] == f"/{template.Stage.load('prod').api_stage}/*" == "/api/*"
+    assert behaviour["CachePolicyId"] == template.CACHING_DISABLED == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+    # AllViewerExceptHostHeader: Authorization, Idempotency-Key and the query string reach the API
+    assert behaviour["OriginRequestPolicyId"] == "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+    assert set(behaviour["AllowedMethods"]) == {"GET", "HEAD", "OPTIONS", "PUT", "PATCH", "POST", "DELETE"}
+    assert behaviour["ViewerProtocolPolicy"] == "https-only"
+    # CloudFront matches behaviours in order: the API's pattern shadows none of the console's files
+    assert not any(p.is_file() for p in CONSOLE_DIR.glob("api/**/*"))
+
+
+def test_the_deployed_console_calls_the_api_on_its_own_origin():
+    """The config console_deploy writes from the stack's outputs names the console's origin: no CORS."""
+    from urllib.parse import urlsplit
+
+    outputs_template = template.build("prod")["Outputs"]
+    domain = "d111111abcdef8.cloudfront.net"
+
+    def rendered(name: str) -> str:
+        return outputs_template[name]["Value"]["Fn::Sub"].replace("${ConsoleDistribution.DomainName}", domain)
+
+    outputs = {
+        "ConsoleURL": rendered("ConsoleURL"),
+        "ConsoleApiURL": rendered("ConsoleApiURL"),
+        "EndpointURL": "https://abc.execute-api.ap-southeast-1.amazonaws.com/api/",
+        "UserPoolId": "ap-southeast-1_pool",
+        "UserPoolClientId": "client123",
+    }
+    api_url = console_deploy.config_from_outputs(outputs, "ap-southeast-1")["api_url"]
+    api, console = urlsplit(api_url), urlsplit(outputs["ConsoleURL"])
+    assert (api.scheme, api.netloc) == (console.scheme, console.netloc) == ("https", domain)
+    assert api.path == "/api"  # the behaviour's pattern, /api/*
+
+
 def test_the_runtime_config_is_generated_from_the_stack_outputs():
     outputs = {
+        "ConsoleApiURL": "https://d111111abcdef8.cloudfront.net/api",
         "EndpointURL": "https://abc.execute-api.ap-southeast-1.amazonaws.com/api/",
         "UserPoolId": "ap-southeast-1_pool",
         "UserPoolClientId": "client123",
     }
     assert console_deploy.config_from_outputs(outputs, "ap-southeast-1") == {
-        "api_url": "https://abc.execute-api.ap-southeast-1.amazonaws.com/api",
+        "api_url": "https://d111111abcdef8.cloudfront.net/api",
         "cognito_endpoint": "https://cognito-idp.ap-southeast-1.amazonaws.com",
         "user_pool_id": "ap-southeast-1_pool",
         "client_id": "client123",

@@ -445,9 +445,14 @@ IMPORTED_NOT_CALLED = {
     # chalicelib/warehouse.py looks customers up (users) in staff routes the jobs never take: their
     # emails are outbox events, addressed by outbox_events
     # chalicelib/photo_requests.py refunds a request with the abandonment (tables only); the photos it
-    # imports presign uploads and GETs in routes and in the outbox's emails, never in the jobs
-    "storage_sweep": {"chalicelib/users.py", _NO_CLAIM, "chalicelib/photos.py"},
-    "auto_confirm_receipt": {"chalicelib/users.py", _NO_CLAIM, "chalicelib/photos.py"},
+    # imports presign uploads and GETs (photo_urls signs CloudFront URLs) in routes and emails, never in jobs
+    "storage_sweep": {"chalicelib/users.py", _NO_CLAIM, "chalicelib/photos.py", "chalicelib/photo_urls.py"},
+    "auto_confirm_receipt": {
+        "chalicelib/users.py",
+        _NO_CLAIM,
+        "chalicelib/photos.py",
+        "chalicelib/photo_urls.py",
+    },
     "heartbeat": {_NO_CLAIM},
     "message_emails": {_NO_CLAIM},
 }

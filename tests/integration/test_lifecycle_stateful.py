@@ -286,9 +286,20 @@ def check_money_is_conserved(world: World) -> None:
         assert balance == book.balance, f"{user_id}: balance {balance} != book {book.balance}"
 
 
-def check_no_item_refunded_more_than_paid(world: World) -> None:
-    """Per item: price-difference and after-sales refunds <= goods paid + price differences charged.
-    Per order and per package: refunds <= payments."""
+def _items_of(world: World, order_id: str) -> list[str]:
+    return [item_id for item_id, item in world.model.items.items() if item["order_id"] == order_id]
+
+
+def check_nothing_is_refunded_beyond_what_was_paid_for_it(world: World) -> None:
+    """No item, order or package gets back more than was paid for it, whatever the path (purchasing
+    exceptions, price differences, cancellations, services not done, after-sales, insurance claims).
+
+    Per item: every refund of it (unavailable, short, cheaper, declined, after-sales) <= its goods paid plus
+    what was charged on it; stored, refunded_fen <= paid_fen and every after-sales refund is recorded on it.
+    Per order: everything refunded of it and its items (goods, domestic shipping) <= everything paid for it
+    (a dearer replacement and a shop's freight above its shipping paid included); per shop, shipping
+    refunded <= shipping paid. Per package: refunds <= payments, and claim compensation <= the insured value
+    (goods declared plus shipping), recorded on the package, and <= what was paid for it and its items."""
     by_ref: dict[tuple[str, str], int] = defaultdict(int)
     for entries in world.ledgers.values():
         for e in entries:
@@ -296,48 +307,19 @@ def check_no_item_refunded_more_than_paid(world: World) -> None:
     case_refunds: dict[str, int] = defaultdict(int)
     for case_id, case in world.model.cases.items():
         case_refunds[case["item_id"]] += by_ref[("after_sales_refund", case_id)]
-    for item_id, item in world.model.items.items():
-        order_paid = item["order_id"] and by_ref[("order_payment", item["order_id"])] > 0
-        paid = (item["goods_fen"] if order_paid else 0) + by_ref[("price_difference_charge", item_id)]
-        refunded = by_ref[("price_difference_refund", item_id)] + case_refunds[item_id]
-        assert refunded <= paid, f"item {item_id}: refunded {refunded} fen of {paid} paid for it"
-    for order_id in world.model.orders:
-        refunded, paid = by_ref[("order_refund", order_id)], by_ref[("order_payment", order_id)]
-        # a dearer replacement accepted before purchase is paid for the order too (cancelling refunds it)
-        paid += sum(by_ref[("price_difference_charge", i)] for i in _items_of(world, order_id))
-        assert refunded <= paid, f"order {order_id}: refunded {refunded} fen of {paid} paid"
-    for package_id in world.model.packages:
-        paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
-        refunded = by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
-        refunded += by_ref[("package_service_refund", package_id)]  # a paid service not done
-        assert refunded <= paid, f"package {package_id}: refunded {refunded} fen of {paid} paid"
 
-
-def _items_of(world: World, order_id: str) -> list[str]:
-    return [item_id for item_id, item in world.model.items.items() if item["order_id"] == order_id]
-
-
-def check_no_item_refunded_more_than_paid_across_purchasing_exceptions(world: World) -> None:
-    """Issue 22, part 1 (unavailable items, replacements, partial purchases): per item, every refund of
-    it (cheaper price, short quantity, unavailable, declined) <= its goods paid + what was charged on it,
-    and its stored refunded_fen <= paid_fen; per order, everything refunded of it and its items (goods,
-    domestic shipping) <= everything paid for it; per shop, shipping refunded <= shipping paid."""
-    by_ref: dict[tuple[str, str], int] = defaultdict(int)
-    for entries in world.ledgers.values():
-        for e in entries:
-            by_ref[(e.kind, e.ref)] += abs(int(e.amount_fen))
     for item_id, mine in world.model.items.items():
-        stored = world.items.get(item_id)
-        if stored is None or not mine["order_id"]:
-            continue
-        order_paid = by_ref[("order_payment", mine["order_id"])] > 0
+        order_paid = mine["order_id"] and by_ref[("order_payment", mine["order_id"])] > 0
         paid = (mine["goods_fen"] if order_paid else 0) + by_ref[("price_difference_charge", item_id)]
         refunded = by_ref[("item_refund", item_id)] + by_ref[("price_difference_refund", item_id)]
+        refunded += case_refunds[item_id]
         assert refunded <= paid, f"item {item_id}: refunded {refunded} fen of {paid} paid for it"
-        assert int(stored.refunded_fen or 0) <= int(stored.paid_fen or 0), (
-            f"item {item_id}: refunded_fen {stored.refunded_fen} > paid_fen {stored.paid_fen}"
-        )
-    for order_id, order in world.orders.items():
+    for item_id, item in world.items.items():
+        paid, refunded = int(item.paid_fen or 0), int(item.refunded_fen or 0)
+        assert refunded <= paid, f"item {item_id}: {refunded} fen refunded of {paid} paid (stored)"
+        assert case_refunds[item_id] <= refunded, f"item {item_id}: a refund is not recorded on it"
+
+    for order_id in world.model.orders:
         items = _items_of(world, order_id)
         paid = by_ref[("order_payment", order_id)] + sum(
             by_ref[("price_difference_charge", i)] for i in items
@@ -347,42 +329,35 @@ def check_no_item_refunded_more_than_paid_across_purchasing_exceptions(world: Wo
         refunded = by_ref[("order_refund", order_id)] + by_ref[("domestic_shipping_refund", order_id)]
         refunded += sum(by_ref[("item_refund", i)] + by_ref[("price_difference_refund", i)] for i in items)
         assert refunded <= paid, f"order {order_id}: refunded {refunded} fen of {paid} paid with its items"
-        for shop_id, shipping in (order.shipping_by_shop.as_dict() if order.shipping_by_shop else {}).items():
+        order = world.orders.get(order_id)
+        for shop_id, shipping in (
+            order.shipping_by_shop.as_dict() if order and order.shipping_by_shop else {}
+        ).items():
             assert int(shipping["refunded_fen"]) <= int(shipping["paid_fen"]), (
                 f"order {order_id}: shop {shop_id}'s shipping refunded {shipping} more than paid"
             )
 
-
-def check_after_delivery_refunds_and_claims_within_paid(world: World) -> None:
-    """Issue 22: after-sales refunds of delivered goods and claim compensation never return more than was
-    paid. Per item, every refund (price difference, after-sales, a claim's goods share) is recorded on it and
-    stays within what was paid for it; per package, compensation stays within the insured value (goods
-    declared plus shipping) and within what was paid for the package and its items."""
-    by_ref: dict[tuple[str, str], int] = defaultdict(int)
-    for entries in world.ledgers.values():
-        for e in entries:
-            by_ref[(e.kind, e.ref)] += abs(int(e.amount_fen))
-    ledger_refunds: dict[str, int] = defaultdict(int)
-    for case_id, case in world.model.cases.items():
-        ledger_refunds[case["item_id"]] += by_ref[("after_sales_refund", case_id)]
-    for item_id, item in world.items.items():
-        paid, refunded = int(item.paid_fen or 0), int(item.refunded_fen or 0)
-        assert refunded <= paid, f"item {item_id}: {refunded} fen refunded of {paid} paid (stored)"
-        assert ledger_refunds[item_id] <= refunded, f"item {item_id}: a refund is not recorded on it"
     compensated: dict[str, int] = defaultdict(int)
     for claim_id, claim in world.model.claims.items():
         compensated[claim["package_id"]] += by_ref[("claim_compensation", claim_id)]
-    for package_id, amount in compensated.items():
-        package = world.packages.get(package_id)
+    for package_id in world.model.packages:
+        paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
+        refunded = by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
+        refunded += by_ref[("package_service_refund", package_id)]  # a paid service not done
+        assert refunded <= paid, f"package {package_id}: refunded {refunded} fen of {paid} paid"
+        if package_id not in compensated:  # no claim filed on it
+            continue
+        amount, package = compensated[package_id], world.packages.get(package_id)
         assert package is not None, f"package {package_id} of a paid claim is gone"
         insured = int(package.declared_value_fen or 0) + int(package.shipping_fen or 0)
         assert amount <= insured, f"package {package_id}: {amount} fen compensated, insured {insured}"
         assert amount == int(package.compensated_fen or 0), f"package {package_id}: compensation not recorded"
-        paid = by_ref[("package_payment", package_id)] + by_ref[("package_difference_charge", package_id)]
-        paid -= by_ref[("package_refund", package_id)] + by_ref[("package_difference_refund", package_id)]
-        paid -= by_ref[("package_service_refund", package_id)]
-        paid += sum(int(world.items[i].paid_fen or 0) for i in package.item_ids if i in world.items)
-        assert amount <= paid, f"package {package_id}: {amount} fen compensated of {paid} paid"
+        kept = (
+            paid
+            - refunded
+            + sum(int(world.items[i].paid_fen or 0) for i in package.item_ids if i in world.items)
+        )
+        assert amount <= kept, f"package {package_id}: {amount} fen compensated of {kept} paid"
 
 
 def _sweep_reads(key: str | None, expires_at: str | None, checkpoint: date | None) -> bool:
@@ -590,9 +565,7 @@ def check_withdrawals_pay_out_what_was_asked_once(world: World) -> None:
 INVARIANTS: list[Callable[[World], None]] = [
     check_wallet_equals_its_ledger_and_is_never_negative,
     check_money_is_conserved,
-    check_no_item_refunded_more_than_paid,
-    check_no_item_refunded_more_than_paid_across_purchasing_exceptions,
-    check_after_delivery_refunds_and_claims_within_paid,
+    check_nothing_is_refunded_beyond_what_was_paid_for_it,
     check_every_stored_item_is_paid_for_or_swept_or_final,
     check_no_item_in_two_open_packages,
     check_parcels_belong_to_whom_they_match,

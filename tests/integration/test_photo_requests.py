@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from chalicelib import clock, photos
+from chalicelib import aws, clock, photos
 from chalicelib.models.commerce import Item
 from chalicelib.models.photos import PhotoRequest
 from infra.local.job import scheduled_event
@@ -92,7 +92,11 @@ def test_value_added_services_are_available_for_purchase_as_needed_more_photos_o
     (email,) = emails("photo_request_done")
     assert email["data"]["item_id"] == item_id and email["data"]["note"] == NOTE["note"]
     url = email["data"]["links"].strip()
-    assert requests.get(url, timeout=10).content == picture
+    # the new photo's view copy (issue 27), not its original
+    (entry,) = photos.attached(Item.get(item_id)).values()
+    assert f"/{entry['view_key']}?" in url and "X-Amz-Expires=604800" in url
+    view = aws.client("s3").get_object(Bucket=stack["bucket"], Key=entry["view_key"])["Body"].read()
+    assert requests.get(url, timeout=10).content == view != picture
     assert api.post(done_path, user=WAREHOUSE).status == 409  # done once
     # delivered: another request may be bought now
     assert ask(api, item_id).status == 201

@@ -321,6 +321,43 @@ class TestIngestion:
         assert requests.get(photo["url"], timeout=10).content == original  # the original is still offered
         assert f"/{view_key}?" in ItemOut.of(Item.get(item_id)).photos[0].view_url  # orders, storage too
 
+    def test_in_aws_views_and_thumbnails_are_cloudfront_urls_that_stay_the_same_within_a_day(
+        self, api, app_module, stack, monkeypatch
+    ):
+        """Issue 27: presigned GETs changed on every answer, so browsers re-downloaded each photo; with
+        PHOTO_URLS=cloudfront (the template's setting) two answers give the same, cacheable URLs."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        from chalicelib import photo_urls
+
+        item_id = make_item(api)
+        body = presign(api, item_id)
+        put(stack, body["upload"]["fields"]["key"], image_bytes())
+        deliver_queue(app_module, stack)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        monkeypatch.setenv("PHOTO_URLS", "cloudfront")
+        monkeypatch.setenv("PHOTO_CDN_DOMAIN", "d111111abcdef8.cloudfront.net")
+        monkeypatch.setenv("PHOTO_CDN_KEY_ID", "K2JCJMDEHXQW5F")
+        monkeypatch.setenv(photo_urls.PRIVATE_KEY, pem.decode())
+        photo_urls.reset()
+        try:
+            clock.set_now(datetime(2026, 12, 6, 9, tzinfo=UTC))
+            (first,) = api.get(f"/items/{item_id}/photos", user=ALICE).body["items"]
+            clock.set_now(datetime(2026, 12, 6, 21, tzinfo=UTC))
+            (again,) = api.get(f"/items/{item_id}/photos", user=WAREHOUSE).body["items"]
+        finally:
+            photo_urls.reset()
+        for name, prefix in (("view_url", "views/"), ("thumbnail_url", "thumbs/")):
+            assert first[name] == again[name], name  # the same URL for the owner and staff, all day
+            assert first[name].startswith(f"https://d111111abcdef8.cloudfront.net/{prefix}{item_id}/"), name
+            assert "Key-Pair-Id=K2JCJMDEHXQW5F" in first[name] and "X-Amz-" not in first[name]
+        # the original stays a short presigned GET of the private bucket (disputes, zooming in)
+        assert "X-Amz-Expires=900" in first["url"] and "cloudfront" not in first["url"]
+
     def test_a_photo_ingested_before_view_copies_answers_without_a_view_url(self, api, app_module, stack):
         item_id = make_item(api)
         body = presign(api, item_id)

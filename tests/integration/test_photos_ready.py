@@ -9,7 +9,7 @@ import random
 import pytest
 import requests
 
-from chalicelib import photos_ready
+from chalicelib import aws, photos, photos_ready
 from chalicelib.models.commerce import Item
 from chalicelib.models.warehouse import Parcel
 from tests.integration.conftest import ALICE, BOB, WAREHOUSE, sent_emails
@@ -71,7 +71,11 @@ def test_one_email_per_parcel_of_three_items_with_each_result_and_working_photo_
         (url,) = row["photo_urls"]
         assert url in row["links"]
         assert "X-Amz-Expires=604800" in url  # a week, not the 15 minutes of the API's own URLs
-        assert requests.get(url, timeout=10).content == uploads[row["item_id"]]
+        # the view copy (issue 27: a few hundred KB, not the original); CloudFront signs it in AWS
+        (entry,) = photos.attached(Item.get(row["item_id"])).values()
+        view = aws.client("s3").get_object(Bucket=stack["bucket"], Key=entry["view_key"])["Body"].read()
+        assert f"/{entry['view_key']}?" in url and view != uploads[row["item_id"]]
+        assert requests.get(url, timeout=10).content == view
 
     # more photos, inspections and deliveries later send nothing more
     _, bodies = upload(api, stack, item_ids[0], seed=9)
@@ -136,3 +140,21 @@ def test_each_parcel_gets_its_own_notice_and_only_its_owner_is_told(api, app_mod
         inspect(api, item_id)
     assert sorted(e["data"]["tracking_no"] for e in notices(ALICE)) == ["YT3000005", "YT3000007"]
     assert [e["data"]["tracking_no"] for e in notices(BOB)] == ["YT3000006"]
+
+
+def test_electronics_waiting_on_the_customers_confirmation_are_asked_to_confirm_not_told_they_passed(
+    api, app_module, stack
+):
+    tee, socks = received(api, items=(TEE, SOCKS), tracking="YT3000008")
+    for n, item_id in enumerate((tee, socks)):
+        deliver(app_module, stack, upload(api, stack, item_id, seed=n)[1])
+    inspect(api, tee)
+    inspect(api, socks, category="electronics")  # passes on appearance: the customer confirms from photos
+    waiting = Item.get(socks, consistent_read=True)
+    assert waiting.status == "awaiting_confirmation"
+    (email,) = notices()
+    rows = {row["item_id"]: row for row in email["data"]["items"]}
+    assert rows[tee]["outcome"] == "passed inspection"
+    asked = rows[socks]["outcome"]
+    assert "passed" not in asked, asked
+    assert "confirm" in asked and waiting.feedback_due_at in asked and "after-sales case" in asked

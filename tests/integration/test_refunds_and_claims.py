@@ -335,7 +335,9 @@ class TestPriceDifferences:
         [item_id] = [i["item_id"] for i in order["items"]]
         assert purchase(api, item_id, 2501).body["price_difference_due_fen"] == 2
 
-    def test_declining_a_rise_cancels_the_item_and_refunds_what_was_paid_for_it(self, api):
+    def test_declining_a_rise_on_the_orders_last_item_refunds_it_with_its_shipping_and_cancels_the_order(
+        self, api
+    ):
         order = approved(api, top_up_fen=5800)  # 5000 goods + 800 domestic shipping
         [item_id] = [i["item_id"] for i in order["items"]]
         assert purchase(api, item_id, 3000).body["price_difference_due_fen"] == 1000
@@ -344,14 +346,31 @@ class TestPriceDifferences:
         assert declined.status == 200, declined.body
         assert declined.body["status"] == "cancelled" and declined.body["price_difference_due_fen"] == 0
         assert declined.body["purchase"]["settlement"] == "declined"
-        assert balance(api) == 5000
-        assert ledger(api)[0] == ("item_refund", 5000)
-        assert api.get(f"/orders/{order['order_id']}", user=ALICE).body["refunded_fen"] == 5000
+        assert declined.body["purchase"]["refunded_fen"] == 5000
+        assert balance(api) == 5800  # the goods and the shop's shipping: nothing of the order is left
+        assert sorted(ledger(api)[:2]) == [("domestic_shipping_refund", 800), ("item_refund", 5000)]
+        closed = api.get(f"/orders/{order['order_id']}", user=ALICE).body
+        assert (closed["status"], closed["refunded_fen"]) == ("cancelled", 5800)
         assert item_money(item_id) == (5000, 5000)
         assert api.get("/staff/items?status=awaiting_payment", user=REVIEWER).body["items"] == []
         assert api.post(f"/items/{item_id}/decline-difference", user=ALICE).status == 409
         assert api.post(f"/items/{item_id}/pay-difference", user=ALICE).status == 409
-        assert balance(api) == 5000
+        assert balance(api) == 5800
+
+    def test_declining_a_rise_refunds_the_shops_shipping_only_with_its_last_live_item(self, api):
+        white = {"product_id": "prd_tee", "sku_id": "sku_tee_white_l", "quantity": 2}  # same shop, 2 x 2700
+        order = approved(api, items=(TEE, white), top_up_fen=5000 + 5400 + 800)
+        first, second = (i["item_id"] for i in order["items"])
+        assert purchase(api, first, 3000).body["price_difference_due_fen"] == 1000
+        assert purchase(api, second, 3200).body["price_difference_due_fen"] == 1000
+        assert api.post(f"/items/{first}/decline-difference", user=ALICE).status == 200
+        assert balance(api) == 5000  # the shop still ships the other item: its shipping stays paid
+        still = api.get(f"/orders/{order['order_id']}", user=ALICE).body
+        assert (still["status"], still["refunded_fen"]) == ("approved", 5000)
+        assert api.post(f"/items/{second}/decline-difference", user=ALICE).status == 200
+        assert balance(api) == 5000 + 5400 + 800
+        closed = api.get(f"/orders/{order['order_id']}", user=ALICE).body
+        assert (closed["status"], closed["refunded_fen"]) == ("cancelled", 5000 + 5400 + 800)
 
     def test_nothing_to_decline_is_409(self, api):
         order = approved(api)

@@ -14,7 +14,7 @@ function evidence(c) {
   return h(
     "ul",
     { class: "thumbs", "aria-label": `Evidence of claim ${c.claim_id}` },
-    c.photos.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url, alt: `Evidence photo ${n + 1}`, loading: "lazy", width: 120, height: 120 })))),
+    c.photos.map((p, n) => h("li", {}, h("a", { href: p.view_url || p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url, alt: `Evidence photo ${n + 1}`, loading: "lazy", width: 120, height: 120 })))),
   );
 }
 

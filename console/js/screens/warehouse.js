@@ -274,7 +274,7 @@ export function photoPanel(item, onCount = () => {}, parcel = null) {
     /** @type {Schemas["ItemPhotoPage"]} */
     const page = await get(where.list);
     onCount(page.items.length);
-    fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `${where.alt} ${n + 1} of ${where.what}`, loading: "lazy", width: 120, height: 120 })))));
+    fill(thumbs, ...page.items.map((p, n) => h("li", {}, h("a", { href: p.view_url || p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url || p.url, alt: `${where.alt} ${n + 1} of ${where.what}`, loading: "lazy", width: 120, height: 120 })))));
   }
 
   async function one(file) {
@@ -745,7 +745,7 @@ export async function afterSales(view) {
     });
     // a case about delivered goods: what is wrong and the customer's evidence photos (issue 22)
     const delivered = c.delivered_at ? h("p", {}, `Delivered ${when(c.delivered_at)} · issue: ${c.issue || "–"}`) : null;
-    const evidence = c.photos.length ? h("ul", { class: "thumbs", "aria-label": `Evidence of case ${c.case_id}` }, c.photos.map((p, n) => h("li", {}, h("a", { href: p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url, alt: `Evidence photo ${n + 1}`, loading: "lazy", width: 120, height: 120 }))))) : null;
+    const evidence = c.photos.length ? h("ul", { class: "thumbs", "aria-label": `Evidence of case ${c.case_id}` }, c.photos.map((p, n) => h("li", {}, h("a", { href: p.view_url || p.url, target: "_blank", rel: "noopener" }, h("img", { src: p.thumbnail_url, alt: `Evidence photo ${n + 1}`, loading: "lazy", width: 120, height: 120 }))))) : null;
     return h("section", { class: "card", dataset: { caseId: c.case_id } }, h("h2", {}, `${c.type} · item ${shortId(c.item_id)}`), h("p", {}, `“${c.reason}” · opened ${when(c.created_at)}`), delivered, evidence, f);
   });
   fill(view, h("h1", {}, "After-sales"), h("p", { class: "summary" }, `${counted(page.items.length, "open case")}, oldest first.`), ...(cards.length ? cards : [h("p", { class: "empty" }, "No open case.")]));
