@@ -10,7 +10,8 @@ CODES: dict[str, str] = {
     "validation_error": "400: bad input (`details`: one entry per bad field).",
     "customs_refused": "400: the destination's customs rules refuse the declaration (`details`: the field).",
     "unsupported_link": "400: a product link of no marketplace we read.",
-    "invalid_signature": "400: a payment webhook without a valid `X-Signature` / `Stripe-Signature`.",
+    "invalid_signature": "400: a payment webhook without a valid `X-Signature` / `Stripe-Signature`, or one "
+    "PayPal's verify-webhook-signature did not verify.",
     "bad_request": "4xx: a request API Gateway refused before the API saw it.",
     "unauthorized": "401: no token, or an invalid or expired one.",
     "forbidden": "403: the caller lacks the staff group, or would decide on their own object.",

@@ -600,10 +600,10 @@ PAYMENT = Lifecycle(
             "succeed",
             (PaymentStatus.REQUIRES_ACTION, PaymentStatus.FAILED),
             PaymentStatus.SUCCEEDED,
-            (S,),
+            (C, S),  # the customer: capturing an approved PayPal order (POST /payments/{id}/capture)
             ("succeeded_at",),
         ),
-        Transition("fail", (PaymentStatus.REQUIRES_ACTION,), PaymentStatus.FAILED, (S,), ("failed_at",)),
+        Transition("fail", (PaymentStatus.REQUIRES_ACTION,), PaymentStatus.FAILED, (C, S), ("failed_at",)),
         Transition(
             "cancel",
             (PaymentStatus.REQUIRES_ACTION, PaymentStatus.FAILED),

@@ -181,6 +181,30 @@ EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
     "approve_withdrawal": (503,),
     # 409: an event that overtook the payment's success, delivered again later; 503: its fee unread
     "stripe_webhook": (409, 503),
+    # PayPal: 503 also when its verification or capture lookup did not answer (it delivers again)
+    "paypal_webhook": (409, 503),
+    "capture_payment": (503,),
+}
+PAYPAL_EVENT_BODY = {
+    "type": "object",
+    "description": "A PayPal webhook event (developer.paypal.com/api/rest/webhooks/), as PayPal sends it.",
+    "required": ["id", "event_type", "resource"],
+    "properties": {
+        "id": {"type": "string"},
+        "event_type": {
+            "type": "string",
+            "examples": ["PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.REFUNDED", "CUSTOMER.DISPUTE.CREATED"],
+        },
+        "resource_type": {"type": "string"},
+        "resource": {"type": "object"},
+    },
+}
+PAYPAL_HEADERS = {
+    "PAYPAL-TRANSMISSION-ID": "The delivery's id.",
+    "PAYPAL-TRANSMISSION-TIME": "When PayPal sent it.",
+    "PAYPAL-TRANSMISSION-SIG": "Base64 SHA256withRSA over <id>|<time>|<webhook id>|<CRC32 of the body>.",
+    "PAYPAL-CERT-URL": "PayPal's certificate for the signature.",
+    "PAYPAL-AUTH-ALGO": "The signature's algorithm (SHA256withRSA).",
 }
 STRIPE_EVENT_BODY = {
     "type": "object",
@@ -314,7 +338,7 @@ def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
         statuses.add(404)
     if writes and not spec.public:
         statuses.add(409)
-    if spec.body is not None or spec.name in ("payment_webhook", "stripe_webhook"):
+    if spec.body is not None or spec.name in ("payment_webhook", "stripe_webhook", "paypal_webhook"):
         statuses.add(415)
     return sorted(statuses)
 
@@ -375,6 +399,21 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
         operation["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": STRIPE_EVENT_BODY}},
+        }
+    if spec.name == "paypal_webhook":
+        operation["parameters"] = [
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, text in PAYPAL_HEADERS.items()
+        ]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": PAYPAL_EVENT_BODY}},
         }
     if spec.name == "payment_webhook":
         # the simulated provider speaks Stripe's format at stripe_webhook now; kept for its old senders
@@ -802,7 +841,8 @@ TAGS: dict[str, str] = {
     "warehouse": "Inbound parcels, inspection, weighing, exceptions and after-sales cases.",
     "currencies": "The customer's currencies: supported ones with the rate in force, the saved preference.",
     "identity": "The signed-in user (`/me`) and the service's health.",
-    "payments": "Payment providers' signed webhooks (Stripe) and the payments staff must look at.",
+    "payments": "Payment providers' signed webhooks (Stripe, PayPal), capturing an approved PayPal payment "
+    "and the payments staff must look at.",
     "docs": "This document (`GET /openapi.json`).",
     "messages": "Customer-staff message threads on orders and packages; the staff queue of unanswered ones.",
     "claims": "Insurance claims on shipped packages (lost, damaged, seized): evidence, staff decisions.",

@@ -15,7 +15,10 @@ on its payment (`disputes`, under the payment's version): its opening holds once
 back once, a loss is final, whichever of its events comes first. Stripe's endpoint also settles the
 simulated provider's payments (it speaks Stripe's format locally). An event about a payment
 that has not succeeded yet (a refund overtaking its success) answers 409, which makes the provider
-deliver it again later. Cost: one consistent read of the payment (a GSI query when the event names only
+deliver it again later. A PayPal order is captured (`capture`) from the storefront's capture route or the
+approval webhook, whichever comes first: the provider captures once, and the capture is applied as its
+success event. PayPal reports each refund alone: those are applied once per refund id and added up.
+Cost: one consistent read of the payment (a GSI query when the event names only
 the provider's reference), the wallet account when money moves, one transaction.
 """
 
@@ -163,9 +166,37 @@ def handle_provider_webhook(
     settle_order: Callable[[uow.Unit, Payment], None],
     after_package: Callable[[Payment], None] | None = None,
 ) -> dict:
-    """A real provider's webhook: verified with its scheme, then applied once."""
+    """A real provider's webhook: verified with its scheme, then applied once. PayPal's
+    CHECKOUT.ORDER.APPROVED captures the order (unless the storefront's capture came first)."""
     event = providers.get(provider_name).parse_webhook(headers, raw_body)
+    if event.kind == "to_capture":
+        payment = _find(provider_name, event)
+        if payment is None:
+            log.warning("approval of no payment of ours", extra={"event_id": event.event_id})
+            return {"received": True, "ignored": event.type}
+        return capture(payment, settle_order, after_package)
     outcome = apply_event(provider_name, event, settle_order)
+    _after(event, outcome, after_package)
+    return outcome
+
+
+def capture(
+    payment: Payment,
+    settle_order: Callable[[uow.Unit, Payment], None],
+    after_package: Callable[[Payment], None] | None = None,
+) -> dict:
+    """Capture an approved provider order (PayPal) and apply its capture once. A payment that no longer
+    waits is not captured again (its capture is known); the provider's PayPal-Request-Id makes a retried
+    capture (a timeout, the webhook and the storefront racing) the same capture at PayPal."""
+    if payment.status != PaymentStatus.REQUIRES_ACTION:
+        return {"received": True, "duplicate": True, "payment_id": payment.payment_id}
+    provider = providers.get(payment.provider or "simulated")
+    if not hasattr(provider, "capture"):
+        raise Conflict("This payment is completed by its provider; there is nothing to capture.")
+    event = provider.capture(payment)
+    if event.kind == "ignored":  # pending at PayPal: PAYMENT.CAPTURE.COMPLETED credits it later
+        return {"received": True, "ignored": event.type}
+    outcome = apply_event(provider.name, event, settle_order)
     _after(event, outcome, after_package)
     return outcome
 
@@ -273,6 +304,7 @@ def apply_event(
             "dispute": _disputed,
             "dispute_closed": _disputed,
             "dispute_reinstated": _disputed,
+            "dispute_resolved": _dispute_resolved,
         }[event.kind](work, payment, event, now, settle_order, strict)
         if applied is not None:
             work.save(record, RequestRecord.key.does_not_exist())
@@ -312,6 +344,8 @@ def _succeeded(work, payment, event, now, settle_order, strict) -> dict | None:
         else None
     )
     also = [Payment.event_id.set(event.event_id)]
+    if event.capture_id:
+        also.append(Payment.capture_id.set(event.capture_id))
     if actual is not None:
         also.append(Payment.provider_fee_fen.set(actual))
     if payment.purpose == "top_up":
@@ -370,11 +404,16 @@ def _refunded(work, payment, event, now, settle_order, strict) -> dict | None:
     if event.amount is None or event.amount.currency != asked(payment).currency:
         return None
     total_minor = event.amount.minor
+    if event.refund_id:  # a provider reporting each refund alone (PayPal): once per refund, added up
+        once = _once("refund", payment, event.refund_id, now)
+        if _seen(once):
+            return None
+        work.save(once, RequestRecord.key.does_not_exist())
+        total_minor += int(payment.refunded_minor or 0)
     if total_minor <= int(payment.refunded_minor or 0):  # known already (ours, or a redelivery)
         return None
-    total_fen = min(
-        int(payment.charge_fen), providers.to_fen(event.amount, asked(payment), int(payment.charge_fen))
-    )
+    total = Amount(event.amount.currency, total_minor)
+    total_fen = min(int(payment.charge_fen), providers.to_fen(total, asked(payment), int(payment.charge_fen)))
     new_fen = max(0, total_fen - int(payment.refunded_fen or 0))
     debited, owed = _take_back(work, payment, new_fen, "provider_refund")
     actions = [Payment.refunded_minor.set(total_minor), Payment.refunded_fen.set(total_fen)]
@@ -442,6 +481,10 @@ def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
             work.save(once, RequestRecord.key.does_not_exist())
             known = {"amount_fen": disputed, "held_fen": debited, "owed_fen": owed}
             held_now = True
+            if event.dispute_id and outcome is None:  # what this hold took, for PayPal's resolution
+                holds = _holds(payment)
+                holds[event.dispute_id] = {"debited_fen": debited, "owed_fen": owed, "disputed_fen": disputed}
+                actions.append(Payment.dispute_holds.set(holds))
             actions += [
                 Payment.disputed_fen.set(int(payment.disputed_fen or 0) + disputed),
                 Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
@@ -455,7 +498,11 @@ def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
             Payment.owed_fen.set(max(0, int(payment.owed_fen or 0) - owed)),
         ]
         result.update(released_fen=held)
-    status = outcome or event.dispute_status or "needs_response"
+    holds = _holds(payment)
+    if outcome is not None and key in holds:  # decided here: nothing left for a PayPal resolution
+        del holds[key]
+        actions.append(Payment.dispute_holds.set(holds) if holds else Payment.dispute_holds.remove())
+    status = outcome or event.dispute_status or "open"  # PayPal's creation names no status
     disputes[key] = {**known, "status": status, "updated_at": now}
     actions.append(Payment.disputes.set(disputes))
     # staff see the dispute on their list: opened (disputed), then how it ended
@@ -466,3 +513,52 @@ def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
         actions.append(Payment.attention.set(reason))
     work.update(payment, actions)
     return {**result, "dispute_status": status}
+
+
+def _once(what: str, payment: Payment, key: str, now: str) -> RequestRecord:
+    return RequestRecord(f"{what}#{payment.provider}:{key}", request_hash="", state="done", created_at=now)
+
+
+def _holds(payment: Payment) -> dict:
+    raw = currency.stored(payment.dispute_holds) or {}
+    return {str(k): {n: int(v) for n, v in dict(h).items()} for k, h in raw.items()}
+
+
+def _dispute_resolved(work, payment, event, now, settle_order, strict) -> dict | None:
+    """A closed dispute: won (`released`), its hold returns to the wallet and what was owed for it is
+    forgiven; lost (`final`), the hold stays taken. Either way, once per dispute."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
+    once = _once("dispute_resolved", payment, event.dispute_id or event.event_id, now)
+    if _seen(once):
+        return None
+    holds = _holds(payment)
+    hold = holds.get(event.dispute_id or "")
+    if hold is None:  # its creation has not arrived yet: deliver again later
+        raise Conflict("The dispute is not known here yet; deliver the event again later.")
+    work.save(once, RequestRecord.key.does_not_exist())
+    del holds[event.dispute_id]
+    actions = [Payment.dispute_holds.set(holds) if holds else Payment.dispute_holds.remove()]
+    disputes = disputes_of(payment)
+    if event.dispute_id in disputes:  # staff see how it ended (GET /staff/payments)
+        won = "won" if event.outcome == "released" else "lost"
+        disputes[event.dispute_id] = {**disputes[event.dispute_id], "status": won, "updated_at": now}
+        actions.append(Payment.disputes.set(disputes))
+    released = 0
+    if event.outcome == "released":
+        released = hold["debited_fen"]
+        if released:
+            fx = currency.stored(payment.fx)
+            work.move(payment.user_id, released, "dispute_release", payment.payment_id, fx)
+        actions += [
+            Payment.disputed_fen.set(max(0, int(payment.disputed_fen or 0) - hold["disputed_fen"])),
+            Payment.owed_fen.set(max(0, int(payment.owed_fen or 0) - hold["owed_fen"])),
+        ]
+    if (
+        not holds
+        and payment.attention == "disputed"
+        and not (event.outcome != "released" and int(payment.owed_fen or 0))
+    ):  # nothing left for staff to follow up
+        actions += [Payment.attention.remove(), Payment.attention_key.remove(), Payment.attention_at.remove()]
+    work.update(payment, actions)
+    return {"released_fen": released}

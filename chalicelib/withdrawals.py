@@ -10,7 +10,9 @@ retried after a failure part-way asks the provider for the same refunds again an
 (the plan is the same: nothing is written until every refund was accepted). Then one transaction marks
 the withdrawal refunded and adds the parts to the payments' `refunded_*` figures, which is what makes the
 provider's later `charge.refunded` events change nothing. The provider keeps its fee of the original
-payment; refunds cost nothing more at Stripe. Rejecting returns the held amount to the wallet.
+payment; refunds cost nothing more at Stripe. A PayPal part is refunded on the payment's capture, with the
+withdrawal id as the refund's custom_id, so PayPal's PAYMENT.CAPTURE.REFUNDED event about it changes
+nothing. Rejecting returns the held amount to the wallet.
 Cost: a GSI query of the customer's payments, one provider call per payment refunded, one transaction.
 """
 

@@ -57,6 +57,42 @@ def stripe_webhook(req: Req) -> dict:
         )
 
 
+@route(bp, "/payments/paypal/webhook", "POST", public=True, response=WebhookAck)
+@performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay", "package.pay")
+def paypal_webhook(req: Req) -> dict:
+    """PayPal's events, verified through PayPal's verify-webhook-signature call (the PAYPAL-TRANSMISSION-*
+    headers, PAYPAL-CERT-URL, PAYPAL-AUTH-ALGO and our webhook id): CHECKOUT.ORDER.APPROVED captures the
+    order once; PAYMENT.CAPTURE.COMPLETED credits once; PAYMENT.CAPTURE.DENIED and DECLINED free the
+    order to be paid again; PAYMENT.CAPTURE.REFUNDED and REVERSED take the refund back from the wallet
+    (never below zero: the rest is owed); CUSTOMER.DISPUTE.CREATED holds the disputed amount and
+    CUSTOMER.DISPUTE.RESOLVED gives it back (won) or keeps it (lost). Other event types are acknowledged.
+    A 409 or 503 asks PayPal to deliver the event later."""
+    from chalicelib import orders  # only the webhook needs orders
+
+    with metrics.on_error("WebhooksRejected"):
+        return payments.handle_provider_webhook(
+            "paypal",
+            req.headers,
+            req.raw_body,
+            settle_order=orders.settle_external_payment,
+            after_package=pay_package_from_wallet,
+        )
+
+
+@route(bp, "/payments/{payment_id}/capture", "POST", response=Payment)
+@performs("payment.succeed", "payment.fail", "order.pay", "item.pay", "package.pay")
+def capture_payment(req: Req, payment_id: str) -> Payment:
+    """After the customer approved a PayPal payment (PayPal sends them back to the storefront): capture
+    it now and answer the payment, `succeeded` once PayPal completed the capture. Safe to repeat: PayPal
+    captures once (the same PayPal-Request-Id), and a payment that no longer waits is answered as it is.
+    The CHECKOUT.ORDER.APPROVED webhook captures it too if the customer never comes back."""
+    from chalicelib import orders
+
+    payment = payments.get_own(req.user.user_id, payment_id)
+    payments.capture(payment, orders.settle_external_payment, pay_package_from_wallet)
+    return Payment.of(payments.get_own(req.user.user_id, payment_id))
+
+
 @route(bp, "/staff/payments", groups=FINANCE, query=("limit", "cursor"), response=StaffPaymentPage)
 def list_payments_needing_attention(req: Req) -> StaffPaymentPage:
     """Payments staff must look at, oldest first: amounts that differ from what was asked (not

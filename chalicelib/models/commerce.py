@@ -356,6 +356,10 @@ class Payment(Model):
     # the provider's disputes of it, by dispute id: {"status", "amount_fen", "held_fen", "owed_fen",
     # "updated_at"} (chalicelib/payments.py: opened, won or lost, each applied once)
     disputes = MapAttribute(null=True)
+    capture_id = UnicodeAttribute(null=True)  # PayPal: the order's capture, what refunds name
+    # per dispute id, what its hold took: {"debited_fen", "owed_fen", "disputed_fen"} (PayPal's resolution
+    # gives it back or keeps it)
+    dispute_holds = MapAttribute(null=True)
     attention = UnicodeAttribute(null=True)  # why staff must look at it (amount_mismatch, disputed...)
     attention_key = UnicodeAttribute(null=True)
     attention_at = UnicodeAttribute(null=True)

@@ -1,9 +1,9 @@
 """The payment port: one interface every payment provider implements, and which provider serves a channel.
 
 A channel (`GET /payment-channels`) is collected by the provider `PAYMENT_PROVIDERS` maps it to (a JSON
-object, e.g. `{"card": "stripe", "alipay": "stripe", "wechat_pay": "stripe"}`); a channel it does not
-name is collected by `simulated`, the signed test provider of the local stack and the test suite. So
-moving a channel to another provider is configuration, not code.
+object, e.g. `{"card": "stripe", "alipay": "stripe", "wechat_pay": "stripe", "paypal": "paypal"}`); a
+channel it does not name is collected by `simulated`, the signed test provider of the local stack and
+the test suite. So moving a channel to another provider is configuration, not code.
 
 A provider does three things: `create` (ask it to collect an amount in a currency: what a storefront
 needs to finish paying, a client secret or a checkout URL), `parse_webhook` (verify a delivery with the
@@ -66,6 +66,10 @@ def get(name: str) -> Provider:
         from chalicelib.providers import stripe_provider
 
         return stripe_provider.StripeProvider()
+    if name == "paypal":
+        from chalicelib.providers import paypal_provider
+
+        return paypal_provider.PayPalProvider()
     from chalicelib.providers import simulated
 
     return simulated.SimulatedProvider()

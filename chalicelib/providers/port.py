@@ -50,10 +50,17 @@ class Event:
     dispute_id: str | None = None
     dispute_status: str | None = None  # the provider's status of the dispute (won, lost, needs_response...)
     charge: str | None = None  # collected: the provider's charge whose fee is read (Stripe's latest_charge)
+    # PayPal: its capture (what refunds name); one refund's own id (a provider that reports each refund
+    # alone, not a cumulative amount); a resolved dispute's outcome, `released` or `final`
+    capture_id: str | None = None
+    refund_id: str | None = None
+    outcome: str | None = None
 
 
 # dispute: opened (the provider took the funds); dispute_closed: decided (dispute_status says how);
 # dispute_reinstated: the provider gave the funds back (a dispute won)
+# `to_capture`: the customer approved a PayPal order, which is captured next; `dispute_resolved`: a
+# dispute closed, its hold given back (`released`) or kept (`final`)
 KINDS = (
     "collected",
     "refused",
@@ -63,6 +70,8 @@ KINDS = (
     "dispute_closed",
     "dispute_reinstated",
     "ignored",
+    "to_capture",
+    "dispute_resolved",
 )
 
 
@@ -91,9 +100,15 @@ class Provider(Protocol):
 
 def charge_amount(provider: Provider, channel: str, charge_fen: int, fx: dict | None) -> Amount:
     """What to ask the provider for: the customer's currency at the snapshotted rate where the channel
-    takes it, else CNY (fen are CNY's minor units)."""
+    takes it, else CNY (fen are CNY's minor units), or else the provider's settlement currency at the rate
+    in force (a provider that cannot charge CNY, PayPal: 503 rate_unavailable without a rate)."""
     if fx and fx.get("code") in provider.currencies(channel):
         return Amount(fx["code"], currency.to_minor(charge_fen, fx["rate"], int(fx["minor_units"])))
+    fallback = getattr(provider, "fallback_currency", None)
+    if fallback is not None:
+        code = fallback()
+        rate = currency.rate_in_force(code)
+        return Amount(code, currency.to_minor(charge_fen, rate.rate, rate.minor_units))
     return Amount("CNY", int(charge_fen))
 
 

@@ -366,7 +366,7 @@ class WebhookAck(Out):
     dispute_status: str = absent(
         "A dispute event: the dispute's state after it (the provider's open status, won or lost)."
     )
-    released_fen: Fen = absent("A dispute won: what was held and is given back to the wallet.")
+    released_fen: Fen = absent("A dispute won or resolved: what its hold gave back to the wallet (0: lost).")
 
 
 WITHDRAWAL_EXAMPLE = {

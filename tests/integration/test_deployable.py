@@ -36,6 +36,7 @@ PUBLIC_ROUTES = {
     ("GET", "/payment-channels"),
     ("POST", "/payments/webhook"),
     ("POST", "/payments/stripe/webhook"),
+    ("POST", "/payments/paypal/webhook"),
     ("GET", "/shipping-lines"),
     ("GET", "/openapi.json"),
     ("GET", "/policies"),

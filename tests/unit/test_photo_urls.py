@@ -112,3 +112,15 @@ def test_cloudfront_without_a_signing_key_falls_back_to_presigned_gets(monkeypat
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     photo_urls.reset()
     assert "X-Amz-Signature=" in photo_urls.url(VIEW)  # the photo still shows, uncached
+
+
+def test_a_photo_is_signed_once_a_day_per_container(cloudfront, monkeypatch):
+    """An RSA signature costs ~1 ms: a list of 30 photos would sign 60 URLs on every answer."""
+    signatures = []
+    sign = photo_urls._rsa_sha1
+    monkeypatch.setattr(photo_urls, "_rsa_sha1", lambda message: signatures.append(message) or sign(message))
+    first = [_at("2026-12-06T08:00:00+00:00"), photo_urls.url(VIEW.replace("views/", "thumbs/"))]
+    again = [_at("2026-12-06T20:00:00+00:00"), photo_urls.url(VIEW.replace("views/", "thumbs/"))]
+    assert first == again and len(signatures) == 2
+    _at("2026-12-07T00:00:01+00:00")  # a new day: a new expiry, signed once more
+    assert len(signatures) == 3
