@@ -502,7 +502,7 @@ def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
     if outcome is not None and key in holds:  # decided here: nothing left for a PayPal resolution
         del holds[key]
         actions.append(Payment.dispute_holds.set(holds) if holds else Payment.dispute_holds.remove())
-    status = outcome or event.dispute_status or "open"  # PayPal's creation names no status
+    status = outcome or event.dispute_status or "opened"  # PayPal's creation names no status
     disputes[key] = {**known, "status": status, "updated_at": now}
     actions.append(Payment.disputes.set(disputes))
     # staff see the dispute on their list: opened (disputed), then how it ended

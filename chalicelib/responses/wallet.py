@@ -269,8 +269,9 @@ class PaymentDispute(Out):
 
     dispute_id: str
     status: str = Field(
-        description="The provider's status while open (needs_response, under_review, warning_needs_response"
-        "...), then won (held money given back, the owed part forgiven) or lost (the debit stands, final)."
+        description="The provider's status while open (Stripe's needs_response, under_review, "
+        "warning_needs_response...; `opened` where the provider names none), then won (held money given "
+        "back, the owed part forgiven) or lost (the debit stands, final)."
     )
     amount_fen: Fen = Field(
         description="Disputed, in fen at the payment's rate (0: decided before it opened)."
