@@ -122,7 +122,7 @@ package: $(STAMP)
 		--merge-template out/infra-$(PACKAGE_STAGE).json out
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --finalize out/sam.json   # preflights: mocks only
 	$(BIN)/python -m infra.template --stage $(PACKAGE_STAGE) --verify out/sam.json
-	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; both zip sizes
+	$(BIN)/python -m infra.layer out   # the layer without the runtime's botocore; .pyc in both zips; sizes
 
 ## make docs: the lifecycle and status glossary sections of docs/data-model.md, docs/policies.md (the rules
 ## table) and docs/openapi.json, from the code
@@ -133,7 +133,7 @@ docs: openapi
 	$(BIN)/python -m chalicelib.policies
 
 ## make openapi: docs/openapi.json from the route table (a test fails when the committed file is stale)
-.PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
+.PHONY: openapi bench bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint bench-load-stack
 openapi: $(STAMP)
 	$(BIN)/python -m chalicelib.openapi --write   # and chalicelib/route_index.py
 
@@ -147,15 +147,18 @@ contract-release: $(STAMP)
 contract-changes: $(STAMP)
 	$(BIN)/python -m infra.contract
 
-## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians)
-bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint
+## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians);
+## the local load on a stack of its own, so it binds `make run`'s ports (stop yours first)
+bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint bench-load-stack
 
-## make bench-api: DynamoDB requests per route (in-process moto) and the lifecycle's reads/writes/transitions
+## make bench-api: DynamoDB requests and the request units DynamoDB would bill (bench/capacity.py) per route
+## (in-process moto, every route) and per lifecycle, with their on-demand cost
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_cost.py
 
-## make bench-cold-start: fresh-process `import app` against bench/minimal_app (whole process, alternating
-## pairs); the function and layer zip sizes of the last `make package`
+## make bench-cold-start [BENCH_COLD_RUNS=9]: the first request of a search, a wallet payment and a warehouse
+## scan in a fresh process (import + Lambda invocation, traced, moto server on loopback) against
+## bench/minimal_app, alternating pairs; where the time goes; the zip sizes of the last `make package`
 bench-cold-start: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 
@@ -170,7 +173,11 @@ DURATION ?= 30
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py --clients $(CLIENTS) --seconds $(DURATION)
 
-## make bench-sweep: the storage sweep's reads against what is due (bench/sweep.py)
+## make bench-load-stack: bench-load on a `make run` stack it starts and stops itself (or the running one)
+bench-load-stack: $(STAMP)
+	$(BIN)/python bench/load.py --own-stack --clients $(CLIENTS) --seconds $(DURATION)
+
+## make bench-sweep: the storage sweep's reads, scanned count and request units against what is due
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/sweep.py
 

@@ -1,24 +1,32 @@
-"""`make bench-api`: DynamoDB requests per API call for every route, and the whole lifecycle's cost.
+"""`make bench-api`: DynamoDB requests and request units per API call for every route, and the lifecycle's.
 
 In-process moto (the integration tests' stack), every botocore call counted where botocore makes it
-(`BaseClient._make_api_call`, so PynamoDB's own client counts too). One scripted run calls every route
-of the route table at least once, in an order that lets most of them succeed, as customers with a saved
-display currency (the costliest case of a currency route); per route it records the
-caller, the status and the DynamoDB requests the call made (read/write, operations, Scans). Figures are
-the median over BENCH_REPEATS runs (default 3). Target: <= 3 requests per customer route; any Scan
-is flagged.
+(`BaseClient._make_api_call`, so PynamoDB's own client counts too), and sized by bench/capacity.py:
+the read and write request units DynamoDB on-demand would bill for it, computed from the items moto
+stores before and after the request with DynamoDB's documented rules (item sizes, 4 KB / 1 KB
+rounding, consistency, transactions, every index entry a write adds, changes or removes; moto's own
+ConsumedCapacity is a constant and is not used). One scripted run calls every route at least once, in
+an order that lets most of them succeed, as customers with a saved display currency (the costliest
+case of a currency route) and with an `Idempotency-Key` on every route that takes one, as a storefront
+sends it; routes the script does not reach are called once on tests/integration/test_auth_matrix.py's
+seeded objects. Per route: caller, status, requests (reads, writes, operations, Scans, the key's own
+record), RRU and WRU (index writes apart). Figures are the median over BENCH_REPEATS runs (default 3).
+Targets: <= 3 requests per customer route (the key's record aside), <= ROUTE_WRU_TARGET WRU per
+customer route; any Scan is flagged.
 
 The lifecycle is one customer's order of 3 items, 2 QC photos each (presigned POST, upload, the S3 -> SQS
 ingestion handler), and one package of the three, from the cart to delivery and review. Its DynamoDB
-reads and writes are counted (requests, and items written: a transaction of 4 puts/updates is 4) against
-its state transitions (every status change of an order, item, package, parcel or photo, and every such
-record created, read from the tables between steps, uncounted). Target: writes <= 1.3 x transitions.
-Writes the tables to docs/benchmarks.md.
+reads and writes are counted (requests, items written: a transaction of 4 puts/updates is 4, and request
+units) against its state transitions (every status change of an order, item, package, parcel or photo,
+and every such record created, read from the tables between steps, uncounted). Targets: writes <= 1.3 x
+transitions; <= LIFECYCLE_WRU_TARGET WRU; priced at on-demand rates (WRU_USD, RRU_USD).
+Writes the tables to docs/benchmarks.md. Cost: about a minute of CPU per run; single-threaded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -38,12 +46,30 @@ import tests.conftest  # noqa: E402,F401  (the test stage's environment and fake
 READS = {"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 T0 = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai: review hours
+BUDGET = 3  # DynamoDB requests per customer route
+ROUTE_WRU_TARGET = 40  # write request units per customer route
+LIFECYCLE_WRU_TARGET = 400  # write request units per lifecycle (one order of 3 items to delivery)
+# on-demand prices per million request units: docs/cost.md [7]; us-east-1, Singapore's not found
+WRU_USD = 0.625
+RRU_USD = 0.125
+PRICE_REGION = "us-east-1 list prices: the Singapore ones were not found, see docs/cost.md"
 
 
 @dataclass
 class Call:
     operation: str
     table_items: int  # items the request writes or reads by key (1 for single-item requests)
+    rru: float = 0.0  # read request units DynamoDB bills for it (bench/capacity.py)
+    wru: float = 0.0  # write request units, index writes included
+    index_wru: float = 0.0  # the part of `wru` that is global secondary index writes
+    table: str = ""  # the table of a single-table request
+
+    @property
+    def for_key(self) -> bool:
+        """The Idempotency-Key's own record: its claim (PutItem) or its answer (UpdateItem)."""
+        from chalicelib.models.commerce import RequestRecord
+
+        return self.operation in ("PutItem", "UpdateItem") and self.table == RequestRecord.Meta.table_name
 
 
 class DynamoCounter:
@@ -61,11 +87,28 @@ class DynamoCounter:
         counter = self
 
         def counting(client, operation_name, api_params):
-            if counter._open and client.meta.service_model.service_name == "dynamodb":
-                call = Call(operation_name, _items_in(operation_name, api_params))
+            if not counter._open or client.meta.service_model.service_name != "dynamodb":
+                return original(client, operation_name, api_params)
+            from bench import capacity
+
+            meter = capacity.Meter(client, lambda op, params: original(client, op, params))
+            targets = meter.before(operation_name, api_params)
+            answer = None
+            try:
+                answer = original(client, operation_name, api_params)
+                return answer
+            finally:
+                units = meter.after(operation_name, api_params, answer, targets)
+                call = Call(
+                    operation_name,
+                    _items_in(operation_name, api_params),
+                    units.rru,
+                    units.wru,
+                    units.index_wru,
+                    api_params.get("TableName", ""),
+                )
                 for calls in counter._open:
                     calls.append(call)
-            return original(client, operation_name, api_params)
 
         counting.counts_dynamodb = True
         BaseClient._make_api_call = counting
@@ -107,6 +150,11 @@ class Row:
     caller: str
     status: int
     operations: Counter = field(default_factory=Counter)
+    rru: float = 0.0
+    wru: float = 0.0
+    index_wru: float = 0.0
+    keyed: bool = False  # sent with an Idempotency-Key (a money route, as a storefront calls it)
+    for_key: int = 0  # requests on the key's own record (its claim and, outside a unit of work, answer)
 
     @property
     def requests(self) -> int:
@@ -122,21 +170,44 @@ class Row:
 
 
 @dataclass
+class Step:
+    name: str
+    reads: int
+    writes: int
+    items: int
+    transitions: int
+    rru: float
+    wru: float
+    index_wru: float
+
+
+@dataclass
 class Lifecycle:
-    steps: list[tuple[str, int, int, int, int]] = field(default_factory=list)  # name, reads, writes, items, Δ
+    steps: list[Step] = field(default_factory=list)
 
     def add(self, name: str, calls: list[Call], transitions: int) -> None:
-        reads = sum(1 for c in calls if c.operation in READS)
-        writes = sum(1 for c in calls if c.operation in WRITES)
-        items = sum(c.table_items for c in calls if c.operation in WRITES)
-        self.steps.append((name, reads, writes, items, transitions))
+        self.steps.append(
+            Step(
+                name,
+                reads=sum(1 for c in calls if c.operation in READS),
+                writes=sum(1 for c in calls if c.operation in WRITES),
+                items=sum(c.table_items for c in calls if c.operation in WRITES),
+                transitions=transitions,
+                rru=sum(c.rru for c in calls),
+                wru=sum(c.wru for c in calls),
+                index_wru=sum(c.index_wru for c in calls),
+            )
+        )
 
     def totals(self) -> dict:
         return {
-            "reads": sum(s[1] for s in self.steps),
-            "writes": sum(s[2] for s in self.steps),
-            "items_written": sum(s[3] for s in self.steps),
-            "transitions": sum(s[4] for s in self.steps),
+            "reads": sum(s.reads for s in self.steps),
+            "writes": sum(s.writes for s in self.steps),
+            "items_written": sum(s.items for s in self.steps),
+            "transitions": sum(s.transitions for s in self.steps),
+            "rru": sum(s.rru for s in self.steps),
+            "wru": sum(s.wru for s in self.steps),
+            "index_wru": sum(s.index_wru for s in self.steps),
         }
 
 
@@ -179,11 +250,25 @@ class Script:
         query = path.split("?", 1)[1] if "?" in path else ""
         route_path = re.sub(r"\?.*$", "", path)
         before = _states() if self.in_lifecycle else None
+        keyed = _keyed((method, route_path))
+        headers = {"Idempotency-Key": f"bench-{next(_KEYS)}"} if keyed else None
         with COUNTER.measure() as calls:
             result = self.api.call(
-                method, concrete + (f"?{query}" if query else ""), user=user, body=body, headers=None
+                method, concrete + (f"?{query}" if query else ""), user=user, body=body, headers=headers
             )
-        self.rows.append(Row((method, route_path), role or _role(user), result.status, _ops(calls)))
+        self.rows.append(
+            Row(
+                (method, route_path),
+                role or _role(user),
+                result.status,
+                _ops(calls),
+                sum(c.rru for c in calls),
+                sum(c.wru for c in calls),
+                sum(c.index_wru for c in calls),
+                keyed,
+                sum(1 for c in calls if c.for_key),
+            )
+        )
         if self.in_lifecycle:
             self.lifecycle.add(f"{method} {route_path}", calls, _transitions(before, _states()))
         return result
@@ -195,6 +280,16 @@ class Script:
             out = action()
         self.lifecycle.add(name, calls, _transitions(before, _states()))
         return out
+
+
+_KEYS = itertools.count(1)
+
+
+def _keyed(route: tuple[str, str]) -> bool:
+    """Whether a storefront sends an Idempotency-Key on the route (money routes and keyed posts)."""
+    from chalicelib.web import ROUTES
+
+    return any((s.method, s.path) == route and s.keyed for s in ROUTES)
 
 
 def _ops(calls: list[Call]) -> Counter:
@@ -437,7 +532,43 @@ def run_once() -> tuple[list[Row], Lifecycle]:
         s.call("POST /staff/items/{item_id}/destroy", WAREHOUSE, item_id=issue)
         s.call("POST /staff/parcels/{parcel_id}/destroy", WAREHOUSE, parcel_id=expiring["parcel_id"])
         clock.set_now(None)
+        cover_the_rest(s, api)
         return s.rows, lifecycle
+
+
+def cover_the_rest(s: Script, api) -> None:
+    """Every route the script above does not call, once, on the objects tests/integration/
+    test_auth_matrix.py seeds for it (its caller, path ids and body), so no route goes unmeasured.
+    The objects are in the state the matrix leaves them, so a route may answer a 4xx refusal there
+    (the status column says so; a refusal is usually cheaper than the success)."""
+    from tests.integration import test_auth_matrix as matrix
+    from tests.integration.conftest import ADMIN, ALICE, REVIEWER, WAREHOUSE
+
+    called = {row.route for row in s.rows}
+    objects = matrix.seed(api)
+    from chalicelib.web import ROUTES
+
+    for spec in ROUTES:
+        route = (spec.method, spec.path)
+        if route in called:
+            continue
+        expect = matrix.EXPECT[route]
+        if expect.who == matrix.PUBLIC:
+            user, role = None, "anonymous"
+        elif expect.who in (matrix.OWNER, matrix.OWNER_OR_STAFF, matrix.SIGNED_IN):
+            user, role = ALICE, "customer"
+        elif "reviewer" in expect.who:
+            user, role = REVIEWER, "reviewer"
+        elif "warehouse" in expect.who:
+            user, role = WAREHOUSE, "warehouse"
+        else:
+            user, role = ADMIN, "admin"
+        mine = {**objects["staff"], **objects[ALICE if role == "customer" else matrix.BOB]}
+        concrete, body = matrix.request_for(spec.method, spec.path, expect, mine)
+        params = {}
+        for name in re.findall(r"{(\w+)}", spec.path):
+            params[name] = concrete.split("/")[spec.path.split("/").index("{" + name + "}")]
+        s.call(f"{spec.method} {spec.path}", user, body, role=role, **params)
 
 
 # --- report ---------------------------------------------------------------------------------------------
@@ -478,6 +609,11 @@ def summarize(runs: list[list[Row]]) -> list[dict]:
                 "requests": statistics.median(r.requests for r in rows),
                 "reads": statistics.median(r.reads for r in rows),
                 "writes": statistics.median(r.writes for r in rows),
+                "rru": statistics.median(r.rru for r in rows),
+                "wru": statistics.median(r.wru for r in rows),
+                "index_wru": statistics.median(r.index_wru for r in rows),
+                "keyed": middle.keyed,
+                "for_key": middle.for_key,
                 "operations": middle.operations,
             }
         )
@@ -489,88 +625,143 @@ def _ops_text(ops: Counter) -> str:
 
 
 WHY_OVER = (
-    "Why customer routes exceed 3 (the operations column): the cart and order routes read their products "
-    "and cart items in one BatchGetItem each, so they stay constant however many lines. The money moves "
-    "(order and package pay, cancel, pay-difference, confirm-receipt, storage extension) run as a wallet "
-    "unit of work: the object is read to check ownership, read again consistently inside the unit (with "
-    "its items), the wallet account is read for the balance, one TransactWriteItems writes everything, and "
-    "the object and its items are read again for the answer; checking ownership inside the unit and "
-    "answering from what was written would save 2-3 reads each. Staff queues (`GET /staff/orders`, "
-    "`/staff/items`, ...) query each of their sharded index partitions."
+    "Why routes exceed 3 (the operations column). With an `Idempotency-Key` every money route makes one "
+    "more request: `idempotency.begin` claims the key with a conditional PutItem before the route runs "
+    "(the answer is then recorded inside the route's own transaction; a route that commits no unit of "
+    "work, such as a top-up or a provider checkout, records it with one more UpdateItem). "
+    "`POST /packages/{package_id}/checkout` reads the package, then creates the provider payment "
+    "(a Query for an open payment of the package to reuse, a PutItem) and converts the amounts "
+    "(the rates' BatchGetItem); `POST /wallet/withdrawals` reads the account twice and queries the "
+    "payments the money came from before its transaction. Not fixed in this change (issue 27's "
+    "follow-up): folding the key's claim into the route's transaction, and the reads above into one."
 )
+
+KNOWN_OVER = {  # customer routes over BUDGET without the key's requests; shrink it, never grow it
+    ("POST", "/packages/{package_id}/checkout"),
+    ("POST", "/wallet/withdrawals"),
+}
+
+
+def over_budget(summary: list[dict]) -> list[dict]:
+    """Customer routes over BUDGET DynamoDB requests, the Idempotency-Key's own record aside."""
+    return [
+        r
+        for r in summary
+        if r["kind"] == "customer" and "requests" in r and r["requests"] - r["for_key"] > BUDGET
+    ]
 
 
 def _names(rows: list[dict]) -> str:
     return (" (" + ", ".join(f"`{r['route'][0]} {r['route'][1]}`" for r in rows) + ")") if rows else ""
 
 
+def _units(value: float) -> str:
+    return f"{value:g}"
+
+
 def render(summary: list[dict], lifecycle: Lifecycle, repeats: int) -> str:
-    over = [r for r in summary if r["kind"] == "customer" and r.get("requests", 0) > 3]
+    over = over_budget(summary)
+    over_keyed = [r for r in summary if r["kind"] == "customer" and r.get("requests", 0) > BUDGET]
     scans = [r for r in summary if r.get("operations", {}).get("Scan")]
     missing = [r for r in summary if "requests" not in r]
+    missing_customer = [r for r in missing if r["kind"] == "customer"]
+    heavy = [r for r in summary if r["kind"] == "customer" and r.get("wru", 0) > ROUTE_WRU_TARGET]
     totals = lifecycle.totals()
     ratio_requests = totals["writes"] / totals["transitions"] if totals["transitions"] else float("nan")
     ratio_items = totals["items_written"] / totals["transitions"] if totals["transitions"] else float("nan")
+    customer = sum(1 for r in summary if r["kind"] == "customer")
     lines = [
         "## DynamoDB requests per API call (`make bench-api`)",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, in-process moto; botocore calls counted at "
         f"`BaseClient._make_api_call` (PynamoDB's client included); median of {repeats} runs of "
-        "bench/api_cost.py, which calls every route once in a state where it applies (the status column).",
+        "bench/api_cost.py, which calls every route once in a state where it applies (the status column), "
+        "as customers with a saved display currency, and sends an `Idempotency-Key` on every route that "
+        "takes one (the key column), as a storefront does: the key's claim is one more request.",
         "",
-        f"Customer routes over the target of 3 requests: {len(over)} of "
-        f"{sum(1 for r in summary if r['kind'] == 'customer')}{_names(over)}. Scans: {len(scans)}"
-        f"{_names(scans)}." + (f" Not called:{_names(missing)}." if missing else ""),
+        "RRU and WRU are the read and write request units DynamoDB on-demand would bill for the call, "
+        "computed by bench/capacity.py from the items moto stores before and after each request with "
+        "DynamoDB's documented rules (4 KB per read unit, half for eventually consistent reads, 1 KB per "
+        "write unit, transactional reads and writes double, every global secondary index entry a write "
+        "adds, changes or removes; the rules and their sources are in that module's docstring). moto's "
+        "own `ConsumedCapacity` is a constant per operation and is not used.",
         "",
-        "| route | kind | caller | status | requests | reads | writes | operations | flag |",
-        "|---|---|---|---:|---:|---:|---:|---|---|",
+        f"Customer routes over the target of {BUDGET} requests (the key's own record aside): "
+        f"{len(over)} of {customer}{_names(over)}; counting the key's claim too: {len(over_keyed)}"
+        f"{_names(over_keyed)}. "
+        f"Customer routes not called: {len(missing_customer)}{_names(missing_customer)}. "
+        f"Scans: {len(scans)}{_names(scans)}. Customer routes over {ROUTE_WRU_TARGET} WRU (target): "
+        f"{len(heavy)}{_names(heavy)}." + (f" Not called:{_names(missing)}." if missing else ""),
+        "",
+        "| route | kind | caller | status | key | requests | reads | writes | RRU | WRU | of which index "
+        "| operations | flag |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for r in summary:
         method, path = r["route"]
         if "requests" not in r:
-            lines.append(f"| `{method} {path}` | {r['kind']} | - | - | - | - | - | not called | |")
+            lines.append(
+                f"| `{method} {path}` | {r['kind']} | - | - | - | - | - | - | - | - | - | not called | |"
+            )
             continue
         flag = []
         if r["operations"].get("Scan"):
             flag.append("**Scan**")
-        if r["kind"] == "customer" and r["requests"] > 3:
-            flag.append("> 3")
+        if r["kind"] == "customer" and r["requests"] - r["for_key"] > BUDGET:
+            flag.append(f"> {BUDGET}")
+        elif r["kind"] == "customer" and r["requests"] > BUDGET:
+            flag.append(f"> {BUDGET} with the key")
+        requests = f"{r['requests']:g}" + (f" ({r['for_key']} the key's)" if r["for_key"] else "")
         lines.append(
-            f"| `{method} {path}` | {r['kind']} | {r['caller']} | {r['status']} | {r['requests']:g} "
-            f"| {r['reads']:g} | {r['writes']:g} | {_ops_text(r['operations'])} | {' '.join(flag)} |"
+            f"| `{method} {path}` | {r['kind']} | {r['caller']} | {r['status']} | "
+            f"{'yes' if r['keyed'] else ''} | {requests} | {r['reads']:g} | {r['writes']:g} "
+            f"| {_units(r['rru'])} | {_units(r['wru'])} | {_units(r['index_wru'])} "
+            f"| {_ops_text(r['operations'])} | {' '.join(flag)} |"
         )
-    if over:
+    if over or over_keyed:
         lines += ["", WHY_OVER]
+    cost = totals["rru"] * RRU_USD / 1e6 + totals["wru"] * WRU_USD / 1e6
     lines += [
         "",
         "## Lifecycle cost (`make bench-api`)",
         "",
         "One customer's order of 3 items (from the cart), 2 QC photos each (presigned POST, upload, the "
-        "S3 -> SQS ingestion handler), inspection, and one package of the three to delivery and review. "
-        "Transitions: status changes of orders, items, packages, parcels and photos, and records created "
-        "into their first status, read from the tables between steps (uncounted).",
+        "S3 -> SQS ingestion handler), inspection, and one package of the three to delivery and review, "
+        "with an `Idempotency-Key` on every money route. Transitions: status changes of orders, items, "
+        "packages, parcels and photos, and records created into their first status, read from the tables "
+        "between steps (uncounted). RRU/WRU: request units as in the table above (bench/capacity.py).",
         "",
-        "| step | reads | write requests | items written | transitions |",
-        "|---|---:|---:|---:|---:|",
+        "| step | reads | write requests | items written | transitions | RRU | WRU | of which index |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    merged: dict[str, list[int]] = {}
-    for name, reads, writes, items, transitions in lifecycle.steps:
-        row = merged.setdefault(name, [0, 0, 0, 0, 0])
-        row[0] += 1
-        row[1] += reads
-        row[2] += writes
-        row[3] += items
-        row[4] += transitions
-    for name, (count, reads, writes, items, transitions) in merged.items():
+    merged: dict[str, list[float]] = {}
+    for step in lifecycle.steps:
+        row = merged.setdefault(step.name, [0] * 8)
+        for n, value in enumerate(
+            (1, step.reads, step.writes, step.items, step.transitions, step.rru, step.wru, step.index_wru)
+        ):
+            row[n] += value
+    for name, (count, reads, writes, items, transitions, rru, wru, index_wru) in merged.items():
         label = f"`{name}`" + (f" x{count}" if count > 1 else "") if name[0].isupper() else name
-        lines.append(f"| {label} | {reads} | {writes} | {items} | {transitions} |")
+        lines.append(
+            f"| {label} | {reads} | {writes} | {items} | {transitions} | {_units(rru)} | {_units(wru)} "
+            f"| {_units(index_wru)} |"
+        )
     lines += [
         f"| **total** | **{totals['reads']}** | **{totals['writes']}** | **{totals['items_written']}** "
-        f"| **{totals['transitions']}** |",
+        f"| **{totals['transitions']}** | **{_units(totals['rru'])}** | **{_units(totals['wru'])}** "
+        f"| **{_units(totals['index_wru'])}** |",
         "",
         f"Write requests / transitions: {ratio_requests:.2f}; items written / transitions: {ratio_items:.2f} "
         "(target <= 1.3).",
+        "",
+        f"Capacity: **{_units(totals['rru'])} RRU and {_units(totals['wru'])} WRU per lifecycle** "
+        f"({_units(totals['index_wru'])} WRU of it index writes); target <= {LIFECYCLE_WRU_TARGET} WRU "
+        f"({'met' if totals['wru'] <= LIFECYCLE_WRU_TARGET else '**not met**'}). On-demand at "
+        f"${WRU_USD} per million WRU and ${RRU_USD} per million RRU ({PRICE_REGION}; docs/cost.md [7]): "
+        f"**${cost * 1000:.3f} per 1,000 lifecycles** (writes ${totals['wru'] * WRU_USD / 1000:.3f}, "
+        f"reads ${totals['rru'] * RRU_USD / 1000:.3f}).",
         "",
     ]
     return "\n".join(lines)

@@ -4,9 +4,11 @@ Each case runs in a fresh interpreter (like a cold Lambda) and reports its peak 
 the wall time of the work after the import:
 - api: `import app`, every route module loaded, a DynamoDB client and a presigned-POST S3 client built
   (what the API function holds after its first requests; it never decodes an image);
-- photo_*: photos.check_image on the largest uploads a photo may be: a 10 MB PNG of noise, a 49 MP
-  RGBA PNG (the pixel limit; PNGs decode in full) and a 24 MP JPEG (draft decoding); ingestion handles a
-  batch of 10 such objects one after another;
+- photo_*: photos.check_image on the largest uploads a photo may be: a 10 MB PNG of noise, an RGBA PNG
+  of exactly PHOTO_MAX_PIXELS (the most a PNG may have; PNGs decode in full) and a 24 MP JPEG (draft
+  decoding); ingestion handles a batch of 10 such objects one after another;
+- photo_png_over_limit: a 49 MP PNG of a few hundred KB, which must be refused (`too_many_pixels`) from
+  its header, before any decoding: the case checks the refusal and shows it costs no memory;
 - jobs: the scheduled jobs' modules and a DynamoDB + SES client.
 Writes its section of docs/benchmarks.md; docs/deploy.md's per-function settings cite these figures.
 """
@@ -39,12 +41,23 @@ data = open(SAMPLES["png"], "rb").read()
 t = time.perf_counter()
 photos.check_image(data)
 """,
-    "photo_png_50mp": """
+    "photo_png_at_limit": """
 import app
 from chalicelib import photos
-data = open(SAMPLES["png_50mp"], "rb").read()
+data = open(SAMPLES["png_at_limit"], "rb").read()
 t = time.perf_counter()
 photos.check_image(data)
+""",
+    "photo_png_over_limit": """
+import app
+from chalicelib import photos
+data = open(SAMPLES["png_over_limit"], "rb").read()
+t = time.perf_counter()
+try:
+    photos.check_image(data)
+    raise SystemExit("a PNG over PHOTO_MAX_PIXELS was accepted")
+except photos.NotAnImage as refused:
+    assert str(refused) == "too_many_pixels", refused
 """,
     "photo_jpeg": """
 import app
@@ -73,9 +86,20 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "peak_mb": peak_kb / 1024
 """
 
 
+def at_limit_size() -> tuple[int, int]:
+    """The largest square a PNG may be: side * side <= PHOTO_MAX_PIXELS (the stage's default)."""
+    import math
+
+    from chalicelib import photos
+
+    side = math.isqrt(photos.max_pixels())
+    return side, side
+
+
 def samples(directory: Path) -> dict[str, str]:
     """The largest accepted uploads: a ~10 MB PNG of noise (2600 x 1280: no draft decoding, the whole
-    bitmap) and a 24 MP JPEG (6000 x 4000) under 10 MB."""
+    bitmap), an RGBA PNG of PHOTO_MAX_PIXELS and a 24 MP JPEG (6000 x 4000) under 10 MB; and a 49 MP
+    PNG over the limit."""
     import io
 
     from PIL import Image
@@ -83,11 +107,13 @@ def samples(directory: Path) -> dict[str, str]:
     made = {}
     png = Image.frombytes("RGB", (2600, 1280), os.urandom(2600 * 1280 * 3))
     jpeg = Image.frombytes("RGB", (600, 400), os.urandom(600 * 400 * 3)).resize((6000, 4000))
-    # the worst a PNG may be: MAX_PIXELS (50 MP) with an alpha channel, compressing to a small file
+    # the worst a PNG may be: PHOTO_MAX_PIXELS with an alpha channel, compressing to a small file
+    at_limit = Image.new("RGBA", at_limit_size(), (200, 30, 30, 128))
     bomb = Image.new("RGBA", (7000, 7000), (200, 30, 30, 128))
     for kind, img, options in (
         ("png", png, {"compress_level": 1}),
-        ("png_50mp", bomb, {"compress_level": 1}),
+        ("png_at_limit", at_limit, {"compress_level": 1}),
+        ("png_over_limit", bomb, {"compress_level": 1}),
         ("jpeg", jpeg, {"quality": 90}),
     ):
         buffer = io.BytesIO()
@@ -120,6 +146,7 @@ def main() -> None:
 
     from bench.sweep import replace_section
 
+    width, height = at_limit_size()
     with tempfile.TemporaryDirectory() as directory:
         files = samples(Path(directory))
         sizes = {kind: Path(f).stat().st_size for kind, f in files.items()}
@@ -139,8 +166,11 @@ def main() -> None:
             "|---|---:|---:|",
             *rows,
             "",
-            f"Samples: PNG 2600x1280 noise {sizes['png']:,} bytes, PNG 7000x7000 RGBA (49 MP, the most "
-            f"MAX_PIXELS allows) {sizes['png_50mp']:,} bytes, JPEG 6000x4000 {sizes['jpeg']:,} bytes. "
+            f"Samples: PNG 2600x1280 noise {sizes['png']:,} bytes, PNG {width}x{height} RGBA "
+            f"({width * height / 1e6:.0f} MP, the most PHOTO_MAX_PIXELS allows) {sizes['png_at_limit']:,} "
+            f"bytes, JPEG 6000x4000 {sizes['jpeg']:,} bytes; over the limit, PNG 7000x7000 RGBA (49 MP) "
+            f"{sizes['png_over_limit']:,} bytes, refused as `too_many_pixels` from its header (its row: "
+            "the refusal's cost). "
             "Memory and timeouts (`lambda_functions` of .chalice/config.json, docs/deploy.md) follow: "
             "the API and the jobs never decode an image; photo ingestion decodes up to 10 per batch, "
             "one at a time.",

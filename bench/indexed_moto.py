@@ -5,11 +5,17 @@ on moto a query's time grows with the table even when it returns ten rows. Dynam
 index partition asked for. A benchmark of "reads follow what is due, not what is stored" would measure
 moto instead of our code, so here each (table, index) keeps buckets of items by index hash value,
 maintained on every write path, and an index Query walks only its bucket. Results are identical (moto
-still evaluates every condition); only the walk is shorter. Never used by the app or the tests.
+still evaluates every condition); only the walk is shorter.
+
+moto also backs up every table a TransactWriteItems touches with `copy.deepcopy` before applying it
+(to restore on a cancelled transaction), so on moto a transaction's time grows with the table, and its
+stream records, too. Here the backup is of the items the transaction names, restored the same way
+when moto cancels it. Never used by the app or the tests.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections import defaultdict
 
@@ -109,6 +115,8 @@ def apply() -> None:
         finally:
             del self.all_items
 
+    _cheap_transaction_backup(DynamoDBBackend)
+
     def reindexing(name: str, keys_of):
         original = getattr(DynamoDBBackend, name)
 
@@ -144,3 +152,56 @@ def apply() -> None:
     reindexing("update_item", update_keys)
     reindexing("transact_write_items", transact_keys)
     _applied = True
+
+
+class _TablesNotCopied:
+    """moto's module-level `copy`, except that a deep copy of a whole table is the table itself."""
+
+    def deepcopy(self, value, memo=None):
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    def __getattr__(self, name):
+        return getattr(copy, name)
+
+
+def _cheap_transaction_backup(backend_class) -> None:
+    import moto.dynamodb.models as moto_models
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    moto_models.copy = _TablesNotCopied()
+    original = backend_class.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self, transact_items, *args, **kwargs):
+        saved = []
+        for op in transact_items:
+            body = next(iter(op.values()))
+            table = self.tables.get(body.get("TableName"))
+            if table is None:
+                continue
+            key = body.get("Key") or {
+                a: body["Item"][a] for a in (table.hash_key_attr, table.range_key_attr) if a
+            }
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            saved.append(
+                (table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value)))
+            )
+        try:
+            return original(self, transact_items, *args, **kwargs)
+        except Exception:
+            for table, hash_value, range_value, item in saved:  # moto's own restore, item by item
+                if range_value is None:
+                    if item is None:
+                        table.items.pop(hash_value, None)
+                    else:
+                        table.items[hash_value] = item
+                elif item is None:
+                    table.items[hash_value].pop(range_value, None)
+                else:
+                    table.items[hash_value][range_value] = item
+            raise
+
+    backend_class.transact_write_items = transact_write_items

@@ -3,7 +3,9 @@
 Each client is a thread with its own keep-alive connection, looping for a fixed time over a mix of
 public reads (search, product detail, shipping lines, health), signed-in reads (me, wallet, orders)
 and money moves (create an order, pay it from the wallet with an Idempotency-Key), in a deterministic
-per-client order. Before the run two demo wallets are topped up through the signed webhook.
+per-client order. Every client is its own customer (a user created in the local Cognito pool for the
+run, `load<n>-<run>@example.com`), so no two clients share a wallet, a cart or an order list, as two
+shoppers would not; before the run each one's wallet is topped up through the signed webhook.
 
 An error is a failed connection, a 5xx, or any status the request should not get (a money move may
 get 409: a wallet busy with the other clients' payments after its retries, which is the contract's
@@ -15,11 +17,14 @@ this machine, not Lambda and DynamoDB.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -36,10 +41,9 @@ if str(ROOT) not in sys.path:
 
 from bench.sweep import replace_section  # noqa: E402
 from infra.local.demo import Api  # noqa: E402
-from infra.local.env import load_stack  # noqa: E402
+from infra.local.env import STACK_FILE, load_stack  # noqa: E402
 
 HEADING = "## Local load (`make bench-load`)"
-USERS = ("alice@example.com", "bob@example.com")
 MIX = (("public read", 50), ("signed-in read", 35), ("money move", 15))
 LOAD: dict[str, float] = {}  # the machine's 1-minute load average before and after the run
 
@@ -69,12 +73,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class Client:
-    def __init__(self, number: int, base: str, tokens: dict[str, str], catalog: dict, recorder: Recorder):
+    def __init__(self, number: int, base: str, token: str, catalog: dict, recorder: Recorder):
         self.rng = random.Random(number)
         self.base = base
         self.session = requests.Session()
-        self.user = USERS[number % len(USERS)]
-        self.auth = {"Authorization": f"Bearer {tokens[self.user]}"}
+        self.auth = {"Authorization": f"Bearer {token}"}
         self.catalog = catalog
         self.recorder = recorder
 
@@ -140,51 +143,95 @@ class Client:
             actions[self.rng.choice(kinds)]()
 
 
-def prepare(stack: dict) -> tuple[dict[str, str], dict]:
-    """Tokens, a product to order, and money in both wallets (signed webhooks)."""
+def _customer(api: Api, stack: dict, username: str) -> str:
+    """A new customer of the running stack with money in the wallet (top-up and its signed webhook);
+    returns their token."""
     from chalicelib import payments
+    from infra.local import provision
 
+    provision.create_user(stack["user_pool_id"], username, provision.DEMO_PASSWORD, [])
+    with _USERS_LOCK:
+        stack["users"].append({"username": username, "password": provision.DEMO_PASSWORD})
+    top_up = api.call(
+        "POST",
+        "/wallet/top-ups",
+        user=username,
+        body={"amount_fen": 10_000_000, "channel": "alipay"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+        expect=201,
+    )
+    event = json.dumps(
+        {
+            "id": f"evt_{uuid.uuid4().hex}",
+            "type": "payment.succeeded",
+            "data": {"payment_id": top_up["payment_id"], "amount_fen": top_up["charge_fen"]},
+        }
+    ).encode()
+    api.call(
+        "POST",
+        "/payments/webhook",
+        data=event,
+        headers={
+            "X-Signature": payments.sign(event, stack["payment_webhook_secret"]),
+            "Content-Type": "application/json",
+        },
+    )
+    return api.token(username)
+
+
+_USERS_LOCK = threading.Lock()
+
+
+def prepare(stack: dict, clients: int) -> tuple[list[str], dict]:
+    """One new customer per client (token, money in the wallet), and a product to order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infra.local.env import use_running_stack
+
+    use_running_stack()  # this process creates the customers in the stack's Cognito pool
+    stack = {**stack, "users": list(stack["users"])}
     api = Api(stack)
     product = api.call("GET", "/products/search", params={"q": "hoodie"})["items"][0]
     detail = api.call("GET", f"/products/{product['product_id']}")
     sku = next(s for s in detail["skus"] if s["stock"] >= max(1, detail["min_quantity"]))
-    for user in USERS:
-        for _ in range(3):
-            top_up = api.call(
-                "POST",
-                "/wallet/top-ups",
-                user=user,
-                body={"amount_fen": 10_000_000, "channel": "alipay"},
-                expect=201,
-            )
-            event = json.dumps(
-                {
-                    "id": f"evt_{uuid.uuid4().hex}",
-                    "type": "payment.succeeded",
-                    "data": {"payment_id": top_up["payment_id"], "amount_fen": top_up["charge_fen"]},
-                }
-            ).encode()
-            api.call(
-                "POST",
-                "/payments/webhook",
-                data=event,
-                headers={
-                    "X-Signature": payments.sign(event, stack["payment_webhook_secret"]),
-                    "Content-Type": "application/json",
-                },
-            )
-    return {user: api.token(user) for user in USERS}, {
-        "product_id": detail["product_id"],
-        "sku_id": sku["sku_id"],
-    }
+    run_id = uuid.uuid4().hex[:8]
+    names = [f"load{n}-{run_id}@example.com" for n in range(clients)]
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each thread its own Api: sessions are not shared
+        tokens = list(pool.map(lambda name: _customer(Api(stack), stack, name), names))
+    return tokens, {"product_id": detail["product_id"], "sku_id": sku["sku_id"]}
+
+
+@contextlib.contextmanager
+def own_stack():
+    """`make run`'s stack for the length of the run, when none is running (`make bench` starts it):
+    started as a child process, stopped with the Ctrl-C `make run` takes. Binds the stack's ports."""
+    if STACK_FILE.exists():
+        yield
+        return
+    log = open(ROOT / ".local-bench.log", "w")  # noqa: SIM115 - kept open for the child's life
+    proc = subprocess.Popen([sys.executable, "-m", "infra.local.stack"], cwd=ROOT, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 120
+        while not STACK_FILE.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the local stack did not come up; see .local-bench.log")
+            time.sleep(0.5)
+        yield
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
 
 
 def run(clients: int, seconds: float) -> tuple[Recorder, float]:
     LOAD["before"] = os.getloadavg()[0]
     stack = load_stack()
-    tokens, catalog = prepare(stack)
+    tokens, catalog = prepare(stack, clients)
     recorder = Recorder()
-    workers = [Client(i, stack["api_url"], tokens, catalog, recorder) for i in range(clients)]
+    workers = [Client(i, stack["api_url"], tokens[i], catalog, recorder) for i in range(clients)]
     started = time.monotonic()
     deadline = started + seconds
     threads = [threading.Thread(target=w.run, args=(deadline,), daemon=True) for w in workers]
@@ -241,6 +288,7 @@ def section(clients: int, seconds: float, table: list[tuple], elapsed: float) ->
         lines.append(f"| {name} | {count:,} | {rate:.1f} | {latency} | {errors} | {conflicts} |")
     lines += [
         "",
+        "Every client is its own customer, created for the run with money in its wallet. "
         "Mix: public reads 50 % (search, product, shipping lines, health), signed-in reads 35 % (me, wallet, "
         "orders, cart), money moves 15 % (create an order, then pay it from the wallet with an "
         "Idempotency-Key; two requests). Errors: failed connections, 5xx, or a status the request should "
@@ -256,10 +304,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument(
+        "--own-stack",
+        action="store_true",
+        help="start `make run`'s stack if none runs; stop it after",
+    )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 500 or not 1 <= args.seconds <= 600:
         raise SystemExit("--clients must be 1..500 and --seconds 1..600")
-    recorder, elapsed = run(args.clients, args.seconds)
+    with own_stack() if args.own_stack else contextlib.nullcontext():
+        recorder, elapsed = run(args.clients, args.seconds)
     table = rows(recorder, elapsed)
     text = section(args.clients, args.seconds, table, elapsed)
     print(text)

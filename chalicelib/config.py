@@ -147,6 +147,10 @@ BUSINESS_DEFAULTS = {
     # this many days to answer; a reminder goes this many days before; no answer is taken as accepted
     "FEEDBACK_DAYS": "7",
     "FEEDBACK_REMINDER_DAYS": "2",
+    # a replacement SKU offered for an item the shop cannot supply waits this many days for the customer;
+    # a reminder goes this many days before; no answer declines it (cancelled and refunded)
+    "REPLACEMENT_ANSWER_DAYS": "7",
+    "REPLACEMENT_REMINDER_DAYS": "2",
     # days after shipping when an unconfirmed package is taken as delivered: the line's longest delivery
     # estimate plus this margin (rules/shipping.line_auto_confirm_days); AUTO_CONFIRM_DAYS for a line
     # without an estimate

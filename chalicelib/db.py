@@ -26,8 +26,8 @@ _connections: dict[tuple[str, str | None], Connection] = {}
 
 def connection() -> Connection:
     """For TransactWrite and batch reads; honours AWS_ENDPOINT_URL like every other client. One per
-    (region, endpoint) and process: a new Connection builds a botocore session and reloads the
-    DynamoDB service model (about 100 ms of CPU), which a warm Lambda must not pay per transaction."""
+    (region, endpoint) and process: a new Connection builds a botocore client (on the session every
+    model shares, chalicelib/models/base.py), which a warm Lambda must not pay per transaction."""
     key = (config.region(), config.endpoint_url())
     found = _connections.get(key)
     if found is None:

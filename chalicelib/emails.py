@@ -110,7 +110,22 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         'The shop cannot supply "{{title}}" ({{ordered}}) as ordered, but has {{offered}} in stock at\n'
         "{{price}} per unit (a difference of {{difference}} for your quantity). {{note}}\n\n"
         "Accept it to have it bought (a higher price is charged from your wallet, a lower one refunded),\n"
-        "or decline it to cancel the item with a refund of {{refund}} to your wallet.\n",
+        "or decline it to cancel the item with a refund of {{refund}} to your wallet.\n"
+        "Please answer by {{due_at}}: with no answer by then we decline it for you and refund the item.\n",
+    ),
+    # a replacement offer's deadline (chalicelib/replacement_deadline.py)
+    "replacement_reminder": (
+        "Item {{item_id}}: please answer the replacement offer by {{due_at}}",
+        'The shop cannot supply "{{title}}" as ordered; we offered {{offered}} instead. Accept or decline\n'
+        "the offer by {{due_at}}. With no answer by then we decline it for you: we never buy something you\n"
+        "did not choose, so the item is cancelled and {{refund}} refunded to your wallet.\n",
+    ),
+    "replacement_expired": (
+        "Item {{item_id}} cancelled: no answer to the replacement offer, {{refund}} refunded",
+        'We offered {{offered}} instead of "{{title}}" (item {{item_id}}), which the shop cannot supply,\n'
+        "and did not hear from you by {{due_at}}. As we never buy something you did not choose, we declined\n"
+        "the offer for you: the item is cancelled and {{refund}} (what you paid for it, and its shop's\n"
+        "domestic shipping when nothing else comes from that shop) is back in your wallet. {{closed}}\n",
     ),
     "package_payment_due": (
         "Package {{package_id}}: {{amount}} more is due after packing",

@@ -156,6 +156,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         ReplacementState.DECLINED: "The customer declined it: the item is cancelled and refunded as an "
         "unavailable one is.",
         ReplacementState.WITHDRAWN: "Staff marked the item unavailable while the offer was open.",
+        ReplacementState.EXPIRED: "The customer did not answer by the offer's deadline: it is declined for "
+        "them (nothing is bought without their consent), the item cancelled and refunded.",
     },
     "service": {
         ServiceWork.TO_DO: "A paid value-added service the packer has not done yet: the package cannot be "

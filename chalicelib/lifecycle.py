@@ -171,6 +171,7 @@ class ReplacementState(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"  # staff marked the item unavailable while the offer was open
+    EXPIRED = "expired"  # no answer by its deadline: declined for the customer (purchase_exceptions.py)
 
 
 class ServiceWork(StrEnum):
@@ -433,6 +434,9 @@ ITEM = Lifecycle(
         Transition("offer_replacement", (I.PURCHASING,), I.PURCHASING, (R,), queue=Q.AWAITING_REPLACEMENT),
         Transition("accept_replacement", (I.PURCHASING,), I.PURCHASING, (C,)),
         Transition("decline_replacement", (I.PURCHASING,), I.CANCELLED, (C,)),
+        # a replacement offer not answered by its deadline: declined for the customer (nothing bought
+        # without their consent), cancelled and refunded
+        Transition("expire_replacement", (I.PURCHASING,), I.CANCELLED, (S,)),
         Transition("ship_domestic", (I.PURCHASED,), I.SHIPPED_DOMESTIC, (R,)),
         Transition("receive", (I.PURCHASED, I.SHIPPED_DOMESTIC), I.RECEIVED, (W,), ("received_at",)),
         Transition("inspect_pass", (I.RECEIVED,), I.IN_WAREHOUSE, (W,), INSPECTED),
@@ -479,7 +483,7 @@ ORDER = Lifecycle(
             "cancel", (O.PENDING_PAYMENT, O.PENDING_REVIEW, O.APPROVED), O.CANCELLED, (C,), ("cancelled_at",)
         ),
         # its last live item was cancelled after approval (unavailable, a declined replacement or price)
-        Transition("close_cancelled", (O.APPROVED,), O.CANCELLED, (R, C), ("cancelled_at",)),
+        Transition("close_cancelled", (O.APPROVED,), O.CANCELLED, (R, C, S), ("cancelled_at",)),
     ],
     queues={O.PENDING_REVIEW: Q.PENDING_REVIEW, O.APPROVED: Q.APPROVED},
 )
@@ -649,6 +653,7 @@ REPLACEMENT = Lifecycle(
         Transition("accept", (ReplacementState.OFFERED,), ReplacementState.ACCEPTED, (C,)),
         Transition("decline", (ReplacementState.OFFERED,), ReplacementState.DECLINED, (C,)),
         Transition("withdraw", (ReplacementState.OFFERED,), ReplacementState.WITHDRAWN, (R,)),
+        Transition("expire", (ReplacementState.OFFERED,), ReplacementState.EXPIRED, (S,)),
     ],
 )
 

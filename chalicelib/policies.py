@@ -195,6 +195,7 @@ def rules() -> list[Rule]:
             "declarations open at a time.",
         ),
     ]
+    found += _replacement_rules()
     found += after_delivery_rules()
     for channel in charges.channels().values():
         if not channel.external:
@@ -287,6 +288,28 @@ def _packing_rules() -> list[Rule]:
             f"A packed package waiting for your answer (a difference to pay, a rehearsal to confirm) waits "
             f"{days} days, with reminders {_and([str(d) for d in reminders])} days before; with no answer "
             "it goes back to storage and what you paid is refunded (less a rehearsal already done).",
+        ),
+    ]
+
+
+def _replacement_rules() -> list[Rule]:
+    """A replacement SKU offered for an item the shop cannot supply, and its answer deadline."""
+    days, reminder = config.get_int("REPLACEMENT_ANSWER_DAYS"), config.get_int("REPLACEMENT_REMINDER_DAYS")
+    return [
+        Rule(
+            "replacement_answer_days",
+            days,
+            "days",
+            f"When the shop cannot supply an item and we offer another SKU of the product, you have {days} "
+            "days to accept or decline it; with no answer by then we decline it for you, since we never buy "
+            "something you did not choose: the item is cancelled and refunded (with its shop's domestic "
+            "shipping when nothing else comes from that shop).",
+        ),
+        Rule(
+            "replacement_reminder_days",
+            reminder,
+            "days before the offer's deadline",
+            f"We email a reminder {reminder} days before that deadline.",
         ),
     ]
 

@@ -2,10 +2,11 @@
 
 Staff mark it unavailable (out of stock, delisted, refused by the merchant, other) or offer a replacement
 SKU of the same product that is in stock; the customer accepts the offer (the price difference settled by
-rules/settlement.py) or declines it. Cancelling an item (unavailable, declined) refunds, in the same
-transaction as the status move: what was paid for the item and not refunded yet, its shop's domestic
-shipping when no other live item of that shop is left in the order, and closes the order when none of
-its items is left. The customer is emailed through the outbox.
+rules/settlement.py) or declines it, by the offer's answer deadline (chalicelib/replacement_deadline.py:
+with no answer the sweep declines it for them). Cancelling an item (unavailable, declined) refunds, in
+the same transaction as the status move (chalicelib/cancellation.py): what was paid for the item and not
+refunded yet, its shop's domestic shipping when no other live item of that shop is left in the order,
+and closes the order when none of its items is left. The customer is emailed through the outbox.
 
 Cost: the item (GetItem), its order (GetItem), the order's items and the wallet account (one batch
 read), then one transaction. Concurrency: the item's and the order's version conditions and a condition
@@ -17,14 +18,15 @@ Idempotency-Key whose completion commits with the money (uow); a repeat without 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import timedelta
 
-from chalicelib import auth, clock, currency, db, money, orders, refunds, uow
+from chalicelib import auth, clock, currency, db, feedback, money, orders, refunds, uow
+from chalicelib.cancellation import Cancelled, cancel_with_refund, refund_words, with_siblings
 from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationError
-from chalicelib.items import plain, with_account
+from chalicelib.items import plain
 from chalicelib.lifecycle import ITEM, ORDER, REPLACEMENT, ReplacementState
 from chalicelib.models.commerce import Item, Order
+from chalicelib.replacement_deadline import answer_by, answer_days, open_offer, props_words
 from chalicelib.rules import settlement
 
 # why an item cannot be bought, in the words the customer's email uses
@@ -34,17 +36,6 @@ REASONS = {
     "merchant_refused": "the shop refused the order",
     "other": "we could not buy it from the shop",
 }
-# statuses that take an item out of its order's delivery for good (its shop ships nothing for it)
-GONE = ITEM.targets("cancel", "reject")
-
-
-@dataclass
-class Cancelled:
-    """What cancelling an item refunded: its goods, its shop's shipping, and whether the order closed."""
-
-    refund_fen: int
-    shipping_refund_fen: int
-    order_closed: bool
 
 
 def _item(item_id: str) -> Item:
@@ -52,88 +43,6 @@ def _item(item_id: str) -> Item:
         return Item.get(item_id, consistent_read=True)
     except Item.DoesNotExist:
         raise NotFound("No such item.") from None
-
-
-def order_of(item: Item) -> Order:
-    if not item.order_id:
-        raise Conflict("This item was not bought for an order.")
-    try:
-        return Order.get(item.order_id, consistent_read=True)
-    except Order.DoesNotExist:
-        raise NotFound("No such order.") from None
-
-
-def order_items(order: Order, item: Item) -> list[Item]:
-    """The order's items, `item` as already read and the others in one consistent batch (no request for an
-    order of one item): what cancel_with_refund decides the shop's shipping and the order's closing by."""
-    others = [i for i in order.item_ids if i != item.item_id]
-    found = {i.item_id: i for i in Item.batch_get(others, consistent_read=True)} if others else {}
-    found[item.item_id] = item
-    return [found[i] for i in order.item_ids if i in found]
-
-
-def _with_siblings(item: Item) -> tuple[Order, Item, list[Item], uow.Unit]:
-    """The item's order, the item and its order's items read again in one batch with the wallet account
-    (the unit of work that holds it)."""
-    order = order_of(item)
-    items, _, work = with_account(item.user_id, order.item_ids)
-    fresh = next((i for i in items if i.item_id == item.item_id), None)
-    if fresh is None:
-        raise NotFound("No such item.")
-    return order, fresh, items, work
-
-
-def cancel_with_refund(
-    work: uow.Unit,
-    order: Order,
-    items: list[Item],
-    item: Item,
-    action: str,
-    now: str,
-    also: Callable[[Cancelled], list] = lambda _: [],
-) -> Cancelled:
-    """Within `work`: `item` moved by `action` (to cancelled), and everything paid for it and not
-    refunded returned to the wallet; its shop's domestic shipping too when no other live item of the shop
-    remains in the order; the order closed when no live item remains. `also(cancelled)`: more actions on
-    the item, given what is refunded. `item` and `order` are updated in memory to what commits."""
-    fx = currency.stored(item.fx)
-    others = [i for i in items if i.item_id != item.item_id and i.status not in GONE]
-    by_shop = plain(order.shipping_by_shop) or {}
-    shipping = 0
-    entry = by_shop.get(item.shop_id or "")
-    if entry is not None and not any(i.shop_id == item.shop_id for i in others):
-        shipping = max(0, int(entry["paid_fen"]) - int(entry["refunded_fen"]))
-        entry["refunded_fen"] = int(entry["refunded_fen"]) + shipping
-    cancelled = Cancelled(
-        refunds.refundable_fen(item), shipping, not others and ORDER.allows("close_cancelled", order.status)
-    )
-    refund = cancelled.refund_fen
-    work.move(item.user_id, refund, "item_refund", item.item_id, fx)
-    work.move(item.user_id, shipping, "domestic_shipping_refund", order.order_id, fx)
-    item_also = [
-        *refunds.refund_actions(item, refund),
-        Item.price_difference_due_fen.set(0),
-        *also(cancelled),
-    ]
-    work.update(item, *ITEM.move(item, action, now=now, also=item_also))
-    item.refunded_fen = refunds.refunded_fen(item) + refund
-    item.price_difference_due_fen = 0
-    order_also = [Order.refunded_fen.add(refund + shipping)] if refund + shipping else []
-    if shipping:
-        order_also.append(Order.shipping_by_shop.set(by_shop))
-        order.shipping_by_shop = by_shop
-    order.refunded_fen = int(order.refunded_fen or 0) + refund + shipping
-    if cancelled.order_closed:
-        work.update(order, *ORDER.move(order, "close_cancelled", now=now, also=order_also))
-    elif order_also:
-        work.update(order, order_also, ORDER.check(Order, ORDER.target("approve")))
-    for other in others:  # still live when this commits: else shipping and closing are decided again
-        work.check(Item, other.item_id, ~ITEM.check(Item, *GONE))
-    return cancelled
-
-
-def _refund_words(cancelled: Cancelled) -> str:
-    return money.format_cny(cancelled.refund_fen + cancelled.shipping_refund_fen)
 
 
 def mark_unavailable(item_id: str, staff_id: str, reason: str, note: str | None) -> Item:
@@ -144,7 +53,7 @@ def mark_unavailable(item_id: str, staff_id: str, reason: str, note: str | None)
         first = _item(item_id)
         auth.require_not_own(staff_id, first.user_id, "mark unavailable an item of")
         ITEM.require("mark_unavailable", first.status)
-        order, item, items, work = _with_siblings(first)
+        order, item, items, work = with_siblings(first)
         ITEM.require("mark_unavailable", item.status)
         now = clock.now_iso()
         offer = plain(item.replacement)
@@ -162,6 +71,7 @@ def mark_unavailable(item_id: str, staff_id: str, reason: str, note: str | None)
             }
             if offer and REPLACEMENT.allows("withdraw", offer.get("state", "")):  # an open offer is withdrawn
                 values["replacement"] = {**offer, "state": REPLACEMENT.target("withdraw").value}
+                return [*db.assign(item, **values), *feedback.clear_actions(item)]
             return db.assign(item, **values)
 
         cancelled = cancel_with_refund(work, order, items, item, "mark_unavailable", now, record)
@@ -174,7 +84,7 @@ def mark_unavailable(item_id: str, staff_id: str, reason: str, note: str | None)
                 "title": item.title,
                 "reason": REASONS[reason],
                 "note": note or "",
-                "refund": _refund_words(cancelled),
+                "refund": refund_words(cancelled),
                 "closed": "This was the order's last item, so the order is now closed."
                 if cancelled.order_closed
                 else "",
@@ -189,11 +99,6 @@ def mark_unavailable(item_id: str, staff_id: str, reason: str, note: str | None)
 # --- a replacement SKU of the same product --------------------------------------------------------------
 
 
-def _offer(item: Item) -> dict | None:
-    offer = plain(item.replacement)
-    return offer if offer and REPLACEMENT.allows("accept", offer.get("state", "")) else None
-
-
 def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None) -> Item:
     """Staff offer another SKU of the item's product that the shop has in stock for the whole quantity;
     the item waits on the `awaiting_replacement` queue and the customer is emailed the offer. Moves no
@@ -203,7 +108,7 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
         item = _item(item_id)
         auth.require_not_own(staff_id, item.user_id, "offer a replacement for an item of")
         ITEM.require("offer_replacement", item.status)
-        if item.purchase or _offer(item) or int(item.price_difference_due_fen or 0):
+        if item.purchase or open_offer(item) or int(item.price_difference_due_fen or 0):
             raise Conflict("The item is already bought, or waits for the customer's answer to an offer.")
         if sku_id == item.sku_id:
             raise ValidationError("sku_id is the SKU ordered; offer another SKU of the product.")
@@ -226,6 +131,7 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
                 ],
             )
         now = clock.now_iso()
+        due = clock.iso(clock.parse_iso(now) + timedelta(days=answer_days()))
         price = int(sku["price_fen"])
         offer = {
             "sku_id": sku_id,
@@ -236,9 +142,10 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
             "state": ReplacementState.OFFERED.value,
             "offered_at": now,
             "offered_by": staff_id,
+            "due_at": due,
         }
         work = uow.Unit()
-        also = db.assign(item, replacement=offer)
+        also = [*db.assign(item, replacement=offer), *answer_by(item, due)]
         work.update(item, *ITEM.move(item, "offer_replacement", now=now, also=also))
         work.notify(
             item.user_id,
@@ -246,13 +153,14 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
             {
                 "item_id": item.item_id,
                 "title": item.title,
-                "ordered": _props_words(plain(item.props) or {}),
-                "offered": _props_words(offer["props"]),
+                "ordered": props_words(plain(item.props) or {}),
+                "offered": props_words(offer["props"]),
                 "price": money.format_cny(price),
                 "difference": money.format_cny(offer["difference_fen"]),
                 "refund": money.format_cny(refunds.refundable_fen(item)),
                 "note": note or "",
                 "product": product["title"],
+                "due_at": due,
             },
         )
         work.result = item
@@ -261,15 +169,11 @@ def offer_replacement(item_id: str, staff_id: str, sku_id: str, note: str | None
     return uow.run(unit, retry=False, conflict="The item was changed by someone else; reload it.")
 
 
-def _props_words(props: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in props.items()) or "the listed one"
-
-
 def _own_offered(user_id: str, item_id: str) -> tuple[Item, dict]:
     item = _item(item_id)
     if item.user_id != user_id:
         raise NotFound("No such item.")
-    offer = _offer(item)
+    offer = open_offer(item)
     if offer is None or not ITEM.allows("accept_replacement", item.status):
         raise Conflict("No replacement offer awaits your answer on this item.")
     return item, offer
@@ -283,8 +187,8 @@ def accept_replacement(user_id: str, item_id: str) -> Item:
 
     def unit() -> uow.Unit:
         first, offer = _own_offered(user_id, item_id)
-        order, item, _, work = _with_siblings(first)
-        offer = _offer(item)
+        order, item, _, work = with_siblings(first)
+        offer = open_offer(item)
         if offer is None or not ITEM.allows("accept_replacement", item.status):
             raise Conflict("No replacement offer awaits your answer on this item.")
         difference = settlement.Difference(
@@ -319,6 +223,7 @@ def accept_replacement(user_id: str, item_id: str) -> Item:
                 unit_price_fen=int(offer["unit_price_fen"]),
                 replacement=decided,
             ),
+            *feedback.clear_actions(item),  # answered: off the deadline index
         ]
         work.update(item, *ITEM.move(item, "accept_replacement", now=now, also=also))
         item.paid_fen = refunds.paid_fen(item) + decision.charge_fen
@@ -349,15 +254,15 @@ def decline_replacement(user_id: str, item_id: str) -> Item:
 
     def unit() -> uow.Unit:
         first, _ = _own_offered(user_id, item_id)
-        order, item, items, work = _with_siblings(first)
-        offer = _offer(item)
+        order, item, items, work = with_siblings(first)
+        offer = open_offer(item)
         if offer is None or not ITEM.allows("decline_replacement", item.status):
             raise Conflict("No replacement offer awaits your answer on this item.")
         now = clock.now_iso()
 
         def record(_: Cancelled) -> list:
             decided = {**offer, "state": REPLACEMENT.target("decline").value, "decided_at": now}
-            return db.assign(item, replacement=decided)
+            return [*db.assign(item, replacement=decided), *feedback.clear_actions(item)]
 
         cancel_with_refund(work, order, items, item, "decline_replacement", now, record)
         work.result = item

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 from chalicelib import (
     auth,
+    cancellation,
     clock,
     config,
     currency,
     db,
     lifecycle,
     money,
-    purchase_exceptions,
     refunds,
     uow,
     users,
@@ -447,7 +447,7 @@ def pay_price_difference(user_id: str, item_id: str) -> Item:
 
 def decline_price_difference(user_id: str, item_id: str) -> Item:
     """The customer declines a higher actual price: the item is cancelled (we cancel the merchant order)
-    and refunded as an unavailable item is (purchase_exceptions.cancel_with_refund): what was paid for it,
+    and refunded as an unavailable item is (cancellation.cancel_with_refund): what was paid for it,
     its shop's domestic shipping with the shop's last live item of the order, and the order cancelled
     with its last live item. DynamoDB requests: the item and the wallet account in one batch, the order,
     the order's other items in one batch (none for an order of one item), then the transaction; a lost
@@ -457,18 +457,18 @@ def decline_price_difference(user_id: str, item_id: str) -> Item:
         item, _, work = _difference_due(
             user_id, item_id, "decline_difference", "No price difference awaits your decision on this item."
         )
-        order = purchase_exceptions.order_of(item)
-        items = purchase_exceptions.order_items(order, item)
+        order = cancellation.order_of(item)
+        items = cancellation.order_items(order, item)
         now = clock.now_iso()
         purchase = plain(item.purchase) or {}
 
-        def record(cancelled: purchase_exceptions.Cancelled) -> list:
+        def record(cancelled: cancellation.Cancelled) -> list:
             declined = SETTLEMENT.target("decline_difference").value
             return db.assign(
                 item, purchase={**purchase, "settlement": declined, "refunded_fen": cancelled.refund_fen}
             )
 
-        purchase_exceptions.cancel_with_refund(work, order, items, item, "decline_difference", now, record)
+        cancellation.cancel_with_refund(work, order, items, item, "decline_difference", now, record)
         work.result = item
         return work
 

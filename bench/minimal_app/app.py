@@ -1,7 +1,8 @@
 """The baseline for `make bench-cold-start`: the smallest Chalice + PynamoDB app worth the name.
 
-One model, one route, the same libraries' import cost a Lambda cold start pays before any of our code.
-Never deployed; bench/cold_start.py imports it in a fresh interpreter next to the real app.py.
+One model, one route doing one DynamoDB read (GetItem); its botocore client is created by that first
+request (PynamoDB connects lazily), as any app's is. Never deployed; bench/cold_start.py invokes it in a
+fresh interpreter, through the Lambda entry point, next to the real app.py.
 """
 
 from chalice import Chalice

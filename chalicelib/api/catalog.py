@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice import Blueprint
 from pydantic import Field
 
-from chalicelib.catalog import imagehash, links, shortlinks, text
+from chalicelib.catalog import imagehash, links, text
 from chalicelib.catalog.configured import get_source
 from chalicelib.catalog.source import InvalidCursor
 from chalicelib.errors import NotFound, ValidationError
@@ -91,6 +91,9 @@ def resolve_link(req: Req) -> dict:
         try:
             link = links.parse_link(req.body.url)
         except links.ShortLink as short:
+            # imported here: it loads the marketplace adapters and requests, which a search never needs
+            from chalicelib.catalog import shortlinks
+
             link = shortlinks.resolve(short)  # one request to the short-link host, or the same 400
     except links.UnsupportedLink as exc:
         raise ValidationError(str(exc), code="unsupported_link") from None

@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-from chalicelib import aftersales, feedback, users, warehouse
+# aftersales and feedback are imported by the views that use them: the scan (the warehouse's
+# first request of a shift) does not load them
+from chalicelib import users, warehouse
 from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
@@ -286,6 +288,8 @@ def inspect_item(req: Req, item_id: str) -> Item:
 )
 def case_queue(req: Req) -> StaffAfterSalesCasePage:
     """Open after-sales cases, oldest first."""
+    from chalicelib import aftersales
+
     cases, last = aftersales.queue(page_limit(req), decode_cursor(req))
     return StaffAfterSalesCasePage.of(cases, encode_cursor(last))
 
@@ -302,6 +306,8 @@ def case_queue(req: Req) -> StaffAfterSalesCasePage:
 @performs("case.resolve", "item.return", "item.exchange")
 def resolve_case(req: Req, case_id: str) -> tuple:
     """Resolve a case: refund to the wallet, return the goods to the merchant, exchange them, or reject."""
+    from chalicelib import aftersales
+
     b = req.body
     # the case and its item as committed: ResolvedAfterSalesCase.of_result renders them
     return aftersales.resolve(case_id, req.user.user_id, b.resolution, b.refund_fen, b.note)
@@ -314,6 +320,8 @@ def resolve_case(req: Req, case_id: str) -> tuple:
 def stored_items(req: Req) -> ItemPage:
     """The caller's goods in our warehouse with their storage deadline and days left; with
     `?status=awaiting_feedback`, those waiting on the caller's decision after inspection (soonest first)."""
+    from chalicelib import feedback
+
     status = req.query.get("status")
     if status not in (None, AWAITING_FEEDBACK):
         raise ValidationError(f"status is {AWAITING_FEEDBACK} or absent.")
@@ -331,6 +339,8 @@ def get_item(req: Req, item_id: str) -> Item:
 @route(bp, "/items/{item_id}", "PATCH", body=RemarkBody, response=Item)
 def change_remark(req: Req, item_id: str) -> Item:
     """Change the item's remark (apparel is inspected against the latest) until it is received; 409 after."""
+    from chalicelib import feedback
+
     return Item.of(feedback.change_remark(req.user.user_id, item_id, req.body.remark))
 
 
@@ -338,6 +348,8 @@ def change_remark(req: Req, item_id: str) -> Item:
 @performs("item.accept_issue")
 def accept_item(req: Req, item_id: str) -> Item:
     """Accept an item whose inspection found an issue: it is stored, its 90 days start now."""
+    from chalicelib import feedback
+
     return Item.of(feedback.decide(req.user.user_id, item_id, "accept_issue"))
 
 
@@ -345,6 +357,8 @@ def accept_item(req: Req, item_id: str) -> Item:
 @performs("item.confirm")
 def confirm_item(req: Req, item_id: str) -> Item:
     """Confirm electronics from their arrival photos: stored, its 90 days start now."""
+    from chalicelib import feedback
+
     return Item.of(feedback.decide(req.user.user_id, item_id, "confirm"))
 
 
@@ -352,6 +366,8 @@ def confirm_item(req: Req, item_id: str) -> Item:
 def open_case(req: Req) -> AfterSalesCase:
     """Open an after-sales case (return, exchange or refund) for an item, or a refund case for a
     delivered one within the after-sales window."""
+    from chalicelib import aftersales
+
     b = req.body
     return AfterSalesCase.of(aftersales.open_case(req.user.user_id, b.item_id, b.type, b.reason, b.issue))
 
@@ -359,12 +375,16 @@ def open_case(req: Req) -> AfterSalesCase:
 @route(bp, "/after-sales/{case_id}/photos", "POST", body=EvidencePhotoBody, status=201, response=PhotoUpload)
 def request_case_photo(req: Req, case_id: str) -> dict:
     """A presigned POST for one evidence photo of your open case (JPEG, PNG or WebP, at most 10 MB)."""
+    from chalicelib import aftersales
+
     return aftersales.request_evidence(req.user.user_id, case_id, req.body.content_type)
 
 
 @route(bp, "/after-sales", query=("limit", "cursor"), response=AfterSalesCasePage)
 def list_cases(req: Req) -> AfterSalesCasePage:
     """The caller's after-sales cases, newest first."""
+    from chalicelib import aftersales
+
     cases, last = aftersales.list_own(req.user.user_id, page_limit(req), decode_cursor(req))
     return AfterSalesCasePage.of(cases, encode_cursor(last))
 

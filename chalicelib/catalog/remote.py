@@ -25,13 +25,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import clock, config
 from chalicelib.errors import ApiError
 from chalicelib.logs import get_logger
+
+if TYPE_CHECKING:
+    import requests  # imported by the first call: the demo catalog's cold start never loads it
 
 log = get_logger("catalog.remote")
 
@@ -104,6 +105,8 @@ def reset() -> None:
 
 
 def _http() -> requests.Session:
+    import requests
+
     session = getattr(_session, "value", None)
     if session is None:
         session = _session.value = requests.Session()
@@ -166,6 +169,8 @@ def call(
     attempts = max(1, setting_int("SOURCE_MAX_ATTEMPTS", 3))
     deadline = time.monotonic() + setting_float("SOURCE_DEADLINE_SECONDS", 10)
     reason = "no attempt"
+    import requests
+
     for attempt in range(attempts):
         left = deadline - time.monotonic()
         if left <= 0:

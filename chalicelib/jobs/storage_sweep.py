@@ -19,7 +19,9 @@
 - Items waiting on the customer's feedback (an inspection issue, an electronics confirmation): a reminder
   FEEDBACK_REMINDER_DAYS before the feedback deadline, and with no answer by then the item is taken as
   accepted and In Warehouse ("assume agreed", chalicelib/feedback.py), read from `Item.by_feedback_due`
-  by the same kind of day walk with its own checkpoint.
+  by the same kind of day walk with its own checkpoint. A replacement offer's answer deadline is on the
+  same index: a reminder REPLACEMENT_REMINDER_DAYS before, and with no answer the offer is declined for
+  the customer, the item cancelled and refunded (chalicelib/replacement_deadline.py).
 
 Cost follows what is due: deadlines live in a sparse index keyed `<UTC day>#<shard>`; a run queries only
 the days that entered a window since the last run (a checkpoint per window), so reads grow with the
@@ -257,19 +259,24 @@ class Sweep:
         """Walk the feedback index from the day after its checkpoint to today + the reminder lead: remind
         what is within it, take as accepted what is past its deadline. Days before today are checkpointed
         once every item on them is settled; today and the days ahead are read again by every run."""
-        from chalicelib import feedback
+        from chalicelib import feedback, replacement_deadline
 
         key = "feedback_done_through"
         day = self._day(key, self.today - timedelta(days=FIRST_RUN_LOOKBACK_DAYS)) + timedelta(days=1)
-        last = self.today + timedelta(days=feedback.reminder_days())
+        lead = max(feedback.reminder_days(), replacement_deadline.reminder_days())
+        last = self.today + timedelta(days=lead)
         settled = True  # every day so far is done: the checkpoint may follow
         while day <= last:
             self._check_time()
             for shard in range(storage_rules.DEADLINE_SHARDS):
                 for item in Item.by_feedback_due.query(f"{day.isoformat()}#{shard}", page_size=200):
                     self.stats["feedback_read"] += 1
-                    outcome = feedback.settle_due(item, self.now)
-                    self.stats[f"feedback_{outcome}"] += 1
+                    if replacement_deadline.waits_on_offer(item):  # a replacement offer's answer deadline
+                        outcome = replacement_deadline.settle_offer_due(item, self.now)
+                        self.stats[f"replacement_{outcome}"] += 1
+                    else:
+                        outcome = feedback.settle_due(item, self.now)
+                        self.stats[f"feedback_{outcome}"] += 1
                     settled &= outcome != "raced"
             if settled and day < self.today:
                 self._save(key, day)

@@ -7,7 +7,9 @@ The endpoint is not set here: botocore honours AWS_ENDPOINT_URL (moto locally, n
 
 from __future__ import annotations
 
-from chalicelib import config
+from chalicelib import aws, config
+
+aws.share_with_pynamodb()  # before any model connects
 
 
 def table_meta(suffix: str) -> type:

@@ -93,11 +93,17 @@ class ItemReplacement(Out):
     note: str | None
     state: ReplacementState = Field(
         description="offered (the customer decides), accepted (the item is bought as this SKU), declined "
-        "(the item is cancelled and refunded), withdrawn (staff marked the item unavailable meanwhile)."
+        "(the item is cancelled and refunded), withdrawn (staff marked the item unavailable meanwhile), "
+        "expired (no answer by due_at: declined for the customer, the item cancelled and refunded)."
     )
     offered_at: Timestamp
+    due_at: str = absent(
+        "The customer's answer is due by then (GET /policies replacement_answer_days); with no answer the "
+        "offer expires. Absent on offers made before offers had a deadline.",
+        format="date-time",
+    )
     offered_by: str = absent("The staff member who offered it (staff answers only).")
-    decided_at: str = absent("When the customer accepted or declined it.", format="date-time")
+    decided_at: str = absent("When the customer accepted or declined it, or it expired.", format="date-time")
     settlement: Settlement = absent("How the price difference was settled on accepting.")
 
 

@@ -404,8 +404,14 @@ def check_every_stored_item_is_paid_for_or_swept_or_final(world: World) -> None:
 def check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads(world: World) -> None:
     """An item waiting on the customer (an inspection issue, an electronics confirmation) has a feedback
     deadline on a day of the feedback index the sweep will still read, so it is reminded and, with no
-    answer, taken as accepted; an open after-sales case is the customer's answer (staff hold it)."""
+    answer, taken as accepted; an open after-sales case is the customer's answer (staff hold it). An open
+    replacement offer has its answer deadline on the same index (with no answer it is declined)."""
     for item_id, item in world.items.items():
+        if item.status == "purchasing" and (plain(item.replacement) or {}).get("state") == "offered":
+            assert _sweep_reads(item.feedback_key, item.feedback_due_at, world.feedback_done_through), (
+                f"{item_id}: replacement offer due {item.feedback_due_at} key {item.feedback_key} is not read"
+            )
+            continue
         if item.status not in AWAITING_FEEDBACK or item.open_case_id:
             continue
         assert _sweep_reads(item.feedback_key, item.feedback_due_at, world.feedback_done_through), (
@@ -1751,12 +1757,26 @@ class Lifecycle(RuleBasedStateMachine):
         clock.set_now(self.now)
         started = time.perf_counter()
         waiting = {p.package_id: p.status for p in self._packages(*WAITING_PACKAGE)}
+        offered = self._offered_candidates()
         result = self.app.storage_sweep(scheduled_event(clock.now_iso()), None)
         assert result["finished"], result
         self._book_unanswered(waiting)
+        self._book_expired_offers(offered)
         self.app.auto_confirm_receipt(scheduled_event(clock.now_iso()), None)
         self._book_photo_refunds()
         STATS["sweep_s"] += time.perf_counter() - started
+
+    def _book_expired_offers(self, offered: list[Item]) -> None:
+        """Replacement offers the sweep declined for a customer who did not answer refund as a declined
+        offer does: the goods, and the shop's shipping with its last live item."""
+        after = _get(Item, [i.item_id for i in offered])
+        for item in offered:
+            now = after.get(item.item_id)
+            if now is None or (plain(now.replacement) or {}).get("state") != "expired":
+                continue
+            goods, shipping = self._expected_cancel_refund(item)
+            self._book_cancel_refund(item, goods, shipping)
+            item.status = "cancelled"  # the next expired item of its shop finds it gone
 
     def _book_unanswered(self, waiting: dict[str, str]) -> None:
         """Packages the sweep returned to storage unanswered refund what they held (less a rehearsal)."""

@@ -298,3 +298,59 @@ def test_tracing_is_off_locally_and_on_in_a_lambda_unless_disabled(monkeypatch):
     assert not observability.tracing_enabled()
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
     assert observability.tracing_enabled()
+
+
+TRACED_IN_A_LAMBDA = """
+import json, os, socket, sys, threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+daemon.bind(("127.0.0.1", 0))
+daemon.settimeout(2)
+os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
+from chalicelib import observability
+tracer = observability.tracer()
+loaded = sorted(m for m in ("requests", "botocore.client") if m in sys.modules)
+class Ok(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"{}")
+    def log_message(self, *args):
+        pass
+web = HTTPServer(("127.0.0.1", 0), Ok)
+threading.Thread(target=web.serve_forever, daemon=True).start()
+import botocore.session
+from botocore.stub import Stubber
+import requests
+with tracer.provider.in_subsegment("## probe"):
+    client = botocore.session.get_session().create_client(
+        "dynamodb", region_name="ap-southeast-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stub:
+        stub.add_response("get_item", {})
+        client.get_item(TableName="t", Key={"k": {"S": "1"}})
+    requests.get("http://127.0.0.1:%d/" % web.server_address[1], timeout=5)
+names = []
+def walk(doc):
+    names.append(doc["name"])
+    for sub in doc.get("subsegments", []):
+        walk(sub)
+try:
+    while True:
+        walk(json.loads(daemon.recv(65536).decode().split("\\n", 1)[1]))
+except socket.timeout:
+    pass
+print(json.dumps({"loaded_by_tracer": loaded, "names": names}))
+"""
+
+
+def test_in_a_lambda_botocore_and_requests_calls_are_traced_though_the_tracer_imports_neither():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "POWERTOOLS_", "AWS_XRAY"))}
+    env.update(
+        AWS_LAMBDA_FUNCTION_NAME="procure-prod-api_handler",
+        LAMBDA_TASK_ROOT=str(ROOT),
+        _X_AMZN_TRACE_ID="Root=1-67890abc-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+    )
+    probe = [sys.executable, "-c", TRACED_IN_A_LAMBDA]
+    out = subprocess.run(probe, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.splitlines()[-1])
+    # requests is patched when something imports it, not imported to be patched (~50 ms of a cold start)
+    assert "requests" not in result["loaded_by_tracer"]
+    assert "## probe" in result["names"] and "dynamodb" in result["names"] and "127.0.0.1" in result["names"]

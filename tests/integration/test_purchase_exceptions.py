@@ -4,9 +4,13 @@ consistent, the customer is emailed; bad input, replays and lost races change no
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from chalicelib import purchase_exceptions, purchasing
+from chalicelib import cancellation, clock, purchase_exceptions, purchasing
+from chalicelib.jobs import storage_sweep
+from chalicelib.models.commerce import Item
 from tests.integration.conftest import ALICE, BOB, REVIEWER, WAREHOUSE, sent_emails, top_up
 
 pytestmark = pytest.mark.usefixtures("shop")
@@ -172,7 +176,7 @@ def test_unavailable_losing_the_race_to_a_shipment_is_a_409_that_moves_no_money(
     order = approved(api, TEE)
     item_id = order["items"][0]["item_id"]
     staff_id = api.user_id(REVIEWER)
-    read = purchase_exceptions.with_account
+    read = cancellation.with_account  # the item and its siblings are read there
     raced = []
 
     def read_then_lose(*args, **kwargs):
@@ -182,7 +186,7 @@ def test_unavailable_losing_the_race_to_a_shipment_is_a_409_that_moves_no_money(
             purchasing.record_domestic_shipment(item_id, staff_id, "SF", "SF99999999")
         return read(*args, **kwargs)
 
-    monkeypatch.setattr(purchase_exceptions, "with_account", read_then_lose)
+    monkeypatch.setattr(cancellation, "with_account", read_then_lose)
     result = unavailable(api, item_id)
     assert result.status == 409, result.body
     assert balance(api) == 0
@@ -378,6 +382,94 @@ def test_marking_unavailable_withdraws_an_open_offer(api):
     assert result.status == 200 and result.body["replacement"]["state"] == "withdrawn"
     assert api.post(f"/items/{item_id}/replacement/accept", user=ALICE).status == 409
     assert balance(api) == 8300
+
+
+# --- a replacement offer's answer deadline ---------------------------------------------------------------
+
+T0 = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+
+
+def sweep(at: datetime) -> dict:
+    clock.set_now(at)
+    return storage_sweep.run()
+
+
+def emails(template, to=ALICE) -> list[dict]:
+    return [e for e in sent_emails(to) if e["template"] == template]
+
+
+def test_a_replacement_offer_has_an_answer_deadline_with_a_reminder_and_expires_into_a_refund(api):
+    clock.set_now(T0)
+    order = approved(api, {**TEE, "quantity": 3})
+    item_id = order["items"][0]["item_id"]
+    offered = offer(api, item_id).body["replacement"]
+    due = clock.iso(T0 + timedelta(days=7))
+    assert offered["due_at"] == due
+    [email] = emails("replacement_offered")
+    assert email["data"]["due_at"] == due
+    row = Item.get(item_id, consistent_read=True)
+    assert row.feedback_due_at == due and row.feedback_key.startswith("2026-12-08#")  # on the sweep's index
+    assert row.awaiting_by is None  # not a stored item's decision: off the warehouse's awaiting list
+
+    assert sweep(T0 + timedelta(days=4)).get("replacement_reminded", 0) == 0  # not within 2 days yet
+    assert sweep(T0 + timedelta(days=5, hours=1))["replacement_reminded"] == 1
+    assert sweep(T0 + timedelta(days=5, hours=2)).get("replacement_reminded", 0) == 0  # once
+    [reminder] = emails("replacement_reminder")
+    assert reminder["data"]["due_at"] == due and reminder["data"]["refund"] == "¥75.00"
+    assert balance(api) == 0 and api.get(f"/items/{item_id}", user=ALICE).body["status"] == "purchasing"
+
+    ran = sweep(T0 + timedelta(days=7, minutes=1))
+    assert ran["replacement_expired"] == 1, ran
+    item = api.get(f"/items/{item_id}", user=ALICE).body
+    assert item["status"] == "cancelled" and item["replacement"]["state"] == "expired"
+    assert item["replacement"]["decided_at"] == clock.iso(T0 + timedelta(days=7, minutes=1))
+    assert balance(api) == 7500 + 800  # declined for the customer: the goods and the shop's shipping back
+    assert sorted(entries(api)[:2]) == [("domestic_shipping_refund", 800), ("item_refund", 7500)]
+    assert api.get(f"/orders/{order['order_id']}", user=ALICE).body["status"] == "cancelled"
+    [expired] = emails("replacement_expired")
+    assert expired["data"]["refund"] == "¥83.00" and expired["data"]["closed"]
+    assert api.get("/staff/items?status=awaiting_replacement", user=REVIEWER).body["items"] == []
+    assert Item.get(item_id, consistent_read=True).feedback_key is None  # off the index
+    again = sweep(T0 + timedelta(days=8))
+    assert again.get("replacement_expired", 0) == 0 and balance(api) == 8300  # nothing twice
+    assert len(emails("replacement_expired")) == 1
+    assert api.post(f"/items/{item_id}/replacement/accept", user=ALICE).status == 409
+
+
+@pytest.mark.parametrize("answer", ["accept", "decline", "unavailable"])
+def test_an_answered_or_withdrawn_offer_leaves_the_deadline_index_and_the_sweep_moves_nothing(api, answer):
+    clock.set_now(T0)
+    order = approved(api, {**TEE, "quantity": 3})
+    item_id = order["items"][0]["item_id"]
+    offer(api, item_id)
+    top_up(api, ALICE, 600)  # the dearer SKU's difference
+    if answer == "unavailable":
+        assert unavailable(api, item_id).status == 200
+    else:
+        assert api.post(f"/items/{item_id}/replacement/{answer}", user=ALICE).status == 200
+    row = Item.get(item_id, consistent_read=True)
+    assert (row.feedback_key, row.feedback_due_at) == (None, None)
+    before = (balance(api), api.get(f"/items/{item_id}", user=ALICE).body)
+    ran = sweep(T0 + timedelta(days=8))
+    assert not {k: v for k, v in ran.items() if k.startswith("replacement_")}, ran
+    assert (balance(api), api.get(f"/items/{item_id}", user=ALICE).body) == before
+
+
+def test_the_replacement_deadline_and_reminder_are_configuration_and_policy(api, monkeypatch):
+    monkeypatch.setenv("REPLACEMENT_ANSWER_DAYS", "3")
+    monkeypatch.setenv("REPLACEMENT_REMINDER_DAYS", "1")
+    clock.set_now(T0)
+    item_id = approved(api, {**TEE, "quantity": 3})["items"][0]["item_id"]
+    assert offer(api, item_id).body["replacement"]["due_at"] == clock.iso(T0 + timedelta(days=3))
+    rules = {r["key"]: r for r in api.get("/policies").body["rules"]}
+    assert (
+        rules["replacement_answer_days"]["value"] == 3
+        and "decline it for you" in rules["replacement_answer_days"]["text"]
+    )
+    assert rules["replacement_reminder_days"]["value"] == 1
+    assert sweep(T0 + timedelta(days=1, hours=23)).get("replacement_reminded", 0) == 0
+    assert sweep(T0 + timedelta(days=2, hours=1))["replacement_reminded"] == 1
+    assert sweep(T0 + timedelta(days=3, minutes=1))["replacement_expired"] == 1
 
 
 # --- a partial purchase, and the shop's actual freight ------------------------------------------------
