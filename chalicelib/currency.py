@@ -201,6 +201,10 @@ def rate_in_force(code: str) -> Display:
     """The rate to convert with now; 503 rate_unavailable when there is none or it is stale."""
     from chalicelib.models.currency import CURRENT, ExchangeRate
 
+    key = (ExchangeRate, (code, CURRENT))
+    pending = _current.get()
+    if pending is not None and pending.read(key):  # this request's riders read every current rate already
+        return _in_force(code, pending.row(key))
     try:
         row = ExchangeRate.get(code, CURRENT)
     except ExchangeRate.DoesNotExist:
@@ -300,6 +304,13 @@ class Pending:
     def take(self, found: dict) -> None:
         if self._rows is None:
             self._rows = found
+
+    def read(self, key: tuple[type, tuple]) -> bool:
+        """Whether this request read `key` already (absent from `row` then means it does not exist)."""
+        return self._rows is not None and key in self.keys
+
+    def row(self, key: tuple[type, tuple]) -> Any:
+        return (self._rows or {}).get(key)
 
     def value(self) -> Display | Unavailable | None:
         """The Display, None (no currency asked for) or, without a usable rate, Unavailable."""

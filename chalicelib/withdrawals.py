@@ -13,7 +13,9 @@ provider's later `charge.refunded` events change nothing. The provider keeps its
 payment; refunds cost nothing more at Stripe. A PayPal part is refunded on the payment's capture, with the
 withdrawal id as the refund's custom_id, so PayPal's PAYMENT.CAPTURE.REFUNDED event about it changes
 nothing. Rejecting returns the held amount to the wallet.
-Cost: a GSI query of the customer's payments, one provider call per payment refunded, one transaction.
+Cost: asking reads the wallet account once, queries the customer's payments (GSI) and commits one
+transaction on that account read (re-read only after a lost race); approving, the same query, one
+provider call per payment refunded, one transaction.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from chalicelib import clock, ids, payments, providers, uow, wallet
+from chalicelib import clock, db, ids, payments, providers, uow, wallet
 from chalicelib.errors import InsufficientFunds, NotFound, ValidationError
 from chalicelib.lifecycle import WITHDRAWAL, PaymentStatus, Queue, WithdrawalStatus
 from chalicelib.logs import get_logger
-from chalicelib.models.commerce import Payment
+from chalicelib.models.commerce import Payment, WalletAccount
 from chalicelib.models.withdrawals import Withdrawal
 from chalicelib.providers import Amount
 from chalicelib.queues import queue_page
@@ -81,12 +83,17 @@ def plan(user_id: str, amount_fen: int) -> list[Part]:
 
 
 def request(user_id: str, amount_fen: int) -> Withdrawal:
-    if wallet.balance_fen(user_id) < amount_fen:  # the unit checks it again, atomically
+    key = (WalletAccount, wallet.account_key(user_id))
+    read = db.batch_read([key]).get(key) or wallet.new_account(user_id)  # none yet: balance 0
+    if int(read.balance_fen or 0) < amount_fen:  # the unit checks it again, atomically
         raise InsufficientFunds("The wallet balance is less than the amount to withdraw.")
     plan(user_id, amount_fen)  # 400 early when the payments cannot take it back
+    first = [read]
 
     def unit() -> uow.Unit:
         work = uow.Unit()
+        if first:  # the first build commits on the account read above: its version guards the balance
+            work.accounts[user_id] = first.pop()
         now = clock.now_iso()
         withdrawal = Withdrawal(
             ids.new_id("wdr"), user_id=user_id, amount_fen=amount_fen, created_at=now, refunds=[]

@@ -136,7 +136,7 @@ def checkout_package(req: Req, package_id: str) -> Payment:
     if channel is None or not channel.external:
         external = ", ".join(c for c, v in channels().items() if v.external)
         raise ValidationError(f"channel must be an external payment channel: {external}.")
-    package = packages.own_package(req.user.user_id, package_id)
+    package = packages.own_package(req.user.user_id, package_id, batch=True)  # the currency rides along
     return Payment.of(payments.create_package_payment(req.user.user_id, package, channel))
 
 

@@ -551,6 +551,33 @@ class TestWithdrawals:
         assert api.post("/wallet/withdrawals", {"amount_fen": 10121}, user=ALICE).status == 409
         assert wallet(api)["balance_fen"] == 10120
 
+    @pytest.mark.parametrize("meanwhile, status, balance", [(-9000, 409, 1000), (2000, 201, 6000)])
+    def test_a_withdrawal_commits_on_the_balance_at_its_commit_not_at_its_check(
+        self, api, stripe, monkeypatch, meanwhile, status, balance
+    ):
+        """The account read for the early check is the one the first commit is conditioned on: money that
+        moves between them makes the commit re-read the balance, which then decides (never negative)."""
+        from chalicelib import withdrawals
+        from chalicelib.models.commerce import WalletAccount
+        from chalicelib.wallet import account_key
+
+        settled_top_up(api, stripe, 10000)
+        real_plan = withdrawals.plan
+
+        def plan_while_the_balance_moves(user_id, amount_fen):
+            parts = real_plan(user_id, amount_fen)
+            account = WalletAccount.get(*account_key(user_id), consistent_read=True)
+            account.update(actions=[WalletAccount.balance_fen.add(meanwhile)])  # another request's movement
+            return parts
+
+        monkeypatch.setattr(withdrawals, "plan", plan_while_the_balance_moves)
+        asked = api.post("/wallet/withdrawals", {"amount_fen": 6000}, user=ALICE)
+        assert asked.status == status, asked.body
+        assert wallet(api)["balance_fen"] == balance
+        held = [e for e in wallet(api)["entries"] if e["kind"] == "withdrawal"]
+        assert [e["balance_after_fen"] for e in held] == ([balance] if status == 201 else [])
+        assert len(api.get("/wallet/withdrawals", user=ALICE).body["items"]) == (1 if status == 201 else 0)
+
     def test_a_rejected_withdrawal_returns_the_held_money(self, api, stripe):
         settled_top_up(api, stripe, 10000)
         withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body

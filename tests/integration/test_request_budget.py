@@ -23,7 +23,7 @@ def test_every_customer_route_is_measured(summary):
 
 def test_no_customer_route_makes_more_than_three_dynamodb_requests(summary):
     over = {r["route"]: dict(r["operations"]) for r in api_cost.over_budget(summary)}
-    # the two known ones are listed in api_cost.KNOWN_OVER (issue 27's follow-up): a fixed one must leave it
+    # api_cost.KNOWN_OVER is empty since package checkout and withdrawals came under (issue 27)
     assert set(over) == api_cost.KNOWN_OVER, over
 
 
