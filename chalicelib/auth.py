@@ -3,10 +3,19 @@
 API Gateway's Cognito authorizer is not run by `chalice local` or `chalice.test.Client` (and the local
 emulation crashes on malformed tokens), so the check lives here and runs identically everywhere:
 signature against the pool's JWKS, issuer, audience (app client id), `token_use` and expiry by our clock.
+
+Cost: RS256 is verified with `cryptography` alone and the JWKS fetched over botocore's HTTP stack (loaded
+anyway for DynamoDB): PyJWT (x509, its JWKS client) and `requests` added ~250 ms of imports to every
+signed-in cold start. The JWKS is fetched once per process (and again on an unknown `kid`, at most
+every _JWKS_REFRESH_SECONDS); the cache is shared by threads under a lock.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -71,51 +80,116 @@ def jwks_url() -> str:
 
 class _JwksCache:
     def __init__(self) -> None:
-        self._sets: dict[str, tuple[float, object]] = {}
+        self._sets: dict[str, tuple[float, dict]] = {}  # url -> (fetched at, {kid: RSA public key})
         self._lock = threading.Lock()
 
     def key(self, url: str, kid: str):
-        import jwt
-
         with self._lock:
-            fetched_at, keyset = self._sets.get(url, (0.0, None))
-            found = _find(keyset, kid)
+            fetched_at, keys = self._sets.get(url, (0.0, None))
+            found = keys.get(kid) if keys is not None else None
             stale = time.monotonic() - fetched_at > _JWKS_REFRESH_SECONDS
             # an unknown kid triggers one refetch (key rotation), at most every few minutes
-            if keyset is None or (found is None and stale):
-                keyset = jwt.PyJWKSet.from_dict(_fetch(url))
-                self._sets[url] = (time.monotonic(), keyset)
-                found = _find(keyset, kid)
+            if keys is None or (found is None and stale):
+                keys = _public_keys(_fetch(url))
+                self._sets[url] = (time.monotonic(), keys)
+                found = keys.get(kid)
         return found
 
     def clear(self) -> None:
         self._sets.clear()
 
 
-def _find(keyset, kid: str):
-    if keyset is None:
-        return None
-    for key in keyset.keys:
-        if key.key_id == kid:
-            return key
-    return None
+def _public_keys(jwks: dict) -> dict:
+    """{kid: RSA public key} of a JWKS's RS256 signing keys; other and malformed keys are left out."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    keys = {}
+    for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
+        if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or jwk.get("alg", "RS256") != "RS256":
+            continue
+        if jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str):
+            continue
+        try:
+            numbers = rsa.RSAPublicNumbers(_b64_int(jwk["e"]), _b64_int(jwk["n"]))
+            keys[jwk["kid"]] = numbers.public_key()
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            continue
+    return keys
+
+
+def _b64(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _b64_int(segment: str) -> int:
+    return int.from_bytes(_b64(segment), "big")
 
 
 def _fetch(url: str) -> dict:
-    import requests
+    """GET the JWKS through botocore's HTTP session: its `before-send` hooks run as for an AWS call
+    (moto answers there in tests), then urllib3 with botocore's CA bundle and the environment's proxies."""
+    from botocore.awsrequest import AWSRequest
+    from botocore.httpsession import URLLib3Session
+    from botocore.utils import get_environ_proxies
 
-    response = requests.get(url, timeout=5)
-    response.raise_for_status()
-    return response.json()
+    from chalicelib import aws, observability
+
+    request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"}).prepare()
+    emitter = aws.botocore_session().get_component("event_emitter")
+    tracer = observability.tracer()
+    # traced as requests' fetch was: a network call on the cold path
+    with tracer.provider.in_subsegment("## cognito jwks") if tracer else contextlib.nullcontext():
+        _, response = emitter.emit_until_response("before-send.cognito-idp.JsonWebKeys", request=request)
+        if response is None:
+            response = URLLib3Session(proxies=get_environ_proxies(url), timeout=5).send(request)
+    if response.status_code != 200:
+        # our failure, not the caller's: a 500 (and its alarm), never a 401 that signs the user out
+        raise RuntimeError(f"the user pool's keys could not be fetched from {url}: {response.status_code}")
+    return json.loads(response.content)
 
 
 jwks = _JwksCache()
 
 
+def _verified_claims(token: str) -> dict:
+    """The claims of an RS256 JWT whose signature one of the pool's keys verifies, else Unauthorized."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise Unauthorized("Invalid token: not a JSON Web Token.")
+    try:
+        header, claims, signature = json.loads(_b64(parts[0])), json.loads(_b64(parts[1])), _b64(parts[2])
+    except (ValueError, binascii.Error):
+        raise Unauthorized("Invalid token: not a JSON Web Token.") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise Unauthorized("Invalid token: not a JSON Web Token.")
+    if header.get("alg") != "RS256":
+        raise Unauthorized("Invalid token: the algorithm must be RS256.")
+    key = jwks.key(jwks_url(), str(header.get("kid", "")))
+    if key is None:
+        raise Unauthorized("The token was not signed by this user pool.")
+    try:
+        key.verify(signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    except InvalidSignature:
+        raise Unauthorized("Invalid token: the signature does not verify.") from None
+    for claim in ("exp", "sub", "token_use"):
+        if claim not in claims:
+            raise Unauthorized(f'Invalid token: it has no "{claim}" claim.')
+    if claims.get("iss") != issuer():
+        raise Unauthorized("Invalid token: another issuer.")
+    not_before = claims.get("nbf")
+    if not_before is not None and (
+        not isinstance(not_before, int | float) or not_before > clock.now().timestamp()
+    ):
+        raise Unauthorized("Invalid token: not valid yet.")
+    return claims
+
+
 def authenticate(authorization: str | None) -> Caller:
     """The Caller for an `Authorization: Bearer <ID token>` header, or 401."""
-    import jwt
-
     if not authorization:
         raise Unauthorized("Sign in: send 'Authorization: Bearer <ID token>'.")
     scheme, _, token = authorization.strip().partition(" ")
@@ -125,27 +199,9 @@ def authenticate(authorization: str | None) -> Caller:
     pool_id, client_id = config.get("USER_POOL_ID"), config.get("USER_POOL_CLIENT_ID")
     if not pool_id or not client_id:
         raise Unauthorized("Sign-in is not configured on this stage.")
-    try:
-        header = jwt.get_unverified_header(token)
-        key = jwks.key(jwks_url(), header.get("kid", ""))
-        if key is None:
-            raise Unauthorized("The token was not signed by this user pool.")
-        # the audience is checked after token_use: an access token has no `aud`, and its sender should hear
-        # "send the ID token", not PyJWT's "missing aud claim"
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=["RS256"],
-            issuer=issuer(),
-            options={
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_aud": False,
-                "require": ["exp", "sub", "token_use"],
-            },
-        )
-    except jwt.PyJWTError as exc:
-        raise Unauthorized(f"Invalid token: {exc}.") from None
+    claims = _verified_claims(token)
+    # the audience is checked after token_use: an access token has no `aud`, and its sender should hear
+    # "send the ID token", not "missing aud claim"
     if claims.get("token_use") != "id":
         raise Unauthorized(
             "This is an access token: send the ID token instead ('Authorization: Bearer <ID token>': the "

@@ -43,6 +43,7 @@ CODES: dict[str, str] = {
     "source_unavailable": "503: a marketplace API did not answer in time or is not configured.",
     "rate_unavailable": "503: no usable exchange rate for the currency asked for.",
     "provider_unavailable": "503: the payment provider did not answer or is not configured.",
+    "provider_refused": "422: the payment provider refused the request for good (asking again is no use).",
     "timeout": "504: the request took too long; retry it with the same Idempotency-Key.",
 }
 

@@ -121,6 +121,17 @@ def holding(claim: Claim) -> Iterator[Claim]:
         _claim.reset(token)
 
 
+@contextmanager
+def apart() -> Iterator[None]:
+    """Within the block, units of work commit outside the running request's claim: steps a retry of the
+    request resumes from (a withdrawal's booked refunds), which must not become its answer."""
+    token = _claim.set(None)
+    try:
+        yield
+    finally:
+        _claim.reset(token)
+
+
 def current() -> Claim | None:
     return _claim.get()
 

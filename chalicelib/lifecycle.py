@@ -151,6 +151,11 @@ class WithdrawalStatus(StrEnum):
     REQUESTED = "requested"  # the money is held off the wallet; staff approve or reject
     REFUNDED = "refunded"
     REJECTED = "rejected"
+    # approved: its refunds are booked on the payments and being asked of the providers (approve again
+    # after a provider outage); partly refunded: a provider refused a part for good, which is back in
+    # the wallet
+    REFUNDING = "refunding"
+    PARTLY_REFUNDED = "partly_refunded"
 
 
 class Settlement(StrEnum):
@@ -625,11 +630,15 @@ WITHDRAWAL = Lifecycle(
     WithdrawalStatus,
     [
         Transition(
-            "approve", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REFUNDED, (R,), ("decided_at",)
+            "approve", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REFUNDING, (R,), ("decided_at",)
         ),
         Transition("reject", (WithdrawalStatus.REQUESTED,), WithdrawalStatus.REJECTED, (R,), ("decided_at",)),
+        # the approval's last step, once every booked refund has the provider's answer
+        Transition("finish", (WithdrawalStatus.REFUNDING,), WithdrawalStatus.REFUNDED, (S,)),
+        Transition("finish", (WithdrawalStatus.REFUNDING,), WithdrawalStatus.PARTLY_REFUNDED, (S,)),
     ],
-    queues={WithdrawalStatus.REQUESTED: Q.WITHDRAWALS},
+    # a refunding withdrawal stays on the staff queue: an approval cut short is approved again
+    queues={WithdrawalStatus.REQUESTED: Q.WITHDRAWALS, WithdrawalStatus.REFUNDING: Q.WITHDRAWALS},
 )
 
 # the settlement of an item's purchase price or a package's final charge (a word in its purchase/packed

@@ -23,13 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from chalicelib import clock, db, ids, payments, providers, uow, wallet
-from chalicelib.errors import InsufficientFunds, NotFound, ValidationError
+from pynamodb.exceptions import UpdateError
+
+from chalicelib import clock, db, idempotency, ids, payments, providers, uow, wallet
+from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.lifecycle import WITHDRAWAL, PaymentStatus, Queue, WithdrawalStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, WalletAccount
 from chalicelib.models.withdrawals import Withdrawal
-from chalicelib.providers import Amount
+from chalicelib.providers import Amount, ProviderRefused
 from chalicelib.queues import queue_page
 
 log = get_logger("withdrawals")
@@ -130,48 +132,128 @@ def waiting(limit: int, cursor: dict | None) -> tuple[list[Withdrawal], dict | N
 
 
 def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
+    """Book the plan, ask the providers for its refunds, then finish; approving a `refunding` withdrawal
+    again (after a 503) follows its stored plan."""
     withdrawal = _get(withdrawal_id)
-    WITHDRAWAL.require("approve", withdrawal.status)
-    parts = plan(withdrawal.user_id, int(withdrawal.amount_fen))
-    refunds = []
-    for part in parts:  # the provider first: a failure here leaves the request as it was (503)
-        provider = providers.get(part.payment.provider or "simulated")
-        key = f"withdrawal-{withdrawal_id}-{part.payment.payment_id}"
-        done = provider.refund(part.payment, part.amount, key)
-        refunds.append(
-            {
-                "payment_id": part.payment.payment_id,
-                "provider": provider.name,
-                "refund_id": done.refund_id,
-                "amount_fen": part.amount_fen,
-                "currency": done.amount.currency,
-                "amount_minor": done.amount.minor,
-            }
-        )
+    if withdrawal.status != WithdrawalStatus.REFUNDING:
+        with idempotency.apart():  # the request's answer is the finished withdrawal, not this step
+            withdrawal = _book(withdrawal_id, staff_id)  # 409 once decided
+    steps = [s.as_dict() if hasattr(s, "as_dict") else dict(s) for s in (withdrawal.plan or [])]
+    for step in steps:
+        if step["state"] != PLANNED:
+            continue
+        payment = Payment.get(step["payment_id"], consistent_read=True)
+        amount = Amount(step["currency"], int(step["amount_minor"]))
+        try:
+            done = providers.get(step["provider"]).refund(payment, amount, step["key"])
+        except ProviderRefused:
+            step["state"] = REFUSED
+        else:
+            step.update(state=REFUNDED, refund_id=done.refund_id)
+        withdrawal = _progress(withdrawal, steps)  # a retry skips what has its answer already
+    finished = uow.run(lambda: _finish(withdrawal_id, steps))
+    log.info(
+        "withdrawal refunded",
+        extra={"withdrawal_id": withdrawal_id, "parts": len(steps), "status": finished.status},
+    )
+    return finished
+
+
+PLANNED, REFUNDED, REFUSED = "planned", "done", "refused"  # a part's state in the stored plan
+
+
+def _refund(step: dict) -> dict:
+    return {
+        "payment_id": step["payment_id"],
+        "provider": step["provider"],
+        "refund_id": step["refund_id"],
+        "amount_fen": int(step["amount_fen"]),
+        "currency": step["currency"],
+        "amount_minor": int(step["amount_minor"]),
+    }
+
+
+def _book(withdrawal_id: str, staff_id: str) -> Withdrawal:
+    """One transaction: the withdrawal `refunding` with its plan, and the plan's amounts added to the
+    payments' refunded figures, before any provider is asked (so its refund events find them known)."""
 
     def unit() -> uow.Unit:
         work = uow.Unit()
         current = _get(withdrawal_id)
-        now = clock.now_iso()
-        also = [Withdrawal.refunds.set(refunds), Withdrawal.decided_by.set(staff_id)]
-        work.update(current, *WITHDRAWAL.move(current, "approve", now=now, source=current.status, also=also))
-        for refund in refunds:
-            payment = Payment.get(refund["payment_id"], consistent_read=True)
-            work.update(
-                payment,
-                [
-                    Payment.refunded_minor.set(int(payment.refunded_minor or 0) + refund["amount_minor"]),
-                    Payment.refunded_fen.set(int(payment.refunded_fen or 0) + refund["amount_fen"]),
-                    Payment.withdrawal_fen.set(int(payment.withdrawal_fen or 0) + refund["amount_fen"]),
-                ],
+        WITHDRAWAL.require("approve", current.status)
+        steps = []
+        for part in plan(current.user_id, int(current.amount_fen)):
+            payment, amount = part.payment, part.amount
+            steps.append(
+                {
+                    "payment_id": payment.payment_id,
+                    "provider": payment.provider or "simulated",
+                    "amount_fen": part.amount_fen,
+                    "currency": amount.currency,
+                    "amount_minor": amount.minor,
+                    "key": f"withdrawal-{withdrawal_id}-{payment.payment_id}",
+                    "state": PLANNED,
+                }
             )
-        current.refunds, current.decided_by = refunds, staff_id
+            work.update(payment, _booked(payment, part.amount_fen, amount.minor))
+        also = [Withdrawal.plan.set(steps), Withdrawal.decided_by.set(staff_id)]
+        now = clock.now_iso()
+        move = WITHDRAWAL.move(
+            current, "approve", now=now, source=current.status, queue_at=current.queue_at, also=also
+        )
+        work.update(current, *move)
+        current.plan, current.decided_by = steps, staff_id
         work.result = current
         return work
 
-    approved = uow.run(unit)
-    log.info("withdrawal refunded", extra={"withdrawal_id": withdrawal_id, "parts": len(refunds)})
-    return approved
+    return uow.run(unit)
+
+
+def _booked(payment: Payment, amount_fen: int, amount_minor: int) -> list:
+    """The payment's refunded figures with a withdrawal's part added (negative: taken off again)."""
+    return [
+        Payment.refunded_minor.set(int(payment.refunded_minor or 0) + amount_minor),
+        Payment.refunded_fen.set(int(payment.refunded_fen or 0) + amount_fen),
+        Payment.withdrawal_fen.set(int(payment.withdrawal_fen or 0) + amount_fen),
+    ]
+
+
+def _progress(withdrawal: Withdrawal, steps: list[dict]) -> Withdrawal:
+    """Record the providers' answers so far (a conditional write: another approval racing is a 409)."""
+    refunds = [_refund(s) for s in steps if s["state"] == REFUNDED]
+    try:
+        withdrawal.update(
+            actions=[Withdrawal.plan.set(steps), Withdrawal.refunds.set(refunds)],
+            condition=WITHDRAWAL.check(Withdrawal, WithdrawalStatus.REFUNDING),
+        )
+    except UpdateError:
+        raise Conflict("The withdrawal is being approved by another request; look at it again.") from None
+    return withdrawal
+
+
+def _finish(withdrawal_id: str, steps: list[dict]) -> uow.Unit:
+    """`refunded`, or `partly_refunded` with the refused parts taken off their payments' refunded
+    figures and credited back to the wallet (one ledger entry), in one transaction."""
+    work = uow.Unit()
+    current = _get(withdrawal_id)
+    work.result = current
+    if current.status != WithdrawalStatus.REFUNDING:  # another request finished it meanwhile
+        return work
+    refused = [s for s in steps if s["state"] == REFUSED]
+    returned = sum(int(s["amount_fen"]) for s in refused)
+    to = WithdrawalStatus.PARTLY_REFUNDED if refused else WithdrawalStatus.REFUNDED
+    also = [Withdrawal.returned_fen.set(returned)] if returned else []
+    now = clock.now_iso()
+    work.update(
+        current, *WITHDRAWAL.move(current, "finish", now=now, source=current.status, to=to, also=also)
+    )
+    for step in refused:
+        payment = Payment.get(step["payment_id"], consistent_read=True)
+        work.update(payment, _booked(payment, -int(step["amount_fen"]), -int(step["amount_minor"])))
+    work.move(current.user_id, returned, "withdrawal_reversal", withdrawal_id)
+    if returned:
+        current.returned_fen = returned
+    return work
 
 
 def reject(withdrawal_id: str, staff_id: str, reason: str) -> Withdrawal:

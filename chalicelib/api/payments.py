@@ -206,8 +206,8 @@ def list_waiting_withdrawals(req: Req) -> StaffWithdrawalPage:
 )
 @performs("withdrawal.approve")
 def approve_withdrawal(req: Req, withdrawal_id: str) -> StoredWithdrawal:
-    """Refund the withdrawal through the providers of the customer's payments (503 if one is down:
-    nothing recorded, approve again)."""
+    """Refund the withdrawal through the providers of the customer's payments: its refunds are booked
+    first (`refunding`); 503 if a provider is down, then approve again (the same refunds, never new ones)."""
     return withdrawals.approve(withdrawal_id, req.user.user_id)
 
 

@@ -41,13 +41,19 @@ class Withdrawal(Model):
     withdrawal_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute()
     amount_fen = NumberAttribute()
-    status = UnicodeAttribute()  # requested | refunded | rejected
+    status = UnicodeAttribute()  # requested | refunding | refunded | partly_refunded | rejected
     created_at = UnicodeAttribute()
     decided_at = UnicodeAttribute(null=True)
     decided_by = UnicodeAttribute(null=True)
     reject_reason = UnicodeAttribute(null=True)
     # one per payment refunded: {payment_id, provider, refund_id, amount_fen, currency, amount_minor}
     refunds = ListAttribute(of=MapAttribute, null=True)
+    # booked at approval, one per payment: {payment_id, provider, amount_fen, currency, amount_minor, key,
+    # state (planned | done | refused), refund_id}; an approval retried follows it, never re-plans
+    plan = ListAttribute(of=MapAttribute, null=True)
+    returned_fen = NumberAttribute(
+        null=True
+    )  # partly refunded: the parts a provider refused, back in the wallet
     queue_key = UnicodeAttribute(null=True)
     queue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()

@@ -18,6 +18,14 @@ class ProviderUnavailable(ApiError):
     code = "provider_unavailable"
 
 
+class ProviderRefused(ApiError):
+    """The provider answered and refused the request for good (a 4xx about it, not a timeout or a 5xx):
+    asking again with the same key gets the same refusal."""
+
+    status = 422
+    code = "provider_refused"
+
+
 @dataclass(frozen=True)
 class Amount:
     """Money in a currency's minor units as a provider counts it (`CNY` minor units are fen)."""

@@ -28,7 +28,14 @@ import stripe
 from chalicelib import aws, config
 from chalicelib.errors import ValidationError
 from chalicelib.logs import get_logger
-from chalicelib.providers.port import Amount, Checkout, Event, ProviderUnavailable, Refunded
+from chalicelib.providers.port import (
+    Amount,
+    Checkout,
+    Event,
+    ProviderRefused,
+    ProviderUnavailable,
+    Refunded,
+)
 
 log = get_logger("providers.stripe")
 
@@ -107,6 +114,12 @@ def _unavailable(exc: Exception, doing: str) -> ProviderUnavailable:
     code = getattr(exc, "code", None)
     log.error("stripe call failed", extra={"doing": doing, "error": type(exc).__name__, "code": code})
     return ProviderUnavailable("The payment provider did not accept the request; try again later.")
+
+
+def _withdrawal(key: str) -> dict:
+    """The withdrawal a refund's idempotency key names (`withdrawal-<id>-<payment id>`), as metadata:
+    a log aid on Stripe's dashboard."""
+    return {"withdrawal_id": key.split("-")[1]} if key.startswith("withdrawal-") else {}
 
 
 def _amount(obj: dict, field: str) -> Amount:
@@ -215,10 +228,13 @@ class StripeProvider:
                 {
                     "payment_intent": payment.provider_ref,
                     "amount": amount.minor,
-                    "metadata": {"payment_id": payment.payment_id},
+                    "metadata": {"payment_id": payment.payment_id, **_withdrawal(key)},
                 },
                 options={"idempotency_key": key},
             )
+        except stripe.InvalidRequestError as exc:  # a 4xx about this refund: the same key gets the same no
+            _unavailable(exc, "refund")  # logged the same way
+            raise ProviderRefused("Stripe refused the refund.") from None
         except Exception as exc:  # a StripeError, or an answer the SDK could not read
             raise _unavailable(exc, "refund") from None
         return Refunded(

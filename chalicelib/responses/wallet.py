@@ -409,12 +409,21 @@ class Withdrawal(Out):
     withdrawal_id: str
     amount_fen: Fen
     status: Literal[
-        WithdrawalStatus.REQUESTED.value, WithdrawalStatus.REFUNDED.value, WithdrawalStatus.REJECTED.value
-    ]
+        WithdrawalStatus.REQUESTED.value,
+        WithdrawalStatus.REFUNDING.value,
+        WithdrawalStatus.REFUNDED.value,
+        WithdrawalStatus.PARTLY_REFUNDED.value,
+        WithdrawalStatus.REJECTED.value,
+    ] = Field(
+        description="requested (held off the wallet), refunding (approved; staff approve again after a "
+        "provider outage), refunded, partly_refunded (a provider refused a part for good: `returned_fen` "
+        "is back in the wallet), rejected."
+    )
     created_at: Timestamp
     decided_at: str = absent("When staff approved or rejected it.", format="date-time")
     reject_reason: str = absent("Why staff rejected it.")
     refunds: list[WithdrawalRefund] = Field(description="The refunds made (empty until approved).")
+    returned_fen: int = absent("partly_refunded: what providers refused, credited back to the wallet.")
 
     @classmethod
     def of(cls, withdrawal: stored_withdrawals.Withdrawal) -> Self:
@@ -423,6 +432,8 @@ class Withdrawal(Out):
             fields["decided_at"] = withdrawal.decided_at
         if withdrawal.reject_reason:
             fields["reject_reason"] = withdrawal.reject_reason
+        if withdrawal.returned_fen:
+            fields["returned_fen"] = int(withdrawal.returned_fen)
         refunds = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in (withdrawal.refunds or [])]
         return cls.build(
             withdrawal_id=withdrawal.withdrawal_id,

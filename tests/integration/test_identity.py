@@ -110,6 +110,62 @@ def test_token_from_another_pool_is_401(api):
     _assert_401(api.get("/me", headers={"Authorization": f"Bearer {token}"}))
 
 
+def _pool_signed(claims: dict, header: dict | None = None) -> str:
+    """A token signed with the local pool's own key (moto's), so only what a test changes is wrong."""
+    from moto.utilities.utils import load_resource
+
+    key = jwt.PyJWK(load_resource("cognitoidp/resources/jwks-private.json")).key
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "dummy", **(header or {})})
+
+
+def _claims(api) -> dict:
+    return jwt.decode(api.token(ALICE), options={"verify_signature": False})
+
+
+def test_a_token_without_exp_sub_or_token_use_is_401_even_signed_by_the_pool(api):
+    claims = _claims(api)
+    resigned = _pool_signed(claims)
+    assert (
+        api.get("/me", headers={"Authorization": f"Bearer {resigned}"}).status == 200
+    )  # the key is the pool's
+    for claim in ("exp", "sub", "token_use"):
+        without = _pool_signed({k: v for k, v in claims.items() if k != claim})
+        _assert_401(api.get("/me", headers={"Authorization": f"Bearer {without}"}))
+
+
+def test_a_token_from_another_issuer_or_not_valid_yet_is_401_even_signed_by_the_pool(api):
+    claims = _claims(api)
+    elsewhere = _pool_signed({**claims, "iss": claims["iss"] + "x"})
+    _assert_401(api.get("/me", headers={"Authorization": f"Bearer {elsewhere}"}))
+    later = _pool_signed({**claims, "nbf": int(clock.now().timestamp()) + 600})
+    _assert_401(api.get("/me", headers={"Authorization": f"Bearer {later}"}))
+    earlier = _pool_signed({**claims, "nbf": int(clock.now().timestamp()) - 600})
+    assert api.get("/me", headers={"Authorization": f"Bearer {earlier}"}).status == 200
+
+
+def test_a_token_of_another_algorithm_keyed_by_the_pools_public_key_is_401(api):
+    """HS256 with the public key as the HMAC secret: anyone has that key, only RS256 is accepted."""
+    import base64
+    import hashlib
+    import hmac
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+
+    from chalicelib import auth
+
+    public = auth.jwks.key(auth.jwks_url(), "dummy")
+    secret = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "kid": "dummy"}).encode())
+    signing_input = f"{header}.{b64(json.dumps(_claims(api)).encode())}"
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    _assert_401(api.get("/me", headers={"Authorization": f"Bearer {signing_input}.{b64(mac)}"}))
+
+
 def test_pool_keys_are_fetched_once_not_per_request(api, monkeypatch):
     from chalicelib import auth
 

@@ -361,6 +361,26 @@ class TestPackages:
             ("payment_received", package["total_fen"]),
         ]
 
+    def test_a_package_checkout_charged_in_the_settlement_currency_makes_three_dynamodb_requests(
+        self, api, monkeypatch, shop, stack
+    ):
+        """The rate PayPal is charged at (USD for a CNY customer) comes from the currency riders that the
+        package read carried: no read of its own (issue 27: <= 3 requests per customer route)."""
+        from bench import api_cost
+        from tests.integration.test_packages import stored, submit
+
+        package = submit(api, stored(api)).body
+        fresh_rates(USD="0.14")
+        api_cost.COUNTER.install()
+        with FakePayPal(monkeypatch) as paypal:
+            paypal.next_order()
+            with api_cost.COUNTER.measure() as calls:
+                path = f"/packages/{package['package_id']}/checkout"
+                created = api.post(path, {"channel": "paypal"}, user=ALICE)
+        assert created.status == 201, created.body
+        assert created.body["charged_currency"] == "USD"
+        assert [c.operation for c in calls if not c.for_key] == ["BatchGetItem", "Query", "PutItem"]
+
 
 class TestWithdrawals:
     def test_a_withdrawal_is_refunded_across_a_paypal_and_a_stripe_payment_once(

@@ -595,7 +595,7 @@ class TestWithdrawals:
         stripe.failing(500)
         down = api.post(path, user=REVIEWER)
         assert down.status == 503, down.body
-        assert api.get("/staff/withdrawals", user=REVIEWER).body["items"][0]["status"] == "requested"
+        assert api.get("/staff/withdrawals", user=REVIEWER).body["items"][0]["status"] == "refunding"
         stripe.answer_refunds((4000, "CNY"))
         assert api.post(path, user=REVIEWER).status == 200
         keys = {r["idempotency-key"] for r in stripe.refunds_asked()}
@@ -604,3 +604,122 @@ class TestWithdrawals:
             for r in api.get("/wallet/withdrawals", user=ALICE).body["items"][0]["refunds"]
         }
         assert wallet(api)["balance_fen"] == 6000
+
+
+def refund_body(amount: int, cur: str = "CNY") -> str:
+    from tests.stripe_fake import fixture, ids, json
+
+    refund = fixture("refund")
+    refund.update(id="re_" + ids.new_id("x")[-24:], amount=amount, currency=cur.lower(), status="succeeded")
+    return json.dumps(refund)
+
+
+# Stripe's error object (docs.stripe.com/api/errors): an invalid_request_error refuses the refund for good
+REFUSED = '{"error": {"type": "invalid_request_error", "code": "charge_already_refunded", "message": "no"}}'
+DOWN = '{"error": {"type": "api_error", "message": "An unknown error occurred"}}'
+
+
+class TestWithdrawalRefundsAgainstProviderEvents:
+    """A withdrawal's refunds are booked on the payments before any provider is asked, so Stripe's
+    cumulative charge.refunded about them, whenever it arrives, finds them known."""
+
+    def two_payments_and_a_withdrawal(self, api, stripe):
+        first_ref, first = settled_top_up(api, stripe, 10000)
+        second_ref, second = settled_top_up(api, stripe, 5000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 12000}, user=ALICE).body
+        path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve"
+        return (first_ref, first), (second_ref, second), withdrawal, path
+
+    def refunded_fen(self, api, payment):
+        return api.get(f"/payments/{payment['payment_id']}", user=ALICE).body.get("refunded_fen", 0)
+
+    def test_stripes_refund_event_inside_the_approval_debits_the_wallet_once(self, api, stripe, monkeypatch):
+        from chalicelib.providers.stripe_provider import StripeProvider
+
+        (first_ref, first), (second_ref, second), _withdrawal, path = self.two_payments_and_a_withdrawal(
+            api, stripe
+        )
+        real_refund = StripeProvider.refund
+        echoed = []
+
+        def refund_then_event(provider, payment, amount, key):
+            done = real_refund(provider, payment, amount, key)
+            ref, paid = (
+                (first_ref, first) if payment.payment_id == first["payment_id"] else (second_ref, second)
+            )
+            # Stripe's event about this refund, delivered before our approval has committed anything more
+            echoed.append(stripe.deliver(api, "charge.refunded", stripe.refunded(ref, paid, amount.minor)))
+            return done
+
+        monkeypatch.setattr(StripeProvider, "refund", refund_then_event)
+        stripe.answer_refunds((5000, "CNY"), (7000, "CNY"))
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200 and approved.body["status"] == "refunded", approved.body
+        assert [e.status for e in echoed] == [200, 200]
+        assert wallet(api)["balance_fen"] == 3000  # 15000 in, 12000 withdrawn: never taken a second time
+        assert [e["kind"] for e in wallet(api)["entries"]].count("provider_refund") == 0
+        assert (self.refunded_fen(api, second), self.refunded_fen(api, first)) == (5000, 7000)
+        assert attention(api) == {}
+
+    def test_an_approval_cut_short_by_stripe_is_finished_by_the_next_with_each_refund_once(self, api, stripe):
+        (first_ref, first), (second_ref, second), withdrawal, path = self.two_payments_and_a_withdrawal(
+            api, stripe
+        )
+        stripe.server.add("POST", "/v1/refunds", [200, 500], [refund_body(5000), DOWN])
+        down = api.post(path, user=REVIEWER)
+        assert down.status == 503, down.body
+        [waiting] = api.get("/staff/withdrawals", user=REVIEWER).body["items"]
+        assert waiting["status"] == "refunding" and [r["amount_fen"] for r in waiting["refunds"]] == [5000]
+        # Stripe's events meanwhile, twice and out of order: the booked refunds are known already
+        for _ in range(2):
+            for ref, paid, amount in ((first_ref, first, 7000), (second_ref, second, 5000)):
+                assert (
+                    stripe.deliver(api, "charge.refunded", stripe.refunded(ref, paid, amount)).status == 200
+                )
+        assert wallet(api)["balance_fen"] == 3000
+        stripe.answer_refunds((7000, "CNY"))
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200 and approved.body["status"] == "refunded", approved.body
+        keys = [r["idempotency-key"] for r in stripe.refunds_asked()]
+        base = f"withdrawal-{withdrawal['withdrawal_id']}-"
+        # the part refunded before the outage is never asked again (the SDK itself retries the 500s)
+        assert keys[0] == base + second["payment_id"] and keys.count(base + second["payment_id"]) == 1
+        assert set(keys[1:]) == {base + first["payment_id"]}
+        assert [(r["payment_id"], r["amount_fen"]) for r in approved.body["refunds"]] == [
+            (second["payment_id"], 5000),
+            (first["payment_id"], 7000),
+        ]
+        assert api.post(path, user=REVIEWER).status == 409
+        assert wallet(api)["balance_fen"] == 3000
+        assert (self.refunded_fen(api, second), self.refunded_fen(api, first)) == (5000, 7000)
+        assert api.get("/staff/withdrawals", user=REVIEWER).body["items"] == []
+
+    def test_a_part_stripe_refuses_for_good_is_back_in_the_wallet_once(self, api, stripe):
+        (first_ref, first), (_second_ref, second), _withdrawal, path = self.two_payments_and_a_withdrawal(
+            api, stripe
+        )
+        stripe.server.add("POST", "/v1/refunds", [200, 400], [refund_body(5000), REFUSED])
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200, approved.body
+        assert approved.body["status"] == "partly_refunded" and approved.body["returned_fen"] == 7000
+        assert [r["payment_id"] for r in approved.body["refunds"]] == [second["payment_id"]]
+        assert wallet(api)["balance_fen"] == 3000 + 7000
+        assert [e["kind"] for e in wallet(api)["entries"]].count("withdrawal_reversal") == 1
+        assert (self.refunded_fen(api, second), self.refunded_fen(api, first)) == (5000, 0)
+        assert api.post(path, user=REVIEWER).status == 409  # decided: nothing returned twice
+        # a later refund of the first payment (made on Stripe's dashboard) is then taken back in full
+        later = stripe.deliver(api, "charge.refunded", stripe.refunded(first_ref, first, 2000))
+        assert later.status == 200 and not later.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 10000 - 2000
+        assert len(stripe.refunds_asked()) == 2
+        assert api.get("/staff/withdrawals", user=REVIEWER).body["items"] == []
+
+    def test_our_refunds_carry_the_withdrawal_id_at_stripe(self, api, stripe):
+        settled_top_up(api, stripe, 10000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        stripe.answer_refunds((4000, "CNY"))
+        assert (
+            api.post(f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve", user=REVIEWER).status == 200
+        )
+        [sent] = stripe.refunds_asked()
+        assert sent["metadata[withdrawal_id]"] == withdrawal["withdrawal_id"]
