@@ -215,7 +215,12 @@ STRIPE_EVENT_BODY = {
         "object": {"type": "string", "const": "event"},
         "type": {
             "type": "string",
-            "examples": ["payment_intent.succeeded", "charge.refunded", "charge.dispute.created"],
+            "examples": [
+                "payment_intent.succeeded",
+                "charge.refunded",
+                "charge.dispute.created",
+                "charge.dispute.closed",
+            ],
         },
         "data": {"type": "object", "properties": {"object": {"type": "object"}}},
     },
@@ -411,6 +416,8 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
             "content": {"application/json": {"schema": PAYPAL_EVENT_BODY}},
         }
     if spec.name == "payment_webhook":
+        # the simulated provider speaks Stripe's format at stripe_webhook now; kept for its old senders
+        operation["deprecated"] = True
         operation["parameters"] = [
             {
                 "name": "X-Signature",

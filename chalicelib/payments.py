@@ -10,7 +10,10 @@ same DynamoDB transaction as its money, so a redelivered event changes nothing; 
 lifecycle table, so a late `failed` after `succeeded` changes nothing either; refunds are applied as the
 difference between the provider's cumulative refunded amount and ours, so refund events in any order and
 number take back each fen once. A refund or dispute never makes a balance negative: what the wallet does
-not hold is recorded as owed and the payment waits on the staff attention list. An event about a payment
+not hold is recorded as owed and the payment waits on the staff attention list. A dispute's state is kept
+on its payment (`disputes`, under the payment's version): its opening holds once, a win gives the hold
+back once, a loss is final, whichever of its events comes first. Stripe's endpoint also settles the
+simulated provider's payments (it speaks Stripe's format locally). An event about a payment
 that has not succeeded yet (a refund overtaking its success) answers 409, which makes the provider
 deliver it again later. A PayPal order is captured (`capture`) from the storefront's capture route or the
 approval webhook, whichever comes first: the provider captures once, and the capture is applied as its
@@ -31,11 +34,11 @@ from chalicelib.lifecycle import PAYMENT, PaymentStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Order, Payment, RequestRecord
 from chalicelib.models.packages import Package
-from chalicelib.providers import Amount, Event
+from chalicelib.providers import Amount, Event, simulated
 from chalicelib.providers.simulated import sign, verify_signature
 from chalicelib.rules.charges import Channel
 
-__all__ = ["sign", "verify_signature"]  # the simulated provider's signing, used by `make topup` and tests
+__all__ = ["sign", "verify_signature"]  # the deprecated X-Signature scheme's signing (its tests)
 
 log = get_logger("payments")
 
@@ -148,8 +151,9 @@ def handle_webhook(
     settle_order: Callable[[uow.Unit, Payment], None],
     after_package: Callable[[Payment], None] | None = None,
 ) -> dict:
-    """The simulated provider's webhook (X-Signature): its errors are 400s, as the tests' sender expects."""
-    event = providers.get("simulated").parse_webhook({"x-signature": signature or ""}, raw_body)
+    """Deprecated: the simulated provider's own X-Signature webhook (it speaks Stripe's format now, at
+    Stripe's endpoint): its errors are 400s, as its senders expect."""
+    event = simulated.parse_legacy_webhook(signature, raw_body)
     outcome = apply_event("simulated", event, settle_order, strict=True)
     _after(event, outcome, after_package)
     return outcome
@@ -212,6 +216,12 @@ def _read(payment_id: str) -> Payment:
     return Payment.get(payment_id, consistent_read=True)
 
 
+def _speakers(provider_name: str) -> tuple[str, ...]:
+    """The providers whose payments a provider's endpoint settles: its own, and the simulated one's at
+    the endpoint whose format it speaks (Stripe's)."""
+    return (provider_name, "simulated") if provider_name == simulated.SPEAKS else (provider_name,)
+
+
 def _find(provider_name: str, event: Event) -> Payment | None:
     if event.payment_id:
         try:
@@ -219,13 +229,17 @@ def _find(provider_name: str, event: Event) -> Payment | None:
         except Payment.DoesNotExist:
             return None
         # our metadata on another provider's object, or on another of its objects, is not ours
-        if (payment.provider or "simulated") != provider_name or (
+        if (payment.provider or "simulated") not in _speakers(provider_name) or (
             event.ref and payment.provider_ref and event.ref != payment.provider_ref
         ):
             return None
         return payment
     if event.ref:
-        found = [p for p in Payment.by_ref.query(event.ref) if (p.provider or "simulated") == provider_name]
+        found = [
+            p
+            for p in Payment.by_ref.query(event.ref)
+            if (p.provider or "simulated") in _speakers(provider_name)
+        ]
         return _read(found[0].payment_id) if found else None
     return None
 
@@ -288,6 +302,8 @@ def apply_event(
             "called_off": _released,
             "refund": _refunded,
             "dispute": _disputed,
+            "dispute_closed": _disputed,
+            "dispute_reinstated": _disputed,
             "dispute_resolved": _dispute_resolved,
         }[event.kind](work, payment, event, now, settle_order, strict)
         if applied is not None:
@@ -410,36 +426,93 @@ def _refunded(work, payment, event, now, settle_order, strict) -> dict | None:
     return {"debited_fen": debited, "owed_fen": owed}
 
 
+# --- disputes: opened, then won or lost ----------------------------------------------------------
+
+# what a closed dispute's status means for the money held: won gives it back (an inquiry closed without
+# a chargeback, warning_closed, and one the network prevented, likewise); lost leaves the debit, final
+CLOSED = {"won": "won", "warning_closed": "won", "prevented": "won", "lost": "lost"}
+DECIDED = ("won", "lost")
+
+
+def disputes_of(payment: Payment) -> dict[str, dict]:
+    """The payment's disputes by dispute id (see Payment.disputes)."""
+    raw = payment.disputes.as_dict() if payment.disputes is not None else {}
+    return {str(k): dict(v) for k, v in raw.items()}
+
+
 def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
+    """A dispute event, in any order and number: the disputed amount is held from the wallet once when
+    the dispute opens (created or funds_withdrawn); won (closed won, or funds_reinstated) gives back what
+    was held and forgives what was owed; lost keeps the debit, final. A decision that arrives before the
+    opening decides it at once (lost: the debit is taken then); after a decision nothing changes."""
     if payment.status != PaymentStatus.SUCCEEDED:
         raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
     if event.amount is None or event.amount.currency != asked(payment).currency:
         return None
-    disputed = min(
-        int(payment.charge_fen), providers.to_fen(event.amount, asked(payment), int(payment.charge_fen))
-    )
-    # a dispute is applied once per dispute: its own key, whatever event delivers it
-    once = RequestRecord(
-        f"dispute#{payment.provider}:{event.dispute_id or event.event_id}",
-        request_hash="",
-        state="done",
-        created_at=now,
-    )
-    if _seen(once):
+    outcome = None
+    if event.kind == "dispute_closed":
+        outcome = CLOSED.get(event.dispute_status or "")
+        if outcome is None:
+            log.warning("dispute closed with an unknown status", extra={"event_id": event.event_id})
+            return None
+    elif event.kind == "dispute_reinstated":
+        outcome = "won"
+    key = event.dispute_id or event.event_id
+    disputes = disputes_of(payment)
+    known = disputes.get(key)
+    if known is not None and (known["status"] in DECIDED or outcome is None):
+        return None  # decided already, or opened already (created and funds_withdrawn both open it)
+    # a dispute the code before the disputes map held (its key record): opened already
+    once = RequestRecord(f"dispute#{payment.provider}:{key}", request_hash="", state="done", created_at=now)
+    if known is None and _seen(once):
         return None
-    work.save(once, RequestRecord.key.does_not_exist())
-    debited, owed = _take_back(work, payment, disputed, "dispute_hold")
-    actions = [
-        Payment.disputed_fen.set(int(payment.disputed_fen or 0) + disputed),
-        Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
-        *_flag(payment, "disputed", now),
-    ]
-    if event.dispute_id:  # what this hold took, for its resolution
-        holds = _holds(payment)
-        holds[event.dispute_id] = {"debited_fen": debited, "owed_fen": owed, "disputed_fen": disputed}
-        actions.append(Payment.dispute_holds.set(holds))
+    actions: list = []
+    result = {"dispute_id": key}
+    held_now = False
+    if known is None:  # opening now (or a decision that overtook its opening)
+        if outcome == "won":  # nothing was ever held: only the record
+            known = {"amount_fen": 0, "held_fen": 0, "owed_fen": 0}
+        else:
+            disputed = min(
+                int(payment.charge_fen),
+                providers.to_fen(event.amount, asked(payment), int(payment.charge_fen)),
+            )
+            debited, owed = _take_back(work, payment, disputed, "dispute_hold")
+            work.save(once, RequestRecord.key.does_not_exist())
+            known = {"amount_fen": disputed, "held_fen": debited, "owed_fen": owed}
+            held_now = True
+            if event.dispute_id and outcome is None:  # what this hold took, for PayPal's resolution
+                holds = _holds(payment)
+                holds[event.dispute_id] = {"debited_fen": debited, "owed_fen": owed, "disputed_fen": disputed}
+                actions.append(Payment.dispute_holds.set(holds))
+            actions += [
+                Payment.disputed_fen.set(int(payment.disputed_fen or 0) + disputed),
+                Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
+            ]
+            result.update(debited_fen=debited, owed_fen=owed)
+    elif outcome == "won":  # give back what was held, forgive what was owed
+        held, owed = int(known["held_fen"]), int(known["owed_fen"])
+        work.move(payment.user_id, held, "dispute_release", payment.payment_id, currency.stored(payment.fx))
+        actions += [
+            Payment.disputed_fen.set(max(0, int(payment.disputed_fen or 0) - int(known["amount_fen"]))),
+            Payment.owed_fen.set(max(0, int(payment.owed_fen or 0) - owed)),
+        ]
+        result.update(released_fen=held)
+    holds = _holds(payment)
+    if outcome is not None and key in holds:  # decided here: nothing left for a PayPal resolution
+        del holds[key]
+        actions.append(Payment.dispute_holds.set(holds) if holds else Payment.dispute_holds.remove())
+    status = outcome or event.dispute_status or "opened"  # PayPal's creation names no status
+    disputes[key] = {**known, "status": status, "updated_at": now}
+    actions.append(Payment.disputes.set(disputes))
+    # staff see the dispute on their list: opened (disputed), then how it ended
+    reason = "disputed" if outcome is None else f"dispute_{outcome}"
+    if held_now or payment.attention is None:  # money held now: listed, whatever was listed before
+        actions += _flag(payment, reason, now)
+    elif payment.attention == "disputed":
+        actions.append(Payment.attention.set(reason))
     work.update(payment, actions)
-    return {"debited_fen": debited, "owed_fen": owed}
+    return {**result, "dispute_status": status}
 
 
 def _once(what: str, payment: Payment, key: str, now: str) -> RequestRecord:
@@ -466,6 +539,11 @@ def _dispute_resolved(work, payment, event, now, settle_order, strict) -> dict |
     work.save(once, RequestRecord.key.does_not_exist())
     del holds[event.dispute_id]
     actions = [Payment.dispute_holds.set(holds) if holds else Payment.dispute_holds.remove()]
+    disputes = disputes_of(payment)
+    if event.dispute_id in disputes:  # staff see how it ended (GET /staff/payments)
+        won = "won" if event.outcome == "released" else "lost"
+        disputes[event.dispute_id] = {**disputes[event.dispute_id], "status": won, "updated_at": now}
+        actions.append(Payment.disputes.set(disputes))
     released = 0
     if event.outcome == "released":
         released = hold["debited_fen"]

@@ -22,7 +22,11 @@ from tests.replay_server import ReplayServer
 
 FIXTURES = ROOT / "tests" / "fixtures" / "payments" / "stripe"
 SECRET_KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"  # the key Stripe's docs show in examples
-WEBHOOK_SECRET = "whsec_test_" + "s" * 24
+# the test stage's endpoint secret (.chalice/config.json): Chalice's test client sets the stage's
+# variables on every call, and the simulated provider's events are signed with it too
+WEBHOOK_SECRET = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["test"][
+    "environment_variables"
+]["STRIPE_WEBHOOK_SECRET"]
 
 
 def fixture(name: str) -> dict:
@@ -170,10 +174,14 @@ class FakeStripe:
         )
         return charge
 
-    def dispute(self, ref: str, payment: dict, amount: int, dispute_id: str = "dp_1") -> dict:
+    def dispute(
+        self, ref: str, payment: dict, amount: int, dispute_id: str = "dp_1", status: str = "needs_response"
+    ) -> dict:
+        """The Dispute of a charge.dispute.* event; `status` one of Stripe's (needs_response, won...)."""
         dispute = copy.deepcopy(fixture("dispute"))
         dispute.update(
             id=dispute_id,
+            status=status,
             amount=amount,
             currency=payment.get("charged_currency", "CNY").lower(),
             charge="ch_" + ref[3:],

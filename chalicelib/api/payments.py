@@ -39,10 +39,12 @@ MAX_WITHDRAWAL_FEN = 10_000_000
 @route(bp, "/payments/stripe/webhook", "POST", public=True, response=WebhookAck)
 @performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay", "package.pay")
 def stripe_webhook(req: Req) -> dict:
-    """Stripe's signed events (`Stripe-Signature`): payment_intent.succeeded credits once;
-    payment_failed and canceled free the order to be paid again; charge.refunded and
-    charge.dispute.created take the money back from the wallet (never below zero: the rest is owed and
-    staff see it). Other event types are acknowledged. A 409 asks Stripe to deliver the event later."""
+    """Stripe's signed events (`Stripe-Signature`), and the local simulated provider's, which speaks
+    Stripe's format: payment_intent.succeeded credits once; payment_failed and canceled free the order
+    to be paid again; charge.refunded and charge.dispute.created (or funds_withdrawn) take the money back
+    from the wallet (never below zero: the rest is owed and staff see it); charge.dispute.closed won (or
+    funds_reinstated) gives a dispute's hold back, lost leaves it. Other event types are acknowledged.
+    A 409 asks Stripe to deliver the event later."""
     from chalicelib import orders  # only the webhook needs orders
 
     with metrics.on_error("WebhooksRejected"):

@@ -68,7 +68,8 @@ def get_payment(req: Req, payment_id: str) -> Payment:
 @route(bp, "/payments/webhook", "POST", public=True, response=WebhookAck)
 @performs("payment.succeed", "order.pay", "item.pay", "package.pay")
 def payment_webhook(req: Req) -> dict:
-    """The simulated payment provider's signed callback; credits the wallet once per payment."""
+    """Deprecated: the simulated provider's own `X-Signature` callback; credits the wallet once per
+    payment. Its events now come in Stripe's format to `POST /payments/stripe/webhook`."""
     from chalicelib import orders  # only the webhook needs orders: wallet reads start without it
     from chalicelib.api.payments import pay_package_from_wallet
 

@@ -56,6 +56,8 @@ class Event:
     fee: Amount | None = None  # collected: the provider's fee, in its balance currency
     fee_base: Amount | None = None  # the balance transaction's gross, in the fee's currency
     dispute_id: str | None = None
+    dispute_status: str | None = None  # the provider's status of the dispute (won, lost, needs_response...)
+    charge: str | None = None  # collected: the provider's charge whose fee is read (Stripe's latest_charge)
     # PayPal: its capture (what refunds name); one refund's own id (a provider that reports each refund
     # alone, not a cumulative amount); a resolved dispute's outcome, `released` or `final`
     capture_id: str | None = None
@@ -63,6 +65,8 @@ class Event:
     outcome: str | None = None
 
 
+# dispute: opened (the provider took the funds); dispute_closed: decided (dispute_status says how);
+# dispute_reinstated: the provider gave the funds back (a dispute won)
 # `to_capture`: the customer approved a PayPal order, which is captured next; `dispute_resolved`: a
 # dispute closed, its hold given back (`released`) or kept (`final`)
 KINDS = (
@@ -71,6 +75,8 @@ KINDS = (
     "called_off",
     "refund",
     "dispute",
+    "dispute_closed",
+    "dispute_reinstated",
     "ignored",
     "to_capture",
     "dispute_resolved",

@@ -18,6 +18,7 @@ returned. STRIPE_API_BASE points the SDK at another base URL (the tests' replay 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -55,7 +56,14 @@ EVENT_KINDS = {
     "payment_intent.canceled": "called_off",
     "charge.refunded": "refund",
     "charge.dispute.created": "dispute",
+    # disputes decided (docs.stripe.com/disputes/how-disputes-work): funds_withdrawn is sent with the
+    # debit of a (non-inquiry) dispute, funds_reinstated when a won dispute gives them back, closed with
+    # the final status (won, lost, warning_closed for an inquiry, prevented)
+    "charge.dispute.funds_withdrawn": "dispute",
+    "charge.dispute.closed": "dispute_closed",
+    "charge.dispute.funds_reinstated": "dispute_reinstated",
 }
+DISPUTE_KINDS = ("dispute", "dispute_closed", "dispute_reinstated")
 
 _stored: dict[str, str] | None = None
 _lock = threading.Lock()
@@ -118,6 +126,58 @@ def _amount(obj: dict, field: str) -> Amount:
     return Amount(str(obj.get("currency") or "").upper(), int(obj.get(field) or 0))
 
 
+def verify(headers: dict[str, str], raw_body: bytes) -> dict:
+    """A delivery checked with Stripe's scheme and the endpoint's signing secret: the event as a dict."""
+    signing = secret("STRIPE_WEBHOOK_SECRET")
+    if not signing:
+        log.error("STRIPE_WEBHOOK_SECRET is not configured; rejecting the webhook")
+        raise ValidationError("Webhook signing is not configured.", code="invalid_signature")
+    try:
+        verified = stripe.Webhook.construct_event(
+            raw_body, headers.get("stripe-signature"), signing, tolerance=TOLERANCE_SECONDS
+        )
+    except stripe.SignatureVerificationError:
+        raise ValidationError("Stripe-Signature does not verify.", code="invalid_signature") from None
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("The event is not JSON.") from None
+    return verified.to_dict()
+
+
+def normalize(event: dict) -> Event:
+    """A verified Stripe event as the port's Event (no fee: that needs a call, StripeProvider's)."""
+    kind = EVENT_KINDS.get(str(event.get("type")), "ignored")
+    event_id, event_type = str(event.get("id") or ""), str(event.get("type") or "")
+    obj = (event.get("data") or {}).get("object") or {}
+    if not event_id or not isinstance(obj, dict):
+        raise ValidationError("A Stripe event has an id and data.object.")
+    if kind == "ignored":
+        return Event(event_id, kind, event_type)
+    metadata = obj.get("metadata") or {}
+    payment_id = metadata.get("payment_id") if isinstance(metadata, dict) else None
+    if kind in ("collected", "refused", "called_off"):
+        ref = obj.get("id")
+        amount = _amount(obj, "amount_received") if kind == "collected" else None
+    elif kind == "refund":
+        ref, amount = obj.get("payment_intent"), _amount(obj, "amount_refunded")
+    else:
+        ref, amount = obj.get("payment_intent"), _amount(obj, "amount")
+    charge = obj.get("latest_charge") if kind == "collected" else None
+    if isinstance(charge, dict):  # expanded
+        charge = charge.get("id")
+    disputed = kind in DISPUTE_KINDS
+    return Event(
+        event_id,
+        kind,
+        event_type,
+        ref=ref if isinstance(ref, str) else None,
+        payment_id=payment_id if isinstance(payment_id, str) else None,
+        amount=amount,
+        dispute_id=obj.get("id") if disputed and isinstance(obj.get("id"), str) else None,
+        dispute_status=obj.get("status") if disputed and isinstance(obj.get("status"), str) else None,
+        charge=charge if isinstance(charge, str) else None,
+    )
+
+
 class StripeProvider:
     name = "stripe"
 
@@ -145,53 +205,14 @@ class StripeProvider:
         return Checkout(ref=intent.id, client_secret=intent.client_secret)
 
     def parse_webhook(self, headers: dict[str, str], raw_body: bytes) -> Event:
-        signing = secret("STRIPE_WEBHOOK_SECRET")
-        if not signing:
-            log.error("STRIPE_WEBHOOK_SECRET is not configured; rejecting the webhook")
-            raise ValidationError("Webhook signing is not configured.", code="invalid_signature")
-        try:
-            verified = stripe.Webhook.construct_event(
-                raw_body, headers.get("stripe-signature"), signing, tolerance=TOLERANCE_SECONDS
-            )
-        except stripe.SignatureVerificationError:
-            raise ValidationError("Stripe-Signature does not verify.", code="invalid_signature") from None
-        except (ValueError, UnicodeDecodeError):
-            raise ValidationError("The event is not JSON.") from None
-        event = verified.to_dict()
-        kind = EVENT_KINDS.get(str(event.get("type")), "ignored")
-        event_id, event_type = str(event.get("id") or ""), str(event.get("type") or "")
-        obj = (event.get("data") or {}).get("object") or {}
-        if not event_id or not isinstance(obj, dict):
-            raise ValidationError("A Stripe event has an id and data.object.")
-        if kind == "ignored":
-            return Event(event_id, kind, event_type)
-        metadata = obj.get("metadata") or {}
-        payment_id = metadata.get("payment_id") if isinstance(metadata, dict) else None
-        if kind in ("collected", "refused", "called_off"):
-            ref = obj.get("id")
-            amount = _amount(obj, "amount_received") if kind == "collected" else None
-        elif kind == "refund":
-            ref, amount = obj.get("payment_intent"), _amount(obj, "amount_refunded")
-        else:
-            ref, amount = obj.get("payment_intent"), _amount(obj, "amount")
-        fee = base = None
-        if kind == "collected" and obj.get("latest_charge"):
-            fee, base = self._fee(obj["latest_charge"])
-        return Event(
-            event_id,
-            kind,
-            event_type,
-            ref=ref if isinstance(ref, str) else None,
-            payment_id=payment_id if isinstance(payment_id, str) else None,
-            amount=amount,
-            fee=fee,
-            fee_base=base,
-            dispute_id=obj.get("id") if kind == "dispute" else None,
-        )
+        event = normalize(verify(headers, raw_body))
+        if event.kind == "collected" and event.charge:
+            fee, base = self._fee(event.charge)
+            return dataclasses.replace(event, fee=fee, fee_base=base)
+        return event
 
-    def _fee(self, latest_charge) -> tuple[Amount | None, Amount | None]:
+    def _fee(self, charge_id: str) -> tuple[Amount | None, Amount | None]:
         """Stripe's actual fee on the charge: its balance transaction's `fee` (and `amount`, to convert)."""
-        charge_id = latest_charge if isinstance(latest_charge, str) else latest_charge.get("id")
         try:
             charge = client().v1.charges.retrieve(charge_id, params={"expand": ["balance_transaction"]})
         except Exception as exc:  # a StripeError, or an answer the SDK could not read

@@ -179,6 +179,10 @@ class Payment(Out):
         default=None, description="The customer's currency at the time (null: paid in CNY only)."
     )
     provider: str = absent("Who collects it: stripe, paypal, or simulated (the local stack and tests).")
+    provider_ref: str = absent(
+        "The provider's own reference: Stripe's PaymentIntent id (`pi_sim_...` for the simulated provider, "
+        "whose Stripe-format events name it), or the PayPal order id."
+    )
     charged_currency: str = absent(
         "The currency the provider charges (the customer's where the channel takes it, else CNY)."
     )
@@ -221,6 +225,8 @@ class Payment(Out):
 def _provider_fields(payment: commerce.Payment) -> dict:
     """The provider's side of a payment; what completes it only while it waits for the customer."""
     fields: dict = {"provider": payment.provider or "simulated"}
+    if payment.provider_ref:
+        fields["provider_ref"] = payment.provider_ref
     if payment.package_id:
         fields["package_id"] = payment.package_id
     if payment.currency and payment.amount_minor is not None:
@@ -258,6 +264,23 @@ STAFF_PAYMENT_EXAMPLE = {
 }
 
 
+class PaymentDispute(Out):
+    """A provider's dispute of a payment and where it stands."""
+
+    dispute_id: str
+    status: str = Field(
+        description="The provider's status while open (Stripe's needs_response, under_review, "
+        "warning_needs_response...; `opened` where the provider names none), then won (held money given "
+        "back, the owed part forgiven) or lost (the debit stands, final)."
+    )
+    amount_fen: Fen = Field(
+        description="Disputed, in fen at the payment's rate (0: decided before it opened)."
+    )
+    held_fen: Fen = Field(description="Taken from the wallet when it opened.")
+    owed_fen: Fen = Field(description="What the wallet did not hold when it opened.")
+    updated_at: Timestamp
+
+
 class StaffPayment(Payment):
     """A payment staff must look at, and why."""
 
@@ -266,11 +289,15 @@ class StaffPayment(Payment):
     user_id: str
     attention: str | None = Field(
         description="amount_mismatch (collected differs from what was asked: not credited), disputed "
-        "(the disputed amount is held from the wallet), refund_exceeds_balance (the provider refunded more "
+        "(the disputed amount is held from the wallet), dispute_won (given back), dispute_lost (the debit "
+        "stands), refund_exceeds_balance (the provider refunded more "
         "than the wallet held: the rest is owed)."
     )
     disputed_fen: Fen
     owed_fen: Fen = Field(description="Taken back by the provider but not in the wallet to debit.")
+    disputes: list[PaymentDispute] = absent(
+        "The provider's disputes of the payment, least recently changed first."
+    )
 
     @classmethod
     def of(cls, payment: commerce.Payment) -> Self:
@@ -282,7 +309,28 @@ class StaffPayment(Payment):
             attention=payment.attention,
             disputed_fen=int(payment.disputed_fen or 0),
             owed_fen=int(payment.owed_fen or 0),
+            **_disputes(payment),
         )
+
+
+def _disputes(payment: commerce.Payment) -> dict:
+    stored = payment.disputes.as_dict() if payment.disputes is not None else {}
+    found = sorted(stored.items(), key=lambda kv: kv[1]["updated_at"])
+    if not found:
+        return {}
+    return {
+        "disputes": [
+            PaymentDispute.build(
+                dispute_id=key,
+                status=d["status"],
+                amount_fen=int(d["amount_fen"]),
+                held_fen=int(d["held_fen"]),
+                owed_fen=int(d["owed_fen"]),
+                updated_at=d["updated_at"],
+            )
+            for key, d in found
+        ]
+    }
 
 
 class StaffPaymentPage(Out):
@@ -315,7 +363,11 @@ class WebhookAck(Out):
     flagged: str = absent("Not credited and put on the staff attention list (amount_mismatch).")
     debited_fen: Fen = absent("A refund or dispute: what was taken from the wallet.")
     owed_fen: Fen = absent("A refund or dispute: what the wallet did not hold (staff follow it up).")
-    released_fen: Fen = absent("A dispute resolved: what its hold gave back to the wallet (0: lost).")
+    dispute_id: str = absent("A dispute event: the provider's dispute.")
+    dispute_status: str = absent(
+        "A dispute event: the dispute's state after it (the provider's open status, won or lost)."
+    )
+    released_fen: Fen = absent("A dispute won or resolved: what its hold gave back to the wallet (0: lost).")
 
 
 WITHDRAWAL_EXAMPLE = {

@@ -1,6 +1,7 @@
 """`make demo`: the whole customer journey over HTTP against the running `make run`, step by step.
 
-Search, cart, quote, order, a top-up through the provider's signed webhook, pay, staff review, a purchase
+Search, cart, quote, order, a top-up settled by Stripe's signed
+payment_intent.succeeded (the local simulated provider speaks Stripe's format), pay, staff review, a purchase
 at a higher actual price (the difference charged from the wallet), the merchant's domestic shipment, the
 warehouse's inbound scan, an inspection with a QC photo of each item uploaded through the presigned POST
 and ingested from the photo queue, the parcel's photos-ready email (read from moto's SES), an inspection
@@ -208,7 +209,8 @@ def run_job(job: str, now: str) -> dict:
 
 def journey(api: Api, say: Callable[[str], None] = print) -> dict:
     """The whole journey; returns the ids it made."""
-    from chalicelib import clock, payments
+    from chalicelib import clock
+    from chalicelib.providers import simulated
 
     steps = iter(range(1, 100))
 
@@ -278,24 +280,24 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         headers={"Idempotency-Key": uuid.uuid4().hex},
         expect=201,
     )
-    event = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "type": "payment.succeeded",
-            "data": {"payment_id": top_up["payment_id"], "amount_fen": top_up["charge_fen"]},
-        }
-    ).encode()
-    signature = payments.sign(event, api.stack["payment_webhook_secret"])
-    api.call(
+    # the local stack's simulated provider speaks Stripe's format: we play Stripe's part
+    event = simulated.event("payment_intent.succeeded", simulated.payment_intent(top_up))
+    settled = api.call(
         "POST",
-        "/payments/webhook",
+        "/payments/stripe/webhook",
         data=event,
-        headers={"X-Signature": signature, "Content-Type": "application/json"},
+        headers={
+            "Stripe-Signature": simulated.sign_stripe(event, api.stack["stripe_webhook_secret"]),
+            "Content-Type": "application/json",
+        },
     )
+    if settled.get("duplicate") is not False:
+        raise DemoError(f"the signed payment_intent.succeeded did not credit the top-up: {settled}")
     balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
     step(
         "top up through the signed webhook",
-        f"{top_up['payment_id']}: Alipay collects {cny(top_up['charge_fen'])} for {cny(top_up_fen)}",
+        f"{top_up['payment_id']} ({top_up['provider_ref']}): Stripe's payment_intent.succeeded, "
+        f"Stripe-Signature; Alipay collects {cny(top_up['charge_fen'])} for {cny(top_up_fen)}",
         f"wallet {cny(balance)}",
     )
 

@@ -247,6 +247,8 @@ def main() -> None:
                     "client_id": stack["client_id"],
                     "bucket": stack["bucket"],
                     "payment_webhook_secret": os.environ["PAYMENT_WEBHOOK_SECRET"],
+                    # the simulated provider's Stripe-format events are signed with it (make topup)
+                    "stripe_webhook_secret": os.environ["STRIPE_WEBHOOK_SECRET"],
                     "users": [
                         {"username": u["username"], "password": u["password"], "groups": u["groups"]}
                         for u in stack["users"]

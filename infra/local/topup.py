@@ -1,12 +1,13 @@
 """`make topup USER=<username> AMOUNT_FEN=<n> [CHANNEL=alipay]`: top up a demo wallet the way a provider
-would: start a top-up over HTTP, then deliver the provider's correctly signed `payment.succeeded` webhook."""
+would: start a top-up over HTTP, then play Stripe's part for the local stack's simulated provider: its
+`payment_intent.succeeded` event, signed as Stripe signs (`Stripe-Signature`, the stack's
+`stripe_webhook_secret`), delivered to `POST /payments/stripe/webhook`."""
 
 from __future__ import annotations
 
 import json
 import sys
 import urllib.request
-import uuid
 
 from infra.local.env import use_running_stack
 
@@ -27,7 +28,7 @@ def main(username: str, amount: str, channel: str) -> None:
     users = {u["username"]: u for u in stack["users"]}
     if username not in users:
         raise SystemExit(f"Unknown user {username!r}; demo users: {', '.join(users)}")
-    from chalicelib import payments
+    from chalicelib.providers import simulated
     from infra.local.provision import sign_in
 
     token = sign_in(stack["client_id"], username, users[username]["password"])
@@ -35,19 +36,13 @@ def main(username: str, amount: str, channel: str) -> None:
     api = stack["api_url"]
     body = json.dumps({"amount_fen": int(amount), "channel": channel}).encode()
     payment = call(f"{api}/wallet/top-ups", "POST", body, auth)
-    event = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "type": "payment.succeeded",
-            "data": {"payment_id": payment["payment_id"], "amount_fen": payment["charge_fen"]},
-        }
-    ).encode()
-    signature = payments.sign(event, stack["payment_webhook_secret"])
+    event = simulated.event("payment_intent.succeeded", simulated.payment_intent(payment))
+    signature = simulated.sign_stripe(event, stack["stripe_webhook_secret"])
     call(
-        f"{api}/payments/webhook",
+        f"{api}/payments/stripe/webhook",
         "POST",
         event,
-        {"X-Signature": signature, "Content-Type": "application/json"},
+        {"Stripe-Signature": signature, "Content-Type": "application/json"},
     )
     wallet = call(f"{api}/wallet", "GET", None, auth)
     print(json.dumps({"payment": payment, "balance_fen": wallet["balance_fen"]}, indent=2))

@@ -3,12 +3,11 @@ screen under test. Each call makes fresh objects, so tests do not depend on each
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import requests
 
-from chalicelib import payments
+from chalicelib.providers import simulated
 
 CUSTOMER = "bob@example.com"
 REVIEWER = "reviewer@procure.example"
@@ -37,21 +36,17 @@ def top_up(http, amount_fen: int, user: str = CUSTOMER) -> None:
 
 
 def confirm_payment(http, payment: dict) -> None:
-    """The provider's signed `payment.succeeded` webhook for a payment (a top-up or an order's)."""
-    event = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "type": "payment.succeeded",
-            "data": {"payment_id": payment["payment_id"], "amount_fen": payment["charge_fen"]},
-        }
-    ).encode()
-    signature = payments.sign(event, http.stack["payment_webhook_secret"])
+    """Stripe's signed `payment_intent.succeeded` for a payment (a top-up or an order's), as the local
+    simulated provider's events are delivered."""
+    # the local stack's simulated provider speaks Stripe's format: we play Stripe's part
+    event = simulated.event("payment_intent.succeeded", simulated.payment_intent(payment))
+    signature = simulated.sign_stripe(event, http.stack["stripe_webhook_secret"])
     ok(
         http.call(
             "POST",
-            "/payments/webhook",
+            "/payments/stripe/webhook",
             data=event,
-            headers={"X-Signature": signature, "Content-Type": "application/json"},
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
         )
     )
 

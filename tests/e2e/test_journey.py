@@ -14,7 +14,8 @@ from datetime import timedelta
 
 import requests
 
-from chalicelib import clock, payments
+from chalicelib import clock
+from chalicelib.providers import simulated
 from tests.conftest import ROOT
 
 ALICE = "alice@example.com"
@@ -102,20 +103,15 @@ def test_find_buy_review_receive_inspect_store_and_expire(http, local_stack):
         ),
         201,
     )
-    event = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "type": "payment.succeeded",
-            "data": {"payment_id": top_up["payment_id"], "amount_fen": top_up["charge_fen"]},
-        }
-    ).encode()
-    signature = payments.sign(event, local_stack["payment_webhook_secret"])
+    # the local stack's simulated provider speaks Stripe's format: we play Stripe's part
+    event = simulated.event("payment_intent.succeeded", simulated.payment_intent(top_up))
+    signature = simulated.sign_stripe(event, local_stack["stripe_webhook_secret"])
     ok(
         http.call(
             "POST",
-            "/payments/webhook",
+            "/payments/stripe/webhook",
             data=event,
-            headers={"X-Signature": signature, "Content-Type": "application/json"},
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
         )
     )
     paid = ok(

@@ -4,7 +4,6 @@ in exactly one 200 and 409s; every method and path answers the contract's JSON e
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections import Counter
@@ -13,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from chalicelib import payments
+from chalicelib.providers import simulated
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -65,19 +64,14 @@ def order_to_pay(http, user: str) -> str:
         user=user,
         json={"amount_fen": order.json()["charges"]["total_fen"], "channel": "alipay"},
     ).json()
-    event = json.dumps(
-        {
-            "id": f"evt_{uuid.uuid4().hex}",
-            "type": "payment.succeeded",
-            "data": {"payment_id": top_up["payment_id"], "amount_fen": top_up["charge_fen"]},
-        }
-    ).encode()
-    signature = payments.sign(event, http.stack["payment_webhook_secret"])
+    # the local stack's simulated provider speaks Stripe's format: we play Stripe's part
+    event = simulated.event("payment_intent.succeeded", simulated.payment_intent(top_up))
+    signature = simulated.sign_stripe(event, http.stack["stripe_webhook_secret"])
     credited = http.call(
         "POST",
-        "/payments/webhook",
+        "/payments/stripe/webhook",
         data=event,
-        headers={"X-Signature": signature, "Content-Type": "application/json"},
+        headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
     )
     assert credited.status_code == 200, credited.text
     return order.json()["order_id"]

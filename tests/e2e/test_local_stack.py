@@ -18,6 +18,7 @@ def test_stack_file_describes_the_stack(local_stack):
         "client_id",
         "bucket",
         "payment_webhook_secret",
+        "stripe_webhook_secret",
         "users",
     ):
         assert key in local_stack
@@ -82,11 +83,12 @@ def test_job_helper_runs_a_scheduled_handler_at_now(http):
     assert "Unknown job" in unknown.stderr
 
 
-def test_topup_helper_credits_the_wallet_through_a_signed_webhook(http):
+def test_topup_helper_credits_the_wallet_through_stripes_signed_event(http):
     before = http.call("GET", "/wallet", user="bob@example.com").json()["balance_fen"]
     done = _run("infra.local.topup", "bob@example.com", "12345", "paypal")
     assert done.returncode == 0, done.stderr
     assert '"status": "requires_action"' in done.stdout
+    assert '"provider_ref": "pi_sim_' in done.stdout  # a PaymentIntent, settled at Stripe's endpoint
     after = http.call("GET", "/wallet", user="bob@example.com").json()
     assert after["balance_fen"] == before + 12345
     assert after["entries"][0]["kind"] == "top_up"

@@ -253,12 +253,27 @@ def shop(stack):
 
 
 def top_up(api: Api, user: str, amount_fen: int, channel: str = "alipay") -> dict:
-    """A top-up settled by a correctly signed provider webhook (what `make topup` does)."""
+    """A top-up settled by Stripe's signed payment_intent.succeeded (what `make topup` does)."""
     created = api.post("/wallet/top-ups", {"amount_fen": amount_fen, "channel": channel}, user=user)
     assert created.status == 201, created.body
-    result = send_webhook(api, created.body["payment_id"], created.body["charge_fen"])
-    assert result.status == 200, result.body
+    result = settle(api, created.body)
+    assert result.status == 200 and result.body.get("duplicate") is False, result.body
     return created.body
+
+
+def settle(api: Api, payment: dict, event_type: str = "payment_intent.succeeded", **intent):
+    """The simulated provider's payment settled as the local stack does: Stripe's event about its
+    PaymentIntent, signed as Stripe signs with the endpoint secret, at Stripe's endpoint."""
+    from chalicelib.providers import simulated
+
+    status = {"payment_intent.succeeded": "succeeded", "payment_intent.canceled": "canceled"}
+    obj = simulated.payment_intent(payment, status.get(event_type, "requires_payment_method"), **intent)
+    body = simulated.event(event_type, obj)
+    # the real time: the SDK's construct_event checks the tolerance against time.time(), not our clock
+    signature = simulated.sign_stripe(body, os.environ["STRIPE_WEBHOOK_SECRET"])
+    return api.call(
+        "POST", "/payments/stripe/webhook", raw=body.decode(), headers={"Stripe-Signature": signature}
+    )
 
 
 def send_webhook(
@@ -270,6 +285,8 @@ def send_webhook(
     timestamp: int | None = None,
     raw: bytes | None = None,
 ):
+    """Deprecated: the X-Signature scheme of `POST /payments/webhook` (still served: the shared API
+    document lists it)."""
     from chalicelib import clock, ids, payments
 
     body = (

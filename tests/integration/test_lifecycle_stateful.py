@@ -60,6 +60,7 @@ from chalicelib.models.jobs import JobState
 from chalicelib.models.packages import Package
 from chalicelib.models.photos import PhotoRequest
 from chalicelib.models.warehouse import Parcel
+from chalicelib.models.withdrawals import Withdrawal
 from infra.local.job import scheduled_event
 from tests import contract, faults
 from tests.integration.conftest import REVIEWER, WAREHOUSE, attach_photo
@@ -109,6 +110,7 @@ LEDGER_KINDS = {
     # a real provider's refunds and disputes take money back (issue 25); a fee below the quote comes back
     "provider_refund": "paid",
     "dispute_hold": "paid",
+    "dispute_release": "refunds",  # a dispute won: what its opening held comes back
     "bank_fee_adjustment": "topups",
     "withdrawal": "paid",
     "withdrawal_reversal": "refunds",
@@ -218,8 +220,10 @@ class Model:
     # paid photo requests: id -> {user, item_id, fee, refund_booked}
     photo_requests: dict[str, dict] = field(default_factory=dict)
     # top-ups collected by Stripe (wechat_pay): {ref, payment, user, amount, succeeded, declined, refunded,
-    # disputes, last}
+    # disputes: {dispute_id: {"status": open|won|lost, "hold"}}, last}
     stripe: list[dict] = field(default_factory=list)
+    # withdrawals asked: id -> {user, amount, status: requested|refunded|rejected, refunds, echoes}
+    withdrawals: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass
@@ -236,6 +240,7 @@ class World:
     abandon_done_through: date | None  # the storage sweep's checkpoint: it reads only later days
     feedback_done_through: date | None  # its feedback walk's checkpoint (chalicelib/feedback.py)
     photo_requests: dict[str, PhotoRequest] = field(default_factory=dict)
+    withdrawals: dict[str, Withdrawal] = field(default_factory=dict)
 
 
 # --- the invariants -------------------------------------------------------------------------------------
@@ -509,22 +514,58 @@ def check_every_photo_request_paid_for_is_delivered_or_refunded(world: World) ->
 
 def check_provider_refunds_and_disputes_take_back_each_fen_once(world: World) -> None:
     """Per Stripe payment: what the wallet lost for it plus what is owed equals what the provider took
-    back (refunds and disputes), never more than it collected, however its events arrived."""
+    back (refunds other than withdrawals', open or lost disputes), never more than it collected, however
+    its events arrived; a dispute won gives back exactly what its opening held."""
     from chalicelib.models.commerce import Payment
 
     for mine in world.model.stripe:
         payment = Payment.get(mine["payment"]["payment_id"], consistent_read=True)
-        taken = int(payment.refunded_fen or 0) + int(payment.disputed_fen or 0)
+        taken = (
+            int(payment.refunded_fen or 0) - int(payment.withdrawal_fen or 0) + int(payment.disputed_fen or 0)
+        )
         debited = -sum(
             int(e.amount_fen)
             for e in world.ledgers.get(mine["user"], [])
-            if e.ref == payment.payment_id and e.kind in ("provider_refund", "dispute_hold")
+            if e.ref == payment.payment_id
+            and e.kind in ("provider_refund", "dispute_hold", "dispute_release")
         )
         assert int(payment.owed_fen or 0) >= 0 and int(payment.refunded_fen or 0) <= int(payment.charge_fen)
         assert debited + int(payment.owed_fen or 0) == taken, (
             f"{payment.payment_id}: debited {debited} + owed {payment.owed_fen} != taken back {taken}"
         )
         assert (payment.status == "succeeded") == mine["succeeded"], (payment.status, mine)
+
+
+def check_withdrawals_pay_out_what_was_asked_once(world: World) -> None:
+    """A withdrawal holds its amount once (one `withdrawal` entry), a rejection returns it once, an
+    approval refunds exactly the amount asked through the customer's own payments and moves nothing
+    more on the wallet; no payment gives back more than it collected, nor withdrawals more than that."""
+    from chalicelib.models.commerce import Payment
+
+    parts: Counter = Counter()
+    for withdrawal_id, mine in world.model.withdrawals.items():
+        stored = world.withdrawals[withdrawal_id]
+        assert stored.status == mine["status"], (withdrawal_id, stored.status, mine)
+        moved = sorted(
+            (e.kind, int(e.amount_fen)) for e in world.ledgers[mine["user"]] if e.ref == withdrawal_id
+        )
+        expected = [("withdrawal", -mine["amount"])]
+        if mine["status"] == "rejected":
+            expected.append(("withdrawal_reversal", mine["amount"]))
+        assert moved == sorted(expected), (withdrawal_id, moved, expected)
+        refunds = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in stored.refunds or []]
+        if mine["status"] == "refunded":
+            assert sum(int(r["amount_fen"]) for r in refunds) == mine["amount"], (withdrawal_id, refunds)
+        else:
+            assert not refunds, (withdrawal_id, refunds)
+        for refund in refunds:
+            parts[refund["payment_id"]] += int(refund["amount_fen"])
+            owner = Payment.get(refund["payment_id"], consistent_read=True).user_id
+            assert owner == mine["user"], f"{withdrawal_id} refunded through {owner}'s payment"
+    for payment_id in world.model.payment_ids:
+        payment = Payment.get(payment_id, consistent_read=True)
+        assert int(payment.withdrawal_fen or 0) == parts[payment_id], (payment_id, payment.withdrawal_fen)
+        assert int(payment.withdrawal_fen or 0) <= int(payment.refunded_fen or 0) <= int(payment.charge_fen)
 
 
 INVARIANTS: list[Callable[[World], None]] = [
@@ -538,6 +579,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads,
     check_every_photo_request_paid_for_is_delivered_or_refunded,
     check_provider_refunds_and_disputes_take_back_each_fen_once,
+    check_withdrawals_pay_out_what_was_asked_once,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
 VIOLATIONS: dict[str, str] = {}
@@ -1859,21 +1901,24 @@ class Lifecycle(RuleBasedStateMachine):
         assert created.body["client_secret"].startswith(ref), created.body
         self.m.payment_ids.append(created.body["payment_id"])
         mine = {"ref": ref, "payment": created.body, "user": user["id"], "amount": amount}
-        self.m.stripe.append(
-            {**mine, "succeeded": False, "declined": False, "refunded": 0, "disputes": set()}
-        )
+        self.m.stripe.append({**mine, "succeeded": False, "declined": False, "refunded": 0, "disputes": {}})
 
     @precondition(lambda self: bool(self.m.stripe))
     @rule(
         index=pick,
-        kind=st.sampled_from(["succeeded", "succeeded", "failed", "refund", "dispute", "again"]),
+        kind=st.sampled_from(
+            ["succeeded", "succeeded", "failed", "refund", "dispute", "won", "lost", "again"]
+        ),
         part=st.sampled_from([1, 2, 3]),
     )
     def stripe_event(self, index, kind, part):
         succeeded = [p for p in self.m.stripe if p["succeeded"]]
         # refunds and disputes mostly on collected payments; sometimes one overtakes its success
         mine = _one(
-            succeeded if kind in ("refund", "dispute") and succeeded and part < 3 else self.m.stripe, index
+            succeeded
+            if kind in ("refund", "dispute", "won", "lost") and succeeded and part < 3
+            else self.m.stripe,
+            index,
         )
         if kind == "again":  # the last event of this payment, delivered again (maybe after a 409)
             if "last" not in mine:
@@ -1920,22 +1965,129 @@ class Lifecycle(RuleBasedStateMachine):
                 mine["refunded"] = refunded
                 book.paid += debit
         else:
-            dispute_id = f"dp_{mine['ref'][3:]}_{part}"
-            amount = charge * part // 3
-            obj = self.stripe.dispute(mine["ref"], mine["payment"], amount, dispute_id)
-            result = self._stripe("charge.dispute.created", obj, event_id)
-            if not mine["succeeded"]:
-                assert result.status == 409, result.body
-                return
-            fresh = dispute_id not in mine["disputes"]
-            assert result.status == 200 and result.body["duplicate"] == (not fresh), (result.body, mine)
-            if fresh:
-                mine["disputes"].add(dispute_id)
-                hold = min(amount, balance)
-                assert (result.body["debited_fen"], result.body["owed_fen"]) == (hold, amount - hold), (
-                    result.body
-                )
-                book.paid += hold
+            self._dispute_event(mine, kind, part, event_id, book, balance)
+
+    def _dispute_event(self, mine: dict, kind: str, part: int, event_id: str, book: Book, balance: int):
+        """A dispute opens (created, or funds_withdrawn), is won (closed won, or funds_reinstated) or lost
+        (closed lost): each dispute's money moves once, in whatever order its events come."""
+        dispute_id = f"dp_{mine['ref'][3:]}_{part}"
+        amount = mine["payment"]["charge_fen"] * part // 3
+        event_type, status = {
+            ("dispute", False): ("charge.dispute.created", "needs_response"),
+            ("dispute", True): ("charge.dispute.funds_withdrawn", "needs_response"),
+            ("won", False): ("charge.dispute.closed", "won"),
+            ("won", True): ("charge.dispute.funds_reinstated", "won"),
+            ("lost", False): ("charge.dispute.closed", "lost"),
+            ("lost", True): ("charge.dispute.closed", "lost"),
+        }[(kind, part == 2)]
+        obj = self.stripe.dispute(mine["ref"], mine["payment"], amount, dispute_id, status=status)
+        result = self._stripe(event_type, obj, event_id)
+        if not mine["succeeded"]:
+            assert result.status == 409, result.body  # overtook the success: Stripe delivers it later
+            return
+        known = mine["disputes"].get(dispute_id)
+        decided = known is not None and known["status"] != "open"
+        applies = not decided and (known is None or kind != "dispute")
+        assert result.status == 200 and result.body["duplicate"] == (not applies), (result.body, kind, known)
+        if not applies:
+            return
+        if known is None and kind != "won":  # opened now (or lost before it opened): held once
+            hold = min(amount, balance)
+            assert (result.body["debited_fen"], result.body["owed_fen"]) == (hold, amount - hold), result.body
+            book.paid += hold
+            known = {"hold": hold}
+        elif known is None:  # won before it opened: nothing ever held
+            known = {"hold": 0}
+        elif kind == "won":  # the opening's hold comes back
+            assert result.body["released_fen"] == known["hold"], (result.body, known)
+            book.refunds += known["hold"]
+        known["status"] = {"dispute": "open", "won": "won", "lost": "lost"}[kind]
+        mine["disputes"][dispute_id] = known
+
+    # --- withdrawals: wallet money back through the payments it came from ---
+
+    @rule(who=pick, share=st.sampled_from(["quarter", "half", "all", "more"]))
+    def ask_withdrawal(self, who, share):
+        user = self._user(who)
+        balance = self.world.accounts.get(user["id"], 0)
+        amount = max(
+            100, {"quarter": balance // 4, "half": balance // 2, "all": balance, "more": balance + 1}[share]
+        )
+        result = self.call(
+            "POST", "/wallet/withdrawals", user=user["name"], body={"amount_fen": amount}, money=True
+        )
+        if amount > balance:  # never more than the balance
+            assert result.status == 409 and result.body["error"]["code"] == "insufficient_funds", result.body
+            return
+        # 400: more than the customer's provider payments can take back (e.g. credited refunds)
+        assert result.status in (201, 400), result.body
+        if result.status == 201:
+            assert result.body["status"] == "requested" and result.body["amount_fen"] == amount
+            self.m.withdrawals[result.body["withdrawal_id"]] = {
+                "user": user["id"],
+                "amount": amount,
+                "status": "requested",
+                "echoes": [],
+            }
+            self.m.books[user["id"]].paid += amount
+
+    @precondition(lambda self: any(w["status"] == "requested" for w in self.m.withdrawals.values()))
+    @rule(index=pick, approve=st.sampled_from([True, True, False]))
+    def staff_decide_withdrawal(self, index, approve):
+        withdrawal_id, mine = _one(
+            [(k, w) for k, w in self.m.withdrawals.items() if w["status"] == "requested"], index
+        )
+        if not approve:
+            body = {"reason": "Please contact support first."}
+            result = self.call(
+                "POST", f"/staff/withdrawals/{withdrawal_id}/reject", user=REVIEWER, body=body, money=True
+            )
+            assert result.status == 200 and result.body["status"] == "rejected", result.body
+            mine["status"] = "rejected"
+            self.m.books[mine["user"]].refunds += mine["amount"]
+            return
+        self._stripe_echoes_refunds(mine)
+        result = self.call("POST", f"/staff/withdrawals/{withdrawal_id}/approve", user=REVIEWER, money=True)
+        # 400: a refund or dispute since the request left the payments less to give back
+        assert result.status in (200, 400), result.body
+        if result.status == 400:
+            return
+        assert result.body["status"] == "refunded", result.body
+        refunds = result.body["refunds"]
+        assert sum(r["amount_fen"] for r in refunds) == mine["amount"], refunds  # never more than asked
+        mine["status"], mine["refunds"] = "refunded", refunds
+        for refund in refunds:
+            paid = next(
+                (p for p in self.m.stripe if p["payment"]["payment_id"] == refund["payment_id"]), None
+            )
+            if paid is not None:  # Stripe will tell us of this refund too: charge.refunded, cumulative
+                paid["refunded"] += refund["amount_minor"]
+                mine["echoes"].append((paid, paid["refunded"]))
+
+    def _stripe_echoes_refunds(self, mine: dict) -> None:
+        """Stripe answers each refund the approval asks for with that refund (the fake replays answers:
+        they are queued in the order the withdrawal's plan asks, and again for a retry after a fault)."""
+        from chalicelib import withdrawals
+        from chalicelib.errors import ValidationError
+
+        try:
+            parts = withdrawals.plan(mine["user"], mine["amount"])
+        except ValidationError:
+            return
+        asked = [(p.amount.minor, p.amount.currency) for p in parts if p.payment.provider == "stripe"]
+        if asked:
+            self.stripe.answer_refunds(*(asked * 3))
+
+    @precondition(lambda self: any(w["echoes"] for w in self.m.withdrawals.values()))
+    @rule(index=pick)
+    def stripe_echoes_a_withdrawal_refund(self, index):
+        """Stripe's charge.refunded for a withdrawal's refund, delivered any number of times, late (after
+        later refunds): it was recorded at the approval, so it moves nothing."""
+        echoes = [e for w in self.m.withdrawals.values() for e in w["echoes"]]
+        paid, cumulative = _one(echoes, index)
+        obj = self.stripe.refunded(paid["ref"], paid["payment"], cumulative)
+        result = self._stripe("charge.refunded", obj, ids.new_id("evt"))
+        assert result.status == 200 and result.body["duplicate"], result.body
 
     def _stripe(self, event_type: str, obj: dict, event_id: str):
         result = self.stripe.deliver(self.api, event_type, obj, event_id=event_id)
@@ -1973,6 +2125,7 @@ class Lifecycle(RuleBasedStateMachine):
                 Claim: [{"claim_id": c} for c in self.m.claims],
                 Payment: [{"payment_id": p} for p in self.m.payment_ids],
                 PhotoRequest: [{"request_id": r} for r in self.m.photo_requests],
+                Withdrawal: [{"withdrawal_id": w} for w in self.m.withdrawals],
             }
         )
 
@@ -2018,6 +2171,7 @@ class Lifecycle(RuleBasedStateMachine):
             abandon_done_through=date.fromisoformat(done) if done else None,
             feedback_done_through=date.fromisoformat(feedback_done) if feedback_done else None,
             photo_requests=_get(PhotoRequest, list(self.m.photo_requests)),
+            withdrawals=_get(Withdrawal, list(self.m.withdrawals)),
         )
 
 

@@ -259,6 +259,190 @@ class TestRefundsAndDisputes:
         assert api.get("/staff/payments", user=ALICE).status == 403
 
 
+class TestDisputeDecided:
+    """charge.dispute.closed (won / lost), funds_withdrawn and funds_reinstated, in any order and number."""
+
+    def deliver(self, api, stripe, ref, payment, event_type, status, amount=5000, event_id=None):
+        obj = stripe.dispute(ref, payment, amount, "dp_won_or_lost", status=status)
+        return stripe.deliver(api, event_type, obj, event_id=event_id)
+
+    def test_a_dispute_won_gives_the_held_money_back_once(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response")
+        self.deliver(api, stripe, ref, payment, "charge.dispute.funds_withdrawn", "needs_response")
+        assert wallet(api)["balance_fen"] == 5000  # the same dispute's two openings hold once
+        won = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won", event_id="evt_w")
+        assert won.status == 200 and won.body["released_fen"] == 5000, won.body
+        again = [
+            self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won", event_id="evt_w"),
+            self.deliver(api, stripe, ref, payment, "charge.dispute.funds_reinstated", "won"),
+            self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won"),
+        ]
+        assert all(r.status == 200 and r.body["duplicate"] for r in again)
+        state = wallet(api)
+        assert state["balance_fen"] == 10000
+        assert [(e["kind"], e["amount_fen"]) for e in state["entries"][:2]] == [
+            ("dispute_release", 5000),
+            ("dispute_hold", -5000),
+        ]
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "dispute_won" and shown["disputed_fen"] == 0
+        [dispute] = shown["disputes"]
+        assert (dispute["dispute_id"], dispute["status"], dispute["held_fen"]) == (
+            "dp_won_or_lost",
+            "won",
+            5000,
+        )
+
+    def test_funds_reinstated_before_closed_is_the_win(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        self.deliver(api, stripe, ref, payment, "charge.dispute.created", "under_review")
+        back = self.deliver(api, stripe, ref, payment, "charge.dispute.funds_reinstated", "under_review")
+        assert back.body["released_fen"] == 5000 and back.body["dispute_status"] == "won"
+        assert self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won").body["duplicate"]
+        assert wallet(api)["balance_fen"] == 10000
+
+    def test_a_dispute_lost_keeps_the_debit_final(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response")
+        lost = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost")
+        assert lost.status == 200 and not lost.body["duplicate"] and lost.body["dispute_status"] == "lost"
+        late = [
+            self.deliver(api, stripe, ref, payment, "charge.dispute.funds_reinstated", "won"),
+            self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won"),
+            self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response"),
+        ]
+        assert all(r.body["duplicate"] for r in late)
+        assert wallet(api)["balance_fen"] == 5000
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "dispute_lost" and shown["disputed_fen"] == 5000
+        assert shown["disputes"][0]["status"] == "lost"
+
+    def test_a_won_dispute_forgives_what_the_wallet_did_not_hold(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        api.post("/wallet/withdrawals", {"amount_fen": 8000}, user=ALICE)  # 2000 left to hold
+        opened = self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response")
+        assert (opened.body["debited_fen"], opened.body["owed_fen"]) == (2000, 3000)
+        won = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won")
+        assert won.body["released_fen"] == 2000
+        assert wallet(api)["balance_fen"] == 2000
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["owed_fen"] == 0 and shown["disputed_fen"] == 0
+
+    def test_closed_won_before_created_holds_nothing_ever(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        first = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won")
+        assert first.status == 200 and not first.body["duplicate"] and "debited_fen" not in first.body
+        late = self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response")
+        withdrawn = self.deliver(
+            api, stripe, ref, payment, "charge.dispute.funds_withdrawn", "needs_response"
+        )
+        assert late.body["duplicate"] and withdrawn.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 10000
+        assert attention(api)[payment["payment_id"]]["disputes"][0]["status"] == "won"
+
+    def test_closed_lost_before_created_takes_the_debit_once(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        first = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost")
+        assert first.body["debited_fen"] == 5000 and first.body["dispute_status"] == "lost"
+        assert self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response").body[
+            "duplicate"
+        ]
+        assert wallet(api)["balance_fen"] == 5000
+
+    def test_an_inquiry_closed_gives_back_what_its_opening_held(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        self.deliver(api, stripe, ref, payment, "charge.dispute.created", "warning_needs_response")
+        closed = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "warning_closed")
+        assert closed.body["released_fen"] == 5000 and wallet(api)["balance_fen"] == 10000
+
+    def test_a_decision_before_the_payments_success_is_refused_for_redelivery(self, api, stripe):
+        ref, payment = card_top_up(api, stripe, 10000)
+        early = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost")
+        assert early.status == 409 and wallet(api)["balance_fen"] == 0
+
+    def test_a_won_dispute_can_be_withdrawn_again_a_lost_one_cannot(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response")
+        assert api.post("/wallet/withdrawals", {"amount_fen": 5001}, user=ALICE).status in (400, 409)
+        self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "won")
+        assert api.post("/wallet/withdrawals", {"amount_fen": 10000}, user=ALICE).status == 201
+
+
+class TestSimulatedProviderSpeaksStripe:
+    """The local stack's simulated provider: PaymentIntents settled by Stripe's own signed events at
+    Stripe's endpoint (what `make topup`, `make demo` and the e2e tests send)."""
+
+    def test_a_simulated_top_up_is_settled_by_stripes_signed_event_once(self, api):
+        created = api.post("/wallet/top-ups", {"amount_fen": 10000, "channel": "alipay"}, user=ALICE).body
+        assert created["provider"] == "simulated" and created["provider_ref"].startswith("pi_sim_")
+        from chalicelib.providers import simulated
+
+        body = simulated.event("payment_intent.succeeded", simulated.payment_intent(created))
+        headers = {"Stripe-Signature": stripe_signature(body)}
+        first = api.call("POST", "/payments/stripe/webhook", raw=body.decode(), headers=headers)
+        again = api.call("POST", "/payments/stripe/webhook", raw=body.decode(), headers=headers)
+        assert first.status == 200 and not first.body["duplicate"], first.body
+        assert again.status == 200 and again.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 10000
+        assert api.get(f"/payments/{created['payment_id']}", user=ALICE).body["status"] == "succeeded"
+
+    def test_its_events_are_signed_with_the_endpoint_secret_not_the_old_one(self, api):
+        import os
+
+        from chalicelib.providers import simulated
+
+        created = api.post("/wallet/top-ups", {"amount_fen": 10000, "channel": "alipay"}, user=ALICE).body
+        body = simulated.event("payment_intent.succeeded", simulated.payment_intent(created))
+        old = simulated.sign_stripe(body, os.environ["PAYMENT_WEBHOOK_SECRET"])
+        refused = api.call(
+            "POST", "/payments/stripe/webhook", raw=body.decode(), headers={"Stripe-Signature": old}
+        )
+        assert refused.status == 400 and refused.body["error"]["code"] == "invalid_signature"
+        assert wallet(api)["balance_fen"] == 0
+
+    def test_its_payment_intent_and_event_have_stripes_fields_and_types(self, api):
+        import json
+
+        from chalicelib.providers import simulated
+        from tests.stripe_fake import fixture
+
+        created = api.post("/wallet/top-ups", {"amount_fen": 10000, "channel": "alipay"}, user=ALICE).body
+        intent, reference = simulated.payment_intent(created), fixture("payment_intent")
+        assert set(intent) <= set(reference), set(intent) - set(reference)
+        for name, value in intent.items():
+            if value is not None and reference[name] is not None:
+                assert type(value) is type(reference[name]), name
+        envelope = json.loads(simulated.event("payment_intent.succeeded", intent))
+        assert set(envelope) == set(fixture("event"))
+        assert envelope["object"] == "event" and envelope["data"]["object"]["object"] == "payment_intent"
+
+    def test_a_failed_simulated_order_payment_frees_the_order(self, api, shop):
+        from tests.integration.conftest import settle
+        from tests.integration.test_orders import order
+
+        created = order(api, channel="alipay")
+        payment = api.post(f"/orders/{created['order_id']}/pay", user=ALICE).body["payment"]
+        failed = settle(api, payment, "payment_intent.payment_failed")
+        assert failed.status == 200 and not failed.body["duplicate"], failed.body
+        assert api.get(f"/orders/{created['order_id']}", user=ALICE).body["payment"] is None
+
+    def test_the_deprecated_x_signature_route_still_credits_once(self, api):
+        from tests.integration.conftest import send_webhook
+
+        created = api.post("/wallet/top-ups", {"amount_fen": 10000, "channel": "alipay"}, user=ALICE).body
+        assert (
+            send_webhook(api, created["payment_id"], created["charge_fen"], event_id="evt_old").status == 200
+        )
+        assert send_webhook(api, created["payment_id"], created["charge_fen"], event_id="evt_old").body[
+            "duplicate"
+        ]
+        assert wallet(api)["balance_fen"] == 10000
+        from chalicelib.openapi import document
+
+        assert document()["paths"]["/payments/webhook"]["post"]["deprecated"] is True
+
+
 class TestPackages:
     def test_a_package_is_paid_through_stripe_and_joins_the_packing_queue(
         self, api, monkeypatch, shop, stack
