@@ -198,6 +198,22 @@ PAYPAL_EVENT_BODY = {
         "resource_type": {"type": "string"},
         "resource": {"type": "object"},
     },
+    "examples": [  # the event envelope of PayPal's webhooks spec, with a capture as its resource
+        {
+            "id": "8PT597110X687430LKGECATA",
+            "create_time": "2013-06-25T21:41:28Z",
+            "resource_type": "capture",
+            "event_type": "PAYMENT.CAPTURE.COMPLETED",
+            "event_version": "1.0",
+            "resource_version": "2.0",
+            "resource": {
+                "id": "2GG279541U471931P",
+                "status": "COMPLETED",
+                "amount": {"currency_code": "USD", "value": "14.92"},
+                "custom_id": "pay_01JD3Q8Y6Z5N7B2K4M9P0R1S2T",
+            },
+        }
+    ],
 }
 PAYPAL_HEADERS = {
     "PAYPAL-TRANSMISSION-ID": "The delivery's id.",

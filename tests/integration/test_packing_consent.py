@@ -166,8 +166,8 @@ class TestNoPackageWaitsForEver:
         real = packages._package
         raced = []
 
-        def read_then_customer_pays(package_id):
-            found = real(package_id)
+        def read_then_customer_pays(package_id, **how):
+            found = real(package_id, **how)
             if not raced:
                 raced.append(1)
                 assert api.post(f"/packages/{pid}/pay-difference", user=ALICE).status == 200
@@ -190,8 +190,8 @@ class TestNoPackageWaitsForEver:
         real = packages._package
         raced = []
 
-        def read_then_sweep_returns_it(package_id):
-            found = real(package_id)
+        def read_then_sweep_returns_it(package_id, **how):
+            found = real(package_id, **how)
             if not raced:
                 raced.append(1)
                 # the sweep is another Lambda: its own thread, outside this request's idempotency claim
