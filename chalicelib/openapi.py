@@ -181,10 +181,14 @@ EXTRA_ERRORS: dict[str, tuple[int, ...]] = {
     "approve_withdrawal": (503,),
     # 409: an event that overtook the payment's success, delivered again later; 503: its fee unread
     "stripe_webhook": (409, 503),
+    "stripe_webhooks": (409, 503),
     # PayPal: 503 also when its verification or capture lookup did not answer (it delivers again)
     "paypal_webhook": (409, 503),
+    "paypal_webhooks": (409, 503),
     "capture_payment": (503,),
 }
+STRIPE_WEBHOOKS = ("stripe_webhook", "stripe_webhooks")  # the contract's path and the first one
+PAYPAL_WEBHOOKS = ("paypal_webhook", "paypal_webhooks")
 PAYPAL_EVENT_BODY = {
     "type": "object",
     "description": "A PayPal webhook event (developer.paypal.com/api/rest/webhooks/), as PayPal sends it.",
@@ -354,7 +358,7 @@ def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
         statuses.add(404)
     if writes and not spec.public:
         statuses.add(409)
-    if spec.body is not None or spec.name in ("payment_webhook", "stripe_webhook", "paypal_webhook"):
+    if spec.body is not None or spec.name in ("payment_webhook", *STRIPE_WEBHOOKS, *PAYPAL_WEBHOOKS):
         statuses.add(415)
     return sorted(statuses)
 
@@ -401,7 +405,7 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
             "required": True,
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }
-    if spec.name == "stripe_webhook":
+    if spec.name in STRIPE_WEBHOOKS:
         operation["parameters"] = [
             {
                 "name": "Stripe-Signature",
@@ -416,7 +420,7 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
             "required": True,
             "content": {"application/json": {"schema": STRIPE_EVENT_BODY}},
         }
-    if spec.name == "paypal_webhook":
+    if spec.name in PAYPAL_WEBHOOKS:
         operation["parameters"] = [
             {
                 "name": name,

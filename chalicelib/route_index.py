@@ -125,6 +125,8 @@ ROUTES_BY_MODULE = {
         ("POST", "/packages/{package_id}/checkout"),
         ("POST", "/payments/paypal/webhook"),
         ("POST", "/payments/stripe/webhook"),
+        ("POST", "/payments/webhooks/paypal"),
+        ("POST", "/payments/webhooks/stripe"),
         ("POST", "/payments/{payment_id}/capture"),
         ("POST", "/staff/withdrawals/{withdrawal_id}/approve"),
         ("POST", "/staff/withdrawals/{withdrawal_id}/reject"),

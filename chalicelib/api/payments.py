@@ -45,16 +45,36 @@ def stripe_webhook(req: Req) -> dict:
     from the wallet (never below zero: the rest is owed and staff see it); charge.dispute.closed won (or
     funds_reinstated) gives a dispute's hold back, lost leaves it. Other event types are acknowledged.
     A 409 asks Stripe to deliver the event later."""
-    from chalicelib import orders  # only the webhook needs orders
+    return _provider_webhook("stripe", req)
+
+
+def _provider_webhook(provider: str, req: Req) -> dict:
+    from chalicelib import orders  # only the webhooks need orders
 
     with metrics.on_error("WebhooksRejected"):
         return payments.handle_provider_webhook(
-            "stripe",
+            provider,
             req.headers,
             req.raw_body,
             settle_order=orders.settle_external_payment,
             after_package=pay_package_from_wallet,
         )
+
+
+@route(bp, "/payments/webhooks/stripe", "POST", public=True, response=WebhookAck)
+@performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay", "package.pay")
+def stripe_webhooks(req: Req) -> dict:
+    """Stripe's signed events at the path the API contract names (docs/api.md); the same handler as
+    `POST /payments/stripe/webhook`, which stays for endpoints registered with it."""
+    return _provider_webhook("stripe", req)
+
+
+@route(bp, "/payments/webhooks/paypal", "POST", public=True, response=WebhookAck)
+@performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay", "package.pay")
+def paypal_webhooks(req: Req) -> dict:
+    """PayPal's events at the path the API contract names (docs/api.md); the same handler as
+    `POST /payments/paypal/webhook`, which stays for webhooks registered with it."""
+    return _provider_webhook("paypal", req)
 
 
 @route(bp, "/payments/paypal/webhook", "POST", public=True, response=WebhookAck)
@@ -67,16 +87,7 @@ def paypal_webhook(req: Req) -> dict:
     (never below zero: the rest is owed); CUSTOMER.DISPUTE.CREATED holds the disputed amount and
     CUSTOMER.DISPUTE.RESOLVED gives it back (won) or keeps it (lost). Other event types are acknowledged.
     A 409 or 503 asks PayPal to deliver the event later."""
-    from chalicelib import orders  # only the webhook needs orders
-
-    with metrics.on_error("WebhooksRejected"):
-        return payments.handle_provider_webhook(
-            "paypal",
-            req.headers,
-            req.raw_body,
-            settle_order=orders.settle_external_payment,
-            after_package=pay_package_from_wallet,
-        )
+    return _provider_webhook("paypal", req)
 
 
 @route(bp, "/payments/{payment_id}/capture", "POST", response=Payment)

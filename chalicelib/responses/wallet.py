@@ -195,6 +195,9 @@ class Payment(Out):
         "action; shown to its owner only)."
     )
     checkout_url: str = absent("Where to send the customer to approve it (PayPal), while it requires action.")
+    approve_url: str = absent(
+        "PayPal: the order's approve link (the same as checkout_url), while it requires action."
+    )
     provider_fee_fen: Fen = absent("The provider's actual fee, once it reported it.")
     refunded_fen: Fen = absent("Given back through the provider so far (withdrawals and provider refunds).")
 
@@ -236,6 +239,8 @@ def _provider_fields(payment: commerce.Payment) -> dict:
             fields["client_secret"] = payment.client_secret
         if payment.checkout_url:
             fields["checkout_url"] = payment.checkout_url
+            if payment.provider == "paypal":
+                fields["approve_url"] = payment.checkout_url
     if payment.provider_fee_fen is not None:
         fields["provider_fee_fen"] = int(payment.provider_fee_fen)
     if int(payment.refunded_fen or 0):

@@ -276,6 +276,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("POST", "/payments/paypal/webhook"): Expect(
         PUBLIC, body={"id": "WH-x", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {}}
     ),
+    ("POST", "/payments/webhooks/stripe"): Expect(
+        PUBLIC, body={"id": "evt_x", "object": "event", "type": "payment_intent.succeeded", "data": {}}
+    ),
+    ("POST", "/payments/webhooks/paypal"): Expect(
+        PUBLIC, body={"id": "WH-x", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": {}}
+    ),
     ("POST", "/payments/{payment_id}/capture"): Expect(OWNER, params={"payment_id": "payment_id"}),
     ("GET", "/staff/payments"): Expect(("admin",)),
     ("POST", "/wallet/withdrawals"): Expect(SIGNED_IN, body={"amount_fen": 100}),

@@ -126,7 +126,7 @@ def test_every_operation_has_a_typed_success_schema():
     operations = sum(len(item) for item in doc["paths"].values())
     typed, untyped = typed_operations(doc)
     assert untyped == []
-    assert len(typed) == operations == 115
+    assert len(typed) == operations == 117
 
 
 def test_the_two_untyped_checks_agree(dts):

@@ -53,6 +53,7 @@ class TestCreate:
     def test_a_paypal_top_up_is_an_order_whose_approve_link_the_answer_carries(self, api, paypal):
         order_id, payment = paypal_top_up(api, paypal, 10000)
         assert payment["provider"] == "paypal" and payment["checkout_url"].endswith(f"token={order_id}")
+        assert payment["approve_url"] == payment["checkout_url"]  # the contract's name (docs/api.md)
         assert "client_secret" not in payment
         # CNY is not a currency PayPal charges cross-border: USD at the rate in force
         charge = 10000 + payment["fee_fen"]
@@ -146,6 +147,7 @@ class TestCapture:
         assert kinds == {"top_up": 10000, "bank_fee_adjustment": payment["fee_fen"] - fee_fen}
         shown = api.get(f"/payments/{payment['payment_id']}", user=ALICE).body
         assert shown["provider_fee_fen"] == fee_fen and "checkout_url" not in shown
+        assert "approve_url" not in shown
 
     def test_a_capture_retried_after_a_failure_captures_once_with_one_request_id(self, api, paypal):
         order_id, payment = paypal_top_up(api, paypal, 10000)

@@ -98,6 +98,19 @@ class TestCreate:
 
 
 class TestWebhook:
+    def test_the_contracts_webhook_path_and_the_first_one_are_one_endpoint(self, api, stripe):
+        """docs/api.md names `POST /payments/webhooks/stripe`; endpoints registered at the first path
+        (`/payments/stripe/webhook`) keep working, and an event through both is applied once."""
+        ref, payment = card_top_up(api, stripe, 10000)
+        obj = stripe.succeeded(ref, payment)
+        first = stripe.deliver(api, "payment_intent.succeeded", obj, event_id="evt_p")
+        again = stripe.deliver(
+            api, "payment_intent.succeeded", obj, event_id="evt_p", path="/payments/stripe/webhook"
+        )
+        assert (first.status, again.status) == (200, 200)
+        assert not first.body["duplicate"] and again.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 10000
+
     def test_payment_intent_succeeded_credits_once_however_often_it_arrives(self, api, stripe):
         ref, payment = card_top_up(api, stripe, 10000)
         obj = stripe.succeeded(ref, payment)
