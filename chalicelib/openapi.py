@@ -402,7 +402,7 @@ def _operation(spec: web.RouteSpec, refs: dict[tuple[type, str], dict], enums: d
         operation["parameters"] = parameters
     if spec.body is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": not spec.body_optional,
             "content": {"application/json": {"schema": refs[(spec.body, "validation")]}},
         }
     if spec.name in STRIPE_WEBHOOKS:

@@ -34,7 +34,7 @@ from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, V
 from chalicelib.items import plain, with_account
 from chalicelib.lifecycle import SETTLEMENT, ItemStatus, PackageStatus, Queue
 from chalicelib.logs import get_logger
-from chalicelib.models.commerce import Item
+from chalicelib.models.commerce import Item, Payment
 from chalicelib.models.packages import Package, PackageReview
 from chalicelib.queues import queue_page
 from chalicelib.rules import settlement
@@ -58,6 +58,7 @@ class PackageResult:
     package: Package
     items: list[Item]
     review: PackageReview | None = None
+    payment: Payment | None = None  # the provider payment to complete (paying through an external channel)
 
 
 # --- reading -------------------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ class RouteSpec:
     moves: tuple[str, ...] = ()
     # takes an Idempotency-Key like a money route, though it moves no money (posting a message)
     idempotent: bool = False
+    # the body may be left out (its model's defaults then): a body added to a route that had none
+    body_optional: bool = False
 
     @property
     def keyed(self) -> bool:
@@ -219,6 +221,7 @@ def route(
     response: type | None = None,
     currency: bool = False,
     idempotent: bool = False,
+    body_optional: bool = False,
 ) -> Callable:
     """Register `fn(req, **path_params)` as a route.
 
@@ -285,7 +288,8 @@ def route(
 
         def _execute(req: Req, path_params: dict) -> Response:
             if body is not None:
-                req.body = validate(body, parse_json(req.raw_body))
+                left_out = body_optional and not req.raw_body.strip()
+                req.body = validate(body, {} if left_out else parse_json(req.raw_body))
             if currency:
                 return _in_currency(req, path_params)
             rendered = _answer_with(lambda result: _respond(result))
@@ -351,6 +355,7 @@ def route(
                 currency=currency,
                 moves=tuple(getattr(fn, "lifecycle_moves", ())),
                 idempotent=idempotent,
+                body_optional=body_optional,
             )
         )
         return view

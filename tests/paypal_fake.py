@@ -314,7 +314,7 @@ class FakePayPal:
         event_id: str | None = None,
         raw: bytes | None = None,
         headers: dict | None = None,
-        path: str = "/payments/webhooks/paypal",  # the contract's path (docs/api.md); the first one stays
+        path: str = "/payments/webhooks/paypal",  # the path the storefront contract names
     ):
         body = raw if raw is not None else self.event(event_type, resource, event_id)
         sent = self.sign(body) if headers is None else headers

@@ -199,7 +199,7 @@ class FakeStripe:
         secret: str = WEBHOOK_SECRET,
         timestamp: int | None = None,
         raw: bytes | None = None,
-        path: str = "/payments/webhooks/stripe",  # the contract's path (docs/api.md); the first one stays
+        path: str = "/payments/webhooks/stripe",  # the path the storefront contract names
     ):
         body = raw if raw is not None else event(event_type, obj, event_id)
         headers = {"Stripe-Signature": stripe_signature(body, secret, timestamp)}

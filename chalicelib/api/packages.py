@@ -256,11 +256,50 @@ def get_package(req: Req, package_id: str) -> PackageDetail:
     return PackageDetail.of_result(packages.get_package(req.user.user_id, package_id))
 
 
-@route(bp, "/packages/{package_id}/pay", "POST", money=True, currency=True, response=PackageDetail)
+class PackagePayBody(Body):
+    """How to pay a package: from the wallet (the default, also with no body) or through a provider."""
+
+    model_config = example({"channel": "card"})
+
+    channel: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=32,
+            description="`balance` (the wallet) or an external channel of `GET /payment-channels`.",
+        ),
+    ] = "balance"
+
+
+@route(
+    bp,
+    "/packages/{package_id}/pay",
+    "POST",
+    body=PackagePayBody,
+    body_optional=True,
+    money=True,
+    currency=True,
+    response=PackageDetail,
+)
 @performs("package.pay")
 def pay_package(req: Req, package_id: str) -> packages.PackageResult:
-    """Pay the package from the wallet; it joins the packing queue."""
-    return packages.pay(req.user.user_id, package_id)  # what committed: PackageDetail.of_result renders it
+    """Pay the package from the wallet (it joins the packing queue), or through an external channel: the
+    answer's `payment` is what the storefront completes, and the package is paid once the provider
+    confirms it (the same as `POST /packages/{package_id}/checkout`)."""
+    if req.body.channel == "balance":
+        return packages.pay(
+            req.user.user_id, package_id
+        )  # what committed: PackageDetail.of_result renders it
+    from chalicelib import payments
+    from chalicelib.rules.charges import channels
+
+    channel = channels().get(req.body.channel)
+    if channel is None or not channel.external:
+        known = ", ".join(channels())
+        raise ValidationError(f"channel must be one of: {known}.")
+    package = packages.own_package(req.user.user_id, package_id, batch=True)  # the currency rides along
+    payment = payments.create_package_payment(req.user.user_id, package, channel)
+    return packages.PackageResult(package, packages.package_items(package), payment=payment)
 
 
 @route(bp, "/packages/{package_id}/pay-difference", "POST", money=True, response=PackageDetail)

@@ -64,7 +64,7 @@ def _provider_webhook(provider: str, req: Req) -> dict:
 @route(bp, "/payments/webhooks/stripe", "POST", public=True, response=WebhookAck)
 @performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay", "package.pay")
 def stripe_webhooks(req: Req) -> dict:
-    """Stripe's signed events at the path the API contract names (docs/api.md); the same handler as
+    """Stripe's signed events at the path the API contract names; the same handler as
     `POST /payments/stripe/webhook`, which stays for endpoints registered with it."""
     return _provider_webhook("stripe", req)
 
@@ -72,7 +72,7 @@ def stripe_webhooks(req: Req) -> dict:
 @route(bp, "/payments/webhooks/paypal", "POST", public=True, response=WebhookAck)
 @performs("payment.succeed", "payment.fail", "payment.cancel", "order.pay", "item.pay", "package.pay")
 def paypal_webhooks(req: Req) -> dict:
-    """PayPal's events at the path the API contract names (docs/api.md); the same handler as
+    """PayPal's events at the path the API contract names; the same handler as
     `POST /payments/paypal/webhook`, which stays for webhooks registered with it."""
     return _provider_webhook("paypal", req)
 

@@ -29,6 +29,7 @@ from chalicelib.responses.base import (
 )
 from chalicelib.responses.currencies import FxSnapshot
 from chalicelib.responses.items import Item
+from chalicelib.responses.wallet import Payment
 
 ITEM_EXAMPLE = example_of(Item)
 
@@ -498,6 +499,10 @@ class PackageDetail(PackageSummary):
     )
 
     items: list[Item]
+    payment: Payment = absent(
+        "The provider payment to complete (its client_secret or approve_url), when the package was paid "
+        "through an external channel; the package is paid once the provider confirms it."
+    )
 
     @classmethod
     def of(
@@ -511,8 +516,10 @@ class PackageDetail(PackageSummary):
 
     @classmethod
     def of_result(cls, result: packages.PackageResult) -> Self:
-        """What a package route committed (or read): the package, its items and its review."""
-        return cls.of(result.package, result.items, result.review)
+        """What a package route committed (or read): the package, its items, its review and any payment
+        to complete."""
+        extra = {"payment": Payment.of(result.payment)} if result.payment is not None else {}
+        return cls.of(result.package, result.items, result.review, **extra)
 
 
 class PackagePage(Out):

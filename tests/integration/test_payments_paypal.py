@@ -53,7 +53,9 @@ class TestCreate:
     def test_a_paypal_top_up_is_an_order_whose_approve_link_the_answer_carries(self, api, paypal):
         order_id, payment = paypal_top_up(api, paypal, 10000)
         assert payment["provider"] == "paypal" and payment["checkout_url"].endswith(f"token={order_id}")
-        assert payment["approve_url"] == payment["checkout_url"]  # the contract's name (docs/api.md)
+        assert (
+            payment["approve_url"] == payment["checkout_url"]
+        )  # the contract's name (the storefront contract)
         assert "client_secret" not in payment
         # CNY is not a currency PayPal charges cross-border: USD at the rate in force
         charge = 10000 + payment["fee_fen"]

@@ -99,7 +99,7 @@ class TestCreate:
 
 class TestWebhook:
     def test_the_contracts_webhook_path_and_the_first_one_are_one_endpoint(self, api, stripe):
-        """docs/api.md names `POST /payments/webhooks/stripe`; endpoints registered at the first path
+        """The API contract names `POST /payments/webhooks/stripe`; endpoints registered at the first path
         (`/payments/stripe/webhook`) keep working, and an event through both is applied once."""
         ref, payment = card_top_up(api, stripe, 10000)
         obj = stripe.succeeded(ref, payment)
@@ -489,6 +489,34 @@ class TestPackages:
             ("payment_received", package["total_fen"]),
         ]
         assert api.post(path, {"channel": "card"}, user=ALICE).status == 409  # paid: nothing to collect
+
+    def test_paying_a_package_with_an_external_channel_answers_the_payment_to_complete(
+        self, api, monkeypatch, shop, stack
+    ):
+        """The API contract: `POST /packages/{package_id}/pay` with an external channel carries the payment
+        the storefront completes; the package is paid once Stripe confirms it. No body is still the wallet."""
+        from tests.integration.test_packages import stored, submit
+
+        package = submit(api, stored(api)).body
+        path = f"/packages/{package['package_id']}/pay"
+        before = wallet(api)["balance_fen"]
+        bad = api.post(path, {"channel": "cheque"}, user=ALICE)
+        assert bad.status == 400 and "channel must be one of" in bad.body["error"]["message"]
+        with FakeStripe(monkeypatch, channels=("card",)) as stripe:
+            ref = stripe.next_intent()
+            answered = api.post(path, {"channel": "card"}, user=ALICE)
+            assert answered.status == 200, answered.body
+            assert answered.body["status"] == package["status"]  # not paid until Stripe says so
+            payment = answered.body["payment"]
+            assert payment["client_secret"].startswith(ref) and payment["amount_fen"] == package["total_fen"]
+            assert wallet(api)["balance_fen"] == before
+            again = api.post(path, {"channel": "card"}, user=ALICE).body["payment"]
+            assert again["payment_id"] == payment["payment_id"] and len(stripe.created()) == 1
+            done = stripe.deliver(api, "payment_intent.succeeded", stripe.succeeded(ref, payment))
+            assert done.status == 200, done.body
+        assert api.get(path.removesuffix("/pay"), user=ALICE).body["status"] == "paid"
+        assert wallet(api)["balance_fen"] == before
+        assert api.post(path, user=ALICE).status == 409  # the wallet path, with no body: paid already
 
     def test_a_package_paid_through_the_simulated_provider_too(self, api, shop):
         from tests.integration.conftest import send_webhook
