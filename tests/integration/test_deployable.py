@@ -37,6 +37,8 @@ PUBLIC_ROUTES = {
     ("POST", "/payments/webhook"),
     ("POST", "/payments/stripe/webhook"),
     ("POST", "/payments/paypal/webhook"),
+    ("POST", "/payments/webhooks/stripe"),
+    ("POST", "/payments/webhooks/paypal"),
     ("GET", "/shipping-lines"),
     ("GET", "/openapi.json"),
     ("GET", "/policies"),
