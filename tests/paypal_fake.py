@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from chalicelib import currency, ids
-from chalicelib.providers import paypal_provider, stripe_provider
+from chalicelib.providers import paypal_provider, secrets
 from tests.conftest import ROOT
 from tests.replay_server import Answer, Received, ReplayServer
 
@@ -90,7 +90,7 @@ class FakePayPal:
         self.monkeypatch.setenv("PAYPAL_CLIENT_SECRET", CLIENT_SECRET)
         self.monkeypatch.setenv("PAYPAL_WEBHOOK_ID", WEBHOOK_ID)
         self.monkeypatch.setenv("PAYPAL_API_BASE", self.server.url)
-        stripe_provider.reset()
+        secrets.reset()
         paypal_provider._clients.clear()  # a fresh OAuth token from this server
         self.server.add("POST", "/v1/oauth2/token", 200, json.dumps(fixture("oauth_token")))
         return self

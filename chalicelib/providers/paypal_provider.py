@@ -52,7 +52,7 @@ from chalicelib.providers.port import (
     ProviderUnavailable,
     Refunded,
 )
-from chalicelib.providers.stripe_provider import secret
+from chalicelib.providers.secrets import secret
 
 log = get_logger("providers.paypal")
 

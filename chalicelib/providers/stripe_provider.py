@@ -19,13 +19,10 @@ returned. STRIPE_API_BASE points the SDK at another base URL (the tests' replay 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import threading
 
 import stripe
 
-from chalicelib import aws, config
+from chalicelib import config
 from chalicelib.errors import ValidationError
 from chalicelib.logs import get_logger
 from chalicelib.providers.port import (
@@ -36,6 +33,7 @@ from chalicelib.providers.port import (
     ProviderUnavailable,
     Refunded,
 )
+from chalicelib.providers.secrets import secret
 
 log = get_logger("providers.stripe")
 
@@ -64,36 +62,6 @@ EVENT_KINDS = {
     "charge.dispute.funds_reinstated": "dispute_reinstated",
 }
 DISPUTE_KINDS = ("dispute", "dispute_closed", "dispute_reinstated")
-
-_stored: dict[str, str] | None = None
-_lock = threading.Lock()
-
-
-def secret(name: str) -> str:
-    """STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET: the environment, else the stack's secret ('' if none)."""
-    value = os.environ.get(name, "")
-    if value:
-        return value
-    global _stored
-    secret_id = config.get("SOURCE_CREDENTIALS_SECRET")
-    if not secret_id:
-        return ""
-    with _lock:
-        if _stored is None:
-            try:
-                text = aws.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
-                loaded = json.loads(text)
-                _stored = {str(k): str(v) for k, v in loaded.items() if isinstance(v, str)}
-            except Exception as exc:
-                log.error("payment credentials unreadable", extra={"error": type(exc).__name__})
-                return ""
-        return _stored.get(name, "")
-
-
-def reset() -> None:
-    global _stored
-    with _lock:
-        _stored = None
 
 
 def client() -> stripe.StripeClient:

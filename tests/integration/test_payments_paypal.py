@@ -111,7 +111,7 @@ class TestSecrets:
         self, api, paypal, monkeypatch, caplog
     ):
         from chalicelib import aws
-        from chalicelib.providers import stripe_provider
+        from chalicelib.providers import secrets
         from tests.paypal_fake import CLIENT_ID, CLIENT_SECRET
 
         arn = aws.client("secretsmanager").create_secret(
@@ -127,7 +127,7 @@ class TestSecrets:
         for name in ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET", "PAYPAL_WEBHOOK_ID"):
             monkeypatch.delenv(name)
         monkeypatch.setenv("SOURCE_CREDENTIALS_SECRET", arn)
-        stripe_provider.reset()
+        secrets.reset()
         order_id, payment = paypal_top_up(api, paypal, 10000)
         paypal.answer_capture(order_id, payment)
         done = paypal.deliver(api, "CHECKOUT.ORDER.APPROVED", paypal.approved(order_id, payment))
@@ -135,7 +135,7 @@ class TestSecrets:
         [token] = [r for r in paypal.server.requests if r.path == "/v1/oauth2/token"]
         assert token.headers["authorization"].startswith("Basic ")  # the client id and secret, as OAuth asks
         assert CLIENT_SECRET not in caplog.text and CLIENT_ID not in caplog.text
-        stripe_provider.reset()
+        secrets.reset()
 
 
 class TestCapture:
@@ -439,3 +439,13 @@ class TestWithdrawals:
         assert wallet(api)["balance_fen"] == 5000
         assert api.post(path, user=REVIEWER).status == 409
         assert wallet(api)["balance_fen"] == 5000 and len(paypal.refunds_asked()) == 1
+
+
+def test_the_paypal_provider_loads_without_stripes_sdk():
+    """A PayPal path's cold start pays for PayPal's SDK only (the credentials have their own module)."""
+    import subprocess
+    import sys
+
+    probe = "import sys, chalicelib.providers.paypal_provider; print('stripe' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
