@@ -36,7 +36,7 @@ from chalicelib.models.commerce import Order, Payment, RequestRecord
 from chalicelib.models.packages import Package
 from chalicelib.providers import Amount, Event, simulated
 from chalicelib.providers.simulated import sign, verify_signature
-from chalicelib.rules.charges import Channel
+from chalicelib.rules.charges import Channel, channels
 
 __all__ = ["sign", "verify_signature"]  # the deprecated X-Signature scheme's signing (its tests)
 
@@ -117,6 +117,21 @@ def create_package_payment(user_id: str, package: Package, channel: Channel) -> 
     payment.save(condition=Payment.payment_id.does_not_exist())
     log.info("package payment created", extra={"payment_id": payment.payment_id})
     return payment
+
+
+def external_channel(name: str) -> Channel | None:
+    """The external channel of `GET /payment-channels` called `name` (None: unknown, or the wallet)."""
+    channel = channels().get(name)
+    return channel if channel is not None and channel.external else None
+
+
+def checkout_package(user_id: str, package_id: str, channel: Channel) -> tuple[Package, Payment]:
+    """The caller's package and the provider payment that pays it (`create_package_payment`); the
+    package is read in a batch, so the caller's currency rides along."""
+    from chalicelib import packages
+
+    package = packages.own_package(user_id, package_id, batch=True)
+    return package, create_package_payment(user_id, package, channel)
 
 
 def get_own(user_id: str, payment_id: str) -> Payment:

@@ -286,19 +286,15 @@ def pay_package(req: Req, package_id: str) -> packages.PackageResult:
     """Pay the package from the wallet (it joins the packing queue), or through an external channel: the
     answer's `payment` is what the storefront completes, and the package is paid once the provider
     confirms it (the same as `POST /packages/{package_id}/checkout`)."""
-    if req.body.channel == "balance":
-        return packages.pay(
-            req.user.user_id, package_id
-        )  # what committed: PackageDetail.of_result renders it
+    if req.body.channel == "balance":  # what committed: PackageDetail.of_result renders it
+        return packages.pay(req.user.user_id, package_id)
     from chalicelib import payments
     from chalicelib.rules.charges import channels
 
-    channel = channels().get(req.body.channel)
-    if channel is None or not channel.external:
-        known = ", ".join(channels())
-        raise ValidationError(f"channel must be one of: {known}.")
-    package = packages.own_package(req.user.user_id, package_id, batch=True)  # the currency rides along
-    payment = payments.create_package_payment(req.user.user_id, package, channel)
+    channel = payments.external_channel(req.body.channel)
+    if channel is None:
+        raise ValidationError(f"channel must be one of: {', '.join(channels())}.")
+    package, payment = payments.checkout_package(req.user.user_id, package_id, channel)
     return packages.PackageResult(package, packages.package_items(package), payment=payment)
 
 

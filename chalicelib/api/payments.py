@@ -141,14 +141,12 @@ class PackageCheckoutBody(Body):
 def checkout_package(req: Req, package_id: str) -> Payment:
     """Pay a package awaiting payment through a provider: the payment to complete (its `client_secret`
     or `checkout_url`); once the provider confirms it, the package is paid and joins the packing queue."""
-    from chalicelib import packages
-
-    channel = channels().get(req.body.channel)
-    if channel is None or not channel.external:
+    channel = payments.external_channel(req.body.channel)
+    if channel is None:
         external = ", ".join(c for c, v in channels().items() if v.external)
         raise ValidationError(f"channel must be an external payment channel: {external}.")
-    package = packages.own_package(req.user.user_id, package_id, batch=True)  # the currency rides along
-    return Payment.of(payments.create_package_payment(req.user.user_id, package, channel))
+    _package, payment = payments.checkout_package(req.user.user_id, package_id, channel)
+    return Payment.of(payment)
 
 
 def pay_package_from_wallet(payment: StoredPayment) -> None:
