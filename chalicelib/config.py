@@ -60,6 +60,7 @@ DEFAULTS = {
 
 LOCAL_STAGES = ("local", "test")  # stages that may run with demo secrets and development origins
 REQUIRED_SECRETS = ("PAYMENT_WEBHOOK_SECRET", "CURSOR_SECRET")
+REAL_PAYMENT_PROVIDERS = ("stripe", "paypal")  # what a deployed stage may map a channel to
 
 
 # where objects live in the photo bucket: uploads under qc/ trigger ingestion (S3 -> SQS); idempotent
@@ -125,7 +126,7 @@ def _payment_provider_problems() -> list[str]:
     return [
         f"PAYMENT_PROVIDERS maps {channel} to {name!r}, not a real provider (stripe, paypal)"
         for channel, name in sorted(table.items())
-        if name not in ("stripe", "paypal")
+        if name not in REAL_PAYMENT_PROVIDERS
     ]
 
 

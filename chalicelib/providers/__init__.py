@@ -61,7 +61,7 @@ def mapping() -> dict[str, str]:
     return {str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {}
 
 
-REAL = ("stripe", "paypal")
+REAL = config.REAL_PAYMENT_PROVIDERS
 
 
 def provider_name(channel: str) -> str:
