@@ -82,15 +82,6 @@ class Order(Model):
     queue = OrderQueue()
 
 
-class ItemsByOrder(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_order"
-        projection = AllProjection()
-
-    order_id = UnicodeAttribute(hash_key=True)
-    item_id = UnicodeAttribute(range_key=True)
-
-
 class ItemQueue(GlobalSecondaryIndex):
     """Items waiting for staff (purchasing, purchased...), oldest first."""
 
@@ -234,7 +225,6 @@ class Item(Model):
     queue_at = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
-    by_order = ItemsByOrder()
     queue = ItemQueue()
     by_tracking = ItemsByTracking()
     in_storage = ItemsInStorage()

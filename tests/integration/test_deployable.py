@@ -207,6 +207,14 @@ def test_every_model_has_its_table_in_the_package(packaged):
         }
         indexes = {i["index_name"] for i in schema["global_secondary_indexes"]}
         assert {i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])} >= indexes
+        # each index projects what its model declares (an index's write units follow its projection)
+        deployed = {i["IndexName"]: i["Projection"] for i in props.get("GlobalSecondaryIndexes", [])}
+        for index in schema["global_secondary_indexes"]:
+            declared = index["projection"]
+            assert deployed[index["index_name"]]["ProjectionType"] == declared["ProjectionType"]
+            assert set(deployed[index["index_name"]].get("NonKeyAttributes", [])) == set(
+                declared.get("NonKeyAttributes", [])
+            )
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
         assert props["SSESpecification"] == {"SSEEnabled": True}
@@ -336,6 +344,12 @@ def test_the_template_describes_what_provisioning_creates_locally(stack):
         assert {i["IndexName"] for i in described.get("GlobalSecondaryIndexes", [])} == {
             i["IndexName"] for i in props.get("GlobalSecondaryIndexes", [])
         }, props["TableName"]
+        local = {i["IndexName"]: i["Projection"] for i in described.get("GlobalSecondaryIndexes", [])}
+        for index in props.get("GlobalSecondaryIndexes", []):
+            assert local[index["IndexName"]]["ProjectionType"] == index["Projection"]["ProjectionType"], (
+                props["TableName"],
+                index["IndexName"],
+            )
 
 
 # -- (2) every route has an auth decision ---------------------------------------------------------
