@@ -407,6 +407,9 @@ def convert_body(body: Any, display: Display | Unavailable) -> Any:
                 and key.endswith("_fen")
                 and isinstance(item, int)
                 and not isinstance(item, bool)
+                # an amount the view already states in minor units keeps it: a provider's payment carries
+                # `currency` and `amount_minor` as actually charged (docs/currencies.md)
+                and key.removesuffix("_fen") + "_minor" not in value
             ):
                 out[key.removesuffix("_fen") + "_minor"] = display.convert(item)
         return out

@@ -183,6 +183,17 @@ class Payment(Out):
         "The provider's own reference: Stripe's PaymentIntent id (`pi_sim_...` for the simulated provider, "
         "whose Stripe-format events name it), or the PayPal order id."
     )
+    currency: str = absent(
+        "A provider's payment: the currency it charges (the customer's where the channel takes it, else "
+        "CNY; PayPal charges CNY and KRW customers in PAYPAL_SETTLEMENT_CURRENCY). The contract's name for "
+        "charged_currency."
+    )
+    amount_minor: int = absent(
+        "A provider's payment: what it charges, in minor units of `currency` (charge_fen, the fee included, "
+        "at the rate snapshotted when the payment was created), whatever display currency was asked for. "
+        "The contract's name for charged_amount. A wallet payment has none unless a display currency was "
+        "asked for, and then it is amount_fen in that currency, as everywhere else."
+    )
     charged_currency: str = absent(
         "The currency the provider charges (the customer's where the channel takes it, else CNY)."
     )
@@ -234,6 +245,7 @@ def _provider_fields(payment: commerce.Payment) -> dict:
         fields["package_id"] = payment.package_id
     if payment.currency and payment.amount_minor is not None:
         fields["charged_currency"], fields["charged_amount"] = payment.currency, int(payment.amount_minor)
+        fields["currency"], fields["amount_minor"] = payment.currency, int(payment.amount_minor)
     if payment.status == PaymentStatus.REQUIRES_ACTION:
         if payment.client_secret:
             fields["client_secret"] = payment.client_secret
@@ -260,6 +272,8 @@ STAFF_PAYMENT_EXAMPLE = {
     "created_at": "2026-11-29T02:09:00Z",
     "succeeded_at": "2026-11-29T02:11:00Z",
     "provider": "stripe",
+    "currency": "USD",
+    "amount_minor": 7182,
     "charged_currency": "USD",
     "charged_amount": 7182,
     "user_id": "u-alice",

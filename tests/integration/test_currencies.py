@@ -352,7 +352,11 @@ class TestConvertedRoutes:
         started = api.post(
             "/wallet/top-ups?currency=EUR", {"amount_fen": 10000, "channel": "alipay"}, user=ALICE
         )
-        assert started.status == 201 and started.body["amount_minor"] == to_minor(10000, rate, 2)
+        assert started.status == 201, started.body
+        # a provider's payment states what it charges (the API contract), the fee included, in its own currency:
+        # Alipay is charged in CNY here, whatever currency the customer reads
+        assert (started.body["currency"], started.body["amount_minor"]) == ("CNY", started.body["charge_fen"])
+        assert started.body["charge_minor"] == to_minor(started.body["charge_fen"], rate, 2)
         payment = api.get(f"/payments/{started.body['payment_id']}?currency=EUR", user=ALICE).body
         assert payment["charge_minor"] == to_minor(payment["charge_fen"], rate, 2)
 
@@ -459,7 +463,9 @@ class TestADisplayCurrencyNeverStopsTheLedger:
         assert answer.status in (200, 201), answer.body
         assert answer.body["display_currency_unavailable"]["code"] == "USD"
         assert "display_currency" not in answer.body
-        assert not any(key.endswith("_minor") for key in answer.body)
+        # a provider's payment states what it charges (`currency`, `amount_minor`): not a display conversion
+        charged = {"amount_minor"} if "currency" in answer.body else set()
+        assert not any(key.endswith("_minor") for key in answer.body.keys() - charged)
 
     def test_pay_cancel_top_up_and_the_wallet_answer_in_cny_with_the_conversion_marked_unavailable(self, api):
         made = self._stale_with_a_preference(api)
@@ -477,6 +483,7 @@ class TestADisplayCurrencyNeverStopsTheLedger:
         topped = api.post("/wallet/top-ups", {"amount_fen": 5000, "channel": "alipay"}, user=ALICE)
         self._in_cny(topped)
         assert topped.body["fx_snapshot"] is None  # no stale rate is snapshotted
+        assert (topped.body["currency"], topped.body["amount_minor"]) == ("CNY", topped.body["charge_fen"])
         after = api.get("/wallet", user=ALICE).body["balance_fen"]
         assert after == before - 5800  # one order paid and kept, the other paid and refunded
 

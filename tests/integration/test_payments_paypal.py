@@ -82,6 +82,9 @@ class TestCreate:
     def test_korean_won_is_not_a_paypal_currency_so_usd_is_charged(self, api, paypal):
         _order, payment = paypal_top_up(api, paypal, 10000, query="?currency=KRW")
         assert payment["charged_currency"] == "USD"
+        # the contract's names say what PayPal charges, not the KRW the customer reads the rest in
+        assert payment["display_currency"]["code"] == "KRW"
+        assert (payment["currency"], payment["amount_minor"]) == ("USD", payment["charged_amount"])
 
     def test_paypal_down_is_a_503_and_nothing_is_stored_nor_a_secret_shown(self, api, paypal):
         paypal.failing()

@@ -69,6 +69,26 @@ class TestCreate:
         [sent] = stripe.created()
         assert (sent["currency"], sent["amount"]) == ("usd", str(expected))
 
+    def test_the_contracts_currency_and_amount_minor_are_what_is_charged_in_any_display_currency(
+        self, api, stripe
+    ):
+        """The API contract: the payment carries `currency` and `amount_minor` actually charged. The display
+        currency adds `<name>_minor` next to the other amounts but never rewrites the charged one."""
+        from tests.integration.test_currencies import fresh_rates
+
+        fresh_rates(USD="0.14", EUR="0.13")
+        _ref, payment = card_top_up(api, stripe, 10000, query="?currency=USD")
+        charged = currency.to_minor(10450, payment["fx_snapshot"]["rate"], 2)
+        assert (payment["currency"], payment["amount_minor"]) == ("USD", charged)  # the fee included
+        assert payment["charge_minor"] == charged  # charge_fen at the display (= charged) rate
+        seen = api.get(f"/payments/{payment['payment_id']}?currency=EUR", user=ALICE).body
+        assert seen["display_currency"]["code"] == "EUR"
+        assert (seen["currency"], seen["amount_minor"]) == ("USD", charged)
+        assert seen["charge_minor"] == currency.to_minor(10450, seen["display_currency"]["rate"], 2)
+        plain = api.get(f"/payments/{payment['payment_id']}", user=ALICE).body
+        assert (plain["currency"], plain["amount_minor"]) == ("USD", charged)
+        assert "charge_minor" not in plain
+
     def test_alipay_and_wechat_pay_are_stripe_payment_methods_wechat_on_the_web(self, api, stripe):
         card_top_up(api, stripe, channel="alipay")
         card_top_up(api, stripe, channel="wechat_pay")
