@@ -5,7 +5,11 @@ requirements.txt in out/layer-deployment.zip (one Lambda layer shared by all fun
 and chalicelib/ in out/deployment.zip. The layer would still carry botocore (16 MB zipped), pulled in by
 PynamoDB and the X-Ray SDK, which the Python Lambda runtime ships with boto3: this rewrites the layer
 zip without RUNTIME_PROVIDED, so the runtime's own copies are imported. The versions the code relies on
-are the runtime's range stated in docs/deploy.md (RUNTIME_BOTOCORE).
+are the runtime's range stated in docs/deploy.md (RUNTIME_BOTOCORE). It also leaves out BUILD_ONLY:
+setuptools (about 2 MB zipped), which apimatic-core (the PayPal SDK's core) declares as a dependency but
+never imports; no module of the layer imports setuptools, pkg_resources or distutils at run time (only
+cffi's build helpers do, which the cryptography wheel does not call), and a layer's .pth files are not
+processed, so `distutils-precedence.pth` does nothing there.
 
 Both zips then get the bytecode of every module (`__pycache__/*.cpython-311.pyc`, compiled here by the
 runtime's Python version): Lambda's /var/task and /opt are read-only, so without it every cold start
@@ -34,6 +38,8 @@ from pathlib import Path
 
 # the packages (and their .dist-info) the python3.11 Lambda runtime provides with boto3
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+# build tools a dependency declares but nothing imports at run time (see the docstring)
+BUILD_ONLY = ("setuptools", "pkg_resources", "_distutils_hack", "distutils-precedence")
 RUNTIME_BOTOCORE = ">=1.34,<2"  # what the code needs; the runtime's copy is inside that range (deploy.md)
 # issue 15: the function zip's code at most 1 MB; its bytecode (about twice the source, zipped) is not
 # counted: the limit keeps dependencies and dev data out, and the .pyc save every cold start a compile
@@ -49,17 +55,18 @@ def _top_level(name: str) -> str | None:
     return re.split(r"-\d", entry.removesuffix(".dist-info"), maxsplit=1)[0].split(".")[0]
 
 
-def runtime_provided(name: str) -> bool:
-    return _top_level(name) in RUNTIME_PROVIDED
+def left_out(name: str) -> bool:
+    """Whether the layer drops the zip entry `name`: the runtime has it, or nothing imports it at run time."""
+    return _top_level(name) in RUNTIME_PROVIDED + BUILD_ONLY
 
 
 def slim(path: Path) -> tuple[int, int]:
-    """Rewrite the layer zip without RUNTIME_PROVIDED packages; (bytes before, bytes after)."""
+    """Rewrite the layer zip without RUNTIME_PROVIDED and BUILD_ONLY packages; (bytes before, bytes after)."""
     before = path.stat().st_size
     slimmed = path.with_suffix(".slim.zip")
     with zipfile.ZipFile(path) as source, zipfile.ZipFile(slimmed, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
-            if not runtime_provided(info.filename):
+            if not left_out(info.filename):
                 target.writestr(info, source.read(info), compress_type=zipfile.ZIP_DEFLATED)
     os.replace(slimmed, path)
     return before, path.stat().st_size
@@ -151,7 +158,10 @@ def main(argv: list[str]) -> int:
     function_zip, layer_zip = out / "deployment.zip", out / "layer-deployment.zip"
     if layer_zip.exists() and "--check" not in argv:
         before, after = slim(layer_zip)
-        print(f"layer: dropped {', '.join(RUNTIME_PROVIDED)} (the runtime's): {before:,} -> {after:,} bytes")
+        print(
+            f"layer: dropped {', '.join(RUNTIME_PROVIDED)} (the runtime's) and {', '.join(BUILD_ONLY)} "
+            f"(build tools): {before:,} -> {after:,} bytes"
+        )
     if "--check" not in argv:
         template = out / "sam.json"
         wanted = runtimes(template) if template.exists() else set()

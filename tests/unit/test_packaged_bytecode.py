@@ -115,3 +115,63 @@ def test_the_function_zip_limit_counts_its_code_not_its_bytecode(tmp_path, monke
     assert layer.main([str(out), "--check"]) == 0
     monkeypatch.setattr(layer, "FUNCTION_ZIP_LIMIT", code - 1)
     assert layer.main([str(out), "--check"]) == 1
+
+
+def test_the_layer_leaves_out_setuptools_which_nothing_imports_at_run_time(tmp_path):
+    """apimatic-core (the PayPal SDK's core) declares setuptools, ~2 MB zipped; no module of the layer
+    imports setuptools, pkg_resources or distutils at run time, so `make package` drops it with the
+    runtime's botocore. The packages around it stay."""
+    build_only = {
+        f"{SITE}/setuptools/__init__.py": "",
+        f"{SITE}/setuptools-84.2.1.dist-info/METADATA": "Name: setuptools\n",
+        f"{SITE}/pkg_resources/__init__.py": "",
+        f"{SITE}/_distutils_hack/__init__.py": "",
+        f"{SITE}/distutils-precedence.pth": "import _distutils_hack\n",
+        f"{SITE}/botocore/__init__.py": "",
+        f"{SITE}/apimatic_core/__init__.py": "",
+        f"{SITE}/apimatic_core-0.2.25.dist-info/METADATA": "Requires-Dist: setuptools>=68.0.0\n",
+    }
+    out = out_dir(tmp_path)
+    with zipfile.ZipFile(out / "layer-deployment.zip", "a") as archive:
+        for path, text in build_only.items():
+            archive.writestr(path, text)
+    assert layer.main([str(out)]) == 0
+    shipped = names(out / "layer-deployment.zip")
+    assert not {n for n in shipped if "setuptools" in n or "distutils" in n or "pkg_resources" in n}
+    assert f"{SITE}/botocore/__init__.py" not in shipped
+    assert {f"{SITE}/apimatic_core/__init__.py", f"{SITE}/apimatic_core-0.2.25.dist-info/METADATA"} <= shipped
+    assert set(LAYER_FILES) <= shipped
+
+
+def test_no_runtime_dependency_imports_the_build_tools_the_layer_leaves_out():
+    """What makes leaving setuptools out safe: no module of a requirements.txt dependency (and theirs)
+    imports setuptools, pkg_resources or distutils, cffi's build helpers aside (called by setup.py only)."""
+    import importlib.metadata
+    import re
+
+    from packaging.requirements import Requirement
+
+    root = Path(__file__).resolve().parents[2]
+    todo = [
+        line.split("==")[0].strip()
+        for line in (root / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    seen: set[str] = set()
+    importing = []
+    pattern = re.compile(r"^\s*(import|from)\s+(pkg_resources|setuptools|_distutils_hack|distutils)\b", re.M)
+    while todo:
+        name = todo.pop()
+        key = name.lower().replace("_", "-")
+        if key in seen or key in ("setuptools", *layer.RUNTIME_PROVIDED):
+            continue
+        seen.add(key)
+        dist = importlib.metadata.distribution(name)
+        for requirement in map(Requirement, dist.requires or []):
+            if not requirement.marker or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+        for file in dist.files or []:
+            python = str(file).endswith(".py") and not str(file).startswith("cffi/")
+            if python and pattern.search(Path(dist.locate_file(file)).read_text(errors="replace")):
+                importing.append(str(file))
+    assert "apimatic-core" in seen and importing == []
