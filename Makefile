@@ -147,9 +147,12 @@ contract-release: $(STAMP)
 contract-changes: $(STAMP)
 	$(BIN)/python -m infra.contract
 
-## make bench: every benchmark; each writes its own section of docs/benchmarks.md (machine, date, medians);
-## the local load on a stack of its own, so it binds `make run`'s ports (stop yours first)
-bench: bench-api bench-cold-start bench-schemathesis bench-sweep bench-footprint bench-load-stack
+## make bench [BENCH_PARTS=api,sweep]: every figure of docs/benchmarks.md in one run (bench/run.py): make package,
+## then every bench one after another, each rewriting its own sections in place (machine, date, how measured);
+## the local load on a `make run` stack of its own on free loopback ports, stopped afterwards even on failure;
+## `make check` timed; the run's own section says how long each part took. Exit 1 if a part failed.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 ## make bench-api: DynamoDB requests and the request units DynamoDB would bill (bench/capacity.py) per route
 ## (in-process moto, every route) and per lifecycle, with their on-demand cost
@@ -173,7 +176,7 @@ DURATION ?= 30
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py --clients $(CLIENTS) --seconds $(DURATION)
 
-## make bench-load-stack: bench-load on a `make run` stack it starts and stops itself (or the running one)
+## make bench-load-stack: bench-load on a `make run` stack of its own on free ports, stopped afterwards
 bench-load-stack: $(STAMP)
 	$(BIN)/python bench/load.py --own-stack --clients $(CLIENTS) --seconds $(DURATION)
 

@@ -39,13 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.sweep import replace_section  # noqa: E402
+from bench.markdown import replace_section  # noqa: E402
 from infra.local.demo import Api  # noqa: E402
-from infra.local.env import STACK_FILE, load_stack  # noqa: E402
+from infra.local.env import load_stack  # noqa: E402
 
 HEADING = "## Local load (`make bench-load`)"
 MIX = (("public read", 50), ("signed-in read", 35), ("money move", 15))
 LOAD: dict[str, float] = {}  # the machine's 1-minute load average before and after the run
+OWN_STACK_SETS = ("AWS_", "TABLE_", "PHOTO_", "USER_POOL", "CORS_")  # what its own stack sets, not the caller
 
 
 class Recorder:
@@ -201,29 +202,62 @@ def prepare(stack: dict, clients: int) -> tuple[list[str], dict]:
     return tokens, {"product_id": detail["product_id"], "sku_id": sku["sku_id"]}
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment on the loopback address."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @contextlib.contextmanager
 def own_stack():
-    """`make run`'s stack for the length of the run, when none is running (`make bench` starts it):
-    started as a child process, stopped with the Ctrl-C `make run` takes. Binds the stack's ports."""
-    if STACK_FILE.exists():
-        yield
-        return
-    log = open(ROOT / ".local-bench.log", "w")  # noqa: SIM115 - kept open for the child's life
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local.stack"], cwd=ROOT, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 120
-        while not STACK_FILE.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the local stack did not come up; see .local-bench.log")
-            time.sleep(0.5)
-        yield
-    finally:
-        proc.send_signal(signal.SIGINT)
+    """A `make run` stack of this run's own for its length (`make bench`, `make bench-load-stack`): started as
+    a child process on free loopback ports (never `make run`'s defaults, never a stack already running),
+    describing itself in a stack file of its own (LOCAL_STACK_FILE, so a developer's `.local/stack.json` is
+    neither read nor removed), and stopped afterwards whatever happens: Ctrl-C as `make run` takes it, then
+    SIGKILL to its whole process group if it has not stopped within 30 s. Yields the stack file."""
+    import tempfile
+
+    from infra.local import env as local_env
+
+    log_path = ROOT / ".local-bench.log"
+    with tempfile.TemporaryDirectory(prefix="bench-stack-") as directory:
+        stack_file = Path(directory) / "stack.json"
+        ports = {name: str(free_port()) for name in local_env.PORT_VARIABLES}
+        child_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(OWN_STACK_SETS)},
+            **ports,
+            "LOCAL_STACK_FILE": str(stack_file),
+        }
+        log = open(log_path, "w")  # noqa: SIM115 - kept open for the child's life
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.stack"],
+            cwd=ROOT,
+            env=child_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the API server it starts goes with it
+        )
         try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            deadline = time.monotonic() + 180
+            while not stack_file.exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the local stack did not come up; see {log_path.name}")
+                time.sleep(0.5)
+            print(f"own stack on ports {ports} ({log_path.name})", flush=True)
+            yield stack_file
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            log.close()
 
 
 def run(clients: int, seconds: float) -> tuple[Recorder, float]:
@@ -307,12 +341,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--own-stack",
         action="store_true",
-        help="start `make run`'s stack if none runs; stop it after",
+        help="run on a `make run` stack of its own, on free ports; stopped after",
     )
     args = parser.parse_args(argv)
     if not 1 <= args.clients <= 500 or not 1 <= args.seconds <= 600:
         raise SystemExit("--clients must be 1..500 and --seconds 1..600")
-    with own_stack() if args.own_stack else contextlib.nullcontext():
+    with own_stack() if args.own_stack else contextlib.nullcontext() as stack_file:
+        if stack_file is not None:
+            from infra.local import env as local_env
+
+            local_env.STACK_FILE = stack_file  # load_stack and use_running_stack read this one
         recorder, elapsed = run(args.clients, args.seconds)
     table = rows(recorder, elapsed)
     text = section(args.clients, args.seconds, table, elapsed)

@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import tests.conftest  # noqa: E402,F401  (the test stage's environment and fake credentials)
 from bench import api_cost, indexed_moto  # noqa: E402
+from bench.markdown import replace_section  # noqa: E402  (the benches import it from here too)
 
 DUE_EXPIRED = 500
 DUE_REMINDER = 500
@@ -211,19 +212,6 @@ def write_report(rows: dict, sizes: list[int], read_ratio: float, time_ratio: fl
         "",
     ]
     replace_section(ROOT / "docs" / "benchmarks.md", "## Storage sweep", "\n".join(lines))
-
-
-def replace_section(path: Path, heading: str, text: str) -> None:
-    """Replace (or append) one `## ` section of a markdown file, leaving the others alone."""
-    existing = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nEach section is written by its bench command.\n"
-    )
-    parts = existing.split("\n## ")
-    head, sections = parts[0], ["## " + p for p in parts[1:]]
-    sections = [s for s in sections if not s.startswith(heading)] + [text]
-    path.write_text(head.rstrip() + "\n\n" + "\n".join(s.rstrip() + "\n" for s in sections))
 
 
 if __name__ == "__main__":

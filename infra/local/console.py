@@ -15,10 +15,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
-from infra.local.env import CONSOLE_PORT, HOST, ROOT
+from infra.local.env import CONSOLE_PORT, HOST, ROOT, STACK_FILE
 
 CONSOLE_DIR = ROOT / "console"
-CONFIG_FILE = ROOT / ".local" / "console-config.json"
+CONFIG_FILE = STACK_FILE.parent / "console-config.json"  # .local/, or beside a LOCAL_STACK_FILE
 
 
 def runtime_config(

@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STACK_FILE = ROOT / ".local" / "stack.json"
+# where `make run` describes itself once ready; LOCAL_STACK_FILE moves it (`make bench` runs a stack of its
+# own on free ports and keeps its description apart, so a developer's `make run` is neither found nor touched)
+STACK_FILE = Path(os.environ.get("LOCAL_STACK_FILE") or ROOT / ".local" / "stack.json")
 HOST = "127.0.0.1"
 # the local stack's ports, each settable from the environment (`MOTO_PORT=5050 make run`; README)
 PORT_VARIABLES = {"MOTO_PORT": 5000, "API_PORT": 8000, "CONSOLE_PORT": 8080}

@@ -235,7 +235,7 @@ def main() -> None:
         poller.start()
         threading.Thread(target=deliver_outbox_events, daemon=True).start()
         console_server = console.start(api_url, endpoint, stack, os.environ["AWS_DEFAULT_REGION"])
-        STACK_FILE.parent.mkdir(exist_ok=True)
+        STACK_FILE.parent.mkdir(parents=True, exist_ok=True)
         STACK_FILE.write_text(
             json.dumps(
                 {
