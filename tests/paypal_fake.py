@@ -12,50 +12,28 @@ PayPal signs them, checked by a verify-webhook-signature endpoint that checks th
 Signing (developer.paypal.com/api/rest/webhooks/rest/, "Verify the signature"): PayPal signs
 `<transmission id>|<transmission time>|<webhook id>|<CRC32 of the raw body, decimal>` with SHA256withRSA
 and sends PAYPAL-TRANSMISSION-ID/-TIME/-SIG (base64), PAYPAL-CERT-URL and PAYPAL-AUTH-ALGO. The fake keeps
-an RSA key, signs each delivery, and its verify endpoint answers SUCCESS only when the signature checks
-against the body delivered with that transmission id, that body is the `webhook_event` it was sent, and
-the `webhook_id` is the one the signature was made for.
+an RSA key and signs each delivery (`infra.local.paypal_sim.Signer`, which the local stack's PayPal
+simulator signs with too; the fixture helpers and the event envelope are that module's as well), and its
+verify endpoint answers SUCCESS only when the signature checks against the body delivered with that
+transmission id, that body is the `webhook_event` it was sent, and the `webhook_id` is the one the
+signature was made for.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
 import json
-import uuid
-import zlib
-from decimal import Decimal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-from chalicelib import currency, ids
 from chalicelib.providers import paypal_provider, secrets
-from tests.conftest import ROOT
+from infra.local.paypal_sim import FIXTURES, VERIFY, Signer, envelope, fixture, money, new_paypal_id
 from tests.replay_server import Answer, Received, ReplayServer
 
-FIXTURES = ROOT / "tests" / "fixtures" / "payments" / "paypal"
+__all__ = ["FIXTURES", "FakePayPal", "fixture", "money", "new_paypal_id"]
+
 CLIENT_ID = "AbPayPalTestClientId" + "x" * 20
 CLIENT_SECRET = "EPayPalTestClientSecret" + "y" * 20
 WEBHOOK_ID = "1JE4291016473214C"  # the webhook id of PayPal's verify-webhook-signature example
-VERIFY = "/v1/notifications/verify-webhook-signature"
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / f"{name}.json").read_text())
-
-
-def money(minor: int, code: str) -> dict:
-    places = currency.minor_units(code)
-    return {
-        "currency_code": code,
-        "value": str(Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))),
-    }
-
-
-def new_paypal_id() -> str:
-    return ids.new_id("x")[-17:].upper()  # PayPal's ids: 17 upper-case letters and digits
+CERT_URL = "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270"
 
 
 class _Server(ReplayServer):
@@ -79,8 +57,7 @@ class FakePayPal:
         self.server = _Server(self)
         self.monkeypatch = monkeypatch
         self.providers = {**(others or {}), **{c: "paypal" for c in channels}}
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.signed: dict[str, tuple[bytes, str]] = {}  # transmission id -> (raw body, webhook id)
+        self.signer = Signer(CERT_URL)  # PayPal's signing, shared with the local stack's simulator
         self.captures: dict[str, dict] = {}  # order id -> its capture resource
 
     def __enter__(self) -> FakePayPal:
@@ -251,59 +228,17 @@ class FakePayPal:
         return dispute
 
     def event(self, event_type: str, resource: dict, event_id: str | None = None) -> bytes:
-        envelope = fixture("event")
-        event_id = event_id or "WH-" + new_paypal_id()
-        envelope.update(id=event_id, event_type=event_type, resource=resource, summary=event_type.lower())
-        envelope["resource_type"] = (
-            event_type.split(".")[-2].lower() if "DISPUTE" not in event_type else "dispute"
-        )
-        for link in envelope["links"]:
-            link["href"] = link["href"].replace("8PT597110X687430LKGECATA", event_id)
-        return json.dumps(envelope).encode()
+        return envelope(event_type, resource, event_id)
 
     def sign(
         self, raw: bytes, webhook_id: str = WEBHOOK_ID, time: str = "2026-12-06T10:00:00Z"
     ) -> dict[str, str]:
         """The transmission headers PayPal sends with `raw`."""
-        transmission_id = str(uuid.uuid4())
-        message = f"{transmission_id}|{time}|{webhook_id}|{zlib.crc32(raw)}".encode()
-        signature = self.key.sign(message, padding.PKCS1v15(), hashes.SHA256())
-        self.signed[transmission_id] = (raw, webhook_id)
-        return {
-            "PAYPAL-TRANSMISSION-ID": transmission_id,
-            "PAYPAL-TRANSMISSION-TIME": time,
-            "PAYPAL-TRANSMISSION-SIG": base64.b64encode(signature).decode(),
-            "PAYPAL-CERT-URL": "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-1d93a270",
-            "PAYPAL-AUTH-ALGO": "SHA256withRSA",
-        }
+        return self.signer.sign(raw, webhook_id, time)
 
     def checks(self, asked: dict) -> bool:
         """What PayPal's verify-webhook-signature decides for the request `asked`."""
-        raw, _webhook_id = self.signed.get(asked.get("transmission_id"), (None, None))
-        if (
-            raw is None
-            or json.loads(raw) != asked.get("webhook_event")
-            or asked.get("auth_algo") != "SHA256withRSA"
-        ):
-            return False
-        message = "|".join(
-            [
-                asked["transmission_id"],
-                asked.get("transmission_time", ""),
-                asked.get("webhook_id", ""),
-                str(zlib.crc32(raw)),
-            ]
-        ).encode()
-        try:
-            self.key.public_key().verify(
-                base64.b64decode(asked.get("transmission_sig", "")),
-                message,
-                padding.PKCS1v15(),
-                hashes.SHA256(),
-            )
-        except (InvalidSignature, ValueError):
-            return False
-        return True
+        return self.signer.checks(asked)
 
     def deliver(
         self,

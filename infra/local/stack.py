@@ -4,8 +4,9 @@ moto server (the embedded AWS) on 127.0.0.1:5000, every resource and the demo da
 code the tests use, the Chalice app serving the API on 127.0.0.1:8000 (infra.local.serve: what
 `chalice local` serves, under waitress, holding 50+ concurrent clients), S3 notifications delivered from
 the photo queue to the app's ingestion handler, the outbox table's stream to the app's email handler
-(infra/local/streams.py: what Lambda's stream event source mapping does), and `.local/stack.json`
-written once all is ready.
+(infra/local/streams.py: what Lambda's stream event source mapping does), a loopback PayPal on a free
+port that the real `paypal` provider is pointed at (infra/local/paypal_sim.py: orders, captures, refunds
+and PayPal-format webhooks to the API), and `.local/stack.json` written once all is ready.
 Ports (MOTO_PORT, API_PORT, CONSOLE_PORT) and CORS_ALLOWED_ORIGINS come from the environment when set
 (infra/local/env.py); a taken port is named with what holds it, as far as the stack file tells.
 Runs in the foreground; Ctrl-C stops everything it started.
@@ -199,7 +200,13 @@ def main() -> None:
     wait_for(f"{endpoint}/moto-api/", 15)
     say(f"moto server (embedded AWS) on {endpoint}")
 
-    from infra.local import provision, seed
+    from infra.local import paypal_sim, provision, seed
+
+    api_url = f"http://{HOST}:{API_PORT}"
+    # the real `paypal` provider, pointed at a loopback PayPal that delivers PayPal's own webhooks to the API
+    paypal = paypal_sim.PayPalSimulator(api_url + paypal_sim.WEBHOOK_PATH).start()
+    os.environ.update(paypal_sim.provider_environment(paypal.url))
+    say(f"PayPal simulator on {paypal.url} (the paypal channel; the others are Stripe-format simulated)")
 
     stack = provision.provision(demo_users=True)
     os.environ["USER_POOL_ID"] = stack["user_pool_id"]
@@ -223,7 +230,6 @@ def main() -> None:
         cwd=ROOT,
         env=os.environ.copy(),
     )
-    api_url = f"http://{HOST}:{API_PORT}"
     console_server = None
     try:
         wait_for(f"{api_url}/health", 60, chalice)
@@ -249,6 +255,8 @@ def main() -> None:
                     "payment_webhook_secret": os.environ["PAYMENT_WEBHOOK_SECRET"],
                     # the simulated provider's Stripe-format events are signed with it (make topup)
                     "stripe_webhook_secret": os.environ["STRIPE_WEBHOOK_SECRET"],
+                    # the local PayPal (infra/local/paypal_sim.py): approve links, its /simulator/ controls
+                    "paypal_url": paypal.url,
                     "users": [
                         {"username": u["username"], "password": u["password"], "groups": u["groups"]}
                         for u in stack["users"]
@@ -277,6 +285,7 @@ def main() -> None:
                 chalice.wait(10)
             except subprocess.TimeoutExpired:
                 chalice.kill()
+        paypal.stop()
         moto.stop()
         STACK_FILE.unlink(missing_ok=True)
         say("stopped")
