@@ -6,7 +6,8 @@ at a higher actual price (the difference charged from the wallet), the merchant'
 warehouse's inbound scan, an inspection with a QC photo of each item uploaded through the presigned POST
 and ingested from the photo queue, the parcel's photos-ready email (read from moto's SES), an inspection
 issue the customer accepts (the customer's decision), storage days left, a package quote on two lines, the
-package, its payment, packing heavier than quoted (over the consent threshold: the customer pays the
+package, its payment through PayPal (the local stack's PayPal: approve link, capture, PayPal's own signed
+webhooks), packing heavier than quoted (over the consent threshold: the customer pays the
 difference, the consent round trip), shipping, confirmation of receipt and rating, the storage sweep run as
 `make job` runs it, at a later date, and then one exception journey: another order whose item the shop
 cannot supply, marked unavailable by the reviewer and refunded (goods and domestic shipping) with the
@@ -205,6 +206,52 @@ def run_job(job: str, now: str) -> dict:
     if done.returncode != 0:
         raise DemoError(f"make job JOB={job} NOW={now} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout[done.stdout.rfind("{\n") :])  # the result, after the job's log lines
+
+
+def pay_package_with_paypal(api: Api, package_id: str) -> list[str]:
+    """The package paid through PayPal on the local stack's PayPal (infra/local/paypal_sim.py), as a
+    storefront does it: the order's approve link, the customer's approval there, the capture when PayPal
+    sends the customer back; PayPal's own webhooks (CHECKOUT.ORDER.APPROVED, PAYMENT.CAPTURE.COMPLETED,
+    verified through PayPal's verify-webhook-signature) arrive as well and change nothing more."""
+    from infra.local import paypal_sim
+
+    answer = api.call(
+        "POST",
+        f"/packages/{package_id}/pay",
+        user=ALICE,
+        body={"channel": "paypal"},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    payment = answer["payment"]
+    order_id = payment["provider_ref"]
+    approved = requests.post(payment["approve_url"], data={"approve": "1"}, timeout=30)  # the page's button
+    if approved.status_code != 200:
+        raise DemoError(
+            f"the local PayPal did not approve {order_id}: {approved.status_code} {approved.text}"
+        )
+    captured = api.call("POST", f"/payments/{payment['payment_id']}/capture", user=ALICE)
+    try:
+        events = paypal_sim.Simulator(api.stack["paypal_url"]).wait(
+            order_id, "CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED"
+        )
+    except RuntimeError as exc:
+        raise DemoError(str(exc)) from None
+    package = api.call("GET", f"/packages/{package_id}", user=ALICE)
+    balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
+    charged = paypal_sim.money(payment["charged_amount"], payment["charged_currency"])["value"]
+    delivered = ", ".join(
+        f"{e['event_type']} {e['deliveries'][0]['status']}"
+        + (" (nothing more to do)" if e["deliveries"][0].get("answer", {}).get("duplicate") else "")
+        for e in events
+    )
+    return [
+        f"through PayPal: order {order_id}, {payment['charged_currency']} {charged} for "
+        f"{cny(payment['amount_fen'])} + PayPal fee {cny(payment['fee_fen'])}",
+        f"approve link {payment['approve_url']}",
+        f"approved on the local PayPal; the storefront's capture on return: {captured['status']}",
+        f"PayPal's signed webhooks: {delivered}",
+        f"package {package['status']}; wallet {cny(balance)}",
+    ]
 
 
 def journey(api: Api, say: Callable[[str], None] = print) -> dict:
@@ -451,11 +498,7 @@ def journey(api: Api, say: Callable[[str], None] = print) -> dict:
         f"{item_ids[1]} stays in storage",
     )
 
-    paid_package = api.call(
-        "POST", f"/packages/{package_id}/pay", user=ALICE, headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
-    balance = api.call("GET", "/wallet", user=ALICE)["balance_fen"]
-    step("pay the package", f"{paid_package['status']}; wallet {cny(balance)}")
+    step("pay the package", *pay_package_with_paypal(api, package_id))
 
     packed = api.call(
         "POST",

@@ -1,7 +1,13 @@
 """`make topup USER=<username> AMOUNT_FEN=<n> [CHANNEL=alipay]`: top up a demo wallet the way a provider
-would: start a top-up over HTTP, then play Stripe's part for the local stack's simulated provider: its
-`payment_intent.succeeded` event, signed as Stripe signs (`Stripe-Signature`, the stack's
-`stripe_webhook_secret`), delivered to `POST /payments/stripe/webhook`."""
+would: start a top-up over HTTP, then settle it in the provider's own format.
+
+- `CHANNEL=paypal`: the payment is an order at the local stack's PayPal (infra/local/paypal_sim.py); the
+  customer approves it there (what its approve link's button does), PayPal delivers
+  `CHECKOUT.ORDER.APPROVED` (the API captures the order) and `PAYMENT.CAPTURE.COMPLETED`, signed and
+  verified PayPal's way; the helper waits until the API acknowledged both.
+- any other channel: play Stripe's part for the local stack's simulated provider: its
+  `payment_intent.succeeded` event, signed as Stripe signs (`Stripe-Signature`, the stack's
+  `stripe_webhook_secret`), delivered to `POST /payments/stripe/webhook`."""
 
 from __future__ import annotations
 
@@ -36,16 +42,36 @@ def main(username: str, amount: str, channel: str) -> None:
     api = stack["api_url"]
     body = json.dumps({"amount_fen": int(amount), "channel": channel}).encode()
     payment = call(f"{api}/wallet/top-ups", "POST", body, auth)
-    event = simulated.event("payment_intent.succeeded", simulated.payment_intent(payment))
-    signature = simulated.sign_stripe(event, stack["stripe_webhook_secret"])
-    call(
-        f"{api}/payments/stripe/webhook",
-        "POST",
-        event,
-        {"Stripe-Signature": signature, "Content-Type": "application/json"},
-    )
+    if payment.get("provider") == "paypal":
+        settled_by = settle_at_paypal(stack, payment)
+    else:
+        event = simulated.event("payment_intent.succeeded", simulated.payment_intent(payment))
+        signature = simulated.sign_stripe(event, stack["stripe_webhook_secret"])
+        call(
+            f"{api}/payments/stripe/webhook",
+            "POST",
+            event,
+            {"Stripe-Signature": signature, "Content-Type": "application/json"},
+        )
+        settled_by = ["payment_intent.succeeded"]
     wallet = call(f"{api}/wallet", "GET", None, auth)
-    print(json.dumps({"payment": payment, "balance_fen": wallet["balance_fen"]}, indent=2))
+    answer = {"payment": payment, "settled_by": settled_by, "balance_fen": wallet["balance_fen"]}
+    print(json.dumps(answer, indent=2))
+
+
+def settle_at_paypal(stack: dict, payment: dict) -> list[str]:
+    """The customer approves the PayPal order at the local PayPal; its webhooks settle the payment."""
+    from infra.local import paypal_sim
+
+    if not stack.get("paypal_url"):
+        raise SystemExit("This stack has no local PayPal (restart `make run`).")
+    paypal = paypal_sim.Simulator(stack["paypal_url"])
+    paypal.approve(payment["provider_ref"])
+    try:
+        events = paypal.wait(payment["provider_ref"], "CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED")
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    return [e["event_type"] for e in events]
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ def test_stack_file_describes_the_stack(local_stack):
         "bucket",
         "payment_webhook_secret",
         "stripe_webhook_secret",
+        "paypal_url",
         "users",
     ):
         assert key in local_stack
@@ -85,15 +86,31 @@ def test_job_helper_runs_a_scheduled_handler_at_now(http):
 
 def test_topup_helper_credits_the_wallet_through_stripes_signed_event(http):
     before = http.call("GET", "/wallet", user="bob@example.com").json()["balance_fen"]
-    done = _run("infra.local.topup", "bob@example.com", "12345", "paypal")
+    done = _run("infra.local.topup", "bob@example.com", "12345", "")  # alipay: the Stripe-format simulation
     assert done.returncode == 0, done.stderr
     assert '"status": "requires_action"' in done.stdout
     assert '"provider_ref": "pi_sim_' in done.stdout  # a PaymentIntent, settled at Stripe's endpoint
+    assert '"payment_intent.succeeded"' in done.stdout
     after = http.call("GET", "/wallet", user="bob@example.com").json()
     assert after["balance_fen"] == before + 12345
     assert after["entries"][0]["kind"] == "top_up"
     bad = _run("infra.local.topup", "bob@example.com", "lots", "")
     assert bad.returncode != 0 and "AMOUNT_FEN" in bad.stderr
+
+
+def test_topup_helper_settles_a_paypal_top_up_through_paypals_own_webhooks(http):
+    import json
+
+    before = http.call("GET", "/wallet", user="bob@example.com").json()["balance_fen"]
+    done = _run("infra.local.topup", "bob@example.com", "12345", "paypal")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["payment"]["provider"] == "paypal" and "approve_url" in answer["payment"]
+    assert answer["settled_by"] == ["CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED"]
+    after = http.call("GET", "/wallet", user="bob@example.com").json()
+    # the top-up, and what PayPal's actual fee left of the quoted one (a bank_fee_adjustment)
+    assert after["balance_fen"] == answer["balance_fen"] >= before + 12345
+    assert {e["kind"] for e in after["entries"][:2]} <= {"top_up", "bank_fee_adjustment"}
 
 
 def test_a_developers_running_stack_is_refused_not_reused(tmp_path):

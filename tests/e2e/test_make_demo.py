@@ -61,6 +61,11 @@ def test_make_demo_walks_the_whole_journey_and_reruns(local_stack):
         first
     )
     assert "ingested in" in first and "days left" in first
+    # issue 25: the package paid through the local PayPal, settled by PayPal's own signed webhooks
+    pay = re.search(r"pay the package\n((?:\s{6}.+\n)+)", first)
+    assert pay and "through PayPal: order " in pay.group(1) and "capture on return: succeeded" in pay.group(1)
+    assert "CHECKOUT.ORDER.APPROVED 200" in pay.group(1) and "PAYMENT.CAPTURE.COMPLETED 200" in pay.group(1)
+    assert "package paid" in pay.group(1), first
     # issue 23: one email for the parcel, listing both items with their result and photo links
     notice = re.search(r"photos-ready email[^\n]*\n((?:\s{6}.*\n)+)", first)
     assert notice and "Subject: Parcel YT" in notice.group(1), first
