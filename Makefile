@@ -102,6 +102,7 @@ job: $(STAMP)
 	$(BIN)/python -m infra.local.job "$(JOB)" "$(NOW)"
 
 ## make topup USER=alice@example.com AMOUNT_FEN=50000 [CHANNEL=paypal]: a signed provider webhook tops up
+## (in Stripe's format; CHANNEL=paypal: approved at the local PayPal, settled by its own webhooks)
 topup: $(STAMP)
 	$(BIN)/python -m infra.local.topup "$(USER)" "$(AMOUNT_FEN)" "$(CHANNEL)"
 
