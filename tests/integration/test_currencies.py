@@ -353,8 +353,8 @@ class TestConvertedRoutes:
             "/wallet/top-ups?currency=EUR", {"amount_fen": 10000, "channel": "alipay"}, user=ALICE
         )
         assert started.status == 201, started.body
-        # a provider's payment states what it charges (the API contract), the fee included, in its own currency:
-        # Alipay is charged in CNY here, whatever currency the customer reads
+        # a provider's payment states what it charges (the API contract), the fee included, in its own
+        # currency: Alipay is charged in CNY here, whatever currency the customer reads
         assert (started.body["currency"], started.body["amount_minor"]) == ("CNY", started.body["charge_fen"])
         assert started.body["charge_minor"] == to_minor(started.body["charge_fen"], rate, 2)
         payment = api.get(f"/payments/{started.body['payment_id']}?currency=EUR", user=ALICE).body
