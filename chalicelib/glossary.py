@@ -15,6 +15,7 @@ from chalicelib.lifecycle import (
     CaseStatus,
     ClaimStatus,
     DeclarationStatus,
+    DisputeStatus,
     ItemStatus,
     Lifecycle,
     OrderStatus,
@@ -131,6 +132,15 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         PaymentStatus.SUCCEEDED: "The provider confirmed it; the money is in the wallet (or paid the order).",
         PaymentStatus.FAILED: "The provider refused the attempt; its order can be paid again.",
         PaymentStatus.CANCELED: "Cancelled at the provider: nothing collected; its order can be paid again.",
+    },
+    "dispute": {
+        DisputeStatus.OPEN: "The provider opened a dispute of the payment (a chargeback, a PayPal claim): "
+        "the disputed amount is held from the wallet once, what the wallet did not hold is owed; staff "
+        "see it.",
+        DisputeStatus.WON: "Decided for us: what its opening held is back in the wallet and what was owed is "
+        "forgiven (decided before it opened: nothing was ever held).",
+        DisputeStatus.LOST: "Decided for the payer: the debit stands, final (decided before it opened: the "
+        "disputed amount was taken then).",
     },
     "withdrawal": {
         WithdrawalStatus.REQUESTED: "Asked by the customer; the amount is held off the wallet "

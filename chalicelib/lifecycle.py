@@ -95,6 +95,15 @@ class ClaimStatus(StrEnum):
     REJECTED = "rejected"
 
 
+class ClaimKind(StrEnum):
+    """What an insurance claim is about (its `kind`, not a status; a word here so that a dispute's `lost`
+    and a package's are not typed twice)."""
+
+    LOST = "lost"
+    DAMAGED = "damaged"
+    SEIZED = "seized"
+
+
 class DeclarationStatus(StrEnum):
     """A customer's forwarding declaration: open until its parcel is scanned in."""
 
@@ -143,6 +152,16 @@ class PaymentStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "declined"  # the provider refused the attempt; a later attempt on it may still succeed
     CANCELED = "canceled"
+
+
+class DisputeStatus(StrEnum):
+    """A provider's dispute of a collected payment (Stripe's charge.dispute.*, PayPal's CUSTOMER.DISPUTE.*),
+    as our books see it: a word in the payment's `disputes` map (the provider's own status is kept beside
+    it, chalicelib/payments.py)."""
+
+    OPEN = "open"  # opened: the disputed amount is held from the wallet (what it did not hold is owed)
+    WON = "won"  # decided for us: what the opening held given back, what was owed forgiven
+    LOST = "lost"  # decided for the payer: the debit stands, final
 
 
 class WithdrawalStatus(StrEnum):
@@ -403,6 +422,41 @@ class Lifecycle:
             setattr(obj, name, value)
         return Move([*actions, *also], condition)
 
+    # --- a word in a record's map (e.g. a payment's disputes): the record's update, not the word's own ---
+
+    def start_entry(
+        self, attribute, entries: dict, key: str, first: StrEnum, /, *, now: str, **fields
+    ) -> Move:
+        """Entry `key` of the map `attribute` (e.g. `Payment.disputes`, whose stored entries are `entries`)
+        created in `first`, stamped as a move there would stamp it; condition: no entry `key` yet.
+        `entries` is updated in memory to what the write commits."""
+        if first not in self.starts:
+            raise ValueError(f"a new {self.entity} starts {', '.join(self.starts)}, not {first}")
+        if key in entries:
+            raise Conflict(f"The {self.entity} {key} exists already.")
+        stamps = {x for t in self.transitions if t.target == first for x in t.stamps}
+        entries[key] = {
+            **fields,
+            "state": self.statuses(first).value,
+            **dict.fromkeys((*self.stamps, *sorted(stamps)), now),
+        }
+        return Move([attribute.set(entries)], attribute[key].does_not_exist())
+
+    def move_entry(self, attribute, entries: dict, key: str, action: str, /, *, now: str, **fields) -> Move:
+        """Entry `key` of the map `attribute` moved by `action` (its state, the stamps, `fields`); the
+        condition: its stored state is still one `action` may start from. 409 when its state does not
+        allow the action. `entries` is updated in memory to what the write commits."""
+        current = entries[key]
+        self.require(action, current["state"], what=f"{self.entity} {key}")
+        row = next(t for t in self._rows(action) if current["state"] in t.sources)
+        entries[key] = {
+            **current,
+            **fields,
+            "state": row.target.value,
+            **dict.fromkeys((*self.stamps, *row.stamps), now),
+        }
+        return Move([attribute.set(entries)], self.condition(attribute[key]["state"], action))
+
 
 C, R, W, S = Actor.CUSTOMER, Actor.REVIEWER, Actor.WAREHOUSE, Actor.SYSTEM
 I = ItemStatus  # noqa: E741 - the table reads better with one-letter names
@@ -623,6 +677,21 @@ PAYMENT = Lifecycle(
     ],
 )
 
+# a provider's dispute of a payment (a word in its `disputes` map, chalicelib/payments.py): opened by the
+# provider's event (the disputed amount held once), then decided won (the hold back) or lost (final). A
+# decision whose opening has not arrived yet creates it decided (lost: the debit taken then); an opening
+# that comes after a decision, or twice, changes nothing
+DISPUTE = Lifecycle(
+    "dispute",
+    DisputeStatus,
+    [
+        Transition("win", (DisputeStatus.OPEN,), DisputeStatus.WON, (S,), ("decided_at",)),
+        Transition("lose", (DisputeStatus.OPEN,), DisputeStatus.LOST, (S,), ("decided_at",)),
+    ],
+    stamps=("updated_at",),
+    starts=(DisputeStatus.WON, DisputeStatus.LOST),  # a decision that overtook its opening
+)
+
 # a withdrawal: approving refunds through the providers (chalicelib/withdrawals.py), rejecting returns the
 # held money to the wallet
 WITHDRAWAL = Lifecycle(
@@ -725,6 +794,7 @@ LIFECYCLES = {
     "photo": PHOTO,
     "outbox": OUTBOX,
     "payment": PAYMENT,
+    "dispute": DISPUTE,
     "withdrawal": WITHDRAWAL,
     "settlement": SETTLEMENT,
     "photo_request": PHOTO_REQUEST,
@@ -777,7 +847,17 @@ def markdown() -> str:
     for key, title in names.items():
         statuses = ", ".join(f"`{s.value}`" for s in LIFECYCLES[key].statuses)
         lines.append(f"- {title}: {statuses}")
-    for machine in (CASE, CLAIM, PAYMENT, SETTLEMENT, SERVICE_WORK, THREAD, REPLACEMENT, PHOTO_REQUEST):
+    for machine in (
+        CASE,
+        CLAIM,
+        PAYMENT,
+        DISPUTE,
+        SETTLEMENT,
+        SERVICE_WORK,
+        THREAD,
+        REPLACEMENT,
+        PHOTO_REQUEST,
+    ):
         lines.append(f"- {machine.entity}: {', '.join(f'`{s.value}`' for s in machine.statuses)}")
     lines += ["", "### Staff queues", ""]
     lines.append("A status on a queue sets the record's `queue_key` (`<queue>#<shard>`) and `queue_at`; any")

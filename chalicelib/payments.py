@@ -10,9 +10,11 @@ same DynamoDB transaction as its money, so a redelivered event changes nothing; 
 lifecycle table, so a late `failed` after `succeeded` changes nothing either; refunds are applied as the
 difference between the provider's cumulative refunded amount and ours, so refund events in any order and
 number take back each fen once. A refund or dispute never makes a balance negative: what the wallet does
-not hold is recorded as owed and the payment waits on the staff attention list. A dispute's state is kept
-on its payment (`disputes`, under the payment's version): its opening holds once, a win gives the hold
-back once, a loss is final, whichever of its events comes first. Stripe's endpoint also settles the
+not hold is recorded as owed and the payment waits on the staff attention list. A dispute is a word of
+the lifecycle table (DISPUTE: open, then won or lost) kept on its payment (`disputes`, written under the
+payment's version and the dispute's stored state): its opening holds once, a win gives the hold back
+once, a loss is final, whichever of its events comes first, for Stripe and PayPal alike (a decision
+before its opening is applied at once). Stripe's endpoint also settles the
 simulated provider's payments (it speaks Stripe's format locally). An event about a payment
 that has not succeeded yet (a refund overtaking its success) answers 409, which makes the provider
 deliver it again later. A PayPal order is captured (`capture`) from the storefront's capture route or the
@@ -30,7 +32,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, currency, ids, lifecycle, metrics, providers, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
-from chalicelib.lifecycle import PAYMENT, PaymentStatus
+from chalicelib.lifecycle import DISPUTE, PAYMENT, DisputeStatus, PaymentStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Order, Payment, RequestRecord
 from chalicelib.models.packages import Package
@@ -317,9 +319,7 @@ def apply_event(
             "called_off": _released,
             "refund": _refunded,
             "dispute": _disputed,
-            "dispute_closed": _disputed,
-            "dispute_reinstated": _disputed,
-            "dispute_resolved": _dispute_resolved,
+            "dispute_decided": _disputed,
         }[event.kind](work, payment, event, now, settle_order, strict)
         if applied is not None:
             work.save(record, RequestRecord.key.does_not_exist())
@@ -441,139 +441,83 @@ def _refunded(work, payment, event, now, settle_order, strict) -> dict | None:
     return {"debited_fen": debited, "owed_fen": owed}
 
 
-# --- disputes: opened, then won or lost ----------------------------------------------------------
-
-# what a closed dispute's status means for the money held: won gives it back (an inquiry closed without
-# a chargeback, warning_closed, and one the network prevented, likewise); lost leaves the debit, final
-CLOSED = {"won": "won", "warning_closed": "won", "prevented": "won", "lost": "lost"}
-DECIDED = ("won", "lost")
+# --- disputes: opened, then won or lost (lifecycle.DISPUTE) ----------------------------------------------
 
 
 def disputes_of(payment: Payment) -> dict[str, dict]:
-    """The payment's disputes by dispute id (see Payment.disputes)."""
+    """The payment's disputes by dispute id (see Payment.disputes), each with its `state` in the lifecycle
+    table (no stored dispute predates it: disputes were never collected before the table had them)."""
     raw = payment.disputes.as_dict() if payment.disputes is not None else {}
     return {str(k): dict(v) for k, v in raw.items()}
 
 
 def _disputed(work, payment, event, now, settle_order, strict) -> dict | None:
-    """A dispute event, in any order and number: the disputed amount is held from the wallet once when
-    the dispute opens (created or funds_withdrawn); won (closed won, or funds_reinstated) gives back what
-    was held and forgives what was owed; lost keeps the debit, final. A decision that arrives before the
-    opening decides it at once (lost: the debit is taken then); after a decision nothing changes."""
+    """A dispute event, both providers alike, in any order and number, each dispute's money once: its
+    opening (Stripe's created or funds_withdrawn, PayPal's CREATED) holds the disputed amount from the
+    wallet (never below zero: the rest is owed); a win (Stripe's closed won / warning_closed / prevented
+    or funds_reinstated, PayPal's RESOLVED in the seller's favour) gives back what was held and forgives
+    what was owed; a loss keeps the debit, final. A decision that arrives before its opening is applied
+    at once (the dispute is created decided; lost: the debit is taken then), so nothing waits on the
+    provider's retries; an opening after a decision, or a second one, changes nothing. Each move is the
+    table's (DISPUTE), written on the payment under its version and the dispute's stored state."""
     if payment.status != PaymentStatus.SUCCEEDED:
         raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
     if event.amount is None or event.amount.currency != asked(payment).currency:
         return None
-    outcome = None
-    if event.kind == "dispute_closed":
-        outcome = CLOSED.get(event.dispute_status or "")
-        if outcome is None:
-            log.warning("dispute closed with an unknown status", extra={"event_id": event.event_id})
-            return None
-    elif event.kind == "dispute_reinstated":
-        outcome = "won"
+    decision = DisputeStatus(event.outcome) if event.outcome else None
     key = event.dispute_id or event.event_id
     disputes = disputes_of(payment)
     known = disputes.get(key)
-    if known is not None and (known["status"] in DECIDED or outcome is None):
-        return None  # decided already, or opened already (created and funds_withdrawn both open it)
-    # a dispute the code before the disputes map held (its key record): opened already
-    once = RequestRecord(f"dispute#{payment.provider}:{key}", request_hash="", state="done", created_at=now)
-    if known is None and _seen(once):
-        return None
-    actions: list = []
-    result = {"dispute_id": key}
+    fx = currency.stored(payment.fx)
+    result: dict = {"dispute_id": key}
     held_now = False
-    if known is None:  # opening now (or a decision that overtook its opening)
-        if outcome == "won":  # nothing was ever held: only the record
-            known = {"amount_fen": 0, "held_fen": 0, "owed_fen": 0}
-        else:
+    if known is None:  # opening now, or a decision that overtook its opening
+        status = decision.value if decision else event.dispute_status or "opened"  # the provider's
+        fields = {"status": status, "amount_fen": 0, "held_fen": 0, "owed_fen": 0}
+        if decision != DisputeStatus.WON:  # held (lost: taken for good) now; a win holds nothing ever
             disputed = min(
                 int(payment.charge_fen),
                 providers.to_fen(event.amount, asked(payment), int(payment.charge_fen)),
             )
             debited, owed = _take_back(work, payment, disputed, "dispute_hold")
-            work.save(once, RequestRecord.key.does_not_exist())
-            known = {"amount_fen": disputed, "held_fen": debited, "owed_fen": owed}
+            fields.update(amount_fen=disputed, held_fen=debited, owed_fen=owed)
             held_now = True
-            if event.dispute_id and outcome is None:  # what this hold took, for PayPal's resolution
-                holds = _holds(payment)
-                holds[event.dispute_id] = {"debited_fen": debited, "owed_fen": owed, "disputed_fen": disputed}
-                actions.append(Payment.dispute_holds.set(holds))
-            actions += [
-                Payment.disputed_fen.set(int(payment.disputed_fen or 0) + disputed),
-                Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
-            ]
             result.update(debited_fen=debited, owed_fen=owed)
-    elif outcome == "won":  # give back what was held, forgive what was owed
-        held, owed = int(known["held_fen"]), int(known["owed_fen"])
-        work.move(payment.user_id, held, "dispute_release", payment.payment_id, currency.stored(payment.fx))
-        actions += [
-            Payment.disputed_fen.set(max(0, int(payment.disputed_fen or 0) - int(known["amount_fen"]))),
-            Payment.owed_fen.set(max(0, int(payment.owed_fen or 0) - owed)),
-        ]
-        result.update(released_fen=held)
-    holds = _holds(payment)
-    if outcome is not None and key in holds:  # decided here: nothing left for a PayPal resolution
-        del holds[key]
-        actions.append(Payment.dispute_holds.set(holds) if holds else Payment.dispute_holds.remove())
-    status = outcome or event.dispute_status or "opened"  # PayPal's creation names no status
-    disputes[key] = {**known, "status": status, "updated_at": now}
-    actions.append(Payment.disputes.set(disputes))
-    # staff see the dispute on their list: opened (disputed), then how it ended
-    reason = "disputed" if outcome is None else f"dispute_{outcome}"
-    if held_now or payment.attention is None:  # money held now: listed, whatever was listed before
+        move = DISPUTE.start_entry(
+            Payment.disputes, disputes, key, decision or DisputeStatus.OPEN, now=now, **fields
+        )
+        actions = list(move.actions)
+        if held_now:
+            actions += [
+                Payment.disputed_fen.set(int(payment.disputed_fen or 0) + fields["amount_fen"]),
+                Payment.owed_fen.set(int(payment.owed_fen or 0) + fields["owed_fen"]),
+            ]
+    else:
+        action = {DisputeStatus.WON: "win", DisputeStatus.LOST: "lose"}.get(decision)
+        if action is None or not DISPUTE.allows(action, known["state"]):
+            return None  # opened already (created and funds_withdrawn both open it), or decided already
+        move = DISPUTE.move_entry(Payment.disputes, disputes, key, action, now=now, status=decision.value)
+        actions = list(move.actions)
+        if decision == DisputeStatus.WON:  # give back what was held, forgive what was owed
+            held, owed = int(known["held_fen"]), int(known["owed_fen"])
+            work.move(payment.user_id, held, "dispute_release", payment.payment_id, fx)
+            actions += [
+                Payment.disputed_fen.set(max(0, int(payment.disputed_fen or 0) - int(known["amount_fen"]))),
+                Payment.owed_fen.set(max(0, int(payment.owed_fen or 0) - owed)),
+            ]
+            result.update(released_fen=held)
+    # staff see the dispute on their list: disputed while any of the payment's disputes is open, then how
+    # the last one ended; a reason of another kind (an amount mismatch...) stays unless money is held now
+    still_open = any(d["state"] == DisputeStatus.OPEN for d in disputes.values())
+    reason = "disputed" if still_open else f"dispute_{disputes[key]['state']}"
+    if held_now or payment.attention is None:
         actions += _flag(payment, reason, now)
-    elif payment.attention == "disputed":
+    elif payment.attention.startswith("dispute") and payment.attention != reason:
         actions.append(Payment.attention.set(reason))
-    work.update(payment, actions)
-    return {**result, "dispute_status": status}
+    work.update(payment, actions, move.condition)
+    payment.disputes = disputes
+    return {**result, "dispute_status": disputes[key]["status"]}
 
 
 def _once(what: str, payment: Payment, key: str, now: str) -> RequestRecord:
     return RequestRecord(f"{what}#{payment.provider}:{key}", request_hash="", state="done", created_at=now)
-
-
-def _holds(payment: Payment) -> dict:
-    raw = currency.stored(payment.dispute_holds) or {}
-    return {str(k): {n: int(v) for n, v in dict(h).items()} for k, h in raw.items()}
-
-
-def _dispute_resolved(work, payment, event, now, settle_order, strict) -> dict | None:
-    """A closed dispute: won (`released`), its hold returns to the wallet and what was owed for it is
-    forgiven; lost (`final`), the hold stays taken. Either way, once per dispute."""
-    if payment.status != PaymentStatus.SUCCEEDED:
-        raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
-    once = _once("dispute_resolved", payment, event.dispute_id or event.event_id, now)
-    if _seen(once):
-        return None
-    holds = _holds(payment)
-    hold = holds.get(event.dispute_id or "")
-    if hold is None:  # its creation has not arrived yet: deliver again later
-        raise Conflict("The dispute is not known here yet; deliver the event again later.")
-    work.save(once, RequestRecord.key.does_not_exist())
-    del holds[event.dispute_id]
-    actions = [Payment.dispute_holds.set(holds) if holds else Payment.dispute_holds.remove()]
-    disputes = disputes_of(payment)
-    if event.dispute_id in disputes:  # staff see how it ended (GET /staff/payments)
-        won = "won" if event.outcome == "released" else "lost"
-        disputes[event.dispute_id] = {**disputes[event.dispute_id], "status": won, "updated_at": now}
-        actions.append(Payment.disputes.set(disputes))
-    released = 0
-    if event.outcome == "released":
-        released = hold["debited_fen"]
-        if released:
-            fx = currency.stored(payment.fx)
-            work.move(payment.user_id, released, "dispute_release", payment.payment_id, fx)
-        actions += [
-            Payment.disputed_fen.set(max(0, int(payment.disputed_fen or 0) - hold["disputed_fen"])),
-            Payment.owed_fen.set(max(0, int(payment.owed_fen or 0) - hold["owed_fen"])),
-        ]
-    if (
-        not holds
-        and payment.attention == "disputed"
-        and not (event.outcome != "released" and int(payment.owed_fen or 0))
-    ):  # nothing left for staff to follow up
-        actions += [Payment.attention.remove(), Payment.attention_key.remove(), Payment.attention_at.remove()]
-    work.update(payment, actions)
-    return {"released_fen": released}

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from chalicelib import claims
 from chalicelib.api.warehouse import EvidencePhotoBody
-from chalicelib.lifecycle import ClaimStatus
+from chalicelib.lifecycle import ClaimKind, ClaimStatus
 from chalicelib.responses.claims import Claim, ClaimPage, StaffClaim, StaffClaimPage
 from chalicelib.responses.photos import PhotoUpload
 from chalicelib.schemas import Body, Fen, Id, Text, example
@@ -27,7 +27,7 @@ class ClaimBody(Body):
         {"kind": "damaged", "description": "The carton arrived crushed; the teapot lid is broken."}
     )
 
-    kind: Literal["lost", "damaged", "seized"] = Field(
+    kind: Literal[ClaimKind.LOST.value, ClaimKind.DAMAGED.value, ClaimKind.SEIZED.value] = Field(
         description="lost: once the line's longest delivery estimate plus a grace has passed since "
         "shipping; damaged: within the window after delivery; seized: by customs, after shipping."
     )

@@ -85,7 +85,8 @@ def paypal_webhook(req: Req) -> dict:
     order once; PAYMENT.CAPTURE.COMPLETED credits once; PAYMENT.CAPTURE.DENIED and DECLINED free the
     order to be paid again; PAYMENT.CAPTURE.REFUNDED and REVERSED take the refund back from the wallet
     (never below zero: the rest is owed); CUSTOMER.DISPUTE.CREATED holds the disputed amount and
-    CUSTOMER.DISPUTE.RESOLVED gives it back (won) or keeps it (lost). Other event types are acknowledged.
+    CUSTOMER.DISPUTE.RESOLVED gives it back (won) or keeps it (lost); a resolution before its creation is
+    applied at once and the late creation changes nothing. Other event types are acknowledged.
     A 409 or 503 asks PayPal to deliver the event later."""
     return _provider_webhook("paypal", req)
 

@@ -343,13 +343,11 @@ class Payment(Model):
     withdrawal_fen = NumberAttribute(default=0)  # of refunded_fen, what withdrawals asked for
     disputed_fen = NumberAttribute(default=0)
     owed_fen = NumberAttribute(default=0)  # taken back by the provider but not in the wallet to debit
-    # the provider's disputes of it, by dispute id: {"status", "amount_fen", "held_fen", "owed_fen",
-    # "updated_at"} (chalicelib/payments.py: opened, won or lost, each applied once)
+    # the provider's disputes of it, by dispute id: {"state" (lifecycle.DISPUTE: open, won, lost), "status"
+    # (the provider's while open, then won or lost), "amount_fen", "held_fen", "owed_fen", "updated_at",
+    # "decided_at"} (chalicelib/payments.py: each move applied once, conditioned on the stored state)
     disputes = MapAttribute(null=True)
     capture_id = UnicodeAttribute(null=True)  # PayPal: the order's capture, what refunds name
-    # per dispute id, what its hold took: {"debited_fen", "owed_fen", "disputed_fen"} (PayPal's resolution
-    # gives it back or keeps it)
-    dispute_holds = MapAttribute(null=True)
     attention = UnicodeAttribute(null=True)  # why staff must look at it (amount_mismatch, disputed...)
     attention_key = UnicodeAttribute(null=True)
     attention_at = UnicodeAttribute(null=True)

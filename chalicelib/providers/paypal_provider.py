@@ -43,6 +43,7 @@ from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
 from chalicelib import config, currency
 from chalicelib.errors import Conflict, ValidationError
+from chalicelib.lifecycle import DisputeStatus
 from chalicelib.logs import get_logger
 from chalicelib.providers.port import (
     Amount,
@@ -353,25 +354,22 @@ class PayPalProvider:
             return Event(event_id, "ignored", event_type)  # not about a capture of ours
         named = _capture_event(event_id, event_type, "dispute", self._capture(capture_id))
         dispute_id = dispute.get("dispute_id") if isinstance(dispute.get("dispute_id"), str) else event_id
-        if event_type == "CUSTOMER.DISPUTE.CREATED":
-            return Event(
-                event_id,
-                "dispute",
-                event_type,
-                ref=named.ref,
-                payment_id=named.payment_id,
-                amount=_amount(dispute.get("dispute_amount")),
-                dispute_id=dispute_id,
-            )
-        outcome = str((dispute.get("dispute_outcome") or {}).get("outcome_code") or "")
+        status = dispute.get("status") if isinstance(dispute.get("status"), str) else None
+        outcome = None
+        if event_type == "CUSTOMER.DISPUTE.RESOLVED":
+            code = str((dispute.get("dispute_outcome") or {}).get("outcome_code") or "")
+            outcome = (DisputeStatus.WON if code in SELLER_WINS else DisputeStatus.LOST).value
         return Event(
             event_id,
-            "dispute_resolved",
+            "dispute" if outcome is None else "dispute_decided",
             event_type,
             ref=named.ref,
             payment_id=named.payment_id,
+            # the disputed amount on both: a resolution that overtook its creation is applied at once
+            amount=_amount(dispute.get("dispute_amount")),
             dispute_id=dispute_id,
-            outcome="released" if outcome in SELLER_WINS else "final",
+            dispute_status=status,
+            outcome=outcome,
         )
 
     def refund(self, payment, amount: Amount, key: str) -> Refunded:

@@ -56,30 +56,28 @@ class Event:
     fee: Amount | None = None  # collected: the provider's fee, in its balance currency
     fee_base: Amount | None = None  # the balance transaction's gross, in the fee's currency
     dispute_id: str | None = None
-    dispute_status: str | None = None  # the provider's status of the dispute (won, lost, needs_response...)
+    dispute_status: str | None = None  # the provider's status of the dispute (needs_response, OPEN...)
     charge: str | None = None  # collected: the provider's charge whose fee is read (Stripe's latest_charge)
     # PayPal: its capture (what refunds name); one refund's own id (a provider that reports each refund
-    # alone, not a cumulative amount); a resolved dispute's outcome, `released` or `final`
+    # alone, not a cumulative amount)
     capture_id: str | None = None
     refund_id: str | None = None
+    # dispute_decided: how the provider decided it, a lifecycle.DisputeStatus value (won or lost)
     outcome: str | None = None
 
 
-# dispute: opened (the provider took the funds); dispute_closed: decided (dispute_status says how);
-# dispute_reinstated: the provider gave the funds back (a dispute won)
-# `to_capture`: the customer approved a PayPal order, which is captured next; `dispute_resolved`: a
-# dispute closed, its hold given back (`released`) or kept (`final`)
+# dispute: opened (the provider took or holds the funds); dispute_decided: decided (`outcome` says how; its
+# amount is the disputed one, for a decision that overtook its opening); `to_capture`: the customer
+# approved a PayPal order, which is captured next
 KINDS = (
     "collected",
     "refused",
     "called_off",
     "refund",
     "dispute",
-    "dispute_closed",
-    "dispute_reinstated",
+    "dispute_decided",
     "ignored",
     "to_capture",
-    "dispute_resolved",
 )
 
 

@@ -24,6 +24,7 @@ import stripe
 
 from chalicelib import config
 from chalicelib.errors import ValidationError
+from chalicelib.lifecycle import DisputeStatus
 from chalicelib.logs import get_logger
 from chalicelib.providers.port import (
     Amount,
@@ -58,10 +59,18 @@ EVENT_KINDS = {
     # debit of a (non-inquiry) dispute, funds_reinstated when a won dispute gives them back, closed with
     # the final status (won, lost, warning_closed for an inquiry, prevented)
     "charge.dispute.funds_withdrawn": "dispute",
-    "charge.dispute.closed": "dispute_closed",
-    "charge.dispute.funds_reinstated": "dispute_reinstated",
+    "charge.dispute.closed": "dispute_decided",
+    "charge.dispute.funds_reinstated": "dispute_decided",
 }
-DISPUTE_KINDS = ("dispute", "dispute_closed", "dispute_reinstated")
+DISPUTE_KINDS = ("dispute", "dispute_decided")
+# what a closed dispute's status means for the money held: won gives it back (an inquiry closed without
+# a chargeback, warning_closed, and one the network prevented, likewise); lost leaves the debit, final
+CLOSED = {
+    "won": DisputeStatus.WON,
+    "warning_closed": DisputeStatus.WON,
+    "prevented": DisputeStatus.WON,
+    "lost": DisputeStatus.LOST,
+}
 
 
 def client() -> stripe.StripeClient:
@@ -133,6 +142,16 @@ def normalize(event: dict) -> Event:
     if isinstance(charge, dict):  # expanded
         charge = charge.get("id")
     disputed = kind in DISPUTE_KINDS
+    status = obj.get("status") if disputed and isinstance(obj.get("status"), str) else None
+    outcome = None
+    if event_type == "charge.dispute.funds_reinstated":  # the funds came back: a win
+        outcome = DisputeStatus.WON.value
+    elif kind == "dispute_decided":
+        outcome = CLOSED.get(status or "")
+        if outcome is None:
+            log.warning("dispute closed with an unknown status", extra={"event_id": event_id})
+            return Event(event_id, "ignored", event_type)
+        outcome = outcome.value
     return Event(
         event_id,
         kind,
@@ -141,8 +160,9 @@ def normalize(event: dict) -> Event:
         payment_id=payment_id if isinstance(payment_id, str) else None,
         amount=amount,
         dispute_id=obj.get("id") if disputed and isinstance(obj.get("id"), str) else None,
-        dispute_status=obj.get("status") if disputed and isinstance(obj.get("status"), str) else None,
+        dispute_status=status,
         charge=charge if isinstance(charge, str) else None,
+        outcome=outcome,
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.lifecycle import ClaimStatus
+from chalicelib.lifecycle import ClaimKind, ClaimStatus
 from chalicelib.models import claims as stored
 from chalicelib.responses.base import Fen, Out, Timestamp
 from chalicelib.responses.items import ItemPhoto
@@ -38,7 +38,7 @@ class Claim(Out):
 
     claim_id: str
     package_id: str
-    kind: Literal["lost", "damaged", "seized"]
+    kind: Literal[ClaimKind.LOST.value, ClaimKind.DAMAGED.value, ClaimKind.SEIZED.value]
     description: str
     item_ids: list[str] = Field(description="The items claimed; empty: the whole package.")
     status: ClaimStatus

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import ConfigDict, Field
 
-from chalicelib.lifecycle import PaymentStatus, WithdrawalStatus
+from chalicelib.lifecycle import DisputeStatus, PaymentStatus, WithdrawalStatus
 from chalicelib.models import commerce
 from chalicelib.models import withdrawals as stored_withdrawals
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
@@ -289,8 +289,13 @@ class PaymentDispute(Out):
     dispute_id: str
     status: str = Field(
         description="The provider's status while open (Stripe's needs_response, under_review, "
-        "warning_needs_response...; `opened` where the provider names none), then won (held money given "
-        "back, the owed part forgiven) or lost (the debit stands, final)."
+        "warning_needs_response...; PayPal's OPEN, WAITING_FOR_SELLER_RESPONSE...; `opened` where the "
+        "provider names none), then won (held money given back, the owed part forgiven) or lost (the debit "
+        "stands, final)."
+    )
+    state: Literal[DisputeStatus.OPEN.value, DisputeStatus.WON.value, DisputeStatus.LOST.value] = Field(
+        description="Where the dispute stands in our books (the lifecycle table's dispute): open (the "
+        "disputed amount held), won or lost (decided, final)."
     )
     amount_fen: Fen = Field(
         description="Disputed, in fen at the payment's rate (0: decided before it opened)."
@@ -298,6 +303,7 @@ class PaymentDispute(Out):
     held_fen: Fen = Field(description="Taken from the wallet when it opened.")
     owed_fen: Fen = Field(description="What the wallet did not hold when it opened.")
     updated_at: Timestamp
+    decided_at: str = absent("When it was decided, won or lost.", format="date-time")
 
 
 class StaffPayment(Payment):
@@ -333,8 +339,9 @@ class StaffPayment(Payment):
 
 
 def _disputes(payment: commerce.Payment) -> dict:
-    stored = payment.disputes.as_dict() if payment.disputes is not None else {}
-    found = sorted(stored.items(), key=lambda kv: kv[1]["updated_at"])
+    from chalicelib.payments import disputes_of
+
+    found = sorted(disputes_of(payment).items(), key=lambda kv: kv[1]["updated_at"])
     if not found:
         return {}
     return {
@@ -342,10 +349,12 @@ def _disputes(payment: commerce.Payment) -> dict:
             PaymentDispute.build(
                 dispute_id=key,
                 status=d["status"],
+                state=d["state"],
                 amount_fen=int(d["amount_fen"]),
                 held_fen=int(d["held_fen"]),
                 owed_fen=int(d["owed_fen"]),
                 updated_at=d["updated_at"],
+                **({"decided_at": d["decided_at"]} if d.get("decided_at") else {}),
             )
             for key, d in found
         ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-KINDS = ("lost", "damaged", "seized")
+from chalicelib.lifecycle import ClaimKind
+
+KINDS = tuple(k.value for k in ClaimKind)
 INSURANCE_SERVICE = "insurance"
 
 
@@ -51,16 +53,16 @@ def window(
     `damage_days` after a loss window opens, for a line slower than the window), and neither is open on
     a package the customer confirmed receiving (an auto-confirmed one may still be lost).
     """
-    if kind == "damaged":
+    if kind == ClaimKind.DAMAGED:
         if delivered_at is None:
             raise ClaimRefused("A damage claim is filed once the package is delivered.")
         return Window(delivered_at, delivered_at + timedelta(days=windows.damage_days))
-    if kind not in ("lost", "seized"):
+    if kind not in (ClaimKind.LOST, ClaimKind.SEIZED):
         raise ValueError(f"unknown claim kind {kind!r}")
     if confirmed_by_customer:
         raise ClaimRefused(f"You confirmed receiving this package, so it cannot be claimed {kind}.")
     opens = shipped_at
-    if kind == "lost":
+    if kind == ClaimKind.LOST:
         opens = shipped_at + timedelta(days=longest_estimate_days + windows.lost_grace_days)
     closes = max(
         shipped_at + timedelta(days=windows.lost_window_days), opens + timedelta(days=windows.damage_days)
@@ -71,7 +73,7 @@ def window(
 def refusal(kind: str, w: Window, now: datetime) -> str | None:
     """Why a claim of `kind` cannot be filed at `now` (None when its window is open)."""
     if now < w.opens:
-        if kind == "lost":
+        if kind == ClaimKind.LOST:
             return (
                 f"The package is late, not lost, until its line's longest delivery estimate plus the grace "
                 f"period has passed: a loss claim opens {w.opens:%Y-%m-%d %H:%M} UTC."

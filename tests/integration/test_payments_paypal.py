@@ -316,27 +316,91 @@ class TestRefundsAndDisputes:
         first = paypal.deliver(api, "CUSTOMER.DISPUTE.CREATED", dispute, event_id="WH-D1")
         again = paypal.deliver(api, "CUSTOMER.DISPUTE.CREATED", dispute, event_id="WH-D2")
         assert first.body["debited_fen"] == held and again.body["duplicate"]
+        assert first.body["dispute_status"] == "OPEN"  # PayPal's own status while it is open
         assert wallet(api)["balance_fen"] == before - held
-        assert attention(api)[payment["payment_id"]]["attention"] == "disputed"
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "disputed"
+        assert [(d["dispute_id"], d["state"], d["status"]) for d in shown["disputes"]] == [
+            ("PP-D-1", "open", "OPEN")
+        ]
         won = paypal.dispute(capture, half, "USD", "PP-D-1", outcome="RESOLVED_SELLER_FAVOUR")
         resolved = paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", won, event_id="WH-D3")
         assert resolved.status == 200 and resolved.body["released_fen"] == held, resolved.body
+        assert paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", won, event_id="WH-D3").body["duplicate"]
         assert paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", won, event_id="WH-D4").body["duplicate"]
+        assert paypal.deliver(api, "CUSTOMER.DISPUTE.CREATED", dispute, event_id="WH-D5").body["duplicate"]
         assert wallet(api)["balance_fen"] == before
         assert wallet(api)["entries"][0]["kind"] == "dispute_release"
-        assert payment["payment_id"] not in attention(api)
+        # staff see how it ended, as for Stripe's disputes
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "dispute_won" and shown["disputed_fen"] == 0
+        [decided] = shown["disputes"]
+        assert (decided["state"], decided["status"], decided["held_fen"]) == ("won", "won", held)
+        assert decided["decided_at"]
 
-    def test_a_lost_dispute_keeps_the_hold_and_a_resolution_before_its_creation_waits(self, api, paypal):
-        _order, _payment, capture = captured_top_up(api, paypal, 10000)
+    def test_a_lost_dispute_keeps_the_hold_final(self, api, paypal):
+        _order, payment, capture = captured_top_up(api, paypal, 10000)
         before = wallet(api)["balance_fen"]
-        lost = paypal.dispute(capture, 100, "USD", "PP-D-2", outcome="RESOLVED_BUYER_FAVOUR")
-        assert paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", lost).status == 409  # overtook its creation
-        paypal.deliver(api, "CUSTOMER.DISPUTE.CREATED", paypal.dispute(capture, 100, "USD", "PP-D-2"))
-        held = before - wallet(api)["balance_fen"]
+        opened = paypal.deliver(
+            api, "CUSTOMER.DISPUTE.CREATED", paypal.dispute(capture, 100, "USD", "PP-D-2")
+        )
+        held = opened.body["debited_fen"]
         assert held > 0
+        lost = paypal.dispute(capture, 100, "USD", "PP-D-2", outcome="RESOLVED_BUYER_FAVOUR")
         result = paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", lost)
-        assert result.status == 200 and result.body["released_fen"] == 0
+        assert result.status == 200 and not result.body["duplicate"], result.body
+        assert result.body["dispute_status"] == "lost" and "released_fen" not in result.body
+        won_late = paypal.dispute(capture, 100, "USD", "PP-D-2", outcome="RESOLVED_SELLER_FAVOUR")
+        assert paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", won_late).body["duplicate"]  # final
         assert wallet(api)["balance_fen"] == before - held
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "dispute_lost" and shown["disputes"][0]["state"] == "lost"
+
+
+class TestDisputeDecidedBeforeItOpened:
+    """A resolution that overtakes its creation is applied at once, as Stripe's closed is: it does not
+    wait on PayPal's redelivery. The late creation, and any repeat, change nothing."""
+
+    def test_lost_first_takes_the_debit_once_and_the_late_creation_changes_nothing(self, api, paypal):
+        _order, payment, capture = captured_top_up(api, paypal, 10000)
+        before = wallet(api)["balance_fen"]
+        lost = paypal.dispute(capture, 100, "USD", "PP-D-3", outcome="RESOLVED_BUYER_FAVOUR")
+        first = paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", lost, event_id="WH-L1")
+        taken = round(payment["charge_fen"] * 100 / payment["charged_amount"])
+        assert first.status == 200 and not first.body["duplicate"], first.body
+        assert (first.body["debited_fen"], first.body["dispute_status"]) == (taken, "lost")
+        again = [
+            paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", lost, event_id="WH-L1"),  # delivered twice
+            paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", lost),  # a new event for the same decision
+            paypal.deliver(api, "CUSTOMER.DISPUTE.CREATED", paypal.dispute(capture, 100, "USD", "PP-D-3")),
+        ]
+        assert all(r.status == 200 and r.body["duplicate"] for r in again), [r.body for r in again]
+        assert wallet(api)["balance_fen"] == before - taken
+        assert [e["kind"] for e in wallet(api)["entries"]].count("dispute_hold") == 1
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "dispute_lost" and shown["disputed_fen"] == taken
+        assert [(d["state"], d["amount_fen"], d["held_fen"]) for d in shown["disputes"]] == [
+            ("lost", taken, taken)
+        ]
+
+    def test_won_first_holds_nothing_ever(self, api, paypal):
+        _order, payment, capture = captured_top_up(api, paypal, 10000)
+        before = wallet(api)["balance_fen"]
+        won = paypal.dispute(capture, 100, "USD", "PP-D-4", outcome="CANCELED_BY_BUYER")
+        first = paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", won)
+        assert first.status == 200 and not first.body["duplicate"] and "debited_fen" not in first.body
+        late = paypal.deliver(api, "CUSTOMER.DISPUTE.CREATED", paypal.dispute(capture, 100, "USD", "PP-D-4"))
+        assert late.status == 200 and late.body["duplicate"], late.body
+        assert wallet(api)["balance_fen"] == before
+        [shown] = attention(api)[payment["payment_id"]]["disputes"]
+        assert (shown["state"], shown["amount_fen"], shown["held_fen"]) == ("won", 0, 0)
+
+    def test_a_resolution_before_the_capture_is_known_is_refused_for_redelivery(self, api, paypal):
+        order_id, payment = paypal_top_up(api, paypal, 10000)
+        capture = paypal.capture(order_id, payment)  # PayPal captured; our capture call has not run yet
+        lost = paypal.dispute(capture, 100, "USD", "PP-D-5", outcome="RESOLVED_BUYER_FAVOUR")
+        assert paypal.deliver(api, "CUSTOMER.DISPUTE.RESOLVED", lost).status == 409
+        assert wallet(api)["balance_fen"] == 0
 
 
 class TestPackages:

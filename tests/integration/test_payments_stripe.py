@@ -281,6 +281,9 @@ class TestRefundsAndDisputes:
         assert entry["kind"] == "dispute_hold" and entry["amount_fen"] == -5000
         flagged = attention(api)[payment["payment_id"]]
         assert flagged["attention"] == "disputed" and flagged["disputed_fen"] == 5000
+        [dispute] = flagged["disputes"]  # open in our books, Stripe's own status beside it
+        assert (dispute["state"], dispute["status"]) == ("open", "needs_response")
+        assert "decided_at" not in dispute
 
     def test_a_refund_that_overtakes_its_success_is_refused_for_redelivery(self, api, stripe):
         ref, payment = card_top_up(api, stripe, 10000)
@@ -321,8 +324,9 @@ class TestDisputeDecided:
         shown = attention(api)[payment["payment_id"]]
         assert shown["attention"] == "dispute_won" and shown["disputed_fen"] == 0
         [dispute] = shown["disputes"]
-        assert (dispute["dispute_id"], dispute["status"], dispute["held_fen"]) == (
+        assert (dispute["dispute_id"], dispute["state"], dispute["status"], dispute["held_fen"]) == (
             "dp_won_or_lost",
+            "won",
             "won",
             5000,
         )
@@ -376,12 +380,18 @@ class TestDisputeDecided:
 
     def test_closed_lost_before_created_takes_the_debit_once(self, api, stripe):
         ref, payment = settled_top_up(api, stripe, 10000)
-        first = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost")
+        first = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost", event_id="evt_l")
         assert first.body["debited_fen"] == 5000 and first.body["dispute_status"] == "lost"
-        assert self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response").body[
-            "duplicate"
+        late = [
+            self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost", event_id="evt_l"),
+            self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost"),
+            self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response"),
+            self.deliver(api, stripe, ref, payment, "charge.dispute.funds_withdrawn", "needs_response"),
         ]
+        assert all(r.status == 200 and r.body["duplicate"] for r in late), [r.body for r in late]
         assert wallet(api)["balance_fen"] == 5000
+        [shown] = attention(api)[payment["payment_id"]]["disputes"]
+        assert (shown["state"], shown["held_fen"]) == ("lost", 5000) and shown["decided_at"]
 
     def test_an_inquiry_closed_gives_back_what_its_opening_held(self, api, stripe):
         ref, payment = settled_top_up(api, stripe, 10000)
@@ -393,6 +403,34 @@ class TestDisputeDecided:
         ref, payment = card_top_up(api, stripe, 10000)
         early = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "lost")
         assert early.status == 409 and wallet(api)["balance_fen"] == 0
+
+    def test_a_payment_stays_disputed_while_any_of_its_disputes_is_open(self, api, stripe):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        for dispute_id in ("dp_a", "dp_b"):
+            obj = stripe.dispute(ref, payment, 2000, dispute_id, status="needs_response")
+            stripe.deliver(api, "charge.dispute.created", obj)
+        won = stripe.dispute(ref, payment, 2000, "dp_a", status="won")
+        assert stripe.deliver(api, "charge.dispute.closed", won).body["released_fen"] == 2000
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "disputed" and shown["disputed_fen"] == 2000
+        lost = stripe.dispute(ref, payment, 2000, "dp_b", status="lost")
+        stripe.deliver(api, "charge.dispute.closed", lost)
+        shown = attention(api)[payment["payment_id"]]
+        assert shown["attention"] == "dispute_lost"
+        assert sorted((d["dispute_id"], d["state"]) for d in shown["disputes"]) == [
+            ("dp_a", "won"),
+            ("dp_b", "lost"),
+        ]
+        assert wallet(api)["balance_fen"] == 8000
+
+    def test_a_closed_dispute_with_a_status_we_do_not_know_is_acknowledged_and_changes_nothing(
+        self, api, stripe
+    ):
+        ref, payment = settled_top_up(api, stripe, 10000)
+        self.deliver(api, stripe, ref, payment, "charge.dispute.created", "needs_response")
+        odd = self.deliver(api, stripe, ref, payment, "charge.dispute.closed", "charge_refunded")
+        assert odd.status == 200 and odd.body == {"received": True, "ignored": "charge.dispute.closed"}
+        assert attention(api)[payment["payment_id"]]["disputes"][0]["state"] == "open"
 
     def test_a_won_dispute_can_be_withdrawn_again_a_lost_one_cannot(self, api, stripe):
         ref, payment = settled_top_up(api, stripe, 10000)

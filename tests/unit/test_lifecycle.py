@@ -55,6 +55,8 @@ def test_every_status_but_the_first_is_reached_and_every_unfinished_one_can_move
     created_directly |= {lifecycle.ParcelStatus.MATCHED, lifecycle.ParcelStatus.EXCEPTIONAL}
     created_directly |= set(lifecycle.Settlement) - {lifecycle.Settlement.DECLINED}  # when bought/packed
     created_directly |= {lifecycle.ThreadStatus.ANSWERED}  # a thread staff write in first
+    # a provider's decision that overtook the dispute's opening
+    created_directly |= {lifecycle.DisputeStatus.WON, lifecycle.DisputeStatus.LOST}
     for status in machine.statuses:
         if status != first and status not in created_directly:
             assert status in reached, f"{machine.entity}: nothing leads to {status}"
@@ -148,6 +150,37 @@ def test_a_transition_may_name_its_own_queue_and_an_action_with_several_targets_
         ITEM.move(item, "unpackage", now="t")
     ITEM.move(item, "unpackage", now="t", to=ItemStatus.NOT_TRANSPORTABLE)
     assert item.status == "not_transportable"
+
+
+def test_a_dispute_is_a_word_in_its_payments_map_moved_by_the_table_under_a_condition():
+    from chalicelib.lifecycle import DISPUTE, DisputeStatus
+    from chalicelib.models.commerce import Payment
+
+    entries: dict = {}
+    opened = DISPUTE.start_entry(Payment.disputes, entries, "dp_1", DisputeStatus.OPEN, now="t0", held_fen=5)
+    assert entries == {"dp_1": {"held_fen": 5, "state": "open", "updated_at": "t0"}}
+    assert str(opened.condition) == "attribute_not_exists (disputes.dp_1)"
+    assert [str(a) for a in opened.actions] == [
+        "disputes = {'M': {'dp_1': {'M': {'held_fen': {'N': '5'}, 'state': {'S': 'open'}, "
+        "'updated_at': {'S': 't0'}}}}}"
+    ]
+    won = DISPUTE.move_entry(Payment.disputes, entries, "dp_1", "win", now="t1", status="won")
+    assert str(won.condition) == "disputes.dp_1.state = {'S': 'open'}"
+    assert entries["dp_1"] == {
+        "held_fen": 5,
+        "state": "won",
+        "status": "won",
+        "updated_at": "t1",
+        "decided_at": "t1",
+    }
+    with pytest.raises(Conflict):  # decided: final
+        DISPUTE.move_entry(Payment.disputes, entries, "dp_1", "lose", now="t2")
+    with pytest.raises(Conflict):  # opened once
+        DISPUTE.start_entry(Payment.disputes, entries, "dp_1", DisputeStatus.OPEN, now="t2")
+    # a decision that overtook its opening creates it decided, stamped as the decision stamps
+    DISPUTE.start_entry(Payment.disputes, entries, "dp_2", DisputeStatus.LOST, now="t3")
+    assert entries["dp_2"] == {"state": "lost", "updated_at": "t3", "decided_at": "t3"}
+    assert DISPUTE.final() == (DisputeStatus.WON, DisputeStatus.LOST)
 
 
 def test_a_move_from_a_status_the_table_does_not_allow_is_a_409():
