@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 
 def test_a_section_is_rewritten_where_it_stands_and_the_others_are_left_alone(tmp_path):
-    doc = tmp_path / "b.md"
+    doc = tmp_path / "b.markdown"  # a temporary file, not a document of the repository
     doc.write_text("# B\n\nintro\n\n## A (`a`)\n\na\n\n## B (`b`)\n\nold b\n\n## C\n\nc\n")
     markdown.replace_section(doc, "## B", "## B (`b`)\n\nnew b\n")
     markdown.replace_section(doc, "## D", "## D\n\nd\n")
