@@ -1,4 +1,6 @@
 """The simulated provider: the local stack's and the test suite's stand-in, speaking Stripe's webhook format.
+(The local stack's `paypal` channel is not simulated here: `make run` points the real PayPal provider at a
+loopback PayPal, infra/local/paypal_sim.py, which delivers PayPal's own webhooks.)
 
 Its payments are PaymentIntents nobody collects (`pi_sim_<our id>`, CNY only, no client secret): `make
 topup`, `make demo` and the tests play Stripe's part with `payment_intent` and `event` below, the event

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+
+import requests
 
 from tests.conftest import ROOT
 
@@ -23,6 +26,11 @@ def test_stack_file_describes_the_stack(local_stack):
         "users",
     ):
         assert key in local_stack
+    # the local PayPal's app secret is the stack's environment's, never in the stack file
+    from infra.local import paypal_sim
+
+    assert paypal_sim.CLIENT_SECRET not in json.dumps(local_stack)
+    assert requests.get(local_stack["paypal_url"] + "/v2/checkout/orders/X", timeout=5).status_code == 401
     assert local_stack["api_url"] == "http://127.0.0.1:8000"
     assert local_stack["aws_endpoint_url"] == "http://127.0.0.1:5000"
     groups = [tuple(u["groups"]) for u in local_stack["users"]]
@@ -99,8 +107,6 @@ def test_topup_helper_credits_the_wallet_through_stripes_signed_event(http):
 
 
 def test_topup_helper_settles_a_paypal_top_up_through_paypals_own_webhooks(http):
-    import json
-
     before = http.call("GET", "/wallet", user="bob@example.com").json()["balance_fen"]
     done = _run("infra.local.topup", "bob@example.com", "12345", "paypal")
     assert done.returncode == 0, done.stderr
@@ -115,7 +121,6 @@ def test_topup_helper_settles_a_paypal_top_up_through_paypals_own_webhooks(http)
 
 def test_a_developers_running_stack_is_refused_not_reused(tmp_path):
     """The tests start their own stack; one that answers at the stack file's address is named, not used."""
-    import json
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

@@ -147,6 +147,21 @@ class TestTopUp:
         page = requests.get(payment["approve_url"], timeout=10)
         assert page.status_code == 200 and "Pay now" in page.text
 
+    def test_approval_sends_the_customer_back_to_the_return_url_with_the_order_as_token(
+        self, api, local_paypal, monkeypatch
+    ):
+        monkeypatch.setenv("PAYPAL_RETURN_URL", "https://shop.example/paypal/return")
+        payment = top_up(api, local_paypal)
+        back = requests.post(payment["approve_url"], data={"approve": "1"}, allow_redirects=False, timeout=10)
+        assert back.status_code == 303
+        expected = f"https://shop.example/paypal/return?token={payment['provider_ref']}&PayerID="
+        assert back.headers["Location"].startswith(expected)
+        # the storefront's capture on that return credits it; PayPal's webhooks then change nothing
+        done = api.post(f"/payments/{payment['payment_id']}/capture", user=ALICE)
+        assert done.status == 200 and done.body["status"] == "succeeded"
+        assert [a["answer"]["duplicate"] for a in local_paypal.flush()] == [True, True]
+        assert wallet(api)["balance_fen"] == credited(api, payment)
+
     def test_the_approval_webhook_captures_and_the_completion_credits_once(self, api, local_paypal):
         payment = top_up(api, local_paypal, 10000)
         assert local_paypal.flush() == []  # nothing happens before the customer approves
