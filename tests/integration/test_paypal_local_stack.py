@@ -31,9 +31,14 @@ class Bridge:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 headers = {k: v for k, v in self.headers.items() if k.lower().startswith("paypal-")}
                 with bridge.lock:
-                    answer = api.call("POST", self.path, raw=body.decode(), headers=headers)
-                data = json.dumps(answer.body).encode()
-                self.send_response(answer.status)
+                    if bridge.down:  # the API unreachable (a deploy, an outage): a 503 from its gateway
+                        bridge.down -= 1
+                        status, answer_body = 503, {"message": "Service Unavailable"}
+                    else:
+                        answer = api.call("POST", self.path, raw=body.decode(), headers=headers)
+                        status, answer_body = answer.status, answer.body
+                data = json.dumps(answer_body).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -43,6 +48,7 @@ class Bridge:
                 pass
 
         self.lock = threading.Lock()
+        self.down = 0  # how many deliveries to answer 503 before reaching the API again
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
@@ -58,6 +64,7 @@ def local_paypal(monkeypatch, stack, api):
     bridge = Bridge(api)
     # deliveries only when the test flushes: the test client must not serve two threads at once
     simulator = paypal_sim.PayPalSimulator(bridge.url + paypal_sim.WEBHOOK_PATH, background=False).start()
+    simulator.bridge = bridge
     for name, value in paypal_sim.provider_environment(simulator.url).items():
         monkeypatch.setenv(name, value)
     secrets.reset()
@@ -201,6 +208,18 @@ class TestTopUp:
         assert delivered(resend(local_paypal, event_id)) == [("SHA256withRSA", 200, True)]
         approval, _ = event_of(local_paypal, payment, "CHECKOUT.ORDER.APPROVED")
         assert resend(local_paypal, approval)[0]["status"] == 200
+        assert wallet(api)["balance_fen"] == credited(api, payment)
+        assert sorted(e["kind"] for e in wallet(api)["entries"]) == ["bank_fee_adjustment", "top_up"]
+
+    def test_a_delivery_the_api_did_not_take_is_sent_again_and_credits_once(self, api, local_paypal):
+        payment = top_up(api, local_paypal, 10000)
+        local_paypal.bridge.down = 2
+        local_paypal.approve(payment["provider_ref"])
+        attempts = local_paypal.flush()  # the retries without their 1 s and 2 s waits
+        assert [a["status"] for a in attempts] == [503, 503, 200, 200]
+        order = local_paypal.orders[payment["provider_ref"]]
+        approval = local_paypal.events[order["events"][0]]
+        assert len({d["transmission_id"] for d in approval["deliveries"]}) == 3  # each attempt signed anew
         assert wallet(api)["balance_fen"] == credited(api, payment)
         assert sorted(e["kind"] for e in wallet(api)["entries"]) == ["bank_fee_adjustment", "top_up"]
 
