@@ -11,6 +11,7 @@ each in a process group of its own, its output to the terminal and to `.local/be
     schemathesis  tests/integration/test_schemathesis.py with SCHEMATHESIS_REPORT=1: the fuzzing counts
     load          bench/load.py --own-stack: a `make run` stack of its own on free loopback ports,
                   50 clients for 30 s, the stack stopped afterwards (bench/load.py `own_stack`)
+    cost          bench/cost.py: docs/cost.md's figures from the sections above and the packaged template
     test-loop     bench/test_loop.py: `make check`'s wall and CPU time, the stack fixture's cost, the tests
 
 Each part writes its own sections of docs/benchmarks.md in place (bench/markdown.py); this runner writes
@@ -80,6 +81,7 @@ def parts() -> list[Part]:
             [python, "bench/load.py", "--own-stack", "--clients", clients, "--seconds", seconds],
             "Local load",
         ),
+        Part("cost", [python, "bench/cost.py"], "docs/cost.md: The figures (from the sections above)"),
         Part("test-loop", [python, "bench/test_loop.py"], "The test loop"),
     ]
 

@@ -35,6 +35,7 @@ def test_every_section_of_the_benchmarks_document_is_written_by_a_part_of_make_b
         "sweep": "bench/sweep.py",
         "schemathesis": "tests/integration/test_schemathesis.py",
         "load": "bench/load.py",
+        "cost": "",  # writes docs/cost.md from the sections the others wrote
         "test-loop": "bench/test_loop.py",
     }
     assert [p.name for p in run.parts()] == list(writers)
@@ -97,3 +98,71 @@ def test_the_local_stack_file_moves_with_local_stack_file(tmp_path):
         check=True,
     ).stdout.split()
     assert shown == [str(where), str(tmp_path / "console-config.json")]
+
+
+BENCHMARKS = """# Benchmarks
+
+## DynamoDB requests per API call (`make bench-api`)
+
+Measured 2026-12-07 on x86_64.
+
+| route | kind | requests | RRU | WRU | operations |
+|---|---|---:|---:|---:|---|
+| `GET /products/search` | public | 1 | 2 | 0 | Query |
+| `GET /products/{product_id}` | public | 1 | 0.5 | 0 | GetItem |
+| `GET /cart` | customer | 2 | 11 | 0 | BatchGetItem, Query |
+| `GET /orders/{order_id}` | customer | 3 | 11 | 0 | BatchGetItem x2, GetItem |
+| `GET /wallet` | customer | 3 | 10.5 | 0 | BatchGetItem, GetItem, Query |
+| `GET /packages/{package_id}` | customer | 3 | 13.5 | 0 | GetItem |
+| `GET /staff/orders` | staff | 4 | 2 | 0 | Query x4 |
+
+## Lifecycle cost (`make bench-api`)
+
+| step | reads | write requests | items written | transitions | RRU | WRU | of which index |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| `POST /cart/items` x3 | 6 | 3 | 3 | 0 | 30 | 3 | 0 |
+| `POST /orders` | 2 | 1 | 7 | 4 | 12 | 18 | 4 |
+| photo ingestion (S3 -> SQS -> photo_events, 6 uploads) | 18 | 12 | 12 | 6 | 18 | 42 | 24 |
+| **total** | **26** | **16** | **22** | **10** | **60** | **63** | **28** |
+
+## Storage sweep (`make bench-sweep`)
+
+| stored items | due | items read | scanned | read ÷ due | Query calls | Query RRU |
+|---:|---:|---:|---:|---:|---:|---:|
+| 10,000 | 1,000 | 1,000 | 1,000 | 1.000 | 288 | 227 |
+
+## Cold start (`make bench-cold-start`)
+
+Measured 2026-12-06 on x86_64.
+
+| route | import + first request | of it `import app` |
+|---|---:|---:|
+| search | 898 ms | 111 ms |
+| payment | 1,085 ms | 113 ms |
+| scan | 907 ms | 111 ms |
+"""
+
+
+def test_the_cost_part_reads_the_measured_figures_from_the_benchmarks_document():
+    from bench import cost
+
+    m = cost.measured(BENCHMARKS)
+    assert (m["lifecycle_rru"], m["lifecycle_wru"], m["lifecycle_index_wru"]) == (60, 63, 28)
+    assert m["lifecycle_api_calls"] == 4 and m["uploads"] == 6  # 3 cart calls + 1 order; the ingestion
+    assert m["first_request_ms"] == 907 and m["sweep_queries"] == 288
+    assert m["browsing_rru"]["GET /wallet"] == (3, 10.5)
+    rows, volumes = cost.per_thousand_orders(m)
+    assert volumes["api"] == 4 + 40 and volumes["invocations"] == 44 + 6
+    writes = next(value for name, _, value, _ in rows if name == "DynamoDB writes")
+    assert round(writes, 6) == round(63_000 * 0.625 / 1_000_000, 6)
+
+
+def test_the_cost_part_stops_when_a_figure_is_missing_rather_than_writing_a_guess():
+    import pytest
+
+    from bench import cost
+
+    with pytest.raises(cost.Missing, match="GET /wallet"):
+        cost.measured(BENCHMARKS.replace("| `GET /wallet` |", "| `GET /wallets` |"))
+    with pytest.raises(cost.Missing, match="Cold start"):
+        cost.measured(BENCHMARKS.split("## Cold start")[0])

@@ -1,0 +1,555 @@
+"""`make bench` (its cost part): docs/cost.md's figures, computed from what the benches measured.
+
+Reads docs/benchmarks.md as the other parts of `make bench` just wrote it (the lifecycle's request units and
+API calls, each route's read units for the browsing mix, the first request's time for billed INIT, the
+storage sweep's Queries) and the packaged prod template (`infra.template.packaged("prod")`: alarms,
+dashboards, secrets, queues with a Lambda trigger, the schedules), applies the prices in PRICES (each with
+its region basis and its source, the numbered table at the end of docs/cost.md) and the assumptions in
+ASSUMED (each named as such in the output), and rewrites the "## The figures" section of docs/cost.md in
+place: the measured inputs, the cost per 1,000 orders, the fixed monthly floor with and without the
+always-free allowances, and the break-even against an always-on setup. Everything else in docs/cost.md is
+prose that explains the method and the sources.
+
+A figure it cannot find in docs/benchmarks.md (a bench failed, or changed its table) stops it with the
+missing figure named: docs/cost.md then keeps its previous figures, and `make bench` reports the part
+failed.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+HEADING = "## The figures (`make bench`)"
+BENCHMARKS = ROOT / "docs" / "benchmarks.md"
+COST = ROOT / "docs" / "cost.md"
+MILLION = 1_000_000
+HOURS_PER_MONTH = 730
+MINUTES_PER_MONTH = 43_800  # 730 hours
+
+
+@dataclass(frozen=True)
+class Price:
+    usd: float
+    unit: str
+    basis: str  # the region the figure is for, as its source states it
+    source: str  # the numbered source in docs/cost.md
+
+
+SINGAPORE_NOT_FOUND = "us-east-1 (Singapore not found)"
+PRICES = {
+    "lambda_request": Price(0.20 / MILLION, "request", SINGAPORE_NOT_FOUND, "[1]"),
+    "lambda_gb_s": Price(0.0000166667, "GB-second (x86)", SINGAPORE_NOT_FOUND, "[1]"),
+    "apigw_rest": Price(3.50 / MILLION, "REST API request (first 333 M)", "no region stated", "[5]"),
+    "ddb_wru": Price(0.625 / MILLION, "write request unit (on-demand)", SINGAPORE_NOT_FOUND, "[7]"),
+    "ddb_rru": Price(0.125 / MILLION, "read request unit (on-demand)", SINGAPORE_NOT_FOUND, "[7]"),
+    "ddb_storage": Price(0.25, "GB-month", SINGAPORE_NOT_FOUND, "[24]"),
+    "s3_put": Price(0.005 / 1000, "PUT/POST request", SINGAPORE_NOT_FOUND, "[13]"),
+    "s3_get": Price(0.0004 / 1000, "GET request", SINGAPORE_NOT_FOUND, "[13]"),
+    "s3_storage": Price(0.023, "GB-month (S3 Standard)", SINGAPORE_NOT_FOUND, "[13]"),
+    "s3_egress": Price(0.09, "GB, S3 to the internet", SINGAPORE_NOT_FOUND, "[13]"),
+    "cf_egress_asia": Price(
+        0.120, "GB out of edges in Singapore, Hong Kong, ...", "Singapore-area edges", "[22]"
+    ),
+    "cf_egress_us_eu": Price(0.085, "GB out of edges in the US and Europe", "US/Europe edges", "[22]"),
+    "sqs": Price(0.40 / MILLION, "standard queue request", SINGAPORE_NOT_FOUND, "[10]"),
+    "ses": Price(0.10 / 1000, "email", "no region stated", "[11]"),
+    "secret": Price(0.40, "secret-month", "no region stated", "[12]"),
+    "secret_calls": Price(0.05 / 10_000, "API call", "no region stated", "[12]"),
+    "cw_metric": Price(0.30, "custom metric-month", SINGAPORE_NOT_FOUND, "[18]"),
+    "cw_alarm": Price(0.10, "standard alarm metric-month", SINGAPORE_NOT_FOUND, "[18]"),
+    "cw_dashboard": Price(3.00, "dashboard-month", SINGAPORE_NOT_FOUND, "[18]"),
+    "logs_ingest": Price(0.50, "GB ingested", SINGAPORE_NOT_FOUND, "[16]"),
+    "logs_storage": Price(0.03, "GB-month stored", SINGAPORE_NOT_FOUND, "[16]"),
+    "xray": Price(5.00 / MILLION, "trace recorded", "no region stated", "[8]"),
+    "cognito_lite": Price(0.0055, "monthly active user past 10,000 (Lite)", "no region stated", "[15]"),
+    "cognito_essentials": Price(0.015, "MAU past 10,000 (Essentials)", "no region stated", "[15]"),
+    "waf_acl": Price(5.00, "web ACL-month", "same in every Region [26]", "[26]"),
+    "waf_rule": Price(1.00, "rule-month", "same in every Region [26]", "[26]"),
+    "waf_requests": Price(0.60 / MILLION, "request inspected", "same in every Region [26]", "[26]"),
+    "scheduler": Price(1.00 / MILLION, "EventBridge Scheduler invocation", SINGAPORE_NOT_FOUND, "[20]"),
+}
+# the largest regional difference the search found for a price of this list: CloudWatch Logs ingestion,
+# $0.76/GB in Tokyo [17] against $0.50 in us-east-1 [16]; the upper bound applies it to every figure
+# whose Singapore price was not found
+REGIONAL_UPLIFT = 0.76 / 0.50 - 1
+
+# always-free allowances that do not expire (API Gateway's is for 12 months of a new account only [6])
+FREE = {
+    "lambda_requests": 1_000_000,  # [1]
+    "lambda_gb_s": 400_000,  # [1]
+    "xray_traces": 100_000,  # [8]
+    "sqs_requests": 1_000_000,  # [10]
+    "logs_gb": 5,  # [16][18]
+    "cw_metrics": 10,  # [18]
+    "cw_alarms": 10,  # [18]
+    "cw_dashboards": 3,  # [18]
+    "cf_gb": 1000,  # [22]
+    "scheduler_invocations": 14_000_000,  # [20]
+    "cognito_mau": 10_000,  # [15]
+}
+
+# every figure not measured, named as assumed in the output
+ASSUMED = {
+    "browsing_mix": {  # requests per order beyond the lifecycle, by route (the RRU are measured per route)
+        "GET /products/search": 10,
+        "GET /products/{product_id}": 10,
+        "GET /cart": 5,
+        "GET /orders/{order_id}": 5,
+        "GET /wallet": 3,
+        "GET /packages/{package_id}": 3,
+        "GET /staff/orders": 4,
+    },
+    "storefront_preflights": 20,  # OPTIONS per order from a storefront on another origin (API Gateway mock)
+    "api_gb": 0.5,  # the API function's memory (GB) and warm duration (s)
+    "api_warm_s": 0.1,
+    "ingest_gb": 1.0,  # photo ingestion: memory, duration per photo, INIT
+    "ingest_s": 0.5,
+    "ingest_init_s": 1.0,
+    "cold_share": 0.10,  # share of invocations that start a new execution environment (1 % for AWS's figure)
+    "log_kb_per_invocation": 2,
+    "s3_gets_per_upload": 3,
+    "emails": 3,
+    "view_kb": 200,  # a view-size copy (at most 400 KB) and a thumbnail
+    "thumb_kb": 11,
+    "view_showings": (1, 2),  # each view downloaded once or twice per order (a day's URL is cached)
+    "thumb_showings": 3,
+    "original_mb": 3,
+    "job_run_s": 0.2,  # a scheduled job's duration and memory; its INIT when hourly or daily (cold)
+    "job_gb": 0.25,
+    "job_init_s": 1.0,
+    "job_metric_months": (5.2, 10.4),  # the jobs' custom metrics (see docs/cost.md)
+    "traffic_metrics": 40,  # custom metric + dimension combinations that exist only with traffic
+    "pollers": (2, 5),  # Lambda's SQS pollers on an idle queue [2] and their empty receives a minute [19]
+    "empty_receives_per_poller_minute": 3,
+    "always_on_usd": 100.0,  # the always-on setup (docs/cost.md: an earlier revision's, not re-checked)
+}
+
+
+class Missing(SystemExit):
+    pass
+
+
+# --- reading docs/benchmarks.md ----------------------------------------------------------------------------
+
+
+def section(text: str, heading: str) -> str:
+    parts = text.split("\n## ")
+    for part in parts:
+        if ("## " + part).startswith(heading):
+            return part
+    raise Missing(f"docs/benchmarks.md has no section {heading!r}: run `make bench`")
+
+
+def tables(text: str) -> list[list[dict[str, str]]]:
+    """Every markdown table of `text`, as rows keyed by the header's cells."""
+    found, lines = [], text.splitlines()
+    for n, line in enumerate(lines):
+        if line.startswith("|") and n + 1 < len(lines) and re.match(r"^\|[-:| ]+\|$", lines[n + 1]):
+            header = [c.strip() for c in line.strip("|").split("|")]
+            rows = []
+            for body in lines[n + 2 :]:
+                if not body.startswith("|"):
+                    break
+                cells = [c.strip() for c in body.strip("|").split("|")]
+                rows.append(dict(zip(header, cells, strict=False)))
+            found.append(rows)
+    return found
+
+
+def number(cell: str) -> float:
+    match = re.search(r"-?[\d,]+(\.\d+)?", cell.replace("**", ""))
+    if not match:
+        raise Missing(f"not a number in docs/benchmarks.md: {cell!r}")
+    return float(match.group(0).replace(",", ""))
+
+
+def measured(text: str) -> dict:
+    out: dict = {}
+    lifecycle = section(text, "## Lifecycle cost")
+    rows = next(t for t in tables(lifecycle) if t and "WRU" in t[0])
+    total = next((r for r in rows if r["step"].startswith("**total")), None)
+    if total is None:
+        raise Missing("docs/benchmarks.md: the lifecycle table has no total row")
+    out["lifecycle_rru"], out["lifecycle_wru"] = number(total["RRU"]), number(total["WRU"])
+    out["lifecycle_index_wru"] = number(total["of which index"])
+    out["lifecycle_api_calls"] = 0
+    for row in rows:
+        step = row["step"]
+        if step.startswith("`"):
+            times = re.search(r"` x(\d+)", step)
+            out["lifecycle_api_calls"] += int(times.group(1)) if times else 1
+        uploads = re.search(r"(\d+) uploads", step)
+        if uploads:
+            out["uploads"] = int(uploads.group(1))
+    if "uploads" not in out:
+        raise Missing("docs/benchmarks.md: the lifecycle table has no photo ingestion step")
+    date = re.search(r"Measured (\d{4}-\d{2}-\d{2})", section(text, "## DynamoDB requests per API call"))
+    out["api_date"] = date.group(1) if date else "?"
+    routes = next(
+        t for t in tables(section(text, "## DynamoDB requests per API call")) if t and "RRU" in t[0]
+    )
+    rru = {row["route"].strip("`"): number(row["RRU"]) for row in routes if row.get("RRU", "-") != "-"}
+    out["browsing_rru"] = {}
+    for route, count in ASSUMED["browsing_mix"].items():
+        if route not in rru:
+            raise Missing(f"docs/benchmarks.md: no RRU for {route}")
+        out["browsing_rru"][route] = (count, rru[route])
+    cold = section(text, "## Cold start")
+    first = next(t for t in tables(cold) if t and "import + first request" in t[0])
+    out["first_request_ms"] = statistics.median(number(r["import + first request"]) for r in first)
+    date = re.search(r"Measured (\d{4}-\d{2}-\d{2})", cold)
+    out["cold_date"] = date.group(1) if date else "?"
+    sweep = next(t for t in tables(section(text, "## Storage sweep")) if t and "Query calls" in t[0])
+    out["sweep_queries"] = number(sweep[0]["Query calls"])
+    return out
+
+
+def from_template() -> dict:
+    """What the packaged prod template holds that the floor is priced on."""
+    import tests.conftest  # noqa: F401  (the test stage's environment: the app imports without AWS)
+    from infra import template
+
+    resources = template.packaged("prod")["Resources"].values()
+    count = {}
+    for resource in resources:
+        count[resource["Type"]] = count.get(resource["Type"], 0) + 1
+    runs, sqs_triggers = {}, 0
+    for resource in resources:
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource.get("Properties", {}).get("Events", {}).values():
+            if event["Type"] == "SQS":
+                sqs_triggers += 1
+            if event["Type"] == "Schedule":
+                expression = str(event["Properties"]["Schedule"])
+                match = re.match(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+                if not match:
+                    raise Missing(f"a schedule this part cannot count: {expression}")
+                every = int(match.group(1)) * {"minute": 1, "hour": 60, "day": 1440}[match.group(2)]
+                runs[expression] = runs.get(expression, 0) + MINUTES_PER_MONTH / every
+    return {
+        "alarms": count.get("AWS::CloudWatch::Alarm", 0),
+        "dashboards": count.get("AWS::CloudWatch::Dashboard", 0),
+        "secrets": count.get("AWS::SecretsManager::Secret", 0),
+        "sqs_triggers": sqs_triggers,
+        "schedule_runs": runs,
+        "tier": template.USER_POOL_TIER,
+    }
+
+
+# --- the arithmetic -----------------------------------------------------------------------------------------
+
+
+def usd(key: str, quantity: float) -> float:
+    return PRICES[key].usd * quantity
+
+
+def per_thousand_orders(m: dict) -> tuple[list[tuple[str, str, float, bool]], dict]:
+    """Rows (item, calculation, USD per 1,000 orders, priced at a us-east-1 figure) and the volumes."""
+    a, n = ASSUMED, 1000
+    browsing = sum(count for count, _ in m["browsing_rru"].values())
+    api = m["lifecycle_api_calls"] + browsing
+    uploads = m["uploads"]
+    invocations = api + uploads
+    rru = m["lifecycle_rru"] + sum(count * r for count, r in m["browsing_rru"].values())
+    invoke_gbs = api * a["api_warm_s"] * a["api_gb"] + uploads * a["ingest_s"] * a["ingest_gb"]
+    init_s = m["first_request_ms"] / 1000
+    init_gbs = a["cold_share"] * (api * init_s * a["api_gb"] + uploads * a["ingest_init_s"] * a["ingest_gb"])
+    logs_gb = invocations * a["log_kb_per_invocation"] / 1e6
+    s3_puts, s3_gets = 3 * uploads, a["s3_gets_per_upload"] * uploads
+    sqs = 3 * uploads
+    rows = [
+        ("X-Ray", f"{invocations * n:,.0f} traces x $5.00 / million", usd("xray", invocations * n)),
+        (
+            "API Gateway (REST)",
+            f"{(api + a['storefront_preflights']) * n:,} requests ({api * n:,} + "
+            f"{a['storefront_preflights'] * n:,} "
+            "storefront preflights, mock) x $3.50 / million",
+            usd("apigw_rest", (api + a["storefront_preflights"]) * n),
+        ),
+        ("SES", f"{a['emails'] * n:,} emails x $0.10 / 1,000", usd("ses", a["emails"] * n)),
+        (
+            "DynamoDB writes",
+            f"{m['lifecycle_wru'] * n:,.0f} WRU (**measured**) x $0.625 / million",
+            usd("ddb_wru", m["lifecycle_wru"] * n),
+        ),
+        (
+            "DynamoDB reads",
+            f"{rru * n:,.0f} RRU (lifecycle {m['lifecycle_rru']:g} **measured** + browsing mix) x $0.125 / "
+            "million",
+            usd("ddb_rru", rru * n),
+        ),
+        (
+            "Lambda duration, invoke",
+            f"{invoke_gbs * n:,.0f} GB-s x $0.0000166667",
+            usd("lambda_gb_s", invoke_gbs * n),
+        ),
+        (
+            "Lambda duration, INIT (billed)",
+            f"{init_gbs * n:,.0f} GB-s: {a['cold_share']:.0%} cold x {init_s:.2f} s (**measured** first "
+            "request) "
+            f"x 0.5 GB, ingestion {a['ingest_init_s']:g} s x 1 GB",
+            usd("lambda_gb_s", init_gbs * n),
+        ),
+        ("Lambda requests", f"{invocations * n:,} x $0.20 / million", usd("lambda_request", invocations * n)),
+        (
+            "S3 requests",
+            f"{s3_puts * n:,} PUT x $0.005 / 1,000 + {s3_gets * n:,} GET x $0.0004 / 1,000",
+            usd("s3_put", s3_puts * n) + usd("s3_get", s3_gets * n),
+        ),
+        (
+            "CloudWatch Logs",
+            f"{logs_gb * n:.3f} GB x ($0.50 ingested + $0.03 a month stored)",
+            usd("logs_ingest", logs_gb * n) + usd("logs_storage", logs_gb * n),
+        ),
+        ("SQS", f"{sqs * n:,} requests x $0.40 / million", usd("sqs", sqs * n)),
+    ]
+    us_priced = {"API Gateway (REST)": False, "SES": False, "X-Ray": False}
+    out = [(name, calc, value, us_priced.get(name, True)) for name, calc, value in rows]
+    volumes = {
+        "api": api,
+        "browsing": browsing,
+        "invocations": invocations,
+        "rru": rru,
+        "invoke_gbs": invoke_gbs,
+        "init_gbs": init_gbs,
+        "logs_gb": logs_gb,
+        "sqs": sqs,
+    }
+    return out, volumes
+
+
+def photo_egress_gb(m: dict) -> tuple[float, float]:
+    a = ASSUMED
+    views = [m["uploads"] * a["view_kb"] * s for s in a["view_showings"]]
+    thumbs = m["uploads"] * a["thumb_kb"] * a["thumb_showings"]
+    return tuple((v + thumbs) / 1e6 * 1000 for v in views)  # GB per 1,000 orders
+
+
+def floor(m: dict, t: dict) -> list[tuple[str, str, float, float]]:
+    """Rows (item, how many, USD a month without free allowances, with the always-free ones)."""
+    a = ASSUMED
+    rows = [
+        (
+            "Dashboards",
+            f"{t['dashboards']} (`infra/monitoring.py`)",
+            usd("cw_dashboard", t["dashboards"]),
+            usd("cw_dashboard", max(0, t["dashboards"] - FREE["cw_dashboards"])),
+        ),
+        (
+            "Alarms",
+            f"{t['alarms']} standard-resolution alarms in the packaged template",
+            usd("cw_alarm", t["alarms"]),
+            usd("cw_alarm", max(0, t["alarms"] - FREE["cw_alarms"])),
+        ),
+    ]
+    low, high = a["job_metric_months"]
+    rows.append(
+        (
+            "Custom metrics of the scheduled jobs",
+            f"{low:g}-{high:g} metric-months (**assumed**, docs/cost.md)",
+            usd("cw_metric", high),
+            usd("cw_metric", max(0, high - FREE["cw_metrics"])),
+        )
+    )
+    secrets = t["secrets"]
+    rows.append(("Secrets Manager", f"{secrets} secrets", usd("secret", secrets), usd("secret", secrets)))
+    polls = t["sqs_triggers"] * max(a["pollers"]) * a["empty_receives_per_poller_minute"] * MINUTES_PER_MONTH
+    rows.append(
+        (
+            "SQS trigger's idle polling",
+            f"{t['sqs_triggers']} queue(s) with a Lambda trigger: {min(a['pollers'])}-{max(a['pollers'])} "
+            "pollers [2] "
+            f"(the {max(a['pollers'])} priced) x "
+            f"{a['empty_receives_per_poller_minute']} empty receives a minute = {polls:,.0f} requests",
+            usd("sqs", polls),
+            usd("sqs", max(0, polls - FREE["sqs_requests"])),
+        )
+    )
+    runs = sum(t["schedule_runs"].values())
+    cold_runs = sum(r for e, r in t["schedule_runs"].items() if "minute" not in e)
+    gbs = runs * a["job_run_s"] * a["job_gb"] + cold_runs * a["job_init_s"] * a["job_gb"]
+    queries = m["sweep_queries"] * 30
+    minute_runs = sum(r for e, r in t["schedule_runs"].items() if "minute" in e)
+    jobs = (
+        usd("lambda_request", runs)
+        + usd("lambda_gb_s", gbs)
+        + usd("xray", runs)
+        + usd("ddb_rru", queries * 0.5 + minute_runs * 4 * 0.5)
+        + usd("logs_ingest", runs * a["log_kb_per_invocation"] / 1e6)
+    )
+    jobs_free = usd(
+        "ddb_rru", queries * 0.5 + minute_runs * 4 * 0.5
+    )  # Lambda, X-Ray and logs inside the free tiers
+    rows.append(
+        (
+            "Scheduled jobs",
+            f"{runs:,.0f} runs a month "
+            f"({', '.join(f'{e}: {r:,.0f}' for e, r in sorted(t['schedule_runs'].items()))}"
+            f"); {gbs:,.0f} GB-s with INIT; the sweep's {m['sweep_queries']:g} Queries a day (**measured**)",
+            jobs,
+            jobs_free,
+        )
+    )
+    rows.append(("Schedules themselves", "EventBridge scheduled rules", 0.0, 0.0))
+    rows.append(
+        (f"Cognito ({t['tier']} tier, set in the template)", "up to 10,000 monthly active users", 0.0, 0.0)
+    )
+    waf = usd("waf_acl", 1) + usd("waf_rule", 1)
+    rows.append(
+        (
+            "WAF web ACL",
+            f"off unless `WafRateLimitPer5Minutes` is set; then 1 ACL + 1 rule = ${waf:.2f} a month + "
+            "$0.60 per "
+            "million requests (no free allowance)",
+            0.0,
+            0.0,
+        )
+    )
+    return rows
+
+
+def render(m: dict, t: dict) -> str:
+    rows, v = per_thousand_orders(m)
+    variable = sum(value for _, _, value, _ in rows)
+    us_part = sum(value for _, _, value, us in rows if us)
+    egress = photo_egress_gb(m)
+    cf_low, cf_high = egress[0] * PRICES["cf_egress_us_eu"].usd, egress[1] * PRICES["cf_egress_asia"].usd
+    storage_month = m["uploads"] * ASSUMED["original_mb"] / 1000 * 1000 * PRICES["s3_storage"].usd
+    floor_rows = floor(m, t)
+    floor_without = sum(r[2] for r in floor_rows)
+    floor_with = sum(r[3] for r in floor_rows)
+    serverless_only = sum(
+        value
+        for name, _, value, _ in rows
+        if name.split(" ")[0] in ("API", "Lambda", "DynamoDB", "SQS", "X-Ray")
+    )
+    serverless_us = sum(
+        value
+        for name, _, value, us in rows
+        if us and name.split(" ")[0] in ("API", "Lambda", "DynamoDB", "SQS", "X-Ray")
+    )
+    fixed_serverless = next(r[2] for r in floor_rows if r[0] == "Scheduled jobs") + next(
+        r[2] for r in floor_rows if r[0].startswith("SQS")
+    )
+    always_on = ASSUMED["always_on_usd"]
+    crossing = (always_on - fixed_serverless) / serverless_only * 1000
+    crossing_uplifted = (
+        (always_on - fixed_serverless * (1 + REGIONAL_UPLIFT))
+        / (serverless_only + REGIONAL_UPLIFT * serverless_us)
+        * 1000
+    )
+    lines = [
+        HEADING,
+        "",
+        f"Computed {datetime.now(UTC):%Y-%m-%d} by bench/cost.py (a part of `make bench`) from "
+        "docs/benchmarks.md "
+        f"(DynamoDB requests and lifecycle measured {m['api_date']}, cold start {m['cold_date']}) and the "
+        "packaged prod template. **measured** marks a figure from the benches; every other count is an "
+        'assumption named in "Assumptions and method" below; each price\'s region and source are in '
+        '"Prices" below.',
+        "",
+        "Measured inputs: one lifecycle (an order of 3 items to delivery and review) makes "
+        f"**{m['lifecycle_api_calls']} API calls**, {m['uploads']} photo uploads, **{m['lifecycle_rru']:g} "
+        "RRU and "
+        f"{m['lifecycle_wru']:g} WRU** ({m['lifecycle_index_wru']:g} of them index writes); the first "
+        "request "
+        f"of a cold function takes **{m['first_request_ms']:.0f} ms** (median of the three routes' import + "
+        f"first request, the INIT Lambda bills); the storage sweep makes {m['sweep_queries']:g} Queries a "
+        "run. "
+        f"Per order: {v['api']} API requests ({m['lifecycle_api_calls']} lifecycle + {v['browsing']} "
+        "browsing, "
+        f"assumed), {v['invocations']} Lambda invocations, {v['rru']:,.1f} RRU.",
+        "",
+        "### Cost per 1,000 orders (variable)",
+        "",
+        "| item | calculation | USD | price basis |",
+        "|---|---|---:|---|",
+    ]
+    for name, calc, value, us in sorted(rows, key=lambda r: -r[2]):
+        lines.append(f"| {name} | {calc} | {value:.2f} | {'us-east-1' if us else 'no region stated'} |")
+    lines += [
+        f"| **total, without photo egress and storage** | | **{variable:.2f}** | |",
+        f"| photo egress through CloudFront (views and thumbnails) | {egress[0]:.1f}-{egress[1]:.1f} GB x "
+        f"$0.085-0.120 / GB (edges in the US and Europe to Singapore's) | {cf_low:.2f}-{cf_high:.2f}, **$0 "
+        "within "
+        f"CloudFront's always-free 1 TB a month** (about {FREE['cf_gb'] / egress[1] * 1000:,.0f} orders a "
+        "month) "
+        "| Singapore-area edges [22] |",
+        f"| S3 photo storage, originals | {m['uploads'] * ASSUMED['original_mb']:g} GB x $0.023 per "
+        "GB-month, "
+        f"every month they are kept | {storage_month:.2f} / month | us-east-1 |",
+        "",
+        f"Priced at us-east-1 figures because Singapore's were not found: ${us_part:.2f} of the "
+        f"${variable:.2f}. If each were {REGIONAL_UPLIFT:.0%} higher in Singapore (the largest regional "
+        "difference the search found: CloudWatch Logs ingestion in Tokyo against us-east-1 [16][17]), the "
+        f"total would be **${variable + REGIONAL_UPLIFT * us_part:.2f}**: the range for the deployed "
+        "region is "
+        f"${variable:.2f}-{variable + REGIONAL_UPLIFT * us_part:.2f} per 1,000 orders before photo egress.",
+        "",
+        "### Fixed monthly cost: the floor with no orders",
+        "",
+        "| item | how many | without free allowances | with the always-free allowances |",
+        "|---|---|---:|---:|",
+    ]
+    for name, how, without, free in floor_rows:
+        lines.append(f"| {name} | {how} | ${without:.2f} | ${free:.2f} |")
+    lines += [
+        f"| **total floor** | | **${floor_without:.2f}** | **${floor_with:.2f}** |",
+        "",
+        "Custom metrics of traffic come on top with any traffic: "
+        f"{ASSUMED['traffic_metrics']} metric + dimension combinations (**assumed**) x $0.30, billed for the "
+        f"hours that carry data: $0 to ${ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.2f} a month.",
+        "",
+        "### Against an always-on setup",
+        "",
+        "The serverless-only items (API Gateway, Lambda, DynamoDB, SQS, X-Ray) cost "
+        f"**${serverless_only:.2f} per "
+        f"1,000 orders** and ${fixed_serverless:.2f} a month fixed (the jobs' runs and the trigger's "
+        "polling); "
+        f"the always-on setup costs ~${always_on:.0f} a month (**not re-checked**, see below) and pays "
+        "everything else too. They cross at "
+        f"**({always_on:.0f} - {fixed_serverless:.2f}) / {serverless_only:.2f} x 1,000 = {crossing:,.0f} "
+        "orders a "
+        f"month** (~{crossing / 30:,.0f} a day). At 1,000 orders a month the serverless stack costs about "
+        f"${floor_with + variable:.2f} (floor with the free allowances + the variable total) plus "
+        f"$0-{ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.0f} of traffic metrics. With every "
+        f"us-east-1 figure {REGIONAL_UPLIFT:.0%} higher the crossing would be "
+        f"{crossing_uplifted:,.0f}"
+        " orders a month.",
+        "",
+        "### Prices used",
+        "",
+        "| item | USD | per | region basis | source |",
+        "|---|---:|---|---|---|",
+    ]
+    for key, price in PRICES.items():
+        figure = price.usd * MILLION if price.usd < 0.001 and "GB-second" not in price.unit else price.usd
+        per = f"million ({price.unit})" if figure != price.usd else price.unit
+        lines.append(f"| `{key}` | {figure:g} | {per} | {price.basis} | {price.source} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    from bench.markdown import replace_section
+
+    m = measured(BENCHMARKS.read_text())
+    t = from_template()
+    text = render(m, t)
+    print(text)
+    replace_section(COST, HEADING, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
