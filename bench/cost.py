@@ -421,8 +421,9 @@ def floor(m: dict, t: dict) -> list[tuple[str, str, float, float]]:
 def render(m: dict, t: dict) -> str:
     rows, v = per_thousand_orders(m)
     variable = sum(value for _, _, value, _ in rows)
-    us_part = sum(value for _, _, value, us in rows if us)
+    us_part = variable  # none of these prices was found for Singapore (docs/cost.md [25])
     egress = photo_egress_gb(m)
+    free_orders = round(FREE["cf_gb"] / max(egress) * 1000, -3)
     cf_low, cf_high = egress[0] * PRICES["cf_egress_us_eu"].usd, egress[1] * PRICES["cf_egress_asia"].usd
     storage_month = m["uploads"] * ASSUMED["original_mb"] / 1000 * 1000 * PRICES["s3_storage"].usd
     floor_rows = floor(m, t)
@@ -433,11 +434,7 @@ def render(m: dict, t: dict) -> str:
         for name, _, value, _ in rows
         if name.split(" ")[0] in ("API", "Lambda", "DynamoDB", "SQS", "X-Ray")
     )
-    serverless_us = sum(
-        value
-        for name, _, value, us in rows
-        if us and name.split(" ")[0] in ("API", "Lambda", "DynamoDB", "SQS", "X-Ray")
-    )
+    serverless_us = serverless_only  # none found for Singapore either
     fixed_serverless = next(r[2] for r in floor_rows if r[0] == "Scheduled jobs") + next(
         r[2] for r in floor_rows if r[0].startswith("SQS")
     )
@@ -482,15 +479,14 @@ def render(m: dict, t: dict) -> str:
         f"| photo egress through CloudFront (views and thumbnails) | {egress[0]:.1f}-{egress[1]:.1f} GB x "
         f"$0.085-0.120 / GB (edges in the US and Europe to Singapore's) | {cf_low:.2f}-{cf_high:.2f}, **$0 "
         "within "
-        f"CloudFront's always-free 1 TB a month** (about {FREE['cf_gb'] / egress[1] * 1000:,.0f} orders a "
-        "month) "
+        f"CloudFront's always-free 1 TB a month** (about {free_orders:,.0f} orders a month) "
         "| Singapore-area edges [22] |",
         f"| S3 photo storage, originals | {m['uploads'] * ASSUMED['original_mb']:g} GB x $0.023 per "
         "GB-month, "
         f"every month they are kept | {storage_month:.2f} / month | us-east-1 |",
         "",
-        f"Priced at us-east-1 figures because Singapore's were not found: ${us_part:.2f} of the "
-        f"${variable:.2f}. If each were {REGIONAL_UPLIFT:.0%} higher in Singapore (the largest regional "
+        "None of the prices above was found for Singapore (they are us-east-1's, or their source names no "
+        f"region): if each were {REGIONAL_UPLIFT:.0%} higher in Singapore (the largest regional "
         "difference the search found: CloudWatch Logs ingestion in Tokyo against us-east-1 [16][17]), the "
         f"total would be **${variable + REGIONAL_UPLIFT * us_part:.2f}**: the range for the deployed "
         "region is "
@@ -523,7 +519,7 @@ def render(m: dict, t: dict) -> str:
         f"month** (~{crossing / 30:,.0f} a day). At 1,000 orders a month the serverless stack costs about "
         f"${floor_with + variable:.2f} (floor with the free allowances + the variable total) plus "
         f"$0-{ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.0f} of traffic metrics. With every "
-        f"us-east-1 figure {REGIONAL_UPLIFT:.0%} higher the crossing would be "
+        f"price {REGIONAL_UPLIFT:.0%} higher the crossing would be "
         f"{crossing_uplifted:,.0f}"
         " orders a month.",
         "",
