@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import re
+import sys
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -402,10 +403,11 @@ def serialize_response(model: type, result: Any, route_name: str) -> Any:
 def _answer_with(respond: Callable[[Any], Response]) -> dict[str, tuple[Any, Response]]:
     """How the running request's claim (if any) renders a unit of work's result as its answer; returns
     where the last rendering is kept (the result and its response), for `_committed_or`."""
-    from chalicelib import idempotency
-
+    # a claim exists only once idempotency.begin has run: a request in a process that never imported the
+    # module (a public read on a cold start) has none, and does not pay that import (its models)
+    idempotency = sys.modules.get("chalicelib.idempotency")
     rendered: dict[str, tuple[Any, Response]] = {}
-    claim = idempotency.current()
+    claim = idempotency.current() if idempotency is not None else None
     if claim is not None:
 
         def render(result: Any) -> tuple[int, str]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-from chalicelib import orders, purchase_exceptions, purchasing
+from chalicelib import orders
 from chalicelib.models.commerce import Item as StoredItem
 from chalicelib.responses.items import Item
 from chalicelib.responses.orders import Cart, CartLine, OrderDetail, OrderPage, OrderQuote
@@ -165,6 +165,8 @@ def cancel_order(req: Req, order_id: str) -> orders.OrderResult:
 @performs("item.pay_difference", "settlement.pay_difference")
 def pay_price_difference(req: Req, item_id: str) -> StoredItem:
     """Pay a higher actual purchase price from the wallet."""
+    from chalicelib import purchasing  # not imported with the module: a payment never needs it
+
     return purchasing.pay_price_difference(req.user.user_id, item_id)
 
 
@@ -173,6 +175,8 @@ def pay_price_difference(req: Req, item_id: str) -> StoredItem:
 def decline_price_difference(req: Req, item_id: str) -> StoredItem:
     """Decline a higher actual purchase price: the item is cancelled and what was paid for it refunded (its
     shop's domestic shipping too with the shop's last live item; the order is cancelled with its last)."""
+    from chalicelib import purchasing  # not imported with the module: a payment never needs it
+
     return purchasing.decline_price_difference(req.user.user_id, item_id)
 
 
@@ -181,6 +185,8 @@ def decline_price_difference(req: Req, item_id: str) -> StoredItem:
 def accept_replacement(req: Req, item_id: str) -> StoredItem:
     """Take the replacement SKU staff offered: the difference is charged from (or refunded to) the
     wallet and the item is bought as that SKU."""
+    from chalicelib import purchase_exceptions  # not imported with the module (as purchasing)
+
     return purchase_exceptions.accept_replacement(req.user.user_id, item_id)
 
 
@@ -189,4 +195,6 @@ def accept_replacement(req: Req, item_id: str) -> StoredItem:
 def decline_replacement(req: Req, item_id: str) -> StoredItem:
     """Decline the replacement SKU: the item is cancelled and what was paid for it refunded to the wallet
     (its shop's shipping too when nothing else comes from that shop)."""
+    from chalicelib import purchase_exceptions  # not imported with the module (as purchasing)
+
     return purchase_exceptions.decline_replacement(req.user.user_id, item_id)
