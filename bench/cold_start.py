@@ -18,6 +18,11 @@ the route's ratio is the median of its pairs' ratios. Two times per sample: `imp
 (perf_counter around `import app` and the invocation, what INIT and the first invoke cost) and the whole
 process (interpreter start to exit, from this script). Target: <= 1.3 on every route.
 
+The floor (bench/floor_app): the minimal app plus only what the deployed app does on every first request
+(tracing, Powertools' logs and metrics, a pydantic response, the token check on signed-in routes), each
+layer alone and together, BENCH_COLD_FLOOR_RUNS alternating pairs (default 5; 0 skips them) against the
+minimal app: what no change to the app's own code can go below while those stay.
+
 Where the time goes, per route, in one more process each: `-X importtime` self time per top-level
 package, and under cProfile (which inflates every figure, so only shares are given) the first request's
 parts: route module import, tracer creation, caller authentication, botocore client creation.
@@ -45,6 +50,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MINIMAL = ROOT / "bench" / "minimal_app"
+FLOOR = ROOT / "bench" / "floor_app"
+# the floor rows: the minimal app plus what every deployed first request does (bench/floor_app)
+FLOORS = {
+    "tracer": ("tracer", "tracing alone"),
+    "powertools": ("powertools", "structured logs and metrics alone"),
+    "pydantic": ("pydantic", "a pydantic response alone"),
+    "token": ("token", "the token check alone"),
+    "public": ("tracer,powertools,pydantic", "**a public route** (the search)"),
+    "signed": ("tracer,powertools,pydantic,token", "**a signed-in route** (the payment, the scan)"),
+}
 HOST = "127.0.0.1"
 REGION = "ap-southeast-1"
 MARK = "COLD-START-RESULT "
@@ -216,6 +231,9 @@ class Stack:
             return api_event("POST", "/staff/inbound", self.tokens["warehouse@procure.example"], body)
         if route == "minimal":
             return api_event("GET", "/things/{thing_id}", None, params={"thing_id": "t1"})
+        if route.startswith("floor-"):
+            token = self.tokens["alice@example.com"] if "token" in FLOORS[route[6:]][0] else None
+            return api_event("GET", "/things/{thing_id}", token, params={"thing_id": "t1"})
         raise ValueError(route)
 
     def child_env(self, event: dict, traced: bool = True) -> dict[str, str]:
@@ -310,13 +328,14 @@ def sample(
 ) -> dict:
     """One fresh interpreter serving the first request of `route`; its times, status and X-Ray documents.
     `bytecode`: environment variables that change where it finds .pyc (see without_bytecode)."""
-    directory = MINIMAL if route == "minimal" else ROOT
+    directory = MINIMAL if route == "minimal" else FLOOR if route.startswith("floor-") else ROOT
+    layers = {"FLOOR_LAYERS": FLOORS[route[6:]][0]} if route.startswith("floor-") else {}
     stack.segments()
     started = time.perf_counter()
     out = subprocess.run(
         [sys.executable, *extra, "-c", PROBE],
         cwd=directory,
-        env={**stack.child_env(stack.event(route), traced), **(bytecode or {})},
+        env={**stack.child_env(stack.event(route), traced), **(bytecode or {}), **layers},
         capture_output=True,
         text=True,
         check=False,
@@ -520,6 +539,52 @@ def measure_route(stack: Stack, route: str, runs: int) -> dict:
     }
 
 
+def measure_floor(stack: Stack, runs: int) -> dict[str, dict]:
+    """Alternating pairs of (floor app, minimal app) per floor row: what the deployed obligations alone
+    cost over the baseline, with none of the app's own routes, services or extra DynamoDB requests."""
+    floors = {}
+    for name in FLOORS:
+        route = f"floor-{name}"
+        sample(stack, route)  # warm-up
+        pairs = []
+        for n in range(runs):
+            if n % 2 == 0:
+                floor, minimal = sample(stack, route), sample(stack, "minimal")
+            else:
+                minimal, floor = sample(stack, "minimal"), sample(stack, route)
+            pairs.append((floor, minimal))
+        floors[name] = {
+            "floor_first": statistics.median(f["first"] for f, _ in pairs),
+            "minimal_first": statistics.median(m["first"] for _, m in pairs),
+            "ratio": statistics.median(f["first"] / m["first"] for f, m in pairs),
+        }
+        print(f"floor {name}: ratio {floors[name]['ratio']:.2f}", flush=True)
+    return floors
+
+
+def floor_lines(floors: dict[str, dict], runs: int) -> list[str]:
+    if not floors:
+        return []
+    lines = [
+        "",
+        "The floor: bench/floor_app is the minimal app plus only what the deployed app does on every "
+        "first request, each done as app.py does it (Powertools' Tracer with botocore patched and the "
+        "request in an X-Ray subsegment; Powertools' logger and EMF metrics; the answer validated and "
+        "dumped through a pydantic model; on signed-in routes the Cognito ID token verified by "
+        "chalicelib/auth.py), still one GetItem and none of the app's routes, services or models. "
+        f"{runs} alternating pairs against the minimal app each, in the same run:",
+        "",
+        "| floor row | what it adds | floor app | minimal app | **ratio** |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, f in floors.items():
+        lines.append(
+            f"| {FLOORS[name][1]} | {FLOORS[name][0].replace(',', ', ')} | {f['floor_first'] * 1000:.0f} ms "
+            f"| {f['minimal_first'] * 1000:.0f} ms | **{f['ratio']:.2f}** |"
+        )
+    return lines
+
+
 def bytecode_rows(results: dict[str, dict]) -> list[str]:
     rows = []
     for route, r in results.items():
@@ -535,7 +600,13 @@ def bytecode_rows(results: dict[str, dict]) -> list[str]:
 
 
 def render(
-    results: dict[str, dict], runs: int, minimal_imports: list, load: tuple[float, float], bytecode_runs: int
+    results: dict[str, dict],
+    runs: int,
+    minimal_imports: list,
+    load: tuple[float, float],
+    bytecode_runs: int,
+    floors: dict[str, dict] | None = None,
+    floor_runs: int = 0,
 ) -> str:
     lines = [
         "## Cold start (`make bench-cold-start`)",
@@ -574,6 +645,7 @@ def render(
         'exit (this script\'s clock around the subprocess). "Tracing off" is the same route with '
         "POWERTOOLS_TRACE_DISABLED=true (median of 3), only to show what tracing costs; the deployed "
         "stage traces.",
+        *floor_lines(floors or {}, floor_runs),
         "",
         "The figures above run with every module's .pyc at hand, as `make package` ships them (both zips "
         "carry hash-based `.pyc` for python3.11: infra/layer.py, docs/deploy.md). Without them, a "
@@ -650,6 +722,8 @@ def main() -> None:
     stack = Stack(runs + bytecode_runs + 1)
     try:
         results = {route: measure_route(stack, route, runs) for route in only}
+        floor_runs = int(os.environ.get("BENCH_COLD_FLOOR_RUNS", "5"))
+        floors = measure_floor(stack, floor_runs) if floor_runs else {}
         minimal_imports = import_profile(stack, "minimal")
         with tempfile.TemporaryDirectory() as directory:
             bytecode = without_bytecode(stack, Path(directory), only)
@@ -659,7 +733,8 @@ def main() -> None:
                 )
     finally:
         stack.stop()
-    text = render(results, runs, minimal_imports, (load_before, os.getloadavg()[0]), bytecode_runs)
+    load = (load_before, os.getloadavg()[0])
+    text = render(results, runs, minimal_imports, load, bytecode_runs, floors, floor_runs)
     print(text)
     if set(only) == set(ROUTES):
         replace_section(ROOT / "docs" / "benchmarks.md", "## Cold start", text)
