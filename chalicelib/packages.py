@@ -148,7 +148,10 @@ def list_packages(user_id: str, limit: int, cursor: dict | None) -> tuple[list[P
         result = Package.by_user.query(
             user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
         )
-        return list(result), result.last_evaluated_key
+        # the index projects keys only: the packages in one BatchGetItem, which the request's riders share
+        keys = [(Package, (row.package_id,)) for row in result]
+        found = db.batch_read(keys, consistent=False) if keys else {}
+        return [found[k] for k in keys if k in found], result.last_evaluated_key
 
     return _paged(read, cursor)
 

@@ -2,12 +2,18 @@
 
 Orders, items, packages, parcels and after-sales cases each carry `queue_key`/`queue_at` only while they
 wait for staff; one status's queue spreads over QUEUE_SHARDS partitions so no key gets hot.
+
+A queue index that projects only keys (items, packages: large records that change often while queued,
+so an ALL projection rewrote the whole copy on every change) is read as its index entries, then the page's
+records in one BatchGetItem (eventually consistent, as the index is); a record that has left the queue
+since the index saw it (its `queue_key` changed) is left off the page.
 """
 
 from __future__ import annotations
 
 import zlib
 
+from pynamodb.indexes import AllProjection
 from pynamodb.models import Model
 
 from chalicelib.models.commerce import QUEUE_SHARDS
@@ -60,6 +66,26 @@ def queue_page(model: type[Model], status: str, limit: int, cursor: dict | None)
             }
         else:
             next_cursor[str(shard)] = cursor.get(str(shard))
+    rows = _records([row for _, _, row in page], model)
     if all(v == "done" for v in next_cursor.values()):
-        return [row for _, _, row in page], None
-    return [row for _, _, row in page], next_cursor
+        return rows, None
+    return rows, next_cursor
+
+
+def _records(rows: list, model: type[Model]) -> list:
+    """The page's records: the index rows themselves when it projects everything, else read by key in one
+    BatchGetItem (a page is at most 100: web.page_limit), which the request's riders share (db.ride)."""
+    if not rows or isinstance(model.queue.Meta.projection, AllProjection):
+        return rows
+    from chalicelib import db
+
+    names = [model._hash_key_attribute().attr_name]
+    if model._range_key_attribute() is not None:
+        names.append(model._range_key_attribute().attr_name)
+    keys = [(model, tuple(getattr(row, n) for n in names)) for row in rows]
+    found = db.batch_read(keys, consistent=False)
+    return [
+        found[key]
+        for key, row in zip(keys, rows, strict=True)
+        if key in found and found[key].queue_key == row.queue_key
+    ]

@@ -433,6 +433,11 @@ own_item = feedback.own_item
 
 
 def stored_items(user_id: str, limit: int, cursor: dict | None) -> tuple[list[Item], dict | None]:
-    """The customer's goods in our warehouse, soonest deadline first."""
+    """The customer's goods in our warehouse, soonest deadline first: the index's keys (it projects only
+    those), then the items in one BatchGetItem that the request's riders share; an item that has left
+    storage since the index saw it is left off."""
     result = Item.in_storage.query(user_id, limit=limit, last_evaluated_key=cursor)
-    return list(result), result.last_evaluated_key
+    keys = [(Item, (row.item_id,)) for row in result]
+    found = db.batch_read(keys, consistent=False) if keys else {}
+    items = [found[k] for k in keys if k in found and found[k].stored_by == user_id]
+    return items, result.last_evaluated_key

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import table_meta
@@ -83,11 +83,13 @@ class Order(Model):
 
 
 class ItemQueue(GlobalSecondaryIndex):
-    """Items waiting for staff (purchasing, purchased...), oldest first."""
+    """Items waiting for staff (purchasing, purchased...), oldest first. Keys only: an item changes (photos,
+    purchase, shipment) while it waits, and a copy of all of it was rewritten on each change; a queue page
+    reads its items by key (chalicelib/queues.py)."""
 
     class Meta:
         index_name = "queue"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     queue_key = UnicodeAttribute(hash_key=True)
     queue_at = UnicodeAttribute(range_key=True)
@@ -107,11 +109,12 @@ class ItemsByTracking(GlobalSecondaryIndex):
 
 class ItemsInStorage(GlobalSecondaryIndex):
     """A customer's stored items by deadline (GET /warehouse/items). Sparse: `stored_by` is set only while
-    the item is in the warehouse (in_warehouse, inspection_issue, not_transportable, in_package)."""
+    the item is in the warehouse (in_warehouse, inspection_issue, not_transportable, in_package). Keys only:
+    a stored item is 2-3 KB (photos, inspection) and changes while stored; the list reads it by key."""
 
     class Meta:
         index_name = "in_storage"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     stored_by = UnicodeAttribute(hash_key=True)
     storage_expires_at = UnicodeAttribute(range_key=True)

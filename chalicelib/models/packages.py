@@ -15,18 +15,19 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import table_meta
 
 
 class PackagesByUser(GlobalSecondaryIndex):
-    """A customer's packages, newest first (GET /packages)."""
+    """A customer's packages, newest first (GET /packages). Keys only: a package is 2-3 KB and changes at
+    every step; the list reads the page's packages by key (chalicelib/packages.py)."""
 
     class Meta:
         index_name = "by_user"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     user_id = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
@@ -34,11 +35,12 @@ class PackagesByUser(GlobalSecondaryIndex):
 
 class PackageQueue(GlobalSecondaryIndex):
     """Packages waiting for the warehouse (`paid` to pack, `packed` to ship, `awaiting_payment`), oldest
-    first (GET /staff/packages?status=)."""
+    first (GET /staff/packages?status=). Keys only: a package is 2-3 KB (customs, rates) and each move
+    through the queue rewrote a copy of it; a queue page reads its packages by key (chalicelib/queues.py)."""
 
     class Meta:
         index_name = "queue"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     queue_key = UnicodeAttribute(hash_key=True)
     queue_at = UnicodeAttribute(range_key=True)
