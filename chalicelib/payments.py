@@ -7,9 +7,11 @@ fails leaves only an unconfirmed provider payment nobody can complete.
 
 Events (`apply_event`): every event that changes anything writes `event#<provider>:<event id>` in the
 same DynamoDB transaction as its money, so a redelivered event changes nothing; statuses move through the
-lifecycle table, so a late `failed` after `succeeded` changes nothing either; refunds are applied as the
-difference between the provider's cumulative refunded amount and ours, so refund events in any order and
-number take back each fen once. A refund or dispute never makes a balance negative: what the wallet does
+lifecycle table, so a late `failed` after `succeeded` changes nothing either; refunds are accounted
+against the provider's cumulative refunded total kept on the payment (`account_refunds`: what it refunded
+outside our withdrawals is its total less what withdrawals booked, never less than accounted before), so
+refund events in any order and number, and withdrawal parts booked and taken off between them, take back
+each fen once. A refund or dispute never makes a balance negative: what the wallet does
 not hold is recorded as owed and the payment waits on the staff attention list. A dispute is a word of
 the lifecycle table (DISPUTE: open, then won or lost) kept on its payment (`disputes`, written under the
 payment's version and the dispute's stored state): its opening holds once, a win gives the hold back
@@ -27,6 +29,7 @@ the provider's reference), the wallet account when money moves, one transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 
 from pynamodb.transactions import TransactWrite
 
@@ -405,40 +408,110 @@ def _released(work, payment, event, now, settle_order, strict) -> dict | None:
 
 
 def _take_back(work: uow.Unit, payment: Payment, amount_fen: int, kind: str) -> tuple[int, int]:
-    """Debit up to `amount_fen` from the wallet, never below zero: (debited, owed)."""
-    account = wallet.account(payment.user_id)
+    """Debit up to `amount_fen` from the wallet, never below zero: (debited, owed). The balance counts
+    the unit's own earlier legs (a withdrawal's reversal credited in the same transaction)."""
+    account = work.accounts.get(payment.user_id) or wallet.account(payment.user_id)
     work.accounts[payment.user_id] = account  # its version guards the balance read here
-    debit = min(amount_fen, max(0, int(account.balance_fen or 0)))
+    moving = sum(leg.amount_fen for leg in work.legs.get(payment.user_id, []))
+    debit = min(amount_fen, max(0, int(account.balance_fen or 0) + moving))
     work.move(payment.user_id, -debit, kind, payment.payment_id, currency.stored(payment.fx))
     return debit, amount_fen - debit
 
 
-def _refunded(work, payment, event, now, settle_order, strict) -> dict | None:
-    if payment.status != PaymentStatus.SUCCEEDED:
-        raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
-    if event.amount is None or event.amount.currency != asked(payment).currency:
-        return None
-    total_minor = event.amount.minor
-    if event.refund_id:  # a provider reporting each refund alone (PayPal): once per refund, added up
-        once = _once("refund", payment, event.refund_id, now)
-        if _seen(once):
-            return None
-        work.save(once, RequestRecord.key.does_not_exist())
-        total_minor += int(payment.refunded_minor or 0)
-    if total_minor <= int(payment.refunded_minor or 0):  # known already (ours, or a redelivery)
-        return None
-    total = Amount(event.amount.currency, total_minor)
-    total_fen = min(int(payment.charge_fen), providers.to_fen(total, asked(payment), int(payment.charge_fen)))
-    new_fen = max(0, total_fen - int(payment.refunded_fen or 0))
-    debited, owed = _take_back(work, payment, new_fen, "provider_refund")
-    actions = [Payment.refunded_minor.set(total_minor), Payment.refunded_fen.set(total_fen)]
+def minor_of(payment: Payment, amount_fen: int) -> int:
+    """`amount_fen` in the payment's own currency, at the rate it was paid at (what it charged per fen)."""
+    charged = asked(payment)
+    if charged.currency == "CNY":
+        return int(amount_fen)
+    exact = Decimal(amount_fen) * Decimal(charged.minor) / Decimal(int(payment.charge_fen))
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def withdrawal_minor(payment: Payment) -> int:
+    """Of `refunded_minor`, what withdrawals booked (a payment booked before the field: its fen converted)."""
+    if payment.withdrawal_minor is not None:
+        return int(payment.withdrawal_minor)
+    return minor_of(payment, int(payment.withdrawal_fen or 0))
+
+
+def account_refunds(
+    work: uow.Unit,
+    payment: Payment,
+    now: str,
+    *,
+    provider_total: int | None = None,
+    one_refund: int | None = None,
+    booked_fen: int = 0,
+    booked_minor: int = 0,
+) -> dict | None:
+    """The payment's refund figures after a provider's report or a withdrawal part booked (positive
+    `booked_*`) or taken off again (negative), in `work`; what the provider refunded outside our
+    withdrawals is taken from the wallet exactly once, whatever the order of events. None: nothing changes.
+
+    `refunded_*` = what withdrawals booked (`withdrawal_*`) + what the provider refunded outside them
+    (the external part). A booked part counts as refunded at the provider before it is asked (so the
+    provider's report about it finds it known); the external part is then at least the provider's total
+    less what withdrawals booked, never less than accounted before. That bound never exceeds the truth
+    (each of our refunds at the provider is booked), and it reaches it once every part has its answer:
+    a part refused for good is taken off, which lowers the bound's subtrahend, so a refund made on the
+    provider's dashboard while that part was booked is taken then (or at the next report) and not lost.
+    `provider_total`: the provider's cumulative refunded amount (Stripe's charge `amount_refunded`);
+    `one_refund`: one refund outside our withdrawals, reported alone and applied once by the caller
+    (PayPal's, known by the refund's custom_id)."""
+    charged = asked(payment)
+    charge_fen = int(payment.charge_fen)
+    w_minor, w_fen = withdrawal_minor(payment), int(payment.withdrawal_fen or 0)
+    outside_minor = max(0, int(payment.refunded_minor or 0) - w_minor)
+    outside_fen = max(0, int(payment.refunded_fen or 0) - w_fen)
+    seen = int(payment.provider_refunded_minor or 0)
+    total = max(seen, provider_total or 0)
+    new_w_minor, new_w_fen = w_minor + booked_minor, w_fen + booked_fen
+    target = max(outside_minor, total - new_w_minor)
+    if one_refund:
+        target = max(target, outside_minor + one_refund)
+    room = max(0, charge_fen - new_w_fen)
+    worth = providers.to_fen(Amount(charged.currency, target), charged, charge_fen)
+    target_fen = max(outside_fen, min(room, worth))
+    new_fen = target_fen - outside_fen
+    if not (booked_minor or booked_fen) and target == outside_minor and total == seen and not new_fen:
+        return None  # known already: ours, or a report the provider sent again
+    actions = [
+        Payment.refunded_minor.set(new_w_minor + target),
+        Payment.refunded_fen.set(new_w_fen + target_fen),
+    ]
+    if booked_minor or booked_fen or (payment.withdrawal_minor is None and w_fen):
+        actions += [Payment.withdrawal_minor.set(new_w_minor), Payment.withdrawal_fen.set(new_w_fen)]
+    if total != seen:
+        actions.append(Payment.provider_refunded_minor.set(total))
+    debited, owed = _take_back(work, payment, new_fen, "provider_refund") if new_fen else (0, 0)
     if owed:
         actions += [
             Payment.owed_fen.set(int(payment.owed_fen or 0) + owed),
             *_flag(payment, "refund_exceeds_balance", now),
         ]
     work.update(payment, actions)
+    payment.refunded_minor, payment.refunded_fen = new_w_minor + target, new_w_fen + target_fen
+    payment.withdrawal_minor, payment.withdrawal_fen = new_w_minor, new_w_fen
+    payment.provider_refunded_minor = total if total != seen else payment.provider_refunded_minor
     return {"debited_fen": debited, "owed_fen": owed}
+
+
+def _refunded(work, payment, event, now, settle_order, strict) -> dict | None:
+    """A refund the provider reports: Stripe's cumulative total, or PayPal's one refund (once per id)."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        raise Conflict("The payment has not succeeded here yet; deliver the event again later.")
+    if event.amount is None or event.amount.currency != asked(payment).currency:
+        return None
+    if event.refund_id:  # a provider reporting each refund alone (PayPal): once per refund, added up
+        once = _once("refund", payment, event.refund_id, now)
+        if _seen(once):
+            return None
+        work.save(once, RequestRecord.key.does_not_exist())
+        return account_refunds(work, payment, now, one_refund=event.amount.minor) or {
+            "debited_fen": 0,
+            "owed_fen": 0,
+        }
+    return account_refunds(work, payment, now, provider_total=event.amount.minor)
 
 
 # --- disputes: opened, then won or lost (lifecycle.DISPUTE) ----------------------------------------------

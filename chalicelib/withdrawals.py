@@ -6,14 +6,17 @@ take that much back. Staff approve (`approve`) in three steps. 1) One transactio
 is spread over the customer's succeeded payments, newest first, each up to what it brought into the wallet
 less what was already given back or disputed; the withdrawal moves to `refunding` with its parts stored on it
 (payment, fen, the payment's currency and minor units at the rate it was paid at, an idempotency key of the
-withdrawal and the payment), and each part is added to its payment's `refunded_*` figures. So a provider's
-refund event about it (Stripe's cumulative `charge.refunded`), arriving at any moment after, finds it known
-and changes nothing: the money left the wallet when the withdrawal was asked. 2) Each part not answered yet is
+withdrawal and the payment), and each part is added to its payment's `refunded_*` and `withdrawal_*`
+figures. So a provider's refund event about it (Stripe's cumulative `charge.refunded`), arriving at any moment
+after, finds it known and moves no money: the money left the wallet when the withdrawal was asked. What the
+provider refunded outside our withdrawals (its dashboard) is accounted against its own cumulative total
+(`payments.account_refunds`), so a part taken off again cannot hide one. 2) Each part not answered yet is
 refunded through its payment's provider with its stored key, and the answer is recorded on the withdrawal (one
 conditional write per part), so an approval retried after a failure part-way (a 503, a crash) follows the
 stored plan, never a new one, and asks only the parts without an answer. 3) One transaction marks it
 `refunded`; a part the provider refused for good (a 4xx about it, `ProviderRefused`: not an outage) is taken
-off its payment's figures again and credited back to the wallet (`withdrawal_reversal`) in that transaction,
+off its payment's figures again (a dashboard refund of that payment its booking hid is then taken from the
+wallet, `provider_refund`) and credited back to the wallet (`withdrawal_reversal`) in that transaction,
 and the withdrawal ends `partly_refunded` with `returned_fen`: the customer sees the money back at once and
 can ask again, rather than it waiting on staff. The provider keeps its fee of the original payment; refunds
 cost nothing more at Stripe. A PayPal part is refunded on the payment's capture, with the withdrawal id as the
@@ -27,7 +30,6 @@ transaction to book, per part one payment read, one provider call and one write,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
 from pynamodb.exceptions import UpdateError
 
@@ -51,11 +53,7 @@ class Part:
     @property
     def amount(self) -> Amount:
         """The part in the payment's currency, at the payment's own rate (what it charged per fen)."""
-        asked = payments.asked(self.payment)
-        if asked.currency == "CNY":
-            return Amount("CNY", self.amount_fen)
-        exact = Decimal(self.amount_fen) * Decimal(asked.minor) / Decimal(int(self.payment.charge_fen))
-        return Amount(asked.currency, int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP)))
+        return Amount(payments.asked(self.payment).currency, payments.minor_of(self.payment, self.amount_fen))
 
 
 def refundable_fen(payment: Payment) -> int:
@@ -188,7 +186,8 @@ def _book(withdrawal_id: str, staff_id: str) -> Withdrawal:
         current = _get(withdrawal_id)
         WITHDRAWAL.require("approve", current.status)
         steps = []
-        for part in plan(current.user_id, int(current.amount_fen)):
+        parts = plan(current.user_id, int(current.amount_fen))
+        for part in parts:
             payment, amount = part.payment, part.amount
             steps.append(
                 {
@@ -201,9 +200,12 @@ def _book(withdrawal_id: str, staff_id: str) -> Withdrawal:
                     "state": PLANNED,
                 }
             )
-            work.update(payment, _booked(payment, part.amount_fen, amount.minor))
-        also = [Withdrawal.plan.set(steps), Withdrawal.decided_by.set(staff_id)]
         now = clock.now_iso()
+        for part, step in zip(parts, steps, strict=True):
+            payments.account_refunds(
+                work, part.payment, now, booked_fen=step["amount_fen"], booked_minor=step["amount_minor"]
+            )
+        also = [Withdrawal.plan.set(steps), Withdrawal.decided_by.set(staff_id)]
         move = WITHDRAWAL.move(
             current, "approve", now=now, source=current.status, queue_at=current.queue_at, also=also
         )
@@ -213,15 +215,6 @@ def _book(withdrawal_id: str, staff_id: str) -> Withdrawal:
         return work
 
     return uow.run(unit)
-
-
-def _booked(payment: Payment, amount_fen: int, amount_minor: int) -> list:
-    """The payment's refunded figures with a withdrawal's part added (negative: taken off again)."""
-    return [
-        Payment.refunded_minor.set(int(payment.refunded_minor or 0) + amount_minor),
-        Payment.refunded_fen.set(int(payment.refunded_fen or 0) + amount_fen),
-        Payment.withdrawal_fen.set(int(payment.withdrawal_fen or 0) + amount_fen),
-    ]
 
 
 def _progress(withdrawal: Withdrawal, steps: list[dict]) -> Withdrawal:
@@ -253,10 +246,12 @@ def _finish(withdrawal_id: str, steps: list[dict]) -> uow.Unit:
     work.update(
         current, *WITHDRAWAL.move(current, "finish", now=now, source=current.status, to=to, also=also)
     )
-    for step in refused:
-        payment = Payment.get(step["payment_id"], consistent_read=True)
-        work.update(payment, _booked(payment, -int(step["amount_fen"]), -int(step["amount_minor"])))
     work.move(current.user_id, returned, "withdrawal_reversal", withdrawal_id)
+    for step in refused:  # taken off its payment; a dashboard refund it hid is taken from the wallet now
+        payment = Payment.get(step["payment_id"], consistent_read=True)
+        payments.account_refunds(
+            work, payment, now, booked_fen=-int(step["amount_fen"]), booked_minor=-int(step["amount_minor"])
+        )
     if returned:
         current.returned_fen = returned
     return work

@@ -344,6 +344,10 @@ class Payment(Model):
     refunded_minor = NumberAttribute(default=0)  # refunded through the provider so far (cumulative)
     refunded_fen = NumberAttribute(default=0)
     withdrawal_fen = NumberAttribute(default=0)  # of refunded_fen, what withdrawals asked for
+    withdrawal_minor = NumberAttribute(null=True)  # of refunded_minor, likewise (absent: booked before it)
+    # the provider's own cumulative refunded total, the highest it reported (Stripe's amount_refunded):
+    # what it refunded outside our withdrawals is accounted against it (payments.account_refunds)
+    provider_refunded_minor = NumberAttribute(null=True)
     disputed_fen = NumberAttribute(default=0)
     owed_fen = NumberAttribute(default=0)  # taken back by the provider but not in the wallet to debit
     # the provider's disputes of it, by dispute id: {"state" (lifecycle.DISPUTE: open, won, lost), "status"

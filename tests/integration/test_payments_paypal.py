@@ -507,6 +507,38 @@ class TestWithdrawals:
         assert api.post(path, user=REVIEWER).status == 409
         assert wallet(api)["balance_fen"] == 5000 and len(paypal.refunds_asked()) == 1
 
+    def test_a_dashboard_refund_during_an_approval_is_taken_from_the_wallet_once(
+        self, api, paypal, monkeypatch
+    ):
+        """A refund made on PayPal's dashboard while our part of the same capture is booked, then our part
+        refused for good: PayPal reports each refund alone, so the dashboard's is taken once by its id,
+        and taking our part off neither hides it nor takes it again."""
+        from chalicelib.providers.paypal_provider import PayPalProvider
+
+        _order, _pp, capture = captured_top_up(api, paypal, 5000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        dashboard = paypal.refunded(capture, usd(1000), "USD")
+        reports = []
+        real_refund = PayPalProvider.refund
+
+        def dashboard_refund_first(provider, payment, amount, key):
+            for _ in range(2):
+                reports.append(paypal.deliver(api, "PAYMENT.CAPTURE.REFUNDED", dashboard, event_id="WH-1"))
+            return real_refund(provider, payment, amount, key)
+
+        monkeypatch.setattr(PayPalProvider, "refund", dashboard_refund_first)
+        error = {"name": "UNPROCESSABLE_ENTITY", "details": [{"issue": "REFUND_AMOUNT_EXCEEDED"}]}
+        paypal.server.add("POST", f"/v2/payments/captures/{capture['id']}/refund", 422, json.dumps(error))
+        approved = api.post(f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve", user=REVIEWER)
+        assert approved.status == 200 and approved.body["status"] == "partly_refunded", approved.body
+        assert [r.status for r in reports] == [200, 200] and reports[1].body["duplicate"]
+        taken = reports[0].body["debited_fen"]
+        assert abs(taken - 1000) <= 1
+        again = paypal.deliver(api, "PAYMENT.CAPTURE.REFUNDED", dashboard, event_id="WH-2")  # resent
+        assert again.status == 200 and again.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 5000 - taken
+        assert [e["kind"] for e in wallet(api)["entries"]].count("provider_refund") == 1
+
 
 def test_the_paypal_provider_loads_without_stripes_sdk():
     """A PayPal path's cold start pays for PayPal's SDK only (the credentials have their own module)."""

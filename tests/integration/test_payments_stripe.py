@@ -619,7 +619,7 @@ class TestWithdrawals:
         assert api.get("/staff/withdrawals", user=REVIEWER).body["items"] == []
         # Stripe's own event about our refund changes nothing more
         echoed = stripe.deliver(api, "charge.refunded", stripe.refunded(first_ref, first, 7000))
-        assert echoed.body["duplicate"]
+        assert echoed.status == 200 and echoed.body["debited_fen"] == 0  # its total is recorded, no money
         assert wallet(api)["balance_fen"] == 3000
         assert api.get(f"/payments/{first['payment_id']}", user=ALICE).body["refunded_fen"] == 7000
         mine = api.get("/wallet/withdrawals", user=ALICE).body["items"]
@@ -812,6 +812,56 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         assert wallet(api)["balance_fen"] == 10000 - 2000
         assert len(stripe.refunds_asked()) == 2
         assert api.get("/staff/withdrawals", user=REVIEWER).body["items"] == []
+
+    @pytest.mark.parametrize("ours", ["refused", "refunded"])
+    def test_a_dashboard_refund_during_an_approval_is_taken_from_the_wallet_once(
+        self, api, stripe, monkeypatch, ours
+    ):
+        """Staff refund 3000 of a charge on Stripe's dashboard after our booking of a 4000 part and before
+        Stripe answers it: its charge.refunded (3000, below what we booked) moves no money then. When
+        Stripe refuses our part, taking the part off takes the 3000 from the wallet (no other event comes);
+        when Stripe refunds it, its report of 7000 does. Once, however often the reports come."""
+        from chalicelib.providers.stripe_provider import StripeProvider
+
+        ref, paid = settled_top_up(api, stripe, 10000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        real_refund = StripeProvider.refund
+        dashboard = stripe.refunded(ref, paid, 3000)
+        reports = []
+
+        def dashboard_refund_first(provider, payment, amount, key):
+            for _ in range(2):
+                reports.append(stripe.deliver(api, "charge.refunded", dashboard, event_id="evt_dashboard"))
+            return real_refund(provider, payment, amount, key)
+
+        monkeypatch.setattr(StripeProvider, "refund", dashboard_refund_first)
+        if ours == "refused":
+            stripe.server.add("POST", "/v1/refunds", 400, REFUSED)
+        else:
+            stripe.answer_refunds((4000, "CNY"))
+        path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve"
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200, approved.body
+        assert [r.status for r in reports] == [200, 200]
+        assert all(r.body.get("debited_fen", 0) == 0 for r in reports)  # hidden by the booked 4000 then
+        if ours == "refused":
+            assert approved.body["status"] == "partly_refunded" and approved.body["returned_fen"] == 4000
+            assert wallet(api)["balance_fen"] == 10000 - 3000  # taken with the part taken off
+            total, withdrawn = 3000, 0
+        else:
+            assert approved.body["status"] == "refunded"
+            assert wallet(api)["balance_fen"] == 10000 - 4000
+            ours_too = stripe.deliver(api, "charge.refunded", stripe.refunded(ref, paid, 7000))
+            assert ours_too.status == 200 and ours_too.body["debited_fen"] == 3000, ours_too.body
+            total, withdrawn = 7000, 4000
+        for _ in range(2):  # the reports again, and late
+            again = stripe.deliver(api, "charge.refunded", dashboard, event_id="evt_dashboard")
+            late = stripe.deliver(api, "charge.refunded", stripe.refunded(ref, paid, total))
+            assert again.status == late.status == 200 and again.body["duplicate"] and late.body["duplicate"]
+        assert wallet(api)["balance_fen"] == 10000 - withdrawn - 3000
+        assert [e["kind"] for e in wallet(api)["entries"]].count("provider_refund") == 1
+        assert api.get(f"/payments/{paid['payment_id']}", user=ALICE).body["refunded_fen"] == total
+        assert attention(api) == {}
 
     def test_our_refunds_carry_the_withdrawal_id_at_stripe(self, api, stripe):
         settled_top_up(api, stripe, 10000)
