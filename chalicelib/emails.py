@@ -177,6 +177,27 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Package {{package_id}} shipped {{days}} days ago, so we have marked it delivered.\n"
         "If it has not arrived, reply to this email. You can still rate our service.\n",
     ),
+    # a withdrawal decided (chalicelib/withdrawals.py): each part also in the currency it was paid in
+    "withdrawal_refunded": (
+        "Withdrawal {{withdrawal_id}}: {{refunded}} refunded",
+        "We refunded your withdrawal of {{amount}} to the payment methods it came from:\n"
+        "{{#each refunds}}- {{amount}} ({{charged}}) to your {{method}} payment of {{paid_on}}\n{{/each}}\n"
+        "Your bank or PayPal shows each refund once it has processed it.\n",
+    ),
+    "withdrawal_partly_refunded": (
+        "Withdrawal {{withdrawal_id}}: {{refunded}} refunded, {{returned}} back in your wallet",
+        "{{#if refunds}}We refunded {{refunded}} of your withdrawal of {{amount}} to the payment methods "
+        "it came from:\n"
+        "{{#each refunds}}- {{amount}} ({{charged}}) to your {{method}} payment of {{paid_on}}\n{{/each}}\n"
+        "{{/if}}The payment provider refused the rest, so {{returned}} is back in your wallet balance:\n"
+        "{{#each returned_parts}}- {{amount}} of your {{method}} payment of {{paid_on}}: {{reason}}\n"
+        "{{/each}}\nYou can use it for orders, or ask for it in a new withdrawal.\n",
+    ),
+    "withdrawal_rejected": (
+        "Withdrawal {{withdrawal_id}} could not be made",
+        "We could not make your withdrawal of {{amount}}.\nReason: {{reason}}\n\n"
+        "{{amount}} is back in your wallet balance; you can use it for orders or ask again.\n",
+    ),
     # staff replies of one thread within MESSAGE_EMAIL_BATCH_MINUTES, in one email (jobs/message_emails.py);
     # the bodies are plain text: `{{body}}` is HTML-escaped by SES in the HTML part
     "staff_replied": (

@@ -30,10 +30,12 @@ transaction to book, per part one payment read, one provider call and one write,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, db, idempotency, ids, payments, providers, uow, wallet
+from chalicelib import clock, db, idempotency, ids, money, payments, providers, uow, wallet
+from chalicelib import currency as currency_rules
 from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.lifecycle import WITHDRAWAL, PaymentStatus, Queue, WithdrawalStatus
 from chalicelib.logs import get_logger
@@ -41,6 +43,7 @@ from chalicelib.models.commerce import Payment, WalletAccount
 from chalicelib.models.withdrawals import Withdrawal
 from chalicelib.providers import Amount, ProviderRefused
 from chalicelib.queues import queue_page
+from chalicelib.rules.charges import channels
 
 log = get_logger("withdrawals")
 
@@ -150,8 +153,8 @@ def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
         amount = Amount(step["currency"], int(step["amount_minor"]))
         try:
             done = providers.get(step["provider"]).refund(payment, amount, step["key"])
-        except ProviderRefused:
-            step["state"] = REFUSED
+        except ProviderRefused as refusal:
+            step.update(state=REFUSED, refusal=refusal.issue)
         else:
             step.update(state=REFUNDED, refund_id=done.refund_id)
         withdrawal = _progress(withdrawal, steps)  # a retry skips what has its answer already
@@ -198,6 +201,9 @@ def _book(withdrawal_id: str, staff_id: str) -> Withdrawal:
                     "amount_minor": amount.minor,
                     "key": f"withdrawal-{withdrawal_id}-{payment.payment_id}",
                     "state": PLANNED,
+                    # for the customer's email: how and when the payment was made
+                    "channel": payment.channel,
+                    "paid_at": payment.succeeded_at or payment.created_at,
                 }
             )
         now = clock.now_iso()
@@ -254,7 +260,58 @@ def _finish(withdrawal_id: str, steps: list[dict]) -> uow.Unit:
         )
     if returned:
         current.returned_fen = returned
+    work.notify(current.user_id, f"withdrawal_{to.value}", finished_email(current, steps))
     return work
+
+
+# the providers' refusals in the customer's words (their codes: chalicelib/providers); others: REFUSED_WORDS
+REFUSAL_WORDS = {
+    "CAPTURE_FULLY_REFUNDED": "the payment was already refunded in full",
+    "charge_already_refunded": "the payment was already refunded in full",
+    "REFUND_AMOUNT_EXCEEDED": "less of the payment is left to refund than this part",
+    "amount_too_large": "less of the payment is left to refund than this part",
+    "REFUND_TIME_LIMIT_EXCEEDED": "the payment is too old to be refunded",
+    "charge_disputed": "the payment is disputed with your bank",
+    "REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK": "the payment is disputed with your bank",
+    "PAYER_ACCOUNT_LOCKED_OR_CLOSED": "the account the payment came from is locked or closed",
+}
+REFUSED_WORDS = "the payment provider refused the refund"
+
+
+def _shown(currency: str, minor: int) -> str:
+    """An amount in a payment's currency for an email: `¥57.00` for CNY, else `USD 8.14`."""
+    if currency == "CNY":
+        return money.format_cny(minor)
+    units = currency_rules.minor_units(currency)
+    return f"{currency} {Decimal(minor).scaleb(-units):.{units}f}"
+
+
+def _part_words(step: dict) -> dict:
+    channel = channels().get(str(step.get("channel") or ""))
+    return {
+        "amount": money.format_cny(int(step["amount_fen"])),
+        "charged": _shown(step["currency"], int(step["amount_minor"])),
+        "method": channel.name if channel is not None else str(step.get("channel") or step["provider"]),
+        "paid_on": str(step.get("paid_at") or "")[:10],
+    }
+
+
+def finished_email(withdrawal: Withdrawal, steps: list[dict]) -> dict:
+    """The data of the `withdrawal_refunded` / `withdrawal_partly_refunded` email: what went back to
+    which payment (in the currency it was paid in), what came back to the wallet and why."""
+    done = [s for s in steps if s["state"] == REFUNDED]
+    refused = [s for s in steps if s["state"] == REFUSED]
+    return {
+        "withdrawal_id": withdrawal.withdrawal_id,
+        "amount": money.format_cny(int(withdrawal.amount_fen)),
+        "refunded": money.format_cny(sum(int(s["amount_fen"]) for s in done)),
+        "returned": money.format_cny(sum(int(s["amount_fen"]) for s in refused)),
+        "refunds": [_part_words(s) for s in done],
+        "returned_parts": [
+            {**_part_words(s), "reason": REFUSAL_WORDS.get(str(s.get("refusal") or ""), REFUSED_WORDS)}
+            for s in refused
+        ],
+    }
 
 
 def reject(withdrawal_id: str, staff_id: str, reason: str) -> Withdrawal:
@@ -266,6 +323,8 @@ def reject(withdrawal_id: str, staff_id: str, reason: str) -> Withdrawal:
         also = [Withdrawal.decided_by.set(staff_id), Withdrawal.reject_reason.set(reason)]
         work.update(current, *WITHDRAWAL.move(current, "reject", now=now, source=current.status, also=also))
         work.move(current.user_id, int(current.amount_fen), "withdrawal_reversal", withdrawal_id)
+        words = {"withdrawal_id": withdrawal_id, "amount": money.format_cny(int(current.amount_fen))}
+        work.notify(current.user_id, "withdrawal_rejected", {**words, "reason": reason})
         current.decided_by, current.reject_reason = staff_id, reason
         work.result = current
         return work

@@ -114,6 +114,16 @@ def _unavailable(exc: Exception, doing: str) -> ProviderUnavailable:
     return ProviderUnavailable("The payment provider did not accept the request; try again later.")
 
 
+def _issue(exc: Exception) -> str | None:
+    """The first `details[].issue` of PayPal's error answer (the SDK's ErrorException), e.g.
+    CAPTURE_FULLY_REFUNDED; None when the answer names none."""
+    for detail in getattr(exc, "details", None) or []:
+        issue = getattr(detail, "issue", None)
+        if isinstance(issue, str) and issue:
+            return issue
+    return None
+
+
 def _value(amount: Amount) -> str:
     """Minor units as PayPal's decimal string ("104.50"; "1045" for JPY)."""
     places = currency.minor_units(amount.currency)
@@ -394,7 +404,7 @@ class PayPalProvider:
                 getattr(exc, "response_code", None) == 422
             ):  # CAPTURE_FULLY_REFUNDED, REFUND_AMOUNT_EXCEEDED...
                 _unavailable(exc, "refund")  # logged the same way
-                raise ProviderRefused("PayPal refused the refund.") from None
+                raise ProviderRefused("PayPal refused the refund.", issue=_issue(exc)) from None
             raise _unavailable(exc, "refund") from None
         got = _amount(answer.get("amount")) or amount
         return Refunded(str(answer.get("id") or ""), str(answer.get("status") or "").lower(), got)

@@ -25,6 +25,10 @@ class ProviderRefused(ApiError):
     status = 422
     code = "provider_refused"
 
+    def __init__(self, message: str, *, issue: str | None = None, **kw):
+        super().__init__(message, **kw)
+        self.issue = issue  # the provider's own code of the refusal (PayPal's issue, Stripe's error code)
+
 
 @dataclass(frozen=True)
 class Amount:

@@ -222,7 +222,7 @@ class StripeProvider:
             )
         except stripe.InvalidRequestError as exc:  # a 4xx about this refund: the same key gets the same no
             _unavailable(exc, "refund")  # logged the same way
-            raise ProviderRefused("Stripe refused the refund.") from None
+            raise ProviderRefused("Stripe refused the refund.", issue=getattr(exc, "code", None)) from None
         except Exception as exc:  # a StripeError, or an answer the SDK could not read
             raise _unavailable(exc, "refund") from None
         return Refunded(

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from chalicelib import currency
-from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, top_up
+from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, sent_emails, top_up
 from tests.stripe_fake import FakeStripe, event, stripe_signature
 
 
@@ -622,6 +622,13 @@ class TestWithdrawals:
         assert echoed.status == 200 and echoed.body["debited_fen"] == 0  # its total is recorded, no money
         assert wallet(api)["balance_fen"] == 3000
         assert api.get(f"/payments/{first['payment_id']}", user=ALICE).body["refunded_fen"] == 7000
+        [email] = sent_emails(ALICE)  # once, the second approval (409) and the echo sent nothing
+        assert email["template"] == "withdrawal_refunded"
+        assert email["data"]["refunded"] == "¥120.00" and email["data"]["amount"] == "¥120.00"
+        assert [(r["amount"], r["charged"]) for r in email["data"]["refunds"]] == [
+            ("¥50.00", "¥50.00"),
+            ("¥70.00", "¥70.00"),
+        ]
         mine = api.get("/wallet/withdrawals", user=ALICE).body["items"]
         assert [w["status"] for w in mine] == ["refunded"] and api.get("/wallet/withdrawals", user=BOB).body[
             "items"
@@ -642,6 +649,8 @@ class TestWithdrawals:
         assert (
             approved["refunds"][0]["currency"] == "USD" and approved["refunds"][0]["amount_minor"] == expected
         )
+        [email] = sent_emails(ALICE)
+        assert email["data"]["refunds"][0]["charged"] == f"USD {expected / 100:.2f}"
 
     def test_more_than_the_payments_can_take_back_is_refused(self, api, stripe):
         settled_top_up(api, stripe, 10000, fee=330)  # 120 of the quoted fee back: not paid in by a card
@@ -686,6 +695,13 @@ class TestWithdrawals:
         assert wallet(api)["balance_fen"] == 10000
         assert wallet(api)["entries"][0]["kind"] == "withdrawal_reversal"
         assert api.post(path, {"reason": "again"}, user=REVIEWER).status == 409
+        [email] = sent_emails(ALICE)
+        assert email["template"] == "withdrawal_rejected"
+        assert email["data"] == {
+            "withdrawal_id": withdrawal["withdrawal_id"],
+            "amount": "¥40.00",
+            "reason": "Disputed payment pending.",
+        }
 
     def test_stripe_down_at_approval_records_nothing_and_a_retry_refunds_once(self, api, stripe):
         settled_top_up(api, stripe, 10000)
@@ -703,6 +719,22 @@ class TestWithdrawals:
             for r in api.get("/wallet/withdrawals", user=ALICE).body["items"][0]["refunds"]
         }
         assert wallet(api)["balance_fen"] == 6000
+
+
+def card_name() -> str:
+    from chalicelib.rules.charges import channels
+
+    return channels()["card"].name
+
+
+def rendered(email: dict) -> str:
+    """An email's subject and text as SES renders its template (moto's Handlebars subset)."""
+    from moto.ses.template import parse_template
+
+    from chalicelib import emails
+
+    subject, body = emails.TEMPLATES[email["template"]]
+    return parse_template(subject, email["data"]) + "\n" + parse_template(body, email["data"])
 
 
 def refund_body(amount: int, cur: str = "CNY") -> str:
@@ -792,6 +824,7 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         assert wallet(api)["balance_fen"] == 3000
         assert (self.refunded_fen(api, second), self.refunded_fen(api, first)) == (5000, 7000)
         assert api.get("/staff/withdrawals", user=REVIEWER).body["items"] == []
+        assert [e["template"] for e in sent_emails(ALICE)] == ["withdrawal_refunded"]  # once, when finished
 
     def test_a_part_stripe_refuses_for_good_is_back_in_the_wallet_once(self, api, stripe):
         (first_ref, first), (_second_ref, second), _withdrawal, path = self.two_payments_and_a_withdrawal(
@@ -806,6 +839,17 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         assert [e["kind"] for e in wallet(api)["entries"]].count("withdrawal_reversal") == 1
         assert (self.refunded_fen(api, second), self.refunded_fen(api, first)) == (5000, 0)
         assert api.post(path, user=REVIEWER).status == 409  # decided: nothing returned twice
+        [email] = sent_emails(ALICE)  # what was paid back, what returned to the wallet and why; once
+        assert email["template"] == "withdrawal_partly_refunded"
+        data = email["data"]
+        assert (data["amount"], data["refunded"], data["returned"]) == ("¥120.00", "¥50.00", "¥70.00")
+        assert [(r["amount"], r["method"]) for r in data["refunds"]] == [("¥50.00", card_name())]
+        assert [(r["amount"], r["reason"]) for r in data["returned_parts"]] == [
+            ("¥70.00", "the payment was already refunded in full")
+        ]
+        text = rendered(email)
+        assert "refused the rest, so ¥70.00 is back in your wallet balance" in text
+        assert f"- ¥50.00 (¥50.00) to your {card_name()} payment of 20" in text
         # a later refund of the first payment (made on Stripe's dashboard) is then taken back in full
         later = stripe.deliver(api, "charge.refunded", stripe.refunded(first_ref, first, 2000))
         assert later.status == 200 and not later.body["duplicate"]
