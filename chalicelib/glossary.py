@@ -148,7 +148,8 @@ MEANING: dict[str, dict[StrEnum, str]] = {
         WithdrawalStatus.REFUNDED: "Approved: refunded through the providers to the payments it came from.",
         WithdrawalStatus.REJECTED: "Rejected by staff: the held amount is back in the wallet.",
         WithdrawalStatus.REFUNDING: "Approved: its refunds are booked and being asked of the providers; "
-        "if a provider was down, staff approve again (the same refunds, never new ones).",
+        "if a provider was down or could not refund a part now (our balance there short, an open case), the "
+        "money stays held and staff approve again (the same refunds, never new ones).",
         WithdrawalStatus.PARTLY_REFUNDED: "Approved, but a provider refused part of it for good: that part "
         "is back in the wallet (`returned_fen`), the rest refunded.",
     },

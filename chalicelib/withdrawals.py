@@ -13,12 +13,18 @@ provider refunded outside our withdrawals (its dashboard) is accounted against i
 (`payments.account_refunds`), so a part taken off again cannot hide one. 2) Each part not answered yet is
 refunded through its payment's provider with its stored key, and the answer is recorded on the withdrawal (one
 conditional write per part), so an approval retried after a failure part-way (a 503, a crash) follows the
-stored plan, never a new one, and asks only the parts without an answer. 3) One transaction marks it
-`refunded`; a part the provider refused for good (a 4xx about it, `ProviderRefused`: not an outage) is taken
-off its payment's figures again (a dashboard refund of that payment its booking hid is then taken from the
-wallet, `provider_refund`) and credited back to the wallet (`withdrawal_reversal`) in that transaction,
-and the withdrawal ends `partly_refunded` with `returned_fen`: the customer sees the money back at once and
-can ask again, rather than it waiting on staff. The provider keeps its fee of the original payment; refunds
+stored plan, never a new one, and asks only the parts without an answer. A provider that refuses a part
+for now (`ProviderDeferred`: PayPal's REFUND_FAILED_INSUFFICIENT_FUNDS when our PayPal balance is short, an
+open case; Stripe's balance_insufficient) leaves it waiting like an outage: the money stays held, the
+other parts are asked, the approval answers 503 naming the reason, and the next approval asks that part
+under a new key (`<key>-<n>`: a provider may replay a key's refusal; no refund exists under the old one).
+3) One transaction marks it `refunded`; a part the provider refused for good (a 4xx about it,
+`ProviderRefused`: not an outage) is taken off its payment's figures again (a dashboard refund of that
+payment its booking hid is then taken from the wallet, `provider_refund`) and credited back to the wallet
+(`withdrawal_reversal`) in that transaction, and the withdrawal ends `partly_refunded` with `returned_fen`:
+the customer sees the money back at once and can ask again, rather than it waiting on staff. The same
+transaction writes the customer's email (outbox): what was refunded where, what came back and why;
+rejecting writes one too. The provider keeps its fee of the original payment; refunds
 cost nothing more at Stripe. A PayPal part is refunded on the payment's capture, with the withdrawal id as the
 refund's custom_id; Stripe refunds carry it as metadata (a log aid). Rejecting returns the held amount to the
 wallet.
@@ -41,7 +47,7 @@ from chalicelib.lifecycle import WITHDRAWAL, PaymentStatus, Queue, WithdrawalSta
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, WalletAccount
 from chalicelib.models.withdrawals import Withdrawal
-from chalicelib.providers import Amount, ProviderRefused
+from chalicelib.providers import Amount, ProviderDeferred, ProviderRefused, ProviderUnavailable
 from chalicelib.queues import queue_page
 from chalicelib.rules.charges import channels
 
@@ -146,6 +152,7 @@ def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
         with idempotency.apart():  # the request's answer is the finished withdrawal, not this step
             withdrawal = _book(withdrawal_id, staff_id)  # 409 once decided
     steps = [s.as_dict() if hasattr(s, "as_dict") else dict(s) for s in (withdrawal.plan or [])]
+    later: list[ProviderUnavailable] = []  # parts left for another approval: the provider down, or "not now"
     for step in steps:
         if step["state"] != PLANNED:
             continue
@@ -155,9 +162,26 @@ def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
             done = providers.get(step["provider"]).refund(payment, amount, step["key"])
         except ProviderRefused as refusal:
             step.update(state=REFUSED, refusal=refusal.issue)
+        except ProviderDeferred as deferred:
+            # refused for now: nothing was refunded under this key, and the provider may replay a key's
+            # refusal, so the next approval asks under a new one
+            tries = int(step.get("tries") or 0) + 1
+            base = f"withdrawal-{withdrawal_id}-{step['payment_id']}"
+            step.update(tries=tries, key=f"{base}-{tries}", waiting=deferred.issue or "deferred")
+            later.append(deferred)
+        except ProviderUnavailable as down:  # no answer: maybe refunded, so the same key next time
+            later.append(down)
+            continue
         else:
             step.update(state=REFUNDED, refund_id=done.refund_id)
         withdrawal = _progress(withdrawal, steps)  # a retry skips what has its answer already
+    if later:
+        reasons = sorted({w.issue for w in later if isinstance(w, ProviderDeferred) and w.issue})
+        raise ProviderUnavailable(
+            "A payment provider could not make part of the refunds now"
+            + (f" ({', '.join(reasons)})" if reasons else "")
+            + "; the withdrawal stays refunding, with what was refunded recorded: approve it again later."
+        )
     finished = uow.run(lambda: _finish(withdrawal_id, steps))
     log.info(
         "withdrawal refunded",

@@ -49,6 +49,7 @@ from chalicelib.providers.port import (
     Amount,
     Checkout,
     Event,
+    ProviderDeferred,
     ProviderRefused,
     ProviderUnavailable,
     Refunded,
@@ -69,6 +70,18 @@ CAPTURE_KINDS = {
     "PAYMENT.CAPTURE.DECLINED": "refused",
 }
 REFUND_TYPES = ("PAYMENT.CAPTURE.REFUNDED", "PAYMENT.CAPTURE.REVERSED")
+# a refund's 422 issues that pass (payments_payment_v2.json, `captures.refund-422`): our PayPal balance
+# short of it, the capture still pending, an open case on the transaction, our account restricted. Every
+# other issue refuses the refund for good (CAPTURE_FULLY_REFUNDED, REFUND_AMOUNT_EXCEEDED,
+# REFUND_TIME_LIMIT_EXCEEDED, REFUND_NOT_ALLOWED, REFUND_NOT_PERMITTED_DUE_TO_CHARGEBACK...)
+REFUND_LATER = frozenset(
+    {
+        "REFUND_FAILED_INSUFFICIENT_FUNDS",
+        "PENDING_CAPTURE",
+        "TRANSACTION_DISPUTED",
+        "PAYEE_ACCOUNT_RESTRICTED",
+    }
+)
 WITHDRAWAL_PREFIX = "wdr"  # our withdrawals' ids: the custom_id of the refunds they ask for
 
 _clients: dict[tuple, PaypalServersdkClient] = {}
@@ -400,11 +413,12 @@ class PayPalProvider:
         except ProviderUnavailable:
             raise
         except Exception as exc:
-            if (
-                getattr(exc, "response_code", None) == 422
-            ):  # CAPTURE_FULLY_REFUNDED, REFUND_AMOUNT_EXCEEDED...
+            if getattr(exc, "response_code", None) == 422:  # a refusal: for now, or for good
                 _unavailable(exc, "refund")  # logged the same way
-                raise ProviderRefused("PayPal refused the refund.", issue=_issue(exc)) from None
+                issue = _issue(exc)
+                if issue in REFUND_LATER:
+                    raise ProviderDeferred("PayPal cannot make the refund now.", issue=issue) from None
+                raise ProviderRefused("PayPal refused the refund.", issue=issue) from None
             raise _unavailable(exc, "refund") from None
         got = _amount(answer.get("amount")) or amount
         return Refunded(str(answer.get("id") or ""), str(answer.get("status") or "").lower(), got)

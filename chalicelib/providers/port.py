@@ -18,6 +18,17 @@ class ProviderUnavailable(ApiError):
     code = "provider_unavailable"
 
 
+class ProviderDeferred(ProviderUnavailable):
+    """The provider answered and refused the request for now, for a reason of its own that passes (our
+    balance there short, the payment's capture still pending, an open case on it): nothing was done, and
+    the same request under a new key may succeed later. Asking again under the same key may only replay
+    the refusal (Stripe keeps a key's answer, errors included)."""
+
+    def __init__(self, message: str, *, issue: str | None = None, **kw):
+        super().__init__(message, **kw)
+        self.issue = issue  # the provider's own code (PayPal's issue, Stripe's error code)
+
+
 class ProviderRefused(ApiError):
     """The provider answered and refused the request for good (a 4xx about it, not a timeout or a 5xx):
     asking again with the same key gets the same refusal."""

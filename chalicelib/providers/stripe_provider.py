@@ -30,6 +30,7 @@ from chalicelib.providers.port import (
     Amount,
     Checkout,
     Event,
+    ProviderDeferred,
     ProviderRefused,
     ProviderUnavailable,
     Refunded,
@@ -71,6 +72,10 @@ CLOSED = {
     "prevented": DisputeStatus.WON,
     "lost": DisputeStatus.LOST,
 }
+# a refund's errors that pass (docs.stripe.com/error-codes): our Stripe balance short of it, and the
+# object locked by another request; every other invalid_request_error about a refund is for good
+# (charge_already_refunded, charge_disputed, amount_too_large, payment_intent_unexpected_state...)
+REFUND_LATER = frozenset({"balance_insufficient", "lock_timeout"})
 
 
 def client() -> stripe.StripeClient:
@@ -222,7 +227,10 @@ class StripeProvider:
             )
         except stripe.InvalidRequestError as exc:  # a 4xx about this refund: the same key gets the same no
             _unavailable(exc, "refund")  # logged the same way
-            raise ProviderRefused("Stripe refused the refund.", issue=getattr(exc, "code", None)) from None
+            code = getattr(exc, "code", None)
+            if code in REFUND_LATER:
+                raise ProviderDeferred("Stripe cannot make the refund now.", issue=code) from None
+            raise ProviderRefused("Stripe refused the refund.", issue=code) from None
         except Exception as exc:  # a StripeError, or an answer the SDK could not read
             raise _unavailable(exc, "refund") from None
         return Refunded(

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from chalicelib import currency
-from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER
+from tests.integration.conftest import ADMIN, ALICE, BOB, REVIEWER, sent_emails
 from tests.integration.test_currencies import fresh_rates
 from tests.paypal_fake import WEBHOOK_ID, FakePayPal
 
@@ -538,6 +538,59 @@ class TestWithdrawals:
         assert again.status == 200 and again.body["duplicate"]
         assert wallet(api)["balance_fen"] == 5000 - taken
         assert [e["kind"] for e in wallet(api)["entries"]].count("provider_refund") == 1
+
+    @pytest.mark.parametrize(
+        "issue",
+        [
+            "REFUND_FAILED_INSUFFICIENT_FUNDS",
+            "PENDING_CAPTURE",
+            "TRANSACTION_DISPUTED",
+            "PAYEE_ACCOUNT_RESTRICTED",
+        ],
+    )
+    def test_a_refund_paypal_cannot_make_now_waits_for_another_approval(self, api, paypal, issue):
+        """PayPal's 422s that pass (payments_payment_v2.json `captures.refund-422`: our PayPal balance short,
+        REFUND_FAILED_INSUFFICIENT_FUNDS; a pending capture; an open case; our account restricted) leave
+        the withdrawal refunding with its money held, not back in the wallet; the next approval asks again
+        under a new PayPal-Request-Id (PayPal may answer a known one with its refusal) and refunds once."""
+        _order, pp, capture = captured_top_up(api, paypal, 5000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        error = {"name": "UNPROCESSABLE_ENTITY", "details": [{"issue": issue, "description": "x"}]}
+        part = round(4000 * pp["charged_amount"] / pp["charge_fen"])
+        paypal.server.add("POST", f"/v2/payments/captures/{capture['id']}/refund", 422, json.dumps(error))
+        path = f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve"
+        for _ in range(2):  # not now, and not now again
+            later = api.post(path, user=REVIEWER)
+            assert later.status == 503 and later.body["error"]["code"] == "provider_unavailable", later.body
+            assert issue in later.body["error"]["message"]
+        [waiting] = api.get("/staff/withdrawals", user=REVIEWER).body["items"]
+        assert waiting["status"] == "refunding" and waiting["refunds"] == []
+        assert wallet(api)["balance_fen"] == 1000  # held, not returned
+        paypal.answer_refunds((capture["id"], part, "USD"))
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200 and approved.body["status"] == "refunded", approved.body
+        key = f"withdrawal-{withdrawal['withdrawal_id']}-{pp['payment_id']}"
+        assert [r["paypal-request-id"] for r in paypal.refunds_asked()] == [key, f"{key}-1", f"{key}-2"]
+        assert {r["custom_id"] for r in paypal.refunds_asked()} == {withdrawal["withdrawal_id"]}
+        assert wallet(api)["balance_fen"] == 1000
+        assert api.post(path, user=REVIEWER).status == 409
+        assert [e["template"] for e in sent_emails(ALICE)] == ["withdrawal_refunded"]
+
+    @pytest.mark.parametrize(
+        "issue",
+        ["CAPTURE_FULLY_REFUNDED", "REFUND_TIME_LIMIT_EXCEEDED", "REFUND_NOT_ALLOWED", "SOMETHING_NEW"],
+    )
+    def test_a_refund_paypal_refuses_for_good_ends_partly_refunded(self, api, paypal, issue):
+        _order, _pp, capture = captured_top_up(api, paypal, 5000)
+        withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
+        error = {"name": "UNPROCESSABLE_ENTITY", "details": [{"issue": issue}]}
+        paypal.server.add("POST", f"/v2/payments/captures/{capture['id']}/refund", 422, json.dumps(error))
+        approved = api.post(f"/staff/withdrawals/{withdrawal['withdrawal_id']}/approve", user=REVIEWER)
+        assert approved.status == 200 and approved.body["status"] == "partly_refunded", approved.body
+        assert wallet(api)["balance_fen"] == 5000
+        [email] = sent_emails(ALICE)
+        assert email["template"] == "withdrawal_partly_refunded" and email["data"]["refunds"] == []
+        assert email["data"]["returned_parts"][0]["reason"]
 
 
 def test_the_paypal_provider_loads_without_stripes_sdk():

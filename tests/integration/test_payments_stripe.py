@@ -907,6 +907,36 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         assert api.get(f"/payments/{paid['payment_id']}", user=ALICE).body["refunded_fen"] == total
         assert attention(api) == {}
 
+    def test_a_refund_stripe_cannot_make_now_waits_for_another_approval_under_a_new_key(self, api, stripe):
+        """Stripe's balance_insufficient (our Stripe balance short of the refund) passes: the withdrawal stays
+        refunding with its money held; the next approval asks under a new idempotency key (Stripe replays a
+        key's first answer, errors included) and refunds once. The other part is refunded meanwhile."""
+        (_first_ref, first), (_second_ref, second), withdrawal, path = self.two_payments_and_a_withdrawal(
+            api, stripe
+        )
+        short = (
+            '{"error": {"type": "invalid_request_error", "code": "balance_insufficient", "message": "no"}}'
+        )
+        stripe.server.add("POST", "/v1/refunds", [200, 400], [refund_body(5000), short])
+        later = api.post(path, user=REVIEWER)
+        assert later.status == 503 and "balance_insufficient" in later.body["error"]["message"], later.body
+        [waiting] = api.get("/staff/withdrawals", user=REVIEWER).body["items"]
+        assert waiting["status"] == "refunding" and [r["amount_fen"] for r in waiting["refunds"]] == [5000]
+        assert wallet(api)["balance_fen"] == 3000 and sent_emails(ALICE) == []
+        stripe.answer_refunds((7000, "CNY"))
+        approved = api.post(path, user=REVIEWER)
+        assert approved.status == 200 and approved.body["status"] == "refunded", approved.body
+        base = f"withdrawal-{withdrawal['withdrawal_id']}-"
+        keys = [r["idempotency-key"] for r in stripe.refunds_asked()]
+        assert keys == [
+            base + second["payment_id"],
+            base + first["payment_id"],
+            base + first["payment_id"] + "-1",
+        ]
+        assert wallet(api)["balance_fen"] == 3000
+        assert (self.refunded_fen(api, second), self.refunded_fen(api, first)) == (5000, 7000)
+        assert [e["template"] for e in sent_emails(ALICE)] == ["withdrawal_refunded"]
+
     def test_our_refunds_carry_the_withdrawal_id_at_stripe(self, api, stripe):
         settled_top_up(api, stripe, 10000)
         withdrawal = api.post("/wallet/withdrawals", {"amount_fen": 4000}, user=ALICE).body
