@@ -185,11 +185,12 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "Your bank or PayPal shows each refund once it has processed it.\n",
     ),
     "withdrawal_partly_refunded": (
-        "Withdrawal {{withdrawal_id}}: {{refunded}} refunded, {{returned}} back in your wallet",
+        "Withdrawal {{withdrawal_id}}: {{returned}} back in your wallet",
         "{{#if refunds}}We refunded {{refunded}} of your withdrawal of {{amount}} to the payment methods "
         "it came from:\n"
         "{{#each refunds}}- {{amount}} ({{charged}}) to your {{method}} payment of {{paid_on}}\n{{/each}}\n"
-        "{{/if}}The payment provider refused the rest, so {{returned}} is back in your wallet balance:\n"
+        "The payment provider refused the rest, so{{else}}The payment provider refused to refund your "
+        "withdrawal of {{amount}}, so{{/if}} {{returned}} is back in your wallet balance:\n"
         "{{#each returned_parts}}- {{amount}} of your {{method}} payment of {{paid_on}}: {{reason}}\n"
         "{{/each}}\nYou can use it for orders, or ask for it in a new withdrawal.\n",
     ),

@@ -591,6 +591,10 @@ class TestWithdrawals:
         [email] = sent_emails(ALICE)
         assert email["template"] == "withdrawal_partly_refunded" and email["data"]["refunds"] == []
         assert email["data"]["returned_parts"][0]["reason"]
+        from tests.integration.test_payments_stripe import rendered
+
+        text = rendered(email)
+        assert "refused to refund your withdrawal of ¥40.00, so ¥40.00 is back in your wallet" in text
 
 
 def test_the_paypal_provider_loads_without_stripes_sdk():
