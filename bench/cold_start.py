@@ -463,28 +463,48 @@ PREVIOUS = (
 )
 
 # why the target is not met: what the app does on a first request that the baseline does not
-GAP = (
-    "Why 1.3 is not met: the floor rows above. A route with one GetItem and none of our code, doing "
-    "only what the deployed app must (pydantic, Powertools' logger and metrics, the X-Ray SDK through "
-    "Powertools' Tracer, and on signed-in routes the token check), is already about 1.8× the minimal "
-    "app; pydantic alone (its import, a model built on first use) is the largest part, then the token "
-    "check (cryptography's RSA, the pool's JWKS fetched once over botocore's HTTP), Powertools' logger "
-    "and metrics, and tracing (aws_xray_sdk.core brings asyncio and wrapt; in a Lambda it samples "
-    "locally and builds no botocore client, where elsewhere its import builds two for centralized "
-    "sampling). No change to the app's own code goes below that floor while those stay. Above it the app "
-    "pays its route's modules (services, lifecycle, unit of work, response models, each model's "
-    "schema built on its first validation) and its DynamoDB requests (3 to 4 against the baseline's "
-    "one). Done in this round: one DynamoDB client for every PynamoDB connection of the same settings "
-    "(a scan built four), a public read no longer imports the idempotency module and its models, the "
-    "order routes import purchasing and purchase exceptions only in the views that use them; each is "
-    "a few per cent of a route's first request, within this shared machine's noise. Next steps, each "
-    "a change of what is deployed: bodies validated and responses serialized without pydantic on the "
-    "hot routes; Lambda's own active tracing plus the few subsegments we annotate written straight to "
-    "the daemon instead of the X-Ray SDK (in maintenance mode since 2026-02-25; AWS recommends "
-    "OpenTelemetry instead: docs.aws.amazon.com/xray/latest/devguide/xray-sdk-migration.html); the "
-    "pool's JWKS shipped with the deployment and fetched only for an unknown key id; Lambda SnapStart "
-    "(Python 3.12 and later: a restored snapshot instead of imports)."
-)
+LAYER_NAMES = {
+    "pydantic": "pydantic (its import, a model built on first use)",
+    "token": "the token check (cryptography's RSA, the pool's JWKS fetched once over botocore's HTTP)",
+    "powertools": "Powertools' logger and metrics",
+    "tracer": (
+        "tracing (aws_xray_sdk.core brings asyncio and wrapt; in a Lambda it samples locally and builds "
+        "no botocore client, where elsewhere its import builds two for centralized sampling)"
+    ),
+}
+
+
+def gap_text(floors: dict[str, dict]) -> str:
+    """Why the target is not met, from this run's floor rows; what was done, what is next."""
+    if floors:
+        ranked = sorted(LAYER_NAMES, key=lambda layer: -floors[layer]["ratio"])
+        parts = "; ".join(f"{LAYER_NAMES[layer]} {floors[layer]['ratio']:.2f}×" for layer in ranked)
+        why = (
+            "Why 1.3 is not met: the floor rows above. A route with one GetItem and none of our code, "
+            "doing only what the deployed app must (pydantic, Powertools' logger and metrics, the X-Ray "
+            "SDK through Powertools' Tracer, and on signed-in routes the token check), is already "
+            f"{floors['public']['ratio']:.2f}× the minimal app public and {floors['signed']['ratio']:.2f}× "
+            f"signed in. Each alone, largest first: {parts}. No change to the app's own code goes below "
+            "that floor while those stay. "
+        )
+    else:
+        why = "Why 1.3 is not met: see the floor rows (BENCH_COLD_FLOOR_RUNS=0 skipped them in this run). "
+    return why + (
+        "Above the floor the app pays its route's modules (services, lifecycle, unit of work, response "
+        "models, each model's schema built on its first validation) and its DynamoDB requests (3 to 4 "
+        "against the baseline's one). Done in this round: one DynamoDB client for every PynamoDB "
+        "connection of the same settings (a scan built four), a public read no longer imports the "
+        "idempotency module and its models, the order routes import purchasing and purchase exceptions "
+        "only in the views that use them; each is a few per cent of a route's first request, within this "
+        "shared machine's noise. Next steps, each a change of what is deployed: bodies validated and "
+        "responses serialized without pydantic on the hot routes; Lambda's own active tracing plus the "
+        "few subsegments we annotate written straight to the daemon instead of the X-Ray SDK (in "
+        "maintenance mode since 2026-02-25; AWS recommends OpenTelemetry instead: "
+        "docs.aws.amazon.com/xray/latest/devguide/xray-sdk-migration.html); the pool's JWKS shipped with "
+        "the deployment and fetched only for an unknown key id; Lambda SnapStart (Python 3.12 and later: "
+        "a restored snapshot instead of imports)."
+    )
+
 
 ROUTES = {
     "search": "public search `GET /products/search?q=shirt`",
@@ -672,7 +692,7 @@ def render(
         "",
         PREVIOUS,
         "",
-        GAP,
+        gap_text(floors or {}),
         "",
         "Where the time goes (one more process per route): `-X importtime` self time per top-level "
         "package over import and the first request; under cProfile (which inflates every figure, so "
