@@ -39,3 +39,10 @@ def new_id(prefix: str = "") -> str:
         _last = (millis, random_part)
     ulid = _encode(millis, 10) + _encode(random_part, 16)
     return f"{prefix}_{ulid}" if prefix else ulid
+
+
+def from_digest(prefix: str, digest: bytes) -> str:
+    """An id in the same layout made from the first 16 bytes of a digest: the same digest, the same id
+    (what a retried request must create again under the same id). Not time-ordered."""
+    body = _encode(int.from_bytes(digest[:16], "big"), 26)
+    return f"{prefix}_{body}" if prefix else body

@@ -3,7 +3,11 @@ and the provider's events, applied exactly once.
 
 Which provider collects a channel is configuration (chalicelib/providers). Creating a payment asks the
 provider first (one HTTPS call, idempotent by our payment id) and then writes the payment; a write that
-fails leaves only an unconfirmed provider payment nobody can complete.
+fails leaves only an unconfirmed provider payment nobody can complete. Within a request holding an
+Idempotency-Key the payment's id is derived from the key (`idempotency.derived_id`), so every attempt of
+the request asks the provider under the same provider key (one provider payment, however many
+duplicates), and the payment is written in one transaction with the key's record: a duplicate writes
+nothing and answers the payment that was committed.
 
 Events (`apply_event`): every event that changes anything writes `event#<provider>:<event id>` in the
 same DynamoDB transaction as its money, so a redelivered event changes nothing; statuses move through the
@@ -30,10 +34,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, currency, ids, lifecycle, metrics, providers, uow, wallet
+from chalicelib import clock, currency, idempotency, lifecycle, metrics, providers, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import DISPUTE, PAYMENT, DisputeStatus, PaymentStatus
 from chalicelib.logs import get_logger
@@ -63,7 +68,7 @@ def new_payment(
     """A payment not stored yet, already created at its provider (what the storefront completes).
     `fx`: the rate to charge at when the request asked for no currency (a package's snapshot)."""
     payment = Payment(
-        ids.new_id("pay"),
+        idempotency.derived_id("pay"),
         user_id=user_id,
         purpose=purpose,
         order_id=order_id,
@@ -86,17 +91,33 @@ def new_payment(
     return PAYMENT.start(payment, PaymentStatus.REQUIRES_ACTION, now=payment.created_at)
 
 
+def _store(payment: Payment, result: Any) -> Any:
+    """Write a payment just created at its provider; `result` is the request's answer. Within a request
+    holding an Idempotency-Key, in one transaction with the key's record (chalicelib/uow.py): a duplicate
+    request's transaction then writes nothing, and it answers this one's payment."""
+    if idempotency.current() is None:
+        payment.save(condition=Payment.payment_id.does_not_exist())
+        return result
+    work = uow.Unit(result=result)
+    work.save(payment, Payment.payment_id.does_not_exist())
+    # not re-run: the payment's id is the key's, so a payment of it already there is no race to re-run
+    return uow.run(lambda: work, retry=False, conflict="This payment was created by another request.")
+
+
 def create_top_up(user_id: str, amount_fen: int, channel: Channel) -> Payment:
     payment = new_payment(user_id, "top_up", channel, amount_fen, channel.fee_fen(amount_fen))
-    payment.save(condition=Payment.payment_id.does_not_exist())
+    _store(payment, payment)
     log.info(
         "top-up created", extra={"payment_id": payment.payment_id, "charge_fen": int(payment.charge_fen)}
     )
     return payment
 
 
-def create_package_payment(user_id: str, package: Package, channel: Channel) -> Payment:
-    """A provider payment for a package awaiting payment: the package's total plus the channel's fee.
+def create_package_payment(
+    user_id: str, package: Package, channel: Channel, answer: Callable[[Payment], Any] = lambda p: p
+) -> Any:
+    """A provider payment for a package awaiting payment: the package's total plus the channel's fee;
+    returns `answer(payment)`, what the route answers (and records with the payment's commit).
     While one waits for the customer, asking again answers it (one GSI query of the customer's payments)."""
     lifecycle.PACKAGE.require("pay", package.status)
     waiting = [
@@ -108,7 +129,7 @@ def create_package_payment(user_id: str, package: Package, channel: Channel) -> 
         and int(p.amount_fen) == int(package.total_fen)
     ]
     if waiting:
-        return _read(waiting[0].payment_id)
+        return answer(_read(waiting[0].payment_id))
     total = int(package.total_fen)
     payment = new_payment(
         user_id,
@@ -119,9 +140,9 @@ def create_package_payment(user_id: str, package: Package, channel: Channel) -> 
         package_id=package.package_id,
         fx=currency.stored(package.fx),
     )
-    payment.save(condition=Payment.payment_id.does_not_exist())
+    result = _store(payment, answer(payment))
     log.info("package payment created", extra={"payment_id": payment.payment_id})
-    return payment
+    return result
 
 
 def external_channel(name: str) -> Channel | None:
@@ -130,13 +151,18 @@ def external_channel(name: str) -> Channel | None:
     return channel if channel is not None and channel.external else None
 
 
-def checkout_package(user_id: str, package_id: str, channel: Channel) -> tuple[Package, Payment]:
-    """The caller's package and the provider payment that pays it (`create_package_payment`); the
+def checkout_package(
+    user_id: str, package_id: str, channel: Channel, answer: Callable[[Package, Payment], Any] | None = None
+) -> Any:
+    """The provider payment that pays the caller's package (`create_package_payment`), or what
+    `answer(package, payment)` makes of it: the route's answer, committed with the payment. The
     package is read in a batch, so the caller's currency rides along."""
     from chalicelib import packages
 
     package = packages.own_package(user_id, package_id, batch=True)
-    return package, create_package_payment(user_id, package, channel)
+    if answer is None:
+        return create_package_payment(user_id, package, channel)
+    return create_package_payment(user_id, package, channel, lambda payment: answer(package, payment))
 
 
 def get_own(user_id: str, payment_id: str) -> Payment:

@@ -223,6 +223,7 @@ def route(
     currency: bool = False,
     idempotent: bool = False,
     body_optional: bool = False,
+    claim_first: bool = False,
 ) -> Callable:
     """Register `fn(req, **path_params)` as a route.
 
@@ -242,6 +243,8 @@ def route(
     view runs (chalicelib/currency.py).
     idempotent: an Idempotency-Key replays the first answer, as on money routes, for a POST that moves
     no money but must not happen twice (a message); its unit of work records the answer the same way.
+    claim_first: the Idempotency-Key is claimed before the view runs (one more request), for a route
+    that commits in several steps (chalicelib/idempotency.py); otherwise its transaction writes it.
     Every path also gets an OPTIONS view answering CORS preflights (`_register_preflight`).
     """
 
@@ -274,7 +277,9 @@ def route(
                     check_body(req.raw_body, max_body_bytes)
                 bound = _current.set(req)
                 if (money or idempotent) and req.header("idempotency-key") is not None:
-                    return _idempotent(req, path, path_params, lambda: _execute(req, path_params))
+                    return _idempotent(
+                        req, path, path_params, lambda: _execute(req, path_params), claim_first
+                    )
                 return _execute(req, path_params)
             except ApiError as exc:
                 if exc.status >= 500:
@@ -438,22 +443,33 @@ def _replayed(replay: Any, *, replayed: bool = True) -> Response:
     return Response(body=replay.body, status_code=replay.status_code, headers=headers)
 
 
-def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Response]) -> Response:
+def _idempotent(
+    req: Req, path: str, path_params: dict, execute: Callable[[], Response], claim_first: bool = False
+) -> Response:
     """Run a money-moving request once per (caller, route, Idempotency-Key); replay it afterwards.
 
-    Its answer is recorded in the transaction that moves the money (chalicelib/uow.py), so whatever
-    fails after that commit (an ambiguous commit, a timeout) the retry gets what was committed."""
+    Its answer is recorded in the transaction that moves the money (chalicelib/uow.py), which also
+    puts the key's record (`idempotency.fold`: no request of its own), so whatever fails after that
+    commit (an ambiguous commit, a timeout) the retry gets what was committed, and of two concurrent
+    duplicates only one commits. `claim_first`: the route commits in several steps and claims the key
+    before it runs (`idempotency.begin`)."""
     from chalicelib import config, idempotency
 
     key = req.header("idempotency-key") or ""
     concrete = path.format(**path_params) if path_params else path
     scope = f"{req.user.user_id}:POST {concrete}"
-    claim = idempotency.begin(scope, key, idempotency.fingerprint(req.raw_body))
-    if isinstance(claim, idempotency.Replay):
-        return _replayed(claim)
+    digest = idempotency.fingerprint(req.raw_body)
+    if claim_first:
+        claim = idempotency.begin(scope, key, digest)
+        if isinstance(claim, idempotency.Replay):
+            return _replayed(claim)
+    else:
+        claim = idempotency.fold(scope, key, digest)
     with idempotency.holding(claim):
         try:
             response = execute()
+        except idempotency.Replayed as found:  # a duplicate committed first: its answer
+            return _replayed(found.replay)
         except Exception as exc:
             if isinstance(exc, ApiError) and exc.status < 500 and claim.answer is None and not claim.in_doubt:
                 response = error_response(exc)  # a refusal that changed nothing: replayed as it is
@@ -462,7 +478,7 @@ def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Re
                 if committed is None:
                     raise
                 log.exception("failed after its commit; answering what was committed", extra={"path": path})
-                return _replayed(committed, replayed=False)
+                return _replayed(committed, replayed=not committed.own)
     if claim.answer is not None:
         if _status_and_body(response) != (claim.answer.status_code, claim.answer.body):
             # the route's answer is not its unit of work's result: a retry would answer differently
@@ -470,8 +486,8 @@ def _idempotent(req: Req, path: str, path_params: dict, execute: Callable[[], Re
             if config.get("STAGE") in config.LOCAL_STAGES:
                 raise ApiError(f"{path} answered other than what its unit of work committed.")
         return response
-    idempotency.finish(claim, response.status_code, response.body or "")
-    return response
+    found = idempotency.finish(claim, response.status_code, response.body or "")
+    return _replayed(found) if found is not None else response
 
 
 # --- production configuration and CORS ----------------------------------------------------------

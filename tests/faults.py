@@ -1,7 +1,8 @@
 """Faults injected into the money's DynamoDB transaction, after DynamoDB applied it (issue 21, item 1).
 
 `TransactWrite._commit` is where pynamodb sends a transaction. An armed fault lets the next transaction
-that writes the wallet table through (or, with `apply=False`, holds it back to send later) and then:
+that writes the wallet table (or the table named by `arm(..., table=)`) through (or, with `apply=False`,
+holds it back to send later) and then:
 - `ambiguous`: fails as a read timeout does (pynamodb's TransactWriteError around botocore's
   ReadTimeoutError): DynamoDB applied it, the caller saw an error;
 - `killed`: raises FunctionKilled, a BaseException no `except Exception` of ours catches: Lambda's
@@ -29,26 +30,29 @@ def ambiguous() -> BaseException:
     )
 
 
-def _moves_money(tx: TransactWrite) -> bool:
+def _writes(tx: TransactWrite, table: str | None) -> bool:
+    """Whether `tx` writes `table` (None: the wallet's, i.e. it moves money)."""
     from chalicelib.models.commerce import WalletAccount
 
-    table = WalletAccount.Meta.table_name
+    table = table or WalletAccount.Meta.table_name
     items = [*tx._put_items, *tx._update_items, *tx._delete_items, *tx._condition_check_items]
     return any(item.get("TableName") == table for item in items)
 
 
 class Faults:
-    """`arm(make_error, apply=True)`: the next money transaction is applied (or held back in `pending`)
-    and then raises `make_error()`; `fired` counts the faults that went off."""
+    """`arm(make_error, apply=True, table=None)`: the next money transaction (or the next one writing
+    `table`) is applied (or held back in `pending`) and then raises `make_error()`; `fired` counts the
+    faults that went off."""
 
     def __init__(self) -> None:
         self.error: Callable[[], BaseException] | None = None
         self.apply = True
+        self.table: str | None = None
         self.pending: list[Callable[[], object]] = []
         self.fired = 0
 
-    def arm(self, error: Callable[[], BaseException], apply: bool = True) -> None:
-        self.error, self.apply = error, apply
+    def arm(self, error: Callable[[], BaseException], apply: bool = True, table: str | None = None) -> None:
+        self.error, self.apply, self.table = error, apply, table
 
     def disarm(self) -> None:
         self.error = None
@@ -59,7 +63,7 @@ def install(monkeypatch) -> Faults:
     original = TransactWrite._commit
 
     def commit(tx: TransactWrite):
-        if faults.error is None or not _moves_money(tx):
+        if faults.error is None or not _writes(tx, faults.table):
             return original(tx)
         error, faults.error = faults.error, None
         faults.fired += 1

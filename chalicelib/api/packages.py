@@ -294,8 +294,11 @@ def pay_package(req: Req, package_id: str) -> packages.PackageResult:
     channel = payments.external_channel(req.body.channel)
     if channel is None:
         raise ValidationError(f"channel must be one of: {', '.join(channels())}.")
-    package, payment = payments.checkout_package(req.user.user_id, package_id, channel)
-    return packages.PackageResult(package, packages.package_items(package), payment=payment)
+
+    def answer(package, payment) -> packages.PackageResult:  # the package and its payment to complete
+        return packages.PackageResult(package, packages.package_items(package), payment=payment)
+
+    return payments.checkout_package(req.user.user_id, package_id, channel, answer)  # what committed
 
 
 @route(bp, "/packages/{package_id}/pay-difference", "POST", money=True, response=PackageDetail)

@@ -139,15 +139,14 @@ class PackageCheckoutBody(Body):
     currency=True,
     response=Payment,
 )
-def checkout_package(req: Req, package_id: str) -> Payment:
+def checkout_package(req: Req, package_id: str) -> StoredPayment:
     """Pay a package awaiting payment through a provider: the payment to complete (its `client_secret`
     or `checkout_url`); once the provider confirms it, the package is paid and joins the packing queue."""
     channel = payments.external_channel(req.body.channel)
     if channel is None:
         external = ", ".join(c for c, v in channels().items() if v.external)
         raise ValidationError(f"channel must be an external payment channel: {external}.")
-    _package, payment = payments.checkout_package(req.user.user_id, package_id, channel)
-    return Payment.of(payment)
+    return payments.checkout_package(req.user.user_id, package_id, channel)  # what committed
 
 
 def pay_package_from_wallet(payment: StoredPayment) -> None:
@@ -212,7 +211,13 @@ def list_waiting_withdrawals(req: Req) -> StaffWithdrawalPage:
 
 
 @route(
-    bp, "/staff/withdrawals/{withdrawal_id}/approve", "POST", groups=REVIEWER, money=True, response=Withdrawal
+    bp,
+    "/staff/withdrawals/{withdrawal_id}/approve",
+    "POST",
+    groups=REVIEWER,
+    money=True,
+    response=Withdrawal,
+    claim_first=True,  # books its refunds before the provider calls: a duplicate must wait, not run
 )
 @performs("withdrawal.approve")
 def approve_withdrawal(req: Req, withdrawal_id: str) -> StoredWithdrawal:

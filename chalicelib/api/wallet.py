@@ -50,13 +50,13 @@ def get_wallet(req: Req) -> Wallet:
 
 
 @route(bp, "/wallet/top-ups", "POST", body=TopUpBody, status=201, money=True, currency=True, response=Payment)
-def create_top_up(req: Req) -> Payment:
+def create_top_up(req: Req) -> payments.Payment:
     """Start a top-up: the provider collects charge_fen, the wallet is credited amount_fen."""
     channel = channels().get(req.body.channel)
     if channel is None or not channel.external:
         external = ", ".join(c for c, v in channels().items() if v.external)
         raise ValidationError(f"channel must be an external payment channel: {external}.")
-    return Payment.of(payments.create_top_up(req.user.user_id, req.body.amount_fen, channel))
+    return payments.create_top_up(req.user.user_id, req.body.amount_fen, channel)  # what committed
 
 
 @route(bp, "/payments/{payment_id}", currency=True, response=Payment)
