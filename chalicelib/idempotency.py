@@ -237,12 +237,13 @@ def _done_record(claim: Claim, status_code: int, body: str) -> RequestRecord:
 
 def complete_in(tx: Any, claim: Claim, result: Any) -> Replay:
     """Within a unit of work's transaction: the claim's record done, with the answer `result` makes.
-    Folded: put on the condition that the key has none (`_vacant`); claimed: conditioned on the claim's
-    attempt, so a released or taken-over claim's transaction moves nothing."""
+    Folded: put on the condition that the key has none (`_vacant`); claimed, or a folded request's later
+    commit: conditioned on the claim's attempt, so a released or taken-over claim's transaction moves
+    nothing."""
     if claim.render is None:
         raise RuntimeError("a claimed request must say how its answer is rendered")
     status_code, body = claim.render(result)
-    if claim.folded:
+    if claim.folded and claim.answer is None:  # the request's first commit: the record is new
         tx.save(_done_record(claim, status_code, body), condition=_vacant())
     else:
         tx.update(
@@ -278,7 +279,7 @@ def cancelled(claim: Claim) -> None:
     duplicate committed first), that is the answer (`Replayed`, or a 409 for another body); otherwise it
     was an ordinary lost race. Claimed: 409 if it was because the claim was lost."""
     claim.in_doubt = False
-    if claim.folded:
+    if claim.folded and claim.answer is None:
         record = _existing(claim)
         if record is not None and not _abandoned(record):
             raise Replayed(_answer_of(claim, record))

@@ -32,13 +32,15 @@ the provider's reference), the wallet account when money moves, one transaction.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, currency, idempotency, lifecycle, metrics, providers, uow, wallet
+from chalicelib import clock, currency, db, idempotency, ids, lifecycle, metrics, providers, uow, wallet
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import DISPUTE, PAYMENT, DisputeStatus, PaymentStatus
 from chalicelib.logs import get_logger
@@ -64,11 +66,13 @@ def new_payment(
     order_id: str | None = None,
     package_id: str | None = None,
     fx: dict | None = None,
+    payment_id: str | None = None,
 ) -> Payment:
     """A payment not stored yet, already created at its provider (what the storefront completes).
-    `fx`: the rate to charge at when the request asked for no currency (a package's snapshot)."""
+    `fx`: the rate to charge at when the request asked for no currency (a package's snapshot).
+    `payment_id`: its id when the caller derives it; otherwise the running keyed request's, or a new one."""
     payment = Payment(
-        idempotency.derived_id("pay"),
+        payment_id or idempotency.derived_id("pay"),
         user_id=user_id,
         purpose=purpose,
         order_id=order_id,
@@ -91,45 +95,101 @@ def new_payment(
     return PAYMENT.start(payment, PaymentStatus.REQUIRES_ACTION, now=payment.created_at)
 
 
-def _store(payment: Payment, result: Any) -> Any:
-    """Write a payment just created at its provider; `result` is the request's answer. Within a request
-    holding an Idempotency-Key, in one transaction with the key's record (chalicelib/uow.py): a duplicate
-    request's transaction then writes nothing, and it answers this one's payment."""
+def _store(payment: Payment, answer: Callable[[Payment], Any]) -> Any:
+    """Write a payment just created at its provider; answers `answer(payment)`. Within a request holding
+    an Idempotency-Key, in one transaction with the key's record (chalicelib/uow.py): a duplicate
+    request's transaction then writes nothing, and it answers this one's payment. A payment of the same
+    (derived) id stored meanwhile by another request is the answer instead: the same provider payment."""
     if idempotency.current() is None:
-        payment.save(condition=Payment.payment_id.does_not_exist())
-        return result
-    work = uow.Unit(result=result)
-    work.save(payment, Payment.payment_id.does_not_exist())
-    # not re-run: the payment's id is the key's, so a payment of it already there is no race to re-run
-    return uow.run(lambda: work, retry=False, conflict="This payment was created by another request.")
+        try:
+            payment.save(condition=Payment.payment_id.does_not_exist())
+            return answer(payment)
+        except PutError as exc:
+            if not db.lost_race(exc):
+                raise
+        return answer(_read(payment.payment_id))
+    first = [payment]
+
+    def unit() -> uow.Unit:
+        if not first:  # lost to another request storing the same payment: nothing to write but the answer
+            return uow.Unit(result=answer(_read(payment.payment_id)))
+        work = uow.Unit(result=answer(first.pop()))
+        work.save(payment, Payment.payment_id.does_not_exist())
+        return work
+
+    return uow.run(unit)
 
 
 def create_top_up(user_id: str, amount_fen: int, channel: Channel) -> Payment:
     payment = new_payment(user_id, "top_up", channel, amount_fen, channel.fee_fen(amount_fen))
-    _store(payment, payment)
-    log.info(
-        "top-up created", extra={"payment_id": payment.payment_id, "charge_fen": int(payment.charge_fen)}
-    )
-    return payment
+    stored = _store(payment, lambda p: p)
+    log.info("top-up created", extra={"payment_id": stored.payment_id, "charge_fen": int(stored.charge_fen)})
+    return stored
 
 
-def create_package_payment(
-    user_id: str, package: Package, channel: Channel, answer: Callable[[Payment], Any] = lambda p: p
+def _package_payment_id(package: Package, channel: Channel) -> str:
+    """The id of the payment paying `package` through `channel` at its total: the same for every ask
+    while the package waits, so asking again finds it by key (no query of the customer's payments), and
+    the provider is asked under the same idempotency key by every duplicate, keyed or not."""
+    name = f"package#{package.package_id}#{channel.channel}#{int(package.total_fen)}"
+    return ids.from_digest("pay", hashlib.sha256(name.encode()).digest())
+
+
+def _waiting(user_id: str, package: Package, channel: Channel) -> Payment | None:
+    """A payment of the package on `channel` still waiting for the customer, found among the
+    customer's payments (one GSI query): only after the package's own payment failed or was called off."""
+    for p in Payment.by_user.query(user_id, scan_index_forward=False):
+        if (
+            p.package_id == package.package_id
+            and p.status == PaymentStatus.REQUIRES_ACTION
+            and p.channel == channel.channel
+            and int(p.amount_fen) == int(package.total_fen)
+        ):
+            return _read(p.payment_id)
+    return None
+
+
+PackageAnswer = Callable[[Package, list | None, Payment], Any]
+
+
+def checkout_package(
+    user_id: str,
+    package_id: str,
+    channel: Channel,
+    answer: PackageAnswer | None = None,
+    *,
+    with_items: bool = False,
 ) -> Any:
-    """A provider payment for a package awaiting payment: the package's total plus the channel's fee;
-    returns `answer(payment)`, what the route answers (and records with the payment's commit).
-    While one waits for the customer, asking again answers it (one GSI query of the customer's payments)."""
+    """The provider payment for the caller's package awaiting payment: its total plus the channel's fee;
+    answers `answer(package, items, payment)` (default: the payment), what the route answers and records
+    with the payment's commit. While one waits for the customer, asking again answers it.
+
+    Reads: the package in a batch (the caller's currency rides along), then its payment by its derived
+    id in one batch with the package's items when the answer shows them (`with_items`); then one write
+    (with the Idempotency-Key's record, a transaction). Three requests."""
+    from chalicelib import packages
+    from chalicelib.models.commerce import Item
+
+    respond = answer or (lambda package, items, payment: payment)
+    package = packages.own_package(user_id, package_id, batch=True)
     lifecycle.PACKAGE.require("pay", package.status)
-    waiting = [
-        p
-        for p in Payment.by_user.query(user_id, scan_index_forward=False)
-        if p.package_id == package.package_id
-        and p.status == PaymentStatus.REQUIRES_ACTION
-        and p.channel == channel.channel
-        and int(p.amount_fen) == int(package.total_fen)
-    ]
-    if waiting:
-        return answer(_read(waiting[0].payment_id))
+    own_key = (Payment, (_package_payment_id(package, channel),))
+    item_keys = [(Item, (i,)) for i in package.item_ids] if with_items else []
+    if len(item_keys) < db.MAX_BATCH_KEYS:
+        found = db.batch_read([own_key, *item_keys])
+        items = [found[k] for k in item_keys if k in found] if with_items else None
+    else:
+        found = db.batch_read([own_key])
+        items = packages.package_items(package)
+    existing = found.get(own_key)
+    if existing is not None and existing.status == PaymentStatus.REQUIRES_ACTION:
+        return respond(package, items, existing)
+    payment_id = own_key[1][0]
+    if existing is not None:  # its own payment failed or was called off: another one, unless one waits
+        waiting = _waiting(user_id, package, channel)
+        if waiting is not None:
+            return respond(package, items, waiting)
+        payment_id = None
     total = int(package.total_fen)
     payment = new_payment(
         user_id,
@@ -139,8 +199,9 @@ def create_package_payment(
         channel.fee_fen(total),
         package_id=package.package_id,
         fx=currency.stored(package.fx),
+        payment_id=payment_id,
     )
-    result = _store(payment, answer(payment))
+    result = _store(payment, lambda stored: respond(package, items, stored))
     log.info("package payment created", extra={"payment_id": payment.payment_id})
     return result
 
@@ -149,20 +210,6 @@ def external_channel(name: str) -> Channel | None:
     """The external channel of `GET /payment-channels` called `name` (None: unknown, or the wallet)."""
     channel = channels().get(name)
     return channel if channel is not None and channel.external else None
-
-
-def checkout_package(
-    user_id: str, package_id: str, channel: Channel, answer: Callable[[Package, Payment], Any] | None = None
-) -> Any:
-    """The provider payment that pays the caller's package (`create_package_payment`), or what
-    `answer(package, payment)` makes of it: the route's answer, committed with the payment. The
-    package is read in a batch, so the caller's currency rides along."""
-    from chalicelib import packages
-
-    package = packages.own_package(user_id, package_id, batch=True)
-    if answer is None:
-        return create_package_payment(user_id, package, channel)
-    return create_package_payment(user_id, package, channel, lambda payment: answer(package, payment))
 
 
 def get_own(user_id: str, payment_id: str) -> Payment:

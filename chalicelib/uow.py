@@ -8,9 +8,12 @@ fresh reads, whose own checks then refuse what the new state no longer allows (a
 not be re-run (`retry=False`) turns the lost race straight into a 409 naming what changed. Either way a
 lost race is never a 500, and nothing is half-written.
 
-Inside a request holding an Idempotency-Key claim (chalicelib/idempotency.py), every transaction also
-marks the claim done with the answer the unit's result makes, conditioned on the claim's attempt: the
-answer a retry replays commits with the money or not at all (one more action in the transaction).
+Inside a request holding an Idempotency-Key (chalicelib/idempotency.py), every transaction also writes
+the key's record, done, with the answer the unit's result makes: put on the condition that the key has
+no record yet (or, for a route that claimed the key first, conditioned on the claim's attempt). The
+answer a retry replays commits with the money or not at all (one more action in the transaction), and
+a transaction lost on the key's condition turns into the recorded answer (`idempotency.Replayed`)
+instead of a re-run.
 
 Side effects leave through the outbox: `notify()` adds an email event (chalicelib/models/outbox.py) to
 the same transaction, so a committed change always has its email and a lost race or a refused change

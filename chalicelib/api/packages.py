@@ -295,10 +295,11 @@ def pay_package(req: Req, package_id: str) -> packages.PackageResult:
     if channel is None:
         raise ValidationError(f"channel must be one of: {', '.join(channels())}.")
 
-    def answer(package, payment) -> packages.PackageResult:  # the package and its payment to complete
-        return packages.PackageResult(package, packages.package_items(package), payment=payment)
+    def answer(package, items, payment) -> packages.PackageResult:  # the package and its payment to complete
+        return packages.PackageResult(package, items, payment=payment)
 
-    return payments.checkout_package(req.user.user_id, package_id, channel, answer)  # what committed
+    # what committed (with the Idempotency-Key's record): PackageDetail.of_result renders it
+    return payments.checkout_package(req.user.user_id, package_id, channel, answer, with_items=True)
 
 
 @route(bp, "/packages/{package_id}/pay-difference", "POST", money=True, response=PackageDetail)

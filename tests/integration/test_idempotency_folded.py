@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 
 import pytest
-from pynamodb.connection.base import Connection
+from botocore.client import BaseClient
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.models.commerce import Payment, RequestRecord
@@ -32,23 +32,24 @@ def fault(monkeypatch) -> faults.Faults:
 
 @contextmanager
 def dynamodb_calls(monkeypatch) -> Iterator[list[tuple[str, set[str]]]]:
-    """The DynamoDB operations made meanwhile, each with the tables it touches."""
+    """The DynamoDB operations made meanwhile (at botocore, PynamoDB's included), with their tables."""
     made: list[tuple[str, set[str]]] = []
-    dispatch = Connection.dispatch
+    make_api_call = BaseClient._make_api_call
 
-    def recording(self, operation_name, operation_kwargs):
-        tables = {operation_kwargs.get("TableName")} if operation_kwargs.get("TableName") else set()
-        tables |= set(operation_kwargs.get("RequestItems", {}))
-        for action in operation_kwargs.get("TransactItems", []):
-            tables |= {body["TableName"] for body in action.values()}
-        made.append((operation_name, tables))
-        return dispatch(self, operation_name, operation_kwargs)
+    def recording(client, operation_name, params):
+        if client.meta.service_model.service_name == "dynamodb":
+            tables = {params["TableName"]} if params.get("TableName") else set()
+            tables |= set(params.get("RequestItems", {}))
+            for action in params.get("TransactItems", []):
+                tables |= {body["TableName"] for body in action.values()}
+            made.append((operation_name, tables))
+        return make_api_call(client, operation_name, params)
 
-    monkeypatch.setattr(Connection, "dispatch", recording)
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     try:
         yield made
     finally:
-        monkeypatch.setattr(Connection, "dispatch", dispatch)
+        monkeypatch.setattr(BaseClient, "_make_api_call", make_api_call)
 
 
 @contextmanager
@@ -217,3 +218,59 @@ def test_the_same_key_with_another_body_is_refused_and_creates_nothing(api):
     )
     assert other.status == 409 and "different request body" in other.body["error"]["message"]
     assert [p.payment_id for p in payments_of(api)] == [first.body["payment_id"]]
+
+
+def _awaiting_payment(api) -> str:
+    from tests.integration.test_packages import ADDRESS, stored
+
+    body = {"item_ids": stored(api), "address": ADDRESS, "line_id": "ems", "services": []}
+    package = api.post("/packages", body, user=ALICE)
+    assert package.status == 201, package.body
+    return package.body["package_id"]
+
+
+def test_paying_a_package_through_a_provider_makes_three_requests_and_asking_again_answers_it(
+    api, monkeypatch
+):
+    """The package (its rates riding along), its payment by its derived id with its items, the payment's
+    transaction with the key's record: as many as its checkout; a second ask creates nothing."""
+    package_id = _awaiting_payment(api)
+    path = f"/packages/{package_id}/pay"
+    with dynamodb_calls(monkeypatch) as made:
+        paying = api.post(path, {"channel": "card"}, user=ALICE, headers={"Idempotency-Key": "pay-card"})
+    assert paying.status == 200, paying.body
+    assert [op for op, _ in made] == ["BatchGetItem", "BatchGetItem", "TransactWriteItems"]
+    payment = paying.body["payment"]
+    assert len(paying.body["items"]) == len(api.get(f"/packages/{package_id}", user=ALICE).body["items"])
+    with dynamodb_calls(monkeypatch) as made:
+        checkout = api.post(
+            f"/packages/{package_id}/checkout",
+            {"channel": "card"},
+            user=ALICE,
+            headers={"Idempotency-Key": "co"},
+        )
+    assert checkout.status == 201 and checkout.body["payment_id"] == payment["payment_id"]
+    # the waiting payment found by its id; no transaction: its answer is recorded alone
+    assert [op for op, _ in made] == ["BatchGetItem", "BatchGetItem", "PutItem"]
+    again = api.post(path, {"channel": "card"}, user=ALICE)
+    assert again.status == 200 and again.body["payment"]["payment_id"] == payment["payment_id"]
+    assert [p.payment_id for p in payments_of(api) if p.package_id == package_id] == [payment["payment_id"]]
+
+
+def test_concurrent_checkouts_under_different_keys_create_one_provider_payment(api, monkeypatch):
+    package_id = _awaiting_payment(api)
+    api.token(ALICE)
+
+    def checkout(key):
+        body = {"channel": "card"}
+        return lambda: api.post(
+            f"/packages/{package_id}/checkout", body, user=ALICE, headers={"Idempotency-Key": key}
+        )
+
+    with transactions_sent_together(monkeypatch):
+        first, second = at_once([checkout("tab-1"), checkout("tab-2")])
+    assert (first.status, second.status) == (201, 201), (first.body, second.body)
+    assert first.body["payment_id"] == second.body["payment_id"]
+    assert [p.payment_id for p in payments_of(api) if p.package_id == package_id] == [
+        first.body["payment_id"]
+    ]
