@@ -450,7 +450,8 @@ class TestPackages:
                 created = api.post(path, {"channel": "paypal"}, user=ALICE)
         assert created.status == 201, created.body
         assert created.body["charged_currency"] == "USD"
-        assert [c.operation for c in calls if not c.for_key] == ["BatchGetItem", "Query", "PutItem"]
+        # the package (its riders), its payment by the id derived from the package (none yet), the payment
+        assert [c.operation for c in calls if not c.for_key] == ["BatchGetItem", "BatchGetItem", "PutItem"]
 
 
 class TestWithdrawals:
