@@ -1,17 +1,19 @@
 """The whole lifecycle as a Hypothesis state machine over HTTP, with the design's invariants after every step.
 
 Customers (fresh ones per example) top up, order on the balance and on external channels (settled by the
-provider's signed webhook), pay, cancel; staff approve, reject, purchase at a higher or lower price, record
-the merchant's shipment; parcels are scanned in (known numbers, unknown numbers, forwarding declarations,
-including a declaration of another customer's number) and exceptional ones assigned; items are inspected
-(pass / issue / not_transportable; electronics with an arrival photo), issues accepted and electronics
-confirmed (or taken as accepted by the sweep at their feedback deadline), after-sales cases opened and
-resolved every way (exchanges too), storage extended; packages are quoted, created, paid, cancelled, packed
-heavier or lighter, topped up, shipped and confirmed; time jumps forward and the scheduled jobs run as app
-handlers. A money call may meet a fault in its transaction (tests/faults.py): an ambiguous commit, the
-function killed right after the commit, or a commit that never applied; the client retries with the same
-Idempotency-Key, and the retry must answer what was committed while the books below prove the money moved
-once.
+provider's signed webhook), pay, cancel; top up through Stripe and through PayPal, whose events (captures,
+refunds and reversals, disputes opened and decided) arrive twice, late and out of order; staff approve,
+reject, purchase at a higher or lower price, record the merchant's shipment; parcels are scanned in (known
+numbers, unknown numbers, forwarding declarations, including a declaration of another customer's number) and
+exceptional ones assigned; items are inspected (pass / issue / not_transportable; electronics with an
+arrival photo), issues accepted and electronics confirmed (or taken as accepted by the sweep at their
+feedback deadline), after-sales cases opened and resolved every way (exchanges too), storage extended;
+packages are quoted, created, paid, cancelled, packed heavier or lighter, topped up, shipped and confirmed;
+withdrawals are asked, rejected or approved (a provider may refuse a part for good); time jumps forward and
+the scheduled jobs run as app handlers. A money call may meet a fault in its transaction (tests/faults.py):
+an ambiguous commit, the function killed right after the commit, or a commit that never applied; the client
+retries with the same Idempotency-Key, and the retry must answer what was committed while the books below
+prove the money moved once.
 
 After every step the named checks in INVARIANTS read the tables by key (GetItem, and the Query of a
 wallet partition, straight from moto's in-process store; no Scan: a Scan through PynamoDB fails the test)
@@ -38,6 +40,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -64,7 +67,27 @@ from chalicelib.models.withdrawals import Withdrawal
 from infra.local.job import scheduled_event
 from tests import contract, faults
 from tests.integration.conftest import REVIEWER, WAREHOUSE, attach_photo
+from tests.integration.test_currencies import fresh_rates
+from tests.paypal_fake import FakePayPal
 from tests.stripe_fake import FakeStripe
+
+# a refund refused for good: Stripe's error object (docs.stripe.com/api/errors, invalid_request_error) and
+# PayPal's error schema with Payments v2's CAPTURE_FULLY_REFUNDED (tests/fixtures/payments/SOURCES.md)
+STRIPE_REFUSED = (
+    '{"error": {"type": "invalid_request_error", "code": "charge_already_refunded", "message": "no"}}'
+)
+PAYPAL_REFUSED = json.dumps(
+    {"name": "UNPROCESSABLE_ENTITY", "details": [{"issue": "CAPTURE_FULLY_REFUNDED"}]}
+)
+
+
+def stripe_refund(amount: int, code: str) -> str:
+    from tests.stripe_fake import fixture
+
+    refund = fixture("refund")
+    refund.update(id="re_" + ids.new_id("x")[-24:], amount=amount, currency=code.lower(), status="succeeded")
+    return json.dumps(refund)
+
 
 pytestmark = pytest.mark.usefixtures("shop", "no_scans", "one_dynamodb_connection", "one_deadline_shard")
 
@@ -222,7 +245,12 @@ class Model:
     # top-ups collected by Stripe (wechat_pay): {ref, payment, user, amount, succeeded, declined, refunded,
     # disputes: {dispute_id: {"status": open|won|lost, "hold"}}, last}
     stripe: list[dict] = field(default_factory=list)
-    # withdrawals asked: id -> {user, amount, status: requested|refunded|rejected, refunds, echoes}
+    # top-ups collected by PayPal (USD at the rate in force): {order_id, payment, user, amount, succeeded,
+    # declined, captured (PayPal captured it), refunded_minor/_fen (applied or booked), issued_minor (refunded
+    # at PayPal), disputes, last}
+    paypal: list[dict] = field(default_factory=list)
+    # withdrawals asked: id -> {user, amount, status: requested|refunded|partly_refunded|rejected, refunds,
+    # returned, echoes}
     withdrawals: dict[str, dict] = field(default_factory=dict)
 
 
@@ -513,12 +541,12 @@ def check_every_photo_request_paid_for_is_delivered_or_refunded(world: World) ->
 
 
 def check_provider_refunds_and_disputes_take_back_each_fen_once(world: World) -> None:
-    """Per Stripe payment: what the wallet lost for it plus what is owed equals what the provider took
-    back (refunds other than withdrawals', open or lost disputes), never more than it collected, however
-    its events arrived; a dispute won gives back exactly what its opening held."""
+    """Per Stripe or PayPal payment: what the wallet lost for it plus what is owed equals what the provider
+    took back (refunds other than withdrawals', open or lost disputes), never more than it collected,
+    however its events arrived; a dispute won gives back exactly what its opening held."""
     from chalicelib.models.commerce import Payment
 
-    for mine in world.model.stripe:
+    for mine in (*world.model.stripe, *world.model.paypal):
         payment = Payment.get(mine["payment"]["payment_id"], consistent_read=True)
         taken = (
             int(payment.refunded_fen or 0) - int(payment.withdrawal_fen or 0) + int(payment.disputed_fen or 0)
@@ -536,10 +564,34 @@ def check_provider_refunds_and_disputes_take_back_each_fen_once(world: World) ->
         assert (payment.status == "succeeded") == mine["succeeded"], (payment.status, mine)
 
 
+def check_disputes_follow_their_lifecycle(world: World) -> None:
+    """Every provider dispute is stored in the state its events lead to in the lifecycle table (open, won,
+    lost; decided is final), once per dispute id however its events came; its hold is what the wallet
+    gave plus what it owed; a payment's disputed_fen is what its open and lost disputes took."""
+    from chalicelib.lifecycle import DISPUTE, DisputeStatus
+    from chalicelib.models.commerce import Payment
+    from chalicelib.payments import disputes_of
+
+    for mine in (*world.model.stripe, *world.model.paypal):
+        payment = Payment.get(mine["payment"]["payment_id"], consistent_read=True)
+        stored = disputes_of(payment)
+        assert sorted(stored) == sorted(mine["disputes"]), (payment.payment_id, stored, mine["disputes"])
+        for dispute_id, known in mine["disputes"].items():
+            entry = stored[dispute_id]
+            assert entry["state"] == known["status"], (dispute_id, entry, known)
+            assert int(entry["held_fen"]) == known["hold"], (dispute_id, entry, known)
+            assert int(entry["held_fen"]) + int(entry["owed_fen"]) == int(entry["amount_fen"]), entry
+            if entry["state"] in DISPUTE.final():
+                assert entry.get("decided_at"), entry
+        taken = sum(int(d["amount_fen"]) for d in stored.values() if d["state"] != DisputeStatus.WON)
+        assert int(payment.disputed_fen or 0) == taken, (payment.payment_id, payment.disputed_fen, stored)
+
+
 def check_withdrawals_pay_out_what_was_asked_once(world: World) -> None:
     """A withdrawal holds its amount once (one `withdrawal` entry), a rejection returns it once, an
     approval refunds exactly the amount asked through the customer's own payments and moves nothing
-    more on the wallet; no payment gives back more than it collected, nor withdrawals more than that."""
+    more on the wallet, less a part a provider refused for good, which comes back once (partly_refunded,
+    `returned_fen`); no payment gives back more than it collected, nor withdrawals more than that."""
     from chalicelib.models.commerce import Payment
 
     parts: Counter = Counter()
@@ -552,10 +604,15 @@ def check_withdrawals_pay_out_what_was_asked_once(world: World) -> None:
         expected = [("withdrawal", -mine["amount"])]
         if mine["status"] == "rejected":
             expected.append(("withdrawal_reversal", mine["amount"]))
+        returned = mine.get("returned", 0)
+        if mine["status"] == "partly_refunded":
+            expected.append(("withdrawal_reversal", returned))
+            assert int(stored.returned_fen or 0) == returned > 0, (withdrawal_id, stored.returned_fen)
         assert moved == sorted(expected), (withdrawal_id, moved, expected)
         refunds = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in stored.refunds or []]
-        if mine["status"] == "refunded":
-            assert sum(int(r["amount_fen"]) for r in refunds) == mine["amount"], (withdrawal_id, refunds)
+        if mine["status"] in ("refunded", "partly_refunded"):
+            paid_out = sum(int(r["amount_fen"]) for r in refunds)
+            assert paid_out + returned == mine["amount"], (withdrawal_id, refunds, returned)
         else:
             assert not refunds, (withdrawal_id, refunds)
         for refund in refunds:
@@ -579,6 +636,7 @@ INVARIANTS: list[Callable[[World], None]] = [
     check_every_item_waiting_on_feedback_has_a_deadline_the_sweep_reads,
     check_every_photo_request_paid_for_is_delivered_or_refunded,
     check_provider_refunds_and_disputes_take_back_each_fen_once,
+    check_disputes_follow_their_lifecycle,
     check_withdrawals_pay_out_what_was_asked_once,
 ]
 COLLECT = os.environ.get("LIFECYCLE_COLLECT") == "1"  # record violations instead of failing (to survey)
@@ -1972,7 +2030,7 @@ class Lifecycle(RuleBasedStateMachine):
 
     def _dispute_event(self, mine: dict, kind: str, part: int, event_id: str, book: Book, balance: int):
         """A dispute opens (created, or funds_withdrawn), is won (closed won, or funds_reinstated) or lost
-        (closed lost): each dispute's money moves once, in whatever order its events come."""
+        (closed lost)."""
         dispute_id = f"dp_{mine['ref'][3:]}_{part}"
         amount = mine["payment"]["charge_fen"] * part // 3
         event_type, status = {
@@ -1985,8 +2043,15 @@ class Lifecycle(RuleBasedStateMachine):
         }[(kind, part == 2)]
         obj = self.stripe.dispute(mine["ref"], mine["payment"], amount, dispute_id, status=status)
         result = self._stripe(event_type, obj, event_id)
+        self._book_dispute(mine, dispute_id, kind, amount, result, book, balance)
+
+    def _book_dispute(self, mine: dict, dispute_id: str, kind: str, amount: int, result, book, balance):
+        """Either provider's dispute event, as the lifecycle table has it: each dispute's money moves once,
+        in whatever order and number its events come; a decision before the opening is applied at once
+        (lost: the disputed amount taken then; won: nothing ever held), and the late opening changes
+        nothing. Before the payment's success it is refused (409) for the provider to deliver later."""
         if not mine["succeeded"]:
-            assert result.status == 409, result.body  # overtook the success: Stripe delivers it later
+            assert result.status == 409, result.body  # overtook the success: the provider delivers it later
             return
         known = mine["disputes"].get(dispute_id)
         decided = known is not None and known["status"] != "open"
@@ -2000,12 +2065,179 @@ class Lifecycle(RuleBasedStateMachine):
             book.paid += hold
             known = {"hold": hold}
         elif known is None:  # won before it opened: nothing ever held
+            assert "debited_fen" not in result.body, result.body
             known = {"hold": 0}
         elif kind == "won":  # the opening's hold comes back
             assert result.body["released_fen"] == known["hold"], (result.body, known)
             book.refunds += known["hold"]
         known["status"] = {"dispute": "open", "won": "won", "lost": "lost"}[kind]
+        assert result.body["dispute_status"] in (known["status"], "needs_response", "OPEN"), result.body
         mine["disputes"][dispute_id] = known
+
+    # --- PayPal collects the paypal channel: captured by the storefront or its webhooks, in any order ---
+
+    paypal = None  # tests.paypal_fake.FakePayPal, set by the test
+
+    @rule(who=pick, amount=st.sampled_from([3000, 20000]))
+    def paypal_top_up(self, who, amount):
+        user = self._user(who)
+        fresh_rates(USD="0.14")  # charged in USD at the rate in force (the clock moves years per example)
+        order_id = self.paypal.next_order()
+        body = {"amount_fen": amount, "channel": "paypal"}
+        created = self.call("POST", "/wallet/top-ups", user=user["name"], body=body, money=True)
+        assert created.status == 201, created.body
+        assert created.body["provider_ref"] == order_id and created.body["charged_currency"] == "USD"
+        self.m.payment_ids.append(created.body["payment_id"])
+        self.m.paypal.append(
+            {
+                "order_id": order_id,
+                "payment": created.body,
+                "user": user["id"],
+                "amount": amount,
+                "succeeded": False,
+                "declined": False,
+                "captured": False,
+                "refunded_minor": 0,
+                "refunded_fen": 0,
+                "issued_minor": 0,
+                "disputes": {},
+            }
+        )
+
+    @precondition(lambda self: bool(self.m.paypal))
+    @rule(
+        index=pick,
+        kind=st.sampled_from(
+            [
+                *("capture", "completed", "approved", "denied", "refund", "reversed", "dispute", "won"),
+                *("lost", "again", "again"),
+            ]
+        ),
+        part=st.sampled_from([1, 2, 3]),
+    )
+    def paypal_event(self, index, kind, part):
+        """The storefront's capture, or one of PayPal's events: delivered twice (`again`: the same event
+        id), late (a completion after the capture route credited), out of order (a refund or a dispute's
+        decision before the completion is applied, a resolution before its creation)."""
+        captured = [p for p in self.m.paypal if p["captured"]]
+        if kind in ("refund", "reversed", "dispute", "won", "lost"):  # about a capture PayPal made
+            mine = _one(captured, index)
+        else:
+            mine = _one(self.m.paypal, index)
+        if mine is None:
+            return
+        if kind == "again":  # the last event of this payment, delivered again (maybe after a 409)
+            if "last" not in mine:
+                return
+            kind, event_type, resource, event_id = mine["last"]
+            result = self._paypal(event_type, resource, event_id)
+            self._book_paypal(mine, kind, resource, result, again=True)
+            return
+        book = self.m.books[mine["user"]]
+        if kind in ("capture", "approved"):  # the app captures at PayPal, unless it no longer waits
+            waiting = not mine["succeeded"] and not mine["declined"]
+            self.paypal.answer_capture(mine["order_id"], mine["payment"])
+            if kind == "capture":
+                path = f"/payments/{mine['payment']['payment_id']}/capture"
+                result = self.call("POST", path, user=self._name(mine["user"]))
+                assert result.status == 200, result.body
+                expected = "succeeded" if waiting or mine["succeeded"] else "declined"
+                assert result.body["status"] == expected, (result.body, mine)
+            else:
+                approved = self.paypal.approved(mine["order_id"], mine["payment"])
+                result = self._paypal("CHECKOUT.ORDER.APPROVED", approved, "WH-" + ids.new_id("x")[-17:])
+                assert result.status == 200 and result.body["duplicate"] == (not waiting), (result.body, mine)
+            if waiting:
+                mine["succeeded"] = mine["captured"] = True
+                book.topups += mine["amount"]
+            return
+        event_id = "WH-" + ids.new_id("x")[-17:]
+        if kind in ("completed", "denied"):
+            if kind == "denied" and mine["captured"]:
+                return  # PayPal denies a capture it has not completed
+            status = "COMPLETED" if kind == "completed" else "DECLINED"
+            resource = self.paypal.capture(mine["order_id"], mine["payment"], status=status)
+            event_type = "PAYMENT.CAPTURE.COMPLETED" if kind == "completed" else "PAYMENT.CAPTURE.DENIED"
+        elif kind in ("refund", "reversed"):
+            left = mine["payment"]["charged_amount"] - mine["issued_minor"]
+            amount = min(left, mine["payment"]["charged_amount"] * part // 6)
+            if amount <= 0:
+                return  # PayPal refunds no more than it captured
+            mine["issued_minor"] += amount
+            resource = self.paypal.refunded(self.paypal.captures[mine["order_id"]], amount, "USD")
+            event_type = "PAYMENT.CAPTURE.REFUNDED" if kind == "refund" else "PAYMENT.CAPTURE.REVERSED"
+        else:
+            dispute_id = f"PP-D-{mine['order_id']}-{part}"
+            amount = mine["payment"]["charged_amount"] * part // 3
+            outcome = {"dispute": None, "won": "RESOLVED_SELLER_FAVOUR", "lost": "RESOLVED_BUYER_FAVOUR"}[
+                kind
+            ]
+            capture = self.paypal.captures[mine["order_id"]]
+            resource = self.paypal.dispute(capture, amount, "USD", dispute_id, outcome=outcome)
+            event_type = "CUSTOMER.DISPUTE.CREATED" if outcome is None else "CUSTOMER.DISPUTE.RESOLVED"
+        mine["last"] = (kind, event_type, resource, event_id)
+        result = self._paypal(event_type, resource, event_id)
+        self._book_paypal(mine, kind, resource, result)
+
+    def _book_paypal(self, mine: dict, kind: str, resource: dict, result, again: bool = False) -> None:
+        from chalicelib.providers import Amount, to_fen
+
+        book = self.m.books[mine["user"]]
+        balance = self.world.accounts.get(mine["user"], 0)
+        payment = mine["payment"]
+        asked = Amount(payment["charged_currency"], payment["charged_amount"])
+        if kind in ("completed", "denied"):
+            if kind == "completed":
+                mine["captured"] = True
+            waiting = not mine["succeeded"] and not mine["declined"]
+            # a completion credits unless credited already (a denial before it does not stop it); a denial
+            # declines a payment still waiting, and changes nothing after
+            applies = not mine["succeeded"] if kind == "completed" else waiting
+            assert result.status == 200 and result.body["duplicate"] == (not applies), (
+                result.body,
+                kind,
+                mine,
+            )
+            if applies and kind == "completed":
+                mine["succeeded"] = True
+                book.topups += mine["amount"]
+            elif applies:
+                mine["declined"] = True
+            return
+        if kind in ("refund", "reversed"):
+            if not mine["succeeded"]:
+                assert result.status == 409, result.body  # overtook the completion: PayPal delivers it later
+                return
+            minor = int(Decimal(resource["amount"]["value"]).scaleb(2))
+            applied = mine.setdefault("applied_refunds", set())
+            if resource["id"] in applied:  # delivered again (any event id): applied once per refund
+                assert result.status == 200 and result.body["duplicate"], result.body
+                return
+            total_minor = mine["refunded_minor"] + minor
+            total_fen = min(
+                payment["charge_fen"], to_fen(Amount("USD", total_minor), asked, payment["charge_fen"])
+            )
+            new = max(0, total_fen - mine["refunded_fen"])
+            debit = min(new, balance)
+            assert result.status == 200 and not result.body["duplicate"], result.body
+            assert (result.body["debited_fen"], result.body["owed_fen"]) == (debit, new - debit), (
+                result.body,
+                mine,
+            )
+            applied.add(resource["id"])
+            mine["refunded_minor"], mine["refunded_fen"] = total_minor, total_fen
+            book.paid += debit
+            return
+        minor = int(Decimal(resource["dispute_amount"]["value"]).scaleb(2))
+        amount = min(payment["charge_fen"], to_fen(Amount("USD", minor), asked, payment["charge_fen"]))
+        self._book_dispute(mine, resource["dispute_id"], kind, amount, result, book, balance)
+
+    def _paypal(self, event_type: str, resource: dict, event_id: str):
+        result = self.paypal.deliver(self.api, event_type, resource, event_id=event_id)
+        STATS["calls"] += 1
+        ROUTES_HIT[("POST", f"/payments/webhooks/paypal {event_type}", result.status)] += 1
+        assert result.status < 500, f"paypal webhook answered {result.status}: {result.body}"
+        return result
 
     # --- withdrawals: wallet money back through the payments it came from ---
 
@@ -2035,8 +2267,10 @@ class Lifecycle(RuleBasedStateMachine):
             self.m.books[user["id"]].paid += amount
 
     @precondition(lambda self: any(w["status"] == "requested" for w in self.m.withdrawals.values()))
-    @rule(index=pick, approve=st.sampled_from([True, True, False]))
-    def staff_decide_withdrawal(self, index, approve):
+    @rule(
+        index=pick, approve=st.sampled_from([True, True, False]), refuse=st.sampled_from([False, False, True])
+    )
+    def staff_decide_withdrawal(self, index, approve, refuse):
         withdrawal_id, mine = _one(
             [(k, w) for k, w in self.m.withdrawals.items() if w["status"] == "requested"], index
         )
@@ -2049,16 +2283,24 @@ class Lifecycle(RuleBasedStateMachine):
             mine["status"] = "rejected"
             self.m.books[mine["user"]].refunds += mine["amount"]
             return
-        self._stripe_echoes_refunds(mine)
+        refused = self._providers_answer_refunds(mine, refuse)
         result = self.call("POST", f"/staff/withdrawals/{withdrawal_id}/approve", user=REVIEWER, money=True)
         # 400: a refund or dispute since the request left the payments less to give back
         assert result.status in (200, 400), result.body
         if result.status == 400:
             return
-        assert result.body["status"] == "refunded", result.body
         refunds = result.body["refunds"]
-        assert sum(r["amount_fen"] for r in refunds) == mine["amount"], refunds  # never more than asked
-        mine["status"], mine["refunds"] = "refunded", refunds
+        returned = refused[1] if refused else 0
+        if refused:  # refused for good: that part is back in the wallet at once, the rest refunded
+            assert result.body["status"] == "partly_refunded", result.body
+            assert result.body["returned_fen"] == returned, (result.body, refused)
+            assert refused[0] not in [r["payment_id"] for r in refunds], (refunds, refused)
+            self.m.books[mine["user"]].refunds += returned
+        else:
+            assert result.body["status"] == "refunded", result.body
+        # never more than asked
+        assert sum(r["amount_fen"] for r in refunds) + returned == mine["amount"], (refunds, returned)
+        mine["status"], mine["refunds"], mine["returned"] = result.body["status"], refunds, returned
         for refund in refunds:
             paid = next(
                 (p for p in self.m.stripe if p["payment"]["payment_id"] == refund["payment_id"]), None
@@ -2066,20 +2308,44 @@ class Lifecycle(RuleBasedStateMachine):
             if paid is not None:  # Stripe will tell us of this refund too: charge.refunded, cumulative
                 paid["refunded"] += refund["amount_minor"]
                 mine["echoes"].append((paid, paid["refunded"]))
+            paid = next(
+                (p for p in self.m.paypal if p["payment"]["payment_id"] == refund["payment_id"]), None
+            )
+            if paid is not None:  # booked on the payment as refunded; PayPal refunded it at the capture
+                paid["refunded_minor"] += refund["amount_minor"]
+                paid["refunded_fen"] += refund["amount_fen"]
+                paid["issued_minor"] += refund["amount_minor"]
 
-    def _stripe_echoes_refunds(self, mine: dict) -> None:
-        """Stripe answers each refund the approval asks for with that refund (the fake replays answers:
-        they are queued in the order the withdrawal's plan asks, and again for a retry after a fault)."""
+    def _providers_answer_refunds(self, mine: dict, refuse: bool) -> tuple[str, int] | None:
+        """Stripe and PayPal answer each refund the approval asks for with that refund (the fakes replay
+        answers: queued in the order the withdrawal's plan asks, and again for a retry after a fault);
+        with `refuse`, the plan's first Stripe or PayPal part is refused for good (Stripe's
+        invalid_request_error, PayPal's 422): (its payment id, its fen), or None."""
         from chalicelib import withdrawals
         from chalicelib.errors import ValidationError
 
         try:
             parts = withdrawals.plan(mine["user"], mine["amount"])
         except ValidationError:
-            return
-        asked = [(p.amount.minor, p.amount.currency) for p in parts if p.payment.provider == "stripe"]
-        if asked:
-            self.stripe.answer_refunds(*(asked * 3))
+            return None
+        real = [p for p in parts if p.payment.provider in ("stripe", "paypal")]
+        refused = real[0] if refuse and real else None
+        stripe_answers = []
+        for part in parts:
+            amount = part.amount
+            if part.payment.provider == "stripe":
+                refund = json.loads(stripe_refund(amount.minor, amount.currency))
+                stripe_answers.append((400, STRIPE_REFUSED) if part is refused else (200, json.dumps(refund)))
+            elif part.payment.provider == "paypal":
+                path = f"/v2/payments/captures/{part.payment.capture_id}/refund"
+                if part is refused:
+                    self.paypal.server.add("POST", path, 422, PAYPAL_REFUSED)
+                else:
+                    self.paypal.answer_refunds((part.payment.capture_id, amount.minor, amount.currency))
+        if stripe_answers:
+            answers = stripe_answers * 3
+            self.stripe.server.add("POST", "/v1/refunds", [a[0] for a in answers], [a[1] for a in answers])
+        return (refused.payment.payment_id, refused.amount_fen) if refused else None
 
     @precondition(lambda self: any(w["echoes"] for w in self.m.withdrawals.values()))
     @rule(index=pick)
@@ -2091,6 +2357,34 @@ class Lifecycle(RuleBasedStateMachine):
         obj = self.stripe.refunded(paid["ref"], paid["payment"], cumulative)
         result = self._stripe("charge.refunded", obj, ids.new_id("evt"))
         assert result.status == 200 and result.body["duplicate"], result.body
+
+    @precondition(
+        lambda self: any(
+            w.get("status") in ("refunded", "partly_refunded") for w in self.m.withdrawals.values()
+        )
+    )
+    @rule(index=pick)
+    def paypal_echoes_a_withdrawal_refund(self, index):
+        """PayPal's PAYMENT.CAPTURE.REFUNDED for a withdrawal's own refund (its custom_id is the
+        withdrawal's id), any number of times: the approval recorded it, so it moves nothing."""
+        parts = [
+            (withdrawal_id, refund, paid)
+            for withdrawal_id, w in self.m.withdrawals.items()
+            for refund in w.get("refunds") or []
+            for paid in self.m.paypal
+            if paid["payment"]["payment_id"] == refund["payment_id"]
+        ]
+        found = _one(parts, index)
+        if found is None:
+            return
+        withdrawal_id, refund, paid = found
+        capture = self.paypal.captures[paid["order_id"]]
+        resource = self.paypal.refunded(capture, refund["amount_minor"], refund["currency"], withdrawal_id)
+        result = self._paypal("PAYMENT.CAPTURE.REFUNDED", resource, "WH-" + ids.new_id("x")[-17:])
+        assert result.status == 200 and result.body == {
+            "received": True,
+            "ignored": "PAYMENT.CAPTURE.REFUNDED",
+        }, result.body
 
     def _stripe(self, event_type: str, obj: dict, event_id: str):
         result = self.stripe.deliver(self.api, event_type, obj, event_id=event_id)
@@ -2251,6 +2545,9 @@ def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, mo
     Lifecycle.faults = faults.install(monkeypatch)
     stripe = FakeStripe(monkeypatch, channels=("wechat_pay",)).__enter__()  # Stripe collects wechat_pay
     Lifecycle.stripe = stripe
+    # PayPal collects paypal (and Stripe still wechat_pay)
+    paypal = FakePayPal(monkeypatch, others={"wechat_pay": "stripe"}).__enter__()
+    Lifecycle.paypal = paypal
     STATS.update(steps=0, examples=0, calls=0, read_s=0.0, sweep_s=0.0)
     FAULTS_HIT.clear()
     started = time.monotonic()
@@ -2269,6 +2566,7 @@ def test_the_lifecycle_keeps_its_invariants_after_every_step(api, app_module, mo
             ),
         )
     finally:
+        paypal.__exit__(None, None, None)
         stripe.__exit__(None, None, None)
         print(
             f"\nlifecycle: {STATS['examples']} examples, {STATS['steps']} checked steps, "
@@ -2325,3 +2623,50 @@ def test_a_shops_freight_charge_counts_as_paid_when_all_its_items_are_refunded(a
             check(world)
     finally:
         machine.teardown()
+
+
+def test_paypal_events_out_of_order_and_a_refused_withdrawal_part_keep_the_invariants(
+    api, app_module, monkeypatch
+):
+    """The PayPal and refusal rules replayed step by step: a PayPal top-up captured by the storefront and
+    then its late completion, a dispute lost before it opened (taken at once; its late opening and a
+    redelivery change nothing), a Stripe top-up, then a withdrawal of half the wallet whose first part (the
+    newest payment, PayPal's) PayPal refuses for good: partly_refunded, that part back in the wallet once."""
+    Lifecycle.api, Lifecycle.app = api, app_module
+    Lifecycle.faults = faults.install(monkeypatch)
+    stripe = FakeStripe(monkeypatch, channels=("wechat_pay",)).__enter__()
+    paypal = FakePayPal(monkeypatch, others={"wechat_pay": "stripe"}).__enter__()
+    Lifecycle.stripe, Lifecycle.paypal = stripe, paypal
+    machine = Lifecycle()
+    try:
+        machine.customers()
+        machine.invariants_hold()
+        steps = [
+            lambda: machine.stripe_top_up(who=0, amount=20000),
+            lambda: machine.stripe_event(index=0, kind="succeeded", part=1),
+            lambda: machine.paypal_top_up(who=0, amount=20000),
+            lambda: machine.paypal_event(index=0, kind="lost", part=1),  # not captured at PayPal: nothing
+            lambda: machine.paypal_event(index=0, kind="capture", part=1),
+            lambda: machine.paypal_event(index=0, kind="completed", part=1),  # late: a duplicate
+            lambda: machine.paypal_event(index=0, kind="lost", part=1),  # before its creation: at once
+            lambda: machine.paypal_event(index=0, kind="again", part=1),
+            lambda: machine.paypal_event(index=0, kind="dispute", part=1),  # late opening: nothing
+            lambda: machine.paypal_event(index=0, kind="refund", part=1),
+            lambda: machine.paypal_event(index=0, kind="again", part=1),
+            lambda: machine.ask_withdrawal(who=0, share="half"),
+            lambda: machine.staff_decide_withdrawal(index=0, approve=True, refuse=True),
+        ]
+        for step in steps:
+            step()
+            machine.invariants_hold()
+        [mine] = machine.m.paypal
+        assert mine["succeeded"] and [d["status"] for d in mine["disputes"].values()] == ["lost"]
+        [withdrawal] = machine.m.withdrawals.values()
+        assert withdrawal["status"] == "partly_refunded" and withdrawal["returned"] > 0, withdrawal
+        stored = machine.world.withdrawals
+        assert [w.status for w in stored.values()] == ["partly_refunded"]
+        assert len(paypal.refunds_asked()) == 1  # asked once, refused for good
+    finally:
+        machine.teardown()
+        paypal.__exit__(None, None, None)
+        stripe.__exit__(None, None, None)
