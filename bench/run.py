@@ -7,7 +7,8 @@ each in a process group of its own, its output to the terminal and to `.local/be
     api           bench/api_cost.py: DynamoDB requests and request units per route and per lifecycle
     cold-start    bench/cold_start.py: the first request of three routes against bench/minimal_app
     footprint     bench/footprint.py: peak memory and time of each function's work
-    sweep         bench/sweep.py: the storage sweep's reads and units against what is due
+    sweep         bench/sweep.py: the storage sweep's reads and units against what is due (the slowest
+                  part: about 35 min on a shared 2-core machine; BENCH_SIZES=10000,20000 for a quick look)
     schemathesis  tests/integration/test_schemathesis.py with SCHEMATHESIS_REPORT=1: the fuzzing counts
     load          bench/load.py --own-stack: a `make run` stack of its own on free loopback ports,
                   50 clients for 30 s, the stack stopped afterwards (bench/load.py `own_stack`)
