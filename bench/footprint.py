@@ -10,6 +10,8 @@ the wall time of the work after the import:
 - photo_png_over_limit: a 49 MP PNG of a few hundred KB, which must be refused (`too_many_pixels`) from
   its header, before any decoding: the case checks the refusal and shows it costs no memory;
 - jobs: the scheduled jobs' modules and a DynamoDB + SES client.
+The photo cases also report the size of the view-size copy and the thumbnail check_image made: issue 27's
+target is a photo view of at most 400 KB (photos.VIEW_MAX_BYTES), and these samples are the worst cases.
 Writes its section of docs/benchmarks.md; docs/deploy.md's per-function settings cite these figures.
 """
 
@@ -39,14 +41,14 @@ import app
 from chalicelib import photos
 data = open(SAMPLES["png"], "rb").read()
 t = time.perf_counter()
-photos.check_image(data)
+checked = photos.check_image(data)
 """,
     "photo_png_at_limit": """
 import app
 from chalicelib import photos
 data = open(SAMPLES["png_at_limit"], "rb").read()
 t = time.perf_counter()
-photos.check_image(data)
+checked = photos.check_image(data)
 """,
     "photo_png_over_limit": """
 import app
@@ -64,7 +66,7 @@ import app
 from chalicelib import photos
 data = open(SAMPLES["jpeg"], "rb").read()
 t = time.perf_counter()
-photos.check_image(data)
+checked = photos.check_image(data)
 """,
     "jobs": """
 import app
@@ -82,7 +84,10 @@ t = time.perf_counter()
 {body}
 hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")]
 peak_kb = int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({{"seconds": time.perf_counter() - t, "peak_mb": peak_kb / 1024}}))
+seconds = time.perf_counter() - t
+made = globals().get("checked")
+sizes = {{"view_bytes": len(made.view), "thumb_bytes": len(made.thumbnail)}} if made else {{}}
+print(json.dumps({{"seconds": seconds, "peak_mb": peak_kb / 1024, **sizes}}))
 """
 
 
@@ -151,9 +156,18 @@ def main() -> None:
         files = samples(Path(directory))
         sizes = {kind: Path(f).stat().st_size for kind, f in files.items()}
         results = {case: run(case, files) for case in CASES}
+    from chalicelib import photos
+
+    def made(r: dict) -> str:
+        return f"{r['view_bytes']:,} B / {r['thumb_bytes']:,} B" if "view_bytes" in r else "-"
+
     rows = [
-        f"| {case} | {r['peak_mb']:.0f} MB | {r['seconds'] * 1000:.0f} ms |" for case, r in results.items()
+        f"| {case} | {r['peak_mb']:.0f} MB | {r['seconds'] * 1000:.0f} ms | {made(r)} |"
+        for case, r in results.items()
     ]
+    views = {case: r["view_bytes"] for case, r in results.items() if "view_bytes" in r}
+    largest = max(views, key=views.get)
+    verdict = "met" if views[largest] <= photos.VIEW_MAX_BYTES else "**not met**"
     text = "\n".join(
         [
             "## Function footprint (`make bench-footprint`)",
@@ -162,9 +176,16 @@ def main() -> None:
             f"{platform.python_version()}: peak RSS of a fresh process doing each function's work "
             "(bench/footprint.py), and the time of that work after `import app`.",
             "",
-            "| case | peak RSS | work time |",
-            "|---|---:|---:|",
+            "| case | peak RSS | work time | view / thumbnail made |",
+            "|---|---:|---:|---:|",
             *rows,
+            "",
+            f"Photo views: the largest view-size copy ingestion made from these samples is "
+            f"{views[largest]:,} bytes ({largest}; at most {photos.VIEW_MAX_PX} px on its longer side), "
+            f"target <= {photos.VIEW_MAX_BYTES:,} bytes: {verdict}. What a customer or staff member "
+            "downloads to look at a photo is that copy, through CloudFront (docs/cost.md's photo egress); "
+            "the thumbnail is what lists show. The samples are the worst cases for size (noise compresses "
+            "least), so a real photo's view is smaller.",
             "",
             f"Samples: PNG 2600x1280 noise {sizes['png']:,} bytes, PNG {width}x{height} RGBA "
             f"({width * height / 1e6:.0f} MP, the most PHOTO_MAX_PIXELS allows) {sizes['png_at_limit']:,} "
