@@ -118,6 +118,29 @@ def batch_read(
     return {k: v for k, v in found.items() if k in mine}
 
 
+def records(model: type, rows, *, chunk: int = MAX_BATCH_KEYS):
+    """The records of `model` that index rows name, in the rows' order, read by key (eventually consistent,
+    as the index is) in one BatchGetItem per `chunk` rows: for an index that projects only keys. A record
+    deleted since the index saw it is left off; whether one that changed still belongs is the caller's
+    check. The request's riders come along with the first batch (`ride`)."""
+    names = [model._hash_key_attribute().attr_name]
+    if model._range_key_attribute() is not None:
+        names.append(model._range_key_attribute().attr_name)
+    batch: list = []
+    for row in rows:
+        batch.append((model, tuple(getattr(row, n) for n in names)))
+        if len(batch) == chunk:
+            yield from _in_order(batch)
+            batch = []
+    if batch:
+        yield from _in_order(batch)
+
+
+def _in_order(keys: list) -> list:
+    found = batch_read(keys, consistent=False)
+    return [found[key] for key in keys if key in found]
+
+
 def _batch_read(wanted: list[tuple[type, tuple]], eventual: set[str]) -> dict[tuple[type, tuple], object]:
     by_table: dict[str, list[tuple[type, tuple]]] = {}
     for model, key in dict.fromkeys(wanted):

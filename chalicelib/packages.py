@@ -149,9 +149,7 @@ def list_packages(user_id: str, limit: int, cursor: dict | None) -> tuple[list[P
             user_id, scan_index_forward=False, limit=limit, last_evaluated_key=cursor
         )
         # the index projects keys only: the packages in one BatchGetItem, which the request's riders share
-        keys = [(Package, (row.package_id,)) for row in result]
-        found = db.batch_read(keys, consistent=False) if keys else {}
-        return [found[k] for k in keys if k in found], result.last_evaluated_key
+        return list(db.records(Package, result)), result.last_evaluated_key
 
     return _paged(read, cursor)
 

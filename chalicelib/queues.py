@@ -79,13 +79,5 @@ def _records(rows: list, model: type[Model]) -> list:
         return rows
     from chalicelib import db
 
-    names = [model._hash_key_attribute().attr_name]
-    if model._range_key_attribute() is not None:
-        names.append(model._range_key_attribute().attr_name)
-    keys = [(model, tuple(getattr(row, n) for n in names)) for row in rows]
-    found = db.batch_read(keys, consistent=False)
-    return [
-        found[key]
-        for key, row in zip(keys, rows, strict=True)
-        if key in found and found[key].queue_key == row.queue_key
-    ]
+    queue_keys = {row.queue_key for row in rows}  # a record keeps its shard: in one of them, still queued
+    return [record for record in db.records(model, rows) if record.queue_key in queue_keys]

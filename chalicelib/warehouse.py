@@ -437,7 +437,5 @@ def stored_items(user_id: str, limit: int, cursor: dict | None) -> tuple[list[It
     those), then the items in one BatchGetItem that the request's riders share; an item that has left
     storage since the index saw it is left off."""
     result = Item.in_storage.query(user_id, limit=limit, last_evaluated_key=cursor)
-    keys = [(Item, (row.item_id,)) for row in result]
-    found = db.batch_read(keys, consistent=False) if keys else {}
-    items = [found[k] for k in keys if k in found and found[k].stored_by == user_id]
+    items = [item for item in db.records(Item, result) if item.stored_by == user_id]
     return items, result.last_evaluated_key

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import clock
+from chalicelib import clock, db
 from chalicelib.errors import ApiError
 from chalicelib.lifecycle import PackageStatus
 from chalicelib.logs import get_logger
@@ -74,9 +74,10 @@ def run(context=None, now: datetime | None = None) -> dict:
             break
         failures = 0
         for shard in range(CONFIRM_DAY_SHARDS):
-            for package in Package.by_confirm_day.query(
-                f"{day.isoformat()}#{shard}", Package.auto_confirm_at <= now_iso
-            ):
+            key = f"{day.isoformat()}#{shard}"
+            due = Package.by_confirm_day.query(key, Package.auto_confirm_at <= now_iso)
+            # the index projects keys only: the packages by key, those still due on this day
+            for package in (p for p in db.records(Package, due) if p.confirm_key == key):
                 outcome = _confirm(package)
                 stats[outcome] += 1
                 failures += outcome == "failed"

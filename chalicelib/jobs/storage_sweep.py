@@ -46,6 +46,8 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
+from pynamodb.indexes import AllProjection
+
 from chalicelib import clock, config, db, lifecycle, metrics, uow
 from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
@@ -119,7 +121,11 @@ class Sweep:
         for shard in range(storage_rules.DEADLINE_SHARDS):
             key = f"{day.isoformat()}#{shard}"
             condition = due <= self.now_iso if up_to_now else None
-            for row in model.by_deadline.query(key, condition, page_size=200):
+            rows = model.by_deadline.query(key, condition, page_size=200)
+            if not isinstance(model.by_deadline.Meta.projection, AllProjection):
+                # keys only (items, packages): the records by key, those still on this day
+                rows = (r for r in db.records(model, rows) if r.deadline_key == key)
+            for row in rows:
                 self.stats["read"] += 1
                 yield row
 

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import table_meta
@@ -48,11 +48,11 @@ class PackageQueue(GlobalSecondaryIndex):
 
 class PackagesByConfirmDay(GlobalSecondaryIndex):
     """Shipped, unconfirmed packages by the day they count as delivered (each line's own estimate),
-    sharded: the auto-confirm job's due list."""
+    sharded: the auto-confirm job's due list. Keys only: the job reads the due packages by key."""
 
     class Meta:
         index_name = "by_confirm_day"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     confirm_key = UnicodeAttribute(hash_key=True)
     auto_confirm_at = UnicodeAttribute(range_key=True)
@@ -61,11 +61,12 @@ class PackagesByConfirmDay(GlobalSecondaryIndex):
 class PackagesByPaymentDeadline(GlobalSecondaryIndex):
     """Packages by the day the customer's answer is due, sharded (`<UTC day>#<n>`): the storage sweep
     expires unpaid ones, reminds and returns to storage packed ones waiting on the customer. Sparse:
-    `deadline_key` is set only while the package waits for the customer (payment, difference, rehearsal)."""
+    `deadline_key` is set only while the package waits for the customer (payment, difference, rehearsal).
+    Keys only: the sweep reads the due packages by key."""
 
     class Meta:
         index_name = "by_deadline"
-        projection = AllProjection()
+        projection = KeysOnlyProjection()
 
     deadline_key = UnicodeAttribute(hash_key=True)
     payment_due_at = UnicodeAttribute(range_key=True)

@@ -50,8 +50,9 @@ def test_a_keys_only_queue_lists_full_items_oldest_first_across_pages(api):
 
 def test_a_record_that_left_the_queue_since_the_index_saw_it_is_left_off_the_page(api):
     ids = _approved_items(api, 2)
-    rows = [Item(item_id=i, queue_key=Item.get(i).queue_key) for i in ids]
-    rows[0].queue_key = "purchased#0"  # what a stale index row says: the item has moved on since
+    rows = [Item(item_id=i, queue_key=Item.get(i).queue_key) for i in ids]  # the index rows of the page
+    moved = Item.get(ids[0])
+    moved.update(actions=[Item.queue_key.set("purchased#0")])  # it moved on after the index was read
     assert [i.item_id for i in queues._records(rows, Item)] == ids[1:]
 
 
@@ -87,3 +88,8 @@ def test_an_item_that_left_storage_since_the_index_saw_it_is_left_off(api, monke
     monkeypatch.setattr(Item.in_storage, "query", lambda *a, **k: Stale(rows))
     items, _ = warehouse.stored_items(gone.user_id, 20, None)
     assert [i.item_id for i in items] == package["item_ids"][1:]
+
+
+def test_the_deadline_indexes_project_keys_only_and_the_jobs_read_records_by_key():
+    for index in (Item.by_deadline, Package.by_deadline, Package.by_confirm_day):
+        assert index.Meta.projection.projection_type == "KEYS_ONLY"
