@@ -650,6 +650,23 @@ WITHIN = (
     "GetItem of the key's record more (tests/integration/test_idempotency_folded.py)."
 )
 
+LIFECYCLE_CHANGES = (
+    "Before issue 27's capacity work (2026-12-06): 505 WRU per lifecycle, 233 of them index writes. What "
+    "changed: the items' `by_order` index is gone (no code queried it: an order's lines are "
+    "`Order.item_ids`; its ALL projection rewrote every item's whole copy at every step, 72 WRU); the "
+    "items' and packages' staff queues, the customer's storage and package lists and the deadline indexes "
+    "the storage sweep and the auto-confirm job read (items, packages) project keys only, and their "
+    "readers fetch the page's records by key in one BatchGetItem (chalicelib/db.py `records`; GET "
+    "/packages and GET /warehouse/items stay within 3 requests, the saved-currency read riding on that "
+    "BatchGetItem). An ALL entry of a 2-3 KB item or package cost 3 WRU at each change of it; a keys-only "
+    "entry costs 1 WRU, and only when its keys change. What is left: the items' table writes (a stored "
+    "item is 2-2.6 KB with its photo entries and inspection record, so each transactional write of it is "
+    "6 WRU, and packing condition-checks its 3 items at that price), the Idempotency-Key's records (an "
+    "answer holding presigned photo URLs compresses badly: 4-12 WRU each), the items' `queue` moving "
+    "through 4 statuses (a key change is a delete and a put) and `by_tracking`, whose projected status "
+    "changes at every step."
+)
+
 KNOWN_OVER: set[tuple[str, str]] = set()  # customer routes over BUDGET, the key's requests counted: none
 
 
@@ -764,6 +781,8 @@ def render(summary: list[dict], lifecycle: Lifecycle, repeats: int) -> str:
         f"${WRU_USD} per million WRU and ${RRU_USD} per million RRU ({PRICE_REGION}; docs/cost.md [7]): "
         f"**${cost * 1000:.3f} per 1,000 lifecycles** (writes ${totals['wru'] * WRU_USD / 1000:.3f}, "
         f"reads ${totals['rru'] * RRU_USD / 1000:.3f}).",
+        "",
+        LIFECYCLE_CHANGES,
         "",
     ]
     return "\n".join(lines)

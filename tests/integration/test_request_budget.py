@@ -1,6 +1,7 @@
 """The request budget: no customer route makes more than 3 DynamoDB requests, the Idempotency-Key's
 counted (bench/api_cost.py's scripted run of every route, as customers with a saved display currency
-and an Idempotency-Key on every route that takes one, counted at botocore)."""
+and an Idempotency-Key on every route that takes one, counted at botocore); and one order's lifecycle
+within its write units (api_cost.LIFECYCLE_WRU_TARGET)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ from bench import api_cost
 
 
 @pytest.fixture(scope="module")
-def summary():
+def scripted():
     api_cost.COUNTER.install()
-    rows, _ = api_cost.run_once()
+    return api_cost.run_once()
+
+
+@pytest.fixture(scope="module")
+def summary(scripted):
+    rows, _ = scripted
     return api_cost.summarize([rows])
 
 
@@ -33,3 +39,11 @@ def test_the_capacity_of_a_money_route_counts_its_index_writes(summary):
     paid = next(r for r in summary if r["route"] == ("POST", "/orders/{order_id}/pay"))
     assert paid["keyed"] and paid["for_key"] == 0
     assert paid["index_wru"] > 0 and paid["wru"] > paid["index_wru"]
+
+
+def test_one_lifecycle_stays_within_its_write_unit_target(scripted):
+    """Write units are computed from item sizes and indexes (bench/capacity.py), not timed: an index
+    projecting a whole item again, or an item growing past a kilobyte boundary, shows here."""
+    _, lifecycle = scripted
+    totals = lifecycle.totals()
+    assert totals["wru"] <= api_cost.LIFECYCLE_WRU_TARGET, totals
