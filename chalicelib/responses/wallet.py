@@ -480,17 +480,43 @@ class Withdrawal(Out):
         return cls.of(result)
 
 
+class WaitingRefund(Out):
+    """A part of an approved withdrawal its provider could not refund yet ("not now": our balance there
+    short, the capture pending, a case open...): the money stays held; approving again asks anew."""
+
+    payment_id: str
+    provider: str
+    amount_fen: Fen
+    reason: str = Field(description="The provider's issue code, e.g. REFUND_FAILED_INSUFFICIENT_FUNDS.")
+    tries: int = Field(description="How many approvals the provider has refused it so far.")
+
+
 class StaffWithdrawal(Withdrawal):
     """A withdrawal with its customer (the staff queue)."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [{**WITHDRAWAL_EXAMPLE, "user_id": "u-alice"}]})
 
     user_id: str
+    waiting: list[WaitingRefund] = absent(
+        "refunding: the parts a provider refused for now, and why (staff approve again once it is mended)."
+    )
 
     @classmethod
     def of(cls, withdrawal: stored_withdrawals.Withdrawal) -> Self:
         base = Withdrawal.of(withdrawal).model_dump(exclude_unset=True)
-        return cls.build(**base, user_id=withdrawal.user_id)
+        steps = [s.as_dict() if hasattr(s, "as_dict") else dict(s) for s in (withdrawal.plan or [])]
+        waiting = [
+            {
+                "payment_id": s["payment_id"],
+                "provider": s["provider"],
+                "amount_fen": int(s["amount_fen"]),
+                "reason": s["waiting"],
+                "tries": int(s.get("tries") or 0),
+            }
+            for s in steps
+            if s.get("waiting") and s.get("state") == "planned"
+        ]
+        return cls.build(**base, user_id=withdrawal.user_id, **({"waiting": waiting} if waiting else {}))
 
 
 class WithdrawalPage(Out):

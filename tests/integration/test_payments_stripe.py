@@ -801,6 +801,7 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         assert down.status == 503, down.body
         [waiting] = api.get("/staff/withdrawals", user=REVIEWER).body["items"]
         assert waiting["status"] == "refunding" and [r["amount_fen"] for r in waiting["refunds"]] == [5000]
+        assert "waiting" not in waiting  # an outage gave no answer: no provider's reason to show
         # Stripe's events meanwhile, twice and out of order: the booked refunds are known already
         for _ in range(2):
             for ref, paid, amount in ((first_ref, first, 7000), (second_ref, second, 5000)):
@@ -922,10 +923,22 @@ class TestWithdrawalRefundsAgainstProviderEvents:
         assert later.status == 503 and "balance_insufficient" in later.body["error"]["message"], later.body
         [waiting] = api.get("/staff/withdrawals", user=REVIEWER).body["items"]
         assert waiting["status"] == "refunding" and [r["amount_fen"] for r in waiting["refunds"]] == [5000]
+        # staff see which part waits and why, not only in the 503 at the time
+        assert waiting["waiting"] == [
+            {
+                "payment_id": first["payment_id"],
+                "provider": "stripe",
+                "amount_fen": 7000,
+                "reason": "balance_insufficient",
+                "tries": 1,
+            }
+        ]
+        assert "waiting" not in api.get("/wallet/withdrawals", user=ALICE).body["items"][0]  # staff only
         assert wallet(api)["balance_fen"] == 3000 and sent_emails(ALICE) == []
         stripe.answer_refunds((7000, "CNY"))
         approved = api.post(path, user=REVIEWER)
         assert approved.status == 200 and approved.body["status"] == "refunded", approved.body
+        assert "waiting" not in approved.body
         base = f"withdrawal-{withdrawal['withdrawal_id']}-"
         keys = [r["idempotency-key"] for r in stripe.refunds_asked()]
         assert keys == [
