@@ -402,16 +402,13 @@ def convert_body(body: Any, display: Display | Unavailable) -> Any:
         out: dict = {}
         for key, item in value.items():
             out[key] = item if key == "fx_snapshot" else walk(item)
-            if (
-                isinstance(key, str)
-                and key.endswith("_fen")
-                and isinstance(item, int)
-                and not isinstance(item, bool)
-                # an amount the view already states in minor units keeps it: a provider's payment carries
-                # `currency` and `amount_minor` as actually charged (docs/currencies.md)
-                and key.removesuffix("_fen") + "_minor" not in value
-            ):
-                out[key.removesuffix("_fen") + "_minor"] = display.convert(item)
+            if not (isinstance(key, str) and key.endswith("_fen")):
+                continue
+            minor = key.removesuffix("_fen") + "_minor"
+            # an amount the view already states in minor units keeps it: a provider's payment carries
+            # `currency` and `amount_minor` as actually charged (docs/currencies.md)
+            if isinstance(item, int) and not isinstance(item, bool) and minor not in value:
+                out[minor] = display.convert(item)
         return out
 
     converted = walk(body)
