@@ -5,14 +5,19 @@ and a blueprint module is imported on the first request to one of its routes (ch
 each event handler imports its job when it first runs.
 """
 
-import time
+from chalicelib import startup
 
-from chalice import Chalice, Rate
+startup.pause()  # no cyclic garbage collection until the first invocation ends, in a Lambda only
 
-from chalicelib import config, metrics, observability, routing
-from chalicelib.web import cors, normalize_errors
+import time  # noqa: E402
+
+from chalice import Chalice, Rate  # noqa: E402
+
+from chalicelib import config, metrics, observability, routing  # noqa: E402
+from chalicelib.web import cors, normalize_errors  # noqa: E402
 
 app = Chalice(app_name="procure")
+app.register_middleware(startup.middleware, "all")  # outermost: it runs after everything else
 app.register_middleware(cors, "http")  # first: it sees every response, errors included
 app.register_middleware(normalize_errors, "http")
 observability.install(app)
