@@ -4,7 +4,7 @@ Reads docs/benchmarks.md as the other parts of `make bench` just wrote it (the l
 API calls, each route's read units for the browsing mix, the first request's time for billed INIT, the
 storage sweep's Queries) and the packaged prod template (`infra.template.packaged("prod")`: alarms,
 dashboards, secrets, queues with a Lambda trigger, the schedules), applies the prices in PRICES (each with
-its region basis and its source, the numbered table at the end of docs/cost.md) and the assumptions in
+its region and its source, the numbered table at the end of docs/cost.md) and the assumptions in
 ASSUMED (each named as such in the output), and rewrites the "## The figures" section of docs/cost.md in
 place: the measured inputs, the cost per 1,000 orders, the fixed monthly floor with and without the
 always-free allowances, and the break-even against an always-on setup. Everything else in docs/cost.md is
@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 import statistics
 import sys
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,46 +41,70 @@ MINUTES_PER_MONTH = 43_800  # 730 hours
 class Price:
     usd: float
     unit: str
-    basis: str  # the region the figure is for, as its source states it
-    source: str  # the numbered source in docs/cost.md
+    region: str  # the region the figure is for, as its source states it (NOT_FOUND: not Singapore's)
+    source: str  # the numbered sources in docs/cost.md's "Sources"
+
+    @property
+    def singapore(self) -> bool:
+        """The figure is the deployed region's: ap-southeast-1's, or CloudFront's at Singapore-area edges."""
+        return NOT_FOUND not in self.region
 
 
-SINGAPORE_NOT_FOUND = "us-east-1 (Singapore not found)"
+NOT_FOUND = "Singapore not found"
+SG = "ap-southeast-1"
+US = f"us-east-1 ({NOT_FOUND})"
+UNSTATED = f"no region stated ({NOT_FOUND})"
+# [28]: AWS Price List offer files for ap-southeast-1 (publication dates 2026-09-11 to 2026-10-01), as a
+# third-party extraction (fetched 2026-10-02) records them with each file's URL and version; [29]: the Price
+# List API for ap-southeast-1, July 2026, as another third-party cost model records it
 PRICES = {
-    "lambda_request": Price(0.20 / MILLION, "request", SINGAPORE_NOT_FOUND, "[1]"),
-    "lambda_gb_s": Price(0.0000166667, "GB-second (x86)", SINGAPORE_NOT_FOUND, "[1]"),
-    "apigw_rest": Price(3.50 / MILLION, "REST API request (first 333 M)", "no region stated", "[5]"),
-    "ddb_wru": Price(0.625 / MILLION, "write request unit (on-demand)", SINGAPORE_NOT_FOUND, "[7]"),
-    "ddb_rru": Price(0.125 / MILLION, "read request unit (on-demand)", SINGAPORE_NOT_FOUND, "[7]"),
-    "ddb_storage": Price(0.25, "GB-month", SINGAPORE_NOT_FOUND, "[24]"),
-    "s3_put": Price(0.005 / 1000, "PUT/POST request", SINGAPORE_NOT_FOUND, "[13]"),
-    "s3_get": Price(0.0004 / 1000, "GET request", SINGAPORE_NOT_FOUND, "[13]"),
-    "s3_storage": Price(0.023, "GB-month (S3 Standard)", SINGAPORE_NOT_FOUND, "[13]"),
-    "s3_egress": Price(0.09, "GB, S3 to the internet", SINGAPORE_NOT_FOUND, "[13]"),
+    "lambda_request": Price(0.20 / MILLION, "request", SG, "[29]"),
+    "lambda_gb_s": Price(
+        0.0000166667, "GB-second, x86_64 (the template sets no Architectures), first tier", SG, "[29]"
+    ),
+    "apigw_rest": Price(3.50 / MILLION, "REST API request (first 333 M)", UNSTATED, "[5]"),
+    "apigw_http": Price(1.25 / MILLION, "HTTP API request (first 300 M)", SG, "[28]"),
+    "ddb_wru": Price(0.625 / MILLION, "write request unit (on-demand)", US, "[7]"),
+    "ddb_rru": Price(0.125 / MILLION, "read request unit (on-demand)", US, "[7]"),
+    "ddb_storage": Price(0.25, "GB-month", US, "[24]"),
+    "s3_put": Price(0.005 / 1000, "PUT/COPY/POST/LIST request", SG, "[29]"),
+    "s3_get": Price(0.0004 / 1000, "GET and other request", SG, "[29]"),
+    "s3_storage": Price(0.025, "GB-month (S3 Standard, first 50 TB)", SG, "[28]"),
+    "s3_glacier_ir": Price(0.005, "GB-month (S3 Glacier Instant Retrieval)", SG, "[29]"),
+    "s3_egress": Price(0.12, "GB out to the internet (first 10 TB)", SG, "[28]"),
     "cf_egress_asia": Price(
         0.120, "GB out of edges in Singapore, Hong Kong, ...", "Singapore-area edges", "[22]"
     ),
     "cf_egress_us_eu": Price(0.085, "GB out of edges in the US and Europe", "US/Europe edges", "[22]"),
-    "sqs": Price(0.40 / MILLION, "standard queue request", SINGAPORE_NOT_FOUND, "[10]"),
-    "ses": Price(0.10 / 1000, "email", "no region stated", "[11]"),
-    "secret": Price(0.40, "secret-month", "no region stated", "[12]"),
-    "secret_calls": Price(0.05 / 10_000, "API call", "no region stated", "[12]"),
-    "cw_metric": Price(0.30, "custom metric-month", SINGAPORE_NOT_FOUND, "[18]"),
-    "cw_alarm": Price(0.10, "standard alarm metric-month", SINGAPORE_NOT_FOUND, "[18]"),
-    "cw_dashboard": Price(3.00, "dashboard-month", SINGAPORE_NOT_FOUND, "[18]"),
-    "logs_ingest": Price(0.50, "GB ingested", SINGAPORE_NOT_FOUND, "[16]"),
-    "logs_storage": Price(0.03, "GB-month stored", SINGAPORE_NOT_FOUND, "[16]"),
-    "xray": Price(5.00 / MILLION, "trace recorded", "no region stated", "[8]"),
-    "cognito_lite": Price(0.0055, "monthly active user past 10,000 (Lite)", "no region stated", "[15]"),
-    "cognito_essentials": Price(0.015, "MAU past 10,000 (Essentials)", "no region stated", "[15]"),
-    "waf_acl": Price(5.00, "web ACL-month", "same in every Region [26]", "[26]"),
-    "waf_rule": Price(1.00, "rule-month", "same in every Region [26]", "[26]"),
-    "waf_requests": Price(0.60 / MILLION, "request inspected", "same in every Region [26]", "[26]"),
-    "scheduler": Price(1.00 / MILLION, "EventBridge Scheduler invocation", SINGAPORE_NOT_FOUND, "[20]"),
+    "sqs": Price(0.40 / MILLION, "standard queue request", US, "[10]"),
+    "ses": Price(0.10 / 1000, "email (per recipient)", SG, "[28]"),
+    "secret": Price(0.40, "secret-month", SG, "[28]"),
+    "secret_calls": Price(0.05 / 10_000, "API call", UNSTATED, "[12]"),
+    "cw_metric": Price(0.30, "custom metric-month (first 10,000)", SG, "[28]"),
+    "cw_alarm": Price(0.10, "standard alarm metric-month", SG, "[28]"),
+    "cw_dashboard": Price(3.00, "dashboard-month", US, "[18]"),
+    "logs_ingest": Price(0.70, "GB ingested (Standard log class)", SG, "[28]"),
+    "logs_storage": Price(0.03, "GB-month stored", SG, "[28]"),
+    "xray": Price(5.00 / MILLION, "trace recorded", UNSTATED, "[8]"),
+    "cognito_lite": Price(0.0055, "monthly active user past 10,000 (Lite)", UNSTATED, "[15]"),
+    "cognito_essentials": Price(0.015, "MAU past 10,000 (Essentials)", SG, "[28]"),
+    "waf_acl": Price(5.00, "web ACL-month", SG, "[28][26]"),
+    "waf_rule": Price(1.00, "rule-month", SG, "[28][26]"),
+    "waf_requests": Price(0.60 / MILLION, "request inspected", SG, "[28][26]"),
+    "scheduler": Price(1.00 / MILLION, "EventBridge Scheduler invocation", US, "[20]"),
+    # the always-on setup ("Against an always-on setup")
+    "ec2_t4g_small": Price(0.0212, "hour, t4g.small Linux on-demand", SG, "[28]"),
+    "ebs_gp3": Price(0.096, "GB-month of EBS gp3", SG, "[28]"),
+    "public_ipv4": Price(0.005, "hour per in-use public IPv4 address", SG, "[28]"),
+    "alb_hour": Price(0.0252, "Application Load Balancer hour", SG, "[28]"),
+    "alb_lcu": Price(0.008, "ALB capacity unit-hour", SG, "[28]"),
+    "rds_t4g_small_multi_az": Price(0.102, "hour, RDS PostgreSQL db.t4g.small Multi-AZ", SG, "[28]"),
+    "rds_gp3_multi_az": Price(0.276, "GB-month of RDS gp3, Multi-AZ", SG, "[28]"),
 }
 # the largest regional difference the search found for a price of this list: CloudWatch Logs ingestion,
-# $0.76/GB in Tokyo [17] against $0.50 in us-east-1 [16]; the upper bound applies it to every figure
-# whose Singapore price was not found
+# $0.76/GB in Tokyo [17] against $0.50 in us-east-1 [16] (Singapore's own figures found are at most 40 %
+# above us-east-1's: Logs ingestion, $0.70 [28]); the upper bound applies it to every figure whose Singapore
+# price was not found
 REGIONAL_UPLIFT = 0.76 / 0.50 - 1
 
 # always-free allowances that do not expire (API Gateway's is for 12 months of a new account only [6])
@@ -130,7 +155,13 @@ ASSUMED = {
     "traffic_metrics": 40,  # custom metric + dimension combinations that exist only with traffic
     "pollers": (2, 5),  # Lambda's SQS pollers on an idle queue [2] and their empty receives a minute [19]
     "empty_receives_per_poller_minute": 3,
-    "always_on_usd": 100.0,  # the always-on setup (docs/cost.md: an earlier revision's, not re-checked)
+    "always_on": {  # two small instances behind a load balancer with a managed database (docs/cost.md)
+        "instances": 2,
+        "root_gb": 8,  # each instance's gp3 root volume
+        "public_ipv4": 4,  # the instances' (public subnets, no NAT gateway) and the ALB's, one per AZ
+        "alb_lcu": 1,
+        "db_gb": 20,
+    },
 }
 
 
@@ -261,8 +292,37 @@ def usd(key: str, quantity: float) -> float:
     return PRICES[key].usd * quantity
 
 
-def per_thousand_orders(m: dict) -> tuple[list[tuple[str, str, float, bool]], dict]:
-    """Rows (item, calculation, USD per 1,000 orders, priced at a us-east-1 figure) and the volumes."""
+def dollars(x: float) -> str:
+    """$3.50, $0.625, $0.0004: at least two decimals, at most four."""
+    text = f"{x:.4f}".rstrip("0")
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
+def per_million(key: str) -> str:
+    return f"{dollars(PRICES[key].usd * MILLION)} / million"
+
+
+def per_thousand(key: str) -> str:
+    return f"{dollars(PRICES[key].usd * 1000)} / 1,000"
+
+
+def basis(keys: tuple[str, ...]) -> str:
+    """The regions of the prices a row applies, each with its sources, as the tables show them."""
+    by_region: dict[str, list[str]] = {}
+    for key in keys:
+        sources = by_region.setdefault(PRICES[key].region, [])
+        if PRICES[key].source not in sources:
+            sources.append(PRICES[key].source)
+    return "; ".join(f"{region} {''.join(sources)}" for region, sources in by_region.items())
+
+
+def found(keys: tuple[str, ...]) -> bool:
+    return all(PRICES[k].singapore for k in keys)
+
+
+def per_thousand_orders(m: dict) -> tuple[list[tuple[str, str, float, tuple[str, ...]]], dict]:
+    """Rows (item, calculation, USD per 1,000 orders, the PRICES keys it applies) and the volumes."""
     a, n = ASSUMED, 1000
     browsing = sum(count for count, _ in m["browsing_rru"].values())
     api = m["lifecycle_api_calls"] + browsing
@@ -275,54 +335,71 @@ def per_thousand_orders(m: dict) -> tuple[list[tuple[str, str, float, bool]], di
     logs_gb = invocations * a["log_kb_per_invocation"] / 1e6
     s3_puts, s3_gets = 3 * uploads, a["s3_gets_per_upload"] * uploads
     sqs = 3 * uploads
+    gb_s = f"${PRICES['lambda_gb_s'].usd:.10f}"
     rows = [
-        ("X-Ray", f"{invocations * n:,.0f} traces x $5.00 / million", usd("xray", invocations * n)),
+        (
+            "X-Ray",
+            f"{invocations * n:,.0f} traces x {per_million('xray')}",
+            usd("xray", invocations * n),
+            ("xray",),
+        ),
         (
             "API Gateway (REST)",
             f"{(api + a['storefront_preflights']) * n:,} requests ({api * n:,} + "
             f"{a['storefront_preflights'] * n:,} "
-            "storefront preflights, mock) x $3.50 / million",
+            f"storefront preflights, mock) x {per_million('apigw_rest')}",
             usd("apigw_rest", (api + a["storefront_preflights"]) * n),
+            ("apigw_rest",),
         ),
-        ("SES", f"{a['emails'] * n:,} emails x $0.10 / 1,000", usd("ses", a["emails"] * n)),
+        ("SES", f"{a['emails'] * n:,} emails x {per_thousand('ses')}", usd("ses", a["emails"] * n), ("ses",)),
         (
             "DynamoDB writes",
-            f"{m['lifecycle_wru'] * n:,.0f} WRU (**measured**) x $0.625 / million",
+            f"{m['lifecycle_wru'] * n:,.0f} WRU (**measured**) x {per_million('ddb_wru')}",
             usd("ddb_wru", m["lifecycle_wru"] * n),
+            ("ddb_wru",),
         ),
         (
             "DynamoDB reads",
-            f"{rru * n:,.0f} RRU (lifecycle {m['lifecycle_rru']:g} **measured** + browsing mix) x $0.125 / "
-            "million",
+            f"{rru * n:,.0f} RRU (lifecycle {m['lifecycle_rru']:g} **measured** + browsing mix) x "
+            f"{per_million('ddb_rru')}",
             usd("ddb_rru", rru * n),
+            ("ddb_rru",),
         ),
         (
             "Lambda duration, invoke",
-            f"{invoke_gbs * n:,.0f} GB-s x $0.0000166667",
+            f"{invoke_gbs * n:,.0f} GB-s x {gb_s}",
             usd("lambda_gb_s", invoke_gbs * n),
+            ("lambda_gb_s",),
         ),
         (
             "Lambda duration, INIT (billed)",
-            f"{init_gbs * n:,.0f} GB-s: {a['cold_share']:.0%} cold x {init_s:.2f} s (**measured** first "
-            "request) "
-            f"x 0.5 GB, ingestion {a['ingest_init_s']:g} s x 1 GB",
+            f"{init_gbs * n:,.0f} GB-s x {gb_s}: {a['cold_share']:.0%} cold x {init_s:.2f} s (**measured** "
+            f"first request) x 0.5 GB, ingestion {a['ingest_init_s']:g} s x 1 GB",
             usd("lambda_gb_s", init_gbs * n),
+            ("lambda_gb_s",),
         ),
-        ("Lambda requests", f"{invocations * n:,} x $0.20 / million", usd("lambda_request", invocations * n)),
+        (
+            "Lambda requests",
+            f"{invocations * n:,} x {per_million('lambda_request')}",
+            usd("lambda_request", invocations * n),
+            ("lambda_request",),
+        ),
         (
             "S3 requests",
-            f"{s3_puts * n:,} PUT x $0.005 / 1,000 + {s3_gets * n:,} GET x $0.0004 / 1,000",
+            f"{s3_puts * n:,} PUT x {per_thousand('s3_put')} + "
+            f"{s3_gets * n:,} GET x {per_thousand('s3_get')}",
             usd("s3_put", s3_puts * n) + usd("s3_get", s3_gets * n),
+            ("s3_put", "s3_get"),
         ),
         (
             "CloudWatch Logs",
-            f"{logs_gb * n:.3f} GB x ($0.50 ingested + $0.03 a month stored)",
+            f"{logs_gb * n:.3f} GB x (${PRICES['logs_ingest'].usd:.2f} ingested + "
+            f"${PRICES['logs_storage'].usd:.2f} a month stored)",
             usd("logs_ingest", logs_gb * n) + usd("logs_storage", logs_gb * n),
+            ("logs_ingest", "logs_storage"),
         ),
-        ("SQS", f"{sqs * n:,} requests x $0.40 / million", usd("sqs", sqs * n)),
+        ("SQS", f"{sqs * n:,} requests x {per_million('sqs')}", usd("sqs", sqs * n), ("sqs",)),
     ]
-    us_priced = {"API Gateway (REST)": False, "SES": False, "X-Ray": False}
-    out = [(name, calc, value, us_priced.get(name, True)) for name, calc, value in rows]
     volumes = {
         "api": api,
         "browsing": browsing,
@@ -333,7 +410,44 @@ def per_thousand_orders(m: dict) -> tuple[list[tuple[str, str, float, bool]], di
         "logs_gb": logs_gb,
         "sqs": sqs,
     }
-    return out, volumes
+    return rows, volumes
+
+
+def always_on() -> list[tuple[str, str, float, tuple[str, ...]]]:
+    """Rows (item, how many, USD a month, the PRICES keys) of the always-on setup at Singapore's prices."""
+    a, h = ASSUMED["always_on"], HOURS_PER_MONTH
+    return [
+        (
+            f"{a['instances']} x EC2 t4g.small (2 vCPU, 2 GB), on-demand, 24/7",
+            f"{a['instances']} x {h} h",
+            usd("ec2_t4g_small", a["instances"] * h),
+            ("ec2_t4g_small",),
+        ),
+        (
+            "their root volumes",
+            f"{a['instances']} x {a['root_gb']} GB gp3",
+            usd("ebs_gp3", a["instances"] * a["root_gb"]),
+            ("ebs_gp3",),
+        ),
+        (
+            "public IPv4 addresses",
+            f"{a['public_ipv4']} (the instances' and the load balancer's, one per AZ) x {h} h",
+            usd("public_ipv4", a["public_ipv4"] * h),
+            ("public_ipv4",),
+        ),
+        (
+            "Application Load Balancer",
+            f"{h} h + {a['alb_lcu']} LCU x {h} h",
+            usd("alb_hour", h) + usd("alb_lcu", a["alb_lcu"] * h),
+            ("alb_hour", "alb_lcu"),
+        ),
+        (
+            "RDS PostgreSQL db.t4g.small Multi-AZ",
+            f"{h} h + {a['db_gb']} GB gp3 Multi-AZ",
+            usd("rds_t4g_small_multi_az", h) + usd("rds_gp3_multi_az", a["db_gb"]),
+            ("rds_t4g_small_multi_az", "rds_gp3_multi_az"),
+        ),
+    ]
 
 
 def photo_egress_gb(m: dict) -> tuple[float, float]:
@@ -343,8 +457,9 @@ def photo_egress_gb(m: dict) -> tuple[float, float]:
     return tuple((v + thumbs) / 1e6 * 1000 for v in views)  # GB per 1,000 orders
 
 
-def floor(m: dict, t: dict) -> list[tuple[str, str, float, float]]:
-    """Rows (item, how many, USD a month without free allowances, with the always-free ones)."""
+def floor(m: dict, t: dict) -> list[tuple[str, str, float, float, tuple[str, ...]]]:
+    """Rows (item, how many, USD a month without free allowances, with the always-free ones, the PRICES
+    keys)."""
     a = ASSUMED
     rows = [
         (
@@ -352,12 +467,14 @@ def floor(m: dict, t: dict) -> list[tuple[str, str, float, float]]:
             f"{t['dashboards']} (`infra/monitoring.py`)",
             usd("cw_dashboard", t["dashboards"]),
             usd("cw_dashboard", max(0, t["dashboards"] - FREE["cw_dashboards"])),
+            ("cw_dashboard",),
         ),
         (
             "Alarms",
             f"{t['alarms']} standard-resolution alarms in the packaged template",
             usd("cw_alarm", t["alarms"]),
             usd("cw_alarm", max(0, t["alarms"] - FREE["cw_alarms"])),
+            ("cw_alarm",),
         ),
     ]
     low, high = a["job_metric_months"]
@@ -367,10 +484,13 @@ def floor(m: dict, t: dict) -> list[tuple[str, str, float, float]]:
             f"{low:g}-{high:g} metric-months (**assumed**, docs/cost.md)",
             usd("cw_metric", high),
             usd("cw_metric", max(0, high - FREE["cw_metrics"])),
+            ("cw_metric",),
         )
     )
     secrets = t["secrets"]
-    rows.append(("Secrets Manager", f"{secrets} secrets", usd("secret", secrets), usd("secret", secrets)))
+    rows.append(
+        ("Secrets Manager", f"{secrets} secrets", usd("secret", secrets), usd("secret", secrets), ("secret",))
+    )
     polls = t["sqs_triggers"] * max(a["pollers"]) * a["empty_receives_per_poller_minute"] * MINUTES_PER_MONTH
     rows.append(
         (
@@ -381,6 +501,7 @@ def floor(m: dict, t: dict) -> list[tuple[str, str, float, float]]:
             f"{a['empty_receives_per_poller_minute']} empty receives a minute = {polls:,.0f} requests",
             usd("sqs", polls),
             usd("sqs", max(0, polls - FREE["sqs_requests"])),
+            ("sqs",),
         )
     )
     runs = sum(t["schedule_runs"].values())
@@ -406,53 +527,97 @@ def floor(m: dict, t: dict) -> list[tuple[str, str, float, float]]:
             f"); {gbs:,.0f} GB-s with INIT; the sweep's {m['sweep_queries']:g} Queries a day (**measured**)",
             jobs,
             jobs_free,
+            ("lambda_request", "lambda_gb_s", "xray", "ddb_rru", "logs_ingest"),
         )
     )
-    rows.append(("Schedules themselves", "EventBridge scheduled rules", 0.0, 0.0))
     rows.append(
-        (f"Cognito ({t['tier']} tier, set in the template)", "up to 10,000 monthly active users", 0.0, 0.0)
+        (
+            "Schedules themselves",
+            "EventBridge scheduled rules: AWS service events are free [21]",
+            0.0,
+            0.0,
+            (),
+        )
+    )
+    rows.append(
+        (
+            f"Cognito ({t['tier']} tier, set in the template)",
+            "up to 10,000 monthly active users",
+            0.0,
+            0.0,
+            ("cognito_lite",),
+        )
     )
     waf = usd("waf_acl", 1) + usd("waf_rule", 1)
     rows.append(
         (
             "WAF web ACL",
             f"off unless `WafRateLimitPer5Minutes` is set; then 1 ACL + 1 rule = ${waf:.2f} a month + "
-            "$0.60 per "
-            "million requests (no free allowance)",
+            f"{per_million('waf_requests')} requests (no free allowance)",
             0.0,
             0.0,
+            ("waf_acl", "waf_rule", "waf_requests"),
         )
     )
     return rows
 
 
-def render(m: dict, t: dict) -> str:
-    rows, v = per_thousand_orders(m)
-    variable = sum(value for _, _, value, _ in rows)
-    us_part = variable  # none of these prices was found for Singapore (docs/cost.md [25])
-    egress = photo_egress_gb(m)
-    free_orders = round(FREE["cf_gb"] / max(egress) * 1000, -3)
-    cf_low, cf_high = egress[0] * PRICES["cf_egress_us_eu"].usd, egress[1] * PRICES["cf_egress_asia"].usd
-    storage_month = m["uploads"] * ASSUMED["original_mb"] / 1000 * 1000 * PRICES["s3_storage"].usd
+@contextmanager
+def priced(table: dict[str, Price]):
+    """Compute with another price table (the upper bound's) in place of PRICES."""
+    global PRICES
+    saved, PRICES = PRICES, table
+    try:
+        yield
+    finally:
+        PRICES = saved
+
+
+def upper_bound() -> dict[str, Price]:
+    """PRICES with every figure not found for Singapore raised by REGIONAL_UPLIFT."""
+    return {
+        key: price if price.singapore else replace(price, usd=price.usd * (1 + REGIONAL_UPLIFT))
+        for key, price in PRICES.items()
+    }
+
+
+SERVERLESS_ONLY = ("API", "Lambda", "DynamoDB", "SQS", "X-Ray")
+
+
+def totals(m: dict, t: dict) -> dict:
+    """The figures the text quotes, at the current price table."""
+    rows, _ = per_thousand_orders(m)
     floor_rows = floor(m, t)
-    floor_without = sum(r[2] for r in floor_rows)
-    floor_with = sum(r[3] for r in floor_rows)
-    serverless_only = sum(
-        value
-        for name, _, value, _ in rows
-        if name.split(" ")[0] in ("API", "Lambda", "DynamoDB", "SQS", "X-Ray")
-    )
-    serverless_us = serverless_only  # none found for Singapore either
+    serverless_only = sum(value for name, _, value, _ in rows if name.split(" ")[0] in SERVERLESS_ONLY)
     fixed_serverless = next(r[2] for r in floor_rows if r[0] == "Scheduled jobs") + next(
         r[2] for r in floor_rows if r[0].startswith("SQS")
     )
-    always_on = ASSUMED["always_on_usd"]
-    crossing = (always_on - fixed_serverless) / serverless_only * 1000
-    crossing_uplifted = (
-        (always_on - fixed_serverless * (1 + REGIONAL_UPLIFT))
-        / (serverless_only + REGIONAL_UPLIFT * serverless_us)
-        * 1000
-    )
+    always = sum(r[2] for r in always_on())
+    return {
+        "variable": sum(value for _, _, value, _ in rows),
+        "floor_without": sum(r[2] for r in floor_rows),
+        "floor_with": sum(r[3] for r in floor_rows),
+        "serverless_only": serverless_only,
+        "fixed_serverless": fixed_serverless,
+        "always_on": always,
+        "crossing": (always - fixed_serverless) / serverless_only * 1000,
+    }
+
+
+def render(m: dict, t: dict) -> str:
+    rows, v = per_thousand_orders(m)
+    x = totals(m, t)
+    with priced(upper_bound()):
+        up = totals(m, t)
+    variable, serverless_only, fixed_serverless = x["variable"], x["serverless_only"], x["fixed_serverless"]
+    not_found = [name for name, _, _, keys in sorted(rows, key=lambda r: -r[2]) if not found(keys)]
+    egress = photo_egress_gb(m)
+    free_orders = round(FREE["cf_gb"] / max(egress) * 1000, -3)
+    cf_low, cf_high = egress[0] * PRICES["cf_egress_us_eu"].usd, egress[1] * PRICES["cf_egress_asia"].usd
+    originals_gb = m["uploads"] * ASSUMED["original_mb"] / 1000 * 1000
+    floor_rows = floor(m, t)
+    always_rows = always_on()
+    always = x["always_on"]
     lines = [
         HEADING,
         "",
@@ -460,8 +625,10 @@ def render(m: dict, t: dict) -> str:
         "docs/benchmarks.md "
         f"(DynamoDB requests and lifecycle measured {m['api_date']}, cold start {m['cold_date']}) and the "
         "packaged prod template. **measured** marks a figure from the benches; every other count is an "
-        'assumption named in "Assumptions and method" below; each price\'s region and source are in '
-        '"Prices" below.',
+        'assumption named in "Assumptions and method" below. Every table names the region of the prices '
+        f"it applies and their sources: `{SG}` is the deployed region's own price; `{US}` and "
+        f"`{UNSTATED}` mark a price still taken from us-east-1 or from a source that names no region "
+        '("Prices used" below).',
         "",
         "Measured inputs: one lifecycle (an order of 3 items to delivery and review) makes "
         f"**{m['lifecycle_api_calls']} API calls**, {m['uploads']} photo uploads, **{m['lifecycle_rru']:g} "
@@ -478,69 +645,91 @@ def render(m: dict, t: dict) -> str:
         "",
         "### Cost per 1,000 orders (variable)",
         "",
-        "| item | calculation | USD | price basis |",
+        "| item | calculation | USD | price region and source |",
         "|---|---|---:|---|",
     ]
-    for name, calc, value, us in sorted(rows, key=lambda r: -r[2]):
-        lines.append(f"| {name} | {calc} | {value:.2f} | {'us-east-1' if us else 'no region stated'} |")
+    for name, calc, value, keys in sorted(rows, key=lambda r: -r[2]):
+        lines.append(f"| {name} | {calc} | {value:.2f} | {basis(keys)} |")
+    cf = ("cf_egress_us_eu", "cf_egress_asia")
     lines += [
         f"| **total, without photo egress and storage** | | **{variable:.2f}** | |",
         f"| photo egress through CloudFront (views and thumbnails) | {egress[0]:.1f}-{egress[1]:.1f} GB x "
-        f"$0.085-0.120 / GB (edges in the US and Europe to Singapore's) | {cf_low:.2f}-{cf_high:.2f}, **$0 "
-        "within "
+        f"{dollars(PRICES[cf[0]].usd)}-{dollars(PRICES[cf[1]].usd)} / GB "
+        "(edges in the US and Europe to Singapore's) | "
+        f"{cf_low:.2f}-{cf_high:.2f}, **$0 within "
         f"CloudFront's always-free 1 TB a month** (about {free_orders:,.0f} orders a month) "
-        "| Singapore-area edges [22] |",
-        f"| S3 photo storage, originals | {m['uploads'] * ASSUMED['original_mb']:g} GB x $0.023 per "
+        f"| {basis(cf)} |",
+        f"| S3 photo storage, originals | {originals_gb:g} GB x ${PRICES['s3_storage'].usd:g} per "
         "GB-month, "
-        f"every month they are kept | {storage_month:.2f} / month | us-east-1 |",
+        f"every month they are kept | {usd('s3_storage', originals_gb):.2f} / month | "
+        f"{basis(('s3_storage',))} |",
         "",
-        "None of the prices above was found for Singapore (they are us-east-1's, or their source names no "
-        f"region): if each were {REGIONAL_UPLIFT:.0%} higher in Singapore (the largest regional "
-        "difference the search found: CloudWatch Logs ingestion in Tokyo against us-east-1 [16][17]), the "
-        f"total would be **${variable + REGIONAL_UPLIFT * us_part:.2f}**: the range for the deployed "
-        "region is "
-        f"${variable:.2f}-{variable + REGIONAL_UPLIFT * us_part:.2f} per 1,000 orders before photo egress.",
+        f"The items priced without a Singapore figure ({', '.join(not_found)}) make "
+        f"${(up['variable'] - variable) / REGIONAL_UPLIFT:.2f} of the ${variable:.2f}. If each of those "
+        f"prices were {REGIONAL_UPLIFT:.0%} higher in Singapore (the largest regional difference the search "
+        "found: CloudWatch Logs ingestion in Tokyo against us-east-1 [16][17]; of this table's prices found "
+        "for both regions, Singapore's are at most 40 % above us-east-1's, CloudWatch Logs ingestion's "
+        "$0.70 [28] against $0.50 [16]), the total would be "
+        f"**${up['variable']:.2f}**: the range for the deployed region is "
+        f"${variable:.2f}-{up['variable']:.2f} per 1,000 orders before photo egress.",
         "",
         "### Fixed monthly cost: the floor with no orders",
         "",
-        "| item | how many | without free allowances | with the always-free allowances |",
-        "|---|---|---:|---:|",
+        "| item | how many | without free allowances | with the always-free allowances | price region and "
+        "source |",
+        "|---|---|---:|---:|---|",
     ]
-    for name, how, without, free in floor_rows:
-        lines.append(f"| {name} | {how} | ${without:.2f} | ${free:.2f} |")
+    for name, how, without, free, keys in floor_rows:
+        lines.append(f"| {name} | {how} | ${without:.2f} | ${free:.2f} | {basis(keys) if keys else '-'} |")
     lines += [
-        f"| **total floor** | | **${floor_without:.2f}** | **${floor_with:.2f}** |",
+        f"| **total floor** | | **${x['floor_without']:.2f}** | **${x['floor_with']:.2f}** | |",
         "",
-        "Custom metrics of traffic come on top with any traffic: "
-        f"{ASSUMED['traffic_metrics']} metric + dimension combinations (**assumed**) x $0.30, billed for the "
+        f"With every price not found for Singapore {REGIONAL_UPLIFT:.0%} higher: ${up['floor_without']:.2f} "
+        f"without the free allowances, ${up['floor_with']:.2f} with them. Custom metrics of traffic come on "
+        f"top with any traffic: {ASSUMED['traffic_metrics']} metric + dimension combinations (**assumed**) x "
+        f"${PRICES['cw_metric'].usd:.2f} ({basis(('cw_metric',))}), billed for the "
         f"hours that carry data: $0 to ${ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.2f} a month.",
         "",
         "### Against an always-on setup",
+        "",
+        'The always-on setup of "Against an always-on alternative" below, at Singapore\'s prices (sizes '
+        '**assumed**, `ASSUMED["always_on"]`):',
+        "",
+        "| item | how many | USD a month | price region and source |",
+        "|---|---|---:|---|",
+    ]
+    for name, how, value, keys in always_rows:
+        lines.append(f"| {name} | {how} | {value:.2f} | {basis(keys)} |")
+    lines += [
+        f"| **total** | | **{always:.2f}** | |",
         "",
         "The serverless-only items (API Gateway, Lambda, DynamoDB, SQS, X-Ray) cost "
         f"**${serverless_only:.2f} per "
         f"1,000 orders** and ${fixed_serverless:.2f} a month fixed (the jobs' runs and the trigger's "
         "polling); "
-        f"the always-on setup costs ~${always_on:.0f} a month (**not re-checked**, see below) and pays "
-        "everything else too. They cross at "
-        f"**({always_on:.0f} - {fixed_serverless:.2f}) / {serverless_only:.2f} x 1,000 = {crossing:,.0f} "
+        f"the always-on setup costs ${always:.2f} a month and pays everything else too. They cross at "
+        f"**({always:.2f} - {fixed_serverless:.2f}) / {serverless_only:.2f} x 1,000 = {x['crossing']:,.0f} "
         "orders a "
-        f"month** (~{crossing / 30:,.0f} a day). At 1,000 orders a month the serverless stack costs about "
-        f"${floor_with + variable:.2f} (floor with the free allowances + the variable total) plus "
+        f"month** (~{x['crossing'] / 30:,.0f} a day). At 1,000 orders a month the serverless stack costs "
+        "about "
+        f"${x['floor_with'] + variable:.2f} (floor with the free allowances + the variable total) plus "
         f"$0-{ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.0f} of traffic metrics. With every "
-        f"price {REGIONAL_UPLIFT:.0%} higher the crossing would be "
-        f"{crossing_uplifted:,.0f}"
-        " orders a month.",
+        f"price not found for Singapore {REGIONAL_UPLIFT:.0%} higher the crossing would be "
+        f"{up['crossing']:,.0f} orders a month.",
         "",
         "### Prices used",
         "",
-        "| item | USD | per | region basis | source |",
+        "| item | USD | per | region | source |",
         "|---|---:|---|---|---|",
     ]
     for key, price in PRICES.items():
-        figure = price.usd * MILLION if price.usd < 0.001 and "GB-second" not in price.unit else price.usd
-        per = f"million ({price.unit})" if figure != price.usd else price.unit
-        lines.append(f"| `{key}` | {figure:g} | {per} | {price.basis} | {price.source} |")
+        if "GB-second" in price.unit:
+            figure, per = f"{price.usd:.10f}", price.unit
+        elif price.usd < 0.001:
+            figure, per = f"{price.usd * MILLION:g}", f"million: {price.unit}"
+        else:
+            figure, per = f"{price.usd:g}", price.unit
+        lines.append(f"| `{key}` | {figure} | {per} | {price.region} | {price.source} |")
     lines.append("")
     return "\n".join(lines)
 

@@ -166,3 +166,57 @@ def test_the_cost_part_stops_when_a_figure_is_missing_rather_than_writing_a_gues
         cost.measured(BENCHMARKS.replace("| `GET /wallet` |", "| `GET /wallets` |"))
     with pytest.raises(cost.Missing, match="Cold start"):
         cost.measured(BENCHMARKS.split("## Cold start")[0])
+
+
+def test_every_price_names_its_region_and_a_source_the_cost_document_lists():
+    """Issue 27: every price is looked up for ap-southeast-1 and cited; one still taken from another region
+    says so in its region, and the upper bound raises exactly those."""
+    from bench import cost
+
+    sources = set(re.findall(r"^\| (\d+) \|", (ROOT / "docs" / "cost.md").read_text(), re.M))
+    for key, price in cost.PRICES.items():
+        cited = re.findall(r"\[(\d+)\]", price.source)
+        assert cited and "".join(f"[{n}]" for n in cited) == price.source, key
+        assert set(cited) <= sources, f"{key} cites a source docs/cost.md does not list: {price.source}"
+        assert price.region.strip(), key
+        assert price.singapore == (cost.NOT_FOUND not in price.region), key
+        if not price.singapore:
+            assert price.region.startswith(("us-east-1", "no region stated")), key
+    bound = cost.upper_bound()
+    for key, price in cost.PRICES.items():
+        expected = price.usd * (1 if price.singapore else 1 + cost.REGIONAL_UPLIFT)
+        assert bound[key].usd == expected, key
+
+
+def test_the_cost_tables_show_each_price_s_region():
+    from bench import cost
+
+    m = cost.measured(BENCHMARKS)
+    text = cost.render(
+        m,
+        {
+            "alarms": 26,
+            "dashboards": 1,
+            "secrets": 2,
+            "sqs_triggers": 1,
+            "schedule_runs": {"rate(1 hour)": 1460.0},
+            "tier": "LITE",
+        },
+    )
+    prices = text.split("### Prices used")[1]
+    for key, price in cost.PRICES.items():
+        assert f"| `{key}` |" in prices and f"| {price.region} | {price.source} |" in prices, key
+    variable = text.split("### Cost per 1,000 orders")[1].split("### Fixed monthly cost")[0]
+    writes = next(line for line in variable.splitlines() if line.startswith("| DynamoDB writes |"))
+    assert writes.endswith(f"| {cost.PRICES['ddb_wru'].region} {cost.PRICES['ddb_wru'].source} |")
+    lambdas = next(line for line in variable.splitlines() if line.startswith("| Lambda requests |"))
+    assert lambdas.endswith(f"| {cost.SG} {cost.PRICES['lambda_request'].source} |")
+    always = text.split("### Against an always-on setup")[1].split("The serverless-only items")[0]
+    assert all(
+        f"{cost.SG} [28]" in line
+        for line in always.splitlines()
+        if line.startswith("| ")
+        and "**total**" not in line
+        and "---" not in line
+        and not line.startswith("| item")
+    )
