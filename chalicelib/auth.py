@@ -4,10 +4,28 @@ API Gateway's Cognito authorizer is not run by `chalice local` or `chalice.test.
 emulation crashes on malformed tokens), so the check lives here and runs identically everywhere:
 signature against the pool's JWKS, issuer, audience (app client id), `token_use` and expiry by our clock.
 
-Cost: RS256 is verified with `cryptography` alone and the JWKS fetched over botocore's HTTP stack (loaded
-anyway for DynamoDB): PyJWT (x509, its JWKS client) and `requests` added ~250 ms of imports to every
-signed-in cold start. The JWKS is fetched once per process (and again on an unknown `kid`, at most
-every _JWKS_REFRESH_SECONDS); the cache is shared by threads under a lock.
+RS256 is RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 section 3.3), checked here with Python's integers
+(`_rs256_valid`) as RFC 8017 (PKCS #1 v2.2, https://www.rfc-editor.org/rfc/rfc8017) specifies it:
+RSASSA-PKCS1-V1_5-VERIFY (section 8.2.2) refuses a signature S that is not k octets long (k: the
+modulus's length in octets) and a representative s = OS2IP(S) that is not below n (RSAVP1, section
+5.2.2), computes m = s^e mod n and EM = I2OSP(m, k), and compares EM with EMSA-PKCS1-V1_5-ENCODE(M, k)
+(section 9.2): 0x00 0x01 PS 0x00 T, PS at least 8 octets 0xFF and T the DER DigestInfo of SHA-256,
+30 31 30 0d 06 09 60 86 48 01 65 03 04 02 01 05 00 04 20 || H (section 9.2, note 1). The whole expected
+encoding is rebuilt and compared (hmac.compare_digest), never parsed: parsing the padding is what let
+forged signatures through in other verifiers (leniency in PS, trailing bytes after the hash, DigestInfo
+parameters). Only keys like a Cognito user pool's are taken: RSA of at least 2048 bits with the public
+exponent 65537. Cognito generates RSA key pairs per user pool and signs with RS256 (Amazon Cognito
+Developer Guide, "Verifying a JSON web token"); a pool's published jwks.json holds keys
+`"kty": "RSA", "alg": "RS256", "use": "sig", "e": "AQAB"` with 2048-bit moduli, as does moto's copy. A
+JWK of another type, algorithm, use, size or exponent is left out of the key set.
+
+Cost: no crypto library is imported for the check. `cryptography` (its 15 MB Rust extension, RSA,
+hashes: ~6 ms of imports, measured with a warm page cache) is still in the layer for
+photo URL signing (chalicelib/photo_urls.py), but a signed-in request no longer loads it; one
+verification is ~0.15 ms of Python integer arithmetic (a 2048-bit pow with e = 65537). The JWKS is
+fetched over botocore's HTTP stack (loaded anyway for DynamoDB): PyJWT (x509, its JWKS client) and
+`requests` added ~250 ms of imports. It is fetched once per process (and again on an unknown `kid`, at
+most every _JWKS_REFRESH_SECONDS); the cache is shared by threads under a lock.
 """
 
 from __future__ import annotations
@@ -15,6 +33,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -25,6 +45,10 @@ from chalicelib.errors import Forbidden, NotFound, Unauthorized
 
 STAFF_GROUPS = ("reviewer", "warehouse", "admin")
 _JWKS_REFRESH_SECONDS = 300
+# RFC 8017 section 9.2, note 1: the DER encoding of SHA-256's DigestInfo, up to the hash H
+_SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+_MIN_MODULUS_BITS = 2048
+_PUBLIC_EXPONENT = 65537
 
 
 @dataclass(frozen=True)
@@ -80,10 +104,10 @@ def jwks_url() -> str:
 
 class _JwksCache:
     def __init__(self) -> None:
-        self._sets: dict[str, tuple[float, dict]] = {}  # url -> (fetched at, {kid: RSA public key})
+        self._sets: dict[str, tuple[float, dict]] = {}  # url -> (fetched at, {kid: (n, e)})
         self._lock = threading.Lock()
 
-    def key(self, url: str, kid: str):
+    def key(self, url: str, kid: str) -> tuple[int, int] | None:
         with self._lock:
             fetched_at, keys = self._sets.get(url, (0.0, None))
             found = keys.get(kid) if keys is not None else None
@@ -99,10 +123,8 @@ class _JwksCache:
         self._sets.clear()
 
 
-def _public_keys(jwks: dict) -> dict:
-    """{kid: RSA public key} of a JWKS's RS256 signing keys; other and malformed keys are left out."""
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
+def _public_keys(jwks: dict) -> dict[str, tuple[int, int]]:
+    """{kid: (n, e)} of a JWKS's RS256 signing keys; other, weak and malformed keys are left out."""
     keys = {}
     for jwk in jwks.get("keys", []) if isinstance(jwks, dict) else []:
         if not isinstance(jwk, dict) or jwk.get("kty") != "RSA" or jwk.get("alg", "RS256") != "RS256":
@@ -110,11 +132,29 @@ def _public_keys(jwks: dict) -> dict:
         if jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str):
             continue
         try:
-            numbers = rsa.RSAPublicNumbers(_b64_int(jwk["e"]), _b64_int(jwk["n"]))
-            keys[jwk["kid"]] = numbers.public_key()
+            n, e = _b64_int(jwk["n"]), _b64_int(jwk["e"])
         except (KeyError, TypeError, ValueError, binascii.Error):
             continue
+        if n.bit_length() < _MIN_MODULUS_BITS or e != _PUBLIC_EXPONENT:
+            continue
+        keys[jwk["kid"]] = (n, e)
     return keys
+
+
+def _rs256_valid(key: tuple[int, int], message: bytes, signature: bytes) -> bool:
+    """RSASSA-PKCS1-V1_5-VERIFY((n, e), message, signature) with SHA-256 (RFC 8017 section 8.2.2)."""
+    n, e = key
+    k = (n.bit_length() + 7) // 8
+    if len(signature) != k:
+        return False
+    s = int.from_bytes(signature, "big")
+    if s >= n:  # RSAVP1: "signature representative out of range"
+        return False
+    encoded = pow(s, e, n).to_bytes(k, "big")
+    t = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
+    # k >= 256 octets (keys under 2048 bits are refused), so PS is always more than 8 octets
+    expected = b"\x00\x01" + b"\xff" * (k - len(t) - 3) + b"\x00" + t
+    return hmac.compare_digest(encoded, expected)
 
 
 def _b64(segment: str) -> bytes:
@@ -153,10 +193,6 @@ jwks = _JwksCache()
 
 def _verified_claims(token: str) -> dict:
     """The claims of an RS256 JWT whose signature one of the pool's keys verifies, else Unauthorized."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-
     parts = token.split(".")
     if len(parts) != 3:
         raise Unauthorized("Invalid token: not a JSON Web Token.")
@@ -171,10 +207,8 @@ def _verified_claims(token: str) -> dict:
     key = jwks.key(jwks_url(), str(header.get("kid", "")))
     if key is None:
         raise Unauthorized("The token was not signed by this user pool.")
-    try:
-        key.verify(signature, f"{parts[0]}.{parts[1]}".encode(), padding.PKCS1v15(), hashes.SHA256())
-    except InvalidSignature:
-        raise Unauthorized("Invalid token: the signature does not verify.") from None
+    if not _rs256_valid(key, f"{parts[0]}.{parts[1]}".encode(), signature):
+        raise Unauthorized("Invalid token: the signature does not verify.")
     for claim in ("exp", "sub", "token_use"):
         if claim not in claims:
             raise Unauthorized(f'Invalid token: it has no "{claim}" claim.')

@@ -154,7 +154,8 @@ def test_a_token_of_another_algorithm_keyed_by_the_pools_public_key_is_401(api):
 
     from chalicelib import auth
 
-    public = auth.jwks.key(auth.jwks_url(), "dummy")
+    n, e = auth.jwks.key(auth.jwks_url(), "dummy")
+    public = rsa.RSAPublicNumbers(e, n).public_key()
     secret = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
     def b64(data: bytes) -> str:
