@@ -5,9 +5,22 @@ Services record with one line, e.g. `metrics.count("OrdersCreated")` or
 CloudWatch Logs turns each EMF line into metrics (no PutMetricData, no IAM grant, no latency).
 
 Values are buffered and written when the invocation ends (chalicelib/observability.py flushes them
-after every handler, also when it raised), one EMF document per dimension set, through AWS Lambda
-Powertools' EphemeralMetrics. A metric recorded with dimensions is also recorded without them, so
-alarms and the dashboard can use the total (CloudWatch alarms cannot sum over a dimension).
+after every handler, also when it raised), one EMF document per dimension set. A metric recorded with
+dimensions is also recorded without them, so alarms and the dashboard can use the total (CloudWatch
+alarms cannot sum over a dimension).
+
+The documents follow the EMF specification
+(https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html):
+`{"_aws": {"Timestamp": <epoch ms>, "CloudWatchMetrics": [{"Namespace": "Procure", "Dimensions":
+[["kind", "service"]], "Metrics": [{"Name": "MoneyMovedFen", "Unit": "None"}]}]}, "kind": "top_up",
+"service": "procure-prod", "MoneyMovedFen": [250.0]}`: the dimension values and each metric's values
+(an array of numbers) are members of the root. They are written as AWS Lambda Powertools'
+EphemeralMetrics (3.37.0) wrote them before this module formatted them itself: dimensions in name order
+then `service`, values as floats in the order recorded. The specification allows at most 100 metrics
+per directive, 100 values per metric and 30 dimension keys per dimension set: a dimension set with more
+metrics or values is split over several documents (nothing is dropped), and more than 29 dimensions
+(plus `service`) is refused when recorded. A metric's unit is a CloudWatch unit; an unknown one is
+written as `Count`.
 
 Namespace `Procure`, dimension `service` = `procure-<STAGE>`: the stages of one account stay apart.
 """
@@ -21,6 +34,20 @@ from contextlib import contextmanager
 from typing import Any
 
 NAMESPACE = "Procure"
+# the specification's limits: metrics per directive, values per metric, dimension keys per set
+MAX_METRICS = 100
+MAX_VALUES = 100
+MAX_DIMENSIONS = 30
+# the units a metric may have (CloudWatch's MetricDatum Unit)
+UNITS = frozenset(
+    (
+        "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+        "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+        "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second", "Terabytes/Second",
+        "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second", "Terabits/Second",
+        "Count/Second", "None",
+    )
+)  # fmt: skip
 
 # every metric the code records: name -> (unit, dimension names, what it counts). The dashboard and the
 # alarms (infra/template.py) are built from this table, and a test checks every name is recorded.
@@ -67,9 +94,13 @@ def service() -> str:
 def record(name: str, value: float, unit: str | None = None, **dimensions: Any) -> None:
     """Buffer one value of `name` (unit from CATALOG unless given); flushed at the end of the invocation."""
     unit = unit or CATALOG.get(name, ("Count",))[0]
-    sets = [()]
-    if dimensions:
-        sets.append(tuple(sorted((k, str(v)) for k, v in dimensions.items())))
+    sets: list[tuple[tuple[str, str], ...]] = [()]
+    # a blank dimension value cannot be a CloudWatch dimension: left out (Powertools skipped it too)
+    named = tuple(sorted((k, str(v)) for k, v in dimensions.items() if str(v).strip()))
+    if len(named) > MAX_DIMENSIONS - 1:  # `service` is the last one
+        raise ValueError(f"{name}: more than {MAX_DIMENSIONS - 1} dimensions")
+    if named:
+        sets.append(named)
     with _lock:
         for dims in sets:
             _pending.setdefault(dims, {}).setdefault(name, (unit, []))[1].append(value)
@@ -131,27 +162,51 @@ def pending() -> dict:
 
 
 def flush() -> list[dict]:
-    """Write every buffered value as EMF (one JSON line per dimension set); returns the documents."""
+    """Write every buffered value as EMF (one JSON line per document); returns the documents."""
     with _lock:
         batches = list(_pending.items())
         _pending.clear()
     if not batches:
         return []
-    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+    import time
 
-    units = {u.value: u for u in MetricUnit}
+    service_name = service()
     documents = []
     for dims, metrics in batches:
-        emf = EphemeralMetrics(namespace=NAMESPACE, service=service())
-        for key, value in dims:
-            emf.add_dimension(name=key, value=value)
-        for name, (unit, values) in metrics.items():
-            for value in values:
-                emf.add_metric(name=name, unit=units.get(unit, MetricUnit.Count), value=value)
-        document = emf.serialize_metric_set()
-        documents.append(document)
-        print(json.dumps(document, separators=(",", ":")), flush=True)  # what flush_metrics() prints
+        dimensions = dict(dims)
+        dimensions.setdefault("service", service_name)
+        for document in _documents(dimensions, metrics, int(time.time() * 1000)):
+            documents.append(document)
+            print(json.dumps(document, separators=(",", ":")), flush=True)
     return documents
+
+
+def _documents(
+    dimensions: dict[str, str], metrics: dict[str, tuple[str, list[float]]], timestamp: int
+) -> Iterator[dict]:
+    """EMF documents for one dimension set: each metric's values MAX_VALUES at a time, MAX_METRICS
+    metrics a document."""
+    longest = max(len(values) for _, values in metrics.values())
+    for start in range(0, longest, MAX_VALUES):
+        chunk = [
+            (name, unit, values[start : start + MAX_VALUES])
+            for name, (unit, values) in metrics.items()
+            if len(values) > start
+        ]
+        for first in range(0, len(chunk), MAX_METRICS):
+            part = chunk[first : first + MAX_METRICS]
+            directive = {
+                "Namespace": NAMESPACE,
+                "Dimensions": [list(dimensions)],
+                "Metrics": [
+                    {"Name": name, "Unit": unit if unit in UNITS else "Count"} for name, unit, _ in part
+                ],
+            }
+            yield {
+                "_aws": {"Timestamp": timestamp, "CloudWatchMetrics": [directive]},
+                **dimensions,
+                **{name: [float(v) for v in values] for name, _, values in part},
+            }
 
 
 def discard() -> None:

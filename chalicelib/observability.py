@@ -1,7 +1,7 @@
 """Logs, metrics and traces around every handler: one Chalice middleware for HTTP and events alike.
 
 For each invocation the middleware
-- puts the invocation's keys on every log line (chalicelib/logs.py, Powertools Logger): `request_id`
+- puts the invocation's keys on every log line (chalicelib/logs.py): `request_id`
   (API Gateway's request id, which the client sees as `x-amzn-RequestId`; the Lambda request id for
   events), `function_request_id` (Lambda's), `route` (`GET /orders/{order_id}`, or the event kind and
   function), `correlation_id` (an `X-Correlation-Id` request header if it is a sane token, else the
@@ -52,7 +52,7 @@ def bind(**keys: Any) -> None:
     """Add keys to every log line of the current invocation (e.g. caller_id once authenticated)."""
     values = {k: str(v) for k, v in keys.items() if v is not None}
     _current.update(values)
-    logs.powertools_logger().append_keys(**values)
+    logs.append_keys(**values)
 
 
 def bind_correlation(metadata: dict | None) -> None:
@@ -152,5 +152,5 @@ def _middleware(event: Any, get_response: Any) -> Any:
         return response
     finally:
         metrics.flush()
-        logs.powertools_logger().remove_keys(list(KEYS))
+        logs.remove_keys(KEYS)
         _current.clear()

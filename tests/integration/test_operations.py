@@ -73,8 +73,8 @@ def test_importing_the_app_imports_no_route_module_model_or_heavy_library():
         "import sys, app; "
         "print(sum(len(m) for m in app.app.routes.values())); "
         "print(sorted(m for m in sys.modules if m.startswith(('chalicelib.api', 'chalicelib.models', "
-        "'pydantic', 'pynamodb', 'PIL', 'jwt', 'cryptography', 'aws_xray_sdk', 'chalicelib.jobs', "
-        "'chalicelib.events', 'chalicelib.catalog'))))"
+        "'pydantic', 'pynamodb', 'PIL', 'jwt', 'cryptography', 'aws_xray_sdk', 'aws_lambda_powertools', "
+        "'chalicelib.jobs', 'chalicelib.events', 'chalicelib.catalog'))))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     out = subprocess.run(
@@ -101,17 +101,19 @@ def test_a_route_module_is_imported_on_its_first_request_and_then_served_directl
         "    after = app.app.routes['/health']['GET'].view_name\n"
         "    second = client.http.get('/me')\n"
         "print(json.dumps([before, first.status_code, json.loads(first.body), after, second.status_code,\n"
-        "    'chalicelib.api.identity' in sys.modules, 'chalicelib.api.orders' in sys.modules]))\n"
+        "    'chalicelib.api.identity' in sys.modules, 'chalicelib.api.orders' in sys.modules,\n"
+        "    'aws_lambda_powertools' in sys.modules]))\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.splitlines()[-1]
-    before, status, body, after, me_status, identity_loaded, orders_loaded = json.loads(out)
+    before, status, body, after, me_status, identity_loaded, orders_loaded, powertools = json.loads(out)
     assert before == "lazy:chalicelib.api.identity" and after == "health"  # the real view replaced it
     assert (status, body) == (200, {"status": "ok"})
     assert me_status == 401  # another route of the module, answered by its real view
     assert identity_loaded and not orders_loaded  # only the module the request needed
+    assert not powertools  # logs and metrics are written by chalicelib (tracing is off locally)
 
 
 # --- metrics (EMF on stdout) ---------------------------------------------------------------------
