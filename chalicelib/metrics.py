@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+
+TYPE_CHECKING = False  # typing stays out of the import (type checkers read the block below)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from typing import Any
 
 NAMESPACE = "Procure"
 # the specification's limits: metrics per directive, values per metric, dimension keys per set
