@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import json
@@ -172,13 +171,12 @@ def _fetch(url: str) -> dict:
     from botocore.httpsession import URLLib3Session
     from botocore.utils import get_environ_proxies
 
-    from chalicelib import aws, observability
+    from chalicelib import aws, xray
 
     request = AWSRequest(method="GET", url=url, headers={"Accept": "application/json"}).prepare()
     emitter = aws.botocore_session().get_component("event_emitter")
-    tracer = observability.tracer()
     # traced as requests' fetch was: a network call on the cold path
-    with tracer.provider.in_subsegment("## cognito jwks") if tracer else contextlib.nullcontext():
+    with xray.subsegment("## cognito jwks"):
         _, response = emitter.emit_until_response("before-send.cognito-idp.JsonWebKeys", request=request)
         if response is None:
             response = URLLib3Session(proxies=get_environ_proxies(url), timeout=5).send(request)

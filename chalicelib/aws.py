@@ -1,8 +1,9 @@
 """The one way to build a boto3 client: lazily, per (service, region, endpoint), never at import.
 
 One botocore session serves every client of the process, PynamoDB's included (`share_with_pynamodb`):
-its loader parses a service's model once. A session is not thread-safe, so its client creation is
-serialized; the clients it makes are thread-safe.
+its loader parses a service's model once, and its event handlers (X-Ray's, in a traced Lambda) reach
+every client. A session is not thread-safe, so its client creation is serialized; the clients it makes
+are thread-safe.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from chalicelib import config
+from chalicelib import config, xray
 
 _clients: dict[tuple[str, str, str | None], Any] = {}
 _lock = threading.RLock()
@@ -19,12 +20,16 @@ _botocore_session: Any = None
 
 
 def botocore_session() -> Any:
-    """The process's one botocore session, created on first use."""
+    """The process's one botocore session, created on first use. In a traced Lambda its events record
+    every AWS call of every client it creates as an X-Ray subsegment (chalicelib/xray.py)."""
     global _botocore_session
     if _botocore_session is None:
         with _lock:
             if _botocore_session is None:
-                _botocore_session = _shared_session_class()()
+                session = _shared_session_class()()
+                if xray.enabled():
+                    xray.instrument(session)
+                _botocore_session = session
     return _botocore_session
 
 

@@ -9,9 +9,9 @@ For each invocation the middleware
   `caller_id` (the Cognito sub, never an email or a token: chalicelib/web.py calls `bind`);
 - flushes the invocation's metrics (chalicelib/metrics.py) when the handler returns or raises;
 - in AWS with tracing on (X-Ray active on the function, POWERTOOLS_TRACE_DISABLED not true) wraps the
-  handler in an X-Ray subsegment annotated with route and correlation id, botocore and requests calls
-  traced by Powertools' Tracer (each patched when first imported). Locally and in tests nothing about
-  X-Ray is imported.
+  handler in an X-Ray subsegment `## <route>` annotated with `route` and `correlation_id`, its HTTP
+  status (and error/fault flags) recorded, every AWS call through botocore a subsegment under it
+  (chalicelib/xray.py, which sends them to the X-Ray daemon). Locally and in tests nothing is traced.
 
 The correlation id travels from the API to the photo ingestion handler in the upload's S3 metadata
 (`x-amz-meta-correlation-id`, pinned by the presigned POST): `bind_correlation(metadata)`.
@@ -19,12 +19,10 @@ The correlation id travels from the API to the photo ingestion handler in the up
 
 from __future__ import annotations
 
-import os
 import re
-from contextlib import nullcontext
 from typing import Any
 
-from chalicelib import logs, metrics
+from chalicelib import logs, metrics, xray
 
 CORRELATION_HEADER = "X-Correlation-Id"
 CORRELATION_METADATA = "correlation-id"  # S3 user metadata key (x-amz-meta-correlation-id)
@@ -32,7 +30,6 @@ KEYS = ("request_id", "function_request_id", "route", "correlation_id", "caller_
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _current: dict[str, str] = {}
-_tracer: Any = None
 
 
 def install(app: Any) -> None:
@@ -74,27 +71,8 @@ def upload_conditions() -> list[dict[str, str]]:
 
 
 def tracing_enabled() -> bool:
-    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {"1", "true", "yes", "on"}
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not disabled
-
-
-# what the tracer patches, each as soon as the module is imported (at once when it already is)
-TRACED_MODULES = ("botocore", "requests")
-
-
-def tracer() -> Any:
-    """Powertools' Tracer (botocore and requests traced), created on first use in AWS; None otherwise."""
-    global _tracer
-    if _tracer is None and tracing_enabled():
-        import wrapt
-        from aws_lambda_powertools import Tracer
-
-        _tracer = Tracer(service=metrics.service(), auto_patch=False)
-        # patched on import, not imported to be patched: a route that never fetches over HTTP does not
-        # pay the import of requests (~50 ms of its cold start)
-        for library in TRACED_MODULES:
-            wrapt.register_post_import_hook(lambda _, library=library: _tracer.patch([library]), library)
-    return _tracer
+    """In a Lambda function unless POWERTOOLS_TRACE_DISABLED is true (chalicelib/xray.py)."""
+    return xray.enabled()
 
 
 def _lambda_request_id(context: Any) -> str | None:
@@ -138,14 +116,14 @@ def _middleware(event: Any, get_response: Any) -> Any:
     keys = keys_for(event)
     _current.clear()
     bind(**keys)
-    active = tracer()
-    segment = active.provider.in_subsegment(f"## {keys['route']}") if active else nullcontext()
     try:
-        with segment as subsegment:
+        with xray.subsegment(f"## {keys['route']}") as subsegment:
             if subsegment is not None:
-                subsegment.put_annotation("route", keys["route"])
-                subsegment.put_annotation("correlation_id", keys["correlation_id"])
+                subsegment.annotate("route", keys["route"])
+                subsegment.annotate("correlation_id", keys["correlation_id"])
             response = get_response(event)
+            if subsegment is not None:
+                subsegment.set_status(getattr(response, "status_code", None))
         headers = getattr(response, "headers", None)
         if isinstance(headers, dict):
             headers[CORRELATION_HEADER] = _current.get("correlation_id", keys["correlation_id"])

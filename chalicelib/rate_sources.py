@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
-from chalicelib import config
+from chalicelib import config, xray
 from chalicelib.currency import CURRENCIES
 
 ECB_PATH = "/stats/eurofxref/eurofxref-daily.xml"
@@ -56,7 +56,11 @@ def _get(url: str) -> bytes:
 
     timeout = float(config.get("CURRENCY_SOURCE_TIMEOUT_SECONDS"))
     try:
-        with requests.get(url, timeout=timeout, stream=True, headers={"Accept": "application/xml"}) as answer:
+        with (
+            xray.http_call("GET", url) as traced,
+            requests.get(url, timeout=timeout, stream=True, headers={"Accept": "application/xml"}) as answer,
+        ):
+            traced.set_status(answer.status_code)
             if answer.status_code != 200:
                 raise SourceError(f"{url} answered HTTP {answer.status_code}")
             body = b""

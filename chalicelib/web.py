@@ -25,7 +25,7 @@ from typing import Any
 
 from chalice import Blueprint, Chalice, Response
 
-from chalicelib import auth, observability
+from chalicelib import auth, observability, xray
 from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
 
@@ -285,8 +285,9 @@ def route(
                 if exc.status >= 500:
                     log.error("api error", extra={"path": path, "code": exc.code})
                 return error_response(exc)
-            except Exception:
+            except Exception as exc:
                 log.exception("unhandled error", extra={"path": path, "method": method})
+                xray.record_exception(exc)  # the route's X-Ray subsegment: its cause
                 return error_response(ApiError("Something went wrong on our side."))
             finally:
                 if bound is not None:

@@ -3,7 +3,7 @@
 `automatic_layer: true` (.chalice/config.json) makes `chalice package` put every dependency of
 requirements.txt in out/layer-deployment.zip (one Lambda layer shared by all functions) and only app.py
 and chalicelib/ in out/deployment.zip. The layer would still carry botocore (16 MB zipped), pulled in by
-PynamoDB and the X-Ray SDK, which the Python Lambda runtime ships with boto3: this rewrites the layer
+PynamoDB, which the Python Lambda runtime ships with boto3: this rewrites the layer
 zip without RUNTIME_PROVIDED, so the runtime's own copies are imported. The versions the code relies on
 are the runtime's range stated in docs/deploy.md (RUNTIME_BOTOCORE). It also leaves out BUILD_ONLY:
 setuptools (about 2 MB zipped), which apimatic-core (the PayPal SDK's core) declares as a dependency but

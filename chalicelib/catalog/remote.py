@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import clock, config
+from chalicelib import clock, config, xray
 from chalicelib.errors import ApiError
 from chalicelib.logs import get_logger
 
@@ -177,14 +177,16 @@ def call(
             break
         retry = True
         try:
-            response = _http().request(
-                method,
-                url,
-                params=params,
-                data=data,
-                timeout=(min(timeouts[0], left), min(timeouts[1], left)),
-                allow_redirects=not page,
-            )
+            with xray.http_call(method, url) as traced:
+                response = _http().request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    timeout=(min(timeouts[0], left), min(timeouts[1], left)),
+                    allow_redirects=not page,
+                )
+                traced.set_status(response.status_code)
         except requests.Timeout:
             reason = "timed out"
         except requests.RequestException as exc:

@@ -41,7 +41,7 @@ from paypalserversdk.models.purchase_unit_request import PurchaseUnitRequest
 from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
-from chalicelib import config, currency
+from chalicelib import config, currency, xray
 from chalicelib.errors import Conflict, ValidationError
 from chalicelib.lifecycle import DisputeStatus
 from chalicelib.logs import get_logger
@@ -292,12 +292,11 @@ class PayPalProvider:
             }
             # the event's own bytes, not a re-serialization: PayPal checks the CRC32 of what it sent
             body = json.dumps(fields)[:-1].encode() + b', "webhook_event": ' + raw_body + b"}"
-            answer = requests.post(
-                paypal.config.get_base_uri() + "/v1/notifications/verify-webhook-signature",
-                data=body,
-                headers={**auth, "Content-Type": "application/json"},
-                timeout=TIMEOUT_SECONDS,
-            )
+            url = paypal.config.get_base_uri() + "/v1/notifications/verify-webhook-signature"
+            with xray.http_call("POST", url) as traced:
+                headers = {**auth, "Content-Type": "application/json"}
+                answer = requests.post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
+                traced.set_status(answer.status_code)
         except ProviderUnavailable:
             raise
         except Exception as exc:  # 503: PayPal delivers the event again later

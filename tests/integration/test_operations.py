@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import requests
@@ -73,8 +75,8 @@ def test_importing_the_app_imports_no_route_module_model_or_heavy_library():
         "import sys, app; "
         "print(sum(len(m) for m in app.app.routes.values())); "
         "print(sorted(m for m in sys.modules if m.startswith(('chalicelib.api', 'chalicelib.models', "
-        "'pydantic', 'pynamodb', 'PIL', 'jwt', 'cryptography', 'aws_xray_sdk', 'aws_lambda_powertools', "
-        "'chalicelib.jobs', 'chalicelib.events', 'chalicelib.catalog'))))"
+        "'pydantic', 'pynamodb', 'PIL', 'jwt', 'cryptography', 'aws_xray_sdk', 'wrapt', "
+        "'aws_lambda_powertools', 'chalicelib.jobs', 'chalicelib.events', 'chalicelib.catalog'))))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     out = subprocess.run(
@@ -294,7 +296,7 @@ def test_the_log_level_comes_from_configuration():
 
 def test_tracing_is_off_locally_and_on_in_a_lambda_unless_disabled(monkeypatch):
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
-    assert not observability.tracing_enabled() and observability.tracer() is None
+    assert not observability.tracing_enabled()
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "procure-prod")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     assert not observability.tracing_enabled()
@@ -303,47 +305,18 @@ def test_tracing_is_off_locally_and_on_in_a_lambda_unless_disabled(monkeypatch):
 
 
 TRACED_IN_A_LAMBDA = """
-import json, os, socket, sys, threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-daemon.bind(("127.0.0.1", 0))
-daemon.settimeout(2)
-os.environ["AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1:%d" % daemon.getsockname()[1]
-from chalicelib import observability
-tracer = observability.tracer()
-loaded = sorted(m for m in ("requests", "botocore.client") if m in sys.modules)
-class Ok(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(b"{}")
-    def log_message(self, *args):
-        pass
-web = HTTPServer(("127.0.0.1", 0), Ok)
-threading.Thread(target=web.serve_forever, daemon=True).start()
-import botocore.session
-from botocore.stub import Stubber
-import requests
-with tracer.provider.in_subsegment("## probe"):
-    client = botocore.session.get_session().create_client(
-        "dynamodb", region_name="ap-southeast-1", aws_access_key_id="x", aws_secret_access_key="x")
-    with Stubber(client) as stub:
-        stub.add_response("get_item", {})
-        client.get_item(TableName="t", Key={"k": {"S": "1"}})
-    requests.get("http://127.0.0.1:%d/" % web.server_address[1], timeout=5)
-names = []
-def walk(doc):
-    names.append(doc["name"])
-    for sub in doc.get("subsegments", []):
-        walk(sub)
-try:
-    while True:
-        walk(json.loads(daemon.recv(65536).decode().split("\\n", 1)[1]))
-except socket.timeout:
-    pass
-print(json.dumps({"loaded_by_tracer": loaded, "names": names}))
+import json, sys
+from chalicelib import aws, observability
+session = aws.botocore_session()
+events = session.get_component("event_emitter")
+print(json.dumps({
+    "loaded": sorted(m for m in ("aws_xray_sdk", "wrapt", "asyncio", "requests") if m in sys.modules),
+    "instrumented": "xray-call-answered" in events._emitter._unique_id_handlers,
+}))
 """
 
 
-def test_in_a_lambda_botocore_and_requests_calls_are_traced_though_the_tracer_imports_neither():
+def test_in_a_lambda_the_shared_session_is_traced_and_no_x_ray_sdk_is_imported():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "POWERTOOLS_", "AWS_XRAY"))}
     env.update(
         AWS_LAMBDA_FUNCTION_NAME="procure-prod-api_handler",
@@ -352,7 +325,75 @@ def test_in_a_lambda_botocore_and_requests_calls_are_traced_though_the_tracer_im
     )
     probe = [sys.executable, "-c", TRACED_IN_A_LAMBDA]
     out = subprocess.run(probe, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
-    result = json.loads(out.splitlines()[-1])
-    # requests is patched when something imports it, not imported to be patched (~50 ms of a cold start)
-    assert "requests" not in result["loaded_by_tracer"]
-    assert "## probe" in result["names"] and "dynamodb" in result["names"] and "127.0.0.1" in result["names"]
+    assert json.loads(out.splitlines()[-1]) == {"loaded": [], "instrumented": True}
+    env["POWERTOOLS_TRACE_DISABLED"] = "true"
+    out = subprocess.run(probe, cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.splitlines()[-1]) == {"loaded": [], "instrumented": False}
+
+
+TRACE_ID = "1-67890abc-0123456789abcdef01234567"
+LAMBDA_SEGMENT = "53995c3f42cd8ad8"
+
+
+@pytest.fixture
+def traced(api, monkeypatch):
+    """The app as a traced Lambda serves it: a function name, the invocation's trace header, the daemon a
+    UDP socket on loopback (in the environment, and in the stage's variables chalice.test's client puts
+    in it for each request); a new shared botocore session (created traced) and no model's connection
+    built before, so every client the request uses is made now, as on a cold start."""
+    import chalice.config
+    import pynamodb.models
+
+    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    daemon.bind(("127.0.0.1", 0))
+    daemon.settimeout(0.5)
+    env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "procure-test-api_handler",
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        "_X_AMZN_TRACE_ID": f"Root={TRACE_ID};Parent={LAMBDA_SEGMENT};Sampled=1",
+    }
+    stage_variables = chalice.config.Config.environment_variables
+    monkeypatch.setattr(
+        chalice.config.Config, "environment_variables", property(lambda c: {**stage_variables.fget(c), **env})
+    )
+    models = [pynamodb.models.Model]
+    while models:
+        model = models.pop()
+        models.extend(model.__subclasses__())
+        if model.__dict__.get("_connection") is not None:
+            monkeypatch.setattr(model, "_connection", None)
+    monkeypatch.setattr(aws, "_botocore_session", None)
+    with mock.patch.dict(os.environ, env):
+        aws.reset()
+        yield daemon
+    aws.reset()
+    daemon.close()
+
+
+def test_a_traced_request_sends_its_route_and_its_aws_calls_to_the_daemon(traced, api):
+    result = api.get("/wallet", user=ALICE, headers={"X-Correlation-Id": "corr-traced-1"})
+    assert result.status == 200
+    docs = []
+    try:
+        while True:
+            first, _, body = traced.recv(65536).partition(b"\n")
+            assert json.loads(first) == {"format": "json", "version": 1}
+            docs.append(json.loads(body))
+    except TimeoutError:
+        pass
+    assert docs and all(d["type"] == "subsegment" and d["trace_id"] == TRACE_ID for d in docs)
+    [route] = [d for d in docs if d["name"] == "## GET /wallet"]
+    assert route["parent_id"] == LAMBDA_SEGMENT
+    assert route["annotations"] == {"route": "GET /wallet", "correlation_id": "corr-traced-1"}
+    assert route["http"] == {"response": {"status": 200}}
+    [jwks] = [d for d in docs if d["name"] == "## cognito jwks"]  # the pool's keys, fetched on first use
+    assert jwks["parent_id"] == route["id"]
+    calls = [d for d in docs if d.get("namespace") == "aws"]
+    assert calls and {d["name"] for d in calls} == {"dynamodb"}
+    for call in calls:
+        assert call["parent_id"] == route["id"] and call["http"]["response"]["status"] == 200
+        assert call["aws"]["region"] and call["aws"]["request_id"] and call["aws"]["operation"]
+        tables = call["aws"].get("table_names") or [call["aws"]["table_name"]]
+        assert all(t.startswith("procure-test-") for t in tables)
+    assert len({d["id"] for d in docs}) == len(docs)
