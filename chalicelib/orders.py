@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from chalicelib import clock, config, currency, db, ids, lifecycle, metrics, payments, refunds, uow
+from chalicelib import clock, config, currency, db, ids, lifecycle, metrics, refunds, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.items import with_account
 from chalicelib.lifecycle import ItemStatus, OrderStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import CartItem, Item, Order, Payment
-from chalicelib.rules import charges as charge_rules
 from chalicelib.rules.calendar import add_working_hours
+
+if TYPE_CHECKING:  # imported where used: a wallet payment needs neither the channels nor the providers
+    from chalicelib.rules import charges as charge_rules
 
 log = get_logger("orders")
 
@@ -224,6 +227,8 @@ def remove_cart_item(user_id: str, cart_item_id: str) -> None:
 
 
 def _channel(name: str) -> charge_rules.Channel:
+    from chalicelib.rules import charges as charge_rules
+
     channel = charge_rules.channels().get(name)
     if channel is None:
         known = ", ".join(charge_rules.channels())
@@ -337,6 +342,8 @@ def _accepted_changes(lines: list[dict]) -> list[dict]:
 
 
 def _charge_lines(lines: list[dict]) -> list[charge_rules.Line]:
+    from chalicelib.rules import charges as charge_rules
+
     return [
         charge_rules.Line(
             unit_price_fen=int(line["sku"]["price_fen"]),
@@ -349,6 +356,8 @@ def _charge_lines(lines: list[dict]) -> list[charge_rules.Line]:
 
 
 def _charges(lines: list[dict], channel: charge_rules.Channel) -> charge_rules.OrderCharges:
+    from chalicelib.rules import charges as charge_rules
+
     return charge_rules.order_charges(_charge_lines(lines), channel)
 
 
@@ -359,6 +368,8 @@ def quote(user_id: str, cart_item_ids, direct, channel_name: str) -> Quote:
 
 
 def create(user_id: str, cart_item_ids, direct, channel_name: str) -> OrderResult:
+    from chalicelib.rules import charges as charge_rules
+
     channel = _channel(channel_name)
     lines = _lines(user_id, cart_item_ids, direct)
     charges = _charges(lines, channel)
@@ -531,6 +542,8 @@ def _pay_external(order: Order) -> OrderResult:
     lifecycle.ORDER.require("pay", order.status)
     if order.payment_id:
         return OrderResult(order, order_items(order), Payment.get(order.payment_id))
+    from chalicelib import payments  # imported here: its providers are for external channels only
+
     channel = _channel(order.payment_channel)
     payment = payments.new_payment(
         order.user_id,
