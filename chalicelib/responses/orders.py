@@ -11,7 +11,7 @@ from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, ItemStatus, OrderStatus, Out, Timestamp
 from chalicelib.responses.currencies import FxSnapshot
 from chalicelib.responses.items import _EXAMPLE_ITEM, Item
-from chalicelib.responses.wallet import Payment
+from chalicelib.responses.payments import Payment
 
 _CART_LINE = {
     "cart_item_id": "cart_01JDX3R1M6Q7Y8ZK2W4V5T6S7H",
