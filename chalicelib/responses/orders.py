@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field
 from chalicelib import clock, orders
 from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, ItemStatus, OrderStatus, Out, Timestamp
-from chalicelib.responses.currencies import FxSnapshot
+from chalicelib.responses.fx import FxSnapshot
 from chalicelib.responses.items import _EXAMPLE_ITEM, Item
 from chalicelib.responses.payments import Payment
 

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from chalicelib.lifecycle import PaymentStatus
 from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
-from chalicelib.responses.currencies import FxSnapshot
+from chalicelib.responses.fx import FxSnapshot
 
 
 class Payment(Out):

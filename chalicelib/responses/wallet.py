@@ -10,7 +10,7 @@ from chalicelib.lifecycle import DisputeStatus, PaymentStatus, WithdrawalStatus
 from chalicelib.models import commerce
 from chalicelib.models import withdrawals as stored_withdrawals
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
-from chalicelib.responses.currencies import FxSnapshot
+from chalicelib.responses.fx import FxSnapshot
 from chalicelib.responses.payments import Payment
 
 
