@@ -20,14 +20,52 @@ STOP_WORDS = frozenset(
     {"a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"}
 )
 
-_CJK = (
-    "\u3400-\u4dbf"  # extension A
-    "\u4e00-\u9fff"  # unified ideographs
-    "\uf900-\ufaff"  # compatibility ideographs
-)
-_RUN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+(?:[-'.][^\W_{_CJK}]+)*")
-_CJK_RUN = re.compile(rf"^[{_CJK}]+$")
+# CJK ideographs: extension A, unified ideographs, compatibility ideographs (inclusive ranges)
+_CJK = (("\u3400", "\u4dbf"), ("\u4e00", "\u9fff"), ("\uf900", "\ufaff"))
+_JOINERS = "-'."
 _SPLIT = re.compile(r"[-'.]")
+
+
+def _is_cjk(char: str) -> bool:
+    return any(low <= char <= high for low, high in _CJK)
+
+
+def _is_latin(char: str) -> bool:
+    """A letter or digit outside the CJK ranges (what regular expressions call `[^\\W_]`, minus CJK)."""
+    return char.isalnum() and not _is_cjk(char)
+
+
+def _runs(text: str) -> list[str]:
+    """The chunks of `text`, left to right: each maximal run of CJK characters, and each maximal run of
+    other letters and digits, with runs joined across a single -, ' or . between two of them ("t-shirt",
+    "3.5"); everything else separates.
+
+    Scanned by hand rather than with a regular expression: a character class of the CJK ranges takes
+    milliseconds to compile (the re module expands every range character by character), paid by every
+    cold start that searches."""
+    chunks = []
+    position, end = 0, len(text)
+    while position < end:
+        char = text[position]
+        if _is_cjk(char):
+            stop = position + 1
+            while stop < end and _is_cjk(text[stop]):
+                stop += 1
+        elif char.isalnum():
+            stop = position + 1
+            while True:
+                while stop < end and _is_latin(text[stop]):
+                    stop += 1
+                if stop + 1 < end and text[stop] in _JOINERS and _is_latin(text[stop + 1]):
+                    stop += 2
+                    continue
+                break
+        else:
+            position += 1
+            continue
+        chunks.append(text[position:stop])
+        position = stop
+    return chunks
 
 
 def normalise(text: str) -> str:
@@ -59,8 +97,8 @@ def index_terms(*texts: str) -> set[str]:
     """Every term a product with these texts (title, Chinese title, category) is findable by."""
     terms: set[str] = set()
     for text in texts:
-        for chunk in _RUN.findall(normalise(text or "")):
-            if _CJK_RUN.match(chunk):
+        for chunk in _runs(normalise(text or "")):
+            if _is_cjk(chunk[0]):
                 terms.update(chunk)
                 terms.update(chunk[i : i + 2] for i in range(len(chunk) - 1))
             else:
@@ -74,8 +112,8 @@ def query_terms(query: str) -> list[str]:
     Each returned term is one index_terms() would produce for a title containing the query text.
     """
     seen: dict[str, None] = {}
-    for chunk in _RUN.findall(normalise(query or "")):
-        if _CJK_RUN.match(chunk):
+    for chunk in _runs(normalise(query or "")):
+        if _is_cjk(chunk[0]):  # a chunk is all CJK or has none
             grams = [chunk] if len(chunk) == 1 else [chunk[i : i + 2] for i in range(len(chunk) - 1)]
             for gram in grams:
                 seen.setdefault(gram)
