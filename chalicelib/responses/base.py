@@ -12,20 +12,44 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
-from chalicelib.lifecycle import (
-    CaseStatus,
-    DeclarationStatus,
-    ItemStatus,
-    OrderStatus,
-    PackageStatus,
-    ParcelStatus,
-    PhotoStatus,
+if TYPE_CHECKING:
+    from chalicelib.lifecycle import (
+        CaseStatus,
+        DeclarationStatus,
+        ItemStatus,
+        OrderStatus,
+        PackageStatus,
+        ParcelStatus,
+        PhotoStatus,
+    )
+
+# the status enums response models type their `status` with, re-exported from chalicelib.lifecycle on
+# first use (`__getattr__`): a route whose responses name none (the catalog's) does not import the
+# lifecycle tables
+STATUS_ENUMS = (
+    "CaseStatus",
+    "DeclarationStatus",
+    "ItemStatus",
+    "OrderStatus",
+    "PackageStatus",
+    "ParcelStatus",
+    "PhotoStatus",
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name in STATUS_ENUMS:
+        from chalicelib import lifecycle
+
+        value = getattr(lifecycle, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Out(BaseModel):
