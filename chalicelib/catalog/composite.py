@@ -22,16 +22,10 @@ from chalicelib import config
 from chalicelib.catalog import budget, cache, credentials, remote
 from chalicelib.catalog.links import ID_SPACE
 from chalicelib.catalog.source import ImageMatch, Page, Product, ProductSource
+from chalicelib.catalog.switches import SWITCHES
 from chalicelib.logs import get_logger
 
 log = get_logger("catalog.composite")
-
-SWITCHES = {"1688": ("PRODUCT_SOURCE_1688", "alibaba"), "taobao": ("PRODUCT_SOURCE_TAOBAO", "onebound")}
-
-
-def switches() -> tuple[str, str]:
-    """The configured source per id space, e.g. ("demo", "demo")."""
-    return tuple((config.get(name) or "demo").strip().lower() for name, _ in SWITCHES.values())
 
 
 def adapter_for(id_space: str):

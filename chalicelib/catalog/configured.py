@@ -7,6 +7,7 @@ imports no source. One default per configuration, built on first use and kept fo
 
 from __future__ import annotations
 
+from chalicelib.catalog import switches
 from chalicelib.catalog.source import ProductSource
 
 _source: ProductSource | None = None
@@ -18,15 +19,20 @@ def get_source() -> ProductSource:
     PRODUCT_SOURCE_TAOBAO switch a marketplace to its API) the composite that routes per marketplace."""
     if _source is not None:
         return _source
-    # imported on first use: the adapters bring `requests`, which a cold start without them never loads
-    from chalicelib.catalog.composite import CompositeSource, switches
-    from chalicelib.catalog.dynamo_source import DynamoProductSource
-
-    key = switches()
+    key = switches.current()
     found = _defaults.get(key)
     if found is None:
+        # imported on first use: the adapters bring `requests`, which a cold start without them never
+        # loads; the composite (its cache, quota and breaker) only when a marketplace is switched on
+        from chalicelib.catalog.dynamo_source import DynamoProductSource
+
         demo = DynamoProductSource()
-        found = _defaults[key] = demo if set(key) == {"demo"} else CompositeSource(demo)
+        if set(key) == {"demo"}:
+            found = _defaults[key] = demo
+        else:
+            from chalicelib.catalog.composite import CompositeSource
+
+            found = _defaults[key] = CompositeSource(demo)
     return found
 
 
