@@ -282,8 +282,6 @@ class Pending:
     is answered in CNY instead."""
 
     def __init__(self, query: dict[str, str], user_id: str | None, *, may_refuse: bool = True) -> None:
-        from chalicelib.models.currency import CURRENT, ExchangeRate, UserPreference
-
         self.explicit = "currency" in query
         self.code = check_code(query.get("currency")) if self.explicit else None
         self.user_id = user_id
@@ -292,14 +290,17 @@ class Pending:
         self._done = False
         self._value: Display | Unavailable | None = None
         self._error: RateUnavailable | None = None
+        self.keys: list[tuple[type, tuple]] = []
+        if not self.explicit and not user_id:  # nothing to read: the models are not even imported
+            self._done = True
+            return
+        from chalicelib.models.currency import CURRENT, ExchangeRate, UserPreference
+
         if self.explicit:
-            self.keys: list[tuple[type, tuple]] = [(ExchangeRate, (self.code, CURRENT))]
-        elif user_id:
+            self.keys = [(ExchangeRate, (self.code, CURRENT))]
+        else:
             # the preference decides which rate: every current rate comes along (one request, not two)
             self.keys = [(UserPreference, (user_id,))] + [(ExchangeRate, (c, CURRENT)) for c in CURRENCIES]
-        else:
-            self.keys = []
-            self._done = True
 
     def take(self, found: dict) -> None:
         if self._rows is None:
