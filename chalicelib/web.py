@@ -21,13 +21,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Chalice, Response
 
-from chalicelib import auth, observability, xray
+from chalicelib import observability, xray
 from chalicelib.errors import ApiError, NotFound, Unauthorized, ValidationError
 from chalicelib.logs import get_logger
+
+if TYPE_CHECKING:
+    from chalicelib import auth
 
 log = get_logger("http")
 
@@ -103,6 +106,13 @@ class Req:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+
+def _auth():
+    """chalicelib.auth, imported by the first signed-in request (a public route never verifies a token)."""
+    from chalicelib import auth
+
+    return auth
 
 
 def _json_default(value: Any) -> Any:
@@ -257,10 +267,10 @@ def route(
             try:
                 check_configuration()
                 check_headers(headers)
-                caller = None if public else auth.authenticate(headers.get("authorization"))
+                caller = None if public else _auth().authenticate(headers.get("authorization"))
                 observability.bind(caller_id=caller.user_id if caller else None)  # the sub, never the email
                 if groups:
-                    auth.require_group(caller, *groups)
+                    _auth().require_group(caller, *groups)
                 # ids are short and never empty: DynamoDB would refuse "" or an over-long key with a 500
                 if not all(0 < len(v) <= MAX_ID_LENGTH for v in path_params.values()):
                     raise NotFound("No such resource.")
