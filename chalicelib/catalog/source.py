@@ -62,10 +62,15 @@ class Product:
         return BATTERY in self.attributes
 
     def summary(self) -> dict:
-        image_url = self.images[0] if self.images else None
-        return Summary(
-            self.product_id, self.source, self.title, self.price_fen, image_url, self.shop.name
-        ).summary()
+        """What a list shows of the product: the keys of a `Summary`, in its order."""
+        return {
+            "product_id": self.product_id,
+            "source": self.source,
+            "title": self.title,
+            "price_fen": self.price_fen,
+            "image_url": self.images[0] if self.images else None,
+            "shop_name": self.shop.name,
+        }
 
     def detail(self) -> dict:
         return {

@@ -8,7 +8,7 @@ from chalicelib import catalog
 from chalicelib.catalog import dynamo_source
 from chalicelib.catalog.configured import get_source, set_source
 from chalicelib.catalog.dynamo_source import DynamoProductSource, image_url
-from chalicelib.catalog.source import ImageMatch, Page, Product, ProductSource, Shop, Sku
+from chalicelib.catalog.source import ImageMatch, Page, Product, ProductSource, Shop, Sku, Summary
 
 PRODUCT = Product(
     product_id="prd_test",
@@ -90,6 +90,13 @@ def test_summary_uses_the_lowest_sku_price_and_first_image():
         "image_url": "https://img.example/0.jpg",
         "shop_name": "杭州衣尚服饰有限公司",
     }
+
+
+def test_a_product_summary_is_what_a_summary_hit_gives():
+    hit = Summary("prd_test", "1688", PRODUCT.title, 1800, "https://img.example/0.jpg", PRODUCT.shop.name)
+    assert list(PRODUCT.summary().items()) == list(hit.summary().items())  # the keys in the same order
+    bare = Product(**{**PRODUCT.__dict__, "images": (), "skus": ()})
+    assert bare.summary()["image_url"] is None and bare.summary()["price_fen"] == 0
 
 
 def test_detail_has_every_contract_field():
