@@ -97,7 +97,7 @@ def get(model: type, *key):
 
 
 def batch_read(
-    wanted: list[tuple[type, tuple]], *, consistent: bool = True
+    wanted: list[tuple[type, tuple]], *, consistent: bool = True, only: tuple[str, ...] = ()
 ) -> dict[tuple[type, tuple], object]:
     """Read items of several tables in one BatchGetItem (strongly consistent unless `consistent=False`),
     by (model, key).
@@ -105,14 +105,19 @@ def batch_read(
     `key` is `(hash,)` or `(hash, range)`. Missing items are absent from the answer. One request for
     up to 100 keys (the caller keeps within that), plus a retry of whatever DynamoDB left unprocessed.
     The request's riders (`ride`), if any and if they fit, are read in the same request.
+    `only`: the attributes to read of `wanted`'s items (and their keys; not of the riders'), the others
+    come back None.
     """
     rider = _riders.get()
     eventual = set() if consistent else {model.Meta.table_name for model, _ in wanted}
+    projected = {model.Meta.table_name: only for model, _ in wanted} if only else {}
     if rider is None or len(set(wanted) | set(rider[0])) > MAX_BATCH_KEYS:
-        return _batch_read(wanted, eventual)
+        return _batch_read(wanted, eventual, projected)
     _riders.set(None)  # taken once: the request's later reads carry nothing
     eventual -= {model.Meta.table_name for model, _ in rider[0]}  # riders are read consistently
-    found = _batch_read(list(wanted) + rider[0], eventual)
+    for model, _ in rider[0]:  # a rider of the same table is read whole
+        projected.pop(model.Meta.table_name, None)
+    found = _batch_read(list(wanted) + rider[0], eventual, projected)
     rider[1]({k: found[k] for k in rider[0] if k in found})
     mine = set(wanted)
     return {k: v for k, v in found.items() if k in mine}
@@ -141,7 +146,9 @@ def _in_order(keys: list) -> list:
     return [found[key] for key in keys if key in found]
 
 
-def _batch_read(wanted: list[tuple[type, tuple]], eventual: set[str]) -> dict[tuple[type, tuple], object]:
+def _batch_read(
+    wanted: list[tuple[type, tuple]], eventual: set[str], projected: dict[str, tuple[str, ...]] | None = None
+) -> dict[tuple[type, tuple], object]:
     by_table: dict[str, list[tuple[type, tuple]]] = {}
     for model, key in dict.fromkeys(wanted):
         by_table.setdefault(model.Meta.table_name, []).append((model, key))
@@ -154,6 +161,8 @@ def _batch_read(wanted: list[tuple[type, tuple]], eventual: set[str]) -> dict[tu
                 names.append(model._range_key_attribute())
             keys.append({attr.attr_name: {"S": str(value)} for attr, value in zip(names, key, strict=True)})
         request[table] = {"Keys": keys, "ConsistentRead": table not in eventual}
+        if projected and table in projected:
+            request[table].update(_projection(entries[0][0], projected[table]))
     found: dict[tuple[type, tuple], object] = {}
     client = connection().client
     while request:
@@ -166,6 +175,16 @@ def _batch_read(wanted: list[tuple[type, tuple]], eventual: set[str]) -> dict[tu
                         break
         request = answer.get("UnprocessedKeys") or {}
     return found
+
+
+def _projection(model: type, attributes: tuple[str, ...]) -> dict:
+    """ProjectionExpression and ExpressionAttributeNames reading `attributes` and the key attributes (every
+    name a placeholder: some, like `source`, are DynamoDB reserved words)."""
+    keys = [model._hash_key_attribute().attr_name]
+    if model._range_key_attribute() is not None:
+        keys.append(model._range_key_attribute().attr_name)
+    names = {f"#p{n}": name for n, name in enumerate(dict.fromkeys([*keys, *attributes]))}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def _matches(model: type, key: tuple, row: dict) -> bool:

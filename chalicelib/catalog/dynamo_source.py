@@ -18,7 +18,7 @@ from urllib.parse import quote
 from chalicelib import config
 from chalicelib.catalog import imagehash
 from chalicelib.catalog.links import ID_SPACE, canonical_url
-from chalicelib.catalog.source import ImageMatch, InvalidCursor, Page, Product, Shop, Sku
+from chalicelib.catalog.source import ImageMatch, InvalidCursor, Page, Product, Shop, Sku, Summary
 from chalicelib.catalog.text import index_terms
 
 PRODUCT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -26,6 +26,9 @@ FEATURED_GROUP = "featured"
 HASH_INDEX = "dhash64"
 HASH_SHARDS = 4  # ~4,000 products fit one 400 KB item; raise with the catalog (a re-seed rebuilds)
 MAX_EXAMINED = 1000  # posting-list entries one keyword request may walk before it returns a cursor
+# what a list shows of a product (Summary), read without its SKUs and details: `price_fen` is the stored
+# lowest SKU price (put_products keeps it), the first of `images` the main picture
+SUMMARY_ATTRIBUTES = ("source", "title", "price_fen", "images", "shop_name")
 
 
 def image_url(key: str) -> str:
@@ -77,6 +80,17 @@ def _to_product(item) -> Product:
     )
 
 
+def _to_summary(item) -> Summary:
+    return Summary(
+        product_id=item.product_id,
+        source=item.source,
+        title=item.title,
+        price_fen=int(item.price_fen),
+        image_url=image_url(item.images[0]) if item.images else None,
+        shop_name=item.shop_name,
+    )
+
+
 def _cursor_product_id(cursor: dict, key: str) -> str:
     value = cursor.get(key)
     if set(cursor) != {key} or not isinstance(value, str) or not PRODUCT_ID.fullmatch(value):
@@ -116,6 +130,28 @@ class DynamoProductSource:
             rows = db.batch_read([(ProductModel, (p,)) for p in wanted], consistent=False)
             found = {item.product_id: item for item in rows.values()}
         return [_to_product(found[p]) for p in wanted if p in found]
+
+    def summaries(self, product_ids: list[str]) -> list[Summary]:
+        """What a list shows of the known products among `product_ids`, in that order: `get_many` reading
+        only SUMMARY_ATTRIBUTES (a search page carries no SKUs, a fraction of each item to fetch and
+        decode)."""
+        from chalicelib import db
+        from chalicelib.models.catalog import ProductModel
+
+        wanted = list(dict.fromkeys(p for p in product_ids if PRODUCT_ID.fullmatch(p)))
+        if not wanted:
+            return []
+        if len(wanted) > db.MAX_BATCH_KEYS:
+            names = ["product_id", *SUMMARY_ATTRIBUTES]
+            found = {
+                item.product_id: item for item in ProductModel.batch_get(wanted, attributes_to_get=names)
+            }
+        else:  # one request, which carries the request's riders (the caller's currency, chalicelib/db.py)
+            rows = db.batch_read(
+                [(ProductModel, (p,)) for p in wanted], consistent=False, only=SUMMARY_ATTRIBUTES
+            )
+            found = {item.product_id: item for item in rows.values()}
+        return [_to_summary(found[p]) for p in wanted if p in found]
 
     def by_source_ref(self, source: str, source_item_id: str) -> Product | None:
         from chalicelib.models.catalog import ProductModel
@@ -185,7 +221,7 @@ class DynamoProductSource:
             page_ids, next_cursor = matches, {"after": after}
         else:
             page_ids, next_cursor = matches, None
-        return Page(items=self.get_many(page_ids), next_cursor=next_cursor)
+        return Page(items=self.summaries(page_ids), next_cursor=next_cursor)
 
     def image_candidates(self, image: bytes, limit: int) -> list[ImageMatch]:
         from chalicelib.models.catalog import ImageHashShardModel

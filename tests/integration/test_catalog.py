@@ -5,17 +5,19 @@ from __future__ import annotations
 import base64
 import io
 import json
+from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
 from PIL import Image
 from pynamodb.connection import Connection, TableConnection
 
-from chalicelib import aws
+from chalicelib import aws, clock, currency
 from chalicelib.catalog import find_sku, get_product
 from chalicelib.catalog.dynamo_source import DynamoProductSource
 from chalicelib.catalog.text import index_terms
 from chalicelib.models.catalog import ProductModel, ProductWordModel
+from chalicelib.models.currency import ExchangeRate
 from infra.local import demo_catalog as demo
 from tests.integration.conftest import ALICE
 
@@ -72,6 +74,33 @@ def test_search_is_public_and_has_the_list_shape(api, catalog):
     assert item["image_url"].endswith(f"/catalog/{record['product_id']}/0.jpg")
     assert item["shop_name"] == "酷能数码旗舰店"
     assert item["source"] == "tmall"
+
+
+def test_search_hits_are_the_products_summaries_read_without_their_skus(api, catalog, monkeypatch):
+    """A search page reads only what a list shows (dynamo_source.SUMMARY_ATTRIBUTES); every hit is the
+    summary the whole product gives (its lowest SKU price, its first picture)."""
+    from chalicelib import db
+
+    sent = []
+    batch_read = db._batch_read
+    monkeypatch.setattr(db, "_batch_read", lambda *a: sent.append(a) or batch_read(*a))
+    source = DynamoProductSource()
+    wanted = list(catalog)
+    whole = [p.summary() for p in source.get_many(wanted)]
+    assert [s.summary() for s in source.summaries(wanted)] == whole and len(whole) == len(catalog)
+    assert [table for *_, projected in sent for table in projected] == [ProductModel.Meta.table_name]
+    by_id = {s["product_id"]: s for s in whole}
+    listed = api.get("/products/search?q=apparel&limit=100").json["items"]
+    assert listed and all(item == by_id[item["product_id"]] for item in listed)
+    now = clock.now()
+    currency.store(
+        {"USD": Decimal("0.14")}, source="ecb", rate_date=now.date().isoformat(), rate_at=clock.iso(now)
+    )
+    sent.clear()  # the rate asked for rides on the same request, read whole
+    converted = api.get("/products/search?q=apparel&limit=100&currency=USD").json["items"]
+    assert [{k: v for k, v in item.items() if k != "price_minor"} for item in converted] == listed
+    assert len(sent) == 1 and set(sent[0][2]) == {ProductModel.Meta.table_name}
+    assert {model for model, _ in sent[0][0]} == {ProductModel, ExchangeRate}
 
 
 def test_keyword_hits_are_case_insensitive(api, catalog):
