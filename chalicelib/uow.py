@@ -22,18 +22,22 @@ has none; chalicelib/events/outbox.py sends it after the request, at least once.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, db, idempotency, ids, wallet
+# the wallet (ledger legs), the outbox (notify, task) and idempotency (a request's claim) are imported
+# where they are used: a unit with none of them (a warehouse scan) does not load them
+from chalicelib import clock, db, ids
 from chalicelib.errors import Conflict
-from chalicelib.lifecycle import OUTBOX, OutboxStatus
 from chalicelib.logs import get_logger
-from chalicelib.models.outbox import UNSENT, OutboxEvent
+
+if TYPE_CHECKING:
+    from chalicelib import wallet
 
 log = get_logger("uow")
 
@@ -53,6 +57,8 @@ class Unit:
 
     def move(self, user_id: str, amount_fen: int, kind: str, ref: str, fx: dict | None = None) -> None:
         if amount_fen:
+            from chalicelib import wallet
+
             self.legs.setdefault(user_id, []).append(wallet.Leg(int(amount_fen), kind, ref, fx or None))
 
     def write(self, op: Callable[[TransactWrite], None]) -> None:
@@ -69,25 +75,21 @@ class Unit:
 
     def notify(self, user_id: str, template: str, data: dict) -> None:
         """Email `user_id` with `template` once this unit commits (an outbox event in its transaction)."""
-        now = clock.now_iso()
-        event = OUTBOX.start(
-            OutboxEvent(ids.new_id("evt"), user_id=user_id, template=template, data=data, created_at=now),
-            OutboxStatus.PENDING,
-            now=now,
-        )
-        event.unsent = UNSENT
-        self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
+        self._outbox(user_id=user_id, template=template, data=data)
 
     def task(self, kind: str, user_id: str, data: dict) -> None:
         """Run the outbox task `kind` (chalicelib/events/outbox.py TASKS) with `data` once this unit
         commits: follow-up work that must not cost the request its latency, nor be lost."""
+        self._outbox(kind=kind, user_id=user_id, template=kind, data=data)
+
+    def _outbox(self, **fields: Any) -> None:
+        """A pending outbox event of `fields`, saved by this unit's transaction."""
+        from chalicelib.lifecycle import OUTBOX, OutboxStatus
+        from chalicelib.models.outbox import UNSENT, OutboxEvent
+
         now = clock.now_iso()
         event = OUTBOX.start(
-            OutboxEvent(
-                ids.new_id("evt"), kind=kind, user_id=user_id, template=kind, data=data, created_at=now
-            ),
-            OutboxStatus.PENDING,
-            now=now,
+            OutboxEvent(ids.new_id("evt"), created_at=now, **fields), OutboxStatus.PENDING, now=now
         )
         event.unsent = UNSENT
         self.writes.append(lambda tx: tx.save(event, condition=OutboxEvent.event_id.does_not_exist()))
@@ -121,22 +123,37 @@ def run(
         except TransactWriteError as exc:
             if not db.lost_race(exc):
                 raise
-            claim = idempotency.current()
+            claim = _claim()
             if claim is not None:
+                from chalicelib import idempotency
+
                 idempotency.cancelled(claim)  # cancelled: nothing applied; 409 if the claim was taken over
             log.info("unit of work lost a race", extra={"attempt": attempt + 1, "retry": retry})
     raise Conflict(conflict if not retry else "The resource is busy; try again.")
 
 
+def _claim() -> Any:
+    """The running request's Idempotency-Key claim, or None. A claim exists only once
+    idempotency.begin has run, so a process that never imported the module has none (and does not
+    pay that import)."""
+    idempotency = sys.modules.get("chalicelib.idempotency")
+    return idempotency.current() if idempotency is not None else None
+
+
 def commit(unit: Unit) -> None:
-    claim = idempotency.current()
+    claim = _claim()
     answer = None
     with TransactWrite(connection=db.connection()) as tx:
-        for user_id, legs in unit.legs.items():
-            wallet.write_legs(tx, user_id, legs, unit.accounts.get(user_id))
+        if unit.legs:
+            from chalicelib import wallet
+
+            for user_id, legs in unit.legs.items():
+                wallet.write_legs(tx, user_id, legs, unit.accounts.get(user_id))
         for write in unit.writes:
             write(tx)
         if claim is not None:
+            from chalicelib import idempotency
+
             answer = idempotency.complete_in(tx, claim, unit.result)
             claim.in_doubt = True  # from here until the answer arrives, the commit may or may not apply
     if claim is not None:

@@ -6,11 +6,13 @@ import contextlib
 import functools
 import hashlib
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import PutError
-from pynamodb.transactions import TransactWrite
 
-from chalicelib import clock, config, db, feedback, ids, lifecycle, metrics, photos, photos_ready, uow
+# feedback, photos and photos_ready are imported by the functions that use them (inspect, own_item):
+# a scan, the warehouse's first request of a shift, does not load them
+from chalicelib import clock, config, db, ids, lifecycle, metrics, uow
 from chalicelib.errors import Conflict, NotFound, ValidationError
 from chalicelib.lifecycle import DeclarationStatus, ItemStatus, ParcelStatus
 from chalicelib.logs import get_logger
@@ -19,6 +21,9 @@ from chalicelib.models.warehouse import ForwardingDeclaration, Parcel
 from chalicelib.rules import inspection as inspection_rules
 from chalicelib.rules import storage as storage_rules
 from chalicelib.tracking import normalise_tracking
+
+if TYPE_CHECKING:
+    from pynamodb.transactions import TransactWrite
 
 log = get_logger("warehouse")
 
@@ -350,6 +355,8 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
     """The appearance inspection, weight and size of a received item; the answer is the item as the
     transaction committed it. A pass stores it (90 days from now); an issue, or electronics (which pass
     only with an arrival photo), wait on the customer's feedback until a deadline (chalicelib/feedback.py)."""
+    from chalicelib import feedback, photos, photos_ready
+
     item = _item(item_id)
     if not lifecycle.ITEM.allows("inspect_pass", item.status):
         raise Conflict(f"The item is {item.status}; only received items are inspected.")
@@ -429,7 +436,11 @@ def inspect(item_id: str, staff_id: str, body: dict) -> Item:
     return item
 
 
-own_item = feedback.own_item
+def own_item(user_id: str, item_id: str) -> Item:
+    """One of `user_id`'s items (404 for anyone else's): chalicelib/feedback.py's own_item."""
+    from chalicelib import feedback
+
+    return feedback.own_item(user_id, item_id)
 
 
 def stored_items(user_id: str, limit: int, cursor: dict | None) -> tuple[list[Item], dict | None]:

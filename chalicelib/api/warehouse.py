@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from chalice import Blueprint
 from pydantic import Field, model_validator
 
-# aftersales and feedback are imported by the views that use them: the scan (the warehouse's
+# aftersales, feedback and users are imported by the views that use them: the scan (the warehouse's
 # first request of a shift) does not load them
-from chalicelib import users, warehouse
+from chalicelib import warehouse
 from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import ItemStatus, ParcelStatus
 from chalicelib.models.warehouse import Parcel
@@ -260,6 +260,8 @@ def assign_parcel(req: Req, parcel_id: str) -> ParcelOut:
     b = req.body
     user_id = b.user_id
     if b.customer_email is not None:
+        from chalicelib import users
+
         user_id = users.user_id_by_email(b.customer_email)
         if user_id is None:
             raise ValidationError("No customer has that email address.")

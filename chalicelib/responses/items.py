@@ -13,13 +13,14 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
-from chalicelib import clock, lifecycle, photos
+# photos and rules/notices.py are imported by Item.of, the one constructor that uses them: a route
+# module that only names these models (its routes' OpenAPI schemas) does not load them
+from chalicelib import clock, lifecycle
 from chalicelib.items import plain
 from chalicelib.lifecycle import ItemSource, ReplacementState
 from chalicelib.lifecycle import Settlement as S
 from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
-from chalicelib.rules import notices as notice_rules
 from chalicelib.rules import storage as storage_rules
 
 # staff user ids in items' records: kept in staff answers, never sent to customers (web.route strips them)
@@ -407,6 +408,9 @@ class Item(Out):
     def of(cls, item: commerce.Item, **extra: Any) -> Self:
         """`item` as recorded; warehouse fields (inspection, photos, storage) join as they are made.
         `extra`: the fields a subclass adds (a staff view's owner, a storage row's kind)."""
+        from chalicelib import photos
+        from chalicelib.rules import notices as notice_rules
+
         return cls.build(
             item_id=item.item_id,
             order_id=item.order_id,
