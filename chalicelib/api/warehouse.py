@@ -1,7 +1,5 @@
 """Warehouse (staff group `warehouse`) and the customer's storage, forwarding and after-sales."""
 
-from __future__ import annotations
-
 from typing import Annotated, Literal
 
 from chalice import Blueprint

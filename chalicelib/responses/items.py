@@ -7,8 +7,6 @@ ingestion (chalicelib/events/photos.py), `storage` is derived (`ItemStorage.of`)
 Packages, after-sales cases, storage and staff queues embed this same `Item`.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field

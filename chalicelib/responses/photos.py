@@ -1,7 +1,5 @@
 """Responses of the QC photo routes: presigned uploads, upload status and an item's photos."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import ConfigDict, Field

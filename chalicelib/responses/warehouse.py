@@ -4,8 +4,6 @@ Built here (`Parcel.of(parcel)`, `AfterSalesCase.of(case)`...) from what `chalic
 `chalicelib.aftersales` return; an inspected item is the one `Item` of responses/items.py.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
