@@ -11,8 +11,8 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field
 
-# photos and rules/notices.py are imported by Item.of, the one constructor that uses them: a route
-# module that only names these models (its routes' OpenAPI schemas) does not load them
+# photos and rules/notices.py are imported by Item.of, the one constructor that uses them (photos only
+# for an item that has some): a route module that only names these models does not load them
 from chalicelib import clock, lifecycle
 from chalicelib.items import plain
 from chalicelib.lifecycle import ItemSource, ReplacementState
@@ -406,7 +406,6 @@ class Item(Out):
     def of(cls, item: commerce.Item, **extra: Any) -> Self:
         """`item` as recorded; warehouse fields (inspection, photos, storage) join as they are made.
         `extra`: the fields a subclass adds (a staff view's owner, a storage row's kind)."""
-        from chalicelib import photos
         from chalicelib.rules import notices as notice_rules
 
         return cls.build(
@@ -430,7 +429,7 @@ class Item(Out):
             unavailable=plain(item.unavailable),
             replacement=plain(item.replacement),
             inspection=plain(item.inspection),
-            photos=photos.photo_list(item),
+            photos=_photo_list(item),
             weight_g=int(item.weight_g) if item.weight_g is not None else None,
             dims_cm=plain(item.dims_cm),
             storage=ItemStorage.of(item),
@@ -450,6 +449,17 @@ class Item(Out):
     @classmethod
     def of_result(cls, result: commerce.Item) -> Self:
         return cls.of(result)
+
+
+def _photo_list(item: commerce.Item) -> list[dict]:
+    """photos.photo_list(item); an item without photos (most answers: nothing is received yet) is []
+    without loading chalicelib/photos.py and its URL signing."""
+    raw = item.photos
+    if raw is None or not (raw.as_dict() if hasattr(raw, "as_dict") else raw):
+        return []
+    from chalicelib import photos
+
+    return photos.photo_list(item)
 
 
 class StaffItem(Item):
