@@ -307,7 +307,9 @@ def route(
             if body is not None:
                 left_out = body_optional and not req.raw_body.strip()
                 req.body = validate(body, {} if left_out else parse_json(req.raw_body))
-            if currency:
+            # a currency is asked for with ?currency= or by a signed-in caller's saved preference; an
+            # anonymous request without one is answered in CNY without loading chalicelib.currency
+            if currency and ("currency" in req.query or req.caller is not None):
                 return _in_currency(req, path_params)
             rendered = _answer_with(lambda result: _respond(result))
             return _committed_or(rendered, fn(req, **path_params), _respond)

@@ -103,6 +103,19 @@ def test_search_hits_are_the_products_summaries_read_without_their_skus(api, cat
     assert {model for model, _ in sent[0][0]} == {ProductModel, ExchangeRate}
 
 
+def test_an_anonymous_request_without_a_currency_is_answered_without_one(api, catalog, monkeypatch):
+    """Neither ?currency= nor a caller's preference: nothing to convert with, so web.route does not even
+    load chalicelib.currency (a cold start's search); the answers are the plain CNY ones."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("no currency was asked for")
+
+    monkeypatch.setattr(currency, "Pending", refuse)
+    found = api.get("/products/search?q=shirt")
+    assert found.status == 200 and found.json["items"] and "display_currency" not in found.json
+    assert api.get(f"/products/{next(iter(catalog))}").status == 200
+
+
 def test_keyword_hits_are_case_insensitive(api, catalog):
     earbuds = by_title(catalog, "Wireless Bluetooth Earbuds with Charging Case")
     for query in ("earbuds", "EARBUDS", "Earbud", "  bluetooth EarBuds  ", "ｅａｒｂｕｄｓ", "蓝牙耳机"):
