@@ -3,8 +3,6 @@
 `defer_build` keeps cold starts cheap: a model's validator is built on its first use, not at import.
 """
 
-from __future__ import annotations
-
 import json
 from typing import Annotated, Any
 

@@ -1,7 +1,5 @@
 """Catalog: search by keyword, pasted link or image; product detail. All routes are public."""
 
-from __future__ import annotations
-
 from chalice import Blueprint
 from pydantic import Field
 

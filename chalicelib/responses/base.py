@@ -10,8 +10,6 @@
   returns (`OrderDetail.of(order, items, payment)`); services never build response dicts.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field

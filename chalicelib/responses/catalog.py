@@ -1,7 +1,5 @@
 """Responses of the catalog routes: product search, image search, pasted links and product detail."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import ConfigDict, Field
