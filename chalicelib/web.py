@@ -322,7 +322,7 @@ def route(
             if response is not None:
                 result = serialize_response(response, result, f"{method} {path}")
             if not groups and not public:  # a customer's answer never names staff members
-                from chalicelib.responses.items import without_staff_ids
+                from chalicelib.responses.redact import without_staff_ids
 
                 result = without_staff_ids(result)
             if display is not None:

@@ -21,9 +21,6 @@ from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
 from chalicelib.rules import storage as storage_rules
 
-# staff user ids in items' records: kept in staff answers, never sent to customers (web.route strips them)
-STAFF_ONLY_FIELDS = frozenset({"purchased_by", "recorded_by", "inspected_by", "marked_by", "offered_by"})
-
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]
 Hazard = Literal["battery", "liquid", "powder", "magnet", "blade", "flammable", "other"]
@@ -506,12 +503,3 @@ class StaffItemPage(Out):
     @classmethod
     def of(cls, items: list[commerce.Item], next_cursor: str | None) -> Self:
         return cls.build(items=[StaffItem.of(i) for i in items], next_cursor=next_cursor)
-
-
-def without_staff_ids(body):
-    """`body` (a serialized answer) without STAFF_ONLY_FIELDS at any depth: what a customer may see."""
-    if isinstance(body, list):
-        return [without_staff_ids(value) for value in body]
-    if isinstance(body, dict):
-        return {k: without_staff_ids(v) for k, v in body.items() if k not in STAFF_ONLY_FIELDS}
-    return body

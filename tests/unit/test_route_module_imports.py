@@ -45,3 +45,16 @@ def test_the_warehouse_routes_load_no_inspection_feedback_photo_wallet_or_idempo
     assert loaded_after("chalicelib.warehouse", ("chalicelib.uow", "chalicelib.feedback")) == [
         "chalicelib.uow"
     ]
+
+
+def test_stripping_staff_ids_from_a_customer_answer_loads_no_response_model():
+    # web.route strips them from every signed-in customer's answer: a wallet or a message answer must not
+    # load the item response models (pydantic classes) to do it
+    assert loaded_after("chalicelib.responses.redact", ("chalicelib.responses.items", "pydantic")) == []
+    from chalicelib.responses.redact import without_staff_ids
+
+    body = {"items": [{"item_id": "i1", "purchased_by": "staff-1", "qc": {"inspected_by": "staff-2"}}]}
+    assert without_staff_ids(body) == {"items": [{"item_id": "i1", "qc": {}}]}
+    web = (ROOT / "chalicelib" / "web.py").read_text()
+    assert "chalicelib.responses.redact import without_staff_ids" in web
+    assert "chalicelib.responses.items import without_staff_ids" not in web
