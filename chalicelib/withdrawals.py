@@ -46,7 +46,7 @@ from chalicelib.errors import Conflict, InsufficientFunds, NotFound, ValidationE
 from chalicelib.lifecycle import WITHDRAWAL, PaymentStatus, Queue, WithdrawalStatus
 from chalicelib.logs import get_logger
 from chalicelib.models.commerce import Payment, WalletAccount
-from chalicelib.models.withdrawals import Withdrawal
+from chalicelib.models.withdrawals import PLANNED, REFUNDED, REFUSED, Withdrawal, plain_maps
 from chalicelib.providers import Amount, ProviderDeferred, ProviderRefused, ProviderUnavailable
 from chalicelib.queues import queue_page
 from chalicelib.rules.charges import channels
@@ -151,7 +151,7 @@ def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
     if withdrawal.status != WithdrawalStatus.REFUNDING:
         with idempotency.apart():  # the request's answer is the finished withdrawal, not this step
             withdrawal = _book(withdrawal_id, staff_id)  # 409 once decided
-    steps = [s.as_dict() if hasattr(s, "as_dict") else dict(s) for s in (withdrawal.plan or [])]
+    steps = plain_maps(withdrawal.plan)
     later: list[ProviderUnavailable] = []  # parts left for another approval: the provider down, or "not now"
     for step in steps:
         if step["state"] != PLANNED:
@@ -188,9 +188,6 @@ def approve(withdrawal_id: str, staff_id: str) -> Withdrawal:
         extra={"withdrawal_id": withdrawal_id, "parts": len(steps), "status": finished.status},
     )
     return finished
-
-
-PLANNED, REFUNDED, REFUSED = "planned", "done", "refused"  # a part's state in the stored plan
 
 
 def _refund(step: dict) -> dict:

@@ -14,6 +14,14 @@ from pynamodb.models import Model
 
 from chalicelib.models.base import table_meta
 
+# a plan step's `state`: planned (asked for, or to ask again), done (refunded) or refused (money returned)
+PLANNED, REFUNDED, REFUSED = "planned", "done", "refused"
+
+
+def plain_maps(values) -> list[dict]:
+    """A stored list of maps (a withdrawal's `plan` or `refunds`) as plain dicts, each a copy."""
+    return [v.as_dict() if hasattr(v, "as_dict") else dict(v) for v in (values or [])]
+
 
 class WithdrawalsByUser(GlobalSecondaryIndex):
     class Meta:

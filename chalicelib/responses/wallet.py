@@ -338,7 +338,7 @@ class Withdrawal(Out):
             fields["reject_reason"] = withdrawal.reject_reason
         if withdrawal.returned_fen:
             fields["returned_fen"] = int(withdrawal.returned_fen)
-        refunds = [r.as_dict() if hasattr(r, "as_dict") else dict(r) for r in (withdrawal.refunds or [])]
+        refunds = stored_withdrawals.plain_maps(withdrawal.refunds)
         return cls.build(
             withdrawal_id=withdrawal.withdrawal_id,
             amount_fen=int(withdrawal.amount_fen),
@@ -380,7 +380,7 @@ class StaffWithdrawal(Withdrawal):
     @classmethod
     def of(cls, withdrawal: stored_withdrawals.Withdrawal) -> Self:
         base = Withdrawal.of(withdrawal).model_dump(exclude_unset=True)
-        steps = [s.as_dict() if hasattr(s, "as_dict") else dict(s) for s in (withdrawal.plan or [])]
+        steps = stored_withdrawals.plain_maps(withdrawal.plan)
         waiting = [
             {
                 "payment_id": s["payment_id"],
@@ -390,7 +390,7 @@ class StaffWithdrawal(Withdrawal):
                 "tries": int(s.get("tries") or 0),
             }
             for s in steps
-            if s.get("waiting") and s.get("state") == "planned"
+            if s.get("waiting") and s.get("state") == stored_withdrawals.PLANNED
         ]
         return cls.build(**base, user_id=withdrawal.user_id, **({"waiting": waiting} if waiting else {}))
 
