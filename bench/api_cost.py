@@ -789,7 +789,7 @@ def render(summary: list[dict], lifecycle: Lifecycle, repeats: int) -> str:
 
 
 def main() -> None:
-    from bench.sweep import replace_section
+    from bench.markdown import replace_section
 
     repeats = int(os.environ.get("BENCH_REPEATS", "3"))
     COUNTER.install()

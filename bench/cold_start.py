@@ -773,7 +773,7 @@ def render(
 def main() -> None:
     import logging
 
-    from bench.sweep import replace_section
+    from bench.markdown import replace_section
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     runs = int(os.environ.get("BENCH_COLD_RUNS", "9"))

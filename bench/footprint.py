@@ -149,7 +149,7 @@ def run(case: str, sample_files: dict[str, str] | None = None) -> dict:
 def main() -> None:
     import tempfile
 
-    from bench.sweep import replace_section
+    from bench.markdown import replace_section
 
     width, height = at_limit_size()
     with tempfile.TemporaryDirectory() as directory:

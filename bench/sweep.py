@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 import tests.conftest  # noqa: E402,F401  (the test stage's environment and fake credentials)
 from bench import api_cost, indexed_moto  # noqa: E402
-from bench.markdown import replace_section  # noqa: E402  (the benches import it from here too)
+from bench.markdown import replace_section  # noqa: E402
 
 DUE_EXPIRED = 500
 DUE_REMINDER = 500

@@ -152,7 +152,7 @@ def _write_benchmarks_section(seconds: float) -> None:
     import platform
     from datetime import UTC, datetime
 
-    from bench.sweep import replace_section
+    from bench.markdown import replace_section
 
     ok = SUCCEEDED["fuzz"] | SUCCEEDED["stateful"]
     never = sorted(set(OPERATIONS) - ok)
