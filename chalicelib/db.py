@@ -123,14 +123,20 @@ def batch_read(
     return {k: v for k, v in found.items() if k in mine}
 
 
+def key_names(model: type) -> list[str]:
+    """The attribute names of `model`'s key: its hash key, then its range key if it has one."""
+    names = [model._hash_key_attribute().attr_name]
+    if model._range_key_attribute() is not None:
+        names.append(model._range_key_attribute().attr_name)
+    return names
+
+
 def records(model: type, rows, *, chunk: int = MAX_BATCH_KEYS):
     """The records of `model` that index rows name, in the rows' order, read by key (eventually consistent,
     as the index is) in one BatchGetItem per `chunk` rows: for an index that projects only keys. A record
     deleted since the index saw it is left off; whether one that changed still belongs is the caller's
     check. The request's riders come along with the first batch (`ride`)."""
-    names = [model._hash_key_attribute().attr_name]
-    if model._range_key_attribute() is not None:
-        names.append(model._range_key_attribute().attr_name)
+    names = key_names(model)
     batch: list = []
     for row in rows:
         batch.append((model, tuple(getattr(row, n) for n in names)))
@@ -156,10 +162,7 @@ def _batch_read(
     for table, entries in by_table.items():
         keys = []
         for model, key in entries:
-            names = [model._hash_key_attribute()]
-            if model._range_key_attribute() is not None:
-                names.append(model._range_key_attribute())
-            keys.append({attr.attr_name: {"S": str(value)} for attr, value in zip(names, key, strict=True)})
+            keys.append({name: {"S": str(value)} for name, value in zip(key_names(model), key, strict=True)})
         request[table] = {"Keys": keys, "ConsistentRead": table not in eventual}
         if projected and table in projected:
             request[table].update(_projection(entries[0][0], projected[table]))
@@ -180,15 +183,9 @@ def _batch_read(
 def _projection(model: type, attributes: tuple[str, ...]) -> dict:
     """ProjectionExpression and ExpressionAttributeNames reading `attributes` and the key attributes (every
     name a placeholder: some, like `source`, are DynamoDB reserved words)."""
-    keys = [model._hash_key_attribute().attr_name]
-    if model._range_key_attribute() is not None:
-        keys.append(model._range_key_attribute().attr_name)
-    names = {f"#p{n}": name for n, name in enumerate(dict.fromkeys([*keys, *attributes]))}
+    names = {f"#p{n}": name for n, name in enumerate(dict.fromkeys([*key_names(model), *attributes]))}
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def _matches(model: type, key: tuple, row: dict) -> bool:
-    names = [model._hash_key_attribute()]
-    if model._range_key_attribute() is not None:
-        names.append(model._range_key_attribute())
-    return all(row.get(a.attr_name, {}).get("S") == str(v) for a, v in zip(names, key, strict=True))
+    return all(row.get(name, {}).get("S") == str(v) for name, v in zip(key_names(model), key, strict=True))
