@@ -10,7 +10,7 @@ Values here are plain frozen dataclasses: money is integer fen, image URLs are a
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol, runtime_checkable
 
 BATTERY = "battery"  # attributes flag: carries a lithium battery (shipping lines may refuse it)
@@ -62,15 +62,11 @@ class Product:
         return BATTERY in self.attributes
 
     def summary(self) -> dict:
-        """What a list shows of the product: the keys of a `Summary`, in its order."""
-        return {
-            "product_id": self.product_id,
-            "source": self.source,
-            "title": self.title,
-            "price_fen": self.price_fen,
-            "image_url": self.images[0] if self.images else None,
-            "shop_name": self.shop.name,
-        }
+        """What a list shows of the product (`Summary.summary`)."""
+        image_url = self.images[0] if self.images else None
+        return Summary(
+            self.product_id, self.source, self.title, self.price_fen, image_url, self.shop.name
+        ).summary()
 
     def detail(self) -> dict:
         return {
@@ -107,8 +103,9 @@ class Summary:
     shop_name: str
 
     def summary(self) -> dict:
-        """What a list shows of a product (a search result, a featured product)."""
-        return asdict(self)
+        """What a list shows of a product (a search result, a featured product): its fields, in order
+        (a shallow copy: `asdict` copies recursively, for a hit of flat fields)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
