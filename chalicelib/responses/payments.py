@@ -13,28 +13,25 @@ from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.fx import FxSnapshot
 
+# a card top-up waiting for the customer (the staff view's example is this one, settled: responses/wallet.py)
+PAYMENT_EXAMPLE = {
+    "payment_id": "pay_01JDX3R1M6Q7Y8ZK2W4V5T6S7G",
+    "purpose": "top_up",
+    "order_id": None,
+    "amount_fen": 50000,
+    "fee_fen": 1650,
+    "charge_fen": 51650,
+    "channel": "card",
+    "status": PaymentStatus.REQUIRES_ACTION.value,
+    "created_at": "2026-11-29T02:09:00Z",
+    "succeeded_at": None,
+}
+
 
 class Payment(Out):
     """Money a payment provider collects: a wallet top-up or an order paid by card, PayPal or Alipay."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "payment_id": "pay_01JDX3R1M6Q7Y8ZK2W4V5T6S7G",
-                    "purpose": "top_up",
-                    "order_id": None,
-                    "amount_fen": 50000,
-                    "fee_fen": 1650,
-                    "charge_fen": 51650,
-                    "channel": "card",
-                    "status": PaymentStatus.REQUIRES_ACTION.value,
-                    "created_at": "2026-11-29T02:09:00Z",
-                    "succeeded_at": None,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_EXAMPLE]})
 
     payment_id: str
     purpose: Literal["top_up", "order", "package"]

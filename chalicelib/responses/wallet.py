@@ -11,7 +11,7 @@ from chalicelib.models import commerce
 from chalicelib.models import withdrawals as stored_withdrawals
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.fx import FxSnapshot
-from chalicelib.responses.payments import Payment
+from chalicelib.responses.payments import PAYMENT_EXAMPLE, Payment
 
 
 class PaymentChannel(Out):
@@ -137,15 +137,8 @@ class Wallet(Out):
 
 
 STAFF_PAYMENT_EXAMPLE = {
-    "payment_id": "pay_01JDX3R1M6Q7Y8ZK2W4V5T6S7G",
-    "purpose": "top_up",
-    "order_id": None,
-    "amount_fen": 50000,
-    "fee_fen": 1650,
-    "charge_fen": 51650,
-    "channel": "card",
+    **PAYMENT_EXAMPLE,
     "status": PaymentStatus.SUCCEEDED.value,
-    "created_at": "2026-11-29T02:09:00Z",
     "succeeded_at": "2026-11-29T02:11:00Z",
     "provider": "stripe",
     "currency": "USD",
