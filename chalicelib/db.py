@@ -147,6 +147,18 @@ def records(model: type, rows, *, chunk: int = MAX_BATCH_KEYS):
         yield from _in_order(batch)
 
 
+def queried(model: type, index, key: str, rows):
+    """What a Query of `index` on hash key `key` found: its `rows` themselves when the index projects every
+    attribute; else the records they name (`records`) that are still on `key` (one that moved off it since
+    the index saw it is left off)."""
+    from pynamodb.indexes import AllProjection
+
+    if isinstance(index.Meta.projection, AllProjection):
+        return rows
+    name = index._hash_key_attribute().attr_name
+    return (record for record in records(model, rows) if getattr(record, name) == key)
+
+
 def _in_order(keys: list) -> list:
     found = batch_read(keys, consistent=False)
     return [found[key] for key in keys if key in found]

@@ -77,7 +77,7 @@ def run(context=None, now: datetime | None = None) -> dict:
             key = f"{day.isoformat()}#{shard}"
             due = Package.by_confirm_day.query(key, Package.auto_confirm_at <= now_iso)
             # the index projects keys only: the packages by key, those still due on this day
-            for package in (p for p in db.records(Package, due) if p.confirm_key == key):
+            for package in db.queried(Package, Package.by_confirm_day, key, due):
                 outcome = _confirm(package)
                 stats[outcome] += 1
                 failures += outcome == "failed"

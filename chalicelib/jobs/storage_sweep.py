@@ -46,8 +46,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
-from pynamodb.indexes import AllProjection
-
 from chalicelib import clock, config, db, lifecycle, metrics, uow
 from chalicelib.errors import Conflict
 from chalicelib.logs import get_logger
@@ -122,10 +120,8 @@ class Sweep:
             key = f"{day.isoformat()}#{shard}"
             condition = due <= self.now_iso if up_to_now else None
             rows = model.by_deadline.query(key, condition, page_size=200)
-            if not isinstance(model.by_deadline.Meta.projection, AllProjection):
-                # keys only (items, packages): the records by key, those still on this day
-                rows = (r for r in db.records(model, rows) if r.deadline_key == key)
-            for row in rows:
+            # keys only for items and packages: their records by key, those still on this day
+            for row in db.queried(model, model.by_deadline, key, rows):
                 self.stats["read"] += 1
                 yield row
 
