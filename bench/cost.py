@@ -611,6 +611,15 @@ def render(m: dict, t: dict) -> str:
         up = totals(m, t)
     variable, serverless_only, fixed_serverless = x["variable"], x["serverless_only"], x["fixed_serverless"]
     not_found = [name for name, _, _, keys in sorted(rows, key=lambda r: -r[2]) if not found(keys)]
+    elsewhere = sorted({price.region for price in PRICES.values() if not price.singapore})
+    elsewhere_text = (
+        " and ".join(f"`{region}`" for region in elsewhere)
+        + (" marks" if len(elsewhere) == 1 else " mark")
+        + " a price still taken from another region or from a source that names none: "
+        + ", ".join(f"`{key}`" for key, price in PRICES.items() if not price.singapore)
+        if elsewhere
+        else "every price is the deployed region's"
+    )
     egress = photo_egress_gb(m)
     free_orders = round(FREE["cf_gb"] / max(egress) * 1000, -3)
     cf_low, cf_high = egress[0] * PRICES["cf_egress_us_eu"].usd, egress[1] * PRICES["cf_egress_asia"].usd
@@ -626,8 +635,8 @@ def render(m: dict, t: dict) -> str:
         f"(DynamoDB requests and lifecycle measured {m['api_date']}, cold start {m['cold_date']}) and the "
         "packaged prod template. **measured** marks a figure from the benches; every other count is an "
         'assumption named in "Assumptions and method" below. Every table names the region of the prices '
-        f"it applies and their sources: `{SG}` is the deployed region's own price; `{US}` and "
-        f"`{UNSTATED}` mark a price still taken from us-east-1 or from a source that names no region "
+        f"it applies and their sources: `{SG}` is the deployed region's own price; "
+        f"{elsewhere_text} "
         '("Prices used" below).',
         "",
         "Measured inputs: one lifecycle (an order of 3 items to delivery and review) makes "
@@ -664,14 +673,20 @@ def render(m: dict, t: dict) -> str:
         f"every month they are kept | {usd('s3_storage', originals_gb):.2f} / month | "
         f"{basis(('s3_storage',))} |",
         "",
-        f"The items priced without a Singapore figure ({', '.join(not_found)}) make "
-        f"${(up['variable'] - variable) / REGIONAL_UPLIFT:.2f} of the ${variable:.2f}. If each of those "
-        f"prices were {REGIONAL_UPLIFT:.0%} higher in Singapore (the largest regional difference the search "
-        "found: CloudWatch Logs ingestion in Tokyo against us-east-1 [16][17]; of this table's prices found "
-        "for both regions, Singapore's are at most 40 % above us-east-1's, CloudWatch Logs ingestion's "
-        "$0.70 [28] against $0.50 [16]), the total would be "
-        f"**${up['variable']:.2f}**: the range for the deployed region is "
-        f"${variable:.2f}-{up['variable']:.2f} per 1,000 orders before photo egress.",
+        (
+            f"The items priced without a Singapore figure ({', '.join(not_found)}) make "
+            f"${(up['variable'] - variable) / REGIONAL_UPLIFT:.2f} of the ${variable:.2f}. If each of those "
+            f"prices were {REGIONAL_UPLIFT:.0%} higher in Singapore (the largest regional difference the "
+            "search found: CloudWatch Logs ingestion in Tokyo against us-east-1 [16][17]; of this table's "
+            "prices found for both regions, Singapore's are at most 40 % above us-east-1's, CloudWatch Logs "
+            "ingestion's $0.70 [28] against $0.50 [16]), the total would be "
+            f"**${up['variable']:.2f}**: the range for the deployed region is "
+            f"${variable:.2f}-{up['variable']:.2f} per 1,000 orders before photo egress."
+            if not_found
+            else "Every price this table applies is the deployed region's (the regions and sources above), "
+            f"so the ${variable:.2f} per 1,000 orders before photo egress needs no upper bound for prices "
+            "not found for Singapore."
+        ),
         "",
         "### Fixed monthly cost: the floor with no orders",
         "",
@@ -681,11 +696,24 @@ def render(m: dict, t: dict) -> str:
     ]
     for name, how, without, free, keys in floor_rows:
         lines.append(f"| {name} | {how} | ${without:.2f} | ${free:.2f} | {basis(keys) if keys else '-'} |")
+    floor_not_found = [name for name, _, _, _, keys in floor_rows if keys and not found(keys)]
+    if (up["floor_without"], up["floor_with"]) != (x["floor_without"], x["floor_with"]):
+        floor_bound = (
+            f"With every price not found for Singapore {REGIONAL_UPLIFT:.0%} higher: "
+            f"${up['floor_without']:.2f} without the free allowances, ${up['floor_with']:.2f} with them."
+        )
+    elif floor_not_found:
+        floor_bound = (
+            "A price not found for Singapore is applied only by rows that cost nothing at this volume "
+            f"({'; '.join(floor_not_found)}), so raising it by {REGIONAL_UPLIFT:.0%} leaves the floor as it "
+            "is."
+        )
+    else:
+        floor_bound = "Every price the floor applies is the deployed region's."
     lines += [
         f"| **total floor** | | **${x['floor_without']:.2f}** | **${x['floor_with']:.2f}** | |",
         "",
-        f"With every price not found for Singapore {REGIONAL_UPLIFT:.0%} higher: ${up['floor_without']:.2f} "
-        f"without the free allowances, ${up['floor_with']:.2f} with them. Custom metrics of traffic come on "
+        f"{floor_bound} Custom metrics of traffic come on "
         f"top with any traffic: {ASSUMED['traffic_metrics']} metric + dimension combinations (**assumed**) x "
         f"${PRICES['cw_metric'].usd:.2f} ({basis(('cw_metric',))}), billed for the "
         f"hours that carry data: $0 to ${ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.2f} a month.",
@@ -713,9 +741,13 @@ def render(m: dict, t: dict) -> str:
         f"month** (~{x['crossing'] / 30:,.0f} a day). At 1,000 orders a month the serverless stack costs "
         "about "
         f"${x['floor_with'] + variable:.2f} (floor with the free allowances + the variable total) plus "
-        f"$0-{ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.0f} of traffic metrics. With every "
-        f"price not found for Singapore {REGIONAL_UPLIFT:.0%} higher the crossing would be "
-        f"{up['crossing']:,.0f} orders a month.",
+        f"$0-{ASSUMED['traffic_metrics'] * PRICES['cw_metric'].usd:.0f} of traffic metrics."
+        + (
+            f" With every price not found for Singapore {REGIONAL_UPLIFT:.0%} higher the crossing would be "
+            f"{up['crossing']:,.0f} orders a month."
+            if round(up["crossing"]) != round(x["crossing"])
+            else " Every price the crossing applies is the deployed region's."
+        ),
         "",
         "### Prices used",
         "",

@@ -154,7 +154,7 @@ def test_the_cost_part_reads_the_measured_figures_from_the_benchmarks_document()
     rows, volumes = cost.per_thousand_orders(m)
     assert volumes["api"] == 4 + 40 and volumes["invocations"] == 44 + 6
     writes = next(value for name, _, value, _ in rows if name == "DynamoDB writes")
-    assert round(writes, 6) == round(63_000 * 0.625 / 1_000_000, 6)
+    assert round(writes, 6) == round(63_000 * cost.PRICES["ddb_wru"].usd, 6)
 
 
 def test_the_cost_part_stops_when_a_figure_is_missing_rather_than_writing_a_guess():
@@ -186,6 +186,46 @@ def test_every_price_names_its_region_and_a_source_the_cost_document_lists():
     for key, price in cost.PRICES.items():
         expected = price.usd * (1 if price.singapore else 1 + cost.REGIONAL_UPLIFT)
         assert bound[key].usd == expected, key
+
+
+TEMPLATE_COUNTS = {
+    "alarms": 26,
+    "dashboards": 1,
+    "secrets": 2,
+    "sqs_triggers": 1,
+    "schedule_runs": {"rate(1 hour)": 1460.0},
+    "tier": "LITE",
+}
+
+
+def test_the_upper_bound_text_follows_which_prices_were_not_found_for_singapore():
+    """Issue 27: the +52 % bound names exactly the rows that apply a price not found for Singapore, and is
+    left out of a table whose prices were all found, rather than written by hand."""
+    from dataclasses import replace
+
+    from bench import cost
+
+    m = cost.measured(BENCHMARKS)
+    table = {key: replace(price, region=cost.SG) for key, price in cost.PRICES.items()}
+    with cost.priced(table):
+        found_everywhere = cost.render(m, TEMPLATE_COUNTS)
+    variable = found_everywhere.split("### Cost per 1,000 orders")[1].split("### Fixed monthly cost")[0]
+    assert "needs no upper bound" in variable and "without a Singapore figure" not in variable
+    assert "Every price the floor applies is the deployed region's." in found_everywhere
+    assert "every price is the deployed region's" in found_everywhere
+    assert cost.NOT_FOUND not in found_everywhere
+
+    table["ddb_wru"] = replace(table["ddb_wru"], region=cost.US)
+    table["cw_dashboard"] = replace(table["cw_dashboard"], region=cost.US)
+    with cost.priced(table):
+        one_missing = cost.render(m, TEMPLATE_COUNTS)
+    variable = one_missing.split("### Cost per 1,000 orders")[1].split("### Fixed monthly cost")[0]
+    assert "The items priced without a Singapore figure (DynamoDB writes) make" in variable
+    floor = one_missing.split("### Fixed monthly cost")[1].split("### Against an always-on setup")[0]
+    assert f"With every price not found for Singapore {cost.REGIONAL_UPLIFT:.0%} higher: $" in floor
+    assert f"`{cost.US}` marks a price still taken from another region" in one_missing
+    assert "`ddb_wru`, `cw_dashboard`" in one_missing
+    assert "the crossing would be" in one_missing
 
 
 def test_the_cost_tables_show_each_price_s_region():
