@@ -46,27 +46,31 @@ class Price:
 
     @property
     def singapore(self) -> bool:
-        """The figure is the deployed region's: ap-southeast-1's, or CloudFront's at Singapore-area edges."""
+        """The figure is the deployed region's: ap-southeast-1's (or the one price every Region has), or
+        CloudFront's at Singapore-area edges."""
         return NOT_FOUND not in self.region
 
 
 NOT_FOUND = "Singapore not found"
 SG = "ap-southeast-1"
-US = f"us-east-1 ({NOT_FOUND})"
+US = f"us-east-1 ({NOT_FOUND})"  # the label of a price still taken from us-east-1
 UNSTATED = f"no region stated ({NOT_FOUND})"
+ANY_REGION = f"{SG} (one price for every Region)"  # the price list's region `Any`
 # [28]: AWS Price List offer files for ap-southeast-1 (publication dates 2026-09-11 to 2026-10-01), as a
 # third-party extraction (fetched 2026-10-02) records them with each file's URL and version; [29]: the Price
-# List API for ap-southeast-1, July 2026, as another third-party cost model records it
+# List API for ap-southeast-1, July 2026, as another third-party cost model records it; [30]: the metered-unit
+# maps behind AWS's pricing pages (published 2025-06-05), as a third-party price watcher stores them, each
+# rate with its Price List rate code (SKU.term.rate); where they overlap [28] they give the same figures
 PRICES = {
     "lambda_request": Price(0.20 / MILLION, "request", SG, "[29]"),
     "lambda_gb_s": Price(
         0.0000166667, "GB-second, x86_64 (the template sets no Architectures), first tier", SG, "[29]"
     ),
-    "apigw_rest": Price(3.50 / MILLION, "REST API request (first 333 M)", UNSTATED, "[5]"),
+    "apigw_rest": Price(4.25 / MILLION, "REST API request (first 333 M)", SG, "[30]"),
     "apigw_http": Price(1.25 / MILLION, "HTTP API request (first 300 M)", SG, "[28]"),
-    "ddb_wru": Price(0.625 / MILLION, "write request unit (on-demand)", US, "[7]"),
-    "ddb_rru": Price(0.125 / MILLION, "read request unit (on-demand)", US, "[7]"),
-    "ddb_storage": Price(0.25, "GB-month", US, "[24]"),
+    "ddb_wru": Price(0.71 / MILLION, "write request unit (on-demand, Standard table class)", SG, "[30]"),
+    "ddb_rru": Price(0.1425 / MILLION, "read request unit (on-demand, Standard table class)", SG, "[30]"),
+    "ddb_storage": Price(0.285, "GB-month past the first 25 GB (Standard table class)", SG, "[30]"),
     "s3_put": Price(0.005 / 1000, "PUT/COPY/POST/LIST request", SG, "[29]"),
     "s3_get": Price(0.0004 / 1000, "GET and other request", SG, "[29]"),
     "s3_storage": Price(0.025, "GB-month (S3 Standard, first 50 TB)", SG, "[28]"),
@@ -76,22 +80,24 @@ PRICES = {
         0.120, "GB out of edges in Singapore, Hong Kong, ...", "Singapore-area edges", "[22]"
     ),
     "cf_egress_us_eu": Price(0.085, "GB out of edges in the US and Europe", "US/Europe edges", "[22]"),
-    "sqs": Price(0.40 / MILLION, "standard queue request", US, "[10]"),
+    "sqs": Price(0.40 / MILLION, "standard queue request (first tier)", SG, "[30]"),
     "ses": Price(0.10 / 1000, "email (per recipient)", SG, "[28]"),
     "secret": Price(0.40, "secret-month", SG, "[28]"),
-    "secret_calls": Price(0.05 / 10_000, "API call", UNSTATED, "[12]"),
+    "secret_calls": Price(0.05 / 10_000, "API call", SG, "[30]"),
     "cw_metric": Price(0.30, "custom metric-month (first 10,000)", SG, "[28]"),
     "cw_alarm": Price(0.10, "standard alarm metric-month", SG, "[28]"),
-    "cw_dashboard": Price(3.00, "dashboard-month", US, "[18]"),
+    "cw_dashboard": Price(3.00, "dashboard-month past the first 3", ANY_REGION, "[30]"),
     "logs_ingest": Price(0.70, "GB ingested (Standard log class)", SG, "[28]"),
     "logs_storage": Price(0.03, "GB-month stored", SG, "[28]"),
-    "xray": Price(5.00 / MILLION, "trace recorded", UNSTATED, "[8]"),
+    "xray": Price(5.00 / MILLION, "trace recorded", SG, "[30]"),
     "cognito_lite": Price(0.0055, "monthly active user past 10,000 (Lite)", UNSTATED, "[15]"),
     "cognito_essentials": Price(0.015, "MAU past 10,000 (Essentials)", SG, "[28]"),
     "waf_acl": Price(5.00, "web ACL-month", SG, "[28][26]"),
     "waf_rule": Price(1.00, "rule-month", SG, "[28][26]"),
     "waf_requests": Price(0.60 / MILLION, "request inspected", SG, "[28][26]"),
-    "scheduler": Price(1.00 / MILLION, "EventBridge Scheduler invocation", US, "[20]"),
+    "scheduler": Price(
+        1.25 / MILLION, "EventBridge Scheduler invocation past the 14 million free", SG, "[30]"
+    ),
     # the always-on setup ("Against an always-on setup")
     "ec2_t4g_small": Price(0.0212, "hour, t4g.small Linux on-demand", SG, "[28]"),
     "ebs_gp3": Price(0.096, "GB-month of EBS gp3", SG, "[28]"),
@@ -111,14 +117,14 @@ REGIONAL_UPLIFT = 0.76 / 0.50 - 1
 FREE = {
     "lambda_requests": 1_000_000,  # [1]
     "lambda_gb_s": 400_000,  # [1]
-    "xray_traces": 100_000,  # [8]
+    "xray_traces": 100_000,  # [8][30]
     "sqs_requests": 1_000_000,  # [10]
     "logs_gb": 5,  # [16][18]
     "cw_metrics": 10,  # [18]
     "cw_alarms": 10,  # [18]
-    "cw_dashboards": 3,  # [18]
+    "cw_dashboards": 3,  # [18][30]
     "cf_gb": 1000,  # [22]
-    "scheduler_invocations": 14_000_000,  # [20]
+    "scheduler_invocations": 14_000_000,  # [20][30]
     "cognito_mau": 10_000,  # [15]
 }
 
