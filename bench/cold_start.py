@@ -19,8 +19,9 @@ the route's ratio is the median of its pairs' ratios. Two times per sample: `imp
 process (interpreter start to exit, from this script). Target: <= 1.3 on every route.
 
 The floor (bench/floor_app): the minimal app plus only what the deployed app does on every first request
-(tracing, Powertools' logs and metrics, a pydantic response, the token check on signed-in routes), each
-layer alone and together, BENCH_COLD_FLOOR_RUNS alternating pairs (default 5; 0 skips them) against the
+(tracing, logs and metrics, a typed response, the token check on signed-in routes), each
+layer alone and together, BENCH_COLD_FLOOR_RUNS alternating pairs (default 9, as the routes; 0 skips
+them) against the
 minimal app: what no change to the app's own code can go below while those stay.
 
 Where the time goes, per route, in one more process each: `-X importtime` self time per top-level
@@ -56,10 +57,11 @@ FLOORS = {
     "gc": ("gc", "the collector paused until the first answer (it saves)"),
     "tracer": ("tracer", "tracing alone"),
     "logs": ("logs", "structured logs and metrics alone"),
-    "pydantic": ("pydantic", "a pydantic response alone"),
+    "models": ("models", "a typed response alone (chalicelib.typed)"),
+    "pydantic": ("pydantic", "a pydantic response alone (what the routes used before chalicelib.typed)"),
     "token": ("token", "the token check alone"),
-    "public": ("gc,tracer,logs,pydantic", "**a public route** (the search)"),
-    "signed": ("gc,tracer,logs,pydantic,token", "**a signed-in route** (the payment, the scan)"),
+    "public": ("gc,tracer,logs,models", "**a public route** (the search)"),
+    "signed": ("gc,tracer,logs,models,token", "**a signed-in route** (the payment, the scan)"),
 }
 HOST = "127.0.0.1"
 REGION = "ap-southeast-1"
@@ -466,7 +468,7 @@ PREVIOUS = (
 
 # why the target is not met: what the app does on a first request that the baseline does not
 LAYER_NAMES = {
-    "pydantic": "pydantic (its import, a model built on first use)",
+    "models": "the typed answer (chalicelib.typed: its import, a model rendered)",
     "token": "the token check (the pool's JWKS fetched once over botocore's HTTP, RS256 in Python integers)",
     "logs": "the JSON log line and the EMF document (chalicelib/logs.py, metrics.py)",
     "tracer": "tracing (chalicelib/xray.py: botocore's events, a UDP datagram per subsegment)",
@@ -630,7 +632,7 @@ def floor_lines(floors: dict[str, dict], runs: int) -> list[str]:
         "first request, each done by the module app.py does it with (the collector paused until the "
         "first answer, chalicelib/startup.py; the botocore session instrumented and the request in a "
         "subsegment, chalicelib/xray.py; a JSON log line with the invocation's keys and an EMF document, "
-        "chalicelib/logs.py and metrics.py; the answer validated and dumped through a pydantic model; on "
+        "chalicelib/logs.py and metrics.py; the answer rendered through a chalicelib.typed model; on "
         "signed-in routes the Cognito ID token verified by chalicelib/auth.py), still one GetItem and "
         "none of the app's routes, services or models. "
         f"{runs} alternating pairs against the minimal app each, in the same run:",
@@ -783,7 +785,7 @@ def main() -> None:
     stack = Stack(runs + bytecode_runs + 1)
     try:
         results = {route: measure_route(stack, route, runs) for route in only}
-        floor_runs = int(os.environ.get("BENCH_COLD_FLOOR_RUNS", "5"))
+        floor_runs = int(os.environ.get("BENCH_COLD_FLOOR_RUNS", "9"))
         floors = measure_floor(stack, floor_runs) if floor_runs else {}
         minimal_imports = import_profile(stack, "minimal")
         with tempfile.TemporaryDirectory() as directory:

@@ -303,6 +303,8 @@ def _model_schemas(routes: list[web.RouteSpec]) -> tuple[dict[tuple[type, str], 
     becomes `WarehouseDims`."""
     from pydantic.json_schema import models_json_schema
 
+    from chalicelib.typed import twin
+
     keys = list(
         dict.fromkeys(
             [(spec.body, "validation") for spec in routes if spec.body is not None]
@@ -311,7 +313,11 @@ def _model_schemas(routes: list[web.RouteSpec]) -> tuple[dict[tuple[type, str], 
     )
     if not keys:
         return {}, {}
-    refs, top = models_json_schema(keys, ref_template="#/components/schemas/{model}")
+    # the schemas are the declarations' pydantic twins' (chalicelib.typed), keyed back by the declarations
+    twins, top = models_json_schema(
+        [(twin(m), mode) for m, mode in keys], ref_template="#/components/schemas/{model}"
+    )
+    refs = {(m, mode): twins[(twin(m), mode)] for m, mode in keys}
     defs = top.get("$defs", {})
     renames = {name: _plain_name(name) for name in defs if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", name)}
     prefix = "#/components/schemas/"
@@ -352,7 +358,7 @@ def _errors(spec: web.RouteSpec, path_params: list[str]) -> list[int]:
     if spec.groups:
         statuses.add(403)
     body_names_ids = spec.body is not None and any(
-        name.endswith(("_id", "_ids")) for name in getattr(spec.body, "model_fields", {})
+        name.endswith(("_id", "_ids")) for name in spec.body.__typed_fields__
     )
     if path_params or (body_names_ids and not spec.public):
         statuses.add(404)

@@ -1,12 +1,16 @@
 """The base of every request body: unknown fields and wrong types are 400s, never coerced.
 
-`defer_build` keeps cold starts cheap: a model's validator is built on its first use, not at import.
+Bodies are declared in pydantic's syntax and validated by chalicelib.typed (pydantic's strict rules and
+error entries, without importing pydantic on the request path); their pydantic twins give the contract.
 """
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from chalicelib.typed import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from pydantic import GetJsonSchemaHandler
 
 
 def optional_without_default(schema: dict[str, Any]) -> None:
@@ -27,7 +31,9 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(
+        cls, core_schema: Any, handler: "GetJsonSchemaHandler"
+    ) -> dict[str, Any]:
         schema = handler(core_schema)
         optional_without_default(handler.resolve_ref_schema(schema))
         return schema

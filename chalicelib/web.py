@@ -124,6 +124,8 @@ def _json_default(value: Any) -> Any:
         return iso(value)
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if hasattr(value, "model_dump_raw"):  # a chalicelib.typed model: its keys as set
+        return value.model_dump_raw()
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
@@ -203,18 +205,52 @@ def parse_json(raw: bytes) -> Any:
 
 
 def validate(model: type, data: Any) -> Any:
-    """Validate `data` against a pydantic model; every problem becomes one 400 naming the fields."""
-    import pydantic
+    """Validate `data` against a body model (chalicelib.typed, pydantic's strict rules); every problem
+    becomes one 400 naming the fields. Local and test stages check the outcome against the model's
+    pydantic twin too (`_same_as_twin`)."""
+    from chalicelib.typed import ValidationError as TypedError
 
     try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
+        body = model.model_validate(data)
+    except TypedError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        _same_as_twin(model, data, errors=errors)
         details = [
-            {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
+            {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["msg"]} for err in errors
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
         raise ValidationError(f"Invalid request: {summary}.", details=details) from None
+    _same_as_twin(model, data, dumped=body.model_dump())
+    return body
+
+
+def _same_as_twin(model: type, data: Any, *, errors: list | None = None, dumped: Any = None) -> None:
+    """In local and test stages, a body's validation by chalicelib.typed must end as its pydantic twin's
+    does: the same errors (type, location, message), or the same values. A difference is a bug of ours
+    (an error, so tests fail on it); other stages never import pydantic."""
+    from chalicelib import config
+
+    if config.get("STAGE") not in config.LOCAL_STAGES:
+        return
+    import pydantic
+
+    from chalicelib.typed import twin
+
+    try:
+        theirs = twin(model).model_validate(data)
+    except pydantic.ValidationError as exc:
+        expected = [
+            (e["type"], e["loc"], e["msg"]) for e in exc.errors(include_url=False, include_input=False)
+        ]
+        if errors is None or expected != [(e["type"], e["loc"], e["msg"]) for e in errors]:
+            raise ApiError(
+                f"{model.__name__}: validation differs from pydantic's: {errors} != {expected}"
+            ) from None
+        return
+    if errors is not None or theirs.model_dump() != dumped:
+        raise ApiError(
+            f"{model.__name__}: validation differs from pydantic's: {errors or dumped} != {theirs}"
+        )
 
 
 def route(
@@ -399,23 +435,54 @@ def serialize_response(model: type, result: Any, route_name: str) -> Any:
 
     `result` is the model itself (built by its `of` constructor), what a service returned (a unit of
     work's result, rendered for the idempotency record in its transaction: `model.of_result`) or, for
-    views that still hand over plain values, a dict the model validates. A result the model does not
-    describe (an undocumented field, a wrong type) is a bug: in local and test stages it is a 500 (tests
-    fail on it); elsewhere it is logged and the body goes out as the view built it
-    (`responses.base.violation`).
+    views that still hand over plain values, a dict of the model's fields. It is rendered by the declared
+    types (chalicelib.typed). In local and test stages it is also validated and dumped by the model's
+    pydantic twin: a result the model does not describe (an undocumented field, a wrong type) or a
+    rendering that differs from pydantic's is a 500 there (tests fail on it); elsewhere nothing is
+    checked and the body goes out as rendered (`responses.base.violation`).
     """
-    from pydantic import BaseModel
-    from pydantic import ValidationError as PydanticError
-
-    from chalicelib.responses.base import violation
+    from chalicelib.typed import BaseModel
+    from chalicelib.typed import ValidationError as TypedError
 
     if not isinstance(result, BaseModel | dict | list):
         result = model.of_result(result)
     try:
-        return model.model_validate(result).model_dump(mode="json", exclude_unset=True)
-    except PydanticError as exc:
+        built = result if isinstance(result, model) else model.model_validate(result)
+        body = built.model_dump(mode="json", exclude_unset=True)
+    except TypedError as exc:
+        from chalicelib.responses.base import violation
+
         violation(route_name, exc)
-        return json.loads(json.dumps(result, default=_json_default))
+        sent = result.model_dump_raw() if isinstance(result, BaseModel) else result
+        return json.loads(json.dumps(sent, default=_json_default))
+    _dumped_as_twin(model, built, body, route_name)
+    return body
+
+
+def _dumped_as_twin(model: type, built: Any, body: Any, route_name: str) -> None:
+    """Local and test stages: the answer validates against the model's pydantic twin, and pydantic's
+    json-mode dump of it is the body chalicelib.typed rendered."""
+    from chalicelib import config
+
+    if config.get("STAGE") not in config.LOCAL_STAGES:
+        return
+    import pydantic
+
+    from chalicelib.responses.base import violation
+    from chalicelib.typed import twin
+
+    try:
+        theirs = (
+            twin(model).model_validate(built.model_dump_raw()).model_dump(mode="json", exclude_unset=True)
+        )
+    except pydantic.ValidationError as exc:
+        violation(route_name, exc)
+        return
+    if json.dumps(theirs) != json.dumps(body):
+        raise ApiError(
+            f"Response of {route_name}: rendered {json.dumps(body)[:2000]} "
+            f"!= pydantic's {json.dumps(theirs)[:2000]}"
+        )
 
 
 def _answer_with(respond: Callable[[Any], Response]) -> dict[str, tuple[Any, Response]]:

@@ -5,8 +5,9 @@ FLOOR_LAYERS picks them, each done the way app.py does it, with nothing of the a
 module that does that layer: `gc` (the cyclic collector paused until the first invocation ends, then the
 start frozen: chalicelib/startup.py), `tracer` (chalicelib/xray.py: the botocore session instrumented,
 the request in a `## route` subsegment, each sent by UDP to the daemon), `logs` (chalicelib/logs.py and
-chalicelib/metrics.py: the invocation's keys on a JSON log line, an EMF document flushed), `pydantic` (the
-answer validated and dumped through a pydantic model, as every route's response is), `token` (the
+chalicelib/metrics.py: the invocation's keys on a JSON log line, an EMF document flushed), `models` (the
+answer rendered through a chalicelib.typed model, as every route's response is), `pydantic` (the same
+answer through a pydantic model instead: what the routes did before chalicelib.typed), `token` (the
 caller's Cognito ID token verified by chalicelib/auth.py: the pool's JWKS fetched, RS256 checked). The
 baseline itself stays bench/minimal_app, unchanged.
 """
@@ -66,6 +67,15 @@ def get_thing(thing_id):
 
             auth.authenticate((app.current_request.headers or {}).get("authorization"))
         answer = Thing.get(thing_id).attribute_values
+        if "models" in LAYERS:
+            from chalicelib.typed import BaseModel, ConfigDict
+
+            class ThingOut(BaseModel):
+                model_config = ConfigDict(extra="forbid")
+                thing_id: str
+                name: str | None = None
+
+            answer = ThingOut.model_validate(answer).model_dump(mode="json", exclude_unset=True)
         if "pydantic" in LAYERS:
             from pydantic import BaseModel, ConfigDict
 

@@ -1,7 +1,6 @@
 """Catalog: search by keyword, pasted link or image; product detail. All routes are public."""
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib.catalog import imagehash, links, text
 from chalicelib.catalog.configured import get_source
@@ -9,6 +8,7 @@ from chalicelib.catalog.source import InvalidCursor
 from chalicelib.errors import NotFound, ValidationError
 from chalicelib.responses.catalog import ImageMatchPage, ProductDetail, ProductPage, ResolvedProduct
 from chalicelib.schemas import Body, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, route
 
 bp = Blueprint(__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import claims
 from chalicelib.api.warehouse import EvidencePhotoBody
@@ -13,6 +12,7 @@ from chalicelib.lifecycle import ClaimKind, ClaimStatus
 from chalicelib.responses.claims import Claim, ClaimPage, StaffClaim, StaffClaimPage
 from chalicelib.responses.photos import PhotoUpload
 from chalicelib.schemas import Body, Fen, Id, Text, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import currency
 from chalicelib.responses.currencies import CurrencyList, Preferences
 from chalicelib.schemas import Body, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import config, messages
 from chalicelib.errors import ValidationError
 from chalicelib.lifecycle import ThreadStatus
 from chalicelib.responses.messages import StaffThreadPage, ThreadMessage, ThreadMessagePage
 from chalicelib.schemas import Body, Id, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field, model_validator
 
 from chalicelib import orders
 from chalicelib.models.commerce import Item as StoredItem
 from chalicelib.responses.items import Item
 from chalicelib.responses.orders import Cart, CartLine, OrderDetail, OrderPage, OrderQuote
 from chalicelib.schemas import Body, Id, example
+from chalicelib.typed import Field, model_validator
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import packing_checklist
 from chalicelib.responses.packages import StaffPackage
 from chalicelib.schemas import Body, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, performs, route
 
 bp = Blueprint(__name__)

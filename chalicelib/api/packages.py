@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import packages
 from chalicelib.errors import ValidationError
@@ -22,6 +21,7 @@ from chalicelib.responses.settlement import PackPreview, SettlementDecision
 from chalicelib.responses.shipping import PackageServiceCatalog, ShippingLinePage
 from chalicelib.rules.customs import HS_CODE
 from chalicelib.schemas import Body, Fen, Id, PackageDims, TrackingNo, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)

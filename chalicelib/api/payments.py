@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import metrics, payments, withdrawals
 from chalicelib.errors import ApiError, ValidationError
@@ -25,6 +24,7 @@ from chalicelib.responses.wallet import (
 )
 from chalicelib.rules.charges import channels
 from chalicelib.schemas import Body, Text, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 log = get_logger("api.payments")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import purchase_exceptions, purchasing
 from chalicelib.errors import ValidationError
@@ -15,6 +14,7 @@ from chalicelib.responses.items import Item, StaffItem, StaffItemPage
 from chalicelib.responses.orders import OrderDetail, ReviewQueuePage, StaffOrderDetail
 from chalicelib.responses.settlement import PurchasePreview, SettlementDecision
 from chalicelib.schemas import Body, Carrier, Fen, Id, Text, TrackingNo, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import storage
 from chalicelib.models.commerce import Item as StoredItem
@@ -13,6 +12,7 @@ from chalicelib.responses.items import Item
 from chalicelib.responses.storage import DestructionQueuePage, StorageExtensionPrice
 from chalicelib.responses.warehouse import Parcel
 from chalicelib.schemas import Body, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)

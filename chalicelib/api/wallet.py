@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from chalice import Blueprint
-from pydantic import Field
 
 from chalicelib import metrics, payments, wallet
 from chalicelib.errors import ValidationError
 from chalicelib.responses.wallet import Payment, PaymentChannelPage, Wallet, WebhookAck
 from chalicelib.rules.charges import channels
 from chalicelib.schemas import Body, example
+from chalicelib.typed import Field
 from chalicelib.web import Req, decode_cursor, encode_cursor, page_limit, performs, route
 
 bp = Blueprint(__name__)

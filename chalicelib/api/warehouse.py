@@ -3,7 +3,6 @@
 from typing import Annotated, Literal
 
 from chalice import Blueprint
-from pydantic import Field, model_validator
 
 # aftersales, feedback and users are imported by the views that use them: the scan (the warehouse's
 # first request of a shift) does not load them
@@ -29,6 +28,7 @@ from chalicelib.responses.warehouse import (
 )
 from chalicelib.rules import inspection as rules
 from chalicelib.schemas import Body, Carrier, Fen, GoodsWeightG, Id, ItemDims, Text, TrackingNo, example
+from chalicelib.typed import Field, model_validator
 from chalicelib.web import (
     Req,
     decode_cursor,

@@ -2,9 +2,8 @@
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.responses.base import Fen, Out
+from chalicelib.typed import ConfigDict, Field
 
 ProductSource = Literal["1688", "taobao", "tmall", "weidian"]
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.lifecycle import ClaimKind, ClaimStatus
 from chalicelib.models import claims as stored
 from chalicelib.responses.base import Fen, Out, Timestamp
 from chalicelib.responses.items import ItemPhoto
+from chalicelib.typed import ConfigDict, Field
 
 _EXAMPLE = {
     "claim_id": "clm_01JDX7D9Q0R1S2T3U4V5W6X7Y8",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib import currency
 from chalicelib.responses.base import Out, Timestamp
 from chalicelib.responses.fx import DecimalText, FxSnapshot
+from chalicelib.typed import ConfigDict, Field
 
 __all__ = ["CurrencyList", "CurrencyRate", "DecimalText", "FxSnapshot", "Preferences"]
 

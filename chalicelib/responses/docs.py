@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib import policies
 from chalicelib.responses.base import Out
+from chalicelib.typed import ConfigDict, Field
 
 
 class OpenApiDocument(Out):

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from pydantic import Field
-
 from chalicelib import currency
 from chalicelib.responses.base import Out, Timestamp, absent
+from chalicelib.typed import Field
 
 DecimalText = Annotated[
     str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", description="A decimal number as a string.")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.responses.base import Out
+from chalicelib.typed import ConfigDict, Field
 
 
 class Health(Out):

@@ -9,8 +9,6 @@ Packages, after-sales cases, storage and staff queues embed this same `Item`.
 
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field
-
 # photos and rules/notices.py are imported by Item.of, the one constructor that uses them (photos only
 # for an item that has some): a route module that only names these models does not load them
 from chalicelib import clock, lifecycle
@@ -20,6 +18,7 @@ from chalicelib.lifecycle import Settlement as S
 from chalicelib.models import commerce
 from chalicelib.responses.base import CmDims, Fen, ItemStatus, Out, Timestamp, absent
 from chalicelib.rules import storage as storage_rules
+from chalicelib.typed import ConfigDict, Field
 
 CheckOutcome = Literal["ok", "issue", "n/a"]
 CheckName = Literal["color", "damage", "stains", "size", "model", "version"]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.lifecycle import ThreadStatus
 from chalicelib.models import messages as stored
 from chalicelib.responses.base import Out, Timestamp
+from chalicelib.typed import ConfigDict, Field
 
 _MESSAGE_EXAMPLE = {
     "message_id": "msg_01JD3Q8Y6Z5N7B2K4M9P0R1S2T",

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib import clock, orders
 from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, ItemStatus, OrderStatus, Out, Timestamp
 from chalicelib.responses.fx import FxSnapshot
 from chalicelib.responses.items import _EXAMPLE_ITEM, Item
 from chalicelib.responses.payments import Payment
+from chalicelib.typed import ConfigDict, Field
 
 _CART_LINE = {
     "cart_item_id": "cart_01JDX3R1M6Q7Y8ZK2W4V5T6S7H",

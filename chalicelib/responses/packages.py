@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib import packages, service_work
 from chalicelib.items import plain
 from chalicelib.lifecycle import ServiceWork as W
@@ -30,6 +28,7 @@ from chalicelib.responses.base import (
 from chalicelib.responses.currencies import FxSnapshot
 from chalicelib.responses.items import Item
 from chalicelib.responses.wallet import Payment
+from chalicelib.typed import ConfigDict, Field
 
 ITEM_EXAMPLE = example_of(Item)
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.lifecycle import PaymentStatus
 from chalicelib.models import commerce
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.fx import FxSnapshot
+from chalicelib.typed import ConfigDict, Field
 
 # a card top-up waiting for the customer (the staff view's example is this one, settled: responses/wallet.py)
 PAYMENT_EXAMPLE = {

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.lifecycle import ItemStatus, PhotoRequestStatus
 from chalicelib.models import commerce
 from chalicelib.models import photos as stored
 from chalicelib.responses.base import Fen, Out, Timestamp
+from chalicelib.typed import ConfigDict, Field
 
 _REQUEST_EXAMPLE = {
     "request_id": "phr_01JDQ3Z8K2M4N6P8R0S2T4V6X8",

@@ -2,10 +2,9 @@
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.responses.base import Out, PhotoStatus, Timestamp
 from chalicelib.responses.items import _EXAMPLE_ITEM, ItemPhoto
+from chalicelib.typed import ConfigDict, Field
 
 ContentType = Literal["image/jpeg", "image/png", "image/webp"]
 

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.responses.base import Out
 from chalicelib.responses.packages import _PRICE_EXAMPLE, PackagePrice
 from chalicelib.rules import settlement as rule
 from chalicelib.rules.settlement import Settlement as S
+from chalicelib.typed import ConfigDict, Field
 
 # what the rule decides; `declined` is the customer's later answer, never a decision
 Decided = Literal[

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.responses.base import Fen, Out
+from chalicelib.typed import ConfigDict, Field
 
 
 class ShippingLine(Out):

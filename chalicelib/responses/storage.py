@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.models import commerce
 from chalicelib.models import warehouse as stored
 from chalicelib.responses.base import Fen, ItemStatus, Out, ParcelStatus, Timestamp, example_of
 from chalicelib.responses.items import Item, StaffItem
 from chalicelib.responses.warehouse import Parcel
+from chalicelib.typed import ConfigDict, Field
 
 ITEM_EXAMPLE = example_of(Item)
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.lifecycle import DisputeStatus, PaymentStatus, WithdrawalStatus
 from chalicelib.models import commerce
 from chalicelib.models import withdrawals as stored_withdrawals
 from chalicelib.responses.base import Fen, Out, Timestamp, absent
 from chalicelib.responses.fx import FxSnapshot
 from chalicelib.responses.payments import PAYMENT_EXAMPLE, Payment
+from chalicelib.typed import ConfigDict, Field
 
 
 class PaymentChannel(Out):

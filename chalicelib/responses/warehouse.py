@@ -6,8 +6,6 @@ Built here (`Parcel.of(parcel)`, `AfterSalesCase.of(case)`...) from what `chalic
 
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field
-
 from chalicelib.items import plain
 from chalicelib.models import commerce
 from chalicelib.models import warehouse as stored
@@ -22,6 +20,7 @@ from chalicelib.responses.base import (
     example_of,
 )
 from chalicelib.responses.items import Item, ItemPhoto
+from chalicelib.typed import ConfigDict, Field
 
 ITEM_EXAMPLE = example_of(Item)
 

@@ -10,10 +10,10 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from pydantic import BaseModel
 
 from chalicelib import openapi, routing, web
 from chalicelib.schemas import Body
+from chalicelib.typed import BaseModel, hints
 from tests.integration.conftest import ADMIN, ALICE, Api
 from tests.integration.test_auth_matrix import in_process_stack
 
@@ -31,8 +31,8 @@ def _models() -> list[type[BaseModel]]:
         if model in seen or not (isinstance(model, type) and issubclass(model, Body)):
             return
         seen[model] = None
-        for field in model.model_fields.values():
-            for inner in _types_in(field.annotation):
+        for annotation in hints(model).values():
+            for inner in _types_in(annotation):
                 visit(inner)
 
     for spec in BODY_ROUTES.values():

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from pydantic import BaseModel, ConfigDict
 
 from chalicelib import clock, ids, money
 from chalicelib.errors import ApiError, Conflict, InsufficientFunds, NotFound, ValidationError
 from chalicelib.events.s3_records import objects_from_bodies
 from chalicelib.logs import JsonFormatter
+from chalicelib.typed import BaseModel, ConfigDict
 from chalicelib.web import (
     MAX_JSON_DEPTH,
     Req,

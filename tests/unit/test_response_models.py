@@ -74,9 +74,10 @@ def _route_models() -> set[type]:
 
 
 @pytest.mark.parametrize("model", _response_models(), ids=lambda m: m.__name__)
-def test_every_example_of_a_response_model_is_a_body_the_model_accepts_unchanged(model):
+def test_every_example_of_a_response_model_is_a_body_the_model_accepts_unchanged(model, monkeypatch):
+    monkeypatch.setenv("STAGE", "test")  # also validated and dumped by the model's pydantic twin
     for example in _examples(model):
-        dumped = model.model_validate(example).model_dump(mode="json", exclude_unset=True)
+        dumped = web.serialize_response(model, example, "x")
         assert dumped == example  # what a route would send for it is the example itself
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from pydantic import BaseModel
 
 from chalicelib import web
 from chalicelib.errors import ApiError
 from chalicelib.responses import packages, shipping, storage, warehouse
 from chalicelib.rules import shipping as shipping_rules
+from chalicelib.typed import BaseModel, twin
 
 MODULES = (packages, shipping, storage, warehouse)
 
@@ -30,20 +30,20 @@ def test_every_model_has_a_description_and_its_examples_validate(model):
     assert (model.__doc__ or "").strip(), model
     extra = model.model_config.get("json_schema_extra")
     for example in (extra or {}).get("examples", []) if isinstance(extra, dict) else []:
-        model.model_validate(example)
+        twin(model).model_validate(example)
 
 
 def test_top_level_list_envelopes_carry_items_and_a_nullable_next_cursor():
     for model in _models():
         if model.__name__.endswith("Page"):
-            schema = model.model_json_schema(mode="serialization")
+            schema = twin(model).model_json_schema(mode="serialization")
             assert {"items", "next_cursor"} <= set(schema["required"]), model
             assert schema["properties"]["next_cursor"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
 
 
 def test_a_sometimes_absent_key_is_optional_and_not_nullable_and_stays_absent(monkeypatch):
     monkeypatch.setenv("STAGE", "test")
-    schema = warehouse.ScannedParcel.model_json_schema(mode="serialization")
+    schema = twin(warehouse.ScannedParcel).model_json_schema(mode="serialization")
     for key in ("contested", "storage_expires_at", "already_received"):
         assert key not in schema["required"]
         assert "default" not in schema["properties"][key] and "anyOf" not in schema["properties"][key]
@@ -80,12 +80,12 @@ def test_shipping_lines_and_the_service_catalog_validate_as_the_rules_build_them
 
 
 def test_destruction_queue_entries_are_told_apart_by_kind():
-    schema = storage.DestructionQueuePage.model_json_schema(mode="serialization")
+    schema = twin(storage.DestructionQueuePage).model_json_schema(mode="serialization")
     items = schema["properties"]["items"]["items"]
     assert items["discriminator"]["propertyName"] == "kind"
     assert set(items["discriminator"]["mapping"]) == {"item", "parcel"}
     example = storage.DestructionQueuePage.model_config["json_schema_extra"]["examples"][0]
-    page = storage.DestructionQueuePage.model_validate(example)
+    page = twin(storage.DestructionQueuePage).model_validate(example)
     assert [type(e).__name__ for e in page.items] == ["DestructionQueueItem", "DestructionQueueParcel"]
 
 
@@ -93,5 +93,5 @@ def test_a_package_list_row_has_no_items_and_a_package_detail_must_have_them():
     row = packages.PackagePage.model_config["json_schema_extra"]["examples"][0]["items"][0]
     assert "items" not in row
     with pytest.raises(ValueError, match="items"):
-        packages.PackageDetail.model_validate(row)
-    assert "items" not in packages.PackageSummary.model_fields
+        twin(packages.PackageDetail).model_validate(row)
+    assert "items" not in packages.PackageSummary.__typed_fields__
