@@ -193,7 +193,8 @@ class BaseModel(metaclass=_Meta):
         """Bodies (strict config): checked, with pydantic's errors (ValidationError). Other models
         (responses): built as given, for `model_dump` to render by their types; a dict given for a field
         declared as a model becomes that model (as pydantic's would), so views read nested answers'
-        attributes."""
+        attributes. A key the model does not declare, where it forbids extra keys, is refused
+        (ValidationError), as pydantic refuses it; the values' types are not checked."""
         plan = _plan(cls)
         if not plan.strict:
             if isinstance(data, cls):
@@ -202,6 +203,7 @@ class BaseModel(metaclass=_Meta):
                 data = data.model_dump_raw()
             if not isinstance(data, dict):
                 raise ValidationError(cls.__name__, _error(*_model_type(cls)).errors)
+            plan.documented(data.keys())
             return cls.model_construct(
                 **{k: plan.wrappers[k](v) if k in plan.wrappers else v for k, v in data.items()}
             )

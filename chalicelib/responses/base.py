@@ -13,6 +13,7 @@
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from chalicelib.typed import BaseModel, ConfigDict, Field
+from chalicelib.typed import ValidationError as TypedError
 
 if TYPE_CHECKING:
     from chalicelib.lifecycle import (
@@ -58,9 +59,14 @@ class Out(BaseModel):
 
         Nothing is validated here: the answer is rendered by the fields' declared types when it is sent
         (web.serialize_response), where local and test stages also check it against the model's pydantic
-        twin, so a field the model does not document, or of the wrong type, fails the tests (`violation`).
+        twin, so a field of the wrong type fails the tests there. A key the model does not document is a
+        contract violation (`violation`): an error in local and test stages, logged and left out elsewhere.
         """
-        return cls.model_validate(fields)
+        try:
+            return cls.model_validate(fields)
+        except TypedError as exc:
+            violation(cls.__name__, exc)
+            return cls.model_validate({k: v for k, v in fields.items() if k in cls.__typed_fields__})
 
     @classmethod
     def of_result(cls, result: Any) -> Self:

@@ -275,3 +275,23 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("pydantic"
     lines = out.stdout.strip().splitlines()
     assert lines[0].startswith("ValidationError Invalid request"), out.stdout + out.stderr
     assert json.loads(lines[-1]) == []
+
+
+def test_an_answer_built_with_an_undocumented_key_fails_in_tests_and_is_logged_and_left_out_in_production(
+    monkeypatch, caplog
+):
+    from chalicelib.errors import ApiError
+    from chalicelib.responses.base import Out
+
+    class Answer(Out):
+        """An answer."""
+
+        order_id: str
+
+    monkeypatch.setenv("STAGE", "test")
+    with pytest.raises(ApiError, match="breaks its documented schema"):
+        Answer.build(order_id="o1", secret="x")
+    monkeypatch.setenv("STAGE", "prod")
+    built = Answer.build(order_id="o1", secret="x")
+    assert built.model_dump(mode="json", exclude_unset=True) == {"order_id": "o1"}
+    assert "response_contract_violation" in caplog.text
