@@ -458,7 +458,10 @@ BEFORE = (
 
 # the previous published runs, for comparison
 PREVIOUS = (
-    "The runs published before this one: 2026-12-07 on e8dc390 (Powertools' Tracer over the X-Ray SDK, "
+    "The runs published before this one: 2026-12-07 on 38712be (pydantic on the request path, botocore "
+    "listing every service before loading a model; quiet machine, floor rows of 5 pairs): ratio search "
+    "1.48, wallet payment 1.63, warehouse scan 1.53, floor 1.26 public and 1.13 signed in (pydantic alone "
+    "1.30-1.46); 2026-12-07 on e8dc390 (Powertools' Tracer over the X-Ray SDK, "
     "Powertools' logger and metrics, cryptography's RSA, the collector never paused; load 3.3-3.7): "
     "ratio search 2.02, wallet payment 2.26, warehouse scan 1.98, floor 1.61 public and 1.68 signed in "
     "(tracing 1.21, logs and metrics 1.17, pydantic 1.46, token 1.34 alone); 2026-12-06 (load 5.1-5.2): "
