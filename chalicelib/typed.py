@@ -245,11 +245,18 @@ def _raw(value: Any) -> Any:
 
 
 def _default_of(default: Any) -> Any:
+    """A field's default for one instance: a mutable one copied, as pydantic copies it."""
     if isinstance(default, FieldInfo):
         if default.default_factory is not None:
             return default.default_factory()
-        return None if default.default is _MISSING else default.default
-    return None if default is _MISSING else default
+        default = default.default
+    if default is _MISSING:
+        return None
+    if isinstance(default, list | dict | set):
+        import copy
+
+        return copy.deepcopy(default)
+    return default
 
 
 def _required(default: Any) -> bool:

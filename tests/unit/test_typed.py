@@ -295,3 +295,13 @@ def test_an_answer_built_with_an_undocumented_key_fails_in_tests_and_is_logged_a
     built = Answer.build(order_id="o1", secret="x")
     assert built.model_dump(mode="json", exclude_unset=True) == {"order_id": "o1"}
     assert "response_contract_violation" in caplog.text
+
+
+def test_a_mutable_default_is_each_instances_own():
+    class Tags(BaseModel):
+        model_config = ConfigDict(strict=True, extra="forbid")
+        tags: list[str] = []  # noqa: RUF012 - what is tested
+
+    first, second = Tags.model_validate({}), Tags.model_validate({})
+    first.tags.append("x")
+    assert second.tags == [] and Tags.model_validate({}).tags == []
