@@ -30,7 +30,9 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 _MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
@@ -348,9 +350,7 @@ class _Plan:
         values = instance.__dict__
         self.documented(instance._fields_set)
         shown = instance._fields_set if exclude_unset else self.fields
-        dumped = {
-            name: self.dumpers[name](values[name], exclude_unset) for name in self.fields if name in shown
-        }
+        dumped = self.render(values, shown, exclude_unset)
         if self.allow:  # extra="allow": the undeclared keys follow the declared ones, as pydantic dumps them
             dumped.update(
                 (k, _any(v, exclude_unset))
@@ -358,6 +358,20 @@ class _Plan:
                 if k in instance._fields_set and k not in self.fields
             )
         return dumped
+
+    def render(self, values: dict[str, Any], shown: Any, unset: bool) -> dict[str, Any]:
+        """The declared fields among `shown`, in declaration order, each by its type's renderer; a
+        problem a value reports gets the field's name in front of its location."""
+        found = _problems.get()
+        out: dict[str, Any] = {}
+        for name in self.fields:
+            if name in shown:
+                before = len(found) if found is not None else 0
+                out[name] = self.dumpers[name](values[name], unset)
+                if found is not None and len(found) > before:
+                    for entry in found[before:]:
+                        entry["loc"] = (name, *entry["loc"])
+        return out
 
     def documented(self, keys: Any) -> None:
         """A model that forbids extra keys refuses to render one it does not declare (ValidationError)."""
@@ -609,7 +623,8 @@ Dumper = Callable[[Any, bool], Any]
 
 def _dumper(tp: Any) -> Dumper:
     """How a value declared as `tp` is rendered, as pydantic's dump renders it after lax validation
-    (Decimal to int, enums to values, nested models by their own fields)."""
+    (Decimal to int, enums to values, nested models by their own fields). A value pydantic would refuse
+    is rendered as given and reported to whoever collects `problems()`."""
     tp, _ = _split(tp)
     union = _union_args(tp)
     if union is not None:
@@ -618,8 +633,8 @@ def _dumper(tp: Any) -> Dumper:
             only = _dumper(members[0])
             return lambda v, unset: None if v is None else only(v, unset)
         models = [m for m in (_split(a)[0] for a in members) if _is_model(m)]
-        first = _dumper(members[0])
-        return lambda v, unset: None if v is None else _union_dump(v, unset, models, first)
+        by_type = {_split(m)[0]: _dumper(m) for m in members if isinstance(_split(m)[0], type)}
+        return lambda v, unset: None if v is None else _union_dump(v, unset, models, by_type)
     if _is_model(tp):
         return lambda v, unset: _model_dump(tp, v, unset)
     origin = get_origin(tp)
@@ -627,33 +642,126 @@ def _dumper(tp: Any) -> Dumper:
         return _to_int
     if tp is float:
         return _to_float
-    if tp is str or origin is Literal or (isinstance(tp, type) and issubclass(tp, enum.Enum)):
-        return _enum_value
+    if tp is str:
+        return _to_str
     if tp is bool:
-        return lambda v, unset: v
+        return _to_bool
+    if origin is Literal:
+        return _choice(tuple(_enum_value(c, True) for c in get_args(tp)), "literal_error")
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return _choice(tuple(m.value for m in tp), "enum")
     if origin is list or tp is list or origin is tuple:
         args = get_args(tp)
         item = _dumper(args[0]) if args else _any
-        return lambda v, unset: [item(x, unset) for x in v]
+        return lambda v, unset: (
+            [item(x, unset) for x in v]
+            if isinstance(v, list | tuple | set | frozenset)
+            else _refused(v, "list_type")
+        )
     if origin is dict or tp is dict:
         args = get_args(tp)
         value = _dumper(args[1]) if args else _any
-        return lambda v, unset: {_enum_value(k, unset): value(x, unset) for k, x in v.items()}
+        return lambda v, unset: (
+            {_enum_value(k, unset): value(x, unset) for k, x in v.items()}
+            if isinstance(v, dict)
+            else _refused(v, "dict_type")
+        )
     return _any
 
 
-def _to_int(v: Any, unset: bool) -> Any:
-    if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
-        return int(v)
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
+# where the rendering of an answer reports the values its model's types refuse (web.serialize_response);
+# None: nobody collects, and such values are rendered as given without a word
+_problems: ContextVar[list[dict[str, Any]] | None] = ContextVar("typed_problems", default=None)
+
+
+@contextmanager
+def problems() -> Iterator[list[dict[str, Any]]]:
+    """Collect, while rendering, the values the declared types refuse, as pydantic-style entries (type,
+    loc, msg): what production logs as a contract violation instead of failing the answer."""
+    found: list[dict[str, Any]] = []
+    token = _problems.set(found)
+    try:
+        yield found
+    finally:
+        _problems.reset(token)
+
+
+def _refused(v: Any, kind: str) -> Any:
+    found = _problems.get()
+    if found is not None:
+        found.append(
+            {
+                "type": kind,
+                "loc": (),
+                "msg": f"a {type(v).__name__} is not a valid {kind.removesuffix('_type')}",
+            }
+        )
     return v
+
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_TRUE, _FALSE = (
+    frozenset({"1", "t", "true", "on", "y", "yes"}),
+    frozenset({"0", "f", "false", "off", "n", "no"}),
+)
+
+
+def _to_int(v: Any, unset: bool) -> Any:
+    if type(v) is int:
+        return v
+    if isinstance(v, bytes):
+        v = v.decode(errors="replace")
+    if isinstance(v, int):  # a bool (True renders 1, as pydantic's lax int), an IntEnum
+        return int(v)
+    if isinstance(v, float | decimal.Decimal) and _integral(v):
+        return int(v)
+    if isinstance(v, str) and _INT_TEXT.fullmatch(v.strip()):
+        return int(v)
+    return _refused(v, "int_type")
+
+
+def _integral(v: float | decimal.Decimal) -> bool:
+    finite = v.is_finite() if isinstance(v, decimal.Decimal) else v == v and abs(v) != float("inf")
+    return finite and v == int(v)
 
 
 def _to_float(v: Any, unset: bool) -> Any:
-    if isinstance(v, int | decimal.Decimal) and not isinstance(v, bool):
+    if isinstance(v, int | float | decimal.Decimal):
         return float(v)
-    return v
+    if isinstance(v, bytes):
+        v = v.decode(errors="replace")
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            pass
+    return _refused(v, "float_type")
+
+
+def _to_str(v: Any, unset: bool) -> Any:
+    if isinstance(v, str):
+        return v.value if isinstance(v, enum.Enum) else v
+    if isinstance(v, bytes):
+        return v.decode()
+    return _refused(v, "string_type")
+
+
+def _to_bool(v: Any, unset: bool) -> Any:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int | decimal.Decimal) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in _TRUE | _FALSE:
+        return v.strip().lower() in _TRUE
+    return _refused(v, "bool_type")
+
+
+def _choice(allowed: tuple, kind: str) -> Dumper:
+    def render(v: Any, unset: bool) -> Any:
+        value = _enum_value(v, unset)
+        return value if value in allowed else _refused(v, kind)
+
+    return render
 
 
 def _enum_value(v: Any, unset: bool) -> Any:
@@ -663,12 +771,14 @@ def _enum_value(v: Any, unset: bool) -> Any:
 def _model_dump(model: type, v: Any, unset: bool) -> Any:
     if isinstance(v, BaseModel):
         return _plan(type(v)).dump(v, unset)
+    if not isinstance(v, dict):
+        return _refused(v, "model_type")
     if isinstance(v, dict):
         plan = _plan(model)
         plan.documented(v.keys())
         if not unset:
             v = {name: v[name] if name in v else _default_of(d) for name, d in plan.fields.items()}
-        dumped = {name: plan.dumpers[name](v[name], unset) for name in plan.fields if name in v}
+        dumped = plan.render(v, v.keys(), unset)
         if plan.allow:
             dumped.update((k, _any(x, unset)) for k, x in v.items() if k not in plan.fields)
         return dumped
@@ -716,14 +826,29 @@ def _fits(model: type, v: dict) -> bool:
     )
 
 
-def _union_dump(v: Any, unset: bool, models: list[type], first: Dumper) -> Any:
-    if isinstance(v, BaseModel):
+def _union_dump(v: Any, unset: bool, models: list[type], by_type: dict[type, Dumper]) -> Any:
+    """A value of a union: a model as its own class renders, a dict as the member model it fits, a plain
+    value by the member of its own type (pydantic's smart mode prefers the exact type), else as given."""
+    if isinstance(v, BaseModel) and models:
         return _plan(type(v)).dump(v, unset)
     if isinstance(v, dict):
         for model in models:
             if _fits(model, v):
                 return _model_dump(model, v, unset)
-    return first(v, unset)
+    render = by_type.get(type(v))
+    if render is not None:
+        return render(v, unset)
+    # as pydantic's lax pass: the first member (in declaration order) that takes the value
+    outer = _problems.get()
+    for render in by_type.values():
+        token = _problems.set([])
+        try:
+            out = render(v, unset)
+            if not _problems.get():
+                return out
+        finally:
+            _problems.reset(token)
+    return _refused(v, "union_type") if outer is not None else v
 
 
 def _any(v: Any, unset: bool = True) -> Any:

@@ -436,19 +436,22 @@ def serialize_response(model: type, result: Any, route_name: str) -> Any:
     `result` is the model itself (built by its `of` constructor), what a service returned (a unit of
     work's result, rendered for the idempotency record in its transaction: `model.of_result`) or, for
     views that still hand over plain values, a dict of the model's fields. It is rendered by the declared
-    types (chalicelib.typed). In local and test stages it is also validated and dumped by the model's
-    pydantic twin: a result the model does not describe (an undocumented field, a wrong type) or a
-    rendering that differs from pydantic's is a 500 there (tests fail on it); elsewhere nothing is
-    checked and the body goes out as rendered (`responses.base.violation`).
+    types (chalicelib.typed). A result the model does not describe (an undocumented field, a value its
+    type refuses) is a contract violation (`responses.base.violation`): a 500 in local and test stages
+    (tests fail on it), elsewhere logged and sent as built. Local and test stages also validate and dump
+    it by the model's pydantic twin, and a rendering that differs from pydantic's is a 500 there.
     """
-    from chalicelib.typed import BaseModel
+    from chalicelib.typed import BaseModel, problems
     from chalicelib.typed import ValidationError as TypedError
 
     if not isinstance(result, BaseModel | dict | list):
         result = model.of_result(result)
     try:
         built = result if isinstance(result, model) else model.model_validate(result)
-        body = built.model_dump(mode="json", exclude_unset=True)
+        with problems() as refused:
+            body = built.model_dump(mode="json", exclude_unset=True)
+        if refused:  # a value its declared type refuses: rendered as given, and a contract violation
+            raise TypedError(model.__name__, refused)
     except TypedError as exc:
         from chalicelib.responses.base import violation
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 import pytest
 
-from chalicelib import routing, web
+from chalicelib import routing, typed, web
 from chalicelib.typed import BaseModel, ConfigDict, Field, ValidationError, model_validator, twin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,35 +66,32 @@ PALETTE: list[Any] = [
 
 
 def _body_models() -> list[type]:
+    """Every body model a route validates with, nested ones included."""
     for module in routing.BLUEPRINTS:
         importlib.import_module(module)
-    found: dict[str, type] = {}
+    found: dict[type, None] = {}
 
     def walk(model: type) -> None:
-        if model.__qualname__ in found:
+        if model in found:
             return
-        found[f"{model.__module__}.{model.__qualname__}"] = model
-        for tp in _nested(
-            list(model.__typed_fields__) and __import__("chalicelib.typed").typed.hints(model).values()
-        ):
-            walk(tp)
+        found[model] = None
+        for nested in _nested(typed.hints(model).values()):
+            walk(nested)
 
     for spec in web.ROUTES:
         if spec.body is not None:
             walk(spec.body)
-    return list(found.values())
+    return list(found)
 
 
 def _nested(annotations: Any) -> list[type]:
     out = []
-    for tp in annotations:
-        stack = [tp]
-        while stack:
-            t = stack.pop()
-            if isinstance(t, type) and issubclass(t, BaseModel):
-                out.append(t)
-            stack.extend(getattr(t, "__args__", ()) or ())
-            stack.extend(getattr(t, "__metadata__", ()) and ())
+    stack = list(annotations)
+    while stack:
+        t = stack.pop()
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            out.append(t)
+        stack.extend(getattr(t, "__args__", ()) or ())
     return out
 
 
@@ -250,7 +247,7 @@ def test_a_request_in_production_never_imports_pydantic():
     interpreter at the prod stage: pydantic (and its core) stay unloaded."""
     probe = """
 import json, sys
-from chalicelib import routing, web
+from chalicelib import routing, typed, web
 for module in routing.BLUEPRINTS:
     __import__(module)
 from chalicelib.api.warehouse import InboundBody
@@ -305,3 +302,99 @@ def test_a_mutable_default_is_each_instances_own():
     first, second = Tags.model_validate({}), Tags.model_validate({})
     first.tags.append("x")
     assert second.tags == [] and Tags.model_validate({}).tags == []
+
+
+class Scalars(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+    i: int | None = None
+    s: str | None = None
+    b: bool | None = None
+    f: float | None = None
+    lit: Literal["a", "b"] | None = None
+    e: Colour | None = None
+    items: list[int] | None = None
+    tags: dict[str, str] | None = None
+    inner: Inner | None = None
+    either: int | str | None = None
+
+
+ODD_VALUES: list[Any] = [
+    True,
+    False,
+    0,
+    1,
+    2,
+    -3,
+    5.0,
+    5.5,
+    float("nan"),
+    Decimal("5"),
+    Decimal("5.5"),
+    Decimal("NaN"),
+    "5",
+    " 7 ",
+    "5.5",
+    "x",
+    "",
+    "true",
+    "no",
+    "red",
+    b"5",
+    Colour.RED,
+    "a",
+    "c",
+    [1, 2],
+    (1, "2"),
+    ["x"],
+    {"a": "b"},
+    {"a": 1},
+    {"weight_g": 1},
+    {"weight_g": "x"},
+    Inner.model_construct(weight_g=2),
+    object(),
+]
+
+
+@pytest.mark.parametrize("field", list(Scalars.__typed_fields__))
+def test_a_value_renders_as_pydantic_dumps_it_or_is_reported_where_pydantic_refuses_it(field):
+    from chalicelib.typed import problems
+
+    wrong = []
+    for value in ODD_VALUES:
+        try:
+            raw = {field: typed._raw(value)}  # what the twin is given (web._dumped_as_twin): models as dicts
+            theirs = twin(Scalars).model_validate(raw).model_dump(mode="json", exclude_unset=True)
+        except pydantic.ValidationError:
+            theirs = None
+        with problems() as refused:
+            try:
+                ours = Scalars.model_validate({field: value}).model_dump(mode="json", exclude_unset=True)
+            except ValidationError as exc:  # a dict that names what its model does not declare
+                refused.extend(exc.errors())
+        if theirs is None and not refused:
+            wrong.append(f"{value!r}: pydantic refuses it, nothing reported")
+        elif theirs is not None and (refused or json.dumps(ours, default=repr) != json.dumps(theirs)):
+            wrong.append(f"{value!r}: {ours} / {refused} != pydantic's {theirs}")
+    assert wrong == []
+
+
+def test_a_wrong_typed_answer_value_fails_in_tests_and_is_logged_and_sent_as_built_in_production(
+    monkeypatch, caplog
+):
+    from chalicelib.errors import ApiError
+    from chalicelib.responses.base import Out
+
+    class Weighed(Out):
+        """A weight."""
+
+        parcel_id: str
+        weight_g: int
+
+    monkeypatch.setenv("STAGE", "test")
+    with pytest.raises(ApiError, match="weight_g"):
+        web.serialize_response(Weighed, {"parcel_id": "p1", "weight_g": "heavy"}, "GET /x")
+    monkeypatch.setenv("STAGE", "prod")
+    body = web.serialize_response(Weighed, {"parcel_id": "p1", "weight_g": "heavy"}, "GET /x")
+    assert body == {"parcel_id": "p1", "weight_g": "heavy"}
+    logged = [r for r in caplog.records if r.getMessage() == "response_contract_violation"]
+    assert logged and "weight_g" in str(logged[-1].problems)
