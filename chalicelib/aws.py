@@ -8,6 +8,7 @@ are thread-safe.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -65,8 +66,6 @@ class _ServiceNames:
         self.loader, self.type_name, self.scan = loader, type_name, scan
 
     def __contains__(self, name: object) -> bool:
-        import os
-
         if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
             return False
         for service_dir in self.loader._potential_locations(name, must_exist=True, is_dir=True):

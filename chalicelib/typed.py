@@ -29,7 +29,6 @@ import enum
 import re
 import sys
 import types
-import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -347,15 +346,17 @@ class _Plan:
         return instance
 
     def dump(self, instance: Any, exclude_unset: bool) -> dict[str, Any]:
-        values = instance.__dict__
-        self.documented(instance._fields_set)
-        shown = instance._fields_set if exclude_unset else self.fields
+        return self.dump_values(instance.__dict__, instance._fields_set, exclude_unset)
+
+    def dump_values(self, values: dict[str, Any], given: Any, exclude_unset: bool) -> dict[str, Any]:
+        """`values` (every declared field among them unless `exclude_unset`) rendered as this model:
+        `given` are the keys that were set."""
+        self.documented(given)
+        shown = given if exclude_unset else self.fields
         dumped = self.render(values, shown, exclude_unset)
         if self.allow:  # extra="allow": the undeclared keys follow the declared ones, as pydantic dumps them
             dumped.update(
-                (k, _any(v, exclude_unset))
-                for k, v in values.items()
-                if k in instance._fields_set and k not in self.fields
+                (k, _any(v, exclude_unset)) for k, v in values.items() if k in given and k not in self.fields
             )
         return dumped
 
@@ -773,16 +774,9 @@ def _model_dump(model: type, v: Any, unset: bool) -> Any:
         return _plan(type(v)).dump(v, unset)
     if not isinstance(v, dict):
         return _refused(v, "model_type")
-    if isinstance(v, dict):
-        plan = _plan(model)
-        plan.documented(v.keys())
-        if not unset:
-            v = {name: v[name] if name in v else _default_of(d) for name, d in plan.fields.items()}
-        dumped = plan.render(v, v.keys(), unset)
-        if plan.allow:
-            dumped.update((k, _any(x, unset)) for k, x in v.items() if k not in plan.fields)
-        return dumped
-    return v
+    plan = _plan(model)
+    values = v if unset else {**{n: _default_of(d) for n, d in plan.fields.items() if n not in v}, **v}
+    return plan.dump_values(values, v.keys(), unset)
 
 
 def _wrapper(tp: Any) -> Callable[[Any], Any] | None:
@@ -839,7 +833,6 @@ def _union_dump(v: Any, unset: bool, models: list[type], by_type: dict[type, Dum
     if render is not None:
         return render(v, unset)
     # as pydantic's lax pass: the first member (in declaration order) that takes the value
-    outer = _problems.get()
     for render in by_type.values():
         token = _problems.set([])
         try:
@@ -848,7 +841,7 @@ def _union_dump(v: Any, unset: bool, models: list[type], by_type: dict[type, Dum
                 return out
         finally:
             _problems.reset(token)
-    return _refused(v, "union_type") if outer is not None else v
+    return _refused(v, "union_type")
 
 
 def _any(v: Any, unset: bool = True) -> Any:
@@ -938,5 +931,4 @@ __all__ = [
     "hints",
     "model_validator",
     "twin",
-    "typing",
 ]

@@ -232,17 +232,7 @@ def test_the_cost_tables_show_each_price_s_region():
     from bench import cost
 
     m = cost.measured(BENCHMARKS)
-    text = cost.render(
-        m,
-        {
-            "alarms": 26,
-            "dashboards": 1,
-            "secrets": 2,
-            "sqs_triggers": 1,
-            "schedule_runs": {"rate(1 hour)": 1460.0},
-            "tier": "LITE",
-        },
-    )
+    text = cost.render(m, TEMPLATE_COUNTS)
     prices = text.split("### Prices used")[1]
     for key, price in cost.PRICES.items():
         assert f"| `{key}` |" in prices and f"| {price.region} | {price.source} |" in prices, key
